@@ -1,0 +1,142 @@
+/**
+ * The data map: the one place that names the platform's stores and the orchestrator's own resources.
+ * CDK creates (or, in a deployment that sets `existing`, imports) these; the local stack creates them;
+ * Lambdas receive the names through environment variables derived from this map (see `connectorEnv`).
+ * Shapes follow ../shared/stores.md and are documented in docs/data-stores.md.
+ */
+
+export type StoreName = 'accounts' | 'payments' | 'chat' | 'media' | 'logs';
+
+export const STORE_NAMES: readonly StoreName[] = ['accounts', 'payments', 'chat', 'media', 'logs'];
+
+export interface TableSpec {
+  tableName: string;
+  partitionKey: string;
+  sortKey?: string;
+  indexes: { indexName: string; partitionKey: string; sortKey?: string }[];
+}
+
+export const platformStores = {
+  accounts: {
+    table: {
+      tableName: 'platform-accounts',
+      partitionKey: 'userId',
+      indexes: [
+        { indexName: 'byEmail', partitionKey: 'email' },
+        { indexName: 'byPhone', partitionKey: 'phone' },
+      ],
+    },
+  },
+  payments: {
+    table: { tableName: 'platform-payments', partitionKey: 'userId', sortKey: 'sk', indexes: [] },
+  },
+  chat: {
+    roomsTable: { tableName: 'platform-chat-rooms', partitionKey: 'roomId', indexes: [] },
+    messagesTable: {
+      tableName: 'platform-chat-messages',
+      partitionKey: 'roomId',
+      sortKey: 'sk',
+      indexes: [{ indexName: 'bySender', partitionKey: 'senderId', sortKey: 'sk' }],
+    },
+  },
+  media: {
+    bucketName: 'platform-media',
+    versioned: true,
+    /** Per-subject prefixes; `{userId}` is replaced by each of the subject's user ids. */
+    subjectPrefixes: ['avatars/{userId}/', 'voice/{userId}/', 'uploads/{userId}/', 'behavior/{userId}/'],
+    chatAttachmentsPrefix: 'chat-attachments/',
+  },
+  logs: {
+    bucketName: 'platform-logs',
+    accessPrefix: 'access/',
+    voiceSessionsPrefix: 'voice-sessions/',
+  },
+} as const satisfies {
+  accounts: { table: TableSpec };
+  payments: { table: TableSpec };
+  chat: { roomsTable: TableSpec; messagesTable: TableSpec };
+  media: {
+    bucketName: string;
+    versioned: boolean;
+    subjectPrefixes: readonly string[];
+    chatAttachmentsPrefix: string;
+  };
+  logs: { bucketName: string; accessPrefix: string; voiceSessionsPrefix: string };
+};
+
+/** The orchestrator's own resources, kept apart from the platform's stores. */
+export const orchestratorResources = {
+  requestsTable: {
+    tableName: 'dsr-requests',
+    partitionKey: 'pk',
+    sortKey: 'sk',
+    indexes: [
+      { indexName: 'bySubject', partitionKey: 'subjectHash', sortKey: 'createdAt' },
+      { indexName: 'byKind', partitionKey: 'kind', sortKey: 'createdAt' },
+    ],
+  },
+  stagingBucket: 'dsr-staging',
+  exportsBucket: 'dsr-exports',
+  vaultTable: { tableName: 'dsr-retention-vault', partitionKey: 'pk', sortKey: 'sk', indexes: [] },
+  vaultBucket: 'dsr-retention-vault',
+} as const satisfies {
+  requestsTable: TableSpec;
+  stagingBucket: string;
+  exportsBucket: string;
+  vaultTable: TableSpec;
+  vaultBucket: string;
+};
+
+export const ALL_PLATFORM_TABLES: TableSpec[] = [
+  platformStores.accounts.table,
+  platformStores.payments.table,
+  platformStores.chat.roomsTable,
+  platformStores.chat.messagesTable,
+];
+
+export const ALL_ORCHESTRATOR_TABLES: TableSpec[] = [
+  orchestratorResources.requestsTable,
+  orchestratorResources.vaultTable,
+];
+
+export const ALL_PLATFORM_BUCKETS: string[] = [
+  platformStores.media.bucketName,
+  platformStores.logs.bucketName,
+];
+export const ALL_ORCHESTRATOR_BUCKETS: string[] = [
+  orchestratorResources.stagingBucket,
+  orchestratorResources.exportsBucket,
+  orchestratorResources.vaultBucket,
+];
+
+/** Environment variable names each resource is passed to Lambdas under. */
+export const ENV = {
+  accountsTable: 'ACCOUNTS_TABLE',
+  paymentsTable: 'PAYMENTS_TABLE',
+  chatRoomsTable: 'CHAT_ROOMS_TABLE',
+  chatMessagesTable: 'CHAT_MESSAGES_TABLE',
+  mediaBucket: 'MEDIA_BUCKET',
+  logsBucket: 'LOGS_BUCKET',
+  requestsTable: 'REQUESTS_TABLE',
+  stagingBucket: 'STAGING_BUCKET',
+  exportsBucket: 'EXPORTS_BUCKET',
+  vaultTable: 'VAULT_TABLE',
+  vaultBucket: 'VAULT_BUCKET',
+} as const;
+
+/** Default name -> value map of every resource variable (the local stack and CDK both start from it). */
+export function defaultResourceEnv(): Record<string, string> {
+  return {
+    [ENV.accountsTable]: platformStores.accounts.table.tableName,
+    [ENV.paymentsTable]: platformStores.payments.table.tableName,
+    [ENV.chatRoomsTable]: platformStores.chat.roomsTable.tableName,
+    [ENV.chatMessagesTable]: platformStores.chat.messagesTable.tableName,
+    [ENV.mediaBucket]: platformStores.media.bucketName,
+    [ENV.logsBucket]: platformStores.logs.bucketName,
+    [ENV.requestsTable]: orchestratorResources.requestsTable.tableName,
+    [ENV.stagingBucket]: orchestratorResources.stagingBucket,
+    [ENV.exportsBucket]: orchestratorResources.exportsBucket,
+    [ENV.vaultTable]: orchestratorResources.vaultTable.tableName,
+    [ENV.vaultBucket]: orchestratorResources.vaultBucket,
+  };
+}

@@ -1,0 +1,40 @@
+/** What the API's routes are given: clients and configuration, built once in handler.ts (or by tests). */
+import type { RequestRepository } from '../shared/requests';
+import type { SubjectHasher } from '../shared/subject-hash';
+import type { WorkflowStarter } from './workflows';
+import type { AuditLog } from '../shared/audit';
+import type { DeadlineConfig } from '../shared/deadlines';
+import type { AccountDirectory } from './accounts';
+import type { JwsSigner } from '../shared/jws';
+import type { DownloadDeps } from './routes/downloads';
+
+export interface ApiDeps {
+  requests: RequestRepository;
+  hasher: SubjectHasher;
+  workflows: WorkflowStarter;
+  /** The public signing keys, as a JWKS. */
+  jwks: () => Promise<unknown>;
+  /** Download links and the exports bucket (issue 6); the download routes answer 501 without them. */
+  downloads?: DownloadDeps;
+  /** Issue 5: the audit trail (API actions are recorded when present). */
+  audit?: AuditLog;
+  /** Issue 5: the account's country, for a request's default jurisdiction. */
+  accounts?: AccountDirectory;
+  /** Issue 5: request settings; defaults in routes/requests.ts (DEFAULT_REQUEST_SETTINGS). */
+  settings?: Partial<RequestSettings>;
+  clock?: () => Date;
+  /** Issue 5: signs OpenDSR responses (the archive signing key). */
+  signer?: JwsSigner;
+}
+
+export interface RequestSettings {
+  deadlines: DeadlineConfig;
+  /** Used when neither the caller nor the account names a jurisdiction. */
+  defaultJurisdiction: string;
+  /** Local stack only: callbacks to loopback and private addresses (its test receivers). */
+  allowPrivateCallbacks: boolean;
+  /** The domain OpenDSR callbacks and responses name in X-OpenDSR-Processor-Domain. */
+  processorDomain: string;
+  /** Public base URL of the API (OpenDSR results_url); derived from the request when unset. */
+  publicApiUrl?: string;
+}

@@ -1,0 +1,120 @@
+/** HTTP plumbing shared by every route: the problem+json error shape and JSON responses. */
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+
+export type ApiEvent = APIGatewayProxyEventV2 & {
+  requestContext: APIGatewayProxyEventV2['requestContext'] & {
+    authorizer?: {
+      jwt?: { claims?: Record<string, string | number | boolean | string[]>; scopes?: string[] | null };
+    };
+  };
+};
+export type ApiResult = APIGatewayProxyStructuredResultV2;
+
+/** An error the API answers with: a stable `code` callers can switch on, and a detail without internals. */
+export class ApiError extends Error {
+  override name = 'ApiError';
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    readonly detail: string,
+    readonly extra: Record<string, unknown> = {},
+  ) {
+    super(detail);
+  }
+}
+
+const TITLES: Record<number, string> = {
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not Found',
+  405: 'Method Not Allowed',
+  409: 'Conflict',
+  413: 'Payload Too Large',
+  415: 'Unsupported Media Type',
+  422: 'Unprocessable Content',
+  429: 'Too Many Requests',
+  500: 'Internal Server Error',
+  501: 'Not Implemented',
+  503: 'Service Unavailable',
+};
+
+export function problem(error: ApiError): ApiResult {
+  return {
+    statusCode: error.status,
+    headers: { 'content-type': 'application/problem+json', 'cache-control': 'no-store' },
+    body: JSON.stringify({
+      type: `https://dsr.example/problems/${error.code.toLowerCase().replace(/_/g, '-')}`,
+      title: TITLES[error.status] ?? 'Error',
+      status: error.status,
+      code: error.code,
+      detail: error.detail,
+      ...error.extra,
+    }),
+  };
+}
+
+export function json(statusCode: number, body: unknown, headers: Record<string, string> = {}): ApiResult {
+  return {
+    statusCode,
+    headers: { 'content-type': 'application/json', 'cache-control': 'no-store', ...headers },
+    body: JSON.stringify(body),
+  };
+}
+
+/** Parses a JSON body, refusing anything that is not a JSON object. */
+export function parseJsonBody(event: ApiEvent): unknown {
+  const contentType = event.headers?.['content-type'] ?? event.headers?.['Content-Type'] ?? '';
+  if (!/^application\/(?:[a-z0-9.+-]*\+)?json\b/i.test(contentType)) {
+    throw new ApiError(415, 'UNSUPPORTED_MEDIA_TYPE', 'Send the body as application/json');
+  }
+  const raw = event.body
+    ? event.isBase64Encoded
+      ? Buffer.from(event.body, 'base64').toString('utf8')
+      : event.body
+    : '';
+  try {
+    return JSON.parse(raw) as unknown;
+  } catch {
+    throw new ApiError(400, 'MALFORMED_JSON', 'The body is not valid JSON');
+  }
+}
+
+/** OpenDSR's error shape (specification 7.6): `{"error":{"code","message","errors":[...]}}`. */
+export function openDsrProblem(error: ApiError): ApiResult {
+  return {
+    statusCode: error.status,
+    headers: { 'content-type': 'application/json', 'cache-control': 'no-store' },
+    body: JSON.stringify({
+      error: {
+        code: error.status,
+        message: error.detail,
+        errors: [
+          {
+            domain: error.status < 500 ? 'Validation' : 'Processing',
+            reason: error.code,
+            message: error.detail,
+          },
+        ],
+      },
+    }),
+  };
+}
+
+/** A request header, case-insensitively (API Gateway lower-cases them; tests may not). */
+export function headerOf(event: ApiEvent, name: string): string | undefined {
+  const wanted = name.toLowerCase();
+  for (const [key, value] of Object.entries(event.headers ?? {})) {
+    if (key.toLowerCase() === wanted) return value;
+  }
+  return undefined;
+}
+
+/** Query parameters; a repeated one arrives comma-joined (as API Gateway sends it). */
+export function queryOf(event: ApiEvent): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [key, value] of Object.entries(event.queryStringParameters ?? {})) {
+    if (value !== undefined) out[key] = value;
+  }
+  return out;
+}

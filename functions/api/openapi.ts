@@ -1,0 +1,155 @@
+/**
+ * The OpenAPI 3.1 document, generated from the route table and the very schema objects the handlers
+ * validate with: a route or a field cannot exist in one and not the other.
+ */
+import type { Route } from './router';
+import { REQUEST_SCHEMAS } from './schemas';
+
+const problemSchema = {
+  type: 'object',
+  required: ['type', 'title', 'status', 'code', 'detail'],
+  properties: {
+    type: { type: 'string' },
+    title: { type: 'string' },
+    status: { type: 'integer' },
+    code: { type: 'string', description: 'Stable: switch on this' },
+    detail: { type: 'string' },
+  },
+} as const;
+
+const openDsrErrorSchema = {
+  type: 'object',
+  required: ['error'],
+  properties: {
+    error: {
+      type: 'object',
+      properties: {
+        code: { type: 'integer' },
+        message: { type: 'string' },
+        errors: {
+          type: 'array',
+          items: {
+            type: 'object',
+            properties: {
+              domain: { type: 'string' },
+              reason: { type: 'string' },
+              message: { type: 'string' },
+            },
+          },
+        },
+      },
+    },
+  },
+} as const;
+
+function schemaName(schema: Record<string, unknown>): string | undefined {
+  return Object.entries(REQUEST_SCHEMAS).find(([, s]) => s === schema)?.[0];
+}
+
+export function buildOpenApi(routes: readonly Route[]): Record<string, unknown> {
+  const paths: Record<string, Record<string, unknown>> = {};
+  for (const route of routes) {
+    if (!route.path) continue;
+    const method = route.method.toLowerCase();
+    const pathParams = [...route.path.matchAll(/\{([^}]+)\}/g)].map((m) => ({
+      name: m[1],
+      in: 'path',
+      required: true,
+      schema: { type: 'string', maxLength: 128 },
+    }));
+    const errorRef =
+      route.dialect === 'opendsr' ? '#/components/schemas/OpenDsrError' : '#/components/schemas/Problem';
+    const errorMedia = route.dialect === 'opendsr' ? 'application/json' : 'application/problem+json';
+    const responses: Record<string, unknown> = {};
+    for (const [status, description] of Object.entries(route.responses ?? { '200': 'OK' })) {
+      responses[status] =
+        Number(status) < 400
+          ? { description, content: { [route.responseType ?? 'application/json']: { schema: {} } } }
+          : { description, content: { [errorMedia]: { schema: { $ref: errorRef } } } };
+    }
+    const standardErrors: Record<string, string> = {
+      '400': 'Invalid input',
+      '404': 'Not found',
+      '413': 'Body too large',
+      '429': 'Too many requests',
+      '500': 'Internal error (no details)',
+    };
+    if (route.access !== 'public') {
+      standardErrors['401'] = 'Missing, expired or wrong-audience token';
+      standardErrors['403'] = 'The token lacks the role';
+    }
+    for (const [status, description] of Object.entries(standardErrors)) {
+      responses[status] ??= { description, content: { [errorMedia]: { schema: { $ref: errorRef } } } };
+    }
+    const operation: Record<string, unknown> = {
+      operationId: route.operationId,
+      summary: route.summary,
+      parameters: [
+        ...pathParams,
+        ...(route.query ?? []).map((q) => ({
+          name: q.name,
+          in: 'query',
+          required: false,
+          description: q.description,
+          schema: q.schema,
+        })),
+        ...(route.method === 'POST' && route.requestSchema === REQUEST_SCHEMAS.CreateRequest
+          ? [
+              {
+                name: 'Idempotency-Key',
+                in: 'header',
+                required: false,
+                schema: { type: 'string', pattern: '^[A-Za-z0-9_.:-]{1,128}$' },
+              },
+            ]
+          : []),
+      ],
+      responses,
+      security: route.access === 'public' ? [] : [{ jwt: (route.access ?? []).map((r) => `dsr/${r}`) }],
+      'x-roles': route.access === 'public' ? 'public' : [...(route.access ?? [])],
+    };
+    if (route.requestSchema) {
+      const name = schemaName(route.requestSchema);
+      operation.requestBody = {
+        required: true,
+        content: {
+          'application/json': {
+            schema: name ? { $ref: `#/components/schemas/${name}` } : route.requestSchema,
+          },
+        },
+      };
+    }
+    paths[route.path] = { ...(paths[route.path] ?? {}), [method]: operation };
+  }
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: 'DSR orchestrator API',
+      version: '1.0.0',
+      description:
+        'Export and erasure requests for support systems, and the OpenDSR dialect. See docs/api.md.',
+    },
+    jsonSchemaDialect: 'https://json-schema.org/draft/2020-12/schema',
+    servers: [{ url: '/' }],
+    paths,
+    components: {
+      schemas: { ...REQUEST_SCHEMAS, Problem: problemSchema, OpenDsrError: openDsrErrorSchema },
+      securitySchemes: {
+        jwt: {
+          type: 'oauth2',
+          description: 'JWT (Cognito client credentials); scopes dsr/support, dsr/legal, dsr/auditor',
+          flows: {
+            clientCredentials: {
+              tokenUrl: 'https://auth.example/oauth2/token',
+              scopes: {
+                'dsr/support': 'Support systems',
+                'dsr/legal': 'Legal staff',
+                'dsr/auditor': 'Auditors',
+              },
+            },
+          },
+        },
+      },
+    },
+  };
+}

@@ -1,0 +1,20 @@
+/** GET /.well-known/jwks.json: public keys that verify archives and certificates, old ones included. */
+import type { Route } from '../router';
+
+export const jwksRoutes: Route[] = [
+  {
+    method: 'GET',
+    pattern: /^\/\.well-known\/jwks\.json$/,
+    path: '/.well-known/jwks.json',
+    operationId: 'getJwks',
+    summary: 'Public keys (ES256) that verify archives, certificates and callbacks',
+    access: 'public',
+    responseType: 'application/jwk-set+json',
+    responses: { '200': 'JWKS' },
+    handler: async (deps) => ({
+      statusCode: 200,
+      headers: { 'content-type': 'application/jwk-set+json', 'cache-control': 'public, max-age=300' },
+      body: JSON.stringify(await deps.jwks()),
+    }),
+  },
+];

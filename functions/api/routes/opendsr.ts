@@ -1,0 +1,233 @@
+/**
+ * OpenDSR (OpenGDPR / OpenCompliance) as a second dialect over the same engine as /v1/requests:
+ * `access` and `portability` open an export, `erasure` an erasure (refused until its workflow exists).
+ * Identities: `controller_customer_id` (our user id) and `email`, in `raw` format. An email in `sha256`
+ * format is refused (UnsupportedIdentityFormat): the accounts table is indexed by the email itself and
+ * our subject hashes are keyed HMACs, so an unkeyed SHA-256 could only be matched by hashing every
+ * account's email, a scan of the platform's table per request. Responses and callbacks are signed with
+ * the archive signing key (see docs/api.md).
+ */
+import type { RequestRecord, RequestType, SubjectInput } from '../../shared/requests';
+import { openDsrStatus, resultsUrl } from '../../callbacks/core';
+import { OPENDSR_DOMAIN_HEADER, openDsrSignatureHeaders } from '../../callbacks/signing';
+import { principalOf, requireRole } from '../auth';
+import type { ApiDeps } from '../deps';
+import { ApiError, parseJsonBody, type ApiEvent, type ApiResult } from '../http';
+import type { Route } from '../router';
+import { openDsrCreateSchema, parseOpenDsrCreate, type OpenDsrCreateBody } from '../schemas';
+import { cancelRecord, clockOf, openRequest, settingsOf } from './requests';
+
+const API_VERSION = '1.0';
+const SRID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+
+const TYPES: Record<OpenDsrCreateBody['subject_request_type'], RequestType> = {
+  access: 'export',
+  portability: 'export',
+  erasure: 'erasure',
+};
+
+function supports(deps: ApiDeps, type: RequestType): boolean {
+  return deps.workflows.supports ? deps.workflows.supports(type) : type === 'export';
+}
+
+/** Where this API is reachable, for URLs in OpenDSR bodies. */
+export function publicBaseUrl(deps: ApiDeps, event: ApiEvent): string {
+  const configured = settingsOf(deps).publicApiUrl;
+  if (configured) return configured.replace(/\/$/, '');
+  const host = event.requestContext.domainName || 'localhost';
+  const local = /^(127\.0\.0\.1|localhost)(:\d+)?$/.test(host);
+  return `${local ? 'http' : 'https'}://${host}`;
+}
+
+/** A signed OpenDSR response: X-OpenDSR-Signature over the exact body bytes sent. */
+async function signedJson(deps: ApiDeps, statusCode: number, body: unknown): Promise<ApiResult> {
+  const raw = Buffer.from(JSON.stringify(body), 'utf8');
+  const { processorDomain } = settingsOf(deps);
+  const headers: Record<string, string> = {
+    'content-type': 'application/json',
+    'cache-control': 'no-store',
+    [OPENDSR_DOMAIN_HEADER]: processorDomain,
+    ...(deps.signer ? await openDsrSignatureHeaders(raw, deps.signer, processorDomain) : {}),
+  };
+  return { statusCode, headers, body: raw.toString('utf8') };
+}
+
+export async function discovery(deps: ApiDeps, event: ApiEvent): Promise<ApiResult> {
+  const types = (Object.keys(TYPES) as (keyof typeof TYPES)[]).filter((t) => supports(deps, TYPES[t]));
+  return signedJson(deps, 200, {
+    api_version: API_VERSION,
+    supported_identities: [
+      { identity_type: 'controller_customer_id', identity_format: 'raw' },
+      { identity_type: 'email', identity_format: 'raw' },
+    ],
+    supported_subject_request_types: types,
+    // A JWKS, not an X.509 certificate: see docs/api.md (OpenDSR signatures).
+    processor_certificate: `${publicBaseUrl(deps, event)}/.well-known/jwks.json`,
+  });
+}
+
+function subjectOf(body: OpenDsrCreateBody): SubjectInput {
+  const usable = body.subject_identities.filter(
+    (i) => i.identity_type === 'controller_customer_id' || i.identity_type === 'email',
+  );
+  const raw = usable.find((i) => i.identity_format === 'raw');
+  if (!raw) {
+    throw usable.length
+      ? new ApiError(400, 'UnsupportedIdentityFormat', 'Only raw identities can be matched to an account')
+      : new ApiError(400, 'UnsupportedIdentity', 'Send a controller_customer_id or an email identity');
+  }
+  return raw.identity_type === 'email' ? { email: raw.identity_value } : { userId: raw.identity_value };
+}
+
+function statusBody(record: RequestRecord, base: string): Record<string, unknown> {
+  const body: Record<string, unknown> = {
+    controller_id: record.createdBy ?? 'unknown',
+    expected_completion_time: record.dueAt,
+    subject_request_id: record.externalId,
+    request_status: openDsrStatus(record.status),
+    api_version: API_VERSION,
+  };
+  const results = resultsUrl(record, base);
+  if (results) body.results_url = results;
+  if (record.status === 'failed') body.processor_status = 'failed';
+  return body;
+}
+
+export async function createOpenDsr(deps: ApiDeps, event: ApiEvent): Promise<ApiResult> {
+  const principal = principalOf(event);
+  requireRole(principal, ['support']);
+  const body = parseOpenDsrCreate(parseJsonBody(event));
+  const type = TYPES[body.subject_request_type];
+  if (!supports(deps, type)) {
+    throw new ApiError(
+      400,
+      'UnsupportedRequestType',
+      `subject_request_type ${body.subject_request_type} is not supported yet`,
+    );
+  }
+  const subject = subjectOf(body);
+  const receivedTime = clockOf(deps).toISOString();
+  const result = await openRequest(
+    deps,
+    {
+      type,
+      subject,
+      jurisdiction: body.regulation === 'ccpa' ? 'US-CA' : body.regulation === 'gdpr' ? 'EU' : undefined,
+      callbackUrls: body.status_callback_urls,
+      dialect: 'opendsr',
+      externalId: body.subject_request_id,
+      principal,
+      // The controller's own id makes the call idempotent across retries.
+      idempotency: { scope: 'opendsr', key: body.subject_request_id, body },
+    },
+    // Stored for replays without encoded_request: the specification says not to keep the request body.
+    (record) => ({
+      statusCode: 201,
+      body: JSON.stringify({
+        controller_id: principal.callerId,
+        expected_completion_time: record.dueAt,
+        received_time: receivedTime,
+        subject_request_id: body.subject_request_id,
+      }),
+    }),
+  );
+  if (result.kind === 'duplicate') {
+    throw new ApiError(409, 'DuplicateRequest', 'An open request of this type for this subject exists', {
+      subject_request_id: result.record.externalId,
+    });
+  }
+  const stored =
+    result.kind === 'replayed'
+      ? (JSON.parse(result.response.body) as Record<string, unknown>)
+      : {
+          controller_id: principal.callerId,
+          expected_completion_time: result.record.dueAt,
+          received_time: receivedTime,
+          subject_request_id: body.subject_request_id,
+        };
+  const rawRequest = event.body
+    ? event.isBase64Encoded
+      ? event.body
+      : Buffer.from(event.body).toString('base64')
+    : '';
+  return signedJson(deps, 201, { ...stored, encoded_request: rawRequest });
+}
+
+async function loadBySrid(deps: ApiDeps, srid: string): Promise<RequestRecord> {
+  const record = SRID.test(srid) ? await deps.requests.findByExternalId('opendsr', srid) : undefined;
+  if (!record) throw new ApiError(404, 'RequestNotFound', 'No such subject_request_id');
+  return record;
+}
+
+export async function getOpenDsr(deps: ApiDeps, event: ApiEvent, srid: string): Promise<ApiResult> {
+  requireRole(principalOf(event), ['support', 'legal', 'auditor']);
+  return signedJson(deps, 200, statusBody(await loadBySrid(deps, srid), publicBaseUrl(deps, event)));
+}
+
+export async function cancelOpenDsr(deps: ApiDeps, event: ApiEvent, srid: string): Promise<ApiResult> {
+  const principal = principalOf(event);
+  requireRole(principal, ['support']);
+  const record = await loadBySrid(deps, srid);
+  try {
+    await cancelRecord(deps, principal, record);
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 409) {
+      throw new ApiError(400, 'NotCancellable', 'Only a pending request can be cancelled');
+    }
+    throw error;
+  }
+  return signedJson(deps, 202, {
+    controller_id: record.createdBy ?? principal.callerId,
+    subject_request_id: srid,
+    received_time: clockOf(deps).toISOString(),
+    api_version: API_VERSION,
+  });
+}
+
+export const openDsrRoutes: Route[] = [
+  {
+    method: 'GET',
+    pattern: /^\/opendsr\/v1\/discovery$/,
+    path: '/opendsr/v1/discovery',
+    operationId: 'openDsrDiscovery',
+    summary: 'OpenDSR discovery: identities, request types, where the signing keys are',
+    access: 'public',
+    dialect: 'opendsr',
+    responses: { '200': 'Discovery document' },
+    handler: (deps, event) => discovery(deps, event),
+  },
+  {
+    method: 'POST',
+    pattern: /^\/opendsr\/v1\/requests$/,
+    path: '/opendsr/v1/requests',
+    operationId: 'openDsrCreate',
+    summary: 'OpenDSR request (access/portability -> export, erasure -> erasure)',
+    access: ['support'],
+    dialect: 'opendsr',
+    requestSchema: openDsrCreateSchema,
+    responses: { '201': 'Created', '400': 'Invalid or unsupported (OpenDSR error shape)' },
+    handler: (deps, event) => createOpenDsr(deps, event),
+  },
+  {
+    method: 'GET',
+    pattern: /^\/opendsr\/v1\/requests\/([^/]+)$/,
+    path: '/opendsr/v1/requests/{subjectRequestId}',
+    operationId: 'openDsrStatus',
+    summary: 'OpenDSR status: pending | in_progress | completed | cancelled',
+    access: ['support', 'legal', 'auditor'],
+    dialect: 'opendsr',
+    responses: { '200': 'Status' },
+    handler: (deps, event, [id]) => getOpenDsr(deps, event, id ?? ''),
+  },
+  {
+    method: 'DELETE',
+    pattern: /^\/opendsr\/v1\/requests\/([^/]+)$/,
+    path: '/opendsr/v1/requests/{subjectRequestId}',
+    operationId: 'openDsrCancel',
+    summary: 'OpenDSR cancellation (while pending)',
+    access: ['support'],
+    dialect: 'opendsr',
+    responses: { '202': 'Cancelled' },
+    handler: (deps, event, [id]) => cancelOpenDsr(deps, event, id ?? ''),
+  },
+];

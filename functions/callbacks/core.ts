@@ -1,0 +1,233 @@
+/**
+ * Callback delivery from the outbox. Every status change writes, in the same transaction as the change
+ * itself, one outbox item per callback URL (functions/shared/requests.ts). This deliverer sends them:
+ * per URL strictly in order (a failed one blocks the later ones until it succeeds or is abandoned),
+ * signed, retried with exponential backoff and jitter, each attempt recorded in the event history.
+ * A lease per request keeps two deliverers from sending the same item at once. Delivery is at least
+ * once (a crash after the receiver answered but before we recorded it resends); receivers deduplicate
+ * on `eventId`.
+ */
+import type { RequestStatus, RequestRecord, RequestRepository } from '../shared/requests';
+import type { JwsSigner } from '../shared/jws';
+import { errorFields, log } from '../shared/logger';
+import { dsrSignatureHeaders, openDsrSignatureHeaders } from './signing';
+import type { CallbackTransport } from './transport';
+
+export interface DeliveryConfig {
+  maxAttempts: number;
+  baseDelayMs: number;
+  maxDelayMs: number;
+  /** The domain OpenDSR callbacks name in X-OpenDSR-Processor-Domain. */
+  processorDomain: string;
+  /** Public base URL of the API, for OpenDSR's results_url (omitted when unset). */
+  publicApiUrl?: string;
+}
+
+export const DEFAULT_DELIVERY_CONFIG: DeliveryConfig = {
+  maxAttempts: 10,
+  baseDelayMs: 2_000,
+  maxDelayMs: 30 * 60_000,
+  processorDomain: 'dsr.example',
+};
+
+export interface DeliveryDeps {
+  requests: RequestRepository;
+  signer: JwsSigner;
+  transport: CallbackTransport;
+  config: DeliveryConfig;
+  clock?: () => Date;
+  random?: () => number;
+}
+
+/** OpenDSR knows four statuses; a failed request is reported as cancelled with our own status beside it. */
+export function openDsrStatus(status: RequestStatus): 'pending' | 'in_progress' | 'completed' | 'cancelled' {
+  switch (status) {
+    case 'received':
+      return 'pending';
+    case 'in_progress':
+      return 'in_progress';
+    case 'completed':
+    case 'partially_completed':
+      return 'completed';
+    default:
+      return 'cancelled';
+  }
+}
+
+export function resultsUrl(record: RequestRecord, publicApiUrl: string | undefined): string | undefined {
+  if (!publicApiUrl || record.status !== 'completed' || record.type !== 'export') return undefined;
+  return `${publicApiUrl.replace(/\/$/, '')}/v1/requests/${record.requestId}`;
+}
+
+export function dsrCallbackBody(
+  record: RequestRecord,
+  change: { version: number; status: RequestStatus; previousStatus?: RequestStatus; occurredAt: string },
+): Record<string, unknown> {
+  return {
+    eventId: `${record.requestId}.${change.version}`,
+    requestId: record.requestId,
+    type: record.type,
+    status: change.status,
+    previousStatus: change.previousStatus ?? null,
+    version: change.version,
+    occurredAt: change.occurredAt,
+    dueAt: record.dueAt ?? null,
+  };
+}
+
+export function openDsrCallbackBody(
+  record: RequestRecord,
+  change: { status: RequestStatus; url: string },
+  config: DeliveryConfig,
+): Record<string, unknown> {
+  const body: Record<string, unknown> = {
+    controller_id: record.createdBy ?? 'unknown',
+    expected_completion_time: record.dueAt,
+    status_callback_url: change.url,
+    subject_request_id: record.externalId,
+    request_status: openDsrStatus(change.status),
+    api_version: '1.0',
+  };
+  if (change.status === 'failed') body.processor_status = 'failed';
+  const results =
+    change.status === 'completed'
+      ? resultsUrl({ ...record, status: 'completed' }, config.publicApiUrl)
+      : undefined;
+  if (results) body.results_url = results;
+  return body;
+}
+
+export class CallbackDelivery {
+  private readonly clock: () => Date;
+  private readonly random: () => number;
+
+  constructor(private readonly deps: DeliveryDeps) {
+    this.clock = deps.clock ?? (() => new Date());
+    this.random = deps.random ?? Math.random;
+  }
+
+  /** Delay before attempt n+1 after n failures: exponential, capped, with full jitter on the upper half. */
+  backoffMs(failures: number): number {
+    const { baseDelayMs, maxDelayMs } = this.deps.config;
+    const ceiling = Math.min(maxDelayMs, baseDelayMs * 2 ** Math.max(0, failures - 1));
+    return Math.round(ceiling / 2 + (this.random() * ceiling) / 2);
+  }
+
+  /** Sends whatever is due for one request. Safe to call any number of times, from anywhere. */
+  async deliverRequest(requestId: string): Promise<void> {
+    const { requests } = this.deps;
+    const lease = await requests.leaseCallbacks(requestId, 120_000);
+    if (!lease) return;
+    try {
+      const record = await requests.get(requestId);
+      if (!record) return;
+      const items = await requests.listOutbox(requestId);
+      const byUrl = new Map<number, typeof items>();
+      for (const item of items) byUrl.set(item.urlIndex, [...(byUrl.get(item.urlIndex) ?? []), item]);
+      for (const queue of byUrl.values()) {
+        queue.sort((a, b) => a.version - b.version);
+        for (const item of queue) {
+          if (item.kind !== 'callback-pending') continue;
+          if (Date.parse(item.nextAttemptAt) > this.clock().getTime()) break;
+          const delivered = await this.attempt(record, item);
+          if (!delivered) break;
+        }
+      }
+    } finally {
+      await requests.releaseCallbacks(requestId, lease);
+    }
+  }
+
+  private async attempt(
+    record: RequestRecord,
+    item: Awaited<ReturnType<RequestRepository['listOutbox']>>[number],
+  ): Promise<boolean> {
+    const { requests, signer, transport, config } = this.deps;
+    const body = Buffer.from(
+      JSON.stringify(
+        item.dialect === 'opendsr'
+          ? openDsrCallbackBody(record, item, config)
+          : dsrCallbackBody(record, item),
+      ),
+      'utf8',
+    );
+    const headers: Record<string, string> = {
+      'content-type': 'application/json',
+      'user-agent': 'dsr-orchestrator-callbacks/1',
+      'x-dsr-event-id': `${record.requestId}.${item.version}`,
+      ...(item.dialect === 'opendsr'
+        ? await openDsrSignatureHeaders(body, signer, config.processorDomain)
+        : await dsrSignatureHeaders(body, signer)),
+    };
+    const attempts = item.attempts + 1;
+    const detail = { status: item.status, version: item.version, urlIndex: item.urlIndex, attempt: attempts };
+    const result = await transport(item.url, body, headers).catch((error: unknown) => {
+      log.warn('callback transport failed', { requestId: record.requestId, ...errorFields(error) });
+      return { status: undefined, reason: 'CONNECTION_FAILED' as const };
+    });
+    if (result.status !== undefined && result.status >= 200 && result.status < 300 && !result.reason) {
+      await requests.settleCallback(item, {
+        result: 'delivered',
+        attempts,
+        event: { type: 'callback.delivered', detail: { ...detail, httpStatus: result.status } },
+      });
+      return true;
+    }
+    const failure = {
+      ...detail,
+      reason: result.reason ?? 'HTTP_ERROR',
+      ...(result.status !== undefined ? { httpStatus: result.status } : {}),
+    };
+    log.warn('callback delivery failed', {
+      requestId: record.requestId,
+      attempt: attempts,
+      reason: failure.reason,
+      httpStatus: result.status,
+    });
+    if (attempts >= config.maxAttempts) {
+      await requests.settleCallback(item, {
+        result: 'abandoned',
+        attempts,
+        event: { type: 'callback.abandoned', detail: failure },
+      });
+      // Later changes still go out: the receiver learns the current state even if it missed one.
+      return true;
+    }
+    await requests.settleCallback(item, {
+      result: 'retry',
+      attempts,
+      nextAttemptAt: new Date(this.clock().getTime() + this.backoffMs(attempts)).toISOString(),
+      event: { type: 'callback.failed', detail: failure },
+    });
+    return false;
+  }
+
+  /** Delivers everything due across requests (the scheduled retry sweep, and the local stack's poller). */
+  async sweep(): Promise<number> {
+    const ids = await this.deps.requests.pendingCallbackRequests();
+    for (const id of ids) {
+      await this.deliverRequest(id).catch((error: unknown) =>
+        log.error('callback sweep failed for a request', { requestId: id, ...errorFields(error) }),
+      );
+    }
+    return ids.length;
+  }
+}
+
+/** Runs `sweep` every `intervalMs` until stopped (the local stack; in AWS a schedule does this). */
+export function startPolling(delivery: CallbackDelivery, intervalMs: number): { stop(): Promise<void> } {
+  let stopped = false;
+  let running: Promise<unknown> = Promise.resolve();
+  const timer = setInterval(() => {
+    if (stopped) return;
+    running = running.then(() => (stopped ? undefined : delivery.sweep().catch(() => undefined)));
+  }, intervalMs);
+  timer.unref?.();
+  return {
+    stop: async () => {
+      stopped = true;
+      clearInterval(timer);
+      await running;
+    },
+  };
+}

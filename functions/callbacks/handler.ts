@@ -1,0 +1,45 @@
+/**
+ * The callback deliverer Lambda. Invoked (1) by the requests table's DynamoDB stream, filtered to new
+ * outbox items (`kind = callback-pending`), so a status change is announced within seconds even if the
+ * process that made it died right after committing; and (2) every minute by a schedule, which retries
+ * what failed and picks up anything the stream invocation missed.
+ */
+import middy from '@middy/core';
+import { ENV } from '../../config/data-map';
+import { documentClient } from '../shared/clients';
+import { intEnv, optionalEnv, requireEnv } from '../shared/config';
+import { RequestRepository } from '../shared/requests';
+import { signerFromEnv } from '../shared/signing';
+import { CallbackDelivery, DEFAULT_DELIVERY_CONFIG } from './core';
+import { httpTransport } from './transport';
+
+const allowPrivate = process.env.ALLOW_PRIVATE_CALLBACKS === 'true';
+
+export const delivery = new CallbackDelivery({
+  requests: new RequestRepository(documentClient(), requireEnv(ENV.requestsTable)),
+  signer: signerFromEnv(),
+  transport: httpTransport({ allowPrivate, timeoutMs: intEnv('CALLBACK_TIMEOUT_MS', 10_000) }),
+  config: {
+    maxAttempts: intEnv('CALLBACK_MAX_ATTEMPTS', DEFAULT_DELIVERY_CONFIG.maxAttempts),
+    baseDelayMs: intEnv('CALLBACK_RETRY_BASE_MS', DEFAULT_DELIVERY_CONFIG.baseDelayMs),
+    maxDelayMs: intEnv('CALLBACK_RETRY_MAX_MS', DEFAULT_DELIVERY_CONFIG.maxDelayMs),
+    processorDomain: optionalEnv('OPENDSR_PROCESSOR_DOMAIN', DEFAULT_DELIVERY_CONFIG.processorDomain),
+    publicApiUrl: process.env.PUBLIC_API_URL || undefined,
+  },
+});
+
+interface StreamRecord {
+  dynamodb?: { Keys?: { pk?: { S?: string } } };
+}
+
+export const handler = middy<{ Records?: StreamRecord[] }, { requests: number }>().handler(async (event) => {
+  if (!event.Records) return { requests: await delivery.sweep() };
+  const ids = new Set<string>();
+  for (const record of event.Records) {
+    const pk = record.dynamodb?.Keys?.pk?.S;
+    if (pk?.startsWith('REQ#')) ids.add(pk.slice(4));
+  }
+  // Errors propagate: the stream retries the batch (the lease and outbox states make that safe).
+  for (const id of ids) await delivery.deliverRequest(id);
+  return { requests: ids.size };
+});

@@ -1,0 +1,30 @@
+/** Removes everything a request staged (subject, records, indexes). Idempotent; pages through any size. */
+import { DeleteObjectsCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import { stagingKeys } from '../shared/s3-objects';
+import { ContractError } from '../shared/errors';
+
+export async function cleanupStaging(
+  s3: S3Client,
+  bucket: string,
+  input: { requestId: string },
+): Promise<{ deleted: number }> {
+  if (!/^req_[a-f0-9]{32}$/.test(input.requestId ?? '')) throw new ContractError('Bad request id');
+  let deleted = 0;
+  let token: string | undefined;
+  do {
+    const page = await s3.send(
+      new ListObjectsV2Command({
+        Bucket: bucket,
+        Prefix: stagingKeys.prefix(input.requestId),
+        ContinuationToken: token,
+      }),
+    );
+    const keys = (page.Contents ?? []).flatMap((o) => (o.Key ? [{ Key: o.Key }] : []));
+    if (keys.length > 0) {
+      await s3.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: keys, Quiet: true } }));
+      deleted += keys.length;
+    }
+    token = page.IsTruncated ? page.NextContinuationToken : undefined;
+  } while (token);
+  return { deleted };
+}

@@ -1,0 +1,311 @@
+/**
+ * Logs connector, collect side: the subject's lines from every access-log and voice-session object still
+ * kept (every `dt=YYYY-MM-DD/` day under each prefix). A user's lines sit among everyone else's, so each
+ * object is streamed (GetObject body -> gunzip -> lines), never held in memory, a few objects at a time.
+ *
+ * - `access-log`: lines whose `userId` is one of the subject's user ids, and signed-out lines (no
+ *   `userId`) from one of the subject's devices. A line of another signed-in user on a shared device is
+ *   theirs, not the subject's, and stays out.
+ * - `voice-sessions`: sessions the subject took part in: their own participant entries in full (with
+ *   their IP), everyone else only as a pseudonym with join and leave times, never their IP or user id.
+ */
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createGunzip } from 'node:zlib';
+import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import type { CollectContext, CollectionSpec, CollectionWriter, Connector } from '../../shared/contract';
+import { ConnectorError } from '../../shared/errors';
+import { log } from '../../shared/logger';
+import { looksLikePersonKey, People } from '../../shared/pseudonym';
+import { mapOrderedLimited } from './concurrency';
+import { splitLines, type LineStats } from './lines';
+
+export interface LogsConfig {
+  bucket: string;
+  accessPrefix: string;
+  voiceSessionsPrefix: string;
+  /** Objects read at once. */
+  concurrency?: number;
+}
+
+type Line = Record<string, unknown>;
+
+export const accessLogSpec: CollectionSpec = {
+  name: 'access-log',
+  description:
+    'Requests from your account, and from your devices while signed out: time, address, device, page and country.',
+  tabular: true,
+  recordSchema: {
+    type: 'object',
+    properties: {
+      ts: { type: 'string', format: 'date-time' },
+      userId: { type: ['string', 'null'] },
+      ip: { type: 'string' },
+      deviceId: { type: ['string', 'null'] },
+      userAgent: { type: 'string' },
+      method: { type: 'string' },
+      path: { type: 'string', description: 'Secret-looking query parameters are shown as [redacted]' },
+      status: { type: ['integer', 'string'] },
+      referrer: { type: ['string', 'null'] },
+      country: { type: 'string' },
+      region: { type: 'string' },
+      matchedBy: {
+        enum: ['userId', 'deviceId'],
+        description: 'userId: made while signed in; deviceId: made signed out, from one of your devices',
+      },
+    },
+    additionalProperties: true,
+  },
+};
+
+const participantSchema = {
+  type: 'object',
+  properties: {
+    userId: { type: 'string' },
+    ip: { type: 'string' },
+    joinedAt: { type: 'string', format: 'date-time' },
+    leftAt: { type: ['string', 'null'] },
+  },
+  additionalProperties: true,
+};
+
+export const voiceSessionsSpec: CollectionSpec = {
+  name: 'voice-sessions',
+  description:
+    'Voice sessions you took part in: when, in which world, your own connection, and the other participants as pseudonyms.',
+  tabular: false,
+  recordSchema: {
+    type: 'object',
+    properties: {
+      sessionId: { type: 'string' },
+      worldId: { type: 'string' },
+      startedAt: { type: 'string', format: 'date-time' },
+      endedAt: { type: ['string', 'null'] },
+      yourParticipation: { type: 'array', items: participantSchema },
+      otherParticipants: {
+        type: 'array',
+        items: {
+          type: 'object',
+          properties: {
+            participant: { type: ['string', 'null'], description: 'Pseudonym (null for an anonymous guest)' },
+            joinedAt: { type: ['string', 'null'] },
+            leftAt: { type: ['string', 'null'] },
+          },
+          additionalProperties: false,
+        },
+      },
+      participantCount: { type: 'integer' },
+    },
+    additionalProperties: true,
+  },
+};
+
+const DAY_OBJECT = /^dt=\d{4}-\d{2}-\d{2}\/.+\.jsonl(\.gz)?$/;
+const SECRET_FIELD = /token|secret|password|passwd|cookie|authorization|apikey|privatekey|credential/i;
+const SECRET_QUERY =
+  /([?&;#](?:access_token|id_token|refresh_token|token|code|state|password|passwd|pwd|secret|sig|signature|api_?key|key|auth|session|sessionid|jwt|otp)=)[^&;#\s]*/gi;
+/** Ids that appear verbatim in JSON (no character a writer might escape): safe to pre-filter lines on. */
+const PLAIN_ID = /^[A-Za-z0-9_.:@+-]+$/;
+
+export function redactUrlSecrets(url: string): string {
+  return url.replace(SECRET_QUERY, '$1[redacted]');
+}
+
+function isRecord(value: unknown): value is Line {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function withoutSecrets(entry: Line): Line {
+  const out: Line = {};
+  for (const [key, value] of Object.entries(entry)) if (!SECRET_FIELD.test(key)) out[key] = value;
+  return out;
+}
+
+/** A subject's access-log line as exported, or undefined when the line is not theirs. */
+export function toAccessRecord(
+  line: Line,
+  userIds: ReadonlySet<string>,
+  deviceIds: ReadonlySet<string>,
+): Line | undefined {
+  const { userId, deviceId } = line;
+  let matchedBy: 'userId' | 'deviceId';
+  if (typeof userId === 'string' && userIds.has(userId)) matchedBy = 'userId';
+  else if (
+    (userId === null || userId === undefined || userId === '') &&
+    typeof deviceId === 'string' &&
+    deviceIds.has(deviceId)
+  )
+    matchedBy = 'deviceId';
+  else return undefined;
+  const out = withoutSecrets(line);
+  if (typeof out.path === 'string') out.path = redactUrlSecrets(out.path);
+  if (typeof out.referrer === 'string') out.referrer = redactUrlSecrets(out.referrer);
+  out.matchedBy = matchedBy;
+  return out;
+}
+
+const SESSION_KNOWN = new Set(['sessionId', 'worldId', 'startedAt', 'endedAt', 'participants']);
+
+/** A voice session as exported, or undefined when the subject did not take part. */
+export function toVoiceSessionRecord(line: Line, people: People): Line | undefined {
+  const participants = Array.isArray(line.participants) ? line.participants.filter(isRecord) : [];
+  const own = participants.filter((p) => people.isSubject(p.userId));
+  if (own.length === 0) return undefined;
+  people.learn(participants.map((p) => p.userId));
+  const record: Line = {
+    sessionId: line.sessionId,
+    worldId: line.worldId,
+    startedAt: line.startedAt,
+    endedAt: line.endedAt,
+    yourParticipation: own.map(withoutSecrets),
+    // Only who (pseudonym) and when: another participant's IP, user id and anything else stay out.
+    otherParticipants: participants
+      .filter((p) => !people.isSubject(p.userId))
+      .map((p) => ({
+        participant: people.other(p.userId),
+        joinedAt: p.joinedAt ?? null,
+        leftAt: p.leftAt ?? null,
+      })),
+    participantCount: participants.length,
+  };
+  for (const [key, value] of Object.entries(line)) {
+    if (SESSION_KNOWN.has(key) || SECRET_FIELD.test(key)) continue;
+    record[key] = people.scrub(value, looksLikePersonKey(key));
+  }
+  for (const key of Object.keys(record)) if (record[key] === undefined) delete record[key];
+  return record;
+}
+
+/** JSON-encoded forms of the ids a line must contain to be a candidate, or null to parse every line. */
+function needlesFor(ids: Iterable<string>): string[] | null {
+  const needles: string[] = [];
+  for (const id of ids) {
+    if (!PLAIN_ID.test(id)) return null;
+    needles.push(JSON.stringify(id));
+  }
+  return needles;
+}
+
+async function listDayObjects(s3: S3Client, bucket: string, prefix: string): Promise<string[]> {
+  const keys: string[] = [];
+  let token: string | undefined;
+  do {
+    const page = await s3.send(
+      new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }),
+    );
+    for (const entry of page.Contents ?? []) {
+      if (entry.Key?.startsWith(prefix) && DAY_OBJECT.test(entry.Key.slice(prefix.length)))
+        keys.push(entry.Key);
+    }
+    token = page.IsTruncated ? page.NextContinuationToken : undefined;
+  } while (token);
+  return keys.sort();
+}
+
+interface ScanJob {
+  key: string;
+  needles: string[] | null;
+  handle: (line: Line) => Line | undefined;
+  writer: CollectionWriter;
+}
+
+interface ScanStats extends LineStats {
+  malformed: number;
+  missing: number;
+}
+
+/** The subject's records in one object (only theirs are kept: a small part of the object). */
+async function scanObject(s3: S3Client, bucket: string, job: ScanJob, stats: ScanStats): Promise<Line[]> {
+  const found: Line[] = [];
+  let body: unknown;
+  try {
+    body = (await s3.send(new GetObjectCommand({ Bucket: bucket, Key: job.key }))).Body;
+  } catch (error) {
+    // Expired by the bucket's lifecycle between listing and reading: nothing left to export.
+    if ((error as { name?: string }).name === 'NoSuchKey') {
+      stats.missing += 1;
+      return found;
+    }
+    throw error;
+  }
+  if (!(body instanceof Readable)) throw new ConnectorError('logs', 'Log object body is not a stream');
+  const consume = async (source: AsyncIterable<Buffer>): Promise<void> => {
+    for await (const lines of splitLines(source, stats)) {
+      for (const text of lines) {
+        if (job.needles && !job.needles.some((needle) => text.includes(needle))) continue;
+        let parsed: unknown;
+        try {
+          parsed = JSON.parse(text);
+        } catch {
+          if (text.trim() !== '') stats.malformed += 1;
+          continue;
+        }
+        if (!isRecord(parsed)) continue;
+        const record = job.handle(parsed);
+        if (record) found.push(record);
+      }
+    }
+  };
+  try {
+    if (job.key.endsWith('.gz')) await pipeline(body, createGunzip(), consume);
+    else await pipeline(body, consume);
+  } catch (error) {
+    if ((error as { code?: string }).code?.startsWith('Z_')) {
+      throw new ConnectorError('logs', 'A log object could not be decompressed');
+    }
+    throw error;
+  }
+  return found;
+}
+
+export function createLogsConnector(s3: S3Client, config: LogsConfig): Connector {
+  return {
+    store: 'logs',
+    async collect(ctx: CollectContext): Promise<void> {
+      const accessLog = ctx.collection(accessLogSpec);
+      const voiceSessions = ctx.collection(voiceSessionsSpec);
+      const userIds = new Set(ctx.subject.identifiers.userIds);
+      const deviceIds = new Set(ctx.subject.identifiers.deviceIds);
+      const people = new People(userIds, (id) => ctx.pseudonym(id));
+
+      const jobs: ScanJob[] = [];
+      if (userIds.size > 0 || deviceIds.size > 0) {
+        const accessNeedles = needlesFor([...userIds, ...deviceIds]);
+        for (const key of await listDayObjects(s3, config.bucket, config.accessPrefix)) {
+          jobs.push({
+            key,
+            needles: accessNeedles,
+            handle: (line) => toAccessRecord(line, userIds, deviceIds),
+            writer: accessLog,
+          });
+        }
+      }
+      if (userIds.size > 0) {
+        const voiceNeedles = needlesFor(userIds);
+        for (const key of await listDayObjects(s3, config.bucket, config.voiceSessionsPrefix)) {
+          jobs.push({
+            key,
+            needles: voiceNeedles,
+            handle: (line) => toVoiceSessionRecord(line, people),
+            writer: voiceSessions,
+          });
+        }
+      }
+
+      const stats: ScanStats = { oversized: 0, malformed: 0, missing: 0 };
+      // Objects are read a few at a time; their records are written in key (day) order, so the output
+      // is chronological and the same on every run.
+      await mapOrderedLimited(
+        jobs,
+        config.concurrency ?? 4,
+        async (job) => ({ writer: job.writer, records: await scanObject(s3, config.bucket, job, stats) }),
+        async ({ writer, records }) => {
+          for (const record of records) await writer.write(record);
+        },
+      );
+      if (stats.malformed + stats.oversized + stats.missing > 0) {
+        log.warn('logs: lines or objects skipped', { objects: jobs.length, ...stats });
+      }
+    },
+  };
+}

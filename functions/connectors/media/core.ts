@@ -1,0 +1,181 @@
+/**
+ * Media connector, collect side: every object under the subject's own prefixes (avatars, voice clips,
+ * uploads, behaviour data), listed with ListObjectsV2 and copied into the archive as original files, plus
+ * a `files` table naming each one with its original key and file name. Object keys and file names come
+ * from users' devices: the archive path is always sanitised (functions/shared/archive-path.ts), the
+ * original is kept in the table. Chat attachments are exported by the chat connector with their message.
+ */
+import { ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import type { CollectContext, CollectionSpec, Connector } from '../../shared/contract';
+import { log } from '../../shared/logger';
+import { forEachLimited } from '../logs/concurrency';
+
+export interface MediaConfig {
+  bucket: string;
+  /** Prefix templates with `{userId}`, e.g. `uploads/{userId}/`. */
+  subjectPrefixes: readonly string[];
+  /** Prefixes listed at once. */
+  concurrency?: number;
+}
+
+export const filesSpec: CollectionSpec = {
+  name: 'files',
+  description:
+    'Files you stored with us: avatars, voice recordings, uploads and behaviour data. Each is included in media/media/.',
+  tabular: true,
+  recordSchema: {
+    type: 'object',
+    required: ['archivePath', 'kind', 'objectKey'],
+    properties: {
+      archivePath: { type: 'string', description: 'Where the file is in this archive, under media/media/' },
+      kind: { type: 'string', description: 'avatar, voice, upload or behavior' },
+      userId: { type: 'string' },
+      objectKey: { type: 'string', description: 'The key the file is stored under, exactly as stored' },
+      fileId: { type: 'string', description: 'For uploads: the id of the upload' },
+      originalFileName: { type: 'string', description: 'The file name as your device sent it' },
+      bytes: { type: 'integer' },
+      lastModified: { type: 'string', format: 'date-time' },
+      contentType: { type: 'string', description: 'Guessed from the file name' },
+    },
+    additionalProperties: false,
+  },
+};
+
+const KINDS: Record<string, string> = {
+  avatars: 'avatar',
+  voice: 'voice',
+  uploads: 'upload',
+  behavior: 'behavior',
+};
+
+/** Content types by extension: cheap to guess, and not worth a HEAD request per object. */
+const CONTENT_TYPES: Record<string, string> = {
+  vrm: 'model/gltf-binary',
+  glb: 'model/gltf-binary',
+  gltf: 'model/gltf+json',
+  fbx: 'application/octet-stream',
+  ogg: 'audio/ogg',
+  opus: 'audio/ogg',
+  mp3: 'audio/mpeg',
+  m4a: 'audio/mp4',
+  wav: 'audio/wav',
+  webm: 'video/webm',
+  mp4: 'video/mp4',
+  mov: 'video/quicktime',
+  jpg: 'image/jpeg',
+  jpeg: 'image/jpeg',
+  png: 'image/png',
+  gif: 'image/gif',
+  webp: 'image/webp',
+  heic: 'image/heic',
+  pdf: 'application/pdf',
+  txt: 'text/plain',
+  json: 'application/json',
+  jsonl: 'application/x-ndjson',
+  gz: 'application/gzip',
+  zip: 'application/zip',
+};
+
+export function guessContentType(fileName: string): string | undefined {
+  const dot = fileName.lastIndexOf('.');
+  return dot >= 0 ? CONTENT_TYPES[fileName.slice(dot + 1).toLowerCase()] : undefined;
+}
+
+/** A user id that is safe to put into a key prefix: a `/` in it would reach into another user's folder. */
+function usableInPrefix(userId: string): boolean {
+  return userId !== '' && !/[/\\]/.test(userId) && userId !== '.' && userId !== '..';
+}
+
+interface ListedObject {
+  key: string;
+  bytes: number;
+  lastModified?: string;
+}
+
+interface PrefixListing {
+  userId: string;
+  prefix: string;
+  folder: string;
+  objects: ListedObject[];
+}
+
+async function listAll(s3: S3Client, bucket: string, prefix: string): Promise<ListedObject[]> {
+  const objects: ListedObject[] = [];
+  let token: string | undefined;
+  do {
+    const page = await s3.send(
+      new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }),
+    );
+    for (const entry of page.Contents ?? []) {
+      if (entry.Key === undefined || !entry.Key.startsWith(prefix)) continue;
+      objects.push({
+        key: entry.Key,
+        bytes: entry.Size ?? 0,
+        lastModified: entry.LastModified?.toISOString(),
+      });
+    }
+    token = page.IsTruncated ? page.NextContinuationToken : undefined;
+  } while (token);
+  return objects;
+}
+
+export function createMediaConnector(s3: S3Client, config: MediaConfig): Connector {
+  return {
+    store: 'media',
+    async collect(ctx: CollectContext): Promise<void> {
+      const files = ctx.collection(filesSpec);
+      const listings: PrefixListing[] = [];
+      let skippedIds = 0;
+      for (const userId of new Set(ctx.subject.identifiers.userIds)) {
+        if (!usableInPrefix(userId)) {
+          skippedIds += 1;
+          continue;
+        }
+        for (const template of config.subjectPrefixes) {
+          const folder = template.split('/')[0] ?? template;
+          listings.push({ userId, prefix: template.replaceAll('{userId}', userId), folder, objects: [] });
+        }
+      }
+      if (skippedIds > 0)
+        log.warn('media: user ids unusable in a key prefix were skipped', { count: skippedIds });
+
+      // Listing runs in parallel; registering runs in a fixed order, so archive paths do not depend on timing.
+      await forEachLimited(listings, config.concurrency ?? 4, async (listing) => {
+        listing.objects = await listAll(s3, config.bucket, listing.prefix);
+      });
+
+      for (const { userId, prefix, folder, objects } of listings) {
+        const kind = KINDS[folder] ?? folder;
+        for (const object of objects) {
+          const rest = object.key.slice(prefix.length);
+          // A zero-byte "folder" placeholder is not a file.
+          if (rest === '' || (rest.endsWith('/') && object.bytes === 0)) continue;
+          const slash = rest.indexOf('/');
+          const fileId = kind === 'upload' && slash > 0 ? rest.slice(0, slash) : undefined;
+          const originalFileName =
+            fileId !== undefined ? rest.slice(slash + 1) : rest.slice(rest.lastIndexOf('/') + 1);
+          const contentType = guessContentType(originalFileName);
+          const archivePath = ctx.addMedia({
+            source: { bucket: config.bucket, key: object.key },
+            bytes: object.bytes,
+            ...(contentType ? { contentType } : {}),
+            suggestedPath: `${folder}/${rest}`,
+          });
+          const record: Record<string, unknown> = {
+            archivePath,
+            kind,
+            userId,
+            objectKey: object.key,
+            fileId,
+            originalFileName,
+            bytes: object.bytes,
+            lastModified: object.lastModified,
+            contentType,
+          };
+          for (const key of Object.keys(record)) if (record[key] === undefined) delete record[key];
+          await files.write(record);
+        }
+      }
+    },
+  };
+}

@@ -1,0 +1,20 @@
+/**
+ * Runs on a schedule (every 15 minutes): counts open requests past their legal deadline and emits the
+ * count as a CloudWatch metric (Embedded Metric Format on stdout: no API call, no personal data).
+ * The OverdueRequests alarm watches it.
+ */
+import middy from '@middy/core';
+import { ENV } from '../../config/data-map';
+import { documentClient } from '../shared/clients';
+import { requireEnv } from '../shared/config';
+import { overdueMetricLine } from '../shared/deadlines';
+import { RequestRepository } from '../shared/requests';
+
+const requests = new RequestRepository(documentClient(), requireEnv(ENV.requestsTable));
+
+export const handler = middy<unknown, { overdue: number }>().handler(async () => {
+  const now = new Date();
+  const overdue = await requests.countOverdue(now);
+  console.log(overdueMetricLine(overdue, now));
+  return { overdue };
+});

@@ -1,0 +1,135 @@
+/**
+ * The notify task, run after MarkCompleted and before CleanUpStaging: it issues the request's download
+ * link (idempotent) and, when the request asked for it, emails the link to the subject's own address.
+ * The address is looked up here, from the staged subject and the accounts table, and goes nowhere but
+ * the message: the task's input and output carry the request id and booleans only.
+ */
+import { GetCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { S3Client } from '@aws-sdk/client-s3';
+import type { StagedSubject } from '../shared/contract';
+import type { ArchiveAccess, DownloadLinks } from '../shared/download-links';
+import { ContractError } from '../shared/errors';
+import { log } from '../shared/logger';
+import type { RequestRecord, RequestRepository } from '../shared/requests';
+import { getJson, stagingKeys } from '../shared/s3-objects';
+import { negotiateLocale, type Locale } from '../api/download-page';
+import { renderLinkEmail, toMime } from './email';
+import type { Mailer } from './mailer';
+
+export interface NotifyInput {
+  requestId: string;
+}
+
+export interface NotifyOutput {
+  requestId: string;
+  linkIssued: boolean;
+  notified: boolean;
+}
+
+export interface Recipient {
+  email: string;
+  locale: Locale;
+}
+
+export interface RecipientLookup {
+  /** The subject's own address and locale, or undefined (no account, deleted, no address). */
+  find(requestId: string): Promise<Recipient | undefined>;
+}
+
+export interface NotifyDeps {
+  requests: RequestRepository;
+  links: DownloadLinks;
+  archives: ArchiveAccess;
+  recipients: RecipientLookup;
+  mailer: Mailer;
+  from: string;
+}
+
+/** The request's opt-in; `notify` is set at creation (see docs/downloads.md). */
+function wantsEmail(record: RequestRecord): boolean {
+  return (record as RequestRecord & { notify?: unknown }).notify === true;
+}
+
+export async function notify(deps: NotifyDeps, input: NotifyInput): Promise<NotifyOutput> {
+  if (!input?.requestId) throw new ContractError('requestId is required');
+  const record = await deps.requests.require(input.requestId);
+  if (record.type !== 'export' || record.status !== 'completed' || !record.export)
+    throw new ContractError('Only a completed export has a download link');
+  const archive = record.export;
+  const { link, issued } = await deps.links.ensure(record.requestId, archive, () =>
+    deps.archives.summarize(archive),
+  );
+  if (issued) {
+    await deps.requests.appendEvent(record.requestId, {
+      type: 'download.link_issued',
+      detail: { maxDownloads: link.maxDownloads },
+    });
+  }
+  const result = { requestId: record.requestId, linkIssued: true, notified: false };
+  if (!wantsEmail(record) || link.notifiedAt || link.revokedAt) return result;
+
+  const recipient = await deps.recipients.find(record.requestId);
+  if (!recipient) {
+    await deps.requests.appendEvent(record.requestId, {
+      type: 'download.notification_skipped',
+      detail: { reason: 'NO_ADDRESS' },
+    });
+    log.info('download notification skipped', { requestId: record.requestId, reason: 'NO_ADDRESS' });
+    return result;
+  }
+  const content = renderLinkEmail({
+    locale: recipient.locale,
+    url: await deps.links.urlFor(link),
+    expiresAt: link.expiresAt,
+    maxDownloads: link.maxDownloads,
+  });
+  const raw = toMime({
+    from: deps.from,
+    to: recipient.email,
+    content,
+    locale: recipient.locale,
+    date: deps.links.clock(),
+  });
+  await deps.mailer.send({ requestId: record.requestId, from: deps.from, to: recipient.email, raw });
+  await deps.links.markNotified(record.requestId);
+  await deps.requests.appendEvent(record.requestId, {
+    type: 'download.notified',
+    detail: { locale: recipient.locale },
+  });
+  log.info('download notification sent', { requestId: record.requestId, locale: recipient.locale });
+  return { ...result, notified: true };
+}
+
+/** The resolved account's address, from the staged subject (present until CleanUpStaging) and accounts. */
+export class StagedSubjectRecipients implements RecipientLookup {
+  constructor(
+    private readonly s3: S3Client,
+    private readonly doc: DynamoDBDocumentClient,
+    private readonly stagingBucket: string,
+    private readonly accountsTable: string,
+  ) {}
+
+  async find(requestId: string): Promise<Recipient | undefined> {
+    const subject = await getJson<StagedSubject>(this.s3, {
+      bucket: this.stagingBucket,
+      key: stagingKeys.subject(requestId),
+    });
+    const userId = subject.found ? subject.identifiers.userIds[0] : undefined;
+    if (!userId) return undefined;
+    const { Item } = await this.doc.send(
+      new GetCommand({
+        TableName: this.accountsTable,
+        Key: { userId },
+        ProjectionExpression: 'email, #locale, #status',
+        ExpressionAttributeNames: { '#locale': 'locale', '#status': 'status' },
+        ConsistentRead: true,
+      }),
+    );
+    if (!Item || Item.status === 'deleted' || typeof Item.email !== 'string' || !Item.email.includes('@'))
+      return undefined;
+    return {
+      email: Item.email,
+      locale: negotiateLocale(typeof Item.locale === 'string' ? Item.locale.replace('_', '-') : undefined),
+    };
+  }
+}

@@ -1,0 +1,98 @@
+/**
+ * The "your data is ready" email, in the subject's locale. It carries the link and its expiry, never
+ * the archive nor any data from it; the recipient address goes only into the message's To header.
+ */
+import { randomUUID } from 'node:crypto';
+import { formatDate, type Locale } from '../api/download-page';
+
+export interface EmailContent {
+  subject: string;
+  text: string;
+}
+
+export interface LinkEmailModel {
+  locale: Locale;
+  url: string;
+  expiresAt: string;
+  maxDownloads: number;
+}
+
+export function renderLinkEmail(model: LinkEmailModel): EmailContent {
+  const expires = formatDate(model.expiresAt, model.locale);
+  if (model.locale === 'ja') {
+    return {
+      subject: 'データのエクスポートの準備ができました',
+      text: [
+        'ご請求いただいた個人データの写しの準備ができました。',
+        '',
+        '次のリンクからダウンロードページを開いてください。',
+        model.url,
+        '',
+        `有効期限: ${expires}`,
+        `ダウンロードできる回数: ${model.maxDownloads} 回`,
+        '',
+        'データそのものはメールに添付していません。このリンクはあなた専用です。他の人に転送しないでください。',
+        'お心当たりがない場合は、ご利用のサービスのサポートページにお問い合わせください。',
+      ].join('\n'),
+    };
+  }
+  return {
+    subject: 'Your data export is ready',
+    text: [
+      'The copy of your personal data you asked for is ready.',
+      '',
+      'Open the download page at this link:',
+      model.url,
+      '',
+      `The link expires: ${expires}`,
+      `Downloads allowed: ${model.maxDownloads}`,
+      '',
+      'Your data is never attached to an email. This link is for you alone: please do not forward it.',
+      'If you did not ask for this, contact the support page of the service you use.',
+    ].join('\n'),
+  };
+}
+
+/** RFC 2047 encoded-word, so a Japanese subject survives every mail system. */
+function encodeHeader(value: string): string {
+  return /^[\x20-\x7e]*$/.test(value)
+    ? value
+    : `=?UTF-8?B?${Buffer.from(value, 'utf8').toString('base64')}?=`;
+}
+
+function assertHeaderSafe(value: string, name: string): void {
+  if (/[\r\n]/.test(value)) throw new Error(`The ${name} header may not contain a line break`);
+}
+
+/** A complete RFC 5322 message: UTF-8 text body, base64-encoded, lines of 76. */
+export function toMime(input: {
+  from: string;
+  to: string;
+  content: EmailContent;
+  locale: Locale;
+  date: Date;
+}): string {
+  assertHeaderSafe(input.from, 'From');
+  assertHeaderSafe(input.to, 'To');
+  const domain = input.from.split('@')[1] ?? 'localhost';
+  const body = (
+    Buffer.from(`${input.content.text}\n`, 'utf8')
+      .toString('base64')
+      .match(/.{1,76}/g) ?? []
+  ).join('\r\n');
+  return [
+    `From: ${input.from}`,
+    `To: ${input.to}`,
+    `Subject: ${encodeHeader(input.content.subject)}`,
+    `Date: ${input.date.toUTCString().replace('GMT', '+0000')}`,
+    `Message-ID: <${randomUUID()}@${domain}>`,
+    'MIME-Version: 1.0',
+    `Content-Language: ${input.locale}`,
+    'Content-Type: text/plain; charset=UTF-8',
+    'Content-Transfer-Encoding: base64',
+    'Auto-Submitted: auto-generated',
+    '',
+    body,
+    '',
+  ].join('\r\n');
+}

@@ -1,0 +1,30 @@
+import { ENV } from '../../config/data-map';
+import { documentClient, s3Client } from '../shared/clients';
+import { optionalEnv, requireEnv } from '../shared/config';
+import {
+  DownloadLinks,
+  S3ArchiveAccess,
+  downloadLinkConfigFromEnv,
+  tokenMacFromEnv,
+} from '../shared/download-links';
+import { RequestRepository } from '../shared/requests';
+import { taskHandler } from '../shared/task-handler';
+import { notify, StagedSubjectRecipients, type NotifyInput, type NotifyOutput } from './core';
+import { mailerFromEnv } from './mailer';
+
+const requestsTable = requireEnv(ENV.requestsTable);
+const deps = {
+  requests: new RequestRepository(documentClient(), requestsTable),
+  links: new DownloadLinks(documentClient(), requestsTable, tokenMacFromEnv(), downloadLinkConfigFromEnv()),
+  archives: new S3ArchiveAccess(s3Client()),
+  recipients: new StagedSubjectRecipients(
+    s3Client(),
+    documentClient(),
+    requireEnv(ENV.stagingBucket),
+    requireEnv(ENV.accountsTable),
+  ),
+  mailer: mailerFromEnv(),
+  from: optionalEnv('NOTIFY_FROM_ADDRESS', 'privacy@dsr.example'),
+};
+
+export const handler = taskHandler<NotifyInput, NotifyOutput>('notify', (input) => notify(deps, input));

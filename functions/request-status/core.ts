@@ -1,0 +1,73 @@
+/**
+ * Records a workflow's progress on its request: in_progress, completed (with the archive pointer),
+ * or failed (with a stable reason code and, where one store failed, which). Idempotent: a retried
+ * call, or a late one, never moves a request backwards.
+ */
+import type { ExportArchive, RequestFailure, RequestRepository, RequestStatus } from '../shared/requests';
+import { ContractError } from '../shared/errors';
+
+export interface StatusInput {
+  requestId: string;
+  status: Extract<RequestStatus, 'in_progress' | 'completed' | 'failed'>;
+  archive?: ExportArchive;
+  found?: boolean;
+  /** A Step Functions Catch result: { Error, Cause }. */
+  failure?: { Error?: string; Cause?: string };
+}
+
+const FAILURE_CODES: Record<string, string> = {
+  SubjectConflictError: 'SUBJECT_CONFLICT',
+  StoreFailed: 'STORE_FAILED',
+  'States.Timeout': 'TIMEOUT',
+  ContractError: 'INTERNAL_ERROR',
+  AssemblyError: 'ASSEMBLY_FAILED',
+};
+
+/** Turns a Catch result into our reason code; the cause is parsed only for the store name. */
+export function describeFailure(failure: StatusInput['failure']): RequestFailure {
+  const error = failure?.Error ?? 'Unknown';
+  const code = FAILURE_CODES[error] ?? 'INTERNAL_ERROR';
+  const store = /(?:^|\s)store=([a-z][a-z0-9-]*)/.exec(failure?.Cause ?? '')?.[1];
+  return store ? { code, store } : { code };
+}
+
+export async function recordStatus(
+  requests: RequestRepository,
+  input: StatusInput,
+): Promise<{ changed: boolean }> {
+  if (!input.requestId) throw new ContractError('requestId is required');
+  switch (input.status) {
+    case 'in_progress': {
+      const changed = await requests.transition(input.requestId, 'in_progress');
+      if (changed) await requests.appendEvent(input.requestId, { type: 'request.in_progress' });
+      return { changed };
+    }
+    case 'completed': {
+      if (!input.archive) throw new ContractError('A completed export needs its archive');
+      const changed = await requests.transition(input.requestId, 'completed', {
+        export: input.archive,
+        subjectFound: input.found,
+      });
+      if (changed) {
+        await requests.appendEvent(input.requestId, {
+          type: 'request.completed',
+          detail: {
+            files: input.archive.files,
+            records: input.archive.records,
+            subjectFound: input.found ?? true,
+          },
+        });
+      }
+      return { changed };
+    }
+    case 'failed': {
+      const failure = describeFailure(input.failure);
+      const changed = await requests.transition(input.requestId, 'failed', { failure });
+      if (changed)
+        await requests.appendEvent(input.requestId, { type: 'request.failed', detail: { ...failure } });
+      return { changed };
+    }
+    default:
+      throw new ContractError('Unknown status');
+  }
+}

@@ -1,0 +1,193 @@
+/**
+ * Resolves the subject first: from whichever identifier the request named to the full identifier set
+ * held in accounts, staged (not passed through the workflow) for every connector to read.
+ * Two accounts matching one subject is a conflict, never a merged export.
+ */
+import { GetCommand, QueryCommand, ScanCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { randomBytes } from 'node:crypto';
+import type { StagedSubject, StoreName, SubjectIdentifiers } from '../shared/contract';
+import { ContractError, NotFoundError, SubjectConflictError } from '../shared/errors';
+import type { RequestRepository, SubjectInput } from '../shared/requests';
+import { putJson, stagingKeys } from '../shared/s3-objects';
+import { identifierKey, type SubjectHasher } from '../shared/subject-hash';
+
+export interface ResolveDeps {
+  doc: DynamoDBDocumentClient;
+  s3: S3Client;
+  requests: RequestRepository;
+  hasher: SubjectHasher;
+  accountsTable: string;
+  stagingBucket: string;
+  /** store -> connector function name, in the order the archive lists stores. */
+  connectorFunctions: Partial<Record<StoreName, string>>;
+}
+
+export interface ResolveOutput {
+  requestId: string;
+  found: boolean;
+  stores: { store: StoreName; functionName: string }[];
+}
+
+type Account = Record<string, unknown>;
+
+async function queryIndex(
+  deps: ResolveDeps,
+  indexName: string,
+  attribute: string,
+  value: string,
+): Promise<Account[]> {
+  const items: Account[] = [];
+  let startKey: Record<string, unknown> | undefined;
+  do {
+    const page = await deps.doc.send(
+      new QueryCommand({
+        TableName: deps.accountsTable,
+        IndexName: indexName,
+        KeyConditionExpression: '#a = :v',
+        ExpressionAttributeNames: { '#a': attribute },
+        ExpressionAttributeValues: { ':v': value },
+        ExclusiveStartKey: startKey,
+      }),
+    );
+    items.push(...(page.Items ?? []));
+    startKey = page.LastEvaluatedKey;
+  } while (startKey);
+  return items;
+}
+
+/**
+ * Device ids and linked accounts have no index in the accounts table (its shape is the platform's),
+ * so they are found by a filtered, paged scan. Costly on a big table: documented in docs/data-stores.md.
+ */
+async function scanAccounts(deps: ResolveDeps, matches: (account: Account) => boolean): Promise<Account[]> {
+  const items: Account[] = [];
+  let startKey: Record<string, unknown> | undefined;
+  do {
+    const page = await deps.doc.send(
+      new ScanCommand({
+        TableName: deps.accountsTable,
+        ProjectionExpression: 'userId, devices, externalAccounts',
+        ExclusiveStartKey: startKey,
+      }),
+    );
+    items.push(...(page.Items ?? []).filter(matches));
+    startKey = page.LastEvaluatedKey;
+  } while (startKey);
+  return items;
+}
+
+function listOf(value: unknown): Record<string, unknown>[] {
+  return Array.isArray(value)
+    ? value.filter((v): v is Record<string, unknown> => typeof v === 'object' && v !== null)
+    : [];
+}
+
+export async function findAccounts(deps: ResolveDeps, subject: SubjectInput): Promise<Account[]> {
+  if ('userId' in subject) {
+    const { Item } = await deps.doc.send(
+      new GetCommand({
+        TableName: deps.accountsTable,
+        Key: { userId: subject.userId },
+        ConsistentRead: true,
+      }),
+    );
+    return Item ? [Item] : [];
+  }
+  if ('email' in subject) {
+    // Emails are matched as stored and lower-cased, since users type them either way.
+    const exact = await queryIndex(deps, 'byEmail', 'email', subject.email.trim());
+    const lower = subject.email.trim().toLowerCase();
+    const folded = lower === subject.email.trim() ? [] : await queryIndex(deps, 'byEmail', 'email', lower);
+    return dedupe([...exact, ...folded]);
+  }
+  if ('phone' in subject) return queryIndex(deps, 'byPhone', 'phone', subject.phone.trim());
+  if ('deviceId' in subject) {
+    const keys = await scanAccounts(deps, (a) =>
+      listOf(a.devices).some((d) => d.deviceId === subject.deviceId),
+    );
+    return fetchFull(deps, keys);
+  }
+  const { provider, providerUserId } = subject.externalAccount;
+  const keys = await scanAccounts(deps, (a) =>
+    listOf(a.externalAccounts).some((x) => x.provider === provider && x.providerUserId === providerUserId),
+  );
+  return fetchFull(deps, keys);
+}
+
+function dedupe(accounts: Account[]): Account[] {
+  const seen = new Map<string, Account>();
+  for (const account of accounts) seen.set(String(account.userId), account);
+  return [...seen.values()];
+}
+
+async function fetchFull(deps: ResolveDeps, keys: Account[]): Promise<Account[]> {
+  const accounts: Account[] = [];
+  for (const key of dedupe(keys)) {
+    const { Item } = await deps.doc.send(
+      new GetCommand({ TableName: deps.accountsTable, Key: { userId: key.userId }, ConsistentRead: true }),
+    );
+    if (Item) accounts.push(Item);
+  }
+  return accounts;
+}
+
+export function identifiersOf(account: Account): SubjectIdentifiers {
+  const text = (v: unknown): string[] => (typeof v === 'string' && v !== '' ? [v] : []);
+  return {
+    userIds: text(account.userId),
+    emails: text(account.email),
+    phones: text(account.phone),
+    deviceIds: listOf(account.devices).flatMap((d) => text(d.deviceId)),
+    externalAccounts: listOf(account.externalAccounts).flatMap((x) =>
+      typeof x.provider === 'string' && typeof x.providerUserId === 'string'
+        ? [{ provider: x.provider, providerUserId: x.providerUserId }]
+        : [],
+    ),
+  };
+}
+
+const EMPTY_IDENTIFIERS: SubjectIdentifiers = {
+  userIds: [],
+  emails: [],
+  phones: [],
+  deviceIds: [],
+  externalAccounts: [],
+};
+
+export async function resolveSubject(
+  deps: ResolveDeps,
+  input: { requestId: string },
+): Promise<ResolveOutput> {
+  if (!input?.requestId) throw new ContractError('requestId is required');
+  const request = await deps.requests.get(input.requestId);
+  if (!request) throw new NotFoundError('No such request');
+
+  const accounts = await findAccounts(deps, request.subject);
+  if (accounts.length > 1) throw new SubjectConflictError();
+  const account = accounts[0];
+
+  const accountHash = account
+    ? await deps.hasher.hash(identifierKey('userId', String(account.userId)))
+    : request.subjectHash;
+  const staged: StagedSubject = {
+    requestId: input.requestId,
+    subjectHash: accountHash,
+    found: account !== undefined,
+    identifiers: account ? identifiersOf(account) : EMPTY_IDENTIFIERS,
+    pseudonymSalt: randomBytes(32).toString('base64url'),
+  };
+  await putJson(deps.s3, { bucket: deps.stagingBucket, key: stagingKeys.subject(input.requestId) }, staged);
+  await deps.requests.appendEvent(input.requestId, {
+    type: 'subject.resolved',
+    detail: { found: staged.found, identifiers: Object.values(staged.identifiers).flat().length },
+  });
+
+  const stores = (Object.entries(deps.connectorFunctions) as [StoreName, string][]).map(
+    ([store, functionName]) => ({
+      store,
+      functionName,
+    }),
+  );
+  return { requestId: input.requestId, found: staged.found, stores };
+}

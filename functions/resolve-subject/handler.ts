@@ -1,0 +1,36 @@
+import { ENV, STORE_NAMES, type StoreName } from '../../config/data-map';
+import { CONNECTOR_FUNCTIONS_ENV } from '../catalog';
+import { documentClient, s3Client } from '../shared/clients';
+import { ConfigError, requireEnv } from '../shared/config';
+import { RequestRepository } from '../shared/requests';
+import { subjectHasherFromEnv } from '../shared/subject-hash';
+import { taskHandler } from '../shared/task-handler';
+import { resolveSubject, type ResolveDeps, type ResolveOutput } from './core';
+
+function parseConnectorFunctions(raw: string): Partial<Record<StoreName, string>> {
+  const parsed = JSON.parse(raw) as Record<string, unknown>;
+  const out: Partial<Record<StoreName, string>> = {};
+  for (const store of STORE_NAMES) {
+    const name = parsed[store];
+    if (typeof name !== 'string' || name === '') {
+      throw new ConfigError(`${CONNECTOR_FUNCTIONS_ENV} names no function for store ${store}`);
+    }
+    out[store] = name;
+  }
+  return out;
+}
+
+const doc = documentClient();
+const deps: ResolveDeps = {
+  doc,
+  s3: s3Client(),
+  requests: new RequestRepository(doc, requireEnv(ENV.requestsTable)),
+  hasher: subjectHasherFromEnv(),
+  accountsTable: requireEnv(ENV.accountsTable),
+  stagingBucket: requireEnv(ENV.stagingBucket),
+  connectorFunctions: parseConnectorFunctions(requireEnv(CONNECTOR_FUNCTIONS_ENV)),
+};
+
+export const handler = taskHandler<{ requestId: string }, ResolveOutput>('resolve-subject', (input) =>
+  resolveSubject(deps, input),
+);

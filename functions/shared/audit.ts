@@ -1,0 +1,116 @@
+/**
+ * The append-only audit trail: one item per API action and per request state change, in the requests
+ * table (`pk = AUDIT#<day>`, kind `audit`, listed in time order through the byKind index). Items are
+ * written with `attribute_not_exists` and never updated; the API has no route that changes them.
+ * Who: a client id and its role (systems, not people). The subject appears only as a keyed hash.
+ */
+import { PutCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { randomUUID } from 'node:crypto';
+
+export interface AuditEntry {
+  /** Client id of the caller, or `workflow` / `system` for state changes made by the orchestrator. */
+  actor: string;
+  role?: string;
+  /** What was done, e.g. `requests.create`, `request.status.completed`. */
+  action: string;
+  /** HTTP status for API actions; absent for state changes. */
+  outcome?: number;
+  requestId?: string;
+  subjectHash?: string;
+  /** Non-personal details: codes, statuses. */
+  detail?: Record<string, string | number | boolean>;
+}
+
+export interface AuditRecord extends AuditEntry {
+  auditId: string;
+  at: string;
+}
+
+export const AUDIT_KIND = 'audit';
+
+/** The item for one audit entry: callers put it alone or inside a transaction with the change it records. */
+export function auditItem(entry: AuditEntry, at: Date): Record<string, unknown> {
+  const iso = at.toISOString();
+  const auditId = `aud_${randomUUID().replace(/-/g, '')}`;
+  return {
+    pk: `AUDIT#${iso.slice(0, 10)}`,
+    sk: `${iso}#${auditId}`,
+    kind: AUDIT_KIND,
+    createdAt: `${iso}#${auditId}`,
+    auditId,
+    at: iso,
+    ...stripUndefined(entry),
+  };
+}
+
+function stripUndefined<T extends object>(value: T): T {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
+}
+
+export interface AuditPage {
+  records: AuditRecord[];
+  nextCursor?: string;
+}
+
+export class AuditLog {
+  constructor(
+    private readonly doc: DynamoDBDocumentClient,
+    private readonly tableName: string,
+    private readonly clock: () => Date = () => new Date(),
+  ) {}
+
+  async record(entry: AuditEntry): Promise<void> {
+    await this.doc.send(
+      new PutCommand({
+        TableName: this.tableName,
+        Item: auditItem(entry, this.clock()),
+        ConditionExpression: 'attribute_not_exists(pk)',
+      }),
+    );
+  }
+
+  /** Oldest first, `limit` per page; `cursor` continues a previous page; `requestId` narrows to one request. */
+  async list(options: {
+    limit: number;
+    cursor?: Record<string, string>;
+    from?: string;
+    to?: string;
+    requestId?: string;
+  }): Promise<{ records: AuditRecord[]; lastKey?: Record<string, string> }> {
+    const records: AuditRecord[] = [];
+    let startKey: Record<string, unknown> | undefined = options.cursor;
+    const names: Record<string, string> = { '#kind': 'kind', '#createdAt': 'createdAt' };
+    const values: Record<string, unknown> = {
+      ':kind': AUDIT_KIND,
+      ':from': options.from ?? '0000',
+      ':to': `${options.to ?? '9999'}\uffff`,
+    };
+    let filter: string | undefined;
+    if (options.requestId) {
+      names['#requestId'] = 'requestId';
+      values[':requestId'] = options.requestId;
+      filter = '#requestId = :requestId';
+    }
+    for (let round = 0; round < 10 && records.length < options.limit; round++) {
+      const page = await this.doc.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          IndexName: 'byKind',
+          KeyConditionExpression: '#kind = :kind AND #createdAt BETWEEN :from AND :to',
+          FilterExpression: filter,
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: values,
+          ExclusiveStartKey: startKey,
+          Limit: options.limit - records.length,
+        }),
+      );
+      for (const item of page.Items ?? []) {
+        const { pk: _pk, sk: _sk, kind: _kind, createdAt: _c, ...rest } = item;
+        records.push(rest as AuditRecord);
+      }
+      startKey = page.LastEvaluatedKey;
+      if (!startKey) break;
+    }
+    return { records, lastKey: startKey as Record<string, string> | undefined };
+  }
+}

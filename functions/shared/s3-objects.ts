@@ -1,0 +1,28 @@
+import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import type { S3Pointer } from './contract';
+
+export async function getJson<T>(s3: S3Client, pointer: S3Pointer): Promise<T> {
+  const out = await s3.send(new GetObjectCommand({ Bucket: pointer.bucket, Key: pointer.key }));
+  if (!out.Body) throw new Error(`Empty object at ${pointer.key}`);
+  return JSON.parse(await out.Body.transformToString('utf8')) as T;
+}
+
+export async function putJson(s3: S3Client, pointer: S3Pointer, value: unknown): Promise<void> {
+  await s3.send(
+    new PutObjectCommand({
+      Bucket: pointer.bucket,
+      Key: pointer.key,
+      Body: JSON.stringify(value),
+      ContentType: 'application/json',
+    }),
+  );
+}
+
+/** Staging layout: everything of one request lives under its own prefix, removed as a whole. */
+export const stagingKeys = {
+  prefix: (requestId: string) => `requests/${requestId}/`,
+  subject: (requestId: string) => `requests/${requestId}/subject.json`,
+  storeIndex: (requestId: string, store: string) => `requests/${requestId}/${store}/index.json`,
+  collection: (requestId: string, store: string, name: string) =>
+    `requests/${requestId}/${store}/${name}.ndjson`,
+};

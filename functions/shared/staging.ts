@@ -1,0 +1,113 @@
+/**
+ * Staging writer: each collection streams to S3 as newline-delimited JSON through a multipart upload,
+ * so a connector's memory stays flat however many records a subject has.
+ */
+import { PassThrough } from 'node:stream';
+import { once } from 'node:events';
+import { Upload } from '@aws-sdk/lib-storage';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { pseudonymFor } from './pseudonym';
+import { sanitizeArchivePath, UniquePaths } from './archive-path';
+import { stagingKeys } from './s3-objects';
+import type {
+  CollectContext,
+  CollectionSpec,
+  CollectionWriter,
+  StagedCollection,
+  StagedMedia,
+  StagedSubject,
+  StoreIndex,
+  StoreName,
+} from './contract';
+import { ContractError } from './errors';
+
+class NdjsonUpload implements CollectionWriter {
+  private readonly stream = new PassThrough();
+  private readonly upload: Upload;
+  private readonly done: Promise<unknown>;
+  records = 0;
+  bytes = 0;
+
+  constructor(s3: S3Client, bucket: string, key: string) {
+    this.upload = new Upload({
+      client: s3,
+      params: { Bucket: bucket, Key: key, Body: this.stream, ContentType: 'application/x-ndjson' },
+      queueSize: 2,
+      partSize: 8 * 1024 * 1024,
+    });
+    this.done = this.upload.done();
+    // Surface upload failures on the next write or on close, not as an unhandled rejection.
+    this.done.catch(() => undefined);
+  }
+
+  async write(record: Record<string, unknown>): Promise<void> {
+    const line = Buffer.from(`${JSON.stringify(record)}\n`, 'utf8');
+    this.records += 1;
+    this.bytes += line.length;
+    if (!this.stream.write(line)) await Promise.race([once(this.stream, 'drain'), this.done]);
+  }
+
+  async close(): Promise<void> {
+    this.stream.end();
+    await this.done;
+  }
+}
+
+export class StagingArea {
+  private readonly writers = new Map<string, { spec: CollectionSpec; key: string; writer: NdjsonUpload }>();
+  private readonly media: StagedMedia[] = [];
+  private readonly paths = new UniquePaths();
+
+  constructor(
+    private readonly s3: S3Client,
+    private readonly bucket: string,
+    private readonly store: StoreName,
+    private readonly subject: StagedSubject,
+    private readonly clock: () => Date = () => new Date(),
+  ) {}
+
+  context(): CollectContext {
+    return {
+      requestId: this.subject.requestId,
+      subject: this.subject,
+      collection: (spec) => this.collection(spec),
+      addMedia: (media) => this.addMedia(media),
+      pseudonym: (otherUserId) => pseudonymFor(this.subject.pseudonymSalt, otherUserId),
+      now: this.clock,
+    };
+  }
+
+  private collection(spec: CollectionSpec): CollectionWriter {
+    if (!/^[a-z][a-z0-9-]*$/.test(spec.name)) throw new ContractError(`Bad collection name ${spec.name}`);
+    const existing = this.writers.get(spec.name);
+    if (existing) return existing.writer;
+    const key = stagingKeys.collection(this.subject.requestId, this.store, spec.name);
+    const writer = new NdjsonUpload(this.s3, this.bucket, key);
+    this.writers.set(spec.name, { spec, key, writer });
+    return writer;
+  }
+
+  private addMedia(media: Omit<StagedMedia, 'archivePath'> & { suggestedPath: string }): string {
+    const archivePath = this.paths.claim(sanitizeArchivePath(media.suggestedPath));
+    const { suggestedPath: _ignored, ...rest } = media;
+    this.media.push({ ...rest, archivePath });
+    return archivePath;
+  }
+
+  /** Closes every collection (also the ones a connector opened but left empty) and returns the index. */
+  async finish(): Promise<StoreIndex> {
+    const collections: StagedCollection[] = [];
+    for (const { spec, key, writer } of this.writers.values()) {
+      await writer.close();
+      collections.push({ ...spec, key, records: writer.records, bytes: writer.bytes });
+    }
+    return { formatVersion: 1, store: this.store, collections, media: this.media };
+  }
+
+  /** Stops every upload after a failure, so nothing half-written is left behind as if complete. */
+  async abort(): Promise<void> {
+    for (const { writer } of this.writers.values()) {
+      writer.close().catch(() => undefined);
+    }
+  }
+}

@@ -1,0 +1,189 @@
+/**
+ * Deployment settings, read once from CDK context (cdk.json or `-c key=value`) and validated, so a typo
+ * fails the synth with the key's name instead of deploying something else.
+ */
+import type { Node } from 'constructs';
+import { RetentionDays } from 'aws-cdk-lib/aws-logs';
+
+/** The platform resources a deployment may import instead of creating. */
+export const PLATFORM_RESOURCE_IDS = [
+  'accountsTable',
+  'paymentsTable',
+  'chatRoomsTable',
+  'chatMessagesTable',
+  'mediaBucket',
+  'logsBucket',
+] as const;
+export type PlatformResourceId = (typeof PLATFORM_RESOURCE_IDS)[number];
+
+export interface ExistingResource {
+  /** Physical name; defaults to the data map's name. */
+  name?: string;
+  /** ARN of the customer managed KMS key the resource is encrypted with, if any (connectors get decrypt on it). */
+  kmsKeyArn?: string;
+}
+
+export interface DsrDeploymentConfig {
+  /** `create` (default, a demo deployment) or `import` the platform's existing tables and buckets by name. */
+  platformStores: 'create' | 'import';
+  /** Per-resource names and keys used when importing. */
+  existing: Partial<Record<PlatformResourceId, ExistingResource>>;
+  /** Days an export archive is kept before the exports bucket's lifecycle removes it. */
+  exportRetentionDays: number;
+  /** Retention of every log group (Lambda, state machine, API access logs). */
+  logRetention: RetentionDays;
+  /** X-Ray active tracing on functions and the state machine. */
+  tracing: boolean;
+  /** Cognito hosted domain prefix for the token endpoint; defaults to `dsr-<account id>`. */
+  cognitoDomainPrefix?: string;
+  /** Public base URL of the API (a custom domain) for download links; defaults to the HTTP API endpoint. */
+  publicApiUrl?: string;
+  /** Default stage throttling of the HTTP API. */
+  apiThrottle: { rateLimit: number; burstLimit: number };
+  /** Where alarm notifications go (an email subscription on the alarm topic), if anywhere. */
+  alarmEmail?: string;
+}
+
+export const CONTEXT_KEYS = {
+  platformStores: 'dsr:platformStores',
+  existing: 'dsr:existing',
+  exportRetentionDays: 'dsr:exportRetentionDays',
+  logRetentionDays: 'dsr:logRetentionDays',
+  tracing: 'dsr:tracing',
+  cognitoDomainPrefix: 'dsr:cognitoDomainPrefix',
+  publicApiUrl: 'dsr:publicApiUrl',
+  apiRateLimit: 'dsr:apiRateLimit',
+  apiBurstLimit: 'dsr:apiBurstLimit',
+  alarmEmail: 'dsr:alarmEmail',
+} as const;
+
+export const DEFAULT_CONFIG: DsrDeploymentConfig = {
+  platformStores: 'create',
+  existing: {},
+  exportRetentionDays: 30,
+  logRetention: RetentionDays.THREE_MONTHS,
+  tracing: true,
+  apiThrottle: { rateLimit: 50, burstLimit: 100 },
+};
+
+export class ConfigContextError extends Error {
+  override name = 'ConfigContextError';
+}
+
+type ContextReader = Pick<Node, 'tryGetContext'>;
+
+/** Context from the command line arrives as strings; from cdk.json as JSON values. */
+function raw(node: ContextReader, key: string): unknown {
+  const value: unknown = node.tryGetContext(key);
+  return value === '' ? undefined : value;
+}
+
+function positiveInt(node: ContextReader, key: string, fallback: number): number {
+  const value = raw(node, key);
+  if (value === undefined) return fallback;
+  const n = typeof value === 'number' ? value : Number(value);
+  if (!Number.isInteger(n) || n <= 0)
+    throw new ConfigContextError(`Context ${key} must be a positive whole number`);
+  return n;
+}
+
+function bool(node: ContextReader, key: string, fallback: boolean): boolean {
+  const value = raw(node, key);
+  if (value === undefined) return fallback;
+  if (value === true || value === 'true') return true;
+  if (value === false || value === 'false') return false;
+  throw new ConfigContextError(`Context ${key} must be true or false`);
+}
+
+function optionalString(node: ContextReader, key: string): string | undefined {
+  const value = raw(node, key);
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string') throw new ConfigContextError(`Context ${key} must be a string`);
+  return value;
+}
+
+function httpsUrl(node: ContextReader, key: string): string | undefined {
+  const value = optionalString(node, key);
+  if (value !== undefined && !/^https:\/\/[^\s/]+(\/[^\s]*)?$/.test(value)) {
+    throw new ConfigContextError(`Context ${key} must be an https:// URL`);
+  }
+  return value;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function parseExisting(node: ContextReader): DsrDeploymentConfig['existing'] {
+  let value = raw(node, CONTEXT_KEYS.existing);
+  if (value === undefined) return {};
+  if (typeof value === 'string') {
+    try {
+      value = JSON.parse(value) as unknown;
+    } catch {
+      throw new ConfigContextError(`Context ${CONTEXT_KEYS.existing} must be a JSON object`);
+    }
+  }
+  if (!isRecord(value))
+    throw new ConfigContextError(`Context ${CONTEXT_KEYS.existing} must be a JSON object`);
+  const existing: DsrDeploymentConfig['existing'] = {};
+  for (const [id, entry] of Object.entries(value)) {
+    if (!(PLATFORM_RESOURCE_IDS as readonly string[]).includes(id)) {
+      throw new ConfigContextError(
+        `Context ${CONTEXT_KEYS.existing} has unknown resource ${id}; known: ${PLATFORM_RESOURCE_IDS.join(', ')}`,
+      );
+    }
+    if (!isRecord(entry))
+      throw new ConfigContextError(`Context ${CONTEXT_KEYS.existing}.${id} must be an object`);
+    const { name, kmsKeyArn } = entry;
+    if (name !== undefined && (typeof name !== 'string' || name === '')) {
+      throw new ConfigContextError(`Context ${CONTEXT_KEYS.existing}.${id}.name must be a non-empty string`);
+    }
+    if (kmsKeyArn !== undefined && (typeof kmsKeyArn !== 'string' || !kmsKeyArn.startsWith('arn:'))) {
+      throw new ConfigContextError(`Context ${CONTEXT_KEYS.existing}.${id}.kmsKeyArn must be a KMS key ARN`);
+    }
+    existing[id as PlatformResourceId] = { name, kmsKeyArn };
+  }
+  return existing;
+}
+
+const RETENTION_VALUES = new Set<number>(
+  Object.values(RetentionDays).filter((v): v is number => typeof v === 'number'),
+);
+
+export function readDeploymentConfig(node: ContextReader): DsrDeploymentConfig {
+  const mode = raw(node, CONTEXT_KEYS.platformStores) ?? DEFAULT_CONFIG.platformStores;
+  if (mode !== 'create' && mode !== 'import') {
+    throw new ConfigContextError(`Context ${CONTEXT_KEYS.platformStores} must be "create" or "import"`);
+  }
+  const existing = parseExisting(node);
+  if (mode === 'create' && Object.keys(existing).length > 0) {
+    throw new ConfigContextError(
+      `Context ${CONTEXT_KEYS.existing} is only used with ${CONTEXT_KEYS.platformStores}=import`,
+    );
+  }
+  const logRetentionDays = positiveInt(node, CONTEXT_KEYS.logRetentionDays, DEFAULT_CONFIG.logRetention);
+  if (!RETENTION_VALUES.has(logRetentionDays)) {
+    throw new ConfigContextError(
+      `Context ${CONTEXT_KEYS.logRetentionDays} must be one of CloudWatch's retention periods (e.g. 30, 90, 365)`,
+    );
+  }
+  return {
+    platformStores: mode,
+    existing,
+    exportRetentionDays: positiveInt(
+      node,
+      CONTEXT_KEYS.exportRetentionDays,
+      DEFAULT_CONFIG.exportRetentionDays,
+    ),
+    logRetention: logRetentionDays as RetentionDays,
+    tracing: bool(node, CONTEXT_KEYS.tracing, DEFAULT_CONFIG.tracing),
+    cognitoDomainPrefix: optionalString(node, CONTEXT_KEYS.cognitoDomainPrefix),
+    publicApiUrl: httpsUrl(node, CONTEXT_KEYS.publicApiUrl),
+    apiThrottle: {
+      rateLimit: positiveInt(node, CONTEXT_KEYS.apiRateLimit, DEFAULT_CONFIG.apiThrottle.rateLimit),
+      burstLimit: positiveInt(node, CONTEXT_KEYS.apiBurstLimit, DEFAULT_CONFIG.apiThrottle.burstLimit),
+    },
+    alarmEmail: optionalString(node, CONTEXT_KEYS.alarmEmail),
+  };
+}

@@ -1,0 +1,116 @@
+/**
+ * Least-privilege grants written out action by action (CDK's grantRead/grantWrite hand out wildcard
+ * actions such as s3:GetObject* and s3:List*). Every resource is an exact ARN except object keys under
+ * a prefix, which are only known at run time; each of those is acknowledged with its reason.
+ */
+import { Stack } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as kms from 'aws-cdk-lib/aws-kms';
+import type { BucketRef, TableRef } from './storage';
+import type { DsrFunction } from './task-function';
+
+export const DDB = {
+  read: ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:Query', 'dynamodb:Scan'],
+  write: [
+    'dynamodb:PutItem',
+    'dynamodb:UpdateItem',
+    'dynamodb:DeleteItem',
+    'dynamodb:BatchWriteItem',
+    'dynamodb:ConditionCheckItem',
+  ],
+  indexRead: ['dynamodb:Query', 'dynamodb:Scan'],
+} as const;
+
+/** S3 SSE-KMS: reading decrypts; writing generates data keys, and multipart uploads also decrypt them. */
+const KMS_READ = ['kms:Decrypt'];
+const KMS_WRITE = ['kms:Decrypt', 'kms:GenerateDataKey'];
+/** DynamoDB: what CDK's own table grants give, without their wildcard actions. */
+const KMS_TABLE_READ = ['kms:Decrypt', 'kms:DescribeKey'];
+const KMS_TABLE_WRITE = ['kms:Decrypt', 'kms:DescribeKey', 'kms:Encrypt', 'kms:GenerateDataKey'];
+
+function viaService(service: 'dynamodb' | 's3', fn: DsrFunction) {
+  return { StringEquals: { 'kms:ViaService': `${service}.${Stack.of(fn).region}.amazonaws.com` } };
+}
+
+export interface TableGrant {
+  /** Actions on the table itself. */
+  table: readonly string[];
+  /** Actions on the named indexes (exact index ARNs, never `index/*`). */
+  indexes?: { names: readonly string[]; actions: readonly string[] };
+}
+
+export function grantTable(fn: DsrFunction, ref: TableRef, grant: TableGrant): void {
+  const tableArn = ref.table.tableArn;
+  fn.allow(new iam.PolicyStatement({ actions: [...grant.table], resources: [tableArn] }));
+  if (grant.indexes && grant.indexes.names.length > 0) {
+    fn.allow(
+      new iam.PolicyStatement({
+        actions: [...grant.indexes.actions],
+        resources: grant.indexes.names.map((name) => `${tableArn}/index/${name}`),
+      }),
+    );
+  }
+  if (ref.key) {
+    const writes = grant.table.some((a) => (DDB.write as readonly string[]).includes(a));
+    fn.allow(
+      new iam.PolicyStatement({
+        actions: writes ? KMS_TABLE_WRITE : KMS_TABLE_READ,
+        resources: [ref.key.keyArn],
+        conditions: viaService('dynamodb', fn),
+      }),
+    );
+  }
+}
+
+export function allTableIndexes(ref: TableRef): string[] {
+  return ref.spec.indexes.map((i) => i.indexName);
+}
+
+export interface BucketGrant {
+  /** Object-level actions (s3:GetObject, s3:PutObject, ...). */
+  objects?: readonly string[];
+  /** Key prefixes the object actions are limited to; `''` means the whole bucket. */
+  objectPrefixes: readonly string[];
+  /** Bucket-level list actions, limited by an s3:prefix condition to `listPrefixes`. */
+  list?: readonly ('s3:ListBucket' | 's3:ListBucketVersions')[];
+  listPrefixes?: readonly string[];
+  /** What the function does with the objects' data: reading needs decrypt, writing data keys. */
+  kms: 'read' | 'write' | 'none';
+  /** Why the object keys cannot be named at deploy time. */
+  reason: string;
+}
+
+export function grantBucket(fn: DsrFunction, ref: BucketRef, grant: BucketGrant): void {
+  const { bucket } = ref;
+  if (grant.objects && grant.objects.length > 0) {
+    const resources = grant.objectPrefixes.map((prefix) => bucket.arnForObjects(`${prefix}*`));
+    fn.allow(new iam.PolicyStatement({ actions: [...grant.objects], resources }));
+    for (const resource of resources) fn.acknowledgeWildcardResource(resource, grant.reason);
+  }
+  if (grant.list && grant.list.length > 0) {
+    const prefixes = grant.listPrefixes ?? grant.objectPrefixes;
+    fn.allow(
+      new iam.PolicyStatement({
+        actions: [...grant.list],
+        resources: [bucket.bucketArn],
+        // Listing is limited to the same prefixes; a prefix-less listing of the bucket is denied.
+        conditions: prefixes.includes('')
+          ? undefined
+          : { StringLike: { 's3:prefix': prefixes.map((p) => `${p}*`) } },
+      }),
+    );
+  }
+  if (ref.key && grant.kms !== 'none') {
+    fn.allow(
+      new iam.PolicyStatement({
+        actions: grant.kms === 'write' ? KMS_WRITE : KMS_READ,
+        resources: [ref.key.keyArn],
+        conditions: viaService('s3', fn),
+      }),
+    );
+  }
+}
+
+export function grantKey(fn: DsrFunction, key: kms.IKey, actions: readonly string[]): void {
+  fn.allow(new iam.PolicyStatement({ actions: [...actions], resources: [key.keyArn] }));
+}

@@ -1,0 +1,262 @@
+/**
+ * The request API: an HTTP API in front of functions/api/handler.ts. Support systems, legal staff and
+ * auditors call it with Cognito client-credentials tokens (one app client per role, one scope per role);
+ * the JWKS, the OpenAPI and OpenDSR discovery documents and the download links are public (a download
+ * token is itself the credential).
+ */
+import { Duration, Stack, Validations } from 'aws-cdk-lib';
+import * as apigw from 'aws-cdk-lib/aws-apigateway';
+import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
+import { HttpUserPoolAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
+import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
+import * as cognito from 'aws-cdk-lib/aws-cognito';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as kms from 'aws-cdk-lib/aws-kms';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import { Construct } from 'constructs';
+import { ENV } from '../../config/data-map';
+import { allTableIndexes, DDB, grantBucket, grantKey, grantTable } from './access';
+import { KEY_ENV } from './export-workflow';
+import type { OrchestratorState } from './orchestrator-state';
+import { DsrFunction, type FunctionDefaults } from './task-function';
+
+export const API_ROLES = ['support', 'legal', 'auditor'] as const;
+export type ApiRole = (typeof API_ROLES)[number];
+export const RESOURCE_SERVER_ID = 'dsr';
+export const roleScope = (role: ApiRole): string => `${RESOURCE_SERVER_ID}/${role}`;
+
+const ROLE_DESCRIPTIONS: Record<ApiRole, string> = {
+  support: 'Support systems: open, follow and cancel requests',
+  legal: 'Legal staff: place and release legal holds',
+  auditor: 'Auditors: read requests, certificates and the audit trail',
+};
+
+/** Everything else the API serves needs a token from one of the role clients (the handler checks the role). */
+export const AUTHORIZED_ROUTES = ['/v1/{proxy+}', '/opendsr/{proxy+}'] as const;
+
+/**
+ * Public GET routes, each with the reason it carries no authorizer (cdk-nag APIG4). They mirror the
+ * routes marked `access: 'public'` in functions/api (the stack test cross-checks the two lists).
+ */
+export const PUBLIC_ROUTES: { path: string; reason: string }[] = [
+  {
+    path: '/.well-known/jwks.json',
+    reason:
+      'The JWKS publishes the archive-signing public key so anyone can verify an archive: public by design.',
+  },
+  {
+    path: '/v1/downloads/{token}',
+    reason:
+      'End users open their download link without an account: the revocable, expiring download token in ' +
+      'the path is the credential, checked by the handler, and opens one archive only.',
+  },
+  {
+    path: '/v1/downloads/{token}/archive',
+    reason:
+      'Redirects to a short-lived presigned URL of one archive after the handler checks the download token; ' +
+      'the token is the credential.',
+  },
+  {
+    path: '/v1/openapi.json',
+    reason:
+      'The OpenAPI document describes the public contract of the API for its integrators; it holds no data.',
+  },
+  {
+    path: '/opendsr/v1/discovery',
+    reason:
+      'OpenDSR discovery is public by that protocol: it lists supported identities and request types and ' +
+      'where the signing keys are; it holds no data.',
+  },
+];
+
+/**
+ * One JSON line per request, without personal data: no source IP, user agent or raw path (a download
+ * path carries its token, a credential). The caller is named by its app client id, a system, not a person.
+ */
+export const ACCESS_LOG_FORMAT = JSON.stringify({
+  requestId: '$context.requestId',
+  requestTime: '$context.requestTime',
+  httpMethod: '$context.httpMethod',
+  routeKey: '$context.routeKey',
+  status: '$context.status',
+  protocol: '$context.protocol',
+  responseLength: '$context.responseLength',
+  responseLatency: '$context.responseLatency',
+  integrationStatus: '$context.integrationStatus',
+  integrationError: '$context.integrationErrorMessage',
+  authorizerError: '$context.authorizer.error',
+  clientId: '$context.authorizer.claims.client_id',
+});
+
+export interface DsrApiProps {
+  state: OrchestratorState;
+  exportStateMachine: sfn.IStateMachine;
+  signingKey: kms.IKey;
+  subjectHashKey: kms.IKey;
+  downloadTokenKey: kms.IKey;
+  logsKey: kms.IKey;
+  defaults: FunctionDefaults;
+  throttle: { rateLimit: number; burstLimit: number };
+  cognitoDomainPrefix?: string;
+  /** Base of the download links handed to users; defaults to the HTTP API's own endpoint. */
+  publicApiUrl?: string;
+}
+
+export class DsrApi extends Construct {
+  readonly function: DsrFunction;
+  readonly userPool: cognito.UserPool;
+  readonly clients: Record<ApiRole, cognito.UserPoolClient>;
+  readonly httpApi: apigwv2.HttpApi;
+  readonly stage: apigwv2.HttpStage;
+  readonly accessLogs: logs.LogGroup;
+  /** Cognito's OAuth 2.0 token endpoint (client credentials grant). */
+  readonly tokenUrl: string;
+
+  constructor(scope: Construct, id: string, props: DsrApiProps) {
+    super(scope, id);
+    const { state } = props;
+
+    this.function = new DsrFunction(this, 'Handler', {
+      entry: 'functions/api/handler.ts',
+      description: 'DSR request API',
+      environment: {
+        [ENV.requestsTable]: state.requests.table.tableName,
+        [KEY_ENV.exportStateMachine]: props.exportStateMachine.stateMachineArn,
+        [KEY_ENV.subjectHashKey]: props.subjectHashKey.keyArn,
+        [KEY_ENV.signingKey]: props.signingKey.keyArn,
+        [KEY_ENV.downloadTokenKey]: props.downloadTokenKey.keyArn,
+        [ENV.exportsBucket]: state.exports.bucket.bucketName,
+      },
+      defaults: props.defaults,
+      // API Gateway gives up on an integration after 30 s.
+      timeout: Duration.seconds(29),
+    });
+    const fn = this.function;
+    grantTable(fn, state.requests, {
+      table: [...DDB.read, ...DDB.write],
+      indexes: { names: allTableIndexes(state.requests), actions: DDB.indexRead },
+    });
+    fn.allow(
+      new iam.PolicyStatement({
+        actions: ['states:StartExecution'],
+        resources: [props.exportStateMachine.stateMachineArn],
+      }),
+    );
+    grantKey(fn, props.subjectHashKey, ['kms:GenerateMac']);
+    grantKey(fn, props.signingKey, ['kms:GetPublicKey']);
+    grantKey(fn, props.downloadTokenKey, ['kms:GenerateMac']);
+    grantBucket(fn, state.exports, {
+      objects: ['s3:GetObject'],
+      objectPrefixes: [''],
+      kms: 'read',
+      reason:
+        'Download links presign one archive whose key is per request, known only at run time; the exports ' +
+        'bucket holds nothing but archives.',
+    });
+
+    this.userPool = this.createUserPool();
+    const scopes = Object.fromEntries(
+      API_ROLES.map((role) => [
+        role,
+        new cognito.ResourceServerScope({ scopeName: role, scopeDescription: ROLE_DESCRIPTIONS[role] }),
+      ]),
+    ) as Record<ApiRole, cognito.ResourceServerScope>;
+    const resourceServer = this.userPool.addResourceServer('ResourceServer', {
+      identifier: RESOURCE_SERVER_ID,
+      userPoolResourceServerName: 'DSR orchestrator API',
+      scopes: Object.values(scopes),
+    });
+    const clients = {} as Record<ApiRole, cognito.UserPoolClient>;
+    for (const role of API_ROLES) {
+      // Machine-to-machine: client credentials only, one role's scope per client.
+      clients[role] = this.userPool.addClient(`${role}Client`, {
+        userPoolClientName: `dsr-${role}`,
+        generateSecret: true,
+        authFlows: {},
+        oAuth: {
+          flows: { clientCredentials: true },
+          scopes: [cognito.OAuthScope.resourceServer(resourceServer, scopes[role])],
+        },
+        accessTokenValidity: Duration.minutes(60),
+        enableTokenRevocation: true,
+        preventUserExistenceErrors: true,
+        supportedIdentityProviders: [cognito.UserPoolClientIdentityProvider.COGNITO],
+      });
+    }
+    this.clients = clients;
+    const domain = this.userPool.addDomain('Domain', {
+      cognitoDomain: { domainPrefix: props.cognitoDomainPrefix ?? `dsr-${Stack.of(this).account}` },
+    });
+
+    this.accessLogs = new logs.LogGroup(this, 'AccessLogs', {
+      retention: props.defaults.logRetention,
+      encryptionKey: props.logsKey,
+    });
+    this.httpApi = new apigwv2.HttpApi(this, 'HttpApi', {
+      description: 'DSR orchestrator request API',
+      createDefaultStage: false,
+    });
+    fn.function.addEnvironment(KEY_ENV.publicApiUrl, props.publicApiUrl ?? this.httpApi.apiEndpoint);
+    this.stage = new apigwv2.HttpStage(this, 'DefaultStage', {
+      httpApi: this.httpApi,
+      stageName: '$default',
+      autoDeploy: true,
+      throttle: props.throttle,
+      accessLogSettings: {
+        destination: new apigwv2.LogGroupLogDestination(this.accessLogs),
+        format: apigw.AccessLogFormat.custom(ACCESS_LOG_FORMAT),
+      },
+    });
+
+    const integration = new HttpLambdaIntegration('Handler', fn.function, {
+      payloadFormatVersion: apigwv2.PayloadFormatVersion.VERSION_2_0,
+    });
+    const authorizer = new HttpUserPoolAuthorizer('CognitoJwt', this.userPool, {
+      userPoolClients: API_ROLES.map((role) => clients[role]),
+      identitySource: ['$request.header.Authorization'],
+    });
+    for (const path of AUTHORIZED_ROUTES) {
+      this.httpApi.addRoutes({
+        path,
+        methods: [apigwv2.HttpMethod.ANY],
+        integration,
+        authorizer,
+        // Any role's token passes the gateway; the handler then checks the scope each route needs.
+        authorizationScopes: API_ROLES.map(roleScope),
+      });
+    }
+    for (const route of PUBLIC_ROUTES) {
+      for (const httpRoute of this.httpApi.addRoutes({
+        path: route.path,
+        methods: [apigwv2.HttpMethod.GET],
+        integration,
+      })) {
+        Validations.of(httpRoute).acknowledge({ id: 'AwsSolutions-APIG4', reason: route.reason });
+      }
+    }
+
+    this.tokenUrl = `${domain.baseUrl()}/oauth2/token`;
+  }
+
+  /** A pool for machine clients only: no sign-up, no users; the password and MFA rules bind any user added by hand. */
+  private createUserPool(): cognito.UserPool {
+    return new cognito.UserPool(this, 'UserPool', {
+      selfSignUpEnabled: false,
+      signInAliases: { username: true },
+      passwordPolicy: {
+        minLength: 14,
+        requireLowercase: true,
+        requireUppercase: true,
+        requireDigits: true,
+        requireSymbols: true,
+      },
+      mfa: cognito.Mfa.REQUIRED,
+      mfaSecondFactor: { otp: true, sms: false },
+      accountRecovery: cognito.AccountRecovery.NONE,
+      featurePlan: cognito.FeaturePlan.PLUS,
+      standardThreatProtectionMode: cognito.StandardThreatProtectionMode.FULL_FUNCTION,
+      deletionProtection: true,
+    });
+  }
+}

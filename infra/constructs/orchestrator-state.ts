@@ -1,0 +1,65 @@
+/**
+ * The orchestrator's own state, apart from the platform's stores: the requests table, the staging
+ * bucket (transient collection output), the exports bucket (signed archives), and the retention vault,
+ * encrypted under a key of its own that no function of this stack is granted.
+ */
+import { Duration } from 'aws-cdk-lib';
+import type * as kms from 'aws-cdk-lib/aws-kms';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
+import { Construct } from 'constructs';
+import { orchestratorResources } from '../../config/data-map';
+import { secureBucket, secureTable, type BucketRef, type TableRef } from './storage';
+
+/** Requests carry their own expiry (kept for the audit period, then removed by DynamoDB TTL). */
+export const REQUESTS_TTL_ATTRIBUTE = 'expiresAt';
+/** Staging is deleted by each workflow; the lifecycle rule is only the backstop for a failed clean-up. */
+export const STAGING_EXPIRY_DAYS = 2;
+
+export interface OrchestratorStateProps {
+  key: kms.IKey;
+  vaultKey: kms.IKey;
+  accessLogs: s3.IBucket;
+  exportRetentionDays: number;
+}
+
+export class OrchestratorState extends Construct {
+  readonly requests: TableRef;
+  readonly staging: BucketRef;
+  readonly exports: BucketRef;
+  readonly vaultTable: TableRef;
+  readonly vaultBucket: BucketRef;
+
+  constructor(scope: Construct, id: string, props: OrchestratorStateProps) {
+    super(scope, id);
+    const { key, vaultKey, accessLogs } = props;
+
+    this.requests = secureTable(this, 'RequestsTable', orchestratorResources.requestsTable, key, {
+      timeToLiveAttribute: REQUESTS_TTL_ATTRIBUTE,
+      deletionProtection: true,
+    });
+
+    this.staging = secureBucket(this, 'StagingBucket', {
+      key,
+      accessLogs,
+      lifecycleRules: [
+        { id: 'staging-backstop', expiration: Duration.days(STAGING_EXPIRY_DAYS) },
+        { id: 'abort-multipart', abortIncompleteMultipartUploadAfter: Duration.days(1) },
+      ],
+    });
+
+    this.exports = secureBucket(this, 'ExportsBucket', {
+      key,
+      accessLogs,
+      lifecycleRules: [
+        { id: 'expire-archives', expiration: Duration.days(props.exportRetentionDays) },
+        { id: 'abort-multipart', abortIncompleteMultipartUploadAfter: Duration.days(1) },
+      ],
+    });
+
+    // Unversioned on purpose: a destroyed vault item must not survive as an old object version.
+    this.vaultTable = secureTable(this, 'VaultTable', orchestratorResources.vaultTable, vaultKey, {
+      deletionProtection: true,
+    });
+    this.vaultBucket = secureBucket(this, 'VaultBucket', { key: vaultKey, accessLogs });
+  }
+}

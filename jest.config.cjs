@@ -1,0 +1,14 @@
+/** Jest runs TypeScript through esbuild (types are checked by `tsc --noEmit` in `npm test`). */
+// ESM-only dependencies are transformed to CommonJS too.
+const ESM_PACKAGES = ['@middy', 'archiver', 'archiver-utils', 'zip-stream', 'compress-commons', 'crc32-stream', 'is-stream'];
+
+module.exports = {
+  testEnvironment: 'node',
+  roots: ['<rootDir>/test'],
+  testMatch: ['**/*.test.ts'],
+  transform: { '^.+\\.[tj]s$': '<rootDir>/test/support/esbuild-transform.cjs' },
+  transformIgnorePatterns: [`/node_modules/(?!(${ESM_PACKAGES.join('|')})/)`],
+  setupFiles: ['<rootDir>/local/polyfills.ts'],
+  testTimeout: 120000,
+  maxWorkers: 2,
+};

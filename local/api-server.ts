@@ -1,0 +1,172 @@
+/**
+ * The local HTTPS-less API Gateway: turns each HTTP request into an API Gateway HTTP API (payload 2.0)
+ * event for the same handler the Lambda runs, after the same JWT checks the authorizer makes.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { randomUUID } from 'node:crypto';
+import type { ApiEvent, ApiResult } from '../functions/api/http';
+import { verifyToken } from './auth';
+
+export const MAX_BODY_BYTES = 64 * 1024;
+
+/** Routes the gateway serves without the authorizer (the download token is its own credential). */
+const PUBLIC_ROUTES = [
+  /^\/\.well-known\/jwks\.json$/,
+  /^\/v1\/downloads\/[^/]+(?:\/archive)?$/,
+  /^\/v1\/openapi\.json$/,
+  /^\/opendsr\/v1\/discovery$/,
+];
+
+/**
+ * Per-caller throttling, as the API stage's throttle settings do in AWS: a token bucket per client id
+ * (per source address for public routes). Over the limit answers 429 with Retry-After.
+ */
+export class TokenBuckets {
+  private readonly buckets = new Map<string, { tokens: number; at: number }>();
+
+  constructor(
+    readonly perSecond: number,
+    readonly burst: number,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** Takes a token for `key`; returns 0 if allowed, else the seconds to wait. */
+  take(key: string): number {
+    const now = this.now();
+    const bucket = this.buckets.get(key) ?? { tokens: this.burst, at: now };
+    bucket.tokens = Math.min(this.burst, bucket.tokens + ((now - bucket.at) / 1000) * this.perSecond);
+    bucket.at = now;
+    this.buckets.set(key, bucket);
+    if (bucket.tokens >= 1) {
+      bucket.tokens -= 1;
+      return 0;
+    }
+    return Math.max(1, Math.ceil((1 - bucket.tokens) / this.perSecond));
+  }
+}
+
+export interface LocalApiOptions {
+  handler: (event: ApiEvent) => Promise<ApiResult>;
+  tokenKey: Buffer;
+  /** Requests per second and burst per caller (default: LOCAL_API_RATE / LOCAL_API_BURST, else 50 / 100). */
+  throttle?: { perSecond: number; burst: number };
+}
+
+function problemResponse(res: ServerResponse, status: number, code: string, detail: string): void {
+  res.writeHead(status, { 'content-type': 'application/problem+json' });
+  res.end(JSON.stringify({ type: 'about:blank', title: code, status, code, detail }));
+}
+
+function readBody(req: IncomingMessage): Promise<Buffer | 'too-large'> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > MAX_BODY_BYTES) {
+        resolve('too-large');
+        req.resume();
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
+
+export function toApiEvent(req: IncomingMessage, body: Buffer): ApiEvent {
+  const url = new URL(req.url ?? '/', 'http://local');
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(req.headers)) {
+    if (value !== undefined) headers[name.toLowerCase()] = Array.isArray(value) ? value.join(',') : value;
+  }
+  const query: Record<string, string> = {};
+  url.searchParams.forEach((value, name) => (query[name] = query[name] ? `${query[name]},${value}` : value));
+  const now = new Date();
+  return {
+    version: '2.0',
+    routeKey: '$default',
+    rawPath: url.pathname,
+    rawQueryString: url.search.slice(1),
+    headers,
+    queryStringParameters: Object.keys(query).length ? query : undefined,
+    isBase64Encoded: body.length > 0,
+    body: body.length > 0 ? body.toString('base64') : undefined,
+    requestContext: {
+      accountId: '000000000000',
+      apiId: 'local',
+      domainName: headers.host ?? 'localhost',
+      domainPrefix: 'local',
+      http: {
+        method: req.method ?? 'GET',
+        path: url.pathname,
+        protocol: 'HTTP/1.1',
+        sourceIp: req.socket.remoteAddress ?? '127.0.0.1',
+        userAgent: headers['user-agent'] ?? '',
+      },
+      requestId: randomUUID(),
+      routeKey: '$default',
+      stage: '$default',
+      time: now.toUTCString(),
+      timeEpoch: now.getTime(),
+    },
+  };
+}
+
+export function startLocalApi(
+  options: LocalApiOptions,
+  port: number,
+  host = '127.0.0.1',
+): Promise<{ url: string; server: Server }> {
+  const throttle = options.throttle ?? {
+    perSecond: Number(process.env.LOCAL_API_RATE ?? 50),
+    burst: Number(process.env.LOCAL_API_BURST ?? 100),
+  };
+  const buckets = new TokenBuckets(throttle.perSecond, throttle.burst);
+  const throttled = (res: ServerResponse, key: string): boolean => {
+    const wait = buckets.take(key);
+    if (wait === 0) return false;
+    res.setHeader('retry-after', String(wait));
+    problemResponse(res, 429, 'TOO_MANY_REQUESTS', 'Too many requests from this caller; retry later');
+    return true;
+  };
+  const server = createServer(async (req, res) => {
+    try {
+      const body = await readBody(req);
+      if (body === 'too-large')
+        return problemResponse(
+          res,
+          413,
+          'PAYLOAD_TOO_LARGE',
+          `Bodies are limited to ${MAX_BODY_BYTES} bytes`,
+        );
+      const event = toApiEvent(req, body);
+      if (!PUBLIC_ROUTES.some((r) => r.test(event.rawPath))) {
+        const match = /^Bearer\s+(\S+)$/i.exec(event.headers.authorization ?? '');
+        const claims = match?.[1] ? verifyToken(options.tokenKey, match[1]) : undefined;
+        if (!claims) return problemResponse(res, 401, 'UNAUTHENTICATED', 'A valid bearer token is required');
+        const scopes = typeof claims.scope === 'string' ? claims.scope.split(' ') : [];
+        event.requestContext.authorizer = { jwt: { claims, scopes } };
+        if (throttled(res, `caller:${String(claims.client_id ?? claims.sub ?? '')}`)) return;
+      } else if (throttled(res, `ip:${event.requestContext.http.sourceIp}`)) {
+        return;
+      }
+      const result = await options.handler(event);
+      const headers: Record<string, string> = {};
+      for (const [name, value] of Object.entries(result.headers ?? {})) headers[name] = String(value);
+      if (result.cookies?.length) res.setHeader('set-cookie', result.cookies);
+      res.writeHead(result.statusCode ?? 200, headers);
+      res.end(result.body ? Buffer.from(result.body, result.isBase64Encoded ? 'base64' : 'utf8') : undefined);
+    } catch {
+      problemResponse(res, 500, 'INTERNAL_ERROR', 'Something went wrong on our side');
+    }
+  });
+  return new Promise((resolve) => {
+    server.listen(port, host, () => {
+      const { port: bound } = server.address() as AddressInfo;
+      resolve({ url: `http://${host}:${bound}`, server });
+    });
+  });
+}

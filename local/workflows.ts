@@ -1,0 +1,258 @@
+/**
+ * The local Step Functions: aws-local-stepfunctions runs the very ASL files in statemachines/, with
+ * every Task dispatched to the same handler modules the Lambdas run. It is served as a minimal
+ * Step Functions endpoint (StartExecution, DescribeExecution), so the API handler makes the same SDK
+ * call locally as in AWS.
+ */
+import './polyfills';
+import { readFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import type { Context } from 'aws-lambda';
+import { StateMachine } from 'aws-local-stepfunctions';
+import { STORE_NAMES } from '../config/data-map';
+import { STATE_MACHINES, TASK_FUNCTIONS, connectorFolder, connectorLocalName } from '../functions/catalog';
+
+const ROOT = join(__dirname, '..');
+const LAMBDA_INVOKE = 'arn:aws:states:::lambda:invoke';
+
+type LambdaHandler = (event: unknown, context: Context) => Promise<unknown>;
+type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+
+/** Local function name -> handler module folder under functions/. */
+export function localFunctionFolders(): Map<string, string> {
+  const folders = new Map<string, string>();
+  for (const spec of Object.values(TASK_FUNCTIONS)) folders.set(spec.localName, spec.folder);
+  for (const store of STORE_NAMES) folders.set(connectorLocalName(store), connectorFolder(store));
+  return folders;
+}
+
+/** The ASL text with each ${Substitution} replaced, exactly as CDK's definitionSubstitutions does. */
+export function substitutedDefinition(file: string): Record<string, unknown> {
+  let text = readFileSync(join(ROOT, file), 'utf8');
+  for (const spec of Object.values(TASK_FUNCTIONS)) {
+    text = text.split(`\${${spec.substitution}}`).join(spec.localName);
+  }
+  const leftover = /\$\{([A-Za-z0-9]+)\}/.exec(text);
+  if (leftover) throw new Error(`${file}: no local value for substitution ${leftover[1]}`);
+  return JSON.parse(text) as Record<string, unknown>;
+}
+
+/** Every Task state name in a definition, including those inside Map and Parallel states. */
+export function taskStateNames(definition: Record<string, unknown>): string[] {
+  const names: string[] = [];
+  const states = (definition.States ?? {}) as Record<string, Record<string, unknown>>;
+  for (const [name, state] of Object.entries(states)) {
+    if (state.Type === 'Task') names.push(name);
+    const nested = (state.ItemProcessor ?? state.Iterator) as Record<string, unknown> | undefined;
+    if (nested) names.push(...taskStateNames(nested));
+    for (const branch of (state.Branches ?? []) as Record<string, unknown>[])
+      names.push(...taskStateNames(branch));
+  }
+  return names;
+}
+
+function fakeLambdaContext(functionName: string): Context {
+  return {
+    callbackWaitsForEmptyEventLoop: false,
+    functionName,
+    functionVersion: '$LATEST',
+    invokedFunctionArn: `arn:aws:lambda:us-east-1:000000000000:function:${functionName}`,
+    memoryLimitInMB: '1024',
+    awsRequestId: `local-${Math.random().toString(16).slice(2)}`,
+    logGroupName: `/aws/lambda/${functionName}`,
+    logStreamName: 'local',
+    getRemainingTimeInMillis: () => 900_000,
+    done: () => undefined,
+    fail: () => undefined,
+    succeed: () => undefined,
+  };
+}
+
+interface Execution {
+  executionArn: string;
+  stateMachineArn: string;
+  name: string;
+  status: 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'ABORTED';
+  startDate: Date;
+  stopDate?: Date;
+  error?: string;
+  cause?: string;
+  output?: string;
+  done: Promise<void>;
+}
+
+export interface LocalWorkflowOptions {
+  /** Per-state overrides of Retry pauses (ms), to keep fault-injection tests fast. */
+  retryIntervalOverrides?: Record<string, number | number[]>;
+  /** Wraps each dispatched handler: tests inject faults here. */
+  interceptor?: (functionName: string, payload: unknown, invoke: () => Promise<unknown>) => Promise<unknown>;
+}
+
+export class LocalWorkflows {
+  private readonly handlers = new Map<string, LambdaHandler>();
+  private readonly executions = new Map<string, Execution>();
+  private readonly machines = new Map<string, { machine: StateMachine; taskStates: string[] }>();
+  private readonly folders = localFunctionFolders();
+
+  constructor(private readonly options: LocalWorkflowOptions = {}) {
+    for (const spec of Object.values(STATE_MACHINES)) {
+      const definition = substitutedDefinition(spec.file);
+      const machine = new StateMachine(definition as never, { validationOptions: { checkArn: true } });
+      this.machines.set(this.arnOf(spec.localName), { machine, taskStates: taskStateNames(definition) });
+    }
+  }
+
+  arnOf(localName: string): string {
+    return `arn:aws:states:us-east-1:000000000000:stateMachine:${localName}`;
+  }
+
+  /** Imported on first use, after the local stack has set the environment the handlers read at load. */
+  private async handlerFor(functionName: string): Promise<LambdaHandler> {
+    const cached = this.handlers.get(functionName);
+    if (cached) return cached;
+    const folder = this.folders.get(functionName);
+    if (!folder)
+      throw Object.assign(new Error('Function not found'), { name: 'Lambda.ResourceNotFoundException' });
+    const mod = (await import(join(ROOT, 'functions', folder, 'handler'))) as { handler: LambdaHandler };
+    this.handlers.set(functionName, mod.handler);
+    return mod.handler;
+  }
+
+  private async dispatch(input: Json): Promise<Json> {
+    const { FunctionName: functionName, Payload: payload } = (input ?? {}) as {
+      FunctionName?: string;
+      Payload?: Json;
+    };
+    if (typeof functionName !== 'string') throw new Error('Task input has no FunctionName');
+    const handler = await this.handlerFor(functionName);
+    const invoke = () => handler(payload, fakeLambdaContext(functionName));
+    const result = this.options.interceptor
+      ? await this.options.interceptor(functionName, payload, invoke)
+      : await invoke();
+    // The shape Step Functions' lambda:invoke integration returns.
+    return { StatusCode: 200, ExecutedVersion: '$LATEST', Payload: (result ?? null) as Json };
+  }
+
+  startExecution(stateMachineArn: string, name: string, input: Json): Execution {
+    const entry = this.machines.get(stateMachineArn);
+    if (!entry)
+      throw Object.assign(new Error('State machine does not exist'), { name: 'StateMachineDoesNotExist' });
+    const executionArn = stateMachineArn.replace(':stateMachine:', ':execution:') + `:${name}`;
+    const existing = this.executions.get(executionArn);
+    if (existing)
+      throw Object.assign(new Error('Execution already exists'), { name: 'ExecutionAlreadyExists' });
+
+    const overrides = {
+      taskResourceLocalHandlers: Object.fromEntries(
+        entry.taskStates.map((state) => [state, (taskInput: Json) => this.dispatch(taskInput)]),
+      ),
+      retryIntervalOverrides: this.options.retryIntervalOverrides,
+    };
+    const startDate = new Date();
+    const run = entry.machine.run(input, {
+      overrides,
+      context: {
+        Execution: {
+          Id: executionArn,
+          Name: name,
+          Input: input as never,
+          StartTime: startDate.toISOString(),
+        },
+        StateMachine: { Id: stateMachineArn, Name: stateMachineArn.split(':').pop() ?? '' },
+      } as never,
+    });
+    const execution: Execution = {
+      executionArn,
+      stateMachineArn,
+      name,
+      status: 'RUNNING',
+      startDate,
+      done: run.result.then(
+        (output) => {
+          execution.status = 'SUCCEEDED';
+          execution.output = JSON.stringify(output);
+          execution.stopDate = new Date();
+        },
+        (error: unknown) => {
+          const err = error as {
+            name?: string;
+            message?: string;
+            cause?: { name?: string; message?: string };
+          };
+          execution.status = 'FAILED';
+          execution.error = err.cause?.name ?? err.name ?? 'Error';
+          execution.cause = err.cause?.message ?? err.message;
+          execution.stopDate = new Date();
+        },
+      ),
+    };
+    this.executions.set(executionArn, execution);
+    return execution;
+  }
+
+  describe(executionArn: string): Execution | undefined {
+    return this.executions.get(executionArn);
+  }
+
+  /** Resolves when every execution started so far has finished. */
+  async idle(): Promise<void> {
+    await Promise.all([...this.executions.values()].map((e) => e.done));
+  }
+
+  /** Serves the Step Functions JSON protocol for the calls the orchestrator makes. */
+  listen(port: number, host = '127.0.0.1'): Promise<{ endpoint: string; server: Server }> {
+    const server = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        const target = String(req.headers['x-amz-target'] ?? '').replace('AWSStepFunctions.', '');
+        const reply = (status: number, body: unknown) => {
+          res.writeHead(status, { 'content-type': 'application/x-amz-json-1.0' });
+          res.end(JSON.stringify(body));
+        };
+        try {
+          const body = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}') as Record<string, string>;
+          if (target === 'StartExecution') {
+            const name = body.name ?? `exec-${Date.now()}`;
+            const execution = this.startExecution(
+              body.stateMachineArn ?? '',
+              name,
+              JSON.parse(body.input ?? '{}'),
+            );
+            reply(200, {
+              executionArn: execution.executionArn,
+              startDate: execution.startDate.getTime() / 1000,
+            });
+          } else if (target === 'DescribeExecution') {
+            const e = this.describe(body.executionArn ?? '');
+            if (!e)
+              return reply(400, { __type: 'ExecutionDoesNotExist', message: 'Execution does not exist' });
+            reply(200, {
+              executionArn: e.executionArn,
+              stateMachineArn: e.stateMachineArn,
+              name: e.name,
+              status: e.status,
+              startDate: e.startDate.getTime() / 1000,
+              stopDate: e.stopDate ? e.stopDate.getTime() / 1000 : undefined,
+              error: e.error,
+              cause: e.cause,
+            });
+          } else {
+            reply(400, { __type: 'UnknownOperationException', message: `Not supported locally: ${target}` });
+          }
+        } catch (error) {
+          const err = error as { name?: string; message?: string };
+          reply(400, { __type: err.name ?? 'ValidationException', message: err.message ?? 'Bad request' });
+        }
+      });
+    });
+    return new Promise((resolve) => {
+      server.listen(port, host, () => {
+        const { port: bound } = server.address() as AddressInfo;
+        resolve({ endpoint: `http://${host}:${bound}`, server });
+      });
+    });
+  }
+}

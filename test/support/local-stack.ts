@@ -1,0 +1,86 @@
+/** Starts the real local stack (as `npm start` does, in memory, on free ports) for integration tests. */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { GetObjectCommand } from '@aws-sdk/client-s3';
+import { startLocalStack, type LocalStack } from '../../local/stack';
+import type { LocalWorkflowOptions } from '../../local/workflows';
+import { mintToken } from '../../local/auth';
+import type { Role } from '../../functions/api/auth';
+import { freePort } from './free-port';
+
+export interface TestStack extends LocalStack {
+  token(role: Role): string;
+  call(
+    method: string,
+    path: string,
+    options?: { role?: Role | null; body?: unknown; headers?: Record<string, string> },
+  ): Promise<{
+    status: number;
+    body: Record<string, unknown>;
+    headers: Headers;
+  }>;
+  waitForStatus(requestId: string, statuses: string[], timeoutMs?: number): Promise<Record<string, unknown>>;
+  getObjectBytes(bucket: string, key: string): Promise<Buffer>;
+}
+
+export async function startTestStack(
+  options: { seed?: boolean; workflows?: LocalWorkflowOptions } = {},
+): Promise<TestStack> {
+  process.env.LOG_LEVEL ??= 'silent';
+  const dataDir = mkdtempSync(join(tmpdir(), 'dsr-test-'));
+  const stack = await startLocalStack({
+    dataDir,
+    apiPort: await freePort(),
+    ddbPort: await freePort(),
+    s3Port: await freePort(),
+    sfnPort: await freePort(),
+    persist: false,
+    seed: options.seed ?? true,
+    workflows: options.workflows,
+  });
+  const token = (role: Role) => mintToken(stack.tokenKey, role);
+  const call: TestStack['call'] = async (method, path, opts = {}) => {
+    const headers: Record<string, string> = { ...(opts.headers ?? {}) };
+    const role = opts.role === undefined ? 'support' : opts.role;
+    if (role) headers.authorization = `Bearer ${token(role)}`;
+    let body: string | undefined;
+    if (opts.body !== undefined) {
+      body = typeof opts.body === 'string' ? opts.body : JSON.stringify(opts.body);
+      headers['content-type'] ??= 'application/json';
+    }
+    const res = await fetch(`${stack.apiUrl}${path}`, { method, headers, body, redirect: 'manual' });
+    const text = await res.text();
+    let parsed: Record<string, unknown> = {};
+    try {
+      parsed = text ? (JSON.parse(text) as Record<string, unknown>) : {};
+    } catch {
+      parsed = { raw: text };
+    }
+    return { status: res.status, body: parsed, headers: res.headers };
+  };
+  const waitForStatus: TestStack['waitForStatus'] = async (requestId, statuses, timeoutMs = 60_000) => {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const res = await call('GET', `/v1/requests/${requestId}`);
+      if (statuses.includes(String(res.body.status))) return res.body;
+      if (Date.now() > deadline) throw new Error(`Request stayed ${String(res.body.status)}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  };
+  const getObjectBytes = async (bucket: string, key: string) => {
+    const out = await stack.s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+    return Buffer.from(await out.Body!.transformToByteArray());
+  };
+  return {
+    ...stack,
+    token,
+    call,
+    waitForStatus,
+    getObjectBytes,
+    stop: async () => {
+      await stack.stop();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}

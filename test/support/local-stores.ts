@@ -1,0 +1,108 @@
+/**
+ * Real local stores for integration tests: DynamoDB Local (in memory) and the guarded s3rver in a fresh
+ * temporary directory, on free ports, with every table and bucket of the data map created.
+ * `env` is what a handler needs to reach them (set it before importing modules that read config).
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { S3Client } from '@aws-sdk/client-s3';
+import { defaultResourceEnv } from '../../config/data-map';
+import { bootstrapResources } from '../../local/bootstrap';
+import {
+  LOCAL_CREDENTIALS,
+  LOCAL_REGION,
+  StoreStartError,
+  findFreePort,
+  startDynamoLocal,
+  startS3Local,
+  type RunningStore,
+} from '../../local/stores';
+
+export interface TestStores {
+  ddbEndpoint: string;
+  s3Endpoint: string;
+  env: Record<string, string>;
+  dynamo: DynamoDBClient;
+  doc: DynamoDBDocumentClient;
+  s3: S3Client;
+  /** Timings of the start, for reports. */
+  timings: { dynamoStartMs: number; s3StartMs: number; bootstrapMs: number };
+  stop(): Promise<void>;
+}
+
+async function startDynamoOnFreePort(): Promise<{ store: RunningStore; ms: number }> {
+  // A free port can be taken between the probe and the JVM binding it: try a few.
+  for (let attempt = 1; ; attempt++) {
+    const started = Date.now();
+    try {
+      const store = await startDynamoLocal({ port: await findFreePort() });
+      return { store, ms: Date.now() - started };
+    } catch (error) {
+      if (attempt >= 3 || !(error instanceof StoreStartError) || !/in use|bind/i.test(error.message))
+        throw error;
+    }
+  }
+}
+
+export function localClients(ddbEndpoint: string, s3Endpoint: string) {
+  const dynamo = new DynamoDBClient({
+    endpoint: ddbEndpoint,
+    region: LOCAL_REGION,
+    credentials: LOCAL_CREDENTIALS,
+  });
+  const doc = DynamoDBDocumentClient.from(dynamo, { marshallOptions: { removeUndefinedValues: true } });
+  const s3 = new S3Client({
+    endpoint: s3Endpoint,
+    region: LOCAL_REGION,
+    credentials: LOCAL_CREDENTIALS,
+    forcePathStyle: true,
+  });
+  return { dynamo, doc, s3 };
+}
+
+export async function startTestStores(options: { bootstrap?: boolean } = {}): Promise<TestStores> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'dsr-stores-'));
+  const stops: (() => Promise<void>)[] = [() => rm(dir, { recursive: true, force: true })];
+  const stopAll = async () => {
+    for (const stop of stops.splice(0).reverse()) await stop().catch(() => undefined);
+  };
+  try {
+    const s3Started = Date.now();
+    const s3Store = await startS3Local({ port: 0, dataDir: path.join(dir, 's3') });
+    const s3StartMs = Date.now() - s3Started;
+    stops.push(() => s3Store.stop());
+    const { store: ddbStore, ms: dynamoStartMs } = await startDynamoOnFreePort();
+    stops.push(() => ddbStore.stop());
+
+    const clients = localClients(ddbStore.endpoint, s3Store.endpoint);
+    stops.push(async () => {
+      clients.dynamo.destroy();
+      clients.s3.destroy();
+    });
+    const bootstrapStarted = Date.now();
+    if (options.bootstrap !== false) await bootstrapResources({ dynamo: clients.dynamo, s3: clients.s3 });
+    const bootstrapMs = Date.now() - bootstrapStarted;
+
+    return {
+      ddbEndpoint: ddbStore.endpoint,
+      s3Endpoint: s3Store.endpoint,
+      env: {
+        AWS_ENDPOINT_URL_DYNAMODB: ddbStore.endpoint,
+        AWS_ENDPOINT_URL_S3: s3Store.endpoint,
+        AWS_REGION: LOCAL_REGION,
+        AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
+        ...defaultResourceEnv(),
+      },
+      ...clients,
+      timings: { dynamoStartMs, s3StartMs, bootstrapMs },
+      stop: stopAll,
+    };
+  } catch (error) {
+    await stopAll();
+    throw error;
+  }
+}

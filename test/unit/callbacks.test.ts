@@ -1,0 +1,115 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { callbackUrlProblem, isPrivateAddress } from '../../functions/callbacks/url-policy';
+import { CallbackDelivery, openDsrStatus } from '../../functions/callbacks/core';
+import {
+  dsrSignatureHeaders,
+  openDsrSignatureHeaders,
+  verifyDsrCallback,
+  verifyOpenDsrCallback,
+} from '../../functions/callbacks/signing';
+import { keyFromJwk } from '../../functions/shared/jws';
+import { LocalSigner } from '../../functions/shared/signing';
+import type { RequestRepository } from '../../functions/shared/requests';
+
+test.each([
+  ['127.0.0.1', true],
+  ['10.1.2.3', true],
+  ['172.31.255.255', true],
+  ['192.168.0.1', true],
+  ['169.254.169.254', true],
+  ['100.64.0.1', true],
+  ['0.0.0.0', true],
+  ['::1', true],
+  ['fe80::1', true],
+  ['fd00::1', true],
+  ['::ffff:127.0.0.1', true],
+  ['8.8.8.8', false],
+  ['2606:4700:4700::1111', false],
+])('isPrivateAddress(%s) = %s', (address, expected) => {
+  expect(isPrivateAddress(address)).toBe(expected);
+});
+
+test.each([
+  ['https://receiver.example/cb', undefined],
+  ['http://receiver.example/cb', 'CALLBACK_URL_NOT_HTTPS'],
+  ['https://127.0.0.1/cb', 'CALLBACK_URL_PRIVATE'],
+  ['https://[::1]/cb', 'CALLBACK_URL_PRIVATE'],
+  ['https://169.254.169.254/latest/meta-data', 'CALLBACK_URL_PRIVATE'],
+  ['https://localhost/cb', 'CALLBACK_URL_PRIVATE'],
+  ['https://2130706433/cb', 'CALLBACK_URL_PRIVATE'],
+  ['https://user:pw@receiver.example/cb', 'CALLBACK_URL_HAS_CREDENTIALS'],
+  ['ftp://receiver.example/cb', 'CALLBACK_URL_NOT_HTTPS'],
+  ['not a url', 'CALLBACK_URL_INVALID'],
+])('callbackUrlProblem(%s) = %s (AWS)', (url, expected) => {
+  expect(callbackUrlProblem(url, false)).toBe(expected);
+});
+
+test('the local stack may call loopback receivers over http', () => {
+  expect(callbackUrlProblem('http://127.0.0.1:8080/cb', true)).toBeUndefined();
+});
+
+test('backoff grows exponentially, capped, with jitter in the upper half', () => {
+  const delivery = new CallbackDelivery({
+    requests: {} as RequestRepository,
+    signer: { keyId: async () => 'k', sign: async () => Buffer.alloc(64) },
+    transport: async () => ({ status: 200 }),
+    config: { maxAttempts: 5, baseDelayMs: 1000, maxDelayMs: 5000, processorDomain: 'x' },
+    random: () => 1,
+  });
+  expect([1, 2, 3, 4, 5].map((n) => delivery.backoffMs(n))).toEqual([1000, 2000, 4000, 5000, 5000]);
+});
+
+test('OpenDSR status mapping', () => {
+  expect(openDsrStatus('received')).toBe('pending');
+  expect(openDsrStatus('in_progress')).toBe('in_progress');
+  expect(openDsrStatus('completed')).toBe('completed');
+  expect(openDsrStatus('cancelled')).toBe('cancelled');
+});
+
+describe('signatures a receiver can check', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'dsr-cb-'));
+  const signer = new LocalSigner(join(dir, 'keys'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  test('native: detached JWS verifies with the JWKS, fails on a changed body', async () => {
+    const body = Buffer.from('{"requestId":"req_1","status":"completed"}');
+    const headers = await dsrSignatureHeaders(body, signer);
+    const jwks = await signer.publicJwks();
+    expect(verifyDsrCallback(body, headers['x-dsr-signature']!, jwks)).toBe(true);
+    expect(verifyDsrCallback(Buffer.from('{"requestId":"req_2"}'), headers['x-dsr-signature']!, jwks)).toBe(
+      false,
+    );
+    expect(headers['x-dsr-key-id']).toBe(jwks.keys[0]?.kid);
+  });
+
+  test('OpenDSR: base64 DER ECDSA over the raw body, checked by openssl too', async () => {
+    const body = Buffer.from('{"request_status":"completed"}');
+    const headers = await openDsrSignatureHeaders(body, signer, 'dsr.example');
+    const jwks = await signer.publicJwks();
+    expect(headers['x-opendsr-processor-domain']).toBe('dsr.example');
+    expect(
+      verifyOpenDsrCallback(body, headers['x-opendsr-signature']!, headers['x-opendsr-key-id']!, jwks),
+    ).toBe(true);
+    writeFileSync(join(dir, 'body'), body);
+    writeFileSync(join(dir, 'sig.der'), Buffer.from(headers['x-opendsr-signature']!, 'base64'));
+    writeFileSync(join(dir, 'pub.pem'), keyFromJwk(jwks.keys[0]!).export({ format: 'pem', type: 'spki' }));
+    let out: string;
+    try {
+      out = execFileSync('openssl', [
+        'dgst',
+        '-sha256',
+        '-verify',
+        join(dir, 'pub.pem'),
+        '-signature',
+        join(dir, 'sig.der'),
+        join(dir, 'body'),
+      ]).toString();
+    } catch {
+      out = 'openssl unavailable';
+    }
+    if (out !== 'openssl unavailable') expect(out).toContain('Verified OK');
+  });
+});

@@ -1,0 +1,28 @@
+import { randomBytes } from 'node:crypto';
+import { LOCAL_AUDIENCE, mintToken, signToken, verifyToken } from '../../local/auth';
+
+const key = randomBytes(32);
+
+test('a minted token verifies and carries the role as a scope', () => {
+  const claims = verifyToken(key, mintToken(key, 'legal'));
+  expect(claims?.scope).toBe('dsr/legal');
+});
+
+test('expired, wrong-audience, wrong-issuer, tampered and foreign-key tokens are refused', () => {
+  const now = Date.now();
+  expect(verifyToken(key, mintToken(key, 'support', { ttlSeconds: -10 }))).toBeUndefined();
+  expect(verifyToken(key, mintToken(key, 'support', { audience: 'someone-else' }))).toBeUndefined();
+  expect(verifyToken(key, mintToken(key, 'support', { issuer: 'urn:evil' }))).toBeUndefined();
+  expect(verifyToken(randomBytes(32), mintToken(key, 'support'))).toBeUndefined();
+  const [h, , s] = mintToken(key, 'support').split('.');
+  const forged = Buffer.from(
+    JSON.stringify({ scope: 'dsr/legal', aud: LOCAL_AUDIENCE, exp: now / 1000 + 60 }),
+  ).toString('base64url');
+  expect(verifyToken(key, `${h}.${forged}.${s}`)).toBeUndefined();
+  expect(verifyToken(key, 'not-a-token')).toBeUndefined();
+  const none = signToken(key, { aud: LOCAL_AUDIENCE }).replace(
+    /^[^.]+/,
+    Buffer.from('{"alg":"none"}').toString('base64url'),
+  );
+  expect(verifyToken(key, none)).toBeUndefined();
+});
