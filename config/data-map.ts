@@ -77,7 +77,13 @@ export const orchestratorResources = {
   },
   stagingBucket: 'dsr-staging',
   exportsBucket: 'dsr-exports',
-  vaultTable: { tableName: 'dsr-retention-vault', partitionKey: 'pk', sortKey: 'sk', indexes: [] },
+  vaultTable: {
+    tableName: 'dsr-retention-vault',
+    partitionKey: 'pk',
+    sortKey: 'sk',
+    // The sweep finds what is due: partition `kind` ('vault'), sorted by `until`.
+    indexes: [{ indexName: 'byUntil', partitionKey: 'kind', sortKey: 'until' }],
+  },
   vaultBucket: 'dsr-retention-vault',
 } as const satisfies {
   requestsTable: TableSpec;

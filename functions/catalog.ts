@@ -36,10 +36,27 @@ export const TASK_FUNCTIONS = {
     folder: 'cleanup-staging',
     localName: 'dsr-cleanup-staging',
   },
+  // Issue 4: erasure.
+  planErasure: {
+    substitution: 'PlanErasureFunction',
+    folder: 'plan-erasure',
+    localName: 'dsr-plan-erasure',
+  },
+  certifyErasure: {
+    substitution: 'CertifyErasureFunction',
+    folder: 'certify-erasure',
+    localName: 'dsr-certify-erasure',
+  },
+  notifyProcessors: {
+    substitution: 'NotifyProcessorsFunction',
+    folder: 'notify-processors',
+    localName: 'dsr-notify-processors',
+  },
 } as const satisfies Record<string, TaskFunctionSpec>;
 
 export const STATE_MACHINES = {
   export: { file: 'statemachines/export.asl.json', localName: 'dsr-export' },
+  erasure: { file: 'statemachines/erasure.asl.json', localName: 'dsr-erasure' },
 } as const;
 
 export function connectorFolder(store: StoreName): string {

@@ -3,7 +3,7 @@
  * and everything else kept there), so the next `npm start` begins from a freshly seeded state.
  * Stop the local stack first: DynamoDB Local holds its database file open.
  */
-import { rm, stat } from 'node:fs/promises';
+import { rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { LOCAL_DATA_DIR } from './stores';
@@ -13,8 +13,11 @@ export interface ResetResult {
   removed: boolean;
 }
 
-/** Deletes `dir` and everything in it. Refuses paths that cannot be a data directory. */
-export async function resetLocalData(dir: string = LOCAL_DATA_DIR): Promise<ResetResult> {
+/**
+ * Deletes `dir` and everything in it. Refuses paths that cannot be a data directory. Synchronous on
+ * purpose: it runs once before anything starts, and nothing may start while it is half done.
+ */
+export function resetLocalData(dir: string = LOCAL_DATA_DIR): ResetResult {
   const target = path.resolve(dir);
   const forbidden = new Set(
     [path.parse(target).root, os.homedir(), process.cwd()].map((p) => path.resolve(p)),
@@ -23,19 +26,20 @@ export async function resetLocalData(dir: string = LOCAL_DATA_DIR): Promise<Rese
     throw new Error(`Refusing to delete ${target}: not a local data directory`);
   }
   try {
-    const info = await stat(target);
+    const info = statSync(target);
     if (!info.isDirectory()) throw new Error(`Refusing to delete ${target}: not a directory`);
   } catch (error) {
     if ((error as { code?: string }).code === 'ENOENT') return { path: target, removed: false };
     throw error;
   }
-  await rm(target, { recursive: true, force: true });
+  rmSync(target, { recursive: true, force: true });
   return { path: target, removed: true };
 }
 
-async function main(): Promise<void> {
-  const dir = process.argv[2] ?? LOCAL_DATA_DIR;
-  const result = await resetLocalData(dir);
+function main(): void {
+  // Same default as `npm start`: DSR_LOCAL_DIR, else .local at the repository root.
+  const dir = process.argv[2] ?? process.env.DSR_LOCAL_DIR ?? path.join(__dirname, '..', LOCAL_DATA_DIR);
+  const result = resetLocalData(dir);
   console.log(
     result.removed
       ? `Removed local data in ${result.path} (DynamoDB tables, S3 objects, keys). The next start seeds afresh.`
@@ -44,8 +48,10 @@ async function main(): Promise<void> {
 }
 
 if (require.main === module) {
-  main().catch((error: unknown) => {
+  try {
+    main();
+  } catch (error) {
     console.error(error instanceof Error ? error.message : String(error));
     process.exitCode = 1;
-  });
+  }
 }

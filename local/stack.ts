@@ -14,15 +14,14 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { STORE_NAMES, defaultResourceEnv } from '../config/data-map';
 import { CONNECTOR_FUNCTIONS_ENV, STATE_MACHINES, connectorLocalName } from '../functions/catalog';
 import type { ApiEvent, ApiResult } from '../functions/api/http';
-import { startDynamoLocal, startS3Local } from './stores';
+import { LOCAL_CREDENTIALS, LOCAL_REGION, startDynamoLocal, startS3Local } from './stores';
 import { bootstrapResources } from './bootstrap';
 import { seedDemoData } from './seed';
 import { startLocalApi } from './api-server';
 import { loadTokenKey } from './auth';
 import { LocalWorkflows, type LocalWorkflowOptions } from './workflows';
 
-export const LOCAL_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
-export const LOCAL_REGION = 'us-east-1';
+export { LOCAL_CREDENTIALS, LOCAL_REGION };
 
 export interface LocalStackOptions {
   dataDir: string;
@@ -99,6 +98,17 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       AWS_RESPONSE_CHECKSUM_VALIDATION: 'WHEN_REQUIRED',
       ...defaultResourceEnv(),
       EXPORT_STATE_MACHINE_ARN: workflows.arnOf(STATE_MACHINES.export.localName),
+      // Issue 4: the erasure workflow (the API offers erasure once this is set), processors' webhooks
+      // (JSON {processorId: url}; tests point them at loopback receivers), quick retries locally.
+      ERASURE_STATE_MACHINE_ARN: workflows.arnOf(STATE_MACHINES.erasure.localName),
+      PROCESSOR_WEBHOOKS: process.env.PROCESSOR_WEBHOOKS ?? '{}',
+      PROCESSOR_RETRY_BASE_MS: process.env.PROCESSOR_RETRY_BASE_MS ?? '100',
+      PROCESSOR_RETRY_MAX_MS: process.env.PROCESSOR_RETRY_MAX_MS ?? '1000',
+      PROCESSOR_MAX_ATTEMPTS: process.env.PROCESSOR_MAX_ATTEMPTS ?? '3',
+      // s3rver keeps no versions: the media connector treats the local bucket as unversioned.
+      MEDIA_BUCKET_VERSIONED: process.env.MEDIA_BUCKET_VERSIONED ?? 'false',
+      // s3rver ignores If-Match: the logs connector re-checks the ETag itself (weaker; docs/erasure.md).
+      LOGS_CONDITIONAL_WRITES: 'false',
       SUBJECT_HASH_KEY_FILE: keys.subjectHash,
       SIGNING_KEY_DIR: keys.signing,
       // Issue 5: test receivers listen on loopback; quick callback retries keep tests fast.

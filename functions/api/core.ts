@@ -12,12 +12,17 @@ import type { Route } from './router';
 import { jwksRoutes } from './routes/jwks';
 import { requestRoutes } from './routes/requests';
 import { downloadRoutes } from './routes/downloads';
+import { holdRoutes } from './routes/holds';
+import { policyRoutes } from './routes/policy';
+import { certificateRoutes } from './routes/certificate';
 import { errorFields, log } from '../shared/logger';
 
 export type { ApiDeps };
 
 export const ROUTES: Route[] = [...requestRoutes, ...jwksRoutes, ...downloadRoutes];
 // Issue 5: OpenDSR, the audit trail and the OpenAPI document (which describes every route above).
+// Issue 4: legal holds, the policy in force, erasure certificates.
+ROUTES.push(...holdRoutes, ...policyRoutes, ...certificateRoutes);
 ROUTES.push(...openDsrRoutes, ...auditRoutes, ...openApiRoutes(() => ROUTES));
 
 /** Who may call each route: the gateway, the local server and the auth test matrix all read this. */

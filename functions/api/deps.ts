@@ -7,6 +7,7 @@ import type { DeadlineConfig } from '../shared/deadlines';
 import type { AccountDirectory } from './accounts';
 import type { JwsSigner } from '../shared/jws';
 import type { DownloadDeps } from './routes/downloads';
+import type { HoldRepository } from '../shared/holds';
 
 export interface ApiDeps {
   requests: RequestRepository;
@@ -25,6 +26,15 @@ export interface ApiDeps {
   clock?: () => Date;
   /** Issue 5: signs OpenDSR responses (the archive signing key). */
   signer?: JwsSigner;
+  /** Issue 4: legal holds (default: over the requests table, see routes/holds.ts). */
+  holds?: HoldRepository;
+  /** Issue 4: reads erasure certificates from the exports bucket. */
+  certificates?: CertificateReader;
+}
+
+/** Issue 4: the stored certificate text (a compact JWS), or undefined when it is not there. */
+export interface CertificateReader {
+  read(bucket: string, key: string): Promise<string | undefined>;
 }
 
 export interface RequestSettings {

@@ -20,6 +20,7 @@ import { AuditLog } from '../shared/audit';
 import { intEnv, optionalEnv } from '../shared/config';
 import { DynamoAccountDirectory } from './accounts';
 import { DEFAULT_REQUEST_SETTINGS } from './routes/requests';
+import { S3CertificateReader } from './routes/certificate';
 
 const signer = signerFromEnv();
 const api = createApi({
@@ -47,6 +48,8 @@ const api = createApi({
     processorDomain: optionalEnv('OPENDSR_PROCESSOR_DOMAIN', DEFAULT_REQUEST_SETTINGS.processorDomain),
     publicApiUrl: process.env.PUBLIC_API_URL || undefined,
   },
+  // Issue 4: erasure certificates in the exports bucket (holds use the requests table by default).
+  certificates: new S3CertificateReader(s3Client()),
   downloads: {
     links: new DownloadLinks(
       documentClient(),

@@ -16,7 +16,7 @@ import { STORE_NAMES } from '../../config/data-map';
 import { aboutYourDataFor, type AboutYourData } from '../shared/about-your-data';
 import { sanitizeArchivePath, UniquePaths } from '../shared/archive-path';
 import { ConfigError } from '../shared/config';
-import type { CollectResult, S3Pointer, StagedCollection, StagedSubject, StoreIndex, StoreName } from '../shared/contract';
+import type { CollectResult, S3Pointer, StagedSubject, StoreIndex, StoreName } from '../shared/contract';
 import { AppError, classifyAwsError, ContractError, TransientError } from '../shared/errors';
 import { signDetached } from '../shared/jws';
 import { log } from '../shared/logger';
@@ -80,6 +80,28 @@ const DEFAULT_PART_SIZE = 8 * 1024 * 1024;
 const DEFAULT_QUEUE_SIZE = 2;
 const ABORT_SETTLE_MS = 15_000;
 
+// Controls, DEL, C1 controls, bidi overrides, backslashes and reserved characters never appear in a safe path.
+// eslint-disable-next-line no-control-regex
+const UNSAFE_PATH_CHARS = /[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069\\<>:"|?*]/;
+
+const WINDOWS_DEVICE = /^(con|prn|aux|nul|com\d|lpt\d)(\..*)?$/i;
+
+/** A relative `/`-separated path with no empty, `.` or `..` segment and no unsafe character. */
+export function isSafeRelativePath(path: string): boolean {
+  if (path === '' || path.length > 1000 || UNSAFE_PATH_CHARS.test(path)) return false;
+  return path
+    .split('/')
+    .every(
+      (segment) =>
+        segment !== '' &&
+        segment !== '.' &&
+        segment !== '..' &&
+        segment.trim() === segment &&
+        !segment.endsWith('.') &&
+        !WINDOWS_DEVICE.test(segment),
+    );
+}
+
 export function archiveKey(requestId: string): string {
   return `exports/${requestId}/export-${requestId}.zip`;
 }
@@ -141,10 +163,15 @@ function checkIndex(requestId: string, store: StoreName, index: StoreIndex, deps
     }
   }
   for (const m of index.media) {
-    const bucket = m?.source?.bucket;
+    if (typeof m?.archivePath !== 'string' || typeof m.source?.key !== 'string') {
+      throw new ContractError(`A ${store} media entry is malformed`);
+    }
+    const bucket = m.source.bucket;
     const allowed =
-      bucket === deps.mediaBucket || (bucket === deps.stagingBucket && String(m.source.key).startsWith(prefix));
-    if (!allowed) throw new ContractError(`A ${store} media file comes from a bucket the archive may not read`);
+      bucket === deps.mediaBucket ||
+      (bucket === deps.stagingBucket && String(m.source.key).startsWith(prefix));
+    if (!allowed)
+      throw new ContractError(`A ${store} media file comes from a bucket the archive may not read`);
   }
 }
 
@@ -154,7 +181,9 @@ function failure(error: unknown): Error {
   if (classified instanceof TransientError) return classified;
   const name = (error as { name?: unknown } | undefined)?.name;
   // Only the error's name: its message may quote an object key, and keys can carry personal data.
-  return new ArchiveAssemblyError(`The archive could not be assembled (${typeof name === 'string' ? name : 'Error'})`);
+  return new ArchiveAssemblyError(
+    `The archive could not be assembled (${typeof name === 'string' ? name : 'Error'})`,
+  );
 }
 
 export async function assembleExport(deps: AssembleDeps, input: AssembleInput): Promise<AssembleOutput> {
@@ -162,7 +191,10 @@ export async function assembleExport(deps: AssembleDeps, input: AssembleInput): 
   const { s3, stagingBucket, exportsBucket } = deps;
   const { requestId } = input;
 
-  const subject = await getJson<StagedSubject>(s3, { bucket: stagingBucket, key: stagingKeys.subject(requestId) });
+  const subject = await getJson<StagedSubject>(s3, {
+    bucket: stagingBucket,
+    key: stagingKeys.subject(requestId),
+  });
   if (subject.requestId !== requestId || typeof subject.subjectHash !== 'string') {
     throw new ContractError('The staged subject does not belong to this request');
   }
@@ -220,7 +252,7 @@ export async function assembleExport(deps: AssembleDeps, input: AssembleInput): 
       let storeFiles = 0;
       let storeRecords = 0;
       const collections: IndexCollection[] = [];
-      for (const c of index.collections as StagedCollection[]) {
+      for (const c of index.collections) {
         const pointer = { bucket: stagingBucket, key: c.key };
         const schemaPath = paths.claim(`schemas/${store}/${c.name}.schema.json`);
         await addFile(schemaPath, json(dataFileSchema(store, c)), false);
@@ -234,7 +266,12 @@ export async function assembleExport(deps: AssembleDeps, input: AssembleInput): 
           counter,
         );
         if (counter.records !== c.records) {
-          log.warn('staged record count differs', { requestId, store, expected: c.records, actual: counter.records });
+          log.warn('staged record count differs', {
+            requestId,
+            store,
+            expected: c.records,
+            actual: counter.records,
+          });
         }
 
         let csvPath: string | undefined;
@@ -255,20 +292,38 @@ export async function assembleExport(deps: AssembleDeps, input: AssembleInput): 
         }
         storeFiles += csvPath ? 3 : 2;
         storeRecords += counter.records;
-        collections.push({ name: c.name, description: c.description, records: counter.records, jsonPath, csvPath, schemaPath });
+        collections.push({
+          name: c.name,
+          description: c.description,
+          records: counter.records,
+          jsonPath,
+          csvPath,
+          schemaPath,
+        });
       }
 
       const media: IndexMediaFile[] = [];
       for (const m of index.media) {
-        // Connectors sanitise paths already; sanitising again is idempotent and keeps this file safe on its own.
-        const label = sanitizeArchivePath(m.archivePath);
+        // The staging area sanitised the path already (and records may refer to it): keep it when it is
+        // safe, sanitise it only when it is not (sanitising twice could decode a literal %xx again).
+        const label = isSafeRelativePath(m.archivePath) ? m.archivePath : sanitizeArchivePath(m.archivePath);
         const path = paths.claim(`media/${store}/${label}`);
         const body = await readBody(s3, m.source);
         const written = await addFile(path, body, true);
         if (written.bytes !== m.bytes) {
-          log.warn('media size differs from staging', { requestId, store, expected: m.bytes, actual: written.bytes });
+          log.warn('media size differs from staging', {
+            requestId,
+            store,
+            expected: m.bytes,
+            actual: written.bytes,
+          });
         }
-        media.push({ path, label: path.slice(`media/${store}/`.length), bytes: written.bytes, contentType: m.contentType });
+        media.push({
+          path,
+          label: path.slice(`media/${store}/`.length),
+          bytes: written.bytes,
+          contentType: m.contentType,
+        });
         storeFiles += 1;
       }
 

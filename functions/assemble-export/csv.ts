@@ -55,7 +55,9 @@ export function csvHeader(recordSchema: JsonSchema, keysSeen: readonly string[])
   const present = new Set(keysSeen);
   const properties = recordSchema.properties;
   const declared =
-    typeof properties === 'object' && properties !== null && !Array.isArray(properties) ? Object.keys(properties) : [];
+    typeof properties === 'object' && properties !== null && !Array.isArray(properties)
+      ? Object.keys(properties)
+      : [];
   const header = declared.filter((key) => present.has(key));
   const inHeader = new Set(header);
   for (const key of keysSeen) if (!inHeader.has(key)) header.push(key);

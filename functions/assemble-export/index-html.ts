@@ -58,7 +58,13 @@ const RECIPIENT_KIND_LABELS: Record<RecipientKind, string> = {
   authority: 'Authorities (when required by law)',
 };
 
-const HTML_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
+const HTML_ESCAPES: Record<string, string> = {
+  '&': '&amp;',
+  '<': '&lt;',
+  '>': '&gt;',
+  '"': '&quot;',
+  "'": '&#39;',
+};
 
 /** Escapes text for HTML content and double- or single-quoted attributes. */
 export function escapeHtml(text: string): string {
@@ -180,21 +186,30 @@ function aboutSection(model: IndexModel): string {
     p.push('<p>None: this archive holds no personal information about you.</p>');
   }
   for (const c of about.categories) {
-    p.push(`<h4>${escapeHtml(c.name)}${c.ccpaCategory ? ` <span class="muted">(${escapeHtml(c.ccpaCategory)})</span>` : ''}</h4>`);
+    p.push(
+      `<h4>${escapeHtml(c.name)}${c.ccpaCategory ? ` <span class="muted">(${escapeHtml(c.ccpaCategory)})</span>` : ''}</h4>`,
+    );
     p.push(`<p>${escapeHtml(c.description)}</p>`);
-    if (c.examples.length > 0) p.push(`<ul>${c.examples.map((e) => `<li>${escapeHtml(e)}</li>`).join('')}</ul>`);
+    if (c.examples.length > 0)
+      p.push(`<ul>${c.examples.map((e) => `<li>${escapeHtml(e)}</li>`).join('')}</ul>`);
     if (c.note) p.push(`<p>${escapeHtml(c.note)}</p>`);
     p.push(citations(c.cite, about));
   }
 
   p.push('<h3 id="about-sources">Where it comes from</h3>');
   if (about.sources.length === 0) p.push('<p>Not applicable: we hold no personal information about you.</p>');
-  else p.push(`<ul>${about.sources.map((s) => `<li>${escapeHtml(s.description)}${citations(s.cite, about)}</li>`).join('')}</ul>`);
+  else
+    p.push(
+      `<ul>${about.sources.map((s) => `<li>${escapeHtml(s.description)}${citations(s.cite, about)}</li>`).join('')}</ul>`,
+    );
 
   p.push('<h3 id="about-purposes">Why we use it</h3>');
   p.push(
     `<ul>${about.purposes
-      .map((x) => `<li><strong>${escapeHtml(x.name)}.</strong> ${escapeHtml(x.description)}${citations(x.cite, about)}</li>`)
+      .map(
+        (x) =>
+          `<li><strong>${escapeHtml(x.name)}.</strong> ${escapeHtml(x.description)}${citations(x.cite, about)}</li>`,
+      )
       .join('')}</ul>`,
   );
 
@@ -247,9 +262,14 @@ export function renderIndexHtml(model: IndexModel): string {
   const generated = new Date(model.generatedAt);
   const generatedText = Number.isNaN(generated.getTime())
     ? model.generatedAt
-    : `${generated.toISOString().replace('T', ' ').replace(/\.\d+Z$/, '')} UTC`;
+    : `${generated
+        .toISOString()
+        .replace('T', ' ')
+        .replace(/\.\d+Z$/, '')} UTC`;
   const nav = [
-    ...model.stores.map((s) => `<li><a href="#store-${s.store}">${escapeHtml(STORE_TITLES[s.store].title)}</a></li>`),
+    ...model.stores.map(
+      (s) => `<li><a href="#store-${s.store}">${escapeHtml(STORE_TITLES[s.store].title)}</a></li>`,
+    ),
     '<li><a href="#about">About your data</a></li>',
     '<li><a href="#checking">Checking this archive</a></li>',
   ];

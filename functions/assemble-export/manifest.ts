@@ -64,14 +64,21 @@ export function parseManifest(bytes: Buffer): Manifest {
     throw new ManifestFormatError(`Unsupported manifest formatVersion (expected ${FORMAT_VERSION})`);
   }
   for (const key of ['requestId', 'subject', 'generatedAt'] as const) {
-    if (typeof value[key] !== 'string') throw new ManifestFormatError(`manifest.json: ${key} must be a string`);
+    if (typeof value[key] !== 'string')
+      throw new ManifestFormatError(`manifest.json: ${key} must be a string`);
   }
-  if (typeof value.subjectFound !== 'boolean') throw new ManifestFormatError('manifest.json: subjectFound must be a boolean');
+  if (typeof value.subjectFound !== 'boolean')
+    throw new ManifestFormatError('manifest.json: subjectFound must be a boolean');
   if (!Array.isArray(value.stores) || !Array.isArray(value.files)) {
     throw new ManifestFormatError('manifest.json: stores and files must be arrays');
   }
   value.stores.forEach((store, i) => {
-    if (!isObject(store) || typeof store.store !== 'string' || !isCount(store.records) || !isCount(store.files)) {
+    if (
+      !isObject(store) ||
+      typeof store.store !== 'string' ||
+      !isCount(store.records) ||
+      !isCount(store.files)
+    ) {
       throw new ManifestFormatError(`manifest.json: stores[${i}] is malformed`);
     }
   });

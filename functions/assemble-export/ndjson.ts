@@ -33,7 +33,10 @@ export async function* ndjsonRecords(source: AsyncIterable<Uint8Array | string>)
   let pending: Buffer[] = [];
   let pendingBytes = 0;
   for await (const chunk of source) {
-    const buf = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    const buf =
+      typeof chunk === 'string'
+        ? Buffer.from(chunk, 'utf8')
+        : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
     let start = 0;
     // Splitting on the byte 0x0A is safe in UTF-8: it never occurs inside a multi-byte character.
     for (let newline = buf.indexOf(0x0a, start); newline !== -1; newline = buf.indexOf(0x0a, start)) {
@@ -48,7 +51,8 @@ export async function* ndjsonRecords(source: AsyncIterable<Uint8Array | string>)
     if (start < buf.length) {
       pending.push(buf.subarray(start));
       pendingBytes += buf.length - start;
-      if (pendingBytes > MAX_LINE_BYTES) throw new ArchiveAssemblyError('A staged record exceeds the line limit');
+      if (pendingBytes > MAX_LINE_BYTES)
+        throw new ArchiveAssemblyError('A staged record exceeds the line limit');
     }
   }
   if (pendingBytes > 0) {

@@ -64,7 +64,10 @@ export class ZipWriter {
     });
     // The failure promise is observed through races; keep it from surfacing as an unhandled rejection.
     this.failed.catch(() => undefined);
-    this.archive = new ZipArchive({ zlib: { level: options.level ?? 6 }, forceZip64: options.forceZip64 ?? false });
+    this.archive = new ZipArchive({
+      zlib: { level: options.level ?? 6 },
+      forceZip64: options.forceZip64 ?? false,
+    });
     this.sink = new HashingStream();
     this.archive.on('error', (error: Error) => this.fail(error));
     // archiver reports recoverable problems (e.g. a missing file on disk) as warnings; none is acceptable here.
@@ -83,9 +86,14 @@ export class ZipWriter {
    * `store: true` keeps the bytes as they are (media: already compressed), else DEFLATE.
    */
   async add(path: string, source: Readable | Buffer, options: { store: boolean }): Promise<WrittenFile> {
-    if (this.failure) throw this.failure;
-    // One entry at a time: a source is opened only when the archive is ready for it.
-    if (this.busy) throw new ArchiveAssemblyError('ZipWriter.add called while another file is being written');
+    if (this.failure || this.busy) {
+      // The caller opened the source for us: close it, or an S3 response would be left hanging.
+      if (!Buffer.isBuffer(source)) source.destroy();
+      // One entry at a time: a source is opened only when the archive is ready for it.
+      throw (
+        this.failure ?? new ArchiveAssemblyError('ZipWriter.add called while another file is being written')
+      );
+    }
     this.busy = true;
     try {
       const written = new Promise<{ name: string }>((resolve) => {

@@ -21,6 +21,10 @@ const FAILURE_CODES: Record<string, string> = {
   'States.Timeout': 'TIMEOUT',
   ContractError: 'INTERNAL_ERROR',
   AssemblyError: 'ASSEMBLY_FAILED',
+  // Issue 4: erasure outcomes.
+  ErasureVerificationFailed: 'ERASURE_VERIFICATION_FAILED',
+  PlanError: 'PLAN_INVALID',
+  PolicyError: 'POLICY_INVALID',
 };
 
 /** Turns a Catch result into our reason code; the cause is parsed only for the store name. */
@@ -31,16 +35,25 @@ export function describeFailure(failure: StatusInput['failure']): RequestFailure
   return store ? { code, store } : { code };
 }
 
-export async function recordStatus(
-  requests: RequestRepository,
-  input: StatusInput,
-): Promise<{ changed: boolean }> {
+export interface StatusOutput {
+  changed: boolean;
+  /** For in_progress: whether the workflow should go on (false once the request was cancelled). */
+  proceed?: boolean;
+}
+
+export async function recordStatus(requests: RequestRepository, input: StatusInput): Promise<StatusOutput> {
   if (!input.requestId) throw new ContractError('requestId is required');
   switch (input.status) {
     case 'in_progress': {
       const changed = await requests.transition(input.requestId, 'in_progress');
-      if (changed) await requests.appendEvent(input.requestId, { type: 'request.in_progress' });
-      return { changed };
+      if (changed) {
+        await requests.appendEvent(input.requestId, { type: 'request.in_progress' });
+        return { changed, proceed: true };
+      }
+      // Not changed: a retried step (already in progress: go on) or a request cancelled before its
+      // workflow started (stop, build nothing).
+      const current = await requests.get(input.requestId);
+      return { changed, proceed: current?.status === 'in_progress' };
     }
     case 'completed': {
       if (!input.archive) throw new ContractError('A completed export needs its archive');

@@ -8,9 +8,10 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { randomBytes } from 'node:crypto';
 import type { StagedSubject, StoreName, SubjectIdentifiers } from '../shared/contract';
 import { ContractError, NotFoundError, SubjectConflictError } from '../shared/errors';
-import type { RequestRepository, SubjectInput } from '../shared/requests';
+import type { RequestRecord, RequestRepository, SubjectInput } from '../shared/requests';
 import { putJson, stagingKeys } from '../shared/s3-objects';
 import { identifierKey, type SubjectHasher } from '../shared/subject-hash';
+import { identifierHashesOf, type HoldRepository } from '../shared/holds';
 
 export interface ResolveDeps {
   doc: DynamoDBDocumentClient;
@@ -21,6 +22,8 @@ export interface ResolveDeps {
   stagingBucket: string;
   /** store -> connector function name, in the order the archive lists stores. */
   connectorFunctions: Partial<Record<StoreName, string>>;
+  /** Issue 4: erasure mode writes keyed-hash pointers to the request (holds find it by any identifier). */
+  holds?: Pick<HoldRepository, 'putSubjectRefs'>;
 }
 
 export interface ResolveOutput {
@@ -155,13 +158,66 @@ const EMPTY_IDENTIFIERS: SubjectIdentifiers = {
   externalAccounts: [],
 };
 
+/**
+ * Issue 4, erasure mode: the first run resolves from accounts and keeps the identifier set on the
+ * request (KMS-encrypted table, never returned by the API), because that run deletes the account; a
+ * resumed run (hold released, retention ended) uses the kept set. It is removed at `completed`.
+ */
+async function resolveForErasure(
+  deps: ResolveDeps,
+  request: RequestRecord,
+): Promise<{ found: boolean; subjectHash: string; identifiers: SubjectIdentifiers; reused: boolean }> {
+  if (request.resolvedSubject) return { ...request.resolvedSubject, reused: true };
+  const accounts = await findAccounts(deps, request.subject);
+  if (accounts.length > 1) throw new SubjectConflictError();
+  const account = accounts[0];
+  const resolved = {
+    found: account !== undefined,
+    subjectHash: account
+      ? await deps.hasher.hash(identifierKey('userId', String(account.userId)))
+      : request.subjectHash,
+    identifiers: account ? identifiersOf(account) : EMPTY_IDENTIFIERS,
+  };
+  await deps.holds?.putSubjectRefs(request.requestId, [
+    request.subjectHash,
+    ...(await identifierHashesOf(deps.hasher, resolved.identifiers)),
+  ]);
+  await deps.requests.update(request.requestId, {
+    resolvedSubject: { ...resolved, resolvedAt: new Date().toISOString() },
+    accountHash: resolved.subjectHash,
+  });
+  return { ...resolved, reused: false };
+}
+
 export async function resolveSubject(
   deps: ResolveDeps,
-  input: { requestId: string },
+  input: { requestId: string; mode?: 'export' | 'erasure' },
 ): Promise<ResolveOutput> {
   if (!input?.requestId) throw new ContractError('requestId is required');
   const request = await deps.requests.get(input.requestId);
   if (!request) throw new NotFoundError('No such request');
+
+  if (input.mode === 'erasure') {
+    if (request.type !== 'erasure') throw new ContractError('Erasure mode on a request of another type');
+    const resolved = await resolveForErasure(deps, request);
+    const staged: StagedSubject = {
+      requestId: input.requestId,
+      subjectHash: resolved.subjectHash,
+      found: resolved.found,
+      identifiers: resolved.identifiers,
+      pseudonymSalt: randomBytes(32).toString('base64url'),
+    };
+    await putJson(deps.s3, { bucket: deps.stagingBucket, key: stagingKeys.subject(input.requestId) }, staged);
+    await deps.requests.appendEvent(input.requestId, {
+      type: 'subject.resolved',
+      detail: {
+        found: staged.found,
+        identifiers: Object.values(staged.identifiers).flat().length,
+        reused: resolved.reused,
+      },
+    });
+    return { requestId: input.requestId, found: staged.found, stores: storesOf(deps) };
+  }
 
   const accounts = await findAccounts(deps, request.subject);
   if (accounts.length > 1) throw new SubjectConflictError();
@@ -183,11 +239,12 @@ export async function resolveSubject(
     detail: { found: staged.found, identifiers: Object.values(staged.identifiers).flat().length },
   });
 
-  const stores = (Object.entries(deps.connectorFunctions) as [StoreName, string][]).map(
-    ([store, functionName]) => ({
-      store,
-      functionName,
-    }),
-  );
-  return { requestId: input.requestId, found: staged.found, stores };
+  return { requestId: input.requestId, found: staged.found, stores: storesOf(deps) };
+}
+
+function storesOf(deps: ResolveDeps): ResolveOutput['stores'] {
+  return (Object.entries(deps.connectorFunctions) as [StoreName, string][]).map(([store, functionName]) => ({
+    store,
+    functionName,
+  }));
 }

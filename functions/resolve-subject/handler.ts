@@ -4,6 +4,7 @@ import { documentClient, s3Client } from '../shared/clients';
 import { ConfigError, requireEnv } from '../shared/config';
 import { RequestRepository } from '../shared/requests';
 import { subjectHasherFromEnv } from '../shared/subject-hash';
+import { HoldRepository } from '../shared/holds';
 import { taskHandler } from '../shared/task-handler';
 import { resolveSubject, type ResolveDeps, type ResolveOutput } from './core';
 
@@ -25,12 +26,14 @@ const deps: ResolveDeps = {
   doc,
   s3: s3Client(),
   requests: new RequestRepository(doc, requireEnv(ENV.requestsTable)),
+  holds: new HoldRepository(doc, requireEnv(ENV.requestsTable)),
   hasher: subjectHasherFromEnv(),
   accountsTable: requireEnv(ENV.accountsTable),
   stagingBucket: requireEnv(ENV.stagingBucket),
   connectorFunctions: parseConnectorFunctions(requireEnv(CONNECTOR_FUNCTIONS_ENV)),
 };
 
-export const handler = taskHandler<{ requestId: string }, ResolveOutput>('resolve-subject', (input) =>
-  resolveSubject(deps, input),
+export const handler = taskHandler<{ requestId: string; mode?: 'export' | 'erasure' }, ResolveOutput>(
+  'resolve-subject',
+  (input) => resolveSubject(deps, input),
 );

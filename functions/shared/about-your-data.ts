@@ -80,7 +80,12 @@ export interface AboutYourData {
   retention: RetentionRule[];
 }
 
-const RECIPIENT_KINDS: readonly RecipientKind[] = ['processor', 'affiliate', 'service-providers', 'authority'];
+const RECIPIENT_KINDS: readonly RecipientKind[] = [
+  'processor',
+  'affiliate',
+  'service-providers',
+  'authority',
+];
 
 function fail(message: string): never {
   throw new ConfigError(`config/about-your-data.json: ${message}`);
@@ -181,7 +186,10 @@ export function aboutYourData(): AboutYourData {
  * The document for one archive: only the categories, sources, recipients and retention rules of the
  * given stores (those holding data about the person), and only the policies still cited.
  */
-export function aboutYourDataFor(stores: readonly StoreName[], doc: AboutYourData = aboutYourData()): AboutYourData {
+export function aboutYourDataFor(
+  stores: readonly StoreName[],
+  doc: AboutYourData = aboutYourData(),
+): AboutYourData {
   const held = new Set(stores);
   const relevant = <T extends { stores: StoreName[] }>(items: T[]): T[] =>
     items.filter((item) => item.stores.some((store) => held.has(store)));

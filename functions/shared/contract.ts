@@ -72,13 +72,20 @@ export interface StoreIndex {
   media: StagedMedia[];
 }
 
-export type ConnectorOperation = 'collect';
+/**
+ * collect: export the subject's records into staging.
+ * inventory: count what the subject has, per data category (planning, and verification after erasure).
+ * erase: carry out this store's part of the staged erasure plan.
+ */
+export type ConnectorOperation = 'collect' | 'inventory' | 'erase';
 
 /** Input of every connector Lambda (the workflow's Map item). */
 export interface ConnectorTaskInput {
   requestId: string;
   store: StoreName;
   operation: ConnectorOperation;
+  /** For inventory: which pass ('plan' before erasing, 'verify' after); names the staged file. */
+  phase?: 'plan' | 'verify';
 }
 
 /** Output of collect: a pointer and counts only. */
@@ -108,8 +115,96 @@ export interface CollectContext {
   now(): Date;
 }
 
+// ---------------------------------------------------------------------------------------------
+// Erasure: inventory (locate) and erase. Category names and plan entries are the planner's
+// (functions/erasure/types.ts): STORE_CATEGORIES lists every category a connector reports.
+
+/** What a connector's inventory and erase receive. */
+export interface ErasureContext {
+  requestId: string;
+  subject: StagedSubject;
+  /** The replacement for the subject's id in records that stay (others' messages, shared sessions). */
+  tombstone: string;
+  now(): Date;
+}
+
+/** Output of inventory: a pointer to the staged per-category counts, and the total. */
+export interface InventoryResult {
+  store: StoreName;
+  phase: 'plan' | 'verify';
+  inventory: S3Pointer;
+  records: number;
+}
+
+/** A record moving to the retention vault: only the fields the rule keeps, with its own expiry. */
+export interface VaultRecord {
+  store: StoreName;
+  category: string;
+  /** Stable id within the store (txnId, messageId, ...): writing it twice is harmless. */
+  recordId: string;
+  /** ISO time the retention period ends; the sweep destroys the record then. */
+  until: string;
+  /** The legal basis, as cited by the rule (law and provision). */
+  basis: string;
+  /** The kept fields, nothing else. */
+  data: Record<string, unknown>;
+}
+
+export interface VaultWriter {
+  put(record: VaultRecord): Promise<void>;
+}
+
+export interface EraseContext extends ErasureContext {
+  /** This store's entries of the plan (one per category). */
+  plan: readonly PlanEntryView[];
+  vault: VaultWriter;
+}
+
+/** The part of a plan entry a connector acts on (see PlanEntry in functions/erasure/types.ts). */
+export interface PlanEntryView {
+  category: string;
+  action: 'delete' | 'anonymise' | 'retain' | 'held' | 'none';
+  /** What happens in the live store to what is not held (retained records: after the vault copy). */
+  liveAction: 'delete' | 'anonymise';
+  rule?: { period: string; from: string; keep: readonly string[]; basis: { law: string; provision: string } };
+}
+
+/** Per category: what the erase step did. */
+export interface CategoryOutcome {
+  deleted: number;
+  anonymised: number;
+  retained: number;
+  /** Left in place: held, or under a retention rule that keeps it in place (logs) until its period ends. */
+  untouched: number;
+}
+
+export interface EraseResult {
+  store: StoreName;
+  outcome: Record<string, CategoryOutcome>;
+}
+
 export interface Connector {
   readonly store: StoreName;
   /** Streams every record of the subject in this store into the context's collections. */
   collect(ctx: CollectContext): Promise<void>;
+  /** Counts the subject's records per category (every category of the store, zeros included). */
+  inventory?(ctx: ErasureContext): Promise<Record<string, CategoryInventoryView>>;
+  /**
+   * True when retained records stay in the live store until their period ends (logs: lines inside
+   * shared objects), so this store needs no vault.
+   */
+  readonly retainsInPlace?: boolean;
+  /** Carries out the plan for this store. Idempotent: a re-run after a partial run completes it. */
+  erase?(ctx: EraseContext): Promise<Record<string, CategoryOutcome>>;
+}
+
+/** Counts and record dates of one category (CategoryInventory in functions/erasure/types.ts). */
+export interface CategoryInventoryView {
+  count: number;
+  dates?: Partial<
+    Record<
+      'transactionDate' | 'sessionDate' | 'recordDate' | 'complaintDate',
+      { at: string; count: number }[]
+    >
+  >;
 }

@@ -15,6 +15,8 @@ import { randomUUID } from 'node:crypto';
 import { auditItem, type AuditEntry } from './audit';
 import { isOpenStatus } from './deadlines';
 import { NotFoundError, TransientError } from './errors';
+import type { SubjectIdentifiers } from './contract';
+import type { ErasureRequestFields } from './certificate';
 
 export type RequestType = 'export' | 'erasure';
 export type RequestStatus =
@@ -61,7 +63,8 @@ export interface DeadlineExtension {
 /** Which dialect the request came in through: callbacks are shaped and signed accordingly. */
 export type Dialect = 'dsr' | 'opendsr';
 
-export interface RequestRecord {
+/** Issue 4: ErasureRequestFields are the erasure's plan, runs, processors' answers and certificate. */
+export interface RequestRecord extends Partial<ErasureRequestFields> {
   requestId: string;
   type: RequestType;
   status: RequestStatus;
@@ -90,6 +93,20 @@ export interface RequestRecord {
   subject: SubjectInput;
   failure?: RequestFailure;
   export?: ExportArchive;
+  /**
+   * Issue 4: erasure only. The identifier set the first run resolved, kept because that run deletes the
+   * account the later runs (hold released, retention ended) could resolve it from. Never returned by the
+   * API; removed when the request reaches `completed`.
+   */
+  resolvedSubject?: ResolvedSubject;
+}
+
+/** Issue 4: see RequestRecord.resolvedSubject. */
+export interface ResolvedSubject {
+  found: boolean;
+  subjectHash: string;
+  identifiers: SubjectIdentifiers;
+  resolvedAt: string;
 }
 
 export interface RequestEvent {
@@ -118,7 +135,8 @@ const IDEMPOTENCY_TTL_SECONDS = 24 * 3600;
 /** Which status may follow which: a late or retried step never moves a request backwards. */
 const ALLOWED_FROM: Record<RequestStatus, RequestStatus[]> = {
   received: [],
-  in_progress: ['received'],
+  // A resumed erasure (hold released, retention ended) starts again from partially_completed.
+  in_progress: ['received', 'partially_completed'],
   completed: ['in_progress'],
   partially_completed: ['in_progress'],
   failed: ['received', 'in_progress'],
@@ -202,6 +220,11 @@ export class RequestRepository {
     private readonly tableName: string,
     private readonly clock: () => Date = () => new Date(),
   ) {}
+
+  /** Issue 4: the table this repository writes, for the holds and the erasure schedule that share it. */
+  tableRef(): { doc: DynamoDBDocumentClient; tableName: string; clock: () => Date } {
+    return { doc: this.doc, tableName: this.tableName, clock: this.clock };
+  }
 
   newRequestId(): string {
     return `req_${randomUUID().replace(/-/g, '')}`;
@@ -406,8 +429,16 @@ export class RequestRepository {
   async transition(
     requestId: string,
     status: RequestStatus,
-    set: Partial<Pick<RequestRecord, 'failure' | 'export' | 'subjectFound' | 'accountHash'>> = {},
-    options: { actor?: string; role?: string; event?: Omit<RequestEvent, 'at'> } = {},
+    set: Partial<
+      Pick<RequestRecord, 'failure' | 'export' | 'subjectFound' | 'accountHash'> & ErasureRequestFields
+    > = {},
+    options: {
+      actor?: string;
+      role?: string;
+      event?: Omit<RequestEvent, 'at'>;
+      /** Issue 4: attributes removed in the same update (e.g. resolvedSubject at completion). */
+      remove?: readonly string[];
+    } = {},
   ): Promise<boolean> {
     for (let attempt = 0; attempt < 8; attempt++) {
       const current = await this.get(requestId);
@@ -439,13 +470,18 @@ export class RequestRepository {
         values[':previous'] = current.version;
         condition += ' AND #version = :previous';
       }
+      const removals = (options.remove ?? []).map((name) => {
+        names[`#rm_${name}`] = name;
+        return `#rm_${name}`;
+      });
       const next: RequestRecord = { ...current, ...set, status, updatedAt: iso, version };
       const items: Record<string, unknown>[] = [
         {
           Update: {
             TableName: this.tableName,
             Key: requestKey(requestId),
-            UpdateExpression: `SET ${assignments.join(', ')}`,
+            UpdateExpression:
+              `SET ${assignments.join(', ')}` + (removals.length ? ` REMOVE ${removals.join(', ')}` : ''),
             ConditionExpression: condition,
             ExpressionAttributeNames: names,
             ExpressionAttributeValues: values,
@@ -705,6 +741,67 @@ export class RequestRepository {
     // A sequence suffix keeps two events in the same millisecond apart; the condition keeps the log append-only.
     const sk = `EVENT#${at}#${String(this.sequence++).padStart(6, '0')}#${randomUUID().slice(0, 8)}`;
     return { pk: `REQ#${requestId}`, sk, kind: 'event', at, type, detail };
+  }
+
+  /**
+   * Issue 4: sets attributes of an existing request without a status change (the erasure's plan, runs,
+   * processors' answers, the resolved subject), optionally with an event in the same transaction.
+   */
+  async update(
+    requestId: string,
+    set: Partial<ErasureRequestFields & Pick<RequestRecord, 'resolvedSubject' | 'accountHash'>>,
+    event?: Omit<RequestEvent, 'at'>,
+  ): Promise<void> {
+    const names: Record<string, string> = { '#updatedAt': 'updatedAt' };
+    const values: Record<string, unknown> = { ':now': this.clock().toISOString() };
+    const assignments = ['#updatedAt = :now'];
+    for (const [name, value] of Object.entries(set)) {
+      if (value === undefined) continue;
+      names[`#${name}`] = name;
+      values[`:${name}`] = value;
+      assignments.push(`#${name} = :${name}`);
+    }
+    const items: Record<string, unknown>[] = [
+      {
+        Update: {
+          TableName: this.tableName,
+          Key: requestKey(requestId),
+          UpdateExpression: `SET ${assignments.join(', ')}`,
+          ConditionExpression: 'attribute_exists(pk)',
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: values,
+        },
+      },
+    ];
+    if (event) {
+      items.push({
+        Put: {
+          TableName: this.tableName,
+          Item: this.eventItem(requestId, event.type, String(values[':now']), event.detail),
+        },
+      });
+    }
+    await this.doc.send(new TransactWriteCommand({ TransactItems: items as never }));
+  }
+
+  /**
+   * Issue 4: a partially completed erasure keeps its open-request lock (a second erasure for the subject
+   * finds it) but no longer counts towards the overdue alarm: what is left waits for a hold or a statute.
+   */
+  async clearOpenDeadline(record: Pick<RequestRecord, 'requestId' | 'type' | 'subjectHash'>): Promise<void> {
+    try {
+      await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: openKey(record.type, record.subjectHash),
+          UpdateExpression: 'REMOVE dueAt',
+          ConditionExpression: 'requestId = :id',
+          ExpressionAttributeValues: { ':id': record.requestId },
+        }),
+      );
+    } catch (error) {
+      if (!isConditionFailure(error)) throw error;
+    }
   }
 
   async appendEvent(requestId: string, event: Omit<RequestEvent, 'at'>): Promise<void> {

@@ -23,6 +23,9 @@ export const stagingKeys = {
   prefix: (requestId: string) => `requests/${requestId}/`,
   subject: (requestId: string) => `requests/${requestId}/subject.json`,
   storeIndex: (requestId: string, store: string) => `requests/${requestId}/${store}/index.json`,
+  inventory: (requestId: string, store: string, phase: 'plan' | 'verify') =>
+    `requests/${requestId}/${store}/inventory-${phase}.json`,
+  plan: (requestId: string) => `requests/${requestId}/plan.json`,
   collection: (requestId: string, store: string, name: string) =>
     `requests/${requestId}/${store}/${name}.ndjson`,
 };

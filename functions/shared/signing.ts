@@ -18,6 +18,7 @@ import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promise
 import { join } from 'node:path';
 import { GetPublicKeyCommand, KMSClient, SignCommand } from '@aws-sdk/client-kms';
 import { ConfigError } from './config';
+import { errorFields, log } from './logger';
 import {
   derToJoseSignature,
   publicJwk,
@@ -225,9 +226,14 @@ export class KmsSigner implements ArchiveSigner {
 
   async publicJwks(): Promise<Jwks> {
     const keys: EcPublicJwk[] = [(await this.current()).jwk];
-    for (const ref of this.previousKeyRefs) {
-      const { jwk } = await this.fetch(ref);
-      if (!keys.some((k) => k.kid === jwk.kid)) keys.push(jwk);
+    for (const [position, ref] of this.previousKeyRefs.entries()) {
+      try {
+        const { jwk } = await this.fetch(ref);
+        if (!keys.some((k) => k.kid === jwk.kid)) keys.push(jwk);
+      } catch (error) {
+        // One unreadable retired key must not take the whole JWKS down; it is logged and left out.
+        log.warn('previous signing key unavailable', { position, ...errorFields(error) });
+      }
     }
     return { keys };
   }

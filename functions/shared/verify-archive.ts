@@ -8,7 +8,13 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import yauzl from 'yauzl';
-import { MANIFEST_PATH, ManifestFormatError, parseManifest, SIGNATURE_PATH, type Manifest } from '../assemble-export/manifest';
+import {
+  MANIFEST_PATH,
+  ManifestFormatError,
+  parseManifest,
+  SIGNATURE_PATH,
+  type Manifest,
+} from '../assemble-export/manifest';
 import { verifyDetached, type EcPublicJwk, type Jwks, type VerificationKeys } from './jws';
 
 export type VerifyIssueCode =
@@ -81,47 +87,76 @@ export async function verifyArchive(zipPath: string, keys: VerificationKeys): Pr
   try {
     zip = await yauzl.openPromise(zipPath, { lazyEntries: true, autoClose: false, validateEntrySizes: true });
   } catch (error) {
-    return { ok: false, errors: [{ code: 'unreadable-archive', message: `Not a readable ZIP archive: ${describe(error)}` }], filesChecked: 0 };
+    return {
+      ok: false,
+      errors: [{ code: 'unreadable-archive', message: `Not a readable ZIP archive: ${describe(error)}` }],
+      filesChecked: 0,
+    };
   }
   try {
     for await (const entry of zip.eachEntry()) {
       const name = entry.fileName;
       if (name.endsWith('/')) continue; // a directory entry holds no data
-      if (found.has(name) || (name === MANIFEST_PATH && manifestBytes) || (name === SIGNATURE_PATH && signature)) {
-        errors.push({ code: 'duplicate-entry', path: name, message: `${name} appears more than once in the archive` });
+      if (
+        found.has(name) ||
+        (name === MANIFEST_PATH && manifestBytes) ||
+        (name === SIGNATURE_PATH && signature)
+      ) {
+        errors.push({
+          code: 'duplicate-entry',
+          path: name,
+          message: `${name} appears more than once in the archive`,
+        });
         continue;
       }
       let stream: Readable;
       try {
         stream = await zip.openReadStreamPromise(entry);
       } catch (error) {
-        errors.push({ code: 'altered-file', path: name, message: `${name} cannot be read: ${describe(error)}` });
+        errors.push({
+          code: 'altered-file',
+          path: name,
+          message: `${name} cannot be read: ${describe(error)}`,
+        });
         continue;
       }
       try {
         if (name === MANIFEST_PATH) {
           manifestBytes = await readAll(stream, MAX_MANIFEST_BYTES);
-          if (!manifestBytes) errors.push({ code: 'bad-manifest', path: name, message: 'manifest.json is implausibly large' });
+          if (!manifestBytes)
+            errors.push({ code: 'bad-manifest', path: name, message: 'manifest.json is implausibly large' });
         } else if (name === SIGNATURE_PATH) {
           const bytes = await readAll(stream, MAX_SIGNATURE_BYTES);
           if (bytes) signature = bytes.toString('ascii');
-          else errors.push({ code: 'bad-signature', path: name, message: 'manifest.jws is implausibly large' });
+          else
+            errors.push({ code: 'bad-signature', path: name, message: 'manifest.jws is implausibly large' });
         } else {
           found.set(name, await digest(stream));
         }
       } catch (error) {
-        errors.push({ code: 'altered-file', path: name, message: `${name} cannot be read: ${describe(error)}` });
+        errors.push({
+          code: 'altered-file',
+          path: name,
+          message: `${name} cannot be read: ${describe(error)}`,
+        });
       }
     }
   } catch (error) {
-    errors.push({ code: 'unreadable-archive', message: `The archive's directory cannot be read: ${describe(error)}` });
+    errors.push({
+      code: 'unreadable-archive',
+      message: `The archive's directory cannot be read: ${describe(error)}`,
+    });
   } finally {
     zip.close();
   }
 
   if (!manifestBytes) {
     if (!errors.some((e) => e.code === 'bad-manifest')) {
-      errors.push({ code: 'missing-manifest', path: MANIFEST_PATH, message: 'The archive has no manifest.json' });
+      errors.push({
+        code: 'missing-manifest',
+        path: MANIFEST_PATH,
+        message: 'The archive has no manifest.json',
+      });
     }
     return { ok: false, errors, filesChecked: 0 };
   }
@@ -129,7 +164,11 @@ export async function verifyArchive(zipPath: string, keys: VerificationKeys): Pr
   let kid: string | undefined;
   if (signature === undefined) {
     if (!errors.some((e) => e.code === 'bad-signature')) {
-      errors.push({ code: 'missing-signature', path: SIGNATURE_PATH, message: 'The archive has no manifest.jws' });
+      errors.push({
+        code: 'missing-signature',
+        path: SIGNATURE_PATH,
+        message: 'The archive has no manifest.jws',
+      });
     }
   } else {
     const verdict = verifyDetached(signature, manifestBytes, keys);
@@ -157,7 +196,11 @@ export async function verifyArchive(zipPath: string, keys: VerificationKeys): Pr
     listed.add(file.path);
     const actual = found.get(file.path);
     if (!actual) {
-      errors.push({ code: 'missing-file', path: file.path, message: `${file.path} is listed in the manifest but missing` });
+      errors.push({
+        code: 'missing-file',
+        path: file.path,
+        message: `${file.path} is listed in the manifest but missing`,
+      });
     } else if (actual.sha256 !== file.sha256 || actual.bytes !== file.bytes) {
       errors.push({
         code: 'altered-file',
@@ -203,7 +246,10 @@ export function parseJwks(text: string): Jwks {
 /** Loads a JWKS from a file path or an http(s) URL. */
 export async function loadJwks(location: string): Promise<Jwks> {
   if (/^https?:\/\//i.test(location)) {
-    const response = await fetch(location, { signal: AbortSignal.timeout(15_000), headers: { accept: 'application/json' } });
+    const response = await fetch(location, {
+      signal: AbortSignal.timeout(15_000),
+      headers: { accept: 'application/json' },
+    });
     if (!response.ok) throw new Error(`Fetching the JWKS failed: HTTP ${response.status}`);
     return parseJwks(await response.text());
   }

@@ -22,11 +22,18 @@ import type { PlatformStores } from './platform-stores';
 import { DsrFunction, REPO_ROOT, type FunctionDefaults } from './task-function';
 
 export type TaskFunctionKey = keyof typeof TASK_FUNCTIONS;
-export type TaskSubstitution = (typeof TASK_FUNCTIONS)[TaskFunctionKey]['substitution'];
-/** One entry per ASL placeholder: a missing or extra task function is a type error. */
-export type ExportDefinitionSubstitutions = Record<TaskSubstitution, string>;
 
-export const TASK_FUNCTION_KEYS = Object.keys(TASK_FUNCTIONS) as TaskFunctionKey[];
+/** The task functions the export ASL calls (the stack test checks this against the file's placeholders). */
+export const EXPORT_TASKS = [
+  'requestStatus',
+  'resolveSubject',
+  'assembleExport',
+  'cleanupStaging',
+] as const satisfies readonly TaskFunctionKey[];
+export type ExportTaskKey = (typeof EXPORT_TASKS)[number];
+export type ExportSubstitution = (typeof TASK_FUNCTIONS)[ExportTaskKey]['substitution'];
+/** One entry per placeholder of the export ASL: a missing or extra task function is a type error. */
+export type ExportDefinitionSubstitutions = Record<ExportSubstitution, string>;
 
 /** Env names the shared code reads (functions/shared/subject-hash.ts, signing.ts, download-links.ts, api/handler.ts). */
 export const KEY_ENV = {
@@ -38,12 +45,9 @@ export const KEY_ENV = {
 } as const;
 
 export function exportDefinitionSubstitutions(
-  functions: Record<TaskFunctionKey, { functionArn: string }>,
+  functions: Record<ExportTaskKey, { functionArn: string }>,
 ): ExportDefinitionSubstitutions {
-  const entries = TASK_FUNCTION_KEYS.map((key) => [
-    TASK_FUNCTIONS[key].substitution,
-    functions[key].functionArn,
-  ]);
+  const entries = EXPORT_TASKS.map((key) => [TASK_FUNCTIONS[key].substitution, functions[key].functionArn]);
   return Object.fromEntries(entries) as ExportDefinitionSubstitutions;
 }
 
@@ -66,7 +70,7 @@ interface TaskSettings {
 }
 
 export class ExportWorkflow extends Construct {
-  readonly functions: Record<TaskFunctionKey, DsrFunction>;
+  readonly functions: Record<ExportTaskKey, DsrFunction>;
   readonly stateMachine: sfn.StateMachine;
   readonly logGroup: logs.LogGroup;
 
@@ -77,7 +81,7 @@ export class ExportWorkflow extends Construct {
       Object.entries(props.connectors).map(([store, fn]) => [store, fn.functionName]),
     );
 
-    const tasks: Record<TaskFunctionKey, TaskSettings> = {
+    const tasks: Record<ExportTaskKey, TaskSettings> = {
       requestStatus: {
         environment: { [ENV.requestsTable]: state.requests.table.tableName },
         grant: (fn) =>
@@ -163,8 +167,8 @@ export class ExportWorkflow extends Construct {
       },
     };
 
-    const functions = {} as Record<TaskFunctionKey, DsrFunction>;
-    for (const key of TASK_FUNCTION_KEYS) {
+    const functions = {} as Record<ExportTaskKey, DsrFunction>;
+    for (const key of EXPORT_TASKS) {
       const spec = TASK_FUNCTIONS[key];
       const settings = tasks[key];
       const fn = new DsrFunction(this, pascal(spec.folder), {

@@ -16,7 +16,7 @@ import { CONNECTOR_FUNCTIONS_ENV, STATE_MACHINES, TASK_FUNCTIONS } from '../../f
 import { buildApp, type BuiltApp } from '../../infra/build-app';
 import { CONTEXT_KEYS, readDeploymentConfig } from '../../infra/config';
 import { AUTHORIZED_ROUTES, PUBLIC_ROUTES } from '../../infra/constructs/api';
-import { TASK_FUNCTION_KEYS } from '../../infra/constructs/export-workflow';
+import { EXPORT_TASKS } from '../../infra/constructs/export-workflow';
 import type { DsrStack } from '../../infra/stack';
 
 type Json = Record<string, unknown>;
@@ -316,7 +316,7 @@ describe('DsrStack (demo deployment: platform stores created)', () => {
   describe('functions', () => {
     it('runs every function on nodejs22.x arm64 with its own encrypted log group with a retention', () => {
       const functions = resourcesOf(template, 'AWS::Lambda::Function');
-      expect(functions.length).toBe(STORE_NAMES.length + TASK_FUNCTION_KEYS.length + 1);
+      expect(functions.length).toBe(STORE_NAMES.length + EXPORT_TASKS.length + 1);
       const logGroups = new Map(resourcesOf(template, 'AWS::Logs::LogGroup'));
       const used = new Set<string>();
       for (const [, fn] of functions) {
@@ -392,7 +392,7 @@ describe('DsrStack (demo deployment: platform stores created)', () => {
       const asl = readFileSync(path.join(ROOT, STATE_MACHINES.export.file), 'utf8');
       const placeholders = new Set([...asl.matchAll(/\$\{(\w+)\}/g)].map((m) => m[1]));
       expect([...placeholders].sort()).toEqual(Object.keys(substitutions).sort());
-      for (const key of TASK_FUNCTION_KEYS) {
+      for (const key of EXPORT_TASKS) {
         const fnId = logicalId(stack, stack.exportWorkflow.functions[key].function);
         expect(substitutions[TASK_FUNCTIONS[key].substitution]).toEqual({ 'Fn::GetAtt': [fnId, 'Arn'] });
       }
@@ -450,6 +450,19 @@ describe('DsrStack (demo deployment: platform stores created)', () => {
         }
       }
       expect([...starActions].sort()).toEqual(UNSCOPABLE_ACTIONS);
+    });
+
+    it('keeps the Resource "*" statements alone in the default policies, where they are acknowledged', () => {
+      const defaults = resourcesOf(template, 'AWS::IAM::Policy').filter(([id]) =>
+        id.includes('RoleDefaultPolicy'),
+      );
+      expect(defaults.length).toBe(STORE_NAMES.length + EXPORT_TASKS.length + 2);
+      for (const [, policy] of defaults) {
+        for (const statement of (policy.Properties?.PolicyDocument as { Statement: Statement[] }).Statement) {
+          expect(statement.Resource).toBe('*');
+          for (const action of asArray(statement.Action)) expect(UNSCOPABLE_ACTIONS).toContain(action);
+        }
+      }
     });
 
     it('lets the API start the export workflow and nothing else in Step Functions', () => {

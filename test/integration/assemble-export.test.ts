@@ -17,10 +17,22 @@ import addFormats from 'ajv-formats';
 import type { Context } from 'aws-lambda';
 import { orchestratorResources, platformStores } from '../../config/data-map';
 import { ArchiveAssemblyError } from '../../functions/assemble-export/errors';
-import { archiveKey, assembleExport, type AssembleDeps, type AssembleInput } from '../../functions/assemble-export/core';
+import {
+  archiveKey,
+  assembleExport,
+  type AssembleDeps,
+  type AssembleInput,
+} from '../../functions/assemble-export/core';
 import type { Manifest } from '../../functions/assemble-export/manifest';
 import type { AboutYourData } from '../../functions/shared/about-your-data';
-import type { CollectResult, StagedCollection, StagedMedia, StagedSubject, StoreIndex, StoreName } from '../../functions/shared/contract';
+import type {
+  CollectResult,
+  StagedCollection,
+  StagedMedia,
+  StagedSubject,
+  StoreIndex,
+  StoreName,
+} from '../../functions/shared/contract';
 import { sanitizeArchivePath } from '../../functions/shared/archive-path';
 import { ContractError } from '../../functions/shared/errors';
 import { stagingKeys } from '../../functions/shared/s3-objects';
@@ -57,7 +69,10 @@ function recordingClient(options: { breakReadOf?: string; afterBytes?: number } 
   const s3 = new S3Client({
     endpoint: stores.s3Endpoint,
     region: stores.env.AWS_REGION,
-    credentials: { accessKeyId: stores.env.AWS_ACCESS_KEY_ID!, secretAccessKey: stores.env.AWS_SECRET_ACCESS_KEY! },
+    credentials: {
+      accessKeyId: stores.env.AWS_ACCESS_KEY_ID!,
+      secretAccessKey: stores.env.AWS_SECRET_ACCESS_KEY!,
+    },
     forcePathStyle: true,
   });
   s3.middlewareStack.add(
@@ -111,7 +126,15 @@ const profileSchema = {
 
 /** Stages a request as the connectors would. `stores` maps each store to its collections and media. */
 async function stage(
-  spec: Partial<Record<StoreName, { collections?: { name: string; tabular: boolean; records: Record<string, unknown>[] }[]; media?: { path: string; body?: Buffer; key?: string; bucket?: string }[] }>>,
+  spec: Partial<
+    Record<
+      StoreName,
+      {
+        collections?: { name: string; tabular: boolean; records: Record<string, unknown>[] }[];
+        media?: { path: string; body?: Buffer; key?: string; bucket?: string }[];
+      }
+    >
+  >,
   options: { found?: boolean } = {},
 ): Promise<Fixture> {
   const requestId = `req_asm_${++seq}_${Date.now()}`;
@@ -126,7 +149,10 @@ async function stage(
   const results: CollectResult[] = [];
   const records: Fixture['records'] = {};
   const media = new Map<string, Buffer>();
-  for (const [store, content] of Object.entries(spec) as [StoreName, NonNullable<(typeof spec)[StoreName]>][]) {
+  for (const [store, content] of Object.entries(spec) as [
+    StoreName,
+    NonNullable<(typeof spec)[StoreName]>,
+  ][]) {
     const collections: StagedCollection[] = [];
     for (const c of content.collections ?? []) {
       const key = stagingKeys.collection(requestId, store, c.name);
@@ -152,7 +178,12 @@ async function stage(
         await put(m.bucket ?? MEDIA, key, m.body);
         media.set(`media/${store}/${archivePath}`, m.body);
       }
-      staged.push({ archivePath, source: { bucket: m.bucket ?? MEDIA, key }, bytes: m.body?.length ?? 0, contentType: 'application/octet-stream' });
+      staged.push({
+        archivePath,
+        source: { bucket: m.bucket ?? MEDIA, key },
+        bytes: m.body?.length ?? 0,
+        contentType: 'application/octet-stream',
+      });
     }
     const index: StoreIndex = { formatVersion: 1, store, collections, media: staged };
     const pointer = { bucket: STAGING, key: stagingKeys.storeIndex(requestId, store) };
@@ -222,7 +253,11 @@ describe('assembleExport against local S3', () => {
   const big = randomBytes(6 * 1024 * 1024 + 123);
 
   it('writes a complete, signed archive that the verifier accepts and whose files are the staged data', async () => {
-    const profile = { userId: 'u-1', name: { first: 'Ada', last: '山田' }, createdAt: '2024-01-01T00:00:00Z' };
+    const profile = {
+      userId: 'u-1',
+      name: { first: 'Ada', last: '山田' },
+      createdAt: '2024-01-01T00:00:00Z',
+    };
     const devices = [
       { deviceId: 'd-1', platform: 'ios', note: '=HYPERLINK("http://evil")' },
       { deviceId: 'd-2', platform: 'android', extra: { nested: [1, 2] } },
@@ -327,7 +362,10 @@ describe('assembleExport against local S3', () => {
   });
 
   it('produces a valid, empty archive when no account matched', async () => {
-    const fx = await stage({ accounts: { collections: [] }, payments: { collections: [] } }, { found: false });
+    const fx = await stage(
+      { accounts: { collections: [] }, payments: { collections: [] } },
+      { found: false },
+    );
     const out = await assembleExport(deps(), fx.input);
     const file = await download(out.archive.key);
     expect((await verifyArchive(file, { jwks: await signer.publicJwks() })).ok).toBe(true);
@@ -340,7 +378,9 @@ describe('assembleExport against local S3', () => {
   });
 
   it('runs through the Lambda handler with the environment the stack gives it', async () => {
-    const fx = await stage({ accounts: { collections: [{ name: 'profile', tabular: false, records: [{ userId: 'u-1' }] }] } });
+    const fx = await stage({
+      accounts: { collections: [{ name: 'profile', tabular: false, records: [{ userId: 'u-1' }] }] },
+    });
     const saved = { ...process.env };
     Object.assign(process.env, stores.env, { SIGNING_KEY_DIR: join(work, 'keys'), LOG_LEVEL: 'silent' });
     try {
@@ -350,9 +390,15 @@ describe('assembleExport against local S3', () => {
       );
       const out = (await handler(fx.input, {} as Context)) as { archive: { key: string } };
       // The handler's module-level client: closed with the others after the tests.
-      clients.push(jest.requireActual<typeof import('../../functions/shared/clients')>('../../functions/shared/clients').s3Client());
+      clients.push(
+        jest
+          .requireActual<typeof import('../../functions/shared/clients')>('../../functions/shared/clients')
+          .s3Client(),
+      );
       expect(out.archive.key).toBe(archiveKey(fx.requestId));
-      expect((await verifyArchive(await download(out.archive.key), { jwks: await signer.publicJwks() })).ok).toBe(true);
+      expect(
+        (await verifyArchive(await download(out.archive.key), { jwks: await signer.publicJwks() })).ok,
+      ).toBe(true);
     } finally {
       process.env = saved;
     }
@@ -370,7 +416,9 @@ describe('a failed read publishes nothing', () => {
       },
     });
     const { s3, sent } = recordingClient();
-    const error = await assembleExport(deps(s3, { partSize: 5 * 1024 * 1024 }), fx.input).catch((e: unknown) => e);
+    const error = await assembleExport(deps(s3, { partSize: 5 * 1024 * 1024 }), fx.input).catch(
+      (e: unknown) => e,
+    );
     expect(error).toBeInstanceOf(ArchiveAssemblyError);
     expect((error as Error).message).not.toContain('gone');
     expect(sent).toContain('CreateMultipartUploadCommand');
@@ -389,7 +437,9 @@ describe('a failed read publishes nothing', () => {
       },
     });
     const { s3, sent } = recordingClient({ breakReadOf: 'voice/u-1/b.ogg', afterBytes: 256 * 1024 });
-    const error = await assembleExport(deps(s3, { partSize: 5 * 1024 * 1024 }), fx.input).catch((e: unknown) => e);
+    const error = await assembleExport(deps(s3, { partSize: 5 * 1024 * 1024 }), fx.input).catch(
+      (e: unknown) => e,
+    );
     // A connection reset is worth retrying: the workflow's Retry matches TransientError.
     expect((error as Error).name).toBe('TransientError');
     expect(sent).toContain('AbortMultipartUploadCommand');
@@ -412,13 +462,22 @@ describe('a failed read publishes nothing', () => {
 describe('contract checks', () => {
   it('refuses to read outside the request staging area or the media bucket', async () => {
     const fx = await stage({ accounts: { collections: [] } });
-    const elsewhere = { ...fx.input, stores: [{ ...fx.input.stores[0]!, index: { bucket: STAGING, key: 'requests/other/accounts/index.json' } }] };
+    const elsewhere = {
+      ...fx.input,
+      stores: [
+        { ...fx.input.stores[0]!, index: { bucket: STAGING, key: 'requests/other/accounts/index.json' } },
+      ],
+    };
     await expect(assembleExport(deps(), elsewhere)).rejects.toBeInstanceOf(ContractError);
 
-    const foreign = await stage({ media: { media: [{ path: 'x.bin', body: Buffer.from('x'), bucket: platformStores.logs.bucketName }] } });
+    const foreign = await stage({
+      media: { media: [{ path: 'x.bin', body: Buffer.from('x'), bucket: platformStores.logs.bucketName }] },
+    });
     await expect(assembleExport(deps(), foreign.input)).rejects.toBeInstanceOf(ContractError);
 
-    await expect(assembleExport(deps(), { requestId: '../etc', stores: [] })).rejects.toBeInstanceOf(ContractError);
+    await expect(assembleExport(deps(), { requestId: '../etc', stores: [] })).rejects.toBeInstanceOf(
+      ContractError,
+    );
     const twice = { ...fx.input, stores: [fx.input.stores[0]!, fx.input.stores[0]!] };
     await expect(assembleExport(deps(), twice)).rejects.toBeInstanceOf(ContractError);
   });

@@ -1,11 +1,17 @@
 import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { gunzipSync } from 'node:zlib';
-import { CreateTableCommand, DescribeTableCommand, ListTablesCommand } from '@aws-sdk/client-dynamodb';
+import {
+  CreateTableCommand,
+  DescribeTableCommand,
+  DynamoDBClient,
+  ListTablesCommand,
+} from '@aws-sdk/client-dynamodb';
 import { GetCommand, QueryCommand, ScanCommand, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
 import {
   DeleteObjectsCommand,
@@ -38,7 +44,7 @@ import {
   type UserCounts,
   type VoiceSessionLine,
 } from '../../local/seed-data';
-import { findFreePort, startDynamoLocal } from '../../local/stores';
+import { findFreePort, startDynamoLocal, startS3Local } from '../../local/stores';
 import { localClients, startTestStores, type TestStores } from '../support/local-stores';
 
 const MEDIA = 'platform-media';
@@ -388,7 +394,7 @@ describe('demo data', () => {
         lines.some((l) => l.userId === null) &&
         lines.some((l) => l.userId !== null && l.userId !== 'u-alice'),
     );
-    expect(mixed.length).toBeGreaterThanOrEqual(5);
+    expect(mixed.map((o) => o.key)).toEqual(objects.map((o) => o.key));
     expect(
       new Set(objects.map((o) => o.key.slice(0, 'access/dt=YYYY-MM-DD'.length))).size,
     ).toBeGreaterThanOrEqual(5);
@@ -421,13 +427,27 @@ describe('S3 key guard', () => {
     expect(await listAll(stores.s3, MEDIA, 'uploads/u-test/')).toEqual([]);
   });
 
-  it('refuses percent-encoded dot segments before authentication, with an S3 XML error', async () => {
-    const response = await fetch(`${stores.s3Endpoint}/${MEDIA}/uploads/u1/%2e%2e/%2E%2E/x`, {
-      method: 'PUT',
-      body: 'x',
-    });
-    expect(response.status).toBe(400);
-    expect(await response.text()).toMatch(/<Code>InvalidObjectName<\/Code>/);
+  it('refuses percent-encoded dot segments with an S3 XML error, and anonymous requests', async () => {
+    // Raw HTTP: fetch would resolve %2e%2e itself (WHATWG URL) before sending.
+    const raw = (method: string, target: string) =>
+      new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const request = http.request(`${stores.s3Endpoint}/`, { method, path: target }, (response) => {
+          const chunks: Buffer[] = [];
+          response.on('data', (chunk: Buffer) => chunks.push(chunk));
+          response.on('end', () =>
+            resolve({ status: response.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }),
+          );
+        });
+        request.on('error', reject);
+        request.end('x');
+      });
+    const dotted = await raw('PUT', `/${MEDIA}/uploads/u1/%2e%2e/%2E%2E/x`);
+    expect(dotted.status).toBe(400);
+    expect(dotted.body).toMatch(/<Code>InvalidObjectName<\/Code>/);
+    const anonymous = await raw('PUT', `/${MEDIA}/x`);
+    expect(anonymous.status).toBe(403);
+    expect(anonymous.body).toMatch(/<Code>AccessDenied<\/Code>/);
+    expect(await listAll(stores.s3, MEDIA, 'x')).toEqual([]);
   });
 
   it('checks DeleteObjects keys and passes legal deletes through', async () => {
@@ -525,14 +545,16 @@ describe('heavy user (scaled down)', () => {
   });
 });
 
-describe('startDynamoLocal', () => {
+describe('store start-up', () => {
   it('keeps tables in its data directory across restarts, whatever the credentials', async () => {
     const dataDir = await mkdtemp(path.join(os.tmpdir(), 'dsr-ddb-'));
+    const running: { stop(): Promise<void> }[] = [];
     try {
       const port = await findFreePort();
-      let store = await startDynamoLocal({ port, dataDir });
-      const first = localClients(store.endpoint, stores.s3Endpoint);
-      await first.dynamo.send(
+      const first = await startDynamoLocal({ port, dataDir });
+      running.push(first);
+      const clients = localClients(first.endpoint, stores.s3Endpoint);
+      await clients.dynamo.send(
         new CreateTableCommand({
           TableName: 'persisted',
           BillingMode: 'PAY_PER_REQUEST',
@@ -540,22 +562,23 @@ describe('startDynamoLocal', () => {
           KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' }],
         }),
       );
-      first.dynamo.destroy();
-      await store.stop();
+      clients.dynamo.destroy();
+      await first.stop();
       expect(await readdir(dataDir)).toContain('shared-local-instance.db');
 
-      store = await startDynamoLocal({ port, dataDir });
-      const { DynamoDBClient } = await import('@aws-sdk/client-dynamodb');
+      const second = await startDynamoLocal({ port, dataDir });
+      running.push(second);
+      // Other credentials and region: -sharedDb makes them see the same tables.
       const other = new DynamoDBClient({
-        endpoint: store.endpoint,
+        endpoint: second.endpoint,
         region: 'eu-west-3',
-        credentials: { accessKeyId: 'someone-else', secretAccessKey: 'x' },
+        credentials: { accessKeyId: 'SomeoneElse42', secretAccessKey: 'x' },
       });
       const { TableNames } = await other.send(new ListTablesCommand({}));
       other.destroy();
-      await store.stop();
       expect(TableNames).toEqual(['persisted']);
     } finally {
+      for (const store of running) await store.stop();
       await rm(dataDir, { recursive: true, force: true });
     }
   }, 60_000);
@@ -574,11 +597,28 @@ describe('startDynamoLocal', () => {
     }
   });
 
+  it('fails clearly when the S3 port is taken', async () => {
+    const dataDir = await mkdtemp(path.join(os.tmpdir(), 'dsr-s3-'));
+    try {
+      await expect(
+        startS3Local({ port: Number(new URL(stores.s3Endpoint).port), dataDir }),
+      ).rejects.toMatchObject({
+        name: 'StoreStartError',
+        message: expect.stringContaining('already in use'),
+      });
+    } finally {
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  });
+
   it('fails clearly when Java is missing', async () => {
     const savedPath = process.env.PATH;
     process.env.PATH = path.join(os.tmpdir(), 'no-java-here');
     try {
-      await expect(startDynamoLocal({ port: await findFreePort() })).rejects.toThrow(/java.*not found/i);
+      const attempt = startDynamoLocal({ port: await findFreePort() });
+      // Never leave a JVM behind should this test fail.
+      attempt.then((store) => store.stop()).catch(() => undefined);
+      await expect(attempt).rejects.toThrow(/java.*not found/i);
     } finally {
       process.env.PATH = savedPath;
     }
@@ -593,11 +633,12 @@ describe('resetLocalData', () => {
     await mkdir(path.join(dir, 's3', 'platform-media'), { recursive: true });
     await writeFile(path.join(dir, 'dynamodb', 'shared-local-instance.db'), 'x');
     try {
-      expect(await resetLocalData(dir)).toEqual({ path: dir, removed: true });
+      expect(resetLocalData(dir)).toEqual({ path: dir, removed: true });
       expect(await readdir(root)).toEqual([]);
-      expect(await resetLocalData(dir)).toEqual({ path: dir, removed: false });
-      await expect(resetLocalData(process.cwd())).rejects.toThrow(/Refusing/);
-      await expect(resetLocalData('/')).rejects.toThrow(/Refusing/);
+      expect(resetLocalData(dir)).toEqual({ path: dir, removed: false });
+      expect(() => resetLocalData(process.cwd())).toThrow(/Refusing/);
+      expect(() => resetLocalData('/')).toThrow(/Refusing/);
+      expect(() => resetLocalData(os.homedir())).toThrow(/Refusing/);
     } finally {
       await rm(root, { recursive: true, force: true });
     }

@@ -23,11 +23,15 @@ import { LocalSigner } from '../../functions/shared/signing';
 import { recordStatus } from '../../functions/request-status/core';
 import { CallbackDelivery, startPolling } from '../../functions/callbacks/core';
 import { httpTransport } from '../../functions/callbacks/transport';
-import { startDynamoLocal, LOCAL_CREDENTIALS, LOCAL_REGION } from '../../local/stores';
 import { bootstrapResources } from '../../local/bootstrap';
 import { startLocalApi } from '../../local/api-server';
 import { loadTokenKey, mintToken } from '../../local/auth';
-import { freePort } from './free-port';
+import {
+  findFreePort as freePort,
+  startDynamoLocal,
+  LOCAL_CREDENTIALS,
+  LOCAL_REGION,
+} from '../../local/stores';
 
 /** Stands in for Step Functions: records starts and, when `run` is set, walks the export's statuses. */
 export class FakeWorkflows implements WorkflowStarter {

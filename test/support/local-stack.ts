@@ -7,7 +7,7 @@ import { startLocalStack, type LocalStack } from '../../local/stack';
 import type { LocalWorkflowOptions } from '../../local/workflows';
 import { mintToken } from '../../local/auth';
 import type { Role } from '../../functions/api/auth';
-import { freePort } from './free-port';
+import { findFreePort as freePort } from '../../local/stores';
 
 export interface TestStack extends LocalStack {
   token(role: Role): string;

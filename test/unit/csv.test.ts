@@ -1,5 +1,13 @@
 import fc from 'fast-check';
-import { collectKeys, csvCell, csvChunks, csvHeader, csvRow, CSV_BOM, guardFormula } from '../../functions/assemble-export/csv';
+import {
+  collectKeys,
+  csvCell,
+  csvChunks,
+  csvHeader,
+  csvRow,
+  CSV_BOM,
+  guardFormula,
+} from '../../functions/assemble-export/csv';
 import type { JsonRecord } from '../../functions/assemble-export/ndjson';
 
 /** A strict RFC 4180 reader, written independently of the writer, to check what the writer produces. */
@@ -82,11 +90,14 @@ describe('csv cells', () => {
     expect(csvCell(['a', 'b'])).toBe('"[""a"",""b""]"');
   });
 
-  it.each(['=SUM(A1:A2)', '+1+1', '-2+3', '@cmd', '\tx', '\r=1'])('guards %j against formula injection', (text) => {
-    const cell = csvCell(text);
-    const [[parsed]] = parseCsv(`${cell}\r\n`) as [[string]];
-    expect(parsed).toBe(`'${text}`);
-  });
+  it.each(['=SUM(A1:A2)', '+1+1', '-2+3', '@cmd', '\tx', '\r=1'])(
+    'guards %j against formula injection',
+    (text) => {
+      const cell = csvCell(text);
+      const [[parsed]] = parseCsv(`${cell}\r\n`) as [[string]];
+      expect(parsed).toBe(`'${text}`);
+    },
+  );
 
   it('leaves other text and numbers (even negative ones) unprefixed', () => {
     expect(guardFormula('hello=world')).toBe('hello=world');
@@ -107,7 +118,11 @@ describe('csv cells', () => {
 
 describe('csv header', () => {
   it('is the union of keys seen, schema order first, then first-seen order, dropping absent columns', async () => {
-    const records = [{ b: 1, z: 1 }, { a: 2, y: 2 }, { c: 3, b: 3 }];
+    const records = [
+      { b: 1, z: 1 },
+      { a: 2, y: 2 },
+      { c: 3, b: 3 },
+    ];
     const keys = await collectKeys(from(records));
     expect(keys).toEqual(['b', 'z', 'a', 'y', 'c']);
     const schema = { type: 'object', properties: { a: {}, b: {}, c: {}, never: {} } };
@@ -120,7 +135,12 @@ describe('csv file', () => {
   it('starts with a BOM and a header row, has one CRLF row per record, and counts records', async () => {
     const header = ['txnId', 'amount', 'card', 'note'];
     const records: JsonRecord[] = [
-      { txnId: 't1', amount: 1200, card: { brand: 'visa', last4: '4242' }, note: '=HYPERLINK("http://evil")' },
+      {
+        txnId: 't1',
+        amount: 1200,
+        card: { brand: 'visa', last4: '4242' },
+        note: '=HYPERLINK("http://evil")',
+      },
       { txnId: 't2', amount: -300 },
       { txnId: 't3, "quoted"', note: 'multi\nline' },
     ];

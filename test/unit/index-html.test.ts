@@ -5,7 +5,13 @@ import {
   type AboutYourData,
 } from '../../functions/shared/about-your-data';
 import { ConfigError } from '../../functions/shared/config';
-import { escapeHtml, formatBytes, hrefFor, renderIndexHtml, type IndexModel } from '../../functions/assemble-export/index-html';
+import {
+  escapeHtml,
+  formatBytes,
+  hrefFor,
+  renderIndexHtml,
+  type IndexModel,
+} from '../../functions/assemble-export/index-html';
 import rawConfig from '../../config/about-your-data.json';
 
 const HOSTILE = [
@@ -174,7 +180,13 @@ describe('index.html', () => {
 
   it('includes the about section with categories, sources, purposes, recipients, retention and citations', () => {
     expect(html).toContain('id="about"');
-    for (const id of ['about-categories', 'about-sources', 'about-purposes', 'about-recipients', 'about-retention']) {
+    for (const id of [
+      'about-categories',
+      'about-sources',
+      'about-purposes',
+      'about-recipients',
+      'about-retention',
+    ]) {
       expect(html).toContain(`id="${id}"`);
     }
     expect(html).toContain('Identifiers');
@@ -216,7 +228,13 @@ describe('about-your-data configuration', () => {
 
   it('loads and every entry cites a policy that exists', () => {
     expect(doc.formatVersion).toBe(1);
-    for (const item of [...doc.categories, ...doc.sources, ...doc.purposes, ...doc.recipients, ...doc.retention]) {
+    for (const item of [
+      ...doc.categories,
+      ...doc.sources,
+      ...doc.purposes,
+      ...doc.recipients,
+      ...doc.retention,
+    ]) {
       expect(item.cite.length).toBeGreaterThan(0);
       for (const c of item.cite) expect(doc.policies[c.policy]).toBeDefined();
     }
@@ -243,9 +261,13 @@ describe('about-your-data configuration', () => {
     expect(onlyLogs.recipients.map((r) => r.name)).not.toContain('Sony Payment Services Inc.');
     expect(onlyLogs.purposes).toEqual(doc.purposes);
     const cited = new Set(
-      [...onlyLogs.categories, ...onlyLogs.sources, ...onlyLogs.purposes, ...onlyLogs.recipients, ...onlyLogs.retention].flatMap(
-        (x) => x.cite.map((c) => c.policy),
-      ),
+      [
+        ...onlyLogs.categories,
+        ...onlyLogs.sources,
+        ...onlyLogs.purposes,
+        ...onlyLogs.recipients,
+        ...onlyLogs.retention,
+      ].flatMap((x) => x.cite.map((c) => c.policy)),
     );
     expect(new Set(Object.keys(onlyLogs.policies))).toEqual(cited);
     // Categories no store holds (inferences, advertising records) never appear.

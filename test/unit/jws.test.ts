@@ -1,4 +1,11 @@
-import { createHash, createPublicKey, generateKeyPairSync, sign as cryptoSign, verify as cryptoVerify, type KeyObject } from 'node:crypto';
+import {
+  createHash,
+  createPublicKey,
+  generateKeyPairSync,
+  sign as cryptoSign,
+  verify as cryptoVerify,
+  type KeyObject,
+} from 'node:crypto';
 import fc from 'fast-check';
 import {
   base64url,
@@ -31,7 +38,9 @@ const jwksA = { keys: [signerA.jwk] };
 describe('RFC 7638 thumbprint', () => {
   it('hashes the required EC members in lexicographic order with no whitespace (RFC 7638 section 3.2)', () => {
     const jwk = { y: 'def', x: 'abc', kty: 'EC' as const, crv: 'P-256' as const };
-    const expected = createHash('sha256').update('{"crv":"P-256","kty":"EC","x":"abc","y":"def"}').digest('base64url');
+    const expected = createHash('sha256')
+      .update('{"crv":"P-256","kty":"EC","x":"abc","y":"def"}')
+      .digest('base64url');
     expect(jwkThumbprint(jwk)).toBe(expected);
   });
 
@@ -51,7 +60,10 @@ describe('detached JWS', () => {
     const jws = await signDetached(payload, signerA);
     const [header, middle, sig] = jws.split('.');
     expect(middle).toBe('');
-    expect(JSON.parse(Buffer.from(header ?? '', 'base64url').toString())).toEqual({ alg: 'ES256', kid: signerA.jwk.kid });
+    expect(JSON.parse(Buffer.from(header ?? '', 'base64url').toString())).toEqual({
+      alg: 'ES256',
+      kid: signerA.jwk.kid,
+    });
     expect(Buffer.from(sig ?? '', 'base64url')).toHaveLength(64);
   });
 
@@ -59,7 +71,12 @@ describe('detached JWS', () => {
     const jws = await signDetached(payload, signerA);
     const [header = '', , sig = ''] = jws.split('.');
     const input = Buffer.from(`${header}.${base64url(payload)}`);
-    const ok = cryptoVerify('sha256', input, { key: createPublicKey(keyA), dsaEncoding: 'ieee-p1363' }, Buffer.from(sig, 'base64url'));
+    const ok = cryptoVerify(
+      'sha256',
+      input,
+      { key: createPublicKey(keyA), dsaEncoding: 'ieee-p1363' },
+      Buffer.from(sig, 'base64url'),
+    );
     expect(ok).toBe(true);
   });
 
@@ -74,7 +91,10 @@ describe('detached JWS', () => {
     const jws = await signDetached(payload, signerA);
     const altered = Buffer.from(payload);
     altered[5] = (altered[5] ?? 0) ^ 1;
-    expect(verifyDetached(jws, altered, { jwks: jwksA })).toMatchObject({ ok: false, reason: 'The signature does not match' });
+    expect(verifyDetached(jws, altered, { jwks: jwksA })).toMatchObject({
+      ok: false,
+      reason: 'The signature does not match',
+    });
   });
 
   it('fails with another key, and names an unknown kid', async () => {
@@ -102,7 +122,14 @@ describe('detached JWS', () => {
   });
 
   it('refuses malformed tokens without throwing', () => {
-    for (const token of ['', 'a.b', 'a..b..c', '!!!..abc', `${base64url('[1]')}..AAAA`, `${base64url('{')}..AAAA`]) {
+    for (const token of [
+      '',
+      'a.b',
+      'a..b..c',
+      '!!!..abc',
+      `${base64url('[1]')}..AAAA`,
+      `${base64url('{')}..AAAA`,
+    ]) {
       expect(verifyDetached(token, payload, { jwks: jwksA }).ok).toBe(false);
     }
   });
@@ -143,7 +170,9 @@ describe('DER <-> JOSE signature conversion', () => {
       const der = cryptoSign('sha256', data, keyA); // DER by default
       const raw = derToJoseSignature(der);
       expect(raw).toHaveLength(64);
-      expect(cryptoVerify('sha256', data, { key: createPublicKey(keyA), dsaEncoding: 'ieee-p1363' }, raw)).toBe(true);
+      expect(
+        cryptoVerify('sha256', data, { key: createPublicKey(keyA), dsaEncoding: 'ieee-p1363' }, raw),
+      ).toBe(true);
       expect(joseToDerSignature(raw).equals(der)).toBe(true);
     }
   });
@@ -151,6 +180,8 @@ describe('DER <-> JOSE signature conversion', () => {
   it('rejects malformed DER', () => {
     expect(() => derToJoseSignature(Buffer.from([0x31, 0x00]))).toThrow();
     expect(() => derToJoseSignature(Buffer.from([0x30, 0x03, 0x02, 0x01]))).toThrow();
-    expect(() => derToJoseSignature(Buffer.concat([cryptoSign('sha256', Buffer.from('x'), keyA), Buffer.from([0])]))).toThrow();
+    expect(() =>
+      derToJoseSignature(Buffer.concat([cryptoSign('sha256', Buffer.from('x'), keyA), Buffer.from([0])])),
+    ).toThrow();
   });
 });

@@ -2,7 +2,7 @@ import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
 import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import { createLogsConnector, redactUrlSecrets } from '../../functions/connectors/logs/core';
-import { forEachLimited, mapOrderedLimited } from '../../functions/connectors/logs/concurrency';
+import { forEachLimited, mapOrderedLimited } from '../../functions/shared/concurrency';
 import { splitLines } from '../../functions/connectors/logs/lines';
 import { ConnectorError } from '../../functions/shared/errors';
 import { pseudonymFor } from '../../functions/shared/pseudonym';

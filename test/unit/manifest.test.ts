@@ -68,19 +68,29 @@ function chunked(text: string, cuts: number[]): Readable {
 describe('staged NDJSON to the data file (record counts feed the manifest)', () => {
   const recordArb = fc.dictionary(
     fc.string({ minLength: 1, maxLength: 8 }),
-    fc.oneof(fc.string({ unit: 'grapheme' }), fc.integer(), fc.boolean(), fc.constant(null), fc.array(fc.string())),
+    fc.oneof(
+      fc.string({ unit: 'grapheme' }),
+      fc.integer(),
+      fc.boolean(),
+      fc.constant(null),
+      fc.array(fc.string()),
+    ),
   );
 
   it('turns NDJSON split anywhere (even inside a UTF-8 character) into a JSON array of the same records', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.array(recordArb, { maxLength: 20 }), fc.array(fc.nat(), { maxLength: 10 }), async (records, cuts) => {
-        const ndjson = records.map((r) => `${JSON.stringify(r)}\n`).join('');
-        const counter = { records: 0 };
-        const text = await collect(jsonArrayChunks(ndjsonRecords(chunked(ndjson, cuts)), counter));
-        expect(JSON.parse(text)).toEqual(records);
-        expect(counter.records).toBe(records.length);
-        expect(text.endsWith('\n')).toBe(true);
-      }),
+      fc.asyncProperty(
+        fc.array(recordArb, { maxLength: 20 }),
+        fc.array(fc.nat(), { maxLength: 10 }),
+        async (records, cuts) => {
+          const ndjson = records.map((r) => `${JSON.stringify(r)}\n`).join('');
+          const counter = { records: 0 };
+          const text = await collect(jsonArrayChunks(ndjsonRecords(chunked(ndjson, cuts)), counter));
+          expect(JSON.parse(text)).toEqual(records);
+          expect(counter.records).toBe(records.length);
+          expect(text.endsWith('\n')).toBe(true);
+        },
+      ),
       { numRuns: 200 },
     );
   });
@@ -97,7 +107,9 @@ describe('staged NDJSON to the data file (record counts feed the manifest)', () 
     const read = async (text: string) => {
       for await (const _ of ndjsonRecords(chunked(text, []))) void _;
     };
-    await expect(read('{"a":1}\nsecret@example.com\n')).rejects.toThrow('A staged collection has a line that is not JSON');
+    await expect(read('{"a":1}\nsecret@example.com\n')).rejects.toThrow(
+      'A staged collection has a line that is not JSON',
+    );
     await expect(read('[1,2]\n')).rejects.toThrow(/not a JSON object/);
   });
 });

@@ -88,8 +88,8 @@ describe('decodedRequestPath', () => {
 });
 
 describe('checkS3Request', () => {
-  const get = (url: string, headers: Record<string, string> = {}) =>
-    checkS3Request({ method: 'GET', url, headers });
+  const auth = { authorization: 'AWS4-HMAC-SHA256 Credential=S3RVER/20261101/us-east-1/s3/aws4_request' };
+  const get = (url: string) => checkS3Request({ method: 'GET', url, headers: auth });
 
   it('refuses dot segments in the path, encoded or not, with InvalidObjectName', () => {
     for (const url of [
@@ -123,24 +123,41 @@ describe('checkS3Request', () => {
 
   it('checks the copy source of a CopyObject', () => {
     const put = (source: string) =>
-      checkS3Request({ method: 'PUT', url: '/b/dest', headers: { 'x-amz-copy-source': source } });
+      checkS3Request({ method: 'PUT', url: '/b/dest', headers: { ...auth, 'x-amz-copy-source': source } });
     expect(put('/b/uploads/u1/%2e%2e/%2e%2e/etc/passwd')).toEqual(expect.objectContaining({ ok: false }));
     expect(put('b/a/../x?versionId=3')).toEqual(expect.objectContaining({ ok: false }));
     expect(put('b/uploads/u1/f/..%5Cx.png?versionId=3')).toEqual({ ok: true, inspectDeleteBody: false });
   });
 
   it('asks for the body of DeleteObjects and refuses form uploads', () => {
-    expect(checkS3Request({ method: 'POST', url: '/b?delete', headers: {} })).toEqual({
+    expect(checkS3Request({ method: 'POST', url: '/b?delete', headers: auth })).toEqual({
       ok: true,
       inspectDeleteBody: true,
     });
-    expect(checkS3Request({ method: 'POST', url: '/b', headers: {} })).toEqual(
+    expect(checkS3Request({ method: 'POST', url: '/b', headers: auth })).toEqual(
       expect.objectContaining({ ok: false, status: 501 }),
     );
-    expect(checkS3Request({ method: 'POST', url: '/b/key?uploads', headers: {} })).toEqual({
+    expect(checkS3Request({ method: 'POST', url: '/b/key?uploads', headers: auth })).toEqual({
       ok: true,
       inspectDeleteBody: false,
     });
+  });
+
+  it('refuses anonymous requests but lets presigned URLs and CORS preflights through', () => {
+    expect(checkS3Request({ method: 'GET', url: '/b/key', headers: {} })).toEqual(
+      expect.objectContaining({ ok: false, status: 403, code: 'AccessDenied' }),
+    );
+    expect(
+      checkS3Request({ method: 'GET', url: '/b/key?X-Amz-Credential=x&X-Amz-Signature=abc', headers: {} }),
+    ).toEqual({ ok: true, inspectDeleteBody: false });
+    expect(checkS3Request({ method: 'OPTIONS', url: '/b/key', headers: {} })).toEqual({
+      ok: true,
+      inspectDeleteBody: false,
+    });
+    // The key check comes first: an unsafe key is refused as such, signed or not.
+    expect(checkS3Request({ method: 'PUT', url: '/b/%2e%2e/x', headers: {} })).toEqual(
+      expect.objectContaining({ code: 'InvalidObjectName' }),
+    );
   });
 });
 

@@ -26,7 +26,9 @@ describe('LocalSigner', () => {
     const files = (await readdir(dir)).sort();
     expect(files).toEqual(['current', `${kid}.private.pem`, `${kid}.public.pem`].sort());
     expect((await stat(join(dir, `${kid}.private.pem`))).mode & 0o777).toBe(0o600);
-    const jwk = createPublicKey(await readFile(join(dir, `${kid}.public.pem`), 'utf8')).export({ format: 'jwk' });
+    const jwk = createPublicKey(await readFile(join(dir, `${kid}.public.pem`), 'utf8')).export({
+      format: 'jwk',
+    });
     expect(jwk.crv).toBe('P-256');
     expect(kid).toBe(jwkThumbprint({ kty: 'EC', crv: 'P-256', x: jwk.x ?? '', y: jwk.y ?? '' }));
   });
@@ -86,7 +88,10 @@ const hasOpenssl = spawnSync('openssl', ['version']).status === 0;
 
 /** A KMSClient whose transport is replaced: it answers like KMS, signing with a local key via openssl. */
 function fakeKms(privateKey: KeyObject, keyArn: string, calls: SignCommandInput[]): KMSClient {
-  const client = new KMSClient({ region: 'eu-west-1', credentials: { accessKeyId: 'x', secretAccessKey: 'y' } });
+  const client = new KMSClient({
+    region: 'eu-west-1',
+    credentials: { accessKeyId: 'x', secretAccessKey: 'y' },
+  });
   const pem = privateKey.export({ format: 'pem', type: 'pkcs8' }).toString();
   client.middlewareStack.add(
     (_next, context) => async (args) => {
@@ -116,8 +121,18 @@ function fakeKms(privateKey: KeyObject, keyArn: string, calls: SignCommandInput[
         const dir = await tempDir();
         await writeFile(join(dir, 'key.pem'), pem);
         // openssl pkeyutl signs the digest without hashing it again, and returns DER, as KMS does.
-        const der = execFileSync('openssl', ['pkeyutl', '-sign', '-inkey', join(dir, 'key.pem')], { input: digest });
-        return { output: { $metadata: {}, KeyId: keyArn, Signature: new Uint8Array(der), SigningAlgorithm: 'ECDSA_SHA_256' }, response: {} };
+        const der = execFileSync('openssl', ['pkeyutl', '-sign', '-inkey', join(dir, 'key.pem')], {
+          input: digest,
+        });
+        return {
+          output: {
+            $metadata: {},
+            KeyId: keyArn,
+            Signature: new Uint8Array(der),
+            SigningAlgorithm: 'ECDSA_SHA_256',
+          },
+          response: {},
+        };
       }
       throw new Error(`test KMS: unexpected ${context.commandName}`);
     },
@@ -141,7 +156,9 @@ function fakeKms(privateKey: KeyObject, keyArn: string, calls: SignCommandInput[
     const signingInput = `${header}.${manifest.toString('base64url')}`;
     // Far over KMS's 4096-byte message limit: only the digest was sent.
     expect(signingInput.length).toBeGreaterThan(4096);
-    expect(Buffer.from(calls[0]?.Message ?? []).equals(createHash('sha256').update(signingInput).digest())).toBe(true);
+    expect(
+      Buffer.from(calls[0]?.Message ?? []).equals(createHash('sha256').update(signingInput).digest()),
+    ).toBe(true);
 
     const jwks = await signer.publicJwks();
     expect(jwks.keys).toHaveLength(1);
@@ -176,18 +193,41 @@ function fakeKms(privateKey: KeyObject, keyArn: string, calls: SignCommandInput[
       },
       { step: 'initialize', name: 'oldKey', priority: 'high' },
     );
-    const signer = new KmsSigner(client, arn, [oldArn]);
+    const gone = arn.replace('1234abcd', 'deadbeef');
+    client.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (
+          context.commandName === 'GetPublicKeyCommand' &&
+          (args.input as { KeyId?: string }).KeyId === gone
+        ) {
+          throw Object.assign(new Error('Key not found'), { name: 'NotFoundException' });
+        }
+        return next(args);
+      },
+      { step: 'initialize', name: 'goneKey', priority: 'high' },
+    );
+    const signer = new KmsSigner(client, arn, [oldArn, gone]);
     const jwks = await signer.publicJwks();
+    // The unreadable retired key is left out; the JWKS still serves the others.
     expect(jwks.keys).toHaveLength(2);
     expect(jwks.keys[0]?.kid).toBe(await signer.keyId());
     expect(verifyDetached(oldJws, payload, { jwks }).ok).toBe(true);
   });
 
   it('refuses a KMS key that is not an ECC_NIST_P256 signing key', async () => {
-    const client = new KMSClient({ region: 'eu-west-1', credentials: { accessKeyId: 'x', secretAccessKey: 'y' } });
+    const client = new KMSClient({
+      region: 'eu-west-1',
+      credentials: { accessKeyId: 'x', secretAccessKey: 'y' },
+    });
     client.middlewareStack.add(
       () => async () => ({
-        output: { $metadata: {}, KeyId: arn, KeySpec: 'RSA_2048', KeyUsage: 'SIGN_VERIFY', PublicKey: new Uint8Array([1]) },
+        output: {
+          $metadata: {},
+          KeyId: arn,
+          KeySpec: 'RSA_2048',
+          KeyUsage: 'SIGN_VERIFY',
+          PublicKey: new Uint8Array([1]),
+        },
         response: {},
       }),
       { step: 'initialize' },
@@ -224,7 +264,9 @@ function fakeKms(privateKey: KeyObject, keyArn: string, calls: SignCommandInput[
 describe('signerFromEnv', () => {
   it('uses KMS when SIGNING_KMS_KEY_ID is set, even if a key directory is also set', () => {
     const kms = new KMSClient({ region: 'eu-west-1' });
-    expect(signerFromEnv({ SIGNING_KMS_KEY_ID: 'alias/x', SIGNING_KEY_DIR: '/tmp/x' }, kms)).toBeInstanceOf(KmsSigner);
+    expect(signerFromEnv({ SIGNING_KMS_KEY_ID: 'alias/x', SIGNING_KEY_DIR: '/tmp/x' }, kms)).toBeInstanceOf(
+      KmsSigner,
+    );
   });
 
   it('uses the local directory when only SIGNING_KEY_DIR is set', () => {

@@ -7,7 +7,11 @@ import { join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import yauzl from 'yauzl';
-import { serializeManifest, type Manifest, type ManifestFile } from '../../functions/assemble-export/manifest';
+import {
+  serializeManifest,
+  type Manifest,
+  type ManifestFile,
+} from '../../functions/assemble-export/manifest';
 import { ZipWriter } from '../../functions/assemble-export/zip-writer';
 import { signDetached } from '../../functions/shared/jws';
 import { LocalSigner } from '../../functions/shared/signing';
@@ -39,7 +43,7 @@ const BASE_FILES: Entry[] = [
   { path: 'data/accounts/profile.json', data: Buffer.from('[\n{"userId":"u1","name":"Ada"}\n]\n') },
   { path: 'data/accounts/profile.csv', data: Buffer.from('\ufeffuserId,name\r\nu1,Ada\r\n') },
   { path: 'media/media/uploads/holiday photo 日本 #1 50%.jpg', data: MEDIA_BYTES, store: true },
-  { path: "media/media/uploads/it's \"quoted\".txt", data: Buffer.from('hello'), store: true },
+  { path: 'media/media/uploads/it\'s "quoted".txt', data: Buffer.from('hello'), store: true },
   { path: 'index.html', data: Buffer.from('<!doctype html><html lang="en"></html>') },
 ];
 
@@ -53,17 +57,26 @@ async function writeZip(path: string, entries: Entry[], forceZip64 = false): Pro
   writer.output.pipe(out);
   for (const e of entries) {
     // Half the entries as streams, to exercise both paths of the writer.
-    await writer.add(e.path, e.data.length % 2 ? Readable.from([e.data]) : e.data, { store: e.store ?? false });
+    await writer.add(e.path, e.data.length % 2 ? Readable.from([e.data]) : e.data, {
+      store: e.store ?? false,
+    });
   }
   await writer.finish();
   await finished(out);
 }
 
 /** A signed archive, as the assembler lays it out: files, then manifest.json and manifest.jws. */
-async function buildArchive(files: Entry[] = BASE_FILES, options: { forceZip64?: boolean; by?: LocalSigner } = {}) {
+async function buildArchive(
+  files: Entry[] = BASE_FILES,
+  options: { forceZip64?: boolean; by?: LocalSigner } = {},
+) {
   const manifestFiles: ManifestFile[] = [];
   for (const f of files) {
-    manifestFiles.push({ path: f.path, sha256: createHash('sha256').update(f.data).digest('hex'), bytes: f.data.length });
+    manifestFiles.push({
+      path: f.path,
+      sha256: createHash('sha256').update(f.data).digest('hex'),
+      bytes: f.data.length,
+    });
   }
   const manifest: Manifest = {
     formatVersion: 1,
@@ -76,7 +89,11 @@ async function buildArchive(files: Entry[] = BASE_FILES, options: { forceZip64?:
   };
   const manifestBytes = serializeManifest(manifest);
   const jws = await signDetached(manifestBytes, options.by ?? signer);
-  const entries = [...files, { path: 'manifest.json', data: manifestBytes }, { path: 'manifest.jws', data: Buffer.from(jws) }];
+  const entries = [
+    ...files,
+    { path: 'manifest.json', data: manifestBytes },
+    { path: 'manifest.jws', data: Buffer.from(jws) },
+  ];
   const path = fresh('export.zip');
   await writeZip(path, entries, options.forceZip64);
   return { path, entries, manifestBytes };
@@ -105,8 +122,15 @@ describe('verifyArchive', () => {
     const { path } = await buildArchive();
     const jwks = await signer.publicJwks();
     const result = await verifyArchive(path, { jwks });
-    expect(result).toMatchObject({ ok: true, errors: [], kid: await signer.keyId(), filesChecked: BASE_FILES.length });
-    const pem = createPublicKey(await readFile(join(work, 'keys', `${await signer.keyId()}.public.pem`), 'utf8'));
+    expect(result).toMatchObject({
+      ok: true,
+      errors: [],
+      kid: await signer.keyId(),
+      filesChecked: BASE_FILES.length,
+    });
+    const pem = createPublicKey(
+      await readFile(join(work, 'keys', `${await signer.keyId()}.public.pem`), 'utf8'),
+    );
     expect((await verifyArchive(path, { publicKey: pem })).ok).toBe(true);
   });
 
@@ -121,7 +145,10 @@ describe('verifyArchive', () => {
     const result = await verifyArchive(tampered, { jwks: await signer.publicJwks() });
     expect(result.ok).toBe(false);
     expect(result.errors).toEqual([
-      expect.objectContaining({ code: 'altered-file', path: 'media/media/uploads/holiday photo 日本 #1 50%.jpg' }),
+      expect.objectContaining({
+        code: 'altered-file',
+        path: 'media/media/uploads/holiday photo 日本 #1 50%.jpg',
+      }),
     ]);
   });
 
@@ -129,30 +156,44 @@ describe('verifyArchive', () => {
     const { path } = await buildArchive();
     const tampered = await rewrite(path, (entries) =>
       entries.map((e) =>
-        e.path === 'data/accounts/profile.json' ? { ...e, data: Buffer.from(e.data.toString().replace('Ada', 'Eve')) } : e,
+        e.path === 'data/accounts/profile.json'
+          ? { ...e, data: Buffer.from(e.data.toString().replace('Ada', 'Eve')) }
+          : e,
       ),
     );
     const result = await verifyArchive(tampered, { jwks: await signer.publicJwks() });
-    expect(result.errors.map((e) => [e.code, e.path])).toEqual([['altered-file', 'data/accounts/profile.json']]);
+    expect(result.errors.map((e) => [e.code, e.path])).toEqual([
+      ['altered-file', 'data/accounts/profile.json'],
+    ]);
   });
 
   it('detects an added file, naming it', async () => {
     const { path } = await buildArchive();
-    const tampered = await rewrite(path, (entries) => [...entries, { path: 'data/accounts/extra.json', data: Buffer.from('[]') }]);
+    const tampered = await rewrite(path, (entries) => [
+      ...entries,
+      { path: 'data/accounts/extra.json', data: Buffer.from('[]') },
+    ]);
     const result = await verifyArchive(tampered, { jwks: await signer.publicJwks() });
     expect(result.errors.map((e) => [e.code, e.path])).toEqual([['extra-file', 'data/accounts/extra.json']]);
   });
 
   it('detects a removed file, naming it', async () => {
     const { path } = await buildArchive();
-    const tampered = await rewrite(path, (entries) => entries.filter((e) => e.path !== 'data/accounts/profile.csv'));
+    const tampered = await rewrite(path, (entries) =>
+      entries.filter((e) => e.path !== 'data/accounts/profile.csv'),
+    );
     const result = await verifyArchive(tampered, { jwks: await signer.publicJwks() });
-    expect(result.errors.map((e) => [e.code, e.path])).toEqual([['missing-file', 'data/accounts/profile.csv']]);
+    expect(result.errors.map((e) => [e.code, e.path])).toEqual([
+      ['missing-file', 'data/accounts/profile.csv'],
+    ]);
   });
 
   it('detects a duplicated entry name (the second copy could shadow the first on extraction)', async () => {
     const { path } = await buildArchive();
-    const tampered = await rewrite(path, (entries) => [...entries, { path: 'index.html', data: Buffer.from('<p>evil</p>') }]);
+    const tampered = await rewrite(path, (entries) => [
+      ...entries,
+      { path: 'index.html', data: Buffer.from('<p>evil</p>') },
+    ]);
     const result = await verifyArchive(tampered, { jwks: await signer.publicJwks() });
     expect(result.errors).toEqual([expect.objectContaining({ code: 'duplicate-entry', path: 'index.html' })]);
   });
@@ -185,7 +226,10 @@ describe('verifyArchive', () => {
     expect(byJwks.ok).toBe(false);
     expect(byJwks.errors).toEqual([expect.objectContaining({ code: 'bad-signature' })]);
     expect(byJwks.errors[0]?.message).toContain(await signer.keyId());
-    const otherPem = await readFile(join(work, 'other-keys', `${await otherSigner.keyId()}.public.pem`), 'utf8');
+    const otherPem = await readFile(
+      join(work, 'other-keys', `${await otherSigner.keyId()}.public.pem`),
+      'utf8',
+    );
     const byPem = await verifyArchive(path, { publicKey: otherPem });
     expect(byPem.errors.map((e) => e.code)).toEqual(['bad-signature']);
   });
@@ -193,16 +237,18 @@ describe('verifyArchive', () => {
   it('reports a missing manifest or signature, and a file that is not a ZIP', async () => {
     const { path } = await buildArchive();
     const noSig = await rewrite(path, (entries) => entries.filter((e) => e.path !== 'manifest.jws'));
-    expect((await verifyArchive(noSig, { jwks: await signer.publicJwks() })).errors.map((e) => e.code)).toEqual(['missing-signature']);
+    expect(
+      (await verifyArchive(noSig, { jwks: await signer.publicJwks() })).errors.map((e) => e.code),
+    ).toEqual(['missing-signature']);
     const noManifest = await rewrite(path, (entries) => entries.filter((e) => e.path !== 'manifest.json'));
-    expect((await verifyArchive(noManifest, { jwks: await signer.publicJwks() })).errors.map((e) => e.code)).toEqual([
-      'missing-manifest',
-    ]);
+    expect(
+      (await verifyArchive(noManifest, { jwks: await signer.publicJwks() })).errors.map((e) => e.code),
+    ).toEqual(['missing-manifest']);
     const notZip = fresh('not.zip');
     await writeFile(notZip, 'hello');
-    expect((await verifyArchive(notZip, { jwks: await signer.publicJwks() })).errors.map((e) => e.code)).toEqual([
-      'unreadable-archive',
-    ]);
+    expect(
+      (await verifyArchive(notZip, { jwks: await signer.publicJwks() })).errors.map((e) => e.code),
+    ).toEqual(['unreadable-archive']);
   });
 
   it('reads ZIP64 archives (forced ZIP64 end records), as do unzip and Python', async () => {
@@ -217,9 +263,13 @@ describe('verifyArchive', () => {
       expect(test.stdout).toContain('No errors detected');
     }
     if (spawnSync('python3', ['--version']).status === 0) {
-      const py = spawnSync('python3', ['-c', 'import sys,zipfile; z=zipfile.ZipFile(sys.argv[1]); print(z.testzip() or "ok")', path], {
-        encoding: 'utf8',
-      });
+      const py = spawnSync(
+        'python3',
+        ['-c', 'import sys,zipfile; z=zipfile.ZipFile(sys.argv[1]); print(z.testzip() or "ok")', path],
+        {
+          encoding: 'utf8',
+        },
+      );
       expect(py.stdout.trim()).toBe('ok');
     }
   });
@@ -229,7 +279,10 @@ describe('loadJwks', () => {
   it('reads a JWKS file and keeps only P-256 keys', async () => {
     const jwks = await signer.publicJwks();
     const file = fresh('jwks.json');
-    await writeFile(file, JSON.stringify({ keys: [...jwks.keys, { kty: 'RSA', n: 'x', e: 'AQAB', kid: 'r' }] }));
+    await writeFile(
+      file,
+      JSON.stringify({ keys: [...jwks.keys, { kty: 'RSA', n: 'x', e: 'AQAB', kid: 'r' }] }),
+    );
     expect(await loadJwks(file)).toEqual(jwks);
     await writeFile(file, '{"nokeys":1}');
     await expect(loadJwks(file)).rejects.toThrow(/keys/);
@@ -238,7 +291,8 @@ describe('loadJwks', () => {
 
 describe('npm run verify (scripts/verify.ts)', () => {
   const tsx = join(ROOT, 'node_modules', '.bin', 'tsx');
-  const run = (args: string[]) => spawnSync(tsx, [join(ROOT, 'scripts', 'verify.ts'), ...args], { encoding: 'utf8', cwd: work });
+  const run = (args: string[]) =>
+    spawnSync(tsx, [join(ROOT, 'scripts', 'verify.ts'), ...args], { encoding: 'utf8', cwd: work });
 
   it('exits 0 for a good archive, 1 naming the altered file, 2 for usage errors', async () => {
     const { path } = await buildArchive();
@@ -271,7 +325,10 @@ const hasShellTools = ['openssl', 'jq', 'unzip', 'sha256sum', 'od'].every(
 
   beforeAll(async () => {
     const doc = await readFile(join(ROOT, 'docs', 'export-format.md'), 'utf8');
-    const match = /<!-- openssl-verification:begin -->\s*```bash\n([\s\S]*?)```\s*<!-- openssl-verification:end -->/.exec(doc);
+    const match =
+      /<!-- openssl-verification:begin -->\s*```bash\n([\s\S]*?)```\s*<!-- openssl-verification:end -->/.exec(
+        doc,
+      );
     if (!match?.[1]) throw new Error('docs/export-format.md has no openssl verification block');
     script = fresh('verify.sh');
     await writeFile(script, match[1]);
@@ -280,7 +337,11 @@ const hasShellTools = ['openssl', 'jq', 'unzip', 'sha256sum', 'od'].every(
   async function runDoc(archive: string) {
     const jwks = fresh('jwks.json');
     await writeFile(jwks, JSON.stringify(await signer.publicJwks()));
-    return spawnSync('bash', [script], { encoding: 'utf8', env: { ...process.env, ARCHIVE: archive, JWKS: jwks }, cwd: work });
+    return spawnSync('bash', [script], {
+      encoding: 'utf8',
+      env: { ...process.env, ARCHIVE: archive, JWKS: jwks },
+      cwd: work,
+    });
   }
 
   it('verifies a good archive: "Verified OK" and all files match', async () => {
@@ -295,7 +356,9 @@ const hasShellTools = ['openssl', 'jq', 'unzip', 'sha256sum', 'od'].every(
   it('fails when the manifest was edited', async () => {
     const { path, manifestBytes } = await buildArchive();
     const edited = Buffer.from(manifestBytes.toString().replace('req-1', 'req-2'));
-    const tampered = await rewrite(path, (entries) => entries.map((e) => (e.path === 'manifest.json' ? { ...e, data: edited } : e)));
+    const tampered = await rewrite(path, (entries) =>
+      entries.map((e) => (e.path === 'manifest.json' ? { ...e, data: edited } : e)),
+    );
     const result = await runDoc(tampered);
     expect(result.status).not.toBe(0);
     expect(result.stdout).toContain('Verification failure');
@@ -311,7 +374,10 @@ const hasShellTools = ['openssl', 'jq', 'unzip', 'sha256sum', 'od'].every(
     expect(r1.status).not.toBe(0);
     expect(r1.stdout + r1.stderr).toMatch(/FAILED/);
 
-    const added = await rewrite(path, (entries) => [...entries, { path: 'media/media/new.bin', data: Buffer.from('x') }]);
+    const added = await rewrite(path, (entries) => [
+      ...entries,
+      { path: 'media/media/new.bin', data: Buffer.from('x') },
+    ]);
     const r2 = await runDoc(added);
     expect(r2.status).not.toBe(0);
     expect(r2.stderr).toContain('media/media/new.bin');

@@ -190,16 +190,22 @@ export const downloadRoutes: Route[] = [
   {
     method: 'GET',
     pattern: /^\/v1\/downloads\/([^/]+)$/,
+    path: '/v1/downloads/{token}',
+    access: 'public',
     handler: (deps, event, [token]) => downloadPage(deps, event, token ?? ''),
   },
   {
     method: 'GET',
     pattern: /^\/v1\/downloads\/([^/]+)\/archive$/,
+    path: '/v1/downloads/{token}/archive',
+    access: 'public',
     handler: (deps, event, [token]) => downloadArchive(deps, event, token ?? ''),
   },
   {
     method: 'POST',
     pattern: /^\/v1\/requests\/([^/]+)\/revoke-download$/,
+    path: '/v1/requests/{requestId}/revoke-download',
+    access: ['support'],
     handler: (deps, event, [id]) => revokeDownload(deps, event, id ?? ''),
   },
 ];

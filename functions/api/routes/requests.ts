@@ -35,6 +35,7 @@ import {
   type CreateRequestBody,
 } from '../schemas';
 import { downloadFields, type DownloadFields } from './downloads';
+import { erasureView } from '../../shared/certificate';
 
 export const REQUEST_ID = /^req_[a-f0-9]{32}$/;
 const STATUSES: readonly RequestStatus[] = [
@@ -108,6 +109,9 @@ export function requestView(
     const { key, bytes, sha256, files, records } = record.export;
     view.export = { key, bytes, sha256, files, records };
   }
+  // Issue 4: an erasure's plan, outcome, runs, processors' answers and certificate (no personal data).
+  const erasure = erasureView(record);
+  if (erasure) view.erasure = erasure;
   // The download link (issue 6): the URL is a credential, so only support callers are given it.
   if (download.download) view.download = download.download;
   if (download.downloadUrl) view.downloadUrl = download.downloadUrl;

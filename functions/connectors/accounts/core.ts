@@ -1,12 +1,34 @@
 /**
- * Accounts connector, collect side: the subject's profile, linked accounts and devices. Reads by key
- * (GetItem per user id), never scans. Secrets (password hash, linked-account tokens) never leave it.
+ * Accounts connector. Collect: the subject's profile, linked accounts and devices; secrets (password
+ * hash, linked-account tokens) never leave it. Inventory and erase: the account item split into the
+ * categories of STORE_CATEGORIES.accounts (see docs/policy.md): `linked-accounts` = externalAccounts,
+ * `devices` = devices, `bank-account` = bankAccount, `marketing-consents` = consents, `profile` =
+ * every other attribute and the item itself. Reads by key (GetItem per user id), never scans.
  */
-import { GetCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { CollectContext, CollectionSpec, Connector } from '../../shared/contract';
+import { createHash } from 'node:crypto';
+import { DeleteCommand, GetCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type {
+  CategoryInventoryView,
+  CategoryOutcome,
+  CollectContext,
+  CollectionSpec,
+  Connector,
+  EraseContext,
+  ErasureContext,
+  PlanEntryView,
+} from '../../shared/contract';
+import { STORE_CATEGORIES } from '../../erasure/types';
+import { retentionUntil } from '../../erasure/policy';
+import { ContractError, classifyAwsError } from '../../shared/errors';
+import { pickKept, type SuppressionWriter } from '../../shared/vault';
 
 export interface AccountsConfig {
   tableName: string;
+}
+
+export interface AccountsDeps {
+  /** Where erase records the subject as erased (by keyed hash only). Required for erase. */
+  suppressions?: SuppressionWriter;
 }
 
 /** Attributes that are secrets: dropped wherever they appear. */
@@ -101,7 +123,101 @@ export function toExportedLinkedAccount(userId: string, linked: Item): Item {
   return out;
 }
 
-export function createAccountsConnector(doc: DynamoDBDocumentClient, config: AccountsConfig): Connector {
+type AccountsCategory = (typeof STORE_CATEGORIES.accounts)[number];
+
+const KEY_ATTRIBUTE = 'userId';
+
+/** Attributes that make up a category of their own; every other attribute is the profile. */
+const CATEGORY_ATTRIBUTES: Readonly<Record<Exclude<AccountsCategory, 'profile'>, string>> = {
+  'linked-accounts': 'externalAccounts',
+  devices: 'devices',
+  'bank-account': 'bankAccount',
+  'marketing-consents': 'consents',
+};
+
+export function categoryOfAttribute(attribute: string): AccountsCategory {
+  for (const [category, name] of Object.entries(CATEGORY_ATTRIBUTES)) {
+    if (name === attribute) return category as AccountsCategory;
+  }
+  return 'profile';
+}
+
+function listLength(value: unknown): number {
+  if (Array.isArray(value)) return value.length;
+  if (value instanceof Set) return value.size;
+  return 0;
+}
+
+/** The subject's records per category in one account item (what erase removes, counted the same way). */
+export function countCategories(item: Item): Record<AccountsCategory, number> {
+  const attributes = Object.keys(item).filter((a) => a !== KEY_ATTRIBUTE);
+  // An item reduced to what a hold keeps (no profile attribute left) is no longer a profile.
+  const hasProfile = attributes.length === 0 || attributes.some((a) => categoryOfAttribute(a) === 'profile');
+  return {
+    profile: hasProfile ? 1 : 0,
+    'linked-accounts': listLength(item.externalAccounts),
+    devices: listLength(item.devices),
+    'bank-account': item.bankAccount !== undefined && item.bankAccount !== null ? 1 : 0,
+    'marketing-consents': isRecord(item.consents) ? 1 : 0,
+  };
+}
+
+function validInstant(value: unknown): string | undefined {
+  if (typeof value !== 'string') return undefined;
+  const at = new Date(value);
+  return Number.isNaN(at.getTime()) ? undefined : at.toISOString();
+}
+
+/**
+ * The consents' record date. Without a readable `updatedAt` the consents changed at the latest now,
+ * so retention runs from now: never shorter than the statute asks.
+ */
+function consentsDate(item: Item, now: Date): string {
+  const consents = isRecord(item.consents) ? item.consents : {};
+  return validInstant(consents.updatedAt) ?? now.toISOString();
+}
+
+/** A stable vault id for the subject's consents: findable by subject hash, not revealing the user id. */
+export function consentsRecordId(subjectHash: string, userId: string): string {
+  const digest = createHash('sha256').update(`${subjectHash}\u0000${userId}`).digest('hex').slice(0, 32);
+  return `${subjectHash}.${digest}`;
+}
+
+function zeroOutcome(): CategoryOutcome {
+  return { deleted: 0, anonymised: 0, retained: 0, untouched: 0 };
+}
+
+function planFor(plan: readonly PlanEntryView[]): Map<AccountsCategory, PlanEntryView> {
+  const known: readonly string[] = STORE_CATEGORIES.accounts;
+  const byCategory = new Map<AccountsCategory, PlanEntryView>();
+  for (const entry of plan) {
+    if (!known.includes(entry.category))
+      throw new ContractError(`The plan names unknown category 'accounts/${entry.category}'`);
+    if (entry.action === 'anonymise' || (entry.action !== 'held' && entry.liveAction !== 'delete'))
+      throw new ContractError(`Accounts cannot anonymise '${entry.category}'`);
+    if (entry.action === 'retain' && !entry.rule)
+      throw new ContractError(`The plan retains 'accounts/${entry.category}' without a rule`);
+    byCategory.set(entry.category as AccountsCategory, entry);
+  }
+  return byCategory;
+}
+
+export function createAccountsConnector(
+  doc: DynamoDBDocumentClient,
+  config: AccountsConfig,
+  deps: AccountsDeps = {},
+): Connector {
+  const getItem = async (userId: string): Promise<Item | undefined> => {
+    try {
+      const { Item: item } = await doc.send(
+        new GetCommand({ TableName: config.tableName, Key: { userId }, ConsistentRead: true }),
+      );
+      return item;
+    } catch (error) {
+      throw classifyAwsError(error);
+    }
+  };
+
   return {
     store: 'accounts',
     async collect(ctx: CollectContext): Promise<void> {
@@ -109,9 +225,7 @@ export function createAccountsConnector(doc: DynamoDBDocumentClient, config: Acc
       const linked = ctx.collection(linkedAccountsSpec);
       const devices = ctx.collection(devicesSpec);
       for (const userId of ctx.subject.identifiers.userIds) {
-        const { Item: item } = await doc.send(
-          new GetCommand({ TableName: config.tableName, Key: { userId }, ConsistentRead: true }),
-        );
+        const item = await getItem(userId);
         if (!item) continue;
         await profiles.write(toExportedProfile(item));
         const externalAccounts: unknown[] = Array.isArray(item.externalAccounts) ? item.externalAccounts : [];
@@ -123,6 +237,107 @@ export function createAccountsConnector(doc: DynamoDBDocumentClient, config: Acc
           if (isRecord(device)) await devices.write({ userId, ...device });
         }
       }
+    },
+
+    async inventory(ctx: ErasureContext): Promise<Record<string, CategoryInventoryView>> {
+      const out: Record<AccountsCategory, CategoryInventoryView> = {
+        profile: { count: 0 },
+        'linked-accounts': { count: 0 },
+        devices: { count: 0 },
+        'bank-account': { count: 0 },
+        'marketing-consents': { count: 0 },
+      };
+      const recordDates: { at: string; count: number }[] = [];
+      for (const userId of new Set(ctx.subject.identifiers.userIds)) {
+        const item = await getItem(userId);
+        if (!item) continue;
+        const counts = countCategories(item);
+        for (const category of STORE_CATEGORIES.accounts) out[category].count += counts[category];
+        if (counts['marketing-consents'] > 0)
+          recordDates.push({ at: consentsDate(item, ctx.now()), count: 1 });
+      }
+      if (recordDates.length > 0) out['marketing-consents'].dates = { recordDate: recordDates };
+      return out;
+    },
+
+    async erase(ctx: EraseContext): Promise<Record<string, CategoryOutcome>> {
+      const plan = planFor(ctx.plan);
+      const action = (category: AccountsCategory) => plan.get(category)?.action ?? 'none';
+      const profileHeld = action('profile') === 'held';
+      if (!profileHeld && !deps.suppressions)
+        throw new ContractError('The accounts connector has no suppression list to erase into');
+      const outcome = Object.fromEntries(STORE_CATEGORIES.accounts.map((c) => [c, zeroOutcome()])) as Record<
+        AccountsCategory,
+        CategoryOutcome
+      >;
+      const now = ctx.now();
+
+      for (const userId of new Set(ctx.subject.identifiers.userIds)) {
+        const item = await getItem(userId);
+        if (!item) continue;
+        const counts = countCategories(item);
+        for (const category of STORE_CATEGORIES.accounts) {
+          const count = counts[category];
+          if (count === 0) continue;
+          const entry = plan.get(category);
+          if (entry?.action === 'held') {
+            outcome[category].untouched += count;
+          } else if (entry?.action === 'retain' && entry.rule) {
+            // Copied to the vault first: the item is removed only after every kept copy is stored.
+            const until = retentionUntil(entry.rule, consentsDate(item, now));
+            if (until.getTime() > now.getTime()) {
+              await ctx.vault.put({
+                store: 'accounts',
+                category,
+                recordId: consentsRecordId(ctx.subject.subjectHash, userId),
+                until: until.toISOString(),
+                basis: `${entry.rule.basis.law}, ${entry.rule.basis.provision}`,
+                data: pickKept(item, entry.rule.keep),
+              });
+              outcome[category].retained += count;
+            } else {
+              outcome[category].deleted += count;
+            }
+          } else {
+            // delete, and `none` (nothing there when planned): the account goes as a whole.
+            outcome[category].deleted += count;
+          }
+        }
+
+        // Only a held category's attributes stay; the key stays only if something does.
+        const remove = Object.keys(item).filter(
+          (a) => a !== KEY_ATTRIBUTE && action(categoryOfAttribute(a)) !== 'held',
+        );
+        const stays = Object.keys(item).filter((a) => a !== KEY_ATTRIBUTE && !remove.includes(a));
+        try {
+          if (stays.length === 0 && !profileHeld) {
+            await doc.send(new DeleteCommand({ TableName: config.tableName, Key: { userId } }));
+          } else if (remove.length > 0) {
+            await doc.send(
+              new UpdateCommand({
+                TableName: config.tableName,
+                Key: { userId },
+                UpdateExpression: `REMOVE ${remove.map((_, i) => `#a${i}`).join(', ')}`,
+                ExpressionAttributeNames: Object.fromEntries(remove.map((a, i) => [`#a${i}`, a])),
+                // Never recreate an item that went meanwhile.
+                ConditionExpression: 'attribute_exists(userId)',
+              }),
+            );
+          }
+        } catch (error) {
+          if ((error as { name?: string }).name !== 'ConditionalCheckFailedException')
+            throw classifyAwsError(error);
+        }
+      }
+
+      if (!profileHeld && deps.suppressions) {
+        await deps.suppressions.suppress({
+          subjectHash: ctx.subject.subjectHash,
+          erasedAt: now.toISOString(),
+          requestId: ctx.requestId,
+        });
+      }
+      return outcome;
     },
   };
 }

@@ -13,13 +13,18 @@
  * Other people appear only as stable pseudonyms; their ids, names and message bodies stay out unless the
  * `includeConversationContext` policy flag lets the bodies of messages mentioning the subject in.
  */
-import { GetCommand, type DynamoDBDocumentClient, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { S3Client } from '@aws-sdk/client-s3';
 import type { CollectContext, CollectionSpec, Connector } from '../../shared/contract';
 import { sanitizeSegment } from '../../shared/archive-path';
 import { looksLikePersonKey, People } from '../../shared/pseudonym';
-import { forEachLimited } from '../logs/concurrency';
-import { asList, asString, isRecord, queryPages, toJsonValue, type Item } from '../payments/dynamo-items';
+import { forEachLimited } from '../../shared/concurrency';
+import { asList, asString, isRecord, queryPages, toJsonValue, type Item } from '../../shared/dynamo-paging';
 import { isSecretKey } from '../payments/masking';
+import { createChatErasure } from './erasure';
+import { roomActivityQuery } from './queries';
+
+export { roomActivityQuery };
 
 export interface ChatConfig {
   roomsTable: string;
@@ -34,6 +39,8 @@ export interface ChatConfig {
   subjectMediaPrefixes: readonly string[];
   /** Policy flag: include the bodies of others' messages that mention the subject (senders pseudonymised). */
   includeConversationContext: boolean;
+  /** S3 versioning on the media bucket: erasing attachments then removes every version and delete marker. */
+  mediaVersioned?: boolean;
   /** Rooms queried at once. */
   concurrency?: number;
 }
@@ -180,11 +187,22 @@ function copyUnknown(out: Item, item: Item, known: ReadonlySet<string>, people: 
   }
 }
 
-export function createChatConnector(doc: DynamoDBDocumentClient, config: ChatConfig): Connector {
+/**
+ * `s3` (the media bucket's client) is needed by erase only, which deletes the messages' attachment
+ * objects; without it erase refuses to run rather than leave attachments behind.
+ */
+export function createChatConnector(
+  doc: DynamoDBDocumentClient,
+  config: ChatConfig,
+  s3?: S3Client,
+): Connector {
   const concurrency = config.concurrency ?? 4;
+  const erasure = createChatErasure({ doc, s3, config });
 
   return {
     store: 'chat',
+    inventory: (ctx) => erasure.inventory(ctx),
+    erase: (ctx) => erasure.erase(ctx),
     async collect(ctx: CollectContext): Promise<void> {
       const userIds = [...new Set(ctx.subject.identifiers.userIds)];
       const people = new People(userIds, (id) => ctx.pseudonym(id));
@@ -339,49 +357,4 @@ export function toExportedRoom(room: Item, people: People): Item {
   };
   copyUnknown(record, room, ROOM_KNOWN, people);
   return defined(record);
-}
-
-/**
- * The room Query of the mentions pass: only messages that carry mentions or reports, not written by the
- * subject, and only the attributes needed (bodies only when the policy asks for them), which keeps busy
- * public rooms cheap to read. The same conditions are checked again on what comes back.
- */
-export function roomActivityQuery(
-  config: ChatConfig,
-  roomId: string,
-  subjectIds: string[],
-): QueryCommandInput {
-  const names: Record<string, string> = {
-    '#roomId': 'roomId',
-    '#sk': 'sk',
-    '#messageId': 'messageId',
-    '#sentAt': 'sentAt',
-    '#senderId': 'senderId',
-    '#mentions': 'mentions',
-    '#reports': 'reports',
-  };
-  const values: Record<string, unknown> = { ':roomId': roomId };
-  const projection = Object.keys(names);
-  if (config.includeConversationContext) {
-    names['#body'] = 'body';
-    projection.push('#body');
-  }
-  let filter = '(attribute_exists(#mentions) OR attribute_exists(#reports))';
-  // DynamoDB allows up to 100 operands in IN; beyond that (never in practice) the check is client-side only.
-  if (subjectIds.length > 0 && subjectIds.length < 100) {
-    const placeholders = subjectIds.map((id, i) => {
-      values[`:s${i}`] = id;
-      return `:s${i}`;
-    });
-    filter += ` AND NOT (#senderId IN (${placeholders.join(', ')}))`;
-  }
-  return {
-    TableName: config.messagesTable,
-    KeyConditionExpression: '#roomId = :roomId',
-    FilterExpression: filter,
-    ProjectionExpression: projection.join(', '),
-    ExpressionAttributeNames: names,
-    ExpressionAttributeValues: values,
-    ConsistentRead: true,
-  };
 }

@@ -2,6 +2,8 @@ import { ENV, platformStores } from '../../../config/data-map';
 import { documentClient, s3Client } from '../../shared/clients';
 import { optionalEnv, requireEnv } from '../../shared/config';
 import { connectorHandler } from '../../shared/connector-handler';
+import { DynamoVault } from '../../shared/vault';
+import { mediaBucketVersioned } from '../media/objects';
 import { createChatConnector } from './core';
 
 /** Policy flag (default off): include bodies of others' messages that mention the subject. */
@@ -12,13 +14,18 @@ const config = {
   messagesTable: requireEnv(ENV.chatMessagesTable),
   bySenderIndex: platformStores.chat.messagesTable.indexes[0].indexName,
   mediaBucket: requireEnv(ENV.mediaBucket),
+  // Attachments are erased like the media connector's objects: every version where versioned.
+  mediaVersioned: mediaBucketVersioned(),
   attachmentsPrefix: platformStores.media.chatAttachmentsPrefix,
   subjectMediaPrefixes: platformStores.media.subjectPrefixes,
   includeConversationContext: optionalEnv(INCLUDE_CONVERSATION_CONTEXT_ENV, 'false') === 'true',
 };
 const stagingBucket = requireEnv(ENV.stagingBucket);
+// Reported messages are complaint records: a jurisdiction may require them kept (KR: 3 years).
+const vault = new DynamoVault(documentClient(), { tableName: requireEnv(ENV.vaultTable) });
 
-export const handler = connectorHandler(createChatConnector(documentClient(), config), () => ({
+export const handler = connectorHandler(createChatConnector(documentClient(), config, s3Client()), () => ({
   s3: s3Client(),
   stagingBucket,
+  vault,
 }));

@@ -1,5 +1,8 @@
 /**
- * Logs connector, collect side: the subject's lines from every access-log and voice-session object still
+ * Logs connector. Inventory and erase live in erasure.ts; which lines are the subject's is defined once,
+ * in subject-lines.ts, for all three operations.
+ *
+ * Collect: the subject's lines from every access-log and voice-session object still
  * kept (every `dt=YYYY-MM-DD/` day under each prefix). A user's lines sit among everyone else's, so each
  * object is streamed (GetObject body -> gunzip -> lines), never held in memory, a few objects at a time.
  *
@@ -12,23 +15,30 @@
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
-import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { CollectContext, CollectionSpec, CollectionWriter, Connector } from '../../shared/contract';
 import { ConnectorError } from '../../shared/errors';
 import { log } from '../../shared/logger';
 import { looksLikePersonKey, People } from '../../shared/pseudonym';
-import { mapOrderedLimited } from './concurrency';
+import { mapOrderedLimited } from '../../shared/concurrency';
 import { splitLines, type LineStats } from './lines';
+import { eraseLogs, inventoryLogs } from './erasure';
+import { accessLineMatch, isRecord, listDayObjects, needlesFor, type Line } from './subject-lines';
 
 export interface LogsConfig {
   bucket: string;
   accessPrefix: string;
   voiceSessionsPrefix: string;
-  /** Objects read at once. */
+  /** Objects read (and, erasing, rewritten) at once. */
   concurrency?: number;
+  /**
+   * Erase: write rewritten objects with `If-Match` on the ETag read (default true). S3 honours it; the
+   * local s3rver does not, so the local stack sets false and gets a weaker check (see erasure.ts).
+   */
+  conditionalWrites?: boolean;
+  /** Erase: attempts per object when it keeps changing between read and write (default 5). */
+  maxWriteAttempts?: number;
 }
-
-type Line = Record<string, unknown>;
 
 export const accessLogSpec: CollectionSpec = {
   name: 'access-log',
@@ -100,19 +110,12 @@ export const voiceSessionsSpec: CollectionSpec = {
   },
 };
 
-const DAY_OBJECT = /^dt=\d{4}-\d{2}-\d{2}\/.+\.jsonl(\.gz)?$/;
 const SECRET_FIELD = /token|secret|password|passwd|cookie|authorization|apikey|privatekey|credential/i;
 const SECRET_QUERY =
   /([?&;#](?:access_token|id_token|refresh_token|token|code|state|password|passwd|pwd|secret|sig|signature|api_?key|key|auth|session|sessionid|jwt|otp)=)[^&;#\s]*/gi;
-/** Ids that appear verbatim in JSON (no character a writer might escape): safe to pre-filter lines on. */
-const PLAIN_ID = /^[A-Za-z0-9_.:@+-]+$/;
 
 export function redactUrlSecrets(url: string): string {
   return url.replace(SECRET_QUERY, '$1[redacted]');
-}
-
-function isRecord(value: unknown): value is Line {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 function withoutSecrets(entry: Line): Line {
@@ -127,16 +130,8 @@ export function toAccessRecord(
   userIds: ReadonlySet<string>,
   deviceIds: ReadonlySet<string>,
 ): Line | undefined {
-  const { userId, deviceId } = line;
-  let matchedBy: 'userId' | 'deviceId';
-  if (typeof userId === 'string' && userIds.has(userId)) matchedBy = 'userId';
-  else if (
-    (userId === null || userId === undefined || userId === '') &&
-    typeof deviceId === 'string' &&
-    deviceIds.has(deviceId)
-  )
-    matchedBy = 'deviceId';
-  else return undefined;
+  const matchedBy = accessLineMatch(line, { userIds, deviceIds });
+  if (!matchedBy) return undefined;
   const out = withoutSecrets(line);
   if (typeof out.path === 'string') out.path = redactUrlSecrets(out.path);
   if (typeof out.referrer === 'string') out.referrer = redactUrlSecrets(out.referrer);
@@ -174,32 +169,6 @@ export function toVoiceSessionRecord(line: Line, people: People): Line | undefin
   }
   for (const key of Object.keys(record)) if (record[key] === undefined) delete record[key];
   return record;
-}
-
-/** JSON-encoded forms of the ids a line must contain to be a candidate, or null to parse every line. */
-function needlesFor(ids: Iterable<string>): string[] | null {
-  const needles: string[] = [];
-  for (const id of ids) {
-    if (!PLAIN_ID.test(id)) return null;
-    needles.push(JSON.stringify(id));
-  }
-  return needles;
-}
-
-async function listDayObjects(s3: S3Client, bucket: string, prefix: string): Promise<string[]> {
-  const keys: string[] = [];
-  let token: string | undefined;
-  do {
-    const page = await s3.send(
-      new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }),
-    );
-    for (const entry of page.Contents ?? []) {
-      if (entry.Key?.startsWith(prefix) && DAY_OBJECT.test(entry.Key.slice(prefix.length)))
-        keys.push(entry.Key);
-    }
-    token = page.IsTruncated ? page.NextContinuationToken : undefined;
-  } while (token);
-  return keys.sort();
 }
 
 interface ScanJob {
@@ -261,6 +230,9 @@ async function scanObject(s3: S3Client, bucket: string, job: ScanJob, stats: Sca
 export function createLogsConnector(s3: S3Client, config: LogsConfig): Connector {
   return {
     store: 'logs',
+    retainsInPlace: true,
+    inventory: (ctx) => inventoryLogs(s3, config, ctx),
+    erase: (ctx) => eraseLogs(s3, config, ctx),
     async collect(ctx: CollectContext): Promise<void> {
       const accessLog = ctx.collection(accessLogSpec);
       const voiceSessions = ctx.collection(voiceSessionsSpec);

@@ -6,14 +6,29 @@
  * original is kept in the table. Chat attachments are exported by the chat connector with their message.
  */
 import { ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
-import type { CollectContext, CollectionSpec, Connector } from '../../shared/contract';
+import type {
+  CategoryInventoryView,
+  CategoryOutcome,
+  CollectContext,
+  CollectionSpec,
+  Connector,
+  EraseContext,
+  ErasureContext,
+} from '../../shared/contract';
+import { ContractError } from '../../shared/errors';
 import { log } from '../../shared/logger';
-import { forEachLimited } from '../logs/concurrency';
+import { forEachLimited } from '../../shared/concurrency';
+import { deleteEntries, listEntries, usableInPrefix, type StoredEntry } from './objects';
 
 export interface MediaConfig {
   bucket: string;
   /** Prefix templates with `{userId}`, e.g. `uploads/{userId}/`. */
   subjectPrefixes: readonly string[];
+  /**
+   * S3 versioning on the bucket (data map: true in AWS). Erasure then lists and deletes every version and
+   * delete marker; the local stack (s3rver has no versioning) sets it false.
+   */
+  versioned?: boolean;
   /** Prefixes listed at once. */
   concurrency?: number;
 }
@@ -81,11 +96,6 @@ export function guessContentType(fileName: string): string | undefined {
   return dot >= 0 ? CONTENT_TYPES[fileName.slice(dot + 1).toLowerCase()] : undefined;
 }
 
-/** A user id that is safe to put into a key prefix: a `/` in it would reach into another user's folder. */
-function usableInPrefix(userId: string): boolean {
-  return userId !== '' && !/[/\\]/.test(userId) && userId !== '.' && userId !== '..';
-}
-
 interface ListedObject {
   key: string;
   bytes: number;
@@ -119,9 +129,97 @@ async function listAll(s3: S3Client, bucket: string, prefix: string): Promise<Li
   return objects;
 }
 
+/**
+ * Erasure categories of the subject prefixes, by the prefix's first segment. `chat-attachments` is not
+ * here: attachment objects are keyed by room and message, not by user, so the chat connector (which
+ * knows the subject's messages) deletes them with their messages and media reports the category as 0.
+ */
+export const CATEGORY_BY_FOLDER: Readonly<Record<string, string>> = {
+  avatars: 'avatars',
+  voice: 'voice-recordings',
+  uploads: 'uploads',
+  behavior: 'behavior',
+};
+
+const ZERO: CategoryOutcome = { deleted: 0, anonymised: 0, retained: 0, untouched: 0 };
+
+interface CategoryPrefix {
+  category: string;
+  prefix: string;
+}
+
+/** Every subject prefix (per usable user id) with its erasure category. */
+function categoryPrefixes(config: MediaConfig, userIds: readonly string[]): CategoryPrefix[] {
+  const out: CategoryPrefix[] = [];
+  for (const userId of new Set(userIds)) {
+    if (!usableInPrefix(userId)) continue;
+    for (const template of config.subjectPrefixes) {
+      const category = CATEGORY_BY_FOLDER[template.split('/')[0] ?? ''];
+      if (category === undefined)
+        throw new ContractError('Media prefix template without an erasure category');
+      out.push({ category, prefix: template.replaceAll('{userId}', userId) });
+    }
+  }
+  return out;
+}
+
+/** Every entry (every version and delete marker where versioned) per category. */
+async function entriesByCategory(
+  s3: S3Client,
+  config: MediaConfig,
+  ctx: ErasureContext,
+): Promise<Map<string, StoredEntry[]>> {
+  const byCategory = new Map<string, StoredEntry[]>();
+  const ref = { bucket: config.bucket, versioned: config.versioned ?? false };
+  await forEachLimited(
+    categoryPrefixes(config, ctx.subject.identifiers.userIds),
+    config.concurrency ?? 4,
+    async ({ category, prefix }) => {
+      const entries = await listEntries(s3, ref, prefix);
+      byCategory.set(category, [...(byCategory.get(category) ?? []), ...entries]);
+    },
+  );
+  return byCategory;
+}
+
 export function createMediaConnector(s3: S3Client, config: MediaConfig): Connector {
   return {
     store: 'media',
+
+    /** Every object under the subject's prefixes; where versioned, every version and delete marker. */
+    async inventory(ctx: ErasureContext): Promise<Record<string, CategoryInventoryView>> {
+      const byCategory = await entriesByCategory(s3, config, ctx);
+      const out: Record<string, CategoryInventoryView> = {};
+      for (const category of Object.values(CATEGORY_BY_FOLDER))
+        out[category] = { count: byCategory.get(category)?.length ?? 0 };
+      out['chat-attachments'] = { count: 0 };
+      return out;
+    },
+
+    /** Deletes everything inventory counts, per the plan; held categories are left as they are. */
+    async erase(ctx: EraseContext): Promise<Record<string, CategoryOutcome>> {
+      const outcome: Record<string, CategoryOutcome> = {};
+      for (const category of [...Object.values(CATEGORY_BY_FOLDER), 'chat-attachments'])
+        outcome[category] = { ...ZERO };
+      const planned = new Map(ctx.plan.map((entry) => [entry.category, entry]));
+      for (const entry of ctx.plan) {
+        if (entry.category === 'chat-attachments' || !(entry.category in outcome)) continue;
+        if (entry.action === 'retain' || entry.action === 'anonymise')
+          throw new ContractError(
+            `Media cannot ${entry.action} '${entry.category}': objects are only deleted`,
+          );
+      }
+      const byCategory = await entriesByCategory(s3, config, ctx);
+      for (const [category, entries] of byCategory) {
+        const action = planned.get(category)?.action;
+        const result = outcome[category] ?? { ...ZERO };
+        if (action === 'held') result.untouched = entries.length;
+        else if (action === 'delete') result.deleted = await deleteEntries(s3, config.bucket, entries);
+        outcome[category] = result;
+      }
+      return outcome;
+    },
+
     async collect(ctx: CollectContext): Promise<void> {
       const files = ctx.collection(filesSpec);
       const listings: PrefixListing[] = [];

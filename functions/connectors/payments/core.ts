@@ -1,11 +1,30 @@
 /**
- * Payments connector, collect side: every transaction of the subject (purchases, refunds, subscriptions,
- * payouts), read by Query on the partition key for each of their user ids, never a Scan. Cards appear as
- * brand, last 4 and expiry only; a legacy full card number only as its last 4; a security code never.
+ * Payments connector: every transaction of the subject (purchases, refunds, subscriptions, payouts),
+ * read by Query on the partition key for each of their user ids, never a Scan.
+ * Collect: cards appear as brand, last 4 and expiry only; a legacy full card number only as its last 4;
+ * a security code never.
+ * Inventory and erase: each item holds two categories (docs/policy.md): `payment-instruments` = its
+ * card data (`card`, legacy `cardNumber`/`cvc`, anything card-number- or secret-like) and
+ * `billingAddress`; `transactions` = everything else. Retained transactions go to the vault stripped to
+ * the rule's `keep` fields (card data is never among them), then the item is deleted.
  */
-import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { CollectContext, CollectionSpec, Connector } from '../../shared/contract';
-import { isRecord, queryPages, toJsonValue, type Item } from './dynamo-items';
+import { createHash } from 'node:crypto';
+import { UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type {
+  CategoryInventoryView,
+  CategoryOutcome,
+  CollectContext,
+  CollectionSpec,
+  Connector,
+  EraseContext,
+  ErasureContext,
+  PlanEntryView,
+} from '../../shared/contract';
+import { retentionUntil } from '../../erasure/policy';
+import { STORE_CATEGORIES } from '../../erasure/types';
+import { ContractError, classifyAwsError } from '../../shared/errors';
+import { batchWriteAll, pickKept } from '../../shared/vault';
+import { isRecord, queryPages, toJsonValue, type Item } from '../../shared/dynamo-paging';
 import { isPanKey, isSecretKey, lastFourDigits, maskCardNumber, scrubCardData } from './masking';
 
 export interface PaymentsConfig {
@@ -156,23 +175,229 @@ export function toExportedTransaction(raw: Item): Item {
   return out;
 }
 
+type PaymentsCategory = (typeof STORE_CATEGORIES.payments)[number];
+
+const KEY_ATTRIBUTES = new Set(['userId', 'sk']);
+/** Concurrent UpdateItem calls when a hold keeps part of an item. */
+const UPDATE_CONCURRENCY = 8;
+
+/** Card data and the billing address: the payment-instruments category, never retained. */
+export function isInstrumentAttribute(name: string): boolean {
+  return name === 'card' || name === 'billingAddress' || isPanKey(name) || isSecretKey(name);
+}
+
+interface ItemParts {
+  transaction: string[];
+  instrument: string[];
+}
+
+export function splitItem(item: Item): ItemParts {
+  const parts: ItemParts = { transaction: [], instrument: [] };
+  for (const name of Object.keys(item)) {
+    if (KEY_ATTRIBUTES.has(name)) continue;
+    (isInstrumentAttribute(name) ? parts.instrument : parts.transaction).push(name);
+  }
+  return parts;
+}
+
+function validInstant(value: unknown): string | undefined {
+  if (typeof value !== 'string') return undefined;
+  const at = new Date(value);
+  return Number.isNaN(at.getTime()) ? undefined : at.toISOString();
+}
+
+/**
+ * A transaction's date: `txnAt`, else the sort key's `<txnAt>#` prefix. Neither readable: now, so a
+ * retention runs from now (never shorter than the statute asks).
+ */
+export function transactionDate(item: Item, now: Date): string {
+  const sk = typeof item.sk === 'string' ? item.sk.slice(0, Math.max(0, item.sk.indexOf('#'))) : undefined;
+  return validInstant(item.txnAt) ?? validInstant(sk) ?? now.toISOString();
+}
+
+function recordIdOf(item: Item): string {
+  if (typeof item.txnId === 'string' && item.txnId !== '') return item.txnId;
+  // The key names the transaction uniquely; hashed, so the vault id carries no user id.
+  const digest = createHash('sha256')
+    .update(`${String(item.userId)}\u0000${String(item.sk)}`)
+    .digest('hex');
+  return `key-${digest.slice(0, 32)}`;
+}
+
+function zeroOutcome(): CategoryOutcome {
+  return { deleted: 0, anonymised: 0, retained: 0, untouched: 0 };
+}
+
+function planFor(plan: readonly PlanEntryView[]): Map<PaymentsCategory, PlanEntryView> {
+  const known: readonly string[] = STORE_CATEGORIES.payments;
+  const byCategory = new Map<PaymentsCategory, PlanEntryView>();
+  for (const entry of plan) {
+    if (!known.includes(entry.category))
+      throw new ContractError(`The plan names unknown category 'payments/${entry.category}'`);
+    if (entry.action === 'anonymise' || (entry.action !== 'held' && entry.liveAction !== 'delete'))
+      throw new ContractError(`Payments cannot anonymise '${entry.category}'`);
+    if (entry.action === 'retain' && !entry.rule)
+      throw new ContractError(`The plan retains 'payments/${entry.category}' without a rule`);
+    if (entry.action === 'retain' && entry.category === 'payment-instruments')
+      throw new ContractError('Payment instruments are never retained');
+    byCategory.set(entry.category as PaymentsCategory, entry);
+  }
+  return byCategory;
+}
+
+/** Groups per UTC day; `at` is the latest instant of the day's records (DatedGroup's rule). */
+function groupByDay(instants: readonly string[]): { at: string; count: number }[] {
+  const days = new Map<string, { at: string; count: number }>();
+  for (const at of instants) {
+    const day = at.slice(0, 10);
+    const group = days.get(day);
+    if (!group) days.set(day, { at, count: 1 });
+    else {
+      group.count += 1;
+      if (at > group.at) group.at = at;
+    }
+  }
+  return [...days.values()].sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : 0));
+}
+
+async function forEachLimit<T>(items: readonly T[], limit: number, task: (item: T) => Promise<void>) {
+  let next = 0;
+  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) await task(items[next++] as T);
+  });
+  await Promise.all(workers);
+}
+
 export function createPaymentsConnector(doc: DynamoDBDocumentClient, config: PaymentsConfig): Connector {
+  const pagesOf = (userId: string) =>
+    queryPages(doc, {
+      TableName: config.tableName,
+      KeyConditionExpression: '#userId = :userId',
+      ExpressionAttributeNames: { '#userId': 'userId' },
+      ExpressionAttributeValues: { ':userId': userId },
+      ConsistentRead: true,
+    });
+
+  async function* allPages(userIds: readonly string[]): AsyncGenerator<Item[]> {
+    for (const userId of new Set(userIds)) {
+      try {
+        for await (const items of pagesOf(userId)) yield items;
+      } catch (error) {
+        throw classifyAwsError(error);
+      }
+    }
+  }
+
   return {
     store: 'payments',
     async collect(ctx: CollectContext): Promise<void> {
       const transactions = ctx.collection(transactionsSpec);
-      for (const userId of new Set(ctx.subject.identifiers.userIds)) {
-        const pages = queryPages(doc, {
-          TableName: config.tableName,
-          KeyConditionExpression: '#userId = :userId',
-          ExpressionAttributeNames: { '#userId': 'userId' },
-          ExpressionAttributeValues: { ':userId': userId },
-          ConsistentRead: true,
-        });
-        for await (const items of pages) {
-          for (const item of items) await transactions.write(toExportedTransaction(item));
+      for await (const items of allPages(ctx.subject.identifiers.userIds)) {
+        for (const item of items) await transactions.write(toExportedTransaction(item));
+      }
+    },
+
+    async inventory(ctx: ErasureContext): Promise<Record<string, CategoryInventoryView>> {
+      const dates: string[] = [];
+      let instruments = 0;
+      const now = ctx.now();
+      for await (const items of allPages(ctx.subject.identifiers.userIds)) {
+        for (const item of items) {
+          const parts = splitItem(item);
+          if (parts.transaction.length > 0) dates.push(transactionDate(item, now));
+          if (parts.instrument.length > 0) instruments += 1;
         }
       }
+      return {
+        transactions: {
+          count: dates.length,
+          ...(dates.length > 0 ? { dates: { transactionDate: groupByDay(dates) } } : {}),
+        },
+        'payment-instruments': { count: instruments },
+      };
+    },
+
+    async erase(ctx: EraseContext): Promise<Record<string, CategoryOutcome>> {
+      const plan = planFor(ctx.plan);
+      const txn = plan.get('transactions');
+      const inst = plan.get('payment-instruments');
+      const goes = (entry: PlanEntryView | undefined) =>
+        entry?.action === 'delete' || entry?.action === 'retain';
+      const outcome: Record<PaymentsCategory, CategoryOutcome> = {
+        transactions: zeroOutcome(),
+        'payment-instruments': zeroOutcome(),
+      };
+      const now = ctx.now();
+
+      for await (const items of allPages(ctx.subject.identifiers.userIds)) {
+        const vaulted: Promise<void>[] = [];
+        const deletes: { userId: unknown; sk: unknown }[] = [];
+        const updates: { key: { userId: unknown; sk: unknown }; remove: string[] }[] = [];
+        for (const item of items) {
+          const parts = splitItem(item);
+          const txnGoes = parts.transaction.length > 0 && goes(txn);
+          const instGoes = parts.instrument.length > 0 && goes(inst);
+          if (parts.transaction.length > 0) {
+            if (txn?.action === 'held') outcome.transactions.untouched += 1;
+            else if (txn?.action === 'retain' && txn.rule) {
+              const until = retentionUntil(txn.rule, transactionDate(item, now));
+              if (until.getTime() > now.getTime()) {
+                // Card data is never kept, even if a rule named it: scrubbed after picking.
+                const data = scrubCardData(pickKept(toJsonValue(item) as Item, txn.rule.keep)) as Item;
+                vaulted.push(
+                  ctx.vault.put({
+                    store: 'payments',
+                    category: 'transactions',
+                    recordId: recordIdOf(item),
+                    until: until.toISOString(),
+                    basis: `${txn.rule.basis.law}, ${txn.rule.basis.provision}`,
+                    data,
+                  }),
+                );
+                outcome.transactions.retained += 1;
+              } else outcome.transactions.deleted += 1;
+            } else if (txnGoes) outcome.transactions.deleted += 1;
+          }
+          if (parts.instrument.length > 0) {
+            if (inst?.action === 'held') outcome['payment-instruments'].untouched += 1;
+            else if (instGoes) outcome['payment-instruments'].deleted += 1;
+          }
+
+          const remove = [...(txnGoes ? parts.transaction : []), ...(instGoes ? parts.instrument : [])];
+          const key = { userId: item.userId, sk: item.sk };
+          if (remove.length === parts.transaction.length + parts.instrument.length) {
+            if (remove.length > 0 || goes(txn)) deletes.push(key);
+          } else if (remove.length > 0) {
+            // A hold keeps the other part of the item: only this category's attributes go.
+            updates.push({ key, remove });
+          }
+        }
+        // Every kept copy is stored before any live record goes.
+        await Promise.all(vaulted);
+        await batchWriteAll(
+          doc,
+          config.tableName,
+          deletes.map((Key) => ({ DeleteRequest: { Key } })),
+        );
+        await forEachLimit(updates, UPDATE_CONCURRENCY, async ({ key, remove }) => {
+          try {
+            await doc.send(
+              new UpdateCommand({
+                TableName: config.tableName,
+                Key: key,
+                UpdateExpression: `REMOVE ${remove.map((_, i) => `#a${i}`).join(', ')}`,
+                ExpressionAttributeNames: Object.fromEntries(remove.map((a, i) => [`#a${i}`, a])),
+                // Never recreate an item that went meanwhile.
+                ConditionExpression: 'attribute_exists(sk)',
+              }),
+            );
+          } catch (error) {
+            if ((error as { name?: string }).name !== 'ConditionalCheckFailedException')
+              throw classifyAwsError(error);
+          }
+        });
+      }
+      return outcome;
     },
   };
 }

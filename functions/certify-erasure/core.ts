@@ -1,0 +1,219 @@
+/**
+ * Issue 4, two steps of the erasure workflow:
+ * - `verify` (Certify): compares the staged plan with the inventory every store took after erasing;
+ *   anything the plan said would go that still counts throws ErasureVerificationFailed (the workflow
+ *   records the request failed with ERASURE_VERIFICATION_FAILED and the store).
+ * - `issue` (MarkDone): folds this run into the request's ledger, builds and signs the certificate
+ *   (with the processors' answers NotifyProcessors recorded), stores it in the exports bucket, and moves
+ *   the request to `completed`, or `partially_completed` while anything is retained or held.
+ */
+import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import type { CategoryOutcome, StagedSubject } from '../shared/contract';
+import type { ErasurePlan } from '../erasure/types';
+import {
+  buildCertificate,
+  certificateKey,
+  ErasureVerificationFailed,
+  outstanding,
+  runNumberOf,
+  signCertificate,
+  updateLedger,
+  verifyErasure,
+  type ErasureRun,
+  type StoreOutcome,
+  type VerificationResult,
+} from '../shared/certificate';
+import { ContractError } from '../shared/errors';
+import type { JwsSigner } from '../shared/jws';
+import type { RequestRepository } from '../shared/requests';
+import { getJson, putJson, stagingKeys } from '../shared/s3-objects';
+import { asOfDate, loadInventories, type RunInput } from '../plan-erasure/core';
+import type { ErasureSchedule } from '../sweep/schedule';
+
+export interface CertifyDeps {
+  s3: S3Client;
+  stagingBucket: string;
+  exportsBucket: string;
+  requests: RequestRepository;
+  schedule: Pick<ErasureSchedule, 'put' | 'remove'>;
+  signer: JwsSigner;
+  issuer: string;
+  clock?: () => Date;
+}
+
+export interface CertifyInput {
+  requestId: string;
+  operation: 'verify' | 'issue';
+  run?: RunInput;
+  executionName?: string;
+  /** The Erase map's results: per store, per category counts (no identifiers). */
+  erased?: { store: string; outcome?: Record<string, CategoryOutcome> }[];
+}
+
+export type CertifyOutput =
+  | { requestId: string; verified: true; checked: number }
+  | { requestId: string; status: string; certificate?: number };
+
+const verificationKey = (requestId: string) => `${stagingKeys.prefix(requestId)}verification.json`;
+
+interface StagedVerification extends VerificationResult {
+  at: string;
+}
+
+async function verify(deps: CertifyDeps, input: CertifyInput): Promise<CertifyOutput> {
+  const clock = deps.clock ?? (() => new Date());
+  const plan = await getJson<ErasurePlan>(deps.s3, {
+    bucket: deps.stagingBucket,
+    key: stagingKeys.plan(input.requestId),
+  });
+  const after = await loadInventories(deps.s3, deps.stagingBucket, input.requestId, 'verify');
+  const result = verifyErasure(plan, after);
+  const first = result.leftovers[0];
+  if (!result.passed && first) {
+    await deps.requests.appendEvent(input.requestId, {
+      type: 'erasure.verification_failed',
+      detail: { store: first.store, category: first.category, remaining: first.remaining },
+    });
+    throw new ErasureVerificationFailed(first.store, first.category, first.remaining);
+  }
+  const staged: StagedVerification = { ...result, at: clock().toISOString() };
+  await putJson(deps.s3, { bucket: deps.stagingBucket, key: verificationKey(input.requestId) }, staged);
+  await deps.requests.appendEvent(input.requestId, {
+    type: 'erasure.verified',
+    detail: { checked: result.checked, remainingByDesign: result.kept.length },
+  });
+  return { requestId: input.requestId, verified: true, checked: result.checked };
+}
+
+function reported(erased: CertifyInput['erased']): StoreOutcome[] {
+  return (erased ?? []).map(({ store, outcome }) => {
+    const total: StoreOutcome = { store, deleted: 0, anonymised: 0, retained: 0, untouched: 0 };
+    for (const c of Object.values(outcome ?? {})) {
+      total.deleted += c.deleted;
+      total.anonymised += c.anonymised;
+      total.retained += c.retained;
+      total.untouched += c.untouched;
+    }
+    return total;
+  });
+}
+
+async function issue(deps: CertifyDeps, input: CertifyInput): Promise<CertifyOutput> {
+  const clock = deps.clock ?? (() => new Date());
+  const request = await deps.requests.require(input.requestId);
+  const run = runNumberOf(input.executionName);
+  const runs = request.erasureRuns ?? [];
+  const current = runs.find((r) => r.run === run);
+  // A retried step after the status change: the certificate of this run exists already.
+  if (current?.finishedAt) return { requestId: input.requestId, status: request.status };
+  if (request.status !== 'in_progress') {
+    throw new ContractError('The request is not in progress');
+  }
+
+  const staging = { bucket: deps.stagingBucket };
+  const plan = await getJson<ErasurePlan>(deps.s3, { ...staging, key: stagingKeys.plan(input.requestId) });
+  const verification = await getJson<StagedVerification>(deps.s3, {
+    ...staging,
+    key: verificationKey(input.requestId),
+  });
+  const subject = await getJson<StagedSubject>(deps.s3, {
+    ...staging,
+    key: stagingKeys.subject(input.requestId),
+  });
+  const asOf = asOfDate(input.run, clock);
+  const ledger = updateLedger(request.erasureLedger ?? [], plan, run, asOf);
+  const state = outstanding(ledger);
+  const issuedAt = clock().toISOString();
+  const finishedRuns: ErasureRun[] = runs.map((r) =>
+    r.run === run
+      ? { ...r, finishedAt: issuedAt, outcome: state.status, reported: reported(input.erased) }
+      : r,
+  );
+  const number = run + 1;
+  const payload = buildCertificate({
+    issuer: deps.issuer,
+    requestId: input.requestId,
+    requestedAt: request.createdAt,
+    subjectHash: subject.subjectHash,
+    subjectFound: subject.found,
+    plan,
+    ledger,
+    verification,
+    verifiedAt: verification.at,
+    processors: request.processors ?? [],
+    runs: finishedRuns,
+    number,
+    issuedAt,
+    asOf: asOf.toISOString(),
+    previous: request.certificate,
+  });
+  const signed = await signCertificate(payload, deps.signer);
+  const key = certificateKey(input.requestId, number);
+  await deps.s3.send(
+    new PutObjectCommand({
+      Bucket: deps.exportsBucket,
+      Key: key,
+      Body: signed.jws,
+      ContentType: 'application/jose',
+    }),
+  );
+  const certificate = {
+    bucket: deps.exportsBucket,
+    key,
+    number,
+    issuedAt,
+    kid: signed.kid,
+    sha256: signed.sha256,
+  };
+
+  const changed = await deps.requests.transition(
+    input.requestId,
+    state.status,
+    {
+      erasureLedger: ledger,
+      erasureRuns: finishedRuns,
+      certificate,
+      nextStepAt: state.nextStepAt,
+      heldBy: state.heldBy,
+    },
+    {
+      event: {
+        type: 'erasure.certified',
+        detail: {
+          run,
+          certificate: number,
+          status: state.status,
+          held: state.heldBy.length,
+          ...(state.nextStepAt ? { nextStepAt: state.nextStepAt } : {}),
+        },
+      },
+      // The identifier set is needed only while a later run may come.
+      remove: state.status === 'completed' ? ['resolvedSubject'] : [],
+    },
+  );
+  if (changed) {
+    if (state.status === 'completed') {
+      await deps.schedule.remove(input.requestId);
+    } else {
+      await deps.schedule.put({
+        requestId: input.requestId,
+        nextStepAt: state.nextStepAt,
+        heldBy: state.heldBy,
+      });
+      await deps.requests.clearOpenDeadline(request);
+    }
+  }
+  return { requestId: input.requestId, status: state.status, certificate: number };
+}
+
+export async function certifyErasure(deps: CertifyDeps, input: CertifyInput): Promise<CertifyOutput> {
+  if (!input?.requestId) throw new ContractError('requestId is required');
+  switch (input.operation) {
+    case 'verify':
+      return verify(deps, input);
+    case 'issue':
+      return issue(deps, input);
+    default:
+      throw new ContractError('Unknown certify operation');
+  }
+}

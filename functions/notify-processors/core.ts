@@ -1,0 +1,223 @@
+/**
+ * Issue 4, NotifyProcessors: tells each processor that received the erased categories (the plan's
+ * ProcessorNotices) to delete them, through a signed webhook (the callbacks' transport, URL policy and
+ * ES256 detached JWS), retried with backoff within the task, and records every answer on the request.
+ * An unreachable or unconfigured processor is reported (`unreachable`, `not_configured`), never hidden,
+ * and never fails the erasure. Held categories are told on the run that follows their release.
+ */
+import type { S3Client } from '@aws-sdk/client-s3';
+import type { ErasurePlan, ProcessorNotice } from '../erasure/types';
+import { dsrSignatureHeaders } from '../callbacks/signing';
+import type { CallbackTransport, PostResult } from '../callbacks/transport';
+import { callbackUrlProblem } from '../callbacks/url-policy';
+import { runNumberOf, type ProcessorAnswer } from '../shared/certificate';
+import type { StagedSubject } from '../shared/contract';
+import { ContractError } from '../shared/errors';
+import type { JwsSigner } from '../shared/jws';
+import { errorFields, log } from '../shared/logger';
+import type { RequestRepository } from '../shared/requests';
+import { getJson, stagingKeys } from '../shared/s3-objects';
+import type { RunInput } from '../plan-erasure/core';
+
+export interface NotifyConfig {
+  /** processorId -> webhook URL (deployment configuration, PROCESSOR_WEBHOOKS). */
+  webhooks: Readonly<Record<string, string>>;
+  maxAttempts: number;
+  baseDelayMs: number;
+  maxDelayMs: number;
+  /** Local stack only: loopback receivers. */
+  allowPrivate: boolean;
+}
+
+export interface NotifyDeps {
+  s3: S3Client;
+  stagingBucket: string;
+  requests: RequestRepository;
+  signer: JwsSigner;
+  transport: CallbackTransport;
+  config: NotifyConfig;
+  clock?: () => Date;
+  sleep?: (ms: number) => Promise<void>;
+  random?: () => number;
+}
+
+export interface NotifyInput {
+  requestId: string;
+  run?: RunInput;
+  executionName?: string;
+}
+
+export interface NotifyOutput {
+  requestId: string;
+  notified: number;
+  acknowledged: number;
+}
+
+/** Parses PROCESSOR_WEBHOOKS: a JSON object of processor id -> URL. */
+export function parseWebhooks(raw: string | undefined): Record<string, string> {
+  if (!raw) return {};
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    throw new ContractError('PROCESSOR_WEBHOOKS must be a JSON object of processor id to URL');
+  }
+  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw new ContractError('PROCESSOR_WEBHOOKS must be a JSON object of processor id to URL');
+  }
+  const out: Record<string, string> = {};
+  for (const [id, url] of Object.entries(parsed as Record<string, unknown>)) {
+    if (typeof url !== 'string') throw new ContractError(`PROCESSOR_WEBHOOKS names no URL for ${id}`);
+    out[id] = url;
+  }
+  return out;
+}
+
+/**
+ * The deletion request a processor receives. It names the person by the platform's user id (the
+ * reference the processor holds them under) and our keyed hash; nothing else about them.
+ */
+export function deletionBody(
+  requestId: string,
+  run: number,
+  notice: ProcessorNotice,
+  subject: StagedSubject,
+  at: string,
+): Record<string, unknown> {
+  return {
+    eventId: `${requestId}.erasure.${run}.${notice.processorId}`,
+    type: 'erasure.processor_deletion',
+    requestId,
+    processorId: notice.processorId,
+    subject: { userIds: subject.identifiers.userIds, keyedHash: subject.subjectHash },
+    categories: notice.categories.map((c) => `${c.store}/${c.category}`),
+    requestedAt: at,
+  };
+}
+
+export class ProcessorNotifier {
+  private readonly clock: () => Date;
+  private readonly sleep: (ms: number) => Promise<void>;
+  private readonly random: () => number;
+
+  constructor(private readonly deps: NotifyDeps) {
+    this.clock = deps.clock ?? (() => new Date());
+    this.sleep = deps.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
+    this.random = deps.random ?? Math.random;
+  }
+
+  backoffMs(failures: number): number {
+    const { baseDelayMs, maxDelayMs } = this.deps.config;
+    const ceiling = Math.min(maxDelayMs, baseDelayMs * 2 ** Math.max(0, failures - 1));
+    return Math.round(ceiling / 2 + (this.random() * ceiling) / 2);
+  }
+
+  /** One processor: POST until a 2xx, a permanent refusal, or the attempts run out. */
+  private async deliver(url: string, body: Buffer): Promise<{ result: PostResult; attempts: number }> {
+    const { signer, transport, config } = this.deps;
+    let result: PostResult = { reason: 'CONNECTION_FAILED' };
+    let attempts = 0;
+    while (attempts < config.maxAttempts) {
+      attempts += 1;
+      const headers = {
+        'content-type': 'application/json',
+        'user-agent': 'dsr-orchestrator-processors/1',
+        ...(await dsrSignatureHeaders(body, signer)),
+      };
+      result = await transport(url, body, headers).catch(() => ({ reason: 'CONNECTION_FAILED' as const }));
+      const ok = result.status !== undefined && result.status >= 200 && result.status < 300 && !result.reason;
+      if (ok) break;
+      // A redirect or a refused address will not change by retrying.
+      if (result.reason === 'REDIRECT_NOT_FOLLOWED' || result.reason === 'PRIVATE_ADDRESS') break;
+      if (result.status !== undefined && result.status >= 400 && result.status < 500 && result.status !== 429)
+        break;
+      if (attempts < config.maxAttempts) await this.sleep(this.backoffMs(attempts));
+    }
+    return { result, attempts };
+  }
+
+  async notify(input: NotifyInput): Promise<NotifyOutput> {
+    if (!input?.requestId) throw new ContractError('requestId is required');
+    const { requests, config } = this.deps;
+    const run = runNumberOf(input.executionName);
+    const staging = { bucket: this.deps.stagingBucket };
+    const plan = await getJson<ErasurePlan>(this.deps.s3, {
+      ...staging,
+      key: stagingKeys.plan(input.requestId),
+    });
+    const subject = await getJson<StagedSubject>(this.deps.s3, {
+      ...staging,
+      key: stagingKeys.subject(input.requestId),
+    });
+    const request = await requests.require(input.requestId);
+    const answers: ProcessorAnswer[] = [...(request.processors ?? [])];
+    let notified = 0;
+    let acknowledged = 0;
+    for (const notice of plan.processors) {
+      if (notice.categories.length === 0) continue;
+      // A retried task does not tell a processor twice what it already acknowledged in this run.
+      const done = answers.find(
+        (a) => a.processorId === notice.processorId && a.run === run && a.status === 'acknowledged',
+      );
+      if (done) {
+        notified += 1;
+        acknowledged += 1;
+        continue;
+      }
+      const at = this.clock().toISOString();
+      const categories = notice.categories.map((c) => `${c.store}/${c.category}`);
+      const base = { processorId: notice.processorId, name: notice.name, run, categories };
+      const url = config.webhooks[notice.processorId];
+      let answer: ProcessorAnswer;
+      if (!url) {
+        answer = { ...base, status: 'not_configured', reason: 'NO_WEBHOOK_CONFIGURED', attempts: 0, at };
+      } else {
+        const refused = callbackUrlProblem(url, config.allowPrivate);
+        if (refused) {
+          answer = { ...base, status: 'unreachable', reason: refused, attempts: 0, at };
+        } else {
+          const body = Buffer.from(JSON.stringify(deletionBody(input.requestId, run, notice, subject, at)));
+          const { result, attempts } = await this.deliver(url, body);
+          const ok =
+            result.status !== undefined && result.status >= 200 && result.status < 300 && !result.reason;
+          answer = {
+            ...base,
+            status: ok ? 'acknowledged' : 'unreachable',
+            ...(result.status !== undefined ? { httpStatus: result.status } : {}),
+            ...(ok ? {} : { reason: result.reason ?? 'HTTP_ERROR' }),
+            attempts,
+            at: this.clock().toISOString(),
+          };
+        }
+      }
+      notified += 1;
+      if (answer.status === 'acknowledged') acknowledged += 1;
+      else
+        log.warn('processor not acknowledged', { requestId: input.requestId, processor: notice.processorId });
+      const index = answers.findIndex((a) => a.processorId === notice.processorId && a.run === run);
+      if (index >= 0) answers.splice(index, 1, answer);
+      else answers.push(answer);
+      // Recorded one by one: a crash half-way keeps what was already answered.
+      await requests
+        .update(
+          input.requestId,
+          { processors: answers },
+          {
+            type: `processor.${answer.status}`,
+            detail: {
+              processorId: answer.processorId,
+              run,
+              attempts: answer.attempts,
+              ...(answer.httpStatus !== undefined ? { httpStatus: answer.httpStatus } : {}),
+              ...(answer.reason ? { reason: answer.reason } : {}),
+            },
+          },
+        )
+        .catch((error: unknown) => {
+          log.error('processor answer not recorded', { requestId: input.requestId, ...errorFields(error) });
+          throw error;
+        });
+    }
+    return { requestId: input.requestId, notified, acknowledged };
+  }
+}

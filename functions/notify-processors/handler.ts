@@ -1,0 +1,30 @@
+import { ENV } from '../../config/data-map';
+import { httpTransport } from '../callbacks/transport';
+import { documentClient, s3Client } from '../shared/clients';
+import { intEnv, requireEnv } from '../shared/config';
+import { RequestRepository } from '../shared/requests';
+import { signerFromEnv } from '../shared/signing';
+import { taskHandler } from '../shared/task-handler';
+import { ProcessorNotifier, parseWebhooks, type NotifyInput, type NotifyOutput } from './core';
+
+// Private addresses are refused in AWS: the local stack's test receivers listen on loopback.
+const allowPrivate = process.env.ALLOW_PRIVATE_CALLBACKS === 'true';
+
+const notifier = new ProcessorNotifier({
+  s3: s3Client(),
+  stagingBucket: requireEnv(ENV.stagingBucket),
+  requests: new RequestRepository(documentClient(), requireEnv(ENV.requestsTable)),
+  signer: signerFromEnv(),
+  transport: httpTransport({ allowPrivate, timeoutMs: intEnv('PROCESSOR_TIMEOUT_MS', 10_000) }),
+  config: {
+    webhooks: parseWebhooks(process.env.PROCESSOR_WEBHOOKS),
+    maxAttempts: intEnv('PROCESSOR_MAX_ATTEMPTS', 4),
+    baseDelayMs: intEnv('PROCESSOR_RETRY_BASE_MS', 2_000),
+    maxDelayMs: intEnv('PROCESSOR_RETRY_MAX_MS', 30_000),
+    allowPrivate,
+  },
+});
+
+export const handler = taskHandler<NotifyInput, NotifyOutput>('notify-processors', (input) =>
+  notifier.notify(input),
+);

@@ -1,0 +1,155 @@
+/**
+ * Issue 4, BuildPlan: after every store has counted the subject's records (and before anything is
+ * changed), load the policy, the request's jurisdiction, the active legal holds on ANY of the subject's
+ * identifiers, and the staged inventories; build the plan; stage it for the connectors' erase step; and
+ * record it on the request (it holds counts, categories, rules and hold ids only: no personal data).
+ */
+import type { S3Client } from '@aws-sdk/client-s3';
+import { STORE_NAMES, type StoreName } from '../../config/data-map';
+import { isJurisdictionCode } from '../erasure/policy';
+import { buildPlan } from '../erasure/planner';
+import {
+  DEFAULT_JURISDICTION,
+  type CategoryInventory,
+  type ErasurePlan,
+  type Inventory,
+  type Policy,
+} from '../erasure/types';
+import { runNumberOf, type ErasureRun } from '../shared/certificate';
+import type { StagedSubject } from '../shared/contract';
+import { ContractError } from '../shared/errors';
+import { identifierHashesOf, toHoldScope, type HoldRepository } from '../shared/holds';
+import type { RequestRepository } from '../shared/requests';
+import { getJson, putJson, stagingKeys } from '../shared/s3-objects';
+import type { SubjectHasher } from '../shared/subject-hash';
+
+export interface PlanDeps {
+  s3: S3Client;
+  stagingBucket: string;
+  requests: RequestRepository;
+  holds: Pick<HoldRepository, 'activeFor'>;
+  hasher: SubjectHasher;
+  policy: Policy;
+  clock?: () => Date;
+}
+
+/** The workflow's own input, as the state machine passes it ($$.Execution.Input). */
+export interface RunInput {
+  requestId?: string;
+  /** ISO time a resumed run plans with (the sweep's `now`). */
+  asOf?: string;
+}
+
+export interface PlanTaskInput {
+  requestId: string;
+  run?: RunInput;
+  executionName?: string;
+}
+
+export interface PlanTaskOutput {
+  requestId: string;
+  entries: number;
+  held: number;
+  complete: boolean;
+}
+
+/** The run's clock: `asOf` when the sweep passed one, else now. */
+export function asOfDate(run: RunInput | undefined, clock: () => Date): Date {
+  if (run?.asOf === undefined) return clock();
+  const at = new Date(run.asOf);
+  if (typeof run.asOf !== 'string' || Number.isNaN(at.getTime()))
+    throw new ContractError('asOf is not a date');
+  return at;
+}
+
+/** The profile to plan with: the request's jurisdiction when the policy can read it, else `default`. */
+export function planningJurisdiction(recorded: string | undefined): string {
+  const code = (recorded ?? '').trim().toUpperCase();
+  return code && isJurisdictionCode(code) ? code : DEFAULT_JURISDICTION;
+}
+
+export async function loadInventories(
+  s3: S3Client,
+  bucket: string,
+  requestId: string,
+  phase: 'plan' | 'verify',
+): Promise<Record<StoreName, Record<string, CategoryInventory>>> {
+  const out = {} as Record<StoreName, Record<string, CategoryInventory>>;
+  for (const store of STORE_NAMES) {
+    out[store] = await getJson<Record<string, CategoryInventory>>(s3, {
+      bucket,
+      key: stagingKeys.inventory(requestId, store, phase),
+    });
+  }
+  return out;
+}
+
+export async function planErasure(deps: PlanDeps, input: PlanTaskInput): Promise<PlanTaskOutput> {
+  if (!input?.requestId) throw new ContractError('requestId is required');
+  const clock = deps.clock ?? (() => new Date());
+  const request = await deps.requests.require(input.requestId);
+  if (request.type !== 'erasure') throw new ContractError('Not an erasure request');
+  const now = asOfDate(input.run, clock);
+  const run = runNumberOf(input.executionName);
+
+  const subject = await getJson<StagedSubject>(deps.s3, {
+    bucket: deps.stagingBucket,
+    key: stagingKeys.subject(input.requestId),
+  });
+  // Every identifier of the subject, and the one the request named (an unknown subject has no set).
+  const hashes = [request.subjectHash, ...(await identifierHashesOf(deps.hasher, subject.identifiers))];
+  const holds = await deps.holds.activeFor(hashes);
+  const inventory: Inventory = await loadInventories(deps.s3, deps.stagingBucket, input.requestId, 'plan');
+
+  const accountDeletedAt = request.accountDeletedAt ? new Date(request.accountDeletedAt) : now;
+  const plan: ErasurePlan = buildPlan({
+    policy: deps.policy,
+    jurisdiction: planningJurisdiction(request.jurisdiction),
+    inventory,
+    holds: holds.map(toHoldScope),
+    now,
+    accountDeletedAt,
+  });
+  await putJson(deps.s3, { bucket: deps.stagingBucket, key: stagingKeys.plan(input.requestId) }, plan);
+
+  const runs: ErasureRun[] = (request.erasureRuns ?? []).filter((r) => r.run !== run);
+  runs.push({
+    run,
+    executionName: input.executionName ?? input.requestId,
+    startedAt: clock().toISOString(),
+    asOf: now.toISOString(),
+    trigger: run === 0 ? 'request' : 'resumed',
+  });
+  runs.sort((a, b) => a.run - b.run);
+  const { records, holds: holding } = plan.summary;
+  await deps.requests.update(
+    input.requestId,
+    {
+      erasurePlan: plan,
+      erasureRuns: runs,
+      accountDeletedAt: accountDeletedAt.toISOString(),
+    },
+    {
+      type: 'erasure.planned',
+      detail: {
+        run,
+        policyVersion: plan.policyVersion,
+        jurisdiction: plan.jurisdiction.applied,
+        delete: records.delete,
+        anonymise: records.anonymise,
+        retain: records.retain,
+        held: records.held,
+        holds: holding.length,
+      },
+    },
+  );
+  for (const holdId of holding) {
+    await deps.requests.appendEvent(input.requestId, { type: 'hold.applied', detail: { holdId, run } });
+  }
+  return {
+    requestId: input.requestId,
+    entries: plan.entries.length,
+    held: records.held,
+    complete: plan.summary.complete,
+  };
+}

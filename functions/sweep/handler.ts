@@ -1,0 +1,35 @@
+/** The scheduled sweep (EventBridge, e.g. hourly): see core.ts. `asOf` in the event overrides the clock. */
+import middy from '@middy/core';
+import { SFNClient } from '@aws-sdk/client-sfn';
+import { ENV } from '../../config/data-map';
+import { documentClient } from '../shared/clients';
+import { requireEnv } from '../shared/config';
+import { HoldRepository } from '../shared/holds';
+import { log } from '../shared/logger';
+import { RequestRepository } from '../shared/requests';
+import { DynamoVault } from '../shared/vault';
+import { runSweep, StepFunctionsResumeStarter, type SweepDeps, type SweepReport } from './core';
+import { ErasureSchedule } from './schedule';
+
+const doc = documentClient();
+const requestsTable = requireEnv(ENV.requestsTable);
+
+export const deps: SweepDeps = {
+  requests: new RequestRepository(doc, requestsTable),
+  holds: new HoldRepository(doc, requestsTable),
+  schedule: new ErasureSchedule(doc, requestsTable),
+  vault: new DynamoVault(doc, { tableName: requireEnv(ENV.vaultTable) }),
+  starter: new StepFunctionsResumeStarter(new SFNClient({}), requireEnv('ERASURE_STATE_MACHINE_ARN')),
+};
+
+export const handler = middy<{ asOf?: string }, SweepReport>().handler(async (event) => {
+  const now = event?.asOf ? new Date(event.asOf) : new Date();
+  if (Number.isNaN(now.getTime())) throw new Error('asOf is not a date');
+  const report = await runSweep(deps, now);
+  log.info('sweep done', {
+    vaultDestroyed: report.vaultDestroyed,
+    pending: report.pending,
+    resumed: report.resumed.length,
+  });
+  return report;
+});

@@ -1,0 +1,303 @@
+/** Issue 4: plan-vs-inventory verification, the ledger across runs, and the signed certificate. */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadDefaultPolicy } from '../../functions/erasure/policy';
+import { buildPlan } from '../../functions/erasure/planner';
+import {
+  STORE_CATEGORIES,
+  type CategoryInventory,
+  type ErasurePlan,
+  type HoldScope,
+  type StoreName,
+} from '../../functions/erasure/types';
+import {
+  ErasureVerificationFailed,
+  buildCertificate,
+  outstanding,
+  runNumberOf,
+  signCertificate,
+  updateLedger,
+  verifyCertificate,
+  verifyErasure,
+  type CertificateInput,
+} from '../../functions/shared/certificate';
+import { LocalSigner } from '../../functions/shared/signing';
+
+const policy = loadDefaultPolicy();
+const NOW = new Date('2026-11-23T00:00:00.000Z');
+const daysAgo = (n: number) => new Date(NOW.getTime() - n * 86_400_000).toISOString();
+
+type Inv = Record<StoreName, Record<string, CategoryInventory>>;
+
+function emptyInventory(): Inv {
+  const out = {} as Inv;
+  for (const store of Object.keys(STORE_CATEGORIES) as StoreName[]) {
+    out[store] = Object.fromEntries(STORE_CATEGORIES[store].map((c) => [c, { count: 0 }]));
+  }
+  return out;
+}
+
+/** A subject with data in every kind of category: deleted, anonymised, vaulted, retained in place. */
+function subjectInventory(): Inv {
+  const inv = emptyInventory();
+  inv.accounts.profile = { count: 1 };
+  inv.payments.transactions = {
+    count: 3,
+    dates: {
+      transactionDate: [
+        { at: daysAgo(2100), count: 1 },
+        { at: daysAgo(40), count: 2 },
+      ],
+    },
+  };
+  inv.payments['payment-instruments'] = { count: 3 };
+  inv.chat.messages = { count: 4 };
+  inv.chat.mentions = { count: 2 };
+  inv.logs['access-log'] = {
+    count: 5,
+    dates: {
+      recordDate: [
+        { at: daysAgo(200), count: 2 },
+        { at: daysAgo(10), count: 3 },
+      ],
+    },
+  };
+  return inv;
+}
+
+function plan(jurisdiction: string, inventory: Inv, holds: HoldScope[] = [], now = NOW): ErasurePlan {
+  return buildPlan({ policy, jurisdiction, inventory, holds, now });
+}
+
+function after(p: ErasurePlan, overrides: Partial<Record<string, number>> = {}): Inv {
+  const inv = emptyInventory();
+  for (const e of p.entries) {
+    let remaining = 0;
+    if (e.action === 'held') remaining = e.count;
+    if (e.action === 'retain' && e.store === 'logs') remaining = e.rule?.retained ?? 0;
+    const override = overrides[`${e.store}/${e.category}`];
+    inv[e.store][e.category] = { count: override ?? remaining };
+  }
+  return inv;
+}
+
+describe('verifyErasure', () => {
+  test('a clean erasure passes; log lines under retention and held data remain by design', () => {
+    const p = plan('KR', subjectInventory(), [{ holdId: 'hold_1', caseReference: 'C-1', stores: ['chat'] }]);
+    const result = verifyErasure(p, after(p));
+    expect(result.passed).toBe(true);
+    expect(result.leftovers).toEqual([]);
+    expect(result.kept).toEqual(
+      expect.arrayContaining([
+        { store: 'logs', category: 'access-log', remaining: 3, reason: 'retained-in-place' },
+        { store: 'chat', category: 'messages', remaining: 4, reason: 'held' },
+      ]),
+    );
+  });
+
+  test.each([
+    ['accounts/profile', 1, 'accounts', 'profile'],
+    ['chat/mentions', 1, 'chat', 'mentions'],
+    // Vaulted records must leave the live store.
+    ['payments/transactions', 1, 'payments', 'transactions'],
+    // More log lines than the ones under retention.
+    ['logs/access-log', 4, 'logs', 'access-log'],
+  ])('%s still counting %i fails, naming the store', (key, count, store, category) => {
+    const p = plan('KR', subjectInventory());
+    const result = verifyErasure(p, after(p, { [key]: count }));
+    expect(result.passed).toBe(false);
+    expect(result.leftovers).toEqual([expect.objectContaining({ store, category, remaining: count })]);
+  });
+
+  test('in the default profile nothing is retained, so log lines must all go', () => {
+    const p = plan('JP', subjectInventory());
+    expect(verifyErasure(p, after(p)).passed).toBe(true);
+    expect(verifyErasure(p, after(p, { 'logs/access-log': 1 })).passed).toBe(false);
+  });
+
+  test('the error names the store in the form describeFailure parses, without personal data', () => {
+    const error = new ErasureVerificationFailed('chat', 'messages', 1);
+    expect(error.name).toBe('ErasureVerificationFailed');
+    expect(` ${error.message}`).toMatch(/\sstore=chat\b/);
+  });
+});
+
+describe('ledger and outstanding work', () => {
+  test('KR: retained parts keep the request partially completed until the earliest expiry', () => {
+    const p = plan('KR', subjectInventory());
+    const ledger = updateLedger([], p, 0, NOW);
+    const state = outstanding(ledger);
+    expect(state.status).toBe('partially_completed');
+    // Access-log lines from 10 days ago expire 3 months after their date: the first scheduled step.
+    const accessUntil = p.entries.find((e) => e.category === 'access-log')?.rule?.earliestUntil;
+    expect(state.nextStepAt).toBe(accessUntil);
+    const txns = ledger.find((e) => e.category === 'transactions');
+    expect(txns).toMatchObject({ state: 'retained', deleted: 3 });
+    expect(txns?.retained).toMatchObject({ location: 'vault', destroyed: 0 });
+    expect(txns?.retained?.schedule.reduce((n, s) => n + s.count, 0)).toBe(2);
+    const logs = ledger.find((e) => e.category === 'access-log');
+    expect(logs).toMatchObject({ state: 'retained', deleted: 2, retained: { location: 'live-store' } });
+  });
+
+  test('a resumed run past every expiry completes; vaulted records count as destroyed', () => {
+    const first = updateLedger([], plan('KR', subjectInventory()), 0, NOW);
+    const later = new Date('2032-01-01T00:00:00.000Z');
+    // The account and payments are gone from the live stores: only the log lines are still there.
+    const inv = emptyInventory();
+    inv.logs['access-log'] = { count: 3, dates: { recordDate: [{ at: daysAgo(10), count: 3 }] } };
+    const second = updateLedger(first, plan('KR', inv, [], later), 1, later);
+    expect(outstanding(second)).toEqual({ status: 'completed', nextStepAt: null, heldBy: [] });
+    expect(second.find((e) => e.category === 'transactions')).toMatchObject({
+      state: 'deleted',
+      deleted: 3,
+      retained: { destroyed: 2, schedule: [] },
+    });
+    expect(second.find((e) => e.category === 'access-log')).toMatchObject({ state: 'deleted', deleted: 5 });
+    expect(second.find((e) => e.category === 'profile')).toMatchObject({ state: 'deleted', deleted: 1 });
+  });
+
+  test('a held category stays held (no date) until a run after the release erases it', () => {
+    const hold = { holdId: 'hold_1', caseReference: 'C-1', stores: ['chat'] as StoreName[] };
+    const first = updateLedger([], plan('JP', subjectInventory(), [hold]), 0, NOW);
+    expect(outstanding(first)).toEqual({
+      status: 'partially_completed',
+      nextStepAt: null,
+      heldBy: ['hold_1'],
+    });
+    const inv = emptyInventory();
+    inv.chat.messages = { count: 4 };
+    inv.chat.mentions = { count: 2 };
+    const second = updateLedger(first, plan('JP', inv), 1, NOW);
+    expect(outstanding(second).status).toBe('completed');
+    expect(second.find((e) => e.category === 'messages')).toMatchObject({
+      state: 'deleted',
+      deleted: 4,
+      run: 1,
+    });
+    expect(second.find((e) => e.category === 'mentions')).toMatchObject({
+      state: 'anonymised',
+      anonymised: 2,
+    });
+  });
+
+  test('run numbers come from execution names', () => {
+    expect(runNumberOf('req_abc')).toBe(0);
+    expect(runNumberOf('req_abc-r3')).toBe(3);
+    expect(runNumberOf(undefined)).toBe(0);
+  });
+});
+
+describe('the certificate', () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'dsr-cert-'));
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  function input(p: ErasurePlan, overrides: Partial<CertificateInput> = {}): CertificateInput {
+    return {
+      issuer: 'dsr-orchestrator',
+      requestId: 'req_' + 'a'.repeat(32),
+      requestedAt: NOW.toISOString(),
+      subjectHash: 'H'.repeat(43),
+      subjectFound: true,
+      plan: p,
+      ledger: updateLedger([], p, 0, NOW),
+      verification: verifyErasure(p, after(p)),
+      verifiedAt: NOW.toISOString(),
+      processors: [
+        {
+          processorId: 'kuore',
+          name: 'Kuore Inc.',
+          run: 0,
+          status: 'acknowledged',
+          httpStatus: 200,
+          attempts: 1,
+          at: NOW.toISOString(),
+          categories: ['accounts/profile'],
+        },
+      ],
+      runs: [
+        {
+          run: 0,
+          executionName: 'req_x',
+          startedAt: NOW.toISOString(),
+          asOf: NOW.toISOString(),
+          trigger: 'request',
+        },
+      ],
+      number: 1,
+      issuedAt: NOW.toISOString(),
+      asOf: NOW.toISOString(),
+      ...overrides,
+    };
+  }
+
+  test('states per store and category what was deleted, anonymised, retained (basis, until) and held', () => {
+    const hold = {
+      holdId: 'hold_1',
+      caseReference: 'C-1',
+      stores: ['chat'] as StoreName[],
+      categories: ['messages'],
+    };
+    const p = plan('KR', subjectInventory(), [hold]);
+    const cert = buildCertificate(input(p));
+    expect(cert).toMatchObject({
+      type: 'erasure-certificate',
+      subject: { keyedHash: 'H'.repeat(43), found: true },
+      policy: { version: policy.version, hash: policy.hash },
+      jurisdiction: { requested: 'KR', applied: 'KR' },
+      status: 'partially_completed',
+      verification: { result: 'passed' },
+    });
+    const cat = (store: string, category: string) =>
+      cert.stores.find((s) => s.store === store)?.categories.find((c) => c.category === category);
+    expect(cat('accounts', 'profile')).toMatchObject({ state: 'deleted', deleted: 1 });
+    expect(cat('chat', 'mentions')).toMatchObject({ state: 'anonymised', anonymised: 2 });
+    expect(cat('chat', 'messages')).toMatchObject({
+      state: 'held',
+      held: [{ holdId: 'hold_1', caseReference: 'C-1' }],
+    });
+    const txns = cat('payments', 'transactions');
+    expect(txns?.retained).toMatchObject({
+      location: 'vault',
+      records: 2,
+      period: 'P5Y',
+      basis: { law: expect.stringContaining('Electronic Commerce') },
+    });
+    expect(txns?.retained?.until).toBe(p.entries.find((e) => e.category === 'transactions')?.rule?.until);
+    expect(cert.processors[0]).toMatchObject({
+      processorId: 'kuore',
+      status: 'acknowledged',
+      httpStatus: 200,
+    });
+    // No identifier anywhere: only the keyed hash names the subject.
+    expect(JSON.stringify(cert)).not.toMatch(/u-alice|@/);
+  });
+
+  test('refuses to certify an erasure whose verification failed', () => {
+    const p = plan('KR', subjectInventory());
+    expect(() =>
+      buildCertificate(input(p, { verification: verifyErasure(p, after(p, { 'chat/messages': 1 })) })),
+    ).toThrow(ErasureVerificationFailed);
+  });
+
+  test('is a compact ES256 JWS that verifies against the JWKS; a changed byte does not', async () => {
+    const signer = new LocalSigner(dir);
+    const cert = buildCertificate(input(plan('JP', subjectInventory())));
+    const { jws, kid } = await signCertificate(cert, signer);
+    expect(jws.split('.')).toHaveLength(3);
+    const jwks = await signer.publicJwks();
+    const ok = verifyCertificate(jws, jwks);
+    expect(ok).toMatchObject({
+      ok: true,
+      kid,
+      payload: { certificateId: cert.certificateId, status: 'completed' },
+    });
+    const [h, payload, s] = jws.split('.');
+    const forged = Buffer.from(payload!, 'base64url').toString('utf8').replace('"completed"', '"completes"');
+    expect(verifyCertificate(`${h}.${Buffer.from(forged).toString('base64url')}.${s}`, jwks).ok).toBe(false);
+    expect(verifyCertificate(jws, { keys: [] }).ok).toBe(false);
+  });
+});

@@ -1,0 +1,703 @@
+/**
+ * Logs connector, erasure side, against an in-memory S3 that honours If-Match like S3 does (412 on a
+ * stale ETag), streams bodies in small chunks, and can simulate a concurrent log writer.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { gunzipSync, gzipSync } from 'node:zlib';
+import fc from 'fast-check';
+import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  UploadPartCommand,
+  type S3Client,
+} from '@aws-sdk/client-s3';
+import { createLogsConnector, type LogsConfig } from '../../functions/connectors/logs/core';
+import { filterLines, type LineVerdict } from '../../functions/connectors/logs/lines';
+import { buildPlan } from '../../functions/erasure/planner';
+import { loadDefaultPolicy } from '../../functions/erasure/policy';
+import type { Inventory } from '../../functions/erasure/types';
+import type {
+  CategoryInventoryView,
+  EraseContext,
+  ErasureContext,
+  PlanEntryView,
+  StagedSubject,
+} from '../../functions/shared/contract';
+import { ConnectorError } from '../../functions/shared/errors';
+
+type Row = Record<string, unknown>;
+
+const NOW = new Date('2026-11-01T00:00:00.000Z');
+const policy = loadDefaultPolicy();
+
+const gz = (text: string) => gzipSync(Buffer.from(text, 'utf8'));
+const text = (body: Buffer) => gunzipSync(body).toString('utf8');
+const etagOf = (body: Buffer) => `"${createHash('md5').update(body).digest('hex')}"`;
+
+interface StoredObject {
+  body: Buffer;
+  etag: string;
+  contentType?: string;
+}
+
+/**
+ * In-memory S3: List (paged by 2), Get/Head with ETags, Put and multipart uploads that honour If-Match
+ * (412 PreconditionFailed on a stale ETag, NoSuchKey when the object is gone). `beforeWrite` runs before a
+ * write is judged, to play a concurrent writer.
+ */
+function fakeS3(initial: Record<string, Buffer>, options: { chunkSize?: number } = {}) {
+  const objects = new Map<string, StoredObject>();
+  const set = (key: string, body: Buffer, contentType?: string) =>
+    objects.set(key, { body, etag: etagOf(body), contentType });
+  for (const [key, body] of Object.entries(initial)) set(key, body, 'application/gzip');
+  const calls: { command: string; key?: string; ifMatch?: string }[] = [];
+  const uploads = new Map<string, { key: string; parts: Map<number, Buffer> }>();
+  let beforeWrite: ((key: string) => void) | undefined;
+  let failPart = false;
+  const chunkSize = options.chunkSize ?? 9;
+
+  const checkCondition = (key: string, ifMatch: string | undefined) => {
+    beforeWrite?.(key);
+    const current = objects.get(key);
+    if (ifMatch !== undefined && !current) throw Object.assign(new Error('gone'), { name: 'NoSuchKey' });
+    if (ifMatch !== undefined && current?.etag !== ifMatch) {
+      throw Object.assign(new Error('precondition'), {
+        name: 'PreconditionFailed',
+        $metadata: { httpStatusCode: 412 },
+      });
+    }
+  };
+
+  const send = async (command: unknown): Promise<unknown> => {
+    if (command instanceof ListObjectsV2Command) {
+      const { Prefix = '', ContinuationToken } = command.input;
+      calls.push({ command: 'List' });
+      const matching = [...objects.keys()].filter((k) => k.startsWith(Prefix)).sort();
+      const start = ContinuationToken ? Number(ContinuationToken) : 0;
+      const truncated = start + 2 < matching.length;
+      return {
+        Contents: matching.slice(start, start + 2).map((Key) => ({ Key })),
+        IsTruncated: truncated,
+        NextContinuationToken: truncated ? String(start + 2) : undefined,
+      };
+    }
+    if (command instanceof GetObjectCommand || command instanceof HeadObjectCommand) {
+      const key = String(command.input.Key);
+      const isGet = command instanceof GetObjectCommand;
+      calls.push({ command: isGet ? 'Get' : 'Head', key });
+      const object = objects.get(key);
+      if (!object) throw Object.assign(new Error('gone'), { name: isGet ? 'NoSuchKey' : 'NotFound' });
+      if (!isGet) return { ETag: object.etag };
+      const data = object.body;
+      async function* chunks() {
+        for (let i = 0; i < data.length; i += chunkSize) {
+          await new Promise((resolve) => setImmediate(resolve));
+          yield data.subarray(i, i + chunkSize);
+        }
+      }
+      return { Body: Readable.from(chunks()), ETag: object.etag, ContentType: object.contentType };
+    }
+    if (command instanceof PutObjectCommand) {
+      const { Key, IfMatch, Body, ContentType } = command.input;
+      calls.push({ command: 'Put', key: String(Key), ifMatch: IfMatch });
+      checkCondition(String(Key), IfMatch);
+      set(String(Key), Buffer.from(Body as Uint8Array), ContentType);
+      return { ETag: objects.get(String(Key))?.etag };
+    }
+    if (command instanceof CreateMultipartUploadCommand) {
+      const id = `upload-${uploads.size + 1}`;
+      calls.push({ command: 'CreateMultipart', key: String(command.input.Key) });
+      uploads.set(id, { key: String(command.input.Key), parts: new Map() });
+      return { UploadId: id };
+    }
+    if (command instanceof UploadPartCommand) {
+      calls.push({ command: 'UploadPart', key: String(command.input.Key) });
+      if (failPart) throw Object.assign(new Error('part failed'), { name: 'InternalError' });
+      const upload = uploads.get(String(command.input.UploadId));
+      const part = Buffer.from(command.input.Body as Uint8Array);
+      upload?.parts.set(Number(command.input.PartNumber), part);
+      return { ETag: etagOf(part) };
+    }
+    if (command instanceof CompleteMultipartUploadCommand) {
+      const { Key, IfMatch, UploadId } = command.input;
+      calls.push({ command: 'Complete', key: String(Key), ifMatch: IfMatch });
+      checkCondition(String(Key), IfMatch);
+      const upload = uploads.get(String(UploadId));
+      const numbers = (command.input.MultipartUpload?.Parts ?? []).map((p) => Number(p.PartNumber));
+      set(String(Key), Buffer.concat(numbers.map((n) => upload?.parts.get(n) ?? Buffer.alloc(0))));
+      uploads.delete(String(UploadId));
+      return {};
+    }
+    if (command instanceof AbortMultipartUploadCommand) {
+      calls.push({ command: 'AbortMultipart', key: String(command.input.Key) });
+      uploads.delete(String(command.input.UploadId));
+      return {};
+    }
+    throw new Error(`unexpected command ${String(command)}`);
+  };
+  // lib-storage's Upload reads a few settings off the client's config.
+  const config = {
+    endpoint: async () => ({ protocol: 'https:', hostname: 's3.test', path: '/' }),
+    forcePathStyle: true,
+    requestChecksumCalculation: async () => 'WHEN_REQUIRED',
+  };
+  return {
+    s3: { send, config } as unknown as S3Client,
+    objects,
+    calls,
+    body: (key: string) => text(objects.get(key)?.body ?? gz('')),
+    setBeforeWrite: (hook: ((key: string) => void) | undefined) => (beforeWrite = hook),
+    setFailPart: (fail: boolean) => (failPart = fail),
+    put: (key: string, body: Buffer) => set(key, body, 'application/gzip'),
+    openUploads: () => uploads.size,
+  };
+}
+
+const CONFIG: LogsConfig = {
+  bucket: 'platform-logs',
+  accessPrefix: 'access/',
+  voiceSessionsPrefix: 'voice-sessions/',
+};
+const IDS = { userIds: ['u-alice', 'u-alice-old'], deviceIds: ['dev-alice-phone'] };
+
+function subject(identifiers = IDS): StagedSubject {
+  return {
+    requestId: 'req_00000000000000000000000000000042',
+    subjectHash: 'hash',
+    found: true,
+    pseudonymSalt: 'salt',
+    identifiers: { emails: [], phones: [], externalAccounts: [], ...identifiers },
+  };
+}
+
+function erasureCtx(now = NOW): ErasureContext {
+  return {
+    requestId: 'req_00000000000000000000000000000042',
+    subject: subject(),
+    tombstone: 'erased-user-x',
+    now: () => now,
+  };
+}
+
+const access = (extra: Row) =>
+  JSON.stringify({
+    ts: '2026-10-30T10:00:00Z',
+    userId: null,
+    ip: '192.0.2.1',
+    deviceId: 'dev-x',
+    userAgent: 'App/1.0',
+    method: 'GET',
+    path: '/worlds',
+    status: 200,
+    referrer: null,
+    country: 'KR',
+    region: 'KR-11',
+    ...extra,
+  });
+
+// A recent day (inside 3 months) with CRLF endings, odd spacing, unicode, a malformed line and no final newline.
+const RECENT_ACCESS = [
+  access({ userId: 'u-bob', ts: '2026-10-30T01:00:00Z', note: 'u-alice' }), // mentions alice, is bob's
+  access({ userId: 'u-alice', ts: '2026-10-30T02:00:00Z', ip: '10.0.0.1' }),
+  '{"ts":"2026-10-30T03:00:00Z",   "userId":"u-carol", "path":"/월드/ü"}',
+  access({ userId: null, deviceId: 'dev-alice-phone', ts: '2026-10-30T04:00:00Z' }), // alice signed out
+  access({ userId: 'u-frank', deviceId: 'dev-alice-phone', ts: '2026-10-30T05:00:00Z' }), // frank on her device
+  'not json "u-alice"',
+  '',
+  access({ userId: 'u-alice-old', ts: '2026-10-30T23:00:00Z' }),
+  access({ userId: null, deviceId: 'dev-anon', ts: '2026-10-30T23:30:00Z' }),
+].join('\r\n');
+
+// An old day (past 3 months): alice's lines there have outlived the access-log retention.
+const OLD_ACCESS =
+  [
+    access({ userId: 'u-alice', ts: '2026-07-01T08:00:00Z' }),
+    access({ userId: 'u-bob', ts: '2026-07-01T09:00:00Z' }),
+    access({ userId: 'u-alice', ts: '2026-07-01T10:00:00Z' }),
+  ].join('\n') + '\n';
+
+const OTHERS_ONLY = access({ userId: 'u-bob', ts: '2026-10-29T10:00:00Z' }) + '\n';
+
+const session = (id: string, startedAt: string, users: string[]) =>
+  JSON.stringify({
+    sessionId: id,
+    worldId: 'world-1',
+    startedAt,
+    endedAt: startedAt,
+    participants: users.map((userId, i) => ({ userId, ip: `198.51.100.${i + 1}`, joinedAt: startedAt })),
+  });
+
+const RECENT_VOICE =
+  [
+    session('vs-1', '2026-10-30T19:00:00Z', ['u-alice', 'u-bob']),
+    session('vs-2', '2026-10-30T20:00:00Z', ['u-bob', 'u-carol']),
+    session('vs-3', '2026-10-30T21:00:00Z', ['u-carol', 'u-alice', 'u-dave', 'u-alice-old']),
+  ].join('\n') + '\n';
+const OLD_VOICE = session('vs-0', '2025-09-01T19:00:00Z', ['u-bob', 'u-alice']) + '\n';
+
+const KEYS = {
+  recent: 'access/dt=2026-10-30/part-00000.jsonl.gz',
+  old: 'access/dt=2026-07-01/part-00000.jsonl.gz',
+  others: 'access/dt=2026-10-29/part-00000.jsonl.gz',
+  recentVoice: 'voice-sessions/dt=2026-10-30/part-00000.jsonl.gz',
+  oldVoice: 'voice-sessions/dt=2025-09-01/part-00000.jsonl.gz',
+};
+
+function seeded() {
+  return fakeS3({
+    [KEYS.recent]: gz(RECENT_ACCESS),
+    [KEYS.old]: gz(OLD_ACCESS),
+    [KEYS.others]: gz(OTHERS_ONLY),
+    [KEYS.recentVoice]: gz(RECENT_VOICE),
+    [KEYS.oldVoice]: gz(OLD_VOICE),
+  });
+}
+
+async function inventoryOf(s3: S3Client, config: LogsConfig = CONFIG, now = NOW) {
+  const inventory = await createLogsConnector(s3, config).inventory?.(erasureCtx(now));
+  if (!inventory) throw new Error('no inventory');
+  return inventory;
+}
+
+/** The plan's entries for logs, from the real planner and policy (other stores report nothing). */
+function planFor(
+  logs: Record<string, CategoryInventoryView>,
+  jurisdiction: string,
+  now = NOW,
+  holds: { holdId: string; caseReference: string; stores?: ['logs'] }[] = [],
+): PlanEntryView[] {
+  const empty = (categories: string[]) => Object.fromEntries(categories.map((c) => [c, { count: 0 }]));
+  const inventory = {
+    accounts: empty(['profile', 'linked-accounts', 'devices', 'bank-account', 'marketing-consents']),
+    payments: empty(['transactions', 'payment-instruments']),
+    chat: empty(['messages', 'complaints', 'mentions', 'room-memberships']),
+    media: empty(['avatars', 'voice-recordings', 'uploads', 'behavior', 'chat-attachments']),
+    logs: { 'access-log': { count: 0 }, 'voice-sessions': { count: 0 }, ...logs },
+  } as Inventory;
+  return buildPlan({ policy, jurisdiction, inventory, holds, now }).entries.filter((e) => e.store === 'logs');
+}
+
+async function erase(s3: S3Client, plan: PlanEntryView[], config: LogsConfig = CONFIG, now = NOW) {
+  const ctx: EraseContext = {
+    ...erasureCtx(now),
+    plan,
+    vault: {
+      put: async () => {
+        throw new Error('logs must not use the vault');
+      },
+    },
+  };
+  const outcome = await createLogsConnector(s3, config).erase?.(ctx);
+  if (!outcome) throw new Error('no erase');
+  return outcome;
+}
+
+const lines = (body: string) => body.split(/(?<=\n)/);
+/** `before` minus the lines at `dropped` (0-based, as split keeping endings). */
+const without = (before: string, dropped: number[]) =>
+  lines(before)
+    .filter((_, i) => !dropped.includes(i))
+    .join('');
+
+describe('logs inventory', () => {
+  test('counts the subject’s access lines (user ids, and signed-out lines from their devices) and sessions per day', async () => {
+    const bucket = seeded();
+    const inventory = await inventoryOf(bucket.s3);
+    // recent: alice 02:00, signed-out dev-alice-phone 04:00, u-alice-old 23:00 (not bob's mention, not
+    // frank on her device, not the malformed line); old: two.
+    expect(inventory['access-log']).toEqual({
+      count: 5,
+      dates: {
+        recordDate: [
+          { at: '2026-07-01T10:00:00.000Z', count: 2 },
+          { at: '2026-10-30T23:00:00.000Z', count: 3 },
+        ],
+      },
+    });
+    expect(inventory['voice-sessions']).toEqual({
+      count: 3,
+      dates: {
+        sessionDate: [
+          { at: '2025-09-01T19:00:00.000Z', count: 1 },
+          { at: '2026-10-30T21:00:00.000Z', count: 2 },
+        ],
+      },
+    });
+    // The planner accepts it as it is.
+    const plan = planFor(inventory, 'KR');
+    expect(plan.map((e) => [e.category, e.action])).toEqual([
+      ['access-log', 'retain'],
+      ['voice-sessions', 'retain'],
+    ]);
+    expect(bucket.calls.some((c) => c.command === 'Put')).toBe(false);
+  });
+
+  test('a line without a usable date is dated by the end of its dt= day', async () => {
+    const bucket = fakeS3({
+      'access/dt=2026-10-02/part-00000.jsonl.gz': gz(access({ userId: 'u-alice', ts: 'yesterday' })),
+    });
+    const inventory = await inventoryOf(bucket.s3);
+    expect(inventory['access-log']?.dates?.recordDate).toEqual([
+      { at: '2026-10-02T23:59:59.999Z', count: 1 },
+    ]);
+  });
+
+  test('a subject with no ids has nothing, and nothing is read', async () => {
+    const bucket = seeded();
+    const inventory = await createLogsConnector(bucket.s3, CONFIG).inventory?.({
+      ...erasureCtx(),
+      subject: subject({ userIds: [], deviceIds: [] }),
+    });
+    expect(inventory).toEqual({});
+    expect(bucket.calls).toEqual([]);
+  });
+});
+
+describe('logs erase', () => {
+  test('no retention (default profile): every line of the subject goes, others stay byte-for-byte, in order', async () => {
+    const bucket = seeded();
+    const before = Object.fromEntries([...bucket.objects].map(([k, o]) => [k, o.body]));
+    const plan = planFor(await inventoryOf(bucket.s3), 'default');
+    expect(plan.map((e) => e.action)).toEqual(['delete', 'anonymise']);
+
+    const outcome = await erase(bucket.s3, plan);
+    expect(outcome).toEqual({
+      'access-log': { deleted: 5, anonymised: 0, retained: 0, untouched: 0 },
+      'voice-sessions': { deleted: 0, anonymised: 3, retained: 0, untouched: 0 },
+    });
+    // recent: lines 1 (alice), 3 (signed out on her device) and 7 (old id) dropped; CRLF kept.
+    expect(bucket.body(KEYS.recent)).toBe(without(RECENT_ACCESS, [1, 3, 7]));
+    expect(bucket.body(KEYS.old)).toBe(without(OLD_ACCESS, [0, 2]));
+    // An object without the subject is never written.
+    expect(bucket.objects.get(KEYS.others)?.body).toBe(before[KEYS.others]);
+    expect(
+      bucket.calls
+        .filter((c) => c.command === 'Put')
+        .map((c) => c.key)
+        .sort(),
+    ).toEqual([KEYS.old, KEYS.oldVoice, KEYS.recent, KEYS.recentVoice].sort());
+    // Every write was conditional on the ETag read.
+    for (const put of bucket.calls.filter((c) => c.command === 'Put'))
+      expect(put.ifMatch).toMatch(/^"[0-9a-f]{32}"$/);
+
+    // Voice: only the subject's entries go; other sessions' lines are byte-for-byte the same.
+    const voice = lines(bucket.body(KEYS.recentVoice));
+    expect(voice[1]).toBe(lines(RECENT_VOICE)[1]);
+    const vs1 = JSON.parse(voice[0] ?? '') as { participants: Row[] };
+    const vs3 = JSON.parse(voice[2] ?? '') as { participants: Row[]; sessionId: string };
+    expect(vs1.participants.map((p) => p.userId)).toEqual(['u-bob']);
+    expect(vs3.participants).toEqual([
+      { userId: 'u-carol', ip: '198.51.100.1', joinedAt: '2026-10-30T21:00:00Z' },
+      { userId: 'u-dave', ip: '198.51.100.3', joinedAt: '2026-10-30T21:00:00Z' },
+    ]);
+    expect(vs3.sessionId).toBe('vs-3');
+    expect(bucket.body(KEYS.oldVoice)).not.toContain('u-alice');
+
+    // Verification: nothing left; a re-run writes nothing and reports nothing.
+    const after = await inventoryOf(bucket.s3);
+    expect(after).toEqual({});
+    const puts = bucket.calls.filter((c) => c.command === 'Put').length;
+    const again = await erase(bucket.s3, plan);
+    expect(again['access-log']).toEqual({ deleted: 0, anonymised: 0, retained: 0, untouched: 0 });
+    expect(again['voice-sessions']).toEqual({ deleted: 0, anonymised: 0, retained: 0, untouched: 0 });
+    expect(bucket.calls.filter((c) => c.command === 'Put').length).toBe(puts);
+  });
+
+  test('KR: lines under retention stay untouched (and still counted); expired ones go', async () => {
+    const bucket = seeded();
+    const recentBefore = bucket.objects.get(KEYS.recent)?.body;
+    const recentVoiceBefore = bucket.objects.get(KEYS.recentVoice)?.body;
+    const plan = planFor(await inventoryOf(bucket.s3), 'KR');
+    const outcome = await erase(bucket.s3, plan);
+    expect(outcome).toEqual({
+      'access-log': { deleted: 2, anonymised: 0, retained: 0, untouched: 3 },
+      'voice-sessions': { deleted: 0, anonymised: 1, retained: 0, untouched: 2 },
+    });
+    expect(bucket.body(KEYS.old)).toBe(without(OLD_ACCESS, [0, 2]));
+    expect(bucket.objects.get(KEYS.recent)?.body).toBe(recentBefore);
+    expect(bucket.objects.get(KEYS.recentVoice)?.body).toBe(recentVoiceBefore);
+    expect(bucket.body(KEYS.oldVoice)).toBe(
+      JSON.stringify({
+        ...(JSON.parse(OLD_VOICE) as Row),
+        participants: [(JSON.parse(OLD_VOICE) as { participants: Row[] }).participants[0]],
+      }) + '\n',
+    );
+    const after = await inventoryOf(bucket.s3);
+    expect(after['access-log']?.count).toBe(3);
+    expect(after['voice-sessions']?.count).toBe(2);
+
+    // Once their periods end, a later run (the sweep) erases the rest.
+    const later = new Date('2027-11-01T00:00:00.000Z');
+    const laterPlan = planFor(after, 'KR', later);
+    expect(laterPlan.map((e) => e.action)).toEqual(['delete', 'anonymise']);
+    const rest = await erase(bucket.s3, laterPlan, CONFIG, later);
+    expect(rest['access-log']).toEqual({ deleted: 3, anonymised: 0, retained: 0, untouched: 0 });
+    expect(rest['voice-sessions']).toEqual({ deleted: 0, anonymised: 2, retained: 0, untouched: 0 });
+    expect(await inventoryOf(bucket.s3, CONFIG, later)).toEqual({});
+    expect(bucket.body(KEYS.recent)).toBe(without(RECENT_ACCESS, [1, 3, 7]));
+  });
+
+  test('held: nothing is written, everything is counted untouched', async () => {
+    const bucket = seeded();
+    const before = new Map([...bucket.objects].map(([k, o]) => [k, o.etag]));
+    const plan = planFor(await inventoryOf(bucket.s3), 'default', NOW, [
+      { holdId: 'hold-1', caseReference: 'CASE-1', stores: ['logs'] },
+    ]);
+    expect(plan.map((e) => e.action)).toEqual(['held', 'held']);
+    const outcome = await erase(bucket.s3, plan);
+    expect(outcome).toEqual({
+      'access-log': { deleted: 0, anonymised: 0, retained: 0, untouched: 5 },
+      'voice-sessions': { deleted: 0, anonymised: 0, retained: 0, untouched: 3 },
+    });
+    expect(new Map([...bucket.objects].map(([k, o]) => [k, o.etag]))).toEqual(before);
+    expect(bucket.calls.some((c) => c.command === 'Put')).toBe(false);
+  });
+
+  test('a concurrent write between read and write (412) is retried on the new content and survives', async () => {
+    const bucket = seeded();
+    const plan = planFor(await inventoryOf(bucket.s3), 'default');
+    const erasing = bucket.calls.length;
+    const appended = access({ userId: 'u-dave', ts: '2026-07-01T23:00:00Z', path: '/late' }) + '\n';
+    let raced = false;
+    bucket.setBeforeWrite((key) => {
+      if (key !== KEYS.old || raced) return;
+      raced = true;
+      // A log shipper appends to the object after our read: the write with the old ETag must fail.
+      bucket.put(key, gz(OLD_ACCESS + appended));
+    });
+    const outcome = await erase(bucket.s3, plan, { ...CONFIG, concurrency: 1 });
+    expect(outcome['access-log']?.deleted).toBe(5);
+    const puts = bucket.calls.filter((c) => c.command === 'Put' && c.key === KEYS.old);
+    expect(puts).toHaveLength(2);
+    expect(puts[0]?.ifMatch).not.toBe(puts[1]?.ifMatch);
+    // Scan, first rewrite read, re-read after the 412.
+    expect(bucket.calls.slice(erasing).filter((c) => c.command === 'Get' && c.key === KEYS.old)).toHaveLength(
+      3,
+    );
+    expect(bucket.body(KEYS.old)).toBe(without(OLD_ACCESS, [0, 2]) + appended);
+  });
+
+  test('local mode (no If-Match): a changed ETag seen by HeadObject before the write retries', async () => {
+    const bucket = seeded();
+    const plan = planFor(await inventoryOf(bucket.s3), 'default');
+    const appended = access({ userId: 'u-dave', ts: '2026-07-01T23:00:00Z' }) + '\n';
+    let changes = 0;
+    const local = { ...CONFIG, conditionalWrites: false, concurrency: 1 };
+    // The change lands while the object is being filtered, before the pre-write check.
+    const send = bucket.s3.send.bind(bucket.s3);
+    const s3 = {
+      config: (bucket.s3 as unknown as { config: unknown }).config,
+      send: async (command: unknown) => {
+        if (command instanceof HeadObjectCommand && command.input.Key === KEYS.old && changes === 0) {
+          changes += 1;
+          bucket.put(KEYS.old, gz(OLD_ACCESS + appended));
+        }
+        return send(command as never);
+      },
+    } as unknown as S3Client;
+    await erase(s3, plan, local);
+    const puts = bucket.calls.filter((c) => c.command === 'Put');
+    expect(puts.length).toBeGreaterThan(0);
+    expect(puts.every((c) => c.ifMatch === undefined)).toBe(true);
+    expect(bucket.calls.filter((c) => c.command === 'Put' && c.key === KEYS.old)).toHaveLength(1);
+    expect(bucket.body(KEYS.old)).toBe(without(OLD_ACCESS, [0, 2]) + appended);
+  });
+
+  test('an object that keeps changing fails the erase after the last attempt, naming no one', async () => {
+    const bucket = seeded();
+    const plan = planFor(await inventoryOf(bucket.s3), 'default');
+    let n = 0;
+    bucket.setBeforeWrite((key) => {
+      if (key === KEYS.old) bucket.put(key, gz(OLD_ACCESS + access({ userId: 'u-bob', n: n++ }) + '\n'));
+    });
+    const failure = erase(bucket.s3, plan, { ...CONFIG, maxWriteAttempts: 3, concurrency: 1 });
+    await expect(failure).rejects.toBeInstanceOf(ConnectorError);
+    await expect(failure).rejects.toThrow(/kept changing/);
+    await expect(failure).rejects.not.toThrow(/alice/);
+    expect(bucket.calls.filter((c) => c.command === 'Put' && c.key === KEYS.old)).toHaveLength(3);
+  });
+
+  test('lines already gone by the rewrite (erased by someone else since the scan): nothing is written', async () => {
+    const bucket = seeded();
+    const plan = planFor(await inventoryOf(bucket.s3), 'default');
+    const send = bucket.s3.send.bind(bucket.s3);
+    let gets = 0;
+    const racing = {
+      config: (bucket.s3 as unknown as { config: unknown }).config,
+      send: async (command: unknown) => {
+        // After the scan pass, the object loses alice's lines before the rewrite reads it.
+        if (command instanceof GetObjectCommand && command.input.Key === KEYS.old && ++gets === 2)
+          bucket.put(KEYS.old, gz(without(OLD_ACCESS, [0, 2])));
+        return send(command as never);
+      },
+    } as unknown as S3Client;
+    const outcome = await erase(racing, plan, { ...CONFIG, concurrency: 1 });
+    expect(outcome['access-log']?.deleted).toBe(3);
+    expect(bucket.calls.filter((c) => c.command === 'Put' && c.key === KEYS.old)).toHaveLength(0);
+    expect(bucket.body(KEYS.old)).toBe(without(OLD_ACCESS, [0, 2]));
+  });
+
+  test('an object gone between listing and reading is skipped; a corrupt one fails loudly', async () => {
+    const bucket = seeded();
+    const plan = planFor(await inventoryOf(bucket.s3), 'default');
+    const send = bucket.s3.send.bind(bucket.s3);
+    const vanishing = {
+      config: (bucket.s3 as unknown as { config: unknown }).config,
+      send: async (command: unknown) => {
+        if (command instanceof GetObjectCommand && command.input.Key === KEYS.old)
+          bucket.objects.delete(KEYS.old);
+        return send(command as never);
+      },
+    } as unknown as S3Client;
+    const outcome = await erase(vanishing, plan);
+    expect(outcome['access-log']?.deleted).toBe(3);
+
+    const corrupt = fakeS3({
+      [KEYS.recent]: Buffer.concat([gz(RECENT_ACCESS).subarray(0, 40), Buffer.from('junk')]),
+    });
+    await expect(erase(corrupt.s3, plan)).rejects.toThrow(/could not be decompressed/);
+    expect(corrupt.calls.some((c) => c.command === 'Put')).toBe(false);
+  });
+
+  /** A log object whose gzip output spans two 5 MiB parts (random hex barely compresses). Built once. */
+  let big: { rows: string[]; body: Buffer } | undefined;
+  function bigObject() {
+    if (big) return big;
+    const noise = randomBytes(60_000 * 96);
+    const rows = Array.from({ length: 60_000 }, (_, i) =>
+      access({
+        userId: i % 10_000 === 5 ? 'u-alice' : `u-${i % 97}`,
+        ts: '2026-07-01T10:00:00Z',
+        path: `/${noise.toString('hex', i * 96, (i + 1) * 96)}`,
+      }),
+    );
+    big = { rows, body: gzipSync(Buffer.from(rows.join('\n') + '\n'), { level: 1 }) };
+    return big;
+  }
+
+  test('a large object is streamed through a multipart upload, conditional on its ETag at completion', async () => {
+    const { rows, body } = bigObject();
+    const key = 'access/dt=2026-07-01/part-00007.jsonl.gz';
+    const bucket = fakeS3({ [key]: body }, { chunkSize: 64 * 1024 });
+    const plan = planFor(await inventoryOf(bucket.s3), 'KR');
+    const outcome = await erase(bucket.s3, plan);
+    expect(outcome['access-log']).toEqual({ deleted: 6, anonymised: 0, retained: 0, untouched: 0 });
+    const complete = bucket.calls.filter((c) => c.command === 'Complete');
+    expect(complete).toHaveLength(1);
+    expect(complete[0]?.ifMatch).toMatch(/^"[0-9a-f]{32}"$/);
+    expect(bucket.calls.filter((c) => c.command === 'UploadPart').length).toBeGreaterThan(1);
+    expect(bucket.body(key)).toBe(rows.filter((r) => !r.includes('"u-alice"')).join('\n') + '\n');
+  }, 60_000);
+
+  test('a failing part upload aborts the multipart upload and fails the erase (no hang)', async () => {
+    const { body } = bigObject();
+    const key = 'access/dt=2026-07-01/part-00008.jsonl.gz';
+    const bucket = fakeS3({ [key]: body }, { chunkSize: 64 * 1024 });
+    const plan = planFor(await inventoryOf(bucket.s3), 'default');
+    bucket.setFailPart(true);
+    await expect(erase(bucket.s3, plan)).rejects.toThrow(/part failed/);
+    expect(bucket.calls.some((c) => c.command === 'AbortMultipart')).toBe(true);
+    expect(bucket.openUploads()).toBe(0);
+    expect(bucket.objects.get(key)?.body).toBe(body);
+  }, 60_000);
+});
+
+describe('filterLines', () => {
+  const judgeMarked = (line: Buffer): LineVerdict => {
+    const s = line.toString('latin1');
+    if (s.includes('DROP')) return 'drop';
+    if (s.includes('SWAP')) return { replace: 'swapped' };
+    return 'keep';
+  };
+
+  async function run(input: Buffer, chunk: number, needles: Buffer[] | null, maxLineBytes?: number) {
+    async function* chunks() {
+      for (let i = 0; i < input.length; i += chunk) yield input.subarray(i, i + chunk);
+    }
+    const out: Buffer[] = [];
+    let ended = 0;
+    for await (const piece of filterLines(chunks(), {
+      needles,
+      judge: judgeMarked,
+      maxLineBytes,
+      beforeEnd: async () => {
+        ended += 1;
+      },
+    }))
+      out.push(piece);
+    expect(ended).toBe(1);
+    return Buffer.concat(out);
+  }
+
+  /** The expected output, line by line (endings: \n, \r\n, or none on the last line). */
+  function expected(input: Buffer): Buffer {
+    const out: Buffer[] = [];
+    let start = 0;
+    while (start < input.length) {
+      const nl = input.indexOf(0x0a, start);
+      const end = nl === -1 ? input.length : nl;
+      const line = input.subarray(start, end);
+      const verdict = judgeMarked(line);
+      const ending = nl === -1 ? '' : line[line.length - 1] === 0x0d ? '\r\n' : '\n';
+      if (verdict === 'keep') out.push(input.subarray(start, nl === -1 ? end : nl + 1));
+      else if (verdict !== 'drop') out.push(Buffer.from(verdict.replace + ending));
+      start = end + 1;
+    }
+    return Buffer.concat(out);
+  }
+
+  test('keeps every other byte as it is, whatever the chunking (property)', async () => {
+    const lineArb = fc.oneof(
+      fc.string({ unit: 'binary', maxLength: 30 }).map((s) => s.replace(/\n/g, '')),
+      fc.constantFrom('DROP me', 'x DROP', 'SWAP this', ''),
+      fc
+        .uint8Array({ maxLength: 20 })
+        .map((a) => Buffer.from(a.filter((b) => b !== 0x0a)).toString('latin1')),
+    );
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.tuple(lineArb, fc.constantFrom('\n', '\r\n')), { maxLength: 25 }),
+        fc.boolean(),
+        fc.integer({ min: 1, max: 40 }),
+        fc.boolean(),
+        async (rows, finalNewline, chunk, useNeedles) => {
+          const parts = rows.map(([line, eol], i) =>
+            Buffer.concat([
+              Buffer.from(line, 'latin1'),
+              Buffer.from(i === rows.length - 1 && !finalNewline ? '' : eol),
+            ]),
+          );
+          const input = Buffer.concat(parts);
+          const needles = useNeedles ? [Buffer.from('DROP'), Buffer.from('SWAP')] : null;
+          expect((await run(input, chunk, needles)).equals(expected(input))).toBe(true);
+        },
+      ),
+      { numRuns: 150 },
+    );
+  });
+
+  test('a line longer than the limit is copied through unjudged', async () => {
+    const long = 'DROP' + 'x'.repeat(100);
+    const input = Buffer.from(`a\n${long}\nDROP\nb`);
+    const stats = { oversized: 0 };
+    const out: Buffer[] = [];
+    async function* chunks() {
+      for (let i = 0; i < input.length; i += 7) yield input.subarray(i, i + 7);
+    }
+    for await (const piece of filterLines(chunks(), {
+      needles: null,
+      judge: judgeMarked,
+      maxLineBytes: 32,
+      stats,
+    }))
+      out.push(piece);
+    expect(Buffer.concat(out).toString()).toBe(`a\n${long}\nb`);
+    expect(stats.oversized).toBe(1);
+  });
+});
