@@ -4,6 +4,7 @@
  */
 import type { Node } from 'constructs';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { DEFAULT_DEADLINE_CONFIG } from '../functions/shared/deadlines';
 
 /** The platform resources a deployment may import instead of creating. */
 export const PLATFORM_RESOURCE_IDS = [
@@ -42,6 +43,17 @@ export interface DsrDeploymentConfig {
   apiThrottle: { rateLimit: number; burstLimit: number };
   /** Where alarm notifications go (an email subscription on the alarm topic), if anywhere. */
   alarmEmail?: string;
+  /**
+   * The domain OpenDSR responses and callbacks name in X-OpenDSR-Processor-Domain; defaults to the host of
+   * `publicApiUrl`, else of the HTTP API endpoint.
+   */
+  processorDomain?: string;
+  /** Jurisdiction of a request when neither the caller nor the account names one. */
+  defaultJurisdiction: string;
+  /** Statutory deadlines in days (functions/shared/deadlines.ts): APPI, and any other jurisdiction. */
+  deadlines: { appiDays: number; defaultDays: number };
+  /** Processor id -> https webhook URL that erasures are announced to (notify-processors). */
+  processorWebhooks: Record<string, string>;
 }
 
 export const CONTEXT_KEYS = {
@@ -55,6 +67,11 @@ export const CONTEXT_KEYS = {
   apiRateLimit: 'dsr:apiRateLimit',
   apiBurstLimit: 'dsr:apiBurstLimit',
   alarmEmail: 'dsr:alarmEmail',
+  processorDomain: 'dsr:processorDomain',
+  defaultJurisdiction: 'dsr:defaultJurisdiction',
+  appiDeadlineDays: 'dsr:appiDeadlineDays',
+  defaultDeadlineDays: 'dsr:defaultDeadlineDays',
+  processorWebhooks: 'dsr:processorWebhooks',
 } as const;
 
 export const DEFAULT_CONFIG: DsrDeploymentConfig = {
@@ -64,6 +81,11 @@ export const DEFAULT_CONFIG: DsrDeploymentConfig = {
   logRetention: RetentionDays.THREE_MONTHS,
   tracing: true,
   apiThrottle: { rateLimit: 50, burstLimit: 100 },
+  // The API's own default (functions/api/routes/requests.ts; the stack test checks they agree): the
+  // shortest deadline known (Korea), so a request is never late by default.
+  defaultJurisdiction: 'KR',
+  deadlines: { ...DEFAULT_DEADLINE_CONFIG },
+  processorWebhooks: {},
 };
 
 export class ConfigContextError extends Error {
@@ -114,18 +136,56 @@ function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-function parseExisting(node: ContextReader): DsrDeploymentConfig['existing'] {
-  let value = raw(node, CONTEXT_KEYS.existing);
-  if (value === undefined) return {};
+/** A JSON object given in cdk.json (a value) or with -c (a string). */
+function jsonObject(node: ContextReader, key: string): Record<string, unknown> | undefined {
+  let value = raw(node, key);
+  if (value === undefined) return undefined;
   if (typeof value === 'string') {
     try {
       value = JSON.parse(value) as unknown;
     } catch {
-      throw new ConfigContextError(`Context ${CONTEXT_KEYS.existing} must be a JSON object`);
+      throw new ConfigContextError(`Context ${key} must be a JSON object`);
     }
   }
-  if (!isRecord(value))
-    throw new ConfigContextError(`Context ${CONTEXT_KEYS.existing} must be a JSON object`);
+  if (!isRecord(value)) throw new ConfigContextError(`Context ${key} must be a JSON object`);
+  return value;
+}
+
+const HOSTNAME = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+$/;
+
+function hostname(node: ContextReader, key: string): string | undefined {
+  const value = optionalString(node, key);
+  if (value !== undefined && !HOSTNAME.test(value))
+    throw new ConfigContextError(`Context ${key} must be a lower-case domain name, e.g. dsr.example.com`);
+  return value;
+}
+
+function jurisdiction(node: ContextReader, key: string, fallback: string): string {
+  const value = optionalString(node, key) ?? fallback;
+  // The API's own check (an ISO 3166 country, optionally a subdivision: US-CA).
+  if (!/^[A-Z]{2}(?:-[A-Z0-9]{1,3})?$/.test(value))
+    throw new ConfigContextError(`Context ${key} must be a country code such as KR, DE or US-CA`);
+  return value;
+}
+
+function parseWebhooks(node: ContextReader): Record<string, string> {
+  const value = jsonObject(node, CONTEXT_KEYS.processorWebhooks);
+  if (value === undefined) return {};
+  const webhooks: Record<string, string> = {};
+  for (const [id, url] of Object.entries(value)) {
+    if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(id))
+      throw new ConfigContextError(`Context ${CONTEXT_KEYS.processorWebhooks} has an invalid processor id`);
+    // Processors are reached over the internet with signed bodies: TLS only (the function refuses the rest).
+    if (typeof url !== 'string' || !/^https:\/\/[^\s/]+(\/[^\s]*)?$/.test(url))
+      throw new ConfigContextError(`Context ${CONTEXT_KEYS.processorWebhooks}.${id} must be an https:// URL`);
+    webhooks[id] = url;
+  }
+  return webhooks;
+}
+
+function parseExisting(node: ContextReader): DsrDeploymentConfig['existing'] {
+  const value = jsonObject(node, CONTEXT_KEYS.existing);
+  if (value === undefined) return {};
   const existing: DsrDeploymentConfig['existing'] = {};
   for (const [id, entry] of Object.entries(value)) {
     if (!(PLATFORM_RESOURCE_IDS as readonly string[]).includes(id)) {
@@ -185,5 +245,16 @@ export function readDeploymentConfig(node: ContextReader): DsrDeploymentConfig {
       burstLimit: positiveInt(node, CONTEXT_KEYS.apiBurstLimit, DEFAULT_CONFIG.apiThrottle.burstLimit),
     },
     alarmEmail: optionalString(node, CONTEXT_KEYS.alarmEmail),
+    processorDomain: hostname(node, CONTEXT_KEYS.processorDomain),
+    defaultJurisdiction: jurisdiction(
+      node,
+      CONTEXT_KEYS.defaultJurisdiction,
+      DEFAULT_CONFIG.defaultJurisdiction,
+    ),
+    deadlines: {
+      appiDays: positiveInt(node, CONTEXT_KEYS.appiDeadlineDays, DEFAULT_CONFIG.deadlines.appiDays),
+      defaultDays: positiveInt(node, CONTEXT_KEYS.defaultDeadlineDays, DEFAULT_CONFIG.deadlines.defaultDays),
+    },
+    processorWebhooks: parseWebhooks(node),
   };
 }

@@ -1,19 +1,22 @@
 /**
  * The orchestrator's stack: keys, the platform stores (created or imported), the orchestrator's own
- * state, one connector per store, the export workflow and the request API. See docs/deploy.md.
+ * state, one connector per store, the task functions, the export and erasure workflows, the request API
+ * and the background functions (callbacks, deadline monitor, retention sweep). See docs/deploy.md.
  */
 import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import type { DsrDeploymentConfig } from './config';
 import { AlarmTopic } from './constructs/alarms';
 import { API_ROLES, DsrApi, roleScope } from './constructs/api';
+import { Background } from './constructs/background';
 import { Connectors } from './constructs/connectors';
-import { ExportWorkflow } from './constructs/export-workflow';
 import { DsrKeys } from './constructs/keys';
 import { OrchestratorState } from './constructs/orchestrator-state';
 import { PlatformStores } from './constructs/platform-stores';
 import { accessLogsBucket } from './constructs/storage';
 import type { FunctionDefaults } from './constructs/task-function';
+import { TaskFunctions } from './constructs/task-functions';
+import { DsrWorkflow } from './constructs/workflows';
 
 export interface DsrStackProps extends StackProps {
   config: DsrDeploymentConfig;
@@ -24,8 +27,11 @@ export class DsrStack extends Stack {
   readonly stores: PlatformStores;
   readonly state: OrchestratorState;
   readonly connectors: Connectors;
-  readonly exportWorkflow: ExportWorkflow;
+  readonly tasks: TaskFunctions;
+  readonly exportWorkflow: DsrWorkflow<'export'>;
+  readonly erasureWorkflow: DsrWorkflow<'erasure'>;
   readonly api: DsrApi;
+  readonly background: Background;
   readonly alarms: AlarmTopic;
 
   constructor(scope: Construct, id: string, props: DsrStackProps) {
@@ -57,21 +63,44 @@ export class DsrStack extends Stack {
     this.connectors = new Connectors(this, 'Connectors', {
       stores: this.stores,
       staging: this.state.staging,
+      vault: this.state.vaultTable,
       defaults,
     });
-    this.exportWorkflow = new ExportWorkflow(this, 'ExportWorkflow', {
+    this.tasks = new TaskFunctions(this, 'Tasks', {
       stores: this.stores,
       state: this.state,
       connectors: this.connectors.functions,
       signingKey: this.keys.signing,
       subjectHashKey: this.keys.subjectHash,
+      processorWebhooks: config.processorWebhooks,
+      defaults,
+    });
+    const workflow = {
+      functions: this.tasks.functions,
+      connectors: this.connectors.functions,
       logsKey: this.keys.observability,
       alarmTopic: this.alarms.topic,
       defaults,
+    };
+    this.exportWorkflow = new DsrWorkflow(this, 'ExportWorkflow', {
+      ...workflow,
+      workflow: 'export',
+      comment: 'DSR export',
+      failureMeaning: 'the request is marked failed and needs attention before its legal deadline.',
+    });
+    this.erasureWorkflow = new DsrWorkflow(this, 'ErasureWorkflow', {
+      ...workflow,
+      workflow: 'erasure',
+      comment: 'DSR erasure',
+      failureMeaning:
+        'the request is marked failed with what was erased so far (the run is idempotent and can be resumed); ' +
+        'it needs attention before its legal deadline.',
     });
     this.api = new DsrApi(this, 'Api', {
       state: this.state,
+      accounts: this.stores.accounts,
       exportStateMachine: this.exportWorkflow.stateMachine,
+      erasureStateMachine: this.erasureWorkflow.stateMachine,
       signingKey: this.keys.signing,
       subjectHashKey: this.keys.subjectHash,
       downloadTokenKey: this.keys.downloadToken,
@@ -80,6 +109,19 @@ export class DsrStack extends Stack {
       throttle: config.apiThrottle,
       cognitoDomainPrefix: config.cognitoDomainPrefix,
       publicApiUrl: config.publicApiUrl,
+      processorDomain: config.processorDomain,
+      defaultJurisdiction: config.defaultJurisdiction,
+      deadlines: config.deadlines,
+    });
+    this.background = new Background(this, 'Background', {
+      state: this.state,
+      erasureStateMachine: this.erasureWorkflow.stateMachine,
+      signingKey: this.keys.signing,
+      observabilityKey: this.keys.observability,
+      alarmTopic: this.alarms.topic,
+      defaults,
+      publicApiUrl: this.api.publicApiUrl,
+      processorDomain: this.api.processorDomain,
     });
 
     // Stack-level outputs keep their plain names (docs/deploy.md, "Tokens for each role").
@@ -93,6 +135,9 @@ export class DsrStack extends Stack {
       });
     }
     new CfnOutput(this, 'ExportStateMachineArn', { value: this.exportWorkflow.stateMachine.stateMachineArn });
+    new CfnOutput(this, 'ErasureStateMachineArn', {
+      value: this.erasureWorkflow.stateMachine.stateMachineArn,
+    });
     new CfnOutput(this, 'SigningKeyArn', { value: this.keys.signing.keyArn });
     new CfnOutput(this, 'AlarmTopicArn', { value: this.alarms.topic.topicArn });
   }

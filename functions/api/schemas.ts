@@ -8,6 +8,8 @@ import addFormats from 'ajv-formats';
 import { ApiError } from './http';
 import type { Requester, RequestType, SubjectInput } from '../shared/requests';
 import { JURISDICTION_PATTERN } from '../shared/deadlines';
+import { STORE_NAMES, type StoreName } from '../../config/data-map';
+import { STORE_CATEGORIES } from '../erasure/types';
 
 const boundedId = { type: 'string', minLength: 1, maxLength: 128, pattern: '^[^\\u0000-\\u001f]+$' } as const;
 const callbackUrls = {
@@ -183,6 +185,55 @@ export const openDsrCreateSchema = {
 } as const;
 
 // strictRequired off only because requester's if/then names a property declared beside it, not inside it.
+
+// Legal holds (issue 4).
+const ALL_CATEGORIES = [...new Set(Object.values(STORE_CATEGORIES).flat())];
+const text = (max: number, description: string) =>
+  ({ type: 'string', minLength: 1, maxLength: max, pattern: '^[^\\u0000-\\u001f]+$', description }) as const;
+
+export interface PlaceHoldBody {
+  subject: SubjectInput;
+  stores?: StoreName[];
+  categories?: string[];
+  caseReference: string;
+  reason: string;
+}
+
+export const placeHoldSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['subject', 'caseReference', 'reason'],
+  properties: {
+    subject: subjectSchema,
+    stores: {
+      type: 'array',
+      description: 'Stores held; absent or empty = every store.',
+      maxItems: STORE_NAMES.length,
+      uniqueItems: true,
+      items: { type: 'string', enum: [...STORE_NAMES] },
+    },
+    categories: {
+      type: 'array',
+      description: 'Categories held (docs/policy.md); absent or empty = every category of the stores.',
+      maxItems: ALL_CATEGORIES.length,
+      uniqueItems: true,
+      items: { type: 'string', enum: ALL_CATEGORIES },
+    },
+    caseReference: text(128, "The legal case's reference (docket, police request number)."),
+    reason: text(1000, 'Why the data must be kept (litigation, fraud, a police request). No personal data.'),
+  },
+} as const;
+
+export interface ReleaseHoldBody {
+  reason?: string;
+}
+
+export const releaseHoldSchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: { reason: text(1000, 'Why the hold ends (case closed). No personal data.') },
+} as const;
+
 const ajv = new Ajv({ allErrors: false, strict: true, strictRequired: false });
 addFormats(ajv, ['date-time']);
 
@@ -193,6 +244,8 @@ function compile<T>(schema: object): ValidateFunction<T> {
 const validateCreate = compile<CreateRequestBody>(createRequestSchema);
 const validateExtend = compile<ExtendRequestBody>(extendRequestSchema);
 const validateOpenDsr = compile<OpenDsrCreateBody>(openDsrCreateSchema);
+const validatePlaceHold = compile<PlaceHoldBody>(placeHoldSchema);
+const validateReleaseHold = compile<ReleaseHoldBody>(releaseHoldSchema);
 
 /** The field a schema error is about, as a dotted path (never its value). */
 export function fieldOf(error: ErrorObject | undefined): string {
@@ -218,9 +271,12 @@ function toApiError(error: ErrorObject | undefined): ApiError {
         `Unknown field in ${field}: ${String(error.params.additionalProperty).slice(0, 64)}`,
       );
     case 'enum':
-      return field === 'type'
-        ? new ApiError(400, 'UNKNOWN_TYPE', 'type must be one of: export, erasure')
-        : new ApiError(400, 'INVALID_FIELD', `Invalid value for ${field}`);
+      if (field === 'type') return new ApiError(400, 'UNKNOWN_TYPE', 'type must be one of: export, erasure');
+      if (field.startsWith('stores')) return new ApiError(400, 'UNKNOWN_STORE', `${field} is not a store`);
+      if (field.startsWith('categories')) {
+        return new ApiError(400, 'UNKNOWN_CATEGORY', `${field} is not a data category`);
+      }
+      return new ApiError(400, 'INVALID_FIELD', `Invalid value for ${field}`);
     case 'minProperties':
     case 'maxProperties':
       if (field === 'subject')
@@ -261,8 +317,22 @@ export function parseOpenDsrCreate(body: unknown): OpenDsrCreateBody {
 }
 
 /** Every body schema a route validates with, by name: the OpenAPI document and its test use this map. */
+export function parsePlaceHoldBody(body: unknown): PlaceHoldBody {
+  const candidate = requireObject(body);
+  if (!validatePlaceHold(candidate)) throw toApiError(validatePlaceHold.errors?.[0]);
+  return candidate;
+}
+
+export function parseReleaseHold(body: unknown): ReleaseHoldBody {
+  const candidate = requireObject(body);
+  if (!validateReleaseHold(candidate)) throw toApiError(validateReleaseHold.errors?.[0]);
+  return candidate;
+}
+
 export const REQUEST_SCHEMAS = {
   CreateRequest: createRequestSchema,
   ExtendRequest: extendRequestSchema,
   OpenDsrCreateRequest: openDsrCreateSchema,
+  PlaceHold: placeHoldSchema,
+  ReleaseHold: releaseHoldSchema,
 } as const;

@@ -20,7 +20,7 @@ const FAILURE_CODES: Record<string, string> = {
   StoreFailed: 'STORE_FAILED',
   'States.Timeout': 'TIMEOUT',
   ContractError: 'INTERNAL_ERROR',
-  AssemblyError: 'ASSEMBLY_FAILED',
+  ArchiveAssemblyError: 'ASSEMBLY_FAILED',
   // Issue 4: erasure outcomes.
   ErasureVerificationFailed: 'ERASURE_VERIFICATION_FAILED',
   PlanError: 'PLAN_INVALID',

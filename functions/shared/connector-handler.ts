@@ -87,11 +87,18 @@ export async function runErase(
 ): Promise<EraseResult> {
   const subject = await loadSubject(runtime, connector, input);
   if (!connector.erase) throw new ContractError(`Connector ${connector.store} cannot erase`);
-  const plan = await getJson<{ entries: (PlanEntryView & { store: string })[] }>(runtime.s3, {
-    bucket: runtime.stagingBucket,
-    key: stagingKeys.plan(input.requestId),
-  });
+  const plan = await getJson<{ plannedAt?: string; entries: (PlanEntryView & { store: string })[] }>(
+    runtime.s3,
+    {
+      bucket: runtime.stagingBucket,
+      key: stagingKeys.plan(input.requestId),
+    },
+  );
   const entries = plan.entries.filter((e) => e.store === connector.store);
+  // Erase acts as of the plan's time, so what is expired and what is still retained is exactly what
+  // the plan decided (a resumed run plans as of the sweep's time).
+  const plannedAt = plan.plannedAt ? new Date(plan.plannedAt) : undefined;
+  const planClock = plannedAt ? { ...runtime, clock: () => plannedAt } : runtime;
   const needsVault = !connector.retainsInPlace && entries.some((e) => e.action === 'retain');
   if (needsVault && !runtime.vault)
     throw new ContractError(`Connector ${connector.store} has no vault to retain into`);
@@ -101,7 +108,7 @@ export async function runErase(
     },
   };
   const outcome: Record<string, CategoryOutcome> = subject.found
-    ? await connector.erase({ ...erasureContext(subject, runtime), plan: entries, vault })
+    ? await connector.erase({ ...erasureContext(subject, planClock), plan: entries, vault })
     : {};
   return { store: connector.store, outcome };
 }

@@ -6,6 +6,7 @@
 import { Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { BucketRef, TableRef } from './storage';
 import type { DsrFunction } from './task-function';
 
@@ -21,6 +22,9 @@ export const DDB = {
   indexRead: ['dynamodb:Query', 'dynamodb:Scan'],
 } as const;
 
+/** Every signer (functions/shared/signing.ts) reads the public key first: it pins the key and checks each signature. */
+export const KMS_SIGN = ['kms:Sign', 'kms:GetPublicKey'] as const;
+
 /** S3 SSE-KMS: reading decrypts; writing generates data keys, and multipart uploads also decrypt them. */
 const KMS_READ = ['kms:Decrypt'];
 const KMS_WRITE = ['kms:Decrypt', 'kms:GenerateDataKey'];
@@ -28,7 +32,7 @@ const KMS_WRITE = ['kms:Decrypt', 'kms:GenerateDataKey'];
 const KMS_TABLE_READ = ['kms:Decrypt', 'kms:DescribeKey'];
 const KMS_TABLE_WRITE = ['kms:Decrypt', 'kms:DescribeKey', 'kms:Encrypt', 'kms:GenerateDataKey'];
 
-function viaService(service: 'dynamodb' | 's3', fn: DsrFunction) {
+function viaService(service: 'dynamodb' | 's3' | 'sqs', fn: DsrFunction) {
   return { StringEquals: { 'kms:ViaService': `${service}.${Stack.of(fn).region}.amazonaws.com` } };
 }
 
@@ -41,7 +45,9 @@ export interface TableGrant {
 
 export function grantTable(fn: DsrFunction, ref: TableRef, grant: TableGrant): void {
   const tableArn = ref.table.tableArn;
-  fn.allow(new iam.PolicyStatement({ actions: [...grant.table], resources: [tableArn] }));
+  // An empty `table` grants only the indexes (a function that only queries an index).
+  if (grant.table.length > 0)
+    fn.allow(new iam.PolicyStatement({ actions: [...grant.table], resources: [tableArn] }));
   if (grant.indexes && grant.indexes.names.length > 0) {
     fn.allow(
       new iam.PolicyStatement({
@@ -113,4 +119,109 @@ export function grantBucket(fn: DsrFunction, ref: BucketRef, grant: BucketGrant)
 
 export function grantKey(fn: DsrFunction, key: kms.IKey, actions: readonly string[]): void {
   fn.allow(new iam.PolicyStatement({ actions: [...actions], resources: [key.keyArn] }));
+}
+
+/**
+ * Adds records to the retention vault, and nothing else: no read, no delete of single items (a
+ * BatchWriteItem can name deletes, which IAM cannot tell apart from puts), and only under the partition
+ * key prefixes given (`VAULT#<store>#*`, `SUPPRESSION#*`), so a connector cannot touch another store's
+ * records. DynamoDB uses the vault key to wrap the table key for writes too; it decrypts nothing for a
+ * caller that may not read.
+ */
+export function grantVaultAppend(
+  fn: DsrFunction,
+  vault: TableRef,
+  grant: { actions: readonly ('dynamodb:PutItem' | 'dynamodb:BatchWriteItem')[]; leadingKeys: string[] },
+): void {
+  fn.allow(
+    new iam.PolicyStatement({
+      actions: [...grant.actions],
+      resources: [vault.table.tableArn],
+      conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': grant.leadingKeys } },
+    }),
+  );
+  if (vault.key) {
+    fn.allow(
+      new iam.PolicyStatement({
+        actions: KMS_TABLE_WRITE,
+        resources: [vault.key.keyArn],
+        conditions: viaService('dynamodb', fn),
+      }),
+    );
+  }
+}
+
+/** What the sweep may read of a due vault item through the index: keys, expiry and provenance, never data. */
+export const VAULT_SWEEP_ATTRIBUTES = ['pk', 'sk', 'kind', 'until', 'store', 'category'] as const;
+
+/**
+ * The sweep: lists due items through `indexName` (projecting only VAULT_SWEEP_ATTRIBUTES) and destroys
+ * them with BatchWriteItem, vault records only (`VAULT#*`, never a suppression record).
+ */
+export function grantVaultSweep(fn: DsrFunction, vault: TableRef, indexName: string): void {
+  fn.allow(
+    new iam.PolicyStatement({
+      actions: ['dynamodb:Query'],
+      resources: [`${vault.table.tableArn}/index/${indexName}`],
+      conditions: {
+        'ForAllValues:StringEquals': { 'dynamodb:Attributes': [...VAULT_SWEEP_ATTRIBUTES] },
+        StringEqualsIfExists: { 'dynamodb:Select': 'SPECIFIC_ATTRIBUTES' },
+      },
+    }),
+  );
+  fn.allow(
+    new iam.PolicyStatement({
+      actions: ['dynamodb:BatchWriteItem'],
+      resources: [vault.table.tableArn],
+      conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['VAULT#*'] } },
+    }),
+  );
+  if (vault.key) {
+    fn.allow(
+      new iam.PolicyStatement({
+        actions: KMS_TABLE_WRITE,
+        resources: [vault.key.keyArn],
+        conditions: viaService('dynamodb', fn),
+      }),
+    );
+  }
+}
+
+/**
+ * Reading a table's stream, as a Lambda event source mapping does with the function's role. The stream is
+ * encrypted with the table's key; stream reads go through the DynamoDB Streams endpoint, so the decrypt
+ * grant carries no kms:ViaService condition (the function is given no object or item data it could use
+ * it on besides what its own grants already read).
+ */
+export function grantStreamRead(fn: DsrFunction, ref: TableRef): void {
+  const streamArn = ref.table.tableStreamArn;
+  if (!streamArn) throw new Error('The table has no stream');
+  fn.allow(
+    new iam.PolicyStatement({
+      actions: [
+        'dynamodb:DescribeStream',
+        'dynamodb:GetRecords',
+        'dynamodb:GetShardIterator',
+        'dynamodb:ListStreams',
+      ],
+      resources: [streamArn],
+    }),
+  );
+  if (ref.key) {
+    fn.allow(new iam.PolicyStatement({ actions: ['kms:Decrypt'], resources: [ref.key.keyArn] }));
+  }
+}
+
+/** Sending to an SQS queue encrypted with a customer managed key (e.g. an event source's on-failure queue). */
+export function grantQueueSend(fn: DsrFunction, queue: sqs.IQueue): void {
+  fn.allow(new iam.PolicyStatement({ actions: ['sqs:SendMessage'], resources: [queue.queueArn] }));
+  if (queue.encryptionMasterKey) {
+    fn.allow(
+      new iam.PolicyStatement({
+        actions: ['kms:GenerateDataKey', 'kms:Decrypt'],
+        resources: [queue.encryptionMasterKey.keyArn],
+        conditions: viaService('sqs', fn),
+      }),
+    );
+  }
 }

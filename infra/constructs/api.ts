@@ -4,7 +4,7 @@
  * the JWKS, the OpenAPI and OpenDSR discovery documents and the download links are public (a download
  * token is itself the credential).
  */
-import { Duration, Stack, Validations } from 'aws-cdk-lib';
+import { Duration, Fn, Stack, Validations } from 'aws-cdk-lib';
 import * as apigw from 'aws-cdk-lib/aws-apigateway';
 import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpUserPoolAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
@@ -16,9 +16,10 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { ENV } from '../../config/data-map';
-import { allTableIndexes, DDB, grantBucket, grantKey, grantTable } from './access';
-import { KEY_ENV } from './export-workflow';
+import { allTableIndexes, DDB, grantBucket, grantKey, grantTable, KMS_SIGN } from './access';
 import type { OrchestratorState } from './orchestrator-state';
+import type { TableRef } from './storage';
+import { ARCHIVES_PREFIX, CERTIFICATES_PREFIX, KEY_ENV, SETTINGS_ENV } from './task-functions';
 import { DsrFunction, type FunctionDefaults } from './task-function';
 
 export const API_ROLES = ['support', 'legal', 'auditor'] as const;
@@ -91,7 +92,10 @@ export const ACCESS_LOG_FORMAT = JSON.stringify({
 
 export interface DsrApiProps {
   state: OrchestratorState;
+  /** The platform's accounts table: a request's default jurisdiction is its account's country. */
+  accounts: TableRef;
   exportStateMachine: sfn.IStateMachine;
+  erasureStateMachine: sfn.IStateMachine;
   signingKey: kms.IKey;
   subjectHashKey: kms.IKey;
   downloadTokenKey: kms.IKey;
@@ -101,6 +105,10 @@ export interface DsrApiProps {
   cognitoDomainPrefix?: string;
   /** Base of the download links handed to users; defaults to the HTTP API's own endpoint. */
   publicApiUrl?: string;
+  /** X-OpenDSR-Processor-Domain; defaults to the host of the public API URL. */
+  processorDomain?: string;
+  defaultJurisdiction: string;
+  deadlines: { appiDays: number; defaultDays: number };
 }
 
 export class DsrApi extends Construct {
@@ -112,6 +120,10 @@ export class DsrApi extends Construct {
   readonly accessLogs: logs.LogGroup;
   /** Cognito's OAuth 2.0 token endpoint (client credentials grant). */
   readonly tokenUrl: string;
+  /** The base URL links and OpenDSR results name (a custom domain, or the HTTP API endpoint). */
+  readonly publicApiUrl: string;
+  /** The domain OpenDSR responses and callbacks name. */
+  readonly processorDomain: string;
 
   constructor(scope: Construct, id: string, props: DsrApiProps) {
     super(scope, id);
@@ -122,11 +134,17 @@ export class DsrApi extends Construct {
       description: 'DSR request API',
       environment: {
         [ENV.requestsTable]: state.requests.table.tableName,
+        [ENV.accountsTable]: props.accounts.table.tableName,
         [KEY_ENV.exportStateMachine]: props.exportStateMachine.stateMachineArn,
+        // Its presence is what makes the API accept erasure requests (functions/api/handler.ts).
+        [KEY_ENV.erasureStateMachine]: props.erasureStateMachine.stateMachineArn,
         [KEY_ENV.subjectHashKey]: props.subjectHashKey.keyArn,
         [KEY_ENV.signingKey]: props.signingKey.keyArn,
         [KEY_ENV.downloadTokenKey]: props.downloadTokenKey.keyArn,
         [ENV.exportsBucket]: state.exports.bucket.bucketName,
+        [SETTINGS_ENV.defaultJurisdiction]: props.defaultJurisdiction,
+        [SETTINGS_ENV.appiDeadlineDays]: String(props.deadlines.appiDays),
+        [SETTINGS_ENV.defaultDeadlineDays]: String(props.deadlines.defaultDays),
       },
       defaults: props.defaults,
       // API Gateway gives up on an integration after 30 s.
@@ -137,22 +155,34 @@ export class DsrApi extends Construct {
       table: [...DDB.read, ...DDB.write],
       indexes: { names: allTableIndexes(state.requests), actions: DDB.indexRead },
     });
+    // Only the indexed lookups of the account's country (functions/api/accounts.ts): never a Scan.
+    grantTable(fn, props.accounts, {
+      table: ['dynamodb:GetItem'],
+      indexes: { names: allTableIndexes(props.accounts), actions: ['dynamodb:Query'] },
+    });
     fn.allow(
       new iam.PolicyStatement({
         actions: ['states:StartExecution'],
-        resources: [props.exportStateMachine.stateMachineArn],
+        resources: [props.exportStateMachine.stateMachineArn, props.erasureStateMachine.stateMachineArn],
       }),
     );
     grantKey(fn, props.subjectHashKey, ['kms:GenerateMac']);
-    grantKey(fn, props.signingKey, ['kms:GetPublicKey']);
+    // The JWKS, and signed OpenDSR responses.
+    grantKey(fn, props.signingKey, KMS_SIGN);
     grantKey(fn, props.downloadTokenKey, ['kms:GenerateMac']);
     grantBucket(fn, state.exports, {
       objects: ['s3:GetObject'],
-      objectPrefixes: [''],
+      objectPrefixes: [ARCHIVES_PREFIX, CERTIFICATES_PREFIX],
+      // Without ListBucket, S3 answers a HeadObject of an archive its lifecycle removed with 403, not 404,
+      // and the download page would fail instead of saying the link expired. S3 checks ListBucket on the
+      // bucket itself for that, so it cannot be limited by an s3:prefix condition; the keys it could list
+      // name request ids only.
+      list: ['s3:ListBucket'],
+      listPrefixes: [''],
       kms: 'read',
       reason:
-        'Download links presign one archive whose key is per request, known only at run time; the exports ' +
-        'bucket holds nothing but archives.',
+        'Download links presign one archive (exports/<requestId>/...) and certificates are read by request ' +
+        '(certificates/<requestId>/...), keys known only at run time; limited to those two prefixes.',
     });
 
     this.userPool = this.createUserPool();
@@ -197,7 +227,11 @@ export class DsrApi extends Construct {
       description: 'DSR orchestrator request API',
       createDefaultStage: false,
     });
-    fn.function.addEnvironment(KEY_ENV.publicApiUrl, props.publicApiUrl ?? this.httpApi.apiEndpoint);
+    this.publicApiUrl = props.publicApiUrl ?? this.httpApi.apiEndpoint;
+    // https://<host>[/path] -> <host>
+    this.processorDomain = props.processorDomain ?? Fn.select(2, Fn.split('/', this.publicApiUrl));
+    fn.function.addEnvironment(KEY_ENV.publicApiUrl, this.publicApiUrl);
+    fn.function.addEnvironment(SETTINGS_ENV.processorDomain, this.processorDomain);
     this.stage = new apigwv2.HttpStage(this, 'DefaultStage', {
       httpApi: this.httpApi,
       stageName: '$default',

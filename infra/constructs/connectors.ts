@@ -1,14 +1,16 @@
 /**
- * One connector Lambda per store in STORE_NAMES (functions/connectors/<store>/handler.ts). Each may read
- * its own store only, and read and write the staging bucket under requests/.
+ * One connector Lambda per store in STORE_NAMES (functions/connectors/<store>/handler.ts). Each may reach
+ * its own store only, with exactly the calls its collect, inventory and erase code makes; read and write
+ * the staging bucket under requests/; and, where its store retains records under a statute (accounts,
+ * payments, chat), add them to the retention vault without being able to read it.
  */
 import { Duration } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { ENV, platformStores, STORE_NAMES, type StoreName } from '../../config/data-map';
 import { connectorFolder } from '../../functions/catalog';
-import { DDB, grantBucket, grantTable } from './access';
+import { grantBucket, grantTable, grantVaultAppend } from './access';
 import type { PlatformStores } from './platform-stores';
-import type { BucketRef } from './storage';
+import type { BucketRef, TableRef } from './storage';
 import { DsrFunction, type FunctionDefaults } from './task-function';
 
 /** Staging keys live under requests/<requestId>/ (functions/shared/s3-objects.ts stagingKeys). */
@@ -17,19 +19,35 @@ export const STAGING_REASON =
   'Staging objects are keyed by request id (requests/<requestId>/...), known only at run time; ' +
   'access is limited to the requests/ prefix of the staging bucket.';
 
-/** Media key prefixes up to the first per-subject placeholder: avatars/{userId}/ -> avatars/. */
+/** functions/connectors/media/objects.ts MEDIA_BUCKET_VERSIONED_ENV: erase deletes every version where true. */
+export const MEDIA_BUCKET_VERSIONED_ENV = 'MEDIA_BUCKET_VERSIONED';
+
+/** Per-subject media key prefixes up to the first placeholder: avatars/{userId}/ -> avatars/. */
+export function mediaSubjectPrefixes(): string[] {
+  return platformStores.media.subjectPrefixes.map((p) => p.slice(0, p.indexOf('{')));
+}
+
+/** Every media prefix an export may copy from: the subject's own and the chat attachments. */
 export function mediaPrefixes(): string[] {
-  const subject = platformStores.media.subjectPrefixes.map((p) => p.slice(0, p.indexOf('{')));
-  return [...subject, platformStores.media.chatAttachmentsPrefix];
+  return [...mediaSubjectPrefixes(), platformStores.media.chatAttachmentsPrefix];
 }
 
 export function logsPrefixes(): string[] {
   return [platformStores.logs.accessPrefix, platformStores.logs.voiceSessionsPrefix];
 }
 
+/** The vault's partition keys each retaining connector may write (functions/shared/vault.ts vaultKey). */
+export const VAULT_LEADING_KEYS: Partial<Record<StoreName, string[]>> = {
+  // Retained marketing consents, and the suppression record every account erasure leaves.
+  accounts: ['VAULT#accounts#*', 'SUPPRESSION#*'],
+  payments: ['VAULT#payments#*'],
+  chat: ['VAULT#chat#*'],
+};
+
 export interface ConnectorsProps {
   stores: PlatformStores;
   staging: BucketRef;
+  vault: TableRef;
   defaults: FunctionDefaults;
 }
 
@@ -38,60 +56,99 @@ export class Connectors extends Construct {
 
   constructor(scope: Construct, id: string, props: ConnectorsProps) {
     super(scope, id);
-    const { stores } = props;
+    const { stores, vault } = props;
+    const versioned = platformStores.media.versioned;
+    // Versioned, erasure deletes each version and delete marker by id (DeleteObjectVersion) after
+    // listing them (ListBucketVersions); unversioned, plain keys (DeleteObject).
+    const mediaErase = versioned
+      ? { list: 's3:ListBucketVersions' as const, remove: 's3:DeleteObjectVersion' }
+      : { list: 's3:ListBucket' as const, remove: 's3:DeleteObject' };
+    const vaultEnv = { [ENV.vaultTable]: vault.table.tableName };
 
     // Store-specific grants and environment; the exhaustive record makes a new store a compile error here.
     const storeAccess: Record<StoreName, (fn: DsrFunction) => Record<string, string>> = {
       accounts: (fn) => {
+        // Items are read by user id only (collect, inventory, erase); erase removes attributes or the item.
         grantTable(fn, stores.accounts, {
-          table: ['dynamodb:GetItem', 'dynamodb:Query'],
-          indexes: {
-            names: stores.accounts.spec.indexes.map((i) => i.indexName),
-            actions: ['dynamodb:Query'],
-          },
+          table: ['dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'],
         });
-        return { [ENV.accountsTable]: stores.accounts.table.tableName };
+        // Retained consents are batched (BatchWriteItem); the suppression record is one conditional PutItem.
+        grantVaultAppend(fn, vault, {
+          actions: ['dynamodb:PutItem', 'dynamodb:BatchWriteItem'],
+          leadingKeys: VAULT_LEADING_KEYS.accounts ?? [],
+        });
+        return { [ENV.accountsTable]: stores.accounts.table.tableName, ...vaultEnv };
       },
       payments: (fn) => {
-        grantTable(fn, stores.payments, { table: ['dynamodb:Query'] });
-        return { [ENV.paymentsTable]: stores.payments.table.tableName };
+        // Whole items go in batches (BatchWriteItem); an item half under a hold loses attributes (UpdateItem).
+        grantTable(fn, stores.payments, {
+          table: ['dynamodb:Query', 'dynamodb:BatchWriteItem', 'dynamodb:UpdateItem'],
+        });
+        grantVaultAppend(fn, vault, {
+          actions: ['dynamodb:BatchWriteItem'],
+          leadingKeys: VAULT_LEADING_KEYS.payments ?? [],
+        });
+        return { [ENV.paymentsTable]: stores.payments.table.tableName, ...vaultEnv };
       },
       chat: (fn) => {
-        // Rooms have no index on members: finding a subject's rooms reads the rooms table.
-        grantTable(fn, stores.chatRooms, { table: DDB.read });
+        // Rooms are read by id (found through the subject's messages, never a Scan); erase leaves the
+        // room and removes the subject from its members.
+        grantTable(fn, stores.chatRooms, { table: ['dynamodb:GetItem', 'dynamodb:UpdateItem'] });
         grantTable(fn, stores.chatMessages, {
-          table: ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:Query'],
+          table: ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'],
           indexes: { names: ['bySender'], actions: ['dynamodb:Query'] },
+        });
+        grantVaultAppend(fn, vault, {
+          actions: ['dynamodb:BatchWriteItem'],
+          leadingKeys: VAULT_LEADING_KEYS.chat ?? [],
+        });
+        // The erased messages' attachments (chat-attachments/{roomId}/{messageId}/) go with them; the
+        // connector never reads them (assemble-export copies them into archives).
+        grantBucket(fn, stores.media, {
+          objects: [mediaErase.remove],
+          objectPrefixes: [platformStores.media.chatAttachmentsPrefix],
+          list: [mediaErase.list],
+          kms: 'none',
+          reason:
+            'Attachment keys embed room and message ids (chat-attachments/{roomId}/{messageId}/...), known ' +
+            'only at run time; erase access is limited to the chat-attachments/ prefix of the media bucket.',
         });
         return {
           [ENV.chatRoomsTable]: stores.chatRooms.table.tableName,
           [ENV.chatMessagesTable]: stores.chatMessages.table.tableName,
-          // Only to name where attachments lie (assemble-export copies them); no access is granted.
           [ENV.mediaBucket]: stores.media.bucket.bucketName,
+          [MEDIA_BUCKET_VERSIONED_ENV]: String(versioned),
+          ...vaultEnv,
         };
       },
       media: (fn) => {
+        // Collect and inventory only list (assemble-export copies the files); erase deletes. No object
+        // is ever read here, so no decrypt either.
         grantBucket(fn, stores.media, {
-          // GetObjectVersion: the bucket is versioned, and a listed version is read by its id.
-          objects: ['s3:GetObject', 's3:GetObjectVersion'],
-          objectPrefixes: mediaPrefixes(),
-          list: ['s3:ListBucket', 's3:ListBucketVersions'],
-          kms: 'read',
+          objects: [mediaErase.remove],
+          objectPrefixes: mediaSubjectPrefixes(),
+          list: versioned ? ['s3:ListBucket', 's3:ListBucketVersions'] : ['s3:ListBucket'],
+          kms: 'none',
           reason:
-            'Media keys embed user and file ids (avatars/{userId}/...), known only at run time; read access ' +
-            'is limited to the data map prefixes of the media bucket.',
+            'Media keys embed user ids (avatars/{userId}/...), known only at run time; access is limited to ' +
+            "the data map's per-subject prefixes of the media bucket.",
         });
-        return { [ENV.mediaBucket]: stores.media.bucket.bucketName };
+        return {
+          [ENV.mediaBucket]: stores.media.bucket.bucketName,
+          [MEDIA_BUCKET_VERSIONED_ENV]: String(versioned),
+        };
       },
       logs: (fn) => {
+        // Erase rewrites shared day objects without the subject's lines (GetObject, then a conditional
+        // PutObject with If-Match, multipart for large objects). Logs retain in place: no vault.
         grantBucket(fn, stores.logs, {
-          objects: ['s3:GetObject'],
+          objects: ['s3:GetObject', 's3:PutObject', 's3:AbortMultipartUpload'],
           objectPrefixes: logsPrefixes(),
           list: ['s3:ListBucket'],
-          kms: 'read',
+          kms: 'write',
           reason:
-            'Log objects are partitioned by day (access/dt=YYYY-MM-DD/...), known only at run time; read ' +
-            'access is limited to the access/ and voice-sessions/ prefixes of the logs bucket.',
+            'Log objects are partitioned by day (access/dt=YYYY-MM-DD/...), known only at run time; access ' +
+            'is limited to the access/ and voice-sessions/ prefixes of the logs bucket.',
         });
         return { [ENV.logsBucket]: stores.logs.bucket.bucketName };
       },

@@ -1,9 +1,11 @@
 /**
  * The orchestrator's own state, apart from the platform's stores: the requests table, the staging
- * bucket (transient collection output), the exports bucket (signed archives), and the retention vault,
- * encrypted under a key of its own that no function of this stack is granted.
+ * bucket (transient collection output), the exports bucket (signed archives and erasure certificates), and
+ * the retention vault, encrypted under a key of its own: the connectors that retain records may only add
+ * to it, and only the sweep may read (keys and dates, never the kept data) and destroy.
  */
 import { Duration } from 'aws-cdk-lib';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
@@ -14,6 +16,11 @@ import { secureBucket, secureTable, type BucketRef, type TableRef } from './stor
 export const REQUESTS_TTL_ATTRIBUTE = 'expiresAt';
 /** Staging is deleted by each workflow; the lifecycle rule is only the backstop for a failed clean-up. */
 export const STAGING_EXPIRY_DAYS = 2;
+/**
+ * The callback deliverer reacts to new outbox items through the requests table's stream; its event filter
+ * matches on the new item's `kind`, which needs the new image (the function itself reads only the key).
+ */
+export const REQUESTS_STREAM_VIEW = dynamodb.StreamViewType.NEW_IMAGE;
 
 export interface OrchestratorStateProps {
   key: kms.IKey;
@@ -36,6 +43,7 @@ export class OrchestratorState extends Construct {
     this.requests = secureTable(this, 'RequestsTable', orchestratorResources.requestsTable, key, {
       timeToLiveAttribute: REQUESTS_TTL_ATTRIBUTE,
       deletionProtection: true,
+      stream: REQUESTS_STREAM_VIEW,
     });
 
     this.staging = secureBucket(this, 'StagingBucket', {

@@ -26,6 +26,8 @@ export interface BucketRef {
 export interface SecureTableOptions {
   timeToLiveAttribute?: string;
   deletionProtection?: boolean;
+  /** A DynamoDB stream (encrypted with the table's key) for a function to react to writes. */
+  stream?: dynamodb.StreamViewType;
 }
 
 const S = dynamodb.AttributeType.STRING;
@@ -47,6 +49,7 @@ export function secureTable(
     pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
     timeToLiveAttribute: options.timeToLiveAttribute,
     deletionProtection: options.deletionProtection,
+    stream: options.stream,
   });
   for (const index of spec.indexes) {
     table.addGlobalSecondaryIndex({

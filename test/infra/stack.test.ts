@@ -3,20 +3,25 @@
  * validation plugin) and checks what the deployment promises: no unacknowledged nag finding, encryption
  * and TLS everywhere, rotating keys, the workflow wired to every task function, and least privilege.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
+import { promisify } from 'node:util';
 import { App, Stack, Validations, type CfnElement } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
-import { ENV, STORE_NAMES } from '../../config/data-map';
+import { ENV, STORE_NAMES, type StoreName } from '../../config/data-map';
 import { CONNECTOR_FUNCTIONS_ENV, STATE_MACHINES, TASK_FUNCTIONS } from '../../functions/catalog';
 import { buildApp, type BuiltApp } from '../../infra/build-app';
-import { CONTEXT_KEYS, readDeploymentConfig } from '../../infra/config';
+import { CONTEXT_KEYS, DEFAULT_CONFIG, readDeploymentConfig } from '../../infra/config';
 import { AUTHORIZED_ROUTES, PUBLIC_ROUTES } from '../../infra/constructs/api';
-import { EXPORT_TASKS } from '../../infra/constructs/export-workflow';
+import { VAULT_SWEEP_ATTRIBUTES } from '../../infra/constructs/access';
+import { VAULT_LEADING_KEYS } from '../../infra/constructs/connectors';
+import type { DsrFunction } from '../../infra/constructs/task-function';
+import { WORKFLOW_TASKS, type WorkflowName } from '../../infra/constructs/workflows';
 import type { DsrStack } from '../../infra/stack';
 
 type Json = Record<string, unknown>;
@@ -55,6 +60,11 @@ const UNSCOPABLE_ACTIONS = [
 ].sort();
 
 const asArray = <T>(value: T | T[]): T[] => (Array.isArray(value) ? value : [value]);
+
+const TASK_COUNT = Object.keys(TASK_FUNCTIONS).length;
+/** The API, and the background functions: callbacks, deadline monitor, sweep. */
+const OTHER_FUNCTIONS = 4;
+const WORKFLOWS = Object.keys(WORKFLOW_TASKS) as WorkflowName[];
 
 function synthApp(context: Json): { built: BuiltApp; template: Template; outdir: string } {
   const outdir = mkdtempSync(path.join(tmpdir(), 'dsr-cdk-'));
@@ -98,6 +108,29 @@ function statementsOf(template: Template, roleId: string): Statement[] {
   return identityStatements(template)
     .filter(({ roles }) => roles.includes(roleId))
     .map(({ statement }) => statement);
+}
+
+/**
+ * A stand-in for a CloudFormation value at run time: references become recognisable fake names and ARNs,
+ * joins and splits are evaluated, so an environment holding JSON (CONNECTOR_FUNCTIONS) stays valid JSON.
+ */
+function fakeValue(value: unknown): string {
+  if (typeof value === 'string' || typeof value === 'number') return String(value);
+  const node = (value ?? {}) as Record<string, unknown>;
+  if (node.Ref === 'AWS::Region') return 'eu-west-1';
+  if (node.Ref === 'AWS::Partition') return 'aws';
+  if (node.Ref === 'AWS::AccountId') return '111122223333';
+  if (typeof node.Ref === 'string') return `ref-${node.Ref}`;
+  const getAtt = node['Fn::GetAtt'] as [string, string] | undefined;
+  if (getAtt) return `arn:aws:fake:eu-west-1:111122223333:${getAtt[0]}/${getAtt[1]}`;
+  const join = node['Fn::Join'] as [string, unknown[]] | undefined;
+  if (join) return join[1].map(fakeValue).join(join[0]);
+  const select = node['Fn::Select'] as [number, unknown] | undefined;
+  if (select) {
+    const split = (select[1] as Record<string, [string, unknown]>)['Fn::Split'];
+    if (split) return fakeValue(split[1]).split(split[0])[select[0]] ?? '';
+  }
+  throw new Error(`No fake for ${JSON.stringify(value)}`);
 }
 
 function refersTo(value: unknown, id: string): boolean {
@@ -159,7 +192,7 @@ describe('DsrStack (demo deployment: platform stores created)', () => {
       for (const ack of acknowledged) {
         // Whole-rule acknowledgements only where a rule has no finding ids; IAM5 names the exact resource.
         expect(ack.rule).toMatch(
-          /^AwsSolutions-(L1|S1|SF1|APIG4|IAM5\[Resource::(\*|<[A-Za-z0-9]+\.Arn>\/([a-z-]+\/)?\*)\])$/,
+          /^AwsSolutions-(L1|S1|SF1|SQS3|APIG4|IAM5\[Resource::(\*|<[A-Za-z0-9]+\.Arn>\/([a-z-]+\/)?\*)\])$/,
         );
         expect(ack.reason.length).toBeGreaterThan(60);
       }
@@ -258,7 +291,7 @@ describe('DsrStack (demo deployment: platform stores created)', () => {
       expect(media.Properties?.VersioningConfiguration).toEqual({ Status: 'Enabled' });
     });
 
-    it('gives the requests table its indexes and TTL, and staging and exports their expiry', () => {
+    it('gives the requests table its indexes, TTL and stream, and staging and exports their expiry', () => {
       const requests = template.toJSON().Resources[
         logicalId(stack, stack.state.requests.table)
       ] as CfnResource;
@@ -266,6 +299,7 @@ describe('DsrStack (demo deployment: platform stores created)', () => {
         AttributeName: 'expiresAt',
         Enabled: true,
       });
+      expect(requests.Properties?.StreamSpecification).toEqual({ StreamViewType: 'NEW_IMAGE' });
       expect((requests.Properties?.GlobalSecondaryIndexes as Json[]).map((i) => i.IndexName).sort()).toEqual([
         'byKind',
         'bySubject',
@@ -276,7 +310,20 @@ describe('DsrStack (demo deployment: platform stores created)', () => {
             ?.LifecycleConfiguration as { Rules: Json[] }
         ).Rules.map((r) => r.ExpirationInDays).filter((d) => d !== undefined);
       expect(expiry(stack.state.staging.bucket)).toEqual([2]);
+      // Download links live 7 days by default (functions/shared/download-links.ts): archives outlive them.
       expect(expiry(stack.state.exports.bucket)).toEqual([30]);
+      const vault = template.toJSON().Resources[
+        logicalId(stack, stack.state.vaultTable.table)
+      ] as CfnResource;
+      expect(vault.Properties?.GlobalSecondaryIndexes).toEqual([
+        expect.objectContaining({
+          IndexName: 'byUntil',
+          KeySchema: [
+            { AttributeName: 'kind', KeyType: 'HASH' },
+            { AttributeName: 'until', KeyType: 'RANGE' },
+          ],
+        }),
+      ]);
     });
   });
 
@@ -303,20 +350,84 @@ describe('DsrStack (demo deployment: platform stores created)', () => {
       }
     });
 
-    it('grants the vault key, table and bucket to no function', () => {
-      const vault = [stack.keys.vault, stack.state.vaultTable.table, stack.state.vaultBucket.bucket].map(
-        (c) => logicalId(stack, c),
-      );
-      for (const { statement } of identityStatements(template)) {
-        for (const id of vault) expect(refersTo(statement.Resource, id)).toBe(false);
+    it('lets the retaining connectors only add to the vault, and only the sweep read and destroy', () => {
+      const vaultKey = logicalId(stack, stack.keys.vault);
+      const vaultTable = logicalId(stack, stack.state.vaultTable.table);
+      const vaultBucket = logicalId(stack, stack.state.vaultBucket.bucket);
+      const roleOf = (fn: DsrFunction) => logicalId(stack, fn.role);
+      const writers = Object.keys(VAULT_LEADING_KEYS) as StoreName[];
+      expect(writers.sort()).toEqual(['accounts', 'chat', 'payments']);
+      const allowed = new Map<string, string>([
+        ...writers.map((store) => [roleOf(stack.connectors.functions[store]), `writer:${store}`] as const),
+        [roleOf(stack.background.sweep), 'sweep'],
+      ]);
+      const seen = new Set<string>();
+      for (const { roles, statement } of identityStatements(template)) {
+        expect(refersTo(statement.Resource, vaultBucket)).toBe(false);
+        const touchesTable = refersTo(statement.Resource, vaultTable);
+        const touchesKey = refersTo(statement.Resource, vaultKey);
+        if (!touchesTable && !touchesKey) continue;
+        expect(roles).toHaveLength(1);
+        const who = allowed.get(roles[0] ?? '');
+        expect({ roles, who }).toEqual({ roles, who: expect.any(String) });
+        seen.add(who ?? '');
+        const actions = asArray(statement.Action);
+        if (touchesKey) {
+          // Only through DynamoDB: no direct decrypt of anything under the vault key.
+          expect(actions.sort()).toEqual([
+            'kms:Decrypt',
+            'kms:DescribeKey',
+            'kms:Encrypt',
+            'kms:GenerateDataKey',
+          ]);
+          expect(Object.keys(statement.Condition ?? {})).toEqual(['StringEquals']);
+          expect(JSON.stringify(statement.Condition)).toMatch(
+            /"kms:ViaService":\{"Fn::Join":\["",\["dynamodb\./,
+          );
+          continue;
+        }
+        if (who?.startsWith('writer:')) {
+          const store = who.slice('writer:'.length) as StoreName;
+          // Writes only (no read, no single-item delete), under the store's own partition keys.
+          for (const action of actions)
+            expect(['dynamodb:PutItem', 'dynamodb:BatchWriteItem']).toContain(action);
+          expect(statement.Condition).toEqual({
+            'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': VAULT_LEADING_KEYS[store] },
+          });
+          for (const pattern of VAULT_LEADING_KEYS[store] ?? [])
+            expect(pattern).toMatch(
+              store === 'accounts' ? /^(VAULT#accounts#|SUPPRESSION#)\*$/ : `VAULT#${store}#*`,
+            );
+        } else if (JSON.stringify(statement.Resource).includes('/index/byUntil')) {
+          // The sweep lists due items through the index, seeing keys and dates, never the kept data.
+          expect(actions).toEqual(['dynamodb:Query']);
+          expect(statement.Condition).toEqual({
+            'ForAllValues:StringEquals': { 'dynamodb:Attributes': [...VAULT_SWEEP_ATTRIBUTES] },
+            StringEqualsIfExists: { 'dynamodb:Select': 'SPECIFIC_ATTRIBUTES' },
+          });
+          expect(VAULT_SWEEP_ATTRIBUTES).not.toContain('data');
+        } else {
+          // ...and destroys them in batches, vault records only (suppression records stay).
+          expect(actions).toEqual(['dynamodb:BatchWriteItem']);
+          expect(statement.Condition).toEqual({
+            'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['VAULT#*'] },
+          });
+        }
       }
+      expect([...seen].sort()).toEqual(['sweep', 'writer:accounts', 'writer:chat', 'writer:payments']);
+      // Only the accounts connector writes single items (its suppression record).
+      const putters = identityStatements(template).filter(
+        ({ statement }) =>
+          refersTo(statement.Resource, vaultTable) && asArray(statement.Action).includes('dynamodb:PutItem'),
+      );
+      expect(putters.map(({ roles }) => allowed.get(roles[0] ?? ''))).toEqual(['writer:accounts']);
     });
   });
 
   describe('functions', () => {
     it('runs every function on nodejs22.x arm64 with its own encrypted log group with a retention', () => {
       const functions = resourcesOf(template, 'AWS::Lambda::Function');
-      expect(functions.length).toBe(STORE_NAMES.length + EXPORT_TASKS.length + 1);
+      expect(functions.length).toBe(STORE_NAMES.length + TASK_COUNT + OTHER_FUNCTIONS);
       const logGroups = new Map(resourcesOf(template, 'AWS::Logs::LogGroup'));
       const used = new Set<string>();
       for (const [, fn] of functions) {
@@ -331,26 +442,64 @@ describe('DsrStack (demo deployment: platform stores created)', () => {
       }
     });
 
+    const envOf = (construct: IConstruct) =>
+      (
+        (template.toJSON().Resources[logicalId(stack, construct)] as CfnResource).Properties?.Environment as {
+          Variables: Json;
+        }
+      ).Variables;
+
+    it('loads every bundled handler with exactly its environment: each requireEnv is satisfied', async () => {
+      const run = promisify(execFile);
+      const functions = resourcesOf(template, 'AWS::Lambda::Function');
+      const loads = functions.map(async ([id, fn]) => {
+        const key = (fn.Properties?.Code as { S3Key: string }).S3Key;
+        const bundle = path.join(outdir, `asset.${key.replace(/\.zip$/, '')}`, 'index.js');
+        expect(existsSync(bundle)).toBe(true);
+        const variables = (fn.Properties?.Environment as { Variables: Json }).Variables;
+        const env = Object.fromEntries(Object.entries(variables).map(([k, v]) => [k, fakeValue(v)]));
+        try {
+          // A fresh process with nothing else set: module-level configuration fails fast on a gap.
+          await run(process.execPath, ['-e', `require(${JSON.stringify(bundle)})`], {
+            env: { PATH: process.env.PATH ?? '', AWS_REGION: 'eu-west-1', LOG_LEVEL: 'silent', ...env },
+            timeout: 30_000,
+          });
+          return { id, loaded: true, error: '' };
+        } catch (error) {
+          const stderr = (error as { stderr?: string }).stderr ?? String(error);
+          return { id, loaded: false, error: stderr.split('\n').find((l) => /Error/.test(l)) ?? stderr };
+        }
+      });
+      const results = await Promise.all(loads);
+      expect(results.filter((r) => !r.loaded)).toEqual([]);
+      expect(results).toHaveLength(STORE_NAMES.length + TASK_COUNT + OTHER_FUNCTIONS);
+    }, 60_000);
+
     it('passes each function the environment its handler requires', () => {
-      const envOf = (construct: IConstruct) =>
-        (
-          (template.toJSON().Resources[logicalId(stack, construct)] as CfnResource).Properties
-            ?.Environment as {
-            Variables: Json;
-          }
-        ).Variables;
       expect(Object.keys(envOf(stack.api.function.function))).toEqual(
         expect.arrayContaining([
           ENV.requestsTable,
+          ENV.accountsTable,
           'EXPORT_STATE_MACHINE_ARN',
+          'ERASURE_STATE_MACHINE_ARN',
           'SUBJECT_HASH_KMS_KEY_ID',
           'SIGNING_KMS_KEY_ID',
           'DOWNLOAD_TOKEN_KMS_KEY_ID',
           'PUBLIC_API_URL',
+          'OPENDSR_PROCESSOR_DOMAIN',
+          'DEFAULT_JURISDICTION',
+          'APPI_DEADLINE_DAYS',
+          'DEFAULT_DEADLINE_DAYS',
           ENV.exportsBucket,
         ]),
       );
-      const fns = stack.exportWorkflow.functions;
+      expect(envOf(stack.api.function.function)).toMatchObject({
+        DEFAULT_JURISDICTION: 'KR',
+        APPI_DEADLINE_DAYS: '14',
+        DEFAULT_DEADLINE_DAYS: '30',
+        ERASURE_STATE_MACHINE_ARN: { Ref: logicalId(stack, stack.erasureWorkflow.stateMachine) },
+      });
+      const fns = stack.tasks.functions;
       expect(Object.keys(envOf(fns.resolveSubject.function))).toEqual(
         expect.arrayContaining([
           ENV.accountsTable,
@@ -365,14 +514,41 @@ describe('DsrStack (demo deployment: platform stores created)', () => {
         expect(connectorFunctions).toContain(`\\"${store}\\":\\"`);
         expect(connectorFunctions).toContain(logicalId(stack, stack.connectors.functions[store].function));
       }
-      expect(Object.keys(envOf(fns.assembleExport.function))).toEqual(
-        expect.arrayContaining([ENV.stagingBucket, ENV.exportsBucket, ENV.mediaBucket, 'SIGNING_KMS_KEY_ID']),
-      );
+      const exactEnv: [DsrFunction, string[]][] = [
+        [fns.requestStatus, [ENV.requestsTable]],
+        [fns.assembleExport, [ENV.stagingBucket, ENV.exportsBucket, ENV.mediaBucket, 'SIGNING_KMS_KEY_ID']],
+        [fns.cleanupStaging, [ENV.stagingBucket]],
+        [fns.planErasure, [ENV.requestsTable, ENV.stagingBucket, 'SUBJECT_HASH_KMS_KEY_ID']],
+        [fns.certifyErasure, [ENV.requestsTable, ENV.stagingBucket, ENV.exportsBucket, 'SIGNING_KMS_KEY_ID']],
+        [
+          fns.notifyProcessors,
+          [ENV.requestsTable, ENV.stagingBucket, 'SIGNING_KMS_KEY_ID', 'PROCESSOR_WEBHOOKS'],
+        ],
+        [
+          stack.background.callbacks,
+          [ENV.requestsTable, 'SIGNING_KMS_KEY_ID', 'PUBLIC_API_URL', 'OPENDSR_PROCESSOR_DOMAIN'],
+        ],
+        [stack.background.deadlineMonitor, [ENV.requestsTable]],
+        [stack.background.sweep, [ENV.requestsTable, ENV.vaultTable, 'ERASURE_STATE_MACHINE_ARN']],
+      ];
+      for (const [fn, names] of exactEnv) {
+        expect({ fn: fn.node.path, env: Object.keys(envOf(fn.function)).sort() }).toEqual({
+          fn: fn.node.path,
+          env: ['NODE_OPTIONS', ...names].sort(),
+        });
+      }
+      expect(envOf(fns.notifyProcessors.function).PROCESSOR_WEBHOOKS).toBe('{}');
       const storeEnv = {
-        accounts: [ENV.accountsTable],
-        payments: [ENV.paymentsTable],
-        chat: [ENV.chatRoomsTable, ENV.chatMessagesTable, ENV.mediaBucket],
-        media: [ENV.mediaBucket],
+        accounts: [ENV.accountsTable, ENV.vaultTable],
+        payments: [ENV.paymentsTable, ENV.vaultTable],
+        chat: [
+          ENV.chatRoomsTable,
+          ENV.chatMessagesTable,
+          ENV.mediaBucket,
+          'MEDIA_BUCKET_VERSIONED',
+          ENV.vaultTable,
+        ],
+        media: [ENV.mediaBucket, 'MEDIA_BUCKET_VERSIONED'],
         logs: [ENV.logsBucket],
       };
       for (const store of STORE_NAMES) {
@@ -380,37 +556,47 @@ describe('DsrStack (demo deployment: platform stores created)', () => {
           ['NODE_OPTIONS', ENV.stagingBucket, ...storeEnv[store]].sort(),
         );
       }
+      expect(envOf(stack.connectors.functions.media.function).MEDIA_BUCKET_VERSIONED).toBe('true');
+      // Callbacks to private addresses are for the local stack's receivers only.
+      for (const [, fn] of resourcesOf(template, 'AWS::Lambda::Function')) {
+        const variables = (fn.Properties?.Environment as { Variables?: Json } | undefined)?.Variables ?? {};
+        expect(variables).not.toHaveProperty('ALLOW_PRIVATE_CALLBACKS');
+      }
     });
   });
 
-  describe('export workflow', () => {
-    it('deploys the ASL file with every task function substituted', () => {
-      const [[, machine]] = resourcesOf(template, 'AWS::StepFunctions::StateMachine') as [
-        [string, CfnResource],
+  describe.each(WORKFLOWS)('%s workflow', (workflow) => {
+    const machineOf = () =>
+      (template.toJSON().Resources as Record<string, CfnResource>)[
+        logicalId(stack, stack[`${workflow}Workflow`].stateMachine)
       ];
-      const substitutions = machine.Properties?.DefinitionSubstitutions as Json;
-      const asl = readFileSync(path.join(ROOT, STATE_MACHINES.export.file), 'utf8');
+
+    it('deploys the ASL file with every task function substituted', () => {
+      const machine = machineOf();
+      expect(machine?.Type).toBe('AWS::StepFunctions::StateMachine');
+      const substitutions = machine?.Properties?.DefinitionSubstitutions as Json;
+      const asl = readFileSync(path.join(ROOT, STATE_MACHINES[workflow].file), 'utf8');
       const placeholders = new Set([...asl.matchAll(/\$\{(\w+)\}/g)].map((m) => m[1]));
       expect([...placeholders].sort()).toEqual(Object.keys(substitutions).sort());
-      for (const key of EXPORT_TASKS) {
-        const fnId = logicalId(stack, stack.exportWorkflow.functions[key].function);
+      for (const key of WORKFLOW_TASKS[workflow]) {
+        const fnId = logicalId(stack, stack.tasks.functions[key].function);
         expect(substitutions[TASK_FUNCTIONS[key].substitution]).toEqual({ 'Fn::GetAtt': [fnId, 'Arn'] });
       }
-      expect(machine.Properties).toMatchObject({
+      expect(machine?.Properties).toMatchObject({
         StateMachineType: 'STANDARD',
         TracingConfiguration: { Enabled: true },
         LoggingConfiguration: { Level: 'ERROR', IncludeExecutionData: false },
       });
     });
 
-    it('lets the state machine invoke exactly the task and connector functions', () => {
-      const roleId = logicalId(stack, stack.exportWorkflow.stateMachine.role);
+    it('lets the state machine invoke exactly its task functions and the connectors', () => {
+      const roleId = logicalId(stack, stack[`${workflow}Workflow`].stateMachine.role);
       const invoke = statementsOf(template, roleId).filter((statement) =>
         asArray(statement.Action).includes('lambda:InvokeFunction'),
       );
       expect(invoke).toHaveLength(1);
       const expected = [
-        ...Object.values(stack.exportWorkflow.functions),
+        ...WORKFLOW_TASKS[workflow].map((key) => stack.tasks.functions[key]),
         ...Object.values(stack.connectors.functions),
       ].map((fn) => ({ 'Fn::GetAtt': [logicalId(stack, fn.function), 'Arn'] }));
       expect(asArray(invoke[0]?.Resource)).toHaveLength(expected.length);
@@ -419,9 +605,12 @@ describe('DsrStack (demo deployment: platform stores created)', () => {
 
     it('logs to an encrypted group and alarms on failed executions through an encrypted TLS-only topic', () => {
       const machineLogs = template.toJSON().Resources[
-        logicalId(stack, stack.exportWorkflow.logGroup)
+        logicalId(stack, stack[`${workflow}Workflow`].logGroup)
       ] as CfnResource;
       expect(machineLogs.Properties?.KmsKeyId).toBeDefined();
+      expect(machineLogs.Properties?.LogGroupName).toMatch(
+        new RegExp(`^/aws/vendedlogs/states/.*-${workflow}$`),
+      );
       const topicId = logicalId(stack, stack.alarms.topic);
       template.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: Match.anyValue() });
       template.hasResourceProperties('AWS::SNS::TopicPolicy', {
@@ -431,10 +620,99 @@ describe('DsrStack (demo deployment: platform stores created)', () => {
           ]),
         },
       });
+      const machineId = logicalId(stack, stack[`${workflow}Workflow`].stateMachine);
+      for (const metric of ['ExecutionsFailed', 'ExecutionsTimedOut']) {
+        template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+          MetricName: metric,
+          Namespace: 'AWS/States',
+          Dimensions: [{ Name: 'StateMachineArn', Value: { Ref: machineId } }],
+          AlarmActions: [{ Ref: topicId }],
+        });
+      }
+    });
+  });
+
+  describe('background functions', () => {
+    it('delivers callbacks from the requests stream (new outbox items only) and every minute', () => {
+      const mappings = resourcesOf(template, 'AWS::Lambda::EventSourceMapping').map(([, m]) => m.Properties);
+      expect(mappings).toHaveLength(1);
+      const queueId = logicalId(stack, stack.background.callbackFailures);
+      expect(mappings[0]).toMatchObject({
+        FunctionName: { Ref: logicalId(stack, stack.background.callbacks.function) },
+        EventSourceArn: { 'Fn::GetAtt': [logicalId(stack, stack.state.requests.table), 'StreamArn'] },
+        BisectBatchOnFunctionError: true,
+        MaximumRetryAttempts: 3,
+        DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': [queueId, 'Arn'] } } },
+      });
+      const filters = (mappings[0]?.FilterCriteria as { Filters: { Pattern: string }[] }).Filters;
+      expect(filters.map((f) => JSON.parse(f.Pattern) as unknown)).toEqual([
+        { eventName: ['INSERT'], dynamodb: { NewImage: { kind: { S: ['callback-pending'] } } } },
+      ]);
+      // The on-failure queue: encrypted with a customer managed key, TLS only, and watched.
+      const queue = template.toJSON().Resources[queueId] as CfnResource;
+      expect(queue.Properties?.KmsMasterKeyId).toEqual({
+        'Fn::GetAtt': [logicalId(stack, stack.keys.observability), 'Arn'],
+      });
+      template.hasResourceProperties('AWS::SQS::QueuePolicy', {
+        PolicyDocument: {
+          Statement: Match.arrayWith([
+            Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+          ]),
+        },
+      });
       template.hasResourceProperties('AWS::CloudWatch::Alarm', {
-        MetricName: 'ExecutionsFailed',
-        Namespace: 'AWS/States',
-        AlarmActions: [{ Ref: topicId }],
+        MetricName: 'ApproximateNumberOfMessagesVisible',
+        Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [queueId, 'QueueName'] } }],
+      });
+      // The deliverer may read the stream and send to its queue, nothing more of either.
+      const roleId = logicalId(stack, stack.background.callbacks.role);
+      const statements = statementsOf(template, roleId);
+      const streamStatements = statements.filter(
+        (st) =>
+          refersTo(st.Resource, logicalId(stack, stack.state.requests.table)) &&
+          JSON.stringify(st.Resource).includes('StreamArn'),
+      );
+      expect(streamStatements.flatMap((st) => asArray(st.Action)).sort()).toEqual([
+        'dynamodb:DescribeStream',
+        'dynamodb:GetRecords',
+        'dynamodb:GetShardIterator',
+        'dynamodb:ListStreams',
+      ]);
+      expect(statements.filter((st) => refersTo(st.Resource, queueId)).map((st) => st.Action)).toEqual([
+        'sqs:SendMessage',
+      ]);
+    });
+
+    it('runs the deliverer every minute, the deadline monitor every 15 minutes and the sweep hourly', () => {
+      const schedules = new Map<string, string>();
+      for (const [, rule] of resourcesOf(template, 'AWS::Events::Rule')) {
+        const targets = rule.Properties?.Targets as { Arn: unknown }[];
+        expect(targets).toHaveLength(1);
+        for (const fn of [
+          stack.background.callbacks,
+          stack.background.deadlineMonitor,
+          stack.background.sweep,
+        ]) {
+          if (refersTo(targets[0]?.Arn, logicalId(stack, fn.function)))
+            schedules.set(fn.node.id, rule.Properties?.ScheduleExpression as string);
+        }
+      }
+      expect(Object.fromEntries(schedules)).toEqual({
+        Callbacks: 'rate(1 minute)',
+        DeadlineMonitor: 'rate(15 minutes)',
+        Sweep: 'rate(1 hour)',
+      });
+    });
+
+    it('alarms on overdue requests: DsrOrchestrator/OverdueRequests, maximum over 15 minutes, at least 1', () => {
+      template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        Namespace: 'DsrOrchestrator',
+        MetricName: 'OverdueRequests',
+        Statistic: 'Maximum',
+        Period: 900,
+        Threshold: 1,
+        ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+        AlarmActions: [{ Ref: logicalId(stack, stack.alarms.topic) }],
       });
     });
   });
@@ -456,7 +734,8 @@ describe('DsrStack (demo deployment: platform stores created)', () => {
       const defaults = resourcesOf(template, 'AWS::IAM::Policy').filter(([id]) =>
         id.includes('RoleDefaultPolicy'),
       );
-      expect(defaults.length).toBe(STORE_NAMES.length + EXPORT_TASKS.length + 2);
+      // One per function, one per state machine.
+      expect(defaults.length).toBe(STORE_NAMES.length + TASK_COUNT + OTHER_FUNCTIONS + WORKFLOWS.length);
       for (const [, policy] of defaults) {
         for (const statement of (policy.Properties?.PolicyDocument as { Statement: Statement[] }).Statement) {
           expect(statement.Resource).toBe('*');
@@ -465,57 +744,145 @@ describe('DsrStack (demo deployment: platform stores created)', () => {
       }
     });
 
-    it('lets the API start the export workflow and nothing else in Step Functions', () => {
-      const roleId = logicalId(stack, stack.api.function.role);
-      const states = statementsOf(template, roleId).filter((statement) =>
-        asArray(statement.Action).some((a) => a.startsWith('states:')),
-      );
-      expect(states).toEqual([
+    it('lets the API start both workflows, the sweep resume erasures, and nobody else use Step Functions', () => {
+      const machine = (w: WorkflowName) => ({ Ref: logicalId(stack, stack[`${w}Workflow`].stateMachine) });
+      const statesOf = (fn: DsrFunction) =>
+        statementsOf(template, logicalId(stack, fn.role)).filter((statement) =>
+          asArray(statement.Action).some((a) => a.startsWith('states:')),
+        );
+      expect(statesOf(stack.api.function)).toEqual([
         expect.objectContaining({
           Action: 'states:StartExecution',
-          Resource: { Ref: logicalId(stack, stack.exportWorkflow.stateMachine) },
+          Resource: expect.arrayContaining([machine('export'), machine('erasure')]),
         }),
       ]);
+      expect(statesOf(stack.background.sweep)).toEqual([
+        expect.objectContaining({ Action: 'states:StartExecution', Resource: machine('erasure') }),
+      ]);
+      const starters = identityStatements(template)
+        .filter(({ statement }) => asArray(statement.Action).some((a) => a.startsWith('states:')))
+        .flatMap(({ roles }) => roles);
+      expect(starters.sort()).toEqual(
+        [logicalId(stack, stack.api.function.role), logicalId(stack, stack.background.sweep.role)].sort(),
+      );
     });
 
-    it('keeps the two MAC keys apart: subject hashes for resolve-subject, both for the API', () => {
+    it('keeps the two MAC keys apart: subject hashes where subjects are resolved, both for the API', () => {
       const macKeysOf = (role: IConstruct) =>
         statementsOf(template, logicalId(stack, role))
           .filter((st) => asArray(st.Action).includes('kms:GenerateMac'))
           .flatMap((st) => asArray(st.Resource));
       const arn = (key: IConstruct) => ({ 'Fn::GetAtt': [logicalId(stack, key), 'Arn'] });
-      expect(macKeysOf(stack.exportWorkflow.functions.resolveSubject.role)).toEqual([
-        arn(stack.keys.subjectHash),
-      ]);
+      for (const fn of [stack.tasks.functions.resolveSubject, stack.tasks.functions.planErasure]) {
+        expect(macKeysOf(fn.role)).toEqual([arn(stack.keys.subjectHash)]);
+      }
       expect(macKeysOf(stack.api.function.role)).toEqual(
         expect.arrayContaining([arn(stack.keys.subjectHash), arn(stack.keys.downloadToken)]),
       );
+      // Signing: the functions that sign archives, certificates, callbacks and OpenDSR responses.
+      const signers = identityStatements(template)
+        .filter(({ statement }) => asArray(statement.Action).includes('kms:Sign'))
+        .map(({ roles, statement }) => {
+          expect(statement.Resource).toEqual(arn(stack.keys.signing));
+          return roles[0];
+        });
+      expect(signers.sort()).toEqual(
+        [
+          stack.api.function,
+          stack.tasks.functions.assembleExport,
+          stack.tasks.functions.certifyErasure,
+          stack.tasks.functions.notifyProcessors,
+          stack.background.callbacks,
+        ]
+          .map((fn) => logicalId(stack, fn.role))
+          .sort(),
+      );
     });
 
-    it('lets each connector read its own store only', () => {
-      const storeIds = {
-        accounts: [stack.stores.accounts.table],
-        payments: [stack.stores.payments.table],
-        chat: [stack.stores.chatRooms.table, stack.stores.chatMessages.table],
-        media: [stack.stores.media.bucket],
-        logs: [stack.stores.logs.bucket],
+    it('gives each connector exactly the calls its code makes on its own store, and nothing elsewhere', () => {
+      const versions = ['s3:ListBucketVersions'];
+      const expected: Record<StoreName, Record<string, string[]>> = {
+        accounts: {
+          [logicalId(stack, stack.stores.accounts.table)]: [
+            'dynamodb:DeleteItem',
+            'dynamodb:GetItem',
+            'dynamodb:UpdateItem',
+          ],
+        },
+        payments: {
+          [logicalId(stack, stack.stores.payments.table)]: [
+            'dynamodb:BatchWriteItem',
+            'dynamodb:Query',
+            'dynamodb:UpdateItem',
+          ],
+        },
+        chat: {
+          [logicalId(stack, stack.stores.chatRooms.table)]: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
+          [logicalId(stack, stack.stores.chatMessages.table)]: [
+            'dynamodb:DeleteItem',
+            'dynamodb:GetItem',
+            'dynamodb:Query',
+            'dynamodb:Query',
+            'dynamodb:UpdateItem',
+          ],
+          // Attachments only: deleted with their messages, every version.
+          [logicalId(stack, stack.stores.media.bucket)]: ['s3:DeleteObjectVersion', ...versions],
+        },
+        media: {
+          [logicalId(stack, stack.stores.media.bucket)]: [
+            's3:DeleteObjectVersion',
+            's3:ListBucket',
+            ...versions,
+          ],
+        },
+        logs: {
+          [logicalId(stack, stack.stores.logs.bucket)]: [
+            's3:AbortMultipartUpload',
+            's3:GetObject',
+            's3:ListBucket',
+            's3:PutObject',
+          ],
+        },
       };
+      const storeIds = [...new Set(Object.values(expected).flatMap((byId) => Object.keys(byId)))];
       for (const store of STORE_NAMES) {
-        const roleId = logicalId(stack, stack.connectors.functions[store].role);
-        const statements = statementsOf(template, roleId);
-        expect(statements.length).toBeGreaterThan(0);
-        for (const other of STORE_NAMES.filter((s) => s !== store)) {
-          for (const resource of storeIds[other]) {
-            const id = logicalId(stack, resource);
-            expect(statements.some((statement) => refersTo(statement.Resource, id))).toBe(false);
-          }
-        }
+        const statements = statementsOf(template, logicalId(stack, stack.connectors.functions[store].role));
+        const actual: Record<string, string[]> = {};
         for (const statement of statements) {
-          for (const action of asArray(statement.Action)) {
-            expect(action).not.toMatch(/^dynamodb:(Put|Update|Delete|BatchWrite)|^s3:Delete/);
-          }
+          for (const id of storeIds.filter((i) => refersTo(statement.Resource, i)))
+            (actual[id] ??= []).push(...asArray(statement.Action));
         }
+        for (const actions of Object.values(actual)) actions.sort();
+        expect({ store, actual }).toEqual({ store, actual: expected[store] });
       }
+      // The chat connector reaches the media bucket under chat-attachments/ only.
+      const chatMedia = statementsOf(template, logicalId(stack, stack.connectors.functions.chat.role)).filter(
+        (st) => refersTo(st.Resource, logicalId(stack, stack.stores.media.bucket)),
+      );
+      for (const statement of chatMedia) {
+        const scope = JSON.stringify([statement.Resource, statement.Condition ?? null]);
+        expect(scope).toContain('chat-attachments/');
+        expect(scope).not.toMatch(/avatars|voice|uploads|behavior/);
+      }
+    });
+
+    it('lets the API read only what it serves: accounts by key and index, archives and certificates', () => {
+      const statements = statementsOf(template, logicalId(stack, stack.api.function.role));
+      const accountsId = logicalId(stack, stack.stores.accounts.table);
+      const onAccounts = statements.filter((st) => refersTo(st.Resource, accountsId));
+      expect(onAccounts.map((st) => st.Action)).toEqual(['dynamodb:GetItem', 'dynamodb:Query']);
+      expect(JSON.stringify(onAccounts[1]?.Resource)).toMatch(/index\/byEmail.*index\/byPhone/);
+      const exportsId = logicalId(stack, stack.state.exports.bucket);
+      const objects = statements.find(
+        (st) => refersTo(st.Resource, exportsId) && st.Action === 's3:GetObject',
+      );
+      const objectKeys = JSON.stringify(objects?.Resource);
+      expect(objectKeys).toContain('"/exports/*"');
+      expect(objectKeys).toContain('"/certificates/*"');
+      expect(asArray(objects?.Resource)).toHaveLength(2);
+      // No writes anywhere in the exports bucket: archives and certificates are written by the workflows.
+      for (const st of statements.filter((s) => refersTo(s.Resource, exportsId)))
+        expect(asArray(st.Action)).not.toContain('s3:PutObject');
     });
   });
 
@@ -618,7 +985,7 @@ describe('DsrStack (platform stores imported by name)', () => {
     expect(stack.keys.platform).toBeUndefined();
   });
 
-  it('points connectors at the named resources and grants decrypt on their key', () => {
+  it('points connectors at the named resources and grants the use of their key through DynamoDB', () => {
     const accounts = stack.connectors.functions.accounts;
     const env = (
       (template.toJSON().Resources[logicalId(stack, accounts.function)] as CfnResource).Properties
@@ -639,10 +1006,19 @@ describe('DsrStack (platform stores imported by name)', () => {
     const statements = statementsOf(template, roleId);
     expect(statements).toContainEqual(
       expect.objectContaining({
-        Action: ['kms:Decrypt', 'kms:DescribeKey'],
-        Resource: existing.accountsTable.kmsKeyArn,
+        // The connector erases (writes), so DynamoDB needs the key both ways.
+        Action: ['kms:Decrypt', 'kms:DescribeKey', 'kms:Encrypt', 'kms:GenerateDataKey'],
+        // Merged by CDK with the vault key, which the connector uses the same way.
+        Resource: expect.arrayContaining([existing.accountsTable.kmsKeyArn]),
+        Condition: { StringEquals: { 'kms:ViaService': expect.anything() } },
       }),
     );
+    // The API reads the same table for a request's default jurisdiction: by key and index only.
+    const apiEnv = (
+      (template.toJSON().Resources[logicalId(stack, stack.api.function.function)] as CfnResource).Properties
+        ?.Environment as { Variables: Json }
+    ).Variables;
+    expect(apiEnv[ENV.accountsTable]).toBe('prod-accounts');
     const paymentsEnv = (
       (
         template.toJSON().Resources[
@@ -728,5 +1104,52 @@ describe('readDeploymentConfig', () => {
     expect(() => readDeploymentConfig(reader({ [CONTEXT_KEYS.publicApiUrl]: 'http://dsr.example' }))).toThrow(
       CONTEXT_KEYS.publicApiUrl,
     );
+    expect(() =>
+      readDeploymentConfig(reader({ [CONTEXT_KEYS.processorWebhooks]: '{"crm":"http://crm.example/dsr"}' })),
+    ).toThrow(`${CONTEXT_KEYS.processorWebhooks}.crm`);
+    expect(() => readDeploymentConfig(reader({ [CONTEXT_KEYS.processorWebhooks]: '["x"]' }))).toThrow(
+      CONTEXT_KEYS.processorWebhooks,
+    );
+    expect(() => readDeploymentConfig(reader({ [CONTEXT_KEYS.defaultJurisdiction]: 'korea' }))).toThrow(
+      CONTEXT_KEYS.defaultJurisdiction,
+    );
+    expect(() =>
+      readDeploymentConfig(reader({ [CONTEXT_KEYS.processorDomain]: 'https://x.example' })),
+    ).toThrow(CONTEXT_KEYS.processorDomain);
+    expect(() => readDeploymentConfig(reader({ [CONTEXT_KEYS.appiDeadlineDays]: '-1' }))).toThrow(
+      CONTEXT_KEYS.appiDeadlineDays,
+    );
+  });
+
+  it('reads the request settings and processor webhooks, from cdk.json values or -c strings', () => {
+    const config = readDeploymentConfig(
+      reader({
+        [CONTEXT_KEYS.processorWebhooks]:
+          '{"crm":"https://crm.example/dsr","mail":"https://mail.example/hook"}',
+        [CONTEXT_KEYS.defaultJurisdiction]: 'US-CA',
+        [CONTEXT_KEYS.processorDomain]: 'dsr.example.com',
+        [CONTEXT_KEYS.appiDeadlineDays]: '10',
+        [CONTEXT_KEYS.defaultDeadlineDays]: 45,
+      }),
+    );
+    expect(config).toMatchObject({
+      processorWebhooks: { crm: 'https://crm.example/dsr', mail: 'https://mail.example/hook' },
+      defaultJurisdiction: 'US-CA',
+      processorDomain: 'dsr.example.com',
+      deadlines: { appiDays: 10, defaultDays: 45 },
+    });
+    expect(
+      readDeploymentConfig(reader({ [CONTEXT_KEYS.processorWebhooks]: { crm: 'https://crm.example/dsr' } }))
+        .processorWebhooks,
+    ).toEqual({ crm: 'https://crm.example/dsr' });
+  });
+
+  it('defaults the request settings to the defaults of the API', () => {
+    const { DEFAULT_REQUEST_SETTINGS } = jest.requireActual<
+      typeof import('../../functions/api/routes/requests')
+    >('../../functions/api/routes/requests');
+    expect(DEFAULT_CONFIG.defaultJurisdiction).toBe(DEFAULT_REQUEST_SETTINGS.defaultJurisdiction);
+    expect(DEFAULT_CONFIG.deadlines).toEqual(DEFAULT_REQUEST_SETTINGS.deadlines);
+    expect(readDeploymentConfig(reader({})).processorWebhooks).toEqual({});
   });
 });

@@ -141,6 +141,7 @@ describe('holds API', () => {
       actor: string;
       role?: string;
       at: string;
+      outcome?: number;
       detail?: Record<string, unknown>;
     }[];
     const mine = records.filter((r) => r.detail?.holdId === holdId);

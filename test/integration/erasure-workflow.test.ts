@@ -7,12 +7,7 @@
  * - Past every period: the vault items are destroyed, the log lines erased, the request completed,
  *   the kept identifier set removed, the certificate re-issued.
  */
-import { orchestratorResources, platformStores } from '../../config/data-map';
-import { createLogsConnector } from '../../functions/connectors/logs/core';
 import { verifyCertificate, type CertificatePayload } from '../../functions/shared/certificate';
-import { runErase } from '../../functions/shared/connector-handler';
-import type { ConnectorTaskInput } from '../../functions/shared/contract';
-import { getJson, stagingKeys } from '../../functions/shared/s3-objects';
 import type { Jwks } from '../../functions/shared/jws';
 import { startTestStack, type TestStack } from '../support/local-stack';
 import {
@@ -34,42 +29,8 @@ let tokens: string[];
 let before: Snapshot;
 let requestId: string;
 
-/**
- * The logs connector judges each line's own retention period by its runtime clock, which is the real
- * time; the resumed run plans with the sweep's moved clock (`asOf`). Until the connector framework
- * gives erase the plan's clock (functions/shared/connector-handler.ts: `now` = the staged plan's
- * `plannedAt`; see docs/erasure.md), this test runs the logs erase with exactly that runtime.
- */
-async function logsEraseOnPlanClock(payload: unknown): Promise<unknown> {
-  const input = payload as ConnectorTaskInput;
-  const bucket = orchestratorResources.stagingBucket;
-  const plan = await getJson<{ plannedAt: string }>(stack.s3, {
-    bucket,
-    key: stagingKeys.plan(input.requestId),
-  });
-  const connector = createLogsConnector(stack.s3, {
-    bucket: platformStores.logs.bucketName,
-    accessPrefix: platformStores.logs.accessPrefix,
-    voiceSessionsPrefix: platformStores.logs.voiceSessionsPrefix,
-    conditionalWrites: process.env.LOGS_CONDITIONAL_WRITES !== 'false',
-  });
-  const noVault = { put: async () => Promise.reject(new Error('logs retain in place')) };
-  return runErase(
-    connector,
-    { s3: stack.s3, stagingBucket: bucket, clock: () => new Date(plan.plannedAt), vault: noVault },
-    input,
-  );
-}
-
 beforeAll(async () => {
-  stack = await startTestStack({
-    workflows: {
-      interceptor: (fn, payload, invoke) =>
-        fn === 'dsr-connector-logs' && (payload as ConnectorTaskInput).operation === 'erase'
-          ? logsEraseOnPlanClock(payload)
-          : invoke(),
-    },
-  });
+  stack = await startTestStack();
   tokens = await identifierTokens(stack, 'u-alice');
   before = await snapshot(stack);
 }, 120_000);

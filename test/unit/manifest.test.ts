@@ -2,7 +2,9 @@ import { Readable } from 'node:stream';
 import Ajv2020 from 'ajv/dist/2020';
 import addFormats from 'ajv-formats';
 import fc from 'fast-check';
+import { isSafeRelativePath } from '../../functions/assemble-export/core';
 import { dataFileSchema, JSON_SCHEMA_DIALECT } from '../../functions/assemble-export/json-schema';
+import { sanitizeArchivePath } from '../../functions/shared/archive-path';
 import {
   parseManifest,
   serializeManifest,
@@ -91,7 +93,7 @@ describe('staged NDJSON to the data file (record counts feed the manifest)', () 
           expect(text.endsWith('\n')).toBe(true);
         },
       ),
-      { numRuns: 200 },
+      { numRuns: 100 },
     );
   });
 
@@ -138,5 +140,34 @@ describe('data file schemas', () => {
     expect(validate([{ userId: 'u1', createdAt: '2024-01-01T00:00:00Z' }])).toBe(true);
     expect(validate([{ createdAt: 'yesterday' }])).toBe(false);
     expect(validate({ userId: 'u1' })).toBe(false);
+  });
+});
+
+describe('media paths in the archive', () => {
+  it('keeps paths the staging area produced (so records that refer to them stay right)', () => {
+    fc.assert(
+      fc.property(fc.string({ unit: 'grapheme', maxLength: 80 }), (raw) => {
+        expect(isSafeRelativePath(sanitizeArchivePath(raw))).toBe(true);
+      }),
+      { numRuns: 1000 },
+    );
+    // A literal percent sequence stays as it is: decoding it again would rename the file.
+    expect(isSafeRelativePath('uploads/%41.png')).toBe(true);
+  });
+
+  it.each([
+    '../etc/passwd',
+    'a//b',
+    'a/./b',
+    '/abs',
+    'C:/x',
+    'a\\b',
+    'a/ b',
+    'a/b.',
+    'a/\u202egnp.exe',
+    'con/x',
+    '',
+  ])('refuses %j (it is sanitised instead)', (path) => {
+    expect(isSafeRelativePath(path)).toBe(false);
   });
 });

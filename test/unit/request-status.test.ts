@@ -7,6 +7,7 @@ test.each([
     { code: 'STORE_FAILED', store: 'payments' },
   ],
   [{ Error: 'States.Timeout' }, { code: 'TIMEOUT' }],
+  [{ Error: 'ArchiveAssemblyError', Cause: 'x' }, { code: 'ASSEMBLY_FAILED' }],
   [{ Error: 'SomethingElse', Cause: 'store=../../etc error=x' }, { code: 'INTERNAL_ERROR' }],
   [undefined, { code: 'INTERNAL_ERROR' }],
 ])('describeFailure(%j) -> %j', (failure, expected) => {

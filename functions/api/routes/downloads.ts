@@ -192,6 +192,16 @@ export const downloadRoutes: Route[] = [
     pattern: /^\/v1\/downloads\/([^/]+)$/,
     path: '/v1/downloads/{token}',
     access: 'public',
+    operationId: 'downloadPage',
+    summary:
+      "The user's download page (HTML, or JSON with Accept: application/json); the token is the credential",
+    responseType: 'text/html',
+    responses: {
+      '200': 'The page',
+      '404': 'Unknown or revoked link',
+      '410': 'Expired link',
+      '429': 'Download limit reached',
+    },
     handler: (deps, event, [token]) => downloadPage(deps, event, token ?? ''),
   },
   {
@@ -199,6 +209,14 @@ export const downloadRoutes: Route[] = [
     pattern: /^\/v1\/downloads\/([^/]+)\/archive$/,
     path: '/v1/downloads/{token}/archive',
     access: 'public',
+    operationId: 'downloadArchive',
+    summary: 'Counts one download and redirects to a presigned URL that lives minutes',
+    responses: {
+      '303': 'Redirect to the archive',
+      '404': 'Unknown or revoked link',
+      '410': 'Expired link',
+      '429': 'Download limit reached',
+    },
     handler: (deps, event, [token]) => downloadArchive(deps, event, token ?? ''),
   },
   {
@@ -206,6 +224,9 @@ export const downloadRoutes: Route[] = [
     pattern: /^\/v1\/requests\/([^/]+)\/revoke-download$/,
     path: '/v1/requests/{requestId}/revoke-download',
     access: ['support'],
+    operationId: 'revokeDownload',
+    summary: "Revokes the request's download link",
+    responses: { '200': 'Revoked', '404': 'No such request or link' },
     handler: (deps, event, [id]) => revokeDownload(deps, event, id ?? ''),
   },
 ];

@@ -5,111 +5,28 @@
  * `subjectHash` requests show. Placing and releasing are recorded in the audit trail (who, when, case)
  * and in the event history of every erasure request of the subject.
  */
-import Ajv, { type ErrorObject } from 'ajv';
 import { STORE_NAMES, type StoreName } from '../../../config/data-map';
 import { isKnownCategory } from '../../erasure/policy';
-import { STORE_CATEGORIES } from '../../erasure/types';
 import { HOLD_ID, HoldRepository, identifierHashesOf, type Hold } from '../../shared/holds';
-import type { SubjectInput } from '../../shared/requests';
 import { principalOf, requireRole, type Role } from '../auth';
 import type { ApiDeps } from '../deps';
 import { ApiError, json, parseJsonBody, queryOf, type ApiEvent, type ApiResult } from '../http';
 import type { Route } from '../router';
-import { fieldOf, subjectSchema } from '../schemas';
+import {
+  parsePlaceHoldBody,
+  parseReleaseHold,
+  placeHoldSchema,
+  releaseHoldSchema,
+  type PlaceHoldBody,
+  type ReleaseHoldBody,
+} from '../schemas';
 import { REQUEST_ID, identifierOf } from './requests';
 
 const PLACERS: readonly Role[] = ['legal'];
 const READERS: readonly Role[] = ['support', 'legal'];
-const ALL_CATEGORIES = [...new Set(Object.values(STORE_CATEGORIES).flat())];
-const text = (max: number, description: string) =>
-  ({ type: 'string', minLength: 1, maxLength: max, pattern: '^[^\\u0000-\\u001f]+$', description }) as const;
-
-export interface PlaceHoldBody {
-  subject: SubjectInput;
-  stores?: StoreName[];
-  categories?: string[];
-  caseReference: string;
-  reason: string;
-}
-
-export const placeHoldSchema = {
-  type: 'object',
-  additionalProperties: false,
-  required: ['subject', 'caseReference', 'reason'],
-  properties: {
-    subject: subjectSchema,
-    stores: {
-      type: 'array',
-      description: 'Stores held; absent or empty = every store.',
-      maxItems: STORE_NAMES.length,
-      uniqueItems: true,
-      items: { type: 'string', enum: [...STORE_NAMES] },
-    },
-    categories: {
-      type: 'array',
-      description: 'Categories held (docs/policy.md); absent or empty = every category of the stores.',
-      maxItems: ALL_CATEGORIES.length,
-      uniqueItems: true,
-      items: { type: 'string', enum: ALL_CATEGORIES },
-    },
-    caseReference: text(128, "The legal case's reference (docket, police request number)."),
-    reason: text(1000, 'Why the data must be kept (litigation, fraud, a police request). No personal data.'),
-  },
-} as const;
-
-export interface ReleaseHoldBody {
-  reason?: string;
-}
-
-export const releaseHoldSchema = {
-  type: 'object',
-  additionalProperties: false,
-  properties: { reason: text(1000, 'Why the hold ends (case closed). No personal data.') },
-} as const;
-
-const ajv = new Ajv({ allErrors: false, strict: true });
-const validatePlace = ajv.compile<PlaceHoldBody>(placeHoldSchema);
-const validateRelease = ajv.compile<ReleaseHoldBody>(releaseHoldSchema);
-
-function schemaError(error: ErrorObject | undefined): ApiError {
-  const field = fieldOf(error);
-  switch (error?.keyword) {
-    case 'required':
-      return new ApiError(400, 'MISSING_FIELD', `Missing field: ${String(error.params.missingProperty)}`);
-    case 'additionalProperties':
-      return new ApiError(
-        400,
-        'UNKNOWN_FIELD',
-        `Unknown field in ${field}: ${String(error.params.additionalProperty).slice(0, 64)}`,
-      );
-    case 'minProperties':
-    case 'maxProperties':
-      return field === 'subject'
-        ? new ApiError(400, 'MISSING_IDENTIFIER', 'The subject needs exactly one identifier')
-        : new ApiError(400, 'INVALID_FIELD', `Invalid value for ${field}`);
-    case 'enum':
-      if (field.startsWith('stores')) return new ApiError(400, 'UNKNOWN_STORE', `${field} is not a store`);
-      if (field.startsWith('categories'))
-        return new ApiError(400, 'UNKNOWN_CATEGORY', `${field} is not a data category`);
-      return new ApiError(400, 'INVALID_FIELD', `Invalid value for ${field}`);
-    case 'maxLength':
-    case 'maxItems':
-      return new ApiError(400, 'FIELD_TOO_LONG', `${field} is too long`);
-    default:
-      return new ApiError(400, 'INVALID_FIELD', `Invalid value for ${field}`);
-  }
-}
-
-function requireObject(body: unknown): object {
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-    throw new ApiError(400, 'INVALID_BODY', 'The body must be a JSON object');
-  }
-  return body;
-}
 
 export function parsePlaceHold(body: unknown): PlaceHoldBody {
-  const candidate = requireObject(body);
-  if (!validatePlace(candidate)) throw schemaError(validatePlace.errors?.[0]);
+  const candidate = parsePlaceHoldBody(body);
   // A category none of the held stores has would hold nothing: refuse it rather than protect nothing.
   const stores: readonly StoreName[] = candidate.stores?.length ? candidate.stores : STORE_NAMES;
   for (const [i, category] of (candidate.categories ?? []).entries()) {
@@ -125,10 +42,7 @@ export function parsePlaceHold(body: unknown): PlaceHoldBody {
 }
 
 function parseRelease(event: ApiEvent): ReleaseHoldBody {
-  if (!event.body) return {};
-  const candidate = requireObject(parseJsonBody(event));
-  if (!validateRelease(candidate)) throw schemaError(validateRelease.errors?.[0]);
-  return candidate;
+  return event.body ? parseReleaseHold(parseJsonBody(event)) : {};
 }
 
 export function holdsOf(deps: ApiDeps): HoldRepository {

@@ -15,11 +15,11 @@ import type {
   Connector,
   EraseContext,
   ErasureContext,
-  PlanEntryView,
 } from '../../shared/contract';
 import { STORE_CATEGORIES } from '../../erasure/types';
 import { retentionUntil } from '../../erasure/policy';
 import { ContractError, classifyAwsError } from '../../shared/errors';
+import { planByCategory, zeroOutcome } from '../../shared/erasure-plan';
 import { pickKept, type SuppressionWriter } from '../../shared/vault';
 
 export interface AccountsConfig {
@@ -183,25 +183,6 @@ export function consentsRecordId(subjectHash: string, userId: string): string {
   return `${subjectHash}.${digest}`;
 }
 
-function zeroOutcome(): CategoryOutcome {
-  return { deleted: 0, anonymised: 0, retained: 0, untouched: 0 };
-}
-
-function planFor(plan: readonly PlanEntryView[]): Map<AccountsCategory, PlanEntryView> {
-  const known: readonly string[] = STORE_CATEGORIES.accounts;
-  const byCategory = new Map<AccountsCategory, PlanEntryView>();
-  for (const entry of plan) {
-    if (!known.includes(entry.category))
-      throw new ContractError(`The plan names unknown category 'accounts/${entry.category}'`);
-    if (entry.action === 'anonymise' || (entry.action !== 'held' && entry.liveAction !== 'delete'))
-      throw new ContractError(`Accounts cannot anonymise '${entry.category}'`);
-    if (entry.action === 'retain' && !entry.rule)
-      throw new ContractError(`The plan retains 'accounts/${entry.category}' without a rule`);
-    byCategory.set(entry.category as AccountsCategory, entry);
-  }
-  return byCategory;
-}
-
 export function createAccountsConnector(
   doc: DynamoDBDocumentClient,
   config: AccountsConfig,
@@ -261,7 +242,7 @@ export function createAccountsConnector(
     },
 
     async erase(ctx: EraseContext): Promise<Record<string, CategoryOutcome>> {
-      const plan = planFor(ctx.plan);
+      const plan = planByCategory('accounts', ctx.plan, { canAnonymise: false });
       const action = (category: AccountsCategory) => plan.get(category)?.action ?? 'none';
       const profileHeld = action('profile') === 'held';
       if (!profileHeld && !deps.suppressions)

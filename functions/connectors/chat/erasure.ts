@@ -34,6 +34,7 @@ import type {
 import { forEachLimited } from '../../shared/concurrency';
 import { asList, asString, isRecord, queryPages, toJsonValue, type Item } from '../../shared/dynamo-paging';
 import { ContractError } from '../../shared/errors';
+import { zeroOutcome } from '../../shared/erasure-plan';
 import { log } from '../../shared/logger';
 import { retentionUntil } from '../../erasure/policy';
 import { pickKept } from '../../shared/vault';
@@ -73,8 +74,6 @@ interface Located {
   own: OwnMessage[];
   rooms: RoomFindings[];
 }
-
-const ZERO: CategoryOutcome = { deleted: 0, anonymised: 0, retained: 0, untouched: 0 };
 
 function isConditionFailure(error: unknown): boolean {
   return (error as { name?: unknown } | undefined)?.name === 'ConditionalCheckFailedException';
@@ -387,7 +386,7 @@ export function createChatErasure({ doc, s3, config }: ChatErasureDeps) {
   async function erase(ctx: EraseContext): Promise<Record<string, CategoryOutcome>> {
     // Checked first: half an erasure that then cannot remove attachments is worse than none.
     if (!s3) throw new ContractError('The chat connector has no media bucket client to erase attachments');
-    const outcome = Object.fromEntries(CHAT_CATEGORIES.map((c) => [c, { ...ZERO }])) as Record<
+    const outcome = Object.fromEntries(CHAT_CATEGORIES.map((c) => [c, zeroOutcome()])) as Record<
       ChatCategory,
       CategoryOutcome
     >;

@@ -39,6 +39,7 @@ import type {
   PlanEntryView,
 } from '../../shared/contract';
 import { ConnectorError } from '../../shared/errors';
+import { zeroOutcome } from '../../shared/erasure-plan';
 import { log } from '../../shared/logger';
 import { retentionUntil } from '../../erasure/policy';
 import { forEachLimited } from '../../shared/concurrency';
@@ -394,10 +395,6 @@ async function rewriteObject(
     throw (aborted ? uploadError : pipeError) ?? uploadError;
   }
   throw new ConnectorError('logs', 'A log object kept changing while it was being rewritten');
-}
-
-function zeroOutcome(): CategoryOutcome {
-  return { deleted: 0, anonymised: 0, retained: 0, untouched: 0 };
 }
 
 /** Carries out the plan for the logs store (see the module comment). Idempotent. */

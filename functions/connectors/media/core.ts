@@ -16,6 +16,7 @@ import type {
   ErasureContext,
 } from '../../shared/contract';
 import { ContractError } from '../../shared/errors';
+import { zeroOutcome } from '../../shared/erasure-plan';
 import { log } from '../../shared/logger';
 import { forEachLimited } from '../../shared/concurrency';
 import { deleteEntries, listEntries, usableInPrefix, type StoredEntry } from './objects';
@@ -141,8 +142,6 @@ export const CATEGORY_BY_FOLDER: Readonly<Record<string, string>> = {
   behavior: 'behavior',
 };
 
-const ZERO: CategoryOutcome = { deleted: 0, anonymised: 0, retained: 0, untouched: 0 };
-
 interface CategoryPrefix {
   category: string;
   prefix: string;
@@ -200,7 +199,7 @@ export function createMediaConnector(s3: S3Client, config: MediaConfig): Connect
     async erase(ctx: EraseContext): Promise<Record<string, CategoryOutcome>> {
       const outcome: Record<string, CategoryOutcome> = {};
       for (const category of [...Object.values(CATEGORY_BY_FOLDER), 'chat-attachments'])
-        outcome[category] = { ...ZERO };
+        outcome[category] = zeroOutcome();
       const planned = new Map(ctx.plan.map((entry) => [entry.category, entry]));
       for (const entry of ctx.plan) {
         if (entry.category === 'chat-attachments' || !(entry.category in outcome)) continue;
@@ -212,7 +211,7 @@ export function createMediaConnector(s3: S3Client, config: MediaConfig): Connect
       const byCategory = await entriesByCategory(s3, config, ctx);
       for (const [category, entries] of byCategory) {
         const action = planned.get(category)?.action;
-        const result = outcome[category] ?? { ...ZERO };
+        const result = outcome[category] ?? zeroOutcome();
         if (action === 'held') result.untouched = entries.length;
         else if (action === 'delete') result.deleted = await deleteEntries(s3, config.bucket, entries);
         outcome[category] = result;

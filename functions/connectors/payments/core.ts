@@ -22,7 +22,8 @@ import type {
 } from '../../shared/contract';
 import { retentionUntil } from '../../erasure/policy';
 import { STORE_CATEGORIES } from '../../erasure/types';
-import { ContractError, classifyAwsError } from '../../shared/errors';
+import { classifyAwsError } from '../../shared/errors';
+import { planByCategory, zeroOutcome } from '../../shared/erasure-plan';
 import { batchWriteAll, pickKept } from '../../shared/vault';
 import { isRecord, queryPages, toJsonValue, type Item } from '../../shared/dynamo-paging';
 import { isPanKey, isSecretKey, lastFourDigits, maskCardNumber, scrubCardData } from './masking';
@@ -224,27 +225,6 @@ function recordIdOf(item: Item): string {
   return `key-${digest.slice(0, 32)}`;
 }
 
-function zeroOutcome(): CategoryOutcome {
-  return { deleted: 0, anonymised: 0, retained: 0, untouched: 0 };
-}
-
-function planFor(plan: readonly PlanEntryView[]): Map<PaymentsCategory, PlanEntryView> {
-  const known: readonly string[] = STORE_CATEGORIES.payments;
-  const byCategory = new Map<PaymentsCategory, PlanEntryView>();
-  for (const entry of plan) {
-    if (!known.includes(entry.category))
-      throw new ContractError(`The plan names unknown category 'payments/${entry.category}'`);
-    if (entry.action === 'anonymise' || (entry.action !== 'held' && entry.liveAction !== 'delete'))
-      throw new ContractError(`Payments cannot anonymise '${entry.category}'`);
-    if (entry.action === 'retain' && !entry.rule)
-      throw new ContractError(`The plan retains 'payments/${entry.category}' without a rule`);
-    if (entry.action === 'retain' && entry.category === 'payment-instruments')
-      throw new ContractError('Payment instruments are never retained');
-    byCategory.set(entry.category as PaymentsCategory, entry);
-  }
-  return byCategory;
-}
-
 /** Groups per UTC day; `at` is the latest instant of the day's records (DatedGroup's rule). */
 function groupByDay(instants: readonly string[]): { at: string; count: number }[] {
   const days = new Map<string, { at: string; count: number }>();
@@ -318,7 +298,10 @@ export function createPaymentsConnector(doc: DynamoDBDocumentClient, config: Pay
     },
 
     async erase(ctx: EraseContext): Promise<Record<string, CategoryOutcome>> {
-      const plan = planFor(ctx.plan);
+      const plan = planByCategory('payments', ctx.plan, {
+        canAnonymise: false,
+        neverRetained: ['payment-instruments'],
+      });
       const txn = plan.get('transactions');
       const inst = plan.get('payment-instruments');
       const goes = (entry: PlanEntryView | undefined) =>

@@ -1,0 +1,216 @@
+/**
+ * The functions no request waits on: the callback deliverer (the requests table's stream, and a sweep
+ * every minute), the deadline monitor (every 15 minutes, with the OverdueRequests alarm) and the
+ * retention sweep (hourly: destroys due vault records and resumes erasures whose hold or retention ended).
+ */
+import { Duration, Validations } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as kms from 'aws-cdk-lib/aws-kms';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import type * as sns from 'aws-cdk-lib/aws-sns';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import { Construct } from 'constructs';
+import { ENV, orchestratorResources } from '../../config/data-map';
+import { OVERDUE_METRIC } from '../../functions/shared/deadlines';
+import { CALLBACK_PENDING_KIND } from '../../functions/shared/requests';
+import {
+  allTableIndexes,
+  DDB,
+  grantKey,
+  grantQueueSend,
+  grantStreamRead,
+  grantTable,
+  grantVaultSweep,
+  KMS_SIGN,
+} from './access';
+import type { OrchestratorState } from './orchestrator-state';
+import { KEY_ENV, SETTINGS_ENV } from './task-functions';
+import { DsrFunction, type FunctionDefaults } from './task-function';
+
+export interface BackgroundProps {
+  state: OrchestratorState;
+  erasureStateMachine: sfn.IStateMachine;
+  signingKey: kms.IKey;
+  /** Encrypts the stream's on-failure queue (it holds batch metadata only: shard and sequence numbers). */
+  observabilityKey: kms.IKey;
+  alarmTopic: sns.ITopic;
+  defaults: FunctionDefaults;
+  /** Base URL callbacks name (OpenDSR results_url). */
+  publicApiUrl: string;
+  processorDomain: string;
+}
+
+/** Lambda's own event filter on the stream: only new outbox items invoke the deliverer. */
+export const CALLBACK_STREAM_FILTER = {
+  eventName: lambda.FilterRule.isEqual('INSERT'),
+  dynamodb: { NewImage: { kind: { S: lambda.FilterRule.isEqual(CALLBACK_PENDING_KIND) } } },
+};
+
+export class Background extends Construct {
+  readonly callbacks: DsrFunction;
+  readonly callbackFailures: sqs.Queue;
+  readonly callbackStream: lambda.EventSourceMapping;
+  readonly deadlineMonitor: DsrFunction;
+  readonly overdueAlarm: cloudwatch.Alarm;
+  readonly sweep: DsrFunction;
+
+  constructor(scope: Construct, id: string, props: BackgroundProps) {
+    super(scope, id);
+    const { state } = props;
+    const alarm = (alarmId: string, metric: cloudwatch.IMetric, description: string) => {
+      const created = new cloudwatch.Alarm(this, alarmId, {
+        metric,
+        threshold: 1,
+        evaluationPeriods: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+        alarmDescription: description,
+      });
+      created.addAlarmAction(new cwActions.SnsAction(props.alarmTopic));
+      return created;
+    };
+    const errorsAlarm = (fn: DsrFunction, alarmId: string, what: string) =>
+      alarm(
+        alarmId,
+        fn.function.metricErrors({ period: Duration.minutes(15), statistic: 'Sum' }),
+        `The ${what} failed; it runs again on its schedule, but repeated failures need attention.`,
+      );
+
+    // --- Callback delivery (functions/callbacks/handler.ts)
+    this.callbacks = new DsrFunction(this, 'Callbacks', {
+      entry: 'functions/callbacks/handler.ts',
+      description: 'DSR callback delivery',
+      environment: {
+        [ENV.requestsTable]: state.requests.table.tableName,
+        [KEY_ENV.signingKey]: props.signingKey.keyArn,
+        [KEY_ENV.publicApiUrl]: props.publicApiUrl,
+        [SETTINGS_ENV.processorDomain]: props.processorDomain,
+        // ALLOW_PRIVATE_CALLBACKS is never set here: callbacks to private addresses are refused in AWS.
+      },
+      defaults: props.defaults,
+      // Longer than one delivery round (10 s per callback), shorter than the 120 s lease it holds.
+      timeout: Duration.seconds(90),
+    });
+    // Outbox items, leases and delivery results live on the request's items; the sweep lists byKind.
+    grantTable(this.callbacks, state.requests, {
+      table: [...DDB.read, ...DDB.write],
+      indexes: { names: allTableIndexes(state.requests), actions: DDB.indexRead },
+    });
+    grantKey(this.callbacks, props.signingKey, KMS_SIGN);
+    grantStreamRead(this.callbacks, state.requests);
+
+    this.callbackFailures = new sqs.Queue(this, 'CallbackStreamFailures', {
+      encryption: sqs.QueueEncryption.KMS,
+      encryptionMasterKey: props.observabilityKey,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
+    Validations.of(this.callbackFailures).acknowledge({
+      id: 'AwsSolutions-SQS3',
+      reason:
+        'This queue is itself the on-failure destination of the requests stream: it receives the metadata ' +
+        'of batches the deliverer gave up on, and its alarm tells an operator; it needs no queue of its own.',
+    });
+    grantQueueSend(this.callbacks, this.callbackFailures);
+    const failures = this.callbackFailures;
+    this.callbackStream = new lambda.EventSourceMapping(this, 'RequestsStream', {
+      target: this.callbacks.function,
+      eventSourceArn: state.requests.table.tableStreamArn,
+      startingPosition: lambda.StartingPosition.TRIM_HORIZON,
+      batchSize: 10,
+      // One bad record must not hold up the shard: halve the batch until it is alone, a few tries only
+      // (the minute sweep delivers whatever the stream gave up on).
+      bisectBatchOnError: true,
+      retryAttempts: 3,
+      maxRecordAge: Duration.hours(1),
+      // Our own destination binding: CDK's SqsDlq would grant in the role's default policy, with
+      // wildcard KMS actions; grantQueueSend above grants exactly what sending needs.
+      onFailure: { bind: () => ({ destination: failures.queueArn }) },
+      filters: [lambda.FilterCriteria.filter(CALLBACK_STREAM_FILTER)],
+    });
+    // The mapping is validated against the role when created: the grants must exist first.
+    this.callbackStream.node.addDependency(this.callbacks.access);
+    new events.Rule(this, 'CallbacksEveryMinute', {
+      description: 'Retries failed callbacks and delivers any the stream missed',
+      schedule: events.Schedule.rate(Duration.minutes(1)),
+      targets: [new targets.LambdaFunction(this.callbacks.function, { retryAttempts: 0 })],
+    });
+    alarm(
+      'CallbackStreamFailuresAlarm',
+      this.callbackFailures.metricApproximateNumberOfMessagesVisible({
+        period: Duration.minutes(5),
+        statistic: 'Maximum',
+      }),
+      'The callback deliverer gave up on a batch of the requests stream; the minute sweep retries pending ' +
+        'callbacks, but the failure needs a look (the queue holds the batch position, not its data).',
+    );
+    errorsAlarm(this.callbacks, 'CallbacksErrorsAlarm', 'callback deliverer');
+
+    // --- Deadline monitor (functions/deadline-monitor/handler.ts)
+    this.deadlineMonitor = new DsrFunction(this, 'DeadlineMonitor', {
+      entry: 'functions/deadline-monitor/handler.ts',
+      description: 'DSR deadline monitor',
+      environment: { [ENV.requestsTable]: state.requests.table.tableName },
+      defaults: props.defaults,
+      timeout: Duration.minutes(2),
+    });
+    // It counts the open-request locks through byKind, and reads nothing else.
+    grantTable(this.deadlineMonitor, state.requests, {
+      table: [],
+      indexes: { names: ['byKind'], actions: ['dynamodb:Query'] },
+    });
+    new events.Rule(this, 'DeadlineMonitorEvery15Minutes', {
+      description: 'Counts open requests past their legal deadline (metric DsrOrchestrator/OverdueRequests)',
+      schedule: events.Schedule.rate(Duration.minutes(15)),
+      targets: [new targets.LambdaFunction(this.deadlineMonitor.function)],
+    });
+    // The monitor writes the metric as Embedded Metric Format to its own log group (no PutMetricData).
+    this.overdueAlarm = alarm(
+      'OverdueRequestsAlarm',
+      new cloudwatch.Metric({
+        namespace: OVERDUE_METRIC.namespace,
+        metricName: OVERDUE_METRIC.name,
+        period: Duration.minutes(15),
+        statistic: 'Maximum',
+      }),
+      'At least one open request is past its legal deadline: answer it now (GET /v1/requests?overdue=true).',
+    );
+    errorsAlarm(this.deadlineMonitor, 'DeadlineMonitorErrorsAlarm', 'deadline monitor');
+
+    // --- Retention sweep (functions/sweep/handler.ts)
+    this.sweep = new DsrFunction(this, 'Sweep', {
+      entry: 'functions/sweep/handler.ts',
+      description: 'DSR retention sweep',
+      environment: {
+        [ENV.requestsTable]: state.requests.table.tableName,
+        [ENV.vaultTable]: state.vaultTable.table.tableName,
+        [KEY_ENV.erasureStateMachine]: props.erasureStateMachine.stateMachineArn,
+      },
+      defaults: props.defaults,
+      timeout: Duration.minutes(15),
+    });
+    grantVaultSweep(this.sweep, state.vaultTable, orchestratorResources.vaultTable.indexes[0].indexName);
+    // Holds, the erasure schedule (erasure-pending items) and events on the resumed requests.
+    grantTable(this.sweep, state.requests, {
+      table: [...DDB.read, ...DDB.write],
+      indexes: { names: allTableIndexes(state.requests), actions: DDB.indexRead },
+    });
+    this.sweep.allow(
+      new iam.PolicyStatement({
+        actions: ['states:StartExecution'],
+        resources: [props.erasureStateMachine.stateMachineArn],
+      }),
+    );
+    new events.Rule(this, 'SweepHourly', {
+      description: 'Destroys vault records whose retention ended and resumes erasures that may now go on',
+      schedule: events.Schedule.rate(Duration.hours(1)),
+      targets: [new targets.LambdaFunction(this.sweep.function)],
+    });
+    errorsAlarm(this.sweep, 'SweepErrorsAlarm', 'retention sweep');
+  }
+}

@@ -1,0 +1,227 @@
+/**
+ * The workflow task Lambdas of functions/catalog.ts TASK_FUNCTIONS, one each, shared by the export and
+ * erasure state machines (request-status, resolve-subject and cleanup-staging serve both). Each gets the
+ * environment its handler requires and exactly the calls its code makes.
+ */
+import { Duration, Stack } from 'aws-cdk-lib';
+import type * as kms from 'aws-cdk-lib/aws-kms';
+import { Construct } from 'constructs';
+import { ENV, type StoreName } from '../../config/data-map';
+import { CONNECTOR_FUNCTIONS_ENV, TASK_FUNCTIONS } from '../../functions/catalog';
+import { allTableIndexes, DDB, grantBucket, grantKey, grantTable, KMS_SIGN } from './access';
+import { mediaPrefixes, pascal, STAGING_PREFIX, STAGING_REASON } from './connectors';
+import type { OrchestratorState } from './orchestrator-state';
+import type { PlatformStores } from './platform-stores';
+import { DsrFunction, type FunctionDefaults } from './task-function';
+
+export type TaskFunctionKey = keyof typeof TASK_FUNCTIONS;
+
+/** Env names the shared code reads (functions/shared/subject-hash.ts, signing.ts, download-links.ts, ...). */
+export const KEY_ENV = {
+  subjectHashKey: 'SUBJECT_HASH_KMS_KEY_ID',
+  signingKey: 'SIGNING_KMS_KEY_ID',
+  exportStateMachine: 'EXPORT_STATE_MACHINE_ARN',
+  erasureStateMachine: 'ERASURE_STATE_MACHINE_ARN',
+  downloadTokenKey: 'DOWNLOAD_TOKEN_KMS_KEY_ID',
+  publicApiUrl: 'PUBLIC_API_URL',
+} as const;
+
+/** Settings env names (functions/api/handler.ts, callbacks/handler.ts, notify-processors/handler.ts). */
+export const SETTINGS_ENV = {
+  processorDomain: 'OPENDSR_PROCESSOR_DOMAIN',
+  defaultJurisdiction: 'DEFAULT_JURISDICTION',
+  appiDeadlineDays: 'APPI_DEADLINE_DAYS',
+  defaultDeadlineDays: 'DEFAULT_DEADLINE_DAYS',
+  processorWebhooks: 'PROCESSOR_WEBHOOKS',
+} as const;
+
+/** Export archives are written under exports/ (functions/assemble-export/core.ts archiveKey). */
+export const ARCHIVES_PREFIX = 'exports/';
+/** Erasure certificates are written under certificates/ (functions/shared/certificate.ts certificateKey). */
+export const CERTIFICATES_PREFIX = 'certificates/';
+
+export interface TaskFunctionsProps {
+  stores: PlatformStores;
+  state: OrchestratorState;
+  connectors: Record<StoreName, DsrFunction>;
+  signingKey: kms.IKey;
+  subjectHashKey: kms.IKey;
+  /** Processor id -> webhook URL (notify-processors). */
+  processorWebhooks: Record<string, string>;
+  defaults: FunctionDefaults;
+}
+
+interface TaskSettings {
+  environment: Record<string, string>;
+  memorySize?: number;
+  timeout?: Duration;
+  grant: (fn: DsrFunction) => void;
+}
+
+export class TaskFunctions extends Construct {
+  readonly functions: Record<TaskFunctionKey, DsrFunction>;
+
+  constructor(scope: Construct, id: string, props: TaskFunctionsProps) {
+    super(scope, id);
+    const { stores, state } = props;
+    const connectorNames = Object.fromEntries(
+      Object.entries(props.connectors).map(([store, fn]) => [store, fn.functionName]),
+    );
+    const requestsReadWrite = (fn: DsrFunction) =>
+      grantTable(fn, state.requests, {
+        table: [...DDB.read, ...DDB.write],
+        indexes: { names: allTableIndexes(state.requests), actions: DDB.indexRead },
+      });
+    const staging = (fn: DsrFunction, objects: string[], kmsUse: 'read' | 'write') =>
+      grantBucket(fn, state.staging, {
+        objects,
+        objectPrefixes: [STAGING_PREFIX],
+        kms: kmsUse,
+        reason: STAGING_REASON,
+      });
+
+    // Exhaustive: a task function added to the catalog is a compile error here until it has its grants.
+    const tasks: Record<TaskFunctionKey, TaskSettings> = {
+      requestStatus: {
+        environment: { [ENV.requestsTable]: state.requests.table.tableName },
+        grant: requestsReadWrite,
+      },
+      resolveSubject: {
+        environment: {
+          [ENV.accountsTable]: stores.accounts.table.tableName,
+          [ENV.requestsTable]: state.requests.table.tableName,
+          [ENV.stagingBucket]: state.staging.bucket.bucketName,
+          [KEY_ENV.subjectHashKey]: props.subjectHashKey.keyArn,
+          [CONNECTOR_FUNCTIONS_ENV]: Stack.of(this).toJsonString(connectorNames),
+        },
+        timeout: Duration.minutes(2),
+        grant: (fn) => {
+          // Resolution by device id or linked account has no index: those identifiers need a Scan.
+          grantTable(fn, stores.accounts, {
+            table: ['dynamodb:GetItem', 'dynamodb:Scan'],
+            indexes: { names: allTableIndexes(stores.accounts), actions: ['dynamodb:Query'] },
+          });
+          // Events on every run; in erasure mode also the subject's keyed-hash pointers (for holds).
+          requestsReadWrite(fn);
+          staging(fn, ['s3:PutObject'], 'write');
+          grantKey(fn, props.subjectHashKey, ['kms:GenerateMac']);
+        },
+      },
+      assembleExport: {
+        environment: {
+          [ENV.stagingBucket]: state.staging.bucket.bucketName,
+          [ENV.exportsBucket]: state.exports.bucket.bucketName,
+          [ENV.mediaBucket]: stores.media.bucket.bucketName,
+          [KEY_ENV.signingKey]: props.signingKey.keyArn,
+        },
+        memorySize: 1024,
+        timeout: Duration.minutes(15),
+        grant: (fn) => {
+          staging(fn, ['s3:GetObject'], 'read');
+          grantBucket(fn, stores.media, {
+            objects: ['s3:GetObject', 's3:GetObjectVersion'],
+            objectPrefixes: mediaPrefixes(),
+            kms: 'read',
+            reason:
+              'Original media files are copied into the archive from keys staged by the connectors, known ' +
+              'only at run time; read access is limited to the data map prefixes of the media bucket.',
+          });
+          grantBucket(fn, state.exports, {
+            objects: ['s3:PutObject', 's3:AbortMultipartUpload'],
+            objectPrefixes: [ARCHIVES_PREFIX],
+            kms: 'write',
+            reason:
+              'Archive keys are per request (exports/<requestId>/...), known only at run time; write access ' +
+              'is limited to the exports/ prefix of the exports bucket.',
+          });
+          grantKey(fn, props.signingKey, KMS_SIGN);
+        },
+      },
+      cleanupStaging: {
+        environment: { [ENV.stagingBucket]: state.staging.bucket.bucketName },
+        timeout: Duration.minutes(5),
+        grant: (fn) =>
+          grantBucket(fn, state.staging, {
+            objects: ['s3:DeleteObject'],
+            objectPrefixes: [STAGING_PREFIX],
+            list: ['s3:ListBucket'],
+            kms: 'none',
+            reason: STAGING_REASON,
+          }),
+      },
+      planErasure: {
+        environment: {
+          [ENV.requestsTable]: state.requests.table.tableName,
+          [ENV.stagingBucket]: state.staging.bucket.bucketName,
+          [KEY_ENV.subjectHashKey]: props.subjectHashKey.keyArn,
+        },
+        timeout: Duration.minutes(2),
+        grant: (fn) => {
+          // Reads the staged subject and inventories, writes the plan the connectors erase by.
+          staging(fn, ['s3:GetObject', 's3:PutObject'], 'write');
+          // Holds are found by the keyed hashes of every identifier of the subject.
+          requestsReadWrite(fn);
+          grantKey(fn, props.subjectHashKey, ['kms:GenerateMac']);
+        },
+      },
+      certifyErasure: {
+        environment: {
+          [ENV.requestsTable]: state.requests.table.tableName,
+          [ENV.stagingBucket]: state.staging.bucket.bucketName,
+          [ENV.exportsBucket]: state.exports.bucket.bucketName,
+          [KEY_ENV.signingKey]: props.signingKey.keyArn,
+        },
+        timeout: Duration.minutes(2),
+        grant: (fn) => {
+          // Reads the plan, inventories and subject; stages its verification between its two steps.
+          staging(fn, ['s3:GetObject', 's3:PutObject'], 'write');
+          grantBucket(fn, state.exports, {
+            objects: ['s3:PutObject'],
+            objectPrefixes: [CERTIFICATES_PREFIX],
+            kms: 'write',
+            reason:
+              'Certificate keys are per request (certificates/<requestId>/...), known only at run time; write ' +
+              'access is limited to the certificates/ prefix of the exports bucket.',
+          });
+          // The request's status and certificate, and the schedule of a resumed run (erasure-pending items).
+          requestsReadWrite(fn);
+          grantKey(fn, props.signingKey, KMS_SIGN);
+        },
+      },
+      notifyProcessors: {
+        environment: {
+          [ENV.requestsTable]: state.requests.table.tableName,
+          [ENV.stagingBucket]: state.staging.bucket.bucketName,
+          [KEY_ENV.signingKey]: props.signingKey.keyArn,
+          [SETTINGS_ENV.processorWebhooks]: JSON.stringify(props.processorWebhooks),
+        },
+        // The ASL gives the task 600 s: retries with backoff across every processor.
+        timeout: Duration.minutes(10),
+        grant: (fn) => {
+          staging(fn, ['s3:GetObject'], 'read');
+          // Processors' answers are recorded on the request.
+          requestsReadWrite(fn);
+          // Deletion requests are signed like callbacks.
+          grantKey(fn, props.signingKey, KMS_SIGN);
+        },
+      },
+    };
+
+    const functions = {} as Record<TaskFunctionKey, DsrFunction>;
+    for (const key of Object.keys(TASK_FUNCTIONS) as TaskFunctionKey[]) {
+      const spec = TASK_FUNCTIONS[key];
+      const settings = tasks[key];
+      const fn = new DsrFunction(this, pascal(spec.folder), {
+        entry: `functions/${spec.folder}/handler.ts`,
+        description: `DSR task: ${spec.folder}`,
+        environment: settings.environment,
+        defaults: props.defaults,
+        memorySize: settings.memorySize,
+        timeout: settings.timeout ?? Duration.minutes(1),
+      });
+      settings.grant(fn);
+      functions[key] = fn;
+    }
+    this.functions = functions;
+  }
+}

@@ -1,0 +1,148 @@
+/** Issue 4: BuildPlan matches holds on every identifier, stages the plan and records it. */
+import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { loadDefaultPolicy } from '../../functions/erasure/policy';
+import { STORE_CATEGORIES, type ErasurePlan, type StoreName } from '../../functions/erasure/types';
+import { planErasure, planningJurisdiction } from '../../functions/plan-erasure/core';
+import type { StagedSubject } from '../../functions/shared/contract';
+import type { Hold } from '../../functions/shared/holds';
+import type { RequestRecord, RequestRepository } from '../../functions/shared/requests';
+import { stagingKeys } from '../../functions/shared/s3-objects';
+import { LocalSubjectHasher } from '../../functions/shared/subject-hash';
+import { identifierKey } from '../../functions/shared/subject-hash';
+
+const REQ = 'req_' + 'b'.repeat(32);
+const hasher = new LocalSubjectHasher(Buffer.alloc(32, 7));
+
+function fakeS3(objects: Map<string, string>): S3Client {
+  return {
+    send: async (command: unknown) => {
+      if (command instanceof GetObjectCommand) {
+        const body = objects.get(String(command.input.Key));
+        if (body === undefined) throw Object.assign(new Error('missing'), { name: 'NoSuchKey' });
+        return { Body: { transformToString: async () => body } };
+      }
+      if (command instanceof PutObjectCommand) {
+        objects.set(String(command.input.Key), String(command.input.Body));
+        return {};
+      }
+      throw new Error('unexpected command');
+    },
+  } as unknown as S3Client;
+}
+
+function setup(holds: Hold[], jurisdiction = 'KR') {
+  const objects = new Map<string, string>();
+  const subject: StagedSubject = {
+    requestId: REQ,
+    subjectHash: 'account-hash',
+    found: true,
+    identifiers: {
+      userIds: ['u-1'],
+      emails: ['one@example.com'],
+      phones: [],
+      deviceIds: ['dev-9'],
+      externalAccounts: [{ provider: 'line', providerUserId: 'L1' }],
+    },
+    pseudonymSalt: 's',
+  };
+  objects.set(stagingKeys.subject(REQ), JSON.stringify(subject));
+  for (const store of Object.keys(STORE_CATEGORIES) as StoreName[]) {
+    const inv = Object.fromEntries(STORE_CATEGORIES[store].map((c) => [c, { count: 0 }]));
+    if (store === 'chat') inv.messages = { count: 3 };
+    if (store === 'accounts') inv.profile = { count: 1 };
+    objects.set(stagingKeys.inventory(REQ, store, 'plan'), JSON.stringify(inv));
+  }
+  const record: RequestRecord = {
+    requestId: REQ,
+    type: 'erasure',
+    status: 'in_progress',
+    createdAt: '2026-11-23T00:00:00.000Z',
+    updatedAt: '2026-11-23T00:00:00.000Z',
+    subjectHash: 'named-hash',
+    subject: { userId: 'u-1' },
+    jurisdiction,
+  };
+  const updates: Partial<RequestRecord>[] = [];
+  const events: string[] = [];
+  const asked: string[][] = [];
+  const requests = {
+    require: async () => record,
+    update: async (_id: string, set: Partial<RequestRecord>, event?: { type: string }) => {
+      updates.push(set);
+      if (event) events.push(event.type);
+    },
+    appendEvent: async (_id: string, event: { type: string }) => {
+      events.push(event.type);
+    },
+  } as unknown as RequestRepository;
+  const deps = {
+    s3: fakeS3(objects),
+    stagingBucket: 'staging',
+    requests,
+    holds: {
+      activeFor: async (hashes: readonly string[]) => {
+        asked.push([...hashes]);
+        return holds;
+      },
+    },
+    hasher,
+    policy: loadDefaultPolicy(),
+    clock: () => new Date('2026-11-23T12:00:00.000Z'),
+  };
+  return { deps, objects, updates, events, asked };
+}
+
+test('holds are looked up by the keyed hash of every identifier and the named one', async () => {
+  const t = setup([]);
+  await planErasure(t.deps, { requestId: REQ, executionName: REQ });
+  const expected = await Promise.all(
+    [
+      identifierKey('userId', 'u-1'),
+      identifierKey('email', 'one@example.com'),
+      identifierKey('deviceId', 'dev-9'),
+      identifierKey('externalAccount', 'line:L1'),
+    ].map((k) => hasher.hash(k)),
+  );
+  expect(t.asked[0]).toEqual(expect.arrayContaining(['named-hash', ...expected]));
+});
+
+test('a held category is planned held; the plan is staged and recorded with the policy', async () => {
+  const hold: Hold = {
+    holdId: 'hold_1',
+    subjectHash: 'x',
+    stores: ['chat'],
+    caseReference: 'CASE-1',
+    reason: 'r',
+    status: 'active',
+    placedBy: 'legal',
+    placedAt: '2026-11-01T00:00:00.000Z',
+  };
+  const t = setup([hold]);
+  const out = await planErasure(t.deps, {
+    requestId: REQ,
+    executionName: `${REQ}-r2`,
+    run: { asOf: '2027-01-01T00:00:00.000Z' },
+  });
+  expect(out).toEqual({ requestId: REQ, entries: expect.any(Number), held: 3, complete: false });
+  const staged = JSON.parse(t.objects.get(stagingKeys.plan(REQ))!) as ErasurePlan;
+  expect(staged.plannedAt).toBe('2027-01-01T00:00:00.000Z');
+  expect(staged.entries.find((e) => e.category === 'messages')).toMatchObject({
+    action: 'held',
+    holdId: 'hold_1',
+  });
+  expect(staged.entries.find((e) => e.category === 'profile')).toMatchObject({ action: 'delete' });
+  const recorded = t.updates[0]!;
+  expect(recorded.erasurePlan?.policyHash).toBe(loadDefaultPolicy().hash);
+  expect(recorded.erasureRuns).toEqual([
+    expect.objectContaining({ run: 2, trigger: 'resumed', asOf: '2027-01-01T00:00:00.000Z' }),
+  ]);
+  expect(t.events).toEqual(['erasure.planned', 'hold.applied']);
+  // Nothing personal in what is recorded.
+  expect(JSON.stringify(t.updates)).not.toMatch(/u-1|example\.com|dev-9|L1/);
+});
+
+test('a jurisdiction the policy cannot read plans with the default profile', () => {
+  expect(planningJurisdiction('KR')).toBe('KR');
+  expect(planningJurisdiction('EU')).toBe('default');
+  expect(planningJurisdiction(undefined)).toBe('default');
+});
