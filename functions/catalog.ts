@@ -52,6 +52,8 @@ export const TASK_FUNCTIONS = {
     folder: 'notify-processors',
     localName: 'dsr-notify-processors',
   },
+  // Issue 6: the download link and the optional email to the subject (docs/downloads.md).
+  notify: { substitution: 'NotifyFunction', folder: 'notify', localName: 'dsr-notify' },
 } as const satisfies Record<string, TaskFunctionSpec>;
 
 export const STATE_MACHINES = {

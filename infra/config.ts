@@ -54,6 +54,10 @@ export interface DsrDeploymentConfig {
   deadlines: { appiDays: number; defaultDays: number };
   /** Processor id -> https webhook URL that erasures are announced to (notify-processors). */
   processorWebhooks: Record<string, string>;
+  /** The From address of download-link emails (NOTIFY_FROM_ADDRESS): an address of a verified SES identity. */
+  notifyFromAddress: string;
+  /** That SES identity (the address itself, or its domain); defaults to the address's domain. */
+  sesIdentity: string;
 }
 
 export const CONTEXT_KEYS = {
@@ -72,9 +76,11 @@ export const CONTEXT_KEYS = {
   appiDeadlineDays: 'dsr:appiDeadlineDays',
   defaultDeadlineDays: 'dsr:defaultDeadlineDays',
   processorWebhooks: 'dsr:processorWebhooks',
+  notifyFromAddress: 'dsr:notifyFromAddress',
+  sesIdentity: 'dsr:sesIdentity',
 } as const;
 
-export const DEFAULT_CONFIG: DsrDeploymentConfig = {
+export const DEFAULT_CONFIG: Omit<DsrDeploymentConfig, 'notifyFromAddress' | 'sesIdentity'> = {
   platformStores: 'create',
   existing: {},
   exportRetentionDays: 30,
@@ -168,6 +174,29 @@ function jurisdiction(node: ContextReader, key: string, fallback: string): strin
   return value;
 }
 
+const EMAIL =
+  /^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+)$/;
+
+/** Required: without a sender the notify task could not load, and with it download links would not be issued. */
+function notifySender(node: ContextReader): { notifyFromAddress: string; sesIdentity: string } {
+  const address = optionalString(node, CONTEXT_KEYS.notifyFromAddress);
+  const match = address === undefined ? null : EMAIL.exec(address);
+  if (!address || !match?.[1]) {
+    throw new ConfigContextError(
+      `Context ${CONTEXT_KEYS.notifyFromAddress} must be the email address download links are sent from ` +
+        '(an address of a verified SES identity, e.g. privacy@example.com)',
+    );
+  }
+  const identity = optionalString(node, CONTEXT_KEYS.sesIdentity) ?? match[1];
+  const domain = match[1];
+  // SES lets a verified domain send for its subdomains too.
+  if (identity !== address && identity !== domain && !domain.endsWith(`.${identity}`))
+    throw new ConfigContextError(
+      `Context ${CONTEXT_KEYS.sesIdentity} must be ${CONTEXT_KEYS.notifyFromAddress} itself or its domain`,
+    );
+  return { notifyFromAddress: address, sesIdentity: identity };
+}
+
 function parseWebhooks(node: ContextReader): Record<string, string> {
   const value = jsonObject(node, CONTEXT_KEYS.processorWebhooks);
   if (value === undefined) return {};
@@ -256,5 +285,6 @@ export function readDeploymentConfig(node: ContextReader): DsrDeploymentConfig {
       defaultDays: positiveInt(node, CONTEXT_KEYS.defaultDeadlineDays, DEFAULT_CONFIG.deadlines.defaultDays),
     },
     processorWebhooks: parseWebhooks(node),
+    ...notifySender(node),
   };
 }

@@ -72,7 +72,9 @@ export class DsrStack extends Stack {
       connectors: this.connectors.functions,
       signingKey: this.keys.signing,
       subjectHashKey: this.keys.subjectHash,
+      downloadTokenKey: this.keys.downloadToken,
       processorWebhooks: config.processorWebhooks,
+      notifySender: { fromAddress: config.notifyFromAddress, sesIdentity: config.sesIdentity },
       defaults,
     });
     const workflow = {
@@ -113,6 +115,7 @@ export class DsrStack extends Stack {
       defaultJurisdiction: config.defaultJurisdiction,
       deadlines: config.deadlines,
     });
+    this.tasks.setPublicApiUrl(this.api.publicApiUrl);
     this.background = new Background(this, 'Background', {
       state: this.state,
       erasureStateMachine: this.erasureWorkflow.stateMachine,

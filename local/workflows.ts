@@ -15,7 +15,6 @@ import { STORE_NAMES } from '../config/data-map';
 import { STATE_MACHINES, TASK_FUNCTIONS, connectorFolder, connectorLocalName } from '../functions/catalog';
 
 const ROOT = join(__dirname, '..');
-const LAMBDA_INVOKE = 'arn:aws:states:::lambda:invoke';
 
 type LambdaHandler = (event: unknown, context: Context) => Promise<unknown>;
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };

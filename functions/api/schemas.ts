@@ -67,6 +67,8 @@ export interface CreateRequestBody {
   jurisdiction?: string;
   requester?: Requester;
   callbackUrls?: string[];
+  /** Export only: email the download link to the subject's own address (docs/downloads.md). */
+  notify?: boolean;
 }
 
 export const createRequestSchema = {
@@ -84,7 +86,15 @@ export const createRequestSchema = {
     },
     requester: requesterSchema,
     callbackUrls,
+    notify: {
+      type: 'boolean',
+      description:
+        "Export only: when the archive is ready, email the download link and its expiry to the address on the subject's account, in the account's language. Default false.",
+    },
   },
+  // An erasure has no link to send: `notify: true` on one is refused as an invalid `notify`.
+  if: { properties: { type: { const: 'erasure' } } },
+  then: { properties: { notify: { const: false } } },
 } as const;
 
 export interface ExtendRequestBody {

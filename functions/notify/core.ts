@@ -45,9 +45,9 @@ export interface NotifyDeps {
   from: string;
 }
 
-/** The request's opt-in; `notify` is set at creation (see docs/downloads.md). */
+/** The request's opt-in, set at creation; strictly `true`, so a malformed value sends nothing. */
 function wantsEmail(record: RequestRecord): boolean {
-  return (record as RequestRecord & { notify?: unknown }).notify === true;
+  return record.notify === true;
 }
 
 export async function notify(deps: NotifyDeps, input: NotifyInput): Promise<NotifyOutput> {

@@ -1,6 +1,6 @@
 import { ENV } from '../../config/data-map';
 import { documentClient, s3Client } from '../shared/clients';
-import { optionalEnv, requireEnv } from '../shared/config';
+import { requireEnv } from '../shared/config';
 import {
   DownloadLinks,
   S3ArchiveAccess,
@@ -13,6 +13,7 @@ import { notify, StagedSubjectRecipients, type NotifyInput, type NotifyOutput } 
 import { mailerFromEnv } from './mailer';
 
 const requestsTable = requireEnv(ENV.requestsTable);
+const { mailer, from } = mailerFromEnv();
 const deps = {
   requests: new RequestRepository(documentClient(), requestsTable),
   links: new DownloadLinks(documentClient(), requestsTable, tokenMacFromEnv(), downloadLinkConfigFromEnv()),
@@ -23,8 +24,8 @@ const deps = {
     requireEnv(ENV.stagingBucket),
     requireEnv(ENV.accountsTable),
   ),
-  mailer: mailerFromEnv(),
-  from: optionalEnv('NOTIFY_FROM_ADDRESS', 'privacy@dsr.example'),
+  mailer,
+  from,
 };
 
 export const handler = taskHandler<NotifyInput, NotifyOutput>('notify', (input) => notify(deps, input));

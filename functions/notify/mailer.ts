@@ -4,7 +4,9 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ConfigError } from '../shared/config';
+import { SendEmailCommand, SESv2Client } from '@aws-sdk/client-sesv2';
+import { requireEnv } from '../shared/config';
+import { AppError, ContractError, TransientError } from '../shared/errors';
 
 export interface OutgoingMail {
   /** Names the file locally; never the address. */
@@ -18,6 +20,14 @@ export interface Mailer {
   send(mail: OutgoingMail): Promise<void>;
 }
 
+/** SES refused or failed the message for good (unverified identity, suppressed address, bad message). */
+export class MailDeliveryError extends AppError {
+  override name = 'MailDeliveryError';
+  constructor(message: string) {
+    super(message, 'MAIL_FAILED');
+  }
+}
+
 /** The local stack's mail: one `.eml` per message under the data dir's outbox (0600: it holds an address). */
 export class OutboxMailer implements Mailer {
   constructor(private readonly dir: string) {}
@@ -29,13 +39,56 @@ export class OutboxMailer implements Mailer {
   }
 }
 
+const SES_TRANSIENT = new Set(['TooManyRequestsException', 'LimitExceededException', 'InternalFailure']);
+
 /**
- * OUTBOX_DIR selects the outbox (local stack). In AWS the mailer is SES (SESv2 SendEmail with
- * Content.Raw); @aws-sdk/client-sesv2 is not a dependency yet, so that path fails loudly until it is.
+ * SESv2 SendEmail with Content.Raw: SES sends the message as built (headers, encoding), so it is the
+ * very message the outbox writes. The envelope names the one recipient, whatever the headers say.
  */
-export function mailerFromEnv(env: NodeJS.ProcessEnv = process.env): Mailer {
-  if (env.OUTBOX_DIR) return new OutboxMailer(env.OUTBOX_DIR);
-  throw new ConfigError(
-    'Missing required environment variable OUTBOX_DIR (the SES mailer needs @aws-sdk/client-sesv2, not installed)',
-  );
+export class SesMailer implements Mailer {
+  constructor(private readonly client: Pick<SESv2Client, 'send'>) {}
+
+  async send(mail: OutgoingMail): Promise<void> {
+    // toMime refuses these too; checked again here because this is where a header would be sent.
+    if (/[\r\n]/.test(mail.from) || /[\r\n]/.test(mail.to))
+      throw new ContractError('A mail address may not contain a line break');
+    try {
+      await this.client.send(
+        new SendEmailCommand({
+          FromEmailAddress: mail.from,
+          Destination: { ToAddresses: [mail.to] },
+          Content: { Raw: { Data: Buffer.from(mail.raw, 'utf8') } },
+        }),
+      );
+    } catch (error) {
+      // SES messages can quote the addresses: only the error's name leaves this function.
+      const err = error as { name?: string; $retryable?: unknown };
+      const name = err.name ?? 'Error';
+      if (SES_TRANSIENT.has(name) || err.$retryable) throw new TransientError(`SES send failed: ${name}`);
+      throw new MailDeliveryError(`SES send failed: ${name}`);
+    }
+  }
+}
+
+/** The sender on the local stack, where nothing is really sent. */
+export const LOCAL_FROM_ADDRESS = 'privacy@dsr.example';
+
+let ses: SESv2Client | undefined;
+
+function sesClient(): SESv2Client {
+  ses ??= new SESv2Client({});
+  return ses;
+}
+
+/**
+ * OUTBOX_DIR selects the outbox (local stack); otherwise SES, from NOTIFY_FROM_ADDRESS (a verified SES
+ * identity), so a deployment without a sender fails at load, naming the variable.
+ */
+export function mailerFromEnv(
+  env: NodeJS.ProcessEnv = process.env,
+  client: () => Pick<SESv2Client, 'send'> = sesClient,
+): { mailer: Mailer; from: string } {
+  if (env.OUTBOX_DIR)
+    return { mailer: new OutboxMailer(env.OUTBOX_DIR), from: env.NOTIFY_FROM_ADDRESS || LOCAL_FROM_ADDRESS };
+  return { mailer: new SesMailer(client()), from: requireEnv('NOTIFY_FROM_ADDRESS', env) };
 }

@@ -15,11 +15,10 @@ import { PassThrough, type Readable } from 'node:stream';
 import { GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { GetObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
-import { KMSClient } from '@aws-sdk/client-kms';
 import yauzl from 'yauzl';
 import { ConfigError, intEnv, requireEnv } from './config';
 import type { ExportArchive } from './requests';
-import { KmsSubjectHasher, LocalSubjectHasher, type SubjectHasher } from './subject-hash';
+import { keyedHasherFromEnv, type SubjectHasher } from './subject-hash';
 
 /** Longest life of a presigned archive URL: minutes, never the link's days. */
 export const MAX_PRESIGN_SECONDS = 900;
@@ -82,12 +81,7 @@ export function downloadLinkConfigFromEnv(env: NodeJS.ProcessEnv = process.env):
 
 /** The token MAC key: a KMS HMAC key in AWS, a key file (0600) under the data dir locally. */
 export function tokenMacFromEnv(env: NodeJS.ProcessEnv = process.env): SubjectHasher {
-  if (env.DOWNLOAD_TOKEN_KMS_KEY_ID)
-    return new KmsSubjectHasher(new KMSClient({}), env.DOWNLOAD_TOKEN_KMS_KEY_ID);
-  if (env.DOWNLOAD_TOKEN_KEY_FILE) return LocalSubjectHasher.fromFile(env.DOWNLOAD_TOKEN_KEY_FILE);
-  throw new ConfigError(
-    'Missing required environment variable DOWNLOAD_TOKEN_KMS_KEY_ID (or DOWNLOAD_TOKEN_KEY_FILE locally)',
-  );
+  return keyedHasherFromEnv('DOWNLOAD_TOKEN_KMS_KEY_ID', 'DOWNLOAD_TOKEN_KEY_FILE', env);
 }
 
 export interface ParsedToken {

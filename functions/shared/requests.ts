@@ -78,6 +78,8 @@ export interface RequestRecord extends Partial<ErasureRequestFields> {
   extension?: DeadlineExtension;
   requester?: Requester;
   callbackUrls?: string[];
+  /** Export only: the subject asked for the download link by email (functions/notify/). */
+  notify?: boolean;
   dialect?: Dialect;
   /** OpenDSR's own id for the request (the controller's UUID). */
   externalId?: string;
@@ -172,6 +174,7 @@ export interface OpenRequestInput {
   dueAt: string;
   requester: Requester;
   callbackUrls?: string[];
+  notify?: boolean;
   dialect?: Dialect;
   externalId?: string;
   createdBy: string;

@@ -49,13 +49,23 @@ export class KmsSubjectHasher implements SubjectHasher {
   }
 }
 
-export function subjectHasherFromEnv(env: NodeJS.ProcessEnv = process.env): SubjectHasher {
-  if (env.SUBJECT_HASH_KMS_KEY_ID)
-    return new KmsSubjectHasher(new KMSClient({}), env.SUBJECT_HASH_KMS_KEY_ID);
-  if (env.SUBJECT_HASH_KEY_FILE) return LocalSubjectHasher.fromFile(env.SUBJECT_HASH_KEY_FILE);
+/** A keyed hasher from the environment: a KMS HMAC key in AWS, or a local key file. */
+export function keyedHasherFromEnv(
+  kmsKeyVariable: string,
+  keyFileVariable: string,
+  env: NodeJS.ProcessEnv = process.env,
+): SubjectHasher {
+  const kmsKeyId = env[kmsKeyVariable];
+  if (kmsKeyId) return new KmsSubjectHasher(new KMSClient({}), kmsKeyId);
+  const keyFile = env[keyFileVariable];
+  if (keyFile) return LocalSubjectHasher.fromFile(keyFile);
   throw new ConfigError(
-    'Missing required environment variable SUBJECT_HASH_KMS_KEY_ID (or SUBJECT_HASH_KEY_FILE locally)',
+    `Missing required environment variable ${kmsKeyVariable} (or ${keyFileVariable} locally)`,
   );
+}
+
+export function subjectHasherFromEnv(env: NodeJS.ProcessEnv = process.env): SubjectHasher {
+  return keyedHasherFromEnv('SUBJECT_HASH_KMS_KEY_ID', 'SUBJECT_HASH_KEY_FILE', env);
 }
 
 /** The canonical string hashed for an identifier: kind-prefixed and normalised, so equal ids hash equal. */

@@ -77,6 +77,8 @@ export interface BucketGrant {
   objects?: readonly string[];
   /** Key prefixes the object actions are limited to; `''` means the whole bucket. */
   objectPrefixes: readonly string[];
+  /** Narrows the keys further: `<prefix>*<suffix>`, e.g. `requests/*` + `/subject.json`. */
+  objectSuffix?: string;
   /** Bucket-level list actions, limited by an s3:prefix condition to `listPrefixes`. */
   list?: readonly ('s3:ListBucket' | 's3:ListBucketVersions')[];
   listPrefixes?: readonly string[];
@@ -89,7 +91,8 @@ export interface BucketGrant {
 export function grantBucket(fn: DsrFunction, ref: BucketRef, grant: BucketGrant): void {
   const { bucket } = ref;
   if (grant.objects && grant.objects.length > 0) {
-    const resources = grant.objectPrefixes.map((prefix) => bucket.arnForObjects(`${prefix}*`));
+    const suffix = grant.objectSuffix ?? '';
+    const resources = grant.objectPrefixes.map((prefix) => bucket.arnForObjects(`${prefix}*${suffix}`));
     fn.allow(new iam.PolicyStatement({ actions: [...grant.objects], resources }));
     for (const resource of resources) fn.acknowledgeWildcardResource(resource, grant.reason);
   }
@@ -112,6 +115,32 @@ export function grantBucket(fn: DsrFunction, ref: BucketRef, grant: BucketGrant)
         actions: grant.kms === 'write' ? KMS_WRITE : KMS_READ,
         resources: [ref.key.keyArn],
         conditions: viaService('s3', fn),
+      }),
+    );
+  }
+}
+
+/**
+ * Reading named attributes of items by key (GetItem with a ProjectionExpression), nothing else of them:
+ * `dynamodb:Attributes` must list the key attributes too.
+ */
+export function grantGetAttributes(fn: DsrFunction, ref: TableRef, attributes: readonly string[]): void {
+  fn.allow(
+    new iam.PolicyStatement({
+      actions: ['dynamodb:GetItem'],
+      resources: [ref.table.tableArn],
+      conditions: {
+        'ForAllValues:StringEquals': { 'dynamodb:Attributes': [...attributes] },
+        StringEqualsIfExists: { 'dynamodb:Select': 'SPECIFIC_ATTRIBUTES' },
+      },
+    }),
+  );
+  if (ref.key) {
+    fn.allow(
+      new iam.PolicyStatement({
+        actions: KMS_TABLE_READ,
+        resources: [ref.key.keyArn],
+        conditions: viaService('dynamodb', fn),
       }),
     );
   }

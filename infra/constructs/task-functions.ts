@@ -4,11 +4,20 @@
  * environment its handler requires and exactly the calls its code makes.
  */
 import { Duration, Stack } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
 import { ENV, type StoreName } from '../../config/data-map';
 import { CONNECTOR_FUNCTIONS_ENV, TASK_FUNCTIONS } from '../../functions/catalog';
-import { allTableIndexes, DDB, grantBucket, grantKey, grantTable, KMS_SIGN } from './access';
+import {
+  allTableIndexes,
+  DDB,
+  grantBucket,
+  grantGetAttributes,
+  grantKey,
+  grantTable,
+  KMS_SIGN,
+} from './access';
 import { mediaPrefixes, pascal, STAGING_PREFIX, STAGING_REASON } from './connectors';
 import type { OrchestratorState } from './orchestrator-state';
 import type { PlatformStores } from './platform-stores';
@@ -33,7 +42,11 @@ export const SETTINGS_ENV = {
   appiDeadlineDays: 'APPI_DEADLINE_DAYS',
   defaultDeadlineDays: 'DEFAULT_DEADLINE_DAYS',
   processorWebhooks: 'PROCESSOR_WEBHOOKS',
+  notifyFromAddress: 'NOTIFY_FROM_ADDRESS',
 } as const;
+
+/** What notify reads of an account (functions/notify/core.ts StagedSubjectRecipients): key included. */
+export const NOTIFY_ACCOUNT_ATTRIBUTES = ['userId', 'email', 'locale', 'status'] as const;
 
 /** Export archives are written under exports/ (functions/assemble-export/core.ts archiveKey). */
 export const ARCHIVES_PREFIX = 'exports/';
@@ -46,8 +59,11 @@ export interface TaskFunctionsProps {
   connectors: Record<StoreName, DsrFunction>;
   signingKey: kms.IKey;
   subjectHashKey: kms.IKey;
+  downloadTokenKey: kms.IKey;
   /** Processor id -> webhook URL (notify-processors). */
   processorWebhooks: Record<string, string>;
+  /** Download-link emails: the From address, and the verified SES identity it belongs to. */
+  notifySender: { fromAddress: string; sesIdentity: string };
   defaults: FunctionDefaults;
 }
 
@@ -205,6 +221,55 @@ export class TaskFunctions extends Construct {
           grantKey(fn, props.signingKey, KMS_SIGN);
         },
       },
+      notify: {
+        // PUBLIC_API_URL (the links' base) is added by the stack once the API exists: setPublicApiUrl.
+        environment: {
+          [ENV.requestsTable]: state.requests.table.tableName,
+          [ENV.stagingBucket]: state.staging.bucket.bucketName,
+          [ENV.accountsTable]: stores.accounts.table.tableName,
+          [KEY_ENV.downloadTokenKey]: props.downloadTokenKey.keyArn,
+          [SETTINGS_ENV.notifyFromAddress]: props.notifySender.fromAddress,
+        },
+        grant: (fn) => {
+          // The download link lives on the request's items; events record what was sent.
+          requestsReadWrite(fn);
+          grantKey(fn, props.downloadTokenKey, ['kms:GenerateMac']);
+          // The link's summary is read out of the archive's manifest (ranged GETs).
+          grantBucket(fn, state.exports, {
+            objects: ['s3:GetObject'],
+            objectPrefixes: [ARCHIVES_PREFIX],
+            kms: 'read',
+            reason:
+              'Archive keys are per request (exports/<requestId>/...), known only at run time; read access is ' +
+              'limited to the exports/ prefix of the exports bucket.',
+          });
+          // The recipient: the staged subject's user id, then that account's address and locale only.
+          grantBucket(fn, state.staging, {
+            objects: ['s3:GetObject'],
+            objectPrefixes: [STAGING_PREFIX],
+            objectSuffix: '/subject.json',
+            kms: 'read',
+            reason:
+              'The staged subject is at requests/<requestId>/subject.json, the request id known only at run ' +
+              'time; read access is limited to those objects of the staging bucket.',
+          });
+          grantGetAttributes(fn, stores.accounts, NOTIFY_ACCOUNT_ATTRIBUTES);
+          // SESv2 SendEmail with raw content, from the configured address of the verified identity only.
+          fn.allow(
+            new iam.PolicyStatement({
+              actions: ['ses:SendEmail', 'ses:SendRawEmail'],
+              resources: [
+                Stack.of(this).formatArn({
+                  service: 'ses',
+                  resource: 'identity',
+                  resourceName: props.notifySender.sesIdentity,
+                }),
+              ],
+              conditions: { StringEquals: { 'ses:FromAddress': props.notifySender.fromAddress } },
+            }),
+          );
+        },
+      },
     };
 
     const functions = {} as Record<TaskFunctionKey, DsrFunction>;
@@ -223,5 +288,10 @@ export class TaskFunctions extends Construct {
       functions[key] = fn;
     }
     this.functions = functions;
+  }
+
+  /** The base URL of download links (the API's), known once the API is built. */
+  setPublicApiUrl(url: string): void {
+    this.functions.notify.function.addEnvironment(KEY_ENV.publicApiUrl, url);
   }
 }

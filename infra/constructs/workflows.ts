@@ -22,7 +22,7 @@ export type WorkflowName = keyof typeof STATE_MACHINES;
 
 /** The task functions each ASL calls (the stack test checks these against the files' placeholders). */
 export const WORKFLOW_TASKS = {
-  export: ['requestStatus', 'resolveSubject', 'assembleExport', 'cleanupStaging'],
+  export: ['requestStatus', 'resolveSubject', 'assembleExport', 'notify', 'cleanupStaging'],
   erasure: [
     'requestStatus',
     'resolveSubject',

@@ -192,7 +192,7 @@ describe('DsrStack (demo deployment: platform stores created)', () => {
       for (const ack of acknowledged) {
         // Whole-rule acknowledgements only where a rule has no finding ids; IAM5 names the exact resource.
         expect(ack.rule).toMatch(
-          /^AwsSolutions-(L1|S1|SF1|SQS3|APIG4|IAM5\[Resource::(\*|<[A-Za-z0-9]+\.Arn>\/([a-z-]+\/)?\*)\])$/,
+          /^AwsSolutions-(L1|S1|SF1|SQS3|APIG4|IAM5\[Resource::(\*|<[A-Za-z0-9]+\.Arn>\/([a-z-]+\/)?\*(\/[a-z-]+\.json)?)\])$/,
         );
         expect(ack.reason.length).toBeGreaterThan(60);
       }
@@ -470,6 +470,19 @@ describe('DsrStack (demo deployment: platform stores created)', () => {
           return { id, loaded: false, error: stderr.split('\n').find((l) => /Error/.test(l)) ?? stderr };
         }
       });
+      // The check is live: the sweep's bundle without its vault table fails to load, naming it.
+      const sweepId = logicalId(stack, stack.background.sweep.function);
+      const sweep = functions.find(([id]) => id === sweepId)?.[1];
+      const sweepKey = (sweep?.Properties?.Code as { S3Key: string }).S3Key.replace(/\.zip$/, '');
+      const withoutVault = run(
+        process.execPath,
+        ['-e', `require(${JSON.stringify(path.join(outdir, `asset.${sweepKey}`, 'index.js'))})`],
+        {
+          env: { PATH: process.env.PATH ?? '', AWS_REGION: 'eu-west-1', REQUESTS_TABLE: 'r' },
+          timeout: 30_000,
+        },
+      );
+      await expect(withoutVault).rejects.toMatchObject({ stderr: expect.stringContaining('VAULT_TABLE') });
       const results = await Promise.all(loads);
       expect(results.filter((r) => !r.loaded)).toEqual([]);
       expect(results).toHaveLength(STORE_NAMES.length + TASK_COUNT + OTHER_FUNCTIONS);
@@ -525,6 +538,17 @@ describe('DsrStack (demo deployment: platform stores created)', () => {
           [ENV.requestsTable, ENV.stagingBucket, 'SIGNING_KMS_KEY_ID', 'PROCESSOR_WEBHOOKS'],
         ],
         [
+          fns.notify,
+          [
+            ENV.requestsTable,
+            ENV.stagingBucket,
+            ENV.accountsTable,
+            'DOWNLOAD_TOKEN_KMS_KEY_ID',
+            'NOTIFY_FROM_ADDRESS',
+            'PUBLIC_API_URL',
+          ],
+        ],
+        [
           stack.background.callbacks,
           [ENV.requestsTable, 'SIGNING_KMS_KEY_ID', 'PUBLIC_API_URL', 'OPENDSR_PROCESSOR_DOMAIN'],
         ],
@@ -538,6 +562,11 @@ describe('DsrStack (demo deployment: platform stores created)', () => {
         });
       }
       expect(envOf(fns.notifyProcessors.function).PROCESSOR_WEBHOOKS).toBe('{}');
+      expect(envOf(fns.notify.function).NOTIFY_FROM_ADDRESS).toBe(CDK_CONTEXT['dsr:notifyFromAddress']);
+      // Links name the same base URL as the API's own.
+      expect(envOf(fns.notify.function).PUBLIC_API_URL).toEqual(
+        envOf(stack.api.function.function).PUBLIC_API_URL,
+      );
       const storeEnv = {
         accounts: [ENV.accountsTable, ENV.vaultTable],
         payments: [ENV.paymentsTable, ENV.vaultTable],
@@ -779,6 +808,7 @@ describe('DsrStack (demo deployment: platform stores created)', () => {
       expect(macKeysOf(stack.api.function.role)).toEqual(
         expect.arrayContaining([arn(stack.keys.subjectHash), arn(stack.keys.downloadToken)]),
       );
+      expect(macKeysOf(stack.tasks.functions.notify.role)).toEqual([arn(stack.keys.downloadToken)]);
       // Signing: the functions that sign archives, certificates, callbacks and OpenDSR responses.
       const signers = identityStatements(template)
         .filter(({ statement }) => asArray(statement.Action).includes('kms:Sign'))
@@ -864,6 +894,41 @@ describe('DsrStack (demo deployment: platform stores created)', () => {
         expect(scope).toContain('chat-attachments/');
         expect(scope).not.toMatch(/avatars|voice|uploads|behavior/);
       }
+    });
+
+    it('lets notify read only the recipient and send only from the configured address', () => {
+      const statements = statementsOf(template, logicalId(stack, stack.tasks.functions.notify.role));
+      const accounts = statements.filter((st) =>
+        refersTo(st.Resource, logicalId(stack, stack.stores.accounts.table)),
+      );
+      expect(accounts).toEqual([
+        expect.objectContaining({
+          Action: 'dynamodb:GetItem',
+          Condition: {
+            'ForAllValues:StringEquals': { 'dynamodb:Attributes': ['userId', 'email', 'locale', 'status'] },
+            StringEqualsIfExists: { 'dynamodb:Select': 'SPECIFIC_ATTRIBUTES' },
+          },
+        }),
+      ]);
+      const staging = statements.filter((st) =>
+        refersTo(st.Resource, logicalId(stack, stack.state.staging.bucket)),
+      );
+      expect(staging.map((st) => [st.Action, JSON.stringify(st.Resource)])).toEqual([
+        ['s3:GetObject', expect.stringContaining('"/requests/*/subject.json"')],
+      ]);
+      const ses = statements.filter((st) => asArray(st.Action).some((a) => a.startsWith('ses:')));
+      expect(ses).toEqual([
+        expect.objectContaining({
+          Action: ['ses:SendEmail', 'ses:SendRawEmail'],
+          Condition: { StringEquals: { 'ses:FromAddress': CDK_CONTEXT['dsr:notifyFromAddress'] } },
+        }),
+      ]);
+      expect(JSON.stringify(ses[0]?.Resource)).toContain(':identity/dsr.example');
+      // Nobody else sends mail.
+      const senders = identityStatements(template).filter(({ statement }) =>
+        asArray(statement.Action).some((a) => a.startsWith('ses:')),
+      );
+      expect(senders).toHaveLength(1);
     });
 
     it('lets the API read only what it serves: accounts by key and index, archives and certificates', () => {
@@ -1072,7 +1137,29 @@ describe('gateway routes against the API route table', () => {
 });
 
 describe('readDeploymentConfig', () => {
-  const reader = (context: Json) => ({ tryGetContext: (key: string) => context[key] });
+  const raw = (context: Json) => ({ tryGetContext: (key: string) => context[key] });
+  /** Every deployment names its sender; the other settings have defaults. */
+  const reader = (context: Json) =>
+    raw({ [CONTEXT_KEYS.notifyFromAddress]: 'privacy@mail.example.com', ...context });
+
+  it('requires the sender of download emails, and checks its SES identity', () => {
+    expect(() => readDeploymentConfig(raw({}))).toThrow(CONTEXT_KEYS.notifyFromAddress);
+    expect(() => readDeploymentConfig(reader({ [CONTEXT_KEYS.notifyFromAddress]: 'privacy' }))).toThrow(
+      CONTEXT_KEYS.notifyFromAddress,
+    );
+    expect(readDeploymentConfig(reader({}))).toMatchObject({
+      notifyFromAddress: 'privacy@mail.example.com',
+      sesIdentity: 'mail.example.com',
+    });
+    for (const identity of ['example.com', 'privacy@mail.example.com']) {
+      expect(readDeploymentConfig(reader({ [CONTEXT_KEYS.sesIdentity]: identity })).sesIdentity).toBe(
+        identity,
+      );
+    }
+    expect(() => readDeploymentConfig(reader({ [CONTEXT_KEYS.sesIdentity]: 'other.example' }))).toThrow(
+      CONTEXT_KEYS.sesIdentity,
+    );
+  });
 
   it('defaults to a demo deployment that creates the platform stores', () => {
     expect(readDeploymentConfig(reader({}))).toMatchObject({

@@ -12,6 +12,7 @@ import { DynamoDBDocumentClient, PutCommand, ScanCommand } from '@aws-sdk/lib-dy
 import { S3Client } from '@aws-sdk/client-s3';
 import { orchestratorResources, platformStores } from '../../config/data-map';
 import { createApi, type ApiDeps } from '../../functions/api/core';
+import { DownloadLinks, S3ArchiveAccess } from '../../functions/shared/download-links';
 import type { ApiEvent, ApiResult } from '../../functions/api/http';
 import type { Role } from '../../functions/api/auth';
 import { DynamoAccountDirectory } from '../../functions/api/accounts';
@@ -145,6 +146,16 @@ export async function startHarness(
     accounts: new DynamoAccountDirectory(doc, platformStores.accounts.table.tableName),
     settings: { allowPrivateCallbacks: true, processorDomain: 'dsr.test', ...(options.settings ?? {}) },
     clock: options.clock,
+    // Download links over the same table; the harness has no S3, which only the archive route reads.
+    downloads: {
+      links: new DownloadLinks(doc, table, new LocalSubjectHasher(Buffer.alloc(32, 9)), {
+        ttlSeconds: 7 * 24 * 3600,
+        maxDownloads: 5,
+        presignSeconds: 300,
+        publicBaseUrl: 'http://127.0.0.1',
+      }),
+      archives: new S3ArchiveAccess(new S3Client({ region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS })),
+    },
   };
   const api = createApi(deps);
   const tokenKey = loadTokenKey(join(dataDir, 'token.key'));

@@ -24,6 +24,14 @@ export interface TestStack extends LocalStack {
   getObjectBytes(bucket: string, key: string): Promise<Buffer>;
 }
 
+function parseBody(text: string): Record<string, unknown> {
+  try {
+    return text ? (JSON.parse(text) as Record<string, unknown>) : {};
+  } catch {
+    return { raw: text };
+  }
+}
+
 export async function startTestStack(
   options: { seed?: boolean; workflows?: LocalWorkflowOptions } = {},
 ): Promise<TestStack> {
@@ -51,13 +59,7 @@ export async function startTestStack(
     }
     const res = await fetch(`${stack.apiUrl}${path}`, { method, headers, body, redirect: 'manual' });
     const text = await res.text();
-    let parsed: Record<string, unknown> = {};
-    try {
-      parsed = text ? (JSON.parse(text) as Record<string, unknown>) : {};
-    } catch {
-      parsed = { raw: text };
-    }
-    return { status: res.status, body: parsed, headers: res.headers };
+    return { status: res.status, body: parseBody(text), headers: res.headers };
   };
   const waitForStatus: TestStack['waitForStatus'] = async (requestId, statuses, timeoutMs = 60_000) => {
     const deadline = Date.now() + timeoutMs;

@@ -100,6 +100,7 @@ export function requestView(
     };
   if (record.requester) view.requester = record.requester;
   if (record.callbackUrls) view.callbacks = record.callbackUrls.length;
+  if (record.notify) view.notify = true;
   if (record.subjectFound !== undefined) view.subjectFound = record.subjectFound;
   if (record.subjectFound === false) {
     view.notice = 'No account matched the identifier: the archive is valid and holds no personal data.';
@@ -134,6 +135,8 @@ export interface OpenCommand {
   jurisdiction?: string;
   requester?: Requester;
   callbackUrls?: string[];
+  /** Export only: email the download link to the subject (the OpenDSR dialect never sets it). */
+  notify?: boolean;
   dialect: Dialect;
   externalId?: string;
   principal: Principal;
@@ -197,6 +200,8 @@ export async function openRequest(
       dueAt: dueAtFor(jurisdiction, now, settings.deadlines).toISOString(),
       requester: command.requester ?? { kind: 'subject' },
       callbackUrls: command.callbackUrls,
+      // Stored only when asked for: absent means no email.
+      notify: command.notify ? true : undefined,
       dialect: command.dialect,
       externalId: command.externalId,
       createdBy: command.principal.callerId,
