@@ -2,9 +2,11 @@
  * DynamoDB reading helpers shared by the table-backed connectors (payments, chat): paging through a
  * whole Query, and turning what the document client returns into plain JSON values.
  */
+import { classifyAwsError } from './errors';
 import {
   NumberValue,
   QueryCommand,
+  UpdateCommand,
   type DynamoDBDocumentClient,
   type QueryCommandInput,
 } from '@aws-sdk/lib-dynamodb';
@@ -64,4 +66,35 @@ export function asList(value: unknown): unknown[] {
 
 export function asString(value: unknown): string | undefined {
   return typeof value === 'string' ? value : undefined;
+}
+
+/**
+ * Removes attributes from an item if it still exists: an item that went meanwhile is never recreated
+ * (the condition fails and that is fine). Other failures are classified for the workflow's retries.
+ */
+export async function removeAttributesIfPresent(
+  doc: DynamoDBDocumentClient,
+  tableName: string,
+  key: Record<string, unknown>,
+  attributes: readonly string[],
+): Promise<void> {
+  if (attributes.length === 0) return;
+  const keyAttribute = Object.keys(key)[0] ?? '';
+  try {
+    await doc.send(
+      new UpdateCommand({
+        TableName: tableName,
+        Key: key,
+        UpdateExpression: `REMOVE ${attributes.map((_, i) => `#a${i}`).join(', ')}`,
+        ExpressionAttributeNames: {
+          ...Object.fromEntries(attributes.map((a, i) => [`#a${i}`, a])),
+          '#key': keyAttribute,
+        },
+        ConditionExpression: 'attribute_exists(#key)',
+      }),
+    );
+  } catch (error) {
+    if ((error as { name?: string }).name !== 'ConditionalCheckFailedException')
+      throw classifyAwsError(error);
+  }
 }

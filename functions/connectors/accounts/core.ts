@@ -6,7 +6,7 @@
  * every other attribute and the item itself. Reads by key (GetItem per user id), never scans.
  */
 import { createHash } from 'node:crypto';
-import { DeleteCommand, GetCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, GetCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type {
   CategoryInventoryView,
   CategoryOutcome,
@@ -20,6 +20,7 @@ import { STORE_CATEGORIES } from '../../erasure/types';
 import { retentionUntil } from '../../erasure/policy';
 import { ContractError, classifyAwsError } from '../../shared/errors';
 import { planByCategory, zeroOutcome } from '../../shared/erasure-plan';
+import { removeAttributesIfPresent } from '../../shared/dynamo-paging';
 import { pickKept, type SuppressionWriter } from '../../shared/vault';
 
 export interface AccountsConfig {
@@ -290,24 +291,14 @@ export function createAccountsConnector(
           (a) => a !== KEY_ATTRIBUTE && action(categoryOfAttribute(a)) !== 'held',
         );
         const stays = Object.keys(item).filter((a) => a !== KEY_ATTRIBUTE && !remove.includes(a));
-        try {
-          if (stays.length === 0 && !profileHeld) {
+        if (stays.length === 0 && !profileHeld) {
+          try {
             await doc.send(new DeleteCommand({ TableName: config.tableName, Key: { userId } }));
-          } else if (remove.length > 0) {
-            await doc.send(
-              new UpdateCommand({
-                TableName: config.tableName,
-                Key: { userId },
-                UpdateExpression: `REMOVE ${remove.map((_, i) => `#a${i}`).join(', ')}`,
-                ExpressionAttributeNames: Object.fromEntries(remove.map((a, i) => [`#a${i}`, a])),
-                // Never recreate an item that went meanwhile.
-                ConditionExpression: 'attribute_exists(userId)',
-              }),
-            );
-          }
-        } catch (error) {
-          if ((error as { name?: string }).name !== 'ConditionalCheckFailedException')
+          } catch (error) {
             throw classifyAwsError(error);
+          }
+        } else {
+          await removeAttributesIfPresent(doc, config.tableName, { userId }, remove);
         }
       }
 

@@ -9,7 +9,7 @@
  * the rule's `keep` fields (card data is never among them), then the item is deleted.
  */
 import { createHash } from 'node:crypto';
-import { UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type {
   CategoryInventoryView,
   CategoryOutcome,
@@ -26,6 +26,7 @@ import { classifyAwsError } from '../../shared/errors';
 import { planByCategory, zeroOutcome } from '../../shared/erasure-plan';
 import { batchWriteAll, pickKept } from '../../shared/vault';
 import { isRecord, queryPages, toJsonValue, type Item } from '../../shared/dynamo-paging';
+import { removeAttributesIfPresent } from '../../shared/dynamo-paging';
 import { isPanKey, isSecretKey, lastFourDigits, maskCardNumber, scrubCardData } from './masking';
 
 export interface PaymentsConfig {
@@ -362,23 +363,9 @@ export function createPaymentsConnector(doc: DynamoDBDocumentClient, config: Pay
           config.tableName,
           deletes.map((Key) => ({ DeleteRequest: { Key } })),
         );
-        await forEachLimit(updates, UPDATE_CONCURRENCY, async ({ key, remove }) => {
-          try {
-            await doc.send(
-              new UpdateCommand({
-                TableName: config.tableName,
-                Key: key,
-                UpdateExpression: `REMOVE ${remove.map((_, i) => `#a${i}`).join(', ')}`,
-                ExpressionAttributeNames: Object.fromEntries(remove.map((a, i) => [`#a${i}`, a])),
-                // Never recreate an item that went meanwhile.
-                ConditionExpression: 'attribute_exists(sk)',
-              }),
-            );
-          } catch (error) {
-            if ((error as { name?: string }).name !== 'ConditionalCheckFailedException')
-              throw classifyAwsError(error);
-          }
-        });
+        await forEachLimit(updates, UPDATE_CONCURRENCY, ({ key, remove }) =>
+          removeAttributesIfPresent(doc, config.tableName, key, remove),
+        );
       }
       return outcome;
     },
