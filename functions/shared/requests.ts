@@ -80,6 +80,8 @@ export interface RequestRecord extends Partial<ErasureRequestFields> {
   callbackUrls?: string[];
   /** Export only: the subject asked for the download link by email (functions/notify/). */
   notify?: boolean;
+  /** The policy in force when the request was opened; an erasure's plan also records the one it ran under. */
+  policyVersion?: string;
   dialect?: Dialect;
   /** OpenDSR's own id for the request (the controller's UUID). */
   externalId?: string;
@@ -167,6 +169,8 @@ export interface StoredResponse {
 export interface OpenRequestInput {
   requestId: string;
   type: RequestType;
+  /** The policy in force when the request was opened (config/policy). */
+  policyVersion: string;
   subjectHash: string;
   subject: SubjectInput;
   jurisdiction: string;

@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import { GetCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { orchestratorResources, platformStores } from '../../config/data-map';
+import { loadDefaultPolicy } from '../../functions/erasure/policy';
 import { startTestStack, type TestStack } from '../support/local-stack';
 import { readZip } from '../support/zip';
 
@@ -62,6 +63,8 @@ test('an export by user id completes through received -> in_progress -> complete
   const { requestId, done } = await exportArchive({ userId: 'u-alice' });
   expect(done.status).toBe('completed');
   expect(done.subjectFound).toBe(true);
+  // Every request records the policy version in force when it was opened.
+  expect(done.policyVersion).toBe(loadDefaultPolicy().version);
   const { entries } = await openArchive(done);
   const manifest = checkAgainstManifest(entries);
 

@@ -23,6 +23,7 @@ import type {
 } from '../../shared/requests';
 import { identifierKey } from '../../shared/subject-hash';
 import { callbackUrlProblem } from '../../callbacks/url-policy';
+import { loadDefaultPolicy } from '../../erasure/policy';
 import { principalOf, requireRole, type Principal, type Role } from '../auth';
 import type { ApiDeps, RequestSettings } from '../deps';
 import { ApiError, headerOf, json, parseJsonBody, queryOf, type ApiEvent, type ApiResult } from '../http';
@@ -85,6 +86,7 @@ export function requestView(
     updatedAt: record.updatedAt,
     subjectHash: record.subjectHash,
   };
+  if (record.policyVersion) view.policyVersion = record.policyVersion;
   if (record.jurisdiction) view.jurisdiction = record.jurisdiction;
   if (record.dueAt) {
     view.dueAt = record.dueAt;
@@ -193,6 +195,7 @@ export async function openRequest(
     {
       requestId: deps.requests.newRequestId(),
       type: command.type,
+      policyVersion: loadDefaultPolicy().version,
       subject: command.subject,
       subjectHash,
       jurisdiction,
