@@ -3,8 +3,9 @@
  * held in accounts, staged (not passed through the workflow) for every connector to read.
  * Two accounts matching one subject is a conflict, never a merged export.
  */
-import { GetCommand, QueryCommand, ScanCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, ScanCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { S3Client } from '@aws-sdk/client-s3';
+import { queryPages } from '../shared/dynamo-paging';
 import { randomBytes } from 'node:crypto';
 import type { StagedSubject, StoreName, SubjectIdentifiers } from '../shared/contract';
 import { ContractError, NotFoundError, SubjectConflictError } from '../shared/errors';
@@ -41,21 +42,14 @@ async function queryIndex(
   value: string,
 ): Promise<Account[]> {
   const items: Account[] = [];
-  let startKey: Record<string, unknown> | undefined;
-  do {
-    const page = await deps.doc.send(
-      new QueryCommand({
-        TableName: deps.accountsTable,
-        IndexName: indexName,
-        KeyConditionExpression: '#a = :v',
-        ExpressionAttributeNames: { '#a': attribute },
-        ExpressionAttributeValues: { ':v': value },
-        ExclusiveStartKey: startKey,
-      }),
-    );
-    items.push(...(page.Items ?? []));
-    startKey = page.LastEvaluatedKey;
-  } while (startKey);
+  const pages = queryPages(deps.doc, {
+    TableName: deps.accountsTable,
+    IndexName: indexName,
+    KeyConditionExpression: '#a = :v',
+    ExpressionAttributeNames: { '#a': attribute },
+    ExpressionAttributeValues: { ':v': value },
+  });
+  for await (const page of pages) items.push(...page);
   return items;
 }
 

@@ -3,7 +3,8 @@
  * kind `erasure-pending`, `createdAt` = its next step, so the byKind index lists them by due date),
  * written when a run ends partially completed and deleted when the request completes.
  */
-import { DeleteCommand, PutCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { queryPages } from '../shared/dynamo-paging';
+import { DeleteCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 
 export const PENDING_KIND = 'erasure-pending';
 /** Sorts after every date: a request waiting only for holds. */
@@ -44,27 +45,22 @@ export class ErasureSchedule {
   /** Every pending erasure, by next step (those waiting only for holds last). */
   async list(): Promise<PendingErasure[]> {
     const out: PendingErasure[] = [];
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const page = await this.doc.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          IndexName: 'byKind',
-          KeyConditionExpression: '#kind = :kind',
-          ExpressionAttributeNames: { '#kind': 'kind' },
-          ExpressionAttributeValues: { ':kind': PENDING_KIND },
-          ExclusiveStartKey: startKey,
-        }),
-      );
-      for (const item of page.Items ?? []) {
+    const pages = queryPages(this.doc, {
+      TableName: this.tableName,
+      IndexName: 'byKind',
+      KeyConditionExpression: '#kind = :kind',
+      ExpressionAttributeNames: { '#kind': 'kind' },
+      ExpressionAttributeValues: { ':kind': PENDING_KIND },
+    });
+    for await (const items of pages) {
+      for (const item of items) {
         out.push({
           requestId: String(item.requestId),
           nextStepAt: typeof item.nextStepAt === 'string' ? item.nextStepAt : null,
           heldBy: Array.isArray(item.heldBy) ? item.heldBy.map(String) : [],
         });
       }
-      startKey = page.LastEvaluatedKey;
-    } while (startKey);
+    }
     return out;
   }
 }
