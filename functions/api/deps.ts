@@ -15,21 +15,21 @@ export interface ApiDeps {
   workflows: WorkflowStarter;
   /** The public signing keys, as a JWKS. */
   jwks: () => Promise<unknown>;
-  /** Download links and the exports bucket (issue 6); the download routes answer 501 without them. */
-  downloads?: DownloadDeps;
-  /** Issue 5: the audit trail (API actions are recorded when present). */
-  audit?: AuditLog;
-  /** Issue 5: the account's country, for a request's default jurisdiction. */
-  accounts?: AccountDirectory;
+  /** Download links and the exports bucket (issue 6). */
+  downloads: DownloadDeps;
+  /** The audit trail: every API action is recorded. */
+  audit: AuditLog;
+  /** The account's country, for a request's default jurisdiction. */
+  accounts: AccountDirectory;
   /** Issue 5: request settings; defaults in routes/requests.ts (DEFAULT_REQUEST_SETTINGS). */
   settings?: Partial<RequestSettings>;
   clock?: () => Date;
-  /** Issue 5: signs OpenDSR responses (the archive signing key). */
-  signer?: JwsSigner;
+  /** Signs OpenDSR responses (the archive signing key). */
+  signer: JwsSigner;
   /** Issue 4: legal holds (default: over the requests table, see routes/holds.ts). */
   holds?: HoldRepository;
-  /** Issue 4: reads erasure certificates from the exports bucket. */
-  certificates?: CertificateReader;
+  /** Reads erasure certificates from the exports bucket. */
+  certificates: CertificateReader;
 }
 
 /** Issue 4: the stored certificate text (a compact JWS), or undefined when it is not there. */

@@ -12,6 +12,7 @@ import { DynamoDBDocumentClient, PutCommand, ScanCommand } from '@aws-sdk/lib-dy
 import { S3Client } from '@aws-sdk/client-s3';
 import { orchestratorResources, platformStores } from '../../config/data-map';
 import { createApi, type ApiDeps } from '../../functions/api/core';
+import { S3CertificateReader } from '../../functions/api/routes/certificate';
 import { DownloadLinks, S3ArchiveAccess } from '../../functions/shared/download-links';
 import type { ApiEvent, ApiResult } from '../../functions/api/http';
 import type { Role } from '../../functions/api/auth';
@@ -146,7 +147,10 @@ export async function startHarness(
     accounts: new DynamoAccountDirectory(doc, platformStores.accounts.table.tableName),
     settings: { allowPrivateCallbacks: true, processorDomain: 'dsr.test', ...(options.settings ?? {}) },
     clock: options.clock,
-    // Download links over the same table; the harness has no S3, which only the archive route reads.
+    // The harness has no S3: only the archive and certificate routes read it.
+    certificates: new S3CertificateReader(
+      new S3Client({ region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS }),
+    ),
     downloads: {
       links: new DownloadLinks(doc, table, new LocalSubjectHasher(Buffer.alloc(32, 9)), {
         ttlSeconds: 7 * 24 * 3600,

@@ -45,8 +45,6 @@ export async function getCertificate(deps: ApiDeps, event: ApiEvent, requestId: 
   const number = query.number === undefined ? latest.number : Number(query.number);
   if (number > latest.number)
     throw new ApiError(404, 'CERTIFICATE_NOT_FOUND', 'No certificate of that number');
-  if (!deps.certificates)
-    throw new ApiError(501, 'CERTIFICATES_UNAVAILABLE', 'Certificates are not configured here');
   const jws = await deps.certificates.read(latest.bucket, certificateKey(requestId, number));
   if (!jws) throw new ApiError(404, 'CERTIFICATE_NOT_FOUND', 'No certificate of that number');
   if (/application\/jose/i.test(headerOf(event, 'accept') ?? '')) {

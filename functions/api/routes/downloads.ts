@@ -36,11 +36,6 @@ export interface DownloadDeps {
 
 const REQUEST_ID = /^req_[a-f0-9]{32}$/;
 
-function downloadsOf(deps: ApiDeps): DownloadDeps {
-  if (!deps.downloads) throw new ApiError(501, 'DOWNLOADS_NOT_CONFIGURED', 'Downloads are not configured');
-  return deps.downloads;
-}
-
 function header(event: ApiEvent, name: string): string | undefined {
   return event.headers?.[name] ?? event.headers?.[name.toLowerCase()];
 }
@@ -84,7 +79,7 @@ async function currentStatus(deps: DownloadDeps, link: DownloadLink): Promise<Li
 }
 
 export async function downloadPage(deps: ApiDeps, event: ApiEvent, token: string): Promise<ApiResult> {
-  const downloads = downloadsOf(deps);
+  const downloads = deps.downloads;
   const resolved = await downloads.links.resolve(token);
   if (!resolved.found) return refuse(event, 'unknown');
   const { link } = resolved;
@@ -121,7 +116,7 @@ export async function downloadPage(deps: ApiDeps, event: ApiEvent, token: string
 }
 
 export async function downloadArchive(deps: ApiDeps, event: ApiEvent, token: string): Promise<ApiResult> {
-  const downloads = downloadsOf(deps);
+  const downloads = deps.downloads;
   const resolved = await downloads.links.resolve(token);
   if (!resolved.found) return refuse(event, 'unknown');
   const status = await currentStatus(downloads, resolved.link);
@@ -155,8 +150,7 @@ export interface DownloadFields {
  * issued one yet (idempotent), so `downloadUrl` is there as soon as the request says completed.
  */
 export async function downloadFields(deps: ApiDeps, record: RequestRecord): Promise<DownloadFields> {
-  if (!deps.downloads || record.type !== 'export' || record.status !== 'completed' || !record.export)
-    return {};
+  if (record.type !== 'export' || record.status !== 'completed' || !record.export) return {};
   const { links, archives } = deps.downloads;
   const archive = record.export;
   const { link } = await links.ensure(record.requestId, archive, () => archives.summarize(archive));
@@ -167,7 +161,7 @@ export async function downloadFields(deps: ApiDeps, record: RequestRecord): Prom
 
 export async function revokeDownload(deps: ApiDeps, event: ApiEvent, requestId: string): Promise<ApiResult> {
   requireRole(principalOf(event), ['support']);
-  const downloads = downloadsOf(deps);
+  const downloads = deps.downloads;
   if (!REQUEST_ID.test(requestId)) throw new ApiError(404, 'REQUEST_NOT_FOUND', 'No such request');
   const record = await deps.requests.get(requestId);
   if (!record) throw new ApiError(404, 'REQUEST_NOT_FOUND', 'No such request');

@@ -47,7 +47,7 @@ async function signedJson(deps: ApiDeps, statusCode: number, body: unknown): Pro
     'content-type': 'application/json',
     'cache-control': 'no-store',
     [OPENDSR_DOMAIN_HEADER]: processorDomain,
-    ...(deps.signer ? await openDsrSignatureHeaders(raw, deps.signer, processorDomain) : {}),
+    ...(await openDsrSignatureHeaders(raw, deps.signer, processorDomain)),
   };
   return { statusCode, headers, body: raw.toString('utf8') };
 }

@@ -177,7 +177,7 @@ export async function openRequest(
   let jurisdiction = command.jurisdiction;
   let source: RequestRecord['jurisdictionSource'] = 'request';
   if (!jurisdiction) {
-    jurisdiction = await deps.accounts?.countryOf(command.subject);
+    jurisdiction = await deps.accounts.countryOf(command.subject);
     source = jurisdiction ? 'account' : 'default';
     jurisdiction ??= settings.defaultJurisdiction;
   }
