@@ -43,6 +43,18 @@ export interface TableGrant {
   indexes?: { names: readonly string[]; actions: readonly string[] };
 }
 
+/** The table's KMS key, used only through DynamoDB (a table without its own key needs nothing). */
+function grantTableKey(fn: DsrFunction, ref: TableRef, actions: readonly string[]): void {
+  if (!ref.key) return;
+  fn.allow(
+    new iam.PolicyStatement({
+      actions: [...actions],
+      resources: [ref.key.keyArn],
+      conditions: viaService('dynamodb', fn),
+    }),
+  );
+}
+
 export function grantTable(fn: DsrFunction, ref: TableRef, grant: TableGrant): void {
   const tableArn = ref.table.tableArn;
   // An empty `table` grants only the indexes (a function that only queries an index).
@@ -56,16 +68,8 @@ export function grantTable(fn: DsrFunction, ref: TableRef, grant: TableGrant): v
       }),
     );
   }
-  if (ref.key) {
-    const writes = grant.table.some((a) => (DDB.write as readonly string[]).includes(a));
-    fn.allow(
-      new iam.PolicyStatement({
-        actions: writes ? KMS_TABLE_WRITE : KMS_TABLE_READ,
-        resources: [ref.key.keyArn],
-        conditions: viaService('dynamodb', fn),
-      }),
-    );
-  }
+  const writes = grant.table.some((a) => (DDB.write as readonly string[]).includes(a));
+  grantTableKey(fn, ref, writes ? KMS_TABLE_WRITE : KMS_TABLE_READ);
 }
 
 export function allTableIndexes(ref: TableRef): string[] {
@@ -135,15 +139,7 @@ export function grantGetAttributes(fn: DsrFunction, ref: TableRef, attributes: r
       },
     }),
   );
-  if (ref.key) {
-    fn.allow(
-      new iam.PolicyStatement({
-        actions: KMS_TABLE_READ,
-        resources: [ref.key.keyArn],
-        conditions: viaService('dynamodb', fn),
-      }),
-    );
-  }
+  grantTableKey(fn, ref, KMS_TABLE_READ);
 }
 
 export function grantKey(fn: DsrFunction, key: kms.IKey, actions: readonly string[]): void {
@@ -169,15 +165,7 @@ export function grantVaultAppend(
       conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': grant.leadingKeys } },
     }),
   );
-  if (vault.key) {
-    fn.allow(
-      new iam.PolicyStatement({
-        actions: KMS_TABLE_WRITE,
-        resources: [vault.key.keyArn],
-        conditions: viaService('dynamodb', fn),
-      }),
-    );
-  }
+  grantTableKey(fn, vault, KMS_TABLE_WRITE);
 }
 
 /** What the sweep may read of a due vault item through the index: keys, expiry and provenance, never data. */
@@ -205,15 +193,7 @@ export function grantVaultSweep(fn: DsrFunction, vault: TableRef, indexName: str
       conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['VAULT#*'] } },
     }),
   );
-  if (vault.key) {
-    fn.allow(
-      new iam.PolicyStatement({
-        actions: KMS_TABLE_WRITE,
-        resources: [vault.key.keyArn],
-        conditions: viaService('dynamodb', fn),
-      }),
-    );
-  }
+  grantTableKey(fn, vault, KMS_TABLE_WRITE);
 }
 
 /**
