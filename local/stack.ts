@@ -21,8 +21,6 @@ import { startLocalApi } from './api-server';
 import { loadTokenKey } from './auth';
 import { LocalWorkflows, type LocalWorkflowOptions } from './workflows';
 
-export { LOCAL_CREDENTIALS, LOCAL_REGION };
-
 export interface LocalStackOptions {
   dataDir: string;
   apiPort: number;

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { defaultResourceEnv } from '../config/data-map';
 import { STATE_MACHINES } from '../functions/catalog';
 import { intEnv } from '../functions/shared/config';
-import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../local/stack';
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../local/stores';
 
 function parseNow(args: string[]): Date {
   const i = args.indexOf('--now');

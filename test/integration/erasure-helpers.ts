@@ -13,7 +13,7 @@ import { RequestRepository } from '../../functions/shared/requests';
 import { DynamoVault } from '../../functions/shared/vault';
 import { runSweep, StepFunctionsResumeStarter, type SweepReport } from '../../functions/sweep/core';
 import { ErasureSchedule } from '../../functions/sweep/schedule';
-import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../local/stack';
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../local/stores';
 import type { TestStack } from '../support/local-stack';
 
 export type Item = Record<string, unknown>;
