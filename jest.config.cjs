@@ -1,14 +1,6 @@
 /** Jest runs TypeScript through esbuild (types are checked by `tsc --noEmit` in `npm test`). */
 // ESM-only dependencies are transformed to CommonJS too.
-const ESM_PACKAGES = [
-  '@middy',
-  'archiver',
-  'archiver-utils',
-  'zip-stream',
-  'compress-commons',
-  'crc32-stream',
-  'is-stream',
-];
+const ESM_PACKAGES = ['@middy'];
 
 module.exports = {
   testEnvironment: 'node',

@@ -14,7 +14,7 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { STORE_NAMES, defaultResourceEnv } from '../config/data-map';
 import { CONNECTOR_FUNCTIONS_ENV, STATE_MACHINES, connectorLocalName } from '../functions/catalog';
 import type { ApiEvent, ApiResult } from '../functions/api/http';
-import { LOCAL_CREDENTIALS, LOCAL_REGION, startDynamoLocal, startS3Local } from './stores';
+import { LOCAL_CREDENTIALS, LOCAL_REGION, startAll, startDynamoLocal, startS3Local } from './stores';
 import { bootstrapResources } from './bootstrap';
 import { seedDemoData } from './seed';
 import { startLocalApi } from './api-server';
@@ -71,13 +71,17 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     for (const stop of stops.reverse()) await stop().catch(() => undefined);
   };
   try {
-    const dynamo = await startDynamoLocal({
-      port: options.ddbPort,
-      dataDir: options.persist ? join(options.dataDir, 'dynamodb') : undefined,
-    });
-    stops.push(() => dynamo.stop());
-    const s3Local = await startS3Local({ port: options.s3Port, dataDir: join(options.dataDir, 's3') });
-    stops.push(() => s3Local.stop());
+    const [dynamo, s3Local] = await startAll([
+      startDynamoLocal({
+        port: options.ddbPort,
+        dataDir: options.persist ? join(options.dataDir, 'dynamodb') : undefined,
+      }),
+      startS3Local({ port: options.s3Port, dataDir: join(options.dataDir, 's3') }),
+    ]);
+    stops.push(
+      () => dynamo.stop(),
+      () => s3Local.stop(),
+    );
 
     const keys = keyPaths(options.dataDir);
     const workflows = new LocalWorkflows(options.workflows);

@@ -6,11 +6,16 @@
  * uploads with trailing checksums), which s3rver would otherwise store with the chunk framing inside.
  */
 import { spawn as spawnProcess, type ChildProcess } from 'node:child_process';
-import { mkdir } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { once } from 'node:events';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdir, readFile, rm, stat } from 'node:fs/promises';
 import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 import { Transform, pipeline, type Readable, type TransformCallback } from 'node:stream';
+import { pipeline as pipelineAsync } from 'node:stream/promises';
+import { pathToFileURL } from 'node:url';
 import type { AddressInfo } from 'node:net';
 
 /** s3rver's built-in key pair; DynamoDB Local (sharedDb) accepts any credentials. */
@@ -69,6 +74,28 @@ async function assertPortFree(port: number): Promise<void> {
   } finally {
     await new Promise<void>((resolve) => (server.listening ? server.close(() => resolve()) : resolve()));
   }
+}
+
+/**
+ * Starts stores at once (a JVM and a Node process start in parallel). If any fails, the ones that did
+ * start are stopped and the first failure is thrown.
+ */
+export async function startAll<T extends readonly Promise<RunningStore>[]>(
+  starts: readonly [...T],
+): Promise<{ -readonly [K in keyof T]: Awaited<T[K]> }> {
+  const settled = await Promise.allSettled(starts);
+  const failed = settled.find((result): result is PromiseRejectedResult => result.status === 'rejected');
+  if (failed) {
+    await Promise.all(
+      settled.map((result) =>
+        result.status === 'fulfilled' ? result.value.stop().catch(() => undefined) : undefined,
+      ),
+    );
+    throw failed.reason;
+  }
+  return settled.map((result) => (result as PromiseFulfilledResult<RunningStore>).value) as {
+    -readonly [K in keyof T]: Awaited<T[K]>;
+  };
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -350,6 +377,23 @@ function invalidObjectName(): GuardVerdict {
   };
 }
 
+/**
+ * The upload an AbortMultipartUpload request (`DELETE /bucket/key?uploadId=…`) names, or undefined for
+ * any other request. s3rver does not implement that call (it answers 405), so the guard does.
+ */
+export function abortMultipartTarget(request: {
+  method: string;
+  url: string;
+}): { bucket: string; uploadId: string } | undefined {
+  if (request.method.toUpperCase() !== 'DELETE') return undefined;
+  const uploadId = queryOf(request.url).get('uploadId');
+  const decoded = decodedRequestPath(request.url);
+  if (uploadId === null || decoded === undefined) return undefined;
+  const [bucket, ...key] = decoded.split('/').filter((segment) => segment !== '');
+  if (bucket === undefined || key.length === 0) return undefined;
+  return { bucket, uploadId };
+}
+
 function s3ErrorXml(code: string, message: string): string {
   const escape = (text: string) =>
     text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
@@ -478,6 +522,9 @@ export function plainUploadHeaders(headers: http.IncomingHttpHeaders): http.Inco
 interface S3rverInstance {
   run(): Promise<AddressInfo>;
   close(): Promise<void>;
+  store: { getResourcePath(bucket: string, key: string | undefined, resource: string): string };
+  /** s3rver is a Koa app: its request handler, to serve a request in place. */
+  callback(): (req: http.IncomingMessage, res: http.ServerResponse) => void;
 }
 type S3rverConstructor = new (options: {
   address: string;
@@ -507,15 +554,85 @@ export interface S3LocalOptions {
   host?: string;
 }
 
-/** Starts s3rver on an internal loopback port and the key guard on `port` (0 picks a free one). */
-export async function startS3Local(options: S3LocalOptions): Promise<RunningStore> {
+/**
+ * s3rver completes a multipart upload by re-reading every part through an MD5 of the whole object:
+ * a second full pass that real S3 never makes (its ETag for such an object is the MD5 of the parts'
+ * MD5s, suffixed `-<parts>`). This does the same: parts are concatenated once, the ETag is S3's.
+ */
+function patchMultipartCompletion(): void {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const FilesystemStore = require('s3rver/lib/stores/filesystem') as {
+    prototype: Record<string, unknown> & {
+      getResourcePath(bucket: string, key: string | undefined, resource: string): string;
+      putMetadata(bucket: string, key: string, metadata: unknown, md5: string): Promise<void>;
+    };
+  };
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const S3Error = require('s3rver/lib/models/error') as new (code: string, message: string) => Error;
+  const proto = FilesystemStore.prototype;
+  if (proto.putObjectMultipart === concatenateParts) return;
+  async function concatenateParts(
+    this: typeof proto,
+    bucket: string,
+    uploadId: string,
+    parts: { number: number }[],
+  ): Promise<{ size: number; md5: string }> {
+    const uploadDir = path.join(this.getResourcePath(bucket, undefined, 'uploads'), uploadId);
+    const key = await readFile(path.join(uploadDir, 'key'), 'utf8').catch(() => {
+      // Aborted or never created: what S3 answers (s3rver would fail with a 500).
+      throw new S3Error('NoSuchUpload', 'The specified upload does not exist.');
+    });
+    const metadata = JSON.parse(await readFile(path.join(uploadDir, 'metadata'), 'utf8')) as unknown;
+    const objectPath = this.getResourcePath(bucket, key, 'object');
+    await mkdir(path.dirname(objectPath), { recursive: true });
+    const partMd5s: Buffer[] = [];
+    let size = 0;
+    const out = createWriteStream(objectPath, { highWaterMark: 1024 * 1024 });
+    for (const part of [...parts].sort((a, b) => a.number - b.number)) {
+      const partPath = path.join(uploadDir, String(part.number));
+      partMd5s.push(Buffer.from(await readFile(`${partPath}.md5`, 'utf8'), 'hex'));
+      size += (await stat(partPath)).size;
+      await pipelineAsync(createReadStream(partPath, { highWaterMark: 1024 * 1024 }), out, { end: false });
+    }
+    out.end();
+    await once(out, 'close');
+    const md5 = `${createHash('md5').update(Buffer.concat(partMd5s)).digest('hex')}-${partMd5s.length}`;
+    await this.putMetadata(bucket, key, metadata, md5);
+    await rm(uploadDir, { recursive: true, force: true });
+    return { size, md5 };
+  }
+  proto.putObjectMultipart = concatenateParts;
+}
+
+/**
+ * Serves s3rver behind the key guard on `port` (0 picks a free one), in this process; `startS3Local`
+ * runs this in a child process (local/s3-process.ts). Requests the guard passes are handed to s3rver's
+ * own request handler; the few whose body the guard reads or rewrites (DeleteObjects, aws-chunked
+ * uploads) are forwarded to s3rver's internal loopback port instead.
+ */
+export async function serveS3Local(options: S3LocalOptions): Promise<RunningStore> {
+  patchMultipartCompletion();
   const host = options.host ?? '127.0.0.1';
   const directory = path.resolve(options.dataDir);
   await mkdir(directory, { recursive: true });
-
   const inner = new S3rver({ address: '127.0.0.1', port: 0, directory, silent: true, vhostBuckets: false });
   const innerAddress = await inner.run();
   const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+  const serveInPlace = inner.callback();
+
+  /** Removes an upload's parts, as S3's AbortMultipartUpload does; false when there is no such upload. */
+  const abortUpload = async ({ bucket, uploadId }: { bucket: string; uploadId: string }) => {
+    // s3rver's upload ids are hex; anything else could not name one of its directories (or could escape).
+    if (!/^[A-Za-z0-9]{1,128}$/.test(uploadId)) return false;
+    const uploadDir = path.join(inner.store.getResourcePath(bucket, undefined, 'uploads'), uploadId);
+    try {
+      await stat(uploadDir);
+    } catch {
+      return false;
+    }
+    await rm(uploadDir, { recursive: true, force: true });
+    return true;
+  };
 
   const forward = (req: http.IncomingMessage, res: http.ServerResponse, body: Readable | Buffer) => {
     const plain = Buffer.isBuffer(body) ? undefined : plainUploadHeaders(req.headers);
@@ -560,8 +677,22 @@ export async function startS3Local(options: S3LocalOptions): Promise<RunningStor
       sendError(res, verdict.status, verdict.code, verdict.message);
       return;
     }
+    const abort = abortMultipartTarget({ method: req.method ?? 'GET', url: req.url ?? '/' });
+    if (abort) {
+      req.resume();
+      void abortUpload(abort).then(
+        (found) => {
+          if (found) res.writeHead(204).end();
+          else sendError(res, 404, 'NoSuchUpload', 'The specified upload does not exist.');
+        },
+        () => sendError(res, 500, 'InternalError', 'The upload could not be aborted.'),
+      );
+      return;
+    }
     if (!verdict.inspectDeleteBody) {
-      forward(req, res, req);
+      // Served in place, with no second HTTP hop, unless the body must be rewritten on its way in.
+      if (plainUploadHeaders(req.headers)) forward(req, res, req);
+      else serveInPlace(req, res);
       return;
     }
     void readBounded(req, MAX_DELETE_BODY).then(
@@ -607,6 +738,70 @@ export async function startS3Local(options: S3LocalOptions): Promise<RunningStor
     },
   };
 }
+
+/**
+ * Starts local S3 (s3rver behind the key guard) in a child process, as S3 is a service of its own: its
+ * hashing and file writes then run beside the functions instead of on their event loop. Resolves once
+ * it listens; the child stops with `stop()` or when this process goes.
+ */
+export async function startS3Local(options: S3LocalOptions, startTimeoutMs = 30_000): Promise<RunningStore> {
+  const entry = path.join(__dirname, 's3-process.ts');
+  const child = spawnProcess(
+    process.execPath,
+    ['--import', pathToFileURL(require.resolve('tsx')).href, entry, JSON.stringify(options)],
+    { stdio: ['ignore', 'ignore', 'pipe', 'ipc'], env: { ...process.env } },
+  );
+  let output = '';
+  child.stderr?.on('data', (chunk: Buffer) => {
+    output = (output + chunk.toString('utf8')).slice(-2000);
+  });
+  const killOnExit = () => child.kill('SIGKILL');
+  process.once('exit', killOnExit);
+
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    const port = await new Promise<number>((resolve, reject) => {
+      child.once('message', (message: S3ProcessMessage) =>
+        message.type === 'ready' ? resolve(message.port) : reject(new StoreStartError(message.message)),
+      );
+      child.once('error', (error: NodeJS.ErrnoException) =>
+        reject(new StoreStartError(`Cannot start local S3: ${error.code ?? error.name}`)),
+      );
+      child.once('exit', (code, signal) =>
+        reject(
+          new StoreStartError(
+            `Local S3 exited (${signal ?? `code ${code}`}) before listening. Output:\n${output.trim()}`,
+          ),
+        ),
+      );
+      timer = setTimeout(
+        () => reject(new StoreStartError(`Local S3 did not start within ${startTimeoutMs} ms`)),
+        startTimeoutMs,
+      );
+    });
+    // The IPC channel is only for start-up: without it the child would hold this process's event loop.
+    child.disconnect();
+    child.unref();
+    const host = options.host ?? '127.0.0.1';
+    return {
+      endpoint: `http://${host}:${port}`,
+      port,
+      async stop() {
+        process.removeListener('exit', killOnExit);
+        await waitForExit(child, 5000);
+      },
+    };
+  } catch (error) {
+    process.removeListener('exit', killOnExit);
+    await waitForExit(child, 5000);
+    throw error;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** What local/s3-process.ts tells its parent. */
+export type S3ProcessMessage = { type: 'ready'; port: number } | { type: 'error'; message: string };
 
 function sendError(res: http.ServerResponse, status: number, code: string, message: string): void {
   const body = s3ErrorXml(code, message);

@@ -4,7 +4,7 @@
  *   npx tsx scripts/bench-assemble.ts --media-mib 1024 [--file-mib 256] [--records 100000] [--verify] [--keep]
  *
  * Seeds N MiB of media (files of --file-mib each) and a collection of --records records into a local
- * S3 (s3rver behind the local stack's proxy, run in a child process so its memory is not counted),
+ * S3 (s3rver behind the local stack's proxy, in its own process as always, so its memory is not counted),
  * then assembles the archive and prints the assembling process's peak RSS (sampled every 20 ms) and
  * throughput. The target is a peak RSS under 300 MB at 1 GiB and 3 GiB of media. --verify downloads
  * the archive and checks it with the verifier. Exit status 1 if the peak exceeds --max-rss-mib (300).
@@ -15,13 +15,12 @@
  * one, so both an entry and offsets pass 4 GiB, and checks that the verifier (yauzl), `unzip -t` and
  * Python's zipfile read it (needs about 4.2 GB of disk).
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { Readable } from 'node:stream';
 import { finished, pipeline } from 'node:stream/promises';
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
@@ -47,27 +46,6 @@ function option(name: string, fallback: number): number {
   return value;
 }
 const flag = (name: string): boolean => process.argv.includes(`--${name}`);
-
-/** Child mode: run local S3 and print its endpoint; stop when the parent closes stdin. */
-async function serveS3(dir: string): Promise<void> {
-  const store = await startS3Local({ port: 0, dataDir: dir });
-  console.log(JSON.stringify({ endpoint: store.endpoint }));
-  process.stdin.resume();
-  process.stdin.on('end', () => {
-    void store.stop().finally(() => process.exit(0));
-  });
-}
-
-async function startChildS3(dir: string): Promise<{ endpoint: string; child: ChildProcess }> {
-  const child = spawn(process.execPath, [...process.execArgv, __filename, '--serve-s3', dir], {
-    stdio: ['pipe', 'pipe', 'inherit'],
-  });
-  const lines = createInterface({ input: child.stdout! });
-  for await (const line of lines) {
-    if (line.startsWith('{')) return { endpoint: (JSON.parse(line) as { endpoint: string }).endpoint, child };
-  }
-  throw new Error('local S3 did not start');
-}
 
 /** Deterministic, incompressible-looking bytes without holding the file in memory. */
 function mediaStream(bytes: number, seed: number): Readable {
@@ -142,8 +120,6 @@ async function zip64Check(): Promise<void> {
 const mibText = (n: number) => (n / MiB).toFixed(1);
 
 async function main(): Promise<void> {
-  const serveAt = process.argv.indexOf('--serve-s3');
-  if (serveAt !== -1) return serveS3(process.argv[serveAt + 1] ?? '');
   if (flag('zip64-check')) return zip64Check();
 
   const mediaMiB = option('media-mib', 1024);
@@ -151,9 +127,9 @@ async function main(): Promise<void> {
   const records = option('records', 100_000);
   const maxRssMiB = option('max-rss-mib', 300);
   const work = await mkdtemp(join(tmpdir(), 'bench-assemble-'));
-  const { endpoint, child } = await startChildS3(join(work, 's3'));
+  const store = await startS3Local({ port: 0, dataDir: join(work, 's3') });
   const s3 = new S3Client({
-    endpoint,
+    endpoint: store.endpoint,
     region: LOCAL_REGION,
     credentials: LOCAL_CREDENTIALS,
     forcePathStyle: true,
@@ -217,6 +193,7 @@ async function main(): Promise<void> {
           recordSchema: { type: 'object' },
           key: ndjsonKey,
           records,
+          keys: ['key', 'bytes', 'at', 'tags'],
           bytes: 0,
         },
       ],
@@ -293,8 +270,7 @@ async function main(): Promise<void> {
     }
   } finally {
     s3.destroy();
-    child.stdin?.end();
-    await new Promise((resolve) => child.once('exit', resolve));
+    await store.stop();
     if (!flag('keep')) await rm(work, { recursive: true, force: true });
     else console.log(`kept ${work}`);
   }

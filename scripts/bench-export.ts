@@ -10,11 +10,13 @@
  * within 1.5x of the floor). Ratios, not absolute times, are comparable on a shared machine.
  */
 import '../local/polyfills';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
-import { QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { roomActivityQuery } from '../functions/connectors/chat/queries';
 import { platformStores } from '../config/data-map';
 import { seedHeavyUser } from '../local/heavy-user';
 import { startLocalStack } from '../local/stack';
@@ -58,10 +60,45 @@ async function readPrefix(s3: S3Client, bucket: string, prefix: string): Promise
   return bytes;
 }
 
+/** The chat connector's reads: the subject's messages, then each of their rooms and its mentions and reports. */
+async function readChat(doc: DynamoDBDocumentClient, userId: string): Promise<void> {
+  const messages = platformStores.chat.messagesTable;
+  const roomIds = new Set<string>();
+  let startKey: Record<string, unknown> | undefined;
+  do {
+    const page = await doc.send(
+      new QueryCommand({
+        TableName: messages.tableName,
+        IndexName: messages.indexes[0].indexName,
+        KeyConditionExpression: 'senderId = :u',
+        ExpressionAttributeValues: { ':u': userId },
+        ExclusiveStartKey: startKey,
+      }),
+    );
+    for (const item of page.Items ?? []) roomIds.add(String(item.roomId));
+    startKey = page.LastEvaluatedKey;
+  } while (startKey);
+  const chatConfig = {
+    messagesTable: messages.tableName,
+    includeConversationContext: false,
+  } as Parameters<typeof roomActivityQuery>[0];
+  await Promise.all(
+    [...roomIds].map(async (roomId) => {
+      await doc.send(
+        new GetCommand({
+          TableName: platformStores.chat.roomsTable.tableName,
+          Key: { roomId },
+          ConsistentRead: true,
+        }),
+      );
+      await queryAll(doc, roomActivityQuery(chatConfig, roomId, [userId]));
+    }),
+  );
+}
+
 /** The floor: the same reads the connectors make, with nothing written. */
 async function readFloor(doc: DynamoDBDocumentClient, s3: S3Client, userId: string): Promise<number> {
   const started = Date.now();
-  const messages = platformStores.chat.messagesTable;
   await Promise.all([
     queryAll(doc, {
       TableName: platformStores.accounts.table.tableName,
@@ -73,12 +110,7 @@ async function readFloor(doc: DynamoDBDocumentClient, s3: S3Client, userId: stri
       KeyConditionExpression: 'userId = :u',
       ExpressionAttributeValues: { ':u': userId },
     }),
-    queryAll(doc, {
-      TableName: messages.tableName,
-      IndexName: 'bySender',
-      KeyConditionExpression: 'senderId = :u',
-      ExpressionAttributeValues: { ':u': userId },
-    }),
+    readChat(doc, userId),
     ...platformStores.media.subjectPrefixes.map((p) =>
       readPrefix(s3, platformStores.media.bucketName, p.replace('{userId}', userId)),
     ),
@@ -88,8 +120,30 @@ async function readFloor(doc: DynamoDBDocumentClient, s3: S3Client, userId: stri
   return Date.now() - started;
 }
 
+/** `--cpu-prof`: profiles this process during the export only (open the file in Chrome DevTools). */
+async function startProfiler(): Promise<{ stop(): Promise<string> }> {
+  const session = new Session();
+  session.connect();
+  const post = (method: string) =>
+    new Promise<unknown>((resolve, reject) =>
+      session.post(method, (error, result) => (error ? reject(error) : resolve(result))),
+    );
+  await post('Profiler.enable');
+  await post('Profiler.start');
+  return {
+    async stop() {
+      const { profile } = (await post('Profiler.stop')) as { profile: unknown };
+      const file = join(tmpdir(), `bench-export-${Date.now()}.cpuprofile`);
+      writeFileSync(file, JSON.stringify(profile));
+      session.disconnect();
+      return file;
+    },
+  };
+}
+
 async function main(): Promise<void> {
   process.env.LOG_LEVEL = 'silent';
+  const steps: { functionName: string; started: number; ms: number }[] = [];
   const dataDir = mkdtempSync(join(tmpdir(), 'dsr-bench-'));
   const stack = await startLocalStack({
     dataDir,
@@ -99,6 +153,17 @@ async function main(): Promise<void> {
     sfnPort: await findFreePort(),
     persist: false,
     seed: false,
+    workflows: {
+      // Time every task the workflow dispatches, for the per-step breakdown printed below.
+      interceptor: async (functionName, _payload, invoke) => {
+        const started = Date.now();
+        try {
+          return await invoke();
+        } finally {
+          steps.push({ functionName, started, ms: Date.now() - started });
+        }
+      },
+    },
   });
   let peakRss = 0;
   const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 50);
@@ -126,6 +191,8 @@ async function main(): Promise<void> {
     console.log(`floor (read the same items and bytes): ${(floorMs / 1000).toFixed(1)} s`);
 
     peakRss = 0;
+    steps.length = 0;
+    const profiler = process.argv.includes('--cpu-prof') ? await startProfiler() : undefined;
     const token = mintToken(stack.tokenKey, 'support');
     const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
     const started = Date.now();
@@ -146,12 +213,18 @@ async function main(): Promise<void> {
       status = String(body.status);
     }
     const exportMs = Date.now() - started;
+    if (profiler) console.log(`CPU profile of the export: ${await profiler.stop()}`);
     if (status !== 'completed') throw new Error(`export failed: ${JSON.stringify(body.failure)}`);
     const archive = body.export as { bytes: number; files: number; records: number };
     console.log(
       `export: ${(exportMs / 1000).toFixed(1)} s -> archive ${(archive.bytes / MiB).toFixed(0)} MiB, ` +
         `${archive.files} files, ${archive.records} records`,
     );
+    for (const step of steps) {
+      console.log(
+        `  ${step.functionName.padEnd(32)} +${((step.started - started) / 1000).toFixed(1).padStart(5)} s  ${(step.ms / 1000).toFixed(1).padStart(5)} s`,
+      );
+    }
     console.log(`ratio export / floor: ${(exportMs / floorMs).toFixed(2)}x (goal <= 1.5x)`);
     console.log(
       `peak RSS of this process during the export: ${(peakRss / MiB).toFixed(0)} MiB ` +

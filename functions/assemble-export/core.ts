@@ -4,8 +4,8 @@
  * media files, then about-your-data.json, index.html, manifest.json and manifest.jws (a detached ES256
  * JWS over the manifest's bytes).
  *
- * Everything streams: staged NDJSON and media are read from S3 one file at a time, through archiver,
- * through a SHA-256, into a multipart upload; memory does not grow with the data. The manifest is
+ * Everything streams: staged NDJSON and media are read from S3 one file at a time, through our ZIP
+ * writer (zip-writer.ts), through a SHA-256, into a multipart upload; memory does not grow with the data. The manifest is
  * written last. If anything fails, the multipart upload is aborted, so no archive (complete or partial)
  * appears under the key, and a typed error is thrown.
  */
@@ -22,7 +22,7 @@ import { signDetached } from '../shared/jws';
 import { log } from '../shared/logger';
 import { getJson, stagingKeys } from '../shared/s3-objects';
 import type { ArchiveSigner } from '../shared/signing';
-import { collectKeys, csvChunks, csvHeader } from './csv';
+import { csvChunks, csvHeader } from './csv';
 import { ArchiveAssemblyError } from './errors';
 import { renderIndexHtml, type IndexCollection, type IndexMediaFile, type IndexStore } from './index-html';
 import { dataFileSchema } from './json-schema';
@@ -35,7 +35,7 @@ import {
   type ManifestFile,
   type ManifestStore,
 } from './manifest';
-import { jsonArrayChunks, ndjsonRecords, type RecordCounter } from './ndjson';
+import { jsonArrayChunks, ndjsonLines, ndjsonRecords, type RecordCounter } from './ndjson';
 import { ZipWriter } from './zip-writer';
 
 export const INDEX_PATH = 'index.html';
@@ -119,6 +119,11 @@ async function readBody(s3: S3Client, pointer: S3Pointer & { versionId?: string 
   return out.Body;
 }
 
+/** Lines of one staged collection, read from S3 as they are consumed. */
+async function* stagedLines(s3: S3Client, pointer: S3Pointer): AsyncGenerator<Buffer> {
+  yield* ndjsonLines(await readBody(s3, pointer));
+}
+
 /** Records of one staged collection, read from S3 as they are consumed. */
 async function* stagedRecords(s3: S3Client, pointer: S3Pointer): AsyncGenerator<Record<string, unknown>> {
   yield* ndjsonRecords(await readBody(s3, pointer));
@@ -161,9 +166,17 @@ function checkIndex(requestId: string, store: StoreName, index: StoreIndex, deps
     if (typeof c.key !== 'string' || !c.key.startsWith(prefix)) {
       throw new ContractError(`A ${store} collection is staged outside this request's staging area`);
     }
+    if (!Array.isArray(c.keys) || !c.keys.every((key) => typeof key === 'string')) {
+      throw new ContractError(`A ${store} collection is staged without the keys of its records`);
+    }
   }
   for (const m of index.media) {
-    if (typeof m?.archivePath !== 'string' || typeof m.source?.key !== 'string') {
+    if (
+      typeof m?.archivePath !== 'string' ||
+      typeof m.source?.key !== 'string' ||
+      !Number.isSafeInteger(m.bytes) ||
+      m.bytes < 0
+    ) {
       throw new ContractError(`A ${store} media entry is malformed`);
     }
     const bucket = m.source.bucket;
@@ -184,6 +197,18 @@ function failure(error: unknown): Error {
   return new ArchiveAssemblyError(
     `The archive could not be assembled (${typeof name === 'string' ? name : 'Error'})`,
   );
+}
+
+/**
+ * What to report when the archive fails: the writer's own error, unless that only says its output was
+ * torn down by a failed upload, in which case the upload's error (a throttled part is worth a retry).
+ */
+function rootCause(writerError: unknown, uploadError: unknown): Error {
+  const fromWriter = failure(writerError);
+  if (uploadError === undefined || writerError instanceof AppError || fromWriter instanceof TransientError) {
+    return fromWriter;
+  }
+  return failure(uploadError);
 }
 
 export async function assembleExport(deps: AssembleDeps, input: AssembleInput): Promise<AssembleOutput> {
@@ -223,8 +248,14 @@ export async function assembleExport(deps: AssembleDeps, input: AssembleInput): 
     leavePartsOnError: false,
   });
   const uploading = upload.done();
-  // If the upload fails, stop writing at once (otherwise the writer would wait on backpressure forever).
-  uploading.catch((error: unknown) => writer.fail(error));
+  // If the upload fails, stop writing at once (otherwise the writer would wait on backpressure forever),
+  // and keep its error: the writer only sees its output torn down, the upload knows why (a throttled
+  // part is worth a retry; an aborted stream says nothing).
+  let uploadError: unknown;
+  uploading.catch((error: unknown) => {
+    uploadError = error;
+    writer.fail(error);
+  });
 
   try {
     const files: ManifestFile[] = [];
@@ -238,8 +269,10 @@ export async function assembleExport(deps: AssembleDeps, input: AssembleInput): 
       source: Readable | Buffer,
       store: boolean,
       counter?: RecordCounter,
+      /** Expected size, when known: lets the writer announce a ZIP64 entry up front. */
+      size?: number,
     ): Promise<ManifestFile> => {
-      const written = await writer.add(path, source, { store });
+      const written = await writer.add(path, source, { store, ...(size === undefined ? {} : { size }) });
       const entry: ManifestFile = { path, sha256: written.sha256, bytes: written.bytes };
       if (counter) entry.records = counter.records;
       files.push(entry);
@@ -261,7 +294,7 @@ export async function assembleExport(deps: AssembleDeps, input: AssembleInput): 
         const counter: RecordCounter = { records: 0 };
         await addFile(
           jsonPath,
-          Readable.from(jsonArrayChunks(stagedRecords(s3, pointer), counter), { objectMode: false }),
+          Readable.from(jsonArrayChunks(stagedLines(s3, pointer), counter), { objectMode: false }),
           false,
           counter,
         );
@@ -276,8 +309,8 @@ export async function assembleExport(deps: AssembleDeps, input: AssembleInput): 
 
         let csvPath: string | undefined;
         if (c.tabular) {
-          // Two passes over the staged file: the header is the union of keys, known only after the first.
-          const header = csvHeader(c.recordSchema, await collectKeys(stagedRecords(s3, pointer)));
+          // The header is the union of the records' keys, which the staging area noted as they went by.
+          const header = csvHeader(c.recordSchema, c.keys);
           csvPath = paths.claim(`data/${store}/${c.name}.csv`);
           const csvCounter: RecordCounter = { records: 0 };
           await addFile(
@@ -309,7 +342,7 @@ export async function assembleExport(deps: AssembleDeps, input: AssembleInput): 
         const label = isSafeRelativePath(m.archivePath) ? m.archivePath : sanitizeArchivePath(m.archivePath);
         const path = paths.claim(`media/${store}/${label}`);
         const body = await readBody(s3, m.source);
-        const written = await addFile(path, body, true);
+        const written = await addFile(path, body, true, undefined, m.bytes);
         if (written.bytes !== m.bytes) {
           log.warn('media size differs from staging', {
             requestId,
@@ -372,7 +405,7 @@ export async function assembleExport(deps: AssembleDeps, input: AssembleInput): 
     };
   } catch (error) {
     await abortUpload(s3, upload, uploading, writer, error, exportsBucket, key);
-    throw failure(error);
+    throw rootCause(error, uploadError);
   }
 }
 

@@ -38,18 +38,10 @@ export function csvRow(values: readonly unknown[]): string {
   return `${values.map(csvCell).join(',')}\r\n`;
 }
 
-/** Union of top-level keys, in the order first seen (the first pass over a collection). */
-export async function collectKeys(records: AsyncIterable<JsonRecord>): Promise<string[]> {
-  const seen = new Set<string>();
-  for await (const record of records) {
-    for (const key of Object.keys(record)) seen.add(key);
-  }
-  return [...seen];
-}
-
 /**
- * The header: the keys that occur in the data, in the schema's property order first (so files of the
- * same collection line up), then any others in the order first seen. Columns no record has are left out.
+ * The header: the keys that occur in the data (as the staging area noted them), in the schema's
+ * property order first (so files of the same collection line up), then any others in the order first
+ * seen. Columns no record has are left out.
  */
 export function csvHeader(recordSchema: JsonSchema, keysSeen: readonly string[]): string[] {
   const present = new Set(keysSeen);

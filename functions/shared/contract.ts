@@ -53,6 +53,8 @@ export interface StagedCollection extends CollectionSpec {
   key: string;
   records: number;
   bytes: number;
+  /** Top-level keys of the records, in the order first seen (the CSV header, without a second read). */
+  keys: string[];
 }
 
 /** An original media file, copied into the archive from where it lies (never loaded into memory). */

@@ -21,10 +21,15 @@ import type {
 } from './contract';
 import { ContractError } from './errors';
 
+/** Lines are written in batches of about this many characters: one stream write per record is slow. */
+const BATCH_CHARS = 64 * 1024;
+
 class NdjsonUpload implements CollectionWriter {
   private readonly stream = new PassThrough();
   private readonly upload: Upload;
   private readonly done: Promise<unknown>;
+  private batch = '';
+  private readonly seenKeys = new Set<string>();
   records = 0;
   bytes = 0;
 
@@ -40,14 +45,27 @@ class NdjsonUpload implements CollectionWriter {
     this.done.catch(() => undefined);
   }
 
+  /** Top-level keys of the records written, in the order first seen. */
+  get keys(): string[] {
+    return [...this.seenKeys];
+  }
+
   async write(record: Record<string, unknown>): Promise<void> {
-    const line = Buffer.from(`${JSON.stringify(record)}\n`, 'utf8');
+    for (const key of Object.keys(record)) this.seenKeys.add(key);
+    this.batch += `${JSON.stringify(record)}\n`;
     this.records += 1;
-    this.bytes += line.length;
-    if (!this.stream.write(line)) await Promise.race([once(this.stream, 'drain'), this.done]);
+    if (this.batch.length >= BATCH_CHARS) await this.flush();
+  }
+
+  private async flush(): Promise<void> {
+    const chunk = Buffer.from(this.batch, 'utf8');
+    this.batch = '';
+    this.bytes += chunk.length;
+    if (!this.stream.write(chunk)) await Promise.race([once(this.stream, 'drain'), this.done]);
   }
 
   async close(): Promise<void> {
+    if (this.batch !== '') await this.flush();
     this.stream.end();
     await this.done;
   }
@@ -99,7 +117,7 @@ export class StagingArea {
     const collections: StagedCollection[] = [];
     for (const { spec, key, writer } of this.writers.values()) {
       await writer.close();
-      collections.push({ ...spec, key, records: writer.records, bytes: writer.bytes });
+      collections.push({ ...spec, key, records: writer.records, bytes: writer.bytes, keys: writer.keys });
     }
     return { formatVersion: 1, store: this.store, collections, media: this.media };
   }

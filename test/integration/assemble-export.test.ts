@@ -27,7 +27,6 @@ import type { Manifest } from '../../functions/assemble-export/manifest';
 import type { AboutYourData } from '../../functions/shared/about-your-data';
 import type {
   CollectResult,
-  StagedCollection,
   StagedMedia,
   StagedSubject,
   StoreIndex,
@@ -37,6 +36,7 @@ import { sanitizeArchivePath } from '../../functions/shared/archive-path';
 import { ContractError } from '../../functions/shared/errors';
 import { stagingKeys } from '../../functions/shared/s3-objects';
 import { LocalSigner } from '../../functions/shared/signing';
+import { StagingArea } from '../../functions/shared/staging';
 import { verifyArchive } from '../../functions/shared/verify-archive';
 import { startTestStores, type TestStores } from '../support/local-stores';
 import { readZip } from '../support/zip';
@@ -64,7 +64,7 @@ afterAll(async () => {
 
 /** An S3 client on the local store that records the commands it sends, and lets a test corrupt reads. */
 const clients: S3Client[] = [];
-function recordingClient(options: { breakReadOf?: string; afterBytes?: number } = {}) {
+function recordingClient(options: { breakReadOf?: string; afterBytes?: number; throttle?: string } = {}) {
   const sent: string[] = [];
   const s3 = new S3Client({
     endpoint: stores.s3Endpoint,
@@ -78,6 +78,12 @@ function recordingClient(options: { breakReadOf?: string; afterBytes?: number } 
   s3.middlewareStack.add(
     (next, context) => async (args) => {
       sent.push(context.commandName ?? '?');
+      if (context.commandName === options.throttle) {
+        throw Object.assign(new Error('Rate exceeded'), {
+          name: 'ThrottlingException',
+          $metadata: { httpStatusCode: 429 },
+        });
+      }
       const result = await next(args);
       const key = (args.input as { Key?: string }).Key;
       if (context.commandName === 'GetObjectCommand' && key === options.breakReadOf) {
@@ -153,22 +159,20 @@ async function stage(
     StoreName,
     NonNullable<(typeof spec)[StoreName]>,
   ][]) {
-    const collections: StagedCollection[] = [];
+    // Collections go through the connectors' own staging area (batched NDJSON, keys noted as written).
+    const area = new StagingArea(stores.s3, STAGING, store, subject);
+    const ctx = area.context();
     for (const c of content.collections ?? []) {
-      const key = stagingKeys.collection(requestId, store, c.name);
-      const ndjson = c.records.map((r) => `${JSON.stringify(r)}\n`).join('');
-      await put(STAGING, key, ndjson);
-      records[`${store}/${c.name}`] = c.records;
-      collections.push({
+      const writer = ctx.collection({
         name: c.name,
         description: `The ${c.name} of <${store}>`,
         tabular: c.tabular,
         recordSchema: c.name === 'profile' ? profileSchema : { type: 'object' },
-        key,
-        records: c.records.length,
-        bytes: Buffer.byteLength(ndjson),
       });
+      for (const r of c.records) await writer.write(r);
+      records[`${store}/${c.name}`] = c.records;
     }
+    const { collections } = await area.finish();
     const staged: StagedMedia[] = [];
     for (const [i, m] of (content.media ?? []).entries()) {
       const key = m.key ?? `uploads/u-1/f${i}/${m.path.replace(/\//g, '_')}`;
@@ -361,6 +365,27 @@ describe('assembleExport against local S3', () => {
     expect(about.recipients.map((r) => r.name)).not.toContain('Sony Payment Services Inc.');
   });
 
+  it("copies a collection of many staging batches exactly, its CSV header the union of all records' keys", async () => {
+    // About 300 KB of NDJSON: several of the staging area's batches, and many chunks of the data file.
+    const transactions = Array.from({ length: 2500 }, (_, i) => ({
+      txnId: `t-${i}`,
+      amount: i * 13,
+      memo: `café ${'x'.repeat(i % 90)} 日本 \u2028 "q"`,
+      ...(i === 2222 ? { refundOf: 't-1' } : {}),
+    }));
+    const fx = await stage({
+      payments: { collections: [{ name: 'transactions', tabular: true, records: transactions }] },
+    });
+    const out = await assembleExport(deps(), fx.input);
+    const zip = await readZip(await readFile(await download(out.archive.key)));
+    expect(JSON.parse(zip.get('data/payments/transactions.json')!.toString())).toEqual(transactions);
+    const rows = csvRows(zip.get('data/payments/transactions.csv')!.toString());
+    expect(rows[0]).toEqual(['txnId', 'amount', 'memo', 'refundOf']);
+    expect(rows).toHaveLength(2501);
+    expect(rows[2223]).toEqual(['t-2222', String(2222 * 13), transactions[2222]!.memo, 't-1']);
+    expect(out.archive.records).toBe(2500);
+  });
+
   it('produces a valid, empty archive when no account matched', async () => {
     const fx = await stage(
       { accounts: { collections: [] }, payments: { collections: [] } },
@@ -441,6 +466,21 @@ describe('a failed read publishes nothing', () => {
       (e: unknown) => e,
     );
     // A connection reset is worth retrying: the workflow's Retry matches TransientError.
+    expect((error as Error).name).toBe('TransientError');
+    expect(sent).toContain('AbortMultipartUploadCommand');
+    expect(sent).not.toContain('CompleteMultipartUploadCommand');
+    expect(await exists(EXPORTS, archiveKey(fx.requestId))).toBe(false);
+  });
+
+  it('aborts, with a retryable error, when S3 throttles a part of the archive', async () => {
+    const fx = await stage({
+      media: { media: [{ path: 'voice/a.ogg', body: randomBytes(12 * 1024 * 1024) }] },
+    });
+    const { s3, sent } = recordingClient({ throttle: 'UploadPartCommand' });
+    const error = await assembleExport(deps(s3, { partSize: 5 * 1024 * 1024 }), fx.input).catch(
+      (e: unknown) => e,
+    );
+    // The writer only sees its output torn down; the upload's own error decides the retry.
     expect((error as Error).name).toBe('TransientError');
     expect(sent).toContain('AbortMultipartUploadCommand');
     expect(sent).not.toContain('CompleteMultipartUploadCommand');

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import net from 'node:net';
@@ -14,12 +14,16 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { GetCommand, QueryCommand, ScanCommand, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
 import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
   DeleteObjectsCommand,
   GetObjectCommand,
   HeadObjectCommand,
   ListBucketsCommand,
   ListObjectsV2Command,
   PutObjectCommand,
+  UploadPartCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
@@ -484,7 +488,7 @@ describe('S3 key guard', () => {
     const hash = createHash('sha256');
     const source = randomStream(size);
     source.on('data', (chunk: Buffer) => hash.update(chunk));
-    await new Upload({
+    const completed = await new Upload({
       client: stores.s3,
       partSize: 5 * 1024 * 1024,
       params: { Bucket: MEDIA, Key: 'tmp/multipart.bin', Body: source },
@@ -492,12 +496,48 @@ describe('S3 key guard', () => {
     const stored = await getBytes(MEDIA, 'tmp/multipart.bin');
     expect(stored.length).toBe(size);
     expect(createHash('sha256').update(stored).digest('hex')).toBe(hash.digest('hex'));
+    // As in S3, a multipart object's ETag is the MD5 of its parts' MD5s, with the part count.
+    const partMd5s = [0, 1, 2].map((n) =>
+      createHash('md5')
+        .update(stored.subarray(n * 5 * 1024 * 1024, (n + 1) * 5 * 1024 * 1024))
+        .digest(),
+    );
+    const expectedEtag = `"${createHash('md5').update(Buffer.concat(partMd5s)).digest('hex')}-3"`;
+    expect(completed.ETag).toBe(expectedEtag);
+    const storedHead = await stores.s3.send(
+      new HeadObjectCommand({ Bucket: MEDIA, Key: 'tmp/multipart.bin' }),
+    );
+    expect(storedHead.ETag).toBe(expectedEtag);
+    expect(storedHead.ContentLength).toBe(size);
     await stores.s3.send(
       new DeleteObjectsCommand({
         Bucket: MEDIA,
         Delete: { Objects: [{ Key: 'tmp/stream.bin' }, { Key: 'tmp/multipart.bin' }] },
       }),
     );
+  });
+  it('aborts a multipart upload as S3 does: parts gone, the upload unknown afterwards', async () => {
+    const Key = 'tmp/aborted.bin';
+    const { UploadId } = await stores.s3.send(new CreateMultipartUploadCommand({ Bucket: MEDIA, Key }));
+    const part = await stores.s3.send(
+      new UploadPartCommand({ Bucket: MEDIA, Key, UploadId, PartNumber: 1, Body: randomBytes(1024) }),
+    );
+    await stores.s3.send(new AbortMultipartUploadCommand({ Bucket: MEDIA, Key, UploadId }));
+    const completing = stores.s3.send(
+      new CompleteMultipartUploadCommand({
+        Bucket: MEDIA,
+        Key,
+        UploadId,
+        MultipartUpload: { Parts: [{ PartNumber: 1, ETag: part.ETag }] },
+      }),
+    );
+    await expect(completing).rejects.toMatchObject({ $metadata: { httpStatusCode: 404 } });
+    await expect(
+      stores.s3.send(new AbortMultipartUploadCommand({ Bucket: MEDIA, Key, UploadId })),
+    ).rejects.toMatchObject({ name: 'NoSuchUpload' });
+    await expect(stores.s3.send(new HeadObjectCommand({ Bucket: MEDIA, Key }))).rejects.toMatchObject({
+      name: 'NotFound',
+    });
   });
 });
 

@@ -16,6 +16,7 @@ import {
   LOCAL_REGION,
   StoreStartError,
   findFreePort,
+  startAll,
   startDynamoLocal,
   startS3Local,
   type RunningStore,
@@ -70,12 +71,23 @@ export async function startTestStores(options: { bootstrap?: boolean } = {}): Pr
     for (const stop of stops.splice(0).reverse()) await stop().catch(() => undefined);
   };
   try {
-    const s3Started = Date.now();
-    const s3Store = await startS3Local({ port: 0, dataDir: path.join(dir, 's3') });
-    const s3StartMs = Date.now() - s3Started;
-    stops.push(() => s3Store.stop());
-    const { store: ddbStore, ms: dynamoStartMs } = await startDynamoOnFreePort();
-    stops.push(() => ddbStore.stop());
+    const started = Date.now();
+    let s3StartMs = 0;
+    let dynamoStartMs = 0;
+    const [s3Store, ddbStore] = await startAll([
+      startS3Local({ port: 0, dataDir: path.join(dir, 's3') }).then((store) => {
+        s3StartMs = Date.now() - started;
+        return store;
+      }),
+      startDynamoOnFreePort().then(({ store, ms }) => {
+        dynamoStartMs = ms;
+        return store;
+      }),
+    ]);
+    stops.push(
+      () => s3Store.stop(),
+      () => ddbStore.stop(),
+    );
 
     const clients = localClients(ddbStore.endpoint, s3Store.endpoint);
     stops.push(async () => {

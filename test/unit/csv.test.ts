@@ -1,6 +1,5 @@
 import fc from 'fast-check';
 import {
-  collectKeys,
   csvCell,
   csvChunks,
   csvHeader,
@@ -117,14 +116,13 @@ describe('csv cells', () => {
 });
 
 describe('csv header', () => {
-  it('is the union of keys seen, schema order first, then first-seen order, dropping absent columns', async () => {
+  it('is the union of keys seen, schema order first, then first-seen order, dropping absent columns', () => {
     const records = [
       { b: 1, z: 1 },
       { a: 2, y: 2 },
       { c: 3, b: 3 },
     ];
-    const keys = await collectKeys(from(records));
-    expect(keys).toEqual(['b', 'z', 'a', 'y', 'c']);
+    const keys = [...new Set(records.flatMap((r) => Object.keys(r)))];
     const schema = { type: 'object', properties: { a: {}, b: {}, c: {}, never: {} } };
     expect(csvHeader(schema, keys)).toEqual(['a', 'b', 'c', 'z', 'y']);
     expect(csvHeader({}, keys)).toEqual(keys);

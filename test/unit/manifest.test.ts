@@ -11,7 +11,12 @@ import {
   ManifestFormatError,
   type Manifest,
 } from '../../functions/assemble-export/manifest';
-import { jsonArrayChunks, ndjsonRecords, type JsonRecord } from '../../functions/assemble-export/ndjson';
+import {
+  jsonArrayChunks,
+  ndjsonLines,
+  ndjsonRecords,
+  type JsonRecord,
+} from '../../functions/assemble-export/ndjson';
 
 const sha = 'a'.repeat(64);
 const manifest: Manifest = {
@@ -87,7 +92,7 @@ describe('staged NDJSON to the data file (record counts feed the manifest)', () 
         async (records, cuts) => {
           const ndjson = records.map((r) => `${JSON.stringify(r)}\n`).join('');
           const counter = { records: 0 };
-          const text = await collect(jsonArrayChunks(ndjsonRecords(chunked(ndjson, cuts)), counter));
+          const text = await collect(jsonArrayChunks(ndjsonLines(chunked(ndjson, cuts)), counter));
           expect(JSON.parse(text)).toEqual(records);
           expect(counter.records).toBe(records.length);
           expect(text.endsWith('\n')).toBe(true);
@@ -99,7 +104,10 @@ describe('staged NDJSON to the data file (record counts feed the manifest)', () 
 
   it('writes [] for an empty collection and skips blank lines and CRLF endings', async () => {
     const counter = { records: 0 };
-    expect(await collect(jsonArrayChunks(ndjsonRecords(chunked('', [])), counter))).toBe('[]\n');
+    expect(await collect(jsonArrayChunks(ndjsonLines(chunked('', [])), counter))).toBe('[]\n');
+    expect(await collect(jsonArrayChunks(ndjsonLines(chunked('{"a":1}\r\n \n{"b":2}', [])), counter))).toBe(
+      '[\n{"a":1},\n{"b":2}\n]\n',
+    );
     const records: JsonRecord[] = [];
     for await (const r of ndjsonRecords(chunked('{"a":1}\r\n\n{"b":"日本"}', [3, 9, 16]))) records.push(r);
     expect(records).toEqual([{ a: 1 }, { b: '日本' }]);
@@ -113,6 +121,14 @@ describe('staged NDJSON to the data file (record counts feed the manifest)', () 
       'A staged collection has a line that is not JSON',
     );
     await expect(read('[1,2]\n')).rejects.toThrow(/not a JSON object/);
+  });
+
+  it('copies staged lines into the array as they are, refusing one that is not an object', async () => {
+    const copy = (text: string) => collect(jsonArrayChunks(ndjsonLines(chunked(text, [])), { records: 0 }));
+    // Byte for byte: a parse and re-serialisation would give the same, at many times the cost.
+    expect(await copy('{"n":1.5,"s":"\\u00e9 日本"}\n')).toBe('[\n{"n":1.5,"s":"\\u00e9 日本"}\n]\n');
+    await expect(copy('{"a":1}\n{"truncated":\n')).rejects.toThrow(/not a JSON object/);
+    await expect(copy('[1,2]\n')).rejects.toThrow(/not a JSON object/);
   });
 });
 

@@ -2,6 +2,7 @@ import path from 'node:path';
 import { Readable, Writable, pipeline } from 'node:stream';
 import fc from 'fast-check';
 import {
+  abortMultipartTarget,
   AwsChunkedDecoder,
   checkS3Request,
   decodedRequestPath,
@@ -269,5 +270,28 @@ describe('plainUploadHeaders', () => {
       'x-amz-content-sha256': 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD',
     });
     expect(headers).toEqual({ 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' });
+  });
+});
+
+describe('abortMultipartTarget', () => {
+  it('names the bucket and upload of an AbortMultipartUpload request', () => {
+    expect(
+      abortMultipartTarget({
+        method: 'DELETE',
+        url: '/exports/a/b.zip?uploadId=abc123&x-id=AbortMultipartUpload',
+      }),
+    ).toEqual({
+      bucket: 'exports',
+      uploadId: 'abc123',
+    });
+  });
+
+  it.each([
+    ['GET', '/exports/a/b.zip?uploadId=abc123'],
+    ['DELETE', '/exports/a/b.zip'],
+    ['DELETE', '/exports?uploadId=abc123'],
+    ['DELETE', '/exports/%E0%A4%A?uploadId=abc123'],
+  ])('leaves %s %s alone', (method, url) => {
+    expect(abortMultipartTarget({ method, url })).toBeUndefined();
   });
 });

@@ -118,9 +118,20 @@ export function redactUrlSecrets(url: string): string {
   return url.replace(SECRET_QUERY, '$1[redacted]');
 }
 
+/** Field names repeat on every line: each is judged once (bounded, as a log can carry odd names). */
+const secretFieldVerdicts = new Map<string, boolean>();
+function isSecretField(key: string): boolean {
+  let verdict = secretFieldVerdicts.get(key);
+  if (verdict === undefined) {
+    verdict = SECRET_FIELD.test(key);
+    if (secretFieldVerdicts.size < 10_000) secretFieldVerdicts.set(key, verdict);
+  }
+  return verdict;
+}
+
 function withoutSecrets(entry: Line): Line {
   const out: Line = {};
-  for (const [key, value] of Object.entries(entry)) if (!SECRET_FIELD.test(key)) out[key] = value;
+  for (const key in entry) if (Object.hasOwn(entry, key) && !isSecretField(key)) out[key] = entry[key];
   return out;
 }
 
@@ -164,7 +175,7 @@ export function toVoiceSessionRecord(line: Line, people: People): Line | undefin
     participantCount: participants.length,
   };
   for (const [key, value] of Object.entries(line)) {
-    if (SESSION_KNOWN.has(key) || SECRET_FIELD.test(key)) continue;
+    if (SESSION_KNOWN.has(key) || isSecretField(key)) continue;
     record[key] = people.scrub(value, looksLikePersonKey(key));
   }
   for (const key of Object.keys(record)) if (record[key] === undefined) delete record[key];

@@ -87,14 +87,22 @@ const KNOWN = new Set([
   'billingAddress',
 ]);
 
+/** Per currency code: building an Intl.NumberFormat costs more than all the rest of a record's work. */
+const fractionDigitsCache = new Map<string, number | undefined>();
+
 /** Fraction digits of a currency (JPY 0, USD 2, KWD 3), or undefined for an unknown code. */
 function fractionDigits(currency: string): number | undefined {
+  if (fractionDigitsCache.has(currency)) return fractionDigitsCache.get(currency);
+  let digits: number | undefined;
   try {
-    return new Intl.NumberFormat('en', { style: 'currency', currency }).resolvedOptions()
+    digits = new Intl.NumberFormat('en', { style: 'currency', currency }).resolvedOptions()
       .maximumFractionDigits;
   } catch {
-    return undefined;
+    digits = undefined;
   }
+  // Bounded: codes are three letters, and odd ones are few.
+  if (fractionDigitsCache.size < 1000) fractionDigitsCache.set(currency, digits);
+  return digits;
 }
 
 function majorAmount(amount: unknown, currency: unknown): string | undefined {
