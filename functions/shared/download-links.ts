@@ -11,7 +11,7 @@
  * can show the same URL again to a support system.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { PassThrough, type Readable } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import { GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { GetObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
@@ -386,14 +386,46 @@ export function summaryFromManifest(archive: ExportArchive, manifest: Buffer | u
   };
 }
 
+/**
+ * How much of an archive's end is fetched in one ranged GET: the central directory, the manifest and
+ * its signature are the last things written, and yauzl reads the directory one small piece per entry
+ * (a GET each, hundreds for a media-rich archive, without this).
+ */
+const TAIL_BYTES = 1024 * 1024;
+
 /** A yauzl random-access reader over S3 ranged GETs: only the bytes asked for leave the bucket. */
 class S3RangeReader extends yauzl.RandomAccessReader {
+  private tail: Promise<Buffer> | undefined;
+  private readonly tailStart: number;
+
   constructor(
     private readonly s3: S3Client,
     private readonly bucket: string,
     private readonly key: string,
+    size: number,
   ) {
     super();
+    this.tailStart = Math.max(0, size - TAIL_BYTES);
+  }
+
+  private async range(start: number, end: number): Promise<Readable> {
+    const res = await this.s3.send(
+      new GetObjectCommand({ Bucket: this.bucket, Key: this.key, Range: `bytes=${start}-${end - 1}` }),
+    );
+    const body = res.Body as Readable | undefined;
+    if (!body) throw new Error('Empty range');
+    return body;
+  }
+
+  private async bytes(start: number, end: number): Promise<Readable> {
+    if (start < this.tailStart) return this.range(start, end);
+    this.tail ??= this.range(this.tailStart, this.tailStart + TAIL_BYTES).then(async (body) => {
+      const chunks: Buffer[] = [];
+      for await (const chunk of body) chunks.push(chunk as Buffer);
+      return Buffer.concat(chunks);
+    });
+    const tail = await this.tail;
+    return Readable.from([tail.subarray(start - this.tailStart, end - this.tailStart)]);
   }
 
   override _readStreamForRange(start: number, end: number): Readable {
@@ -402,11 +434,8 @@ class S3RangeReader extends yauzl.RandomAccessReader {
       out.end();
       return out;
     }
-    this.s3
-      .send(new GetObjectCommand({ Bucket: this.bucket, Key: this.key, Range: `bytes=${start}-${end - 1}` }))
-      .then((res) => {
-        const body = res.Body as Readable | undefined;
-        if (!body) throw new Error('Empty range');
+    this.bytes(start, end)
+      .then((body) => {
         body.on('error', (error) => out.destroy(error));
         body.pipe(out);
       })
@@ -424,7 +453,7 @@ export function readZipEntry(
   name: string,
 ): Promise<Buffer | undefined> {
   return new Promise((resolve, reject) => {
-    const reader = new S3RangeReader(s3, bucket, key);
+    const reader = new S3RangeReader(s3, bucket, key, size);
     yauzl.fromRandomAccessReader(reader, size, { lazyEntries: true, autoClose: true }, (err, zip) => {
       if (err || !zip) return reject(err ?? new Error('Not a ZIP'));
       let found = false;

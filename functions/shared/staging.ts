@@ -51,7 +51,8 @@ class NdjsonUpload implements CollectionWriter {
   }
 
   async write(record: Record<string, unknown>): Promise<void> {
-    for (const key of Object.keys(record)) this.seenKeys.add(key);
+    // As JSON.stringify sees them: a key whose value is undefined is not written, so it is no column.
+    for (const key of Object.keys(record)) if (record[key] !== undefined) this.seenKeys.add(key);
     this.batch += `${JSON.stringify(record)}\n`;
     this.records += 1;
     if (this.batch.length >= BATCH_CHARS) await this.flush();

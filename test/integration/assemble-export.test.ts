@@ -35,6 +35,7 @@ import type {
 import { sanitizeArchivePath } from '../../functions/shared/archive-path';
 import { ContractError } from '../../functions/shared/errors';
 import { stagingKeys } from '../../functions/shared/s3-objects';
+import { S3ArchiveAccess } from '../../functions/shared/download-links';
 import { LocalSigner } from '../../functions/shared/signing';
 import { StagingArea } from '../../functions/shared/staging';
 import { verifyArchive } from '../../functions/shared/verify-archive';
@@ -373,8 +374,10 @@ describe('assembleExport against local S3', () => {
       memo: `café ${'x'.repeat(i % 90)} 日本 \u2028 "q"`,
       ...(i === 2222 ? { refundOf: 't-1' } : {}),
     }));
+    // A key whose value is undefined is not in the JSON, so it is no CSV column either.
+    const staged = transactions.map((t, i) => (i === 7 ? { ...t, note: undefined } : t));
     const fx = await stage({
-      payments: { collections: [{ name: 'transactions', tabular: true, records: transactions }] },
+      payments: { collections: [{ name: 'transactions', tabular: true, records: staged }] },
     });
     const out = await assembleExport(deps(), fx.input);
     const zip = await readZip(await readFile(await download(out.archive.key)));
@@ -384,6 +387,28 @@ describe('assembleExport against local S3', () => {
     expect(rows).toHaveLength(2501);
     expect(rows[2223]).toEqual(['t-2222', String(2222 * 13), transactions[2222]!.memo, 't-1']);
     expect(out.archive.records).toBe(2500);
+  });
+
+  it('is summarised for its download page from one ranged read of its end, however many files it has', async () => {
+    const fx = await stage({
+      accounts: { collections: [{ name: 'profile', tabular: false, records: [{ userId: 'u-1' }] }] },
+      media: {
+        media: Array.from({ length: 120 }, (_, i) => ({
+          path: `voice/clip-${i}.ogg`,
+          body: randomBytes(64),
+        })),
+      },
+    });
+    const out = await assembleExport(deps(), fx.input);
+    const { s3, sent } = recordingClient();
+    const summary = await new S3ArchiveAccess(s3).summarize({ ...out.archive });
+    expect(summary.stores).toEqual([
+      { store: 'accounts', records: 1, files: 2 },
+      { store: 'media', records: 0, files: 120 },
+    ]);
+    expect(summary.files).toBe(out.archive.files);
+    // yauzl reads the central directory a piece per entry: without the tail read, hundreds of GETs.
+    expect(sent).toEqual(['GetObjectCommand']);
   });
 
   it('produces a valid, empty archive when no account matched', async () => {
