@@ -14,14 +14,13 @@
  */
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { createGunzip } from 'node:zlib';
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { CollectContext, CollectionSpec, CollectionWriter, Connector } from '../../shared/contract';
 import { ConnectorError } from '../../shared/errors';
 import { log } from '../../shared/logger';
 import { looksLikePersonKey, People } from '../../shared/pseudonym';
 import { mapOrderedLimited } from '../../shared/concurrency';
-import { splitLines, type LineStats } from './lines';
+import { gunzipStream, splitLines, type LineStats } from './lines';
 import { eraseLogs, inventoryLogs } from './erasure';
 import { accessLineMatch, isRecord, listDayObjects, needlesFor, type Line } from './subject-lines';
 
@@ -227,7 +226,7 @@ async function scanObject(s3: S3Client, bucket: string, job: ScanJob, stats: Sca
     }
   };
   try {
-    if (job.key.endsWith('.gz')) await pipeline(body, createGunzip(), consume);
+    if (job.key.endsWith('.gz')) await pipeline(body, gunzipStream(), consume);
     else await pipeline(body, consume);
   } catch (error) {
     if ((error as { code?: string }).code?.startsWith('Z_')) {

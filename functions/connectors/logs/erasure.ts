@@ -28,7 +28,6 @@
 import { Readable, PassThrough, type Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createGunzip, createGzip } from 'node:zlib';
 import { GetObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import type {
@@ -44,7 +43,7 @@ import { log } from '../../shared/logger';
 import { retentionUntil } from '../../erasure/policy';
 import { forEachLimited } from '../../shared/concurrency';
 import type { LogsConfig } from './core';
-import { filterLines, type LineStats, type LineVerdict } from './lines';
+import { filterLines, gunzipStream, gzipStream, type LineStats, type LineVerdict } from './lines';
 import {
   accessLineMatch,
   dayOfKey,
@@ -203,7 +202,7 @@ async function scanObject(
     for await (const bytes of filterLines(source, { needles: job.source.needles, judge, stats })) void bytes;
   };
   try {
-    if (job.key.endsWith('.gz')) await pipeline(got.Body, createGunzip(), filter);
+    if (job.key.endsWith('.gz')) await pipeline(got.Body, gunzipStream(), filter);
     else await pipeline(got.Body, filter);
   } catch (error) {
     if (isZlibError(error)) throw new ConnectorError('logs', 'A log object could not be decompressed');
@@ -344,7 +343,7 @@ async function rewriteObject(
     if (!etag) throw new ConnectorError('logs', 'A log object was read without an ETag');
     const { counts, judge } = newJudge();
     const gzipped = job.key.endsWith('.gz');
-    const output: Transform = gzipped ? createGzip() : new PassThrough();
+    const output: Transform = gzipped ? gzipStream() : new PassThrough();
     const upload = new Upload({
       client: s3,
       queueSize: 2,
@@ -373,7 +372,7 @@ async function rewriteObject(
       filterLines(source, { needles: job.source.needles, judge, stats, beforeEnd });
     const stop = new AbortController();
     const piping = gzipped
-      ? pipeline(got.Body, createGunzip(), filter, output, { signal: stop.signal })
+      ? pipeline(got.Body, gunzipStream(), filter, output, { signal: stop.signal })
       : pipeline(got.Body, filter, output, { signal: stop.signal });
     // A failed upload stops reading: abort the pipeline so it does not wait on a full buffer forever.
     const uploading = upload.done().catch((error: unknown) => {
