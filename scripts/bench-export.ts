@@ -7,7 +7,8 @@
  * Seeds one heavy user, then times (1) the floor: reading the same items and bytes the export reads,
  * straight from the same local stores, every store in parallel; (2) the copy floor: the same reads, with
  * the media bytes also written once into the exports bucket as they are read (the least I/O any export
- * must do: local S3 writes cost several times its reads); and (3) the export itself, through the API,
+ * must do: local S3 writes cost several times its reads), and, for scale, writing those bytes alone
+ * from memory; and (3) the export itself, through the API,
  * the real ASL and every connector, to a completed archive, with each task's start and duration. The
  * stores and the functions are warm for all three: the floor is read once untimed first, and an export
  * of nobody runs untimed before the timed one (so module loading, a Lambda cold start, is not counted).
@@ -20,7 +21,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough, type Writable } from 'node:stream';
+import { PassThrough, Readable, type Writable } from 'node:stream';
 import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import { GetCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { Upload } from '@aws-sdk/lib-storage';
@@ -153,6 +154,30 @@ async function readFloor(
   return Date.now() - started;
 }
 
+/**
+ * Writing alone: `bytes` from memory into one multipart upload to the exports bucket (8 MiB parts, 4
+ * at once), nothing read. Storing the archive costs at least this, whatever the export does.
+ */
+async function writeAlone(s3: S3Client, bytes: number): Promise<number> {
+  const block = Buffer.alloc(MiB, 0x5a);
+  const started = Date.now();
+  await new Upload({
+    client: s3,
+    params: {
+      Bucket: orchestratorResources.exportsBucket,
+      Key: 'bench/write-alone.bin',
+      Body: Readable.from(
+        (function* () {
+          for (let left = bytes; left > 0; left -= MiB) yield left >= MiB ? block : block.subarray(0, left);
+        })(),
+      ),
+    },
+    partSize: 8 * MiB,
+    queueSize: 4,
+  }).done();
+  return Date.now() - started;
+}
+
 /** `--cpu-prof`: profiles this process during the export only (open the file in Chrome DevTools). */
 async function startProfiler(): Promise<{ stop(): Promise<string> }> {
   const session = new Session();
@@ -225,6 +250,7 @@ async function main(): Promise<void> {
     const floorMs = await readFloor(stack.doc, stack.s3, userId, { copyMedia: false });
     console.log(`floor (read the same items and bytes): ${(floorMs / 1000).toFixed(1)} s`);
     const copyFloorMs = await readFloor(stack.doc, stack.s3, userId, { copyMedia: true });
+    const writeAloneMs = await writeAlone(stack.s3, seeded.mediaBytes);
     console.log(
       `copy floor (the same reads, media bytes also written once to the exports bucket): ${(copyFloorMs / 1000).toFixed(1)} s`,
     );
@@ -274,6 +300,10 @@ async function main(): Promise<void> {
     }
     console.log(`ratio export / floor: ${(exportMs / floorMs).toFixed(2)}x (goal <= 1.5x)`);
     console.log(`ratio export / copy floor: ${(exportMs / copyFloorMs).toFixed(2)}x`);
+    console.log(
+      `writing the media's bytes alone (from memory, nothing read): ${(writeAloneMs / 1000).toFixed(1)} s = ` +
+        `${(writeAloneMs / floorMs).toFixed(2)}x the floor`,
+    );
     console.log(
       `peak RSS of this process during the export: ${(peakRss / MiB).toFixed(0)} MiB ` +
         '(the whole local stack in one process: API, workflow, connectors, assembler and s3rver; ' +

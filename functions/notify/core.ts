@@ -7,7 +7,7 @@
 import { GetCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { StagedSubject } from '../shared/contract';
-import type { ArchiveAccess, DownloadLinks } from '../shared/download-links';
+import { ensureLink, type ArchiveAccess, type DownloadLinks } from '../shared/download-links';
 import { ContractError } from '../shared/errors';
 import { log } from '../shared/logger';
 import type { RequestRecord, RequestRepository } from '../shared/requests';
@@ -56,15 +56,11 @@ export async function notify(deps: NotifyDeps, input: NotifyInput): Promise<Noti
   if (record.type !== 'export' || record.status !== 'completed' || !record.export)
     throw new ContractError('Only a completed export has a download link');
   const archive = record.export;
-  const { link, issued } = await deps.links.ensure(record.requestId, archive, () =>
-    deps.archives.summarize(archive),
+  const link = await ensureLink(
+    { links: deps.links, archives: deps.archives, events: deps.requests },
+    record.requestId,
+    archive,
   );
-  if (issued) {
-    await deps.requests.appendEvent(record.requestId, {
-      type: 'download.link_issued',
-      detail: { maxDownloads: link.maxDownloads },
-    });
-  }
   const result = { requestId: record.requestId, linkIssued: true, notified: false };
   if (!wantsEmail(record) || link.notifiedAt || link.revokedAt) return result;
 

@@ -17,7 +17,7 @@ import { GetObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/cli
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import yauzl from 'yauzl';
 import { ConfigError, intEnv, requireEnv } from './config';
-import type { ExportArchive } from './requests';
+import type { ExportArchive, RequestEvent } from './requests';
 import { keyedHasherFromEnv, type SubjectHasher } from './subject-hash';
 
 /** Longest life of a presigned archive URL: minutes, never the link's days. */
@@ -355,6 +355,31 @@ export class S3ArchiveAccess implements ArchiveAccess {
     const manifest = await readZipEntry(this.s3, archive.bucket, archive.key, archive.bytes, 'manifest.json');
     return summaryFromManifest(archive, manifest);
   }
+}
+
+/**
+ * The request's download link, issued on first call, whoever asks first (the workflow's notify task or
+ * a view of the request), with its `download.link_issued` event recorded by whichever call issued it.
+ */
+export async function ensureLink(
+  deps: {
+    links: DownloadLinks;
+    archives: ArchiveAccess;
+    events: { appendEvent(requestId: string, event: Omit<RequestEvent, 'at'>): Promise<void> };
+  },
+  requestId: string,
+  archive: ExportArchive,
+): Promise<DownloadLink> {
+  const { link, issued } = await deps.links.ensure(requestId, archive, () =>
+    deps.archives.summarize(archive),
+  );
+  if (issued) {
+    await deps.events.appendEvent(requestId, {
+      type: 'download.link_issued',
+      detail: { maxDownloads: link.maxDownloads },
+    });
+  }
+  return link;
 }
 
 /** Per-store counts from the manifest; totals from the request's archive record. */

@@ -16,6 +16,8 @@ let stack: TestStack;
 /** Fault injection: while set, every notify invocation fails as a throttled SES would. */
 let failNotify = false;
 let notifyAttempts = 0;
+/** While set, the notify task waits for it: a view of the request gets to issue the link first. */
+let notifyGate: Promise<void> | undefined;
 
 beforeAll(async () => {
   stack = await startTestStack({
@@ -24,6 +26,7 @@ beforeAll(async () => {
       retryIntervalOverrides: { NotifySubject: 5 },
       interceptor: async (functionName, _payload, invoke) => {
         if (functionName === 'dsr-notify') {
+          await notifyGate;
           notifyAttempts++;
           if (failNotify) throw new TransientError('SES send failed: TooManyRequestsException');
         }
@@ -146,3 +149,24 @@ test('a failing mailer is retried, then leaves the export completed, its staging
     failNotify = false;
   }
 }, 120_000);
+
+test('a link issued by a view of the request (before the notify task) is recorded, once', async () => {
+  let open = () => undefined as void;
+  notifyGate = new Promise<void>((resolve) => (open = resolve));
+  try {
+    const created = await stack.call('POST', '/v1/requests', {
+      body: { type: 'export', subject: { userId: 'u-carol' } },
+    });
+    const requestId = String(created.body.requestId);
+    await stack.waitForStatus(requestId, ['completed']);
+    const view = await stack.call('GET', `/v1/requests/${requestId}`);
+    expect(view.body.downloadUrl).toEqual(expect.any(String));
+    open();
+    await stack.workflows.idle();
+    const { types } = await eventTypes(requestId);
+    expect(types.filter((type) => type === 'download.link_issued')).toHaveLength(1);
+  } finally {
+    open();
+    notifyGate = undefined;
+  }
+});

@@ -5,6 +5,7 @@
  * credential: these download routes sit outside the JWT authorizer, and a token opens one archive only.
  */
 import {
+  ensureLink,
   downloadView,
   linkStatus,
   type ArchiveAccess,
@@ -152,8 +153,7 @@ export interface DownloadFields {
 export async function downloadFields(deps: ApiDeps, record: RequestRecord): Promise<DownloadFields> {
   if (record.type !== 'export' || record.status !== 'completed' || !record.export) return {};
   const { links, archives } = deps.downloads;
-  const archive = record.export;
-  const { link } = await links.ensure(record.requestId, archive, () => archives.summarize(archive));
+  const link = await ensureLink({ links, archives, events: deps.requests }, record.requestId, record.export);
   const status = await currentStatus(deps.downloads, link);
   const view = { ...downloadView(link, links.clock()), status };
   return status === 'active' ? { downloadUrl: await links.urlFor(link), download: view } : { download: view };
@@ -168,8 +168,11 @@ export async function revokeDownload(deps: ApiDeps, event: ApiEvent, requestId: 
   if (record.type !== 'export' || record.status !== 'completed' || !record.export)
     throw new ApiError(409, 'NO_DOWNLOAD_LINK', 'Only a completed export has a download link');
   // A link not issued yet is issued and revoked at once, so none can be issued after the revocation.
-  const archive = record.export;
-  await downloads.links.ensure(requestId, archive, () => downloads.archives.summarize(archive));
+  await ensureLink(
+    { links: downloads.links, archives: downloads.archives, events: deps.requests },
+    requestId,
+    record.export,
+  );
   const link = await downloads.links.revoke(requestId);
   if (!link) throw new ApiError(409, 'NO_DOWNLOAD_LINK', 'Only a completed export has a download link');
   await deps.requests.appendEvent(requestId, {
