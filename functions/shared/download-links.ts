@@ -427,7 +427,7 @@ class S3RangeReader extends yauzl.RandomAccessReader {
     private readonly s3: S3Client,
     private readonly bucket: string,
     private readonly key: string,
-    size: number,
+    private readonly size: number,
   ) {
     super();
     this.tailStart = Math.max(0, size - TAIL_BYTES);
@@ -444,7 +444,7 @@ class S3RangeReader extends yauzl.RandomAccessReader {
 
   private async bytes(start: number, end: number): Promise<Readable> {
     if (start < this.tailStart) return this.range(start, end);
-    this.tail ??= this.range(this.tailStart, this.tailStart + TAIL_BYTES).then(async (body) => {
+    this.tail ??= this.range(this.tailStart, this.size).then(async (body) => {
       const chunks: Buffer[] = [];
       for await (const chunk of body) chunks.push(chunk as Buffer);
       return Buffer.concat(chunks);
