@@ -1,6 +1,6 @@
 /** Removes everything a request staged (subject, records, indexes). Idempotent; pages through any size. */
-import { DeleteObjectsCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
-import { stagingKeys } from '../shared/s3-objects';
+import { DeleteObjectsCommand, type S3Client } from '@aws-sdk/client-s3';
+import { listPages, stagingKeys } from '../shared/s3-objects';
 import { ContractError } from '../shared/errors';
 
 export async function cleanupStaging(
@@ -10,21 +10,12 @@ export async function cleanupStaging(
 ): Promise<{ deleted: number }> {
   if (!/^req_[a-f0-9]{32}$/.test(input.requestId ?? '')) throw new ContractError('Bad request id');
   let deleted = 0;
-  let token: string | undefined;
-  do {
-    const page = await s3.send(
-      new ListObjectsV2Command({
-        Bucket: bucket,
-        Prefix: stagingKeys.prefix(input.requestId),
-        ContinuationToken: token,
-      }),
-    );
-    const keys = (page.Contents ?? []).flatMap((o) => (o.Key ? [{ Key: o.Key }] : []));
+  for await (const page of listPages(s3, bucket, stagingKeys.prefix(input.requestId))) {
+    const keys = page.map((o) => ({ Key: o.Key }));
     if (keys.length > 0) {
       await s3.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: keys, Quiet: true } }));
       deleted += keys.length;
     }
-    token = page.IsTruncated ? page.NextContinuationToken : undefined;
-  } while (token);
+  }
   return { deleted };
 }

@@ -2,7 +2,8 @@
  * What collect, inventory and erase agree on: which log objects there are, and which lines are the
  * subject's. One definition, so that what is exported, counted and erased is the same set of lines.
  */
-import { ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { listPages } from '../../shared/s3-objects';
 
 export type Line = Record<string, unknown>;
 
@@ -54,17 +55,9 @@ export function needlesFor(ids: Iterable<string>): string[] | null {
 /** Every day object (`dt=YYYY-MM-DD/....jsonl[.gz]`) under `prefix`, in key order. */
 export async function listDayObjects(s3: S3Client, bucket: string, prefix: string): Promise<string[]> {
   const keys: string[] = [];
-  let token: string | undefined;
-  do {
-    const page = await s3.send(
-      new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }),
-    );
-    for (const entry of page.Contents ?? []) {
-      if (entry.Key?.startsWith(prefix) && DAY_OBJECT.test(entry.Key.slice(prefix.length)))
-        keys.push(entry.Key);
-    }
-    token = page.IsTruncated ? page.NextContinuationToken : undefined;
-  } while (token);
+  for await (const page of listPages(s3, bucket, prefix)) {
+    for (const entry of page) if (DAY_OBJECT.test(entry.Key.slice(prefix.length))) keys.push(entry.Key);
+  }
   return keys.sort();
 }
 

@@ -5,7 +5,8 @@
  * from users' devices: the archive path is always sanitised (functions/shared/archive-path.ts), the
  * original is kept in the table. Chat attachments are exported by the chat connector with their message.
  */
-import { ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { listPages } from '../../shared/s3-objects';
 import type {
   CategoryInventoryView,
   CategoryOutcome,
@@ -112,21 +113,15 @@ interface PrefixListing {
 
 async function listAll(s3: S3Client, bucket: string, prefix: string): Promise<ListedObject[]> {
   const objects: ListedObject[] = [];
-  let token: string | undefined;
-  do {
-    const page = await s3.send(
-      new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }),
-    );
-    for (const entry of page.Contents ?? []) {
-      if (entry.Key === undefined || !entry.Key.startsWith(prefix)) continue;
+  for await (const page of listPages(s3, bucket, prefix)) {
+    for (const entry of page) {
       objects.push({
         key: entry.Key,
         bytes: entry.Size ?? 0,
         lastModified: entry.LastModified?.toISOString(),
       });
     }
-    token = page.IsTruncated ? page.NextContinuationToken : undefined;
-  } while (token);
+  }
   return objects;
 }
 

@@ -10,13 +10,13 @@
 import {
   DeleteObjectsCommand,
   ListObjectVersionsCommand,
-  ListObjectsV2Command,
   type ObjectIdentifier,
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { platformStores } from '../../../config/data-map';
 import { ConfigError, optionalEnv } from '../../shared/config';
 import { ConnectorError } from '../../shared/errors';
+import { listPages } from '../../shared/s3-objects';
 
 /**
  * Whether the media bucket is versioned (`true` / `false`); defaults to the data map (true in AWS).
@@ -74,16 +74,9 @@ export async function listEntries(s3: S3Client, ref: BucketRef, prefix: string):
     } while (keyMarker !== undefined);
     return entries;
   }
-  let token: string | undefined;
-  do {
-    const page = await s3.send(
-      new ListObjectsV2Command({ Bucket: ref.bucket, Prefix: prefix, ContinuationToken: token }),
-    );
-    for (const o of page.Contents ?? []) {
-      if (o.Key !== undefined && o.Key.startsWith(prefix)) entries.push({ key: o.Key });
-    }
-    token = page.IsTruncated ? page.NextContinuationToken : undefined;
-  } while (token);
+  for await (const page of listPages(s3, ref.bucket, prefix)) {
+    for (const o of page) entries.push({ key: o.Key });
+  }
   return entries;
 }
 
