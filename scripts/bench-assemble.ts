@@ -35,17 +35,9 @@ import { stagingKeys } from '../functions/shared/s3-objects';
 import { LocalSigner } from '../functions/shared/signing';
 import { verifyArchive } from '../functions/shared/verify-archive';
 import { LOCAL_CREDENTIALS, LOCAL_REGION, startS3Local } from '../local/stores';
+import { flag, numberOption } from './cli-options';
 
 const MiB = 1024 * 1024;
-
-function option(name: string, fallback: number): number {
-  const at = process.argv.indexOf(`--${name}`);
-  if (at === -1) return fallback;
-  const value = Number(process.argv[at + 1]);
-  if (!Number.isFinite(value) || value < 0) throw new Error(`--${name} needs a number`);
-  return value;
-}
-const flag = (name: string): boolean => process.argv.includes(`--${name}`);
 
 /** Deterministic, incompressible-looking bytes without holding the file in memory. */
 function mediaStream(bytes: number, seed: number): Readable {
@@ -122,10 +114,10 @@ const mibText = (n: number) => (n / MiB).toFixed(1);
 async function main(): Promise<void> {
   if (flag('zip64-check')) return zip64Check();
 
-  const mediaMiB = option('media-mib', 1024);
-  const fileMiB = option('file-mib', 256);
-  const records = option('records', 100_000);
-  const maxRssMiB = option('max-rss-mib', 300);
+  const mediaMiB = numberOption('media-mib', 1024);
+  const fileMiB = numberOption('file-mib', 256);
+  const records = numberOption('records', 100_000);
+  const maxRssMiB = numberOption('max-rss-mib', 300);
   const work = await mkdtemp(join(tmpdir(), 'bench-assemble-'));
   const store = await startS3Local({ port: 0, dataDir: join(work, 's3') });
   const s3 = new S3Client({

@@ -22,54 +22,39 @@ import { Session } from 'node:inspector';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough, Readable, type Writable } from 'node:stream';
-import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
-import { GetCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { GetCommand, type DynamoDBDocumentClient, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
 import { Upload } from '@aws-sdk/lib-storage';
 import { roomActivityQuery } from '../functions/connectors/chat/queries';
+import { queryPages } from '../functions/shared/dynamo-paging';
+import { listPages } from '../functions/shared/s3-objects';
 import { orchestratorResources, platformStores } from '../config/data-map';
 import { seedHeavyUser } from '../local/heavy-user';
 import { startLocalStack } from '../local/stack';
 import { findFreePort } from '../local/stores';
 import { mintToken } from '../local/auth';
+import { flag, numberOption } from './cli-options';
 
 const MiB = 1024 * 1024;
 
-function option(name: string, fallback: number): number {
-  const at = process.argv.indexOf(`--${name}`);
-  if (at === -1) return fallback;
-  const value = Number(process.argv[at + 1]);
-  if (!Number.isFinite(value) || value < 0) throw new Error(`--${name} needs a number`);
-  return value;
-}
-
-async function queryAll(doc: DynamoDBDocumentClient, input: ConstructorParameters<typeof QueryCommand>[0]) {
+async function queryAll(doc: DynamoDBDocumentClient, input: QueryCommandInput): Promise<number> {
   let count = 0;
-  let startKey: Record<string, unknown> | undefined;
-  do {
-    const page = await doc.send(new QueryCommand({ ...input, ExclusiveStartKey: startKey }));
-    count += page.Items?.length ?? 0;
-    startKey = page.LastEvaluatedKey;
-  } while (startKey);
+  for await (const items of queryPages(doc, input)) count += items.length;
   return count;
 }
 
 /** Reads every object under `prefix`; with `sink`, also writes the bytes there (with backpressure). */
 async function readPrefix(s3: S3Client, bucket: string, prefix: string, sink?: Writable): Promise<number> {
   let bytes = 0;
-  let token: string | undefined;
-  do {
-    const page = await s3.send(
-      new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }),
-    );
-    for (const object of page.Contents ?? []) {
+  for await (const page of listPages(s3, bucket, prefix)) {
+    for (const object of page) {
       const out = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: object.Key }));
       for await (const chunk of out.Body as AsyncIterable<Buffer>) {
         bytes += chunk.length;
         if (sink && !sink.write(chunk)) await once(sink, 'drain');
       }
     }
-    token = page.IsTruncated ? page.NextContinuationToken : undefined;
-  } while (token);
+  }
   return bytes;
 }
 
@@ -77,20 +62,13 @@ async function readPrefix(s3: S3Client, bucket: string, prefix: string, sink?: W
 async function readChat(doc: DynamoDBDocumentClient, userId: string): Promise<void> {
   const messages = platformStores.chat.messagesTable;
   const roomIds = new Set<string>();
-  let startKey: Record<string, unknown> | undefined;
-  do {
-    const page = await doc.send(
-      new QueryCommand({
-        TableName: messages.tableName,
-        IndexName: messages.indexes[0].indexName,
-        KeyConditionExpression: 'senderId = :u',
-        ExpressionAttributeValues: { ':u': userId },
-        ExclusiveStartKey: startKey,
-      }),
-    );
-    for (const item of page.Items ?? []) roomIds.add(String(item.roomId));
-    startKey = page.LastEvaluatedKey;
-  } while (startKey);
+  const own = queryPages(doc, {
+    TableName: messages.tableName,
+    IndexName: messages.indexes[0].indexName,
+    KeyConditionExpression: 'senderId = :u',
+    ExpressionAttributeValues: { ':u': userId },
+  });
+  for await (const items of own) for (const item of items) roomIds.add(String(item.roomId));
   const chatConfig = {
     messagesTable: messages.tableName,
     includeConversationContext: false,
@@ -231,12 +209,12 @@ async function main(): Promise<void> {
       { doc: stack.doc, s3: stack.s3 },
       {
         userId,
-        chatMessages: option('chat', 20_000),
-        payments: option('payments', 5_000),
-        logLines: option('log-lines', 100_000),
-        days: option('days', 90),
-        mediaBytes: option('media-mib', 1024) * MiB,
-        mediaFiles: option('media-files', 200),
+        chatMessages: numberOption('chat', 20_000),
+        payments: numberOption('payments', 5_000),
+        logLines: numberOption('log-lines', 100_000),
+        days: numberOption('days', 90),
+        mediaBytes: numberOption('media-mib', 1024) * MiB,
+        mediaFiles: numberOption('media-files', 200),
       },
     );
     console.log(
@@ -257,7 +235,7 @@ async function main(): Promise<void> {
 
     peakRss = 0;
     steps.length = 0;
-    const profiler = process.argv.includes('--cpu-prof') ? await startProfiler() : undefined;
+    const profiler = flag('cpu-prof') ? await startProfiler() : undefined;
     const token = mintToken(stack.tokenKey, 'support');
     const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
     /** Creates an export of `subject` and polls it to its end. */
