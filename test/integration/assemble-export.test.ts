@@ -456,6 +456,21 @@ describe('assembleExport against local S3', () => {
 });
 
 describe('a failed read publishes nothing', () => {
+  /**
+   * Assembles with 5 MiB parts (so a multipart upload is under way) through a client with the given
+   * faults; checks the upload was aborted, never completed, and nothing is under the archive's key.
+   */
+  async function assembleAborted(fx: Fixture, faults: Parameters<typeof recordingClient>[0] = {}) {
+    const { s3, sent } = recordingClient(faults);
+    const error = await assembleExport(deps(s3, { partSize: 5 * 1024 * 1024 }), fx.input).catch(
+      (e: unknown) => e,
+    );
+    expect(sent).toContain('AbortMultipartUploadCommand');
+    expect(sent).not.toContain('CompleteMultipartUploadCommand');
+    expect(await exists(EXPORTS, archiveKey(fx.requestId))).toBe(false);
+    return { error: error as Error, sent };
+  }
+
   it('aborts the multipart upload when a media object is missing, and throws a typed error', async () => {
     const fx = await stage({
       media: {
@@ -465,16 +480,10 @@ describe('a failed read publishes nothing', () => {
         ],
       },
     });
-    const { s3, sent } = recordingClient();
-    const error = await assembleExport(deps(s3, { partSize: 5 * 1024 * 1024 }), fx.input).catch(
-      (e: unknown) => e,
-    );
+    const { error, sent } = await assembleAborted(fx);
     expect(error).toBeInstanceOf(ArchiveAssemblyError);
-    expect((error as Error).message).not.toContain('gone');
+    expect(error.message).not.toContain('gone');
     expect(sent).toContain('CreateMultipartUploadCommand');
-    expect(sent).toContain('AbortMultipartUploadCommand');
-    expect(sent).not.toContain('CompleteMultipartUploadCommand');
-    expect(await exists(EXPORTS, archiveKey(fx.requestId))).toBe(false);
   });
 
   it('aborts when a read fails part-way through a file', async () => {
@@ -486,30 +495,18 @@ describe('a failed read publishes nothing', () => {
         ],
       },
     });
-    const { s3, sent } = recordingClient({ breakReadOf: 'voice/u-1/b.ogg', afterBytes: 256 * 1024 });
-    const error = await assembleExport(deps(s3, { partSize: 5 * 1024 * 1024 }), fx.input).catch(
-      (e: unknown) => e,
-    );
+    const { error } = await assembleAborted(fx, { breakReadOf: 'voice/u-1/b.ogg', afterBytes: 256 * 1024 });
     // A connection reset is worth retrying: the workflow's Retry matches TransientError.
-    expect((error as Error).name).toBe('TransientError');
-    expect(sent).toContain('AbortMultipartUploadCommand');
-    expect(sent).not.toContain('CompleteMultipartUploadCommand');
-    expect(await exists(EXPORTS, archiveKey(fx.requestId))).toBe(false);
+    expect(error.name).toBe('TransientError');
   });
 
   it('aborts, with a retryable error, when S3 throttles a part of the archive', async () => {
     const fx = await stage({
       media: { media: [{ path: 'voice/a.ogg', body: randomBytes(12 * 1024 * 1024) }] },
     });
-    const { s3, sent } = recordingClient({ throttle: 'UploadPartCommand' });
-    const error = await assembleExport(deps(s3, { partSize: 5 * 1024 * 1024 }), fx.input).catch(
-      (e: unknown) => e,
-    );
+    const { error } = await assembleAborted(fx, { throttle: 'UploadPartCommand' });
     // The writer only sees its output torn down; the upload's own error decides the retry.
-    expect((error as Error).name).toBe('TransientError');
-    expect(sent).toContain('AbortMultipartUploadCommand');
-    expect(sent).not.toContain('CompleteMultipartUploadCommand');
-    expect(await exists(EXPORTS, archiveKey(fx.requestId))).toBe(false);
+    expect(error.name).toBe('TransientError');
   });
 
   it('publishes nothing for a small archive either (single PUT never sent)', async () => {
