@@ -9,7 +9,6 @@
 import {
   GetCommand,
   PutCommand,
-  QueryCommand,
   TransactWriteCommand,
   type DynamoDBDocumentClient,
 } from '@aws-sdk/lib-dynamodb';
@@ -17,6 +16,7 @@ import { randomUUID } from 'node:crypto';
 import type { StoreName } from '../../config/data-map';
 import type { HoldScope } from '../erasure/types';
 import { auditItem } from './audit';
+import { queryPages } from './dynamo-paging';
 import type { SubjectIdentifiers } from './contract';
 import { identifierKey, type SubjectHasher } from './subject-hash';
 
@@ -222,27 +222,20 @@ export class HoldRepository {
   /** Holds on one keyed hash, newest first (active and released unless filtered). */
   async listBySubjectHash(subjectHash: string, status?: Hold['status']): Promise<Hold[]> {
     const holds: Hold[] = [];
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const page = await this.doc.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          IndexName: 'bySubject',
-          KeyConditionExpression: 'subjectHash = :h',
-          FilterExpression: status ? '#kind = :kind AND #status = :status' : '#kind = :kind',
-          ExpressionAttributeNames: { '#kind': 'kind', ...(status ? { '#status': 'status' } : {}) },
-          ExpressionAttributeValues: {
-            ':h': subjectHash,
-            ':kind': HOLD_KIND,
-            ...(status ? { ':status': status } : {}),
-          },
-          ScanIndexForward: false,
-          ExclusiveStartKey: startKey,
-        }),
-      );
-      for (const item of page.Items ?? []) holds.push(fromItem(item));
-      startKey = page.LastEvaluatedKey;
-    } while (startKey);
+    const pages = queryPages(this.doc, {
+      TableName: this.tableName,
+      IndexName: 'bySubject',
+      KeyConditionExpression: 'subjectHash = :h',
+      FilterExpression: status ? '#kind = :kind AND #status = :status' : '#kind = :kind',
+      ExpressionAttributeNames: { '#kind': 'kind', ...(status ? { '#status': 'status' } : {}) },
+      ExpressionAttributeValues: {
+        ':h': subjectHash,
+        ':kind': HOLD_KIND,
+        ...(status ? { ':status': status } : {}),
+      },
+      ScanIndexForward: false,
+    });
+    for await (const items of pages) for (const item of items) holds.push(fromItem(item));
     return holds;
   }
 
@@ -261,27 +254,20 @@ export class HoldRepository {
    */
   async erasureRequestsFor(subjectHash: string): Promise<string[]> {
     const ids = new Set<string>();
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const page = await this.doc.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          IndexName: 'bySubject',
-          KeyConditionExpression: 'subjectHash = :h',
-          FilterExpression: '(#kind = :req AND #type = :erasure) OR #kind = :ref',
-          ExpressionAttributeNames: { '#kind': 'kind', '#type': 'type' },
-          ExpressionAttributeValues: {
-            ':h': subjectHash,
-            ':req': 'request',
-            ':erasure': 'erasure',
-            ':ref': SUBJECT_REF_KIND,
-          },
-          ExclusiveStartKey: startKey,
-        }),
-      );
-      for (const item of page.Items ?? []) ids.add(String(item.requestId));
-      startKey = page.LastEvaluatedKey;
-    } while (startKey);
+    const pages = queryPages(this.doc, {
+      TableName: this.tableName,
+      IndexName: 'bySubject',
+      KeyConditionExpression: 'subjectHash = :h',
+      FilterExpression: '(#kind = :req AND #type = :erasure) OR #kind = :ref',
+      ExpressionAttributeNames: { '#kind': 'kind', '#type': 'type' },
+      ExpressionAttributeValues: {
+        ':h': subjectHash,
+        ':req': 'request',
+        ':erasure': 'erasure',
+        ':ref': SUBJECT_REF_KIND,
+      },
+    });
+    for await (const items of pages) for (const item of items) ids.add(String(item.requestId));
     return [...ids].sort();
   }
 

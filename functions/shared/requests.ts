@@ -14,6 +14,7 @@ import {
 import { randomUUID } from 'node:crypto';
 import { auditItem, type AuditEntry } from './audit';
 import { isOpenStatus } from './deadlines';
+import { queryPages } from './dynamo-paging';
 import { NotFoundError, TransientError } from './errors';
 import type { SubjectIdentifiers } from './contract';
 import type { ErasureRequestFields } from './certificate';
@@ -822,49 +823,37 @@ export class RequestRepository {
     );
   }
 
+  /** A request's items whose sort key starts with `prefix`, read consistently, page by page. */
+  private itemsUnder(requestId: string, prefix: string): AsyncGenerator<Record<string, unknown>[]> {
+    return queryPages(this.doc, {
+      TableName: this.tableName,
+      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+      ExpressionAttributeValues: { ':pk': `REQ#${requestId}`, ':prefix': prefix },
+      ConsistentRead: true,
+    });
+  }
+
   async listEvents(requestId: string): Promise<RequestEvent[]> {
     const events: RequestEvent[] = [];
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const page = await this.doc.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
-          ExpressionAttributeValues: { ':pk': `REQ#${requestId}`, ':prefix': 'EVENT#' },
-          ExclusiveStartKey: startKey,
-          ConsistentRead: true,
-        }),
-      );
-      for (const item of page.Items ?? []) {
+    for await (const items of this.itemsUnder(requestId, 'EVENT#')) {
+      for (const item of items) {
         events.push({
           at: String(item.at),
           type: String(item.type),
           detail: item.detail as RequestEvent['detail'],
         });
       }
-      startKey = page.LastEvaluatedKey;
-    } while (startKey);
+    }
     return events;
   }
 
   /** The queued callbacks of a request, in delivery order (URL, then version). */
   async listOutbox(requestId: string): Promise<(CallbackOutboxItem & { kind: string; sk: string })[]> {
     const out: (CallbackOutboxItem & { kind: string; sk: string })[] = [];
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const page = await this.doc.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
-          ExpressionAttributeValues: { ':pk': `REQ#${requestId}`, ':prefix': 'CALLBACK#' },
-          ExclusiveStartKey: startKey,
-          ConsistentRead: true,
-        }),
-      );
-      for (const item of page.Items ?? [])
-        out.push(item as CallbackOutboxItem & { kind: string; sk: string });
-      startKey = page.LastEvaluatedKey;
-    } while (startKey);
+    for await (const items of this.itemsUnder(requestId, 'CALLBACK#')) {
+      // Stored by enqueue in this shape; the items are read back as they were written.
+      out.push(...(items as unknown as (CallbackOutboxItem & { kind: string; sk: string })[]));
+    }
     return out;
   }
 
