@@ -1,4 +1,6 @@
 /** The alarm topic: KMS-encrypted, TLS-only publishing, optionally mailed to an operator. */
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as sns from 'aws-cdk-lib/aws-sns';
@@ -31,4 +33,24 @@ export class AlarmTopic extends Construct {
     );
     if (props.email) this.topic.addSubscription(new subscriptions.EmailSubscription(props.email));
   }
+}
+
+/** An alarm, notifying `topic`, as soon as `metric` is 1 or more in one period (no data: not breaching). */
+export function alarmWhenAny(
+  scope: Construct,
+  id: string,
+  topic: sns.ITopic,
+  metric: cloudwatch.IMetric,
+  description: string,
+): cloudwatch.Alarm {
+  const alarm = new cloudwatch.Alarm(scope, id, {
+    metric,
+    threshold: 1,
+    evaluationPeriods: 1,
+    comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+    treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    alarmDescription: description,
+  });
+  alarm.addAlarmAction(new cwActions.SnsAction(topic));
+  return alarm;
 }

@@ -5,7 +5,6 @@
  */
 import { Duration, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
-import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -28,6 +27,7 @@ import {
   grantVaultSweep,
   KMS_SIGN,
 } from './access';
+import { alarmWhenAny } from './alarms';
 import type { OrchestratorState } from './orchestrator-state';
 import { KEY_ENV, SETTINGS_ENV } from './task-functions';
 import { DsrFunction, type FunctionDefaults } from './task-function';
@@ -62,18 +62,8 @@ export class Background extends Construct {
   constructor(scope: Construct, id: string, props: BackgroundProps) {
     super(scope, id);
     const { state } = props;
-    const alarm = (alarmId: string, metric: cloudwatch.IMetric, description: string) => {
-      const created = new cloudwatch.Alarm(this, alarmId, {
-        metric,
-        threshold: 1,
-        evaluationPeriods: 1,
-        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-        alarmDescription: description,
-      });
-      created.addAlarmAction(new cwActions.SnsAction(props.alarmTopic));
-      return created;
-    };
+    const alarm = (alarmId: string, metric: cloudwatch.IMetric, description: string) =>
+      alarmWhenAny(this, alarmId, props.alarmTopic, metric, description);
     const errorsAlarm = (fn: DsrFunction, alarmId: string, what: string) =>
       alarm(
         alarmId,

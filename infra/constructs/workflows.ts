@@ -6,7 +6,6 @@
 import * as path from 'node:path';
 import { Duration, Stack, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
-import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -15,6 +14,7 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import type { StoreName } from '../../config/data-map';
 import { STATE_MACHINES, TASK_FUNCTIONS } from '../../functions/catalog';
+import { alarmWhenAny } from './alarms';
 import type { TaskFunctionKey } from './task-functions';
 import { DsrFunction, REPO_ROOT, type FunctionDefaults } from './task-function';
 
@@ -147,15 +147,6 @@ export class DsrWorkflow<W extends WorkflowName> extends Construct {
   }
 
   private alarmOn(topic: sns.ITopic, id: string, metric: cloudwatch.IMetric, description: string): void {
-    const alarm = new cloudwatch.Alarm(this, id, {
-      metric,
-      threshold: 1,
-      evaluationPeriods: 1,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      alarmDescription: description,
-    });
-    alarm.addAlarmAction(new cwActions.SnsAction(topic));
-    this.alarms.push(alarm);
+    this.alarms.push(alarmWhenAny(this, id, topic, metric, description));
   }
 }
