@@ -4,15 +4,8 @@ import {
   countCategories,
   createAccountsConnector,
 } from '../../functions/connectors/accounts/core';
-import { buildPlan } from '../../functions/erasure/planner';
-import { addDuration, loadDefaultPolicy } from '../../functions/erasure/policy';
-import {
-  STORE_CATEGORIES,
-  type CategoryInventory,
-  type HoldScope,
-  type Inventory,
-  type StoreName,
-} from '../../functions/erasure/types';
+import { addDuration } from '../../functions/erasure/policy';
+import type { HoldScope } from '../../functions/erasure/types';
 import type {
   CategoryInventoryView,
   EraseContext,
@@ -22,10 +15,10 @@ import type {
 } from '../../functions/shared/contract';
 import { ContractError } from '../../functions/shared/errors';
 import type { Suppression } from '../../functions/shared/vault';
+import { planEntriesFor } from '../support/erasure-plans';
 
 type Item = Record<string, unknown>;
 const NOW = new Date('2026-11-01T00:00:00.000Z');
-const policy = loadDefaultPolicy();
 
 function account(userId: string, consentsUpdatedAt = '2026-09-17T12:00:00.000Z'): Item {
   return {
@@ -96,13 +89,7 @@ function planFor(
   holds: HoldScope[] = [],
   now = NOW,
 ): PlanEntryView[] {
-  const inventory: Record<string, Record<string, CategoryInventory>> = {};
-  for (const store of Object.keys(STORE_CATEGORIES) as StoreName[]) {
-    inventory[store] = Object.fromEntries(STORE_CATEGORIES[store].map((c) => [c, { count: 0 }]));
-  }
-  inventory.accounts = inv as Record<string, CategoryInventory>;
-  const plan = buildPlan({ policy, jurisdiction, inventory: inventory as Inventory, holds, now });
-  return plan.entries.filter((e) => e.store === 'accounts') as unknown as PlanEntryView[];
+  return planEntriesFor('accounts', inv, { jurisdiction, holds, now });
 }
 
 function harness(items: Item[]) {

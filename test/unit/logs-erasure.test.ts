@@ -19,9 +19,6 @@ import {
 } from '@aws-sdk/client-s3';
 import { createLogsConnector, type LogsConfig } from '../../functions/connectors/logs/core';
 import { filterLines, type LineVerdict } from '../../functions/connectors/logs/lines';
-import { buildPlan } from '../../functions/erasure/planner';
-import { loadDefaultPolicy } from '../../functions/erasure/policy';
-import type { Inventory } from '../../functions/erasure/types';
 import type {
   CategoryInventoryView,
   EraseContext,
@@ -30,11 +27,11 @@ import type {
   StagedSubject,
 } from '../../functions/shared/contract';
 import { ConnectorError } from '../../functions/shared/errors';
+import { planEntriesFor } from '../support/erasure-plans';
 
 type Row = Record<string, unknown>;
 
 const NOW = new Date('2026-11-01T00:00:00.000Z');
-const policy = loadDefaultPolicy();
 
 const gz = (text: string) => gzipSync(Buffer.from(text, 'utf8'));
 const text = (body: Buffer) => gunzipSync(body).toString('utf8');
@@ -272,15 +269,7 @@ function planFor(
   now = NOW,
   holds: { holdId: string; caseReference: string; stores?: ['logs'] }[] = [],
 ): PlanEntryView[] {
-  const empty = (categories: string[]) => Object.fromEntries(categories.map((c) => [c, { count: 0 }]));
-  const inventory = {
-    accounts: empty(['profile', 'linked-accounts', 'devices', 'bank-account', 'marketing-consents']),
-    payments: empty(['transactions', 'payment-instruments']),
-    chat: empty(['messages', 'complaints', 'mentions', 'room-memberships']),
-    media: empty(['avatars', 'voice-recordings', 'uploads', 'behavior', 'chat-attachments']),
-    logs: { 'access-log': { count: 0 }, 'voice-sessions': { count: 0 }, ...logs },
-  } as Inventory;
-  return buildPlan({ policy, jurisdiction, inventory, holds, now }).entries.filter((e) => e.store === 'logs');
+  return planEntriesFor('logs', logs, { jurisdiction, holds, now });
 }
 
 async function erase(s3: S3Client, plan: PlanEntryView[], config: LogsConfig = CONFIG, now = NOW) {

@@ -9,15 +9,8 @@ import {
   splitItem,
   transactionDate,
 } from '../../functions/connectors/payments/core';
-import { buildPlan } from '../../functions/erasure/planner';
-import { addDuration, loadDefaultPolicy } from '../../functions/erasure/policy';
-import {
-  STORE_CATEGORIES,
-  type CategoryInventory,
-  type HoldScope,
-  type Inventory,
-  type StoreName,
-} from '../../functions/erasure/types';
+import { addDuration } from '../../functions/erasure/policy';
+import type { HoldScope } from '../../functions/erasure/types';
 import type {
   CategoryInventoryView,
   EraseContext,
@@ -26,10 +19,10 @@ import type {
   VaultRecord,
 } from '../../functions/shared/contract';
 import { ContractError } from '../../functions/shared/errors';
+import { planEntriesFor } from '../support/erasure-plans';
 
 type Item = Record<string, unknown>;
 const NOW = new Date('2026-11-01T00:00:00.000Z');
-const policy = loadDefaultPolicy();
 const KEEP = ['txnId', 'txnAt', 'type', 'amount', 'currency', 'item', 'status', 'processor', 'processorRef'];
 
 function txn(userId: string, i: number, txnAt: string, extra: Item = {}): Item {
@@ -123,13 +116,7 @@ function planFor(
   jurisdiction: string,
   holds: HoldScope[] = [],
 ): PlanEntryView[] {
-  const inventory: Record<string, Record<string, CategoryInventory>> = {};
-  for (const store of Object.keys(STORE_CATEGORIES) as StoreName[]) {
-    inventory[store] = Object.fromEntries(STORE_CATEGORIES[store].map((c) => [c, { count: 0 }]));
-  }
-  inventory.payments = inv as Record<string, CategoryInventory>;
-  const plan = buildPlan({ policy, jurisdiction, inventory: inventory as Inventory, holds, now: NOW });
-  return plan.entries.filter((e) => e.store === 'payments') as unknown as PlanEntryView[];
+  return planEntriesFor('payments', inv, { jurisdiction, holds, now: NOW });
 }
 
 function harness(items: Item[], options: Parameters<typeof fakeTable>[1] = {}) {
