@@ -4,7 +4,7 @@
  */
 import type { Node } from 'constructs';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
-import { DEFAULT_DEADLINE_CONFIG } from '../functions/shared/deadlines';
+import { DEFAULT_DEADLINE_CONFIG } from '../functions/lib/requests/deadlines';
 
 /** The platform resources a deployment may import instead of creating. */
 export const PLATFORM_RESOURCE_IDS = [

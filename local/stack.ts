@@ -12,7 +12,11 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
 import { STORE_NAMES, defaultResourceEnv } from '../config/data-map';
-import { CONNECTOR_FUNCTIONS_ENV, STATE_MACHINES, connectorLocalName } from '../functions/catalog';
+import {
+  CONNECTOR_FUNCTIONS_ENV,
+  STATE_MACHINES,
+  connectorLocalName,
+} from '../functions/lib/connectors/catalog';
 import type { ApiEvent, ApiResult } from '../functions/api/http';
 import { LOCAL_CREDENTIALS, LOCAL_REGION, startAll, startDynamoLocal, startS3Local } from './stores';
 import { bootstrapResources } from './bootstrap';

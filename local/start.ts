@@ -4,7 +4,7 @@
  */
 import './polyfills';
 import { join } from 'node:path';
-import { intEnv } from '../functions/shared/config';
+import { intEnv } from '../functions/lib/runtime/config';
 import { resetLocalData } from './reset';
 import { startLocalStack } from './stack';
 

@@ -12,7 +12,12 @@ import { join } from 'node:path';
 import type { Context } from 'aws-lambda';
 import { StateMachine } from 'aws-local-stepfunctions';
 import { STORE_NAMES } from '../config/data-map';
-import { STATE_MACHINES, TASK_FUNCTIONS, connectorFolder, connectorLocalName } from '../functions/catalog';
+import {
+  STATE_MACHINES,
+  TASK_FUNCTIONS,
+  connectorFolder,
+  connectorLocalName,
+} from '../functions/lib/connectors/catalog';
 
 const ROOT = join(__dirname, '..');
 

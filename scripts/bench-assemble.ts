@@ -27,13 +27,13 @@ import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, S3Client } fro
 import { Upload } from '@aws-sdk/lib-storage';
 import { orchestratorResources, platformStores } from '../config/data-map';
 import { assembleExport } from '../functions/assemble-export/core';
-import { serializeManifest, type ManifestFile } from '../functions/assemble-export/manifest';
+import { serializeManifest, type ManifestFile } from '../functions/lib/export/manifest';
 import { ZipWriter } from '../functions/assemble-export/zip-writer';
-import { signDetached } from '../functions/shared/jws';
-import type { CollectResult, StoreIndex } from '../functions/shared/contract';
-import { stagingKeys } from '../functions/shared/s3-objects';
-import { LocalSigner } from '../functions/shared/signing';
-import { verifyArchive } from '../functions/shared/verify-archive';
+import { signDetached } from '../functions/lib/crypto/jws';
+import type { CollectResult, StoreIndex } from '../functions/lib/connectors/contract';
+import { stagingKeys } from '../functions/lib/aws/s3-objects';
+import { LocalSigner } from '../functions/lib/crypto/signing';
+import { verifyArchive } from '../functions/lib/export/verify-archive';
 import { LOCAL_CREDENTIALS, LOCAL_REGION, startS3Local } from '../local/stores';
 import { flag, numberOption } from './cli-options';
 

@@ -5,8 +5,8 @@
  */
 import { join } from 'node:path';
 import { defaultResourceEnv } from '../config/data-map';
-import { STATE_MACHINES } from '../functions/catalog';
-import { intEnv } from '../functions/shared/config';
+import { STATE_MACHINES } from '../functions/lib/connectors/catalog';
+import { intEnv } from '../functions/lib/runtime/config';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../local/stores';
 
 function parseNow(args: string[]): Date {

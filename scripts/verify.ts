@@ -9,9 +9,9 @@
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import type { VerificationKeys } from '../functions/shared/jws';
-import { localPublicJwks } from '../functions/shared/signing';
-import { loadJwks, verifyArchive } from '../functions/shared/verify-archive';
+import type { VerificationKeys } from '../functions/lib/crypto/jws';
+import { localPublicJwks } from '../functions/lib/crypto/signing';
+import { loadJwks, verifyArchive } from '../functions/lib/export/verify-archive';
 
 const USAGE = 'Usage: npm run verify -- <archive.zip> [--jwks <file|url>] [--key <public.pem>]';
 

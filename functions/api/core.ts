@@ -15,7 +15,7 @@ import { downloadRoutes } from './routes/downloads';
 import { holdRoutes } from './routes/holds';
 import { policyRoutes } from './routes/policy';
 import { certificateRoutes } from './routes/certificate';
-import { errorFields, log } from '../shared/logger';
+import { errorFields, log } from '../lib/runtime/logger';
 
 export type { ApiDeps };
 

@@ -1,13 +1,13 @@
 /** What the API's routes are given: clients and configuration, built once in handler.ts (or by tests). */
-import type { RequestRepository } from '../shared/requests';
-import type { SubjectHasher } from '../shared/subject-hash';
+import type { RequestRepository } from '../lib/requests/requests';
+import type { SubjectHasher } from '../lib/crypto/subject-hash';
 import type { WorkflowStarter } from './workflows';
-import type { AuditLog } from '../shared/audit';
-import type { DeadlineConfig } from '../shared/deadlines';
+import type { AuditLog } from '../lib/audit/audit-log';
+import type { DeadlineConfig } from '../lib/requests/deadlines';
 import type { AccountDirectory } from './accounts';
-import type { JwsSigner } from '../shared/jws';
-import type { DownloadDeps } from './routes/downloads';
-import type { HoldRepository } from '../shared/holds';
+import type { JwsSigner } from '../lib/crypto/jws';
+import type { ArchiveAccess, DownloadLinks } from '../lib/downloads/download-links';
+import type { HoldRepository } from '../lib/holds/holds';
 
 export interface ApiDeps {
   requests: RequestRepository;
@@ -30,6 +30,12 @@ export interface ApiDeps {
   holds?: HoldRepository;
   /** Reads erasure certificates from the exports bucket. */
   certificates: CertificateReader;
+}
+
+/** What the download routes need: the links and the exports bucket. */
+export interface DownloadDeps {
+  links: DownloadLinks;
+  archives: ArchiveAccess;
 }
 
 /** Issue 4: the stored certificate text (a compact JWS), or undefined when it is not there. */

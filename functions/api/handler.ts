@@ -1,23 +1,23 @@
 import middy from '@middy/core';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { ENV } from '../../config/data-map';
-import { documentClient, s3Client } from '../shared/clients';
+import { documentClient, s3Client } from '../lib/aws/clients';
 import {
   DownloadLinks,
   S3ArchiveAccess,
   downloadLinkConfigFromEnv,
   tokenMacFromEnv,
-} from '../shared/download-links';
-import { requireEnv } from '../shared/config';
-import { RequestRepository } from '../shared/requests';
-import { subjectHasherFromEnv } from '../shared/subject-hash';
-import { signerFromEnv } from '../shared/signing';
+} from '../lib/downloads/download-links';
+import { requireEnv } from '../lib/runtime/config';
+import { RequestRepository } from '../lib/requests/requests';
+import { subjectHasherFromEnv } from '../lib/crypto/subject-hash';
+import { signerFromEnv } from '../lib/crypto/signing';
 import { createApi } from './core';
 import type { ApiEvent, ApiResult } from './http';
 import { StepFunctionsStarter } from './workflows';
 import { platformStores } from '../../config/data-map';
-import { AuditLog } from '../shared/audit';
-import { intEnv, optionalEnv } from '../shared/config';
+import { AuditLog } from '../lib/audit/audit-log';
+import { intEnv, optionalEnv } from '../lib/runtime/config';
 import { DynamoAccountDirectory } from './accounts';
 import { DEFAULT_REQUEST_SETTINGS } from './routes/requests';
 import { S3CertificateReader } from './routes/certificate';

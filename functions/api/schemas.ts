@@ -6,10 +6,10 @@
 import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
 import { ApiError } from './http';
-import type { Requester, RequestType, SubjectInput } from '../shared/requests';
-import { JURISDICTION_PATTERN } from '../shared/deadlines';
+import type { Requester, RequestType, SubjectInput } from '../lib/requests/requests';
+import { JURISDICTION_PATTERN } from '../lib/requests/deadlines';
 import { STORE_NAMES, type StoreName } from '../../config/data-map';
-import { STORE_CATEGORIES } from '../erasure/types';
+import { STORE_CATEGORIES } from '../lib/erasure/types';
 
 const boundedId = { type: 'string', minLength: 1, maxLength: 128, pattern: '^[^\\u0000-\\u001f]+$' } as const;
 const callbackUrls = {

@@ -14,16 +14,22 @@ import { Readable } from 'node:stream';
 import { AbortMultipartUploadCommand, GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { STORE_NAMES } from '../../config/data-map';
-import { aboutYourDataFor, type AboutYourData } from '../shared/about-your-data';
-import { sanitizeArchivePath, UniquePaths } from '../shared/archive-path';
-import { ConfigError } from '../shared/config';
-import type { CollectResult, S3Pointer, StagedSubject, StoreIndex, StoreName } from '../shared/contract';
-import { AppError, classifyAwsError, ContractError, TransientError } from '../shared/errors';
-import { signDetached } from '../shared/jws';
-import { oneAhead } from '../shared/concurrency';
-import { log } from '../shared/logger';
-import { getJson, stagingKeys } from '../shared/s3-objects';
-import type { ArchiveSigner } from '../shared/signing';
+import { aboutYourDataFor, type AboutYourData } from '../lib/export/about-your-data';
+import { sanitizeArchivePath, UniquePaths } from '../lib/export/archive-path';
+import { ConfigError } from '../lib/runtime/config';
+import type {
+  CollectResult,
+  S3Pointer,
+  StagedSubject,
+  StoreIndex,
+  StoreName,
+} from '../lib/connectors/contract';
+import { AppError, classifyAwsError, ContractError, TransientError } from '../lib/runtime/errors';
+import { signDetached } from '../lib/crypto/jws';
+import { oneAhead } from '../lib/runtime/concurrency';
+import { log } from '../lib/runtime/logger';
+import { getJson, stagingKeys } from '../lib/aws/s3-objects';
+import type { ArchiveSigner } from '../lib/crypto/signing';
 import { csvChunks, csvHeader } from './csv';
 import { ArchiveAssemblyError } from './errors';
 import { renderIndexHtml, type IndexCollection, type IndexMediaFile, type IndexStore } from './index-html';
@@ -36,7 +42,7 @@ import {
   type Manifest,
   type ManifestFile,
   type ManifestStore,
-} from './manifest';
+} from '../lib/export/manifest';
 import { jsonArrayChunks, ndjsonLines, ndjsonRecords, type RecordCounter } from './ndjson';
 import { ZipWriter } from './zip-writer';
 

@@ -8,7 +8,7 @@
  * prefixed with a single quote ('), which spreadsheets show as text. Numbers are left alone: a JSON
  * number cannot carry a formula. The JSON copy of the collection is always the exact data.
  */
-import type { JsonSchema } from '../shared/contract';
+import type { JsonSchema } from '../lib/connectors/contract';
 import type { JsonRecord, RecordCounter } from './ndjson';
 
 export const CSV_BOM = '\ufeff';

@@ -1,4 +1,4 @@
-import { AppError } from '../shared/errors';
+import { AppError } from '../lib/runtime/errors';
 
 /**
  * The archive could not be built (a staged file or media object could not be read, or the upload

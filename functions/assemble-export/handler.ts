@@ -1,8 +1,8 @@
 import { ENV } from '../../config/data-map';
-import { s3Client } from '../shared/clients';
-import { requireEnv } from '../shared/config';
-import { signerFromEnv } from '../shared/signing';
-import { taskHandler } from '../shared/task-handler';
+import { s3Client } from '../lib/aws/clients';
+import { requireEnv } from '../lib/runtime/config';
+import { signerFromEnv } from '../lib/crypto/signing';
+import { taskHandler } from '../lib/runtime/task-handler';
 import { assembleExport, type AssembleDeps, type AssembleInput, type AssembleOutput } from './core';
 
 const stagingBucket = requireEnv(ENV.stagingBucket);

@@ -5,8 +5,8 @@
  * archive. File names are hostile input: everything is HTML-escaped and every href path segment is
  * percent-encoded.
  */
-import type { StoreName } from '../shared/contract';
-import type { AboutYourData, PolicyCitation, RecipientKind } from '../shared/about-your-data';
+import type { StoreName } from '../lib/connectors/contract';
+import type { AboutYourData, PolicyCitation, RecipientKind } from '../lib/export/about-your-data';
 
 export interface IndexCollection {
   name: string;

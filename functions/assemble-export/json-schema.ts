@@ -3,7 +3,7 @@
  * schema the connector declares. Shipped beside the data so that a person or a program receiving the
  * archive knows what each field is without our documentation.
  */
-import type { CollectionSpec, JsonSchema } from '../shared/contract';
+import type { CollectionSpec, JsonSchema } from '../lib/connectors/contract';
 
 export const JSON_SCHEMA_DIALECT = 'https://json-schema.org/draft/2020-12/schema';
 

@@ -7,11 +7,12 @@
  * once (a crash after the receiver answered but before we recorded it resends); receivers deduplicate
  * on `eventId`.
  */
-import type { RequestStatus, RequestRecord, RequestRepository } from '../shared/requests';
-import type { JwsSigner } from '../shared/jws';
-import { errorFields, log } from '../shared/logger';
-import { dsrSignatureHeaders, openDsrSignatureHeaders } from './signing';
-import type { CallbackTransport } from './transport';
+import type { RequestStatus, RequestRecord, RequestRepository } from '../lib/requests/requests';
+import type { JwsSigner } from '../lib/crypto/jws';
+import { errorFields, log } from '../lib/runtime/logger';
+import { openDsrStatus, resultsUrl } from '../lib/requests/opendsr-status';
+import { dsrSignatureHeaders, openDsrSignatureHeaders } from '../lib/webhooks/signing';
+import type { CallbackTransport } from '../lib/webhooks/transport';
 
 export interface DeliveryConfig {
   maxAttempts: number;
@@ -37,26 +38,6 @@ export interface DeliveryDeps {
   config: DeliveryConfig;
   clock?: () => Date;
   random?: () => number;
-}
-
-/** OpenDSR knows four statuses; a failed request is reported as cancelled with our own status beside it. */
-export function openDsrStatus(status: RequestStatus): 'pending' | 'in_progress' | 'completed' | 'cancelled' {
-  switch (status) {
-    case 'received':
-      return 'pending';
-    case 'in_progress':
-      return 'in_progress';
-    case 'completed':
-    case 'partially_completed':
-      return 'completed';
-    default:
-      return 'cancelled';
-  }
-}
-
-export function resultsUrl(record: RequestRecord, publicApiUrl: string | undefined): string | undefined {
-  if (!publicApiUrl || record.status !== 'completed' || record.type !== 'export') return undefined;
-  return `${publicApiUrl.replace(/\/$/, '')}/v1/requests/${record.requestId}`;
 }
 
 export function dsrCallbackBody(

@@ -6,12 +6,12 @@
  */
 import middy from '@middy/core';
 import { ENV } from '../../config/data-map';
-import { documentClient } from '../shared/clients';
-import { intEnv, optionalEnv, requireEnv } from '../shared/config';
-import { RequestRepository } from '../shared/requests';
-import { signerFromEnv } from '../shared/signing';
+import { documentClient } from '../lib/aws/clients';
+import { intEnv, optionalEnv, requireEnv } from '../lib/runtime/config';
+import { RequestRepository } from '../lib/requests/requests';
+import { signerFromEnv } from '../lib/crypto/signing';
 import { CallbackDelivery, DEFAULT_DELIVERY_CONFIG } from './core';
-import { httpTransport } from './transport';
+import { httpTransport } from '../lib/webhooks/transport';
 
 const allowPrivate = process.env.ALLOW_PRIVATE_CALLBACKS === 'true';
 

@@ -8,8 +8,8 @@
  *   the request to `completed`, or `partially_completed` while anything is retained or held.
  */
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import type { CategoryOutcome, StagedSubject } from '../shared/contract';
-import type { ErasurePlan } from '../erasure/types';
+import type { CategoryOutcome, StagedSubject } from '../lib/connectors/contract';
+import type { ErasurePlan } from '../lib/erasure/types';
 import {
   buildCertificate,
   certificateKey,
@@ -22,13 +22,13 @@ import {
   type ErasureRun,
   type StoreOutcome,
   type VerificationResult,
-} from '../shared/certificate';
-import { ContractError } from '../shared/errors';
-import type { JwsSigner } from '../shared/jws';
-import type { RequestRepository } from '../shared/requests';
-import { getJson, putJson, stagingKeys } from '../shared/s3-objects';
-import { asOfDate, loadInventories, type RunInput } from '../plan-erasure/core';
-import type { ErasureSchedule } from '../sweep/schedule';
+} from '../lib/erasure/certificate';
+import { ContractError } from '../lib/runtime/errors';
+import type { JwsSigner } from '../lib/crypto/jws';
+import type { RequestRepository } from '../lib/requests/requests';
+import { getJson, putJson, stagingKeys } from '../lib/aws/s3-objects';
+import { asOfDate, loadInventories, type RunInput } from '../lib/erasure/run';
+import type { ErasureSchedule } from '../lib/erasure/schedule';
 
 export interface CertifyDeps {
   s3: S3Client;

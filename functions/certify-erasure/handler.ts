@@ -1,10 +1,10 @@
 import { ENV } from '../../config/data-map';
-import { documentClient, s3Client } from '../shared/clients';
-import { optionalEnv, requireEnv } from '../shared/config';
-import { RequestRepository } from '../shared/requests';
-import { signerFromEnv } from '../shared/signing';
-import { taskHandler } from '../shared/task-handler';
-import { ErasureSchedule } from '../sweep/schedule';
+import { documentClient, s3Client } from '../lib/aws/clients';
+import { optionalEnv, requireEnv } from '../lib/runtime/config';
+import { RequestRepository } from '../lib/requests/requests';
+import { signerFromEnv } from '../lib/crypto/signing';
+import { taskHandler } from '../lib/runtime/task-handler';
+import { ErasureSchedule } from '../lib/erasure/schedule';
 import { certifyErasure, type CertifyDeps, type CertifyInput, type CertifyOutput } from './core';
 
 const doc = documentClient();

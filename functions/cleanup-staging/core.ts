@@ -1,7 +1,7 @@
 /** Removes everything a request staged (subject, records, indexes). Idempotent; pages through any size. */
 import { DeleteObjectsCommand, type S3Client } from '@aws-sdk/client-s3';
-import { listPages, stagingKeys } from '../shared/s3-objects';
-import { ContractError } from '../shared/errors';
+import { listPages, stagingKeys } from '../lib/aws/s3-objects';
+import { ContractError } from '../lib/runtime/errors';
 
 export async function cleanupStaging(
   s3: S3Client,

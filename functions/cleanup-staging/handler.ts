@@ -1,7 +1,7 @@
 import { ENV } from '../../config/data-map';
-import { s3Client } from '../shared/clients';
-import { requireEnv } from '../shared/config';
-import { taskHandler } from '../shared/task-handler';
+import { s3Client } from '../lib/aws/clients';
+import { requireEnv } from '../lib/runtime/config';
+import { taskHandler } from '../lib/runtime/task-handler';
 import { cleanupStaging } from './core';
 
 const bucket = requireEnv(ENV.stagingBucket);

@@ -5,10 +5,10 @@
  */
 import middy from '@middy/core';
 import { ENV } from '../../config/data-map';
-import { documentClient } from '../shared/clients';
-import { requireEnv } from '../shared/config';
-import { overdueMetricLine } from '../shared/deadlines';
-import { RequestRepository } from '../shared/requests';
+import { documentClient } from '../lib/aws/clients';
+import { requireEnv } from '../lib/runtime/config';
+import { overdueMetricLine } from '../lib/requests/deadlines';
+import { RequestRepository } from '../lib/requests/requests';
 
 const requests = new RequestRepository(documentClient(), requireEnv(ENV.requestsTable));
 

@@ -6,18 +6,18 @@
  * and never fails the erasure. Held categories are told on the run that follows their release.
  */
 import type { S3Client } from '@aws-sdk/client-s3';
-import type { ErasurePlan, ProcessorNotice } from '../erasure/types';
-import { dsrSignatureHeaders } from '../callbacks/signing';
-import type { CallbackTransport, PostResult } from '../callbacks/transport';
-import { callbackUrlProblem } from '../callbacks/url-policy';
-import { runNumberOf, type ProcessorAnswer } from '../shared/certificate';
-import type { StagedSubject } from '../shared/contract';
-import { ContractError } from '../shared/errors';
-import type { JwsSigner } from '../shared/jws';
-import { errorFields, log } from '../shared/logger';
-import type { RequestRepository } from '../shared/requests';
-import { getJson, stagingKeys } from '../shared/s3-objects';
-import type { RunInput } from '../plan-erasure/core';
+import type { ErasurePlan, ProcessorNotice } from '../lib/erasure/types';
+import { dsrSignatureHeaders } from '../lib/webhooks/signing';
+import type { CallbackTransport, PostResult } from '../lib/webhooks/transport';
+import { callbackUrlProblem } from '../lib/webhooks/url-policy';
+import { runNumberOf, type ProcessorAnswer } from '../lib/erasure/certificate';
+import type { StagedSubject } from '../lib/connectors/contract';
+import { ContractError } from '../lib/runtime/errors';
+import type { JwsSigner } from '../lib/crypto/jws';
+import { errorFields, log } from '../lib/runtime/logger';
+import type { RequestRepository } from '../lib/requests/requests';
+import { getJson, stagingKeys } from '../lib/aws/s3-objects';
+import type { RunInput } from '../lib/erasure/run';
 
 export interface NotifyConfig {
   /** processorId -> webhook URL (deployment configuration, PROCESSOR_WEBHOOKS). */

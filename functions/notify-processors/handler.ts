@@ -1,10 +1,10 @@
 import { ENV } from '../../config/data-map';
-import { httpTransport } from '../callbacks/transport';
-import { documentClient, s3Client } from '../shared/clients';
-import { intEnv, requireEnv } from '../shared/config';
-import { RequestRepository } from '../shared/requests';
-import { signerFromEnv } from '../shared/signing';
-import { taskHandler } from '../shared/task-handler';
+import { httpTransport } from '../lib/webhooks/transport';
+import { documentClient, s3Client } from '../lib/aws/clients';
+import { intEnv, requireEnv } from '../lib/runtime/config';
+import { RequestRepository } from '../lib/requests/requests';
+import { signerFromEnv } from '../lib/crypto/signing';
+import { taskHandler } from '../lib/runtime/task-handler';
 import { ProcessorNotifier, parseWebhooks, type NotifyInput, type NotifyOutput } from './core';
 
 // Private addresses are refused in AWS: the local stack's test receivers listen on loopback.

@@ -6,13 +6,13 @@
  */
 import { GetCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { S3Client } from '@aws-sdk/client-s3';
-import type { StagedSubject } from '../shared/contract';
-import { ensureLink, type ArchiveAccess, type DownloadLinks } from '../shared/download-links';
-import { ContractError } from '../shared/errors';
-import { log } from '../shared/logger';
-import type { RequestRecord, RequestRepository } from '../shared/requests';
-import { getJson, stagingKeys } from '../shared/s3-objects';
-import { negotiateLocale, type Locale } from '../api/download-page';
+import type { StagedSubject } from '../lib/connectors/contract';
+import { ensureLink, type ArchiveAccess, type DownloadLinks } from '../lib/downloads/download-links';
+import { ContractError } from '../lib/runtime/errors';
+import { log } from '../lib/runtime/logger';
+import type { RequestRecord, RequestRepository } from '../lib/requests/requests';
+import { getJson, stagingKeys } from '../lib/aws/s3-objects';
+import { negotiateLocale, type Locale } from '../lib/downloads/download-page';
 import { renderLinkEmail, toMime } from './email';
 import type { Mailer } from './mailer';
 

@@ -3,7 +3,7 @@
  * the archive nor any data from it; the recipient address goes only into the message's To header.
  */
 import { randomUUID } from 'node:crypto';
-import { formatDate, type Locale } from '../api/download-page';
+import { formatDate, type Locale } from '../lib/downloads/download-page';
 
 export interface EmailContent {
   subject: string;

@@ -1,14 +1,14 @@
 import { ENV } from '../../config/data-map';
-import { documentClient, s3Client } from '../shared/clients';
-import { requireEnv } from '../shared/config';
+import { documentClient, s3Client } from '../lib/aws/clients';
+import { requireEnv } from '../lib/runtime/config';
 import {
   DownloadLinks,
   S3ArchiveAccess,
   downloadLinkConfigFromEnv,
   tokenMacFromEnv,
-} from '../shared/download-links';
-import { RequestRepository } from '../shared/requests';
-import { taskHandler } from '../shared/task-handler';
+} from '../lib/downloads/download-links';
+import { RequestRepository } from '../lib/requests/requests';
+import { taskHandler } from '../lib/runtime/task-handler';
 import { notify, StagedSubjectRecipients, type NotifyInput, type NotifyOutput } from './core';
 import { mailerFromEnv } from './mailer';
 

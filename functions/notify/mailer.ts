@@ -5,8 +5,8 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SendEmailCommand, SESv2Client } from '@aws-sdk/client-sesv2';
-import { requireEnv } from '../shared/config';
-import { AppError, ContractError, TransientError } from '../shared/errors';
+import { requireEnv } from '../lib/runtime/config';
+import { AppError, ContractError, TransientError } from '../lib/runtime/errors';
 
 export interface OutgoingMail {
   /** Names the file locally; never the address. */

@@ -5,23 +5,17 @@
  * record it on the request (it holds counts, categories, rules and hold ids only: no personal data).
  */
 import type { S3Client } from '@aws-sdk/client-s3';
-import { STORE_NAMES, type StoreName } from '../../config/data-map';
-import { isJurisdictionCode } from '../erasure/policy';
-import { buildPlan } from '../erasure/planner';
-import {
-  DEFAULT_JURISDICTION,
-  type CategoryInventory,
-  type ErasurePlan,
-  type Inventory,
-  type Policy,
-} from '../erasure/types';
-import { runNumberOf, type ErasureRun } from '../shared/certificate';
-import type { StagedSubject } from '../shared/contract';
-import { ContractError } from '../shared/errors';
-import { identifierHashesOf, toHoldScope, type HoldRepository } from '../shared/holds';
-import type { RequestRepository } from '../shared/requests';
-import { getJson, putJson, stagingKeys } from '../shared/s3-objects';
-import type { SubjectHasher } from '../shared/subject-hash';
+import { isJurisdictionCode } from '../lib/erasure/policy';
+import { buildPlan } from '../lib/erasure/planner';
+import { DEFAULT_JURISDICTION, type ErasurePlan, type Inventory, type Policy } from '../lib/erasure/types';
+import { runNumberOf, type ErasureRun } from '../lib/erasure/certificate';
+import type { StagedSubject } from '../lib/connectors/contract';
+import { ContractError } from '../lib/runtime/errors';
+import { identifierHashesOf, toHoldScope, type HoldRepository } from '../lib/holds/holds';
+import type { RequestRepository } from '../lib/requests/requests';
+import { asOfDate, loadInventories, type RunInput } from '../lib/erasure/run';
+import { getJson, putJson, stagingKeys } from '../lib/aws/s3-objects';
+import type { SubjectHasher } from '../lib/crypto/subject-hash';
 
 export interface PlanDeps {
   s3: S3Client;
@@ -31,13 +25,6 @@ export interface PlanDeps {
   hasher: SubjectHasher;
   policy: Policy;
   clock?: () => Date;
-}
-
-/** The workflow's own input, as the state machine passes it ($$.Execution.Input). */
-export interface RunInput {
-  requestId?: string;
-  /** ISO time a resumed run plans with (the sweep's `now`). */
-  asOf?: string;
 }
 
 export interface PlanTaskInput {
@@ -53,35 +40,10 @@ export interface PlanTaskOutput {
   complete: boolean;
 }
 
-/** The run's clock: `asOf` when the sweep passed one, else now. */
-export function asOfDate(run: RunInput | undefined, clock: () => Date): Date {
-  if (run?.asOf === undefined) return clock();
-  const at = new Date(run.asOf);
-  if (typeof run.asOf !== 'string' || Number.isNaN(at.getTime()))
-    throw new ContractError('asOf is not a date');
-  return at;
-}
-
 /** The profile to plan with: the request's jurisdiction when the policy can read it, else `default`. */
 export function planningJurisdiction(recorded: string | undefined): string {
   const code = (recorded ?? '').trim().toUpperCase();
   return code && isJurisdictionCode(code) ? code : DEFAULT_JURISDICTION;
-}
-
-export async function loadInventories(
-  s3: S3Client,
-  bucket: string,
-  requestId: string,
-  phase: 'plan' | 'verify',
-): Promise<Record<StoreName, Record<string, CategoryInventory>>> {
-  const out = {} as Record<StoreName, Record<string, CategoryInventory>>;
-  for (const store of STORE_NAMES) {
-    out[store] = await getJson<Record<string, CategoryInventory>>(s3, {
-      bucket,
-      key: stagingKeys.inventory(requestId, store, phase),
-    });
-  }
-  return out;
 }
 
 export async function planErasure(deps: PlanDeps, input: PlanTaskInput): Promise<PlanTaskOutput> {

@@ -1,11 +1,11 @@
 import { ENV } from '../../config/data-map';
-import { loadDefaultPolicy } from '../erasure/policy';
-import { documentClient, s3Client } from '../shared/clients';
-import { requireEnv } from '../shared/config';
-import { HoldRepository } from '../shared/holds';
-import { RequestRepository } from '../shared/requests';
-import { subjectHasherFromEnv } from '../shared/subject-hash';
-import { taskHandler } from '../shared/task-handler';
+import { loadDefaultPolicy } from '../lib/erasure/policy';
+import { documentClient, s3Client } from '../lib/aws/clients';
+import { requireEnv } from '../lib/runtime/config';
+import { HoldRepository } from '../lib/holds/holds';
+import { RequestRepository } from '../lib/requests/requests';
+import { subjectHasherFromEnv } from '../lib/crypto/subject-hash';
+import { taskHandler } from '../lib/runtime/task-handler';
 import { planErasure, type PlanDeps, type PlanTaskInput, type PlanTaskOutput } from './core';
 
 const doc = documentClient();

@@ -3,8 +3,13 @@
  * or failed (with a stable reason code and, where one store failed, which). Idempotent: a retried
  * call, or a late one, never moves a request backwards.
  */
-import type { ExportArchive, RequestFailure, RequestRepository, RequestStatus } from '../shared/requests';
-import { ContractError } from '../shared/errors';
+import type {
+  ExportArchive,
+  RequestFailure,
+  RequestRepository,
+  RequestStatus,
+} from '../lib/requests/requests';
+import { ContractError } from '../lib/runtime/errors';
 
 export interface StatusInput {
   requestId: string;

@@ -1,8 +1,8 @@
 import { ENV } from '../../config/data-map';
-import { documentClient } from '../shared/clients';
-import { requireEnv } from '../shared/config';
-import { RequestRepository } from '../shared/requests';
-import { taskHandler } from '../shared/task-handler';
+import { documentClient } from '../lib/aws/clients';
+import { requireEnv } from '../lib/runtime/config';
+import { RequestRepository } from '../lib/requests/requests';
+import { taskHandler } from '../lib/runtime/task-handler';
 import { recordStatus, type StatusInput, type StatusOutput } from './core';
 
 const requests = new RequestRepository(documentClient(), requireEnv(ENV.requestsTable));

@@ -5,14 +5,14 @@
  */
 import { GetCommand, ScanCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { S3Client } from '@aws-sdk/client-s3';
-import { queryPages } from '../shared/dynamo-paging';
+import { queryPages } from '../lib/aws/dynamo-paging';
 import { randomBytes } from 'node:crypto';
-import type { StagedSubject, StoreName, SubjectIdentifiers } from '../shared/contract';
-import { ContractError, NotFoundError, SubjectConflictError } from '../shared/errors';
-import type { RequestRecord, RequestRepository, SubjectInput } from '../shared/requests';
-import { putJson, stagingKeys } from '../shared/s3-objects';
-import { identifierKey, type SubjectHasher } from '../shared/subject-hash';
-import { identifierHashesOf, type HoldRepository } from '../shared/holds';
+import type { StagedSubject, StoreName, SubjectIdentifiers } from '../lib/connectors/contract';
+import { ContractError, NotFoundError, SubjectConflictError } from '../lib/runtime/errors';
+import type { RequestRecord, RequestRepository, SubjectInput } from '../lib/requests/requests';
+import { putJson, stagingKeys } from '../lib/aws/s3-objects';
+import { identifierKey, type SubjectHasher } from '../lib/crypto/subject-hash';
+import { identifierHashesOf, type HoldRepository } from '../lib/holds/holds';
 
 export interface ResolveDeps {
   doc: DynamoDBDocumentClient;

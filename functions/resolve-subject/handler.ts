@@ -1,11 +1,11 @@
 import { ENV, STORE_NAMES, type StoreName } from '../../config/data-map';
-import { CONNECTOR_FUNCTIONS_ENV } from '../catalog';
-import { documentClient, s3Client } from '../shared/clients';
-import { ConfigError, requireEnv } from '../shared/config';
-import { RequestRepository } from '../shared/requests';
-import { subjectHasherFromEnv } from '../shared/subject-hash';
-import { HoldRepository } from '../shared/holds';
-import { taskHandler } from '../shared/task-handler';
+import { CONNECTOR_FUNCTIONS_ENV } from '../lib/connectors/catalog';
+import { documentClient, s3Client } from '../lib/aws/clients';
+import { ConfigError, requireEnv } from '../lib/runtime/config';
+import { RequestRepository } from '../lib/requests/requests';
+import { subjectHasherFromEnv } from '../lib/crypto/subject-hash';
+import { HoldRepository } from '../lib/holds/holds';
+import { taskHandler } from '../lib/runtime/task-handler';
 import { resolveSubject, type ResolveDeps, type ResolveOutput } from './core';
 
 function parseConnectorFunctions(raw: string): Partial<Record<StoreName, string>> {

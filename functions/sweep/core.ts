@@ -9,12 +9,12 @@
  * started twice (the execution name), and destroying a vault item twice is harmless.
  */
 import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
-import { resumedExecutionName } from '../shared/certificate';
-import type { HoldRepository } from '../shared/holds';
-import { errorFields, log } from '../shared/logger';
-import type { RequestRecord, RequestRepository } from '../shared/requests';
-import type { VaultSweeper } from '../shared/vault';
-import type { ErasureSchedule } from './schedule';
+import { resumedExecutionName } from '../lib/erasure/certificate';
+import type { HoldRepository } from '../lib/holds/holds';
+import { errorFields, log } from '../lib/runtime/logger';
+import type { RequestRecord, RequestRepository } from '../lib/requests/requests';
+import type { VaultSweeper } from '../lib/erasure/vault';
+import type { ErasureSchedule } from '../lib/erasure/schedule';
 
 export interface ResumeStarter {
   /** Starts a resumed run; false when an execution of that name exists already. */

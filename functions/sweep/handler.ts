@@ -2,14 +2,14 @@
 import middy from '@middy/core';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { ENV } from '../../config/data-map';
-import { documentClient } from '../shared/clients';
-import { requireEnv } from '../shared/config';
-import { HoldRepository } from '../shared/holds';
-import { log } from '../shared/logger';
-import { RequestRepository } from '../shared/requests';
-import { DynamoVault } from '../shared/vault';
+import { documentClient } from '../lib/aws/clients';
+import { requireEnv } from '../lib/runtime/config';
+import { HoldRepository } from '../lib/holds/holds';
+import { log } from '../lib/runtime/logger';
+import { RequestRepository } from '../lib/requests/requests';
+import { DynamoVault } from '../lib/erasure/vault';
 import { runSweep, StepFunctionsResumeStarter, type SweepDeps, type SweepReport } from './core';
-import { ErasureSchedule } from './schedule';
+import { ErasureSchedule } from '../lib/erasure/schedule';
 
 const doc = documentClient();
 const requestsTable = requireEnv(ENV.requestsTable);

@@ -15,8 +15,8 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { ENV, orchestratorResources } from '../../config/data-map';
-import { OVERDUE_METRIC } from '../../functions/shared/deadlines';
-import { CALLBACK_PENDING_KIND } from '../../functions/shared/requests';
+import { OVERDUE_METRIC } from '../../functions/lib/requests/deadlines';
+import { CALLBACK_PENDING_KIND } from '../../functions/lib/requests/requests';
 import {
   allTableIndexes,
   DDB,

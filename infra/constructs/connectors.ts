@@ -7,7 +7,7 @@
 import { Duration } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { ENV, platformStores, STORE_NAMES, type StoreName } from '../../config/data-map';
-import { connectorFolder } from '../../functions/catalog';
+import { connectorFolder } from '../../functions/lib/connectors/catalog';
 import { grantBucket, grantTable, grantVaultAppend } from './access';
 import type { PlatformStores } from './platform-stores';
 import type { BucketRef, TableRef } from './storage';

@@ -8,7 +8,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
 import { ENV, type StoreName } from '../../config/data-map';
-import { CONNECTOR_FUNCTIONS_ENV, TASK_FUNCTIONS } from '../../functions/catalog';
+import { CONNECTOR_FUNCTIONS_ENV, TASK_FUNCTIONS } from '../../functions/lib/connectors/catalog';
 import {
   allTableIndexes,
   DDB,

@@ -13,7 +13,7 @@ import type * as sns from 'aws-cdk-lib/aws-sns';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import type { StoreName } from '../../config/data-map';
-import { STATE_MACHINES, TASK_FUNCTIONS } from '../../functions/catalog';
+import { STATE_MACHINES, TASK_FUNCTIONS } from '../../functions/lib/connectors/catalog';
 import { alarmWhenAny } from './alarms';
 import type { TaskFunctionKey } from './task-functions';
 import { DsrFunction, REPO_ROOT, type FunctionDefaults } from './task-function';

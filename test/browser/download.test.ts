@@ -11,8 +11,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
-import type { Jwks } from '../../functions/shared/jws';
-import { verifyArchive } from '../../functions/shared/verify-archive';
+import type { Jwks } from '../../functions/lib/crypto/jws';
+import { verifyArchive } from '../../functions/lib/export/verify-archive';
 import { startTestStack, type TestStack } from '../support/local-stack';
 import { readZip } from '../support/zip';
 

@@ -14,7 +14,11 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
 import { ENV, STORE_NAMES, type StoreName } from '../../config/data-map';
-import { CONNECTOR_FUNCTIONS_ENV, STATE_MACHINES, TASK_FUNCTIONS } from '../../functions/catalog';
+import {
+  CONNECTOR_FUNCTIONS_ENV,
+  STATE_MACHINES,
+  TASK_FUNCTIONS,
+} from '../../functions/lib/connectors/catalog';
 import { buildApp, type BuiltApp } from '../../infra/build-app';
 import { CONTEXT_KEYS, DEFAULT_CONFIG, readDeploymentConfig } from '../../infra/config';
 import { AUTHORIZED_ROUTES, PUBLIC_ROUTES } from '../../infra/constructs/api';

@@ -3,8 +3,8 @@
  * receiver signed (verified here against the JWKS the API serves); a receiver that fails twice gets
  * every change exactly once, in order; a redirect is not followed; each attempt is in the event history.
  */
-import { verifyDsrCallback, DSR_SIGNATURE_HEADER } from '../../functions/callbacks/signing';
-import type { Jwks } from '../../functions/shared/jws';
+import { verifyDsrCallback, DSR_SIGNATURE_HEADER } from '../../functions/lib/webhooks/signing';
+import type { Jwks } from '../../functions/lib/crypto/jws';
 import { startHarness, type Harness } from '../support/api-harness';
 import { startReceiver, waitFor } from '../support/callback-receiver';
 

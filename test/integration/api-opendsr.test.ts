@@ -7,8 +7,8 @@ import {
   OPENDSR_KEY_ID_HEADER,
   OPENDSR_SIGNATURE_HEADER,
   verifyOpenDsrCallback,
-} from '../../functions/callbacks/signing';
-import type { Jwks } from '../../functions/shared/jws';
+} from '../../functions/lib/webhooks/signing';
+import type { Jwks } from '../../functions/lib/crypto/jws';
 import { startHarness, type Harness } from '../support/api-harness';
 import { startReceiver, waitFor } from '../support/callback-receiver';
 

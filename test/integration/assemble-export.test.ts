@@ -23,22 +23,22 @@ import {
   type AssembleDeps,
   type AssembleInput,
 } from '../../functions/assemble-export/core';
-import type { Manifest } from '../../functions/assemble-export/manifest';
-import type { AboutYourData } from '../../functions/shared/about-your-data';
+import type { Manifest } from '../../functions/lib/export/manifest';
+import type { AboutYourData } from '../../functions/lib/export/about-your-data';
 import type {
   CollectResult,
   StagedMedia,
   StagedSubject,
   StoreIndex,
   StoreName,
-} from '../../functions/shared/contract';
-import { sanitizeArchivePath } from '../../functions/shared/archive-path';
-import { ContractError } from '../../functions/shared/errors';
-import { stagingKeys } from '../../functions/shared/s3-objects';
-import { S3ArchiveAccess } from '../../functions/shared/download-links';
-import { LocalSigner } from '../../functions/shared/signing';
-import { StagingArea } from '../../functions/shared/staging';
-import { verifyArchive } from '../../functions/shared/verify-archive';
+} from '../../functions/lib/connectors/contract';
+import { sanitizeArchivePath } from '../../functions/lib/export/archive-path';
+import { ContractError } from '../../functions/lib/runtime/errors';
+import { stagingKeys } from '../../functions/lib/aws/s3-objects';
+import { S3ArchiveAccess } from '../../functions/lib/downloads/download-links';
+import { LocalSigner } from '../../functions/lib/crypto/signing';
+import { StagingArea } from '../../functions/lib/connectors/staging';
+import { verifyArchive } from '../../functions/lib/export/verify-archive';
 import { startTestStores, type TestStores } from '../support/local-stores';
 import { readZip } from '../support/zip';
 
@@ -442,7 +442,7 @@ describe('assembleExport against local S3', () => {
       // The handler's module-level client: closed with the others after the tests.
       clients.push(
         jest
-          .requireActual<typeof import('../../functions/shared/clients')>('../../functions/shared/clients')
+          .requireActual<typeof import('../../functions/lib/aws/clients')>('../../functions/shared/clients')
           .s3Client(),
       );
       expect(out.archive.key).toBe(archiveKey(fx.requestId));

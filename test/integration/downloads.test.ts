@@ -16,10 +16,10 @@ import {
   downloadLinkConfigFromEnv,
   parseToken,
   tokenMacFromEnv,
-} from '../../functions/shared/download-links';
-import { RequestRepository } from '../../functions/shared/requests';
-import { putJson, stagingKeys } from '../../functions/shared/s3-objects';
-import type { StagedSubject } from '../../functions/shared/contract';
+} from '../../functions/lib/downloads/download-links';
+import { RequestRepository } from '../../functions/lib/requests/requests';
+import { putJson, stagingKeys } from '../../functions/lib/aws/s3-objects';
+import type { StagedSubject } from '../../functions/lib/connectors/contract';
 import { notify, StagedSubjectRecipients } from '../../functions/notify/core';
 import { OutboxMailer } from '../../functions/notify/mailer';
 import { startTestStack, type TestStack } from '../support/local-stack';

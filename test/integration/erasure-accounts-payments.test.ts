@@ -9,19 +9,23 @@ import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { orchestratorResources, platformStores } from '../../config/data-map';
 import { createAccountsConnector } from '../../functions/connectors/accounts/core';
 import { createPaymentsConnector } from '../../functions/connectors/payments/core';
-import { buildPlan } from '../../functions/erasure/planner';
-import { addDuration, loadDefaultPolicy } from '../../functions/erasure/policy';
+import { buildPlan } from '../../functions/lib/erasure/planner';
+import { addDuration, loadDefaultPolicy } from '../../functions/lib/erasure/policy';
 import {
   STORE_CATEGORIES,
   type CategoryInventory,
   type HoldScope,
   type Inventory,
   type StoreName,
-} from '../../functions/erasure/types';
-import { runErase, runInventory, type ConnectorRuntime } from '../../functions/shared/connector-handler';
-import type { Connector, StagedSubject } from '../../functions/shared/contract';
-import { getJson, putJson, stagingKeys } from '../../functions/shared/s3-objects';
-import { DynamoVault } from '../../functions/shared/vault';
+} from '../../functions/lib/erasure/types';
+import {
+  runErase,
+  runInventory,
+  type ConnectorRuntime,
+} from '../../functions/lib/connectors/connector-handler';
+import type { Connector, StagedSubject } from '../../functions/lib/connectors/contract';
+import { getJson, putJson, stagingKeys } from '../../functions/lib/aws/s3-objects';
+import { DynamoVault } from '../../functions/lib/erasure/vault';
 import { batchPut, seedDemoData } from '../../local/seed';
 import { DEMO_REFERENCE_DATE, buildDemoData } from '../../local/seed-data';
 import { startTestStores, type TestStores } from '../support/local-stores';

@@ -10,23 +10,23 @@ import { GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { orchestratorResources, platformStores } from '../../config/data-map';
 import { createChatConnector, type ChatConfig } from '../../functions/connectors/chat/core';
 import { createMediaConnector } from '../../functions/connectors/media/core';
-import { buildPlan } from '../../functions/erasure/planner';
-import { loadDefaultPolicy } from '../../functions/erasure/policy';
-import { STORE_CATEGORIES, type HoldScope, type Inventory } from '../../functions/erasure/types';
+import { buildPlan } from '../../functions/lib/erasure/planner';
+import { loadDefaultPolicy } from '../../functions/lib/erasure/policy';
+import { STORE_CATEGORIES, type HoldScope, type Inventory } from '../../functions/lib/erasure/types';
 import {
   runErase,
   runInventory,
   tombstoneFor,
   type ConnectorRuntime,
-} from '../../functions/shared/connector-handler';
+} from '../../functions/lib/connectors/connector-handler';
 import type {
   CategoryInventoryView,
   Connector,
   StagedSubject,
   StoreName,
-} from '../../functions/shared/contract';
-import { getJson, putJson, stagingKeys } from '../../functions/shared/s3-objects';
-import { DynamoVault } from '../../functions/shared/vault';
+} from '../../functions/lib/connectors/contract';
+import { getJson, putJson, stagingKeys } from '../../functions/lib/aws/s3-objects';
+import { DynamoVault } from '../../functions/lib/erasure/vault';
 import { DEMO_REFERENCE_DATE } from '../../local/seed-data';
 import { seedDemoData } from '../../local/seed';
 import { startTestStores, type TestStores } from '../support/local-stores';

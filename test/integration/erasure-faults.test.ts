@@ -7,8 +7,8 @@
  */
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { platformStores } from '../../config/data-map';
-import type { ConnectorTaskInput } from '../../functions/shared/contract';
-import { TransientError } from '../../functions/shared/errors';
+import type { ConnectorTaskInput } from '../../functions/lib/connectors/contract';
+import { TransientError } from '../../functions/lib/runtime/errors';
 import { startTestStack, type TestStack } from '../support/local-stack';
 import {
   certCategory,

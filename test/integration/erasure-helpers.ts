@@ -7,12 +7,12 @@ import { GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { GetCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { orchestratorResources, platformStores } from '../../config/data-map';
-import { STATE_MACHINES } from '../../functions/catalog';
-import { HoldRepository } from '../../functions/shared/holds';
-import { RequestRepository } from '../../functions/shared/requests';
-import { DynamoVault } from '../../functions/shared/vault';
+import { STATE_MACHINES } from '../../functions/lib/connectors/catalog';
+import { HoldRepository } from '../../functions/lib/holds/holds';
+import { RequestRepository } from '../../functions/lib/requests/requests';
+import { DynamoVault } from '../../functions/lib/erasure/vault';
 import { runSweep, StepFunctionsResumeStarter, type SweepReport } from '../../functions/sweep/core';
-import { ErasureSchedule } from '../../functions/sweep/schedule';
+import { ErasureSchedule } from '../../functions/lib/erasure/schedule';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../local/stores';
 import type { TestStack } from '../support/local-stack';
 

@@ -8,8 +8,8 @@
  */
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { platformStores } from '../../config/data-map';
-import { verifyDsrCallback } from '../../functions/callbacks/signing';
-import type { Jwks } from '../../functions/shared/jws';
+import { verifyDsrCallback } from '../../functions/lib/webhooks/signing';
+import type { Jwks } from '../../functions/lib/crypto/jws';
 import { startReceiver } from '../support/callback-receiver';
 import { startTestStack, type TestStack } from '../support/local-stack';
 import {

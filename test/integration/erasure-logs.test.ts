@@ -9,17 +9,21 @@ import { orchestratorResources, platformStores } from '../../config/data-map';
 import { seedDemoData } from '../../local/seed';
 import { buildDemoData } from '../../local/seed-data';
 import { createLogsConnector } from '../../functions/connectors/logs/core';
-import { buildPlan } from '../../functions/erasure/planner';
-import { loadDefaultPolicy, retentionFor, retentionUntil } from '../../functions/erasure/policy';
-import { STORE_CATEGORIES, type HoldScope, type Inventory } from '../../functions/erasure/types';
-import { runErase, runInventory, type ConnectorRuntime } from '../../functions/shared/connector-handler';
+import { buildPlan } from '../../functions/lib/erasure/planner';
+import { loadDefaultPolicy, retentionFor, retentionUntil } from '../../functions/lib/erasure/policy';
+import { STORE_CATEGORIES, type HoldScope, type Inventory } from '../../functions/lib/erasure/types';
+import {
+  runErase,
+  runInventory,
+  type ConnectorRuntime,
+} from '../../functions/lib/connectors/connector-handler';
 import type {
   CategoryInventoryView,
   CategoryOutcome,
   StagedSubject,
   StoreName,
-} from '../../functions/shared/contract';
-import { getJson, putJson, stagingKeys } from '../../functions/shared/s3-objects';
+} from '../../functions/lib/connectors/contract';
+import { getJson, putJson, stagingKeys } from '../../functions/lib/aws/s3-objects';
 import { startTestStores, type TestStores } from '../support/local-stores';
 
 const DAY_MS = 86_400_000;

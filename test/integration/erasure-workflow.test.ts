@@ -7,8 +7,8 @@
  * - Past every period: the vault items are destroyed, the log lines erased, the request completed,
  *   the kept identifier set removed, the certificate re-issued.
  */
-import { verifyCertificate, type CertificatePayload } from '../../functions/shared/certificate';
-import type { Jwks } from '../../functions/shared/jws';
+import { verifyCertificate, type CertificatePayload } from '../../functions/lib/erasure/certificate';
+import type { Jwks } from '../../functions/lib/crypto/jws';
 import { startTestStack, type TestStack } from '../support/local-stack';
 import {
   certCategory,

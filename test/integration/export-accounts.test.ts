@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { GetCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { orchestratorResources, platformStores } from '../../config/data-map';
-import { loadDefaultPolicy } from '../../functions/erasure/policy';
+import { loadDefaultPolicy } from '../../functions/lib/erasure/policy';
 import { startTestStack, type TestStack } from '../support/local-stack';
 import { readZip } from '../support/zip';
 

@@ -6,10 +6,10 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { orchestratorResources } from '../../config/data-map';
-import { formatDate } from '../../functions/api/download-page';
-import { TransientError } from '../../functions/shared/errors';
-import { RequestRepository } from '../../functions/shared/requests';
-import { stagingKeys } from '../../functions/shared/s3-objects';
+import { formatDate } from '../../functions/lib/downloads/download-page';
+import { TransientError } from '../../functions/lib/runtime/errors';
+import { RequestRepository } from '../../functions/lib/requests/requests';
+import { stagingKeys } from '../../functions/lib/aws/s3-objects';
 import { startTestStack, type TestStack } from '../support/local-stack';
 
 let stack: TestStack;

@@ -2,15 +2,15 @@
  * A real erasure plan for a connector's unit tests: the connector's own inventory, every other store
  * (and any category it leaves out) empty, planned by the planner under the default policy.
  */
-import { loadDefaultPolicy } from '../../functions/erasure/policy';
-import { buildPlan } from '../../functions/erasure/planner';
+import { loadDefaultPolicy } from '../../functions/lib/erasure/policy';
+import { buildPlan } from '../../functions/lib/erasure/planner';
 import {
   STORE_CATEGORIES,
   type HoldScope,
   type Inventory,
   type StoreName,
-} from '../../functions/erasure/types';
-import type { CategoryInventoryView, PlanEntryView } from '../../functions/shared/contract';
+} from '../../functions/lib/erasure/types';
+import type { CategoryInventoryView, PlanEntryView } from '../../functions/lib/connectors/contract';
 
 const policy = loadDefaultPolicy();
 

@@ -5,9 +5,9 @@ import type {
   StagedMedia,
   StagedSubject,
   SubjectIdentifiers,
-} from '../../functions/shared/contract';
-import { pseudonymFor } from '../../functions/shared/pseudonym';
-import { sanitizeArchivePath, UniquePaths } from '../../functions/shared/archive-path';
+} from '../../functions/lib/connectors/contract';
+import { pseudonymFor } from '../../functions/lib/crypto/pseudonym';
+import { sanitizeArchivePath, UniquePaths } from '../../functions/lib/export/archive-path';
 
 export interface FakeCollect {
   ctx: CollectContext;

@@ -4,17 +4,17 @@ import {
   countCategories,
   createAccountsConnector,
 } from '../../functions/connectors/accounts/core';
-import { addDuration } from '../../functions/erasure/policy';
-import type { HoldScope } from '../../functions/erasure/types';
+import { addDuration } from '../../functions/lib/erasure/policy';
+import type { HoldScope } from '../../functions/lib/erasure/types';
 import type {
   CategoryInventoryView,
   EraseContext,
   ErasureContext,
   PlanEntryView,
   VaultRecord,
-} from '../../functions/shared/contract';
-import { ContractError } from '../../functions/shared/errors';
-import type { Suppression } from '../../functions/shared/vault';
+} from '../../functions/lib/connectors/contract';
+import { ContractError } from '../../functions/lib/runtime/errors';
+import type { Suppression } from '../../functions/lib/erasure/vault';
 import { planEntriesFor } from '../support/erasure-plans';
 
 type Item = Record<string, unknown>;

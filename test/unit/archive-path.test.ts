@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { sanitizeArchivePath, sanitizeSegment, UniquePaths } from '../../functions/shared/archive-path';
+import { sanitizeArchivePath, sanitizeSegment, UniquePaths } from '../../functions/lib/export/archive-path';
 
 // eslint-disable-next-line no-control-regex
 const CONTROL_OR_BIDI = /[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff]/;

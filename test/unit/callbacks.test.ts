@@ -2,17 +2,18 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { callbackUrlProblem, isPrivateAddress } from '../../functions/callbacks/url-policy';
-import { CallbackDelivery, openDsrStatus } from '../../functions/callbacks/core';
+import { callbackUrlProblem, isPrivateAddress } from '../../functions/lib/webhooks/url-policy';
+import { CallbackDelivery } from '../../functions/callbacks/core';
+import { openDsrStatus } from '../../functions/lib/requests/opendsr-status';
 import {
   dsrSignatureHeaders,
   openDsrSignatureHeaders,
   verifyDsrCallback,
   verifyOpenDsrCallback,
-} from '../../functions/callbacks/signing';
-import { keyFromJwk } from '../../functions/shared/jws';
-import { LocalSigner } from '../../functions/shared/signing';
-import type { RequestRepository } from '../../functions/shared/requests';
+} from '../../functions/lib/webhooks/signing';
+import { keyFromJwk } from '../../functions/lib/crypto/jws';
+import { LocalSigner } from '../../functions/lib/crypto/signing';
+import type { RequestRepository } from '../../functions/lib/requests/requests';
 
 test.each([
   ['127.0.0.1', true],

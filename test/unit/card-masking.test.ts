@@ -6,7 +6,7 @@ import {
   passesLuhn,
   scrubCardData,
   scrubCardNumbers,
-} from '../../functions/connectors/payments/masking';
+} from '../../functions/lib/connectors/card-masking';
 
 /** Independent Luhn check-digit computation, to build valid numbers of any length. */
 function withCheckDigit(body: string): string {

@@ -2,15 +2,15 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadDefaultPolicy } from '../../functions/erasure/policy';
-import { buildPlan } from '../../functions/erasure/planner';
+import { loadDefaultPolicy } from '../../functions/lib/erasure/policy';
+import { buildPlan } from '../../functions/lib/erasure/planner';
 import {
   STORE_CATEGORIES,
   type CategoryInventory,
   type ErasurePlan,
   type HoldScope,
   type StoreName,
-} from '../../functions/erasure/types';
+} from '../../functions/lib/erasure/types';
 import {
   ErasureVerificationFailed,
   buildCertificate,
@@ -21,8 +21,8 @@ import {
   verifyCertificate,
   verifyErasure,
   type CertificateInput,
-} from '../../functions/shared/certificate';
-import { LocalSigner } from '../../functions/shared/signing';
+} from '../../functions/lib/erasure/certificate';
+import { LocalSigner } from '../../functions/lib/crypto/signing';
 
 const policy = loadDefaultPolicy();
 const NOW = new Date('2026-11-23T00:00:00.000Z');

@@ -1,8 +1,8 @@
 import { GetCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { createChatConnector, type ChatConfig } from '../../functions/connectors/chat/core';
-import type { SubjectIdentifiers } from '../../functions/shared/contract';
+import type { SubjectIdentifiers } from '../../functions/lib/connectors/contract';
 import { fakeCollect } from '../support/fake-collect';
-import { pseudonymFor } from '../../functions/shared/pseudonym';
+import { pseudonymFor } from '../../functions/lib/crypto/pseudonym';
 
 type Row = Record<string, unknown>;
 

@@ -13,7 +13,7 @@ import type {
   PlanEntryView,
   StagedSubject,
   VaultRecord,
-} from '../../functions/shared/contract';
+} from '../../functions/lib/connectors/contract';
 
 type Row = Record<string, unknown>;
 

@@ -1,5 +1,5 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { withoutSdkLogging } from '../../functions/shared/clients';
+import { withoutSdkLogging } from '../../functions/lib/aws/clients';
 
 describe('withoutSdkLogging', () => {
   it("takes the SDK's logger middleware out of a client's stack, and only that", () => {

@@ -1,4 +1,4 @@
-import { oneAhead } from '../../functions/shared/concurrency';
+import { oneAhead } from '../../functions/lib/runtime/concurrency';
 
 /** Opens that record when each starts, resolving (or failing) when the test says. */
 function opens(count: number, failAt?: number) {

@@ -5,7 +5,7 @@ import {
   maxExtendedDueAt,
   overdueMetricLine,
   ruleFor,
-} from '../../functions/shared/deadlines';
+} from '../../functions/lib/requests/deadlines';
 
 const at = (iso: string) => new Date(iso);
 

@@ -17,14 +17,14 @@ import {
   parseToken,
   summaryFromManifest,
   type DownloadLink,
-} from '../../functions/shared/download-links';
-import { LocalSubjectHasher } from '../../functions/shared/subject-hash';
+} from '../../functions/lib/downloads/download-links';
+import { LocalSubjectHasher } from '../../functions/lib/crypto/subject-hash';
 import {
   PAGE_SECURITY_HEADERS,
   negotiateLocale,
   renderDownloadPage,
   renderErrorPage,
-} from '../../functions/api/download-page';
+} from '../../functions/lib/downloads/download-page';
 import { renderLinkEmail, toMime } from '../../functions/notify/email';
 import { OutboxMailer } from '../../functions/notify/mailer';
 

@@ -2,7 +2,7 @@
 import { parsePlaceHold } from '../../functions/api/routes/holds';
 import { placeHoldSchema } from '../../functions/api/schemas';
 import { ApiError } from '../../functions/api/http';
-import { identifierKeysOf, toHoldScope, type Hold } from '../../functions/shared/holds';
+import { identifierKeysOf, toHoldScope, type Hold } from '../../functions/lib/holds/holds';
 
 const valid = { subject: { email: 'a@example.com' }, caseReference: 'CASE-1', reason: 'Litigation' };
 

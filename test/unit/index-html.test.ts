@@ -3,8 +3,8 @@ import {
   aboutYourDataFor,
   parseAboutYourData,
   type AboutYourData,
-} from '../../functions/shared/about-your-data';
-import { ConfigError } from '../../functions/shared/config';
+} from '../../functions/lib/export/about-your-data';
+import { ConfigError } from '../../functions/lib/runtime/config';
 import {
   escapeHtml,
   formatBytes,

@@ -18,7 +18,7 @@ import {
   verifyCompact,
   verifyDetached,
   type JwsSigner,
-} from '../../functions/shared/jws';
+} from '../../functions/lib/crypto/jws';
 
 function memorySigner(privateKey: KeyObject): JwsSigner & { jwk: ReturnType<typeof publicJwk> } {
   const jwk = publicJwk(privateKey);

@@ -2,11 +2,11 @@ import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
 import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import { createLogsConnector, redactUrlSecrets } from '../../functions/connectors/logs/core';
-import { forEachLimited, mapOrderedLimited } from '../../functions/shared/concurrency';
+import { forEachLimited, mapOrderedLimited } from '../../functions/lib/runtime/concurrency';
 import { splitLines } from '../../functions/connectors/logs/lines';
-import { ConnectorError } from '../../functions/shared/errors';
-import { pseudonymFor } from '../../functions/shared/pseudonym';
-import type { SubjectIdentifiers } from '../../functions/shared/contract';
+import { ConnectorError } from '../../functions/lib/runtime/errors';
+import { pseudonymFor } from '../../functions/lib/crypto/pseudonym';
+import type { SubjectIdentifiers } from '../../functions/lib/connectors/contract';
 import { fakeCollect } from '../support/fake-collect';
 
 type Row = Record<string, unknown>;

@@ -25,8 +25,8 @@ import type {
   ErasureContext,
   PlanEntryView,
   StagedSubject,
-} from '../../functions/shared/contract';
-import { ConnectorError } from '../../functions/shared/errors';
+} from '../../functions/lib/connectors/contract';
+import { ConnectorError } from '../../functions/lib/runtime/errors';
 import { planEntriesFor } from '../support/erasure-plans';
 
 type Row = Record<string, unknown>;

@@ -4,13 +4,13 @@ import addFormats from 'ajv-formats';
 import fc from 'fast-check';
 import { isSafeRelativePath } from '../../functions/assemble-export/core';
 import { dataFileSchema, JSON_SCHEMA_DIALECT } from '../../functions/assemble-export/json-schema';
-import { sanitizeArchivePath } from '../../functions/shared/archive-path';
+import { sanitizeArchivePath } from '../../functions/lib/export/archive-path';
 import {
   parseManifest,
   serializeManifest,
   ManifestFormatError,
   type Manifest,
-} from '../../functions/assemble-export/manifest';
+} from '../../functions/lib/export/manifest';
 import {
   jsonArrayChunks,
   ndjsonLines,

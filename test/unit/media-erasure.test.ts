@@ -9,8 +9,8 @@ import {
   DELETE_BATCH,
   MEDIA_BUCKET_VERSIONED_ENV,
   mediaBucketVersioned,
-} from '../../functions/connectors/media/objects';
-import type { EraseContext, PlanEntryView, StagedSubject } from '../../functions/shared/contract';
+} from '../../functions/lib/connectors/media-objects';
+import type { EraseContext, PlanEntryView, StagedSubject } from '../../functions/lib/connectors/contract';
 
 const PREFIXES = ['avatars/{userId}/', 'voice/{userId}/', 'uploads/{userId}/', 'behavior/{userId}/'];
 const BUCKET = 'platform-media';

@@ -12,7 +12,7 @@ import {
   mailerFromEnv,
   type OutgoingMail,
 } from '../../functions/notify/mailer';
-import { ContractError, TransientError } from '../../functions/shared/errors';
+import { ContractError, TransientError } from '../../functions/lib/runtime/errors';
 
 const REQ = `req_${'c'.repeat(32)}`;
 const URL = `https://dl.example/v1/downloads/${REQ}.abc.def`;

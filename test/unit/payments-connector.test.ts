@@ -1,6 +1,6 @@
 import { QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { createPaymentsConnector, toExportedTransaction } from '../../functions/connectors/payments/core';
-import type { SubjectIdentifiers } from '../../functions/shared/contract';
+import type { SubjectIdentifiers } from '../../functions/lib/connectors/contract';
 import { fakeCollect } from '../support/fake-collect';
 
 type Row = Record<string, unknown>;

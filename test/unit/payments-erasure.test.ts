@@ -9,16 +9,16 @@ import {
   splitItem,
   transactionDate,
 } from '../../functions/connectors/payments/core';
-import { addDuration } from '../../functions/erasure/policy';
-import type { HoldScope } from '../../functions/erasure/types';
+import { addDuration } from '../../functions/lib/erasure/policy';
+import type { HoldScope } from '../../functions/lib/erasure/types';
 import type {
   CategoryInventoryView,
   EraseContext,
   ErasureContext,
   PlanEntryView,
   VaultRecord,
-} from '../../functions/shared/contract';
-import { ContractError } from '../../functions/shared/errors';
+} from '../../functions/lib/connectors/contract';
+import { ContractError } from '../../functions/lib/runtime/errors';
 import { planEntriesFor } from '../support/erasure-plans';
 
 type Item = Record<string, unknown>;

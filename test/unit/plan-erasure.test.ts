@@ -1,14 +1,14 @@
 /** Issue 4: BuildPlan matches holds on every identifier, stages the plan and records it. */
 import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { loadDefaultPolicy } from '../../functions/erasure/policy';
-import { STORE_CATEGORIES, type ErasurePlan, type StoreName } from '../../functions/erasure/types';
+import { loadDefaultPolicy } from '../../functions/lib/erasure/policy';
+import { STORE_CATEGORIES, type ErasurePlan, type StoreName } from '../../functions/lib/erasure/types';
 import { planErasure, planningJurisdiction } from '../../functions/plan-erasure/core';
-import type { StagedSubject } from '../../functions/shared/contract';
-import type { Hold } from '../../functions/shared/holds';
-import type { RequestRecord, RequestRepository } from '../../functions/shared/requests';
-import { stagingKeys } from '../../functions/shared/s3-objects';
-import { LocalSubjectHasher } from '../../functions/shared/subject-hash';
-import { identifierKey } from '../../functions/shared/subject-hash';
+import type { StagedSubject } from '../../functions/lib/connectors/contract';
+import type { Hold } from '../../functions/lib/holds/holds';
+import type { RequestRecord, RequestRepository } from '../../functions/lib/requests/requests';
+import { stagingKeys } from '../../functions/lib/aws/s3-objects';
+import { LocalSubjectHasher } from '../../functions/lib/crypto/subject-hash';
+import { identifierKey } from '../../functions/lib/crypto/subject-hash';
 
 const REQ = 'req_' + 'b'.repeat(32);
 const hasher = new LocalSubjectHasher(Buffer.alloc(32, 7));

@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { PlanError, buildPlan } from '../../functions/erasure/planner';
-import { addDuration, loadDefaultPolicy, loadPolicy } from '../../functions/erasure/policy';
+import { PlanError, buildPlan } from '../../functions/lib/erasure/planner';
+import { addDuration, loadDefaultPolicy, loadPolicy } from '../../functions/lib/erasure/policy';
 import {
   STORE_CATEGORIES,
   type CategoryInventory,
@@ -13,7 +13,7 @@ import {
   type PlanEntry,
   type Policy,
   type StoreName,
-} from '../../functions/erasure/types';
+} from '../../functions/lib/erasure/types';
 
 const policy = loadDefaultPolicy();
 const STORES = Object.keys(STORE_CATEGORIES) as StoreName[];

@@ -14,8 +14,8 @@ import {
   resolveJurisdiction,
   retentionFor,
   retentionUntil,
-} from '../../functions/erasure/policy';
-import { STORE_CATEGORIES, type StoreName } from '../../functions/erasure/types';
+} from '../../functions/lib/erasure/policy';
+import { STORE_CATEGORIES, type StoreName } from '../../functions/lib/erasure/types';
 
 const POLICY_FILE = join(__dirname, '../../config/policy/policy.v1.json');
 const shippedJson = (): Record<string, unknown> =>

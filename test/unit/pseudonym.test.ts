@@ -1,5 +1,5 @@
-import { ContractError } from '../../functions/shared/errors';
-import { looksLikePersonKey, People, pseudonymFor } from '../../functions/shared/pseudonym';
+import { ContractError } from '../../functions/lib/runtime/errors';
+import { looksLikePersonKey, People, pseudonymFor } from '../../functions/lib/crypto/pseudonym';
 
 const SALT_A = 'salt-a-0123456789abcdef';
 const SALT_B = 'salt-b-0123456789abcdef';

@@ -4,9 +4,9 @@ import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promise
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KMSClient, type SignCommandInput } from '@aws-sdk/client-kms';
-import { ConfigError } from '../../functions/shared/config';
-import { jwkThumbprint, signDetached, verifyDetached } from '../../functions/shared/jws';
-import { KmsSigner, LocalSigner, localPublicJwks, signerFromEnv } from '../../functions/shared/signing';
+import { ConfigError } from '../../functions/lib/runtime/config';
+import { jwkThumbprint, signDetached, verifyDetached } from '../../functions/lib/crypto/jws';
+import { KmsSigner, LocalSigner, localPublicJwks, signerFromEnv } from '../../functions/lib/crypto/signing';
 
 const dirs: string[] = [];
 async function tempDir(): Promise<string> {

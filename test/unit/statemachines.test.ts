@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { StateMachine } from 'aws-local-stepfunctions';
-import { STATE_MACHINES, TASK_FUNCTIONS } from '../../functions/catalog';
+import { STATE_MACHINES, TASK_FUNCTIONS } from '../../functions/lib/connectors/catalog';
 import { substitutedDefinition } from '../../local/workflows';
 
 type State = Record<string, unknown> & { Type?: string };

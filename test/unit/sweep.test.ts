@@ -1,8 +1,8 @@
 /** Issue 4: the sweep's decisions, over fakes of its ports. */
 import { runSweep, type ResumeStarter, type SweepDeps } from '../../functions/sweep/core';
-import type { Hold } from '../../functions/shared/holds';
-import type { RequestEvent, RequestRecord, RequestRepository } from '../../functions/shared/requests';
-import type { DueVaultItem, VaultKey } from '../../functions/shared/vault';
+import type { Hold } from '../../functions/lib/holds/holds';
+import type { RequestEvent, RequestRecord, RequestRepository } from '../../functions/lib/requests/requests';
+import type { DueVaultItem, VaultKey } from '../../functions/lib/erasure/vault';
 
 const NOW = new Date('2031-12-01T00:00:00.000Z');
 

@@ -5,8 +5,8 @@ import {
   QueryCommand,
   type DynamoDBDocumentClient,
 } from '@aws-sdk/lib-dynamodb';
-import type { VaultRecord } from '../../functions/shared/contract';
-import { ContractError, TransientError } from '../../functions/shared/errors';
+import type { VaultRecord } from '../../functions/lib/connectors/contract';
+import { ContractError, TransientError } from '../../functions/lib/runtime/errors';
 import {
   DynamoVault,
   batchWriteAll,
@@ -14,7 +14,7 @@ import {
   suppressionKey,
   toVaultItem,
   vaultKey,
-} from '../../functions/shared/vault';
+} from '../../functions/lib/erasure/vault';
 
 const noSleep = async () => undefined;
 

@@ -7,15 +7,11 @@ import { join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import yauzl from 'yauzl';
-import {
-  serializeManifest,
-  type Manifest,
-  type ManifestFile,
-} from '../../functions/assemble-export/manifest';
+import { serializeManifest, type Manifest, type ManifestFile } from '../../functions/lib/export/manifest';
 import { ZipWriter } from '../../functions/assemble-export/zip-writer';
-import { signDetached } from '../../functions/shared/jws';
-import { LocalSigner } from '../../functions/shared/signing';
-import { loadJwks, verifyArchive } from '../../functions/shared/verify-archive';
+import { signDetached } from '../../functions/lib/crypto/jws';
+import { LocalSigner } from '../../functions/lib/crypto/signing';
+import { loadJwks, verifyArchive } from '../../functions/lib/export/verify-archive';
 
 const ROOT = resolve(__dirname, '../..');
 let work: string;

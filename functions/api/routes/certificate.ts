@@ -5,7 +5,7 @@
  * Verify it against GET /.well-known/jwks.json (docs/erasure.md).
  */
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { certificateKey, type CertificatePayload } from '../../shared/certificate';
+import { certificateKey, type CertificatePayload } from '../../lib/erasure/certificate';
 import { principalOf, requireRole, type Role } from '../auth';
 import type { ApiDeps, CertificateReader } from '../deps';
 import { ApiError, headerOf, json, queryOf, type ApiEvent, type ApiResult } from '../http';

@@ -8,16 +8,14 @@ import {
   ensureLink,
   downloadView,
   linkStatus,
-  type ArchiveAccess,
   type DownloadLink,
-  type DownloadLinks,
   type DownloadView,
   type LinkStatus,
-} from '../../shared/download-links';
-import { log } from '../../shared/logger';
-import type { RequestRecord } from '../../shared/requests';
+} from '../../lib/downloads/download-links';
+import { log } from '../../lib/runtime/logger';
+import type { RequestRecord } from '../../lib/requests/requests';
 import { principalOf, requireRole } from '../auth';
-import type { ApiDeps } from '../deps';
+import type { ApiDeps, DownloadDeps } from '../deps';
 import {
   htmlResponse,
   negotiateLocale,
@@ -25,15 +23,9 @@ import {
   renderErrorPage,
   PAGE_SECURITY_HEADERS,
   type Locale,
-} from '../download-page';
+} from '../../lib/downloads/download-page';
 import { ApiError, json, problem, type ApiEvent, type ApiResult } from '../http';
 import type { Route } from '../router';
-
-/** What the download routes need; optional in ApiDeps so a deployment without exports still builds. */
-export interface DownloadDeps {
-  links: DownloadLinks;
-  archives: ArchiveAccess;
-}
 
 const REQUEST_ID = /^req_[a-f0-9]{32}$/;
 

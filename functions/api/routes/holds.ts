@@ -6,8 +6,8 @@
  * and in the event history of every erasure request of the subject.
  */
 import { STORE_NAMES, type StoreName } from '../../../config/data-map';
-import { isKnownCategory } from '../../erasure/policy';
-import { HOLD_ID, HoldRepository, identifierHashesOf, type Hold } from '../../shared/holds';
+import { isKnownCategory } from '../../lib/erasure/policy';
+import { HOLD_ID, HoldRepository, identifierHashesOf, type Hold } from '../../lib/holds/holds';
 import { principalOf, requireRole, type Role } from '../auth';
 import type { ApiDeps } from '../deps';
 import { ApiError, json, parseJsonBody, queryOf, type ApiEvent, type ApiResult } from '../http';

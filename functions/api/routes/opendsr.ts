@@ -7,9 +7,9 @@
  * account's email, a scan of the platform's table per request. Responses and callbacks are signed with
  * the archive signing key (see docs/api.md).
  */
-import type { RequestRecord, RequestType, SubjectInput } from '../../shared/requests';
-import { openDsrStatus, resultsUrl } from '../../callbacks/core';
-import { OPENDSR_DOMAIN_HEADER, openDsrSignatureHeaders } from '../../callbacks/signing';
+import type { RequestRecord, RequestType, SubjectInput } from '../../lib/requests/requests';
+import { openDsrStatus, resultsUrl } from '../../lib/requests/opendsr-status';
+import { OPENDSR_DOMAIN_HEADER, openDsrSignatureHeaders } from '../../lib/webhooks/signing';
 import { principalOf, requireRole } from '../auth';
 import type { ApiDeps } from '../deps';
 import { ApiError, parseJsonBody, type ApiEvent, type ApiResult } from '../http';

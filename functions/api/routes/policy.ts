@@ -1,5 +1,5 @@
 /** Issue 4: GET /v1/policy, the erasure policy in force (any role): its version, hash and content. */
-import { loadDefaultPolicy, policyView } from '../../erasure/policy';
+import { loadDefaultPolicy, policyView } from '../../lib/erasure/policy';
 import { ROLES } from '../auth';
 import { json } from '../http';
 import type { Route } from '../router';

@@ -10,8 +10,8 @@ import {
   maxExtendedDueAt,
   ruleFor,
   DEFAULT_DEADLINE_CONFIG,
-} from '../../shared/deadlines';
-import { errorFields, log } from '../../shared/logger';
+} from '../../lib/requests/deadlines';
+import { errorFields, log } from '../../lib/runtime/logger';
 import type {
   Dialect,
   RequestRecord,
@@ -20,10 +20,10 @@ import type {
   Requester,
   StoredResponse,
   SubjectInput,
-} from '../../shared/requests';
-import { identifierKey } from '../../shared/subject-hash';
-import { callbackUrlProblem } from '../../callbacks/url-policy';
-import { loadDefaultPolicy } from '../../erasure/policy';
+} from '../../lib/requests/requests';
+import { identifierKey } from '../../lib/crypto/subject-hash';
+import { callbackUrlProblem } from '../../lib/webhooks/url-policy';
+import { loadDefaultPolicy } from '../../lib/erasure/policy';
 import { principalOf, requireRole, type Principal, type Role } from '../auth';
 import type { ApiDeps, RequestSettings } from '../deps';
 import { ApiError, headerOf, json, parseJsonBody, queryOf, type ApiEvent, type ApiResult } from '../http';
@@ -36,7 +36,7 @@ import {
   type CreateRequestBody,
 } from '../schemas';
 import { downloadFields, type DownloadFields } from './downloads';
-import { erasureView } from '../../shared/certificate';
+import { erasureView } from '../../lib/erasure/certificate';
 
 export const REQUEST_ID = /^req_[a-f0-9]{32}$/;
 const STATUSES: readonly RequestStatus[] = [

@@ -15,13 +15,13 @@ import type {
   Connector,
   EraseContext,
   ErasureContext,
-} from '../../shared/contract';
-import { STORE_CATEGORIES } from '../../erasure/types';
-import { retentionUntil } from '../../erasure/policy';
-import { ContractError, classifyAwsError } from '../../shared/errors';
-import { planByCategory, zeroOutcome } from '../../shared/erasure-plan';
-import { removeAttributesIfPresent } from '../../shared/dynamo-paging';
-import { pickKept, type SuppressionWriter } from '../../shared/vault';
+} from '../../lib/connectors/contract';
+import { STORE_CATEGORIES } from '../../lib/erasure/types';
+import { retentionUntil } from '../../lib/erasure/policy';
+import { ContractError, classifyAwsError } from '../../lib/runtime/errors';
+import { planByCategory, zeroOutcome } from '../../lib/erasure/erasure-plan';
+import { removeAttributesIfPresent } from '../../lib/aws/dynamo-paging';
+import { pickKept, type SuppressionWriter } from '../../lib/erasure/vault';
 
 export interface AccountsConfig {
   tableName: string;

@@ -1,8 +1,8 @@
 import { ENV } from '../../../config/data-map';
-import { documentClient, s3Client } from '../../shared/clients';
-import { requireEnv } from '../../shared/config';
-import { connectorHandler } from '../../shared/connector-handler';
-import { DynamoVault } from '../../shared/vault';
+import { documentClient, s3Client } from '../../lib/aws/clients';
+import { requireEnv } from '../../lib/runtime/config';
+import { connectorHandler } from '../../lib/connectors/connector-handler';
+import { DynamoVault } from '../../lib/erasure/vault';
 import { createAccountsConnector } from './core';
 
 const config = { tableName: requireEnv(ENV.accountsTable) };

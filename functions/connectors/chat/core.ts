@@ -15,35 +15,19 @@
  */
 import { GetCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { S3Client } from '@aws-sdk/client-s3';
-import type { CollectContext, CollectionSpec, Connector } from '../../shared/contract';
-import { sanitizeSegment } from '../../shared/archive-path';
-import { looksLikePersonKey, People } from '../../shared/pseudonym';
-import { forEachLimited } from '../../shared/concurrency';
-import { asList, asString, isRecord, queryPages, toJsonValue, type Item } from '../../shared/dynamo-paging';
-import { isSecretKey } from '../payments/masking';
+import type { CollectContext, CollectionSpec, Connector } from '../../lib/connectors/contract';
+import { sanitizeSegment } from '../../lib/export/archive-path';
+import { looksLikePersonKey, People } from '../../lib/crypto/pseudonym';
+import { forEachLimited } from '../../lib/runtime/concurrency';
+import { asList, asString, isRecord, queryPages, toJsonValue, type Item } from '../../lib/aws/dynamo-paging';
+import { isSecretKey } from '../../lib/connectors/card-masking';
 import { createChatErasure } from './erasure';
 import { roomActivityQuery } from './queries';
+import type { ChatConfig } from './config';
+
+export type { ChatConfig };
 
 export { roomActivityQuery };
-
-export interface ChatConfig {
-  roomsTable: string;
-  messagesTable: string;
-  /** GSI on the messages table, partition `senderId`, sort `sk`. */
-  bySenderIndex: string;
-  /** Bucket holding attachment objects (the media bucket). */
-  mediaBucket: string;
-  /** Where attachments live: `{prefix}{roomId}/{messageId}/{filename}`. */
-  attachmentsPrefix: string;
-  /** Per-subject media prefixes (with `{userId}`): attachments pointing there are the subject's own too. */
-  subjectMediaPrefixes: readonly string[];
-  /** Policy flag: include the bodies of others' messages that mention the subject (senders pseudonymised). */
-  includeConversationContext: boolean;
-  /** S3 versioning on the media bucket: erasing attachments then removes every version and delete marker. */
-  mediaVersioned?: boolean;
-  /** Rooms queried at once. */
-  concurrency?: number;
-}
 
 const personRef = { type: ['string', 'null'] } as const;
 

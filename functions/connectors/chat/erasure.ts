@@ -30,16 +30,16 @@ import type {
   EraseContext,
   ErasureContext,
   PlanEntryView,
-} from '../../shared/contract';
-import { forEachLimited } from '../../shared/concurrency';
-import { asList, asString, isRecord, queryPages, toJsonValue, type Item } from '../../shared/dynamo-paging';
-import { ContractError } from '../../shared/errors';
-import { zeroOutcome } from '../../shared/erasure-plan';
-import { log } from '../../shared/logger';
-import { retentionUntil } from '../../erasure/policy';
-import { pickKept } from '../../shared/vault';
-import { erasePrefix, usableInPrefix } from '../media/objects';
-import type { ChatConfig } from './core';
+} from '../../lib/connectors/contract';
+import { forEachLimited } from '../../lib/runtime/concurrency';
+import { asList, asString, isRecord, queryPages, toJsonValue, type Item } from '../../lib/aws/dynamo-paging';
+import { ContractError } from '../../lib/runtime/errors';
+import { zeroOutcome } from '../../lib/erasure/erasure-plan';
+import { log } from '../../lib/runtime/logger';
+import { retentionUntil } from '../../lib/erasure/policy';
+import { pickKept } from '../../lib/erasure/vault';
+import { erasePrefix, usableInPrefix } from '../../lib/connectors/media-objects';
+import type { ChatConfig } from './config';
 import { roomActivityQuery } from './queries';
 
 export const CHAT_CATEGORIES = ['messages', 'complaints', 'mentions', 'room-memberships'] as const;

@@ -1,9 +1,9 @@
 import { ENV, platformStores } from '../../../config/data-map';
-import { documentClient, s3Client } from '../../shared/clients';
-import { optionalEnv, requireEnv } from '../../shared/config';
-import { connectorHandler } from '../../shared/connector-handler';
-import { DynamoVault } from '../../shared/vault';
-import { mediaBucketVersioned } from '../media/objects';
+import { documentClient, s3Client } from '../../lib/aws/clients';
+import { optionalEnv, requireEnv } from '../../lib/runtime/config';
+import { connectorHandler } from '../../lib/connectors/connector-handler';
+import { DynamoVault } from '../../lib/erasure/vault';
+import { mediaBucketVersioned } from '../../lib/connectors/media-objects';
 import { createChatConnector } from './core';
 
 /** Policy flag (default off): include bodies of others' messages that mention the subject. */

@@ -1,5 +1,5 @@
 import type { QueryCommandInput } from '@aws-sdk/lib-dynamodb';
-import type { ChatConfig } from './core';
+import type { ChatConfig } from './config';
 
 /**
  * The room Query of the mentions pass: only messages that carry mentions or reports, not written by the

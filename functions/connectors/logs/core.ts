@@ -15,29 +15,22 @@
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import type { CollectContext, CollectionSpec, CollectionWriter, Connector } from '../../shared/contract';
-import { ConnectorError } from '../../shared/errors';
-import { log } from '../../shared/logger';
-import { looksLikePersonKey, People } from '../../shared/pseudonym';
-import { mapOrderedLimited } from '../../shared/concurrency';
+import type {
+  CollectContext,
+  CollectionSpec,
+  CollectionWriter,
+  Connector,
+} from '../../lib/connectors/contract';
+import { ConnectorError } from '../../lib/runtime/errors';
+import { log } from '../../lib/runtime/logger';
+import { looksLikePersonKey, People } from '../../lib/crypto/pseudonym';
+import { mapOrderedLimited } from '../../lib/runtime/concurrency';
 import { gunzipStream, splitLines, type LineStats } from './lines';
 import { eraseLogs, inventoryLogs } from './erasure';
 import { accessLineMatch, isRecord, listDayObjects, needlesFor, type Line } from './subject-lines';
+import type { LogsConfig } from './config';
 
-export interface LogsConfig {
-  bucket: string;
-  accessPrefix: string;
-  voiceSessionsPrefix: string;
-  /** Objects read (and, erasing, rewritten) at once. */
-  concurrency?: number;
-  /**
-   * Erase: write rewritten objects with `If-Match` on the ETag read (default true). S3 honours it; the
-   * local s3rver does not, so the local stack sets false and gets a weaker check (see erasure.ts).
-   */
-  conditionalWrites?: boolean;
-  /** Erase: attempts per object when it keeps changing between read and write (default 5). */
-  maxWriteAttempts?: number;
-}
+export type { LogsConfig };
 
 export const accessLogSpec: CollectionSpec = {
   name: 'access-log',

@@ -36,13 +36,13 @@ import type {
   EraseContext,
   ErasureContext,
   PlanEntryView,
-} from '../../shared/contract';
-import { ConnectorError } from '../../shared/errors';
-import { zeroOutcome } from '../../shared/erasure-plan';
-import { log } from '../../shared/logger';
-import { retentionUntil } from '../../erasure/policy';
-import { forEachLimited } from '../../shared/concurrency';
-import type { LogsConfig } from './core';
+} from '../../lib/connectors/contract';
+import { ConnectorError } from '../../lib/runtime/errors';
+import { zeroOutcome } from '../../lib/erasure/erasure-plan';
+import { log } from '../../lib/runtime/logger';
+import { retentionUntil } from '../../lib/erasure/policy';
+import { forEachLimited } from '../../lib/runtime/concurrency';
+import type { LogsConfig } from './config';
 import { filterLines, gunzipStream, gzipStream, type LineStats, type LineVerdict } from './lines';
 import {
   accessLineMatch,

@@ -1,7 +1,7 @@
 import { ENV, platformStores } from '../../../config/data-map';
-import { s3Client } from '../../shared/clients';
-import { requireEnv } from '../../shared/config';
-import { connectorHandler } from '../../shared/connector-handler';
+import { s3Client } from '../../lib/aws/clients';
+import { requireEnv } from '../../lib/runtime/config';
+import { connectorHandler } from '../../lib/connectors/connector-handler';
 import { createLogsConnector } from './core';
 
 const config = {

@@ -3,7 +3,7 @@
  * subject's. One definition, so that what is exported, counted and erased is the same set of lines.
  */
 import type { S3Client } from '@aws-sdk/client-s3';
-import { listPages } from '../../shared/s3-objects';
+import { listPages } from '../../lib/aws/s3-objects';
 
 export type Line = Record<string, unknown>;
 

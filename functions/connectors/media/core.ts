@@ -6,7 +6,7 @@
  * original is kept in the table. Chat attachments are exported by the chat connector with their message.
  */
 import type { S3Client } from '@aws-sdk/client-s3';
-import { listPages } from '../../shared/s3-objects';
+import { listPages } from '../../lib/aws/s3-objects';
 import type {
   CategoryInventoryView,
   CategoryOutcome,
@@ -15,12 +15,17 @@ import type {
   Connector,
   EraseContext,
   ErasureContext,
-} from '../../shared/contract';
-import { ContractError } from '../../shared/errors';
-import { zeroOutcome } from '../../shared/erasure-plan';
-import { log } from '../../shared/logger';
-import { forEachLimited } from '../../shared/concurrency';
-import { deleteEntries, listEntries, usableInPrefix, type StoredEntry } from './objects';
+} from '../../lib/connectors/contract';
+import { ContractError } from '../../lib/runtime/errors';
+import { zeroOutcome } from '../../lib/erasure/erasure-plan';
+import { log } from '../../lib/runtime/logger';
+import { forEachLimited } from '../../lib/runtime/concurrency';
+import {
+  deleteEntries,
+  listEntries,
+  usableInPrefix,
+  type StoredEntry,
+} from '../../lib/connectors/media-objects';
 
 export interface MediaConfig {
   bucket: string;

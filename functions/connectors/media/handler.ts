@@ -1,9 +1,9 @@
 import { ENV, platformStores } from '../../../config/data-map';
-import { s3Client } from '../../shared/clients';
-import { requireEnv } from '../../shared/config';
-import { connectorHandler } from '../../shared/connector-handler';
+import { s3Client } from '../../lib/aws/clients';
+import { requireEnv } from '../../lib/runtime/config';
+import { connectorHandler } from '../../lib/connectors/connector-handler';
 import { createMediaConnector } from './core';
-import { mediaBucketVersioned } from './objects';
+import { mediaBucketVersioned } from '../../lib/connectors/media-objects';
 
 const config = {
   bucket: requireEnv(ENV.mediaBucket),

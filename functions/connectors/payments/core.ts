@@ -19,15 +19,21 @@ import type {
   EraseContext,
   ErasureContext,
   PlanEntryView,
-} from '../../shared/contract';
-import { retentionUntil } from '../../erasure/policy';
-import { STORE_CATEGORIES } from '../../erasure/types';
-import { classifyAwsError } from '../../shared/errors';
-import { planByCategory, zeroOutcome } from '../../shared/erasure-plan';
-import { batchWriteAll, pickKept } from '../../shared/vault';
-import { isRecord, queryPages, toJsonValue, type Item } from '../../shared/dynamo-paging';
-import { removeAttributesIfPresent } from '../../shared/dynamo-paging';
-import { isPanKey, isSecretKey, lastFourDigits, maskCardNumber, scrubCardData } from './masking';
+} from '../../lib/connectors/contract';
+import { retentionUntil } from '../../lib/erasure/policy';
+import { STORE_CATEGORIES } from '../../lib/erasure/types';
+import { classifyAwsError } from '../../lib/runtime/errors';
+import { planByCategory, zeroOutcome } from '../../lib/erasure/erasure-plan';
+import { batchWriteAll, pickKept } from '../../lib/erasure/vault';
+import { isRecord, queryPages, toJsonValue, type Item } from '../../lib/aws/dynamo-paging';
+import { removeAttributesIfPresent } from '../../lib/aws/dynamo-paging';
+import {
+  isPanKey,
+  isSecretKey,
+  lastFourDigits,
+  maskCardNumber,
+  scrubCardData,
+} from '../../lib/connectors/card-masking';
 
 export interface PaymentsConfig {
   tableName: string;

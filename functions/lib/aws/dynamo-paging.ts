@@ -1,0 +1,100 @@
+/**
+ * DynamoDB reading helpers shared by the table-backed connectors (payments, chat): paging through a
+ * whole Query, and turning what the document client returns into plain JSON values.
+ */
+import { classifyAwsError } from '../runtime/errors';
+import {
+  NumberValue,
+  QueryCommand,
+  UpdateCommand,
+  type DynamoDBDocumentClient,
+  type QueryCommandInput,
+} from '@aws-sdk/lib-dynamodb';
+
+export type Item = Record<string, unknown>;
+
+export function isRecord(value: unknown): value is Item {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/**
+ * Every item of a Query, page by page (no Limit: each page is up to 1 MB). Yields pages rather than
+ * items so a caller can prepare a page's lookups together.
+ */
+export async function* queryPages(
+  doc: DynamoDBDocumentClient,
+  input: QueryCommandInput,
+): AsyncGenerator<Item[]> {
+  let startKey: Item | undefined;
+  do {
+    const page = await doc.send(new QueryCommand({ ...input, ExclusiveStartKey: startKey }));
+    yield page.Items ?? [];
+    startKey = page.LastEvaluatedKey;
+  } while (startKey);
+}
+
+/**
+ * A value as plain JSON. The document client returns sets as `Set`, numbers beyond 2^53 as `BigInt`
+ * (or `NumberValue`), binaries as `Uint8Array`: none of them survives `JSON.stringify` (a BigInt throws,
+ * a Set becomes `{}`). Sets become arrays, big numbers their exact decimal string, binaries base64.
+ */
+export function toJsonValue(value: unknown): unknown {
+  if (value === undefined) return undefined;
+  if (value === null || typeof value === 'string' || typeof value === 'boolean') return value;
+  if (typeof value === 'number') return Number.isFinite(value) ? value : String(value);
+  if (typeof value === 'bigint') return value.toString();
+  if (value instanceof NumberValue) return value.toString();
+  if (value instanceof Uint8Array) return Buffer.from(value).toString('base64');
+  if (value instanceof Set) return [...value].map((entry: unknown) => toJsonValue(entry));
+  if (Array.isArray(value)) return value.map((entry) => toJsonValue(entry));
+  if (isRecord(value)) {
+    const out: Item = {};
+    for (const [key, entry] of Object.entries(value)) {
+      if (entry !== undefined) out[key] = toJsonValue(entry);
+    }
+    return out;
+  }
+  return null;
+}
+
+/** A list attribute as an array: lists and sets are accepted, anything else (or nothing) is empty. */
+export function asList(value: unknown): unknown[] {
+  if (Array.isArray(value)) return value;
+  if (value instanceof Set) return [...(value as Set<unknown>)];
+  return [];
+}
+
+export function asString(value: unknown): string | undefined {
+  return typeof value === 'string' ? value : undefined;
+}
+
+/**
+ * Removes attributes from an item if it still exists: an item that went meanwhile is never recreated
+ * (the condition fails and that is fine). Other failures are classified for the workflow's retries.
+ */
+export async function removeAttributesIfPresent(
+  doc: DynamoDBDocumentClient,
+  tableName: string,
+  key: Record<string, unknown>,
+  attributes: readonly string[],
+): Promise<void> {
+  if (attributes.length === 0) return;
+  const keyAttribute = Object.keys(key)[0] ?? '';
+  try {
+    await doc.send(
+      new UpdateCommand({
+        TableName: tableName,
+        Key: key,
+        UpdateExpression: `REMOVE ${attributes.map((_, i) => `#a${i}`).join(', ')}`,
+        ExpressionAttributeNames: {
+          ...Object.fromEntries(attributes.map((a, i) => [`#a${i}`, a])),
+          '#key': keyAttribute,
+        },
+        ConditionExpression: 'attribute_exists(#key)',
+      }),
+    );
+  } catch (error) {
+    if ((error as { name?: string }).name !== 'ConditionalCheckFailedException')
+      throw classifyAwsError(error);
+  }
+}

@@ -1,0 +1,58 @@
+import {
+  GetObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  type _Object,
+  type S3Client,
+} from '@aws-sdk/client-s3';
+import type { S3Pointer } from '../connectors/contract';
+
+export async function getJson<T>(s3: S3Client, pointer: S3Pointer): Promise<T> {
+  const out = await s3.send(new GetObjectCommand({ Bucket: pointer.bucket, Key: pointer.key }));
+  if (!out.Body) throw new Error(`Empty object at ${pointer.key}`);
+  return JSON.parse(await out.Body.transformToString('utf8')) as T;
+}
+
+/**
+ * Every object under `prefix`, a listing page (up to 1,000) at a time; only keys that really start with
+ * the prefix are yielded, whatever the store answers.
+ */
+export async function* listPages(
+  s3: S3Client,
+  bucket: string,
+  prefix: string,
+): AsyncGenerator<(_Object & { Key: string })[]> {
+  let token: string | undefined;
+  do {
+    const page = await s3.send(
+      new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }),
+    );
+    yield (page.Contents ?? []).filter(
+      (o): o is _Object & { Key: string } => o.Key?.startsWith(prefix) === true,
+    );
+    token = page.IsTruncated ? page.NextContinuationToken : undefined;
+  } while (token);
+}
+
+export async function putJson(s3: S3Client, pointer: S3Pointer, value: unknown): Promise<void> {
+  await s3.send(
+    new PutObjectCommand({
+      Bucket: pointer.bucket,
+      Key: pointer.key,
+      Body: JSON.stringify(value),
+      ContentType: 'application/json',
+    }),
+  );
+}
+
+/** Staging layout: everything of one request lives under its own prefix, removed as a whole. */
+export const stagingKeys = {
+  prefix: (requestId: string) => `requests/${requestId}/`,
+  subject: (requestId: string) => `requests/${requestId}/subject.json`,
+  storeIndex: (requestId: string, store: string) => `requests/${requestId}/${store}/index.json`,
+  inventory: (requestId: string, store: string, phase: 'plan' | 'verify') =>
+    `requests/${requestId}/${store}/inventory-${phase}.json`,
+  plan: (requestId: string) => `requests/${requestId}/plan.json`,
+  collection: (requestId: string, store: string, name: string) =>
+    `requests/${requestId}/${store}/${name}.ndjson`,
+};

@@ -1,0 +1,166 @@
+/**
+ * The handler every connector Lambda exports: load the staged subject, run the connector's operation
+ * into a staging area, write the store index, and return a pointer with counts.
+ */
+import type { S3Client } from '@aws-sdk/client-s3';
+import { createHash } from 'node:crypto';
+import type {
+  CategoryInventoryView,
+  CategoryOutcome,
+  CollectResult,
+  Connector,
+  ConnectorTaskInput,
+  EraseResult,
+  ErasureContext,
+  InventoryResult,
+  PlanEntryView,
+  StagedSubject,
+  VaultWriter,
+} from './contract';
+import { STORE_CATEGORIES } from '../erasure/types';
+import { ContractError } from '../runtime/errors';
+import { getJson, putJson, stagingKeys } from '../aws/s3-objects';
+import { StagingArea } from './staging';
+import { taskHandler } from '../runtime/task-handler';
+
+export interface ConnectorRuntime {
+  s3: S3Client;
+  stagingBucket: string;
+  clock?: () => Date;
+  /** Where retained records go; only connectors whose store has retention rules get one. */
+  vault?: VaultWriter;
+}
+
+async function loadSubject(runtime: ConnectorRuntime, connector: Connector, input: ConnectorTaskInput) {
+  if (input.store !== connector.store) {
+    throw new ContractError(`Connector ${connector.store} was asked to serve ${input.store}`);
+  }
+  return getJson<StagedSubject>(runtime.s3, {
+    bucket: runtime.stagingBucket,
+    key: stagingKeys.subject(input.requestId),
+  });
+}
+
+/** The name others' records carry once the subject is erased: stable within a request, unlinkable to them. */
+export function tombstoneFor(subject: StagedSubject): string {
+  const digest = createHash('sha256').update(`${subject.subjectHash}:${subject.requestId}`).digest('hex');
+  return `erased-user-${digest.slice(0, 16)}`;
+}
+
+function erasureContext(subject: StagedSubject, runtime: ConnectorRuntime): ErasureContext {
+  return {
+    requestId: subject.requestId,
+    subject,
+    tombstone: tombstoneFor(subject),
+    now: runtime.clock ?? (() => new Date()),
+  };
+}
+
+export async function runInventory(
+  connector: Connector,
+  runtime: ConnectorRuntime,
+  input: ConnectorTaskInput,
+): Promise<InventoryResult> {
+  const subject = await loadSubject(runtime, connector, input);
+  if (!connector.inventory) throw new ContractError(`Connector ${connector.store} cannot take inventory`);
+  const found = subject.found ? await connector.inventory(erasureContext(subject, runtime)) : {};
+  // Every category is reported, zeros included, so the plan and the verification see the whole store.
+  const inventory: Record<string, CategoryInventoryView> = {};
+  for (const category of STORE_CATEGORIES[connector.store])
+    inventory[category] = found[category] ?? { count: 0 };
+  const unknown = Object.keys(found).filter((c) => !(c in inventory));
+  if (unknown.length > 0) throw new ContractError(`Connector ${connector.store} reported unknown categories`);
+  const phase = input.phase ?? 'plan';
+  const pointer = {
+    bucket: runtime.stagingBucket,
+    key: stagingKeys.inventory(input.requestId, connector.store, phase),
+  };
+  await putJson(runtime.s3, pointer, inventory);
+  const records = Object.values(inventory).reduce((sum, c) => sum + c.count, 0);
+  return { store: connector.store, phase, inventory: pointer, records };
+}
+
+export async function runErase(
+  connector: Connector,
+  runtime: ConnectorRuntime,
+  input: ConnectorTaskInput,
+): Promise<EraseResult> {
+  const subject = await loadSubject(runtime, connector, input);
+  if (!connector.erase) throw new ContractError(`Connector ${connector.store} cannot erase`);
+  const plan = await getJson<{ plannedAt?: string; entries: (PlanEntryView & { store: string })[] }>(
+    runtime.s3,
+    {
+      bucket: runtime.stagingBucket,
+      key: stagingKeys.plan(input.requestId),
+    },
+  );
+  const entries = plan.entries.filter((e) => e.store === connector.store);
+  // Erase acts as of the plan's time, so what is expired and what is still retained is exactly what
+  // the plan decided (a resumed run plans as of the sweep's time).
+  const plannedAt = plan.plannedAt ? new Date(plan.plannedAt) : undefined;
+  const planClock = plannedAt ? { ...runtime, clock: () => plannedAt } : runtime;
+  const needsVault = !connector.retainsInPlace && entries.some((e) => e.action === 'retain');
+  if (needsVault && !runtime.vault)
+    throw new ContractError(`Connector ${connector.store} has no vault to retain into`);
+  const vault: VaultWriter = runtime.vault ?? {
+    put: async () => {
+      throw new ContractError('No vault');
+    },
+  };
+  const outcome: Record<string, CategoryOutcome> = subject.found
+    ? await connector.erase({ ...erasureContext(subject, planClock), plan: entries, vault })
+    : {};
+  return { store: connector.store, outcome };
+}
+
+export async function runCollect(
+  connector: Connector,
+  runtime: ConnectorRuntime,
+  input: ConnectorTaskInput,
+): Promise<CollectResult> {
+  const subject = await loadSubject(runtime, connector, input);
+  const staging = new StagingArea(runtime.s3, runtime.stagingBucket, connector.store, subject, runtime.clock);
+  // An unknown subject has nothing to collect; its store index is still written, empty, so the
+  // archive says so explicitly.
+  if (subject.found) {
+    try {
+      await connector.collect(staging.context());
+    } catch (error) {
+      await staging.abort();
+      throw error;
+    }
+  }
+  const index = await staging.finish();
+  const pointer = {
+    bucket: runtime.stagingBucket,
+    key: stagingKeys.storeIndex(input.requestId, connector.store),
+  };
+  await putJson(runtime.s3, pointer, index);
+  return {
+    store: connector.store,
+    index: pointer,
+    records: index.collections.reduce((sum, c) => sum + c.records, 0),
+    mediaFiles: index.media.length,
+    bytes:
+      index.collections.reduce((sum, c) => sum + c.bytes, 0) +
+      index.media.reduce((sum, m) => sum + m.bytes, 0),
+  };
+}
+
+export function connectorHandler(connector: Connector, runtime: () => ConnectorRuntime) {
+  return taskHandler<ConnectorTaskInput, CollectResult | InventoryResult | EraseResult>(
+    `connector-${connector.store}`,
+    async (input) => {
+      switch (input.operation) {
+        case 'collect':
+          return runCollect(connector, runtime(), input);
+        case 'inventory':
+          return runInventory(connector, runtime(), input);
+        case 'erase':
+          return runErase(connector, runtime(), input);
+        default:
+          throw new ContractError(`Unknown connector operation`);
+      }
+    },
+  );
+}

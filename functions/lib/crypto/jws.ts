@@ -1,0 +1,267 @@
+/**
+ * JSON Web Signatures (RFC 7515) with ES256 only: compact serialisation, and the detached-payload
+ * form of appendix F (`header..signature`) used for archive manifests. `b64` stays at its default
+ * (true), so any standard JOSE library or plain openssl can check a signature: the signing input is
+ * `base64url(header) + '.' + base64url(payload)`. Pure crypto, no I/O: keys come from the caller.
+ */
+import { createHash, createPublicKey, verify as cryptoVerify, type KeyObject } from 'node:crypto';
+import { AppError } from '../runtime/errors';
+
+/** A P-256 public key as a JWK (RFC 7517/7518), as published in the JWKS. */
+export interface EcPublicJwk {
+  kty: 'EC';
+  crv: 'P-256';
+  x: string;
+  y: string;
+  kid: string;
+  use?: 'sig';
+  alg?: 'ES256';
+}
+
+export interface Jwks {
+  keys: EcPublicJwk[];
+}
+
+/** Anything that can sign with an ES256 key: returns the JOSE signature (raw r||s, 64 bytes). */
+export interface JwsSigner {
+  keyId(): Promise<string>;
+  sign(data: Buffer): Promise<Buffer>;
+}
+
+export interface JwsHeader {
+  alg: 'ES256';
+  kid: string;
+  typ?: string;
+  cty?: string;
+}
+
+/** A key to verify with: a JWKS (the key is picked by `kid`) or one public key (PEM or KeyObject). */
+export type VerificationKeys = { jwks: Jwks } | { publicKey: KeyObject | string };
+
+export type JwsVerification =
+  { ok: true; kid: string; header: JwsHeader } | { ok: false; reason: string; kid?: string };
+
+export class JwsFormatError extends AppError {
+  override name = 'JwsFormatError';
+  constructor(message: string) {
+    super(message, 'JWS_INVALID');
+  }
+}
+
+export class SigningError extends AppError {
+  override name = 'SigningError';
+  constructor(message: string) {
+    super(message, 'SIGNING_FAILED');
+  }
+}
+
+const ES256_SIGNATURE_BYTES = 64;
+const COORDINATE_BYTES = 32;
+
+export function base64url(data: Buffer | string): string {
+  return (typeof data === 'string' ? Buffer.from(data, 'utf8') : data).toString('base64url');
+}
+
+function decodeBase64url(text: string, what: string): Buffer {
+  if (!/^[A-Za-z0-9_-]*$/.test(text)) throw new JwsFormatError(`${what} is not base64url`);
+  return Buffer.from(text, 'base64url');
+}
+
+/** RFC 7638 thumbprint: SHA-256 over the required members in lexicographic order, base64url. */
+export function jwkThumbprint(jwk: Pick<EcPublicJwk, 'crv' | 'kty' | 'x' | 'y'>): string {
+  const canonical = JSON.stringify({ crv: jwk.crv, kty: jwk.kty, x: jwk.x, y: jwk.y });
+  return createHash('sha256').update(canonical, 'utf8').digest('base64url');
+}
+
+/** The public JWK of a P-256 key (private or public KeyObject), with its thumbprint as `kid`. */
+export function publicJwk(key: KeyObject): EcPublicJwk {
+  const publicKey = key.type === 'private' ? createPublicKey(key) : key;
+  const exported = publicKey.export({ format: 'jwk' });
+  if (exported.kty !== 'EC' || exported.crv !== 'P-256' || !exported.x || !exported.y) {
+    throw new SigningError('Signing keys must be EC P-256 keys');
+  }
+  const base = { kty: 'EC' as const, crv: 'P-256' as const, x: exported.x, y: exported.y };
+  return { ...base, kid: jwkThumbprint(base), use: 'sig', alg: 'ES256' };
+}
+
+export function keyFromJwk(jwk: EcPublicJwk): KeyObject {
+  return createPublicKey({ key: { kty: jwk.kty, crv: jwk.crv, x: jwk.x, y: jwk.y }, format: 'jwk' });
+}
+
+/** DER ECDSA-Sig-Value (SEQUENCE { r INTEGER, s INTEGER }), as KMS and openssl produce, to raw r||s. */
+export function derToJoseSignature(der: Uint8Array): Buffer {
+  const buf = Buffer.from(der);
+  let offset = 0;
+  const byte = (): number => {
+    const value = buf[offset];
+    if (value === undefined) throw new SigningError('Truncated DER signature');
+    offset += 1;
+    return value;
+  };
+  const length = (): number => {
+    const first = byte();
+    if (first < 0x80) return first;
+    if (first !== 0x81) throw new SigningError('Unsupported DER length');
+    return byte();
+  };
+  const integer = (): Buffer => {
+    if (byte() !== 0x02) throw new SigningError('Expected a DER INTEGER');
+    const len = length();
+    if (len < 1 || offset + len > buf.length) throw new SigningError('Bad DER INTEGER length');
+    let value = buf.subarray(offset, offset + len);
+    offset += len;
+    while (value.length > 1 && value[0] === 0) value = value.subarray(1);
+    if (value.length > COORDINATE_BYTES) throw new SigningError('DER INTEGER too large for P-256');
+    return Buffer.concat([Buffer.alloc(COORDINATE_BYTES - value.length), value]);
+  };
+  if (byte() !== 0x30) throw new SigningError('Expected a DER SEQUENCE');
+  const seqLength = length();
+  if (offset + seqLength !== buf.length) throw new SigningError('DER SEQUENCE length mismatch');
+  const r = integer();
+  const s = integer();
+  if (offset !== buf.length) throw new SigningError('Trailing bytes after DER signature');
+  return Buffer.concat([r, s]);
+}
+
+/** Raw r||s to DER, for tools (openssl) that want DER. */
+export function joseToDerSignature(raw: Uint8Array): Buffer {
+  if (raw.length !== ES256_SIGNATURE_BYTES) throw new SigningError('An ES256 signature is 64 bytes');
+  const integer = (part: Uint8Array): Buffer => {
+    let value = Buffer.from(part);
+    while (value.length > 1 && value[0] === 0 && (value[1] ?? 0) < 0x80) value = value.subarray(1);
+    if ((value[0] ?? 0) >= 0x80) value = Buffer.concat([Buffer.from([0]), value]);
+    return Buffer.concat([Buffer.from([0x02, value.length]), value]);
+  };
+  const body = Buffer.concat([integer(raw.subarray(0, 32)), integer(raw.subarray(32))]);
+  return Buffer.concat([Buffer.from([0x30, body.length]), body]);
+}
+
+function signingInput(encodedHeader: string, encodedPayload: string): Buffer {
+  return Buffer.from(`${encodedHeader}.${encodedPayload}`, 'ascii');
+}
+
+async function signParts(
+  payload: Buffer,
+  signer: JwsSigner,
+  extraHeader: Omit<JwsHeader, 'alg' | 'kid'>,
+): Promise<{ encodedHeader: string; encodedPayload: string; signature: string }> {
+  const header: JwsHeader = { alg: 'ES256', kid: await signer.keyId(), ...extraHeader };
+  const encodedHeader = base64url(JSON.stringify(header));
+  const encodedPayload = base64url(payload);
+  const signature = await signer.sign(signingInput(encodedHeader, encodedPayload));
+  if (signature.length !== ES256_SIGNATURE_BYTES) {
+    throw new SigningError('The signer did not return a 64-byte ES256 signature');
+  }
+  return { encodedHeader, encodedPayload, signature: base64url(signature) };
+}
+
+/** Compact JWS with a detached payload (RFC 7515 appendix F): `header..signature`. */
+export async function signDetached(
+  payload: Buffer,
+  signer: JwsSigner,
+  extraHeader: Omit<JwsHeader, 'alg' | 'kid'> = {},
+): Promise<string> {
+  const { encodedHeader, signature } = await signParts(payload, signer, extraHeader);
+  return `${encodedHeader}..${signature}`;
+}
+
+/** Ordinary compact JWS: `header.payload.signature`. */
+export async function signCompact(
+  payload: Buffer,
+  signer: JwsSigner,
+  extraHeader: Omit<JwsHeader, 'alg' | 'kid'> = {},
+): Promise<string> {
+  const { encodedHeader, encodedPayload, signature } = await signParts(payload, signer, extraHeader);
+  return `${encodedHeader}.${encodedPayload}.${signature}`;
+}
+
+interface ParsedJws {
+  header: JwsHeader;
+  encodedHeader: string;
+  encodedPayload: string;
+  signature: Buffer;
+}
+
+function parseCompact(jws: string): ParsedJws {
+  const parts = jws.trim().split('.');
+  if (parts.length !== 3) throw new JwsFormatError('A compact JWS has three dot-separated parts');
+  const [encodedHeader = '', encodedPayload = '', encodedSignature = ''] = parts;
+  let header: unknown;
+  try {
+    header = JSON.parse(decodeBase64url(encodedHeader, 'JWS header').toString('utf8'));
+  } catch (error) {
+    if (error instanceof JwsFormatError) throw error;
+    throw new JwsFormatError('JWS header is not JSON');
+  }
+  if (typeof header !== 'object' || header === null || Array.isArray(header)) {
+    throw new JwsFormatError('JWS header is not a JSON object');
+  }
+  const h = header as Record<string, unknown>;
+  // Only ES256: never let the token choose a weaker algorithm (or "none").
+  if (h.alg !== 'ES256') throw new JwsFormatError('JWS alg must be ES256');
+  if (typeof h.kid !== 'string' || h.kid === '') throw new JwsFormatError('JWS header has no kid');
+  // RFC 7515 4.1.11: extensions we do not understand must be rejected; b64=false (RFC 7797) is not used.
+  if (h.crit !== undefined) throw new JwsFormatError('JWS crit header parameters are not supported');
+  if (h.b64 !== undefined && h.b64 !== true) throw new JwsFormatError('JWS b64=false is not supported');
+  decodeBase64url(encodedPayload, 'JWS payload');
+  const signature = decodeBase64url(encodedSignature, 'JWS signature');
+  return { header: h as unknown as JwsHeader, encodedHeader, encodedPayload, signature };
+}
+
+function candidateKeys(keys: VerificationKeys, kid: string): KeyObject[] {
+  if ('publicKey' in keys) {
+    return [typeof keys.publicKey === 'string' ? createPublicKey(keys.publicKey) : keys.publicKey];
+  }
+  return keys.jwks.keys
+    .filter((jwk) => jwk.kid === kid && jwk.kty === 'EC' && jwk.crv === 'P-256')
+    .filter(
+      (jwk) => (jwk.alg === undefined || jwk.alg === 'ES256') && (jwk.use === undefined || jwk.use === 'sig'),
+    )
+    .map(keyFromJwk);
+}
+
+function verifyParsed(parsed: ParsedJws, encodedPayload: string, keys: VerificationKeys): JwsVerification {
+  const { header, encodedHeader, signature } = parsed;
+  if (signature.length !== ES256_SIGNATURE_BYTES) {
+    return { ok: false, reason: 'The signature is not a 64-byte ES256 signature', kid: header.kid };
+  }
+  const candidates = candidateKeys(keys, header.kid);
+  if (candidates.length === 0) {
+    return { ok: false, reason: `No ES256 key with kid ${header.kid} in the key set`, kid: header.kid };
+  }
+  const input = signingInput(encodedHeader, encodedPayload);
+  const valid = candidates.some((key) =>
+    cryptoVerify('sha256', input, { key, dsaEncoding: 'ieee-p1363' }, signature),
+  );
+  return valid
+    ? { ok: true, kid: header.kid, header }
+    : { ok: false, reason: 'The signature does not match', kid: header.kid };
+}
+
+/** Verifies `header..signature` over the given payload bytes. Never throws on a bad token. */
+export function verifyDetached(jws: string, payload: Buffer, keys: VerificationKeys): JwsVerification {
+  let parsed: ParsedJws;
+  try {
+    parsed = parseCompact(jws);
+  } catch (error) {
+    return { ok: false, reason: error instanceof Error ? error.message : 'Malformed JWS' };
+  }
+  if (parsed.encodedPayload !== '')
+    return { ok: false, reason: 'Expected a detached payload (header..signature)' };
+  return verifyParsed(parsed, base64url(payload), keys);
+}
+
+/** Verifies a compact JWS with an attached payload and returns the payload bytes when valid. */
+export function verifyCompact(
+  jws: string,
+  keys: VerificationKeys,
+): (JwsVerification & { ok: true; payload: Buffer }) | (JwsVerification & { ok: false }) {
+  let parsed: ParsedJws;
+  try {
+    parsed = parseCompact(jws);
+  } catch (error) {
+    return { ok: false, reason: error instanceof Error ? error.message : 'Malformed JWS' };
+  }
+  const result = verifyParsed(parsed, parsed.encodedPayload, keys);
+  return result.ok ? { ...result, payload: Buffer.from(parsed.encodedPayload, 'base64url') } : result;
+}

@@ -1,0 +1,506 @@
+/**
+ * Download links for finished exports. The link the user gets is long-lived (days) but names no S3
+ * object: each download mints a fresh presigned URL that lives minutes, because a URL presigned with a
+ * Lambda role's temporary credentials dies with them.
+ *
+ * Token: `<requestId>.<linkId>.<mac>`. `linkId` is 128 random bits; `mac` is HMAC-SHA-256 (KMS
+ * GenerateMac in AWS, a key file locally) over the request id and the link id, so a tampered or forged
+ * token is refused before any lookup, and a token names exactly one request. The link record (pk
+ * `REQ#<requestId>`, sk `DOWNLOAD#LINK`) keeps the link id and a SHA-256 of the token, never the token:
+ * a reader of the table cannot rebuild the MAC without the key, while the API (which may use the key)
+ * can show the same URL again to a support system.
+ */
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { PassThrough, Readable } from 'node:stream';
+import { GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { GetObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import yauzl from 'yauzl';
+import { ConfigError, intEnv, requireEnv } from '../runtime/config';
+import type { ExportArchive, RequestEvent } from '../requests/requests';
+import { keyedHasherFromEnv, type SubjectHasher } from '../crypto/subject-hash';
+
+/** Longest life of a presigned archive URL: minutes, never the link's days. */
+export const MAX_PRESIGN_SECONDS = 900;
+export const LINK_SK = 'DOWNLOAD#LINK';
+const MAC_CONTEXT = 'dsr-download-link/v1';
+const REQUEST_ID = /^req_[a-f0-9]{32}$/;
+const LINK_ID = /^[A-Za-z0-9_-]{22}$/;
+const MAC = /^[A-Za-z0-9_-]{43}$/;
+
+export type LinkStatus = 'active' | 'expired' | 'revoked' | 'exhausted';
+
+/** What the page shows of an archive: counts and sizes only, never content. */
+export interface ArchiveSummary {
+  bytes: number;
+  sha256: string;
+  files: number;
+  records: number;
+  stores: { store: string; records: number; files: number }[];
+}
+
+export interface DownloadLink {
+  requestId: string;
+  linkId: string;
+  /** SHA-256 (hex) of the whole token. */
+  tokenHash: string;
+  issuedAt: string;
+  expiresAt: string;
+  maxDownloads: number;
+  downloads: number;
+  revokedAt?: string;
+  /** Set when the archive was found gone (the bucket's lifecycle removed it). */
+  archiveGoneAt?: string;
+  /** When the user was emailed the link (so a retried notify task does not email twice). */
+  notifiedAt?: string;
+  archive: { bucket: string; key: string };
+  summary: ArchiveSummary;
+}
+
+export interface DownloadLinkConfig {
+  ttlSeconds: number;
+  maxDownloads: number;
+  presignSeconds: number;
+  publicBaseUrl: string;
+}
+
+/** Reads the link settings once; a presigned URL longer than 15 minutes is a configuration error. */
+export function downloadLinkConfigFromEnv(env: NodeJS.ProcessEnv = process.env): DownloadLinkConfig {
+  const config = {
+    ttlSeconds: intEnv('DOWNLOAD_LINK_TTL_SECONDS', 7 * 24 * 3600, env),
+    maxDownloads: intEnv('DOWNLOAD_MAX_DOWNLOADS', 5, env),
+    presignSeconds: intEnv('DOWNLOAD_PRESIGN_SECONDS', 300, env),
+    publicBaseUrl: requireEnv('PUBLIC_API_URL', env).replace(/\/+$/, ''),
+  };
+  if (config.presignSeconds < 1 || config.presignSeconds > MAX_PRESIGN_SECONDS)
+    throw new ConfigError(`DOWNLOAD_PRESIGN_SECONDS must be between 1 and ${MAX_PRESIGN_SECONDS}`);
+  if (config.ttlSeconds < 60) throw new ConfigError('DOWNLOAD_LINK_TTL_SECONDS must be at least 60');
+  if (config.maxDownloads < 1) throw new ConfigError('DOWNLOAD_MAX_DOWNLOADS must be at least 1');
+  return config;
+}
+
+/** The token MAC key: a KMS HMAC key in AWS, a key file (0600) under the data dir locally. */
+export function tokenMacFromEnv(env: NodeJS.ProcessEnv = process.env): SubjectHasher {
+  return keyedHasherFromEnv('DOWNLOAD_TOKEN_KMS_KEY_ID', 'DOWNLOAD_TOKEN_KEY_FILE', env);
+}
+
+export interface ParsedToken {
+  requestId: string;
+  linkId: string;
+  mac: string;
+}
+
+/** Splits a token; undefined for anything not shaped like one (no lookup is made for those). */
+export function parseToken(token: string): ParsedToken | undefined {
+  const parts = token.split('.');
+  if (parts.length !== 3) return undefined;
+  const [requestId, linkId, mac] = parts as [string, string, string];
+  if (!REQUEST_ID.test(requestId) || !LINK_ID.test(linkId) || !MAC.test(mac)) return undefined;
+  return { requestId, linkId, mac };
+}
+
+const tokenHashOf = (token: string) => createHash('sha256').update(token, 'utf8').digest('hex');
+
+function sameText(a: string, b: string): boolean {
+  const x = Buffer.from(a, 'utf8');
+  const y = Buffer.from(b, 'utf8');
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+/** The status a link has at `now`: revoked wins over expired, expired over exhausted. */
+export function linkStatus(link: DownloadLink, now: Date): LinkStatus {
+  if (link.revokedAt) return 'revoked';
+  if (link.archiveGoneAt || now.getTime() >= Date.parse(link.expiresAt)) return 'expired';
+  if (link.downloads >= link.maxDownloads) return 'exhausted';
+  return 'active';
+}
+
+export type ResolvedToken = { found: false } | { found: true; link: DownloadLink; status: LinkStatus };
+export type ConsumeResult = { ok: true; link: DownloadLink } | { ok: false; status: LinkStatus | 'unknown' };
+
+export class DownloadLinks {
+  constructor(
+    private readonly doc: DynamoDBDocumentClient,
+    private readonly tableName: string,
+    private readonly mac: SubjectHasher,
+    readonly config: DownloadLinkConfig,
+    readonly clock: () => Date = () => new Date(),
+  ) {}
+
+  private key(requestId: string) {
+    return { pk: `REQ#${requestId}`, sk: LINK_SK };
+  }
+
+  async tokenFor(requestId: string, linkId: string): Promise<string> {
+    const mac = await this.mac.hash(`${MAC_CONTEXT}\n${requestId}\n${linkId}`);
+    return `${requestId}.${linkId}.${mac}`;
+  }
+
+  /** The page URL the user is given. */
+  async urlFor(link: Pick<DownloadLink, 'requestId' | 'linkId'>): Promise<string> {
+    const token = await this.tokenFor(link.requestId, link.linkId);
+    return `${this.config.publicBaseUrl}/v1/downloads/${token}`;
+  }
+
+  async get(requestId: string): Promise<DownloadLink | undefined> {
+    const { Item } = await this.doc.send(
+      new GetCommand({ TableName: this.tableName, Key: this.key(requestId), ConsistentRead: true }),
+    );
+    if (!Item) return undefined;
+    const { pk: _pk, sk: _sk, kind: _kind, ...link } = Item;
+    return link as DownloadLink;
+  }
+
+  /**
+   * The link of a completed export, issued on first call (idempotent: concurrent callers get the same
+   * link). The expiry counts from issue.
+   */
+  async ensure(
+    requestId: string,
+    archive: ExportArchive,
+    summarize: () => Promise<ArchiveSummary>,
+  ): Promise<{ link: DownloadLink; issued: boolean }> {
+    const existing = await this.get(requestId);
+    if (existing) return { link: existing, issued: false };
+    const now = this.clock();
+    const linkId = randomBytes(16).toString('base64url');
+    const link: DownloadLink = {
+      requestId,
+      linkId,
+      tokenHash: tokenHashOf(await this.tokenFor(requestId, linkId)),
+      issuedAt: now.toISOString(),
+      expiresAt: new Date(now.getTime() + this.config.ttlSeconds * 1000).toISOString(),
+      maxDownloads: this.config.maxDownloads,
+      downloads: 0,
+      archive: { bucket: archive.bucket, key: archive.key },
+      summary: await summarize(),
+    };
+    try {
+      await this.doc.send(
+        new PutCommand({
+          TableName: this.tableName,
+          // `kind` without `createdAt` keeps link items out of the byKind index, which lists requests.
+          Item: { ...this.key(requestId), kind: 'download-link', ...link },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        }),
+      );
+      return { link, issued: true };
+    } catch (error) {
+      if ((error as { name?: string }).name !== 'ConditionalCheckFailedException') throw error;
+      const raced = await this.get(requestId);
+      if (!raced) throw error;
+      return { link: raced, issued: false };
+    }
+  }
+
+  /** Checks the MAC first (no lookup for a forged token), then the stored hash. */
+  async resolve(token: string): Promise<ResolvedToken> {
+    const parsed = parseToken(token);
+    if (!parsed) return { found: false };
+    const expected = await this.tokenFor(parsed.requestId, parsed.linkId);
+    if (!sameText(expected, token)) return { found: false };
+    const link = await this.get(parsed.requestId);
+    if (!link || !sameText(link.tokenHash, tokenHashOf(token))) return { found: false };
+    return { found: true, link, status: linkStatus(link, this.clock()) };
+  }
+
+  /**
+   * Counts one download, atomically: the condition keeps concurrent clicks from passing the limit and
+   * refuses a link that is revoked, expired or whose archive is gone.
+   */
+  async consume(link: DownloadLink): Promise<ConsumeResult> {
+    try {
+      const out = await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: this.key(link.requestId),
+          UpdateExpression: 'SET downloads = downloads + :one, lastDownloadAt = :now',
+          ConditionExpression:
+            'linkId = :linkId AND downloads < maxDownloads AND expiresAt > :now ' +
+            'AND attribute_not_exists(revokedAt) AND attribute_not_exists(archiveGoneAt)',
+          ExpressionAttributeValues: {
+            ':one': 1,
+            ':now': this.clock().toISOString(),
+            ':linkId': link.linkId,
+          },
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      const { pk: _pk, sk: _sk, kind: _kind, lastDownloadAt: _last, ...updated } = out.Attributes ?? {};
+      return { ok: true, link: updated as DownloadLink };
+    } catch (error) {
+      if ((error as { name?: string }).name !== 'ConditionalCheckFailedException') throw error;
+      const current = await this.get(link.requestId);
+      return { ok: false, status: current ? linkStatus(current, this.clock()) : 'unknown' };
+    }
+  }
+
+  /** Revokes the request's link; false when it has none. Revoking twice keeps the first time. */
+  async revoke(requestId: string): Promise<DownloadLink | undefined> {
+    try {
+      const out = await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: this.key(requestId),
+          UpdateExpression: 'SET revokedAt = if_not_exists(revokedAt, :now)',
+          ConditionExpression: 'attribute_exists(pk)',
+          ExpressionAttributeValues: { ':now': this.clock().toISOString() },
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      const { pk: _pk, sk: _sk, kind: _kind, ...link } = out.Attributes ?? {};
+      return link as DownloadLink;
+    } catch (error) {
+      if ((error as { name?: string }).name === 'ConditionalCheckFailedException') return undefined;
+      throw error;
+    }
+  }
+
+  async markNotified(requestId: string): Promise<void> {
+    await this.doc.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: this.key(requestId),
+        UpdateExpression: 'SET notifiedAt = if_not_exists(notifiedAt, :now)',
+        ConditionExpression: 'attribute_exists(pk)',
+        ExpressionAttributeValues: { ':now': this.clock().toISOString() },
+      }),
+    );
+  }
+
+  /** Records that the archive is gone (lifecycle expiry): from then on the link says expired. */
+  async markArchiveGone(requestId: string): Promise<void> {
+    await this.doc.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: this.key(requestId),
+        UpdateExpression: 'SET archiveGoneAt = if_not_exists(archiveGoneAt, :now)',
+        ConditionExpression: 'attribute_exists(pk)',
+        ExpressionAttributeValues: { ':now': this.clock().toISOString() },
+      }),
+    );
+  }
+}
+
+/** What callers of the request API see about the link. */
+export interface DownloadView {
+  status: LinkStatus;
+  expiresAt: string;
+  maxDownloads: number;
+  downloadsRemaining: number;
+  revokedAt?: string;
+}
+
+export function downloadView(link: DownloadLink, now: Date): DownloadView {
+  const view: DownloadView = {
+    status: linkStatus(link, now),
+    expiresAt: link.expiresAt,
+    maxDownloads: link.maxDownloads,
+    downloadsRemaining: Math.max(0, link.maxDownloads - link.downloads),
+  };
+  if (link.revokedAt) view.revokedAt = link.revokedAt;
+  return view;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// The archive in S3: existence, short-lived URLs, and the summary read from its manifest.
+
+export interface ArchiveAccess {
+  exists(bucket: string, key: string): Promise<boolean>;
+  presign(bucket: string, key: string, options: { expiresIn: number; fileName: string }): Promise<string>;
+  summarize(archive: ExportArchive): Promise<ArchiveSummary>;
+}
+
+export class S3ArchiveAccess implements ArchiveAccess {
+  constructor(
+    private readonly s3: S3Client,
+    /** Injected so a test can mint a URL that is already past its expiry. */
+    private readonly clock: () => Date = () => new Date(),
+  ) {}
+
+  async exists(bucket: string, key: string): Promise<boolean> {
+    try {
+      await this.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+      return true;
+    } catch (error) {
+      const err = error as { name?: string; $metadata?: { httpStatusCode?: number } };
+      if (err.name === 'NotFound' || err.name === 'NoSuchKey' || err.$metadata?.httpStatusCode === 404)
+        return false;
+      throw error;
+    }
+  }
+
+  async presign(
+    bucket: string,
+    key: string,
+    options: { expiresIn: number; fileName: string },
+  ): Promise<string> {
+    if (options.expiresIn < 1 || options.expiresIn > MAX_PRESIGN_SECONDS)
+      throw new ConfigError(`A presigned URL lives at most ${MAX_PRESIGN_SECONDS} seconds`);
+    return getSignedUrl(
+      this.s3,
+      new GetObjectCommand({
+        Bucket: bucket,
+        Key: key,
+        ResponseContentDisposition: `attachment; filename="${options.fileName.replace(/[^A-Za-z0-9._-]/g, '_')}"`,
+        ResponseContentType: 'application/zip',
+        ResponseCacheControl: 'no-store',
+      }),
+      { expiresIn: options.expiresIn, signingDate: this.clock() },
+    );
+  }
+
+  /** Reads manifest.json out of the ZIP with ranged GETs (the central directory, then one entry). */
+  async summarize(archive: ExportArchive): Promise<ArchiveSummary> {
+    const manifest = await readZipEntry(this.s3, archive.bucket, archive.key, archive.bytes, 'manifest.json');
+    return summaryFromManifest(archive, manifest);
+  }
+}
+
+/**
+ * The request's download link, issued on first call, whoever asks first (the workflow's notify task or
+ * a view of the request), with its `download.link_issued` event recorded by whichever call issued it.
+ */
+export async function ensureLink(
+  deps: {
+    links: DownloadLinks;
+    archives: ArchiveAccess;
+    events: { appendEvent(requestId: string, event: Omit<RequestEvent, 'at'>): Promise<void> };
+  },
+  requestId: string,
+  archive: ExportArchive,
+): Promise<DownloadLink> {
+  const { link, issued } = await deps.links.ensure(requestId, archive, () =>
+    deps.archives.summarize(archive),
+  );
+  if (issued) {
+    await deps.events.appendEvent(requestId, {
+      type: 'download.link_issued',
+      detail: { maxDownloads: link.maxDownloads },
+    });
+  }
+  return link;
+}
+
+/** Per-store counts from the manifest; totals from the request's archive record. */
+export function summaryFromManifest(archive: ExportArchive, manifest: Buffer | undefined): ArchiveSummary {
+  let stores: ArchiveSummary['stores'] = [];
+  if (manifest) {
+    try {
+      const parsed = JSON.parse(manifest.toString('utf8')) as { stores?: unknown };
+      if (Array.isArray(parsed.stores)) {
+        stores = parsed.stores.flatMap((s: unknown) => {
+          const entry = s as { store?: unknown; records?: unknown; files?: unknown };
+          return typeof entry.store === 'string' &&
+            Number.isSafeInteger(entry.records) &&
+            Number.isSafeInteger(entry.files)
+            ? [{ store: entry.store, records: entry.records as number, files: entry.files as number }]
+            : [];
+        });
+      }
+    } catch {
+      stores = [];
+    }
+  }
+  return {
+    bytes: archive.bytes,
+    sha256: archive.sha256,
+    files: archive.files,
+    records: archive.records,
+    stores,
+  };
+}
+
+/**
+ * How much of an archive's end is fetched in one ranged GET: the central directory, the manifest and
+ * its signature are the last things written, and yauzl reads the directory one small piece per entry
+ * (a GET each, hundreds for a media-rich archive, without this).
+ */
+const TAIL_BYTES = 1024 * 1024;
+
+/** A yauzl random-access reader over S3 ranged GETs: only the bytes asked for leave the bucket. */
+class S3RangeReader extends yauzl.RandomAccessReader {
+  private tail: Promise<Buffer> | undefined;
+  private readonly tailStart: number;
+
+  constructor(
+    private readonly s3: S3Client,
+    private readonly bucket: string,
+    private readonly key: string,
+    private readonly size: number,
+  ) {
+    super();
+    this.tailStart = Math.max(0, size - TAIL_BYTES);
+  }
+
+  private async range(start: number, end: number): Promise<Readable> {
+    const res = await this.s3.send(
+      new GetObjectCommand({ Bucket: this.bucket, Key: this.key, Range: `bytes=${start}-${end - 1}` }),
+    );
+    const body = res.Body as Readable | undefined;
+    if (!body) throw new Error('Empty range');
+    return body;
+  }
+
+  private async bytes(start: number, end: number): Promise<Readable> {
+    if (start < this.tailStart) return this.range(start, end);
+    this.tail ??= this.range(this.tailStart, this.size).then(async (body) => {
+      const chunks: Buffer[] = [];
+      for await (const chunk of body) chunks.push(chunk as Buffer);
+      return Buffer.concat(chunks);
+    });
+    const tail = await this.tail;
+    return Readable.from([tail.subarray(start - this.tailStart, end - this.tailStart)]);
+  }
+
+  override _readStreamForRange(start: number, end: number): Readable {
+    const out = new PassThrough();
+    if (end <= start) {
+      out.end();
+      return out;
+    }
+    this.bytes(start, end)
+      .then((body) => {
+        body.on('error', (error) => out.destroy(error));
+        body.pipe(out);
+      })
+      .catch((error: unknown) => out.destroy(error as Error));
+    return out;
+  }
+}
+
+/** One entry of a ZIP in S3, or undefined when the ZIP has no such entry. */
+export function readZipEntry(
+  s3: S3Client,
+  bucket: string,
+  key: string,
+  size: number,
+  name: string,
+): Promise<Buffer | undefined> {
+  return new Promise((resolve, reject) => {
+    const reader = new S3RangeReader(s3, bucket, key, size);
+    yauzl.fromRandomAccessReader(reader, size, { lazyEntries: true, autoClose: true }, (err, zip) => {
+      if (err || !zip) return reject(err ?? new Error('Not a ZIP'));
+      let found = false;
+      zip.on('entry', (entry: yauzl.Entry) => {
+        if (entry.fileName !== name) return zip.readEntry();
+        found = true;
+        zip.openReadStream(entry, (streamErr, stream) => {
+          if (streamErr || !stream) return reject(streamErr ?? new Error('Unreadable entry'));
+          const chunks: Buffer[] = [];
+          stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+          stream.on('end', () => {
+            zip.close();
+            resolve(Buffer.concat(chunks));
+          });
+          stream.on('error', reject);
+        });
+      });
+      zip.on('end', () => {
+        if (!found) resolve(undefined);
+      });
+      zip.on('error', reject);
+      zip.readEntry();
+    });
+  });
+}

@@ -1,0 +1,66 @@
+/**
+ * Issue 4: the sweep's work list. One item per partially completed erasure (`pk = ERASURE_PENDING#<id>`,
+ * kind `erasure-pending`, `createdAt` = its next step, so the byKind index lists them by due date),
+ * written when a run ends partially completed and deleted when the request completes.
+ */
+import { queryPages } from '../aws/dynamo-paging';
+import { DeleteCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+
+export const PENDING_KIND = 'erasure-pending';
+/** Sorts after every date: a request waiting only for holds. */
+const NO_DATE = '9999-12-31T23:59:59.999Z';
+
+export interface PendingErasure {
+  requestId: string;
+  nextStepAt: string | null;
+  heldBy: string[];
+}
+
+const pendingKey = (requestId: string) => ({ pk: `ERASURE_PENDING#${requestId}`, sk: 'PENDING' });
+
+export class ErasureSchedule {
+  constructor(
+    private readonly doc: DynamoDBDocumentClient,
+    private readonly tableName: string,
+  ) {}
+
+  async put(item: PendingErasure): Promise<void> {
+    await this.doc.send(
+      new PutCommand({
+        TableName: this.tableName,
+        Item: {
+          ...pendingKey(item.requestId),
+          kind: PENDING_KIND,
+          createdAt: `${item.nextStepAt ?? NO_DATE}#${item.requestId}`,
+          ...item,
+        },
+      }),
+    );
+  }
+
+  async remove(requestId: string): Promise<void> {
+    await this.doc.send(new DeleteCommand({ TableName: this.tableName, Key: pendingKey(requestId) }));
+  }
+
+  /** Every pending erasure, by next step (those waiting only for holds last). */
+  async list(): Promise<PendingErasure[]> {
+    const out: PendingErasure[] = [];
+    const pages = queryPages(this.doc, {
+      TableName: this.tableName,
+      IndexName: 'byKind',
+      KeyConditionExpression: '#kind = :kind',
+      ExpressionAttributeNames: { '#kind': 'kind' },
+      ExpressionAttributeValues: { ':kind': PENDING_KIND },
+    });
+    for await (const items of pages) {
+      for (const item of items) {
+        out.push({
+          requestId: String(item.requestId),
+          nextStepAt: typeof item.nextStepAt === 'string' ? item.nextStepAt : null,
+          heldBy: Array.isArray(item.heldBy) ? item.heldBy.map(String) : [],
+        });
+      }
+    }
+    return out;
+  }
+}

@@ -1,0 +1,419 @@
+/**
+ * The retention vault: records a statute requires us to keep after an erasure, each stripped to its
+ * rule's `keep` fields (`pickKept`) and stamped with its own expiry, in a table of their own
+ * (dsr-retention-vault, encrypted with a key of its own) and used for nothing else. The sweep finds what
+ * is due through the `byUntil` index (partition `kind` = 'vault', sorted by `until`) and destroys it.
+ *
+ * The same table holds the suppression list: after an account is erased, one item under the subject's
+ * keyed hash (`SUPPRESSION#<subjectHash>`, kind 'suppression', no `until`, so the sweep's sparse index
+ * never sees it) lets us recognise the subject as erased without keeping who they were. It lives here,
+ * not in the platform's accounts table (whose shape is not ours) nor in the requests table (whose items
+ * expire with the request's history): like vault items it is kept apart and restricted.
+ *
+ * Item layout:
+ *   vault record  pk `VAULT#<store>#<category>#<recordId>`, sk `RECORD`, kind 'vault', until, store,
+ *                 category, recordId, basis, data, storedAt
+ *   suppression   pk `SUPPRESSION#<subjectHash>`, sk `SUPPRESSION`, kind 'suppression', subjectHash,
+ *                 erasedAt, requestId
+ */
+import {
+  BatchWriteCommand,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  type DynamoDBDocumentClient,
+} from '@aws-sdk/lib-dynamodb';
+import { orchestratorResources } from '../../../config/data-map';
+import type { StoreName, VaultRecord, VaultWriter } from '../connectors/contract';
+import { ContractError, TransientError, classifyAwsError } from '../runtime/errors';
+
+export const VAULT_KIND = 'vault';
+export const SUPPRESSION_KIND = 'suppression';
+const RECORD_SK = 'RECORD';
+const SUPPRESSION_SK = 'SUPPRESSION';
+/** BatchWriteItem's limit. */
+const BATCH_SIZE = 25;
+const MAX_BATCHES_IN_FLIGHT = 8;
+const MAX_ATTEMPTS = 9;
+
+export interface VaultConfig {
+  tableName: string;
+  /** The sweep's index; defaults to the data map's. */
+  indexName?: string;
+  /** Backoff between retries of unprocessed items (injectable so tests need not wait). */
+  sleep?: (ms: number) => Promise<void>;
+}
+
+// A type (not an interface) so it is a valid DynamoDB key record.
+export type VaultKey = { pk: string; sk: string };
+
+/** What the sweep sees of a due item: its key and where it came from, never its data. */
+export type DueVaultItem = VaultKey & {
+  until: string;
+  store: StoreName;
+  category: string;
+};
+
+export interface Suppression {
+  subjectHash: string;
+  erasedAt: string;
+  requestId: string;
+}
+
+export interface SuppressionWriter {
+  /** Records the subject as erased. Idempotent: the first erasure's record is kept. */
+  suppress(suppression: Suppression): Promise<void>;
+}
+
+export interface VaultSweeper {
+  /** Vault items whose period has ended (`until <= now`), earliest first, at most `limit`. */
+  listDue(now: Date, limit: number): Promise<DueVaultItem[]>;
+  /** Destroys the items; destroying one twice is harmless. Returns how many were asked to go. */
+  destroy(items: readonly VaultKey[]): Promise<number>;
+}
+
+export function vaultKey(store: string, category: string, recordId: string): VaultKey {
+  return { pk: `VAULT#${store}#${category}#${recordId}`, sk: RECORD_SK };
+}
+
+export function suppressionKey(subjectHash: string): VaultKey {
+  return { pk: `SUPPRESSION#${subjectHash}`, sk: SUPPRESSION_SK };
+}
+
+const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+export type WriteRequest =
+  { PutRequest: { Item: Record<string, unknown> } } | { DeleteRequest: { Key: Record<string, unknown> } };
+
+/**
+ * Writes requests with BatchWriteItem, 25 a call and a few calls in flight, retrying unprocessed items
+ * with exponential backoff. Requests in one call must name distinct keys (the caller's concern).
+ */
+export async function batchWriteAll(
+  doc: DynamoDBDocumentClient,
+  tableName: string,
+  requests: readonly WriteRequest[],
+  sleep: (ms: number) => Promise<void> = defaultSleep,
+  concurrency = 4,
+): Promise<void> {
+  const batches: WriteRequest[][] = [];
+  for (let i = 0; i < requests.length; i += BATCH_SIZE) batches.push(requests.slice(i, i + BATCH_SIZE));
+  let next = 0;
+  const worker = async () => {
+    while (next < batches.length) {
+      let pending = batches[next++] ?? [];
+      for (let attempt = 0; pending.length > 0; attempt++) {
+        if (attempt >= MAX_ATTEMPTS)
+          throw new TransientError('BatchWriteItem kept leaving items unprocessed');
+        if (attempt > 0) await sleep(Math.min(25 * 2 ** attempt, 2000));
+        let out;
+        try {
+          out = await doc.send(new BatchWriteCommand({ RequestItems: { [tableName]: pending } }));
+        } catch (error) {
+          throw classifyAwsError(error);
+        }
+        pending = (out.UnprocessedItems?.[tableName] ?? []) as WriteRequest[];
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, batches.length) }, worker));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Keep paths
+
+interface PathSegment {
+  key: string;
+  /** `a[]`: every element of list `a`; `a[subject]`: the subject's own element only. */
+  each?: 'all' | 'subject';
+}
+
+const SEGMENT = /^([^[\]]+)(?:\[(subject)?\])?$/;
+
+function parsePath(path: string): PathSegment[] {
+  return path.split('.').map((part) => {
+    const m = SEGMENT.exec(part);
+    if (!m?.[1]) throw new ContractError(`Invalid keep path segment '${part}'`);
+    return m[2]
+      ? { key: m[1], each: 'subject' }
+      : part.endsWith('[]')
+        ? { key: m[1], each: 'all' }
+        : { key: m[1] };
+  });
+}
+
+type Plain = Record<string, unknown>;
+
+function isPlain(value: unknown): value is Plain {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Set);
+}
+
+function asArray(value: unknown): unknown[] | undefined {
+  if (Array.isArray(value)) return value;
+  if (value instanceof Set) return [...(value as Set<unknown>)];
+  return undefined;
+}
+
+/** The value at `segments` under `value`, shaped like its source, or undefined when there is none. */
+function pickPath(
+  value: unknown,
+  segments: readonly PathSegment[],
+  isSubject: (el: unknown) => boolean,
+): unknown {
+  const [seg, ...rest] = segments;
+  if (!seg) return structuredClone(value);
+  if (!isPlain(value) || !Object.hasOwn(value, seg.key)) return undefined;
+  const child = value[seg.key];
+  if (!seg.each) {
+    const picked = pickPath(child, rest, isSubject);
+    return picked === undefined ? undefined : { [seg.key]: picked };
+  }
+  const list = asArray(child);
+  if (!list) return undefined;
+  // Holes (undefined) keep positions aligned while several paths merge into one list.
+  const picked = list.map((el) =>
+    seg.each === 'subject' && !isSubject(el) ? undefined : pickPath(el, rest, isSubject),
+  );
+  return picked.some((p) => p !== undefined) ? { [seg.key]: picked } : undefined;
+}
+
+function merge(a: unknown, b: unknown): unknown {
+  if (a === undefined) return b;
+  if (b === undefined) return a;
+  if (Array.isArray(a) && Array.isArray(b)) {
+    return Array.from({ length: Math.max(a.length, b.length) }, (_, i) => merge(a[i], b[i]));
+  }
+  if (isPlain(a) && isPlain(b)) {
+    const out: Plain = { ...a };
+    for (const [key, value] of Object.entries(b)) out[key] = merge(out[key], value);
+    return out;
+  }
+  return b;
+}
+
+/** Drops the holes: an element of which nothing is kept is not kept at all. */
+function compact(value: unknown): unknown {
+  if (Array.isArray(value)) return value.filter((v) => v !== undefined).map(compact);
+  if (isPlain(value)) {
+    const out: Plain = {};
+    for (const [key, entry] of Object.entries(value)) out[key] = compact(entry);
+    return out;
+  }
+  return value;
+}
+
+export interface PickOptions {
+  /** Which list element is the subject's own (for `a[subject].b`); without it such paths keep nothing. */
+  isSubjectElement?: (element: unknown) => boolean;
+}
+
+/**
+ * The record reduced to the `keep` paths (RetentionRule.keep): dot paths (`item.sku`), `a[].b` for
+ * field `b` of every element of list `a`, `a[subject].b` for the subject's own element only. Paths
+ * that are absent are skipped; list elements of which nothing is kept are dropped; everything else is
+ * left behind. The result shares nothing with the input.
+ */
+export function pickKept(record: Plain, keep: readonly string[], options: PickOptions = {}): Plain {
+  const isSubject = options.isSubjectElement ?? (() => false);
+  let out: unknown = {};
+  for (const path of keep) out = merge(out, pickPath(record, parsePath(path), isSubject));
+  return compact(out) as Plain;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The vault table
+
+interface PendingPut {
+  key: string;
+  item: Record<string, unknown>;
+  resolve: () => void;
+  reject: (error: unknown) => void;
+}
+
+/**
+ * The vault over DynamoDB. `put` is safe to call many times concurrently: puts made in the same tick
+ * are written together with BatchWriteItem (25 a call, a few calls in flight), and each put resolves
+ * only once its item is stored, so a caller may remove the live record after awaiting it.
+ */
+export class DynamoVault implements VaultWriter, VaultSweeper, SuppressionWriter {
+  private readonly indexName: string;
+  private readonly sleep: (ms: number) => Promise<void>;
+  private queue: PendingPut[] = [];
+  private inFlight = 0;
+  private scheduled = false;
+
+  constructor(
+    private readonly doc: DynamoDBDocumentClient,
+    private readonly config: VaultConfig,
+  ) {
+    this.indexName = config.indexName ?? orchestratorResources.vaultTable.indexes[0].indexName;
+    this.sleep = config.sleep ?? defaultSleep;
+  }
+
+  put(record: VaultRecord): Promise<void> {
+    let item: Record<string, unknown>;
+    try {
+      item = toVaultItem(record, new Date());
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return new Promise<void>((resolve, reject) => {
+      this.queue.push({ key: String(item.pk), item, resolve, reject });
+      this.pump(false);
+    });
+  }
+
+  /** Sends full batches now; a partial batch waits one tick for more puts to join it. */
+  private pump(partial: boolean): void {
+    while (this.inFlight < MAX_BATCHES_IN_FLIGHT && this.queue.length >= (partial ? 1 : BATCH_SIZE)) {
+      this.send(this.take());
+    }
+    if (this.queue.length > 0 && !this.scheduled && this.inFlight < MAX_BATCHES_IN_FLIGHT) {
+      this.scheduled = true;
+      setImmediate(() => {
+        this.scheduled = false;
+        this.pump(true);
+      });
+    }
+  }
+
+  /** Up to 25 puts with distinct keys, in order (a repeated key waits for the next batch). */
+  private take(): PendingPut[] {
+    const batch: PendingPut[] = [];
+    const keys = new Set<string>();
+    while (batch.length < BATCH_SIZE) {
+      const next = this.queue[0];
+      if (!next || keys.has(next.key)) break;
+      keys.add(next.key);
+      batch.push(next);
+      this.queue.shift();
+    }
+    return batch;
+  }
+
+  private send(batch: PendingPut[]): void {
+    this.inFlight++;
+    batchWriteAll(
+      this.doc,
+      this.config.tableName,
+      batch.map((p) => ({ PutRequest: { Item: p.item } })),
+      this.sleep,
+    )
+      .then(
+        () => batch.forEach((p) => p.resolve()),
+        (error: unknown) => batch.forEach((p) => p.reject(error)),
+      )
+      .finally(() => {
+        this.inFlight--;
+        this.pump(true);
+      });
+  }
+
+  async listDue(now: Date, limit: number): Promise<DueVaultItem[]> {
+    if (!Number.isSafeInteger(limit) || limit < 1) throw new ContractError('listDue needs a positive limit');
+    const due: DueVaultItem[] = [];
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      let page;
+      try {
+        page = await this.doc.send(
+          new QueryCommand({
+            TableName: this.config.tableName,
+            IndexName: this.indexName,
+            KeyConditionExpression: '#kind = :kind AND #until <= :now',
+            ExpressionAttributeNames: {
+              '#kind': 'kind',
+              '#until': 'until',
+              '#pk': 'pk',
+              '#sk': 'sk',
+              '#store': 'store',
+              '#category': 'category',
+            },
+            ExpressionAttributeValues: { ':kind': VAULT_KIND, ':now': now.toISOString() },
+            // Keys and provenance only: the sweep has no use for the kept data.
+            ProjectionExpression: '#pk, #sk, #until, #store, #category',
+            Limit: limit - due.length,
+            ExclusiveStartKey: startKey,
+          }),
+        );
+      } catch (error) {
+        throw classifyAwsError(error);
+      }
+      for (const item of page.Items ?? []) {
+        due.push({
+          pk: String(item.pk),
+          sk: String(item.sk),
+          until: String(item.until),
+          store: item.store as StoreName,
+          category: String(item.category),
+        });
+      }
+      startKey = page.LastEvaluatedKey;
+    } while (startKey && due.length < limit);
+    return due;
+  }
+
+  async destroy(items: readonly VaultKey[]): Promise<number> {
+    const keys = new Map<string, VaultKey>();
+    for (const { pk, sk } of items) {
+      if (!pk.startsWith('VAULT#')) throw new ContractError('destroy takes vault records only');
+      keys.set(`${pk}\u0000${sk}`, { pk, sk });
+    }
+    await batchWriteAll(
+      this.doc,
+      this.config.tableName,
+      [...keys.values()].map((Key) => ({ DeleteRequest: { Key } })),
+      this.sleep,
+    );
+    return keys.size;
+  }
+
+  async suppress(suppression: Suppression): Promise<void> {
+    if (!suppression.subjectHash) throw new ContractError('A suppression needs the subject hash');
+    try {
+      await this.doc.send(
+        new PutCommand({
+          TableName: this.config.tableName,
+          Item: { ...suppressionKey(suppression.subjectHash), kind: SUPPRESSION_KIND, ...suppression },
+          // The first erasure's record stands; a re-run or a later erasure changes nothing.
+          ConditionExpression: 'attribute_not_exists(pk)',
+        }),
+      );
+    } catch (error) {
+      if ((error as { name?: string }).name === 'ConditionalCheckFailedException') return;
+      throw classifyAwsError(error);
+    }
+  }
+
+  async isSuppressed(subjectHash: string): Promise<boolean> {
+    const out = await this.doc.send(
+      new GetCommand({
+        TableName: this.config.tableName,
+        Key: suppressionKey(subjectHash),
+        ConsistentRead: true,
+      }),
+    );
+    return out.Item !== undefined;
+  }
+}
+
+/** The stored item of a vault record; refuses a record it cannot date or key. */
+export function toVaultItem(record: VaultRecord, storedAt: Date): Record<string, unknown> {
+  if (!record.recordId) throw new ContractError('A vault record needs a recordId');
+  if (!record.store || !record.category)
+    throw new ContractError('A vault record needs its store and category');
+  const until = new Date(record.until);
+  if (Number.isNaN(until.getTime())) throw new ContractError('A vault record needs a valid until');
+  return {
+    ...vaultKey(record.store, record.category, record.recordId),
+    kind: VAULT_KIND,
+    // Normalised, so the index sorts every item by the same 24-character ISO form.
+    until: until.toISOString(),
+    store: record.store,
+    category: record.category,
+    recordId: record.recordId,
+    basis: record.basis,
+    data: record.data,
+    storedAt: storedAt.toISOString(),
+  };
+}

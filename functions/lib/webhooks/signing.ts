@@ -1,0 +1,67 @@
+/**
+ * Callback signatures, made with the archive signing key (ES256, P-256; KMS in AWS) so receivers need
+ * one public key set: GET /.well-known/jwks.json.
+ *
+ * - Native callbacks: `X-DSR-Signature` is a JWS with a detached payload (RFC 7515 appendix F),
+ *   `base64url(header)..base64url(signature)`, header `{"alg":"ES256","kid":...,"typ":"dsr-callback+jws"}`.
+ *   To verify: take the raw body bytes, rebuild `header.base64url(body).signature`, and check it with
+ *   the JWKS key named by `kid` (any JOSE library does this).
+ * - OpenDSR callbacks: `X-OpenDSR-Signature` is the base64 (standard alphabet) DER ECDSA P-256 SHA-256
+ *   signature over the raw body (what `openssl dgst -sha256 -verify key.pem -signature sig.der` checks);
+ *   `X-OpenDSR-Processor-Domain` names our domain; `X-OpenDSR-Key-Id` names the JWKS key.
+ */
+import { verify as cryptoVerify } from 'node:crypto';
+import {
+  joseToDerSignature,
+  keyFromJwk,
+  signDetached,
+  verifyDetached,
+  type Jwks,
+  type JwsSigner,
+} from '../crypto/jws';
+
+export const DSR_SIGNATURE_HEADER = 'x-dsr-signature';
+export const DSR_KEY_ID_HEADER = 'x-dsr-key-id';
+export const OPENDSR_SIGNATURE_HEADER = 'x-opendsr-signature';
+export const OPENDSR_DOMAIN_HEADER = 'x-opendsr-processor-domain';
+export const OPENDSR_KEY_ID_HEADER = 'x-opendsr-key-id';
+
+export async function dsrSignatureHeaders(body: Buffer, signer: JwsSigner): Promise<Record<string, string>> {
+  const jws = await signDetached(body, signer, { typ: 'dsr-callback+jws' });
+  return { [DSR_SIGNATURE_HEADER]: jws, [DSR_KEY_ID_HEADER]: await signer.keyId() };
+}
+
+export async function openDsrSignatureHeaders(
+  body: Buffer,
+  signer: JwsSigner,
+  processorDomain: string,
+): Promise<Record<string, string>> {
+  const raw = await signer.sign(body);
+  return {
+    [OPENDSR_DOMAIN_HEADER]: processorDomain,
+    [OPENDSR_SIGNATURE_HEADER]: joseToDerSignature(raw).toString('base64'),
+    [OPENDSR_KEY_ID_HEADER]: await signer.keyId(),
+  };
+}
+
+/** What a receiver does with a native callback: true when the body is ours, unaltered. */
+export function verifyDsrCallback(body: Buffer, signatureHeader: string, jwks: Jwks): boolean {
+  return verifyDetached(signatureHeader, body, { jwks }).ok;
+}
+
+/** What a receiver does with an OpenDSR callback, given our JWKS. */
+export function verifyOpenDsrCallback(
+  body: Buffer,
+  signatureB64: string,
+  keyId: string,
+  jwks: Jwks,
+): boolean {
+  const jwk = jwks.keys.find((k) => k.kid === keyId);
+  if (!jwk) return false;
+  return cryptoVerify(
+    'sha256',
+    body,
+    { key: keyFromJwk(jwk), dsaEncoding: 'der' },
+    Buffer.from(signatureB64, 'base64'),
+  );
+}
