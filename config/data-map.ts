@@ -85,12 +85,18 @@ export const orchestratorResources = {
     indexes: [{ indexName: 'byUntil', partitionKey: 'kind', sortKey: 'until' }],
   },
   vaultBucket: 'dsr-retention-vault',
+  /**
+   * The subject index of the logs (docs/log-index.md): which log objects name which subject, by keyed
+   * hash only; object records and the watermark. Items: `h#<hash>`/`o#<key>`/`w#<prefix>` partitions.
+   */
+  logIndexTable: { tableName: 'dsr-log-index', partitionKey: 'pk', sortKey: 'sk', indexes: [] },
 } as const satisfies {
   requestsTable: TableSpec;
   stagingBucket: string;
   exportsBucket: string;
   vaultTable: TableSpec;
   vaultBucket: string;
+  logIndexTable: TableSpec;
 };
 
 export const ALL_PLATFORM_TABLES: TableSpec[] = [
@@ -103,6 +109,7 @@ export const ALL_PLATFORM_TABLES: TableSpec[] = [
 export const ALL_ORCHESTRATOR_TABLES: TableSpec[] = [
   orchestratorResources.requestsTable,
   orchestratorResources.vaultTable,
+  orchestratorResources.logIndexTable,
 ];
 
 export const ALL_PLATFORM_BUCKETS: string[] = [
@@ -128,6 +135,7 @@ export const ENV = {
   exportsBucket: 'EXPORTS_BUCKET',
   vaultTable: 'VAULT_TABLE',
   vaultBucket: 'VAULT_BUCKET',
+  logIndexTable: 'LOG_INDEX_TABLE',
 } as const;
 
 /** Default name -> value map of every resource variable (the local stack and CDK both start from it). */
@@ -144,5 +152,6 @@ export function defaultResourceEnv(): Record<string, string> {
     [ENV.exportsBucket]: orchestratorResources.exportsBucket,
     [ENV.vaultTable]: orchestratorResources.vaultTable.tableName,
     [ENV.vaultBucket]: orchestratorResources.vaultBucket,
+    [ENV.logIndexTable]: orchestratorResources.logIndexTable.tableName,
   };
 }

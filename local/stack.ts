@@ -24,6 +24,8 @@ import { seedDemoData } from './seed';
 import { startLocalApi } from './api-server';
 import { loadTokenKey } from './auth';
 import { LocalWorkflows, type LocalWorkflowOptions } from './workflows';
+import { startLogIndexing } from './log-index';
+import type { WatermarkReport } from '../functions/index-logs/core';
 
 export interface LocalStackOptions {
   dataDir: string;
@@ -35,6 +37,8 @@ export interface LocalStackOptions {
   persist: boolean;
   seed: boolean;
   workflows?: LocalWorkflowOptions;
+  /** Indexes the logs (docs/log-index.md) at start and then every so many ms; 0 or unset: at start only. */
+  logIndexIntervalMs?: number;
 }
 
 export interface LocalStack {
@@ -50,6 +54,8 @@ export interface LocalStack {
   doc: DynamoDBDocumentClient;
   s3: S3Client;
   seeded: boolean;
+  /** Brings the subject index of the logs up to date now. */
+  indexLogs(): Promise<WatermarkReport[]>;
   stop(): Promise<void>;
 }
 
@@ -155,6 +161,10 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       seeded = true;
     }
 
+    // The log indexer, as S3 events and the schedule run it in AWS.
+    const logIndexing = await startLogIndexing(options.logIndexIntervalMs ?? 0);
+    stops.push(() => logIndexing.stop());
+
     const tokenKey = loadTokenKey(keys.apiToken);
     const { handler } = (await import('../functions/api/handler')) as {
       handler: (event: ApiEvent, context: Context) => Promise<ApiResult>;
@@ -184,6 +194,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       doc,
       s3,
       seeded,
+      indexLogs: () => logIndexing.runNow(),
       stop: async () => {
         await workflows.idle().catch(() => undefined);
         await stopAll();

@@ -1,6 +1,7 @@
 /**
  * `npm start`: the whole system on 127.0.0.1, in the foreground. Ctrl-C stops everything it started.
  * Flags: --reset (start from empty data), --no-seed (no demo users). Ports: PORT, DDB_PORT, S3_PORT, SFN_PORT.
+ * LOG_INDEX_INTERVAL_MS: how often the log index is brought up to date (default 30 s; 0: at start only).
  */
 import './polyfills';
 import { join } from 'node:path';
@@ -22,6 +23,7 @@ async function main(): Promise<void> {
     sfnPort: intEnv('SFN_PORT', 8083),
     persist: true,
     seed: !args.has('--no-seed'),
+    logIndexIntervalMs: intEnv('LOG_INDEX_INTERVAL_MS', 30_000),
   });
   const seconds = ((Date.now() - started) / 1000).toFixed(1);
   console.log(

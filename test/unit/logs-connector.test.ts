@@ -3,7 +3,7 @@ import { gzipSync } from 'node:zlib';
 import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import { createLogsConnector, redactUrlSecrets } from '../../functions/connectors/logs/core';
 import { forEachLimited, mapOrderedLimited } from '../../functions/lib/runtime/concurrency';
-import { splitLines } from '../../functions/connectors/logs/lines';
+import { splitLines } from '../../functions/lib/logs/lines';
 import { ConnectorError } from '../../functions/lib/runtime/errors';
 import { pseudonymFor } from '../../functions/lib/crypto/pseudonym';
 import type { SubjectIdentifiers } from '../../functions/lib/connectors/contract';

@@ -18,7 +18,7 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { createLogsConnector, type LogsConfig } from '../../functions/connectors/logs/core';
-import { filterLines, type LineVerdict } from '../../functions/connectors/logs/lines';
+import { filterLines, type LineVerdict } from '../../functions/lib/logs/lines';
 import type {
   CategoryInventoryView,
   EraseContext,

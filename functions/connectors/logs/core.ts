@@ -2,8 +2,9 @@
  * Logs connector. Inventory and erase live in erasure.ts; which lines are the subject's is defined once,
  * in subject-lines.ts, for all three operations.
  *
- * Collect: the subject's lines from every access-log and voice-session object still
- * kept (every `dt=YYYY-MM-DD/` day under each prefix). A user's lines sit among everyone else's, so each
+ * Collect: the subject's lines from the access-log and voice-session objects that may hold them: those
+ * the subject index names for the subject's ids, and those not indexed yet (objects.ts; without an index,
+ * every `dt=YYYY-MM-DD/` object under each prefix). A user's lines sit among everyone else's, so each
  * object is streamed (GetObject body -> gunzip -> lines), never held in memory, a few objects at a time.
  *
  * - `access-log`: lines whose `userId` is one of the subject's user ids, and signed-out lines (no
@@ -25,9 +26,11 @@ import { ConnectorError } from '../../lib/runtime/errors';
 import { log } from '../../lib/runtime/logger';
 import { looksLikePersonKey, People } from '../../lib/crypto/pseudonym';
 import { mapOrderedLimited } from '../../lib/runtime/concurrency';
-import { gunzipStream, splitLines, type LineStats } from './lines';
+import { gunzipStream, splitLines, type LineStats } from '../../lib/logs/lines';
 import { eraseLogs, inventoryLogs } from './erasure';
-import { accessLineMatch, isRecord, listDayObjects, needlesFor, type Line } from './subject-lines';
+import { accessLineMatch, isRecord, needlesFor, type Line } from './subject-lines';
+import type { LogIndexReader } from '../../lib/logs/subject-objects';
+import { objectsToRead } from './objects';
 import type { LogsConfig } from './config';
 
 export type { LogsConfig };
@@ -230,12 +233,13 @@ async function scanObject(s3: S3Client, bucket: string, job: ScanJob, stats: Sca
   return found;
 }
 
-export function createLogsConnector(s3: S3Client, config: LogsConfig): Connector {
+/** The logs connector; `index` is the subject index (deployed always; without it, every object is read). */
+export function createLogsConnector(s3: S3Client, config: LogsConfig, index?: LogIndexReader): Connector {
   return {
     store: 'logs',
     retainsInPlace: true,
-    inventory: (ctx) => inventoryLogs(s3, config, ctx),
-    erase: (ctx) => eraseLogs(s3, config, ctx),
+    inventory: (ctx) => inventoryLogs(s3, config, ctx, index),
+    erase: (ctx) => eraseLogs(s3, config, ctx, index),
     async collect(ctx: CollectContext): Promise<void> {
       const accessLog = ctx.collection(accessLogSpec);
       const voiceSessions = ctx.collection(voiceSessionsSpec);
@@ -246,7 +250,8 @@ export function createLogsConnector(s3: S3Client, config: LogsConfig): Connector
       const jobs: ScanJob[] = [];
       if (userIds.size > 0 || deviceIds.size > 0) {
         const accessNeedles = needlesFor([...userIds, ...deviceIds]);
-        for (const key of await listDayObjects(s3, config.bucket, config.accessPrefix)) {
+        const ids = { userIds, deviceIds };
+        for (const key of await objectsToRead(s3, config, index, config.accessPrefix, ids)) {
           jobs.push({
             key,
             needles: accessNeedles,
@@ -257,7 +262,8 @@ export function createLogsConnector(s3: S3Client, config: LogsConfig): Connector
       }
       if (userIds.size > 0) {
         const voiceNeedles = needlesFor(userIds);
-        for (const key of await listDayObjects(s3, config.bucket, config.voiceSessionsPrefix)) {
+        const ids = { userIds, deviceIds: [] };
+        for (const key of await objectsToRead(s3, config, index, config.voiceSessionsPrefix, ids)) {
           jobs.push({
             key,
             needles: voiceNeedles,

@@ -14,6 +14,10 @@
  *   the other participants' entries stay (counted `anonymised`).
  * A line without a usable date is dated by the end of its `dt=` day.
  *
+ * The objects read are those collect reads (objects.ts: the ones the subject index names for the subject,
+ * and the ones not indexed yet). A rewrite that leaves none of the subject's lines in an object removes
+ * the subject's index entries for it.
+ *
  * Retention: logs retain in place. A line whose period (plan rule, from its own anchor) still runs is not
  * touched now and is counted `untouched`; it is erased by a later run once its period has ended (then
  * inventory stops counting it). Held categories are not touched at all. Nothing goes to the vault.
@@ -43,13 +47,20 @@ import { log } from '../../lib/runtime/logger';
 import { retentionUntil } from '../../lib/erasure/policy';
 import { forEachLimited } from '../../lib/runtime/concurrency';
 import type { LogsConfig } from './config';
-import { filterLines, gunzipStream, gzipStream, type LineStats, type LineVerdict } from './lines';
+import {
+  filterLines,
+  gunzipStream,
+  gzipStream,
+  type LineStats,
+  type LineVerdict,
+} from '../../lib/logs/lines';
+import { dayOfKey } from '../../lib/logs/day-objects';
+import type { LogIndexReader, SubjectLogIds } from '../../lib/logs/subject-objects';
+import { objectsToRead } from './objects';
 import {
   accessLineMatch,
-  dayOfKey,
   isRecord,
   isSubjectParticipant,
-  listDayObjects,
   needlesFor,
   type Line,
   type SubjectIds,
@@ -64,6 +75,8 @@ interface CategorySource {
   /** The line field the anchor is read from. */
   field: 'ts' | 'startedAt';
   needles: Buffer[] | null;
+  /** The subject's ids its lines are found by (and its index entries named by). */
+  ids: SubjectLogIds;
   isSubjects(line: Line): boolean;
 }
 
@@ -105,6 +118,7 @@ function sourcesFor(config: LogsConfig, ids: SubjectIds): CategorySource[] {
       anchor: 'recordDate',
       field: 'ts',
       needles: buffers(needlesFor([...ids.userIds, ...ids.deviceIds])),
+      ids,
       isSubjects: (line) => accessLineMatch(line, ids) !== undefined,
     });
   }
@@ -115,6 +129,7 @@ function sourcesFor(config: LogsConfig, ids: SubjectIds): CategorySource[] {
       anchor: 'sessionDate',
       field: 'startedAt',
       needles: buffers(needlesFor(ids.userIds)),
+      ids: { userIds: ids.userIds, deviceIds: [] },
       isSubjects: (line) =>
         Array.isArray(line.participants) && line.participants.some((p) => isSubjectParticipant(p, ids)),
     });
@@ -122,10 +137,16 @@ function sourcesFor(config: LogsConfig, ids: SubjectIds): CategorySource[] {
   return sources;
 }
 
-async function jobsFor(s3: S3Client, config: LogsConfig, sources: CategorySource[]): Promise<ObjectJob[]> {
+async function jobsFor(
+  s3: S3Client,
+  config: LogsConfig,
+  index: LogIndexReader | undefined,
+  sources: CategorySource[],
+): Promise<ObjectJob[]> {
   const jobs: ObjectJob[] = [];
   for (const source of sources) {
-    for (const key of await listDayObjects(s3, config.bucket, source.prefix)) jobs.push({ key, source });
+    for (const key of await objectsToRead(s3, config, index, source.prefix, source.ids))
+      jobs.push({ key, source });
   }
   return jobs;
 }
@@ -221,9 +242,10 @@ export async function inventoryLogs(
   s3: S3Client,
   config: LogsConfig,
   ctx: ErasureContext,
+  index?: LogIndexReader,
 ): Promise<Record<string, CategoryInventoryView>> {
   const sources = sourcesFor(config, subjectIds(ctx));
-  const jobs = await jobsFor(s3, config, sources);
+  const jobs = await jobsFor(s3, config, index, sources);
   const fallback = ctx.now().getTime();
   const tallies = new Map<LogCategory, Tally>(
     sources.map((s) => [s.category, { count: 0, days: new Map() }]),
@@ -287,6 +309,8 @@ function fateDecider(plan: readonly PlanEntryView[], now: Date) {
 interface ObjectCounts {
   erased: number;
   left: number;
+  /** The ETag of the version a rewrite replaced. */
+  rewroteEtag?: string;
 }
 
 /**
@@ -382,7 +406,7 @@ async function rewriteObject(
     const [piped, uploaded] = await Promise.allSettled([piping, uploading]);
     if (piped.status === 'fulfilled' && uploaded.status === 'fulfilled') {
       stats.rewritten += 1;
-      return counts;
+      return { ...counts, rewroteEtag: etag };
     }
     const pipeError = piped.status === 'rejected' ? (piped.reason as unknown) : undefined;
     const uploadError = uploaded.status === 'rejected' ? (uploaded.reason as unknown) : undefined;
@@ -401,6 +425,7 @@ export async function eraseLogs(
   s3: S3Client,
   config: LogsConfig,
   ctx: EraseContext,
+  index?: LogIndexReader,
 ): Promise<Record<string, CategoryOutcome>> {
   const ids = subjectIds(ctx);
   const now = ctx.now();
@@ -409,7 +434,7 @@ export async function eraseLogs(
   const outcome: Record<string, CategoryOutcome> = {};
   for (const entry of ctx.plan) outcome[entry.category] = zeroOutcome();
   const sources = sourcesFor(config, ids);
-  const jobs = await jobsFor(s3, config, sources);
+  const jobs = await jobsFor(s3, config, index, sources);
   const stats: ScanStats = { oversized: 0, malformed: 0, missing: 0, rewritten: 0, retries: 0 };
 
   await forEachLimited(jobs, config.concurrency ?? 4, async (job) => {
@@ -427,6 +452,9 @@ export async function eraseLogs(
             () => eraseJudge(job, ids, fate, fallback, stats, true),
             stats,
           );
+    // The rewrite left nothing of the subject's in the object: the index no longer names them for it.
+    if (index && counts.rewroteEtag && counts.left === 0)
+      await index.forget(job.key, counts.rewroteEtag, job.source.ids);
     const target = (outcome[category] ??= zeroOutcome());
     if (category === 'access-log') target.deleted += counts.erased;
     else target.anonymised += counts.erased;

@@ -1,9 +1,7 @@
 /**
- * What collect, inventory and erase agree on: which log objects there are, and which lines are the
- * subject's. One definition, so that what is exported, counted and erased is the same set of lines.
+ * What collect, inventory and erase agree on: which lines are the subject's. One definition, so that what
+ * is exported, counted and erased is the same set of lines (which objects there are: lib/logs/day-objects.ts).
  */
-import type { S3Client } from '@aws-sdk/client-s3';
-import { listPages } from '../../lib/aws/s3-objects';
 
 export type Line = Record<string, unknown>;
 
@@ -12,7 +10,6 @@ export interface SubjectIds {
   deviceIds: ReadonlySet<string>;
 }
 
-const DAY_OBJECT = /^dt=(\d{4}-\d{2}-\d{2})\/.+\.jsonl(\.gz)?$/;
 /** Ids that appear verbatim in JSON (no character a writer might escape): safe to pre-filter lines on. */
 const PLAIN_ID = /^[A-Za-z0-9_.:@+-]+$/;
 
@@ -50,18 +47,4 @@ export function needlesFor(ids: Iterable<string>): string[] | null {
     needles.push(JSON.stringify(id));
   }
   return needles;
-}
-
-/** Every day object (`dt=YYYY-MM-DD/....jsonl[.gz]`) under `prefix`, in key order. */
-export async function listDayObjects(s3: S3Client, bucket: string, prefix: string): Promise<string[]> {
-  const keys: string[] = [];
-  for await (const page of listPages(s3, bucket, prefix)) {
-    for (const entry of page) if (DAY_OBJECT.test(entry.Key.slice(prefix.length))) keys.push(entry.Key);
-  }
-  return keys.sort();
-}
-
-/** The `dt=` day of a day object's key (as listed under `prefix`), or undefined. */
-export function dayOfKey(key: string, prefix: string): string | undefined {
-  return DAY_OBJECT.exec(key.startsWith(prefix) ? key.slice(prefix.length) : '')?.[1];
 }

@@ -14,18 +14,24 @@ export async function getJson<T>(s3: S3Client, pointer: S3Pointer): Promise<T> {
 }
 
 /**
- * Every object under `prefix`, a listing page (up to 1,000) at a time; only keys that really start with
- * the prefix are yielded, whatever the store answers.
+ * Every object under `prefix` (or only those after the key `startAfter`), a listing page (up to 1,000) at
+ * a time; only keys that really start with the prefix are yielded, whatever the store answers.
  */
 export async function* listPages(
   s3: S3Client,
   bucket: string,
   prefix: string,
+  startAfter?: string,
 ): AsyncGenerator<(_Object & { Key: string })[]> {
   let token: string | undefined;
   do {
     const page = await s3.send(
-      new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }),
+      new ListObjectsV2Command({
+        Bucket: bucket,
+        Prefix: prefix,
+        ContinuationToken: token,
+        ...(startAfter === undefined ? {} : { StartAfter: startAfter }),
+      }),
     );
     yield (page.Contents ?? []).filter(
       (o): o is _Object & { Key: string } => o.Key?.startsWith(prefix) === true,

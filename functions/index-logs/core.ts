@@ -1,0 +1,341 @@
+/**
+ * The log indexer (docs/log-index.md): keeps the subject index of the logs bucket current. It indexes
+ * objects as they are created (an S3 event through EventBridge), in batches for the backfill (a Step
+ * Functions Distributed Map over the bucket listing: statemachines/log-index-backfill.asl.json), and on
+ * a schedule it indexes whatever is after the watermark and moves the watermark forward. Every path is
+ * idempotent: an object already indexed at its current ETag is skipped, a changed one is indexed again
+ * and the entries it no longer needs are removed.
+ */
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { forEachLimited } from '../lib/runtime/concurrency';
+import { dayOfKey, isDayObject, listDayObjectEntries, type DayObject } from '../lib/logs/day-objects';
+import type { LogIndexHasher } from '../lib/logs/index-hash';
+import { normalEtag, versionOf, type LogIndexStore } from '../lib/logs/index-store';
+import { gunzipStream } from '../lib/logs/lines';
+import { collectSubjectIds, type LogKind } from '../lib/logs/subject-ids';
+
+export interface LogSource {
+  prefix: string;
+  kind: LogKind;
+}
+
+export interface IndexLogsConfig {
+  bucket: string;
+  sources: readonly LogSource[];
+  /** Objects read at once. */
+  concurrency: number;
+  /**
+   * Days (UTC, today included) whose `dt=` partitions may still receive objects: the watermark never
+   * passes into them, so a late object there is still found (docs/log-index.md, "Watermark").
+   */
+  openDays: number;
+}
+
+export interface IndexLogsDeps {
+  s3: S3Client;
+  store: LogIndexStore;
+  hasher: () => Promise<LogIndexHasher>;
+  config: IndexLogsConfig;
+  clock?: () => Date;
+}
+
+/** Counts only: what a run did (no key, no id). */
+export interface IndexStats {
+  /** Objects handed in (or listed). */
+  objects: number;
+  indexed: number;
+  /** Already indexed at their ETag. */
+  unchanged: number;
+  /** Not a day object of a log prefix. */
+  ignored: number;
+  /** Gone between listing and reading. */
+  missing: number;
+  /** Bytes read as stored (gzip) and decompressed. */
+  bytes: number;
+  rawBytes: number;
+  lines: number;
+  /** Entries written (one per subject hash and object) and stale ones removed. */
+  entries: number;
+  removed: number;
+  /** What the written items take in the table (DynamoDB's item size, overhead included). */
+  indexBytes: number;
+  ms: number;
+}
+
+export function emptyStats(): IndexStats {
+  return {
+    objects: 0,
+    indexed: 0,
+    unchanged: 0,
+    ignored: 0,
+    missing: 0,
+    bytes: 0,
+    rawBytes: 0,
+    lines: 0,
+    entries: 0,
+    removed: 0,
+    indexBytes: 0,
+    ms: 0,
+  };
+}
+
+export function addStats(total: IndexStats, more: IndexStats): IndexStats {
+  const sum = { ...total };
+  for (const key of Object.keys(sum) as (keyof IndexStats)[]) sum[key] += more[key];
+  return sum;
+}
+
+/** Thrown when a log object cannot be read as gzip: the run fails loudly rather than skip it. */
+export class LogObjectUnreadable extends Error {
+  override name = 'LogObjectUnreadable';
+}
+
+function sourceOf(config: IndexLogsConfig, key: string): LogSource | undefined {
+  return config.sources.find((source) => isDayObject(key, source.prefix));
+}
+
+/** Reads one object and writes its entries and record, unless it is indexed at its ETag already. */
+async function indexObject(deps: IndexLogsDeps, object: DayObject, stats: IndexStats): Promise<void> {
+  const { s3, store, config } = deps;
+  const source = sourceOf(config, object.key);
+  if (!source) {
+    stats.ignored += 1;
+    return;
+  }
+  const previous = await store.indexed(object.key);
+  if (previous && object.etag !== undefined && previous.etag === normalEtag(object.etag)) {
+    stats.unchanged += 1;
+    return;
+  }
+  let got;
+  try {
+    got = await s3.send(new GetObjectCommand({ Bucket: config.bucket, Key: object.key }));
+  } catch (error) {
+    // Expired by the bucket's lifecycle since it was listed: nothing to index.
+    if ((error as { name?: string }).name === 'NoSuchKey') {
+      stats.missing += 1;
+      return;
+    }
+    throw error;
+  }
+  const body = got.Body;
+  if (!(body instanceof Readable) || !got.ETag)
+    throw new LogObjectUnreadable('Log object read without a body or ETag');
+  if (previous?.etag === normalEtag(got.ETag)) {
+    body.destroy();
+    stats.unchanged += 1;
+    return;
+  }
+  let stored = 0;
+  const counted = async function* (source: AsyncIterable<Buffer>) {
+    for await (const chunk of source) {
+      stored += chunk.length;
+      yield chunk;
+    }
+  };
+  let subjects;
+  try {
+    subjects = object.key.endsWith('.gz')
+      ? await pipeline(body, counted, gunzipStream(), (s: AsyncIterable<Buffer>) =>
+          collectSubjectIds(s, source.kind),
+        )
+      : await pipeline(body, counted, (s: AsyncIterable<Buffer>) => collectSubjectIds(s, source.kind));
+  } catch (error) {
+    if ((error as { code?: string }).code?.startsWith('Z_'))
+      throw new LogObjectUnreadable('A log object could not be decompressed');
+    throw error;
+  }
+
+  const hasher = await deps.hasher();
+  const hashes = new Set<string>();
+  for (const id of subjects.userIds) hashes.add(hasher.user(id));
+  for (const id of subjects.deviceIds) hashes.add(hasher.device(id));
+  const list = [...hashes];
+  // Entries first, then the record that says the object is indexed at this ETag: a run that stops in
+  // between leaves the object unrecorded, so the next run indexes it again.
+  stats.indexBytes += await store.putEntries(object.key, versionOf(got.ETag), list);
+  if (previous) {
+    const stale = previous.hashes.filter((hash) => !hashes.has(hash));
+    stats.removed += await store.removeEntries(object.key, versionOf(previous.etag), stale);
+  }
+  stats.indexBytes += await store.putObject(
+    {
+      key: object.key,
+      etag: got.ETag,
+      size: stored,
+      indexedAt: (deps.clock?.() ?? new Date()).toISOString(),
+      lines: subjects.lines,
+      hashes: list,
+    },
+    previous?.chunks ?? 0,
+  );
+  stats.indexed += 1;
+  stats.entries += list.length;
+  stats.bytes += stored;
+  stats.rawBytes += subjects.bytes;
+  stats.lines += subjects.lines;
+}
+
+/**
+ * Indexes `objects` (a batch of a listing, or the object of an S3 event), a few at a time. Objects the
+ * listing shows at the ETag the index holds are skipped with one batched read. Returns counts only.
+ * `keepGoing` is asked before each object: false leaves the rest for the next run.
+ */
+export async function indexObjects(
+  deps: IndexLogsDeps,
+  objects: readonly DayObject[],
+  keepGoing: () => boolean = () => true,
+): Promise<IndexStats & { done: Set<string> }> {
+  const started = Date.now();
+  const stats = emptyStats();
+  stats.objects = objects.length;
+  const done = new Set<string>();
+  const indexed = await deps.store.indexedEtags(objects.map((o) => o.key));
+  const todo: DayObject[] = [];
+  for (const object of objects) {
+    if (object.etag !== undefined && indexed.get(object.key) === normalEtag(object.etag)) {
+      stats.unchanged += 1;
+      done.add(object.key);
+    } else todo.push(object);
+  }
+  await forEachLimited(todo, deps.config.concurrency, async (object) => {
+    if (!keepGoing()) return;
+    await indexObject(deps, object, stats);
+    done.add(object.key);
+  });
+  stats.ms = Date.now() - started;
+  return { ...stats, done };
+}
+
+export interface WatermarkReport {
+  prefix: string;
+  /** The watermark after the run (undefined: nothing indexed yet up to a closed partition). */
+  watermark?: string;
+  stats: IndexStats;
+}
+
+/** The first day (YYYY-MM-DD) whose partitions are still open at `now`. */
+export function firstOpenDay(now: Date, openDays: number): string {
+  const first = new Date(now.getTime() - Math.max(0, openDays - 1) * 86_400_000);
+  return first.toISOString().slice(0, 10);
+}
+
+export interface AdvanceOptions {
+  /** Epoch ms: no object is started after it, so the function returns in time; the rest waits. */
+  deadline?: number;
+  /**
+   * List each prefix from its start, not from the watermark: also finds objects that arrived late in a
+   * partition the watermark has passed, or changed there, which only an S3 event would otherwise bring.
+   */
+  fromStart?: boolean;
+}
+
+/**
+ * For each log prefix: indexes every object after the watermark (or every object, `fromStart`) not
+ * indexed at its ETag, then moves the watermark over the leading run of objects now indexed that lie in
+ * closed partitions.
+ */
+export async function advanceWatermarks(
+  deps: IndexLogsDeps,
+  options: AdvanceOptions = {},
+): Promise<WatermarkReport[]> {
+  const now = deps.clock?.() ?? new Date();
+  const openFrom = firstOpenDay(now, deps.config.openDays);
+  const { deadline } = options;
+  const reports: WatermarkReport[] = [];
+  for (const source of deps.config.sources) {
+    const after = await deps.store.watermark(source.prefix);
+    const listed = await listDayObjectEntries(
+      deps.s3,
+      deps.config.bucket,
+      source.prefix,
+      options.fromStart ? undefined : after,
+    );
+    const { done, ...stats } = await indexObjects(
+      deps,
+      listed,
+      () => deadline === undefined || Date.now() < deadline,
+    );
+    let last: string | undefined;
+    for (const object of listed) {
+      if (!done.has(object.key) || (dayOfKey(object.key, source.prefix) ?? '') >= openFrom) break;
+      last = object.key;
+    }
+    if (last !== undefined && (after === undefined || last > after))
+      await deps.store.advanceWatermark(source.prefix, last, now);
+    const watermark = last !== undefined && (after === undefined || last > after) ? last : after;
+    reports.push({ prefix: source.prefix, watermark, stats });
+  }
+  return reports;
+}
+
+/** What the backfill state machine reads first: where to list, and where its Distributed Maps write results. */
+export interface BackfillPlan {
+  bucket: string;
+  accessPrefix: string;
+  voiceSessionsPrefix: string;
+  resultsBucket: string;
+  resultsPrefix: string;
+}
+
+/** Where Distributed Map results of the backfill go in the staging bucket (its lifecycle expires them). */
+export const BACKFILL_RESULTS_PREFIX = 'log-index-backfill/';
+
+/** The events the indexer is invoked with. */
+export type IndexLogsEvent =
+  /** A batch of the backfill's Distributed Map: S3 listing entries (ItemReader listObjectsV2). */
+  | { Items: { Key?: string; Etag?: string; ETag?: string; Size?: number }[]; BatchInput?: unknown }
+  /** S3 "Object Created" through EventBridge. */
+  | {
+      source: 'aws.s3';
+      'detail-type'?: string;
+      detail?: { bucket?: { name?: string }; object?: { key?: string; etag?: string; size?: number } };
+    }
+  /** The backfill's first and last steps. */
+  | { action: 'describeBackfill' }
+  | { action: 'advanceWatermarks'; fromStart?: boolean }
+  /** The schedule (EventBridge Scheduled Event): same as advanceWatermarks. */
+  | { source: 'aws.events'; 'detail-type'?: string };
+
+export type IndexLogsResult = IndexStats | BackfillPlan | { prefixes: WatermarkReport[] };
+
+function withoutDone({ done: _done, ...stats }: IndexStats & { done: Set<string> }): IndexStats {
+  return stats;
+}
+
+/** Routes one invocation. `remainingMs` is the time the function has left. */
+export async function handleIndexLogsEvent(
+  deps: IndexLogsDeps,
+  event: IndexLogsEvent,
+  options: { remainingMs: () => number; stagingBucket: string },
+): Promise<IndexLogsResult> {
+  if ('Items' in event) {
+    const objects = event.Items.flatMap((item): DayObject[] =>
+      typeof item.Key === 'string' ? [{ key: item.Key, etag: item.Etag ?? item.ETag, size: item.Size }] : [],
+    );
+    return withoutDone(await indexObjects(deps, objects));
+  }
+  if ('action' in event && event.action === 'describeBackfill') {
+    const prefixOf = (kind: LogKind) => deps.config.sources.find((s) => s.kind === kind)?.prefix ?? '';
+    return {
+      bucket: deps.config.bucket,
+      accessPrefix: prefixOf('access'),
+      voiceSessionsPrefix: prefixOf('voice-sessions'),
+      resultsBucket: options.stagingBucket,
+      resultsPrefix: BACKFILL_RESULTS_PREFIX,
+    };
+  }
+  if ('source' in event && event.source === 'aws.s3') {
+    const object = event.detail?.object;
+    // Another bucket's event (a misrouted rule) is not ours to index.
+    if (event.detail?.bucket?.name !== deps.config.bucket || typeof object?.key !== 'string')
+      return { ...emptyStats(), ignored: 1 };
+    return withoutDone(await indexObjects(deps, [{ key: object.key, etag: object.etag, size: object.size }]));
+  }
+  // advanceWatermarks, or the schedule: stop starting objects a minute before the function's time is up.
+  const deadline = Date.now() + Math.max(0, options.remainingMs() - 60_000);
+  const fromStart = 'action' in event && event.action === 'advanceWatermarks' && event.fromStart === true;
+  return { prefixes: await advanceWatermarks(deps, { deadline, fromStart }) };
+}

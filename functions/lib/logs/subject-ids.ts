@@ -1,0 +1,278 @@
+/**
+ * Which subjects a log object names, for the subject index (docs/log-index.md): the user ids and device
+ * ids under which the logs connector could find a line of someone in it. It must never miss one, so it
+ * takes a superset of what connectors/logs/subject-lines.ts matches (a line it names but the connector
+ * does not match only costs an extra read):
+ *
+ * - access logs: every string `userId` in the line, and, when the line's own (top-level) `userId` is not a
+ *   non-empty string (signed out), every string `deviceId` in it;
+ * - voice sessions: every string `userId` in the line (participants' and any other).
+ *
+ * Reading every line with JSON.parse would cost several times the gunzip before it, so lines are read as
+ * bytes: the keys are found by their one capital letter, a value is decoded only when it is a string, and
+ * the nesting depth (top level or not) is counted only up to a `userId` key. That is exact for a line without
+ * a backslash (no escape can hide a quote, a key or a value); a line with one is parsed with JSON.parse.
+ */
+
+export type LogKind = 'access' | 'voice-sessions';
+
+export interface ObjectSubjects {
+  userIds: Set<string>;
+  deviceIds: Set<string>;
+  lines: number;
+  /** Decompressed bytes read. */
+  bytes: number;
+  /** Lines longer than the limit, skipped (the connector reads none that long). */
+  oversized: number;
+}
+
+const NEWLINE = 0x0a;
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+/** The one capital letter of both keys (`"userId"`, `"deviceId"`): rare elsewhere in log lines. */
+const CAPITAL_I = 0x49;
+const USER = [0x75, 0x73, 0x65, 0x72]; // user
+const DEVICE = [0x64, 0x65, 0x76, 0x69, 0x63, 0x65]; // device
+/**
+ * Longer lines are skipped: the connector's collect drops lines over 8 M characters (at most 24 MiB of
+ * UTF-8) and its erase leaves lines over 8 MiB alone, so none longer is ever the subject's.
+ */
+export const MAX_INDEXED_LINE_BYTES = 32 * 1024 * 1024;
+
+function isSpace(byte: number | undefined): boolean {
+  return byte === 0x20 || byte === 0x09 || byte === 0x0d || byte === 0x0a;
+}
+
+/** True when `name` sits in `buf` just before `at`, preceded by a quote, all at or after `lineStart`. */
+function keyNameBefore(buf: Buffer, at: number, name: readonly number[], lineStart: number): boolean {
+  const start = at - name.length;
+  if (start - 1 < lineStart || buf[start - 1] !== QUOTE) return false;
+  for (let i = 0; i < name.length; i++) if (buf[start + i] !== name[i]) return false;
+  return true;
+}
+
+/**
+ * The string value of the key ending just before `at` (a line without backslashes, ending at `end`):
+ * its byte range, or -1 when the key holds something else, -2 when it is not a key at all.
+ */
+function stringValueAfter(buf: Buffer, at: number, end: number): { start: number; end: number } | -1 | -2 {
+  let p = at;
+  while (p < end && isSpace(buf[p])) p++;
+  if (buf[p] !== 0x3a) return -2;
+  p++;
+  while (p < end && isSpace(buf[p])) p++;
+  if (buf[p] !== QUOTE) return -1;
+  const start = p + 1;
+  for (p = start; p < end; p++) if (buf[p] === QUOTE) return { start, end: p };
+  return -1;
+}
+
+/**
+ * The distinct ids of one object, added from byte ranges. Most lines repeat an id already seen, so a
+ * range is first looked up by a hash of its bytes and compared in place: a string is made (and decoded)
+ * only for an id not seen yet.
+ */
+class IdSet {
+  private readonly byHash = new Map<number, string[]>();
+
+  constructor(readonly ids: Set<string>) {}
+
+  add(buf: Buffer, start: number, end: number): void {
+    let hash = 0x811c9dc5;
+    let ascii = true;
+    for (let i = start; i < end; i++) {
+      const byte = buf[i] ?? 0;
+      if (byte >= 0x80) ascii = false;
+      hash = Math.imul(hash ^ byte, 0x01000193);
+    }
+    const candidates = this.byHash.get(hash);
+    if (ascii && candidates) {
+      for (const seen of candidates) if (sameAscii(seen, buf, start, end)) return;
+    }
+    const text = buf.toString(ascii ? 'latin1' : 'utf8', start, end);
+    if (this.ids.has(text)) return;
+    this.ids.add(text);
+    if (candidates) candidates.push(text);
+    else this.byHash.set(hash, [text]);
+  }
+}
+
+function sameAscii(text: string, buf: Buffer, start: number, end: number): boolean {
+  if (text.length !== end - start) return false;
+  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) !== buf[start + i]) return false;
+  return true;
+}
+
+/** Byte classes for the depth count: 1 a quote, 2 an opening bracket, 3 a closing one, 0 anything else. */
+const DEPTH_CLASS = new Uint8Array(256);
+DEPTH_CLASS[QUOTE] = 1;
+DEPTH_CLASS[0x7b] = 2;
+DEPTH_CLASS[0x5b] = 2;
+DEPTH_CLASS[0x7d] = 3;
+DEPTH_CLASS[0x5d] = 3;
+
+/** Nesting depth at `at` of a line starting at `start` (no backslashes): 1 is the top-level object. */
+function depthAt(buf: Buffer, start: number, at: number): number {
+  let depth = 0;
+  let inString = false;
+  for (let i = start; i < at; i++) {
+    const kind = DEPTH_CLASS[buf[i] ?? 0];
+    if (kind === 0) continue;
+    if (kind === 1) inString = !inString;
+    else if (!inString) depth += kind === 2 ? 1 : -1;
+  }
+  return inString ? -1 : depth;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Collects the subjects of one object from its decompressed bytes, pushed chunk by chunk. */
+export class SubjectIdCollector {
+  readonly result: ObjectSubjects = {
+    userIds: new Set(),
+    deviceIds: new Set(),
+    lines: 0,
+    bytes: 0,
+    oversized: 0,
+  };
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+  /** Inside a line longer than the limit: skipped up to its newline. */
+  private skipping = false;
+  /** The device ids of the current line, taken only if the line turns out signed out. */
+  private readonly lineDevices: { start: number; end: number }[] = [];
+  private readonly users = new IdSet(this.result.userIds);
+  private readonly devices = new IdSet(this.result.deviceIds);
+
+  constructor(private readonly kind: LogKind) {}
+
+  push(chunk: Buffer): void {
+    this.result.bytes += chunk.length;
+    let pos = 0;
+    if (this.skipping || this.pendingBytes > 0) {
+      const newline = chunk.indexOf(NEWLINE);
+      if (newline === -1) {
+        if (!this.skipping) this.hold(chunk);
+        return;
+      }
+      if (!this.skipping) {
+        this.pending.push(chunk.subarray(0, newline));
+        const line = Buffer.concat(this.pending);
+        this.lines(line, 0, line.length);
+      }
+      this.pending = [];
+      this.pendingBytes = 0;
+      this.skipping = false;
+      pos = newline + 1;
+    }
+    const lastNewline = chunk.lastIndexOf(NEWLINE);
+    if (lastNewline >= pos) {
+      this.lines(chunk, pos, lastNewline);
+      pos = lastNewline + 1;
+    }
+    if (pos < chunk.length) this.hold(chunk.subarray(pos));
+  }
+
+  /** The last line, when the object does not end with a newline. */
+  end(): ObjectSubjects {
+    if (this.pendingBytes > 0) {
+      const line = Buffer.concat(this.pending);
+      this.lines(line, 0, line.length);
+    }
+    this.pending = [];
+    this.pendingBytes = 0;
+    return this.result;
+  }
+
+  private hold(part: Buffer): void {
+    this.pending.push(part);
+    this.pendingBytes += part.length;
+    if (this.pendingBytes > MAX_INDEXED_LINE_BYTES) {
+      this.pending = [];
+      this.pendingBytes = 0;
+      this.skipping = true;
+      this.result.oversized += 1;
+    }
+  }
+
+  /**
+   * Every line in `buf` from `start` up to `stop` (a newline, or the end of a lone last line). Keys are
+   * found through their capital I (one native byte search per occurrence, the next one found once and
+   * kept for the lines after it); everything else is a few bytes looked at around each.
+   */
+  private lines(buf: Buffer, start: number, stop: number): void {
+    const access = this.kind === 'access';
+    // Next occurrence at or after the current line: -2 not searched yet, -1 none left in `buf`.
+    let nextI = -2;
+    let nextBackslash = -2;
+    let lineStart = start;
+    while (lineStart <= stop) {
+      let lineEnd = buf.indexOf(NEWLINE, lineStart);
+      if (lineEnd === -1 || lineEnd > stop) lineEnd = stop;
+      if (lineEnd > lineStart) this.result.lines += 1;
+      if (nextBackslash !== -1 && nextBackslash < lineStart)
+        nextBackslash = buf.indexOf(BACKSLASH, lineStart);
+      if (nextBackslash !== -1 && nextBackslash < lineEnd) {
+        this.parsedLine(buf.toString('utf8', lineStart, lineEnd));
+      } else {
+        if (nextI !== -1 && nextI < lineStart) nextI = buf.indexOf(CAPITAL_I, lineStart);
+        // The top-level userId as JSON.parse sees it (the last one wins): signed in if a non-empty string.
+        let signedIn = false;
+        this.lineDevices.length = 0;
+        while (nextI !== -1 && nextI < lineEnd) {
+          const at = nextI;
+          if (buf[at + 1] === 0x64 && buf[at + 2] === QUOTE) {
+            if (keyNameBefore(buf, at, USER, lineStart)) {
+              const value = stringValueAfter(buf, at + 3, lineEnd);
+              if (value !== -2) {
+                const nonEmpty = value !== -1 && value.end > value.start;
+                if (nonEmpty) this.users.add(buf, value.start, value.end);
+                if (access && depthAt(buf, lineStart, at - USER.length - 1) === 1) signedIn = nonEmpty;
+              }
+            } else if (access && keyNameBefore(buf, at, DEVICE, lineStart)) {
+              const value = stringValueAfter(buf, at + 3, lineEnd);
+              if (value !== -1 && value !== -2) this.lineDevices.push(value);
+            }
+          }
+          nextI = buf.indexOf(CAPITAL_I, at + 1);
+        }
+        if (!signedIn) for (const value of this.lineDevices) this.devices.add(buf, value.start, value.end);
+      }
+      lineStart = lineEnd + 1;
+    }
+  }
+
+  /** A line with escapes: read exactly as the connector reads it (a line that does not parse is nobody's). */
+  private parsedLine(text: string): void {
+    let line: unknown;
+    try {
+      line = JSON.parse(text);
+    } catch {
+      return;
+    }
+    if (!isRecord(line)) return;
+    if (this.kind === 'voice-sessions') {
+      const participants = Array.isArray(line.participants) ? line.participants : [];
+      for (const entry of participants) {
+        if (isRecord(entry) && typeof entry.userId === 'string' && entry.userId !== '')
+          this.result.userIds.add(entry.userId);
+      }
+      return;
+    }
+    const { userId, deviceId } = line;
+    if (typeof userId === 'string' && userId !== '') this.result.userIds.add(userId);
+    else if (typeof deviceId === 'string') this.result.deviceIds.add(deviceId);
+  }
+}
+
+/** The subjects named in a stream of decompressed log bytes. */
+export async function collectSubjectIds(
+  source: AsyncIterable<Buffer>,
+  kind: LogKind,
+): Promise<ObjectSubjects> {
+  const collector = new SubjectIdCollector(kind);
+  for await (const chunk of source) collector.push(chunk);
+  return collector.end();
+}

@@ -1,0 +1,341 @@
+/**
+ * The log indexer's core (functions/index-logs/core.ts) and the index it keeps, on DynamoDB Local and
+ * s3rver: entries by keyed hash, idempotent runs, changed objects and their stale entries, the watermark,
+ * the events it is invoked with, and the connector's erase removing the subject's entries.
+ */
+import { DeleteObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { orchestratorResources } from '../../config/data-map';
+import {
+  advanceWatermarks,
+  handleIndexLogsEvent,
+  indexObjects,
+  LogObjectUnreadable,
+} from '../../functions/index-logs/core';
+import { createLogsConnector } from '../../functions/connectors/logs/core';
+import { listDayObjectEntries } from '../../functions/lib/logs/day-objects';
+import { versionOf } from '../../functions/lib/logs/index-store';
+import type { ErasureContext, PlanEntryView } from '../../functions/lib/connectors/contract';
+import { planEntriesFor } from '../support/erasure-plans';
+import { startTestStores, type TestStores } from '../support/local-stores';
+import { LOGS_BUCKET, TEST_INDEX_HASHER, testLogIndex, type TestLogIndex } from '../support/log-index';
+
+const NOW = new Date('2026-11-01T12:00:00.000Z');
+let stores: TestStores;
+
+beforeAll(async () => {
+  process.env.LOG_LEVEL = 'silent';
+  stores = await startTestStores();
+}, 120_000);
+
+afterAll(async () => {
+  await stores?.stop();
+});
+
+const access = (userId: string | null, deviceId: string, ts = '2026-10-30T10:00:00Z') => ({
+  ts,
+  userId,
+  ip: '192.0.2.1',
+  deviceId,
+  userAgent: 'App/1.0',
+  method: 'GET',
+  path: '/worlds',
+  status: 200,
+  referrer: null,
+  country: 'KR',
+  region: 'KR-11',
+});
+const session = (...userIds: string[]) => ({
+  sessionId: `s-${userIds.join('-')}`,
+  worldId: 'w-1',
+  startedAt: '2026-10-30T20:00:00Z',
+  endedAt: '2026-10-30T21:00:00Z',
+  participants: userIds.map((userId) => ({ userId, ip: '198.51.100.1', joinedAt: '2026-10-30T20:00:00Z' })),
+});
+
+async function listed(index: TestLogIndex) {
+  return [
+    ...(await listDayObjectEntries(stores.s3, LOGS_BUCKET, index.config.accessPrefix)),
+    ...(await listDayObjectEntries(stores.s3, LOGS_BUCKET, index.config.voiceSessionsPrefix)),
+  ];
+}
+
+const accessFor = (index: TestLogIndex, userIds: string[], deviceIds: string[] = []) =>
+  index.reader.objectsFor(stores.s3, LOGS_BUCKET, index.config.accessPrefix, { userIds, deviceIds });
+const voiceFor = (index: TestLogIndex, userIds: string[]) =>
+  index.reader.objectsFor(stores.s3, LOGS_BUCKET, index.config.voiceSessionsPrefix, {
+    userIds,
+    deviceIds: [],
+  });
+
+/** Every item of the index table that belongs to this test's objects or watermarks. */
+async function itemsOf(index: TestLogIndex) {
+  const root = index.config.accessPrefix.slice(0, index.config.accessPrefix.indexOf('/') + 1);
+  const out = await stores.doc.send(
+    new ScanCommand({ TableName: orchestratorResources.logIndexTable.tableName }),
+  );
+  return (out.Items ?? []).filter((item) => JSON.stringify(item).includes(root));
+}
+
+describe('indexing', () => {
+  it('names each object under keyed hashes only: users, signed-out devices, voice participants', async () => {
+    const index = testLogIndex(stores, { now: NOW });
+    const a = `${index.config.accessPrefix}dt=2026-10-30/part-00000.jsonl.gz`;
+    const b = `${index.config.accessPrefix}dt=2026-10-30/part-00001.jsonl.gz`;
+    const v = `${index.config.voiceSessionsPrefix}dt=2026-10-30/part-00000.jsonl.gz`;
+    await index.put(a, [access('u-alice', 'dev-shared'), access(null, 'dev-alice')]);
+    await index.put(b, [access('u-bob', 'dev-shared'), access('u-bob', 'dev-bob')]);
+    await index.put(v, [session('u-alice', 'u-carol')]);
+
+    const stats = await indexObjects(index.deps, await listed(index));
+    expect(stats).toMatchObject({ objects: 3, indexed: 3, unchanged: 0, lines: 5 });
+    // u-alice, dev-alice; u-bob; u-alice, u-carol.
+    expect(stats.entries).toBe(5);
+
+    expect(await accessFor(index, ['u-alice'])).toEqual([a]);
+    expect(await accessFor(index, [], ['dev-alice'])).toEqual([a]);
+    // A device only ever used signed in names nobody: its lines are its users'.
+    expect(await accessFor(index, [], ['dev-shared'])).toEqual([]);
+    expect(await accessFor(index, ['u-bob'])).toEqual([b]);
+    expect(await voiceFor(index, ['u-carol'])).toEqual([v]);
+    expect(await voiceFor(index, ['u-dave'])).toEqual([]);
+
+    const items = await itemsOf(index);
+    const text = JSON.stringify(items);
+    for (const id of ['u-alice', 'u-bob', 'u-carol', 'dev-alice', 'dev-shared'])
+      expect(text).not.toContain(id);
+    expect(text).toContain(TEST_INDEX_HASHER.user('u-alice'));
+  });
+
+  it('is idempotent: a second run over the same objects reads and writes nothing', async () => {
+    const index = testLogIndex(stores, { now: NOW });
+    const key = `${index.config.accessPrefix}dt=2026-10-30/part-00000.jsonl.gz`;
+    await index.put(key, [access('u-alice', 'dev-1'), access(null, 'dev-2')]);
+    await indexObjects(index.deps, await listed(index));
+    const before = await itemsOf(index);
+
+    const again = await indexObjects(index.deps, await listed(index));
+    expect(again).toMatchObject({ objects: 1, indexed: 0, unchanged: 1, entries: 0, bytes: 0 });
+    // Without the listing's ETag (an S3 event may carry none), the object's record still matches.
+    const event = await indexObjects(index.deps, [{ key }]);
+    expect(event).toMatchObject({ indexed: 0, unchanged: 1, entries: 0 });
+    expect(await itemsOf(index)).toEqual(before);
+  });
+
+  it('indexes a changed object again and removes the entries it no longer needs', async () => {
+    const index = testLogIndex(stores, { now: NOW });
+    const key = `${index.config.accessPrefix}dt=2026-10-30/part-00000.jsonl.gz`;
+    await index.put(key, [access('u-alice', 'dev-1'), access('u-bob', 'dev-2'), access(null, 'dev-3')]);
+    await indexObjects(index.deps, await listed(index));
+
+    await index.put(key, [access('u-alice', 'dev-1'), access('u-carol', 'dev-3')]);
+    const stats = await indexObjects(index.deps, await listed(index));
+    expect(stats).toMatchObject({ indexed: 1, entries: 2, removed: 2 });
+    expect(await accessFor(index, ['u-alice'])).toEqual([key]);
+    expect(await accessFor(index, ['u-carol'])).toEqual([key]);
+    expect(await accessFor(index, ['u-bob'])).toEqual([]);
+    expect(await accessFor(index, [], ['dev-3'])).toEqual([]);
+  });
+
+  it('never removes an entry that a newer version of the object wrote', async () => {
+    const index = testLogIndex(stores, { now: NOW });
+    const key = `${index.config.accessPrefix}dt=2026-10-30/part-00000.jsonl.gz`;
+    const hash = TEST_INDEX_HASHER.user('u-alice');
+    await index.store.putEntries(key, versionOf('"newer-version-etag"'), [hash]);
+    // An indexer still working on the older version finds the entry stale and tries to remove it.
+    expect(await index.store.removeEntries(key, versionOf('"older-version-etag"'), [hash])).toBe(0);
+    expect(await index.store.objectsNaming(hash, index.config.accessPrefix)).toEqual([key]);
+    expect(await index.store.removeEntries(key, versionOf('"newer-version-etag"'), [hash])).toBe(1);
+    expect(await index.store.objectsNaming(hash, index.config.accessPrefix)).toEqual([]);
+  });
+
+  it('keeps the hashes of an object with many subjects in chunks, and replaces them when it changes', async () => {
+    const index = testLogIndex(stores, { now: NOW, hashesPerChunk: 10 });
+    const key = `${index.config.accessPrefix}dt=2026-10-30/part-00000.jsonl.gz`;
+    const many = Array.from({ length: 25 }, (_, i) => access(`u-${i}`, `dev-${i}`));
+    await index.put(key, many);
+    await indexObjects(index.deps, await listed(index));
+    expect((await index.store.indexed(key))?.chunks).toBe(3);
+    expect(new Set((await index.store.indexed(key))?.hashes)).toEqual(
+      new Set(many.map((_, i) => TEST_INDEX_HASHER.user(`u-${i}`))),
+    );
+
+    await index.put(key, [access('u-1', 'dev-1')]);
+    const stats = await indexObjects(index.deps, await listed(index));
+    expect(stats).toMatchObject({ indexed: 1, entries: 1, removed: 24 });
+    const stored = await index.store.indexed(key);
+    expect(stored).toMatchObject({ chunks: 1, hashes: [TEST_INDEX_HASHER.user('u-1')] });
+    expect(await accessFor(index, ['u-2'])).toEqual([]);
+    expect(await accessFor(index, ['u-1'])).toEqual([key]);
+  });
+
+  it('skips an object gone since listing, and fails loudly on one that is not gzip', async () => {
+    const index = testLogIndex(stores, { now: NOW });
+    const gone = `${index.config.accessPrefix}dt=2026-10-30/part-00000.jsonl.gz`;
+    await index.put(gone, [access('u-alice', 'dev-1')]);
+    const objects = await listed(index);
+    await stores.s3.send(new DeleteObjectCommand({ Bucket: LOGS_BUCKET, Key: gone }));
+    expect(await indexObjects(index.deps, objects)).toMatchObject({ missing: 1, indexed: 0 });
+
+    const corrupt = `${index.config.accessPrefix}dt=2026-10-30/part-00001.jsonl.gz`;
+    await stores.s3.send(
+      new PutObjectCommand({ Bucket: LOGS_BUCKET, Key: corrupt, Body: Buffer.from('not gzip at all') }),
+    );
+    await expect(indexObjects(index.deps, await listed(index))).rejects.toBeInstanceOf(LogObjectUnreadable);
+  });
+});
+
+describe('watermark', () => {
+  it('moves over closed partitions only; a request still reads what is after it and not indexed', async () => {
+    // Open: 2026-10-31 and 2026-11-01 (today).
+    const index = testLogIndex(stores, { now: NOW, openDays: 2 });
+    const day = (d: string, n = 0) => `${index.config.accessPrefix}dt=${d}/part-0000${n}.jsonl.gz`;
+    await index.put(day('2026-10-29'), [access('u-alice', 'dev-1')]);
+    await index.put(day('2026-10-30'), [access('u-bob', 'dev-2')]);
+    await index.put(day('2026-10-31'), [access('u-bob', 'dev-2')]);
+
+    const [accessReport, voiceReport] = await advanceWatermarks(index.deps);
+    expect(accessReport).toMatchObject({ watermark: day('2026-10-30'), stats: { indexed: 3 } });
+    expect(voiceReport?.watermark).toBeUndefined();
+    expect(await index.store.watermark(index.config.accessPrefix)).toBe(day('2026-10-30'));
+
+    // New objects, not indexed yet: after the watermark, so every request reads them.
+    await index.put(day('2026-10-31', 1), [access('u-carol', 'dev-3')]);
+    await index.put(day('2026-11-01'), [access('u-carol', 'dev-3')]);
+    expect(await accessFor(index, ['u-alice'])).toEqual([
+      day('2026-10-29'),
+      day('2026-10-31', 1),
+      day('2026-11-01'),
+    ]);
+    // Once indexed, only the objects naming the subject are read.
+    await advanceWatermarks(index.deps);
+    expect(await accessFor(index, ['u-alice'])).toEqual([day('2026-10-29')]);
+    expect(await accessFor(index, ['u-carol'])).toEqual([day('2026-10-31', 1), day('2026-11-01')]);
+    // Changed after the watermark and not indexed again yet: read as it is now.
+    await index.put(day('2026-11-01'), [access('u-alice', 'dev-1')]);
+    expect(await accessFor(index, ['u-dave'])).toEqual([day('2026-11-01')]);
+  });
+
+  it('never moves back, and a run from the start finds an object that came late to a closed partition', async () => {
+    const index = testLogIndex(stores, { now: NOW, openDays: 1 });
+    const day = (d: string, n = 0) => `${index.config.accessPrefix}dt=${d}/part-0000${n}.jsonl.gz`;
+    await index.put(day('2026-10-29'), [access('u-alice', 'dev-1')]);
+    await index.put(day('2026-10-30'), [access('u-alice', 'dev-1')]);
+    await advanceWatermarks(index.deps);
+    await index.store.advanceWatermark(index.config.accessPrefix, day('2026-10-29'), NOW);
+    expect(await index.store.watermark(index.config.accessPrefix)).toBe(day('2026-10-30'));
+
+    await index.put(day('2026-10-29', 1), [access('u-late', 'dev-9')]);
+    const [fromWatermark] = await advanceWatermarks(index.deps);
+    expect(fromWatermark?.stats.indexed).toBe(0);
+    const [fromStart] = await advanceWatermarks(index.deps, { fromStart: true });
+    expect(fromStart).toMatchObject({ watermark: day('2026-10-30'), stats: { indexed: 1, unchanged: 2 } });
+    expect(await accessFor(index, ['u-late'])).toEqual([day('2026-10-29', 1)]);
+  });
+
+  it('stops starting objects at the deadline and moves the watermark only over what it finished', async () => {
+    const index = testLogIndex(stores, { now: NOW, openDays: 1 });
+    await index.put(`${index.config.accessPrefix}dt=2026-10-29/part-00000.jsonl.gz`, [access('u-a', 'd')]);
+    const [report] = await advanceWatermarks(index.deps, { deadline: Date.now() - 1 });
+    expect(report).toMatchObject({ watermark: undefined, stats: { indexed: 0 } });
+  });
+});
+
+describe('invocations', () => {
+  it('indexes a Distributed Map batch, an S3 event, and describes the backfill', async () => {
+    const index = testLogIndex(stores, { now: NOW });
+    const a = `${index.config.accessPrefix}dt=2026-10-30/part-00000.jsonl.gz`;
+    const b = `${index.config.accessPrefix}dt=2026-10-30/part-00001.jsonl.gz`;
+    const etagA = await index.put(a, [access('u-alice', 'dev-1')]);
+    await index.put(b, [access('u-bob', 'dev-2')]);
+    const options = { remainingMs: () => 900_000, stagingBucket: 'dsr-staging' };
+
+    // The shape ItemReader listObjectsV2 gives each item, batched by ItemBatcher.
+    const batch = await handleIndexLogsEvent(
+      index.deps,
+      {
+        Items: [{ Key: a, Etag: etagA, Size: 10 }, { Key: `${index.config.accessPrefix}not-a-day-object` }],
+        BatchInput: { prefix: index.config.accessPrefix },
+      },
+      options,
+    );
+    expect(batch).toMatchObject({ objects: 2, indexed: 1, ignored: 1 });
+
+    const event = (bucket: string) =>
+      handleIndexLogsEvent(
+        index.deps,
+        {
+          source: 'aws.s3',
+          'detail-type': 'Object Created',
+          detail: { bucket: { name: bucket }, object: { key: b, size: 10 } },
+        },
+        options,
+      );
+    expect(await event('someone-elses-bucket')).toMatchObject({ indexed: 0, ignored: 1 });
+    expect(await event(LOGS_BUCKET)).toMatchObject({ objects: 1, indexed: 1 });
+    expect(await accessFor(index, ['u-bob'])).toEqual([b]);
+
+    expect(await handleIndexLogsEvent(index.deps, { action: 'describeBackfill' }, options)).toEqual({
+      bucket: LOGS_BUCKET,
+      accessPrefix: index.config.accessPrefix,
+      voiceSessionsPrefix: index.config.voiceSessionsPrefix,
+      resultsBucket: 'dsr-staging',
+      resultsPrefix: 'log-index-backfill/',
+    });
+    const scheduled = await handleIndexLogsEvent(
+      index.deps,
+      { source: 'aws.events', 'detail-type': 'Scheduled Event' },
+      options,
+    );
+    expect(scheduled).toMatchObject({ prefixes: [{ stats: { unchanged: 2 } }, { stats: { objects: 0 } }] });
+  });
+});
+
+describe('the connector through the index', () => {
+  const IDS = { userIds: ['u-alice'], deviceIds: ['dev-alice'] };
+  const ctx = (plan: PlanEntryView[] = []): ErasureContext & { plan: PlanEntryView[] } => ({
+    requestId: 'req_00000000000000000000000000000042',
+    subject: {
+      requestId: 'req_00000000000000000000000000000042',
+      subjectHash: 'hash',
+      found: true,
+      pseudonymSalt: 'salt',
+      identifiers: { emails: [], phones: [], externalAccounts: [], ...IDS },
+    },
+    tombstone: 'erased-user-x',
+    now: () => NOW,
+    plan,
+  });
+
+  it('erases through the index and removes the subject’s entries for the objects it rewrote', async () => {
+    const index = testLogIndex(stores, { now: NOW });
+    const a = `${index.config.accessPrefix}dt=2026-10-30/part-00000.jsonl.gz`;
+    const others = `${index.config.accessPrefix}dt=2026-10-30/part-00001.jsonl.gz`;
+    const v = `${index.config.voiceSessionsPrefix}dt=2026-10-30/part-00000.jsonl.gz`;
+    await index.put(a, [
+      access('u-alice', 'dev-alice'),
+      access(null, 'dev-alice'),
+      access('u-bob', 'dev-bob'),
+    ]);
+    await index.put(others, [access('u-bob', 'dev-bob')]);
+    await index.put(v, [session('u-alice', 'u-bob')]);
+    await advanceWatermarks(index.deps);
+    const connector = createLogsConnector(stores.s3, index.config, index.reader);
+    const vault = { put: async () => Promise.reject(new Error('logs retain in place')) };
+
+    const inventory = await connector.inventory?.(ctx());
+    expect(inventory).toMatchObject({ 'access-log': { count: 2 }, 'voice-sessions': { count: 1 } });
+    // Erased (the periods of 2026-10-30 lines have ended by this clock).
+    const later = new Date('2027-12-01T00:00:00Z');
+    const plan = planEntriesFor('logs', inventory ?? {}, { jurisdiction: 'KR', now: later });
+    const outcome = await connector.erase?.({ ...ctx(plan), now: () => later, vault });
+    expect(outcome).toMatchObject({ 'access-log': { deleted: 2 }, 'voice-sessions': { anonymised: 1 } });
+
+    expect(await accessFor(index, ['u-alice'], ['dev-alice'])).toEqual([]);
+    expect(await voiceFor(index, ['u-alice'])).toEqual([]);
+    // Everyone else's entries stay.
+    expect(await accessFor(index, ['u-bob'])).toEqual([a, others]);
+    expect(await voiceFor(index, ['u-bob'])).toEqual([v]);
+    expect(await connector.inventory?.({ ...ctx(), now: () => later })).toEqual({});
+  });
+});
