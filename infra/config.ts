@@ -58,6 +58,19 @@ export interface DsrDeploymentConfig {
   notifyFromAddress: string;
   /** That SES identity (the address itself, or its domain); defaults to the address's domain. */
   sesIdentity: string;
+  /** The subject index of the logs (docs/log-index.md). */
+  logIndex: {
+    /** Minutes between scheduled runs that index what is after the watermark and move it. */
+    scheduleMinutes: number;
+    /** Days (UTC, today included) whose partitions may still receive objects: the watermark waits. */
+    openDays: number;
+    /**
+     * Index each new log object from its S3 "Object Created" event (EventBridge). Default: on when the
+     * stack creates the logs bucket; for an imported bucket only if its owner has turned on EventBridge
+     * delivery for it, else the schedule alone keeps the index current.
+     */
+    bucketEvents: boolean;
+  };
 }
 
 export const CONTEXT_KEYS = {
@@ -78,9 +91,14 @@ export const CONTEXT_KEYS = {
   processorWebhooks: 'dsr:processorWebhooks',
   notifyFromAddress: 'dsr:notifyFromAddress',
   sesIdentity: 'dsr:sesIdentity',
+  logIndexScheduleMinutes: 'dsr:logIndexScheduleMinutes',
+  logIndexOpenDays: 'dsr:logIndexOpenDays',
+  logsBucketEvents: 'dsr:logsBucketEvents',
 } as const;
 
-export const DEFAULT_CONFIG: Omit<DsrDeploymentConfig, 'notifyFromAddress' | 'sesIdentity'> = {
+export const DEFAULT_CONFIG: Omit<DsrDeploymentConfig, 'notifyFromAddress' | 'sesIdentity' | 'logIndex'> & {
+  logIndex: Omit<DsrDeploymentConfig['logIndex'], 'bucketEvents'>;
+} = {
   platformStores: 'create',
   existing: {},
   exportRetentionDays: 30,
@@ -92,6 +110,7 @@ export const DEFAULT_CONFIG: Omit<DsrDeploymentConfig, 'notifyFromAddress' | 'se
   defaultJurisdiction: 'KR',
   deadlines: { ...DEFAULT_DEADLINE_CONFIG },
   processorWebhooks: {},
+  logIndex: { scheduleMinutes: 15, openDays: 2 },
 };
 
 export class ConfigContextError extends Error {
@@ -286,5 +305,14 @@ export function readDeploymentConfig(node: ContextReader): DsrDeploymentConfig {
     },
     processorWebhooks: parseWebhooks(node),
     ...notifySender(node),
+    logIndex: {
+      scheduleMinutes: positiveInt(
+        node,
+        CONTEXT_KEYS.logIndexScheduleMinutes,
+        DEFAULT_CONFIG.logIndex.scheduleMinutes,
+      ),
+      openDays: positiveInt(node, CONTEXT_KEYS.logIndexOpenDays, DEFAULT_CONFIG.logIndex.openDays),
+      bucketEvents: bool(node, CONTEXT_KEYS.logsBucketEvents, mode === 'create'),
+    },
   };
 }

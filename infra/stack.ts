@@ -1,7 +1,8 @@
 /**
  * The orchestrator's stack: keys, the platform stores (created or imported), the orchestrator's own
- * state, one connector per store, the task functions, the export and erasure workflows, the request API
- * and the background functions (callbacks, deadline monitor, retention sweep). See docs/deploy.md.
+ * state, one connector per store, the task functions, the export and erasure workflows, the subject index
+ * of the logs (its backfill workflow, events and schedules), the request API and the background functions
+ * (callbacks, deadline monitor, retention sweep). See docs/deploy.md.
  */
 import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
@@ -9,8 +10,10 @@ import type { DsrDeploymentConfig } from './config';
 import { AlarmTopic } from './constructs/alarms';
 import { API_ROLES, DsrApi, roleScope } from './constructs/api';
 import { Background } from './constructs/background';
-import { Connectors } from './constructs/connectors';
+import { Connectors, logsPrefixes } from './constructs/connectors';
+import { BACKFILL_RESULTS_PREFIX } from '../functions/index-logs/core';
 import { DsrKeys } from './constructs/keys';
+import { LogIndexUpdates } from './constructs/log-index';
 import { OrchestratorState } from './constructs/orchestrator-state';
 import { PlatformStores } from './constructs/platform-stores';
 import { accessLogsBucket } from './constructs/storage';
@@ -30,6 +33,8 @@ export class DsrStack extends Stack {
   readonly tasks: TaskFunctions;
   readonly exportWorkflow: DsrWorkflow<'export'>;
   readonly erasureWorkflow: DsrWorkflow<'erasure'>;
+  readonly logIndexBackfillWorkflow: DsrWorkflow<'logIndexBackfill'>;
+  readonly logIndexUpdates: LogIndexUpdates;
   readonly api: DsrApi;
   readonly background: Background;
   readonly alarms: AlarmTopic;
@@ -64,6 +69,8 @@ export class DsrStack extends Stack {
       stores: this.stores,
       staging: this.state.staging,
       vault: this.state.vaultTable,
+      logIndex: this.state.logIndex,
+      subjectHashKey: this.keys.subjectHash,
       defaults,
     });
     this.tasks = new TaskFunctions(this, 'Tasks', {
@@ -75,28 +82,49 @@ export class DsrStack extends Stack {
       downloadTokenKey: this.keys.downloadToken,
       processorWebhooks: config.processorWebhooks,
       notifySender: { fromAddress: config.notifyFromAddress, sesIdentity: config.sesIdentity },
+      logIndexOpenDays: config.logIndex.openDays,
       defaults,
     });
     const workflow = {
       functions: this.tasks.functions,
-      connectors: this.connectors.functions,
       logsKey: this.keys.observability,
       alarmTopic: this.alarms.topic,
       defaults,
     };
     this.exportWorkflow = new DsrWorkflow(this, 'ExportWorkflow', {
       ...workflow,
+      connectors: this.connectors.functions,
       workflow: 'export',
       comment: 'DSR export',
       failureMeaning: 'the request is marked failed and needs attention before its legal deadline.',
     });
     this.erasureWorkflow = new DsrWorkflow(this, 'ErasureWorkflow', {
       ...workflow,
+      connectors: this.connectors.functions,
       workflow: 'erasure',
       comment: 'DSR erasure',
       failureMeaning:
         'the request is marked failed with what was erased so far (the run is idempotent and can be resumed); ' +
         'it needs attention before its legal deadline.',
+    });
+    // The subject index of the logs (docs/log-index.md): backfill, S3 events and schedules.
+    this.logIndexBackfillWorkflow = new DsrWorkflow(this, 'LogIndexBackfillWorkflow', {
+      ...workflow,
+      workflow: 'logIndexBackfill',
+      comment: 'DSR log index backfill',
+      failureMeaning:
+        'some log objects are not indexed yet; requests still read them (slower, never incomplete). The ' +
+        'backfill can be started again and skips what is done.',
+      distributedMaps: {
+        listing: { ref: this.stores.logs, prefixes: logsPrefixes() },
+        results: { ref: this.state.staging, prefix: BACKFILL_RESULTS_PREFIX },
+      },
+    });
+    this.logIndexUpdates = new LogIndexUpdates(this, 'LogIndexUpdates', {
+      config: config.logIndex,
+      stores: this.stores,
+      indexer: this.tasks.functions.indexLogs,
+      alarmTopic: this.alarms.topic,
     });
     this.api = new DsrApi(this, 'Api', {
       state: this.state,
@@ -140,6 +168,9 @@ export class DsrStack extends Stack {
     new CfnOutput(this, 'ExportStateMachineArn', { value: this.exportWorkflow.stateMachine.stateMachineArn });
     new CfnOutput(this, 'ErasureStateMachineArn', {
       value: this.erasureWorkflow.stateMachine.stateMachineArn,
+    });
+    new CfnOutput(this, 'LogIndexBackfillStateMachineArn', {
+      value: this.logIndexBackfillWorkflow.stateMachine.stateMachineArn,
     });
     new CfnOutput(this, 'SigningKeyArn', { value: this.keys.signing.keyArn });
     new CfnOutput(this, 'AlarmTopicArn', { value: this.alarms.topic.topicArn });

@@ -21,6 +21,12 @@ export interface LogSource {
   kind: LogKind;
 }
 
+/** Env names of the indexer's settings (infra/constructs/task-functions.ts sets them). */
+export const INDEX_LOGS_ENV = {
+  openDays: 'LOG_INDEX_OPEN_DAYS',
+  concurrency: 'LOG_INDEX_CONCURRENCY',
+} as const;
+
 export interface IndexLogsConfig {
   bucket: string;
   sources: readonly LogSource[];

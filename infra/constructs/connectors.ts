@@ -8,7 +8,10 @@ import { Duration } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { ENV, platformStores, STORE_NAMES, type StoreName } from '../../config/data-map';
 import { connectorFolder } from '../../functions/lib/connectors/catalog';
-import { grantBucket, grantTable, grantVaultAppend } from './access';
+import { SUBJECT_HASH_KEY_ENV } from '../../functions/lib/crypto/subject-hash';
+import { grantBucket, grantKey, grantTable, grantVaultAppend } from './access';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as kms from 'aws-cdk-lib/aws-kms';
 import type { PlatformStores } from './platform-stores';
 import type { BucketRef, TableRef } from './storage';
 import { DsrFunction, type FunctionDefaults } from './task-function';
@@ -36,6 +39,13 @@ export function logsPrefixes(): string[] {
   return [platformStores.logs.accessPrefix, platformStores.logs.voiceSessionsPrefix];
 }
 
+export const LOGS_PREFIX_REASON =
+  'Log objects are partitioned by day (access/dt=YYYY-MM-DD/...), known only at run time; access ' +
+  'is limited to the access/ and voice-sessions/ prefixes of the logs bucket.';
+
+/** The log index's entries (functions/lib/logs/index-store.ts): the only items the logs connector deletes. */
+export const LOG_INDEX_ENTRY_KEYS = ['h#*'];
+
 /** The vault's partition keys each retaining connector may write (functions/shared/vault.ts vaultKey). */
 export const VAULT_LEADING_KEYS: Partial<Record<StoreName, string[]>> = {
   // Retained marketing consents, and the suppression record every account erasure leaves.
@@ -48,6 +58,10 @@ export interface ConnectorsProps {
   stores: PlatformStores;
   staging: BucketRef;
   vault: TableRef;
+  /** The subject index of the logs, through which the logs connector finds the objects to read. */
+  logIndex: TableRef;
+  /** The index's hashes are keyed with a key derived from the subject-hash key. */
+  subjectHashKey: kms.IKey;
   defaults: FunctionDefaults;
 }
 
@@ -146,11 +160,27 @@ export class Connectors extends Construct {
           objectPrefixes: logsPrefixes(),
           list: ['s3:ListBucket'],
           kms: 'write',
-          reason:
-            'Log objects are partitioned by day (access/dt=YYYY-MM-DD/...), known only at run time; access ' +
-            'is limited to the access/ and voice-sessions/ prefixes of the logs bucket.',
+          reason: LOGS_PREFIX_REASON,
         });
-        return { [ENV.logsBucket]: stores.logs.bucket.bucketName };
+        // The objects to read come from the log index: the subject's entries (Query), the watermark
+        // (GetItem) and the records of the objects after it (BatchGetItem). Erase removes the subject's
+        // entries of the objects it rewrote, and no other item of the index.
+        grantTable(fn, props.logIndex, {
+          table: ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:BatchGetItem'],
+        });
+        fn.allow(
+          new iam.PolicyStatement({
+            actions: ['dynamodb:DeleteItem'],
+            resources: [props.logIndex.table.tableArn],
+            conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': LOG_INDEX_ENTRY_KEYS } },
+          }),
+        );
+        grantKey(fn, props.subjectHashKey, ['kms:GenerateMac']);
+        return {
+          [ENV.logsBucket]: stores.logs.bucket.bucketName,
+          [ENV.logIndexTable]: props.logIndex.table.tableName,
+          [SUBJECT_HASH_KEY_ENV.kmsKeyId]: props.subjectHashKey.keyArn,
+        };
       },
     };
 

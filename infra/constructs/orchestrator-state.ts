@@ -1,8 +1,9 @@
 /**
  * The orchestrator's own state, apart from the platform's stores: the requests table, the staging
- * bucket (transient collection output), the exports bucket (signed archives and erasure certificates), and
- * the retention vault, encrypted under a key of its own: the connectors that retain records may only add
- * to it, and only the sweep may read (keys and dates, never the kept data) and destroy.
+ * bucket (transient collection output), the exports bucket (signed archives and erasure certificates),
+ * the subject index of the logs (keyed hashes only, rebuildable from the logs), and the retention vault,
+ * encrypted under a key of its own: the connectors that retain records may only add to it, and only the
+ * sweep may read (keys and dates, never the kept data) and destroy.
  */
 import { Duration } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
@@ -35,6 +36,7 @@ export class OrchestratorState extends Construct {
   readonly exports: BucketRef;
   readonly vaultTable: TableRef;
   readonly vaultBucket: BucketRef;
+  readonly logIndex: TableRef;
 
   constructor(scope: Construct, id: string, props: OrchestratorStateProps) {
     super(scope, id);
@@ -69,5 +71,9 @@ export class OrchestratorState extends Construct {
       deletionProtection: true,
     });
     this.vaultBucket = secureBucket(this, 'VaultBucket', { key: vaultKey, accessLogs });
+
+    this.logIndex = secureTable(this, 'LogIndexTable', orchestratorResources.logIndexTable, key, {
+      deletionProtection: true,
+    });
   }
 }

@@ -9,6 +9,7 @@ import type * as kms from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
 import { ENV, type StoreName } from '../../config/data-map';
 import { CONNECTOR_FUNCTIONS_ENV, TASK_FUNCTIONS } from '../../functions/lib/connectors/catalog';
+import { INDEX_LOGS_ENV } from '../../functions/index-logs/core';
 import {
   allTableIndexes,
   DDB,
@@ -18,7 +19,14 @@ import {
   grantTable,
   KMS_SIGN,
 } from './access';
-import { mediaPrefixes, pascal, STAGING_PREFIX, STAGING_REASON } from './connectors';
+import {
+  LOGS_PREFIX_REASON,
+  logsPrefixes,
+  mediaPrefixes,
+  pascal,
+  STAGING_PREFIX,
+  STAGING_REASON,
+} from './connectors';
 import type { OrchestratorState } from './orchestrator-state';
 import type { PlatformStores } from './platform-stores';
 import { DsrFunction, type FunctionDefaults } from './task-function';
@@ -64,6 +72,8 @@ export interface TaskFunctionsProps {
   processorWebhooks: Record<string, string>;
   /** Download-link emails: the From address, and the verified SES identity it belongs to. */
   notifySender: { fromAddress: string; sesIdentity: string };
+  /** Days whose log partitions may still receive objects (the log index's watermark waits for them). */
+  logIndexOpenDays: number;
   defaults: FunctionDefaults;
 }
 
@@ -268,6 +278,42 @@ export class TaskFunctions extends Construct {
               conditions: { StringEquals: { 'ses:FromAddress': props.notifySender.fromAddress } },
             }),
           );
+        },
+      },
+      indexLogs: {
+        environment: {
+          [ENV.logsBucket]: stores.logs.bucket.bucketName,
+          [ENV.logIndexTable]: state.logIndex.table.tableName,
+          [ENV.stagingBucket]: state.staging.bucket.bucketName,
+          [KEY_ENV.subjectHashKey]: props.subjectHashKey.keyArn,
+          [INDEX_LOGS_ENV.openDays]: String(props.logIndexOpenDays),
+        },
+        // A few log objects streamed at once (gunzip), their ids hashed in memory.
+        memorySize: 2048,
+        timeout: Duration.minutes(15),
+        grant: (fn) => {
+          // Reads the log objects (listing from the watermark); never writes them.
+          grantBucket(fn, stores.logs, {
+            objects: ['s3:GetObject'],
+            objectPrefixes: logsPrefixes(),
+            list: ['s3:ListBucket'],
+            kms: 'read',
+            reason: LOGS_PREFIX_REASON,
+          });
+          // Entries, object records and watermarks of the index: written in batches, stale entries and
+          // surplus hash chunks deleted one by one on a condition.
+          grantTable(fn, state.logIndex, {
+            table: [
+              'dynamodb:GetItem',
+              'dynamodb:Query',
+              'dynamodb:BatchGetItem',
+              'dynamodb:BatchWriteItem',
+              'dynamodb:PutItem',
+              'dynamodb:DeleteItem',
+            ],
+          });
+          // The index's hash key is derived from the subject-hash key, once per cold start.
+          grantKey(fn, props.subjectHashKey, ['kms:GenerateMac']);
         },
       },
     };

@@ -1,10 +1,11 @@
 /**
  * The state machines, each deployed from the very ASL file the local stack runs (functions/catalog.ts
  * STATE_MACHINES), its `${...}` placeholders substituted with the task functions' ARNs. One construct for
- * both: the export and the erasure differ only in their file, their tasks and their name.
+ * all: the export and the erasure differ only in their file, their tasks and their name; the log index
+ * backfill invokes no connector and runs Distributed Maps (their listing, results and child executions).
  */
 import * as path from 'node:path';
-import { Duration, Stack, Validations } from 'aws-cdk-lib';
+import { ArnFormat, Duration, Stack, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
@@ -15,6 +16,8 @@ import { Construct } from 'constructs';
 import type { StoreName } from '../../config/data-map';
 import { STATE_MACHINES, TASK_FUNCTIONS } from '../../functions/lib/connectors/catalog';
 import { alarmWhenAny } from './alarms';
+import { flattenCfnReference } from './nag-findings';
+import type { BucketRef } from './storage';
 import type { TaskFunctionKey } from './task-functions';
 import { DsrFunction, REPO_ROOT, type FunctionDefaults } from './task-function';
 
@@ -31,6 +34,7 @@ export const WORKFLOW_TASKS = {
     'notifyProcessors',
     'cleanupStaging',
   ],
+  logIndexBackfill: ['indexLogs'],
 } as const satisfies Record<WorkflowName, readonly TaskFunctionKey[]>;
 export const EXPORT_TASKS = WORKFLOW_TASKS.export;
 export const ERASURE_TASKS = WORKFLOW_TASKS.erasure;
@@ -56,13 +60,22 @@ export interface DsrWorkflowProps<W extends WorkflowName> {
   comment: string;
   /** Every task function; the workflow uses (and may invoke) only those of WORKFLOW_TASKS[workflow]. */
   functions: Record<TaskFunctionKey, DsrFunction>;
-  /** Invoked by name from the ASL's Map states (resolve-subject returns the names). */
-  connectors: Record<StoreName, DsrFunction>;
+  /** Invoked by name from the ASL's Map states (resolve-subject returns the names); none if absent. */
+  connectors?: Record<StoreName, DsrFunction>;
+  /** The Distributed Maps' S3 access: the listing they read their items from, where they write results. */
+  distributedMaps?: DistributedMapAccess;
   logsKey: kms.IKey;
   alarmTopic: sns.ITopic;
   defaults: FunctionDefaults;
   /** What a failed execution means, for the alarm's description. */
   failureMeaning: string;
+}
+
+export interface DistributedMapAccess {
+  /** ItemReader (s3:listObjectsV2): the bucket and the prefixes it lists. */
+  listing: { ref: BucketRef; prefixes: readonly string[] };
+  /** ResultWriter: the bucket and the prefix results are written under. */
+  results: { ref: BucketRef; prefix: string };
 }
 
 export class DsrWorkflow<W extends WorkflowName> extends Construct {
@@ -104,9 +117,10 @@ export class DsrWorkflow<W extends WorkflowName> extends Construct {
       statements: [
         new iam.PolicyStatement({
           actions: ['lambda:InvokeFunction'],
-          resources: [...Object.values<DsrFunction>(this.functions), ...Object.values(props.connectors)].map(
-            (fn) => fn.functionArn,
-          ),
+          resources: [
+            ...Object.values<DsrFunction>(this.functions),
+            ...Object.values(props.connectors ?? {}),
+          ].map((fn) => fn.functionArn),
         }),
       ],
     });
@@ -131,6 +145,8 @@ export class DsrWorkflow<W extends WorkflowName> extends Construct {
         'asserts that no other action has Resource "*".',
     });
 
+    if (props.distributedMaps) this.allowDistributedMaps(props.distributedMaps);
+
     const period = Duration.minutes(5);
     this.alarmOn(
       props.alarmTopic,
@@ -144,6 +160,72 @@ export class DsrWorkflow<W extends WorkflowName> extends Construct {
       this.stateMachine.metricTimedOut({ period, statistic: 'Sum' }),
       `An ${props.workflow} execution timed out: the request never reached a final status.`,
     );
+  }
+
+  /**
+   * What a Distributed Map needs of the state machine's role: to start (and describe, stop) its child
+   * executions, to list the items' bucket under the given prefixes, and to write results under one prefix.
+   * A policy of its own that the state machine does not depend on: it names the state machine itself.
+   */
+  private allowDistributedMaps(access: DistributedMapAccess): void {
+    const stack = Stack.of(this);
+    const executions = stack.formatArn({
+      service: 'states',
+      resource: 'execution',
+      resourceName: `${this.stateMachine.stateMachineName}:*`,
+      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+    });
+    const results = access.results.ref.bucket.arnForObjects(`${access.results.prefix}*`);
+    const statements = [
+      new iam.PolicyStatement({
+        actions: ['states:StartExecution'],
+        resources: [this.stateMachine.stateMachineArn],
+      }),
+      new iam.PolicyStatement({
+        actions: ['states:DescribeExecution', 'states:StopExecution'],
+        resources: [executions],
+      }),
+      new iam.PolicyStatement({
+        actions: ['s3:ListBucket'],
+        resources: [access.listing.ref.bucket.bucketArn],
+        conditions: { StringLike: { 's3:prefix': access.listing.prefixes.map((p) => `${p}*`) } },
+      }),
+      new iam.PolicyStatement({
+        actions: ['s3:PutObject', 's3:GetObject', 's3:ListMultipartUploadParts', 's3:AbortMultipartUpload'],
+        resources: [results],
+      }),
+    ];
+    const resultsKey = access.results.ref.key;
+    if (resultsKey) {
+      statements.push(
+        new iam.PolicyStatement({
+          actions: ['kms:GenerateDataKey', 'kms:Decrypt'],
+          resources: [resultsKey.keyArn],
+          conditions: { StringEquals: { 'kms:ViaService': `s3.${stack.region}.amazonaws.com` } },
+        }),
+      );
+    }
+    const policy = new iam.Policy(this, 'DistributedMapAccess', {
+      roles: [this.stateMachine.role],
+      statements,
+    });
+    for (const [resource, reason] of [
+      [
+        executions,
+        "The Distributed Map's child executions are named by Step Functions at run time; access is " +
+          'limited to the executions of this state machine.',
+      ],
+      [
+        results,
+        'Map Run result files are named by Step Functions at run time; write access is limited to the ' +
+          'results prefix of the staging bucket.',
+      ],
+    ] as const) {
+      Validations.of(policy).acknowledge({
+        id: `AwsSolutions-IAM5[Resource::${flattenCfnReference(stack.resolve(resource))}]`,
+        reason,
+      });
+    }
   }
 
   private alarmOn(topic: sns.ITopic, id: string, metric: cloudwatch.IMetric, description: string): void {

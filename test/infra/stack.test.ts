@@ -195,8 +195,9 @@ describe('DsrStack (demo deployment: platform stores created)', () => {
       expect(acknowledged.length).toBeGreaterThan(0);
       for (const ack of acknowledged) {
         // Whole-rule acknowledgements only where a rule has no finding ids; IAM5 names the exact resource.
+        // ... or the child executions of the log index backfill's own Distributed Maps.
         expect(ack.rule).toMatch(
-          /^AwsSolutions-(L1|S1|SF1|SQS3|APIG4|IAM5\[Resource::(\*|<[A-Za-z0-9]+\.Arn>\/([a-z-]+\/)?\*(\/[a-z-]+\.json)?)\])$/,
+          /^AwsSolutions-(L1|S1|SF1|SQS3|APIG4|IAM5\[Resource::(\*|<[A-Za-z0-9]+\.Arn>\/([a-z-]+\/)?\*(\/[a-z-]+\.json)?|arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:<LogIndexBackfillWorkflowStateMachine[A-Z0-9]+\.Name>:\*)\])$/,
         );
         expect(ack.reason.length).toBeGreaterThan(60);
       }
@@ -256,7 +257,8 @@ describe('DsrStack (demo deployment: platform stores created)', () => {
 
     it('encrypts every table with a customer managed KMS key, with point-in-time recovery', () => {
       const tables = resourcesOf(template, 'AWS::DynamoDB::Table');
-      expect(tables.length).toBe(6);
+      // Four platform tables; requests, vault and the log index.
+      expect(tables.length).toBe(7);
       for (const [, table] of tables) {
         expect(table.Properties?.SSESpecification).toEqual({
           SSEEnabled: true,
@@ -582,7 +584,7 @@ describe('DsrStack (demo deployment: platform stores created)', () => {
           ENV.vaultTable,
         ],
         media: [ENV.mediaBucket, 'MEDIA_BUCKET_VERSIONED'],
-        logs: [ENV.logsBucket],
+        logs: [ENV.logsBucket, ENV.logIndexTable, 'SUBJECT_HASH_KMS_KEY_ID'],
       };
       for (const store of STORE_NAMES) {
         expect(Object.keys(envOf(stack.connectors.functions[store].function)).sort()).toEqual(
@@ -622,7 +624,7 @@ describe('DsrStack (demo deployment: platform stores created)', () => {
       });
     });
 
-    it('lets the state machine invoke exactly its task functions and the connectors', () => {
+    it('lets the state machine invoke exactly its task functions and, for requests, the connectors', () => {
       const roleId = logicalId(stack, stack[`${workflow}Workflow`].stateMachine.role);
       const invoke = statementsOf(template, roleId).filter((statement) =>
         asArray(statement.Action).includes('lambda:InvokeFunction'),
@@ -630,7 +632,8 @@ describe('DsrStack (demo deployment: platform stores created)', () => {
       expect(invoke).toHaveLength(1);
       const expected = [
         ...WORKFLOW_TASKS[workflow].map((key) => stack.tasks.functions[key]),
-        ...Object.values(stack.connectors.functions),
+        // The log index backfill reads no store for a request: no connector.
+        ...(workflow === 'logIndexBackfill' ? [] : Object.values(stack.connectors.functions)),
       ].map((fn) => ({ 'Fn::GetAtt': [logicalId(stack, fn.function), 'Arn'] }));
       expect(asArray(invoke[0]?.Resource)).toHaveLength(expected.length);
       expect(asArray(invoke[0]?.Resource)).toEqual(expect.arrayContaining(expected));
@@ -750,6 +753,134 @@ describe('DsrStack (demo deployment: platform stores created)', () => {
     });
   });
 
+  describe('log index', () => {
+    const indexTableId = () => logicalId(stack, stack.state.logIndex.table);
+    const actionsOn = (role: IConstruct, id: string) =>
+      statementsOf(template, logicalId(stack, role))
+        .filter((statement) => refersTo(statement.Resource, id))
+        .flatMap((statement) => asArray(statement.Action))
+        .sort();
+
+    it('keeps the index in a table of the orchestrator, under its key, with point-in-time recovery', () => {
+      template.hasResourceProperties('AWS::DynamoDB::Table', {
+        KeySchema: [
+          { AttributeName: 'pk', KeyType: 'HASH' },
+          { AttributeName: 'sk', KeyType: 'RANGE' },
+        ],
+        SSESpecification: {
+          SSEEnabled: true,
+          SSEType: 'KMS',
+          KMSMasterKeyId: { 'Fn::GetAtt': [logicalId(stack, stack.keys.orchestrator), 'Arn'] },
+        },
+        PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+      });
+      expect(Object.keys(template.toJSON().Resources)).toContain(indexTableId());
+    });
+
+    it('lets the indexer read the logs and write the index, and the logs connector read it and drop entries', () => {
+      const indexer = stack.tasks.functions.indexLogs;
+      const logsBucketId = logicalId(stack, stack.stores.logs.bucket);
+      expect(actionsOn(indexer.role, logsBucketId)).toEqual(['s3:GetObject', 's3:ListBucket']);
+      expect(actionsOn(indexer.role, indexTableId())).toEqual([
+        'dynamodb:BatchGetItem',
+        'dynamodb:BatchWriteItem',
+        'dynamodb:DeleteItem',
+        'dynamodb:GetItem',
+        'dynamodb:PutItem',
+        'dynamodb:Query',
+      ]);
+      const connector = stack.connectors.functions.logs;
+      expect(actionsOn(connector.role, indexTableId())).toEqual([
+        'dynamodb:BatchGetItem',
+        'dynamodb:DeleteItem',
+        'dynamodb:GetItem',
+        'dynamodb:Query',
+      ]);
+      const deletes = statementsOf(template, logicalId(stack, connector.role)).filter((statement) =>
+        asArray(statement.Action).includes('dynamodb:DeleteItem'),
+      );
+      expect(deletes).toEqual([
+        expect.objectContaining({
+          Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['h#*'] } },
+        }),
+      ]);
+      // Both derive the index key from the subject-hash key; neither can use any other MAC key.
+      for (const fn of [indexer, connector]) {
+        const macs = statementsOf(template, logicalId(stack, fn.role)).filter((st) =>
+          asArray(st.Action).includes('kms:GenerateMac'),
+        );
+        expect(macs.map((st) => st.Resource)).toEqual([
+          { 'Fn::GetAtt': [logicalId(stack, stack.keys.subjectHash), 'Arn'] },
+        ]);
+      }
+    });
+
+    it('indexes each new log object from its S3 event, and on schedules from the watermark and the whole listing', () => {
+      const bucket = template.toJSON().Resources[logicalId(stack, stack.stores.logs.bucket)] as CfnResource;
+      expect(bucket.Properties?.NotificationConfiguration).toEqual({
+        EventBridgeConfiguration: { EventBridgeEnabled: true },
+      });
+      const indexerId = logicalId(stack, stack.tasks.functions.indexLogs.function);
+      const rules = resourcesOf(template, 'AWS::Events::Rule')
+        .map(([, rule]) => rule.Properties ?? {})
+        .filter((rule) => refersTo(rule.Targets, indexerId));
+      const byKind = (predicate: (rule: Json) => boolean) => rules.filter(predicate);
+      expect(byKind((rule) => rule.EventPattern !== undefined).map((rule) => rule.EventPattern)).toEqual([
+        {
+          source: ['aws.s3'],
+          'detail-type': ['Object Created'],
+          detail: {
+            bucket: { name: [{ Ref: logicalId(stack, stack.stores.logs.bucket) }] },
+            object: { key: [{ prefix: 'access/' }, { prefix: 'voice-sessions/' }] },
+          },
+        },
+      ]);
+      const scheduled = byKind((rule) => rule.ScheduleExpression !== undefined).map((rule) => [
+        rule.ScheduleExpression,
+        JSON.parse(((rule.Targets as Json[])[0]?.Input as string | undefined) ?? 'null'),
+      ]);
+      expect(scheduled).toEqual([
+        ['rate(15 minutes)', { action: 'advanceWatermarks' }],
+        ['rate(1 day)', { action: 'advanceWatermarks', fromStart: true }],
+      ]);
+      template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        MetricName: 'Errors',
+        Dimensions: [{ Name: 'FunctionName', Value: { Ref: indexerId } }],
+      });
+    });
+
+    it('backfills with Distributed Maps over the bucket listing, results to staging, watermark last', () => {
+      const asl = JSON.parse(readFileSync(path.join(ROOT, STATE_MACHINES.logIndexBackfill.file), 'utf8')) as {
+        States: Record<string, Json>;
+      };
+      const maps = Object.values(asl.States).filter((state) => state.Type === 'Map');
+      expect(maps).toHaveLength(2);
+      for (const map of maps) {
+        expect(map).toMatchObject({
+          ItemReader: { Resource: 'arn:aws:states:::s3:listObjectsV2' },
+          ItemBatcher: { MaxItemsPerBatch: expect.any(Number) },
+          MaxConcurrency: expect.any(Number),
+          ToleratedFailurePercentage: 0,
+          ItemProcessor: { ProcessorConfig: { Mode: 'DISTRIBUTED' } },
+          ResultWriter: { Resource: 'arn:aws:states:::s3:putObject' },
+        });
+      }
+      const role = stack.logIndexBackfillWorkflow.stateMachine.role;
+      const statements = statementsOf(template, logicalId(stack, role));
+      const list = statements.filter((st) => asArray(st.Action).includes('s3:ListBucket'));
+      expect(list).toEqual([
+        expect.objectContaining({
+          Resource: { 'Fn::GetAtt': [logicalId(stack, stack.stores.logs.bucket), 'Arn'] },
+          Condition: { StringLike: { 's3:prefix': ['access/*', 'voice-sessions/*'] } },
+        }),
+      ]);
+      const writes = statements.filter((st) => asArray(st.Action).includes('s3:PutObject'));
+      expect(writes).toHaveLength(1);
+      expect(JSON.stringify(writes[0]?.Resource)).toContain('/log-index-backfill/*');
+      expect(refersTo(writes[0]?.Resource, logicalId(stack, stack.state.staging.bucket))).toBe(true);
+    });
+  });
+
   describe('least privilege', () => {
     it('uses Resource "*" only for actions that cannot be scoped, and no wildcard actions', () => {
       const starActions = new Set<string>();
@@ -792,9 +923,24 @@ describe('DsrStack (demo deployment: platform stores created)', () => {
       expect(statesOf(stack.background.sweep)).toEqual([
         expect.objectContaining({ Action: 'states:StartExecution', Resource: machine('erasure') }),
       ]);
+      // ... and the log index backfill its own Distributed Maps' child executions, nothing else.
+      const backfill = stack.logIndexBackfillWorkflow.stateMachine;
+      const backfillRole = logicalId(stack, backfill.role);
+      const machineId = logicalId(stack, backfill);
+      const backfillStates = statementsOf(template, backfillRole).filter((statement) =>
+        asArray(statement.Action).some((a) => a.startsWith('states:')),
+      );
+      expect(backfillStates).toEqual([
+        expect.objectContaining({ Action: 'states:StartExecution', Resource: { Ref: machineId } }),
+        expect.objectContaining({ Action: ['states:DescribeExecution', 'states:StopExecution'] }),
+      ]);
+      expect(JSON.stringify(backfillStates[1]?.Resource)).toContain(
+        `":execution:",{"Fn::GetAtt":["${machineId}","Name"]},":*"`,
+      );
       const starters = identityStatements(template)
         .filter(({ statement }) => asArray(statement.Action).some((a) => a.startsWith('states:')))
-        .flatMap(({ roles }) => roles);
+        .flatMap(({ roles }) => roles)
+        .filter((role) => role !== backfillRole);
       expect(starters.sort()).toEqual(
         [logicalId(stack, stack.api.function.role), logicalId(stack, stack.background.sweep.role)].sort(),
       );
@@ -1048,7 +1194,8 @@ describe('DsrStack (platform stores imported by name)', () => {
   });
 
   it('creates only the orchestrator tables and buckets, and no platform key', () => {
-    expect(resourcesOf(template, 'AWS::DynamoDB::Table')).toHaveLength(2);
+    // requests, vault, log index
+    expect(resourcesOf(template, 'AWS::DynamoDB::Table')).toHaveLength(3);
     // access logs, staging, exports, vault
     expect(resourcesOf(template, 'AWS::S3::Bucket')).toHaveLength(4);
     expect(stack.keys.platform).toBeUndefined();
@@ -1096,6 +1243,22 @@ describe('DsrStack (platform stores imported by name)', () => {
       ).Properties?.Environment as { Variables: Json }
     ).Variables;
     expect(paymentsEnv[ENV.paymentsTable]).toBe('platform-payments');
+  });
+
+  it('leaves an imported logs bucket as it is, and keeps its log index current by schedule alone', () => {
+    const bucketNotifications = resourcesOf(template, 'AWS::S3::Bucket').filter(
+      ([, bucket]) => bucket.Properties?.NotificationConfiguration !== undefined,
+    );
+    expect(bucketNotifications).toEqual([]);
+    const indexerId = logicalId(stack, stack.tasks.functions.indexLogs.function);
+    const rules = resourcesOf(template, 'AWS::Events::Rule').filter(([, rule]) =>
+      refersTo(rule.Properties?.Targets, indexerId),
+    );
+    expect(rules.map(([, rule]) => rule.Properties?.ScheduleExpression)).toEqual([
+      'rate(15 minutes)',
+      'rate(1 day)',
+    ]);
+    expect(stack.logIndexUpdates.objectCreated).toBeUndefined();
   });
 
   it('uses the configured export retention', () => {
@@ -1242,5 +1405,33 @@ describe('readDeploymentConfig', () => {
     expect(DEFAULT_CONFIG.defaultJurisdiction).toBe(DEFAULT_REQUEST_SETTINGS.defaultJurisdiction);
     expect(DEFAULT_CONFIG.deadlines).toEqual(DEFAULT_REQUEST_SETTINGS.deadlines);
     expect(readDeploymentConfig(reader({})).processorWebhooks).toEqual({});
+  });
+});
+
+describe('readDeploymentConfig: the log index', () => {
+  const reader = (context: Json) => ({
+    tryGetContext: (key: string) =>
+      ({ [CONTEXT_KEYS.notifyFromAddress]: 'privacy@mail.example.com', ...context })[key],
+  });
+
+  it('indexes from S3 events where the stack creates the logs bucket, by schedule alone for an imported one', () => {
+    expect(readDeploymentConfig(reader({})).logIndex).toEqual({
+      scheduleMinutes: 15,
+      openDays: 2,
+      bucketEvents: true,
+    });
+    const imported = { [CONTEXT_KEYS.platformStores]: 'import' };
+    expect(readDeploymentConfig(reader(imported)).logIndex.bucketEvents).toBe(false);
+    expect(
+      readDeploymentConfig(reader({ ...imported, [CONTEXT_KEYS.logsBucketEvents]: 'true' })).logIndex,
+    ).toMatchObject({ bucketEvents: true });
+    expect(
+      readDeploymentConfig(
+        reader({ [CONTEXT_KEYS.logIndexScheduleMinutes]: '5', [CONTEXT_KEYS.logIndexOpenDays]: 3 }),
+      ).logIndex,
+    ).toMatchObject({ scheduleMinutes: 5, openDays: 3 });
+    expect(() => readDeploymentConfig(reader({ [CONTEXT_KEYS.logIndexOpenDays]: '0' }))).toThrow(
+      CONTEXT_KEYS.logIndexOpenDays,
+    );
   });
 });

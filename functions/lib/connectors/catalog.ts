@@ -54,11 +54,17 @@ export const TASK_FUNCTIONS = {
   },
   // Issue 6: the download link and the optional email to the subject (docs/downloads.md).
   notify: { substitution: 'NotifyFunction', folder: 'notify', localName: 'dsr-notify' },
+  // The subject index of the logs (docs/log-index.md): S3 events, the schedule and the backfill.
+  indexLogs: { substitution: 'IndexLogsFunction', folder: 'index-logs', localName: 'dsr-index-logs' },
 } as const satisfies Record<string, TaskFunctionSpec>;
 
 export const STATE_MACHINES = {
   export: { file: 'statemachines/export.asl.json', localName: 'dsr-export' },
   erasure: { file: 'statemachines/erasure.asl.json', localName: 'dsr-erasure' },
+  logIndexBackfill: {
+    file: 'statemachines/log-index-backfill.asl.json',
+    localName: 'dsr-log-index-backfill',
+  },
 } as const;
 
 export function connectorFolder(store: StoreName): string {

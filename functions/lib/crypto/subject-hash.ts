@@ -64,8 +64,14 @@ export function keyedHasherFromEnv(
   );
 }
 
+/** The variables naming the subject-hash key: a KMS HMAC key in AWS, a key file on the local stack. */
+export const SUBJECT_HASH_KEY_ENV = {
+  kmsKeyId: 'SUBJECT_HASH_KMS_KEY_ID',
+  keyFile: 'SUBJECT_HASH_KEY_FILE',
+} as const;
+
 export function subjectHasherFromEnv(env: NodeJS.ProcessEnv = process.env): SubjectHasher {
-  return keyedHasherFromEnv('SUBJECT_HASH_KMS_KEY_ID', 'SUBJECT_HASH_KEY_FILE', env);
+  return keyedHasherFromEnv(SUBJECT_HASH_KEY_ENV.kmsKeyId, SUBJECT_HASH_KEY_ENV.keyFile, env);
 }
 
 /** The canonical string hashed for an identifier: kind-prefixed and normalised, so equal ids hash equal. */
