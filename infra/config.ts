@@ -91,7 +91,7 @@ export const CONTEXT_KEYS = {
   processorWebhooks: 'dsr:processorWebhooks',
   notifyFromAddress: 'dsr:notifyFromAddress',
   sesIdentity: 'dsr:sesIdentity',
-  logIndexScheduleMinutes: 'dsr:logIndexScheduleMinutes',
+  logIndexMinutes: 'dsr:logIndexMinutes',
   logIndexOpenDays: 'dsr:logIndexOpenDays',
   logsBucketEvents: 'dsr:logsBucketEvents',
 } as const;
@@ -308,7 +308,7 @@ export function readDeploymentConfig(node: ContextReader): DsrDeploymentConfig {
     logIndex: {
       scheduleMinutes: positiveInt(
         node,
-        CONTEXT_KEYS.logIndexScheduleMinutes,
+        CONTEXT_KEYS.logIndexMinutes,
         DEFAULT_CONFIG.logIndex.scheduleMinutes,
       ),
       openDays: positiveInt(node, CONTEXT_KEYS.logIndexOpenDays, DEFAULT_CONFIG.logIndex.openDays),

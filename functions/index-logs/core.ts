@@ -155,18 +155,18 @@ async function indexObject(deps: IndexLogsDeps, object: DayObject, stats: IndexS
   }
 
   const hasher = await deps.hasher();
-  const hashes = new Set<string>();
-  for (const id of subjects.userIds) hashes.add(hasher.user(id));
-  for (const id of subjects.deviceIds) hashes.add(hasher.device(id));
-  const list = [...hashes];
+  // Distinct ids of two kinds hashed apart: distinct hashes (a collision of 132-bit HMACs aside).
+  const list: string[] = [];
+  for (const id of subjects.userIds) list.push(hasher.user(id));
+  for (const id of subjects.deviceIds) list.push(hasher.device(id));
   // Entries first, then the record that says the object is indexed at this ETag: a run that stops in
-  // between leaves the object unrecorded, so the next run indexes it again.
-  stats.indexBytes += await store.putEntries(object.key, versionOf(got.ETag), list);
-  if (previous) {
-    const stale = previous.hashes.filter((hash) => !hashes.has(hash));
-    stats.removed += await store.removeEntries(object.key, versionOf(previous.etag), stale);
-  }
-  stats.indexBytes += await store.putObject(
+  // between leaves the object unrecorded, so the next run indexes it again. (Each count is added after
+  // its await: other objects' tasks update the same stats meanwhile.)
+  const entryBytes = await store.putEntries(object.key, versionOf(got.ETag), list);
+  const current = new Set(previous ? list : []);
+  const stale = previous ? previous.hashes.filter((hash) => !current.has(hash)) : [];
+  const removed = previous ? await store.removeEntries(object.key, versionOf(previous.etag), stale) : 0;
+  const recordBytes = await store.putObject(
     {
       key: object.key,
       etag: got.ETag,
@@ -177,6 +177,8 @@ async function indexObject(deps: IndexLogsDeps, object: DayObject, stats: IndexS
     },
     previous?.chunks ?? 0,
   );
+  stats.indexBytes += entryBytes + recordBytes;
+  stats.removed += removed;
   stats.indexed += 1;
   stats.entries += list.length;
   stats.bytes += stored;

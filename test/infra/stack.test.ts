@@ -1427,7 +1427,7 @@ describe('readDeploymentConfig: the log index', () => {
     ).toMatchObject({ bucketEvents: true });
     expect(
       readDeploymentConfig(
-        reader({ [CONTEXT_KEYS.logIndexScheduleMinutes]: '5', [CONTEXT_KEYS.logIndexOpenDays]: 3 }),
+        reader({ [CONTEXT_KEYS.logIndexMinutes]: '5', [CONTEXT_KEYS.logIndexOpenDays]: 3 }),
       ).logIndex,
     ).toMatchObject({ scheduleMinutes: 5, openDays: 3 });
     expect(() => readDeploymentConfig(reader({ [CONTEXT_KEYS.logIndexOpenDays]: '0' }))).toThrow(

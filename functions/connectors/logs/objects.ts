@@ -6,7 +6,7 @@ import type { LogsConfig } from './config';
 /**
  * The day objects under `prefix` that collect, inventory and erase read for a subject: through the
  * subject index when there is one (always, deployed), else every object of the prefix, which is the full
- * scan the index is checked against (test/unit/log-index-property.test.ts).
+ * scan the index is checked against (test/integration/log-index-property.test.ts).
  */
 export function objectsToRead(
   s3: S3Client,

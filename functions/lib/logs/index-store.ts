@@ -64,12 +64,48 @@ export interface IndexedObject {
   hashes: string[];
 }
 
-/** The stored size of items, as DynamoDB counts it (UTF-8 of names and values, plus the overhead). */
-function itemBytes(item: Record<string, string | number>): number {
+type Item = Record<string, string | number>;
+
+/** The stored size of an item, as DynamoDB counts it (UTF-8 of names and values, plus the overhead). */
+function itemBytes(item: Item): number {
   let bytes = ITEM_OVERHEAD_BYTES;
   for (const [name, value] of Object.entries(item)) {
     bytes += Buffer.byteLength(name) + (typeof value === 'number' ? 8 : Buffer.byteLength(value));
   }
+  return bytes;
+}
+
+const entryItem = (hash: string, key: string, version: string): Item => ({
+  pk: entryPk(hash),
+  sk: key,
+  v: version,
+});
+
+function chunkItems(object: IndexedObject, hashesPerChunk: number): Item[] {
+  const items: Item[] = [];
+  for (let i = 0; i < object.hashes.length; i += hashesPerChunk) {
+    const h = object.hashes.slice(i, i + hashesPerChunk).join('');
+    items.push({ pk: objectPk(object.key), sk: chunkSk(items.length), h });
+  }
+  return items;
+}
+
+const recordItem = (object: IndexedObject): Item => ({
+  pk: objectPk(object.key),
+  sk: OBJECT_SK,
+  etag: normalEtag(object.etag),
+  size: object.size,
+  indexedAt: object.indexedAt,
+  lines: object.lines,
+  hashes: object.hashes.length,
+});
+
+/** What one indexed object takes in the table: its entries, hash chunks and record (DynamoDB's item size). */
+export function indexedObjectBytes(object: IndexedObject): number {
+  const version = versionOf(object.etag);
+  let bytes = itemBytes(recordItem(object));
+  for (const item of chunkItems(object, HASHES_PER_CHUNK)) bytes += itemBytes(item);
+  for (const hash of object.hashes) bytes += itemBytes(entryItem(hash, object.key, version));
   return bytes;
 }
 
@@ -181,7 +217,7 @@ export class LogIndexStore {
   async putEntries(key: string, version: string, hashes: readonly string[]): Promise<number> {
     let bytes = 0;
     const requests = hashes.map((hash) => {
-      const item = { pk: entryPk(hash), sk: key, v: version };
+      const item = entryItem(hash, key, version);
       bytes += itemBytes(item);
       return { PutRequest: { Item: item } };
     });
@@ -220,26 +256,14 @@ export class LogIndexStore {
    * Returns the stored bytes.
    */
   async putObject(object: IndexedObject, previousChunks: number): Promise<number> {
-    const chunks: string[] = [];
-    for (let i = 0; i < object.hashes.length; i += this.hashesPerChunk)
-      chunks.push(object.hashes.slice(i, i + this.hashesPerChunk).join(''));
-    let bytes = 0;
+    const chunks = chunkItems(object, this.hashesPerChunk);
+    const record = recordItem(object);
+    let bytes = itemBytes(record);
     try {
-      for (const [n, h] of chunks.entries()) {
-        const item = { pk: objectPk(object.key), sk: chunkSk(n), h };
+      for (const item of chunks) {
         bytes += itemBytes(item);
         await this.doc.send(new PutCommand({ TableName: this.tableName, Item: item }));
       }
-      const record = {
-        pk: objectPk(object.key),
-        sk: OBJECT_SK,
-        etag: normalEtag(object.etag),
-        size: object.size,
-        indexedAt: object.indexedAt,
-        lines: object.lines,
-        hashes: object.hashes.length,
-      };
-      bytes += itemBytes(record);
       await this.doc.send(new PutCommand({ TableName: this.tableName, Item: record }));
       for (let n = chunks.length; n < previousChunks; n++) {
         await this.doc.send(

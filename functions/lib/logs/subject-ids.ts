@@ -67,40 +67,15 @@ function stringValueAfter(buf: Buffer, at: number, end: number): { start: number
   return -1;
 }
 
-/**
- * The distinct ids of one object, added from byte ranges. Most lines repeat an id already seen, so a
- * range is first looked up by a hash of its bytes and compared in place: a string is made (and decoded)
- * only for an id not seen yet.
- */
-class IdSet {
-  private readonly byHash = new Map<number, string[]>();
-
-  constructor(readonly ids: Set<string>) {}
-
-  add(buf: Buffer, start: number, end: number): void {
-    let hash = 0x811c9dc5;
-    let ascii = true;
-    for (let i = start; i < end; i++) {
-      const byte = buf[i] ?? 0;
-      if (byte >= 0x80) ascii = false;
-      hash = Math.imul(hash ^ byte, 0x01000193);
+/** Adds the text of a byte range: Latin-1 is exact (and cheaper) while it is all ASCII, else UTF-8. */
+function addText(ids: Set<string>, buf: Buffer, start: number, end: number): void {
+  for (let i = start; i < end; i++) {
+    if ((buf[i] ?? 0) >= 0x80) {
+      ids.add(buf.toString('utf8', start, end));
+      return;
     }
-    const candidates = this.byHash.get(hash);
-    if (ascii && candidates) {
-      for (const seen of candidates) if (sameAscii(seen, buf, start, end)) return;
-    }
-    const text = buf.toString(ascii ? 'latin1' : 'utf8', start, end);
-    if (this.ids.has(text)) return;
-    this.ids.add(text);
-    if (candidates) candidates.push(text);
-    else this.byHash.set(hash, [text]);
   }
-}
-
-function sameAscii(text: string, buf: Buffer, start: number, end: number): boolean {
-  if (text.length !== end - start) return false;
-  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) !== buf[start + i]) return false;
-  return true;
+  ids.add(buf.toString('latin1', start, end));
 }
 
 /** Byte classes for the depth count: 1 a quote, 2 an opening bracket, 3 a closing one, 0 anything else. */
@@ -143,8 +118,6 @@ export class SubjectIdCollector {
   private skipping = false;
   /** The device ids of the current line, taken only if the line turns out signed out. */
   private readonly lineDevices: { start: number; end: number }[] = [];
-  private readonly users = new IdSet(this.result.userIds);
-  private readonly devices = new IdSet(this.result.deviceIds);
 
   constructor(private readonly kind: LogKind) {}
 
@@ -228,7 +201,7 @@ export class SubjectIdCollector {
               const value = stringValueAfter(buf, at + 3, lineEnd);
               if (value !== -2) {
                 const nonEmpty = value !== -1 && value.end > value.start;
-                if (nonEmpty) this.users.add(buf, value.start, value.end);
+                if (nonEmpty) addText(this.result.userIds, buf, value.start, value.end);
                 if (access && depthAt(buf, lineStart, at - USER.length - 1) === 1) signedIn = nonEmpty;
               }
             } else if (access && keyNameBefore(buf, at, DEVICE, lineStart)) {
@@ -238,7 +211,8 @@ export class SubjectIdCollector {
           }
           nextI = buf.indexOf(CAPITAL_I, at + 1);
         }
-        if (!signedIn) for (const value of this.lineDevices) this.devices.add(buf, value.start, value.end);
+        if (!signedIn)
+          for (const value of this.lineDevices) addText(this.result.deviceIds, buf, value.start, value.end);
       }
       lineStart = lineEnd + 1;
     }

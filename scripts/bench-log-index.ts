@@ -1,0 +1,234 @@
+/**
+ * How fast the log indexer reads logs, against one gunzip pass over the same bytes, and how big its index
+ * is against the gzip bytes it covers (docs/log-index.md, "Measured"):
+ *
+ *   npx tsx scripts/bench-log-index.ts [--gzip-mib 120] [--lines-per-object 100000] [--users 200000]
+ *                                      [--signed-out 0.2] [--rounds 3] [--store-objects 3]
+ *
+ * Generates access-log objects (about 300-byte JSON lines: many users with a skewed activity, a share of
+ * signed-out lines with device ids, varied addresses, paths and agents) until `--gzip-mib` of gzip, kept
+ * in memory. Then, on one core, in rounds of alternating order: (1) one gunzip pass over every object;
+ * (2) the indexer's read of the same objects: gunzip, the subject ids of every line, their keyed hashes.
+ * Prints both throughputs (of the raw bytes), their ratio, and the index the objects would take (entries
+ * and object records at DynamoDB's item size) as a share of their gzip bytes. Last, `--store-objects`
+ * of them are indexed end to end on the local stack (S3 and DynamoDB Local), for what the writes cost.
+ */
+import '../local/polyfills';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { gzipSync } from 'node:zlib';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { platformStores } from '../config/data-map';
+import { LogIndexHasher } from '../functions/lib/logs/index-hash';
+import { indexedObjectBytes, type IndexedObject } from '../functions/lib/logs/index-store';
+import { gunzipStream } from '../functions/lib/logs/lines';
+import { collectSubjectIds } from '../functions/lib/logs/subject-ids';
+import { seededRandom } from '../local/seed-data';
+import { startLocalStack } from '../local/stack';
+import { findFreePort } from '../local/stores';
+import { numberOption } from './cli-options';
+
+const MiB = 1024 * 1024;
+const AGENTS = [
+  'Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) MetaverseApp/4.12.0',
+  'Mozilla/5.0 (Linux; Android 15; Pixel 9) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Mobile Safari/537.36',
+  'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36',
+  'Mozilla/5.0 (Macintosh; Intel Mac OS X 14_6) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Safari/605.1.15',
+  'MetaverseApp/4.12.0 (Quest 3; HorizonOS 69)',
+];
+const PATHS = ['/api/v1/worlds/', '/api/v1/avatars/', '/api/v1/chat/rooms/', '/api/v1/shop/items/', '/live/'];
+const COUNTRIES = [
+  ['KR', 'KR-11'],
+  ['JP', 'JP-13'],
+  ['US', 'US-CA'],
+  ['DE', 'DE-BE'],
+] as const;
+
+interface Generated {
+  key: string;
+  gzip: Buffer;
+  rawBytes: number;
+}
+
+function generate(options: {
+  gzipBytes: number;
+  linesPerObject: number;
+  users: number;
+  signedOut: number;
+}): Generated[] {
+  const random = seededRandom(0x10601d);
+  const pick = <T>(list: readonly T[]): T => list[Math.floor(random() * list.length)] as T;
+  const objects: Generated[] = [];
+  let total = 0;
+  const start = Date.parse('2026-08-01T00:00:00Z');
+  for (let n = 0; total < options.gzipBytes; n++) {
+    const day = new Date(start + Math.floor(n / 4) * 86_400_000).toISOString().slice(0, 10);
+    const lines: string[] = [];
+    for (let i = 0; i < options.linesPerObject; i++) {
+      // A few users make most of the requests (as on a real platform): index = users * r^3.
+      const user = Math.floor(options.users * random() ** 3);
+      const signedOut = random() < options.signedOut;
+      const [country, region] = pick(COUNTRIES);
+      lines.push(
+        JSON.stringify({
+          ts: new Date(Date.parse(`${day}T00:00:00Z`) + Math.floor(random() * 86_400_000)).toISOString(),
+          userId: signedOut ? null : `u-${user.toString(36)}`,
+          ip: `${10 + Math.floor(random() * 200)}.${Math.floor(random() * 256)}.${Math.floor(random() * 256)}.${Math.floor(random() * 256)}`,
+          deviceId: `dev-${user.toString(36)}-${Math.floor(random() * 3)}`,
+          userAgent: pick(AGENTS),
+          method: random() < 0.8 ? 'GET' : 'POST',
+          path: `${pick(PATHS)}${Math.floor(random() * 100_000).toString(36)}?ref=${Math.floor(random() * 1e6).toString(36)}`,
+          status: random() < 0.9 ? 200 : pick([304, 404, 500]),
+          referrer: random() < 0.5 ? null : `https://example.com/${Math.floor(random() * 1000)}`,
+          country,
+          region,
+        }),
+      );
+    }
+    const raw = Buffer.from(lines.join('\n') + '\n', 'utf8');
+    const gzip = gzipSync(raw);
+    objects.push({
+      key: `${platformStores.logs.accessPrefix}dt=${day}/part-${String(n % 4).padStart(5, '0')}.jsonl.gz`,
+      gzip,
+      rawBytes: raw.length,
+    });
+    total += gzip.length;
+  }
+  return objects;
+}
+
+/** CPU milliseconds (this process, every thread: zlib's work included) and wall milliseconds of `run`. */
+async function measure<T>(run: () => Promise<T>): Promise<{ cpuMs: number; wallMs: number; value: T }> {
+  const cpu = process.cpuUsage();
+  const wall = Date.now();
+  const value = await run();
+  const used = process.cpuUsage(cpu);
+  return { cpuMs: (used.user + used.system) / 1000, wallMs: Date.now() - wall, value };
+}
+
+async function gunzipOnly(objects: readonly Generated[]): Promise<number> {
+  let bytes = 0;
+  for (const object of objects) {
+    await pipeline(Readable.from([object.gzip]), gunzipStream(), async (source: AsyncIterable<Buffer>) => {
+      for await (const chunk of source) bytes += chunk.length;
+    });
+  }
+  return bytes;
+}
+
+/** What the indexer does with each object's bytes (functions/index-logs/core.ts), without the writes. */
+async function indexRead(objects: readonly Generated[], hasher: LogIndexHasher) {
+  const indexed: IndexedObject[] = [];
+  for (const object of objects) {
+    const subjects = await pipeline(
+      Readable.from([object.gzip]),
+      gunzipStream(),
+      (s: AsyncIterable<Buffer>) => collectSubjectIds(s, 'access'),
+    );
+    const hashes: string[] = [];
+    for (const id of subjects.userIds) hashes.push(hasher.user(id));
+    for (const id of subjects.deviceIds) hashes.push(hasher.device(id));
+    indexed.push({
+      key: object.key,
+      etag: 'd41d8cd98f00b204e9800998ecf8427e',
+      size: object.gzip.length,
+      indexedAt: new Date().toISOString(),
+      lines: subjects.lines,
+      hashes,
+    });
+  }
+  return indexed;
+}
+
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? 0;
+
+async function main(): Promise<void> {
+  process.env.LOG_LEVEL = 'silent';
+  const generatedAt = Date.now();
+  const objects = generate({
+    gzipBytes: numberOption('gzip-mib', 120) * MiB,
+    linesPerObject: numberOption('lines-per-object', 100_000),
+    users: numberOption('users', 200_000),
+    signedOut: numberOption('signed-out', 0.2),
+  });
+  const gzipBytes = objects.reduce((sum, o) => sum + o.gzip.length, 0);
+  const rawBytes = objects.reduce((sum, o) => sum + o.rawBytes, 0);
+  console.log(
+    `generated ${objects.length} objects: ${(gzipBytes / MiB).toFixed(1)} MiB gzip, ` +
+      `${(rawBytes / MiB).toFixed(1)} MiB raw (${(rawBytes / gzipBytes).toFixed(1)}x) in ${((Date.now() - generatedAt) / 1000).toFixed(1)} s`,
+  );
+
+  const hasher = new LogIndexHasher(Buffer.alloc(32, 1));
+  const gunzipCpu: number[] = [];
+  const indexCpu: number[] = [];
+  let indexed: IndexedObject[] = [];
+  const rounds = numberOption('rounds', 3);
+  for (let round = 0; round < rounds; round++) {
+    const order = round % 2 === 0 ? ['gunzip', 'index'] : ['index', 'gunzip'];
+    for (const which of order) {
+      if (which === 'gunzip') gunzipCpu.push((await measure(() => gunzipOnly(objects))).cpuMs);
+      else {
+        const run = await measure(() => indexRead(objects, hasher));
+        indexCpu.push(run.cpuMs);
+        indexed = run.value;
+      }
+    }
+  }
+  const rawMiB = rawBytes / MiB;
+  const gunzipRate = rawMiB / (median(gunzipCpu) / 1000);
+  const indexRate = rawMiB / (median(indexCpu) / 1000);
+  console.log(
+    `one core, median of ${rounds} (CPU time): gunzip ${gunzipRate.toFixed(0)} MiB/s raw ` +
+      `(${(gzipBytes / MiB / (median(gunzipCpu) / 1000)).toFixed(0)} MiB/s gzip); indexer read ${indexRate.toFixed(0)} MiB/s raw ` +
+      `(${(gzipBytes / MiB / (median(indexCpu) / 1000)).toFixed(0)} MiB/s gzip): ${(indexRate / gunzipRate).toFixed(2)}x of gunzip`,
+  );
+  const index = {
+    entries: indexed.reduce((sum, o) => sum + o.hashes.length, 0),
+    indexBytes: indexed.reduce((sum, o) => sum + indexedObjectBytes(o), 0),
+  };
+  console.log(
+    `index: ${index.entries} entries (${(index.entries / objects.length).toFixed(0)} a object), ` +
+      `${(index.indexBytes / MiB).toFixed(1)} MiB of items = ${((100 * index.indexBytes) / gzipBytes).toFixed(1)}% of the gzip bytes`,
+  );
+
+  // End to end on the local stack: S3 reads, DynamoDB Local writes.
+  const storeObjects = objects.slice(0, numberOption('store-objects', 3));
+  if (storeObjects.length === 0) return;
+  const dataDir = mkdtempSync(join(tmpdir(), 'dsr-bench-index-'));
+  const stack = await startLocalStack({
+    dataDir,
+    apiPort: await findFreePort(),
+    ddbPort: await findFreePort(),
+    s3Port: await findFreePort(),
+    sfnPort: await findFreePort(),
+    persist: false,
+    seed: false,
+  });
+  try {
+    for (const object of storeObjects) {
+      await stack.s3.send(
+        new PutObjectCommand({ Bucket: platformStores.logs.bucketName, Key: object.key, Body: object.gzip }),
+      );
+    }
+    const run = await measure(() => stack.indexLogs());
+    const stats = run.value[0]?.stats;
+    if (!stats) throw new Error('no report');
+    console.log(
+      `local stack, ${stats.indexed} objects (${(stats.bytes / MiB).toFixed(1)} MiB gzip) indexed end to end in ` +
+        `${(run.wallMs / 1000).toFixed(1)} s: ${stats.entries} entries written, ${(stats.indexBytes / MiB).toFixed(1)} MiB ` +
+        `of items (${((100 * stats.indexBytes) / stats.bytes).toFixed(1)}% of the gzip bytes); ` +
+        `${(stats.entries / (run.wallMs / 1000)).toFixed(0)} entries/s into DynamoDB Local`,
+    );
+  } finally {
+    await stack.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});
