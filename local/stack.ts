@@ -4,7 +4,8 @@
  * integration tests both start it through here, so the tests exercise what users run.
  */
 import './polyfills';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Server } from 'node:http';
 import type { Context } from 'aws-lambda';
@@ -18,7 +19,14 @@ import {
   connectorLocalName,
 } from '../functions/lib/connectors/catalog';
 import type { ApiEvent, ApiResult } from '../functions/api/http';
-import { LOCAL_CREDENTIALS, LOCAL_REGION, startAll, startDynamoLocal, startS3Local } from './stores';
+import {
+  LOCAL_CREDENTIALS,
+  LOCAL_REGION,
+  findFreePort,
+  startAll,
+  startDynamoLocal,
+  startS3Local,
+} from './stores';
 import { bootstrapResources } from './bootstrap';
 import { seedDemoData } from './seed';
 import { startLocalApi } from './api-server';
@@ -204,6 +212,37 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     };
   } catch (error) {
     await stopAll();
+    throw error;
+  }
+}
+
+/**
+ * The stack in memory, on free ports, in a temporary directory of its own (tests and benchmarks):
+ * stop() removes the directory too.
+ */
+export async function startScratchStack(
+  options: Pick<LocalStackOptions, 'seed' | 'workflows' | 'logIndexIntervalMs'>,
+): Promise<LocalStack> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'dsr-stack-'));
+  try {
+    const stack = await startLocalStack({
+      ...options,
+      dataDir,
+      apiPort: await findFreePort(),
+      ddbPort: await findFreePort(),
+      s3Port: await findFreePort(),
+      sfnPort: await findFreePort(),
+      persist: false,
+    });
+    return {
+      ...stack,
+      stop: async () => {
+        await stack.stop();
+        rmSync(dataDir, { recursive: true, force: true });
+      },
+    };
+  } catch (error) {
+    rmSync(dataDir, { recursive: true, force: true });
     throw error;
   }
 }

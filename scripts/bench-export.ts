@@ -17,7 +17,7 @@
  */
 import '../local/polyfills';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -30,8 +30,7 @@ import { queryPages } from '../functions/lib/aws/dynamo-paging';
 import { listPages } from '../functions/lib/aws/s3-objects';
 import { orchestratorResources, platformStores } from '../config/data-map';
 import { seedHeavyUser } from '../local/heavy-user';
-import { startLocalStack } from '../local/stack';
-import { findFreePort } from '../local/stores';
+import { startScratchStack } from '../local/stack';
 import { mintToken } from '../local/auth';
 import { flag, numberOption } from './cli-options';
 
@@ -180,14 +179,7 @@ async function startProfiler(): Promise<{ stop(): Promise<string> }> {
 async function main(): Promise<void> {
   process.env.LOG_LEVEL = 'silent';
   const steps: { functionName: string; started: number; ms: number }[] = [];
-  const dataDir = mkdtempSync(join(tmpdir(), 'dsr-bench-'));
-  const stack = await startLocalStack({
-    dataDir,
-    apiPort: await findFreePort(),
-    ddbPort: await findFreePort(),
-    s3Port: await findFreePort(),
-    sfnPort: await findFreePort(),
-    persist: false,
+  const stack = await startScratchStack({
     seed: false,
     workflows: {
       // Time every task the workflow dispatches, for the per-step breakdown printed below.
@@ -290,7 +282,6 @@ async function main(): Promise<void> {
   } finally {
     clearInterval(sampler);
     await stack.stop();
-    rmSync(dataDir, { recursive: true, force: true });
   }
 }
 

@@ -14,9 +14,6 @@
  * of them are indexed end to end on the local stack (S3 and DynamoDB Local), for what the writes cost.
  */
 import '../local/polyfills';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { gzipSync } from 'node:zlib';
@@ -27,8 +24,7 @@ import { indexedObjectBytes, type IndexedObject } from '../functions/lib/logs/in
 import { gunzipStream } from '../functions/lib/logs/lines';
 import { collectSubjectIds } from '../functions/lib/logs/subject-ids';
 import { seededRandom } from '../local/seed-data';
-import { startLocalStack } from '../local/stack';
-import { findFreePort } from '../local/stores';
+import { startScratchStack } from '../local/stack';
 import { numberOption } from './cli-options';
 
 const MiB = 1024 * 1024;
@@ -197,16 +193,7 @@ async function main(): Promise<void> {
   // End to end on the local stack: S3 reads, DynamoDB Local writes.
   const storeObjects = objects.slice(0, numberOption('store-objects', 3));
   if (storeObjects.length === 0) return;
-  const dataDir = mkdtempSync(join(tmpdir(), 'dsr-bench-index-'));
-  const stack = await startLocalStack({
-    dataDir,
-    apiPort: await findFreePort(),
-    ddbPort: await findFreePort(),
-    s3Port: await findFreePort(),
-    sfnPort: await findFreePort(),
-    persist: false,
-    seed: false,
-  });
+  const stack = await startScratchStack({ seed: false });
   try {
     for (const object of storeObjects) {
       await stack.s3.send(
@@ -224,7 +211,6 @@ async function main(): Promise<void> {
     );
   } finally {
     await stack.stop();
-    rmSync(dataDir, { recursive: true, force: true });
   }
 }
 

@@ -10,8 +10,7 @@ import { advanceWatermarks, indexObjects } from '../../functions/index-logs/core
 import { createLogsConnector } from '../../functions/connectors/logs/core';
 import type { ErasureContext } from '../../functions/lib/connectors/contract';
 import { fakeCollect } from '../support/fake-collect';
-import { startTestStores, type TestStores } from '../support/local-stores';
-import { testLogIndex, type TestLogIndex } from '../support/log-index';
+import { testLogIndex, useLocalStores, type TestLogIndex } from '../support/log-index';
 
 const NOW = new Date('2026-11-05T12:00:00.000Z');
 /**
@@ -22,16 +21,7 @@ const DAYS = ['2026-11-05', '2026-11-04', '2026-11-01', '2026-11-02', '2026-11-0
 const USERS = ['u-1', 'u-2', 'u-3', 'ü-4', 'u "5"', 'u\\6'];
 const DEVICES = ['d-1', 'd-2', 'd-3', 'dé-4'];
 
-let stores: TestStores;
-
-beforeAll(async () => {
-  process.env.LOG_LEVEL = 'silent';
-  stores = await startTestStores();
-}, 120_000);
-
-afterAll(async () => {
-  await stores?.stop();
-});
+const local = useLocalStores();
 
 const user = fc.constantFrom(...USERS);
 const device = fc.constantFrom(...DEVICES);
@@ -103,7 +93,7 @@ async function findings(
   withIndex: boolean,
   ids: { userIds: string[]; deviceIds: string[] },
 ) {
-  const connector = createLogsConnector(stores.s3, index.config, withIndex ? index.reader : undefined);
+  const connector = createLogsConnector(local.stores.s3, index.config, withIndex ? index.reader : undefined);
   const fake = fakeCollect(ids, 'salt-0123456789abcdef');
   await connector.collect(fake.ctx);
   const ctx: ErasureContext = {
@@ -131,7 +121,7 @@ test('the lines found through the index are the lines a full scan finds', async 
       fc.array(subject, { minLength: 1, maxLength: 3 }),
       fc.boolean(),
       async (initial, later, subjects, eventForChanged) => {
-        const index = testLogIndex(stores, { now: NOW, openDays: 2 });
+        const index = testLogIndex(local.stores, { now: NOW, openDays: 2 });
         for (const spec of initial) await index.put(keyOf(index, spec), spec.lines, spec.eol);
         await advanceWatermarks(index.deps);
         const watermarks = {

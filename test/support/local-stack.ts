@@ -1,13 +1,9 @@
 /** Starts the real local stack (as `npm start` does, in memory, on free ports) for integration tests. */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
-import { startLocalStack, type LocalStack } from '../../local/stack';
+import { startScratchStack, type LocalStack } from '../../local/stack';
 import type { LocalWorkflowOptions } from '../../local/workflows';
 import { mintToken } from '../../local/auth';
 import type { Role } from '../../functions/api/auth';
-import { findFreePort as freePort } from '../../local/stores';
 
 export interface TestStack extends LocalStack {
   token(role: Role): string;
@@ -36,17 +32,7 @@ export async function startTestStack(
   options: { seed?: boolean; workflows?: LocalWorkflowOptions } = {},
 ): Promise<TestStack> {
   process.env.LOG_LEVEL ??= 'silent';
-  const dataDir = mkdtempSync(join(tmpdir(), 'dsr-test-'));
-  const stack = await startLocalStack({
-    dataDir,
-    apiPort: await freePort(),
-    ddbPort: await freePort(),
-    s3Port: await freePort(),
-    sfnPort: await freePort(),
-    persist: false,
-    seed: options.seed ?? true,
-    workflows: options.workflows,
-  });
+  const stack = await startScratchStack({ seed: options.seed ?? true, workflows: options.workflows });
   const token = (role: Role) => mintToken(stack.tokenKey, role);
   const call: TestStack['call'] = async (method, path, opts = {}) => {
     const headers: Record<string, string> = { ...(opts.headers ?? {}) };
@@ -80,9 +66,5 @@ export async function startTestStack(
     call,
     waitForStatus,
     getObjectBytes,
-    stop: async () => {
-      await stack.stop();
-      rmSync(dataDir, { recursive: true, force: true });
-    },
   };
 }

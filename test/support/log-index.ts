@@ -11,7 +11,7 @@ import type { LogsConfig } from '../../functions/connectors/logs/config';
 import { LogIndexHasher } from '../../functions/lib/logs/index-hash';
 import { LogIndexStore } from '../../functions/lib/logs/index-store';
 import { LogIndexReader } from '../../functions/lib/logs/subject-objects';
-import type { TestStores } from './local-stores';
+import { startTestStores, type TestStores } from './local-stores';
 
 export const LOGS_BUCKET = platformStores.logs.bucketName;
 export const TEST_INDEX_HASHER = new LogIndexHasher(Buffer.alloc(32, 7));
@@ -66,4 +66,22 @@ export function testLogIndex(
     return out.ETag ?? '';
   };
   return { config, deps, store, reader: new LogIndexReader(store, hasher), put };
+}
+
+/** Starts the local stores before the file's tests and stops them after; `stores` is there in between. */
+export function useLocalStores(): { readonly stores: TestStores } {
+  let started: TestStores | undefined;
+  beforeAll(async () => {
+    process.env.LOG_LEVEL = 'silent';
+    started = await startTestStores();
+  }, 120_000);
+  afterAll(async () => {
+    await started?.stop();
+  });
+  return {
+    get stores(): TestStores {
+      if (!started) throw new Error('The local stores have not started');
+      return started;
+    },
+  };
 }
