@@ -15,18 +15,18 @@ export interface ApiDeps {
   workflows: WorkflowStarter;
   /** The public signing keys, as a JWKS. */
   jwks: () => Promise<unknown>;
-  /** Download links and the exports bucket (issue 6). */
+  /** Download links and the exports bucket. */
   downloads: DownloadDeps;
   /** The audit trail: every API action is recorded. */
   audit: AuditLog;
   /** The account's country, for a request's default jurisdiction. */
   accounts: AccountDirectory;
-  /** Issue 5: request settings; defaults in routes/requests.ts (DEFAULT_REQUEST_SETTINGS). */
+  /** Request settings; defaults in request-settings.ts (DEFAULT_REQUEST_SETTINGS). */
   settings?: Partial<RequestSettings>;
   clock?: () => Date;
   /** Signs OpenDSR responses (the archive signing key). */
   signer: JwsSigner;
-  /** Issue 4: legal holds (default: over the requests table, see routes/holds.ts). */
+  /** Legal holds (default: over the requests table, see routes/holds.ts). */
   holds?: HoldRepository;
   /** Reads erasure certificates from the exports bucket. */
   certificates: CertificateReader;
@@ -38,7 +38,7 @@ export interface DownloadDeps {
   archives: ArchiveAccess;
 }
 
-/** Issue 4: the stored certificate text (a compact JWS), or undefined when it is not there. */
+/** The stored certificate text (a compact JWS), or undefined when it is not there. */
 export interface CertificateReader {
   read(bucket: string, key: string): Promise<string | undefined>;
 }

@@ -13,13 +13,14 @@ import { RequestRepository } from '../lib/requests/requests';
 import { subjectHasherFromEnv } from '../lib/crypto/subject-hash';
 import { signerFromEnv } from '../lib/crypto/signing';
 import { createApi } from './core';
+import { errorAnswers } from './error-middleware';
 import type { ApiEvent, ApiResult } from './http';
 import { StepFunctionsStarter } from './workflows';
 import { platformStores } from '../../config/data-map';
 import { AuditLog } from '../lib/audit/audit-log';
 import { intEnv, optionalEnv } from '../lib/runtime/config';
 import { DynamoAccountDirectory } from './accounts';
-import { DEFAULT_REQUEST_SETTINGS } from './routes/requests';
+import { DEFAULT_REQUEST_SETTINGS } from './request-settings';
 import { S3CertificateReader } from './routes/certificate';
 
 const signer = signerFromEnv();
@@ -61,4 +62,4 @@ const api = createApi({
   },
 });
 
-export const handler = middy<ApiEvent, ApiResult>().handler(api);
+export const handler = middy<ApiEvent, ApiResult>().use(errorAnswers()).handler(api);

@@ -1237,8 +1237,8 @@ describe('readDeploymentConfig', () => {
 
   it('defaults the request settings to the defaults of the API', () => {
     const { DEFAULT_REQUEST_SETTINGS } = jest.requireActual<
-      typeof import('../../functions/api/routes/requests')
-    >('../../functions/api/routes/requests');
+      typeof import('../../functions/api/request-settings')
+    >('../../functions/api/request-settings');
     expect(DEFAULT_CONFIG.defaultJurisdiction).toBe(DEFAULT_REQUEST_SETTINGS.defaultJurisdiction);
     expect(DEFAULT_CONFIG.deadlines).toEqual(DEFAULT_REQUEST_SETTINGS.deadlines);
     expect(readDeploymentConfig(reader({})).processorWebhooks).toEqual({});

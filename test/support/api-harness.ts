@@ -7,11 +7,14 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Server } from 'node:http';
+import middy from '@middy/core';
+import type { Context } from 'aws-lambda';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, PutCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
 import { orchestratorResources, platformStores } from '../../config/data-map';
 import { createApi, type ApiDeps } from '../../functions/api/core';
+import { errorAnswers } from '../../functions/api/error-middleware';
 import { S3CertificateReader } from '../../functions/api/routes/certificate';
 import { DownloadLinks, S3ArchiveAccess } from '../../functions/lib/downloads/download-links';
 import type { ApiEvent, ApiResult } from '../../functions/api/http';
@@ -71,6 +74,12 @@ export class FakeWorkflows implements WorkflowStarter {
       },
     });
   }
+}
+
+/** The API as the Lambda serves it (functions/api/handler.ts): the dispatcher behind the error middleware. */
+export function apiHandler(deps: ApiDeps): (event: ApiEvent) => Promise<ApiResult> {
+  const handler = middy<ApiEvent, ApiResult>().use(errorAnswers()).handler(createApi(deps));
+  return (event) => handler(event, {} as Context);
 }
 
 export interface Harness {
@@ -161,7 +170,7 @@ export async function startHarness(
       archives: new S3ArchiveAccess(new S3Client({ region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS })),
     },
   };
-  const api = createApi(deps);
+  const api = apiHandler(deps);
   const tokenKey = loadTokenKey(join(dataDir, 'token.key'));
   const server = await startLocalApi(
     { handler: api, tokenKey, throttle: options.throttle ?? { perSecond: 1000, burst: 1000 } },
