@@ -15,6 +15,7 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { orchestratorResources, platformStores } from '../../config/data-map';
 import { createApi, type ApiDeps } from '../../functions/api/core';
 import { errorAnswers } from '../../functions/api/error-middleware';
+import { apiEvent } from './api-event';
 import { S3CertificateReader } from '../../functions/api/routes/certificate';
 import { DownloadLinks, S3ArchiveAccess } from '../../functions/lib/downloads/download-links';
 import type { ApiEvent, ApiResult } from '../../functions/api/http';
@@ -204,37 +205,7 @@ export async function startHarness(
     }
     return { status: res.status, body: parsed, headers: res.headers, text };
   };
-  const event: Harness['event'] = (method, path, opts = {}) => {
-    const role = opts.role ?? 'support';
-    return {
-      version: '2.0',
-      routeKey: '$default',
-      rawPath: path,
-      rawQueryString: '',
-      headers: { 'content-type': 'application/json' },
-      queryStringParameters: opts.query,
-      isBase64Encoded: false,
-      body: opts.body,
-      requestContext: {
-        accountId: '0',
-        apiId: 'test',
-        domainName: 'localhost',
-        domainPrefix: 'test',
-        http: { method, path, protocol: 'HTTP/1.1', sourceIp: '127.0.0.1', userAgent: 'test' },
-        requestId: 'test',
-        routeKey: '$default',
-        stage: '$default',
-        time: new Date().toUTCString(),
-        timeEpoch: Date.now(),
-        authorizer: {
-          jwt: {
-            claims: { sub: `test-${role}`, client_id: `test-${role}`, scope: `dsr/${role}` },
-            scopes: [`dsr/${role}`],
-          },
-        },
-      },
-    } as ApiEvent;
-  };
+  const event: Harness['event'] = (method, path, opts = {}) => apiEvent(method, path, opts);
   const countItems = async () => {
     const out = await doc.send(new ScanCommand({ TableName: table, Select: 'COUNT', ConsistentRead: true }));
     return out.Count ?? 0;
