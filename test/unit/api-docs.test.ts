@@ -3,13 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROUTES } from '../../functions/api/core';
 import { answerFor } from '../../functions/api/error-mapping';
-import {
-  ConnectorError,
-  ContractError,
-  NotFoundError,
-  SubjectConflictError,
-  TransientError,
-} from '../../functions/lib/runtime/errors';
+import * as typedErrors from '../../functions/lib/runtime/errors';
 
 const doc = readFileSync(join(__dirname, '../../docs/api.md'), 'utf8');
 
@@ -30,11 +24,11 @@ test('the route table in docs/api.md is the router table: every route, its roles
 
 test('the answer of every typed error is documented with its status and code', () => {
   const typed = [
-    new TransientError('x'),
-    new NotFoundError('x'),
-    new SubjectConflictError(),
-    new ConnectorError('chat', 'x'),
-    new ContractError('x'),
+    new typedErrors.TransientError('x'),
+    new typedErrors.NotFoundError('x'),
+    new typedErrors.SubjectConflictError(),
+    new typedErrors.ConnectorError('chat', 'x'),
+    new typedErrors.ContractError('x'),
   ];
   for (const error of typed) {
     const { status, code } = answerFor(error);
