@@ -71,7 +71,7 @@ export function json(statusCode: number, body: unknown, headers: Record<string, 
 
 /** Parses a JSON body, refusing anything that is not a JSON object. */
 export function parseJsonBody(event: ApiEvent): unknown {
-  const contentType = event.headers?.['content-type'] ?? event.headers?.['Content-Type'] ?? '';
+  const contentType = headerOf(event, 'content-type') ?? '';
   if (!/^application\/(?:[a-z0-9.+-]*\+)?json\b/i.test(contentType)) {
     throw new ApiError(415, 'UNSUPPORTED_MEDIA_TYPE', 'Send the body as application/json');
   }
@@ -115,13 +115,4 @@ export function headerOf(event: ApiEvent, name: string): string | undefined {
     if (key.toLowerCase() === wanted) return value;
   }
   return undefined;
-}
-
-/** Query parameters; a repeated one arrives comma-joined (as API Gateway sends it). */
-export function queryOf(event: ApiEvent): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [key, value] of Object.entries(event.queryStringParameters ?? {})) {
-    if (value !== undefined) out[key] = value;
-  }
-  return out;
 }

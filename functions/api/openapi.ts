@@ -16,6 +16,9 @@ const problemSchema = {
     status: { type: 'integer' },
     code: { type: 'string', description: 'Stable: switch on this' },
     detail: { type: 'string' },
+    pointer: { type: 'string', description: 'Body refusals: the JSON pointer of the field' },
+    parameter: { type: 'string', description: 'Query refusals: the parameter' },
+    requestStatus: { type: 'string', description: "409 on a request: the request's status" },
   },
 } as const;
 

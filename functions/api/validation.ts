@@ -45,7 +45,7 @@ const bounded = (name: unknown) => String(name).slice(0, 64);
 const pointerSegment = (name: unknown) => bounded(name).replace(/~/g, '~0').replace(/\//g, '~1');
 
 /** The field a schema error is about, as a dotted path (never its value). */
-export function fieldOf(error: ErrorObject | undefined): string {
+function fieldOf(error: ErrorObject | undefined): string {
   return error?.instancePath ? error.instancePath.slice(1).replace(/\//g, '.') : 'body';
 }
 
