@@ -6,7 +6,7 @@
 import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
 import { ApiError } from './http';
-import type { Requester, RequestType, SubjectInput } from '../lib/requests/requests';
+import type { Requester, RequestType, SubjectInput } from '../lib/requests/records';
 import { JURISDICTION_PATTERN } from '../lib/requests/deadlines';
 import { STORE_NAMES, type StoreName } from '../../config/data-map';
 import { STORE_CATEGORIES } from '../lib/erasure/types';

@@ -7,7 +7,7 @@
  */
 import { STORE_NAMES, type StoreName } from '../../../config/data-map';
 import { isKnownCategory } from '../../lib/erasure/policy';
-import { HOLD_ID, HoldRepository, identifierHashesOf, type Hold } from '../../lib/holds/holds';
+import { HOLD_ID, identifierHashesOf, type Hold } from '../../lib/holds/holds';
 import { principalOf, requireRole, type Role } from '../auth';
 import type { ApiDeps } from '../deps';
 import { ApiError, json, parseJsonBody, queryOf, type ApiEvent, type ApiResult } from '../http';
@@ -45,10 +45,6 @@ function parseRelease(event: ApiEvent): ReleaseHoldBody {
   return event.body ? parseReleaseHold(parseJsonBody(event)) : {};
 }
 
-export function holdsOf(deps: ApiDeps): HoldRepository {
-  return deps.holds ?? HoldRepository.fromRequests(deps.requests);
-}
-
 export function holdView(hold: Hold): Record<string, unknown> {
   return {
     holdId: hold.holdId,
@@ -73,7 +69,7 @@ async function recordOnRequests(
   hold: Hold,
 ): Promise<void> {
   for (const requestId of requestIds) {
-    await deps.requests.appendEvent(requestId, {
+    await deps.events.append(requestId, {
       type,
       detail: { holdId: hold.holdId, caseReference: hold.caseReference },
     });
@@ -84,7 +80,7 @@ export async function placeHold(deps: ApiDeps, event: ApiEvent): Promise<ApiResu
   const principal = principalOf(event);
   requireRole(principal, PLACERS);
   const body = parsePlaceHold(parseJsonBody(event));
-  const holds = holdsOf(deps);
+  const { holds } = deps;
   const subjectHash = await deps.hasher.hash(identifierOf(body.subject));
   const affected = await holds.erasureRequestsFor(subjectHash);
   const hold = await holds.place(
@@ -122,7 +118,7 @@ export async function listHolds(deps: ApiDeps, event: ApiEvent): Promise<ApiResu
   if (!['active', 'released', 'all'].includes(status)) {
     throw new ApiError(400, 'INVALID_PARAMETER', 'status must be active, released or all');
   }
-  const holds = holdsOf(deps);
+  const { holds } = deps;
   let hashes: string[];
   if (query.subjectHash !== undefined) {
     if (!/^[A-Za-z0-9_-]{43}$/.test(query.subjectHash)) {
@@ -155,7 +151,7 @@ export async function listHolds(deps: ApiDeps, event: ApiEvent): Promise<ApiResu
 }
 
 async function loadHold(deps: ApiDeps, holdId: string): Promise<Hold> {
-  const hold = HOLD_ID.test(holdId) ? await holdsOf(deps).get(holdId) : undefined;
+  const hold = HOLD_ID.test(holdId) ? await deps.holds.get(holdId) : undefined;
   if (!hold) throw new ApiError(404, 'HOLD_NOT_FOUND', 'No such hold');
   return hold;
 }
@@ -170,7 +166,7 @@ export async function releaseHold(deps: ApiDeps, event: ApiEvent, holdId: string
   requireRole(principal, PLACERS);
   const body = parseRelease(event);
   const current = await loadHold(deps, holdId);
-  const holds = holdsOf(deps);
+  const { holds } = deps;
   const affected = await holds.erasureRequestsFor(current.subjectHash);
   const { hold, changed } = await holds.release(
     holdId,

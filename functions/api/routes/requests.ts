@@ -18,9 +18,9 @@ import type {
   RequestStatus,
   RequestType,
   Requester,
-  StoredResponse,
   SubjectInput,
-} from '../../lib/requests/requests';
+} from '../../lib/requests/records';
+import type { StoredResponse } from '../../lib/requests/idempotency';
 import { identifierKey } from '../../lib/crypto/subject-hash';
 import { callbackUrlProblem } from '../../lib/webhooks/url-policy';
 import { loadDefaultPolicy } from '../../lib/erasure/policy';
@@ -342,7 +342,7 @@ export async function getRequest(deps: ApiDeps, event: ApiEvent, requestId: stri
 export async function listEvents(deps: ApiDeps, event: ApiEvent, requestId: string): Promise<ApiResult> {
   requireRole(principalOf(event), READERS);
   await loadRequest(deps, requestId);
-  return json(200, { requestId, events: await deps.requests.listEvents(requestId) });
+  return json(200, { requestId, events: await deps.events.list(requestId) });
 }
 
 /** Cursors are opaque to callers: base64url of the last key, checked field by field when it comes back. */
