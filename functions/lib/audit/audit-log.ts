@@ -48,11 +48,6 @@ function stripUndefined<T extends object>(value: T): T {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
 }
 
-export interface AuditPage {
-  records: AuditRecord[];
-  nextCursor?: string;
-}
-
 export class AuditLog {
   constructor(private readonly table: RequestTable) {}
 
