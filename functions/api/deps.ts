@@ -1,5 +1,6 @@
 /** What the API's routes are given: clients and configuration, built once in handler.ts (or by tests). */
 import type { RequestRepository } from '../lib/requests/requests';
+import type { EventLog } from '../lib/requests/event-log';
 import type { SubjectHasher } from '../lib/crypto/subject-hash';
 import type { WorkflowStarter } from './workflows';
 import type { AuditLog } from '../lib/audit/audit-log';
@@ -11,6 +12,8 @@ import type { HoldRepository } from '../lib/holds/holds';
 
 export interface ApiDeps {
   requests: RequestRepository;
+  /** The requests' event histories. */
+  events: EventLog;
   hasher: SubjectHasher;
   workflows: WorkflowStarter;
   /** The public signing keys, as a JWKS. */
@@ -26,8 +29,8 @@ export interface ApiDeps {
   clock?: () => Date;
   /** Signs OpenDSR responses (the archive signing key). */
   signer: JwsSigner;
-  /** Legal holds (default: over the requests table, see routes/holds.ts). */
-  holds?: HoldRepository;
+  /** Legal holds. */
+  holds: HoldRepository;
   /** Reads erasure certificates from the exports bucket. */
   certificates: CertificateReader;
 }

@@ -1,5 +1,5 @@
 /** Cancelling a request, whatever the dialect: only one that has not started changing anything. */
-import type { RequestRecord } from '../lib/requests/requests';
+import type { RequestRecord } from '../lib/requests/records';
 import type { Principal } from './auth';
 import type { ApiDeps } from './deps';
 import { ApiError } from './http';

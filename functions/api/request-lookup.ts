@@ -1,5 +1,5 @@
 /** The request a path names, or the 404 every route answers when there is none. */
-import type { RequestRecord } from '../lib/requests/requests';
+import type { RequestRecord } from '../lib/requests/records';
 import type { ApiDeps } from './deps';
 import { notFound } from './path-params';
 

@@ -5,14 +5,8 @@
  */
 import { dueAtFor } from '../lib/requests/deadlines';
 import { errorFields, log } from '../lib/runtime/logger';
-import type {
-  Dialect,
-  RequestRecord,
-  RequestType,
-  Requester,
-  StoredResponse,
-  SubjectInput,
-} from '../lib/requests/requests';
+import type { Dialect, RequestRecord, RequestType, Requester, SubjectInput } from '../lib/requests/records';
+import type { StoredResponse } from '../lib/requests/idempotency';
 import { callbackUrlProblem } from '../lib/webhooks/url-policy';
 import { loadDefaultPolicy } from '../lib/erasure/policy';
 import type { Principal } from './auth';

@@ -1,6 +1,6 @@
 /** What callers see of a request: never the subject's identifiers (nor the callback URLs, which may hold tokens). */
 import { daysLeft, isOpenStatus, isOverdue, ruleFor } from '../lib/requests/deadlines';
-import type { RequestRecord } from '../lib/requests/requests';
+import type { RequestRecord } from '../lib/requests/records';
 import { erasureView } from '../lib/erasure/certificate';
 import type { DownloadFields } from './routes/downloads';
 

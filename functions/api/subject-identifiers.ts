@@ -1,6 +1,6 @@
 /** The identifier key of a subject as given to the API: what its keyed hash (subjectHash) is taken of. */
 import { identifierKey } from '../lib/crypto/subject-hash';
-import type { SubjectInput } from '../lib/requests/requests';
+import type { SubjectInput } from '../lib/requests/records';
 
 export function identifierOf(subject: SubjectInput): string {
   if ('userId' in subject) return identifierKey('userId', subject.userId);

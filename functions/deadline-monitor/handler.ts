@@ -4,13 +4,11 @@
  * The OverdueRequests alarm watches it.
  */
 import middy from '@middy/core';
-import { ENV } from '../../config/data-map';
-import { documentClient } from '../lib/aws/clients';
-import { requireEnv } from '../lib/runtime/config';
 import { overdueMetricLine } from '../lib/requests/deadlines';
+import { requestTableFromEnv } from '../lib/requests/request-table';
 import { RequestRepository } from '../lib/requests/requests';
 
-const requests = new RequestRepository(documentClient(), requireEnv(ENV.requestsTable));
+const requests = new RequestRepository(requestTableFromEnv());
 
 export const handler = middy<unknown, { overdue: number }>().handler(async () => {
   const now = new Date();

@@ -9,7 +9,9 @@ import { queryPages } from '../lib/aws/dynamo-paging';
 import { randomBytes } from 'node:crypto';
 import type { StagedSubject, StoreName, SubjectIdentifiers } from '../lib/connectors/contract';
 import { ContractError, NotFoundError, SubjectConflictError } from '../lib/runtime/errors';
-import type { RequestRecord, RequestRepository, SubjectInput } from '../lib/requests/requests';
+import type { RequestRecord, SubjectInput } from '../lib/requests/records';
+import type { EventLog } from '../lib/requests/event-log';
+import type { RequestRepository } from '../lib/requests/requests';
 import { putJson, stagingKeys } from '../lib/aws/s3-objects';
 import { identifierKey, type SubjectHasher } from '../lib/crypto/subject-hash';
 import { identifierHashesOf, type HoldRepository } from '../lib/holds/holds';
@@ -18,6 +20,7 @@ export interface ResolveDeps {
   doc: DynamoDBDocumentClient;
   s3: S3Client;
   requests: RequestRepository;
+  events: Pick<EventLog, 'append'>;
   hasher: SubjectHasher;
   accountsTable: string;
   stagingBucket: string;
@@ -202,7 +205,7 @@ export async function resolveSubject(
       pseudonymSalt: randomBytes(32).toString('base64url'),
     };
     await putJson(deps.s3, { bucket: deps.stagingBucket, key: stagingKeys.subject(input.requestId) }, staged);
-    await deps.requests.appendEvent(input.requestId, {
+    await deps.events.append(input.requestId, {
       type: 'subject.resolved',
       detail: {
         found: staged.found,
@@ -228,7 +231,7 @@ export async function resolveSubject(
     pseudonymSalt: randomBytes(32).toString('base64url'),
   };
   await putJson(deps.s3, { bucket: deps.stagingBucket, key: stagingKeys.subject(input.requestId) }, staged);
-  await deps.requests.appendEvent(input.requestId, {
+  await deps.events.append(input.requestId, {
     type: 'subject.resolved',
     detail: { found: staged.found, identifiers: Object.values(staged.identifiers).flat().length },
   });

@@ -17,6 +17,8 @@ import {
   parseToken,
   tokenMacFromEnv,
 } from '../../functions/lib/downloads/download-links';
+import { EventLog } from '../../functions/lib/requests/event-log';
+import { requestTable } from '../../functions/lib/requests/request-table';
 import { RequestRepository } from '../../functions/lib/requests/requests';
 import { putJson, stagingKeys } from '../../functions/lib/aws/s3-objects';
 import type { StagedSubject } from '../../functions/lib/connectors/contract';
@@ -262,8 +264,10 @@ describe('links that do not open', () => {
 test('notify emails the link in the subject locale to the .eml outbox, once, and never the archive', async () => {
   const { requestId, downloadUrl } = made.limit!; // u-bob, locale ja-JP
   const outbox = join(stack.dataDir, 'outbox');
-  const requests = new RequestRepository(stack.doc, TABLE);
-  const links = new DownloadLinks(stack.doc, TABLE, tokenMacFromEnv(), downloadLinkConfigFromEnv());
+  const table = requestTable(stack.doc, TABLE);
+  const requests = new RequestRepository(table);
+  const eventLog = new EventLog(table);
+  const links = new DownloadLinks(table, tokenMacFromEnv(), downloadLinkConfigFromEnv());
   // Where the workflow runs it, the resolved subject is still staged; the opt-in is set at creation.
   const staged: StagedSubject = {
     requestId,
@@ -279,6 +283,7 @@ test('notify emails the link in the subject locale to the .eml outbox, once, and
   );
   const deps = {
     requests,
+    events: eventLog,
     links,
     archives: new S3ArchiveAccess(stack.s3),
     recipients: new StagedSubjectRecipients(
@@ -316,7 +321,7 @@ test('notify emails the link in the subject locale to the .eml outbox, once, and
   const text = Buffer.from(body.replace(/\s+/g, ''), 'base64').toString('utf8');
   expect(text).toContain(downloadUrl);
   expect(text).toContain('有効期限');
-  const events = await requests.listEvents(requestId);
+  const events = await eventLog.list(requestId);
   const types = events.map((e) => e.type);
   expect(types).toContain('download.notified');
   expect(JSON.stringify(events)).not.toContain('kenji');

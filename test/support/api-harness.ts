@@ -23,10 +23,15 @@ import type { Role } from '../../functions/api/auth';
 import { DynamoAccountDirectory } from '../../functions/api/accounts';
 import type { WorkflowStarter } from '../../functions/api/workflows';
 import { AuditLog } from '../../functions/lib/audit/audit-log';
-import { RequestRepository, type RequestType } from '../../functions/lib/requests/requests';
+import { EventLog } from '../../functions/lib/requests/event-log';
+import { CallbackOutbox } from '../../functions/lib/requests/callback-outbox';
+import { requestTable } from '../../functions/lib/requests/request-table';
+import { RequestRepository } from '../../functions/lib/requests/requests';
+import { HoldRepository } from '../../functions/lib/holds/holds';
+import type { RequestType } from '../../functions/lib/requests/records';
 import { LocalSubjectHasher } from '../../functions/lib/crypto/subject-hash';
 import { LocalSigner } from '../../functions/lib/crypto/signing';
-import { recordStatus } from '../../functions/request-status/core';
+import { recordStatus, type StatusDeps } from '../../functions/request-status/core';
 import { CallbackDelivery, startPolling } from '../../functions/callbacks/core';
 import { httpTransport } from '../../functions/lib/webhooks/transport';
 import { bootstrapResources } from '../../local/bootstrap';
@@ -45,7 +50,7 @@ export class FakeWorkflows implements WorkflowStarter {
   run = false;
   types: RequestType[] = ['export'];
 
-  constructor(private readonly requests: RequestRepository) {}
+  constructor(private readonly status: StatusDeps) {}
 
   supports(type: RequestType): boolean {
     return this.types.includes(type);
@@ -59,9 +64,9 @@ export class FakeWorkflows implements WorkflowStarter {
   /** What the export state machine records: in_progress, then completed with an archive pointer. */
   async complete(requestId: string): Promise<void> {
     await new Promise((r) => setTimeout(r, 30));
-    await recordStatus(this.requests, { requestId, status: 'in_progress' });
+    await recordStatus(this.status, { requestId, status: 'in_progress' });
     await new Promise((r) => setTimeout(r, 30));
-    await recordStatus(this.requests, {
+    await recordStatus(this.status, {
       requestId,
       status: 'completed',
       found: true,
@@ -142,13 +147,16 @@ export async function startHarness(
       }),
     );
   }
-  const table = orchestratorResources.requestsTable.tableName;
-  const requests = new RequestRepository(doc, table, options.clock);
-  const audit = new AuditLog(doc, table, options.clock);
+  const table = requestTable(doc, orchestratorResources.requestsTable.tableName, options.clock);
+  const requests = new RequestRepository(table);
+  const events = new EventLog(table);
+  const audit = new AuditLog(table);
   const signer = new LocalSigner(join(dataDir, 'signing'));
-  const workflows = new FakeWorkflows(requests);
+  const workflows = new FakeWorkflows({ requests, events });
   const deps: ApiDeps = {
     requests,
+    events,
+    holds: new HoldRepository(table),
     hasher: new LocalSubjectHasher(Buffer.alloc(32, 7)),
     workflows,
     jwks: () => signer.publicJwks(),
@@ -162,7 +170,7 @@ export async function startHarness(
       new S3Client({ region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS }),
     ),
     downloads: {
-      links: new DownloadLinks(doc, table, new LocalSubjectHasher(Buffer.alloc(32, 9)), {
+      links: new DownloadLinks(table, new LocalSubjectHasher(Buffer.alloc(32, 9)), {
         ttlSeconds: 7 * 24 * 3600,
         maxDownloads: 5,
         presignSeconds: 300,
@@ -179,6 +187,7 @@ export async function startHarness(
   );
   const delivery = new CallbackDelivery({
     requests,
+    outbox: new CallbackOutbox(table),
     signer,
     transport: httpTransport({ allowPrivate: true, timeoutMs: 2000 }),
     config: { maxAttempts: 6, baseDelayMs: 50, maxDelayMs: 200, processorDomain: 'dsr.test' },
@@ -207,7 +216,9 @@ export async function startHarness(
   };
   const event: Harness['event'] = (method, path, opts = {}) => apiEvent(method, path, opts);
   const countItems = async () => {
-    const out = await doc.send(new ScanCommand({ TableName: table, Select: 'COUNT', ConsistentRead: true }));
+    const out = await doc.send(
+      new ScanCommand({ TableName: table.tableName, Select: 'COUNT', ConsistentRead: true }),
+    );
     return out.Count ?? 0;
   };
   return {

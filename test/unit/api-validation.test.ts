@@ -12,7 +12,7 @@ import type { ApiEvent, ApiResult } from '../../functions/api/http';
 import { defineRoute, type Route } from '../../functions/api/router';
 import { json } from '../../functions/api/http';
 import { limitParam, strictQuery } from '../../functions/api/schemas';
-import type { RequestRecord } from '../../functions/lib/requests/requests';
+import type { RequestRecord } from '../../functions/lib/requests/records';
 import { apiEvent, type ApiEventOptions } from '../support/api-event';
 
 const REQUEST_ID = `req_${'a'.repeat(32)}`;

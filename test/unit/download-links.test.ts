@@ -19,6 +19,7 @@ import {
   type DownloadLink,
 } from '../../functions/lib/downloads/download-links';
 import { LocalSubjectHasher } from '../../functions/lib/crypto/subject-hash';
+import { requestTable } from '../../functions/lib/requests/request-table';
 import {
   PAGE_SECURITY_HEADERS,
   negotiateLocale,
@@ -70,7 +71,11 @@ describe('tokens', () => {
   const otherKey = new LocalSubjectHasher(Buffer.alloc(32, 8));
 
   test('a token names one request, carries a 128-bit id and a 256-bit MAC', async () => {
-    const links = new DownloadLinks(fakeDoc().doc, 't', mac, config, () => NOW);
+    const links = new DownloadLinks(
+      requestTable(fakeDoc().doc, 't', () => NOW),
+      mac,
+      config,
+    );
     const token = await links.tokenFor(REQ_A, 'AAAAAAAAAAAAAAAAAAAAAA');
     const parsed = parseToken(token)!;
     expect(parsed.requestId).toBe(REQ_A);
@@ -92,8 +97,11 @@ describe('tokens', () => {
   });
 
   test('a tampered, foreign-key or cross-request token is refused without any lookup', async () => {
-    const token = await new DownloadLinks(fakeDoc().doc, 't', mac, config).tokenFor(REQ_A, 'A'.repeat(22));
-    const forged = await new DownloadLinks(fakeDoc().doc, 't', otherKey, config).tokenFor(
+    const token = await new DownloadLinks(requestTable(fakeDoc().doc, 't'), mac, config).tokenFor(
+      REQ_A,
+      'A'.repeat(22),
+    );
+    const forged = await new DownloadLinks(requestTable(fakeDoc().doc, 't'), otherKey, config).tokenFor(
       REQ_A,
       'A'.repeat(22),
     );
@@ -106,7 +114,11 @@ describe('tokens', () => {
     ];
     for (const candidate of candidates) {
       const { doc, sent } = fakeDoc(linkRecord());
-      const links = new DownloadLinks(doc, 't', mac, config, () => NOW);
+      const links = new DownloadLinks(
+        requestTable(doc, 't', () => NOW),
+        mac,
+        config,
+      );
       expect(await links.resolve(candidate)).toEqual({ found: false });
       expect(sent).toEqual([]);
     }
@@ -114,19 +126,24 @@ describe('tokens', () => {
 
   test('a valid token resolves only when the stored hash matches', async () => {
     const linkId = 'C'.repeat(22);
-    const token = await new DownloadLinks(fakeDoc().doc, 't', mac, config).tokenFor(REQ_A, linkId);
+    const token = await new DownloadLinks(requestTable(fakeDoc().doc, 't'), mac, config).tokenFor(
+      REQ_A,
+      linkId,
+    );
     const tokenHash = createHash('sha256').update(token).digest('hex');
     const good = new DownloadLinks(
-      fakeDoc(linkRecord({ linkId, tokenHash })).doc,
-      't',
+      requestTable(fakeDoc(linkRecord({ linkId, tokenHash })).doc, 't', () => NOW),
       mac,
       config,
-      () => NOW,
     );
     expect(await good.resolve(token)).toMatchObject({ found: true, status: 'active' });
     const replaced = fakeDoc(linkRecord({ linkId, tokenHash: '0'.repeat(64) }));
-    expect(await new DownloadLinks(replaced.doc, 't', mac, config).resolve(token)).toEqual({ found: false });
-    expect(await new DownloadLinks(fakeDoc(undefined).doc, 't', mac, config).resolve(token)).toEqual({
+    expect(await new DownloadLinks(requestTable(replaced.doc, 't'), mac, config).resolve(token)).toEqual({
+      found: false,
+    });
+    expect(
+      await new DownloadLinks(requestTable(fakeDoc(undefined).doc, 't'), mac, config).resolve(token),
+    ).toEqual({
       found: false,
     });
   });

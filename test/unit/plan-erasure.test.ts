@@ -5,7 +5,8 @@ import { STORE_CATEGORIES, type ErasurePlan, type StoreName } from '../../functi
 import { planErasure, planningJurisdiction } from '../../functions/plan-erasure/core';
 import type { StagedSubject } from '../../functions/lib/connectors/contract';
 import type { Hold } from '../../functions/lib/holds/holds';
-import type { RequestRecord, RequestRepository } from '../../functions/lib/requests/requests';
+import type { RequestRecord } from '../../functions/lib/requests/records';
+import type { RequestRepository } from '../../functions/lib/requests/requests';
 import { stagingKeys } from '../../functions/lib/aws/s3-objects';
 import { LocalSubjectHasher } from '../../functions/lib/crypto/subject-hash';
 import { identifierKey } from '../../functions/lib/crypto/subject-hash';
@@ -71,14 +72,16 @@ function setup(holds: Hold[], jurisdiction = 'KR') {
       updates.push(set);
       if (event) events.push(event.type);
     },
-    appendEvent: async (_id: string, event: { type: string }) => {
-      events.push(event.type);
-    },
   } as unknown as RequestRepository;
   const deps = {
     s3: fakeS3(objects),
     stagingBucket: 'staging',
     requests,
+    events: {
+      append: async (_id: string, event: { type: string }) => {
+        events.push(event.type);
+      },
+    },
     holds: {
       activeFor: async (hashes: readonly string[]) => {
         asked.push([...hashes]);

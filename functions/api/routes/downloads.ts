@@ -13,7 +13,7 @@ import {
   type LinkStatus,
 } from '../../lib/downloads/download-links';
 import { log } from '../../lib/runtime/logger';
-import type { RequestRecord } from '../../lib/requests/requests';
+import type { RequestRecord } from '../../lib/requests/records';
 import type { ApiDeps, DownloadDeps } from '../deps';
 import {
   htmlResponse,
@@ -158,7 +158,7 @@ export interface DownloadFields {
 export async function downloadFields(deps: ApiDeps, record: RequestRecord): Promise<DownloadFields> {
   if (record.type !== 'export' || record.status !== 'completed' || !record.export) return {};
   const { links, archives } = deps.downloads;
-  const link = await ensureLink({ links, archives, events: deps.requests }, record.requestId, record.export);
+  const link = await ensureLink({ links, archives, events: deps.events }, record.requestId, record.export);
   const status = await currentStatus(deps.downloads, link);
   const view = { ...downloadView(link, links.clock()), status };
   return status === 'active' ? { downloadUrl: await links.urlFor(link), download: view } : { download: view };
@@ -171,13 +171,13 @@ export async function revokeDownload(deps: ApiDeps, requestId: string): Promise<
     throw new ApiError(409, 'NO_DOWNLOAD_LINK', 'Only a completed export has a download link');
   // A link not issued yet is issued and revoked at once, so none can be issued after the revocation.
   await ensureLink(
-    { links: downloads.links, archives: downloads.archives, events: deps.requests },
+    { links: downloads.links, archives: downloads.archives, events: deps.events },
     requestId,
     record.export,
   );
   const link = await downloads.links.revoke(requestId);
   if (!link) throw new ApiError(409, 'NO_DOWNLOAD_LINK', 'Only a completed export has a download link');
-  await deps.requests.appendEvent(requestId, {
+  await deps.events.append(requestId, {
     type: 'download.revoked',
     detail: { downloads: link.downloads },
   });

@@ -7,7 +7,7 @@
  */
 import { STORE_NAMES, type StoreName } from '../../../config/data-map';
 import { isKnownCategory } from '../../lib/erasure/policy';
-import { HoldRepository, identifierHashesOf, type Hold } from '../../lib/holds/holds';
+import { identifierHashesOf, type Hold } from '../../lib/holds/holds';
 import type { Principal, Role } from '../auth';
 import type { ApiDeps } from '../deps';
 import { ApiError, json, type ApiResult } from '../http';
@@ -48,10 +48,6 @@ export function parsePlaceHold(body: unknown): PlaceHoldBody {
   return checkHeldCategories(checkBodyValue(placeHoldSchema, body));
 }
 
-export function holdsOf(deps: ApiDeps): HoldRepository {
-  return deps.holds ?? HoldRepository.fromRequests(deps.requests);
-}
-
 export function holdView(hold: Hold): Record<string, unknown> {
   return {
     holdId: hold.holdId,
@@ -76,7 +72,7 @@ async function recordOnRequests(
   hold: Hold,
 ): Promise<void> {
   for (const requestId of requestIds) {
-    await deps.requests.appendEvent(requestId, {
+    await deps.events.append(requestId, {
       type,
       detail: { holdId: hold.holdId, caseReference: hold.caseReference },
     });
@@ -89,7 +85,7 @@ export async function placeHold(
   body: PlaceHoldBody,
 ): Promise<ApiResult> {
   checkHeldCategories(body);
-  const holds = holdsOf(deps);
+  const { holds } = deps;
   const subjectHash = await deps.hasher.hash(identifierOf(body.subject));
   const affected = await holds.erasureRequestsFor(subjectHash);
   const hold = await holds.place(
@@ -130,7 +126,7 @@ async function hashesToList(
 }
 
 async function loadHold(deps: ApiDeps, holdId: string): Promise<Hold> {
-  const hold = await holdsOf(deps).get(holdId);
+  const hold = await deps.holds.get(holdId);
   if (!hold) throw notFound('holdId');
   return hold;
 }
@@ -142,7 +138,7 @@ export async function releaseHold(
   reason: string | undefined,
 ): Promise<ApiResult> {
   const current = await loadHold(deps, holdId);
-  const holds = holdsOf(deps);
+  const { holds } = deps;
   const affected = await holds.erasureRequestsFor(current.subjectHash);
   const { hold, changed } = await holds.release(
     holdId,
@@ -192,7 +188,7 @@ export const holdRoutes: Route[] = [
       if ((query.subjectHash === undefined) === (query.requestId === undefined)) {
         throw new ApiError(400, 'INVALID_PARAMETER', 'Give exactly one of subjectHash or requestId');
       }
-      const holds = holdsOf(deps);
+      const { holds } = deps;
       const byId = new Map<string, Hold>();
       for (const hash of new Set(await hashesToList(deps, query))) {
         const status = query.status === 'all' ? undefined : query.status;

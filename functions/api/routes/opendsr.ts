@@ -7,7 +7,7 @@
  * account's email, a scan of the platform's table per request. Responses and callbacks are signed with
  * the archive signing key (see docs/api.md).
  */
-import type { RequestRecord, RequestType, SubjectInput } from '../../lib/requests/requests';
+import type { RequestRecord, RequestType, SubjectInput } from '../../lib/requests/records';
 import { openDsrStatus, resultsUrl } from '../../lib/requests/opendsr-status';
 import { OPENDSR_DOMAIN_HEADER, openDsrSignatureHeaders } from '../../lib/webhooks/signing';
 import { ROLES, type Principal } from '../auth';

@@ -1,6 +1,7 @@
 /** /v1/requests: open, read, list, cancel and extend export and erasure requests. */
 import { isOpenStatus, maxExtendedDueAt, ruleFor } from '../../lib/requests/deadlines';
-import type { RequestRecord, RequestStatus, StoredResponse } from '../../lib/requests/requests';
+import type { RequestRecord, RequestStatus } from '../../lib/requests/records';
+import type { StoredResponse } from '../../lib/requests/idempotency';
 import { ROLES, type Principal } from '../auth';
 import type { ApiDeps } from '../deps';
 import { ApiError, headerOf, json, type ApiEvent, type ApiResult } from '../http';
@@ -231,7 +232,7 @@ export const requestRoutes: Route[] = [
     responses: { '200': 'The events, oldest first' },
     handler: async (deps, { params: { requestId } }) => {
       await loadRequest(deps, requestId);
-      return json(200, { requestId, events: await deps.requests.listEvents(requestId) });
+      return json(200, { requestId, events: await deps.events.list(requestId) });
     },
   }),
   defineRoute({

@@ -12,12 +12,14 @@
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { PassThrough, Readable } from 'node:stream';
-import { GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { GetObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import yauzl from 'yauzl';
 import { ConfigError, intEnv, requireEnv } from '../runtime/config';
-import type { ExportArchive, RequestEvent } from '../requests/requests';
+import type { ExportArchive } from '../requests/records';
+import type { EventLog } from '../requests/event-log';
+import type { RequestTable } from '../requests/request-table';
 import { keyedHasherFromEnv, type SubjectHasher } from '../crypto/subject-hash';
 
 /** Longest life of a presigned archive URL: minutes, never the link's days. */
@@ -119,13 +121,16 @@ export type ResolvedToken = { found: false } | { found: true; link: DownloadLink
 export type ConsumeResult = { ok: true; link: DownloadLink } | { ok: false; status: LinkStatus | 'unknown' };
 
 export class DownloadLinks {
+  /** The table's clock: links are issued, counted and expire by it. */
+  readonly clock: () => Date;
+
   constructor(
-    private readonly doc: DynamoDBDocumentClient,
-    private readonly tableName: string,
+    private readonly table: RequestTable,
     private readonly mac: SubjectHasher,
     readonly config: DownloadLinkConfig,
-    readonly clock: () => Date = () => new Date(),
-  ) {}
+  ) {
+    this.clock = table.clock;
+  }
 
   private key(requestId: string) {
     return { pk: `REQ#${requestId}`, sk: LINK_SK };
@@ -143,8 +148,8 @@ export class DownloadLinks {
   }
 
   async get(requestId: string): Promise<DownloadLink | undefined> {
-    const { Item } = await this.doc.send(
-      new GetCommand({ TableName: this.tableName, Key: this.key(requestId), ConsistentRead: true }),
+    const { Item } = await this.table.doc.send(
+      new GetCommand({ TableName: this.table.tableName, Key: this.key(requestId), ConsistentRead: true }),
     );
     if (!Item) return undefined;
     const { pk: _pk, sk: _sk, kind: _kind, ...link } = Item;
@@ -176,9 +181,9 @@ export class DownloadLinks {
       summary: await summarize(),
     };
     try {
-      await this.doc.send(
+      await this.table.doc.send(
         new PutCommand({
-          TableName: this.tableName,
+          TableName: this.table.tableName,
           // `kind` without `createdAt` keeps link items out of the byKind index, which lists requests.
           Item: { ...this.key(requestId), kind: 'download-link', ...link },
           ConditionExpression: 'attribute_not_exists(pk)',
@@ -210,9 +215,9 @@ export class DownloadLinks {
    */
   async consume(link: DownloadLink): Promise<ConsumeResult> {
     try {
-      const out = await this.doc.send(
+      const out = await this.table.doc.send(
         new UpdateCommand({
-          TableName: this.tableName,
+          TableName: this.table.tableName,
           Key: this.key(link.requestId),
           UpdateExpression: 'SET downloads = downloads + :one, lastDownloadAt = :now',
           ConditionExpression:
@@ -238,9 +243,9 @@ export class DownloadLinks {
   /** Revokes the request's link; false when it has none. Revoking twice keeps the first time. */
   async revoke(requestId: string): Promise<DownloadLink | undefined> {
     try {
-      const out = await this.doc.send(
+      const out = await this.table.doc.send(
         new UpdateCommand({
-          TableName: this.tableName,
+          TableName: this.table.tableName,
           Key: this.key(requestId),
           UpdateExpression: 'SET revokedAt = if_not_exists(revokedAt, :now)',
           ConditionExpression: 'attribute_exists(pk)',
@@ -257,9 +262,9 @@ export class DownloadLinks {
   }
 
   async markNotified(requestId: string): Promise<void> {
-    await this.doc.send(
+    await this.table.doc.send(
       new UpdateCommand({
-        TableName: this.tableName,
+        TableName: this.table.tableName,
         Key: this.key(requestId),
         UpdateExpression: 'SET notifiedAt = if_not_exists(notifiedAt, :now)',
         ConditionExpression: 'attribute_exists(pk)',
@@ -270,9 +275,9 @@ export class DownloadLinks {
 
   /** Records that the archive is gone (lifecycle expiry): from then on the link says expired. */
   async markArchiveGone(requestId: string): Promise<void> {
-    await this.doc.send(
+    await this.table.doc.send(
       new UpdateCommand({
-        TableName: this.tableName,
+        TableName: this.table.tableName,
         Key: this.key(requestId),
         UpdateExpression: 'SET archiveGoneAt = if_not_exists(archiveGoneAt, :now)',
         ConditionExpression: 'attribute_exists(pk)',
@@ -365,7 +370,7 @@ export async function ensureLink(
   deps: {
     links: DownloadLinks;
     archives: ArchiveAccess;
-    events: { appendEvent(requestId: string, event: Omit<RequestEvent, 'at'>): Promise<void> };
+    events: Pick<EventLog, 'append'>;
   },
   requestId: string,
   archive: ExportArchive,
@@ -374,7 +379,7 @@ export async function ensureLink(
     deps.archives.summarize(archive),
   );
   if (issued) {
-    await deps.events.appendEvent(requestId, {
+    await deps.events.append(requestId, {
       type: 'download.link_issued',
       detail: { maxDownloads: link.maxDownloads },
     });
