@@ -1,5 +1,5 @@
 /**
- * Issue 4, NotifyProcessors: tells each processor that received the erased categories (the plan's
+ * NotifyProcessors (erasure workflow): tells each processor that received the erased categories (the plan's
  * ProcessorNotices) to delete them, through a signed webhook (the callbacks' transport, URL policy and
  * ES256 detached JWS), retried with backoff within the task, and records every answer on the request.
  * An unreachable or unconfigured processor is reported (`unreachable`, `not_configured`), never hidden,

@@ -23,7 +23,7 @@ export interface ResolveDeps {
   stagingBucket: string;
   /** store -> connector function name, in the order the archive lists stores. */
   connectorFunctions: Partial<Record<StoreName, string>>;
-  /** Issue 4: erasure mode writes keyed-hash pointers to the request (holds find it by any identifier). */
+  /** Erasure mode writes keyed-hash pointers to the request (holds find it by any identifier). */
   holds?: Pick<HoldRepository, 'putSubjectRefs'>;
 }
 
@@ -153,7 +153,7 @@ const EMPTY_IDENTIFIERS: SubjectIdentifiers = {
 };
 
 /**
- * Issue 4, erasure mode: the first run resolves from accounts and keeps the identifier set on the
+ * Erasure mode: the first run resolves from accounts and keeps the identifier set on the
  * request (KMS-encrypted table, never returned by the API), because that run deletes the account; a
  * resumed run (hold released, retention ended) uses the kept set. It is removed at `completed`.
  */

@@ -1,5 +1,5 @@
 /**
- * Issue 4: the erasure's record and its certificate. Pure functions over plans and counts:
+ * The erasure's record and its certificate. Pure functions over plans and counts:
  * - `verifyErasure`: the plan against the inventory taken after erasing (what the plan said would go
  *   and still shows fails the request);
  * - `updateLedger`: the per store/category account of everything the runs of one request did

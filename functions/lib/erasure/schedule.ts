@@ -1,5 +1,5 @@
 /**
- * Issue 4: the sweep's work list. One item per partially completed erasure (`pk = ERASURE_PENDING#<id>`,
+ * The sweep's work list. One item per partially completed erasure (`pk = ERASURE_PENDING#<id>`,
  * kind `erasure-pending`, `createdAt` = its next step, so the byKind index lists them by due date),
  * written when a run ends partially completed and deleted when the request completes.
  */

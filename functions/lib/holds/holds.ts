@@ -1,5 +1,5 @@
 /**
- * Issue 4: legal holds, in the requests table (`pk = HOLD#<holdId>`, kind `hold`). A hold names its
+ * Legal holds, in the requests table (`pk = HOLD#<holdId>`, kind `hold`). A hold names its
  * subject by the keyed hash of the identifier legal gave (`subjectHash`, so the bySubject index finds
  * it); an erasure matches holds against the keyed hash of EVERY identifier of its resolved subject, so a
  * hold placed by email holds an erasure requested by user id. Placing and releasing are each one
