@@ -46,8 +46,8 @@ import {
 import { jsonArrayChunks, ndjsonLines, ndjsonRecords, type RecordCounter } from './ndjson';
 import { ZipWriter } from './zip-writer';
 
-export const INDEX_PATH = 'index.html';
-export const ABOUT_PATH = 'about-your-data.json';
+const INDEX_PATH = 'index.html';
+const ABOUT_PATH = 'about-your-data.json';
 
 export interface AssembleInput {
   requestId: string;

@@ -40,7 +40,7 @@ export interface DeliveryDeps {
   random?: () => number;
 }
 
-export function dsrCallbackBody(
+function dsrCallbackBody(
   record: RequestRecord,
   change: { version: number; status: RequestStatus; previousStatus?: RequestStatus; occurredAt: string },
 ): Record<string, unknown> {
@@ -56,7 +56,7 @@ export function dsrCallbackBody(
   };
 }
 
-export function openDsrCallbackBody(
+function openDsrCallbackBody(
   record: RequestRecord,
   change: { status: RequestStatus; url: string },
   config: DeliveryConfig,

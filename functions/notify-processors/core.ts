@@ -77,7 +77,7 @@ export function parseWebhooks(raw: string | undefined): Record<string, string> {
  * The deletion request a processor receives. It names the person by the platform's user id (the
  * reference the processor holds them under) and our keyed hash; nothing else about them.
  */
-export function deletionBody(
+function deletionBody(
   requestId: string,
   run: number,
   notice: ProcessorNotice,

@@ -80,7 +80,7 @@ function listOf(value: unknown): Record<string, unknown>[] {
     : [];
 }
 
-export async function findAccounts(deps: ResolveDeps, subject: SubjectInput): Promise<Account[]> {
+async function findAccounts(deps: ResolveDeps, subject: SubjectInput): Promise<Account[]> {
   if ('userId' in subject) {
     const { Item } = await deps.doc.send(
       new GetCommand({
@@ -129,7 +129,7 @@ async function fetchFull(deps: ResolveDeps, keys: Account[]): Promise<Account[]>
   return accounts;
 }
 
-export function identifiersOf(account: Account): SubjectIdentifiers {
+function identifiersOf(account: Account): SubjectIdentifiers {
   const text = (v: unknown): string[] => (typeof v === 'string' && v !== '' ? [v] : []);
   return {
     userIds: text(account.userId),

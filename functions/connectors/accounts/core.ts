@@ -116,7 +116,7 @@ export function toExportedProfile(item: Item): Item {
   return profile;
 }
 
-export function toExportedLinkedAccount(userId: string, linked: Item): Item {
+function toExportedLinkedAccount(userId: string, linked: Item): Item {
   const out: Item = { userId };
   for (const [key, value] of Object.entries(linked)) {
     if (!SECRET_LINKED_ACCOUNT_ATTRIBUTES.has(key)) out[key] = value;
@@ -136,7 +136,7 @@ const CATEGORY_ATTRIBUTES: Readonly<Record<Exclude<AccountsCategory, 'profile'>,
   'marketing-consents': 'consents',
 };
 
-export function categoryOfAttribute(attribute: string): AccountsCategory {
+function categoryOfAttribute(attribute: string): AccountsCategory {
   for (const [category, name] of Object.entries(CATEGORY_ATTRIBUTES)) {
     if (name === attribute) return category as AccountsCategory;
   }

@@ -42,7 +42,7 @@ import { erasePrefix, usableInPrefix } from '../../lib/connectors/media-objects'
 import type { ChatConfig } from './config';
 import { roomActivityQuery } from './queries';
 
-export const CHAT_CATEGORIES = ['messages', 'complaints', 'mentions', 'room-memberships'] as const;
+const CHAT_CATEGORIES = ['messages', 'complaints', 'mentions', 'room-memberships'] as const;
 type ChatCategory = (typeof CHAT_CATEGORIES)[number];
 
 interface MessageRef {

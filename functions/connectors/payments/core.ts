@@ -39,7 +39,7 @@ export interface PaymentsConfig {
   tableName: string;
 }
 
-export const transactionsSpec: CollectionSpec = {
+const transactionsSpec: CollectionSpec = {
   name: 'transactions',
   description:
     'Your purchases, refunds, subscriptions and payouts. Cards show brand, last 4 digits and expiry only.',
@@ -198,7 +198,7 @@ const KEY_ATTRIBUTES = new Set(['userId', 'sk']);
 const UPDATE_CONCURRENCY = 8;
 
 /** Card data and the billing address: the payment-instruments category, never retained. */
-export function isInstrumentAttribute(name: string): boolean {
+function isInstrumentAttribute(name: string): boolean {
   return name === 'card' || name === 'billingAddress' || isPanKey(name) || isSecretKey(name);
 }
 

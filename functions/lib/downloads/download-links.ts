@@ -22,8 +22,8 @@ import { isRequestId } from '../requests/request-id';
 import { keyedHasherFromEnv, type SubjectHasher } from '../crypto/subject-hash';
 
 /** Longest life of a presigned archive URL: minutes, never the link's days. */
-export const MAX_PRESIGN_SECONDS = 900;
-export const LINK_SK = 'DOWNLOAD#LINK';
+const MAX_PRESIGN_SECONDS = 900;
+const LINK_SK = 'DOWNLOAD#LINK';
 const MAC_CONTEXT = 'dsr-download-link/v1';
 const LINK_ID = /^[A-Za-z0-9_-]{22}$/;
 const MAC = /^[A-Za-z0-9_-]{43}$/;
@@ -470,7 +470,7 @@ class S3RangeReader extends yauzl.RandomAccessReader {
 }
 
 /** One entry of a ZIP in S3, or undefined when the ZIP has no such entry. */
-export function readZipEntry(
+function readZipEntry(
   s3: S3Client,
   bucket: string,
   key: string,

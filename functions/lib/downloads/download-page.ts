@@ -8,7 +8,7 @@ import { escapeHtml } from '../runtime/html';
 import type { ArchiveSummary } from './download-links';
 
 export type Locale = 'en' | 'ja';
-export const LOCALES: readonly Locale[] = ['en', 'ja'];
+const LOCALES: readonly Locale[] = ['en', 'ja'];
 
 /** `?lang=` wins (the page's language switch); then the best `Accept-Language` match; then English. */
 export function negotiateLocale(acceptLanguage: string | undefined, override?: string): Locale {
@@ -160,7 +160,7 @@ export function formatDate(iso: string, locale: Locale): string {
   return `${formatted} UTC`;
 }
 
-export function formatBytes(bytes: number, locale: Locale): string {
+function formatBytes(bytes: number, locale: Locale): string {
   const units = ['byte', 'kilobyte', 'megabyte', 'gigabyte', 'terabyte'] as const;
   let value = bytes;
   let unit = 0;

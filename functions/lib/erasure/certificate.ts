@@ -15,9 +15,9 @@ import { AppError } from '../runtime/errors';
 import { signCompact, verifyCompact, type Jwks, type JwsSigner } from '../crypto/jws';
 
 /** Stores whose retained records stay where they are until their period ends (the sweep resumes then). */
-export const RETAIN_IN_PLACE_STORES: readonly StoreName[] = ['logs'];
+const RETAIN_IN_PLACE_STORES: readonly StoreName[] = ['logs'];
 
-export const CERTIFICATE_JWS_TYPE = 'erasure-certificate+jws';
+const CERTIFICATE_JWS_TYPE = 'erasure-certificate+jws';
 
 /** Thrown by the verification step: `store=<name>` in the message lets describeFailure name the store. */
 export class ErasureVerificationFailed extends AppError {

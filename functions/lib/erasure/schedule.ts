@@ -6,7 +6,7 @@
 import { queryPages } from '../aws/dynamo-paging';
 import { DeleteCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 
-export const PENDING_KIND = 'erasure-pending';
+const PENDING_KIND = 'erasure-pending';
 /** Sorts after every date: a request waiting only for holds. */
 const NO_DATE = '9999-12-31T23:59:59.999Z';
 

@@ -20,9 +20,9 @@ import { queryPages } from '../aws/dynamo-paging';
 import type { SubjectIdentifiers } from '../connectors/contract';
 import { identifierKey, type SubjectHasher } from '../crypto/subject-hash';
 
-export const HOLD_KIND = 'hold';
+const HOLD_KIND = 'hold';
 /** Index items pointing from an identifier's keyed hash to an erasure request (see `subjectRefItems`). */
-export const SUBJECT_REF_KIND = 'erasure-subject-ref';
+const SUBJECT_REF_KIND = 'erasure-subject-ref';
 export const HOLD_ID = /^hold_[a-f0-9]{32}$/;
 
 export interface Hold {
