@@ -10,6 +10,7 @@ import type { ErasurePlan, ProcessorNotice } from '../lib/erasure/types';
 import { dsrSignatureHeaders } from '../lib/webhooks/signing';
 import type { CallbackTransport, PostResult } from '../lib/webhooks/transport';
 import { callbackUrlProblem } from '../lib/webhooks/url-policy';
+import { retryDelayMs } from '../lib/webhooks/backoff';
 import { runNumberOf, type ProcessorAnswer } from '../lib/erasure/certificate';
 import type { StagedSubject } from '../lib/connectors/contract';
 import { ContractError } from '../lib/runtime/errors';
@@ -106,10 +107,9 @@ export class ProcessorNotifier {
     this.random = deps.random ?? Math.random;
   }
 
+  /** Delay before attempt n+1 after n failures (retryDelayMs). */
   backoffMs(failures: number): number {
-    const { baseDelayMs, maxDelayMs } = this.deps.config;
-    const ceiling = Math.min(maxDelayMs, baseDelayMs * 2 ** Math.max(0, failures - 1));
-    return Math.round(ceiling / 2 + (this.random() * ceiling) / 2);
+    return retryDelayMs(failures, this.deps.config, this.random);
   }
 
   /** One processor: POST until a 2xx, a permanent refusal, or the attempts run out. */

@@ -194,23 +194,7 @@ export async function resolveSubject(
   if (input.mode === 'erasure') {
     if (request.type !== 'erasure') throw new ContractError('Erasure mode on a request of another type');
     const resolved = await resolveForErasure(deps, request);
-    const staged: StagedSubject = {
-      requestId: input.requestId,
-      subjectHash: resolved.subjectHash,
-      found: resolved.found,
-      identifiers: resolved.identifiers,
-      pseudonymSalt: randomBytes(32).toString('base64url'),
-    };
-    await putJson(deps.s3, { bucket: deps.stagingBucket, key: stagingKeys.subject(input.requestId) }, staged);
-    await deps.requests.appendEvent(input.requestId, {
-      type: 'subject.resolved',
-      detail: {
-        found: staged.found,
-        identifiers: Object.values(staged.identifiers).flat().length,
-        reused: resolved.reused,
-      },
-    });
-    return { requestId: input.requestId, found: staged.found, stores: storesOf(deps) };
+    return stageSubject(deps, input.requestId, resolved, { reused: resolved.reused });
   }
 
   const accounts = await findAccounts(deps, request.subject);
@@ -220,20 +204,36 @@ export async function resolveSubject(
   const accountHash = account
     ? await deps.hasher.hash(identifierKey('userId', String(account.userId)))
     : request.subjectHash;
-  const staged: StagedSubject = {
-    requestId: input.requestId,
+  return stageSubject(deps, input.requestId, {
     subjectHash: accountHash,
     found: account !== undefined,
     identifiers: account ? identifiersOf(account) : EMPTY_IDENTIFIERS,
+  });
+}
+
+/**
+ * Stages the resolved subject for the connectors (with a fresh pseudonym salt), records the event
+ * (counts only), and names the connector function of each store.
+ */
+async function stageSubject(
+  deps: ResolveDeps,
+  requestId: string,
+  subject: Pick<StagedSubject, 'subjectHash' | 'found' | 'identifiers'>,
+  detail: { reused?: boolean } = {},
+): Promise<ResolveOutput> {
+  const staged: StagedSubject = {
+    requestId,
+    subjectHash: subject.subjectHash,
+    found: subject.found,
+    identifiers: subject.identifiers,
     pseudonymSalt: randomBytes(32).toString('base64url'),
   };
-  await putJson(deps.s3, { bucket: deps.stagingBucket, key: stagingKeys.subject(input.requestId) }, staged);
-  await deps.requests.appendEvent(input.requestId, {
+  await putJson(deps.s3, { bucket: deps.stagingBucket, key: stagingKeys.subject(requestId) }, staged);
+  await deps.requests.appendEvent(requestId, {
     type: 'subject.resolved',
-    detail: { found: staged.found, identifiers: Object.values(staged.identifiers).flat().length },
+    detail: { found: staged.found, identifiers: Object.values(staged.identifiers).flat().length, ...detail },
   });
-
-  return { requestId: input.requestId, found: staged.found, stores: storesOf(deps) };
+  return { requestId, found: staged.found, stores: storesOf(deps) };
 }
 
 function storesOf(deps: ResolveDeps): ResolveOutput['stores'] {

@@ -22,7 +22,7 @@ import { forEachLimited } from '../../lib/runtime/concurrency';
 import { asList, asString, isRecord, queryPages, toJsonValue, type Item } from '../../lib/aws/dynamo-paging';
 import { isSecretKey } from '../../lib/connectors/card-masking';
 import { createChatErasure } from './erasure';
-import { roomActivityQuery } from './queries';
+import { messagesBySenderQuery, roomActivityQuery } from './queries';
 import type { ChatConfig } from './config';
 
 export type { ChatConfig };
@@ -269,14 +269,7 @@ export function createChatConnector(
 
       // 1. The subject's own messages; each new room is read as soon as it appears.
       for (const userId of userIds) {
-        const pages = queryPages(doc, {
-          TableName: config.messagesTable,
-          IndexName: config.bySenderIndex,
-          KeyConditionExpression: '#senderId = :senderId',
-          ExpressionAttributeNames: { '#senderId': 'senderId' },
-          ExpressionAttributeValues: { ':senderId': userId },
-        });
-        for await (const items of pages) {
+        for await (const items of queryPages(doc, messagesBySenderQuery(config, userId))) {
           const newRooms = new Set<string>();
           for (const item of items) {
             const roomId = asString(item.roomId);
