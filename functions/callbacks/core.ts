@@ -1,6 +1,6 @@
 /**
  * Callback delivery from the outbox. Every status change writes, in the same transaction as the change
- * itself, one outbox item per callback URL (functions/shared/requests.ts). This deliverer sends them:
+ * itself, one outbox item per callback URL (functions/lib/requests/). This deliverer sends them:
  * per URL strictly in order (a failed one blocks the later ones until it succeeds or is abandoned),
  * signed, retried with exponential backoff and jitter, each attempt recorded in the event history.
  * A lease per request keeps two deliverers from sending the same item at once. Delivery is at least

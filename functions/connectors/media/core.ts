@@ -2,7 +2,7 @@
  * Media connector, collect side: every object under the subject's own prefixes (avatars, voice clips,
  * uploads, behaviour data), listed with ListObjectsV2 and copied into the archive as original files, plus
  * a `files` table naming each one with its original key and file name. Object keys and file names come
- * from users' devices: the archive path is always sanitised (functions/shared/archive-path.ts), the
+ * from users' devices: the archive path is always sanitised (functions/lib/export/archive-path.ts), the
  * original is kept in the table. Chat attachments are exported by the chat connector with their message.
  */
 import type { S3Client } from '@aws-sdk/client-s3';
