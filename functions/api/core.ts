@@ -16,6 +16,7 @@ import { holdRoutes } from './routes/holds';
 import { policyRoutes } from './routes/policy';
 import { certificateRoutes } from './routes/certificate';
 import { errorFields, log } from '../lib/runtime/logger';
+import { isRequestId } from '../lib/requests/request-id';
 
 export type { ApiDeps };
 
@@ -54,7 +55,7 @@ async function auditAction(deps: ApiDeps, route: Route, event: ApiEvent, params:
   }
   const actor = principal.callerId;
   const role = principal.roles[0];
-  const requestId = params.find((p) => /^req_[a-f0-9]{32}$/.test(p));
+  const requestId = params.find(isRequestId);
   await deps.audit
     .record({
       actor,

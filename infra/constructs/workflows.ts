@@ -1,5 +1,5 @@
 /**
- * The state machines, each deployed from the very ASL file the local stack runs (functions/catalog.ts
+ * The state machines, each deployed from the very ASL file the local stack runs (functions/lib/connectors/catalog.ts
  * STATE_MACHINES), its `${...}` placeholders substituted with the task functions' ARNs. One construct for
  * both: the export and the erasure differ only in their file, their tasks and their name.
  */

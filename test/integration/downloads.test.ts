@@ -1,5 +1,5 @@
 /**
- * Issue 6 on the real local stack (DynamoDB Local, s3rver, the export ASL): download links from a
+ * The real local stack (DynamoDB Local, s3rver, the export ASL): download links from a
  * completed export, the page and the archive redirect, and every way a link stops working: tampered,
  * another request's, revoked, expired, archive removed, download limit (with concurrent clicks), and
  * the presigned URL's own short life, which s3rver enforces.

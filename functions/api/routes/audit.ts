@@ -3,7 +3,8 @@ import { principalOf, requireRole } from '../auth';
 import type { ApiDeps } from '../deps';
 import { ApiError, json, queryOf, type ApiEvent, type ApiResult } from '../http';
 import type { Route } from '../router';
-import { REQUEST_ID, decodeCursor, encodeCursor } from './requests';
+import { decodeCursor, encodeCursor } from './requests';
+import { isRequestId } from '../../lib/requests/request-id';
 
 const PARAMS = ['from', 'to', 'requestId', 'limit', 'cursor'];
 
@@ -19,7 +20,7 @@ export async function listAudit(deps: ApiDeps, event: ApiEvent): Promise<ApiResu
       throw new ApiError(400, 'INVALID_PARAMETER', `${name} must be an ISO 8601 date-time`);
     }
   }
-  if (query.requestId !== undefined && !REQUEST_ID.test(query.requestId)) {
+  if (query.requestId !== undefined && !isRequestId(query.requestId)) {
     throw new ApiError(400, 'INVALID_PARAMETER', 'requestId is not a request id');
   }
   const limit = query.limit === undefined ? 100 : Number(query.limit);

@@ -10,7 +10,7 @@ import { principalOf, requireRole, type Role } from '../auth';
 import type { ApiDeps, CertificateReader } from '../deps';
 import { ApiError, headerOf, json, queryOf, type ApiEvent, type ApiResult } from '../http';
 import type { Route } from '../router';
-import { REQUEST_ID } from './requests';
+import { isRequestId } from '../../lib/requests/request-id';
 
 const READERS: readonly Role[] = ['support', 'legal', 'auditor'];
 
@@ -38,7 +38,7 @@ export async function getCertificate(deps: ApiDeps, event: ApiEvent, requestId: 
     throw new ApiError(400, 'UNKNOWN_PARAMETER', `Unknown query parameter: ${unknown.slice(0, 64)}`);
   if (query.number !== undefined && !/^[1-9][0-9]{0,5}$/.test(query.number))
     throw new ApiError(400, 'INVALID_PARAMETER', 'number must be a certificate number (1, 2, ...)');
-  const record = REQUEST_ID.test(requestId) ? await deps.requests.get(requestId) : undefined;
+  const record = isRequestId(requestId) ? await deps.requests.get(requestId) : undefined;
   if (!record) throw new ApiError(404, 'REQUEST_NOT_FOUND', 'No such request');
   const latest = record.certificate;
   if (!latest) throw new ApiError(404, 'CERTIFICATE_NOT_FOUND', 'This request has no certificate (yet)');

@@ -14,6 +14,7 @@ import {
 } from '../../lib/downloads/download-links';
 import { log } from '../../lib/runtime/logger';
 import type { RequestRecord } from '../../lib/requests/records';
+import { isRequestId } from '../../lib/requests/request-id';
 import { principalOf, requireRole } from '../auth';
 import type { ApiDeps, DownloadDeps } from '../deps';
 import {
@@ -26,8 +27,6 @@ import {
 } from '../../lib/downloads/download-page';
 import { ApiError, json, problem, type ApiEvent, type ApiResult } from '../http';
 import type { Route } from '../router';
-
-const REQUEST_ID = /^req_[a-f0-9]{32}$/;
 
 function header(event: ApiEvent, name: string): string | undefined {
   return event.headers?.[name] ?? event.headers?.[name.toLowerCase()];
@@ -154,7 +153,7 @@ export async function downloadFields(deps: ApiDeps, record: RequestRecord): Prom
 export async function revokeDownload(deps: ApiDeps, event: ApiEvent, requestId: string): Promise<ApiResult> {
   requireRole(principalOf(event), ['support']);
   const downloads = deps.downloads;
-  if (!REQUEST_ID.test(requestId)) throw new ApiError(404, 'REQUEST_NOT_FOUND', 'No such request');
+  if (!isRequestId(requestId)) throw new ApiError(404, 'REQUEST_NOT_FOUND', 'No such request');
   const record = await deps.requests.get(requestId);
   if (!record) throw new ApiError(404, 'REQUEST_NOT_FOUND', 'No such request');
   if (record.type !== 'export' || record.status !== 'completed' || !record.export)

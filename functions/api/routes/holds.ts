@@ -8,6 +8,7 @@
 import { STORE_NAMES, type StoreName } from '../../../config/data-map';
 import { isKnownCategory } from '../../lib/erasure/policy';
 import { HOLD_ID, identifierHashesOf, type Hold } from '../../lib/holds/holds';
+import { isRequestId } from '../../lib/requests/request-id';
 import { principalOf, requireRole, type Role } from '../auth';
 import type { ApiDeps } from '../deps';
 import { ApiError, json, parseJsonBody, queryOf, type ApiEvent, type ApiResult } from '../http';
@@ -20,7 +21,7 @@ import {
   type PlaceHoldBody,
   type ReleaseHoldBody,
 } from '../schemas';
-import { REQUEST_ID, identifierOf } from './requests';
+import { identifierOf } from './requests';
 
 const PLACERS: readonly Role[] = ['legal'];
 const READERS: readonly Role[] = ['support', 'legal'];
@@ -127,7 +128,7 @@ export async function listHolds(deps: ApiDeps, event: ApiEvent): Promise<ApiResu
     hashes = [query.subjectHash];
   } else {
     const requestId = query.requestId ?? '';
-    const record = REQUEST_ID.test(requestId) ? await deps.requests.get(requestId) : undefined;
+    const record = isRequestId(requestId) ? await deps.requests.get(requestId) : undefined;
     if (!record) throw new ApiError(404, 'REQUEST_NOT_FOUND', 'No such request');
     // Every identifier of the request's subject: the holds its erasure would honour.
     hashes = [

@@ -37,8 +37,8 @@ import {
 } from '../schemas';
 import { downloadFields, type DownloadFields } from './downloads';
 import { erasureView } from '../../lib/erasure/certificate';
+import { isRequestId } from '../../lib/requests/request-id';
 
-export const REQUEST_ID = /^req_[a-f0-9]{32}$/;
 const STATUSES: readonly RequestStatus[] = [
   'received',
   'in_progress',
@@ -318,7 +318,7 @@ export async function createRequest(deps: ApiDeps, event: ApiEvent): Promise<Api
 }
 
 async function loadRequest(deps: ApiDeps, requestId: string): Promise<RequestRecord> {
-  if (!REQUEST_ID.test(requestId)) throw new ApiError(404, 'REQUEST_NOT_FOUND', 'No such request');
+  if (!isRequestId(requestId)) throw new ApiError(404, 'REQUEST_NOT_FOUND', 'No such request');
   const record = await deps.requests.get(requestId);
   if (!record) throw new ApiError(404, 'REQUEST_NOT_FOUND', 'No such request');
   return record;

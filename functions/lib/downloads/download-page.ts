@@ -4,10 +4,11 @@
  * counts, sizes, dates and the archive's SHA-256 only: never a name, address or any other personal data.
  */
 import { createHash } from 'node:crypto';
+import { escapeHtml } from '../runtime/html';
 import type { ArchiveSummary } from './download-links';
 
 export type Locale = 'en' | 'ja';
-export const LOCALES: readonly Locale[] = ['en', 'ja'];
+const LOCALES: readonly Locale[] = ['en', 'ja'];
 
 /** `?lang=` wins (the page's language switch); then the best `Accept-Language` match; then English. */
 export function negotiateLocale(acceptLanguage: string | undefined, override?: string): Locale {
@@ -148,15 +149,6 @@ const TEXT = {
   },
 } as const;
 
-export function escapeHtml(value: string): string {
-  return value
-    .replace(/&/g, '&amp;')
-    .replace(/</g, '&lt;')
-    .replace(/>/g, '&gt;')
-    .replace(/"/g, '&quot;')
-    .replace(/'/g, '&#39;');
-}
-
 const INTL_LOCALE: Record<Locale, string> = { en: 'en-GB', ja: 'ja-JP' };
 
 export function formatDate(iso: string, locale: Locale): string {
@@ -168,7 +160,7 @@ export function formatDate(iso: string, locale: Locale): string {
   return `${formatted} UTC`;
 }
 
-export function formatBytes(bytes: number, locale: Locale): string {
+function formatBytes(bytes: number, locale: Locale): string {
   const units = ['byte', 'kilobyte', 'megabyte', 'gigabyte', 'terabyte'] as const;
   let value = bytes;
   let unit = 0;

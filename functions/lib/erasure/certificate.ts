@@ -1,5 +1,5 @@
 /**
- * Issue 4: the erasure's record and its certificate. Pure functions over plans and counts:
+ * The erasure's record and its certificate. Pure functions over plans and counts:
  * - `verifyErasure`: the plan against the inventory taken after erasing (what the plan said would go
  *   and still shows fails the request);
  * - `updateLedger`: the per store/category account of everything the runs of one request did
@@ -15,9 +15,9 @@ import { AppError } from '../runtime/errors';
 import { signCompact, verifyCompact, type Jwks, type JwsSigner } from '../crypto/jws';
 
 /** Stores whose retained records stay where they are until their period ends (the sweep resumes then). */
-export const RETAIN_IN_PLACE_STORES: readonly StoreName[] = ['logs'];
+const RETAIN_IN_PLACE_STORES: readonly StoreName[] = ['logs'];
 
-export const CERTIFICATE_JWS_TYPE = 'erasure-certificate+jws';
+const CERTIFICATE_JWS_TYPE = 'erasure-certificate+jws';
 
 /** Thrown by the verification step: `store=<name>` in the message lets describeFailure name the store. */
 export class ErasureVerificationFailed extends AppError {
