@@ -73,14 +73,15 @@ async function main(): Promise<void> {
     `ready: API ${stack.apiUrl} (DynamoDB ${stack.ddbEndpoint}, S3 ${stack.s3Endpoint}) in ${seconds}s`,
   );
   console.log(`${stack.seeded ? 'Seeded demo users' : 'Kept existing data'} under ${dataDir}.`);
-  console.log('Try next (in another terminal):');
-  console.log(`  TOKEN=$(npm run --silent token -- support)`);
-  console.log(
-    `  curl -s -X POST ${stack.apiUrl}/v1/requests -H "authorization: Bearer $TOKEN" -H 'content-type: application/json' \\\n` +
-      `       -d '{"type":"export","subject":{"userId":"u-alice"}}'`,
+  console.log("Next, in another terminal: the README's walk-through, by copy and paste.");
+  // The walk-through's commands (and `npm run token`, `npm run sweep`) read the same variables.
+  const settings = ['PORT', 'DDB_PORT', 'S3_PORT', 'SFN_PORT', 'DSR_LOCAL_DIR'].filter(
+    (name) => process.env[name] !== undefined,
   );
-  console.log(`  curl -s ${stack.apiUrl}/v1/requests/<requestId> -H "authorization: Bearer $TOKEN"`);
-  console.log('  The README walks through the rest. Ctrl-C stops everything.');
+  if (settings.length > 0) {
+    console.log(`  There, first: export ${settings.map((name) => `${name}=${process.env[name]}`).join(' ')}`);
+  }
+  console.log('Ctrl-C stops everything.');
   console.log('Each request status change is printed below: time, request id, type, status.');
   feed = startStatusFeed({
     doc: stack.doc,
