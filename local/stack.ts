@@ -117,7 +117,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       LOGS_CONDITIONAL_WRITES: 'false',
       SUBJECT_HASH_KEY_FILE: keys.subjectHash,
       SIGNING_KEY_DIR: keys.signing,
-      // Callbacks: test receivers listen on loopback; quick callback retries keep tests fast.
+      // Test receivers listen on loopback; quick callback retries keep tests fast.
       ALLOW_PRIVATE_CALLBACKS: 'true',
       CALLBACK_RETRY_BASE_MS: process.env.CALLBACK_RETRY_BASE_MS ?? '200',
       CALLBACK_RETRY_MAX_MS: process.env.CALLBACK_RETRY_MAX_MS ?? '5000',

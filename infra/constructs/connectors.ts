@@ -19,7 +19,10 @@ export const STAGING_REASON =
   'Staging objects are keyed by request id (requests/<requestId>/...), known only at run time; ' +
   'access is limited to the requests/ prefix of the staging bucket.';
 
-/** functions/connectors/media/objects.ts MEDIA_BUCKET_VERSIONED_ENV: erase deletes every version where true. */
+/**
+ * functions/lib/connectors/media-objects.ts MEDIA_BUCKET_VERSIONED_ENV: erase deletes every version where
+ * true.
+ */
 export const MEDIA_BUCKET_VERSIONED_ENV = 'MEDIA_BUCKET_VERSIONED';
 
 /** Per-subject media key prefixes up to the first placeholder: avatars/{userId}/ -> avatars/. */

@@ -109,6 +109,14 @@ function sameText(a: string, b: string): boolean {
   return x.length === y.length && timingSafeEqual(x, y);
 }
 
+/**
+ * The name a browser saves the archive under (the presigned URL's Content-Disposition), which the page's
+ * checksum commands name too.
+ */
+export function archiveFileName(link: Pick<DownloadLink, 'issuedAt'>): string {
+  return `data-export-${link.issuedAt.slice(0, 10)}.zip`;
+}
+
 /** The status a link has at `now`: revoked wins over expired, expired over exhausted. */
 export function linkStatus(link: DownloadLink, now: Date): LinkStatus {
   if (link.revokedAt) return 'revoked';

@@ -96,8 +96,8 @@ const TEXT = {
     verify: 'Check that it is genuine',
     sha: 'SHA-256 of the ZIP file',
     shaHow: 'Compare it with the value your computer computes for the downloaded file:',
-    signature:
-      'Inside the archive, manifest.json lists every file with its SHA-256, and manifest.jws is our signature over it (JWS, ES256). Check the signature with the public keys published at:',
+    signature: (listed: string, total: string) =>
+      `The archive holds ${total} files: the ${listed} listed in manifest.json with their SHA-256, plus manifest.json itself and manifest.jws, our signature over it (JWS, ES256). Check the signature with the public keys published at:`,
     signatureHow:
       'Any JWS library can verify it offline. Open index.html in the archive to browse your data without a network connection.',
     language: 'Language',
@@ -132,8 +132,8 @@ const TEXT = {
     verify: '本物であることを確認する',
     sha: 'ZIP ファイルの SHA-256',
     shaHow: 'ダウンロードしたファイルについて、お使いのコンピューターで計算した値と比べてください。',
-    signature:
-      'アーカイブ内の manifest.json にはすべてのファイルとその SHA-256 が記載され、manifest.jws はそれに対する当社の署名（JWS、ES256）です。署名は次の公開鍵で確認できます。',
+    signature: (listed: string, total: string) =>
+      `アーカイブには ${total} 個のファイルがあります。manifest.json に SHA-256 とともに記載された ${listed} 個のファイルと、manifest.json 自体、およびそれに対する当社の署名 manifest.jws（JWS、ES256）です。署名は次の公開鍵で確認できます。`,
     signatureHow:
       'JWS ライブラリを使えばオフラインで検証できます。アーカイブ内の index.html を開くと、ネットワークに接続せずにデータを閲覧できます。',
     language: '言語',
@@ -199,6 +199,9 @@ function layout(locale: Locale, title: string, body: string): string {
   );
 }
 
+/** manifest.json and manifest.jws: in the archive, and in its file count, but not listed in the manifest. */
+const UNLISTED_FILES = 2;
+
 export interface DownloadPageModel {
   locale: Locale;
   summary: ArchiveSummary;
@@ -207,6 +210,8 @@ export interface DownloadPageModel {
   maxDownloads: number;
   /** Where the download button points, relative to the page (so it works behind any base path). */
   archiveHref: string;
+  /** The name the browser saves the archive under: the checksum commands name it. */
+  fileName: string;
   jwksUrl: string;
 }
 
@@ -222,6 +227,9 @@ export function renderDownloadPage(model: DownloadPageModel): string {
     )
     .join('');
   const size = formatBytes(summary.bytes, locale);
+  const file = escapeHtml(model.fileName);
+  // The manifest lists every file but itself and its signature.
+  const listed = Math.max(0, summary.files - UNLISTED_FILES);
   const body =
     `<h1>${t.title}</h1><p>${t.intro}</p>` +
     `<h2 id="contents">${t.contents}</h2>` +
@@ -239,8 +247,8 @@ export function renderDownloadPage(model: DownloadPageModel): string {
     `<h2>${t.verify}</h2>` +
     `<p>${t.sha}: <code class="hash" data-field="sha256">${escapeHtml(summary.sha256)}</code></p>` +
     `<p>${t.shaHow}</p>` +
-    '<pre>Linux:   sha256sum data-export.zip\nmacOS:   shasum -a 256 data-export.zip\nWindows: certutil -hashfile data-export.zip SHA256</pre>' +
-    `<p>${t.signature} <a href="${escapeHtml(model.jwksUrl)}">${escapeHtml(model.jwksUrl)}</a></p>` +
+    `<pre>Linux:   sha256sum ${file}\nmacOS:   shasum -a 256 ${file}\nWindows: certutil -hashfile ${file} SHA256</pre>` +
+    `<p>${t.signature(formatCount(listed, locale), formatCount(summary.files, locale))} <a href="${escapeHtml(model.jwksUrl)}">${escapeHtml(model.jwksUrl)}</a></p>` +
     `<p>${t.signatureHow}</p>`;
   return layout(locale, t.title, body);
 }

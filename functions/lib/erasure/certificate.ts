@@ -12,12 +12,12 @@ import { createHash } from 'node:crypto';
 import type { StoreName } from '../../../config/data-map';
 import type { CategoryInventory, ErasurePlan, HoldRef, LegalBasis, LiveAction, PlanEntry } from './types';
 import { AppError } from '../runtime/errors';
-import { signCompact, verifyCompact, type Jwks, type JwsSigner } from '../crypto/jws';
+import { signCompact, verifyCompact, type Jwks, type JwsSigner, type VerificationKeys } from '../crypto/jws';
 
 /** Stores whose retained records stay where they are until their period ends (the sweep resumes then). */
 const RETAIN_IN_PLACE_STORES: readonly StoreName[] = ['logs'];
 
-const CERTIFICATE_JWS_TYPE = 'erasure-certificate+jws';
+export const CERTIFICATE_JWS_TYPE = 'erasure-certificate+jws';
 
 /** Thrown by the verification step: `store=<name>` in the message lets describeFailure name the store. */
 export class ErasureVerificationFailed extends AppError {
@@ -502,12 +502,14 @@ export async function signCertificate(
   return { jws, sha256: createHash('sha256').update(jws).digest('hex'), kid: await signer.keyId() };
 }
 
-/** What an auditor does: check the signature against our JWKS and read the statement. */
+/**
+ * What an auditor does: check the signature against our JWKS (or one public key) and read the statement.
+ */
 export function verifyCertificate(
   jws: string,
-  jwks: Jwks,
+  keys: Jwks | VerificationKeys,
 ): { ok: true; kid: string; payload: CertificatePayload } | { ok: false; reason: string } {
-  const result = verifyCompact(jws, { jwks });
+  const result = verifyCompact(jws, 'keys' in keys ? { jwks: keys } : keys);
   if (!result.ok) return { ok: false, reason: result.reason };
   if (result.header.typ !== CERTIFICATE_JWS_TYPE) return { ok: false, reason: 'Not an erasure certificate' };
   const payload = JSON.parse(result.payload.toString('utf8')) as CertificatePayload;
