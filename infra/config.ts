@@ -50,7 +50,7 @@ export interface DsrDeploymentConfig {
   processorDomain?: string;
   /** Jurisdiction of a request when neither the caller nor the account names one. */
   defaultJurisdiction: string;
-  /** Statutory deadlines in days (functions/shared/deadlines.ts): APPI, and any other jurisdiction. */
+  /** Statutory deadlines in days (functions/lib/requests/deadlines.ts): APPI, and any other jurisdiction. */
   deadlines: { appiDays: number; defaultDays: number };
   /** Processor id -> https webhook URL that erasures are announced to (notify-processors). */
   processorWebhooks: Record<string, string>;

@@ -18,7 +18,7 @@ import { certificateRoutes } from './routes/certificate';
 import { errorFields, log } from '../lib/runtime/logger';
 import type { ApiEvent, ApiResult } from './http';
 import { answerFor } from './error-mapping';
-import { REQUEST_ID } from './path-params';
+import { isRequestId } from '../lib/requests/request-id';
 import { checkBody, checkPathParams, checkQuery } from './validation';
 
 export type { ApiDeps };
@@ -69,7 +69,7 @@ async function auditAction(
   } catch {
     return;
   }
-  const requestId = Object.values(params).find((p) => REQUEST_ID.test(p));
+  const requestId = Object.values(params).find(isRequestId);
   await deps.audit
     .record({
       actor: principal.callerId,

@@ -39,8 +39,6 @@ export const PATH_PARAMS = {
 
 export type PathParamName = keyof typeof PATH_PARAMS;
 
-export const REQUEST_ID = new RegExp(requestIdSchema.pattern);
-
 /** The 404 for a path parameter that names nothing: malformed, or no such record. */
 export function notFound(name: PathParamName): ApiError {
   const { code, detail } = PATH_PARAMS[name].notFound;

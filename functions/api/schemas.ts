@@ -6,6 +6,7 @@
  */
 import type { FromSchema, JSONSchema } from 'json-schema-to-ts';
 import { JURISDICTION_PATTERN } from '../lib/requests/deadlines';
+import { REQUEST_ID_PATTERN } from '../lib/requests/request-id';
 import { STORE_NAMES } from '../../config/data-map';
 import { STORE_CATEGORIES } from '../lib/erasure/types';
 
@@ -235,8 +236,6 @@ export const idempotencyKeySchema = { type: 'string', pattern: '^[A-Za-z0-9_.:-]
 export function strictQuery<const P extends Record<string, JSONSchema>>(properties: P) {
   return { type: 'object', additionalProperties: false, properties } as const;
 }
-
-export const REQUEST_ID_PATTERN = '^req_[a-f0-9]{32}$';
 
 export const requestIdSchema = {
   type: 'string',

@@ -16,6 +16,7 @@ import { errorFields, log } from '../lib/runtime/logger';
 import { openDsrStatus, resultsUrl } from '../lib/requests/opendsr-status';
 import { dsrSignatureHeaders, openDsrSignatureHeaders } from '../lib/webhooks/signing';
 import type { CallbackTransport } from '../lib/webhooks/transport';
+import { retryDelayMs } from '../lib/webhooks/backoff';
 
 export interface DeliveryConfig {
   maxAttempts: number;
@@ -44,7 +45,7 @@ export interface DeliveryDeps {
   random?: () => number;
 }
 
-export function dsrCallbackBody(
+function dsrCallbackBody(
   record: RequestRecord,
   change: { version: number; status: RequestStatus; previousStatus?: RequestStatus; occurredAt: string },
 ): Record<string, unknown> {
@@ -60,7 +61,7 @@ export function dsrCallbackBody(
   };
 }
 
-export function openDsrCallbackBody(
+function openDsrCallbackBody(
   record: RequestRecord,
   change: { status: RequestStatus; url: string },
   config: DeliveryConfig,
@@ -91,11 +92,9 @@ export class CallbackDelivery {
     this.random = deps.random ?? Math.random;
   }
 
-  /** Delay before attempt n+1 after n failures: exponential, capped, with full jitter on the upper half. */
+  /** Delay before attempt n+1 after n failures (retryDelayMs). */
   backoffMs(failures: number): number {
-    const { baseDelayMs, maxDelayMs } = this.deps.config;
-    const ceiling = Math.min(maxDelayMs, baseDelayMs * 2 ** Math.max(0, failures - 1));
-    return Math.round(ceiling / 2 + (this.random() * ceiling) / 2);
+    return retryDelayMs(failures, this.deps.config, this.random);
   }
 
   /** Sends whatever is due for one request. Safe to call any number of times, from anywhere. */

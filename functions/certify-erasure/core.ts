@@ -1,5 +1,5 @@
 /**
- * Issue 4, two steps of the erasure workflow:
+ * Two steps of the erasure workflow:
  * - `verify` (Certify): compares the staged plan with the inventory every store took after erasing;
  *   anything the plan said would go that still counts throws ErasureVerificationFailed (the workflow
  *   records the request failed with ERASURE_VERIFICATION_FAILED and the store).

@@ -1,5 +1,5 @@
 /**
- * Issue 4, BuildPlan: after every store has counted the subject's records (and before anything is
+ * BuildPlan (erasure workflow): after every store has counted the subject's records (and before anything is
  * changed), load the policy, the request's jurisdiction, the active legal holds on ANY of the subject's
  * identifiers, and the staged inventories; build the plan; stage it for the connectors' erase step; and
  * record it on the request (it holds counts, categories, rules and hold ids only: no personal data).

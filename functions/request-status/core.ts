@@ -23,7 +23,7 @@ const FAILURE_CODES: Record<string, string> = {
   'States.Timeout': 'TIMEOUT',
   ContractError: 'INTERNAL_ERROR',
   ArchiveAssemblyError: 'ASSEMBLY_FAILED',
-  // Issue 4: erasure outcomes.
+  // Erasure outcomes.
   ErasureVerificationFailed: 'ERASURE_VERIFICATION_FAILED',
   PlanError: 'PLAN_INVALID',
   PolicyError: 'POLICY_INVALID',

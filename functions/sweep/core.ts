@@ -1,5 +1,5 @@
 /**
- * Issue 4, the sweep (an EventBridge schedule in AWS; `npm run sweep` locally):
+ * The sweep (an EventBridge schedule in AWS; `npm run sweep` locally):
  * (a) destroys retention-vault items whose period has ended;
  * (b) resumes partially completed erasures whose next step (a retention end) has come, and
  * (c) those holding data under a legal hold that has since been released,

@@ -13,7 +13,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { flattenCfnReference } from './nag-findings';
 
-/** Repository root: entries are given relative to it, as in functions/catalog.ts. */
+/** Repository root: entries are given relative to it, as in functions/lib/connectors/catalog.ts. */
 export const REPO_ROOT = path.resolve(__dirname, '..', '..');
 
 export interface FunctionDefaults {

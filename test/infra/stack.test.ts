@@ -314,7 +314,7 @@ describe('DsrStack (demo deployment: platform stores created)', () => {
             ?.LifecycleConfiguration as { Rules: Json[] }
         ).Rules.map((r) => r.ExpirationInDays).filter((d) => d !== undefined);
       expect(expiry(stack.state.staging.bucket)).toEqual([2]);
-      // Download links live 7 days by default (functions/shared/download-links.ts): archives outlive them.
+      // Download links live 7 days by default (functions/lib/downloads/download-links.ts): archives outlive them.
       expect(expiry(stack.state.exports.bucket)).toEqual([30]);
       const vault = template.toJSON().Resources[
         logicalId(stack, stack.state.vaultTable.table)

@@ -1,5 +1,5 @@
 /**
- * Issue 5: the request lifecycle over the real local gateway and DynamoDB Local: idempotency under
+ * The request lifecycle over the real local gateway and DynamoDB Local: idempotency under
  * concurrency, duplicates, jurisdiction and deadlines, list filters and paging, cancel, extend, events
  * and the audit trail.
  */

@@ -1,5 +1,5 @@
 /**
- * Issue 6 on the real local stack (DynamoDB Local, s3rver, the export ASL): download links from a
+ * The real local stack (DynamoDB Local, s3rver, the export ASL): download links from a
  * completed export, the page and the archive redirect, and every way a link stops working: tampered,
  * another request's, revoked, expired, archive removed, download limit (with concurrent clicks), and
  * the presigned URL's own short life, which s3rver enforces.
@@ -152,6 +152,44 @@ test('a download redirects to a presigned URL that lives minutes and serves the 
 
   const view = await stack.call('GET', `/v1/requests/${made.main!.requestId}`);
   expect((view.body.download as { downloadsRemaining: number }).downloadsRemaining).toBe(4);
+});
+
+test('a client that does not follow the redirect is handed the URL it was counted for, and told so', async () => {
+  const remaining = async () => {
+    const view = await stack.call('GET', `/v1/requests/${made.main!.requestId}`);
+    return (view.body.download as { downloadsRemaining: number }).downloadsRemaining;
+  };
+  const before = await remaining();
+
+  // curl without -L: the 303's body says what happened and carries the URL, so nothing is spent unseen.
+  const plain = await get(`${made.main!.downloadUrl}/archive`);
+  expect(plain.status).toBe(303);
+  expect(plain.headers.get('content-type')).toBe('text/plain; charset=utf-8');
+  expect(plain.headers.get('cache-control')).toBe('no-store');
+  const lines = plain.text.trim().split('\n');
+  expect(lines.at(-1)).toBe(plain.headers.get('location'));
+  expect(plain.text).toContain(`This download was counted: ${before - 1} of 5 left.`);
+  expect(plain.text).toMatch(/The archive \(data-export-\d{4}-\d{2}-\d{2}\.zip\) is at the URL below until /);
+  expect(plain.text).toContain('with curl, add -L');
+  const zip = await fetch(lines.at(-1)!);
+  expect(
+    createHash('sha256')
+      .update(Buffer.from(await zip.arrayBuffer()))
+      .digest('hex'),
+  ).toBe(made.main!.export.sha256);
+
+  // A program asking for JSON gets the same terms as JSON.
+  const asJson = await get(`${made.main!.downloadUrl}/archive`, { accept: 'application/json' });
+  expect(asJson.status).toBe(303);
+  const terms = JSON.parse(asJson.text) as Record<string, unknown>;
+  expect(terms.url).toBe(asJson.headers.get('location'));
+  expect(terms).toMatchObject({ downloadsRemaining: before - 2, maxDownloads: 5 });
+  const lifeSeconds = (Date.parse(String(terms.validUntil)) - Date.now()) / 1000;
+  expect(lifeSeconds).toBeGreaterThan(200);
+  expect(lifeSeconds).toBeLessThanOrEqual(300);
+
+  // One use per URL handed out: two answers, two uses.
+  expect(await remaining()).toBe(before - 2);
 });
 
 test('s3rver refuses a presigned URL past its expiry (injected clock, and a real 1-second URL)', async () => {

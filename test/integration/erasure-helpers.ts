@@ -1,5 +1,5 @@
 /**
- * Issue 4 test helpers (not a test file): snapshots of every store, the "others untouched" check, the
+ * Erasure test helpers (not a test file): snapshots of every store, the "others untouched" check, the
  * vault's contents, and the sweep wired to a test stack.
  */
 import { gunzipSync } from 'node:zlib';

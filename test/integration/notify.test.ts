@@ -1,5 +1,5 @@
 /**
- * Issue 6, the notification email, through the whole export workflow on the local stack: the request's
+ * The notification email, through the whole export workflow on the local stack: the request's
  * `notify` opt-in, the NotifySubject state between MarkCompleted and CleanUpStaging, the `.eml` the
  * outbox mailer writes (what SES would send), and an export that stays completed when the email fails.
  */

@@ -12,6 +12,7 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import {
   DownloadLinks,
   S3ArchiveAccess,
+  archiveFileName,
   downloadLinkConfigFromEnv,
   linkStatus,
   parseToken,
@@ -237,6 +238,7 @@ describe('the page', () => {
     downloadsRemaining: 3,
     maxDownloads: 5,
     archiveHref: 'tok/archive',
+    fileName: archiveFileName({ issuedAt: '2030-01-01T09:30:00.000Z' }),
     jwksUrl: 'https://dl.example/.well-known/jwks.json',
   };
 
@@ -252,6 +254,24 @@ describe('the page', () => {
     expect(ja).toContain('<html lang="ja">');
     expect(ja).toContain('5 回中 3 回');
     expect(ja).toContain('2030年1月8日');
+  });
+
+  test('the checksum commands name the file as the browser saves it', () => {
+    const html = renderDownloadPage({ ...model, locale: 'en' });
+    const commands = /<pre>([\s\S]*?)<\/pre>/.exec(html)![1]!;
+    expect(commands.split('\n')).toEqual([
+      'Linux:   sha256sum data-export-2030-01-01.zip',
+      'macOS:   shasum -a 256 data-export-2030-01-01.zip',
+      'Windows: certutil -hashfile data-export-2030-01-01.zip SHA256',
+    ]);
+  });
+
+  test('the file count says which files the manifest lists, as the verifier counts them', () => {
+    // 7 files in the archive: 5 listed in manifest.json, plus manifest.json and manifest.jws.
+    expect(renderDownloadPage({ ...model, locale: 'en' })).toContain(
+      'The archive holds 7 files: the 5 listed in manifest.json',
+    );
+    expect(renderDownloadPage({ ...model, locale: 'ja' })).toContain('記載された 5 個のファイル');
   });
 
   test('the CSP allows exactly the inline style block, by hash', () => {

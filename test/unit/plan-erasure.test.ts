@@ -1,4 +1,4 @@
-/** Issue 4: BuildPlan matches holds on every identifier, stages the plan and records it. */
+/** BuildPlan matches holds on every identifier, stages the plan and records it. */
 import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { loadDefaultPolicy } from '../../functions/lib/erasure/policy';
 import { STORE_CATEGORIES, type ErasurePlan, type StoreName } from '../../functions/lib/erasure/types';

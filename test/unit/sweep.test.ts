@@ -1,4 +1,4 @@
-/** Issue 4: the sweep's decisions, over fakes of its ports. */
+/** The sweep's decisions, over fakes of its ports. */
 import { runSweep, type ResumeStarter, type SweepDeps } from '../../functions/sweep/core';
 import type { Hold } from '../../functions/lib/holds/holds';
 import type { RequestEvent } from '../../functions/lib/requests/event-log';

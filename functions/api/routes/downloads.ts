@@ -5,6 +5,7 @@
  * credential: these download routes sit outside the JWT authorizer, and a token opens one archive only.
  */
 import {
+  archiveFileName,
   ensureLink,
   downloadView,
   linkStatus,
@@ -116,6 +117,7 @@ export async function downloadPage(deps: ApiDeps, visit: Visit, token: string): 
     downloadsRemaining: remaining,
     maxDownloads: link.maxDownloads,
     archiveHref,
+    fileName: archiveFileName(link),
     jwksUrl: `${downloads.links.config.publicBaseUrl}/.well-known/jwks.json`,
   });
   return htmlResponse(200, html, locale);
@@ -130,20 +132,48 @@ export async function downloadArchive(deps: ApiDeps, visit: Visit, token: string
   const consumed = await downloads.links.consume(resolved.link);
   if (!consumed.ok) return refuse(visit, consumed.status === 'active' ? 'exhausted' : consumed.status);
   const { link } = consumed;
+  const { presignSeconds } = downloads.links.config;
   const url = await downloads.archives.presign(link.archive.bucket, link.archive.key, {
-    expiresIn: downloads.links.config.presignSeconds,
-    fileName: `data-export-${link.issuedAt.slice(0, 10)}.zip`,
+    expiresIn: presignSeconds,
+    fileName: archiveFileName(link),
   });
   log.info('download started', {
     requestId: link.requestId,
     downloads: link.downloads,
     maxDownloads: link.maxDownloads,
   });
-  return {
-    statusCode: 303,
-    headers: { location: url, ...PAGE_SECURITY_HEADERS },
-    body: '',
-  };
+  return archiveRedirect(visit.event, url, {
+    validUntil: new Date(downloads.links.clock().getTime() + presignSeconds * 1000).toISOString(),
+    fileName: archiveFileName(link),
+    downloadsRemaining: Math.max(0, link.maxDownloads - link.downloads),
+    maxDownloads: link.maxDownloads,
+  });
+}
+
+/**
+ * The answer to a counted download: a 303 to the presigned URL, whose body also carries that URL. A
+ * client that does not follow redirects (curl without -L) has then still been handed the archive for the
+ * use it was counted, and is told so, instead of a silent empty answer.
+ */
+function archiveRedirect(
+  event: ApiEvent,
+  url: string,
+  terms: { validUntil: string; fileName: string; downloadsRemaining: number; maxDownloads: number },
+): ApiResult {
+  const headers = { location: url, ...PAGE_SECURITY_HEADERS };
+  if (wantsJson(event)) {
+    return {
+      statusCode: 303,
+      headers: { ...headers, 'content-type': 'application/json' },
+      body: JSON.stringify({ url, ...terms }),
+    };
+  }
+  const body =
+    `This download was counted: ${terms.downloadsRemaining} of ${terms.maxDownloads} left.\n` +
+    `The archive (${terms.fileName}) is at the URL below until ${terms.validUntil}. ` +
+    'Browsers go there by themselves; with curl, add -L (or fetch the URL below).\n' +
+    `${url}\n`;
+  return { statusCode: 303, headers: { ...headers, 'content-type': 'text/plain; charset=utf-8' }, body };
 }
 
 export interface DownloadFields {
@@ -209,10 +239,11 @@ export const downloadRoutes: Route[] = [
     path: '/v1/downloads/{token}/archive',
     access: 'public',
     operationId: 'downloadArchive',
-    summary: 'Counts one download and redirects to a presigned URL that lives minutes',
+    summary:
+      'Counts one download and redirects to a presigned URL that lives minutes; the body carries the URL too (text, or JSON with Accept: application/json)',
     query: pageQuery,
     responses: {
-      '303': 'Redirect to the archive',
+      '303': 'Redirect to the archive (the URL also in the body)',
       '404': 'Unknown or revoked link',
       '410': 'Expired link',
       '429': 'Download limit reached',

@@ -27,7 +27,7 @@ export interface AuditRecord extends AuditEntry {
   at: string;
 }
 
-export const AUDIT_KIND = 'audit';
+const AUDIT_KIND = 'audit';
 
 /** The item for one audit entry: callers put it alone or inside a transaction with the change it records. */
 export function auditItem(entry: AuditEntry, at: Date): Record<string, unknown> {

@@ -30,7 +30,7 @@ export class LocalSubjectHasher implements SubjectHasher {
   }
 }
 
-export class KmsSubjectHasher implements SubjectHasher {
+class KmsSubjectHasher implements SubjectHasher {
   constructor(
     private readonly kms: KMSClient,
     private readonly keyId: string,

@@ -20,13 +20,13 @@ import { ConfigError, intEnv, requireEnv } from '../runtime/config';
 import type { ExportArchive } from '../requests/records';
 import type { EventLog } from '../requests/event-log';
 import type { RequestTable } from '../requests/request-table';
+import { isRequestId } from '../requests/request-id';
 import { keyedHasherFromEnv, type SubjectHasher } from '../crypto/subject-hash';
 
 /** Longest life of a presigned archive URL: minutes, never the link's days. */
-export const MAX_PRESIGN_SECONDS = 900;
-export const LINK_SK = 'DOWNLOAD#LINK';
+const MAX_PRESIGN_SECONDS = 900;
+const LINK_SK = 'DOWNLOAD#LINK';
 const MAC_CONTEXT = 'dsr-download-link/v1';
-const REQUEST_ID = /^req_[a-f0-9]{32}$/;
 const LINK_ID = /^[A-Za-z0-9_-]{22}$/;
 const MAC = /^[A-Za-z0-9_-]{43}$/;
 
@@ -97,7 +97,7 @@ export function parseToken(token: string): ParsedToken | undefined {
   const parts = token.split('.');
   if (parts.length !== 3) return undefined;
   const [requestId, linkId, mac] = parts as [string, string, string];
-  if (!REQUEST_ID.test(requestId) || !LINK_ID.test(linkId) || !MAC.test(mac)) return undefined;
+  if (!isRequestId(requestId) || !LINK_ID.test(linkId) || !MAC.test(mac)) return undefined;
   return { requestId, linkId, mac };
 }
 
@@ -107,6 +107,14 @@ function sameText(a: string, b: string): boolean {
   const x = Buffer.from(a, 'utf8');
   const y = Buffer.from(b, 'utf8');
   return x.length === y.length && timingSafeEqual(x, y);
+}
+
+/**
+ * The name a browser saves the archive under (the presigned URL's Content-Disposition), which the page's
+ * checksum commands name too.
+ */
+export function archiveFileName(link: Pick<DownloadLink, 'issuedAt'>): string {
+  return `data-export-${link.issuedAt.slice(0, 10)}.zip`;
 }
 
 /** The status a link has at `now`: revoked wins over expired, expired over exhausted. */
@@ -475,7 +483,7 @@ class S3RangeReader extends yauzl.RandomAccessReader {
 }
 
 /** One entry of a ZIP in S3, or undefined when the ZIP has no such entry. */
-export function readZipEntry(
+function readZipEntry(
   s3: S3Client,
   bucket: string,
   key: string,

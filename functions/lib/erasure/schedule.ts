@@ -1,5 +1,5 @@
 /**
- * Issue 4: the sweep's work list. One item per partially completed erasure (`pk = ERASURE_PENDING#<id>`,
+ * The sweep's work list. One item per partially completed erasure (`pk = ERASURE_PENDING#<id>`,
  * kind `erasure-pending`, `createdAt` = its next step, so the byKind index lists them by due date),
  * written when a run ends partially completed and deleted when the request completes.
  */
@@ -7,7 +7,7 @@ import { queryPages } from '../aws/dynamo-paging';
 import { DeleteCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { RequestTable } from '../requests/request-table';
 
-export const PENDING_KIND = 'erasure-pending';
+const PENDING_KIND = 'erasure-pending';
 /** Sorts after every date: a request waiting only for holds. */
 const NO_DATE = '9999-12-31T23:59:59.999Z';
 

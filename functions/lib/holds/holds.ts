@@ -1,5 +1,5 @@
 /**
- * Issue 4: legal holds, in the requests table (`pk = HOLD#<holdId>`, kind `hold`). A hold names its
+ * Legal holds, in the requests table (`pk = HOLD#<holdId>`, kind `hold`). A hold names its
  * subject by the keyed hash of the identifier legal gave (`subjectHash`, so the bySubject index finds
  * it); an erasure matches holds against the keyed hash of EVERY identifier of its resolved subject, so a
  * hold placed by email holds an erasure requested by user id. Placing and releasing are each one
@@ -16,9 +16,9 @@ import type { SubjectIdentifiers } from '../connectors/contract';
 import { identifierKey, type SubjectHasher } from '../crypto/subject-hash';
 import type { RequestTable } from '../requests/request-table';
 
-export const HOLD_KIND = 'hold';
+const HOLD_KIND = 'hold';
 /** Index items pointing from an identifier's keyed hash to an erasure request (see `subjectRefItems`). */
-export const SUBJECT_REF_KIND = 'erasure-subject-ref';
+const SUBJECT_REF_KIND = 'erasure-subject-ref';
 export const HOLD_ID = /^hold_[a-f0-9]{32}$/;
 
 export interface Hold {
