@@ -87,7 +87,7 @@ export const DEFAULT_CONFIG: Omit<DsrDeploymentConfig, 'notifyFromAddress' | 'se
   logRetention: RetentionDays.THREE_MONTHS,
   tracing: true,
   apiThrottle: { rateLimit: 50, burstLimit: 100 },
-  // The API's own default (functions/api/routes/requests.ts; the stack test checks they agree): the
+  // The API's own default (functions/api/request-settings.ts; the stack test checks they agree): the
   // shortest deadline known (Korea), so a request is never late by default.
   defaultJurisdiction: 'KR',
   deadlines: { ...DEFAULT_DEADLINE_CONFIG },
