@@ -4,6 +4,7 @@
  * counts, sizes, dates and the archive's SHA-256 only: never a name, address or any other personal data.
  */
 import { createHash } from 'node:crypto';
+import { escapeHtml } from '../runtime/html';
 import type { ArchiveSummary } from './download-links';
 
 export type Locale = 'en' | 'ja';
@@ -147,15 +148,6 @@ const TEXT = {
       '安全のため、各リンクでダウンロードできる回数には上限があります。もう一度必要な場合は、ご利用のサービスのサポートページから請求してください。',
   },
 } as const;
-
-export function escapeHtml(value: string): string {
-  return value
-    .replace(/&/g, '&amp;')
-    .replace(/</g, '&lt;')
-    .replace(/>/g, '&gt;')
-    .replace(/"/g, '&quot;')
-    .replace(/'/g, '&#39;');
-}
 
 const INTL_LOCALE: Record<Locale, string> = { en: 'en-GB', ja: 'ja-JP' };
 
