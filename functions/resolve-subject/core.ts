@@ -15,6 +15,7 @@ import type { RequestRepository } from '../lib/requests/requests';
 import { putJson, stagingKeys } from '../lib/aws/s3-objects';
 import { identifierKey, type SubjectHasher } from '../lib/crypto/subject-hash';
 import { identifierHashesOf, type HoldRepository } from '../lib/holds/holds';
+import { serviceOfAccount } from '../lib/services/profiles';
 
 export interface ResolveDeps {
   doc: DynamoDBDocumentClient;
@@ -156,6 +157,22 @@ const EMPTY_IDENTIFIERS: SubjectIdentifiers = {
 };
 
 /**
+ * What the staged subject carries besides identifiers: the service (the request's, else the account's,
+ * else the deployment's default), the request's jurisdiction and the account's locale.
+ */
+function subjectContext(
+  request: RequestRecord,
+  account: Account | undefined,
+): Pick<StagedSubject, 'service' | 'jurisdiction' | 'locale'> {
+  const locale = account?.locale;
+  return {
+    service: request.service ?? serviceOfAccount(account),
+    ...(request.jurisdiction ? { jurisdiction: request.jurisdiction } : {}),
+    ...(typeof locale === 'string' && locale !== '' ? { locale } : {}),
+  };
+}
+
+/**
  * Erasure mode: the first run resolves from accounts and keeps the identifier set on the
  * request (KMS-encrypted table, never returned by the API), because that run deletes the account; a
  * resumed run (hold released, retention ended) uses the kept set. It is removed at `completed`.
@@ -163,8 +180,17 @@ const EMPTY_IDENTIFIERS: SubjectIdentifiers = {
 async function resolveForErasure(
   deps: ResolveDeps,
   request: RequestRecord,
-): Promise<{ found: boolean; subjectHash: string; identifiers: SubjectIdentifiers; reused: boolean }> {
-  if (request.resolvedSubject) return { ...request.resolvedSubject, reused: true };
+): Promise<{
+  found: boolean;
+  subjectHash: string;
+  identifiers: SubjectIdentifiers;
+  reused: boolean;
+  context: Pick<StagedSubject, 'service' | 'jurisdiction' | 'locale'>;
+}> {
+  if (request.resolvedSubject) {
+    // The account is gone after the first run: its service was recorded on the request then.
+    return { ...request.resolvedSubject, reused: true, context: subjectContext(request, undefined) };
+  }
   const accounts = await findAccounts(deps, request.subject);
   if (accounts.length > 1) throw new SubjectConflictError();
   const account = accounts[0];
@@ -179,11 +205,13 @@ async function resolveForErasure(
     request.subjectHash,
     ...(await identifierHashesOf(deps.hasher, resolved.identifiers)),
   ]);
+  const context = subjectContext(request, account);
   await deps.requests.update(request.requestId, {
     resolvedSubject: { ...resolved, resolvedAt: new Date().toISOString() },
     accountHash: resolved.subjectHash,
+    service: context.service,
   });
-  return { ...resolved, reused: false };
+  return { ...resolved, reused: false, context };
 }
 
 export async function resolveSubject(
@@ -197,7 +225,7 @@ export async function resolveSubject(
   if (input.mode === 'erasure') {
     if (request.type !== 'erasure') throw new ContractError('Erasure mode on a request of another type');
     const resolved = await resolveForErasure(deps, request);
-    return stageSubject(deps, input.requestId, resolved, { reused: resolved.reused });
+    return stageSubject(deps, input.requestId, resolved, resolved.context, { reused: resolved.reused });
   }
 
   const accounts = await findAccounts(deps, request.subject);
@@ -207,11 +235,19 @@ export async function resolveSubject(
   const accountHash = account
     ? await deps.hasher.hash(identifierKey('userId', String(account.userId)))
     : request.subjectHash;
-  return stageSubject(deps, input.requestId, {
-    subjectHash: accountHash,
-    found: account !== undefined,
-    identifiers: account ? identifiersOf(account) : EMPTY_IDENTIFIERS,
-  });
+  const context = subjectContext(request, account);
+  // Recorded on the request so that pages, notices and a later run name the same service.
+  if (!request.service) await deps.requests.update(input.requestId, { service: context.service });
+  return stageSubject(
+    deps,
+    input.requestId,
+    {
+      subjectHash: accountHash,
+      found: account !== undefined,
+      identifiers: account ? identifiersOf(account) : EMPTY_IDENTIFIERS,
+    },
+    context,
+  );
 }
 
 /**
@@ -222,6 +258,7 @@ async function stageSubject(
   deps: ResolveDeps,
   requestId: string,
   subject: Pick<StagedSubject, 'subjectHash' | 'found' | 'identifiers'>,
+  context: Pick<StagedSubject, 'service' | 'jurisdiction' | 'locale'>,
   detail: { reused?: boolean } = {},
 ): Promise<ResolveOutput> {
   const staged: StagedSubject = {
@@ -230,6 +267,7 @@ async function stageSubject(
     found: subject.found,
     identifiers: subject.identifiers,
     pseudonymSalt: randomBytes(32).toString('base64url'),
+    ...context,
   };
   await putJson(deps.s3, { bucket: deps.stagingBucket, key: stagingKeys.subject(requestId) }, staged);
   await deps.events.append(requestId, {

@@ -9,6 +9,7 @@ import { subjectHasherFromEnv } from '../lib/crypto/subject-hash';
 import { HoldRepository } from '../lib/holds/holds';
 import { taskHandler } from '../lib/runtime/task-handler';
 import { resolveSubject, type ResolveDeps, type ResolveOutput } from './core';
+import { defaultServiceId } from '../lib/services/profiles';
 
 function parseConnectorFunctions(raw: string): Partial<Record<StoreName, string>> {
   const parsed = JSON.parse(raw) as Record<string, unknown>;
@@ -36,6 +37,9 @@ const deps: ResolveDeps = {
   stagingBucket: requireEnv(ENV.stagingBucket),
   connectorFunctions: parseConnectorFunctions(requireEnv(CONNECTOR_FUNCTIONS_ENV)),
 };
+
+// The service profiles and DEFAULT_SERVICE are checked at cold start, not by a request halfway.
+defaultServiceId();
 
 export const handler = taskHandler<{ requestId: string; mode?: 'export' | 'erasure' }, ResolveOutput>(
   'resolve-subject',

@@ -23,6 +23,7 @@ import {
   type CertificateInput,
 } from '../../functions/lib/erasure/certificate';
 import { LocalSigner } from '../../functions/lib/crypto/signing';
+import { certificateServiceOf, serviceProfile } from '../../functions/lib/services/profiles';
 
 const policy = loadDefaultPolicy();
 const NOW = new Date('2026-11-23T00:00:00.000Z');
@@ -198,6 +199,7 @@ describe('the certificate', () => {
   function input(p: ErasurePlan, overrides: Partial<CertificateInput> = {}): CertificateInput {
     return {
       issuer: 'dsr-orchestrator',
+      service: certificateServiceOf(serviceProfile('klub-outside')),
       requestId: 'req_' + 'a'.repeat(32),
       requestedAt: NOW.toISOString(),
       subjectHash: 'H'.repeat(43),
@@ -274,6 +276,22 @@ describe('the certificate', () => {
     });
     // No identifier anywhere: only the keyed hash names the subject.
     expect(JSON.stringify(cert)).not.toMatch(/u-alice|@/);
+  });
+
+  test("names the service and its controller, and nothing of another service's", () => {
+    const cert = buildCertificate(
+      input(plan('JP', subjectInventory()), { service: certificateServiceOf(serviceProfile('metalive')) }),
+    );
+    expect(cert.service).toEqual({
+      id: 'metalive',
+      name: 'METALIVE',
+      controller: { name: 'The operator of METALIVE', legalName: null, address: null },
+    });
+    const klub = buildCertificate(input(plan('KR', subjectInventory())));
+    expect(klub.service).toMatchObject({
+      id: 'klub-outside',
+      controller: { legalName: 'Sony Music Solutions Inc.', address: expect.stringContaining('Minato-ku') },
+    });
   });
 
   test('refuses to certify an erasure whose verification failed', () => {

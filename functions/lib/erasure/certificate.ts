@@ -15,7 +15,7 @@ import { AppError } from '../runtime/errors';
 import { signCompact, verifyCompact, type Jwks, type JwsSigner, type VerificationKeys } from '../crypto/jws';
 
 /** Stores whose retained records stay where they are until their period ends (the sweep resumes then). */
-const RETAIN_IN_PLACE_STORES: readonly StoreName[] = ['logs'];
+export const RETAIN_IN_PLACE_STORES: readonly StoreName[] = ['logs'];
 
 export const CERTIFICATE_JWS_TYPE = 'erasure-certificate+jws';
 
@@ -374,10 +374,19 @@ export interface CertificateCategory {
   held?: { holdId: string; caseReference: string }[];
 }
 
+/** The service whose controller the erasure was done for (config/services/). */
+export interface CertificateService {
+  id: string;
+  name: string;
+  controller: { name: string; legalName: string | null; address: string | null };
+}
+
 export interface CertificatePayload {
   type: 'erasure-certificate';
   formatVersion: 1;
   issuer: string;
+  /** Absent on certificates issued before services. */
+  service?: CertificateService;
   certificateId: string;
   number: number;
   requestId: string;
@@ -405,6 +414,7 @@ export interface CertificatePayload {
 
 export interface CertificateInput {
   issuer: string;
+  service: CertificateService;
   requestId: string;
   requestedAt: string;
   subjectHash: string;
@@ -464,6 +474,11 @@ export function buildCertificate(input: CertificateInput): CertificatePayload {
     type: 'erasure-certificate',
     formatVersion: 1,
     issuer: input.issuer,
+    service: {
+      id: input.service.id,
+      name: input.service.name,
+      controller: { ...input.service.controller },
+    },
     certificateId: `${input.requestId}/${input.number}`,
     number: input.number,
     requestId: input.requestId,
