@@ -16,7 +16,8 @@ import {
 } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { GetPublicKeyCommand, KMSClient, SignCommand } from '@aws-sdk/client-kms';
+import { GetPublicKeyCommand, SignCommand, type KMSClient } from '@aws-sdk/client-kms';
+import { kmsClient } from '../aws/clients';
 import { ConfigError } from '../runtime/config';
 import { errorFields, log } from '../runtime/logger';
 import {
@@ -271,7 +272,7 @@ export function signerFromEnv(env: NodeJS.ProcessEnv = process.env, kms?: KMSCli
       .split(',')
       .map((s) => s.trim())
       .filter((s) => s !== '');
-    return new KmsSigner(kms ?? new KMSClient({}), kmsKeyId, previous);
+    return new KmsSigner(kms ?? kmsClient(), kmsKeyId, previous);
   }
   const dir = env[SIGNING_ENV.keyDir];
   if (dir) return new LocalSigner(dir);
