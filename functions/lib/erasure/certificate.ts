@@ -503,11 +503,11 @@ export async function signCertificate(
 }
 
 /** What an auditor does: check the signature against our JWKS and read the statement. */
-export function verifyCertificate(
+export async function verifyCertificate(
   jws: string,
   jwks: Jwks,
-): { ok: true; kid: string; payload: CertificatePayload } | { ok: false; reason: string } {
-  const result = verifyCompact(jws, { jwks });
+): Promise<{ ok: true; kid: string; payload: CertificatePayload } | { ok: false; reason: string }> {
+  const result = await verifyCompact(jws, { jwks });
   if (!result.ok) return { ok: false, reason: result.reason };
   if (result.header.typ !== CERTIFICATE_JWS_TYPE) return { ok: false, reason: 'Not an erasure certificate' };
   const payload = JSON.parse(result.payload.toString('utf8')) as CertificatePayload;
