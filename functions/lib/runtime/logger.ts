@@ -5,7 +5,8 @@
  * handler that uses `lambdaContextLogging()`, the Lambda request id, function name and cold start.
  *
  * The level comes from POWERTOOLS_LOG_LEVEL or LOG_LEVEL (trace, debug, info, warn, error, critical
- * or silent, in either case; info when unset), read when the first line is logged.
+ * or silent, in either case; info when unset), as they are when a line is logged: tests and the local
+ * stack set them after this module is loaded.
  */
 import { Logger, LogLevel } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
@@ -15,6 +16,7 @@ import { serviceName } from './service';
 
 type Field = string | number | boolean | null | undefined;
 type Fields = Record<string, Field>;
+
 /** Powertools reads the same variables, but only in upper case: ours have always said `silent`. */
 function configuredLevel(): Level | undefined {
   const wanted = (process.env.POWERTOOLS_LOG_LEVEL || process.env.LOG_LEVEL || '').toUpperCase();
@@ -22,10 +24,13 @@ function configuredLevel(): Level | undefined {
 }
 
 let instance: Logger | undefined;
+let appliedLevel: Level | undefined;
 
-/** Made on first use, so a level set after this module was loaded (tests, the local stack) applies. */
 function logger(): Logger {
-  instance ??= new Logger({ serviceName: serviceName(), logLevel: configuredLevel() });
+  const level = configuredLevel() ?? LogLevel.INFO;
+  if (!instance) instance = new Logger({ serviceName: serviceName(), logLevel: level });
+  else if (level !== appliedLevel) instance.setLogLevel(level);
+  appliedLevel = level;
   return instance;
 }
 
@@ -49,11 +54,5 @@ export function errorFields(error: unknown): Fields {
  * logged, whatever POWERTOOLS_LOGGER_LOG_EVENT says.
  */
 export function lambdaContextLogging(): middy.MiddlewareObj {
-  let middleware: ReturnType<typeof injectLambdaContext> | undefined;
-  const inner = () => (middleware ??= injectLambdaContext(logger(), { logEvent: false }));
-  return {
-    before: (request) => inner().before?.(request),
-    after: (request) => inner().after?.(request),
-    onError: (request) => inner().onError?.(request),
-  };
+  return injectLambdaContext(logger(), { logEvent: false });
 }
