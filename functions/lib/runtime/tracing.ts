@@ -6,9 +6,10 @@
  *
  * Traces carry no personal data. Object keys and prefixes name people (`avatars/{userId}/`), and the
  * X-Ray SDK records them by default: a subsegment here records only the operation and the bucket,
- * table or index it addressed. Outgoing HTTP calls (webhook and callback URLs are the requesters')
- * are not traced, nor are handler responses; POWERTOOLS_TRACER_CAPTURE_ERROR=false (set by the
- * stack) keeps error messages and stacks out too.
+ * table or index it addressed (and, when the call fails, the service's own error message). Outgoing
+ * HTTP calls (webhook and callback URLs are the requesters') are not traced, nor are handler
+ * responses; POWERTOOLS_TRACER_CAPTURE_ERROR=false (set by the stack) keeps our errors' messages and
+ * stacks out too.
  */
 import { Tracer } from '@aws-lambda-powertools/tracer';
 import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
