@@ -442,7 +442,7 @@ describe('assembleExport against local S3', () => {
       // The handler's module-level client: closed with the others after the tests.
       clients.push(
         jest
-          .requireActual<typeof import('../../functions/lib/aws/clients')>('../../functions/shared/clients')
+          .requireActual<typeof import('../../functions/lib/aws/clients')>('../../functions/lib/aws/clients')
           .s3Client(),
       );
       expect(out.archive.key).toBe(archiveKey(fx.requestId));
