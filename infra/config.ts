@@ -50,7 +50,7 @@ export interface DsrDeploymentConfig {
   processorDomain?: string;
   /** Jurisdiction of a request when neither the caller nor the account names one. */
   defaultJurisdiction: string;
-  /** Statutory deadlines in days (functions/shared/deadlines.ts): APPI, and any other jurisdiction. */
+  /** Statutory deadlines in days (functions/lib/requests/deadlines.ts): APPI, and any other jurisdiction. */
   deadlines: { appiDays: number; defaultDays: number };
   /** Processor id -> https webhook URL that erasures are announced to (notify-processors). */
   processorWebhooks: Record<string, string>;
@@ -87,7 +87,7 @@ export const DEFAULT_CONFIG: Omit<DsrDeploymentConfig, 'notifyFromAddress' | 'se
   logRetention: RetentionDays.THREE_MONTHS,
   tracing: true,
   apiThrottle: { rateLimit: 50, burstLimit: 100 },
-  // The API's own default (functions/api/routes/requests.ts; the stack test checks they agree): the
+  // The API's own default (functions/api/request-settings.ts; the stack test checks they agree): the
   // shortest deadline known (Korea), so a request is never late by default.
   defaultJurisdiction: 'KR',
   deadlines: { ...DEFAULT_DEADLINE_CONFIG },

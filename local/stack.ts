@@ -104,7 +104,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       AWS_RESPONSE_CHECKSUM_VALIDATION: 'WHEN_REQUIRED',
       ...defaultResourceEnv(),
       EXPORT_STATE_MACHINE_ARN: workflows.arnOf(STATE_MACHINES.export.localName),
-      // Issue 4: the erasure workflow (the API offers erasure once this is set), processors' webhooks
+      // The erasure workflow (the API offers erasure once this is set), processors' webhooks
       // (JSON {processorId: url}; tests point them at loopback receivers), quick retries locally.
       ERASURE_STATE_MACHINE_ARN: workflows.arnOf(STATE_MACHINES.erasure.localName),
       PROCESSOR_WEBHOOKS: process.env.PROCESSOR_WEBHOOKS ?? '{}',
@@ -117,11 +117,11 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       LOGS_CONDITIONAL_WRITES: 'false',
       SUBJECT_HASH_KEY_FILE: keys.subjectHash,
       SIGNING_KEY_DIR: keys.signing,
-      // Issue 5: test receivers listen on loopback; quick callback retries keep tests fast.
+      // Test receivers listen on loopback; quick callback retries keep tests fast.
       ALLOW_PRIVATE_CALLBACKS: 'true',
       CALLBACK_RETRY_BASE_MS: process.env.CALLBACK_RETRY_BASE_MS ?? '200',
       CALLBACK_RETRY_MAX_MS: process.env.CALLBACK_RETRY_MAX_MS ?? '5000',
-      // Download links (issue 6): the page URL users get, the token MAC key, and the mail outbox.
+      // Download links: the page URL users get, the token MAC key, and the mail outbox.
       PUBLIC_API_URL: `http://127.0.0.1:${options.apiPort}`,
       DOWNLOAD_TOKEN_KEY_FILE: join(options.dataDir, 'keys', 'download-token.key'),
       OUTBOX_DIR: join(options.dataDir, 'outbox'),
@@ -165,7 +165,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     );
     stops.push(() => closeServer(api.server));
 
-    // Issue 5: the callback deliverer, polling the outbox as the scheduled sweep does in AWS.
+    // The callback deliverer, polling the outbox as the scheduled sweep does in AWS.
     const callbacks =
       (await import('../functions/callbacks/handler')) as typeof import('../functions/callbacks/handler');
     const { startPolling } = await import('../functions/callbacks/core');

@@ -44,10 +44,10 @@ import {
   type ManifestStore,
 } from '../lib/export/manifest';
 import { jsonArrayChunks, ndjsonLines, ndjsonRecords, type RecordCounter } from './ndjson';
-import { ZipWriter } from './zip-writer';
+import { ZipWriter, type ZipWriterOptions } from './zip-writer';
 
-export const INDEX_PATH = 'index.html';
-export const ABOUT_PATH = 'about-your-data.json';
+const INDEX_PATH = 'index.html';
+const ABOUT_PATH = 'about-your-data.json';
 
 export interface AssembleInput {
   requestId: string;
@@ -80,7 +80,12 @@ export interface AssembleDeps {
   queueSize?: number;
   /** Write ZIP64 structures even for small archives. */
   forceZip64?: boolean;
+  /** Makes the ZIP writer: ours unless given (scripts/bench-assemble.ts runs yazl here to compare). */
+  createWriter?: (options: ZipWriterOptions) => ArchiveWriter;
 }
+
+/** What the assembler needs of a ZIP writer (ZipWriter's public face). */
+export type ArchiveWriter = Pick<ZipWriter, 'output' | 'fileCount' | 'add' | 'finish' | 'summary' | 'fail'>;
 
 const REQUEST_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 const COLLECTION_NAME = /^[a-z][a-z0-9-]*$/;
@@ -241,7 +246,8 @@ export async function assembleExport(deps: AssembleDeps, input: AssembleInput): 
 
   const generatedAt = (deps.clock ?? (() => new Date()))();
   const key = archiveKey(requestId);
-  const writer = new ZipWriter({ date: generatedAt, forceZip64: deps.forceZip64 });
+  const createWriter = deps.createWriter ?? ((options: ZipWriterOptions) => new ZipWriter(options));
+  const writer = createWriter({ date: generatedAt, forceZip64: deps.forceZip64 });
   const upload = new Upload({
     client: s3,
     params: {
@@ -438,7 +444,7 @@ async function abortUpload(
   s3: S3Client,
   upload: Upload,
   uploading: Promise<unknown>,
-  writer: ZipWriter,
+  writer: ArchiveWriter,
   error: unknown,
   bucket: string,
   key: string,

@@ -7,6 +7,7 @@
  */
 import type { StoreName } from '../lib/connectors/contract';
 import type { AboutYourData, PolicyCitation, RecipientKind } from '../lib/export/about-your-data';
+import { escapeHtml } from '../lib/runtime/html';
 
 export interface IndexCollection {
   name: string;
@@ -57,19 +58,6 @@ const RECIPIENT_KIND_LABELS: Record<RecipientKind, string> = {
   'service-providers': 'Service providers',
   authority: 'Authorities (when required by law)',
 };
-
-const HTML_ESCAPES: Record<string, string> = {
-  '&': '&amp;',
-  '<': '&lt;',
-  '>': '&gt;',
-  '"': '&quot;',
-  "'": '&#39;',
-};
-
-/** Escapes text for HTML content and double- or single-quoted attributes. */
-export function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (ch) => HTML_ESCAPES[ch] ?? ch);
-}
 
 /** A relative href to an archive path: each segment percent-encoded (so `?`, `#`, `%`, `:` stay literal), then escaped. */
 export function hrefFor(path: string): string {

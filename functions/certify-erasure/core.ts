@@ -1,5 +1,5 @@
 /**
- * Issue 4, two steps of the erasure workflow:
+ * Two steps of the erasure workflow:
  * - `verify` (Certify): compares the staged plan with the inventory every store took after erasing;
  *   anything the plan said would go that still counts throws ErasureVerificationFailed (the workflow
  *   records the request failed with ERASURE_VERIFICATION_FAILED and the store).
@@ -26,6 +26,7 @@ import {
 import { ContractError } from '../lib/runtime/errors';
 import type { JwsSigner } from '../lib/crypto/jws';
 import type { RequestRepository } from '../lib/requests/requests';
+import type { EventLog } from '../lib/requests/event-log';
 import { getJson, putJson, stagingKeys } from '../lib/aws/s3-objects';
 import { asOfDate, loadInventories, type RunInput } from '../lib/erasure/run';
 import type { ErasureSchedule } from '../lib/erasure/schedule';
@@ -35,6 +36,7 @@ export interface CertifyDeps {
   stagingBucket: string;
   exportsBucket: string;
   requests: RequestRepository;
+  events: Pick<EventLog, 'append'>;
   schedule: Pick<ErasureSchedule, 'put' | 'remove'>;
   signer: JwsSigner;
   issuer: string;
@@ -70,7 +72,7 @@ async function verify(deps: CertifyDeps, input: CertifyInput): Promise<CertifyOu
   const result = verifyErasure(plan, after);
   const first = result.leftovers[0];
   if (!result.passed && first) {
-    await deps.requests.appendEvent(input.requestId, {
+    await deps.events.append(input.requestId, {
       type: 'erasure.verification_failed',
       detail: { store: first.store, category: first.category, remaining: first.remaining },
     });
@@ -78,7 +80,7 @@ async function verify(deps: CertifyDeps, input: CertifyInput): Promise<CertifyOu
   }
   const staged: StagedVerification = { ...result, at: clock().toISOString() };
   await putJson(deps.s3, { bucket: deps.stagingBucket, key: verificationKey(input.requestId) }, staged);
-  await deps.requests.appendEvent(input.requestId, {
+  await deps.events.append(input.requestId, {
     type: 'erasure.verified',
     detail: { checked: result.checked, remainingByDesign: result.kept.length },
   });

@@ -5,15 +5,13 @@
  */
 import middy from '@middy/core';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
-import { ENV } from '../../config/data-map';
-import { documentClient } from '../lib/aws/clients';
-import { requireEnv } from '../lib/runtime/config';
 import { applicationMetrics } from '../lib/runtime/metrics';
 import { observability } from '../lib/runtime/observability';
 import { recordOverdueMetric } from '../lib/requests/deadlines';
+import { requestTableFromEnv } from '../lib/requests/request-table';
 import { RequestRepository } from '../lib/requests/requests';
 
-const requests = new RequestRepository(documentClient(), requireEnv(ENV.requestsTable));
+const requests = new RequestRepository(requestTableFromEnv());
 const metrics = applicationMetrics();
 
 export const handler = middy<unknown, { overdue: number }>()

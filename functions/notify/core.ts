@@ -10,7 +10,9 @@ import type { StagedSubject } from '../lib/connectors/contract';
 import { ensureLink, type ArchiveAccess, type DownloadLinks } from '../lib/downloads/download-links';
 import { ContractError } from '../lib/runtime/errors';
 import { log } from '../lib/runtime/logger';
-import type { RequestRecord, RequestRepository } from '../lib/requests/requests';
+import type { RequestRecord } from '../lib/requests/records';
+import type { RequestRepository } from '../lib/requests/requests';
+import type { EventLog } from '../lib/requests/event-log';
 import { getJson, stagingKeys } from '../lib/aws/s3-objects';
 import { negotiateLocale, type Locale } from '../lib/downloads/download-page';
 import { renderLinkEmail, toMime } from './email';
@@ -38,6 +40,7 @@ export interface RecipientLookup {
 
 export interface NotifyDeps {
   requests: RequestRepository;
+  events: Pick<EventLog, 'append'>;
   links: DownloadLinks;
   archives: ArchiveAccess;
   recipients: RecipientLookup;
@@ -57,7 +60,7 @@ export async function notify(deps: NotifyDeps, input: NotifyInput): Promise<Noti
     throw new ContractError('Only a completed export has a download link');
   const archive = record.export;
   const link = await ensureLink(
-    { links: deps.links, archives: deps.archives, events: deps.requests },
+    { links: deps.links, archives: deps.archives, events: deps.events },
     record.requestId,
     archive,
   );
@@ -66,7 +69,7 @@ export async function notify(deps: NotifyDeps, input: NotifyInput): Promise<Noti
 
   const recipient = await deps.recipients.find(record.requestId);
   if (!recipient) {
-    await deps.requests.appendEvent(record.requestId, {
+    await deps.events.append(record.requestId, {
       type: 'download.notification_skipped',
       detail: { reason: 'NO_ADDRESS' },
     });
@@ -88,7 +91,7 @@ export async function notify(deps: NotifyDeps, input: NotifyInput): Promise<Noti
   });
   await deps.mailer.send({ requestId: record.requestId, from: deps.from, to: recipient.email, raw });
   await deps.links.markNotified(record.requestId);
-  await deps.requests.appendEvent(record.requestId, {
+  await deps.events.append(record.requestId, {
     type: 'download.notified',
     detail: { locale: recipient.locale },
   });

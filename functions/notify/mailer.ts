@@ -72,7 +72,7 @@ export class SesMailer implements Mailer {
 }
 
 /** The sender on the local stack, where nothing is really sent. */
-export const LOCAL_FROM_ADDRESS = 'privacy@dsr.example';
+const LOCAL_FROM_ADDRESS = 'privacy@dsr.example';
 
 let ses: SESv2Client | undefined;
 

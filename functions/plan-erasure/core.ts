@@ -1,5 +1,5 @@
 /**
- * Issue 4, BuildPlan: after every store has counted the subject's records (and before anything is
+ * BuildPlan (erasure workflow): after every store has counted the subject's records (and before anything is
  * changed), load the policy, the request's jurisdiction, the active legal holds on ANY of the subject's
  * identifiers, and the staged inventories; build the plan; stage it for the connectors' erase step; and
  * record it on the request (it holds counts, categories, rules and hold ids only: no personal data).
@@ -13,6 +13,7 @@ import type { StagedSubject } from '../lib/connectors/contract';
 import { ContractError } from '../lib/runtime/errors';
 import { identifierHashesOf, toHoldScope, type HoldRepository } from '../lib/holds/holds';
 import type { RequestRepository } from '../lib/requests/requests';
+import type { EventLog } from '../lib/requests/event-log';
 import { asOfDate, loadInventories, type RunInput } from '../lib/erasure/run';
 import { getJson, putJson, stagingKeys } from '../lib/aws/s3-objects';
 import type { SubjectHasher } from '../lib/crypto/subject-hash';
@@ -21,6 +22,7 @@ export interface PlanDeps {
   s3: S3Client;
   stagingBucket: string;
   requests: RequestRepository;
+  events: Pick<EventLog, 'append'>;
   holds: Pick<HoldRepository, 'activeFor'>;
   hasher: SubjectHasher;
   policy: Policy;
@@ -106,7 +108,7 @@ export async function planErasure(deps: PlanDeps, input: PlanTaskInput): Promise
     },
   );
   for (const holdId of holding) {
-    await deps.requests.appendEvent(input.requestId, { type: 'hold.applied', detail: { holdId, run } });
+    await deps.events.append(input.requestId, { type: 'hold.applied', detail: { holdId, run } });
   }
   return {
     requestId: input.requestId,

@@ -9,7 +9,9 @@ import { queryPages } from '../lib/aws/dynamo-paging';
 import { randomBytes } from 'node:crypto';
 import type { StagedSubject, StoreName, SubjectIdentifiers } from '../lib/connectors/contract';
 import { ContractError, NotFoundError, SubjectConflictError } from '../lib/runtime/errors';
-import type { RequestRecord, RequestRepository, SubjectInput } from '../lib/requests/requests';
+import type { RequestRecord, SubjectInput } from '../lib/requests/records';
+import type { EventLog } from '../lib/requests/event-log';
+import type { RequestRepository } from '../lib/requests/requests';
 import { putJson, stagingKeys } from '../lib/aws/s3-objects';
 import { identifierKey, type SubjectHasher } from '../lib/crypto/subject-hash';
 import { identifierHashesOf, type HoldRepository } from '../lib/holds/holds';
@@ -18,12 +20,13 @@ export interface ResolveDeps {
   doc: DynamoDBDocumentClient;
   s3: S3Client;
   requests: RequestRepository;
+  events: Pick<EventLog, 'append'>;
   hasher: SubjectHasher;
   accountsTable: string;
   stagingBucket: string;
   /** store -> connector function name, in the order the archive lists stores. */
   connectorFunctions: Partial<Record<StoreName, string>>;
-  /** Issue 4: erasure mode writes keyed-hash pointers to the request (holds find it by any identifier). */
+  /** Erasure mode writes keyed-hash pointers to the request (holds find it by any identifier). */
   holds?: Pick<HoldRepository, 'putSubjectRefs'>;
 }
 
@@ -80,7 +83,7 @@ function listOf(value: unknown): Record<string, unknown>[] {
     : [];
 }
 
-export async function findAccounts(deps: ResolveDeps, subject: SubjectInput): Promise<Account[]> {
+async function findAccounts(deps: ResolveDeps, subject: SubjectInput): Promise<Account[]> {
   if ('userId' in subject) {
     const { Item } = await deps.doc.send(
       new GetCommand({
@@ -129,7 +132,7 @@ async function fetchFull(deps: ResolveDeps, keys: Account[]): Promise<Account[]>
   return accounts;
 }
 
-export function identifiersOf(account: Account): SubjectIdentifiers {
+function identifiersOf(account: Account): SubjectIdentifiers {
   const text = (v: unknown): string[] => (typeof v === 'string' && v !== '' ? [v] : []);
   return {
     userIds: text(account.userId),
@@ -153,7 +156,7 @@ const EMPTY_IDENTIFIERS: SubjectIdentifiers = {
 };
 
 /**
- * Issue 4, erasure mode: the first run resolves from accounts and keeps the identifier set on the
+ * Erasure mode: the first run resolves from accounts and keeps the identifier set on the
  * request (KMS-encrypted table, never returned by the API), because that run deletes the account; a
  * resumed run (hold released, retention ended) uses the kept set. It is removed at `completed`.
  */
@@ -194,23 +197,7 @@ export async function resolveSubject(
   if (input.mode === 'erasure') {
     if (request.type !== 'erasure') throw new ContractError('Erasure mode on a request of another type');
     const resolved = await resolveForErasure(deps, request);
-    const staged: StagedSubject = {
-      requestId: input.requestId,
-      subjectHash: resolved.subjectHash,
-      found: resolved.found,
-      identifiers: resolved.identifiers,
-      pseudonymSalt: randomBytes(32).toString('base64url'),
-    };
-    await putJson(deps.s3, { bucket: deps.stagingBucket, key: stagingKeys.subject(input.requestId) }, staged);
-    await deps.requests.appendEvent(input.requestId, {
-      type: 'subject.resolved',
-      detail: {
-        found: staged.found,
-        identifiers: Object.values(staged.identifiers).flat().length,
-        reused: resolved.reused,
-      },
-    });
-    return { requestId: input.requestId, found: staged.found, stores: storesOf(deps) };
+    return stageSubject(deps, input.requestId, resolved, { reused: resolved.reused });
   }
 
   const accounts = await findAccounts(deps, request.subject);
@@ -220,20 +207,36 @@ export async function resolveSubject(
   const accountHash = account
     ? await deps.hasher.hash(identifierKey('userId', String(account.userId)))
     : request.subjectHash;
-  const staged: StagedSubject = {
-    requestId: input.requestId,
+  return stageSubject(deps, input.requestId, {
     subjectHash: accountHash,
     found: account !== undefined,
     identifiers: account ? identifiersOf(account) : EMPTY_IDENTIFIERS,
+  });
+}
+
+/**
+ * Stages the resolved subject for the connectors (with a fresh pseudonym salt), records the event
+ * (counts only), and names the connector function of each store.
+ */
+async function stageSubject(
+  deps: ResolveDeps,
+  requestId: string,
+  subject: Pick<StagedSubject, 'subjectHash' | 'found' | 'identifiers'>,
+  detail: { reused?: boolean } = {},
+): Promise<ResolveOutput> {
+  const staged: StagedSubject = {
+    requestId,
+    subjectHash: subject.subjectHash,
+    found: subject.found,
+    identifiers: subject.identifiers,
     pseudonymSalt: randomBytes(32).toString('base64url'),
   };
-  await putJson(deps.s3, { bucket: deps.stagingBucket, key: stagingKeys.subject(input.requestId) }, staged);
-  await deps.requests.appendEvent(input.requestId, {
+  await putJson(deps.s3, { bucket: deps.stagingBucket, key: stagingKeys.subject(requestId) }, staged);
+  await deps.events.append(requestId, {
     type: 'subject.resolved',
-    detail: { found: staged.found, identifiers: Object.values(staged.identifiers).flat().length },
+    detail: { found: staged.found, identifiers: Object.values(staged.identifiers).flat().length, ...detail },
   });
-
-  return { requestId: input.requestId, found: staged.found, stores: storesOf(deps) };
+  return { requestId, found: staged.found, stores: storesOf(deps) };
 }
 
 function storesOf(deps: ResolveDeps): ResolveOutput['stores'] {

@@ -2,6 +2,8 @@ import { ENV, STORE_NAMES, type StoreName } from '../../config/data-map';
 import { CONNECTOR_FUNCTIONS_ENV } from '../lib/connectors/catalog';
 import { documentClient, s3Client } from '../lib/aws/clients';
 import { ConfigError, requireEnv } from '../lib/runtime/config';
+import { EventLog } from '../lib/requests/event-log';
+import { requestTableFromEnv } from '../lib/requests/request-table';
 import { RequestRepository } from '../lib/requests/requests';
 import { subjectHasherFromEnv } from '../lib/crypto/subject-hash';
 import { HoldRepository } from '../lib/holds/holds';
@@ -22,11 +24,13 @@ function parseConnectorFunctions(raw: string): Partial<Record<StoreName, string>
 }
 
 const doc = documentClient();
+const table = requestTableFromEnv();
 const deps: ResolveDeps = {
   doc,
   s3: s3Client(),
-  requests: new RequestRepository(doc, requireEnv(ENV.requestsTable)),
-  holds: new HoldRepository(doc, requireEnv(ENV.requestsTable)),
+  requests: new RequestRepository(table),
+  events: new EventLog(table),
+  holds: new HoldRepository(table),
   hasher: subjectHasherFromEnv(),
   accountsTable: requireEnv(ENV.accountsTable),
   stagingBucket: requireEnv(ENV.stagingBucket),

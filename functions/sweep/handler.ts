@@ -6,18 +6,21 @@ import { requireEnv } from '../lib/runtime/config';
 import { HoldRepository } from '../lib/holds/holds';
 import { log } from '../lib/runtime/logger';
 import { observability } from '../lib/runtime/observability';
+import { EventLog } from '../lib/requests/event-log';
+import { requestTableFromEnv } from '../lib/requests/request-table';
 import { RequestRepository } from '../lib/requests/requests';
 import { DynamoVault } from '../lib/erasure/vault';
 import { runSweep, StepFunctionsResumeStarter, type SweepDeps, type SweepReport } from './core';
 import { ErasureSchedule } from '../lib/erasure/schedule';
 
 const doc = documentClient();
-const requestsTable = requireEnv(ENV.requestsTable);
+const table = requestTableFromEnv();
 
 export const deps: SweepDeps = {
-  requests: new RequestRepository(doc, requestsTable),
-  holds: new HoldRepository(doc, requestsTable),
-  schedule: new ErasureSchedule(doc, requestsTable),
+  requests: new RequestRepository(table),
+  events: new EventLog(table),
+  holds: new HoldRepository(table),
+  schedule: new ErasureSchedule(table),
   vault: new DynamoVault(doc, { tableName: requireEnv(ENV.vaultTable) }),
   starter: new StepFunctionsResumeStarter(stepFunctionsClient(), requireEnv('ERASURE_STATE_MACHINE_ARN')),
 };

@@ -16,7 +16,7 @@ import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { ENV, orchestratorResources } from '../../config/data-map';
 import { OVERDUE_METRIC } from '../../functions/lib/requests/deadlines';
-import { CALLBACK_PENDING_KIND } from '../../functions/lib/requests/requests';
+import { CALLBACK_PENDING_KIND } from '../../functions/lib/requests/callback-outbox';
 import {
   allTableIndexes,
   DDB,

@@ -13,13 +13,16 @@ import type { PlatformStores } from './platform-stores';
 import type { BucketRef, TableRef } from './storage';
 import { DsrFunction, type FunctionDefaults } from './task-function';
 
-/** Staging keys live under requests/<requestId>/ (functions/shared/s3-objects.ts stagingKeys). */
+/** Staging keys live under requests/<requestId>/ (functions/lib/aws/s3-objects.ts stagingKeys). */
 export const STAGING_PREFIX = 'requests/';
 export const STAGING_REASON =
   'Staging objects are keyed by request id (requests/<requestId>/...), known only at run time; ' +
   'access is limited to the requests/ prefix of the staging bucket.';
 
-/** functions/connectors/media/objects.ts MEDIA_BUCKET_VERSIONED_ENV: erase deletes every version where true. */
+/**
+ * functions/lib/connectors/media-objects.ts MEDIA_BUCKET_VERSIONED_ENV: erase deletes every version where
+ * true.
+ */
 export const MEDIA_BUCKET_VERSIONED_ENV = 'MEDIA_BUCKET_VERSIONED';
 
 /** Per-subject media key prefixes up to the first placeholder: avatars/{userId}/ -> avatars/. */
@@ -36,7 +39,7 @@ export function logsPrefixes(): string[] {
   return [platformStores.logs.accessPrefix, platformStores.logs.voiceSessionsPrefix];
 }
 
-/** The vault's partition keys each retaining connector may write (functions/shared/vault.ts vaultKey). */
+/** The vault's partition keys each retaining connector may write (functions/lib/erasure/vault.ts vaultKey). */
 export const VAULT_LEADING_KEYS: Partial<Record<StoreName, string[]>> = {
   // Retained marketing consents, and the suppression record every account erasure leaves.
   accounts: ['VAULT#accounts#*', 'SUPPRESSION#*'],

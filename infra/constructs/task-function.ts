@@ -14,7 +14,7 @@ import { Construct } from 'constructs';
 import { POWERTOOLS_ENVIRONMENT } from '../../functions/lib/runtime/service';
 import { flattenCfnReference } from './nag-findings';
 
-/** Repository root: entries are given relative to it, as in functions/catalog.ts. */
+/** Repository root: entries are given relative to it, as in functions/lib/connectors/catalog.ts. */
 export const REPO_ROOT = path.resolve(__dirname, '..', '..');
 
 export interface FunctionDefaults {

@@ -1,7 +1,7 @@
 /**
- * The workflow task Lambdas of functions/catalog.ts TASK_FUNCTIONS, one each, shared by the export and
- * erasure state machines (request-status, resolve-subject and cleanup-staging serve both). Each gets the
- * environment its handler requires and exactly the calls its code makes.
+ * The workflow task Lambdas of functions/lib/connectors/catalog.ts TASK_FUNCTIONS, one each, shared by
+ * the export and erasure state machines (request-status, resolve-subject and cleanup-staging serve both).
+ * Each gets the environment its handler requires and exactly the calls its code makes.
  */
 import { Duration, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -25,7 +25,10 @@ import { DsrFunction, type FunctionDefaults } from './task-function';
 
 export type TaskFunctionKey = keyof typeof TASK_FUNCTIONS;
 
-/** Env names the shared code reads (functions/shared/subject-hash.ts, signing.ts, download-links.ts, ...). */
+/**
+ * Env names the shared code reads (functions/lib/crypto/subject-hash.ts, crypto/signing.ts,
+ * downloads/download-links.ts, ...).
+ */
 export const KEY_ENV = {
   subjectHashKey: 'SUBJECT_HASH_KMS_KEY_ID',
   signingKey: 'SIGNING_KMS_KEY_ID',
@@ -50,7 +53,7 @@ export const NOTIFY_ACCOUNT_ATTRIBUTES = ['userId', 'email', 'locale', 'status']
 
 /** Export archives are written under exports/ (functions/assemble-export/core.ts archiveKey). */
 export const ARCHIVES_PREFIX = 'exports/';
-/** Erasure certificates are written under certificates/ (functions/shared/certificate.ts certificateKey). */
+/** Erasure certificates are written under certificates/ (functions/lib/erasure/certificate.ts certificateKey). */
 export const CERTIFICATES_PREFIX = 'certificates/';
 
 export interface TaskFunctionsProps {

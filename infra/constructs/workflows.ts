@@ -1,7 +1,8 @@
 /**
- * The state machines, each deployed from the very ASL file the local stack runs (functions/catalog.ts
- * STATE_MACHINES), its `${...}` placeholders substituted with the task functions' ARNs. One construct for
- * both: the export and the erasure differ only in their file, their tasks and their name.
+ * The state machines, each deployed from the very ASL file the local stack runs
+ * (functions/lib/connectors/catalog.ts STATE_MACHINES), its `${...}` placeholders substituted with the
+ * task functions' ARNs. One construct for both: the export and the erasure differ only in their file,
+ * their tasks and their name.
  */
 import * as path from 'node:path';
 import { Duration, Stack, Validations } from 'aws-cdk-lib';

@@ -316,7 +316,7 @@ describe('DsrStack (demo deployment: platform stores created)', () => {
             ?.LifecycleConfiguration as { Rules: Json[] }
         ).Rules.map((r) => r.ExpirationInDays).filter((d) => d !== undefined);
       expect(expiry(stack.state.staging.bucket)).toEqual([2]);
-      // Download links live 7 days by default (functions/shared/download-links.ts): archives outlive them.
+      // Download links live 7 days by default (functions/lib/downloads/download-links.ts): archives outlive them.
       expect(expiry(stack.state.exports.bucket)).toEqual([30]);
       const vault = template.toJSON().Resources[
         logicalId(stack, stack.state.vaultTable.table)
@@ -1256,8 +1256,8 @@ describe('readDeploymentConfig', () => {
 
   it('defaults the request settings to the defaults of the API', () => {
     const { DEFAULT_REQUEST_SETTINGS } = jest.requireActual<
-      typeof import('../../functions/api/routes/requests')
-    >('../../functions/api/routes/requests');
+      typeof import('../../functions/api/request-settings')
+    >('../../functions/api/request-settings');
     expect(DEFAULT_CONFIG.defaultJurisdiction).toBe(DEFAULT_REQUEST_SETTINGS.defaultJurisdiction);
     expect(DEFAULT_CONFIG.deadlines).toEqual(DEFAULT_REQUEST_SETTINGS.deadlines);
     expect(readDeploymentConfig(reader({})).processorWebhooks).toEqual({});

@@ -1,5 +1,5 @@
 /**
- * Issue 5: signed status callbacks from the outbox. Every status change of an export reaches the
+ * Signed status callbacks from the outbox. Every status change of an export reaches the
  * receiver signed (verified here against the JWKS the API serves); a receiver that fails twice gets
  * every change exactly once, in order; a redirect is not followed; each attempt is in the event history.
  */

@@ -1,5 +1,5 @@
 /**
- * Issue 4 test helpers (not a test file): snapshots of every store, the "others untouched" check, the
+ * Erasure test helpers (not a test file): snapshots of every store, the "others untouched" check, the
  * vault's contents, and the sweep wired to a test stack.
  */
 import { gunzipSync } from 'node:zlib';
@@ -9,6 +9,8 @@ import { GetCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { orchestratorResources, platformStores } from '../../config/data-map';
 import { STATE_MACHINES } from '../../functions/lib/connectors/catalog';
 import { HoldRepository } from '../../functions/lib/holds/holds';
+import { EventLog } from '../../functions/lib/requests/event-log';
+import { requestTable } from '../../functions/lib/requests/request-table';
 import { RequestRepository } from '../../functions/lib/requests/requests';
 import { DynamoVault } from '../../functions/lib/erasure/vault';
 import { runSweep, StepFunctionsResumeStarter, type SweepReport } from '../../functions/sweep/core';
@@ -172,17 +174,17 @@ export async function vaultItems(stack: TestStack): Promise<Item[]> {
 
 /** The sweep as the schedule runs it, against the test stack's stores and Step Functions. */
 export function sweeper(stack: TestStack): (now: Date) => Promise<SweepReport> {
-  const table = orchestratorResources.requestsTable.tableName;
-  const requests = new RequestRepository(stack.doc, table);
+  const table = requestTable(stack.doc, orchestratorResources.requestsTable.tableName);
   const sfn = new SFNClient({
     region: LOCAL_REGION,
     credentials: LOCAL_CREDENTIALS,
     endpoint: stack.sfnEndpoint,
   });
   const deps = {
-    requests,
-    holds: new HoldRepository(stack.doc, table),
-    schedule: new ErasureSchedule(stack.doc, table),
+    requests: new RequestRepository(table),
+    events: new EventLog(table),
+    holds: new HoldRepository(table),
+    schedule: new ErasureSchedule(table),
     vault: new DynamoVault(stack.doc, { tableName: orchestratorResources.vaultTable.tableName }),
     starter: new StepFunctionsResumeStarter(sfn, stack.workflows.arnOf(STATE_MACHINES.erasure.localName)),
   };

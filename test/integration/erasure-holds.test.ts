@@ -1,5 +1,5 @@
 /**
- * Issue 4: legal holds on the real local stack.
+ * Legal holds on the real local stack.
  * - The holds API: only legal places and releases, support and legal read, auditors do not; strict
  *   validation; every change in the audit trail (who, when) and in affected requests' history.
  * - A hold on chat (placed by email, the erasure asked by user id, jurisdiction JP = no statutory

@@ -1,5 +1,5 @@
 /**
- * Issue 4 end to end on the real local stack: the erasure of u-alice (KR) with no hold, then the
+ * The erasure workflow end to end on the real local stack: the erasure of u-alice (KR) with no hold, then the
  * retention end (the sweep run with its clock moved past 5 years).
  * - Afterwards the live stores hold nothing of hers except what the certificate lists as retained in
  *   place (log lines under retention); the vault holds exactly what it lists as vaulted; other users'

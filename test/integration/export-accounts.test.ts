@@ -1,5 +1,5 @@
 /**
- * Issue 2's end-to-end check on the real local stack (DynamoDB Local, s3rver, the real ASL file):
+ * The export's end-to-end check on the real local stack (DynamoDB Local, s3rver, the real ASL file):
  * post an export over HTTP, poll it to completion, open the ZIP, check every file against the
  * manifest's SHA-256, and make sure no secret reached it.
  */

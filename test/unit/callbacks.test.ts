@@ -13,6 +13,7 @@ import {
 } from '../../functions/lib/webhooks/signing';
 import { keyFromJwk } from '../../functions/lib/crypto/jws';
 import { LocalSigner } from '../../functions/lib/crypto/signing';
+import type { CallbackOutbox } from '../../functions/lib/requests/callback-outbox';
 import type { RequestRepository } from '../../functions/lib/requests/requests';
 
 test.each([
@@ -55,6 +56,7 @@ test('the local stack may call loopback receivers over http', () => {
 test('backoff grows exponentially, capped, with jitter in the upper half', () => {
   const delivery = new CallbackDelivery({
     requests: {} as RequestRepository,
+    outbox: {} as CallbackOutbox,
     signer: { keyId: async () => 'k', sign: async () => Buffer.alloc(64) },
     transport: async () => ({ status: 200 }),
     config: { maxAttempts: 5, baseDelayMs: 1000, maxDelayMs: 5000, processorDomain: 'x' },

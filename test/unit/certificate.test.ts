@@ -1,4 +1,4 @@
-/** Issue 4: plan-vs-inventory verification, the ledger across runs, and the signed certificate. */
+/** The erasure's plan-vs-inventory verification, the ledger across runs, and the signed certificate. */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

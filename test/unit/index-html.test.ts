@@ -5,8 +5,8 @@ import {
   type AboutYourData,
 } from '../../functions/lib/export/about-your-data';
 import { ConfigError } from '../../functions/lib/runtime/config';
+import { escapeHtml } from '../../functions/lib/runtime/html';
 import {
-  escapeHtml,
   formatBytes,
   hrefFor,
   renderIndexHtml,

@@ -1,11 +1,12 @@
-/** Issue 4: BuildPlan matches holds on every identifier, stages the plan and records it. */
+/** BuildPlan matches holds on every identifier, stages the plan and records it. */
 import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { loadDefaultPolicy } from '../../functions/lib/erasure/policy';
 import { STORE_CATEGORIES, type ErasurePlan, type StoreName } from '../../functions/lib/erasure/types';
 import { planErasure, planningJurisdiction } from '../../functions/plan-erasure/core';
 import type { StagedSubject } from '../../functions/lib/connectors/contract';
 import type { Hold } from '../../functions/lib/holds/holds';
-import type { RequestRecord, RequestRepository } from '../../functions/lib/requests/requests';
+import type { RequestRecord } from '../../functions/lib/requests/records';
+import type { RequestRepository } from '../../functions/lib/requests/requests';
 import { stagingKeys } from '../../functions/lib/aws/s3-objects';
 import { LocalSubjectHasher } from '../../functions/lib/crypto/subject-hash';
 import { identifierKey } from '../../functions/lib/crypto/subject-hash';
@@ -71,14 +72,16 @@ function setup(holds: Hold[], jurisdiction = 'KR') {
       updates.push(set);
       if (event) events.push(event.type);
     },
-    appendEvent: async (_id: string, event: { type: string }) => {
-      events.push(event.type);
-    },
   } as unknown as RequestRepository;
   const deps = {
     s3: fakeS3(objects),
     stagingBucket: 'staging',
     requests,
+    events: {
+      append: async (_id: string, event: { type: string }) => {
+        events.push(event.type);
+      },
+    },
     holds: {
       activeFor: async (hashes: readonly string[]) => {
         asked.push([...hashes]);

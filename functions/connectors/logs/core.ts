@@ -32,7 +32,7 @@ import type { LogsConfig } from './config';
 
 export type { LogsConfig };
 
-export const accessLogSpec: CollectionSpec = {
+const accessLogSpec: CollectionSpec = {
   name: 'access-log',
   description:
     'Requests from your account, and from your devices while signed out: time, address, device, page and country.',
@@ -71,7 +71,7 @@ const participantSchema = {
   additionalProperties: true,
 };
 
-export const voiceSessionsSpec: CollectionSpec = {
+const voiceSessionsSpec: CollectionSpec = {
   name: 'voice-sessions',
   description:
     'Voice sessions you took part in: when, in which world, your own connection, and the other participants as pseudonyms.',
@@ -128,7 +128,7 @@ function withoutSecrets(entry: Line): Line {
 }
 
 /** A subject's access-log line as exported, or undefined when the line is not theirs. */
-export function toAccessRecord(
+function toAccessRecord(
   line: Line,
   userIds: ReadonlySet<string>,
   deviceIds: ReadonlySet<string>,
@@ -145,7 +145,7 @@ export function toAccessRecord(
 const SESSION_KNOWN = new Set(['sessionId', 'worldId', 'startedAt', 'endedAt', 'participants']);
 
 /** A voice session as exported, or undefined when the subject did not take part. */
-export function toVoiceSessionRecord(line: Line, people: People): Line | undefined {
+function toVoiceSessionRecord(line: Line, people: People): Line | undefined {
   const participants = Array.isArray(line.participants) ? line.participants.filter(isRecord) : [];
   const own = participants.filter((p) => people.isSubject(p.userId));
   if (own.length === 0) return undefined;

@@ -20,10 +20,9 @@ import type {
   ErasureContext,
   PlanEntryView,
 } from '../../lib/connectors/contract';
-import { retentionUntil } from '../../lib/erasure/policy';
 import { STORE_CATEGORIES } from '../../lib/erasure/types';
 import { classifyAwsError } from '../../lib/runtime/errors';
-import { planByCategory, zeroOutcome } from '../../lib/erasure/erasure-plan';
+import { planByCategory, vaultCopy, zeroOutcome } from '../../lib/erasure/erasure-plan';
 import { batchWriteAll, pickKept } from '../../lib/erasure/vault';
 import { isRecord, queryPages, toJsonValue, type Item } from '../../lib/aws/dynamo-paging';
 import { removeAttributesIfPresent } from '../../lib/aws/dynamo-paging';
@@ -39,7 +38,7 @@ export interface PaymentsConfig {
   tableName: string;
 }
 
-export const transactionsSpec: CollectionSpec = {
+const transactionsSpec: CollectionSpec = {
   name: 'transactions',
   description:
     'Your purchases, refunds, subscriptions and payouts. Cards show brand, last 4 digits and expiry only.',
@@ -198,7 +197,7 @@ const KEY_ATTRIBUTES = new Set(['userId', 'sk']);
 const UPDATE_CONCURRENCY = 8;
 
 /** Card data and the billing address: the payment-instruments category, never retained. */
-export function isInstrumentAttribute(name: string): boolean {
+function isInstrumentAttribute(name: string): boolean {
   return name === 'card' || name === 'billingAddress' || isPanKey(name) || isSecretKey(name);
 }
 
@@ -338,20 +337,15 @@ export function createPaymentsConnector(doc: DynamoDBDocumentClient, config: Pay
           if (parts.transaction.length > 0) {
             if (txn?.action === 'held') outcome.transactions.untouched += 1;
             else if (txn?.action === 'retain' && txn.rule) {
-              const until = retentionUntil(txn.rule, transactionDate(item, now));
-              if (until.getTime() > now.getTime()) {
+              const copy = vaultCopy(txn.rule, transactionDate(item, now), now, {
+                store: 'payments',
+                category: 'transactions',
+                recordId: recordIdOf(item),
                 // Card data is never kept, even if a rule named it: scrubbed after picking.
-                const data = scrubCardData(pickKept(toJsonValue(item) as Item, txn.rule.keep)) as Item;
-                vaulted.push(
-                  ctx.vault.put({
-                    store: 'payments',
-                    category: 'transactions',
-                    recordId: recordIdOf(item),
-                    until: until.toISOString(),
-                    basis: `${txn.rule.basis.law}, ${txn.rule.basis.provision}`,
-                    data,
-                  }),
-                );
+                data: (keep) => scrubCardData(pickKept(toJsonValue(item) as Item, keep)) as Item,
+              });
+              if (copy) {
+                vaulted.push(ctx.vault.put(copy));
                 outcome.transactions.retained += 1;
               } else outcome.transactions.deleted += 1;
             } else if (txnGoes) outcome.transactions.deleted += 1;

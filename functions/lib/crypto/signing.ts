@@ -40,7 +40,7 @@ export interface ArchiveSigner extends JwsSigner {
   publicJwks(): Promise<Jwks>;
 }
 
-export const SIGNING_ENV = {
+const SIGNING_ENV = {
   kmsKeyId: 'SIGNING_KMS_KEY_ID',
   kmsPreviousKeyIds: 'SIGNING_KMS_PREVIOUS_KEY_IDS',
   keyDir: 'SIGNING_KEY_DIR',

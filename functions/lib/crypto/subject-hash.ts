@@ -31,7 +31,7 @@ export class LocalSubjectHasher implements SubjectHasher {
   }
 }
 
-export class KmsSubjectHasher implements SubjectHasher {
+class KmsSubjectHasher implements SubjectHasher {
   constructor(
     private readonly kms: KMSClient,
     private readonly keyId: string,

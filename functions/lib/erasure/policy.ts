@@ -27,7 +27,7 @@ import {
 } from './types';
 
 /** Where the shipped policy lives, for messages (the file itself is bundled through the import above). */
-export const DEFAULT_POLICY_SOURCE = 'config/policy/policy.v1.json';
+const DEFAULT_POLICY_SOURCE = 'config/policy/policy.v1.json';
 
 export interface PolicyFault {
   /** JSON pointer into the policy document ('' = the document). */
@@ -381,16 +381,11 @@ export function resolveJurisdiction(policy: Policy, code: string): string {
   return DEFAULT_JURISDICTION;
 }
 
-/** The categories of a store, in plan order. */
-export function categoriesOf(store: StoreName): readonly string[] {
-  return STORE_CATEGORIES[store];
-}
-
 export function isKnownCategory(store: string, category: string): boolean {
   return knownCategories(store)?.includes(category) ?? false;
 }
 
-export function categoryPolicy(policy: Policy, store: StoreName, category: string): CategoryPolicy {
+function categoryPolicy(policy: Policy, store: StoreName, category: string): CategoryPolicy {
   const cp = policy.document.stores[store].categories[category];
   if (!cp) throw new ContractError(`Unknown category '${store}/${category}'`);
   return cp;

@@ -39,14 +39,9 @@ export const PLAN_ACTIONS = [
 ] as const satisfies readonly PlanAction[];
 
 /** The date a retention period runs from. `accountDeletion` needs no record date: it is the erasure's. */
-export const RETENTION_ANCHORS = [
-  'transactionDate',
-  'sessionDate',
-  'recordDate',
-  'complaintDate',
-  'accountDeletion',
-] as const;
-export type RetentionAnchor = (typeof RETENTION_ANCHORS)[number];
+export type RetentionAnchor =
+  'transactionDate' | 'sessionDate' | 'recordDate' | 'complaintDate' | 'accountDeletion';
+
 /** Anchors read from the records themselves (connectors report them in the inventory). */
 export type DatedAnchor = Exclude<RetentionAnchor, 'accountDeletion'>;
 

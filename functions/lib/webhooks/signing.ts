@@ -21,7 +21,7 @@ import {
 } from '../crypto/jws';
 
 export const DSR_SIGNATURE_HEADER = 'x-dsr-signature';
-export const DSR_KEY_ID_HEADER = 'x-dsr-key-id';
+const DSR_KEY_ID_HEADER = 'x-dsr-key-id';
 export const OPENDSR_SIGNATURE_HEADER = 'x-opendsr-signature';
 export const OPENDSR_DOMAIN_HEADER = 'x-opendsr-processor-domain';
 export const OPENDSR_KEY_ID_HEADER = 'x-opendsr-key-id';
