@@ -19,6 +19,8 @@ import {
   STATE_MACHINES,
   TASK_FUNCTIONS,
 } from '../../functions/lib/connectors/catalog';
+import { OVERDUE_METRIC } from '../../functions/lib/requests/deadlines';
+import { POWERTOOLS_ENVIRONMENT } from '../../functions/lib/runtime/service';
 import { buildApp, type BuiltApp } from '../../infra/build-app';
 import { CONTEXT_KEYS, DEFAULT_CONFIG, readDeploymentConfig } from '../../infra/config';
 import { AUTHORIZED_ROUTES, PUBLIC_ROUTES } from '../../infra/constructs/api';
@@ -562,7 +564,7 @@ describe('DsrStack (demo deployment: platform stores created)', () => {
       for (const [fn, names] of exactEnv) {
         expect({ fn: fn.node.path, env: Object.keys(envOf(fn.function)).sort() }).toEqual({
           fn: fn.node.path,
-          env: ['NODE_OPTIONS', ...names].sort(),
+          env: ['NODE_OPTIONS', ...Object.keys(POWERTOOLS_ENVIRONMENT), ...names].sort(),
         });
       }
       expect(envOf(fns.notifyProcessors.function).PROCESSOR_WEBHOOKS).toBe('{}');
@@ -586,7 +588,12 @@ describe('DsrStack (demo deployment: platform stores created)', () => {
       };
       for (const store of STORE_NAMES) {
         expect(Object.keys(envOf(stack.connectors.functions[store].function)).sort()).toEqual(
-          ['NODE_OPTIONS', ENV.stagingBucket, ...storeEnv[store]].sort(),
+          [
+            'NODE_OPTIONS',
+            ...Object.keys(POWERTOOLS_ENVIRONMENT),
+            ENV.stagingBucket,
+            ...storeEnv[store],
+          ].sort(),
         );
       }
       expect(envOf(stack.connectors.functions.media.function).MEDIA_BUCKET_VERSIONED).toBe('true');
@@ -594,6 +601,18 @@ describe('DsrStack (demo deployment: platform stores created)', () => {
       for (const [, fn] of resourcesOf(template, 'AWS::Lambda::Function')) {
         const variables = (fn.Properties?.Environment as { Variables?: Json } | undefined)?.Variables ?? {};
         expect(variables).not.toHaveProperty('ALLOW_PRIVATE_CALLBACKS');
+      }
+    });
+
+    it('names every function to Powertools and keeps responses and error messages out of its traces', () => {
+      for (const [, fn] of resourcesOf(template, 'AWS::Lambda::Function')) {
+        const variables = (fn.Properties?.Environment as { Variables?: Json } | undefined)?.Variables ?? {};
+        expect(variables).toMatchObject({
+          POWERTOOLS_SERVICE_NAME: 'dsr-orchestrator',
+          POWERTOOLS_METRICS_NAMESPACE: OVERDUE_METRIC.namespace,
+          POWERTOOLS_TRACER_CAPTURE_RESPONSE: 'false',
+          POWERTOOLS_TRACER_CAPTURE_ERROR: 'false',
+        });
       }
     });
   });

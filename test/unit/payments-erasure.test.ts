@@ -2,7 +2,7 @@ import {
   BatchWriteCommand,
   QueryCommand,
   UpdateCommand,
-  type DynamoDBDocumentClient,
+  DynamoDBDocumentClient,
 } from '@aws-sdk/lib-dynamodb';
 import {
   createPaymentsConnector,
@@ -20,6 +20,7 @@ import type {
 } from '../../functions/lib/connectors/contract';
 import { ContractError } from '../../functions/lib/runtime/errors';
 import { planEntriesFor } from '../support/erasure-plans';
+import { fakeClient } from '../support/fake-client';
 
 type Item = Record<string, unknown>;
 const NOW = new Date('2026-11-01T00:00:00.000Z');
@@ -93,7 +94,7 @@ function fakeTable(items: Item[], options: { pageSize?: number; unprocessedOnce?
     }
     throw new Error(`payments must not send ${String(command)}`);
   };
-  return { doc: { send } as unknown as DynamoDBDocumentClient, table, log };
+  return { doc: fakeClient(DynamoDBDocumentClient, { send }), table, log };
 }
 
 function erasureCtx(userIds: string[], now = NOW): ErasureContext {

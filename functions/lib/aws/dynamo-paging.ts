@@ -5,7 +5,7 @@
 import { classifyAwsError } from '../runtime/errors';
 import {
   NumberValue,
-  QueryCommand,
+  paginateQuery,
   UpdateCommand,
   type DynamoDBDocumentClient,
   type QueryCommandInput,
@@ -25,12 +25,10 @@ export async function* queryPages(
   doc: DynamoDBDocumentClient,
   input: QueryCommandInput,
 ): AsyncGenerator<Item[]> {
-  let startKey: Item | undefined;
-  do {
-    const page = await doc.send(new QueryCommand({ ...input, ExclusiveStartKey: startKey }));
+  // A copy: the paginator writes each page's start key into the input it is given.
+  for await (const page of paginateQuery({ client: doc }, { ...input, ExclusiveStartKey: undefined })) {
     yield page.Items ?? [];
-    startKey = page.LastEvaluatedKey;
-  } while (startKey);
+  }
 }
 
 /**

@@ -6,7 +6,8 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { GenerateMacCommand, KMSClient } from '@aws-sdk/client-kms';
+import { GenerateMacCommand, type KMSClient } from '@aws-sdk/client-kms';
+import { kmsClient } from '../aws/clients';
 import { ConfigError } from '../runtime/config';
 
 export interface SubjectHasher {
@@ -56,7 +57,7 @@ export function keyedHasherFromEnv(
   env: NodeJS.ProcessEnv = process.env,
 ): SubjectHasher {
   const kmsKeyId = env[kmsKeyVariable];
-  if (kmsKeyId) return new KmsSubjectHasher(new KMSClient({}), kmsKeyId);
+  if (kmsKeyId) return new KmsSubjectHasher(kmsClient(), kmsKeyId);
   const keyFile = env[keyFileVariable];
   if (keyFile) return LocalSubjectHasher.fromFile(keyFile);
   throw new ConfigError(

@@ -520,11 +520,11 @@ export async function signCertificate(
 /**
  * What an auditor does: check the signature against our JWKS (or one public key) and read the statement.
  */
-export function verifyCertificate(
+export async function verifyCertificate(
   jws: string,
   keys: Jwks | VerificationKeys,
-): { ok: true; kid: string; payload: CertificatePayload } | { ok: false; reason: string } {
-  const result = verifyCompact(jws, 'keys' in keys ? { jwks: keys } : keys);
+): Promise<{ ok: true; kid: string; payload: CertificatePayload } | { ok: false; reason: string }> {
+  const result = await verifyCompact(jws, 'keys' in keys ? { jwks: keys } : keys);
   if (!result.ok) return { ok: false, reason: result.reason };
   if (result.header.typ !== CERTIFICATE_JWS_TYPE) return { ok: false, reason: 'Not an erasure certificate' };
   const payload = JSON.parse(result.payload.toString('utf8')) as CertificatePayload;
