@@ -6,9 +6,11 @@ import { classifyAwsError } from '../runtime/errors';
 import {
   NumberValue,
   QueryCommand,
+  ScanCommand,
   UpdateCommand,
   type DynamoDBDocumentClient,
   type QueryCommandInput,
+  type ScanCommandInput,
 } from '@aws-sdk/lib-dynamodb';
 
 export type Item = Record<string, unknown>;
@@ -21,13 +23,24 @@ export function isRecord(value: unknown): value is Item {
  * Every item of a Query, page by page (no Limit: each page is up to 1 MB). Yields pages rather than
  * items so a caller can prepare a page's lookups together.
  */
-export async function* queryPages(
-  doc: DynamoDBDocumentClient,
-  input: QueryCommandInput,
+export function queryPages(doc: DynamoDBDocumentClient, input: QueryCommandInput): AsyncGenerator<Item[]> {
+  return pages((startKey) => doc.send(new QueryCommand({ ...input, ExclusiveStartKey: startKey })));
+}
+
+/**
+ * Every item of a Scan (of one segment, when the input names one), page by page. Only for one-off
+ * jobs over a whole table (a backfill): nothing that serves one request scans.
+ */
+export function scanPages(doc: DynamoDBDocumentClient, input: ScanCommandInput): AsyncGenerator<Item[]> {
+  return pages((startKey) => doc.send(new ScanCommand({ ...input, ExclusiveStartKey: startKey })));
+}
+
+async function* pages(
+  read: (startKey: Item | undefined) => Promise<{ Items?: Item[]; LastEvaluatedKey?: Item }>,
 ): AsyncGenerator<Item[]> {
   let startKey: Item | undefined;
   do {
-    const page = await doc.send(new QueryCommand({ ...input, ExclusiveStartKey: startKey }));
+    const page = await read(startKey);
     yield page.Items ?? [];
     startKey = page.LastEvaluatedKey;
   } while (startKey);
