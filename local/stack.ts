@@ -7,11 +7,11 @@ import './polyfills';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Server } from 'node:http';
-import type { Context } from 'aws-lambda';
+import type { Context, DynamoDBBatchResponse } from 'aws-lambda';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
-import { STORE_NAMES, defaultResourceEnv } from '../config/data-map';
+import { STORE_NAMES, defaultResourceEnv, platformStores } from '../config/data-map';
 import {
   CONNECTOR_FUNCTIONS_ENV,
   STATE_MACHINES,
@@ -20,6 +20,7 @@ import {
 import type { ApiEvent, ApiResult } from '../functions/api/http';
 import { LOCAL_CREDENTIALS, LOCAL_REGION, startAll, startDynamoLocal, startS3Local } from './stores';
 import { bootstrapResources } from './bootstrap';
+import { startStreamPoller, type StreamPoller } from './dynamodb-stream';
 import { seedDemoData } from './seed';
 import { startLocalApi } from './api-server';
 import { loadTokenKey } from './auth';
@@ -50,6 +51,8 @@ export interface LocalStack {
   doc: DynamoDBDocumentClient;
   s3: S3Client;
   seeded: boolean;
+  /** The identifier indexer reading the accounts table's stream: `caughtUp()` waits for it. */
+  accountsStream: Pick<StreamPoller, 'caughtUp'>;
   stop(): Promise<void>;
 }
 
@@ -155,6 +158,20 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       seeded = true;
     }
 
+    // The identifier index follows the accounts table's stream, as the indexer Lambda does in AWS; the
+    // backfill indexes what was written before the stream was read (an older data directory).
+    const indexer =
+      (await import('../functions/index-identifiers/handler')) as typeof import('../functions/index-identifiers/handler');
+    const accountsStream = await startStreamPoller({
+      endpoint: dynamo.endpoint,
+      tableName: platformStores.accounts.table.tableName,
+      // A stream event gets the stream's answer (the batch item failures).
+      handler: async (event) => (await indexer.handler(event, {} as Context)) as DynamoDBBatchResponse,
+    });
+    stops.push(() => accountsStream.stop());
+    await indexer.handler({ backfill: {} }, {} as Context);
+    await accountsStream.caughtUp();
+
     const tokenKey = loadTokenKey(keys.apiToken);
     const { handler } = (await import('../functions/api/handler')) as {
       handler: (event: ApiEvent, context: Context) => Promise<ApiResult>;
@@ -184,6 +201,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       doc,
       s3,
       seeded,
+      accountsStream,
       stop: async () => {
         await workflows.idle().catch(() => undefined);
         await stopAll();

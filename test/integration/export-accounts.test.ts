@@ -123,6 +123,37 @@ test('the same account is found by email and by phone', async () => {
   }
 });
 
+test('the same account is found by device id and by linked account, through the identifier index the stack built', async () => {
+  const { Item: account } = await stack.doc.send(
+    new GetCommand({ TableName: platformStores.accounts.table.tableName, Key: { userId: 'u-alice' } }),
+  );
+  const devices = account?.devices as { deviceId: string }[];
+  const [link] = account?.externalAccounts as { provider: string; providerUserId: string }[];
+  for (const subject of [
+    { deviceId: String(devices.at(-1)?.deviceId) },
+    { externalAccount: { provider: String(link?.provider), providerUserId: String(link?.providerUserId) } },
+  ]) {
+    const { done } = await exportArchive(subject);
+    expect(done.status).toBe('completed');
+    const { entries } = await openArchive(done);
+    const profile = JSON.parse(entries.get('data/accounts/profile.json')!.toString('utf8')) as {
+      userId: string;
+    }[];
+    expect(profile.map((p) => p.userId)).toEqual(['u-alice']);
+  }
+});
+
+test('a device shared by two accounts fails the request with SUBJECT_CONFLICT, no archive', async () => {
+  const { Item: frank } = await stack.doc.send(
+    new GetCommand({ TableName: platformStores.accounts.table.tableName, Key: { userId: 'u-frank' } }),
+  );
+  const [device] = frank?.devices as { deviceId: string }[];
+  const { done } = await exportArchive({ deviceId: String(device?.deviceId) });
+  expect(done.status).toBe('failed');
+  expect(done.failure).toEqual({ code: 'SUBJECT_CONFLICT' });
+  expect(done.export).toBeUndefined();
+});
+
 test('an unknown subject completes with an empty but valid archive, and says so', async () => {
   const { done } = await exportArchive({ userId: 'u-nobody-at-all' });
   expect(done.status).toBe('completed');
