@@ -62,6 +62,9 @@ export function sequenceKey(sequenceNumber: string): string {
   return sequenceNumber.padStart(SEQUENCE_DIGITS, '0');
 }
 
+/** The TTL attribute of unlinked entries (the table's TimeToLiveSpecification names it). */
+export const INDEX_TTL_ATTRIBUTE = 'expiresAt';
+
 /** Longer than the stream's 24-hour retention, with room for the event source's last retries. */
 export const TOMBSTONE_TTL_SECONDS = 3 * 24 * 3600;
 
@@ -115,7 +118,11 @@ export class IdentifierIndex {
         ? 'SET #userId = :userId, #sequence = :sequence REMOVE #expiresAt'
         : 'SET #sequence = :sequence, #expiresAt = :expiresAt REMOVE #userId',
       ConditionExpression: 'attribute_not_exists(#sequence) OR #sequence < :sequence',
-      ExpressionAttributeNames: { '#userId': 'userId', '#sequence': 'sequence', '#expiresAt': 'expiresAt' },
+      ExpressionAttributeNames: {
+        '#userId': 'userId',
+        '#sequence': 'sequence',
+        '#expiresAt': INDEX_TTL_ATTRIBUTE,
+      },
       ExpressionAttributeValues: change.linked
         ? { ':userId': change.userId, ':sequence': sequence }
         : {
