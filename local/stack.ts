@@ -147,7 +147,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       requestChecksumCalculation: 'WHEN_REQUIRED',
       responseChecksumValidation: 'WHEN_REQUIRED',
     });
-    await bootstrapResources({ dynamo: dynamoClient, s3 });
+    const bootstrap = await bootstrapResources({ dynamo: dynamoClient, s3 });
 
     // Seed once per data directory: re-seeding would bring back what an erasure removed.
     const seedMarker = join(options.dataDir, 'seeded');
@@ -158,8 +158,9 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       seeded = true;
     }
 
-    // The identifier index follows the accounts table's stream, as the indexer Lambda does in AWS; the
-    // backfill indexes what was written before the stream was read (an older data directory).
+    // The identifier index follows the accounts table's stream from its start, as the indexer Lambda does
+    // in AWS. An accounts table this start did not create may hold accounts from before it had a stream
+    // (an older data directory): the backfill adds whatever entries are missing.
     const indexer =
       (await import('../functions/index-identifiers/handler')) as typeof import('../functions/index-identifiers/handler');
     const accountsStream = await startStreamPoller({
@@ -169,7 +170,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       handler: async (event) => (await indexer.handler(event, {} as Context)) as DynamoDBBatchResponse,
     });
     stops.push(() => accountsStream.stop());
-    await indexer.handler({ backfill: {} }, {} as Context);
+    if (!bootstrap.createdTables.includes(platformStores.accounts.table.tableName))
+      await indexer.handler({ backfill: {} }, {} as Context);
     await accountsStream.caughtUp();
 
     const tokenKey = loadTokenKey(keys.apiToken);

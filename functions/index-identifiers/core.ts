@@ -4,7 +4,8 @@
  *
  * Each stream record is turned into one change per identifier of either image (linked when the new image
  * holds it); each change is a conditional write that only a newer record can override. So a batch can be
- * retried, redelivered or applied out of order and the index still ends as the latest record says.
+ * retried, redelivered or applied out of order (or all at once) and the index still ends as the latest
+ * record says.
  */
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
@@ -80,9 +81,12 @@ export function changesOf(record: DynamoDBRecord): IdentifierChange[] {
   ];
 }
 
+/** Records applied at once: the conditional writes make their order irrelevant to where the index ends. */
+const RECORD_CONCURRENCY = 8;
+
 /**
- * Applies a batch of stream records in order. A record that fails is reported (with the records after
- * it, Lambda retries from there); the ones before it are done. Logs counts only.
+ * Applies a batch of stream records. The first record that fails is reported (Lambda retries the batch
+ * from it; records after it that were applied meanwhile are refused the second time). Logs counts only.
  */
 export async function indexStreamRecords(
   deps: IndexerDeps,
@@ -91,19 +95,26 @@ export async function indexStreamRecords(
   const index = batchIndex(deps);
   let applied = 0;
   let overtaken = 0;
-  for (const record of records) {
+  const failures: { position: number; error: unknown }[] = [];
+  await forEachLimited(records.entries(), RECORD_CONCURRENCY, async ([position, record]) => {
     try {
       const results = await Promise.all(changesOf(record).map((change) => index.apply(change)));
       applied += results.filter(Boolean).length;
       overtaken += results.filter((done) => !done).length;
     } catch (error) {
-      log.error('identifier index: a stream record failed', {
-        ...errorFields(error),
-        records: records.length,
-        applied,
-      });
-      return { batchItemFailures: [{ itemIdentifier: record.dynamodb?.SequenceNumber ?? '' }] };
+      failures.push({ position, error });
     }
+  });
+  const [first] = failures.sort((a, b) => a.position - b.position);
+  if (first) {
+    log.error('identifier index: a stream record failed', {
+      ...errorFields(first.error),
+      records: records.length,
+      failed: failures.length,
+    });
+    return {
+      batchItemFailures: [{ itemIdentifier: records[first.position]?.dynamodb?.SequenceNumber ?? '' }],
+    };
   }
   log.info('identifier index: stream batch applied', { records: records.length, applied, overtaken });
   return { batchItemFailures: [] };

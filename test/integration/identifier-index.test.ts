@@ -297,14 +297,19 @@ describe('the stream handler is idempotent', () => {
     expect(await linkedUserIds(dev('dev-st-a'))).toEqual([]);
   });
 
-  test('a record it cannot apply is reported with the records after it; the ones before are applied', async () => {
+  test('a record it cannot apply is reported for the retry to start from; the others are applied', async () => {
     const good = record('INSERT', '3001', 'st-three', {
       new: { userId: 'st-three', devices: [device('dev-st-three')] },
     });
     // A MODIFY without its old image (a stream of NEW_IMAGE only): a removal could not be seen.
     const bad = record('MODIFY', '3002', 'st-three', { new: { userId: 'st-three', devices: [] } });
-    const after = record('REMOVE', '3003', 'st-three', { old: { userId: 'st-three' } });
-    expect(await apply(good, bad, after)).toEqual({ batchItemFailures: [{ itemIdentifier: '3002' }] });
+    const other = record('INSERT', '3003', 'st-four', {
+      new: { userId: 'st-four', devices: [device('dev-st-four')] },
+    });
+    expect(await apply(good, bad, other)).toEqual({ batchItemFailures: [{ itemIdentifier: '3002' }] });
     expect(await linkedUserIds(dev('dev-st-three'))).toEqual(['st-three']);
+    expect(await linkedUserIds(dev('dev-st-four'))).toEqual(['st-four']);
+    // Retried from there, it fails again (and goes, in AWS, to the on-failure queue).
+    expect(await apply(bad, other)).toEqual({ batchItemFailures: [{ itemIdentifier: '3002' }] });
   });
 });
