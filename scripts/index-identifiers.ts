@@ -9,6 +9,8 @@ import { useRunningLocalStack } from './local-stack-env';
 
 async function main(): Promise<void> {
   useRunningLocalStack();
+  // The summary below is the output; the backfill's own log lines would repeat it per segment.
+  process.env.LOG_LEVEL ??= 'silent';
   const totalSegments = numberOption('segments', 1);
   const { deps } = await import('../functions/index-identifiers/handler');
   const { backfillIdentifierIndex } = await import('../functions/index-identifiers/core');
