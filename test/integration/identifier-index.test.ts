@@ -25,8 +25,10 @@ import {
   indexKeyOf,
   type IndexedIdentifier,
 } from '../../functions/lib/identifiers/identifier-index';
+import { EventLog } from '../../functions/lib/requests/event-log';
+import type { SubjectInput } from '../../functions/lib/requests/records';
+import { requestTable } from '../../functions/lib/requests/request-table';
 import { RequestRepository } from '../../functions/lib/requests/requests';
-import type { SubjectInput } from '../../functions/lib/requests/requests';
 import { findAccounts, type ResolveDeps } from '../../functions/resolve-subject/core';
 import { startStreamPoller, type StreamPoller } from '../../local/dynamodb-stream';
 import { startTestStores, type TestStores } from '../support/local-stores';
@@ -45,10 +47,12 @@ const hasher = new LocalSubjectHasher(randomBytes(32));
 beforeAll(async () => {
   stores = await startTestStores();
   indexer = { doc: stores.doc, hasher, indexTable: INDEX, accountsTable: ACCOUNTS };
+  const requests = requestTable(stores.doc, orchestratorResources.requestsTable.tableName);
   resolve = {
     doc: stores.doc,
     s3: stores.s3,
-    requests: new RequestRepository(stores.doc, orchestratorResources.requestsTable.tableName),
+    requests: new RequestRepository(requests),
+    events: new EventLog(requests),
     hasher,
     accountsTable: ACCOUNTS,
     identifierIndex: new IdentifierIndex(stores.doc, INDEX, hasher),
