@@ -20,7 +20,7 @@ import {
 import type { ApiEvent, ApiResult } from '../functions/api/http';
 import { LOCAL_CREDENTIALS, LOCAL_REGION, startAll, startDynamoLocal, startS3Local } from './stores';
 import { bootstrapResources } from './bootstrap';
-import { startStreamPoller, type StreamPoller } from './dynamodb-stream';
+import { startStreamPoller } from './dynamodb-stream';
 import { seedDemoData } from './seed';
 import { startLocalApi } from './api-server';
 import { loadTokenKey } from './auth';
@@ -51,8 +51,6 @@ export interface LocalStack {
   doc: DynamoDBDocumentClient;
   s3: S3Client;
   seeded: boolean;
-  /** The identifier indexer reading the accounts table's stream: `caughtUp()` waits for it. */
-  accountsStream: Pick<StreamPoller, 'caughtUp'>;
   stop(): Promise<void>;
 }
 
@@ -203,7 +201,6 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       doc,
       s3,
       seeded,
-      accountsStream,
       stop: async () => {
         await workflows.idle().catch(() => undefined);
         await stopAll();
