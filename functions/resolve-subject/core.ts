@@ -3,7 +3,7 @@
  * held in accounts, staged (not passed through the workflow) for every connector to read.
  * Two accounts matching one subject is a conflict, never a merged export.
  */
-import { GetCommand, ScanCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { queryPages } from '../lib/aws/dynamo-paging';
 import { randomBytes } from 'node:crypto';
@@ -16,6 +16,13 @@ import { putJson, stagingKeys } from '../lib/aws/s3-objects';
 import { identifierKey, type SubjectHasher } from '../lib/crypto/subject-hash';
 import { identifierHashesOf, type HoldRepository } from '../lib/holds/holds';
 import { serviceOfAccount } from '../lib/services/profiles';
+import { EMPTY_IDENTIFIERS, identifiersOf } from '../lib/identifiers/account-identifiers';
+import {
+  indexedIdentifiersOf,
+  indexKeyOf,
+  type IdentifierIndex,
+  type IndexedIdentifier,
+} from '../lib/identifiers/identifier-index';
 
 export interface ResolveDeps {
   doc: DynamoDBDocumentClient;
@@ -24,6 +31,8 @@ export interface ResolveDeps {
   events: Pick<EventLog, 'append'>;
   hasher: SubjectHasher;
   accountsTable: string;
+  /** Device ids and linked accounts -> accounts (the accounts table has no index on them). */
+  identifierIndex: Pick<IdentifierIndex, 'userIdsOf'>;
   stagingBucket: string;
   /** store -> connector function name, in the order the archive lists stores. */
   connectorFunctions: Partial<Record<StoreName, string>>;
@@ -57,44 +66,8 @@ async function queryIndex(
   return items;
 }
 
-/**
- * Device ids and linked accounts have no index in the accounts table (its shape is the platform's),
- * so they are found by a filtered, paged scan. Costly on a big table: documented in docs/data-stores.md.
- */
-async function scanAccounts(deps: ResolveDeps, matches: (account: Account) => boolean): Promise<Account[]> {
-  const items: Account[] = [];
-  let startKey: Record<string, unknown> | undefined;
-  do {
-    const page = await deps.doc.send(
-      new ScanCommand({
-        TableName: deps.accountsTable,
-        ProjectionExpression: 'userId, devices, externalAccounts',
-        ExclusiveStartKey: startKey,
-      }),
-    );
-    items.push(...(page.Items ?? []).filter(matches));
-    startKey = page.LastEvaluatedKey;
-  } while (startKey);
-  return items;
-}
-
-function listOf(value: unknown): Record<string, unknown>[] {
-  return Array.isArray(value)
-    ? value.filter((v): v is Record<string, unknown> => typeof v === 'object' && v !== null)
-    : [];
-}
-
-async function findAccounts(deps: ResolveDeps, subject: SubjectInput): Promise<Account[]> {
-  if ('userId' in subject) {
-    const { Item } = await deps.doc.send(
-      new GetCommand({
-        TableName: deps.accountsTable,
-        Key: { userId: subject.userId },
-        ConsistentRead: true,
-      }),
-    );
-    return Item ? [Item] : [];
-  }
+export async function findAccounts(deps: ResolveDeps, subject: SubjectInput): Promise<Account[]> {
+  if ('userId' in subject) return getAccounts(deps, [subject.userId]);
   if ('email' in subject) {
     // Emails are matched as stored and lower-cased, since users type them either way.
     const exact = await queryIndex(deps, 'byEmail', 'email', subject.email.trim());
@@ -103,17 +76,30 @@ async function findAccounts(deps: ResolveDeps, subject: SubjectInput): Promise<A
     return dedupe([...exact, ...folded]);
   }
   if ('phone' in subject) return queryIndex(deps, 'byPhone', 'phone', subject.phone.trim());
-  if ('deviceId' in subject) {
-    const keys = await scanAccounts(deps, (a) =>
-      listOf(a.devices).some((d) => d.deviceId === subject.deviceId),
-    );
-    return fetchFull(deps, keys);
-  }
-  const { provider, providerUserId } = subject.externalAccount;
-  const keys = await scanAccounts(deps, (a) =>
-    listOf(a.externalAccounts).some((x) => x.provider === provider && x.providerUserId === providerUserId),
+  return findByIndexedIdentifier(
+    deps,
+    'deviceId' in subject
+      ? { kind: 'deviceId', deviceId: subject.deviceId }
+      : {
+          kind: 'externalAccount',
+          provider: subject.externalAccount.provider,
+          providerUserId: subject.externalAccount.providerUserId,
+        },
   );
-  return fetchFull(deps, keys);
+}
+
+/**
+ * The accounts the identifier index links to a device id or linked account, each read from the accounts
+ * table and kept only if it still holds the identifier: an entry the stream has not yet unlinked never
+ * names an account that no longer has it.
+ */
+async function findByIndexedIdentifier(deps: ResolveDeps, identifier: IndexedIdentifier): Promise<Account[]> {
+  const userIds = await deps.identifierIndex.userIdsOf(identifier);
+  const wanted = indexKeyOf(identifier);
+  const accounts = await getAccounts(deps, userIds);
+  return accounts.filter((account) =>
+    indexedIdentifiersOf(identifiersOf(account)).some((held) => indexKeyOf(held) === wanted),
+  );
 }
 
 function dedupe(accounts: Account[]): Account[] {
@@ -122,39 +108,17 @@ function dedupe(accounts: Account[]): Account[] {
   return [...seen.values()];
 }
 
-async function fetchFull(deps: ResolveDeps, keys: Account[]): Promise<Account[]> {
+/** The accounts with these keys that exist (strongly consistent reads). */
+async function getAccounts(deps: ResolveDeps, userIds: string[]): Promise<Account[]> {
   const accounts: Account[] = [];
-  for (const key of dedupe(keys)) {
+  for (const userId of new Set(userIds)) {
     const { Item } = await deps.doc.send(
-      new GetCommand({ TableName: deps.accountsTable, Key: { userId: key.userId }, ConsistentRead: true }),
+      new GetCommand({ TableName: deps.accountsTable, Key: { userId }, ConsistentRead: true }),
     );
     if (Item) accounts.push(Item);
   }
   return accounts;
 }
-
-function identifiersOf(account: Account): SubjectIdentifiers {
-  const text = (v: unknown): string[] => (typeof v === 'string' && v !== '' ? [v] : []);
-  return {
-    userIds: text(account.userId),
-    emails: text(account.email),
-    phones: text(account.phone),
-    deviceIds: listOf(account.devices).flatMap((d) => text(d.deviceId)),
-    externalAccounts: listOf(account.externalAccounts).flatMap((x) =>
-      typeof x.provider === 'string' && typeof x.providerUserId === 'string'
-        ? [{ provider: x.provider, providerUserId: x.providerUserId }]
-        : [],
-    ),
-  };
-}
-
-const EMPTY_IDENTIFIERS: SubjectIdentifiers = {
-  userIds: [],
-  emails: [],
-  phones: [],
-  deviceIds: [],
-  externalAccounts: [],
-};
 
 /**
  * What the staged subject carries besides identifiers: the service (the request's, else the account's,

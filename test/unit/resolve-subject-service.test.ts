@@ -56,6 +56,12 @@ function setup(account: Record<string, unknown> | undefined, request: Partial<Re
     stagingBucket: 'staging',
     connectorFunctions: {},
     holds: { putSubjectRefs: async () => undefined },
+    // These tests name the subject by user id: the identifier index is never asked.
+    identifierIndex: {
+      userIdsOf: async () => {
+        throw new Error('unexpected index lookup');
+      },
+    },
   };
   const subject = () => staged.get(stagingKeys.subject(REQ));
   return { deps, updates, subject, record };

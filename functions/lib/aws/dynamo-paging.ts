@@ -6,9 +6,11 @@ import { classifyAwsError } from '../runtime/errors';
 import {
   NumberValue,
   paginateQuery,
+  paginateScan,
   UpdateCommand,
   type DynamoDBDocumentClient,
   type QueryCommandInput,
+  type ScanCommandInput,
 } from '@aws-sdk/lib-dynamodb';
 
 export type Item = Record<string, unknown>;
@@ -27,6 +29,19 @@ export async function* queryPages(
 ): AsyncGenerator<Item[]> {
   // A copy: the paginator writes each page's start key into the input it is given.
   for await (const page of paginateQuery({ client: doc }, { ...input, ExclusiveStartKey: undefined })) {
+    yield page.Items ?? [];
+  }
+}
+
+/**
+ * Every item of a Scan (of one segment, when the input names one), page by page. Only for one-off
+ * jobs over a whole table (a backfill): nothing that serves one request scans.
+ */
+export async function* scanPages(
+  doc: DynamoDBDocumentClient,
+  input: ScanCommandInput,
+): AsyncGenerator<Item[]> {
+  for await (const page of paginateScan({ client: doc }, { ...input, ExclusiveStartKey: undefined })) {
     yield page.Items ?? [];
   }
 }

@@ -50,6 +50,25 @@ class KmsSubjectHasher implements SubjectHasher {
   }
 }
 
+/**
+ * Hashes each distinct value once: a batch of work (a stream batch, a backfill page) hashes the same
+ * account's identifiers many times, and in AWS each hash is a KMS call. A failed hash is not kept.
+ */
+export function memoizedHasher(hasher: SubjectHasher): SubjectHasher {
+  const hashes = new Map<string, Promise<string>>();
+  return {
+    hash(value: string): Promise<string> {
+      let hash = hashes.get(value);
+      if (!hash) {
+        hash = hasher.hash(value);
+        hashes.set(value, hash);
+        hash.catch(() => hashes.delete(value));
+      }
+      return hash;
+    },
+  };
+}
+
 /** A keyed hasher from the environment: a KMS HMAC key in AWS, or a local key file. */
 export function keyedHasherFromEnv(
   kmsKeyVariable: string,
