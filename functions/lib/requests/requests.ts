@@ -3,7 +3,7 @@
  * record, first event, callbacks and audit record in one transaction), reading and listing it, moving
  * it from status to status, extending its deadline and recording what its workflow found.
  */
-import { QueryCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { QueryCommand, TransactWriteCommand, UpdateCommand, paginateQuery } from '@aws-sdk/lib-dynamodb';
 import { randomUUID } from 'node:crypto';
 import { auditItem, type AuditEntry } from '../audit/audit-log';
 import { NotFoundError, TransientError } from '../runtime/errors';
@@ -495,23 +495,19 @@ export class RequestRepository {
   /** How many open requests are past their deadline (reads only the open-request locks). */
   async countOverdue(now: Date): Promise<number> {
     let count = 0;
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const page = await this.table.doc.send(
-        new QueryCommand({
-          TableName: this.table.tableName,
-          IndexName: 'byKind',
-          KeyConditionExpression: '#kind = :kind',
-          FilterExpression: 'dueAt < :now',
-          ExpressionAttributeNames: { '#kind': 'kind' },
-          ExpressionAttributeValues: { ':kind': OPEN_KIND, ':now': now.toISOString() },
-          Select: 'COUNT',
-          ExclusiveStartKey: startKey,
-        }),
-      );
-      count += page.Count ?? 0;
-      startKey = page.LastEvaluatedKey;
-    } while (startKey);
+    const pages = paginateQuery(
+      { client: this.table.doc },
+      {
+        TableName: this.table.tableName,
+        IndexName: 'byKind',
+        KeyConditionExpression: '#kind = :kind',
+        FilterExpression: 'dueAt < :now',
+        ExpressionAttributeNames: { '#kind': 'kind' },
+        ExpressionAttributeValues: { ':kind': OPEN_KIND, ':now': now.toISOString() },
+        Select: 'COUNT',
+      },
+    );
+    for await (const page of pages) count += page.Count ?? 0;
     return count;
   }
 
