@@ -256,7 +256,7 @@ describe('DsrStack (demo deployment: platform stores created)', () => {
 
     it('encrypts every table with a customer managed KMS key, with point-in-time recovery', () => {
       const tables = resourcesOf(template, 'AWS::DynamoDB::Table');
-      expect(tables.length).toBe(6);
+      expect(tables.length).toBe(7);
       for (const [, table] of tables) {
         expect(table.Properties?.SSESpecification).toEqual({
           SSEEnabled: true,
@@ -360,7 +360,7 @@ describe('DsrStack (demo deployment: platform stores created)', () => {
       const vaultBucket = logicalId(stack, stack.state.vaultBucket.bucket);
       const roleOf = (fn: DsrFunction) => logicalId(stack, fn.role);
       const writers = Object.keys(VAULT_LEADING_KEYS) as StoreName[];
-      expect(writers.sort()).toEqual(['accounts', 'chat', 'payments']);
+      expect(writers.sort()).toEqual(['accounts', 'chat', 'marketing', 'payments']);
       const allowed = new Map<string, string>([
         ...writers.map((store) => [roleOf(stack.connectors.functions[store]), `writer:${store}`] as const),
         [roleOf(stack.background.sweep), 'sweep'],
@@ -583,6 +583,7 @@ describe('DsrStack (demo deployment: platform stores created)', () => {
         ],
         media: [ENV.mediaBucket, 'MEDIA_BUCKET_VERSIONED'],
         logs: [ENV.logsBucket],
+        marketing: [ENV.marketingTable, ENV.vaultTable],
       };
       for (const store of STORE_NAMES) {
         expect(Object.keys(envOf(stack.connectors.functions[store].function)).sort()).toEqual(
@@ -876,6 +877,9 @@ describe('DsrStack (demo deployment: platform stores created)', () => {
             's3:ListBucket',
             's3:PutObject',
           ],
+        },
+        marketing: {
+          [logicalId(stack, stack.stores.marketing.table)]: ['dynamodb:BatchWriteItem', 'dynamodb:Query'],
         },
       };
       const storeIds = [...new Set(Object.values(expected).flatMap((byId) => Object.keys(byId)))];
