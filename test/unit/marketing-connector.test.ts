@@ -1,4 +1,4 @@
-import { BatchWriteCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import {
   categoryOf,
   createMarketingConnector,
@@ -15,6 +15,7 @@ import type {
 import type { HoldScope } from '../../functions/lib/erasure/types';
 import { fakeCollect } from '../support/fake-collect';
 import { planEntriesFor } from '../support/erasure-plans';
+import { erasureContextFor, fakeUserKeyedTable } from '../support/user-keyed-table';
 
 type Item = Record<string, unknown>;
 const NOW = new Date('2026-11-01T00:00:00.000Z');
@@ -62,54 +63,22 @@ function subjectEvents(userId: string): Item[] {
   ];
 }
 
-/** An in-memory marketing table: Query pages by key, BatchWriteItem deletes; anything else fails. */
-function fakeTable(items: Item[], pageSize = 2) {
-  const key = (i: Item) => `${String(i.userId)}\u0000${String(i.sk)}`;
-  const table = new Map(items.map((i) => [key(i), structuredClone(i)]));
+/** The in-memory table, with which user ids each collect queried (first page only). */
+function fakeTable(items: Item[]) {
+  const fake = fakeUserKeyedTable(TABLE, items, { pageSize: 2 });
   const queried: string[] = [];
-  const send = async (command: unknown) => {
-    if (command instanceof QueryCommand) {
-      const userId = command.input.ExpressionAttributeValues?.[':userId'] as string;
-      if (!command.input.ExclusiveStartKey) queried.push(userId);
-      const rows = [...table.values()]
-        .filter((i) => i.userId === userId)
-        .sort((a, b) => String(a.sk).localeCompare(String(b.sk)));
-      const after = command.input.ExclusiveStartKey?.sk as string | undefined;
-      const rest = after === undefined ? rows : rows.filter((r) => String(r.sk) > after);
-      const page = rest.slice(0, pageSize);
-      const last = page[page.length - 1];
-      return {
-        Items: page.map((p) => structuredClone(p)),
-        LastEvaluatedKey: rest.length > pageSize && last ? { userId, sk: last.sk } : undefined,
-      };
-    }
-    if (command instanceof BatchWriteCommand) {
-      for (const r of command.input.RequestItems?.[TABLE] ?? []) {
-        const k = r.DeleteRequest?.Key;
-        if (!k) throw new Error('marketing only batch-deletes');
-        table.delete(key(k));
-      }
-      return {};
-    }
-    throw new Error(`marketing must not send ${String(command)}`);
-  };
-  return { doc: { send } as unknown as DynamoDBDocumentClient, table, queried };
+  const send = fake.doc.send.bind(fake.doc) as (command: unknown) => Promise<unknown>;
+  const doc = {
+    send: async (command: unknown) => {
+      if (command instanceof QueryCommand && !command.input.ExclusiveStartKey)
+        queried.push(String(command.input.ExpressionAttributeValues?.[':userId']));
+      return send(command);
+    },
+  } as unknown as DynamoDBDocumentClient;
+  return { ...fake, doc, queried };
 }
 
-function erasureCtx(userIds: string[]): ErasureContext {
-  return {
-    requestId: 'req_1',
-    subject: {
-      requestId: 'req_1',
-      subjectHash: 'h',
-      found: true,
-      pseudonymSalt: 's',
-      identifiers: { userIds, emails: [], phones: [], deviceIds: [], externalAccounts: [] },
-    },
-    tombstone: 'erased-user-0',
-    now: () => NOW,
-  };
-}
+const erasureCtx = (userIds: string[]): ErasureContext => erasureContextFor(userIds, NOW);
 
 function harness(items: Item[]) {
   const fake = fakeTable(items);

@@ -60,77 +60,65 @@ export function eventDate(item: Item, now: Date): string {
   return recordInstant(item, 'at', now);
 }
 
-const eventProperties = {
-  userId: { type: 'string' },
-  eventId: { type: 'string' },
-  at: { type: 'string', format: 'date-time' },
-  kind: { type: 'string' },
-  campaignId: { type: 'string' },
-} as const;
+/** A collection of events: the attributes every event has, then the category's own. */
+function eventsSpec(
+  name: MarketingCategory,
+  description: string,
+  tabular: boolean,
+  properties: Record<string, unknown>,
+): CollectionSpec {
+  return {
+    name,
+    description,
+    tabular,
+    recordSchema: {
+      type: 'object',
+      required: ['userId'],
+      properties: {
+        userId: { type: 'string' },
+        eventId: { type: 'string' },
+        at: { type: 'string', format: 'date-time' },
+        kind: { type: 'string' },
+        campaignId: { type: 'string' },
+        ...properties,
+      },
+      additionalProperties: true,
+    },
+  };
+}
 
-const emailEventsSpec: CollectionSpec = {
-  name: 'email-events',
-  description:
+const SPECS: Record<MarketingCategory, CollectionSpec> = {
+  'email-events': eventsSpec(
+    'email-events',
     'E-mails we sent you that were delivered, opened or clicked, with the IP address and program that opened them.',
-  tabular: true,
-  recordSchema: {
-    type: 'object',
-    required: ['userId'],
-    properties: {
-      ...eventProperties,
+    true,
+    {
       kind: { type: 'string', description: 'email-delivered, email-opened or email-clicked' },
       messageId: { type: 'string', description: 'The e-mail the event is about' },
       ip: { type: 'string', description: 'The IP address the e-mail was opened or clicked from' },
       userAgent: { type: 'string', description: 'The e-mail program or browser that opened it' },
       url: { type: 'string', description: 'The link clicked' },
     },
-    additionalProperties: true,
-  },
-};
-
-const campaignEntriesSpec: CollectionSpec = {
-  name: 'campaign-entries',
-  description: 'Sweepstakes and campaigns you entered, with the prize and where it was to be sent.',
-  tabular: true,
-  recordSchema: {
-    type: 'object',
-    required: ['userId'],
-    properties: {
-      ...eventProperties,
+  ),
+  'campaign-entries': eventsSpec(
+    'campaign-entries',
+    'Sweepstakes and campaigns you entered, with the prize and where it was to be sent.',
+    true,
+    {
       kind: { type: 'string', description: 'sweepstakes-entry or campaign-entry' },
       prize: { description: 'The prize entered for' },
       shippingName: { type: 'string', description: 'The name the prize was to be sent to' },
       shippingAddress: { type: 'string', description: 'The address the prize was to be sent to' },
       shippingPhone: { type: 'string', description: 'The phone number given for the delivery' },
     },
-    additionalProperties: true,
-  },
-};
-
-const surveyResponsesSpec: CollectionSpec = {
-  name: 'survey-responses',
-  description: 'Your answers to our questionnaires, by question.',
+  ),
   // Answers are a map of question id to answer: not a flat table.
-  tabular: false,
-  recordSchema: {
-    type: 'object',
-    required: ['userId'],
-    properties: {
-      ...eventProperties,
-      answers: {
-        type: 'object',
-        description: 'Question id -> your answer',
-        additionalProperties: true,
-      },
-    },
-    additionalProperties: true,
-  },
-};
-
-const SPECS: Record<MarketingCategory, CollectionSpec> = {
-  'email-events': emailEventsSpec,
-  'campaign-entries': campaignEntriesSpec,
-  'survey-responses': surveyResponsesSpec,
+  'survey-responses': eventsSpec(
+    'survey-responses',
+    'Your answers to our questionnaires, by question.',
+    false,
+    { answers: { type: 'object', description: 'Question id -> your answer', additionalProperties: true } },
+  ),
 };
 
 /** `details` keys given columns of their own in campaign entries. */
