@@ -418,7 +418,13 @@ describe('DsrStack (demo deployment: platform stores created)', () => {
           });
         }
       }
-      expect([...seen].sort()).toEqual(['sweep', 'writer:accounts', 'writer:chat', 'writer:payments']);
+      expect([...seen].sort()).toEqual([
+        'sweep',
+        'writer:accounts',
+        'writer:chat',
+        'writer:marketing',
+        'writer:payments',
+      ]);
       // Only the accounts connector writes single items (its suppression record).
       const putters = identityStatements(template).filter(
         ({ statement }) =>
