@@ -21,6 +21,8 @@ export interface TableSpec {
   partitionKey: string;
   sortKey?: string;
   indexes: { indexName: string; partitionKey: string; sortKey?: string }[];
+  /** The table's DynamoDB stream, where the orchestrator reacts to its writes. */
+  stream?: 'NEW_AND_OLD_IMAGES';
 }
 
 export const platformStores = {
@@ -32,6 +34,8 @@ export const platformStores = {
         { indexName: 'byEmail', partitionKey: 'email' },
         { indexName: 'byPhone', partitionKey: 'phone' },
       ],
+      // The identifier index follows it: which device ids and linked accounts each account gained or lost.
+      stream: 'NEW_AND_OLD_IMAGES',
     },
   },
   payments: {
@@ -96,12 +100,23 @@ export const orchestratorResources = {
     indexes: [{ indexName: 'byUntil', partitionKey: 'kind', sortKey: 'until' }],
   },
   vaultBucket: 'dsr-retention-vault',
+  /**
+   * Device ids and linked external accounts -> accounts, by keyed hash (functions/lib/identifiers):
+   * subject resolution finds them without a Scan of the accounts table, which has no index on them.
+   */
+  identifierIndexTable: {
+    tableName: 'dsr-identifier-index',
+    partitionKey: 'identifierHash',
+    sortKey: 'accountHash',
+    indexes: [],
+  },
 } as const satisfies {
   requestsTable: TableSpec;
   stagingBucket: string;
   exportsBucket: string;
   vaultTable: TableSpec;
   vaultBucket: string;
+  identifierIndexTable: TableSpec;
 };
 
 export const ALL_PLATFORM_TABLES: TableSpec[] = [
@@ -115,6 +130,7 @@ export const ALL_PLATFORM_TABLES: TableSpec[] = [
 export const ALL_ORCHESTRATOR_TABLES: TableSpec[] = [
   orchestratorResources.requestsTable,
   orchestratorResources.vaultTable,
+  orchestratorResources.identifierIndexTable,
 ];
 
 export const ALL_PLATFORM_BUCKETS: string[] = [
@@ -141,6 +157,7 @@ export const ENV = {
   exportsBucket: 'EXPORTS_BUCKET',
   vaultTable: 'VAULT_TABLE',
   vaultBucket: 'VAULT_BUCKET',
+  identifierIndexTable: 'IDENTIFIER_INDEX_TABLE',
 } as const;
 
 /** Default name -> value map of every resource variable (the local stack and CDK both start from it). */
@@ -158,5 +175,6 @@ export function defaultResourceEnv(): Record<string, string> {
     [ENV.exportsBucket]: orchestratorResources.exportsBucket,
     [ENV.vaultTable]: orchestratorResources.vaultTable.tableName,
     [ENV.vaultBucket]: orchestratorResources.vaultBucket,
+    [ENV.identifierIndexTable]: orchestratorResources.identifierIndexTable.tableName,
   };
 }

@@ -1,7 +1,8 @@
 /**
  * The orchestrator's stack: keys, the platform stores (created or imported), the orchestrator's own
  * state, one connector per store, the task functions, the export and erasure workflows, the request API
- * and the background functions (callbacks, deadline monitor, retention sweep). See docs/deploy.md.
+ * and the background functions (callbacks, deadline monitor, retention sweep, identifier indexer). See
+ * docs/deploy.md.
  */
 import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
@@ -10,6 +11,7 @@ import { AlarmTopic } from './constructs/alarms';
 import { API_ROLES, DsrApi, roleScope } from './constructs/api';
 import { Background } from './constructs/background';
 import { Connectors } from './constructs/connectors';
+import { IdentifierIndexer } from './constructs/identifier-indexer';
 import { DsrKeys } from './constructs/keys';
 import { OrchestratorState } from './constructs/orchestrator-state';
 import { PlatformStores } from './constructs/platform-stores';
@@ -32,6 +34,7 @@ export class DsrStack extends Stack {
   readonly erasureWorkflow: DsrWorkflow<'erasure'>;
   readonly api: DsrApi;
   readonly background: Background;
+  readonly identifierIndexer: IdentifierIndexer;
   readonly alarms: AlarmTopic;
 
   constructor(scope: Construct, id: string, props: DsrStackProps) {
@@ -126,6 +129,14 @@ export class DsrStack extends Stack {
       publicApiUrl: this.api.publicApiUrl,
       processorDomain: this.api.processorDomain,
     });
+    this.identifierIndexer = new IdentifierIndexer(this, 'IdentifierIndexer', {
+      accounts: this.stores.accounts,
+      index: this.state.identifierIndex,
+      subjectHashKey: this.keys.subjectHash,
+      observabilityKey: this.keys.observability,
+      alarmTopic: this.alarms.topic,
+      defaults,
+    });
 
     // Stack-level outputs keep their plain names (docs/deploy.md, "Tokens for each role").
     new CfnOutput(this, 'ApiUrl', { value: this.api.stage.url });
@@ -142,6 +153,10 @@ export class DsrStack extends Stack {
       value: this.erasureWorkflow.stateMachine.stateMachineArn,
     });
     new CfnOutput(this, 'SigningKeyArn', { value: this.keys.signing.keyArn });
+    new CfnOutput(this, 'IdentifierIndexerFunctionName', {
+      value: this.identifierIndexer.indexer.functionName,
+      description: 'Invoke with {"backfill":{"segment":i,"totalSegments":n}} to index existing accounts',
+    });
     new CfnOutput(this, 'AlarmTopicArn', { value: this.alarms.topic.topicArn });
   }
 }

@@ -7,11 +7,11 @@ import './polyfills';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Server } from 'node:http';
-import type { Context } from 'aws-lambda';
+import type { Context, DynamoDBBatchResponse } from 'aws-lambda';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
-import { STORE_NAMES, defaultResourceEnv } from '../config/data-map';
+import { STORE_NAMES, defaultResourceEnv, platformStores } from '../config/data-map';
 import {
   CONNECTOR_FUNCTIONS_ENV,
   STATE_MACHINES,
@@ -20,6 +20,7 @@ import {
 import type { ApiEvent, ApiResult } from '../functions/api/http';
 import { LOCAL_CREDENTIALS, LOCAL_REGION, startAll, startDynamoLocal, startS3Local } from './stores';
 import { bootstrapResources } from './bootstrap';
+import { startStreamPoller } from './dynamodb-stream';
 import { seedDemoData } from './seed';
 import { startLocalApi } from './api-server';
 import { loadTokenKey } from './auth';
@@ -144,7 +145,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       requestChecksumCalculation: 'WHEN_REQUIRED',
       responseChecksumValidation: 'WHEN_REQUIRED',
     });
-    await bootstrapResources({ dynamo: dynamoClient, s3 });
+    const bootstrap = await bootstrapResources({ dynamo: dynamoClient, s3 });
 
     // Seed once per data directory: re-seeding would bring back what an erasure removed.
     const seedMarker = join(options.dataDir, 'seeded');
@@ -154,6 +155,22 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       if (options.persist) writeFileSync(seedMarker, new Date().toISOString());
       seeded = true;
     }
+
+    // The identifier index follows the accounts table's stream from its start, as the indexer Lambda does
+    // in AWS. An accounts table this start did not create may hold accounts from before it had a stream
+    // (an older data directory): the backfill adds whatever entries are missing.
+    const indexer =
+      (await import('../functions/index-identifiers/handler')) as typeof import('../functions/index-identifiers/handler');
+    const accountsStream = await startStreamPoller({
+      endpoint: dynamo.endpoint,
+      tableName: platformStores.accounts.table.tableName,
+      // A stream event gets the stream's answer (the batch item failures).
+      handler: async (event) => (await indexer.handler(event, {} as Context)) as DynamoDBBatchResponse,
+    });
+    stops.push(() => accountsStream.stop());
+    if (!bootstrap.createdTables.includes(platformStores.accounts.table.tableName))
+      await indexer.handler({ backfill: {} }, {} as Context);
+    await accountsStream.caughtUp();
 
     const tokenKey = loadTokenKey(keys.apiToken);
     const { handler } = (await import('../functions/api/handler')) as {

@@ -248,25 +248,38 @@ async function spawnDynamoDbLocal(options: {
 }
 
 /**
+ * One raw call of DynamoDB Local's JSON protocol, e.g. `DynamoDB_20120810.ListTables` or
+ * `DynamoDBStreams_20120810.GetRecords`, with a timeout. Answers the HTTP status and the parsed body.
+ */
+export async function dynamoLocalCall(
+  endpoint: string,
+  target: string,
+  input: unknown,
+  timeoutMs: number,
+): Promise<{ ok: boolean; body: unknown }> {
+  const response = await fetch(endpoint, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/x-amz-json-1.0',
+      'x-amz-target': target,
+      // DynamoDB Local wants a well-formed SigV4 header; it does not check the signature.
+      authorization:
+        'AWS4-HMAC-SHA256 Credential=local/20260101/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=0',
+    },
+    body: JSON.stringify(input),
+    signal: AbortSignal.timeout(timeoutMs),
+  });
+  return { ok: response.ok, body: (await response.json()) as unknown };
+}
+
+/**
  * One raw ListTables call with a short timeout. Not the SDK: its request timeout only warns, and a JVM
  * that has bound the port but is not serving yet would hold the probe for seconds.
  */
 async function answersListTables(endpoint: string): Promise<boolean> {
   try {
-    const response = await fetch(endpoint, {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/x-amz-json-1.0',
-        'x-amz-target': 'DynamoDB_20120810.ListTables',
-        // DynamoDB Local wants a well-formed SigV4 header; it does not check the signature.
-        authorization:
-          'AWS4-HMAC-SHA256 Credential=local/20260101/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=0',
-      },
-      body: '{"Limit":1}',
-      signal: AbortSignal.timeout(1000),
-    });
-    const body = (await response.json()) as { TableNames?: unknown };
-    return response.ok && Array.isArray(body.TableNames);
+    const { ok, body } = await dynamoLocalCall(endpoint, 'DynamoDB_20120810.ListTables', { Limit: 1 }, 1000);
+    return ok && Array.isArray((body as { TableNames?: unknown }).TableNames);
   } catch {
     return false;
   }

@@ -146,9 +146,9 @@ function printStatement(payload: CertificatePayload): void {
   if (payload.supersedes) console.log(`    supersedes certificate ${payload.supersedes.number}`);
 }
 
-function checkCertificate(file: string, jws: string, keys: VerificationKeys): number {
+async function checkCertificate(file: string, jws: string, keys: VerificationKeys): Promise<number> {
   console.log(`Checking an erasure certificate: ${file}`);
-  const result = verifyCertificate(jws, keys);
+  const result = await verifyCertificate(jws, keys);
   if (!result.ok) {
     console.error(`BAD-CERTIFICATE    ${result.reason}`);
     console.error(`INVALID: ${file} is not a genuine erasure certificate.`);

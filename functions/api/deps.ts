@@ -18,13 +18,13 @@ export interface ApiDeps {
   workflows: WorkflowStarter;
   /** The public signing keys, as a JWKS. */
   jwks: () => Promise<unknown>;
-  /** Download links and the exports bucket (issue 6). */
+  /** Download links and the exports bucket. */
   downloads: DownloadDeps;
   /** The audit trail: every API action is recorded. */
   audit: AuditLog;
   /** The account's country, for a request's default jurisdiction. */
   accounts: AccountDirectory;
-  /** Issue 5: request settings; defaults in routes/requests.ts (DEFAULT_REQUEST_SETTINGS). */
+  /** Request settings; defaults in request-settings.ts (DEFAULT_REQUEST_SETTINGS). */
   settings?: Partial<RequestSettings>;
   clock?: () => Date;
   /** Signs OpenDSR responses (the archive signing key). */
@@ -41,7 +41,7 @@ export interface DownloadDeps {
   archives: ArchiveAccess;
 }
 
-/** Issue 4: the stored certificate text (a compact JWS), or undefined when it is not there. */
+/** The stored certificate text (a compact JWS), or undefined when it is not there. */
 export interface CertificateReader {
   read(bucket: string, key: string): Promise<string | undefined>;
 }

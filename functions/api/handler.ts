@@ -1,7 +1,6 @@
 import middy from '@middy/core';
-import { SFNClient } from '@aws-sdk/client-sfn';
 import { ENV } from '../../config/data-map';
-import { documentClient, s3Client } from '../lib/aws/clients';
+import { documentClient, s3Client, stepFunctionsClient } from '../lib/aws/clients';
 import {
   DownloadLinks,
   S3ArchiveAccess,
@@ -9,6 +8,7 @@ import {
   tokenMacFromEnv,
 } from '../lib/downloads/download-links';
 import { requireEnv } from '../lib/runtime/config';
+import { observability } from '../lib/runtime/observability';
 import { RequestRepository } from '../lib/requests/requests';
 import { EventLog } from '../lib/requests/event-log';
 import { requestTableFromEnv } from '../lib/requests/request-table';
@@ -16,13 +16,14 @@ import { HoldRepository } from '../lib/holds/holds';
 import { subjectHasherFromEnv } from '../lib/crypto/subject-hash';
 import { signerFromEnv } from '../lib/crypto/signing';
 import { createApi } from './core';
+import { errorAnswers } from './error-middleware';
 import type { ApiEvent, ApiResult } from './http';
 import { StepFunctionsStarter } from './workflows';
 import { platformStores } from '../../config/data-map';
 import { AuditLog } from '../lib/audit/audit-log';
 import { intEnv, optionalEnv } from '../lib/runtime/config';
 import { DynamoAccountDirectory } from './accounts';
-import { DEFAULT_REQUEST_SETTINGS } from './routes/requests';
+import { DEFAULT_REQUEST_SETTINGS } from './request-settings';
 import { S3CertificateReader } from './routes/certificate';
 
 const signer = signerFromEnv();
@@ -33,7 +34,7 @@ const api = createApi({
   holds: new HoldRepository(table),
   hasher: subjectHasherFromEnv(),
   // Erasure is offered only once its workflow is deployed (ERASURE_STATE_MACHINE_ARN set).
-  workflows: new StepFunctionsStarter(new SFNClient({}), {
+  workflows: new StepFunctionsStarter(stepFunctionsClient(), {
     export: requireEnv('EXPORT_STATE_MACHINE_ARN'),
     erasure: process.env.ERASURE_STATE_MACHINE_ARN || undefined,
   }),
@@ -62,4 +63,4 @@ const api = createApi({
   },
 });
 
-export const handler = middy<ApiEvent, ApiResult>().handler(api);
+export const handler = middy<ApiEvent, ApiResult>().use(observability()).use(errorAnswers()).handler(api);

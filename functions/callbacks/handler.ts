@@ -6,6 +6,7 @@
  */
 import middy from '@middy/core';
 import { intEnv, optionalEnv } from '../lib/runtime/config';
+import { observability } from '../lib/runtime/observability';
 import { CallbackOutbox } from '../lib/requests/callback-outbox';
 import { requestTableFromEnv } from '../lib/requests/request-table';
 import { RequestRepository } from '../lib/requests/requests';
@@ -35,14 +36,16 @@ interface StreamRecord {
   dynamodb?: { Keys?: { pk?: { S?: string } } };
 }
 
-export const handler = middy<{ Records?: StreamRecord[] }, { requests: number }>().handler(async (event) => {
-  if (!event.Records) return { requests: await delivery.sweep() };
-  const ids = new Set<string>();
-  for (const record of event.Records) {
-    const pk = record.dynamodb?.Keys?.pk?.S;
-    if (pk?.startsWith('REQ#')) ids.add(pk.slice(4));
-  }
-  // Errors propagate: the stream retries the batch (the lease and outbox states make that safe).
-  for (const id of ids) await delivery.deliverRequest(id);
-  return { requests: ids.size };
-});
+export const handler = middy<{ Records?: StreamRecord[] }, { requests: number }>()
+  .use(observability())
+  .handler(async (event) => {
+    if (!event.Records) return { requests: await delivery.sweep() };
+    const ids = new Set<string>();
+    for (const record of event.Records) {
+      const pk = record.dynamodb?.Keys?.pk?.S;
+      if (pk?.startsWith('REQ#')) ids.add(pk.slice(4));
+    }
+    // Errors propagate: the stream retries the batch (the lease and outbox states make that safe).
+    for (const id of ids) await delivery.deliverRequest(id);
+    return { requests: ids.size };
+  });

@@ -30,6 +30,7 @@ import type { EventLog } from '../lib/requests/event-log';
 import { getJson, putJson, stagingKeys } from '../lib/aws/s3-objects';
 import { asOfDate, loadInventories, type RunInput } from '../lib/erasure/run';
 import type { ErasureSchedule } from '../lib/erasure/schedule';
+import { certificateServiceOf, serviceProfile } from '../lib/services/profiles';
 
 export interface CertifyDeps {
   s3: S3Client;
@@ -134,6 +135,8 @@ async function issue(deps: CertifyDeps, input: CertifyInput): Promise<CertifyOut
   const number = run + 1;
   const payload = buildCertificate({
     issuer: deps.issuer,
+    // The staged subject's service, else the one recorded on the request at the first run.
+    service: certificateServiceOf(serviceProfile(subject.service ?? request.service)),
     requestId: input.requestId,
     requestedAt: request.createdAt,
     subjectHash: subject.subjectHash,

@@ -8,6 +8,7 @@ import { signerFromEnv } from '../lib/crypto/signing';
 import { taskHandler } from '../lib/runtime/task-handler';
 import { ErasureSchedule } from '../lib/erasure/schedule';
 import { certifyErasure, type CertifyDeps, type CertifyInput, type CertifyOutput } from './core';
+import { defaultServiceId } from '../lib/services/profiles';
 
 const table = requestTableFromEnv();
 const deps: CertifyDeps = {
@@ -20,6 +21,9 @@ const deps: CertifyDeps = {
   signer: signerFromEnv(),
   issuer: optionalEnv('CERTIFICATE_ISSUER', 'dsr-orchestrator'),
 };
+
+// The service profiles and DEFAULT_SERVICE are checked at cold start, not by a request halfway.
+defaultServiceId();
 
 export const handler = taskHandler<CertifyInput, CertifyOutput>('certify-erasure', (input) =>
   certifyErasure(deps, input),

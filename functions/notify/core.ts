@@ -15,6 +15,7 @@ import type { RequestRepository } from '../lib/requests/requests';
 import type { EventLog } from '../lib/requests/event-log';
 import { getJson, stagingKeys } from '../lib/aws/s3-objects';
 import { negotiateLocale, type Locale } from '../lib/downloads/download-page';
+import { serviceProfile } from '../lib/services/profiles';
 import { renderLinkEmail, toMime } from './email';
 import type { Mailer } from './mailer';
 
@@ -81,6 +82,8 @@ export async function notify(deps: NotifyDeps, input: NotifyInput): Promise<Noti
     url: await deps.links.urlFor(link),
     expiresAt: link.expiresAt,
     maxDownloads: link.maxDownloads,
+    // The service the archive names (as its download page does), else the request's.
+    service: link.summary.service ?? record.service,
   });
   const raw = toMime({
     from: deps.from,
@@ -99,7 +102,10 @@ export async function notify(deps: NotifyDeps, input: NotifyInput): Promise<Noti
   return { ...result, notified: true };
 }
 
-/** The resolved account's address, from the staged subject (present until CleanUpStaging) and accounts. */
+/**
+ * The resolved account's address and language, from the staged subject (present until CleanUpStaging)
+ * and accounts: the account's locale, else its service's default language.
+ */
 export class StagedSubjectRecipients implements RecipientLookup {
   constructor(
     private readonly s3: S3Client,
@@ -126,9 +132,13 @@ export class StagedSubjectRecipients implements RecipientLookup {
     );
     if (!Item || Item.status === 'deleted' || typeof Item.email !== 'string' || !Item.email.includes('@'))
       return undefined;
+    const tag = typeof Item.locale === 'string' && Item.locale !== '' ? Item.locale : undefined;
     return {
       email: Item.email,
-      locale: negotiateLocale(typeof Item.locale === 'string' ? Item.locale.replace('_', '-') : undefined),
+      // An account without a locale hears from its service in the service's own language.
+      locale: tag
+        ? negotiateLocale(tag.replace('_', '-'))
+        : serviceProfile(subject.service).languages.default,
     };
   }
 }

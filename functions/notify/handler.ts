@@ -13,6 +13,7 @@ import { RequestRepository } from '../lib/requests/requests';
 import { taskHandler } from '../lib/runtime/task-handler';
 import { notify, StagedSubjectRecipients, type NotifyInput, type NotifyOutput } from './core';
 import { mailerFromEnv } from './mailer';
+import { defaultServiceId } from '../lib/services/profiles';
 
 const table = requestTableFromEnv();
 const { mailer, from } = mailerFromEnv();
@@ -30,5 +31,8 @@ const deps = {
   mailer,
   from,
 };
+
+// The service profiles and DEFAULT_SERVICE are checked at cold start, not by a request halfway.
+defaultServiceId();
 
 export const handler = taskHandler<NotifyInput, NotifyOutput>('notify', (input) => notify(deps, input));

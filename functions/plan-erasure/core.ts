@@ -5,9 +5,10 @@
  * record it on the request (it holds counts, categories, rules and hold ids only: no personal data).
  */
 import type { S3Client } from '@aws-sdk/client-s3';
-import { isJurisdictionCode } from '../lib/erasure/policy';
+import { planningJurisdiction } from '../lib/erasure/policy';
 import { buildPlan } from '../lib/erasure/planner';
-import { DEFAULT_JURISDICTION, type ErasurePlan, type Inventory, type Policy } from '../lib/erasure/types';
+import type { ErasurePlan, Inventory, Policy } from '../lib/erasure/types';
+import { processorIdsOf, serviceProfile } from '../lib/services/profiles';
 import { runNumberOf, type ErasureRun } from '../lib/erasure/certificate';
 import type { StagedSubject } from '../lib/connectors/contract';
 import { ContractError } from '../lib/runtime/errors';
@@ -42,12 +43,6 @@ export interface PlanTaskOutput {
   complete: boolean;
 }
 
-/** The profile to plan with: the request's jurisdiction when the policy can read it, else `default`. */
-export function planningJurisdiction(recorded: string | undefined): string {
-  const code = (recorded ?? '').trim().toUpperCase();
-  return code && isJurisdictionCode(code) ? code : DEFAULT_JURISDICTION;
-}
-
 export async function planErasure(deps: PlanDeps, input: PlanTaskInput): Promise<PlanTaskOutput> {
   if (!input?.requestId) throw new ContractError('requestId is required');
   const clock = deps.clock ?? (() => new Date());
@@ -73,6 +68,7 @@ export async function planErasure(deps: PlanDeps, input: PlanTaskInput): Promise
     holds: holds.map(toHoldScope),
     now,
     accountDeletedAt,
+    processorIds: processorIdsOf(serviceProfile(subject.service ?? request.service)),
   });
   await putJson(deps.s3, { bucket: deps.stagingBucket, key: stagingKeys.plan(input.requestId) }, plan);
 

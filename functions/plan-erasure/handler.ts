@@ -9,6 +9,7 @@ import { RequestRepository } from '../lib/requests/requests';
 import { subjectHasherFromEnv } from '../lib/crypto/subject-hash';
 import { taskHandler } from '../lib/runtime/task-handler';
 import { planErasure, type PlanDeps, type PlanTaskInput, type PlanTaskOutput } from './core';
+import { defaultServiceId } from '../lib/services/profiles';
 
 const table = requestTableFromEnv();
 const deps: PlanDeps = {
@@ -21,6 +22,9 @@ const deps: PlanDeps = {
   // A bad policy fails the cold start, not a request halfway.
   policy: loadDefaultPolicy(),
 };
+
+// The service profiles and DEFAULT_SERVICE are checked at cold start, not by a request halfway.
+defaultServiceId();
 
 export const handler = taskHandler<PlanTaskInput, PlanTaskOutput>('plan-erasure', (input) =>
   planErasure(deps, input),

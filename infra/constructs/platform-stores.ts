@@ -77,6 +77,7 @@ export class PlatformStores extends Construct {
       tableName: existing?.name ?? spec.tableName,
       encryptionKey: key,
       globalIndexes: spec.indexes.map((i) => i.indexName),
+      tableStreamArn: existing?.streamArn,
     });
     return { table, spec: { ...spec, tableName: table.tableName }, key };
   }

@@ -108,6 +108,7 @@ export class TaskFunctions extends Construct {
       resolveSubject: {
         environment: {
           [ENV.accountsTable]: stores.accounts.table.tableName,
+          [ENV.identifierIndexTable]: state.identifierIndex.table.tableName,
           [ENV.requestsTable]: state.requests.table.tableName,
           [ENV.stagingBucket]: state.staging.bucket.bucketName,
           [KEY_ENV.subjectHashKey]: props.subjectHashKey.keyArn,
@@ -115,11 +116,13 @@ export class TaskFunctions extends Construct {
         },
         timeout: Duration.minutes(2),
         grant: (fn) => {
-          // Resolution by device id or linked account has no index: those identifiers need a Scan.
+          // Accounts by key and through byEmail / byPhone; device ids and linked accounts through the
+          // identifier index. No Scan.
           grantTable(fn, stores.accounts, {
-            table: ['dynamodb:GetItem', 'dynamodb:Scan'],
+            table: ['dynamodb:GetItem'],
             indexes: { names: allTableIndexes(stores.accounts), actions: ['dynamodb:Query'] },
           });
+          grantTable(fn, state.identifierIndex, { table: ['dynamodb:Query'] });
           // Events on every run; in erasure mode also the subject's keyed-hash pointers (for holds).
           requestsReadWrite(fn);
           staging(fn, ['s3:PutObject'], 'write');

@@ -37,10 +37,10 @@ test('every status change of an export is delivered, signed with a key from the 
     expect(bodies.map((b) => b.status)).toEqual(['received', 'in_progress', 'completed']);
     for (const r of receiver.received) {
       const signature = String(r.headers[DSR_SIGNATURE_HEADER]);
-      expect(verifyDsrCallback(r.body, signature, jwks)).toBe(true);
+      expect(await verifyDsrCallback(r.body, signature, jwks)).toBe(true);
       // A changed byte breaks it.
       const tampered = Buffer.from(r.body.toString('utf8').replace('"status":"', '"status":"x'));
-      expect(verifyDsrCallback(tampered, signature, jwks)).toBe(false);
+      expect(await verifyDsrCallback(tampered, signature, jwks)).toBe(false);
     }
     expect(bodies.every((b) => b.requestId === created.body.requestId)).toBe(true);
     expect(JSON.stringify(bodies)).not.toContain('u-cb-1');

@@ -48,7 +48,7 @@ async function certificate(role: 'support' | 'legal' | 'auditor' = 'auditor') {
   expect(res.headers.get('content-type')).toContain('application/jose');
   const jws = String(res.body.raw);
   const jwks = (await stack.call('GET', '/.well-known/jwks.json', { role: null })).body as unknown as Jwks;
-  const verified = verifyCertificate(jws, jwks);
+  const verified = await verifyCertificate(jws, jwks);
   if (!verified.ok) throw new Error(`certificate does not verify: ${verified.reason}`);
   return verified.payload;
 }

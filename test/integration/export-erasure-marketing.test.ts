@@ -137,7 +137,7 @@ test('his erasure deletes his marketing events and the certificate lists them', 
   });
   expect(res.status).toBe(200);
   const jwks = (await stack.call('GET', '/.well-known/jwks.json', { role: null })).body as unknown as Jwks;
-  const verified = verifyCertificate(String(res.body.raw), jwks);
+  const verified = await verifyCertificate(String(res.body.raw), jwks);
   if (!verified.ok) throw new Error(`certificate does not verify: ${verified.reason}`);
   const count = (kind: (k: string) => boolean) => his.filter((e) => kind(e.kind)).length;
   expect(certCategory(verified.payload, 'marketing', 'email-events')).toMatchObject({

@@ -7,11 +7,15 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Server } from 'node:http';
+import middy from '@middy/core';
+import type { Context } from 'aws-lambda';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, PutCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
 import { orchestratorResources, platformStores } from '../../config/data-map';
 import { createApi, type ApiDeps } from '../../functions/api/core';
+import { errorAnswers } from '../../functions/api/error-middleware';
+import { apiEvent } from './api-event';
 import { S3CertificateReader } from '../../functions/api/routes/certificate';
 import { DownloadLinks, S3ArchiveAccess } from '../../functions/lib/downloads/download-links';
 import type { ApiEvent, ApiResult } from '../../functions/api/http';
@@ -76,6 +80,12 @@ export class FakeWorkflows implements WorkflowStarter {
       },
     });
   }
+}
+
+/** The API as the Lambda serves it (functions/api/handler.ts): the dispatcher behind the error middleware. */
+export function apiHandler(deps: ApiDeps): (event: ApiEvent) => Promise<ApiResult> {
+  const handler = middy<ApiEvent, ApiResult>().use(errorAnswers()).handler(createApi(deps));
+  return (event) => handler(event, {} as Context);
 }
 
 export interface Harness {
@@ -169,7 +179,7 @@ export async function startHarness(
       archives: new S3ArchiveAccess(new S3Client({ region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS })),
     },
   };
-  const api = createApi(deps);
+  const api = apiHandler(deps);
   const tokenKey = loadTokenKey(join(dataDir, 'token.key'));
   const server = await startLocalApi(
     { handler: api, tokenKey, throttle: options.throttle ?? { perSecond: 1000, burst: 1000 } },
@@ -204,37 +214,7 @@ export async function startHarness(
     }
     return { status: res.status, body: parsed, headers: res.headers, text };
   };
-  const event: Harness['event'] = (method, path, opts = {}) => {
-    const role = opts.role ?? 'support';
-    return {
-      version: '2.0',
-      routeKey: '$default',
-      rawPath: path,
-      rawQueryString: '',
-      headers: { 'content-type': 'application/json' },
-      queryStringParameters: opts.query,
-      isBase64Encoded: false,
-      body: opts.body,
-      requestContext: {
-        accountId: '0',
-        apiId: 'test',
-        domainName: 'localhost',
-        domainPrefix: 'test',
-        http: { method, path, protocol: 'HTTP/1.1', sourceIp: '127.0.0.1', userAgent: 'test' },
-        requestId: 'test',
-        routeKey: '$default',
-        stage: '$default',
-        time: new Date().toUTCString(),
-        timeEpoch: Date.now(),
-        authorizer: {
-          jwt: {
-            claims: { sub: `test-${role}`, client_id: `test-${role}`, scope: `dsr/${role}` },
-            scopes: [`dsr/${role}`],
-          },
-        },
-      },
-    } as ApiEvent;
-  };
+  const event: Harness['event'] = (method, path, opts = {}) => apiEvent(method, path, opts);
   const countItems = async () => {
     const out = await doc.send(
       new ScanCommand({ TableName: table.tableName, Select: 'COUNT', ConsistentRead: true }),

@@ -6,11 +6,12 @@
  */
 import {
   BatchWriteCommand,
+  DynamoDBDocumentClient,
   QueryCommand,
   UpdateCommand,
-  type DynamoDBDocumentClient,
 } from '@aws-sdk/lib-dynamodb';
 import type { ErasureContext } from '../../functions/lib/connectors/contract';
+import { fakeClient } from './fake-client';
 
 type Item = Record<string, unknown>;
 
@@ -66,7 +67,7 @@ export function fakeUserKeyedTable(
     }
     throw new Error(`${tableName} must not be sent ${String(command)}`);
   };
-  return { doc: { send } as unknown as DynamoDBDocumentClient, table, log };
+  return { doc: fakeClient(DynamoDBDocumentClient, { send }), table, log };
 }
 
 /** The erasure context of a found subject with these user ids, at `now`. */

@@ -81,10 +81,10 @@ describe('signatures a receiver can check', () => {
     const body = Buffer.from('{"requestId":"req_1","status":"completed"}');
     const headers = await dsrSignatureHeaders(body, signer);
     const jwks = await signer.publicJwks();
-    expect(verifyDsrCallback(body, headers['x-dsr-signature']!, jwks)).toBe(true);
-    expect(verifyDsrCallback(Buffer.from('{"requestId":"req_2"}'), headers['x-dsr-signature']!, jwks)).toBe(
-      false,
-    );
+    expect(await verifyDsrCallback(body, headers['x-dsr-signature']!, jwks)).toBe(true);
+    expect(
+      await verifyDsrCallback(Buffer.from('{"requestId":"req_2"}'), headers['x-dsr-signature']!, jwks),
+    ).toBe(false);
     expect(headers['x-dsr-key-id']).toBe(jwks.keys[0]?.kid);
   });
 

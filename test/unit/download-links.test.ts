@@ -284,6 +284,36 @@ describe('the page', () => {
     expect(csp).not.toContain('unsafe');
   });
 
+  test("names the archive's service and its controller, and no other service's", () => {
+    const cluster = renderDownloadPage({
+      ...model,
+      locale: 'en',
+      summary: { ...model.summary, service: 'cluster' },
+    });
+    expect(cluster).toContain('the personal data Cluster, Inc. holds about you as a user of Cluster');
+    for (const other of ['Sony Music', 'klub-outside', 'Audiostock', 'METALIVE', 'PRISM']) {
+      expect(cluster).not.toContain(other);
+    }
+    const prism = renderDownloadPage({
+      ...model,
+      locale: 'ja',
+      summary: { ...model.summary, service: 'prism-project' },
+    });
+    expect(prism).toContain(
+      '株式会社ソニー・ミュージックエンタテインメントがPRISM Projectのご利用に関して保有する',
+    );
+    // An archive from before services names none: it is the deployment's default service's.
+    expect(renderDownloadPage({ ...model, locale: 'en' })).toContain(
+      'Sony Music Solutions Inc. holds about you',
+    );
+    expect(
+      summaryFromManifest(
+        { bucket: 'b', key: 'k', bytes: 1, sha256: 'a'.repeat(64), files: 1, records: 0 },
+        Buffer.from(JSON.stringify({ service: 'metalive', stores: [] })),
+      ).service,
+    ).toBe('metalive');
+  });
+
   test('error pages say what happened and what to do, in both languages', () => {
     expect(renderErrorPage('expired', 'en')).toContain('ask for a new copy');
     expect(renderErrorPage('exhausted', 'ja')).toContain('上限回数');
@@ -292,12 +322,12 @@ describe('the page', () => {
 });
 
 describe('the notification email', () => {
-  const content = renderLinkEmail({
-    locale: 'ja',
+  const email = {
     url: 'https://dl.example/v1/downloads/tok',
     expiresAt: '2030-01-08T00:00:00.000Z',
     maxDownloads: 5,
-  });
+  };
+  const content = renderLinkEmail({ ...email, locale: 'ja' });
 
   test('is a plain UTF-8 message with an encoded Japanese subject and the link in its body', () => {
     const raw = toMime({ from: 'privacy@dsr.example', to: 'a@b.example', content, locale: 'ja', date: NOW });
@@ -308,6 +338,14 @@ describe('the notification email', () => {
     expect(text).toContain('https://dl.example/v1/downloads/tok');
     expect(text).toContain('有効期限: 2030年1月8日');
     expect(body.split('\r\n').every((line) => line.length <= 76)).toBe(true);
+  });
+
+  test("comes from the archive's service and its controller", () => {
+    const en = renderLinkEmail({ ...email, locale: 'en', service: 'audiostock' });
+    expect(en.subject).toBe('Audiostock: your data export is ready');
+    expect(en.text).toContain('the personal data you asked Audiostock Inc. for, as a user of Audiostock');
+    expect(en.text).not.toMatch(/Sony|Cluster|METALIVE|klub-outside/);
+    expect(content.subject).toBe('klub-outside: データのエクスポートの準備ができました');
   });
 
   test('refuses header injection through the address', () => {

@@ -1,4 +1,4 @@
-import { QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import {
   categoryOf,
   createMarketingConnector,
@@ -13,6 +13,7 @@ import type {
   VaultRecord,
 } from '../../functions/lib/connectors/contract';
 import type { HoldScope } from '../../functions/lib/erasure/types';
+import { fakeClient } from '../support/fake-client';
 import { fakeCollect } from '../support/fake-collect';
 import { planEntriesFor } from '../support/erasure-plans';
 import { erasureContextFor, fakeUserKeyedTable } from '../support/user-keyed-table';
@@ -68,13 +69,13 @@ function fakeTable(items: Item[]) {
   const fake = fakeUserKeyedTable(TABLE, items, { pageSize: 2 });
   const queried: string[] = [];
   const send = fake.doc.send.bind(fake.doc) as (command: unknown) => Promise<unknown>;
-  const doc = {
+  const doc = fakeClient(DynamoDBDocumentClient, {
     send: async (command: unknown) => {
       if (command instanceof QueryCommand && !command.input.ExclusiveStartKey)
         queried.push(String(command.input.ExpressionAttributeValues?.[':userId']));
       return send(command);
     },
-  } as unknown as DynamoDBDocumentClient;
+  });
   return { ...fake, doc, queried };
 }
 

@@ -32,7 +32,7 @@ import type { LogsConfig } from './config';
 
 export type { LogsConfig };
 
-const accessLogSpec: CollectionSpec = {
+export const accessLogSpec: CollectionSpec = {
   name: 'access-log',
   description:
     'Requests from your account, and from your devices while signed out: time, address, device, page and country.',
@@ -71,7 +71,7 @@ const participantSchema = {
   additionalProperties: true,
 };
 
-const voiceSessionsSpec: CollectionSpec = {
+export const voiceSessionsSpec: CollectionSpec = {
   name: 'voice-sessions',
   description:
     'Voice sessions you took part in: when, in which world, your own connection, and the other participants as pseudonyms.',

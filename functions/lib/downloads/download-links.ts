@@ -39,6 +39,8 @@ export interface ArchiveSummary {
   files: number;
   records: number;
   stores: { store: string; records: number; files: number }[];
+  /** The service whose controller issued the archive (its manifest's `service`), when it says. */
+  service?: string;
 }
 
 export interface DownloadLink {
@@ -398,9 +400,11 @@ export async function ensureLink(
 /** Per-store counts from the manifest; totals from the request's archive record. */
 export function summaryFromManifest(archive: ExportArchive, manifest: Buffer | undefined): ArchiveSummary {
   let stores: ArchiveSummary['stores'] = [];
+  let service: string | undefined;
   if (manifest) {
     try {
-      const parsed = JSON.parse(manifest.toString('utf8')) as { stores?: unknown };
+      const parsed = JSON.parse(manifest.toString('utf8')) as { stores?: unknown; service?: unknown };
+      if (typeof parsed.service === 'string') service = parsed.service;
       if (Array.isArray(parsed.stores)) {
         stores = parsed.stores.flatMap((s: unknown) => {
           const entry = s as { store?: unknown; records?: unknown; files?: unknown };
@@ -421,6 +425,7 @@ export function summaryFromManifest(archive: ExportArchive, manifest: Buffer | u
     files: archive.files,
     records: archive.records,
     stores,
+    ...(service === undefined ? {} : { service }),
   };
 }
 

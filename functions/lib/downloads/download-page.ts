@@ -5,6 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { escapeHtml } from '../runtime/html';
+import { controllerName, serviceProfile } from '../services/profiles';
 import type { ArchiveSummary } from './download-links';
 
 export type Locale = 'en' | 'ja';
@@ -77,8 +78,8 @@ const STORE_NAMES: Record<Locale, Record<string, string>> = {
 const TEXT = {
   en: {
     title: 'Your data export',
-    intro:
-      'This page lets you download a copy of the personal data we hold about you, in a ZIP archive you can open offline.',
+    intro: (controller: string, service: string) =>
+      `This page lets you download a copy of the personal data ${controller} holds about you as a user of ${service}, in a ZIP archive you can open offline.`,
     contents: 'What the archive contains',
     caption: 'Data by service',
     store: 'Data',
@@ -113,8 +114,8 @@ const TEXT = {
   },
   ja: {
     title: 'データのエクスポート',
-    intro:
-      'このページから、当社が保有するあなたの個人データの写しをダウンロードできます。ZIP アーカイブはオフラインで開けます。',
+    intro: (controller: string, service: string) =>
+      `このページから、${controller}が${service}のご利用に関して保有するあなたの個人データの写しをダウンロードできます。ZIP アーカイブはオフラインで開けます。`,
     contents: 'アーカイブの内容',
     caption: 'サービスごとのデータ',
     store: 'データ',
@@ -230,8 +231,12 @@ export function renderDownloadPage(model: DownloadPageModel): string {
   const file = escapeHtml(model.fileName);
   // The manifest lists every file but itself and its signature.
   const listed = Math.max(0, summary.files - UNLISTED_FILES);
+  // The archive names the service whose controller issued it; an older one belongs to the default service.
+  const profile = serviceProfile(summary.service);
+  const controller = controllerName(profile, locale);
   const body =
-    `<h1>${t.title}</h1><p>${t.intro}</p>` +
+    `<h1>${t.title}</h1>` +
+    `<p data-field="controller">${escapeHtml(t.intro(controller, profile.name))}</p>` +
     `<h2 id="contents">${t.contents}</h2>` +
     `<table><caption>${t.caption}</caption>` +
     `<thead><tr><th scope="col">${t.store}</th><th scope="col" class="num">${t.records}</th><th scope="col" class="num">${t.files}</th></tr></thead>` +

@@ -15,7 +15,7 @@ import { AppError } from '../runtime/errors';
 import { signCompact, verifyCompact, type Jwks, type JwsSigner, type VerificationKeys } from '../crypto/jws';
 
 /** Stores whose retained records stay where they are until their period ends (the sweep resumes then). */
-const RETAIN_IN_PLACE_STORES: readonly StoreName[] = ['logs'];
+export const RETAIN_IN_PLACE_STORES: readonly StoreName[] = ['logs'];
 
 export const CERTIFICATE_JWS_TYPE = 'erasure-certificate+jws';
 
@@ -374,10 +374,19 @@ export interface CertificateCategory {
   held?: { holdId: string; caseReference: string }[];
 }
 
+/** The service whose controller the erasure was done for (config/services/). */
+export interface CertificateService {
+  id: string;
+  name: string;
+  controller: { name: string; legalName: string | null; address: string | null };
+}
+
 export interface CertificatePayload {
   type: 'erasure-certificate';
   formatVersion: 1;
   issuer: string;
+  /** Absent on certificates issued before services. */
+  service?: CertificateService;
   certificateId: string;
   number: number;
   requestId: string;
@@ -405,6 +414,7 @@ export interface CertificatePayload {
 
 export interface CertificateInput {
   issuer: string;
+  service: CertificateService;
   requestId: string;
   requestedAt: string;
   subjectHash: string;
@@ -464,6 +474,11 @@ export function buildCertificate(input: CertificateInput): CertificatePayload {
     type: 'erasure-certificate',
     formatVersion: 1,
     issuer: input.issuer,
+    service: {
+      id: input.service.id,
+      name: input.service.name,
+      controller: { ...input.service.controller },
+    },
     certificateId: `${input.requestId}/${input.number}`,
     number: input.number,
     requestId: input.requestId,
@@ -505,11 +520,11 @@ export async function signCertificate(
 /**
  * What an auditor does: check the signature against our JWKS (or one public key) and read the statement.
  */
-export function verifyCertificate(
+export async function verifyCertificate(
   jws: string,
   keys: Jwks | VerificationKeys,
-): { ok: true; kid: string; payload: CertificatePayload } | { ok: false; reason: string } {
-  const result = verifyCompact(jws, 'keys' in keys ? { jwks: keys } : keys);
+): Promise<{ ok: true; kid: string; payload: CertificatePayload } | { ok: false; reason: string }> {
+  const result = await verifyCompact(jws, 'keys' in keys ? { jwks: keys } : keys);
   if (!result.ok) return { ok: false, reason: result.reason };
   if (result.header.typ !== CERTIFICATE_JWS_TYPE) return { ok: false, reason: 'Not an erasure certificate' };
   const payload = JSON.parse(result.payload.toString('utf8')) as CertificatePayload;

@@ -167,6 +167,11 @@ export interface PlanInput {
   readonly now: Date;
   /** When the account was deleted, for `accountDeletion` rules; defaults to `now` (a resumed erasure passes the original). */
   readonly accountDeletedAt?: Date;
+  /**
+   * The processors of the subject's service (its profile's recipients): only they are told to erase.
+   * Absent: every processor of the policy that received an erased category.
+   */
+  readonly processorIds?: readonly string[];
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -165,7 +165,7 @@ export async function verifyArchive(zipPath: string, keys: VerificationKeys): Pr
       });
     }
   } else {
-    const verdict = verifyDetached(signature, manifestBytes, keys);
+    const verdict = await verifyDetached(signature, manifestBytes, keys);
     if (verdict.ok) kid = verdict.kid;
     else {
       errors.push({

@@ -58,6 +58,11 @@ export interface RequestRecord extends Partial<ErasureRequestFields> {
   status: RequestStatus;
   createdAt: string;
   updatedAt: string;
+  /**
+   * The service the request is for (config/services/): set when the request is opened, if known, else
+   * when the subject is resolved (the account's service, or the deployment's default service).
+   */
+  service?: string;
   /** `EU`, an ISO 3166-1 alpha-2 code, or an ISO 3166-2 subdivision (`US-CA`). */
   jurisdiction?: string;
   /** Where the jurisdiction came from: the caller, the account's country, or the configured default. */

@@ -521,7 +521,7 @@ export class RequestRepository {
    */
   async update(
     requestId: string,
-    set: Partial<ErasureRequestFields & Pick<RequestRecord, 'resolvedSubject' | 'accountHash'>>,
+    set: Partial<ErasureRequestFields & Pick<RequestRecord, 'resolvedSubject' | 'accountHash' | 'service'>>,
     event?: Omit<RequestEvent, 'at'>,
   ): Promise<void> {
     const names: Record<string, string> = { '#updatedAt': 'updatedAt' };

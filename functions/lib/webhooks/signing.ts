@@ -45,8 +45,8 @@ export async function openDsrSignatureHeaders(
 }
 
 /** What a receiver does with a native callback: true when the body is ours, unaltered. */
-export function verifyDsrCallback(body: Buffer, signatureHeader: string, jwks: Jwks): boolean {
-  return verifyDetached(signatureHeader, body, { jwks }).ok;
+export async function verifyDsrCallback(body: Buffer, signatureHeader: string, jwks: Jwks): Promise<boolean> {
+  return (await verifyDetached(signatureHeader, body, { jwks })).ok;
 }
 
 /** What a receiver does with an OpenDSR callback, given our JWKS. */
