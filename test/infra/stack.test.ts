@@ -258,7 +258,7 @@ describe('DsrStack (demo deployment: platform stores created)', () => {
 
     it('encrypts every table with a customer managed KMS key, with point-in-time recovery', () => {
       const tables = resourcesOf(template, 'AWS::DynamoDB::Table');
-      expect(tables.length).toBe(7);
+      expect(tables.length).toBe(8);
       for (const [, table] of tables) {
         expect(table.Properties?.SSESpecification).toEqual({
           SSEEnabled: true,
