@@ -5,9 +5,16 @@
  * Shapes follow ../shared/stores.md and are documented in docs/data-stores.md.
  */
 
-export type StoreName = 'accounts' | 'payments' | 'chat' | 'media' | 'logs';
+export type StoreName = 'accounts' | 'payments' | 'chat' | 'media' | 'logs' | 'marketing';
 
-export const STORE_NAMES: readonly StoreName[] = ['accounts', 'payments', 'chat', 'media', 'logs'];
+export const STORE_NAMES: readonly StoreName[] = [
+  'accounts',
+  'payments',
+  'chat',
+  'media',
+  'logs',
+  'marketing',
+];
 
 export interface TableSpec {
   tableName: string;
@@ -55,6 +62,9 @@ export const platformStores = {
     accessPrefix: 'access/',
     voiceSessionsPrefix: 'voice-sessions/',
   },
+  marketing: {
+    table: { tableName: 'platform-marketing-events', partitionKey: 'userId', sortKey: 'sk', indexes: [] },
+  },
 } as const satisfies {
   accounts: { table: TableSpec };
   payments: { table: TableSpec };
@@ -66,6 +76,7 @@ export const platformStores = {
     chatAttachmentsPrefix: string;
   };
   logs: { bucketName: string; accessPrefix: string; voiceSessionsPrefix: string };
+  marketing: { table: TableSpec };
 };
 
 /** The orchestrator's own resources, kept apart from the platform's stores. */
@@ -113,6 +124,7 @@ export const ALL_PLATFORM_TABLES: TableSpec[] = [
   platformStores.payments.table,
   platformStores.chat.roomsTable,
   platformStores.chat.messagesTable,
+  platformStores.marketing.table,
 ];
 
 export const ALL_ORCHESTRATOR_TABLES: TableSpec[] = [
@@ -139,6 +151,7 @@ export const ENV = {
   chatMessagesTable: 'CHAT_MESSAGES_TABLE',
   mediaBucket: 'MEDIA_BUCKET',
   logsBucket: 'LOGS_BUCKET',
+  marketingTable: 'MARKETING_TABLE',
   requestsTable: 'REQUESTS_TABLE',
   stagingBucket: 'STAGING_BUCKET',
   exportsBucket: 'EXPORTS_BUCKET',
@@ -156,6 +169,7 @@ export function defaultResourceEnv(): Record<string, string> {
     [ENV.chatMessagesTable]: platformStores.chat.messagesTable.tableName,
     [ENV.mediaBucket]: platformStores.media.bucketName,
     [ENV.logsBucket]: platformStores.logs.bucketName,
+    [ENV.marketingTable]: platformStores.marketing.table.tableName,
     [ENV.requestsTable]: orchestratorResources.requestsTable.tableName,
     [ENV.stagingBucket]: orchestratorResources.stagingBucket,
     [ENV.exportsBucket]: orchestratorResources.exportsBucket,

@@ -14,6 +14,7 @@ export const PLATFORM_RESOURCE_IDS = [
   'chatMessagesTable',
   'mediaBucket',
   'logsBucket',
+  'marketingTable',
 ] as const;
 export type PlatformResourceId = (typeof PLATFORM_RESOURCE_IDS)[number];
 

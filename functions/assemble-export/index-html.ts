@@ -51,6 +51,10 @@ const STORE_TITLES: Record<StoreName, { title: string; blurb: string }> = {
   chat: { title: 'Chat', blurb: 'Messages you sent and the conversations they belong to.' },
   media: { title: 'Media files', blurb: 'Avatars, voice recordings, uploads and behaviour data.' },
   logs: { title: 'Activity logs', blurb: 'Access logs and voice-session records.' },
+  marketing: {
+    title: 'Marketing',
+    blurb: 'E-mails delivered and opened, sweepstakes and campaigns you entered, and your survey answers.',
+  },
 };
 
 /** A relative href to an archive path: each segment percent-encoded (so `?`, `#`, `%`, `:` stay literal), then escaped. */

@@ -2,7 +2,7 @@
  * One connector Lambda per store in STORE_NAMES (functions/connectors/<store>/handler.ts). Each may reach
  * its own store only, with exactly the calls its collect, inventory and erase code makes; read and write
  * the staging bucket under requests/; and, where its store retains records under a statute (accounts,
- * payments, chat), add them to the retention vault without being able to read it.
+ * payments, chat, marketing), add them to the retention vault without being able to read it.
  */
 import { Duration } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
@@ -45,6 +45,7 @@ export const VAULT_LEADING_KEYS: Partial<Record<StoreName, string[]>> = {
   accounts: ['VAULT#accounts#*', 'SUPPRESSION#*'],
   payments: ['VAULT#payments#*'],
   chat: ['VAULT#chat#*'],
+  marketing: ['VAULT#marketing#*'],
 };
 
 export interface ConnectorsProps {
@@ -154,6 +155,16 @@ export class Connectors extends Construct {
             'is limited to the access/ and voice-sessions/ prefixes of the logs bucket.',
         });
         return { [ENV.logsBucket]: stores.logs.bucket.bucketName };
+      },
+      marketing: (fn) => {
+        // Events are read by user id (Query) and go whole, in batches (BatchWriteItem): never updated.
+        grantTable(fn, stores.marketing, { table: ['dynamodb:Query', 'dynamodb:BatchWriteItem'] });
+        // Advertising records kept under a statute (KR: 6 months).
+        grantVaultAppend(fn, vault, {
+          actions: ['dynamodb:BatchWriteItem'],
+          leadingKeys: VAULT_LEADING_KEYS.marketing ?? [],
+        });
+        return { [ENV.marketingTable]: stores.marketing.table.tableName, ...vaultEnv };
       },
     };
 

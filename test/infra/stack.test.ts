@@ -258,7 +258,7 @@ describe('DsrStack (demo deployment: platform stores created)', () => {
 
     it('encrypts every table with a customer managed KMS key, with point-in-time recovery', () => {
       const tables = resourcesOf(template, 'AWS::DynamoDB::Table');
-      expect(tables.length).toBe(7);
+      expect(tables.length).toBe(8);
       for (const [, table] of tables) {
         expect(table.Properties?.SSESpecification).toEqual({
           SSEEnabled: true,
@@ -362,7 +362,7 @@ describe('DsrStack (demo deployment: platform stores created)', () => {
       const vaultBucket = logicalId(stack, stack.state.vaultBucket.bucket);
       const roleOf = (fn: DsrFunction) => logicalId(stack, fn.role);
       const writers = Object.keys(VAULT_LEADING_KEYS) as StoreName[];
-      expect(writers.sort()).toEqual(['accounts', 'chat', 'payments']);
+      expect(writers.sort()).toEqual(['accounts', 'chat', 'marketing', 'payments']);
       const allowed = new Map<string, string>([
         ...writers.map((store) => [roleOf(stack.connectors.functions[store]), `writer:${store}`] as const),
         [roleOf(stack.background.sweep), 'sweep'],
@@ -420,7 +420,13 @@ describe('DsrStack (demo deployment: platform stores created)', () => {
           });
         }
       }
-      expect([...seen].sort()).toEqual(['sweep', 'writer:accounts', 'writer:chat', 'writer:payments']);
+      expect([...seen].sort()).toEqual([
+        'sweep',
+        'writer:accounts',
+        'writer:chat',
+        'writer:marketing',
+        'writer:payments',
+      ]);
       // Only the accounts connector writes single items (its suppression record).
       const putters = identityStatements(template).filter(
         ({ statement }) =>
@@ -585,6 +591,7 @@ describe('DsrStack (demo deployment: platform stores created)', () => {
         ],
         media: [ENV.mediaBucket, 'MEDIA_BUCKET_VERSIONED'],
         logs: [ENV.logsBucket],
+        marketing: [ENV.marketingTable, ENV.vaultTable],
       };
       for (const store of STORE_NAMES) {
         expect(Object.keys(envOf(stack.connectors.functions[store].function)).sort()).toEqual(
@@ -978,6 +985,9 @@ describe('DsrStack (demo deployment: platform stores created)', () => {
             's3:ListBucket',
             's3:PutObject',
           ],
+        },
+        marketing: {
+          [logicalId(stack, stack.stores.marketing.table)]: ['dynamodb:BatchWriteItem', 'dynamodb:Query'],
         },
       };
       const storeIds = [...new Set(Object.values(expected).flatMap((byId) => Object.keys(byId)))];

@@ -25,6 +25,7 @@ export interface Snapshot {
   payments: Item[];
   messages: Item[];
   rooms: Item[];
+  marketing: Item[];
   /** key -> ETag */
   media: Map<string, string>;
   /** key -> lines */
@@ -73,6 +74,7 @@ export async function snapshot(stack: TestStack): Promise<Snapshot> {
     payments: await scanAll(stack, platformStores.payments.table.tableName),
     messages: await scanAll(stack, platformStores.chat.messagesTable.tableName),
     rooms: await scanAll(stack, platformStores.chat.roomsTable.tableName),
+    marketing: await scanAll(stack, platformStores.marketing.table.tableName),
     media: await listKeys(stack, platformStores.media.bucketName),
     logs,
   };
@@ -111,12 +113,13 @@ export function checkOthersUntouched(
   keep: (kind: keyof Snapshot, text: string) => boolean = () => false,
 ): { leftovers: { kind: string; text: string }[] } {
   const leftovers: { kind: string; text: string }[] = [];
-  const tables = ['accounts', 'payments', 'messages', 'rooms'] as const;
+  const tables = ['accounts', 'payments', 'messages', 'rooms', 'marketing'] as const;
   const keyOf: Record<(typeof tables)[number], (i: Item) => string> = {
     accounts: (i) => String(i.userId),
     payments: (i) => `${String(i.userId)}|${String(i.sk)}`,
     messages: (i) => `${String(i.roomId)}|${String(i.sk)}`,
     rooms: (i) => String(i.roomId),
+    marketing: (i) => `${String(i.userId)}|${String(i.sk)}`,
   };
   for (const kind of tables) {
     const afterByKey = new Map(after[kind].map((i) => [keyOf[kind](i), canon(i)]));

@@ -151,6 +151,13 @@ describe('tables and buckets', () => {
         ],
       },
     },
+    'platform-marketing-events': {
+      keys: [
+        ['userId', 'HASH'],
+        ['sk', 'RANGE'],
+      ],
+      indexes: {},
+    },
   };
 
   it.each(Object.keys(CONTRACT))('creates %s with the keys and indexes of stores.md', async (TableName) => {
@@ -214,6 +221,11 @@ describe('demo data', () => {
         KeyConditionExpression: 'userId = :u',
         ExpressionAttributeValues: { ':u': userId },
       });
+      const marketingEvents = await countQuery({
+        TableName: 'platform-marketing-events',
+        KeyConditionExpression: 'userId = :u',
+        ExpressionAttributeValues: { ':u': userId },
+      });
       const sent = await countQuery({
         TableName: 'platform-chat-messages',
         IndexName: 'bySender',
@@ -241,6 +253,7 @@ describe('demo data', () => {
         chatAttachments: attachmentKeys.length,
         accessLogLines: access.filter((l) => l.userId === userId).length,
         voiceSessions: voice.filter((s) => s.participants.some((p) => p.userId === userId)).length,
+        marketingEvents: marketingEvents.length,
       };
       expect({ userId, ...actual }).toEqual({ userId, ...fixture.users[userId] });
     }
@@ -253,6 +266,7 @@ describe('demo data', () => {
     expect(access.length).toBe(fixture.totals.accessLogLines);
     expect(access.filter((l) => l.userId === null).length).toBe(fixture.totals.signedOutLogLines);
     expect(voice.length).toBe(fixture.totals.voiceSessions);
+    expect((await scanAll('platform-marketing-events')).length).toBe(fixture.totals.marketingEvents);
   });
 
   it('gives alice data in every store and erin none outside accounts', () => {

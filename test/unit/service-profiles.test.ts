@@ -148,6 +148,7 @@ describe('the shipped profiles', () => {
       ['chat/complaints', 'P3Y'],
       ['logs/voice-sessions', 'P12M'],
       ['logs/access-log', 'P3M'],
+      ['marketing/email-events', 'P6M'],
     ]);
     for (const id of ['cluster', 'audiostock', 'metalive']) {
       expect(serviceProfile(id).retention.jurisdictions.JP?.rules).toEqual([]);

@@ -1,5 +1,5 @@
 /**
- * The connector contract: every store (accounts, payments, chat, media, logs) implements `Connector`,
+ * The connector contract: every store of STORE_NAMES (config/data-map.ts) implements `Connector`,
  * and every connector Lambda is the same handler shape (`connectorHandler` in connector-handler.ts).
  * Only pointers, counts and bytes cross the workflow: records and identifiers live in S3 staging,
  * so no personal data reaches Step Functions payloads or execution history. See docs/connectors.md.

@@ -19,6 +19,7 @@ export const STORE_CATEGORIES = {
   chat: ['messages', 'complaints', 'mentions', 'room-memberships'],
   media: ['avatars', 'voice-recordings', 'uploads', 'behavior', 'chat-attachments'],
   logs: ['access-log', 'voice-sessions'],
+  marketing: ['email-events', 'campaign-entries', 'survey-responses'],
 } as const satisfies Record<StoreName, readonly string[]>;
 
 export type CategoryName<S extends StoreName = StoreName> = (typeof STORE_CATEGORIES)[S][number];

@@ -46,8 +46,8 @@ export const DEFAULT_SERVICE_ENV = 'DEFAULT_SERVICE';
 // ---------------------------------------------------------------------------------------------
 // The profile's shape (mirrors service-profile.schema.json)
 
-/** A store of the platform's contract (../shared/stores.md); a deployment may not serve every one yet. */
-export type ContractStore = StoreName | 'marketing';
+/** A store of the platform's contract (../shared/stores.md). */
+export type ContractStore = StoreName;
 
 export interface Cite {
   /** The seed file of the profile's own policy. */
