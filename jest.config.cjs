@@ -1,6 +1,6 @@
 /** Jest runs TypeScript through esbuild (types are checked by `tsc --noEmit` in `npm test`). */
 // ESM-only dependencies are transformed to CommonJS too.
-const ESM_PACKAGES = ['@middy'];
+const ESM_PACKAGES = ['@middy', 'jose'];
 
 module.exports = {
   testEnvironment: 'node',

@@ -5,15 +5,24 @@
  * Shapes follow ../shared/stores.md and are documented in docs/data-stores.md.
  */
 
-export type StoreName = 'accounts' | 'payments' | 'chat' | 'media' | 'logs';
+export type StoreName = 'accounts' | 'payments' | 'chat' | 'media' | 'logs' | 'marketing';
 
-export const STORE_NAMES: readonly StoreName[] = ['accounts', 'payments', 'chat', 'media', 'logs'];
+export const STORE_NAMES: readonly StoreName[] = [
+  'accounts',
+  'payments',
+  'chat',
+  'media',
+  'logs',
+  'marketing',
+];
 
 export interface TableSpec {
   tableName: string;
   partitionKey: string;
   sortKey?: string;
   indexes: { indexName: string; partitionKey: string; sortKey?: string }[];
+  /** The table's DynamoDB stream, where the orchestrator reacts to its writes. */
+  stream?: 'NEW_AND_OLD_IMAGES';
 }
 
 export const platformStores = {
@@ -25,6 +34,8 @@ export const platformStores = {
         { indexName: 'byEmail', partitionKey: 'email' },
         { indexName: 'byPhone', partitionKey: 'phone' },
       ],
+      // The identifier index follows it: which device ids and linked accounts each account gained or lost.
+      stream: 'NEW_AND_OLD_IMAGES',
     },
   },
   payments: {
@@ -51,6 +62,9 @@ export const platformStores = {
     accessPrefix: 'access/',
     voiceSessionsPrefix: 'voice-sessions/',
   },
+  marketing: {
+    table: { tableName: 'platform-marketing-events', partitionKey: 'userId', sortKey: 'sk', indexes: [] },
+  },
 } as const satisfies {
   accounts: { table: TableSpec };
   payments: { table: TableSpec };
@@ -62,6 +76,7 @@ export const platformStores = {
     chatAttachmentsPrefix: string;
   };
   logs: { bucketName: string; accessPrefix: string; voiceSessionsPrefix: string };
+  marketing: { table: TableSpec };
 };
 
 /** The orchestrator's own resources, kept apart from the platform's stores. */
@@ -86,6 +101,16 @@ export const orchestratorResources = {
   },
   vaultBucket: 'dsr-retention-vault',
   /**
+   * Device ids and linked external accounts -> accounts, by keyed hash (functions/lib/identifiers):
+   * subject resolution finds them without a Scan of the accounts table, which has no index on them.
+   */
+  identifierIndexTable: {
+    tableName: 'dsr-identifier-index',
+    partitionKey: 'identifierHash',
+    sortKey: 'accountHash',
+    indexes: [],
+  },
+  /**
    * The subject index of the logs (docs/log-index.md): which log objects name which subject, by keyed
    * hash only; object records and the watermark. Items: `h#<hash>`/`o#<key>`/`w#<prefix>` partitions.
    */
@@ -96,6 +121,7 @@ export const orchestratorResources = {
   exportsBucket: string;
   vaultTable: TableSpec;
   vaultBucket: string;
+  identifierIndexTable: TableSpec;
   logIndexTable: TableSpec;
 };
 
@@ -104,11 +130,13 @@ export const ALL_PLATFORM_TABLES: TableSpec[] = [
   platformStores.payments.table,
   platformStores.chat.roomsTable,
   platformStores.chat.messagesTable,
+  platformStores.marketing.table,
 ];
 
 export const ALL_ORCHESTRATOR_TABLES: TableSpec[] = [
   orchestratorResources.requestsTable,
   orchestratorResources.vaultTable,
+  orchestratorResources.identifierIndexTable,
   orchestratorResources.logIndexTable,
 ];
 
@@ -130,11 +158,13 @@ export const ENV = {
   chatMessagesTable: 'CHAT_MESSAGES_TABLE',
   mediaBucket: 'MEDIA_BUCKET',
   logsBucket: 'LOGS_BUCKET',
+  marketingTable: 'MARKETING_TABLE',
   requestsTable: 'REQUESTS_TABLE',
   stagingBucket: 'STAGING_BUCKET',
   exportsBucket: 'EXPORTS_BUCKET',
   vaultTable: 'VAULT_TABLE',
   vaultBucket: 'VAULT_BUCKET',
+  identifierIndexTable: 'IDENTIFIER_INDEX_TABLE',
   logIndexTable: 'LOG_INDEX_TABLE',
 } as const;
 
@@ -147,11 +177,13 @@ export function defaultResourceEnv(): Record<string, string> {
     [ENV.chatMessagesTable]: platformStores.chat.messagesTable.tableName,
     [ENV.mediaBucket]: platformStores.media.bucketName,
     [ENV.logsBucket]: platformStores.logs.bucketName,
+    [ENV.marketingTable]: platformStores.marketing.table.tableName,
     [ENV.requestsTable]: orchestratorResources.requestsTable.tableName,
     [ENV.stagingBucket]: orchestratorResources.stagingBucket,
     [ENV.exportsBucket]: orchestratorResources.exportsBucket,
     [ENV.vaultTable]: orchestratorResources.vaultTable.tableName,
     [ENV.vaultBucket]: orchestratorResources.vaultBucket,
+    [ENV.identifierIndexTable]: orchestratorResources.identifierIndexTable.tableName,
     [ENV.logIndexTable]: orchestratorResources.logIndexTable.tableName,
   };
 }

@@ -14,6 +14,7 @@ export const PLATFORM_RESOURCE_IDS = [
   'chatMessagesTable',
   'mediaBucket',
   'logsBucket',
+  'marketingTable',
 ] as const;
 export type PlatformResourceId = (typeof PLATFORM_RESOURCE_IDS)[number];
 
@@ -22,6 +23,11 @@ export interface ExistingResource {
   name?: string;
   /** ARN of the customer managed KMS key the resource is encrypted with, if any (connectors get decrypt on it). */
   kmsKeyArn?: string;
+  /**
+   * accountsTable only, and required there: the ARN of its DynamoDB stream (NEW_AND_OLD_IMAGES), which
+   * keeps the identifier index current.
+   */
+  streamArn?: string;
 }
 
 export interface DsrDeploymentConfig {
@@ -50,7 +56,7 @@ export interface DsrDeploymentConfig {
   processorDomain?: string;
   /** Jurisdiction of a request when neither the caller nor the account names one. */
   defaultJurisdiction: string;
-  /** Statutory deadlines in days (functions/shared/deadlines.ts): APPI, and any other jurisdiction. */
+  /** Statutory deadlines in days (functions/lib/requests/deadlines.ts): APPI, and any other jurisdiction. */
   deadlines: { appiDays: number; defaultDays: number };
   /** Processor id -> https webhook URL that erasures are announced to (notify-processors). */
   processorWebhooks: Record<string, string>;
@@ -105,7 +111,7 @@ export const DEFAULT_CONFIG: Omit<DsrDeploymentConfig, 'notifyFromAddress' | 'se
   logRetention: RetentionDays.THREE_MONTHS,
   tracing: true,
   apiThrottle: { rateLimit: 50, burstLimit: 100 },
-  // The API's own default (functions/api/routes/requests.ts; the stack test checks they agree): the
+  // The API's own default (functions/api/request-settings.ts; the stack test checks they agree): the
   // shortest deadline known (Korea), so a request is never late by default.
   defaultJurisdiction: 'KR',
   deadlines: { ...DEFAULT_DEADLINE_CONFIG },
@@ -243,17 +249,29 @@ function parseExisting(node: ContextReader): DsrDeploymentConfig['existing'] {
     }
     if (!isRecord(entry))
       throw new ConfigContextError(`Context ${CONTEXT_KEYS.existing}.${id} must be an object`);
-    const { name, kmsKeyArn } = entry;
+    const { name, kmsKeyArn, streamArn } = entry;
     if (name !== undefined && (typeof name !== 'string' || name === '')) {
       throw new ConfigContextError(`Context ${CONTEXT_KEYS.existing}.${id}.name must be a non-empty string`);
     }
     if (kmsKeyArn !== undefined && (typeof kmsKeyArn !== 'string' || !kmsKeyArn.startsWith('arn:'))) {
       throw new ConfigContextError(`Context ${CONTEXT_KEYS.existing}.${id}.kmsKeyArn must be a KMS key ARN`);
     }
-    existing[id as PlatformResourceId] = { name, kmsKeyArn };
+    if (streamArn !== undefined && id !== 'accountsTable') {
+      throw new ConfigContextError(
+        `Context ${CONTEXT_KEYS.existing}.${id}.streamArn is read for accountsTable only`,
+      );
+    }
+    if (streamArn !== undefined && (typeof streamArn !== 'string' || !STREAM_ARN.test(streamArn))) {
+      throw new ConfigContextError(
+        `Context ${CONTEXT_KEYS.existing}.${id}.streamArn must be a DynamoDB stream ARN (arn:aws:dynamodb:<region>:<account>:table/<name>/stream/<label>)`,
+      );
+    }
+    existing[id as PlatformResourceId] = { name, kmsKeyArn, ...(streamArn ? { streamArn } : {}) };
   }
   return existing;
 }
+
+const STREAM_ARN = /^arn:[a-z-]+:dynamodb:[a-z0-9-]+:\d{12}:table\/[A-Za-z0-9_.-]+\/stream\/\S+$/;
 
 const RETENTION_VALUES = new Set<number>(
   Object.values(RetentionDays).filter((v): v is number => typeof v === 'number'),
@@ -268,6 +286,13 @@ export function readDeploymentConfig(node: ContextReader): DsrDeploymentConfig {
   if (mode === 'create' && Object.keys(existing).length > 0) {
     throw new ConfigContextError(
       `Context ${CONTEXT_KEYS.existing} is only used with ${CONTEXT_KEYS.platformStores}=import`,
+    );
+  }
+  // Without the stream, device ids and linked accounts added after the backfill would resolve to nobody.
+  if (mode === 'import' && !existing.accountsTable?.streamArn) {
+    throw new ConfigContextError(
+      `Context ${CONTEXT_KEYS.existing}.accountsTable.streamArn is required with ${CONTEXT_KEYS.platformStores}=import: ` +
+        'the ARN of the accounts table stream (NEW_AND_OLD_IMAGES) that keeps the identifier index current',
     );
   }
   const logRetentionDays = positiveInt(node, CONTEXT_KEYS.logRetentionDays, DEFAULT_CONFIG.logRetention);

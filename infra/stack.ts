@@ -2,7 +2,7 @@
  * The orchestrator's stack: keys, the platform stores (created or imported), the orchestrator's own
  * state, one connector per store, the task functions, the export and erasure workflows, the subject index
  * of the logs (its backfill workflow, events and schedules), the request API and the background functions
- * (callbacks, deadline monitor, retention sweep). See docs/deploy.md.
+ * (callbacks, deadline monitor, retention sweep, identifier indexer). See docs/deploy.md.
  */
 import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
@@ -12,6 +12,7 @@ import { API_ROLES, DsrApi, roleScope } from './constructs/api';
 import { Background } from './constructs/background';
 import { Connectors, logsPrefixes } from './constructs/connectors';
 import { BACKFILL_RESULTS_PREFIX } from '../functions/index-logs/core';
+import { IdentifierIndexer } from './constructs/identifier-indexer';
 import { DsrKeys } from './constructs/keys';
 import { LogIndexUpdates } from './constructs/log-index';
 import { OrchestratorState } from './constructs/orchestrator-state';
@@ -37,6 +38,7 @@ export class DsrStack extends Stack {
   readonly logIndexUpdates: LogIndexUpdates;
   readonly api: DsrApi;
   readonly background: Background;
+  readonly identifierIndexer: IdentifierIndexer;
   readonly alarms: AlarmTopic;
 
   constructor(scope: Construct, id: string, props: DsrStackProps) {
@@ -154,6 +156,14 @@ export class DsrStack extends Stack {
       publicApiUrl: this.api.publicApiUrl,
       processorDomain: this.api.processorDomain,
     });
+    this.identifierIndexer = new IdentifierIndexer(this, 'IdentifierIndexer', {
+      accounts: this.stores.accounts,
+      index: this.state.identifierIndex,
+      subjectHashKey: this.keys.subjectHash,
+      observabilityKey: this.keys.observability,
+      alarmTopic: this.alarms.topic,
+      defaults,
+    });
 
     // Stack-level outputs keep their plain names (docs/deploy.md, "Tokens for each role").
     new CfnOutput(this, 'ApiUrl', { value: this.api.stage.url });
@@ -173,6 +183,10 @@ export class DsrStack extends Stack {
       value: this.logIndexBackfillWorkflow.stateMachine.stateMachineArn,
     });
     new CfnOutput(this, 'SigningKeyArn', { value: this.keys.signing.keyArn });
+    new CfnOutput(this, 'IdentifierIndexerFunctionName', {
+      value: this.identifierIndexer.indexer.functionName,
+      description: 'Invoke with {"backfill":{"segment":i,"totalSegments":n}} to index existing accounts',
+    });
     new CfnOutput(this, 'AlarmTopicArn', { value: this.alarms.topic.topicArn });
   }
 }

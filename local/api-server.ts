@@ -5,18 +5,12 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
-import type { ApiEvent, ApiResult } from '../functions/api/http';
-import { verifyToken } from './auth';
+import { authenticationError } from '../functions/api/auth';
+import { isPublicPath } from '../functions/api/core';
+import { ApiError, problem, type ApiEvent, type ApiResult } from '../functions/api/http';
+import { checkToken } from './auth';
 
 export const MAX_BODY_BYTES = 64 * 1024;
-
-/** Routes the gateway serves without the authorizer (the download token is its own credential). */
-const PUBLIC_ROUTES = [
-  /^\/\.well-known\/jwks\.json$/,
-  /^\/v1\/downloads\/[^/]+(?:\/archive)?$/,
-  /^\/v1\/openapi\.json$/,
-  /^\/opendsr\/v1\/discovery$/,
-];
 
 /**
  * Per-caller throttling, as the API stage's throttle settings do in AWS: a token bucket per client id
@@ -53,9 +47,26 @@ export interface LocalApiOptions {
   throttle?: { perSecond: number; burst: number };
 }
 
-function problemResponse(res: ServerResponse, status: number, code: string, detail: string): void {
-  res.writeHead(status, { 'content-type': 'application/problem+json' });
-  res.end(JSON.stringify({ type: 'about:blank', title: code, status, code, detail }));
+/** Writes an API result (the handler's, or the gateway's own problem+json) to the response. */
+function send(res: ServerResponse, result: ApiResult): void {
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(result.headers ?? {})) headers[name] = String(value);
+  if (result.cookies?.length) res.setHeader('set-cookie', result.cookies);
+  res.writeHead(result.statusCode ?? 200, headers);
+  res.end(result.body ? Buffer.from(result.body, result.isBase64Encoded ? 'base64' : 'utf8') : undefined);
+}
+
+/** The credentials of a request to a protected route: its claims, or the 401 the authorizer answers. */
+function authenticate(
+  tokenKey: Buffer,
+  event: ApiEvent,
+): ApiEvent['requestContext']['authorizer'] | ApiError {
+  const match = /^Bearer\s+(\S+)$/i.exec(event.headers.authorization ?? '');
+  if (!match?.[1]) return authenticationError('missing');
+  const check = checkToken(tokenKey, match[1]);
+  if (!check.valid) return authenticationError(check.fault);
+  const scopes = typeof check.claims.scope === 'string' ? check.claims.scope.split(' ') : [];
+  return { jwt: { claims: check.claims, scopes } };
 }
 
 function readBody(req: IncomingMessage): Promise<Buffer | 'too-large'> {
@@ -128,39 +139,42 @@ export function startLocalApi(
   const throttled = (res: ServerResponse, key: string): boolean => {
     const wait = buckets.take(key);
     if (wait === 0) return false;
-    res.setHeader('retry-after', String(wait));
-    problemResponse(res, 429, 'TOO_MANY_REQUESTS', 'Too many requests from this caller; retry later');
+    send(
+      res,
+      problem(
+        new ApiError(
+          429,
+          'TOO_MANY_REQUESTS',
+          'Too many requests from this caller; retry later',
+          {},
+          { 'retry-after': String(wait) },
+        ),
+      ),
+    );
     return true;
   };
   const server = createServer(async (req, res) => {
     try {
       const body = await readBody(req);
-      if (body === 'too-large')
-        return problemResponse(
+      if (body === 'too-large') {
+        return send(
           res,
-          413,
-          'PAYLOAD_TOO_LARGE',
-          `Bodies are limited to ${MAX_BODY_BYTES} bytes`,
+          problem(new ApiError(413, 'PAYLOAD_TOO_LARGE', `Bodies are limited to ${MAX_BODY_BYTES} bytes`)),
         );
+      }
       const event = toApiEvent(req, body);
-      if (!PUBLIC_ROUTES.some((r) => r.test(event.rawPath))) {
-        const match = /^Bearer\s+(\S+)$/i.exec(event.headers.authorization ?? '');
-        const claims = match?.[1] ? verifyToken(options.tokenKey, match[1]) : undefined;
-        if (!claims) return problemResponse(res, 401, 'UNAUTHENTICATED', 'A valid bearer token is required');
-        const scopes = typeof claims.scope === 'string' ? claims.scope.split(' ') : [];
-        event.requestContext.authorizer = { jwt: { claims, scopes } };
+      if (!isPublicPath(event.rawPath)) {
+        const authorizer = authenticate(options.tokenKey, event);
+        if (authorizer instanceof ApiError) return send(res, problem(authorizer));
+        event.requestContext.authorizer = authorizer;
+        const claims = authorizer?.jwt?.claims ?? {};
         if (throttled(res, `caller:${String(claims.client_id ?? claims.sub ?? '')}`)) return;
       } else if (throttled(res, `ip:${event.requestContext.http.sourceIp}`)) {
         return;
       }
-      const result = await options.handler(event);
-      const headers: Record<string, string> = {};
-      for (const [name, value] of Object.entries(result.headers ?? {})) headers[name] = String(value);
-      if (result.cookies?.length) res.setHeader('set-cookie', result.cookies);
-      res.writeHead(result.statusCode ?? 200, headers);
-      res.end(result.body ? Buffer.from(result.body, result.isBase64Encoded ? 'base64' : 'utf8') : undefined);
+      send(res, await options.handler(event));
     } catch {
-      problemResponse(res, 500, 'INTERNAL_ERROR', 'Something went wrong on our side');
+      send(res, problem(new ApiError(500, 'INTERNAL_ERROR', 'Something went wrong on our side')));
     }
   });
   return new Promise((resolve) => {

@@ -48,26 +48,40 @@ export function mintToken(
   });
 }
 
-/** The claims of a valid token, or undefined for any fault (the caller answers 401 either way). */
-export function verifyToken(key: Buffer, token: string, nowMs = Date.now()): Claims | undefined {
+/**
+ * What the authorizer makes of a token: its claims, or why it is refused. A token is reported expired
+ * only once its signature, algorithm, issuer and audience check out: a forged or foreign token says
+ * nothing about its expiry.
+ */
+export type TokenCheck = { valid: true; claims: Claims } | { valid: false; fault: 'invalid' | 'expired' };
+
+export function checkToken(key: Buffer, token: string, nowMs = Date.now()): TokenCheck {
+  const invalid: TokenCheck = { valid: false, fault: 'invalid' };
   const parts = token.split('.');
-  if (parts.length !== 3) return undefined;
+  if (parts.length !== 3) return invalid;
   const [header, body, signature] = parts as [string, string, string];
   const expected = createHmac('sha256', key).update(`${header}.${body}`).digest();
   const given = Buffer.from(signature, 'base64url');
-  if (given.length !== expected.length || !timingSafeEqual(given, expected)) return undefined;
+  if (given.length !== expected.length || !timingSafeEqual(given, expected)) return invalid;
   try {
     const head = JSON.parse(Buffer.from(header, 'base64url').toString('utf8')) as { alg?: string };
-    if (head.alg !== 'HS256') return undefined;
+    if (head.alg !== 'HS256') return invalid;
     const claims = JSON.parse(Buffer.from(body, 'base64url').toString('utf8')) as Claims;
     const now = Math.floor(nowMs / 1000);
-    if (claims.iss !== LOCAL_ISSUER) return undefined;
+    if (claims.iss !== LOCAL_ISSUER) return invalid;
     const aud = Array.isArray(claims.aud) ? claims.aud : [claims.aud];
-    if (!aud.includes(LOCAL_AUDIENCE)) return undefined;
-    if (typeof claims.exp !== 'number' || claims.exp <= now) return undefined;
-    if (typeof claims.nbf === 'number' && claims.nbf > now) return undefined;
-    return claims;
+    if (!aud.includes(LOCAL_AUDIENCE)) return invalid;
+    if (typeof claims.exp !== 'number') return invalid;
+    if (claims.exp <= now) return { valid: false, fault: 'expired' };
+    if (typeof claims.nbf === 'number' && claims.nbf > now) return invalid;
+    return { valid: true, claims };
   } catch {
-    return undefined;
+    return invalid;
   }
+}
+
+/** The claims of a valid token, or undefined for any fault. */
+export function verifyToken(key: Buffer, token: string, nowMs = Date.now()): Claims | undefined {
+  const check = checkToken(key, token, nowMs);
+  return check.valid ? check.claims : undefined;
 }

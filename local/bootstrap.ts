@@ -1,12 +1,14 @@
 /**
  * Creates the platform's stores and the orchestrator's own resources on the local stack, from the data
- * map (the one place that names them). Idempotent: whatever already exists is left as it is.
+ * map (the one place that names them). Idempotent: whatever already exists is left as it is, except that
+ * a table the data map gives a stream gets it.
  */
 import {
   CreateTableCommand,
   DescribeTableCommand,
   ResourceInUseException,
   ResourceNotFoundException,
+  UpdateTableCommand,
   waitUntilTableExists,
   type AttributeDefinition,
   type CreateTableCommandInput,
@@ -45,7 +47,10 @@ function keySchema(partitionKey: string, sortKey?: string): KeySchemaElement[] {
   return schema;
 }
 
-/** CreateTable input for a data-map table: on-demand, every index projecting all attributes. */
+/**
+ * CreateTable input for a data-map table: on-demand, every index projecting all attributes, and the
+ * table's stream if the data map names one.
+ */
 export function createTableInput(spec: TableSpec): CreateTableCommandInput {
   const keyAttributes = new Set<string>([spec.partitionKey]);
   if (spec.sortKey) keyAttributes.add(spec.sortKey);
@@ -72,22 +77,49 @@ export function createTableInput(spec: TableSpec): CreateTableCommandInput {
           })),
         }
       : {}),
+    ...(spec.stream ? { StreamSpecification: { StreamEnabled: true, StreamViewType: spec.stream } } : {}),
   };
 }
 
-async function tableExists(dynamo: DynamoDBClient, tableName: string): Promise<boolean> {
+/** The table's stream settings, or undefined when there is no such table. */
+async function describeStream(
+  dynamo: DynamoDBClient,
+  tableName: string,
+): Promise<{ streamViewType?: string } | undefined> {
   try {
-    await dynamo.send(new DescribeTableCommand({ TableName: tableName }));
-    return true;
+    const { Table } = await dynamo.send(new DescribeTableCommand({ TableName: tableName }));
+    const stream = Table?.StreamSpecification;
+    return { streamViewType: stream?.StreamEnabled ? stream.StreamViewType : undefined };
   } catch (error) {
-    if (error instanceof ResourceNotFoundException) return false;
+    if (error instanceof ResourceNotFoundException) return undefined;
     throw error;
   }
 }
 
+/**
+ * A data directory made before the data map named a table's stream has the table without it: the
+ * stream is turned on (what happened before it is the identifier backfill's to index).
+ */
+async function ensureStream(dynamo: DynamoDBClient, spec: TableSpec, current: string | undefined) {
+  if (!spec.stream || current === spec.stream) return;
+  if (current) {
+    throw new Error(
+      `Table ${spec.tableName} has a ${current} stream where the data map wants ${spec.stream}: reset the local data (npm run reset)`,
+    );
+  }
+  await dynamo.send(
+    new UpdateTableCommand({
+      TableName: spec.tableName,
+      StreamSpecification: { StreamEnabled: true, StreamViewType: spec.stream },
+    }),
+  );
+}
+
 async function ensureTable(dynamo: DynamoDBClient, spec: TableSpec): Promise<boolean> {
   let created = false;
-  if (!(await tableExists(dynamo, spec.tableName))) {
+  const existing = await describeStream(dynamo, spec.tableName);
+  if (existing) await ensureStream(dynamo, spec, existing.streamViewType);
+  else {
     try {
       await dynamo.send(new CreateTableCommand(createTableInput(spec)));
       created = true;

@@ -102,6 +102,27 @@ export interface ChatMessageItem {
   mentions?: string[];
   reports?: { reportedBy: string; reason: string; at: string }[];
 }
+export interface MarketingEventItem {
+  userId: string;
+  sk: string;
+  eventId: string;
+  at: string;
+  kind:
+    | 'email-delivered'
+    | 'email-opened'
+    | 'email-clicked'
+    | 'sweepstakes-entry'
+    | 'campaign-entry'
+    | 'survey-response';
+  campaignId: string;
+  messageId?: string;
+  ip?: string;
+  userAgent?: string;
+  url?: string;
+  details?: Record<string, unknown>;
+  /** Not in stores.md: a secret an old mailer stored, which must never be exported. */
+  unsubscribeToken?: string;
+}
 export interface DemoObject {
   bucket: string;
   key: string;
@@ -142,6 +163,7 @@ export interface DemoData {
   /** Media bucket objects, chat attachments included. */
   mediaObjects: DemoObject[];
   logObjects: LogObject[];
+  marketingEvents: MarketingEventItem[];
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -1116,6 +1138,70 @@ function buildLogs(clock: ReturnType<typeof clockAt>, random: () => number): Log
 }
 
 // ---------------------------------------------------------------------------------------------------
+// Marketing events (seed 001: e-mail arrival and opening, prize competitions, questionnaires)
+
+/**
+ * u-bob, like a PRISM Project member: a newsletter delivered, opened (with the mail program's IP and
+ * user agent) and clicked, a sweepstakes entry with the prize's shipping details, and a survey answer.
+ * u-alice (Korea): advertising e-mails, one older than the 6 months Korea keeps such records.
+ */
+function buildMarketing(clock: ReturnType<typeof clockAt>): MarketingEventItem[] {
+  const { at } = clock;
+  const event = (
+    userId: DemoUserId,
+    eventId: string,
+    when: string,
+    fields: Omit<MarketingEventItem, 'userId' | 'sk' | 'eventId' | 'at'>,
+  ): MarketingEventItem => ({ userId, sk: `${when}#${eventId}`, eventId, at: when, ...fields });
+  const newsletter = { campaignId: 'cmp-prism-2026-10', messageId: 'msg-prism-1001' };
+  const opener = { ip: '203.0.113.77', userAgent: 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_0) Mail' };
+  return [
+    event('u-bob', 'mev-b1', at(20, '08:00:00'), { kind: 'email-delivered', ...newsletter }),
+    event('u-bob', 'mev-b2', at(20, '12:31:07'), { kind: 'email-opened', ...newsletter, ...opener }),
+    event('u-bob', 'mev-b3', at(20, '12:33:40'), {
+      kind: 'email-clicked',
+      ...newsletter,
+      ...opener,
+      url: 'https://prism.example/live/2026-winter?utm_source=mail',
+    }),
+    event('u-bob', 'mev-b4', at(18, '19:02:11'), {
+      kind: 'sweepstakes-entry',
+      campaignId: 'cmp-prism-signed-poster',
+      details: {
+        prize: 'Signed poster',
+        name: '佐藤 健司',
+        address: '神奈川県横浜市西区みなとみらい2-4-6',
+        phone: '+819098765432',
+      },
+    }),
+    event('u-bob', 'mev-b5', at(15, '21:45:00'), {
+      kind: 'survey-response',
+      campaignId: 'cmp-prism-survey-2026',
+      details: { answers: { q1: 'Live streams', q2: '5', q3: 'More English subtitles, please' } },
+    }),
+    event('u-alice', 'mev-a1', at(40, '09:00:00'), {
+      kind: 'email-delivered',
+      campaignId: 'cmp-klub-autumn',
+      messageId: 'msg-klub-2001',
+      unsubscribeToken: 'unsub-secret-3c2a91',
+    }),
+    event('u-alice', 'mev-a2', at(39, '22:10:05'), {
+      kind: 'email-opened',
+      campaignId: 'cmp-klub-autumn',
+      messageId: 'msg-klub-2001',
+      ip: '198.51.100.23',
+      userAgent: 'Mozilla/5.0 (Windows NT 10.0) Thunderbird/128.0',
+    }),
+    // Older than 6 months: its retention period has ended, so erasure deletes it at once.
+    event('u-alice', 'mev-a0', at(260, '09:00:00'), {
+      kind: 'email-delivered',
+      campaignId: 'cmp-klub-spring',
+      messageId: 'msg-klub-1001',
+    }),
+  ];
+}
+
+// ---------------------------------------------------------------------------------------------------
 // The data set and its fixture
 
 export function buildDemoData(referenceDate: string = DEMO_REFERENCE_DATE): DemoData {
@@ -1130,6 +1216,7 @@ export function buildDemoData(referenceDate: string = DEMO_REFERENCE_DATE): Demo
     messages: chat.messages,
     mediaObjects: [...buildMedia(clock, random), ...chat.attachments],
     logObjects: buildLogs(clock, random),
+    marketingEvents: buildMarketing(clock),
   };
 }
 
@@ -1157,6 +1244,8 @@ export interface UserCounts {
   accessLogLines: number;
   /** Voice sessions the user took part in. */
   voiceSessions: number;
+  /** Items in marketing under the user id. */
+  marketingEvents: number;
 }
 
 export interface DemoFixture {
@@ -1172,6 +1261,7 @@ export interface DemoFixture {
     accessLogLines: number;
     signedOutLogLines: number;
     voiceSessions: number;
+    marketingEvents: number;
   };
   cases: {
     mainSubject: 'u-alice';
@@ -1214,6 +1304,7 @@ export function describeDemoData(data: DemoData): DemoFixture {
           chatAttachments: sent.reduce((n, m) => n + (m.attachments?.length ?? 0), 0),
           accessLogLines: count(accessLines, (l) => l.userId === userId),
           voiceSessions: count(sessions, (s) => s.participants.some((p) => p.userId === userId)),
+          marketingEvents: count(data.marketingEvents, (e) => e.userId === userId),
         },
       ];
     }),
@@ -1252,6 +1343,7 @@ export function describeDemoData(data: DemoData): DemoFixture {
       accessLogLines: accessLines.length,
       signedOutLogLines: count(accessLines, (l) => l.userId === null),
       voiceSessions: sessions.length,
+      marketingEvents: data.marketingEvents.length,
     },
     cases: {
       mainSubject: 'u-alice',

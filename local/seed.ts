@@ -27,6 +27,7 @@ export interface SeedTargets {
   chatMessagesTable: string;
   mediaBucket: string;
   logsBucket: string;
+  marketingTable: string;
 }
 
 export const DEFAULT_SEED_TARGETS: SeedTargets = {
@@ -36,6 +37,7 @@ export const DEFAULT_SEED_TARGETS: SeedTargets = {
   chatMessagesTable: platformStores.chat.messagesTable.tableName,
   mediaBucket: platformStores.media.bucketName,
   logsBucket: platformStores.logs.bucketName,
+  marketingTable: platformStores.marketing.table.tableName,
 };
 
 export interface SeedSummary extends DemoFixture {
@@ -110,6 +112,7 @@ export async function seedDemoData(
     batchPut(clients.doc, targets.paymentsTable, records(data.payments)),
     batchPut(clients.doc, targets.chatRoomsTable, records(data.rooms)),
     batchPut(clients.doc, targets.chatMessagesTable, records(data.messages)),
+    batchPut(clients.doc, targets.marketingTable, records(data.marketingEvents)),
     forEachLimit(data.mediaObjects, 8, (object) =>
       putObject(clients.s3, { ...object, bucket: targets.mediaBucket }),
     ),

@@ -8,11 +8,11 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Server } from 'node:http';
-import type { Context } from 'aws-lambda';
+import type { Context, DynamoDBBatchResponse } from 'aws-lambda';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
-import { STORE_NAMES, defaultResourceEnv } from '../config/data-map';
+import { STORE_NAMES, defaultResourceEnv, platformStores } from '../config/data-map';
 import {
   CONNECTOR_FUNCTIONS_ENV,
   STATE_MACHINES,
@@ -28,6 +28,7 @@ import {
   startS3Local,
 } from './stores';
 import { bootstrapResources } from './bootstrap';
+import { startStreamPoller } from './dynamodb-stream';
 import { seedDemoData } from './seed';
 import { startLocalApi } from './api-server';
 import { loadTokenKey } from './auth';
@@ -118,7 +119,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       AWS_RESPONSE_CHECKSUM_VALIDATION: 'WHEN_REQUIRED',
       ...defaultResourceEnv(),
       EXPORT_STATE_MACHINE_ARN: workflows.arnOf(STATE_MACHINES.export.localName),
-      // Issue 4: the erasure workflow (the API offers erasure once this is set), processors' webhooks
+      // The erasure workflow (the API offers erasure once this is set), processors' webhooks
       // (JSON {processorId: url}; tests point them at loopback receivers), quick retries locally.
       ERASURE_STATE_MACHINE_ARN: workflows.arnOf(STATE_MACHINES.erasure.localName),
       PROCESSOR_WEBHOOKS: process.env.PROCESSOR_WEBHOOKS ?? '{}',
@@ -131,11 +132,11 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       LOGS_CONDITIONAL_WRITES: 'false',
       SUBJECT_HASH_KEY_FILE: keys.subjectHash,
       SIGNING_KEY_DIR: keys.signing,
-      // Issue 5: test receivers listen on loopback; quick callback retries keep tests fast.
+      // Test receivers listen on loopback; quick callback retries keep tests fast.
       ALLOW_PRIVATE_CALLBACKS: 'true',
       CALLBACK_RETRY_BASE_MS: process.env.CALLBACK_RETRY_BASE_MS ?? '200',
       CALLBACK_RETRY_MAX_MS: process.env.CALLBACK_RETRY_MAX_MS ?? '5000',
-      // Download links (issue 6): the page URL users get, the token MAC key, and the mail outbox.
+      // Download links: the page URL users get, the token MAC key, and the mail outbox.
       PUBLIC_API_URL: `http://127.0.0.1:${options.apiPort}`,
       DOWNLOAD_TOKEN_KEY_FILE: join(options.dataDir, 'keys', 'download-token.key'),
       OUTBOX_DIR: join(options.dataDir, 'outbox'),
@@ -158,7 +159,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       requestChecksumCalculation: 'WHEN_REQUIRED',
       responseChecksumValidation: 'WHEN_REQUIRED',
     });
-    await bootstrapResources({ dynamo: dynamoClient, s3 });
+    const bootstrap = await bootstrapResources({ dynamo: dynamoClient, s3 });
 
     // Seed once per data directory: re-seeding would bring back what an erasure removed.
     const seedMarker = join(options.dataDir, 'seeded');
@@ -168,6 +169,22 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       if (options.persist) writeFileSync(seedMarker, new Date().toISOString());
       seeded = true;
     }
+
+    // The identifier index follows the accounts table's stream from its start, as the indexer Lambda does
+    // in AWS. An accounts table this start did not create may hold accounts from before it had a stream
+    // (an older data directory): the backfill adds whatever entries are missing.
+    const indexer =
+      (await import('../functions/index-identifiers/handler')) as typeof import('../functions/index-identifiers/handler');
+    const accountsStream = await startStreamPoller({
+      endpoint: dynamo.endpoint,
+      tableName: platformStores.accounts.table.tableName,
+      // A stream event gets the stream's answer (the batch item failures).
+      handler: async (event) => (await indexer.handler(event, {} as Context)) as DynamoDBBatchResponse,
+    });
+    stops.push(() => accountsStream.stop());
+    if (!bootstrap.createdTables.includes(platformStores.accounts.table.tableName))
+      await indexer.handler({ backfill: {} }, {} as Context);
+    await accountsStream.caughtUp();
 
     // The log indexer, as S3 events and the schedule run it in AWS.
     const logIndexing = await startLogIndexing(options.logIndexIntervalMs ?? 0);
@@ -183,7 +200,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     );
     stops.push(() => closeServer(api.server));
 
-    // Issue 5: the callback deliverer, polling the outbox as the scheduled sweep does in AWS.
+    // The callback deliverer, polling the outbox as the scheduled sweep does in AWS.
     const callbacks =
       (await import('../functions/callbacks/handler')) as typeof import('../functions/callbacks/handler');
     const { startPolling } = await import('../functions/callbacks/core');

@@ -2,20 +2,33 @@
  * `npm start`: the whole system on 127.0.0.1, in the foreground. Ctrl-C stops everything it started.
  * Flags: --reset (start from empty data), --no-seed (no demo users). Ports: PORT, DDB_PORT, S3_PORT, SFN_PORT.
  * LOG_INDEX_INTERVAL_MS: how often the log index is brought up to date (default 30 s; 0: at start only).
+ *
+ * It stops, and stops what it started (DynamoDB Local's JVM, the S3 process), on SIGINT, SIGTERM or
+ * SIGHUP, and when the process that started it goes away: `npm start` runs it with `exec`, so that is npm
+ * itself, and npm passes SIGINT and SIGTERM on to it.
  */
 import './polyfills';
 import { join } from 'node:path';
+import { orchestratorResources } from '../config/data-map';
 import { intEnv } from '../functions/lib/runtime/config';
 import { resetLocalData } from './reset';
 import { startLocalStack } from './stack';
+import { startStatusFeed } from './status-feed';
+
+const PARENT_CHECK_MS = 1000;
+const REPEAT_SIGNAL_MS = 1000;
 
 async function main(): Promise<void> {
   const args = new Set(process.argv.slice(2));
   const dataDir = process.env.DSR_LOCAL_DIR ?? join(__dirname, '..', '.local');
   if (args.has('--reset')) resetLocalData(dataDir);
   process.env.LOG_LEVEL ??= 'silent';
+  // A terminal that went away must not turn the shutdown's own output into a crash that skips it.
+  process.stdout.on('error', () => undefined);
+  process.stderr.on('error', () => undefined);
+
   const started = Date.now();
-  const stack = await startLocalStack({
+  const starting = startLocalStack({
     dataDir,
     apiPort: intEnv('PORT', 3000),
     ddbPort: intEnv('DDB_PORT', 8000),
@@ -25,30 +38,58 @@ async function main(): Promise<void> {
     seed: !args.has('--no-seed'),
     logIndexIntervalMs: intEnv('LOG_INDEX_INTERVAL_MS', 30_000),
   });
+  let feed: { stop(): Promise<void> } | undefined = undefined;
+
+  // Listening from the start: a signal during start-up still stops what has started by then.
+  let stopping = false;
+  let stoppingSince = 0;
+  const stop = async (why: string) => {
+    if (stopping) {
+      // Ctrl-C reaches this process twice at once (from the terminal, and passed on by npm): only a
+      // later one means "now", without waiting for running workflows; the children go with this process.
+      if (Date.now() - stoppingSince > REPEAT_SIGNAL_MS) process.exit(1);
+      return;
+    }
+    stopping = true;
+    stoppingSince = Date.now();
+    console.log(`Stopping (${why}; again to stop at once)...`);
+    await feed?.stop();
+    // A stack that failed to start has stopped what it started itself.
+    await starting.then((stack) => stack.stop()).catch(() => undefined);
+    process.exit(0);
+  };
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => void stop(signal));
+  const parent = process.ppid;
+  setInterval(() => {
+    try {
+      process.kill(parent, 0);
+    } catch {
+      void stop('its parent process is gone');
+    }
+  }, PARENT_CHECK_MS).unref();
+
+  const stack = await starting;
+  if (stopping) return;
   const seconds = ((Date.now() - started) / 1000).toFixed(1);
   console.log(
     `ready: API ${stack.apiUrl} (DynamoDB ${stack.ddbEndpoint}, S3 ${stack.s3Endpoint}) in ${seconds}s`,
   );
   console.log(`${stack.seeded ? 'Seeded demo users' : 'Kept existing data'} under ${dataDir}.`);
-  console.log('Try next (in another terminal):');
-  console.log(`  TOKEN=$(npm run --silent token -- support)`);
-  console.log(
-    `  curl -s -X POST ${stack.apiUrl}/v1/requests -H "authorization: Bearer $TOKEN" -H 'content-type: application/json' \\\n` +
-      `       -d '{"type":"export","subject":{"userId":"u-alice"}}'`,
+  console.log("Next, in another terminal: the README's walk-through, by copy and paste.");
+  // The walk-through's commands (and `npm run token`, `npm run sweep`) read the same variables.
+  const settings = ['PORT', 'DDB_PORT', 'S3_PORT', 'SFN_PORT', 'DSR_LOCAL_DIR'].filter(
+    (name) => process.env[name] !== undefined,
   );
-  console.log(`  curl -s ${stack.apiUrl}/v1/requests/<requestId> -H "authorization: Bearer $TOKEN"`);
-  console.log('  The README walks through the rest. Ctrl-C stops everything.');
-
-  let stopping = false;
-  const stop = async () => {
-    if (stopping) return;
-    stopping = true;
-    console.log('Stopping...');
-    await stack.stop();
-    process.exit(0);
-  };
-  process.on('SIGINT', stop);
-  process.on('SIGTERM', stop);
+  if (settings.length > 0) {
+    console.log(`  There, first: export ${settings.map((name) => `${name}=${process.env[name]}`).join(' ')}`);
+  }
+  console.log('Ctrl-C stops everything.');
+  console.log('Each request status change is printed below: time, request id, type, status.');
+  feed = startStatusFeed({
+    doc: stack.doc,
+    tableName: orchestratorResources.requestsTable.tableName,
+    print: (line) => console.log(line),
+  });
 }
 
 main().catch((error: unknown) => {

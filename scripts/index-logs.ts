@@ -5,16 +5,13 @@
  * lists every object (late or changed objects in partitions the watermark has passed are found too);
  * `--from-watermark` lists only after the watermark, as the scheduled run does (docs/log-index.md).
  */
-import { join } from 'node:path';
 import { flag } from './cli-options';
-import { localToolEnv } from './local-env';
-import { keyPaths } from '../local/stack';
+import { useRunningLocalStack } from './local-stack-env';
 
 const MiB = 1024 * 1024;
 
 async function main(): Promise<void> {
-  const dataDir = process.env.DSR_LOCAL_DIR ?? join(__dirname, '..', '.local');
-  Object.assign(process.env, { ...localToolEnv(), SUBJECT_HASH_KEY_FILE: keyPaths(dataDir).subjectHash });
+  useRunningLocalStack();
   process.env.LOG_LEVEL ??= 'silent';
   const { indexerDeps } = await import('../functions/index-logs/handler');
   const { advanceWatermarks } = await import('../functions/index-logs/core');

@@ -3,9 +3,8 @@
  * (`npm start`: its .local/ data directory and ports), as the EventBridge schedule does in AWS.
  * `--now` moves the sweep's clock (e.g. past a retention period) and is passed to resumed runs as `asOf`.
  */
-import { join } from 'node:path';
 import { STATE_MACHINES } from '../functions/lib/connectors/catalog';
-import { localToolEnv } from './local-env';
+import { useRunningLocalStack } from './local-stack-env';
 
 function parseNow(args: string[]): Date {
   const i = args.indexOf('--now');
@@ -20,13 +19,8 @@ function parseNow(args: string[]): Date {
 
 async function main(): Promise<void> {
   const now = parseNow(process.argv.slice(2));
-  const dataDir = process.env.DSR_LOCAL_DIR ?? join(__dirname, '..', '.local');
-  // The same environment the local stack gives its handlers (local/stack.ts).
-  Object.assign(process.env, {
-    ...localToolEnv(),
-    ERASURE_STATE_MACHINE_ARN: `arn:aws:states:us-east-1:000000000000:stateMachine:${STATE_MACHINES.erasure.localName}`,
-    DSR_LOCAL_DIR: dataDir,
-  });
+  useRunningLocalStack();
+  process.env.ERASURE_STATE_MACHINE_ARN = `arn:aws:states:us-east-1:000000000000:stateMachine:${STATE_MACHINES.erasure.localName}`;
   const { deps } = await import('../functions/sweep/handler');
   const { runSweep } = await import('../functions/sweep/core');
   const report = await runSweep(deps, now);

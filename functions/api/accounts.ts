@@ -4,7 +4,7 @@
  * request path, so those requests fall back to the configured default jurisdiction (or the caller's).
  */
 import { GetCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { SubjectInput } from '../lib/requests/requests';
+import type { SubjectInput } from '../lib/requests/records';
 
 export interface AccountDirectory {
   /** The country of the one account the identifier names; undefined if none, several, or unknown. */

@@ -1,6 +1,7 @@
 /**
  * Who is calling, from the JWT authorizer's claims (API Gateway in AWS; the local server runs the same
- * checks). The handler checks scopes again: a route never trusts that the gateway was configured right.
+ * checks). core.ts checks the route's roles again before any handler runs: a route never trusts that
+ * the gateway was configured right.
  */
 import { ApiError, type ApiEvent } from './http';
 
@@ -8,10 +9,37 @@ export type Role = 'support' | 'legal' | 'auditor';
 export const ROLES: readonly Role[] = ['support', 'legal', 'auditor'];
 export const SCOPE_PREFIX = 'dsr/';
 
+/** The realm of RFC 6750 challenges (WWW-Authenticate). */
+const REALM = 'dsr';
+
 export interface Principal {
   /** The caller's client id (the token's subject): an id of a system, not a person. */
   callerId: string;
   roles: Role[];
+}
+
+/** Why a request is not authenticated: no token, a token that is not ours, or one of ours that expired. */
+export type TokenFault = 'missing' | 'invalid' | 'expired';
+
+const TOKEN_FAULTS: Record<TokenFault, { code: string; detail: string; challenge: string }> = {
+  // RFC 6750 section 3.1: a request without credentials gets a challenge without an error code.
+  missing: { code: 'UNAUTHENTICATED', detail: 'A bearer token is required', challenge: '' },
+  invalid: {
+    code: 'UNAUTHENTICATED',
+    detail: 'The bearer token is not valid (signature, issuer or audience)',
+    challenge: ', error="invalid_token", error_description="The token is not valid"',
+  },
+  expired: {
+    code: 'TOKEN_EXPIRED',
+    detail: 'The bearer token has expired; get a new one',
+    challenge: ', error="invalid_token", error_description="The token has expired"',
+  },
+};
+
+/** The 401 for a token fault, with its RFC 6750 challenge; an expired token has its own code. */
+export function authenticationError(fault: TokenFault): ApiError {
+  const { code, detail, challenge } = TOKEN_FAULTS[fault];
+  return new ApiError(401, code, detail, {}, { 'www-authenticate': `Bearer realm="${REALM}"${challenge}` });
 }
 
 function scopesOf(event: ApiEvent): string[] {
@@ -25,7 +53,7 @@ function scopesOf(event: ApiEvent): string[] {
 
 export function principalOf(event: ApiEvent): Principal {
   const jwt = event.requestContext.authorizer?.jwt;
-  if (!jwt?.claims) throw new ApiError(401, 'UNAUTHENTICATED', 'A bearer token is required');
+  if (!jwt?.claims) throw authenticationError('missing');
   const roles = scopesOf(event)
     .filter((s) => s.startsWith(SCOPE_PREFIX))
     .map((s) => s.slice(SCOPE_PREFIX.length))
@@ -36,6 +64,13 @@ export function principalOf(event: ApiEvent): Principal {
 
 export function requireRole(principal: Principal, allowed: readonly Role[]): void {
   if (!principal.roles.some((r) => allowed.includes(r))) {
-    throw new ApiError(403, 'FORBIDDEN', `This action needs one of the roles: ${allowed.join(', ')}`);
+    const scopes = allowed.map((r) => `${SCOPE_PREFIX}${r}`).join(' ');
+    throw new ApiError(
+      403,
+      'FORBIDDEN',
+      `This action needs one of the roles: ${allowed.join(', ')}`,
+      {},
+      { 'www-authenticate': `Bearer realm="${REALM}", error="insufficient_scope", scope="${scopes}"` },
+    );
   }
 }

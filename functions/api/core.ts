@@ -1,14 +1,14 @@
 /**
- * The API: a small router over the route modules in routes/. Every error becomes problem+json with a
- * stable code; an unexpected one becomes a 500 that says nothing of internals.
+ * The API: the route table, and the dispatcher that finds a request's route, checks who is calling and
+ * the input against the route's schemas, runs the handler and records the action in the audit trail.
+ * Errors propagate: error-middleware.ts turns every one into an answer (handler.ts `.use`s it).
  */
-import { ApiError, openDsrProblem, problem, type ApiEvent, type ApiResult } from './http';
-import { principalOf, requireRole, type Role } from './auth';
+import { principalOf, requireRole, type Principal } from './auth';
 import { auditRoutes } from './routes/audit';
 import { openApiRoutes } from './routes/openapi';
 import { openDsrRoutes } from './routes/opendsr';
 import type { ApiDeps } from './deps';
-import type { Route } from './router';
+import { matchRoute, type Route } from './router';
 import { jwksRoutes } from './routes/jwks';
 import { requestRoutes } from './routes/requests';
 import { downloadRoutes } from './routes/downloads';
@@ -16,21 +16,32 @@ import { holdRoutes } from './routes/holds';
 import { policyRoutes } from './routes/policy';
 import { certificateRoutes } from './routes/certificate';
 import { errorFields, log } from '../lib/runtime/logger';
+import type { ApiEvent, ApiResult } from './http';
+import { answerFor } from './error-mapping';
+import { isRequestId } from '../lib/requests/request-id';
+import { checkBody, checkPathParams, checkQuery } from './validation';
 
 export type { ApiDeps };
 
-export const ROUTES: Route[] = [...requestRoutes, ...jwksRoutes, ...downloadRoutes];
-// Issue 5: OpenDSR, the audit trail and the OpenAPI document (which describes every route above).
-// Issue 4: legal holds, the policy in force, erasure certificates.
-ROUTES.push(...holdRoutes, ...policyRoutes, ...certificateRoutes);
-ROUTES.push(...openDsrRoutes, ...auditRoutes, ...openApiRoutes(() => ROUTES));
+export const ROUTES: Route[] = [
+  ...requestRoutes,
+  ...jwksRoutes,
+  ...downloadRoutes,
+  ...holdRoutes,
+  ...policyRoutes,
+  ...certificateRoutes,
+  ...openDsrRoutes,
+  ...auditRoutes,
+];
+// The OpenAPI document describes every route above, itself included.
+ROUTES.push(...openApiRoutes(() => ROUTES));
 
 /** Who may call each route: the gateway, the local server and the auth test matrix all read this. */
 export interface RouteAccess {
   method: Route['method'];
   path: string | undefined;
   pattern: RegExp;
-  access: readonly Role[] | 'public' | undefined;
+  access: Route['access'] | undefined;
 }
 
 export function routeAccess(routes: readonly Route[] = ROUTES): RouteAccess[] {
@@ -44,64 +55,66 @@ export function isPublicPath(path: string, routes: readonly Route[] = ROUTES): b
 }
 
 /** Records an API action in the audit trail; a failure to record is logged, never shown to the caller. */
-async function auditAction(deps: ApiDeps, route: Route, event: ApiEvent, params: string[], status: number) {
+async function auditAction(
+  deps: ApiDeps,
+  route: Route,
+  event: ApiEvent,
+  params: Record<string, string>,
+  status: number,
+) {
   if (route.access === 'public' || status === 401) return;
-  let principal: ReturnType<typeof principalOf>;
+  let principal: Principal;
   try {
     principal = principalOf(event);
   } catch {
     return;
   }
-  const actor = principal.callerId;
-  const role = principal.roles[0];
-  const requestId = params.find((p) => /^req_[a-f0-9]{32}$/.test(p));
+  const requestId = Object.values(params).find(isRequestId);
   await deps.audit
     .record({
-      actor,
-      role,
-      action: route.operationId ?? `${route.method} ${route.path ?? ''}`,
+      actor: principal.callerId,
+      role: principal.roles[0],
+      action: route.operationId,
       outcome: status,
       requestId,
     })
     .catch((error: unknown) => log.error('audit record failed', { ...errorFields(error) }));
 }
 
+/** Runs a route: the caller's roles first, then the path, the query and the body, then the handler. */
+async function run(
+  deps: ApiDeps,
+  route: Route,
+  event: ApiEvent,
+  params: Record<string, string>,
+): Promise<ApiResult> {
+  let principal: Principal | undefined;
+  if (route.access !== 'public') {
+    principal = principalOf(event);
+    requireRole(principal, route.access);
+  }
+  return route.handler(deps, {
+    event,
+    principal,
+    params: checkPathParams(route.params, params),
+    query: route.query ? checkQuery(route.query, event) : {},
+    body: route.requestSchema ? checkBody(route.requestSchema, event, route.optionalBody) : undefined,
+  });
+}
+
 export function createApi(deps: ApiDeps, routes: Route[] = ROUTES): (event: ApiEvent) => Promise<ApiResult> {
   return async (event) => {
-    const method = event.requestContext.http.method.toUpperCase();
-    const path = event.rawPath;
+    const { route, params } = matchRoute(routes, event);
+    let status = 500;
     try {
-      const matching = routes.filter((r) => r.pattern.test(path));
-      if (matching.length === 0) throw new ApiError(404, 'ROUTE_NOT_FOUND', 'No such route');
-      const route = matching.find((r) => r.method === method);
-      if (!route) throw new ApiError(405, 'METHOD_NOT_ALLOWED', 'Method not allowed on this route');
-      const params = (route.pattern.exec(path) ?? []).slice(1).map((p) => {
-        try {
-          return decodeURIComponent(p ?? '');
-        } catch {
-          throw new ApiError(400, 'MALFORMED_PATH', 'The path is not valid');
-        }
-      });
-      let result: ApiResult;
-      try {
-        if (route.access && route.access !== 'public') requireRole(principalOf(event), route.access);
-        result = await route.handler(deps, event, params);
-      } catch (error) {
-        const status = error instanceof ApiError ? error.status : 500;
-        await auditAction(deps, route, event, params, status);
-        if (route.dialect === 'opendsr' && error instanceof ApiError && status !== 401 && status !== 403) {
-          return openDsrProblem(error);
-        }
-        throw error;
-      }
-      await auditAction(deps, route, event, params, result.statusCode ?? 200);
+      const result = await run(deps, route, event, params);
+      status = result.statusCode ?? 200;
       return result;
     } catch (error) {
-      if (error instanceof ApiError) return problem(error);
-      log.error('api request failed', { method, ...errorFields(error) });
-      return problem(
-        new ApiError(500, 'INTERNAL_ERROR', 'Something went wrong on our side; nothing was changed'),
-      );
+      status = answerFor(error).status;
+      throw error;
+    } finally {
+      await auditAction(deps, route, event, params, status);
     }
   };
 }

@@ -1,5 +1,6 @@
 /** What the API's routes are given: clients and configuration, built once in handler.ts (or by tests). */
 import type { RequestRepository } from '../lib/requests/requests';
+import type { EventLog } from '../lib/requests/event-log';
 import type { SubjectHasher } from '../lib/crypto/subject-hash';
 import type { WorkflowStarter } from './workflows';
 import type { AuditLog } from '../lib/audit/audit-log';
@@ -11,23 +12,25 @@ import type { HoldRepository } from '../lib/holds/holds';
 
 export interface ApiDeps {
   requests: RequestRepository;
+  /** The requests' event histories. */
+  events: EventLog;
   hasher: SubjectHasher;
   workflows: WorkflowStarter;
   /** The public signing keys, as a JWKS. */
   jwks: () => Promise<unknown>;
-  /** Download links and the exports bucket (issue 6). */
+  /** Download links and the exports bucket. */
   downloads: DownloadDeps;
   /** The audit trail: every API action is recorded. */
   audit: AuditLog;
   /** The account's country, for a request's default jurisdiction. */
   accounts: AccountDirectory;
-  /** Issue 5: request settings; defaults in routes/requests.ts (DEFAULT_REQUEST_SETTINGS). */
+  /** Request settings; defaults in request-settings.ts (DEFAULT_REQUEST_SETTINGS). */
   settings?: Partial<RequestSettings>;
   clock?: () => Date;
   /** Signs OpenDSR responses (the archive signing key). */
   signer: JwsSigner;
-  /** Issue 4: legal holds (default: over the requests table, see routes/holds.ts). */
-  holds?: HoldRepository;
+  /** Legal holds. */
+  holds: HoldRepository;
   /** Reads erasure certificates from the exports bucket. */
   certificates: CertificateReader;
 }
@@ -38,7 +41,7 @@ export interface DownloadDeps {
   archives: ArchiveAccess;
 }
 
-/** Issue 4: the stored certificate text (a compact JWS), or undefined when it is not there. */
+/** The stored certificate text (a compact JWS), or undefined when it is not there. */
 export interface CertificateReader {
   read(bucket: string, key: string): Promise<string | undefined>;
 }

@@ -1,7 +1,6 @@
 import middy from '@middy/core';
-import { SFNClient } from '@aws-sdk/client-sfn';
 import { ENV } from '../../config/data-map';
-import { documentClient, s3Client } from '../lib/aws/clients';
+import { documentClient, s3Client, stepFunctionsClient } from '../lib/aws/clients';
 import {
   DownloadLinks,
   S3ArchiveAccess,
@@ -9,31 +8,39 @@ import {
   tokenMacFromEnv,
 } from '../lib/downloads/download-links';
 import { requireEnv } from '../lib/runtime/config';
+import { observability } from '../lib/runtime/observability';
 import { RequestRepository } from '../lib/requests/requests';
+import { EventLog } from '../lib/requests/event-log';
+import { requestTableFromEnv } from '../lib/requests/request-table';
+import { HoldRepository } from '../lib/holds/holds';
 import { subjectHasherFromEnv } from '../lib/crypto/subject-hash';
 import { signerFromEnv } from '../lib/crypto/signing';
 import { createApi } from './core';
+import { errorAnswers } from './error-middleware';
 import type { ApiEvent, ApiResult } from './http';
 import { StepFunctionsStarter } from './workflows';
 import { platformStores } from '../../config/data-map';
 import { AuditLog } from '../lib/audit/audit-log';
 import { intEnv, optionalEnv } from '../lib/runtime/config';
 import { DynamoAccountDirectory } from './accounts';
-import { DEFAULT_REQUEST_SETTINGS } from './routes/requests';
+import { DEFAULT_REQUEST_SETTINGS } from './request-settings';
 import { S3CertificateReader } from './routes/certificate';
 
 const signer = signerFromEnv();
+const table = requestTableFromEnv();
 const api = createApi({
-  requests: new RequestRepository(documentClient(), requireEnv(ENV.requestsTable)),
+  requests: new RequestRepository(table),
+  events: new EventLog(table),
+  holds: new HoldRepository(table),
   hasher: subjectHasherFromEnv(),
   // Erasure is offered only once its workflow is deployed (ERASURE_STATE_MACHINE_ARN set).
-  workflows: new StepFunctionsStarter(new SFNClient({}), {
+  workflows: new StepFunctionsStarter(stepFunctionsClient(), {
     export: requireEnv('EXPORT_STATE_MACHINE_ARN'),
     erasure: process.env.ERASURE_STATE_MACHINE_ARN || undefined,
   }),
   jwks: () => signer.publicJwks(),
   signer,
-  audit: new AuditLog(documentClient(), requireEnv(ENV.requestsTable)),
+  audit: new AuditLog(table),
   accounts: new DynamoAccountDirectory(
     documentClient(),
     optionalEnv(ENV.accountsTable, platformStores.accounts.table.tableName),
@@ -48,17 +55,12 @@ const api = createApi({
     processorDomain: optionalEnv('OPENDSR_PROCESSOR_DOMAIN', DEFAULT_REQUEST_SETTINGS.processorDomain),
     publicApiUrl: process.env.PUBLIC_API_URL || undefined,
   },
-  // Issue 4: erasure certificates in the exports bucket (holds use the requests table by default).
+  // Erasure certificates are read from the exports bucket.
   certificates: new S3CertificateReader(s3Client()),
   downloads: {
-    links: new DownloadLinks(
-      documentClient(),
-      requireEnv(ENV.requestsTable),
-      tokenMacFromEnv(),
-      downloadLinkConfigFromEnv(),
-    ),
+    links: new DownloadLinks(table, tokenMacFromEnv(), downloadLinkConfigFromEnv()),
     archives: new S3ArchiveAccess(s3Client()),
   },
 });
 
-export const handler = middy<ApiEvent, ApiResult>().handler(api);
+export const handler = middy<ApiEvent, ApiResult>().use(observability()).use(errorAnswers()).handler(api);

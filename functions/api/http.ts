@@ -10,7 +10,10 @@ export type ApiEvent = APIGatewayProxyEventV2 & {
 };
 export type ApiResult = APIGatewayProxyStructuredResultV2;
 
-/** An error the API answers with: a stable `code` callers can switch on, and a detail without internals. */
+/**
+ * An error the API answers with: a stable `code` callers can switch on, a detail without internals,
+ * optional extra body fields (never overriding the problem fields) and response headers.
+ */
 export class ApiError extends Error {
   override name = 'ApiError';
   constructor(
@@ -18,6 +21,7 @@ export class ApiError extends Error {
     readonly code: string,
     readonly detail: string,
     readonly extra: Record<string, unknown> = {},
+    readonly headers: Record<string, string> = {},
   ) {
     super(detail);
   }
@@ -30,26 +34,29 @@ const TITLES: Record<number, string> = {
   404: 'Not Found',
   405: 'Method Not Allowed',
   409: 'Conflict',
+  410: 'Gone',
   413: 'Payload Too Large',
   415: 'Unsupported Media Type',
   422: 'Unprocessable Content',
   429: 'Too Many Requests',
   500: 'Internal Server Error',
   501: 'Not Implemented',
+  502: 'Bad Gateway',
   503: 'Service Unavailable',
 };
 
+/** RFC 9457 problem+json; `status` is always the HTTP status (extra fields cannot replace it). */
 export function problem(error: ApiError): ApiResult {
   return {
     statusCode: error.status,
-    headers: { 'content-type': 'application/problem+json', 'cache-control': 'no-store' },
+    headers: { 'content-type': 'application/problem+json', 'cache-control': 'no-store', ...error.headers },
     body: JSON.stringify({
+      ...error.extra,
       type: `https://dsr.example/problems/${error.code.toLowerCase().replace(/_/g, '-')}`,
       title: TITLES[error.status] ?? 'Error',
       status: error.status,
       code: error.code,
       detail: error.detail,
-      ...error.extra,
     }),
   };
 }
@@ -64,7 +71,7 @@ export function json(statusCode: number, body: unknown, headers: Record<string, 
 
 /** Parses a JSON body, refusing anything that is not a JSON object. */
 export function parseJsonBody(event: ApiEvent): unknown {
-  const contentType = event.headers?.['content-type'] ?? event.headers?.['Content-Type'] ?? '';
+  const contentType = headerOf(event, 'content-type') ?? '';
   if (!/^application\/(?:[a-z0-9.+-]*\+)?json\b/i.test(contentType)) {
     throw new ApiError(415, 'UNSUPPORTED_MEDIA_TYPE', 'Send the body as application/json');
   }
@@ -84,7 +91,7 @@ export function parseJsonBody(event: ApiEvent): unknown {
 export function openDsrProblem(error: ApiError): ApiResult {
   return {
     statusCode: error.status,
-    headers: { 'content-type': 'application/json', 'cache-control': 'no-store' },
+    headers: { 'content-type': 'application/json', 'cache-control': 'no-store', ...error.headers },
     body: JSON.stringify({
       error: {
         code: error.status,
@@ -108,13 +115,4 @@ export function headerOf(event: ApiEvent, name: string): string | undefined {
     if (key.toLowerCase() === wanted) return value;
   }
   return undefined;
-}
-
-/** Query parameters; a repeated one arrives comma-joined (as API Gateway sends it). */
-export function queryOf(event: ApiEvent): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [key, value] of Object.entries(event.queryStringParameters ?? {})) {
-    if (value !== undefined) out[key] = value;
-  }
-  return out;
 }

@@ -1,9 +1,11 @@
 /**
- * The OpenAPI 3.1 document, generated from the route table and the very schema objects the handlers
- * validate with: a route or a field cannot exist in one and not the other.
+ * The OpenAPI 3.1 document, generated from the route table and the very schema objects the router
+ * validates with (path parameters, query, body): a route, a parameter or a field cannot exist in one
+ * and not the other.
  */
+import { PATH_PARAMS } from './path-params';
 import type { Route } from './router';
-import { REQUEST_SCHEMAS } from './schemas';
+import { REQUEST_SCHEMAS, idempotencyKeySchema } from './schemas';
 
 const problemSchema = {
   type: 'object',
@@ -14,6 +16,9 @@ const problemSchema = {
     status: { type: 'integer' },
     code: { type: 'string', description: 'Stable: switch on this' },
     detail: { type: 'string' },
+    pointer: { type: 'string', description: 'Body refusals: the JSON pointer of the field' },
+    parameter: { type: 'string', description: 'Query refusals: the parameter' },
+    requestStatus: { type: 'string', description: "409 on a request: the request's status" },
   },
 } as const;
 
@@ -49,14 +54,17 @@ function schemaName(schema: Record<string, unknown>): string | undefined {
 export function buildOpenApi(routes: readonly Route[]): Record<string, unknown> {
   const paths: Record<string, Record<string, unknown>> = {};
   for (const route of routes) {
-    if (!route.path) continue;
     const method = route.method.toLowerCase();
-    const pathParams = [...route.path.matchAll(/\{([^}]+)\}/g)].map((m) => ({
-      name: m[1],
-      in: 'path',
-      required: true,
-      schema: { type: 'string', maxLength: 128 },
-    }));
+    const pathParams = route.params.map((name) => {
+      const { description, ...schema } = PATH_PARAMS[name].schema;
+      return { name, in: 'path', required: true, description, schema };
+    });
+    const queryParams = Object.entries(route.query?.properties ?? {}).map(([name, property]) => {
+      const { description, ...schema } = property;
+      // An array parameter is comma-separated: ?status=received,failed
+      const style = schema.type === 'array' ? { style: 'form', explode: false } : {};
+      return { name, in: 'query', required: false, description, ...style, schema };
+    });
     const errorRef =
       route.dialect === 'opendsr' ? '#/components/schemas/OpenDsrError' : '#/components/schemas/Problem';
     const errorMedia = route.dialect === 'opendsr' ? 'application/json' : 'application/problem+json';
@@ -73,6 +81,7 @@ export function buildOpenApi(routes: readonly Route[]): Record<string, unknown> 
       '413': 'Body too large',
       '429': 'Too many requests',
       '500': 'Internal error (no details)',
+      '503': 'A store is briefly unavailable: retry after Retry-After seconds',
     };
     if (route.access !== 'public') {
       standardErrors['401'] = 'Missing, expired or wrong-audience token';
@@ -86,32 +95,19 @@ export function buildOpenApi(routes: readonly Route[]): Record<string, unknown> 
       summary: route.summary,
       parameters: [
         ...pathParams,
-        ...(route.query ?? []).map((q) => ({
-          name: q.name,
-          in: 'query',
-          required: false,
-          description: q.description,
-          schema: q.schema,
-        })),
+        ...queryParams,
         ...(route.method === 'POST' && route.requestSchema === REQUEST_SCHEMAS.CreateRequest
-          ? [
-              {
-                name: 'Idempotency-Key',
-                in: 'header',
-                required: false,
-                schema: { type: 'string', pattern: '^[A-Za-z0-9_.:-]{1,128}$' },
-              },
-            ]
+          ? [{ name: 'Idempotency-Key', in: 'header', required: false, schema: idempotencyKeySchema }]
           : []),
       ],
       responses,
-      security: route.access === 'public' ? [] : [{ jwt: (route.access ?? []).map((r) => `dsr/${r}`) }],
-      'x-roles': route.access === 'public' ? 'public' : [...(route.access ?? [])],
+      security: route.access === 'public' ? [] : [{ jwt: route.access.map((r) => `dsr/${r}`) }],
+      'x-roles': route.access === 'public' ? 'public' : [...route.access],
     };
     if (route.requestSchema) {
       const name = schemaName(route.requestSchema);
       operation.requestBody = {
-        required: true,
+        required: !route.optionalBody,
         content: {
           'application/json': {
             schema: name ? { $ref: `#/components/schemas/${name}` } : route.requestSchema,

@@ -1,14 +1,13 @@
 /**
- * Request body schemas: the handlers validate with these, and the OpenAPI document (openapi.ts) embeds
- * these very objects, so the two cannot drift. Strict: unknown fields are refused and every string and
- * array is bounded.
+ * Request schemas: the router validates bodies and query parameters with these (validation.ts), the
+ * OpenAPI document (openapi.ts) embeds these very objects, and the handlers' input types are derived
+ * from them (FromSchema), so the three cannot drift. Strict: unknown fields and parameters are refused
+ * and every string and array is bounded.
  */
-import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
-import addFormats from 'ajv-formats';
-import { ApiError } from './http';
-import type { Requester, RequestType, SubjectInput } from '../lib/requests/requests';
+import type { FromSchema, JSONSchema } from 'json-schema-to-ts';
 import { JURISDICTION_PATTERN } from '../lib/requests/deadlines';
-import { STORE_NAMES, type StoreName } from '../../config/data-map';
+import { REQUEST_ID_PATTERN } from '../lib/requests/request-id';
+import { STORE_NAMES } from '../../config/data-map';
 import { STORE_CATEGORIES } from '../lib/erasure/types';
 
 const boundedId = { type: 'string', minLength: 1, maxLength: 128, pattern: '^[^\\u0000-\\u001f]+$' } as const;
@@ -61,16 +60,6 @@ export const requesterSchema = {
   then: { required: ['kind', 'evidenceRef'] },
 } as const;
 
-export interface CreateRequestBody {
-  type: RequestType;
-  subject: SubjectInput;
-  jurisdiction?: string;
-  requester?: Requester;
-  callbackUrls?: string[];
-  /** Export only: email the download link to the subject's own address (docs/downloads.md). */
-  notify?: boolean;
-}
-
 export const createRequestSchema = {
   type: 'object',
   additionalProperties: false,
@@ -96,11 +85,6 @@ export const createRequestSchema = {
   if: { properties: { type: { const: 'erasure' } } },
   then: { properties: { notify: { const: false } } },
 } as const;
-
-export interface ExtendRequestBody {
-  reason: string;
-  until?: string;
-}
 
 export const extendRequestSchema = {
   type: 'object',
@@ -135,23 +119,6 @@ export const OPENDSR_IDENTITY_TYPES = [
   'roku_publisher_id',
   'roku_advertising_id',
 ] as const;
-
-export interface OpenDsrIdentity {
-  identity_type: (typeof OPENDSR_IDENTITY_TYPES)[number];
-  identity_value: string;
-  identity_format: 'raw' | 'sha1' | 'md5' | 'sha256';
-}
-
-export interface OpenDsrCreateBody {
-  subject_request_id: string;
-  subject_request_type: 'access' | 'portability' | 'erasure';
-  submitted_time: string;
-  subject_identities: OpenDsrIdentity[];
-  regulation?: 'gdpr' | 'ccpa';
-  api_version?: string;
-  status_callback_urls?: string[];
-  extensions?: Record<string, Record<string, unknown>>;
-}
 
 /** OpenDSR's request (specification section 7.1.1); `extensions` are other processors' business. */
 export const openDsrCreateSchema = {
@@ -194,20 +161,10 @@ export const openDsrCreateSchema = {
   },
 } as const;
 
-// strictRequired off only because requester's if/then names a property declared beside it, not inside it.
-
-// Legal holds (issue 4).
+// Legal holds.
 const ALL_CATEGORIES = [...new Set(Object.values(STORE_CATEGORIES).flat())];
 const text = (max: number, description: string) =>
   ({ type: 'string', minLength: 1, maxLength: max, pattern: '^[^\\u0000-\\u001f]+$', description }) as const;
-
-export interface PlaceHoldBody {
-  subject: SubjectInput;
-  stores?: StoreName[];
-  categories?: string[];
-  caseReference: string;
-  reason: string;
-}
 
 export const placeHoldSchema = {
   type: 'object',
@@ -234,110 +191,11 @@ export const placeHoldSchema = {
   },
 } as const;
 
-export interface ReleaseHoldBody {
-  reason?: string;
-}
-
 export const releaseHoldSchema = {
   type: 'object',
   additionalProperties: false,
   properties: { reason: text(1000, 'Why the hold ends (case closed). No personal data.') },
 } as const;
-
-const ajv = new Ajv({ allErrors: false, strict: true, strictRequired: false });
-addFormats(ajv, ['date-time']);
-
-function compile<T>(schema: object): ValidateFunction<T> {
-  return ajv.compile<T>(schema);
-}
-
-const validateCreate = compile<CreateRequestBody>(createRequestSchema);
-const validateExtend = compile<ExtendRequestBody>(extendRequestSchema);
-const validateOpenDsr = compile<OpenDsrCreateBody>(openDsrCreateSchema);
-const validatePlaceHold = compile<PlaceHoldBody>(placeHoldSchema);
-const validateReleaseHold = compile<ReleaseHoldBody>(releaseHoldSchema);
-
-/** The field a schema error is about, as a dotted path (never its value). */
-export function fieldOf(error: ErrorObject | undefined): string {
-  return error?.instancePath ? error.instancePath.slice(1).replace(/\//g, '.') : 'body';
-}
-
-/** Maps the first schema error to a stable code and a message that names the field, never its value. */
-function toApiError(error: ErrorObject | undefined): ApiError {
-  const field = fieldOf(error);
-  switch (error?.keyword) {
-    case 'required':
-      if (error.params.missingProperty === 'subject') {
-        return new ApiError(400, 'MISSING_IDENTIFIER', 'The subject needs exactly one identifier');
-      }
-      if (error.params.missingProperty === 'evidenceRef') {
-        return new ApiError(400, 'MISSING_EVIDENCE', 'An agent or guardian needs requester.evidenceRef');
-      }
-      return new ApiError(400, 'MISSING_FIELD', `Missing field: ${String(error.params.missingProperty)}`);
-    case 'additionalProperties':
-      return new ApiError(
-        400,
-        'UNKNOWN_FIELD',
-        `Unknown field in ${field}: ${String(error.params.additionalProperty).slice(0, 64)}`,
-      );
-    case 'enum':
-      if (field === 'type') return new ApiError(400, 'UNKNOWN_TYPE', 'type must be one of: export, erasure');
-      if (field.startsWith('stores')) return new ApiError(400, 'UNKNOWN_STORE', `${field} is not a store`);
-      if (field.startsWith('categories')) {
-        return new ApiError(400, 'UNKNOWN_CATEGORY', `${field} is not a data category`);
-      }
-      return new ApiError(400, 'INVALID_FIELD', `Invalid value for ${field}`);
-    case 'minProperties':
-    case 'maxProperties':
-      if (field === 'subject')
-        return new ApiError(400, 'MISSING_IDENTIFIER', 'The subject needs exactly one identifier');
-      return new ApiError(400, 'INVALID_FIELD', `Invalid value for ${field}`);
-    case 'maxLength':
-    case 'maxItems':
-      return new ApiError(400, 'FIELD_TOO_LONG', `${field} is too long`);
-    default:
-      return new ApiError(400, 'INVALID_FIELD', `Invalid value for ${field}`);
-  }
-}
-
-function requireObject(body: unknown): object {
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-    throw new ApiError(400, 'INVALID_BODY', 'The body must be a JSON object');
-  }
-  return body;
-}
-
-export function parseCreateRequest(body: unknown): CreateRequestBody {
-  const candidate = requireObject(body);
-  if (!validateCreate(candidate)) throw toApiError(validateCreate.errors?.[0]);
-  return candidate;
-}
-
-export function parseExtendRequest(body: unknown): ExtendRequestBody {
-  const candidate = requireObject(body);
-  if (!validateExtend(candidate)) throw toApiError(validateExtend.errors?.[0]);
-  return candidate;
-}
-
-/** Validates an OpenDSR body; the error carries the schema error for OpenDSR's own error shape. */
-export function parseOpenDsrCreate(body: unknown): OpenDsrCreateBody {
-  const candidate = requireObject(body);
-  if (!validateOpenDsr(candidate)) throw toApiError(validateOpenDsr.errors?.[0]);
-  return candidate;
-}
-
-/** Every body schema a route validates with, by name: the OpenAPI document and its test use this map. */
-export function parsePlaceHoldBody(body: unknown): PlaceHoldBody {
-  const candidate = requireObject(body);
-  if (!validatePlaceHold(candidate)) throw toApiError(validatePlaceHold.errors?.[0]);
-  return candidate;
-}
-
-export function parseReleaseHold(body: unknown): ReleaseHoldBody {
-  const candidate = requireObject(body);
-  if (!validateReleaseHold(candidate)) throw toApiError(validateReleaseHold.errors?.[0]);
-  return candidate;
-}
 
 export const REQUEST_SCHEMAS = {
   CreateRequest: createRequestSchema,
@@ -346,3 +204,82 @@ export const REQUEST_SCHEMAS = {
   PlaceHold: placeHoldSchema,
   ReleaseHold: releaseHoldSchema,
 } as const;
+
+/** What FromSchema cannot read from minProperties = maxProperties = 1: exactly one of the properties. */
+type ExactlyOne<T> = { [K in keyof T]-?: { [P in K]-?: NonNullable<T[P]> } }[keyof T];
+
+/** The subject as the schema means it: one identifier (the domain's SubjectInput accepts it). */
+export type Subject = ExactlyOne<FromSchema<typeof subjectSchema>>;
+
+/** FromSchema reads a body's subject as optional identifiers; the schema means exactly one. */
+type WithOneIdentifier<T> = T extends { subject: object } ? Omit<T, 'subject'> & { subject: Subject } : T;
+
+/** The type of a body that passed `schema`. */
+export type Validated<S> = S extends JSONSchema ? WithOneIdentifier<FromSchema<S>> : never;
+
+/** The type of a query that passed `schema` (values converted, defaults filled in). */
+export type ValidatedQuery<S> = S extends JSONSchema ? FromSchema<S> : never;
+
+export type CreateRequestBody = Validated<typeof createRequestSchema>;
+export type OpenDsrCreateBody = Validated<typeof openDsrCreateSchema>;
+export type ExtendRequestBody = Validated<typeof extendRequestSchema>;
+export type PlaceHoldBody = Validated<typeof placeHoldSchema>;
+
+/** The Idempotency-Key header of POST /v1/requests. */
+export const idempotencyKeySchema = { type: 'string', pattern: '^[A-Za-z0-9_.:-]{1,128}$' } as const;
+
+// Query parameters: each route's `query` is an object schema whose properties are its parameters.
+// Values arrive as strings; integers and booleans are converted and an array parameter is
+// comma-separated (as API Gateway joins a repeated parameter) before they are checked.
+
+/** A route's query schema: the parameters named here, and no others. */
+export function strictQuery<const P extends Record<string, JSONSchema>>(properties: P) {
+  return { type: 'object', additionalProperties: false, properties } as const;
+}
+
+export const requestIdSchema = {
+  type: 'string',
+  pattern: REQUEST_ID_PATTERN,
+  description: 'A request id (req_ and 32 hex digits)',
+} as const;
+
+export const subjectHashParam = {
+  type: 'string',
+  pattern: '^[A-Za-z0-9_-]{43}$',
+  description: 'The subjectHash a request or hold returned (raw identifiers never go in URLs)',
+} as const;
+
+export const cursorParam = {
+  type: 'string',
+  maxLength: 2048,
+  pattern: '^[A-Za-z0-9_-]+$',
+  description: 'nextCursor of the previous page',
+} as const;
+
+/** An ISO 8601 date or date-time with its offset (a bound of a time range, inclusive). */
+export const instantParam = {
+  type: 'string',
+  maxLength: 40,
+  anyOf: [
+    { type: 'string', format: 'date' },
+    { type: 'string', format: 'date-time' },
+  ],
+  description: 'ISO 8601 date or date-time, inclusive',
+} as const;
+
+/** The instant a value that passed instantParam names, as the ISO string the repositories compare with. */
+export const instantOf = (value: string | undefined): string | undefined =>
+  value === undefined ? undefined : new Date(value).toISOString();
+
+export function limitParam<const Max extends number, const Default extends number>(
+  max: Max,
+  fallback: Default,
+) {
+  return {
+    type: 'integer',
+    minimum: 1,
+    maximum: max,
+    default: fallback,
+    description: `A whole number from 1 to ${max}, default ${fallback}`,
+  } as const;
+}

@@ -1,6 +1,6 @@
 /** Starts workflows. In AWS, Step Functions; locally, the same SDK call against the local endpoint. */
 import { SFNClient, StartExecutionCommand, ExecutionAlreadyExists } from '@aws-sdk/client-sfn';
-import type { RequestType } from '../lib/requests/requests';
+import type { RequestType } from '../lib/requests/records';
 
 export interface WorkflowStarter {
   /** Starts the workflow for a request; starting the same request twice is a no-op. */

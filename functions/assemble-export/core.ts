@@ -14,7 +14,8 @@ import { Readable } from 'node:stream';
 import { AbortMultipartUploadCommand, GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { STORE_NAMES } from '../../config/data-map';
-import { aboutYourDataFor, type AboutYourData } from '../lib/export/about-your-data';
+import { aboutYourDataFor } from '../lib/export/about-your-data';
+import { serviceProfile, withheldCollection } from '../lib/services/profiles';
 import { sanitizeArchivePath, UniquePaths } from '../lib/export/archive-path';
 import { ConfigError } from '../lib/runtime/config';
 import type {
@@ -44,10 +45,10 @@ import {
   type ManifestStore,
 } from '../lib/export/manifest';
 import { jsonArrayChunks, ndjsonLines, ndjsonRecords, type RecordCounter } from './ndjson';
-import { ZipWriter } from './zip-writer';
+import { ZipWriter, type ZipWriterOptions } from './zip-writer';
 
-export const INDEX_PATH = 'index.html';
-export const ABOUT_PATH = 'about-your-data.json';
+const INDEX_PATH = 'index.html';
+const ABOUT_PATH = 'about-your-data.json';
 
 export interface AssembleInput {
   requestId: string;
@@ -73,14 +74,18 @@ export interface AssembleDeps {
   /** The only bucket (besides this request's staging area) media may be copied from. */
   mediaBucket: string;
   signer: ArchiveSigner;
-  about?: AboutYourData;
   clock?: () => Date;
   /** Multipart part size (min 5 MiB) and parallel parts: memory is about partSize x (queueSize + 1). */
   partSize?: number;
   queueSize?: number;
   /** Write ZIP64 structures even for small archives. */
   forceZip64?: boolean;
+  /** Makes the ZIP writer: ours unless given (scripts/bench-assemble.ts runs yazl here to compare). */
+  createWriter?: (options: ZipWriterOptions) => ArchiveWriter;
 }
+
+/** What the assembler needs of a ZIP writer (ZipWriter's public face). */
+export type ArchiveWriter = Pick<ZipWriter, 'output' | 'fileCount' | 'add' | 'finish' | 'summary' | 'fail'>;
 
 const REQUEST_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 const COLLECTION_NAME = /^[a-z][a-z0-9-]*$/;
@@ -231,6 +236,8 @@ export async function assembleExport(deps: AssembleDeps, input: AssembleInput): 
   if (subject.requestId !== requestId || typeof subject.subjectHash !== 'string') {
     throw new ContractError('The staged subject does not belong to this request');
   }
+  // The subject's own service: its controller and policy speak in the archive, and nothing of another's.
+  const profile = serviceProfile(subject.service);
   const order = (s: StoreName) => STORE_NAMES.indexOf(s);
   const stores: LoadedStore[] = [];
   for (const result of [...input.stores].sort((a, b) => order(a.store) - order(b.store))) {
@@ -241,7 +248,8 @@ export async function assembleExport(deps: AssembleDeps, input: AssembleInput): 
 
   const generatedAt = (deps.clock ?? (() => new Date()))();
   const key = archiveKey(requestId);
-  const writer = new ZipWriter({ date: generatedAt, forceZip64: deps.forceZip64 });
+  const createWriter = deps.createWriter ?? ((options: ZipWriterOptions) => new ZipWriter(options));
+  const writer = createWriter({ date: generatedAt, forceZip64: deps.forceZip64 });
   const upload = new Upload({
     client: s3,
     params: {
@@ -270,6 +278,8 @@ export async function assembleExport(deps: AssembleDeps, input: AssembleInput): 
     const storeSummaries: ManifestStore[] = [];
     const indexStores: IndexStore[] = [];
     const paths = new UniquePaths();
+    /** Records of the collections the service does not disclose, left out of the archive. */
+    const withheldRecords: Record<string, number> = {};
     let totalRecords = 0;
 
     const addFile = async (
@@ -294,6 +304,10 @@ export async function assembleExport(deps: AssembleDeps, input: AssembleInput): 
       let storeRecords = 0;
       const collections: IndexCollection[] = [];
       for (const c of index.collections) {
+        if (withheldCollection(profile, store, c.name)) {
+          withheldRecords[`${store}/${c.name}`] = c.records;
+          continue;
+        }
         const pointer = { bucket: stagingBucket, key: c.key };
         const schemaPath = paths.claim(`schemas/${store}/${c.name}.schema.json`);
         await addFile(schemaPath, json(dataFileSchema(store, c)), false);
@@ -393,7 +407,12 @@ export async function assembleExport(deps: AssembleDeps, input: AssembleInput): 
     const storesWithData = indexStores
       .filter((s) => s.media.length > 0 || s.collections.some((c) => c.records > 0))
       .map((s) => s.store);
-    const about = aboutYourDataFor(storesWithData, deps.about);
+    const about = aboutYourDataFor({
+      profile,
+      stores: storesWithData,
+      jurisdiction: subject.jurisdiction,
+      withheldRecords,
+    });
     await addFile(ABOUT_PATH, json(about), false);
     const html = renderIndexHtml({
       requestId,
@@ -411,6 +430,7 @@ export async function assembleExport(deps: AssembleDeps, input: AssembleInput): 
       formatVersion: FORMAT_VERSION,
       requestId,
       subject: subject.subjectHash,
+      service: profile.id,
       generatedAt: generatedAt.toISOString(),
       subjectFound: subject.found,
       stores: storeSummaries,
@@ -438,7 +458,7 @@ async function abortUpload(
   s3: S3Client,
   upload: Upload,
   uploading: Promise<unknown>,
-  writer: ZipWriter,
+  writer: ArchiveWriter,
   error: unknown,
   bucket: string,
   key: string,

@@ -6,7 +6,9 @@
  * percent-encoded.
  */
 import type { StoreName } from '../lib/connectors/contract';
-import type { AboutYourData, PolicyCitation, RecipientKind } from '../lib/export/about-your-data';
+import type { AboutYourData } from '../lib/export/about-your-data';
+import { escapeHtml } from '../lib/runtime/html';
+import { renderAboutSection, serviceLine } from './about-section';
 
 export interface IndexCollection {
   name: string;
@@ -49,27 +51,11 @@ const STORE_TITLES: Record<StoreName, { title: string; blurb: string }> = {
   chat: { title: 'Chat', blurb: 'Messages you sent and the conversations they belong to.' },
   media: { title: 'Media files', blurb: 'Avatars, voice recordings, uploads and behaviour data.' },
   logs: { title: 'Activity logs', blurb: 'Access logs and voice-session records.' },
+  marketing: {
+    title: 'Marketing',
+    blurb: 'E-mails delivered and opened, sweepstakes and campaigns you entered, and your survey answers.',
+  },
 };
-
-const RECIPIENT_KIND_LABELS: Record<RecipientKind, string> = {
-  processor: 'Processor (acts on our behalf)',
-  affiliate: 'Affiliate',
-  'service-providers': 'Service providers',
-  authority: 'Authorities (when required by law)',
-};
-
-const HTML_ESCAPES: Record<string, string> = {
-  '&': '&amp;',
-  '<': '&lt;',
-  '>': '&gt;',
-  '"': '&quot;',
-  "'": '&#39;',
-};
-
-/** Escapes text for HTML content and double- or single-quoted attributes. */
-export function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (ch) => HTML_ESCAPES[ch] ?? ch);
-}
 
 /** A relative href to an archive path: each segment percent-encoded (so `?`, `#`, `%`, `:` stay literal), then escaped. */
 export function hrefFor(path: string): string {
@@ -117,19 +103,6 @@ ul.files { margin: 0; padding-left: 1.1rem; }
 @media print { a { color: inherit; } .skip, nav { display: none; } }
 `;
 
-function citation(cite: PolicyCitation, about: AboutYourData): string {
-  const policy = about.policies[cite.policy];
-  const name = policy
-    ? `<cite>${escapeHtml(policy.title)}</cite> (${escapeHtml(policy.controller)}${policy.updated ? `, ${escapeHtml(policy.updated)}` : ''})`
-    : escapeHtml(cite.policy);
-  return `${name}, ${escapeHtml(cite.section)}`;
-}
-
-function citations(cites: PolicyCitation[], about: AboutYourData): string {
-  if (cites.length === 0) return '';
-  return `<p class="cite">From: ${cites.map((c) => citation(c, about)).join('; ')}.</p>`;
-}
-
 function storeSection(store: IndexStore): string {
   const meta = STORE_TITLES[store.store];
   const id = `store-${store.store}`;
@@ -175,89 +148,6 @@ function storeSection(store: IndexStore): string {
   return parts.join('\n');
 }
 
-function aboutSection(model: IndexModel): string {
-  const { about } = model;
-  const p: string[] = ['<section aria-labelledby="about"><h2 id="about">About your data</h2>'];
-  p.push(`<p>${escapeHtml(about.intro)}</p>`);
-  p.push(`<p>The same information, machine-readable: ${link(model.aboutPath, model.aboutPath)}.</p>`);
-
-  p.push('<h3 id="about-categories">Categories of personal information we hold about you</h3>');
-  if (about.categories.length === 0) {
-    p.push('<p>None: this archive holds no personal information about you.</p>');
-  }
-  for (const c of about.categories) {
-    p.push(
-      `<h4>${escapeHtml(c.name)}${c.ccpaCategory ? ` <span class="muted">(${escapeHtml(c.ccpaCategory)})</span>` : ''}</h4>`,
-    );
-    p.push(`<p>${escapeHtml(c.description)}</p>`);
-    if (c.examples.length > 0)
-      p.push(`<ul>${c.examples.map((e) => `<li>${escapeHtml(e)}</li>`).join('')}</ul>`);
-    if (c.note) p.push(`<p>${escapeHtml(c.note)}</p>`);
-    p.push(citations(c.cite, about));
-  }
-
-  p.push('<h3 id="about-sources">Where it comes from</h3>');
-  if (about.sources.length === 0) p.push('<p>Not applicable: we hold no personal information about you.</p>');
-  else
-    p.push(
-      `<ul>${about.sources.map((s) => `<li>${escapeHtml(s.description)}${citations(s.cite, about)}</li>`).join('')}</ul>`,
-    );
-
-  p.push('<h3 id="about-purposes">Why we use it</h3>');
-  p.push(
-    `<ul>${about.purposes
-      .map(
-        (x) =>
-          `<li><strong>${escapeHtml(x.name)}.</strong> ${escapeHtml(x.description)}${citations(x.cite, about)}</li>`,
-      )
-      .join('')}</ul>`,
-  );
-
-  p.push('<h3 id="about-recipients">Who we share it with</h3>');
-  if (about.recipients.length === 0) {
-    p.push('<p>Not applicable: we hold no personal information about you.</p>');
-  } else {
-    p.push(
-      '<table><caption>Recipients of your personal information</caption><thead><tr>' +
-        '<th scope="col">Recipient</th><th scope="col">Role</th><th scope="col">Why</th><th scope="col">Policy</th></tr></thead><tbody>',
-    );
-    for (const r of about.recipients) {
-      p.push(
-        `<tr><th scope="row">${escapeHtml(r.name)}</th><td>${escapeHtml(RECIPIENT_KIND_LABELS[r.kind])}</td>` +
-          `<td>${escapeHtml(r.purpose)}</td><td class="cite">${r.cite.map((c) => citation(c, about)).join('; ')}</td></tr>`,
-      );
-    }
-    p.push('</tbody></table>');
-  }
-
-  p.push('<h3 id="about-retention">How long we keep it</h3>');
-  p.push(`<p>${escapeHtml(about.retentionNote)}</p>`);
-  if (about.retention.length > 0) {
-    p.push(
-      '<table><caption>Retention periods</caption><thead><tr>' +
-        '<th scope="col">Records</th><th scope="col">Kept for</th><th scope="col">Legal basis</th><th scope="col">Policy</th></tr></thead><tbody>',
-    );
-    for (const r of about.retention) {
-      p.push(
-        `<tr><th scope="row">${escapeHtml(r.records)}</th><td>${escapeHtml(r.periodText)}</td>` +
-          `<td>${escapeHtml(r.basis)}${r.note ? `<br>${escapeHtml(r.note)}` : ''}</td>` +
-          `<td class="cite">${r.cite.map((c) => citation(c, about)).join('; ')}</td></tr>`,
-      );
-    }
-    p.push('</tbody></table>');
-  }
-
-  p.push('<h3 id="about-policies">Policies this section is based on</h3><ul>');
-  for (const policy of Object.values(about.policies)) {
-    p.push(
-      `<li><cite>${escapeHtml(policy.title)}</cite>, ${escapeHtml(policy.controller)}` +
-        `${policy.updated ? ` (${escapeHtml(policy.updated)})` : ''}</li>`,
-    );
-  }
-  p.push(`</ul><p class="cite">Policy version ${escapeHtml(about.policyVersion)}.</p></section>`);
-  return p.join('\n');
-}
-
 export function renderIndexHtml(model: IndexModel): string {
   const generated = new Date(model.generatedAt);
   const generatedText = Number.isNaN(generated.getTime())
@@ -291,13 +181,14 @@ export function renderIndexHtml(model: IndexModel): string {
 <div class="wrap">
 <header>
 <h1>Your data export</h1>
+${serviceLine(model.about)}
 <p class="muted">Created ${escapeHtml(generatedText)}. Request ${escapeHtml(model.requestId)}.</p>
 </header>
 <nav aria-labelledby="contents"><h2 id="contents">Contents</h2><ul>${nav.join('')}</ul></nav>
 <main id="main">
 ${intro}
 ${model.stores.map(storeSection).join('\n')}
-${aboutSection(model)}
+${renderAboutSection(model.about, { aboutPath: model.aboutPath, fileLink: link })}
 <section aria-labelledby="checking"><h2 id="checking">Checking this archive</h2>
 <p>${link(model.manifestPath, model.manifestPath)} lists every file in this archive with its size and SHA-256 fingerprint, and ${link(model.signaturePath, model.signaturePath)} is our digital signature over it (ES256, a detached JSON Web Signature). Anyone with our published public key can check, offline, that the archive came from us and that no file was changed, added or removed.</p>
 </section>

@@ -1,18 +1,22 @@
 /**
  * Callback delivery from the outbox. Every status change writes, in the same transaction as the change
- * itself, one outbox item per callback URL (functions/shared/requests.ts). This deliverer sends them:
- * per URL strictly in order (a failed one blocks the later ones until it succeeds or is abandoned),
- * signed, retried with exponential backoff and jitter, each attempt recorded in the event history.
+ * itself, one outbox item per callback URL (functions/lib/requests/callback-outbox.ts). This deliverer
+ * sends them: per URL strictly in order (a failed one blocks the later ones until it succeeds or is
+ * abandoned), signed, retried with exponential backoff and jitter, each attempt recorded in the event
+ * history.
  * A lease per request keeps two deliverers from sending the same item at once. Delivery is at least
  * once (a crash after the receiver answered but before we recorded it resends); receivers deduplicate
  * on `eventId`.
  */
-import type { RequestStatus, RequestRecord, RequestRepository } from '../lib/requests/requests';
+import type { RequestStatus, RequestRecord } from '../lib/requests/records';
+import type { CallbackOutbox, QueuedCallback } from '../lib/requests/callback-outbox';
+import type { RequestRepository } from '../lib/requests/requests';
 import type { JwsSigner } from '../lib/crypto/jws';
 import { errorFields, log } from '../lib/runtime/logger';
 import { openDsrStatus, resultsUrl } from '../lib/requests/opendsr-status';
 import { dsrSignatureHeaders, openDsrSignatureHeaders } from '../lib/webhooks/signing';
 import type { CallbackTransport } from '../lib/webhooks/transport';
+import { retryDelayMs } from '../lib/webhooks/backoff';
 
 export interface DeliveryConfig {
   maxAttempts: number;
@@ -33,6 +37,7 @@ export const DEFAULT_DELIVERY_CONFIG: DeliveryConfig = {
 
 export interface DeliveryDeps {
   requests: RequestRepository;
+  outbox: CallbackOutbox;
   signer: JwsSigner;
   transport: CallbackTransport;
   config: DeliveryConfig;
@@ -40,7 +45,7 @@ export interface DeliveryDeps {
   random?: () => number;
 }
 
-export function dsrCallbackBody(
+function dsrCallbackBody(
   record: RequestRecord,
   change: { version: number; status: RequestStatus; previousStatus?: RequestStatus; occurredAt: string },
 ): Record<string, unknown> {
@@ -56,7 +61,7 @@ export function dsrCallbackBody(
   };
 }
 
-export function openDsrCallbackBody(
+function openDsrCallbackBody(
   record: RequestRecord,
   change: { status: RequestStatus; url: string },
   config: DeliveryConfig,
@@ -87,22 +92,20 @@ export class CallbackDelivery {
     this.random = deps.random ?? Math.random;
   }
 
-  /** Delay before attempt n+1 after n failures: exponential, capped, with full jitter on the upper half. */
+  /** Delay before attempt n+1 after n failures (retryDelayMs). */
   backoffMs(failures: number): number {
-    const { baseDelayMs, maxDelayMs } = this.deps.config;
-    const ceiling = Math.min(maxDelayMs, baseDelayMs * 2 ** Math.max(0, failures - 1));
-    return Math.round(ceiling / 2 + (this.random() * ceiling) / 2);
+    return retryDelayMs(failures, this.deps.config, this.random);
   }
 
   /** Sends whatever is due for one request. Safe to call any number of times, from anywhere. */
   async deliverRequest(requestId: string): Promise<void> {
-    const { requests } = this.deps;
-    const lease = await requests.leaseCallbacks(requestId, 120_000);
+    const { requests, outbox } = this.deps;
+    const lease = await outbox.lease(requestId, 120_000);
     if (!lease) return;
     try {
       const record = await requests.get(requestId);
       if (!record) return;
-      const items = await requests.listOutbox(requestId);
+      const items = await outbox.list(requestId);
       const byUrl = new Map<number, typeof items>();
       for (const item of items) byUrl.set(item.urlIndex, [...(byUrl.get(item.urlIndex) ?? []), item]);
       for (const queue of byUrl.values()) {
@@ -115,15 +118,12 @@ export class CallbackDelivery {
         }
       }
     } finally {
-      await requests.releaseCallbacks(requestId, lease);
+      await outbox.release(requestId, lease);
     }
   }
 
-  private async attempt(
-    record: RequestRecord,
-    item: Awaited<ReturnType<RequestRepository['listOutbox']>>[number],
-  ): Promise<boolean> {
-    const { requests, signer, transport, config } = this.deps;
+  private async attempt(record: RequestRecord, item: QueuedCallback): Promise<boolean> {
+    const { outbox, signer, transport, config } = this.deps;
     const body = Buffer.from(
       JSON.stringify(
         item.dialect === 'opendsr'
@@ -147,7 +147,7 @@ export class CallbackDelivery {
       return { status: undefined, reason: 'CONNECTION_FAILED' as const };
     });
     if (result.status !== undefined && result.status >= 200 && result.status < 300 && !result.reason) {
-      await requests.settleCallback(item, {
+      await outbox.settle(item, {
         result: 'delivered',
         attempts,
         event: { type: 'callback.delivered', detail: { ...detail, httpStatus: result.status } },
@@ -166,7 +166,7 @@ export class CallbackDelivery {
       httpStatus: result.status,
     });
     if (attempts >= config.maxAttempts) {
-      await requests.settleCallback(item, {
+      await outbox.settle(item, {
         result: 'abandoned',
         attempts,
         event: { type: 'callback.abandoned', detail: failure },
@@ -174,7 +174,7 @@ export class CallbackDelivery {
       // Later changes still go out: the receiver learns the current state even if it missed one.
       return true;
     }
-    await requests.settleCallback(item, {
+    await outbox.settle(item, {
       result: 'retry',
       attempts,
       nextAttemptAt: new Date(this.clock().getTime() + this.backoffMs(attempts)).toISOString(),
@@ -185,7 +185,7 @@ export class CallbackDelivery {
 
   /** Delivers everything due across requests (the scheduled retry sweep, and the local stack's poller). */
   async sweep(): Promise<number> {
-    const ids = await this.deps.requests.pendingCallbackRequests();
+    const ids = await this.deps.outbox.pendingRequests();
     for (const id of ids) {
       await this.deliverRequest(id).catch((error: unknown) =>
         log.error('callback sweep failed for a request', { requestId: id, ...errorFields(error) }),

@@ -5,9 +5,10 @@
  * what failed and picks up anything the stream invocation missed.
  */
 import middy from '@middy/core';
-import { ENV } from '../../config/data-map';
-import { documentClient } from '../lib/aws/clients';
-import { intEnv, optionalEnv, requireEnv } from '../lib/runtime/config';
+import { intEnv, optionalEnv } from '../lib/runtime/config';
+import { observability } from '../lib/runtime/observability';
+import { CallbackOutbox } from '../lib/requests/callback-outbox';
+import { requestTableFromEnv } from '../lib/requests/request-table';
 import { RequestRepository } from '../lib/requests/requests';
 import { signerFromEnv } from '../lib/crypto/signing';
 import { CallbackDelivery, DEFAULT_DELIVERY_CONFIG } from './core';
@@ -15,8 +16,11 @@ import { httpTransport } from '../lib/webhooks/transport';
 
 const allowPrivate = process.env.ALLOW_PRIVATE_CALLBACKS === 'true';
 
+const table = requestTableFromEnv();
+
 export const delivery = new CallbackDelivery({
-  requests: new RequestRepository(documentClient(), requireEnv(ENV.requestsTable)),
+  requests: new RequestRepository(table),
+  outbox: new CallbackOutbox(table),
   signer: signerFromEnv(),
   transport: httpTransport({ allowPrivate, timeoutMs: intEnv('CALLBACK_TIMEOUT_MS', 10_000) }),
   config: {
@@ -32,14 +36,16 @@ interface StreamRecord {
   dynamodb?: { Keys?: { pk?: { S?: string } } };
 }
 
-export const handler = middy<{ Records?: StreamRecord[] }, { requests: number }>().handler(async (event) => {
-  if (!event.Records) return { requests: await delivery.sweep() };
-  const ids = new Set<string>();
-  for (const record of event.Records) {
-    const pk = record.dynamodb?.Keys?.pk?.S;
-    if (pk?.startsWith('REQ#')) ids.add(pk.slice(4));
-  }
-  // Errors propagate: the stream retries the batch (the lease and outbox states make that safe).
-  for (const id of ids) await delivery.deliverRequest(id);
-  return { requests: ids.size };
-});
+export const handler = middy<{ Records?: StreamRecord[] }, { requests: number }>()
+  .use(observability())
+  .handler(async (event) => {
+    if (!event.Records) return { requests: await delivery.sweep() };
+    const ids = new Set<string>();
+    for (const record of event.Records) {
+      const pk = record.dynamodb?.Keys?.pk?.S;
+      if (pk?.startsWith('REQ#')) ids.add(pk.slice(4));
+    }
+    // Errors propagate: the stream retries the batch (the lease and outbox states make that safe).
+    for (const id of ids) await delivery.deliverRequest(id);
+    return { requests: ids.size };
+  });

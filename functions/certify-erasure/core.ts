@@ -1,5 +1,5 @@
 /**
- * Issue 4, two steps of the erasure workflow:
+ * Two steps of the erasure workflow:
  * - `verify` (Certify): compares the staged plan with the inventory every store took after erasing;
  *   anything the plan said would go that still counts throws ErasureVerificationFailed (the workflow
  *   records the request failed with ERASURE_VERIFICATION_FAILED and the store).
@@ -26,15 +26,18 @@ import {
 import { ContractError } from '../lib/runtime/errors';
 import type { JwsSigner } from '../lib/crypto/jws';
 import type { RequestRepository } from '../lib/requests/requests';
+import type { EventLog } from '../lib/requests/event-log';
 import { getJson, putJson, stagingKeys } from '../lib/aws/s3-objects';
 import { asOfDate, loadInventories, type RunInput } from '../lib/erasure/run';
 import type { ErasureSchedule } from '../lib/erasure/schedule';
+import { certificateServiceOf, serviceProfile } from '../lib/services/profiles';
 
 export interface CertifyDeps {
   s3: S3Client;
   stagingBucket: string;
   exportsBucket: string;
   requests: RequestRepository;
+  events: Pick<EventLog, 'append'>;
   schedule: Pick<ErasureSchedule, 'put' | 'remove'>;
   signer: JwsSigner;
   issuer: string;
@@ -70,7 +73,7 @@ async function verify(deps: CertifyDeps, input: CertifyInput): Promise<CertifyOu
   const result = verifyErasure(plan, after);
   const first = result.leftovers[0];
   if (!result.passed && first) {
-    await deps.requests.appendEvent(input.requestId, {
+    await deps.events.append(input.requestId, {
       type: 'erasure.verification_failed',
       detail: { store: first.store, category: first.category, remaining: first.remaining },
     });
@@ -78,7 +81,7 @@ async function verify(deps: CertifyDeps, input: CertifyInput): Promise<CertifyOu
   }
   const staged: StagedVerification = { ...result, at: clock().toISOString() };
   await putJson(deps.s3, { bucket: deps.stagingBucket, key: verificationKey(input.requestId) }, staged);
-  await deps.requests.appendEvent(input.requestId, {
+  await deps.events.append(input.requestId, {
     type: 'erasure.verified',
     detail: { checked: result.checked, remainingByDesign: result.kept.length },
   });
@@ -132,6 +135,8 @@ async function issue(deps: CertifyDeps, input: CertifyInput): Promise<CertifyOut
   const number = run + 1;
   const payload = buildCertificate({
     issuer: deps.issuer,
+    // The staged subject's service, else the one recorded on the request at the first run.
+    service: certificateServiceOf(serviceProfile(subject.service ?? request.service)),
     requestId: input.requestId,
     requestedAt: request.createdAt,
     subjectHash: subject.subjectHash,

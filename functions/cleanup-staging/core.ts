@@ -2,13 +2,14 @@
 import { DeleteObjectsCommand, type S3Client } from '@aws-sdk/client-s3';
 import { listPages, stagingKeys } from '../lib/aws/s3-objects';
 import { ContractError } from '../lib/runtime/errors';
+import { isRequestId } from '../lib/requests/request-id';
 
 export async function cleanupStaging(
   s3: S3Client,
   bucket: string,
   input: { requestId: string },
 ): Promise<{ deleted: number }> {
-  if (!/^req_[a-f0-9]{32}$/.test(input.requestId ?? '')) throw new ContractError('Bad request id');
+  if (!isRequestId(input.requestId)) throw new ContractError('Bad request id');
   let deleted = 0;
   for await (const page of listPages(s3, bucket, stagingKeys.prefix(input.requestId))) {
     const keys = page.map((o) => ({ Key: o.Key }));

@@ -4,17 +4,21 @@
  * The OverdueRequests alarm watches it.
  */
 import middy from '@middy/core';
-import { ENV } from '../../config/data-map';
-import { documentClient } from '../lib/aws/clients';
-import { requireEnv } from '../lib/runtime/config';
-import { overdueMetricLine } from '../lib/requests/deadlines';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import { applicationMetrics } from '../lib/runtime/metrics';
+import { observability } from '../lib/runtime/observability';
+import { recordOverdueMetric } from '../lib/requests/deadlines';
+import { requestTableFromEnv } from '../lib/requests/request-table';
 import { RequestRepository } from '../lib/requests/requests';
 
-const requests = new RequestRepository(documentClient(), requireEnv(ENV.requestsTable));
+const requests = new RequestRepository(requestTableFromEnv());
+const metrics = applicationMetrics();
 
-export const handler = middy<unknown, { overdue: number }>().handler(async () => {
-  const now = new Date();
-  const overdue = await requests.countOverdue(now);
-  console.log(overdueMetricLine(overdue, now));
-  return { overdue };
-});
+export const handler = middy<unknown, { overdue: number }>()
+  .use(observability())
+  .use(logMetrics(metrics))
+  .handler(async () => {
+    const overdue = await requests.countOverdue(new Date());
+    recordOverdueMetric(metrics, overdue);
+    return { overdue };
+  });

@@ -1,5 +1,5 @@
 /**
- * Issue 4, NotifyProcessors: tells each processor that received the erased categories (the plan's
+ * NotifyProcessors (erasure workflow): tells each processor that received the erased categories (the plan's
  * ProcessorNotices) to delete them, through a signed webhook (the callbacks' transport, URL policy and
  * ES256 detached JWS), retried with backoff within the task, and records every answer on the request.
  * An unreachable or unconfigured processor is reported (`unreachable`, `not_configured`), never hidden,
@@ -10,6 +10,7 @@ import type { ErasurePlan, ProcessorNotice } from '../lib/erasure/types';
 import { dsrSignatureHeaders } from '../lib/webhooks/signing';
 import type { CallbackTransport, PostResult } from '../lib/webhooks/transport';
 import { callbackUrlProblem } from '../lib/webhooks/url-policy';
+import { retryDelayMs } from '../lib/webhooks/backoff';
 import { runNumberOf, type ProcessorAnswer } from '../lib/erasure/certificate';
 import type { StagedSubject } from '../lib/connectors/contract';
 import { ContractError } from '../lib/runtime/errors';
@@ -77,7 +78,7 @@ export function parseWebhooks(raw: string | undefined): Record<string, string> {
  * The deletion request a processor receives. It names the person by the platform's user id (the
  * reference the processor holds them under) and our keyed hash; nothing else about them.
  */
-export function deletionBody(
+function deletionBody(
   requestId: string,
   run: number,
   notice: ProcessorNotice,
@@ -106,10 +107,9 @@ export class ProcessorNotifier {
     this.random = deps.random ?? Math.random;
   }
 
+  /** Delay before attempt n+1 after n failures (retryDelayMs). */
   backoffMs(failures: number): number {
-    const { baseDelayMs, maxDelayMs } = this.deps.config;
-    const ceiling = Math.min(maxDelayMs, baseDelayMs * 2 ** Math.max(0, failures - 1));
-    return Math.round(ceiling / 2 + (this.random() * ceiling) / 2);
+    return retryDelayMs(failures, this.deps.config, this.random);
   }
 
   /** One processor: POST until a 2xx, a permanent refusal, or the attempts run out. */

@@ -1,7 +1,8 @@
 import { ENV } from '../../config/data-map';
 import { httpTransport } from '../lib/webhooks/transport';
-import { documentClient, s3Client } from '../lib/aws/clients';
+import { s3Client } from '../lib/aws/clients';
 import { intEnv, requireEnv } from '../lib/runtime/config';
+import { requestTableFromEnv } from '../lib/requests/request-table';
 import { RequestRepository } from '../lib/requests/requests';
 import { signerFromEnv } from '../lib/crypto/signing';
 import { taskHandler } from '../lib/runtime/task-handler';
@@ -13,7 +14,7 @@ const allowPrivate = process.env.ALLOW_PRIVATE_CALLBACKS === 'true';
 const notifier = new ProcessorNotifier({
   s3: s3Client(),
   stagingBucket: requireEnv(ENV.stagingBucket),
-  requests: new RequestRepository(documentClient(), requireEnv(ENV.requestsTable)),
+  requests: new RequestRepository(requestTableFromEnv()),
   signer: signerFromEnv(),
   transport: httpTransport({ allowPrivate, timeoutMs: intEnv('PROCESSOR_TIMEOUT_MS', 10_000) }),
   config: {

@@ -10,9 +10,12 @@ import type { StagedSubject } from '../lib/connectors/contract';
 import { ensureLink, type ArchiveAccess, type DownloadLinks } from '../lib/downloads/download-links';
 import { ContractError } from '../lib/runtime/errors';
 import { log } from '../lib/runtime/logger';
-import type { RequestRecord, RequestRepository } from '../lib/requests/requests';
+import type { RequestRecord } from '../lib/requests/records';
+import type { RequestRepository } from '../lib/requests/requests';
+import type { EventLog } from '../lib/requests/event-log';
 import { getJson, stagingKeys } from '../lib/aws/s3-objects';
 import { negotiateLocale, type Locale } from '../lib/downloads/download-page';
+import { serviceProfile } from '../lib/services/profiles';
 import { renderLinkEmail, toMime } from './email';
 import type { Mailer } from './mailer';
 
@@ -38,6 +41,7 @@ export interface RecipientLookup {
 
 export interface NotifyDeps {
   requests: RequestRepository;
+  events: Pick<EventLog, 'append'>;
   links: DownloadLinks;
   archives: ArchiveAccess;
   recipients: RecipientLookup;
@@ -57,7 +61,7 @@ export async function notify(deps: NotifyDeps, input: NotifyInput): Promise<Noti
     throw new ContractError('Only a completed export has a download link');
   const archive = record.export;
   const link = await ensureLink(
-    { links: deps.links, archives: deps.archives, events: deps.requests },
+    { links: deps.links, archives: deps.archives, events: deps.events },
     record.requestId,
     archive,
   );
@@ -66,7 +70,7 @@ export async function notify(deps: NotifyDeps, input: NotifyInput): Promise<Noti
 
   const recipient = await deps.recipients.find(record.requestId);
   if (!recipient) {
-    await deps.requests.appendEvent(record.requestId, {
+    await deps.events.append(record.requestId, {
       type: 'download.notification_skipped',
       detail: { reason: 'NO_ADDRESS' },
     });
@@ -78,6 +82,8 @@ export async function notify(deps: NotifyDeps, input: NotifyInput): Promise<Noti
     url: await deps.links.urlFor(link),
     expiresAt: link.expiresAt,
     maxDownloads: link.maxDownloads,
+    // The service the archive names (as its download page does), else the request's.
+    service: link.summary.service ?? record.service,
   });
   const raw = toMime({
     from: deps.from,
@@ -88,7 +94,7 @@ export async function notify(deps: NotifyDeps, input: NotifyInput): Promise<Noti
   });
   await deps.mailer.send({ requestId: record.requestId, from: deps.from, to: recipient.email, raw });
   await deps.links.markNotified(record.requestId);
-  await deps.requests.appendEvent(record.requestId, {
+  await deps.events.append(record.requestId, {
     type: 'download.notified',
     detail: { locale: recipient.locale },
   });
@@ -96,7 +102,10 @@ export async function notify(deps: NotifyDeps, input: NotifyInput): Promise<Noti
   return { ...result, notified: true };
 }
 
-/** The resolved account's address, from the staged subject (present until CleanUpStaging) and accounts. */
+/**
+ * The resolved account's address and language, from the staged subject (present until CleanUpStaging)
+ * and accounts: the account's locale, else its service's default language.
+ */
 export class StagedSubjectRecipients implements RecipientLookup {
   constructor(
     private readonly s3: S3Client,
@@ -123,9 +132,13 @@ export class StagedSubjectRecipients implements RecipientLookup {
     );
     if (!Item || Item.status === 'deleted' || typeof Item.email !== 'string' || !Item.email.includes('@'))
       return undefined;
+    const tag = typeof Item.locale === 'string' && Item.locale !== '' ? Item.locale : undefined;
     return {
       email: Item.email,
-      locale: negotiateLocale(typeof Item.locale === 'string' ? Item.locale.replace('_', '-') : undefined),
+      // An account without a locale hears from its service in the service's own language.
+      locale: tag
+        ? negotiateLocale(tag.replace('_', '-'))
+        : serviceProfile(subject.service).languages.default,
     };
   }
 }

@@ -1,9 +1,11 @@
 /**
- * The "your data is ready" email, in the subject's locale. It carries the link and its expiry, never
- * the archive nor any data from it; the recipient address goes only into the message's To header.
+ * The "your data is ready" email, in the subject's locale, from the subject's own service and its
+ * controller. It carries the link and its expiry, never the archive nor any data from it; the recipient
+ * address goes only into the message's To header.
  */
 import { randomUUID } from 'node:crypto';
 import { formatDate, type Locale } from '../lib/downloads/download-page';
+import { controllerName, serviceProfile } from '../lib/services/profiles';
 
 export interface EmailContent {
   subject: string;
@@ -15,15 +17,19 @@ export interface LinkEmailModel {
   url: string;
   expiresAt: string;
   maxDownloads: number;
+  /** The service the archive belongs to (config/services/); the deployment's default when absent. */
+  service?: string;
 }
 
 export function renderLinkEmail(model: LinkEmailModel): EmailContent {
   const expires = formatDate(model.expiresAt, model.locale);
+  const profile = serviceProfile(model.service);
+  const controller = controllerName(profile, model.locale);
   if (model.locale === 'ja') {
     return {
-      subject: 'データのエクスポートの準備ができました',
+      subject: `${profile.name}: データのエクスポートの準備ができました`,
       text: [
-        'ご請求いただいた個人データの写しの準備ができました。',
+        `${profile.name}のご利用に関して${controller}にご請求いただいた個人データの写しの準備ができました。`,
         '',
         '次のリンクからダウンロードページを開いてください。',
         model.url,
@@ -32,14 +38,16 @@ export function renderLinkEmail(model: LinkEmailModel): EmailContent {
         `ダウンロードできる回数: ${model.maxDownloads} 回`,
         '',
         'データそのものはメールに添付していません。このリンクはあなた専用です。他の人に転送しないでください。',
-        'お心当たりがない場合は、ご利用のサービスのサポートページにお問い合わせください。',
+        `お心当たりがない場合は、${profile.name}のサポートページにお問い合わせください。`,
+        '',
+        `${controller}（${profile.name}）`,
       ].join('\n'),
     };
   }
   return {
-    subject: 'Your data export is ready',
+    subject: `${profile.name}: your data export is ready`,
     text: [
-      'The copy of your personal data you asked for is ready.',
+      `The copy of the personal data you asked ${controller} for, as a user of ${profile.name}, is ready.`,
       '',
       'Open the download page at this link:',
       model.url,
@@ -48,7 +56,9 @@ export function renderLinkEmail(model: LinkEmailModel): EmailContent {
       `Downloads allowed: ${model.maxDownloads}`,
       '',
       'Your data is never attached to an email. This link is for you alone: please do not forward it.',
-      'If you did not ask for this, contact the support page of the service you use.',
+      `If you did not ask for this, contact ${profile.name}'s support page.`,
+      '',
+      `${controller} (${profile.name})`,
     ].join('\n'),
   };
 }

@@ -7,16 +7,20 @@ import {
   downloadLinkConfigFromEnv,
   tokenMacFromEnv,
 } from '../lib/downloads/download-links';
+import { EventLog } from '../lib/requests/event-log';
+import { requestTableFromEnv } from '../lib/requests/request-table';
 import { RequestRepository } from '../lib/requests/requests';
 import { taskHandler } from '../lib/runtime/task-handler';
 import { notify, StagedSubjectRecipients, type NotifyInput, type NotifyOutput } from './core';
 import { mailerFromEnv } from './mailer';
+import { defaultServiceId } from '../lib/services/profiles';
 
-const requestsTable = requireEnv(ENV.requestsTable);
+const table = requestTableFromEnv();
 const { mailer, from } = mailerFromEnv();
 const deps = {
-  requests: new RequestRepository(documentClient(), requestsTable),
-  links: new DownloadLinks(documentClient(), requestsTable, tokenMacFromEnv(), downloadLinkConfigFromEnv()),
+  requests: new RequestRepository(table),
+  events: new EventLog(table),
+  links: new DownloadLinks(table, tokenMacFromEnv(), downloadLinkConfigFromEnv()),
   archives: new S3ArchiveAccess(s3Client()),
   recipients: new StagedSubjectRecipients(
     s3Client(),
@@ -27,5 +31,8 @@ const deps = {
   mailer,
   from,
 };
+
+// The service profiles and DEFAULT_SERVICE are checked at cold start, not by a request halfway.
+defaultServiceId();
 
 export const handler = taskHandler<NotifyInput, NotifyOutput>('notify', (input) => notify(deps, input));

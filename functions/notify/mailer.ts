@@ -6,6 +6,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SendEmailCommand, SESv2Client } from '@aws-sdk/client-sesv2';
 import { requireEnv } from '../lib/runtime/config';
+import { traced } from '../lib/runtime/tracing';
 import { AppError, ContractError, TransientError } from '../lib/runtime/errors';
 
 export interface OutgoingMail {
@@ -71,12 +72,12 @@ export class SesMailer implements Mailer {
 }
 
 /** The sender on the local stack, where nothing is really sent. */
-export const LOCAL_FROM_ADDRESS = 'privacy@dsr.example';
+const LOCAL_FROM_ADDRESS = 'privacy@dsr.example';
 
 let ses: SESv2Client | undefined;
 
 function sesClient(): SESv2Client {
-  ses ??= new SESv2Client({});
+  ses ??= traced(new SESv2Client({}));
   return ses;
 }
 

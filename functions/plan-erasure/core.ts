@@ -1,18 +1,20 @@
 /**
- * Issue 4, BuildPlan: after every store has counted the subject's records (and before anything is
+ * BuildPlan (erasure workflow): after every store has counted the subject's records (and before anything is
  * changed), load the policy, the request's jurisdiction, the active legal holds on ANY of the subject's
  * identifiers, and the staged inventories; build the plan; stage it for the connectors' erase step; and
  * record it on the request (it holds counts, categories, rules and hold ids only: no personal data).
  */
 import type { S3Client } from '@aws-sdk/client-s3';
-import { isJurisdictionCode } from '../lib/erasure/policy';
+import { planningJurisdiction } from '../lib/erasure/policy';
 import { buildPlan } from '../lib/erasure/planner';
-import { DEFAULT_JURISDICTION, type ErasurePlan, type Inventory, type Policy } from '../lib/erasure/types';
+import type { ErasurePlan, Inventory, Policy } from '../lib/erasure/types';
+import { processorIdsOf, serviceProfile } from '../lib/services/profiles';
 import { runNumberOf, type ErasureRun } from '../lib/erasure/certificate';
 import type { StagedSubject } from '../lib/connectors/contract';
 import { ContractError } from '../lib/runtime/errors';
 import { identifierHashesOf, toHoldScope, type HoldRepository } from '../lib/holds/holds';
 import type { RequestRepository } from '../lib/requests/requests';
+import type { EventLog } from '../lib/requests/event-log';
 import { asOfDate, loadInventories, type RunInput } from '../lib/erasure/run';
 import { getJson, putJson, stagingKeys } from '../lib/aws/s3-objects';
 import type { SubjectHasher } from '../lib/crypto/subject-hash';
@@ -21,6 +23,7 @@ export interface PlanDeps {
   s3: S3Client;
   stagingBucket: string;
   requests: RequestRepository;
+  events: Pick<EventLog, 'append'>;
   holds: Pick<HoldRepository, 'activeFor'>;
   hasher: SubjectHasher;
   policy: Policy;
@@ -38,12 +41,6 @@ export interface PlanTaskOutput {
   entries: number;
   held: number;
   complete: boolean;
-}
-
-/** The profile to plan with: the request's jurisdiction when the policy can read it, else `default`. */
-export function planningJurisdiction(recorded: string | undefined): string {
-  const code = (recorded ?? '').trim().toUpperCase();
-  return code && isJurisdictionCode(code) ? code : DEFAULT_JURISDICTION;
 }
 
 export async function planErasure(deps: PlanDeps, input: PlanTaskInput): Promise<PlanTaskOutput> {
@@ -71,6 +68,7 @@ export async function planErasure(deps: PlanDeps, input: PlanTaskInput): Promise
     holds: holds.map(toHoldScope),
     now,
     accountDeletedAt,
+    processorIds: processorIdsOf(serviceProfile(subject.service ?? request.service)),
   });
   await putJson(deps.s3, { bucket: deps.stagingBucket, key: stagingKeys.plan(input.requestId) }, plan);
 
@@ -106,7 +104,7 @@ export async function planErasure(deps: PlanDeps, input: PlanTaskInput): Promise
     },
   );
   for (const holdId of holding) {
-    await deps.requests.appendEvent(input.requestId, { type: 'hold.applied', detail: { holdId, run } });
+    await deps.events.append(input.requestId, { type: 'hold.applied', detail: { holdId, run } });
   }
   return {
     requestId: input.requestId,

@@ -3,12 +3,9 @@
  * or failed (with a stable reason code and, where one store failed, which). Idempotent: a retried
  * call, or a late one, never moves a request backwards.
  */
-import type {
-  ExportArchive,
-  RequestFailure,
-  RequestRepository,
-  RequestStatus,
-} from '../lib/requests/requests';
+import type { ExportArchive, RequestFailure, RequestStatus } from '../lib/requests/records';
+import type { EventLog } from '../lib/requests/event-log';
+import type { RequestRepository } from '../lib/requests/requests';
 import { ContractError } from '../lib/runtime/errors';
 
 export interface StatusInput {
@@ -26,7 +23,7 @@ const FAILURE_CODES: Record<string, string> = {
   'States.Timeout': 'TIMEOUT',
   ContractError: 'INTERNAL_ERROR',
   ArchiveAssemblyError: 'ASSEMBLY_FAILED',
-  // Issue 4: erasure outcomes.
+  // Erasure outcomes.
   ErasureVerificationFailed: 'ERASURE_VERIFICATION_FAILED',
   PlanError: 'PLAN_INVALID',
   PolicyError: 'POLICY_INVALID',
@@ -46,13 +43,21 @@ export interface StatusOutput {
   proceed?: boolean;
 }
 
-export async function recordStatus(requests: RequestRepository, input: StatusInput): Promise<StatusOutput> {
+export interface StatusDeps {
+  requests: RequestRepository;
+  events: Pick<EventLog, 'append'>;
+}
+
+export async function recordStatus(
+  { requests, events }: StatusDeps,
+  input: StatusInput,
+): Promise<StatusOutput> {
   if (!input.requestId) throw new ContractError('requestId is required');
   switch (input.status) {
     case 'in_progress': {
       const changed = await requests.transition(input.requestId, 'in_progress');
       if (changed) {
-        await requests.appendEvent(input.requestId, { type: 'request.in_progress' });
+        await events.append(input.requestId, { type: 'request.in_progress' });
         return { changed, proceed: true };
       }
       // Not changed: a retried step (already in progress: go on) or a request cancelled before its
@@ -67,7 +72,7 @@ export async function recordStatus(requests: RequestRepository, input: StatusInp
         subjectFound: input.found,
       });
       if (changed) {
-        await requests.appendEvent(input.requestId, {
+        await events.append(input.requestId, {
           type: 'request.completed',
           detail: {
             files: input.archive.files,
@@ -81,8 +86,7 @@ export async function recordStatus(requests: RequestRepository, input: StatusInp
     case 'failed': {
       const failure = describeFailure(input.failure);
       const changed = await requests.transition(input.requestId, 'failed', { failure });
-      if (changed)
-        await requests.appendEvent(input.requestId, { type: 'request.failed', detail: { ...failure } });
+      if (changed) await events.append(input.requestId, { type: 'request.failed', detail: { ...failure } });
       return { changed };
     }
     default:

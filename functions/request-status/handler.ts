@@ -1,12 +1,12 @@
-import { ENV } from '../../config/data-map';
-import { documentClient } from '../lib/aws/clients';
-import { requireEnv } from '../lib/runtime/config';
+import { EventLog } from '../lib/requests/event-log';
+import { requestTableFromEnv } from '../lib/requests/request-table';
 import { RequestRepository } from '../lib/requests/requests';
 import { taskHandler } from '../lib/runtime/task-handler';
 import { recordStatus, type StatusInput, type StatusOutput } from './core';
 
-const requests = new RequestRepository(documentClient(), requireEnv(ENV.requestsTable));
+const table = requestTableFromEnv();
+const deps = { requests: new RequestRepository(table), events: new EventLog(table) };
 
 export const handler = taskHandler<StatusInput, StatusOutput>('request-status', (input) =>
-  recordStatus(requests, input),
+  recordStatus(deps, input),
 );

@@ -3,27 +3,40 @@
  * held in accounts, staged (not passed through the workflow) for every connector to read.
  * Two accounts matching one subject is a conflict, never a merged export.
  */
-import { GetCommand, ScanCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { queryPages } from '../lib/aws/dynamo-paging';
 import { randomBytes } from 'node:crypto';
 import type { StagedSubject, StoreName, SubjectIdentifiers } from '../lib/connectors/contract';
 import { ContractError, NotFoundError, SubjectConflictError } from '../lib/runtime/errors';
-import type { RequestRecord, RequestRepository, SubjectInput } from '../lib/requests/requests';
+import type { RequestRecord, SubjectInput } from '../lib/requests/records';
+import type { EventLog } from '../lib/requests/event-log';
+import type { RequestRepository } from '../lib/requests/requests';
 import { putJson, stagingKeys } from '../lib/aws/s3-objects';
 import { identifierKey, type SubjectHasher } from '../lib/crypto/subject-hash';
 import { identifierHashesOf, type HoldRepository } from '../lib/holds/holds';
+import { serviceOfAccount } from '../lib/services/profiles';
+import { EMPTY_IDENTIFIERS, identifiersOf } from '../lib/identifiers/account-identifiers';
+import {
+  indexedIdentifiersOf,
+  indexKeyOf,
+  type IdentifierIndex,
+  type IndexedIdentifier,
+} from '../lib/identifiers/identifier-index';
 
 export interface ResolveDeps {
   doc: DynamoDBDocumentClient;
   s3: S3Client;
   requests: RequestRepository;
+  events: Pick<EventLog, 'append'>;
   hasher: SubjectHasher;
   accountsTable: string;
+  /** Device ids and linked accounts -> accounts (the accounts table has no index on them). */
+  identifierIndex: Pick<IdentifierIndex, 'userIdsOf'>;
   stagingBucket: string;
   /** store -> connector function name, in the order the archive lists stores. */
   connectorFunctions: Partial<Record<StoreName, string>>;
-  /** Issue 4: erasure mode writes keyed-hash pointers to the request (holds find it by any identifier). */
+  /** Erasure mode writes keyed-hash pointers to the request (holds find it by any identifier). */
   holds?: Pick<HoldRepository, 'putSubjectRefs'>;
 }
 
@@ -53,44 +66,8 @@ async function queryIndex(
   return items;
 }
 
-/**
- * Device ids and linked accounts have no index in the accounts table (its shape is the platform's),
- * so they are found by a filtered, paged scan. Costly on a big table: documented in docs/data-stores.md.
- */
-async function scanAccounts(deps: ResolveDeps, matches: (account: Account) => boolean): Promise<Account[]> {
-  const items: Account[] = [];
-  let startKey: Record<string, unknown> | undefined;
-  do {
-    const page = await deps.doc.send(
-      new ScanCommand({
-        TableName: deps.accountsTable,
-        ProjectionExpression: 'userId, devices, externalAccounts',
-        ExclusiveStartKey: startKey,
-      }),
-    );
-    items.push(...(page.Items ?? []).filter(matches));
-    startKey = page.LastEvaluatedKey;
-  } while (startKey);
-  return items;
-}
-
-function listOf(value: unknown): Record<string, unknown>[] {
-  return Array.isArray(value)
-    ? value.filter((v): v is Record<string, unknown> => typeof v === 'object' && v !== null)
-    : [];
-}
-
 export async function findAccounts(deps: ResolveDeps, subject: SubjectInput): Promise<Account[]> {
-  if ('userId' in subject) {
-    const { Item } = await deps.doc.send(
-      new GetCommand({
-        TableName: deps.accountsTable,
-        Key: { userId: subject.userId },
-        ConsistentRead: true,
-      }),
-    );
-    return Item ? [Item] : [];
-  }
+  if ('userId' in subject) return getAccounts(deps, [subject.userId]);
   if ('email' in subject) {
     // Emails are matched as stored and lower-cased, since users type them either way.
     const exact = await queryIndex(deps, 'byEmail', 'email', subject.email.trim());
@@ -99,17 +76,30 @@ export async function findAccounts(deps: ResolveDeps, subject: SubjectInput): Pr
     return dedupe([...exact, ...folded]);
   }
   if ('phone' in subject) return queryIndex(deps, 'byPhone', 'phone', subject.phone.trim());
-  if ('deviceId' in subject) {
-    const keys = await scanAccounts(deps, (a) =>
-      listOf(a.devices).some((d) => d.deviceId === subject.deviceId),
-    );
-    return fetchFull(deps, keys);
-  }
-  const { provider, providerUserId } = subject.externalAccount;
-  const keys = await scanAccounts(deps, (a) =>
-    listOf(a.externalAccounts).some((x) => x.provider === provider && x.providerUserId === providerUserId),
+  return findByIndexedIdentifier(
+    deps,
+    'deviceId' in subject
+      ? { kind: 'deviceId', deviceId: subject.deviceId }
+      : {
+          kind: 'externalAccount',
+          provider: subject.externalAccount.provider,
+          providerUserId: subject.externalAccount.providerUserId,
+        },
   );
-  return fetchFull(deps, keys);
+}
+
+/**
+ * The accounts the identifier index links to a device id or linked account, each read from the accounts
+ * table and kept only if it still holds the identifier: an entry the stream has not yet unlinked never
+ * names an account that no longer has it.
+ */
+async function findByIndexedIdentifier(deps: ResolveDeps, identifier: IndexedIdentifier): Promise<Account[]> {
+  const userIds = await deps.identifierIndex.userIdsOf(identifier);
+  const wanted = indexKeyOf(identifier);
+  const accounts = await getAccounts(deps, userIds);
+  return accounts.filter((account) =>
+    indexedIdentifiersOf(identifiersOf(account)).some((held) => indexKeyOf(held) === wanted),
+  );
 }
 
 function dedupe(accounts: Account[]): Account[] {
@@ -118,50 +108,53 @@ function dedupe(accounts: Account[]): Account[] {
   return [...seen.values()];
 }
 
-async function fetchFull(deps: ResolveDeps, keys: Account[]): Promise<Account[]> {
+/** The accounts with these keys that exist (strongly consistent reads). */
+async function getAccounts(deps: ResolveDeps, userIds: string[]): Promise<Account[]> {
   const accounts: Account[] = [];
-  for (const key of dedupe(keys)) {
+  for (const userId of new Set(userIds)) {
     const { Item } = await deps.doc.send(
-      new GetCommand({ TableName: deps.accountsTable, Key: { userId: key.userId }, ConsistentRead: true }),
+      new GetCommand({ TableName: deps.accountsTable, Key: { userId }, ConsistentRead: true }),
     );
     if (Item) accounts.push(Item);
   }
   return accounts;
 }
 
-export function identifiersOf(account: Account): SubjectIdentifiers {
-  const text = (v: unknown): string[] => (typeof v === 'string' && v !== '' ? [v] : []);
+/**
+ * What the staged subject carries besides identifiers: the service (the request's, else the account's,
+ * else the deployment's default), the request's jurisdiction and the account's locale.
+ */
+function subjectContext(
+  request: RequestRecord,
+  account: Account | undefined,
+): Pick<StagedSubject, 'service' | 'jurisdiction' | 'locale'> {
+  const locale = account?.locale;
   return {
-    userIds: text(account.userId),
-    emails: text(account.email),
-    phones: text(account.phone),
-    deviceIds: listOf(account.devices).flatMap((d) => text(d.deviceId)),
-    externalAccounts: listOf(account.externalAccounts).flatMap((x) =>
-      typeof x.provider === 'string' && typeof x.providerUserId === 'string'
-        ? [{ provider: x.provider, providerUserId: x.providerUserId }]
-        : [],
-    ),
+    service: request.service ?? serviceOfAccount(account),
+    ...(request.jurisdiction ? { jurisdiction: request.jurisdiction } : {}),
+    ...(typeof locale === 'string' && locale !== '' ? { locale } : {}),
   };
 }
 
-const EMPTY_IDENTIFIERS: SubjectIdentifiers = {
-  userIds: [],
-  emails: [],
-  phones: [],
-  deviceIds: [],
-  externalAccounts: [],
-};
-
 /**
- * Issue 4, erasure mode: the first run resolves from accounts and keeps the identifier set on the
+ * Erasure mode: the first run resolves from accounts and keeps the identifier set on the
  * request (KMS-encrypted table, never returned by the API), because that run deletes the account; a
  * resumed run (hold released, retention ended) uses the kept set. It is removed at `completed`.
  */
 async function resolveForErasure(
   deps: ResolveDeps,
   request: RequestRecord,
-): Promise<{ found: boolean; subjectHash: string; identifiers: SubjectIdentifiers; reused: boolean }> {
-  if (request.resolvedSubject) return { ...request.resolvedSubject, reused: true };
+): Promise<{
+  found: boolean;
+  subjectHash: string;
+  identifiers: SubjectIdentifiers;
+  reused: boolean;
+  context: Pick<StagedSubject, 'service' | 'jurisdiction' | 'locale'>;
+}> {
+  if (request.resolvedSubject) {
+    // The account is gone after the first run: its service was recorded on the request then.
+    return { ...request.resolvedSubject, reused: true, context: subjectContext(request, undefined) };
+  }
   const accounts = await findAccounts(deps, request.subject);
   if (accounts.length > 1) throw new SubjectConflictError();
   const account = accounts[0];
@@ -176,11 +169,13 @@ async function resolveForErasure(
     request.subjectHash,
     ...(await identifierHashesOf(deps.hasher, resolved.identifiers)),
   ]);
+  const context = subjectContext(request, account);
   await deps.requests.update(request.requestId, {
     resolvedSubject: { ...resolved, resolvedAt: new Date().toISOString() },
     accountHash: resolved.subjectHash,
+    service: context.service,
   });
-  return { ...resolved, reused: false };
+  return { ...resolved, reused: false, context };
 }
 
 export async function resolveSubject(
@@ -194,23 +189,7 @@ export async function resolveSubject(
   if (input.mode === 'erasure') {
     if (request.type !== 'erasure') throw new ContractError('Erasure mode on a request of another type');
     const resolved = await resolveForErasure(deps, request);
-    const staged: StagedSubject = {
-      requestId: input.requestId,
-      subjectHash: resolved.subjectHash,
-      found: resolved.found,
-      identifiers: resolved.identifiers,
-      pseudonymSalt: randomBytes(32).toString('base64url'),
-    };
-    await putJson(deps.s3, { bucket: deps.stagingBucket, key: stagingKeys.subject(input.requestId) }, staged);
-    await deps.requests.appendEvent(input.requestId, {
-      type: 'subject.resolved',
-      detail: {
-        found: staged.found,
-        identifiers: Object.values(staged.identifiers).flat().length,
-        reused: resolved.reused,
-      },
-    });
-    return { requestId: input.requestId, found: staged.found, stores: storesOf(deps) };
+    return stageSubject(deps, input.requestId, resolved, resolved.context, { reused: resolved.reused });
   }
 
   const accounts = await findAccounts(deps, request.subject);
@@ -220,20 +199,46 @@ export async function resolveSubject(
   const accountHash = account
     ? await deps.hasher.hash(identifierKey('userId', String(account.userId)))
     : request.subjectHash;
-  const staged: StagedSubject = {
-    requestId: input.requestId,
-    subjectHash: accountHash,
-    found: account !== undefined,
-    identifiers: account ? identifiersOf(account) : EMPTY_IDENTIFIERS,
-    pseudonymSalt: randomBytes(32).toString('base64url'),
-  };
-  await putJson(deps.s3, { bucket: deps.stagingBucket, key: stagingKeys.subject(input.requestId) }, staged);
-  await deps.requests.appendEvent(input.requestId, {
-    type: 'subject.resolved',
-    detail: { found: staged.found, identifiers: Object.values(staged.identifiers).flat().length },
-  });
+  const context = subjectContext(request, account);
+  // Recorded on the request so that pages, notices and a later run name the same service.
+  if (!request.service) await deps.requests.update(input.requestId, { service: context.service });
+  return stageSubject(
+    deps,
+    input.requestId,
+    {
+      subjectHash: accountHash,
+      found: account !== undefined,
+      identifiers: account ? identifiersOf(account) : EMPTY_IDENTIFIERS,
+    },
+    context,
+  );
+}
 
-  return { requestId: input.requestId, found: staged.found, stores: storesOf(deps) };
+/**
+ * Stages the resolved subject for the connectors (with a fresh pseudonym salt), records the event
+ * (counts only), and names the connector function of each store.
+ */
+async function stageSubject(
+  deps: ResolveDeps,
+  requestId: string,
+  subject: Pick<StagedSubject, 'subjectHash' | 'found' | 'identifiers'>,
+  context: Pick<StagedSubject, 'service' | 'jurisdiction' | 'locale'>,
+  detail: { reused?: boolean } = {},
+): Promise<ResolveOutput> {
+  const staged: StagedSubject = {
+    requestId,
+    subjectHash: subject.subjectHash,
+    found: subject.found,
+    identifiers: subject.identifiers,
+    pseudonymSalt: randomBytes(32).toString('base64url'),
+    ...context,
+  };
+  await putJson(deps.s3, { bucket: deps.stagingBucket, key: stagingKeys.subject(requestId) }, staged);
+  await deps.events.append(requestId, {
+    type: 'subject.resolved',
+    detail: { found: staged.found, identifiers: Object.values(staged.identifiers).flat().length, ...detail },
+  });
+  return { requestId, found: staged.found, stores: storesOf(deps) };
 }
 
 function storesOf(deps: ResolveDeps): ResolveOutput['stores'] {

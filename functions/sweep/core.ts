@@ -1,5 +1,5 @@
 /**
- * Issue 4, the sweep (an EventBridge schedule in AWS; `npm run sweep` locally):
+ * The sweep (an EventBridge schedule in AWS; `npm run sweep` locally):
  * (a) destroys retention-vault items whose period has ended;
  * (b) resumes partially completed erasures whose next step (a retention end) has come, and
  * (c) those holding data under a legal hold that has since been released,
@@ -12,7 +12,9 @@ import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { resumedExecutionName } from '../lib/erasure/certificate';
 import type { HoldRepository } from '../lib/holds/holds';
 import { errorFields, log } from '../lib/runtime/logger';
-import type { RequestRecord, RequestRepository } from '../lib/requests/requests';
+import type { RequestRecord } from '../lib/requests/records';
+import type { EventLog } from '../lib/requests/event-log';
+import type { RequestRepository } from '../lib/requests/requests';
 import type { VaultSweeper } from '../lib/erasure/vault';
 import type { ErasureSchedule } from '../lib/erasure/schedule';
 
@@ -46,6 +48,7 @@ export class StepFunctionsResumeStarter implements ResumeStarter {
 
 export interface SweepDeps {
   requests: RequestRepository;
+  events: Pick<EventLog, 'append'>;
   holds: Pick<HoldRepository, 'get'>;
   schedule: Pick<ErasureSchedule, 'list' | 'remove'>;
   vault: VaultSweeper;
@@ -135,7 +138,7 @@ export async function runSweep(deps: SweepDeps, now: Date): Promise<SweepReport>
       const reasons = await resumeReasons(deps, record, now);
       if (reasons.length === 0) continue;
       for (const ended of endedRetention(record, now)) {
-        await deps.requests.appendEvent(record.requestId, {
+        await deps.events.append(record.requestId, {
           type: 'vault.destroyed',
           detail: { ...ended, asOf: now.toISOString() },
         });
@@ -146,7 +149,7 @@ export async function runSweep(deps: SweepDeps, now: Date): Promise<SweepReport>
         asOf: now.toISOString(),
       });
       if (!started) continue;
-      await deps.requests.appendEvent(record.requestId, {
+      await deps.events.append(record.requestId, {
         type: 'erasure.resumed',
         detail: { run, reasons: reasons.join(','), asOf: now.toISOString() },
       });

@@ -22,7 +22,10 @@ export const DDB = {
   indexRead: ['dynamodb:Query', 'dynamodb:Scan'],
 } as const;
 
-/** Every signer (functions/shared/signing.ts) reads the public key first: it pins the key and checks each signature. */
+/**
+ * Every signer (functions/lib/crypto/signing.ts) reads the public key first: it pins the key and checks
+ * each signature.
+ */
 export const KMS_SIGN = ['kms:Sign', 'kms:GetPublicKey'] as const;
 
 /** S3 SSE-KMS: reading decrypts; writing generates data keys, and multipart uploads also decrypt them. */

@@ -3,7 +3,7 @@
  * every minute), the deadline monitor (every 15 minutes, with the OverdueRequests alarm) and the
  * retention sweep (hourly: destroys due vault records and resumes erasures whose hold or retention ended).
  */
-import { Duration, Validations } from 'aws-cdk-lib';
+import { Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
@@ -11,24 +11,16 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as sns from 'aws-cdk-lib/aws-sns';
-import * as sqs from 'aws-cdk-lib/aws-sqs';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { ENV, orchestratorResources } from '../../config/data-map';
 import { OVERDUE_METRIC } from '../../functions/lib/requests/deadlines';
-import { CALLBACK_PENDING_KIND } from '../../functions/lib/requests/requests';
-import {
-  allTableIndexes,
-  DDB,
-  grantKey,
-  grantQueueSend,
-  grantStreamRead,
-  grantTable,
-  grantVaultSweep,
-  KMS_SIGN,
-} from './access';
+import { CALLBACK_PENDING_KIND } from '../../functions/lib/requests/callback-outbox';
+import { allTableIndexes, DDB, grantKey, grantTable, grantVaultSweep, KMS_SIGN } from './access';
 import { alarmWhenAny } from './alarms';
 import type { OrchestratorState } from './orchestrator-state';
+import { streamEventSource } from './stream-source';
 import { KEY_ENV, SETTINGS_ENV } from './task-functions';
 import { DsrFunction, type FunctionDefaults } from './task-function';
 
@@ -92,53 +84,38 @@ export class Background extends Construct {
       indexes: { names: allTableIndexes(state.requests), actions: DDB.indexRead },
     });
     grantKey(this.callbacks, props.signingKey, KMS_SIGN);
-    grantStreamRead(this.callbacks, state.requests);
-
-    this.callbackFailures = new sqs.Queue(this, 'CallbackStreamFailures', {
-      encryption: sqs.QueueEncryption.KMS,
-      encryptionMasterKey: props.observabilityKey,
-      enforceSSL: true,
-      retentionPeriod: Duration.days(14),
-    });
-    Validations.of(this.callbackFailures).acknowledge({
-      id: 'AwsSolutions-SQS3',
-      reason:
+    ({ queue: this.callbackFailures, mapping: this.callbackStream } = streamEventSource(this, {
+      fn: this.callbacks,
+      table: state.requests,
+      ids: {
+        queue: 'CallbackStreamFailures',
+        mapping: 'RequestsStream',
+        alarm: 'CallbackStreamFailuresAlarm',
+      },
+      queueKey: props.observabilityKey,
+      queueReason:
         'This queue is itself the on-failure destination of the requests stream: it receives the metadata ' +
         'of batches the deliverer gave up on, and its alarm tells an operator; it needs no queue of its own.',
-    });
-    grantQueueSend(this.callbacks, this.callbackFailures);
-    const failures = this.callbackFailures;
-    this.callbackStream = new lambda.EventSourceMapping(this, 'RequestsStream', {
-      target: this.callbacks.function,
-      eventSourceArn: state.requests.table.tableStreamArn,
-      startingPosition: lambda.StartingPosition.TRIM_HORIZON,
-      batchSize: 10,
-      // One bad record must not hold up the shard: halve the batch until it is alone, a few tries only
-      // (the minute sweep delivers whatever the stream gave up on).
-      bisectBatchOnError: true,
-      retryAttempts: 3,
-      maxRecordAge: Duration.hours(1),
-      // Our own destination binding: CDK's SqsDlq would grant in the role's default policy, with
-      // wildcard KMS actions; grantQueueSend above grants exactly what sending needs.
-      onFailure: { bind: () => ({ destination: failures.queueArn }) },
-      filters: [lambda.FilterCriteria.filter(CALLBACK_STREAM_FILTER)],
-    });
-    // The mapping is validated against the role when created: the grants must exist first.
-    this.callbackStream.node.addDependency(this.callbacks.access);
+      alarmTopic: props.alarmTopic,
+      alarmDescription:
+        'The callback deliverer gave up on a batch of the requests stream; the minute sweep retries pending ' +
+        'callbacks, but the failure needs a look (the queue holds the batch position, not its data).',
+      mapping: {
+        startingPosition: lambda.StartingPosition.TRIM_HORIZON,
+        batchSize: 10,
+        // One bad record must not hold up the shard: halve the batch until it is alone, a few tries only
+        // (the minute sweep delivers whatever the stream gave up on).
+        bisectBatchOnError: true,
+        retryAttempts: 3,
+        maxRecordAge: Duration.hours(1),
+        filters: [lambda.FilterCriteria.filter(CALLBACK_STREAM_FILTER)],
+      },
+    }));
     new events.Rule(this, 'CallbacksEveryMinute', {
       description: 'Retries failed callbacks and delivers any the stream missed',
       schedule: events.Schedule.rate(Duration.minutes(1)),
       targets: [new targets.LambdaFunction(this.callbacks.function, { retryAttempts: 0 })],
     });
-    alarm(
-      'CallbackStreamFailuresAlarm',
-      this.callbackFailures.metricApproximateNumberOfMessagesVisible({
-        period: Duration.minutes(5),
-        statistic: 'Maximum',
-      }),
-      'The callback deliverer gave up on a batch of the requests stream; the minute sweep retries pending ' +
-        'callbacks, but the failure needs a look (the queue holds the batch position, not its data).',
-    );
     errorsAlarm(this.callbacks, 'CallbacksErrorsAlarm', 'callback deliverer');
 
     // --- Deadline monitor (functions/deadline-monitor/handler.ts)

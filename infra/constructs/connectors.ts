@@ -2,7 +2,7 @@
  * One connector Lambda per store in STORE_NAMES (functions/connectors/<store>/handler.ts). Each may reach
  * its own store only, with exactly the calls its collect, inventory and erase code makes; read and write
  * the staging bucket under requests/; and, where its store retains records under a statute (accounts,
- * payments, chat), add them to the retention vault without being able to read it.
+ * payments, chat, marketing), add them to the retention vault without being able to read it.
  */
 import { Duration } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
@@ -16,13 +16,16 @@ import type { PlatformStores } from './platform-stores';
 import type { BucketRef, TableRef } from './storage';
 import { DsrFunction, type FunctionDefaults } from './task-function';
 
-/** Staging keys live under requests/<requestId>/ (functions/shared/s3-objects.ts stagingKeys). */
+/** Staging keys live under requests/<requestId>/ (functions/lib/aws/s3-objects.ts stagingKeys). */
 export const STAGING_PREFIX = 'requests/';
 export const STAGING_REASON =
   'Staging objects are keyed by request id (requests/<requestId>/...), known only at run time; ' +
   'access is limited to the requests/ prefix of the staging bucket.';
 
-/** functions/connectors/media/objects.ts MEDIA_BUCKET_VERSIONED_ENV: erase deletes every version where true. */
+/**
+ * functions/lib/connectors/media-objects.ts MEDIA_BUCKET_VERSIONED_ENV: erase deletes every version where
+ * true.
+ */
 export const MEDIA_BUCKET_VERSIONED_ENV = 'MEDIA_BUCKET_VERSIONED';
 
 /** Per-subject media key prefixes up to the first placeholder: avatars/{userId}/ -> avatars/. */
@@ -46,12 +49,13 @@ export const LOGS_PREFIX_REASON =
 /** The log index's entries (functions/lib/logs/index-store.ts): the only items the logs connector deletes. */
 export const LOG_INDEX_ENTRY_KEYS = ['h#*'];
 
-/** The vault's partition keys each retaining connector may write (functions/shared/vault.ts vaultKey). */
+/** The vault's partition keys each retaining connector may write (functions/lib/erasure/vault.ts vaultKey). */
 export const VAULT_LEADING_KEYS: Partial<Record<StoreName, string[]>> = {
   // Retained marketing consents, and the suppression record every account erasure leaves.
   accounts: ['VAULT#accounts#*', 'SUPPRESSION#*'],
   payments: ['VAULT#payments#*'],
   chat: ['VAULT#chat#*'],
+  marketing: ['VAULT#marketing#*'],
 };
 
 export interface ConnectorsProps {
@@ -181,6 +185,16 @@ export class Connectors extends Construct {
           [ENV.logIndexTable]: props.logIndex.table.tableName,
           [SUBJECT_HASH_KEY_ENV.kmsKeyId]: props.subjectHashKey.keyArn,
         };
+      },
+      marketing: (fn) => {
+        // Events are read by user id (Query) and go whole, in batches (BatchWriteItem): never updated.
+        grantTable(fn, stores.marketing, { table: ['dynamodb:Query', 'dynamodb:BatchWriteItem'] });
+        // Advertising records kept under a statute (KR: 6 months).
+        grantVaultAppend(fn, vault, {
+          actions: ['dynamodb:BatchWriteItem'],
+          leadingKeys: VAULT_LEADING_KEYS.marketing ?? [],
+        });
+        return { [ENV.marketingTable]: stores.marketing.table.tableName, ...vaultEnv };
       },
     };
 

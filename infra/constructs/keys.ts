@@ -13,7 +13,7 @@ export interface DsrKeysProps {
 }
 
 export class DsrKeys extends Construct {
-  /** Platform stores created by a demo deployment (accounts, payments, chat, media, logs). */
+  /** Platform stores created by a demo deployment (every store of the data map). */
   readonly platform?: kms.Key;
   /** The orchestrator's working state: requests table, staging and exports buckets. */
   readonly orchestrator: kms.Key;

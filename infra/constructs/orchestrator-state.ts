@@ -1,9 +1,10 @@
 /**
  * The orchestrator's own state, apart from the platform's stores: the requests table, the staging
- * bucket (transient collection output), the exports bucket (signed archives and erasure certificates),
- * the subject index of the logs (keyed hashes only, rebuildable from the logs), and the retention vault,
- * encrypted under a key of its own: the connectors that retain records may only add to it, and only the
- * sweep may read (keys and dates, never the kept data) and destroy.
+ * bucket (transient collection output), the exports bucket (signed archives and erasure certificates), and
+ * the retention vault, encrypted under a key of its own: the connectors that retain records may only add
+ * to it, and only the sweep may read (keys and dates, never the kept data) and destroy. And the
+ * identifier index (device ids and linked accounts -> accounts, by keyed hash), whose unlinked entries
+ * expire by TTL, and the subject index of the logs (keyed hashes only, rebuildable from the logs).
  */
 import { Duration } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
@@ -11,6 +12,7 @@ import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { orchestratorResources } from '../../config/data-map';
+import { INDEX_TTL_ATTRIBUTE } from '../../functions/lib/identifiers/identifier-index';
 import { secureBucket, secureTable, type BucketRef, type TableRef } from './storage';
 
 /** Requests carry their own expiry (kept for the audit period, then removed by DynamoDB TTL). */
@@ -36,6 +38,7 @@ export class OrchestratorState extends Construct {
   readonly exports: BucketRef;
   readonly vaultTable: TableRef;
   readonly vaultBucket: BucketRef;
+  readonly identifierIndex: TableRef;
   readonly logIndex: TableRef;
 
   constructor(scope: Construct, id: string, props: OrchestratorStateProps) {
@@ -72,6 +75,13 @@ export class OrchestratorState extends Construct {
     });
     this.vaultBucket = secureBucket(this, 'VaultBucket', { key: vaultKey, accessLogs });
 
+    this.identifierIndex = secureTable(
+      this,
+      'IdentifierIndexTable',
+      orchestratorResources.identifierIndexTable,
+      key,
+      { timeToLiveAttribute: INDEX_TTL_ATTRIBUTE, deletionProtection: true },
+    );
     this.logIndex = secureTable(this, 'LogIndexTable', orchestratorResources.logIndexTable, key, {
       deletionProtection: true,
     });

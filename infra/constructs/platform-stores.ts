@@ -24,6 +24,7 @@ export class PlatformStores extends Construct {
   readonly chatMessages: TableRef;
   readonly media: BucketRef;
   readonly logs: BucketRef;
+  readonly marketing: TableRef;
   readonly imported: boolean;
 
   constructor(scope: Construct, id: string, props: PlatformStoresProps) {
@@ -42,6 +43,7 @@ export class PlatformStores extends Construct {
       this.chatMessages = table('chatMessagesTable', platformStores.chat.messagesTable);
       this.media = bucket('mediaBucket', platformStores.media.bucketName);
       this.logs = bucket('logsBucket', platformStores.logs.bucketName);
+      this.marketing = table('marketingTable', platformStores.marketing.table);
       return;
     }
 
@@ -58,6 +60,7 @@ export class PlatformStores extends Construct {
       versioned: platformStores.media.versioned,
     });
     this.logs = secureBucket(this, 'LogsBucket', { key, accessLogs: props.accessLogs });
+    this.marketing = secureTable(this, 'MarketingEventsTable', platformStores.marketing.table, key);
   }
 
   private importKey(resourceId: PlatformResourceId, existing?: ExistingResource): kms.IKey | undefined {
@@ -74,6 +77,7 @@ export class PlatformStores extends Construct {
       tableName: existing?.name ?? spec.tableName,
       encryptionKey: key,
       globalIndexes: spec.indexes.map((i) => i.indexName),
+      tableStreamArn: existing?.streamArn,
     });
     return { table, spec: { ...spec, tableName: table.tableName }, key };
   }

@@ -26,7 +26,10 @@ export interface BucketRef {
 export interface SecureTableOptions {
   timeToLiveAttribute?: string;
   deletionProtection?: boolean;
-  /** A DynamoDB stream (encrypted with the table's key) for a function to react to writes. */
+  /**
+   * A DynamoDB stream (encrypted with the table's key) for a function to react to writes; by default
+   * the one the data map names for the table, if any.
+   */
   stream?: dynamodb.StreamViewType;
 }
 
@@ -49,7 +52,7 @@ export function secureTable(
     pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
     timeToLiveAttribute: options.timeToLiveAttribute,
     deletionProtection: options.deletionProtection,
-    stream: options.stream,
+    stream: options.stream ?? (spec.stream ? dynamodb.StreamViewType[spec.stream] : undefined),
   });
   for (const index of spec.indexes) {
     table.addGlobalSecondaryIndex({

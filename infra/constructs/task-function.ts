@@ -11,9 +11,10 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { POWERTOOLS_ENVIRONMENT } from '../../functions/lib/runtime/service';
 import { flattenCfnReference } from './nag-findings';
 
-/** Repository root: entries are given relative to it, as in functions/catalog.ts. */
+/** Repository root: entries are given relative to it, as in functions/lib/connectors/catalog.ts. */
 export const REPO_ROOT = path.resolve(__dirname, '..', '..');
 
 export interface FunctionDefaults {
@@ -96,6 +97,7 @@ export class DsrFunction extends Construct {
       depsLockFilePath: path.join(REPO_ROOT, 'package-lock.json'),
       environment: {
         NODE_OPTIONS: '--enable-source-maps',
+        ...POWERTOOLS_ENVIRONMENT,
         ...props.environment,
       },
       bundling: {

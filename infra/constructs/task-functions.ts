@@ -1,7 +1,7 @@
 /**
- * The workflow task Lambdas of functions/catalog.ts TASK_FUNCTIONS, one each, shared by the export and
- * erasure state machines (request-status, resolve-subject and cleanup-staging serve both). Each gets the
- * environment its handler requires and exactly the calls its code makes.
+ * The workflow task Lambdas of functions/lib/connectors/catalog.ts TASK_FUNCTIONS, one each, shared by
+ * the export and erasure state machines (request-status, resolve-subject and cleanup-staging serve both).
+ * Each gets the environment its handler requires and exactly the calls its code makes.
  */
 import { Duration, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -33,7 +33,10 @@ import { DsrFunction, type FunctionDefaults } from './task-function';
 
 export type TaskFunctionKey = keyof typeof TASK_FUNCTIONS;
 
-/** Env names the shared code reads (functions/shared/subject-hash.ts, signing.ts, download-links.ts, ...). */
+/**
+ * Env names the shared code reads (functions/lib/crypto/subject-hash.ts, crypto/signing.ts,
+ * downloads/download-links.ts, ...).
+ */
 export const KEY_ENV = {
   subjectHashKey: 'SUBJECT_HASH_KMS_KEY_ID',
   signingKey: 'SIGNING_KMS_KEY_ID',
@@ -58,7 +61,7 @@ export const NOTIFY_ACCOUNT_ATTRIBUTES = ['userId', 'email', 'locale', 'status']
 
 /** Export archives are written under exports/ (functions/assemble-export/core.ts archiveKey). */
 export const ARCHIVES_PREFIX = 'exports/';
-/** Erasure certificates are written under certificates/ (functions/shared/certificate.ts certificateKey). */
+/** Erasure certificates are written under certificates/ (functions/lib/erasure/certificate.ts certificateKey). */
 export const CERTIFICATES_PREFIX = 'certificates/';
 
 export interface TaskFunctionsProps {
@@ -115,6 +118,7 @@ export class TaskFunctions extends Construct {
       resolveSubject: {
         environment: {
           [ENV.accountsTable]: stores.accounts.table.tableName,
+          [ENV.identifierIndexTable]: state.identifierIndex.table.tableName,
           [ENV.requestsTable]: state.requests.table.tableName,
           [ENV.stagingBucket]: state.staging.bucket.bucketName,
           [KEY_ENV.subjectHashKey]: props.subjectHashKey.keyArn,
@@ -122,11 +126,13 @@ export class TaskFunctions extends Construct {
         },
         timeout: Duration.minutes(2),
         grant: (fn) => {
-          // Resolution by device id or linked account has no index: those identifiers need a Scan.
+          // Accounts by key and through byEmail / byPhone; device ids and linked accounts through the
+          // identifier index. No Scan.
           grantTable(fn, stores.accounts, {
-            table: ['dynamodb:GetItem', 'dynamodb:Scan'],
+            table: ['dynamodb:GetItem'],
             indexes: { names: allTableIndexes(stores.accounts), actions: ['dynamodb:Query'] },
           });
+          grantTable(fn, state.identifierIndex, { table: ['dynamodb:Query'] });
           // Events on every run; in erasure mode also the subject's keyed-hash pointers (for holds).
           requestsReadWrite(fn);
           staging(fn, ['s3:PutObject'], 'write');

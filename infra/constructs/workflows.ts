@@ -1,8 +1,9 @@
 /**
- * The state machines, each deployed from the very ASL file the local stack runs (functions/catalog.ts
- * STATE_MACHINES), its `${...}` placeholders substituted with the task functions' ARNs. One construct for
- * all: the export and the erasure differ only in their file, their tasks and their name; the log index
- * backfill invokes no connector and runs Distributed Maps (their listing, results and child executions).
+ * The state machines, each deployed from the very ASL file the local stack runs
+ * (functions/lib/connectors/catalog.ts STATE_MACHINES), its `${...}` placeholders substituted with the
+ * task functions' ARNs. One construct for all: the export and the erasure differ only in their file, their
+ * tasks and their name; the log index backfill invokes no connector and runs Distributed Maps (their
+ * listing, results and child executions).
  */
 import * as path from 'node:path';
 import { ArnFormat, Duration, Stack, Validations } from 'aws-cdk-lib';

@@ -19,6 +19,8 @@ import {
   STATE_MACHINES,
   TASK_FUNCTIONS,
 } from '../../functions/lib/connectors/catalog';
+import { OVERDUE_METRIC } from '../../functions/lib/requests/deadlines';
+import { POWERTOOLS_ENVIRONMENT } from '../../functions/lib/runtime/service';
 import { buildApp, type BuiltApp } from '../../infra/build-app';
 import { CONTEXT_KEYS, DEFAULT_CONFIG, readDeploymentConfig } from '../../infra/config';
 import { AUTHORIZED_ROUTES, PUBLIC_ROUTES } from '../../infra/constructs/api';
@@ -66,8 +68,8 @@ const UNSCOPABLE_ACTIONS = [
 const asArray = <T>(value: T | T[]): T[] => (Array.isArray(value) ? value : [value]);
 
 const TASK_COUNT = Object.keys(TASK_FUNCTIONS).length;
-/** The API, and the background functions: callbacks, deadline monitor, sweep. */
-const OTHER_FUNCTIONS = 4;
+/** The API, the background functions (callbacks, deadline monitor, sweep) and the identifier indexer. */
+const OTHER_FUNCTIONS = 5;
 const WORKFLOWS = Object.keys(WORKFLOW_TASKS) as WorkflowName[];
 
 function synthApp(context: Json): { built: BuiltApp; template: Template; outdir: string } {
@@ -257,8 +259,8 @@ describe('DsrStack (demo deployment: platform stores created)', () => {
 
     it('encrypts every table with a customer managed KMS key, with point-in-time recovery', () => {
       const tables = resourcesOf(template, 'AWS::DynamoDB::Table');
-      // Four platform tables; requests, vault and the log index.
-      expect(tables.length).toBe(7);
+      // Five platform tables; requests, vault, the identifier index and the log index.
+      expect(tables.length).toBe(9);
       for (const [, table] of tables) {
         expect(table.Properties?.SSESpecification).toEqual({
           SSEEnabled: true,
@@ -316,7 +318,7 @@ describe('DsrStack (demo deployment: platform stores created)', () => {
             ?.LifecycleConfiguration as { Rules: Json[] }
         ).Rules.map((r) => r.ExpirationInDays).filter((d) => d !== undefined);
       expect(expiry(stack.state.staging.bucket)).toEqual([2]);
-      // Download links live 7 days by default (functions/shared/download-links.ts): archives outlive them.
+      // Download links live 7 days by default (functions/lib/downloads/download-links.ts): archives outlive them.
       expect(expiry(stack.state.exports.bucket)).toEqual([30]);
       const vault = template.toJSON().Resources[
         logicalId(stack, stack.state.vaultTable.table)
@@ -362,7 +364,7 @@ describe('DsrStack (demo deployment: platform stores created)', () => {
       const vaultBucket = logicalId(stack, stack.state.vaultBucket.bucket);
       const roleOf = (fn: DsrFunction) => logicalId(stack, fn.role);
       const writers = Object.keys(VAULT_LEADING_KEYS) as StoreName[];
-      expect(writers.sort()).toEqual(['accounts', 'chat', 'payments']);
+      expect(writers.sort()).toEqual(['accounts', 'chat', 'marketing', 'payments']);
       const allowed = new Map<string, string>([
         ...writers.map((store) => [roleOf(stack.connectors.functions[store]), `writer:${store}`] as const),
         [roleOf(stack.background.sweep), 'sweep'],
@@ -420,7 +422,13 @@ describe('DsrStack (demo deployment: platform stores created)', () => {
           });
         }
       }
-      expect([...seen].sort()).toEqual(['sweep', 'writer:accounts', 'writer:chat', 'writer:payments']);
+      expect([...seen].sort()).toEqual([
+        'sweep',
+        'writer:accounts',
+        'writer:chat',
+        'writer:marketing',
+        'writer:payments',
+      ]);
       // Only the accounts connector writes single items (its suppression record).
       const putters = identityStatements(template).filter(
         ({ statement }) =>
@@ -564,7 +572,7 @@ describe('DsrStack (demo deployment: platform stores created)', () => {
       for (const [fn, names] of exactEnv) {
         expect({ fn: fn.node.path, env: Object.keys(envOf(fn.function)).sort() }).toEqual({
           fn: fn.node.path,
-          env: ['NODE_OPTIONS', ...names].sort(),
+          env: ['NODE_OPTIONS', ...Object.keys(POWERTOOLS_ENVIRONMENT), ...names].sort(),
         });
       }
       expect(envOf(fns.notifyProcessors.function).PROCESSOR_WEBHOOKS).toBe('{}');
@@ -585,10 +593,16 @@ describe('DsrStack (demo deployment: platform stores created)', () => {
         ],
         media: [ENV.mediaBucket, 'MEDIA_BUCKET_VERSIONED'],
         logs: [ENV.logsBucket, ENV.logIndexTable, 'SUBJECT_HASH_KMS_KEY_ID'],
+        marketing: [ENV.marketingTable, ENV.vaultTable],
       };
       for (const store of STORE_NAMES) {
         expect(Object.keys(envOf(stack.connectors.functions[store].function)).sort()).toEqual(
-          ['NODE_OPTIONS', ENV.stagingBucket, ...storeEnv[store]].sort(),
+          [
+            'NODE_OPTIONS',
+            ...Object.keys(POWERTOOLS_ENVIRONMENT),
+            ENV.stagingBucket,
+            ...storeEnv[store],
+          ].sort(),
         );
       }
       expect(envOf(stack.connectors.functions.media.function).MEDIA_BUCKET_VERSIONED).toBe('true');
@@ -596,6 +610,18 @@ describe('DsrStack (demo deployment: platform stores created)', () => {
       for (const [, fn] of resourcesOf(template, 'AWS::Lambda::Function')) {
         const variables = (fn.Properties?.Environment as { Variables?: Json } | undefined)?.Variables ?? {};
         expect(variables).not.toHaveProperty('ALLOW_PRIVATE_CALLBACKS');
+      }
+    });
+
+    it('names every function to Powertools and keeps responses and error messages out of its traces', () => {
+      for (const [, fn] of resourcesOf(template, 'AWS::Lambda::Function')) {
+        const variables = (fn.Properties?.Environment as { Variables?: Json } | undefined)?.Variables ?? {};
+        expect(variables).toMatchObject({
+          POWERTOOLS_SERVICE_NAME: 'dsr-orchestrator',
+          POWERTOOLS_METRICS_NAMESPACE: OVERDUE_METRIC.namespace,
+          POWERTOOLS_TRACER_CAPTURE_RESPONSE: 'false',
+          POWERTOOLS_TRACER_CAPTURE_ERROR: 'false',
+        });
       }
     });
   });
@@ -670,7 +696,9 @@ describe('DsrStack (demo deployment: platform stores created)', () => {
 
   describe('background functions', () => {
     it('delivers callbacks from the requests stream (new outbox items only) and every minute', () => {
-      const mappings = resourcesOf(template, 'AWS::Lambda::EventSourceMapping').map(([, m]) => m.Properties);
+      const mappings = resourcesOf(template, 'AWS::Lambda::EventSourceMapping')
+        .map(([, m]) => m.Properties)
+        .filter((m) => refersTo(m?.FunctionName, logicalId(stack, stack.background.callbacks.function)));
       expect(mappings).toHaveLength(1);
       const queueId = logicalId(stack, stack.background.callbackFailures);
       expect(mappings[0]).toMatchObject({
@@ -881,6 +909,87 @@ describe('DsrStack (demo deployment: platform stores created)', () => {
     });
   });
 
+  describe('identifier index', () => {
+    it('streams the accounts table with old and new images, and keys the index by hashes with a TTL', () => {
+      const resourceOf = (construct: IConstruct) =>
+        template.toJSON().Resources[logicalId(stack, construct)] as CfnResource;
+      expect(resourceOf(stack.stores.accounts.table).Properties?.StreamSpecification).toEqual({
+        StreamViewType: 'NEW_AND_OLD_IMAGES',
+      });
+      expect(resourceOf(stack.state.identifierIndex.table).Properties).toMatchObject({
+        KeySchema: [
+          { AttributeName: 'identifierHash', KeyType: 'HASH' },
+          { AttributeName: 'accountHash', KeyType: 'RANGE' },
+        ],
+        TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
+        DeletionProtectionEnabled: true,
+      });
+    });
+
+    it('feeds the accounts stream to the indexer, retrying from the failed record, with an alarmed on-failure queue', () => {
+      const indexer = stack.identifierIndexer;
+      const mappings = resourcesOf(template, 'AWS::Lambda::EventSourceMapping')
+        .map(([, m]) => m.Properties)
+        .filter((m) => refersTo(m?.FunctionName, logicalId(stack, indexer.indexer.function)));
+      const queueId = logicalId(stack, indexer.failures);
+      expect(mappings).toEqual([
+        expect.objectContaining({
+          EventSourceArn: { 'Fn::GetAtt': [logicalId(stack, stack.stores.accounts.table), 'StreamArn'] },
+          StartingPosition: 'TRIM_HORIZON',
+          FunctionResponseTypes: ['ReportBatchItemFailures'],
+          DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': [queueId, 'Arn'] } } },
+        }),
+      ]);
+      expect(mappings[0]?.FilterCriteria).toBeUndefined();
+      template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        MetricName: 'ApproximateNumberOfMessagesVisible',
+        Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [queueId, 'QueueName'] } }],
+        AlarmActions: [{ Ref: logicalId(stack, stack.alarms.topic) }],
+      });
+    });
+
+    it('lets the indexer write index entries, read the stream and scan accounts, and nothing more of them', () => {
+      const indexer = stack.identifierIndexer.indexer;
+      const statements = statementsOf(template, logicalId(stack, indexer.role));
+      const on = (construct: IConstruct, attribute = 'Arn') =>
+        statements
+          .filter((st) =>
+            JSON.stringify(st.Resource).includes(`"${logicalId(stack, construct)}","${attribute}"`),
+          )
+          .flatMap((st) => asArray(st.Action))
+          .sort();
+      expect(on(stack.state.identifierIndex.table)).toEqual(['dynamodb:UpdateItem']);
+      expect(on(stack.stores.accounts.table)).toEqual(['dynamodb:Scan']);
+      expect(on(stack.stores.accounts.table, 'StreamArn')).toEqual([
+        'dynamodb:DescribeStream',
+        'dynamodb:GetRecords',
+        'dynamodb:GetShardIterator',
+        'dynamodb:ListStreams',
+      ]);
+      expect(on(stack.keys.subjectHash)).toEqual(['kms:GenerateMac']);
+    });
+
+    it('resolves subjects with no Scan: the indexer is the one role that may scan the accounts table', () => {
+      const accountsId = logicalId(stack, stack.stores.accounts.table);
+      const scanners = identityStatements(template)
+        .filter(
+          ({ statement }) =>
+            asArray(statement.Action).includes('dynamodb:Scan') && refersTo(statement.Resource, accountsId),
+        )
+        .flatMap(({ roles }) => roles);
+      expect(scanners).toEqual([logicalId(stack, stack.identifierIndexer.indexer.role)]);
+      const resolver = statementsOf(template, logicalId(stack, stack.tasks.functions.resolveSubject.role));
+      const indexId = logicalId(stack, stack.state.identifierIndex.table);
+      const onAccountsOrIndex = resolver.filter(
+        (st) => refersTo(st.Resource, accountsId) || refersTo(st.Resource, indexId),
+      );
+      expect(onAccountsOrIndex.flatMap((st) => asArray(st.Action))).not.toContain('dynamodb:Scan');
+      expect(
+        resolver.filter((st) => refersTo(st.Resource, indexId)).flatMap((st) => asArray(st.Action)),
+      ).toEqual(['dynamodb:Query']);
+    });
+  });
+
   describe('least privilege', () => {
     it('uses Resource "*" only for actions that cannot be scoped, and no wildcard actions', () => {
       const starActions = new Set<string>();
@@ -1022,6 +1131,9 @@ describe('DsrStack (demo deployment: platform stores created)', () => {
             's3:ListBucket',
             's3:PutObject',
           ],
+        },
+        marketing: {
+          [logicalId(stack, stack.stores.marketing.table)]: ['dynamodb:BatchWriteItem', 'dynamodb:Query'],
         },
       };
       const storeIds = [...new Set(Object.values(expected).flatMap((byId) => Object.keys(byId)))];
@@ -1168,6 +1280,7 @@ describe('DsrStack (platform stores imported by name)', () => {
     accountsTable: {
       name: 'prod-accounts',
       kmsKeyArn: 'arn:aws:kms:eu-west-1:111122223333:key/accounts-key',
+      streamArn: 'arn:aws:dynamodb:eu-west-1:111122223333:table/prod-accounts/stream/2026-01-01T00:00:00.000',
     },
     mediaBucket: { name: 'prod-media' },
   };
@@ -1194,8 +1307,8 @@ describe('DsrStack (platform stores imported by name)', () => {
   });
 
   it('creates only the orchestrator tables and buckets, and no platform key', () => {
-    // requests, vault, log index
-    expect(resourcesOf(template, 'AWS::DynamoDB::Table')).toHaveLength(3);
+    // requests, vault, identifier index, log index
+    expect(resourcesOf(template, 'AWS::DynamoDB::Table')).toHaveLength(4);
     // access logs, staging, exports, vault
     expect(resourcesOf(template, 'AWS::S3::Bucket')).toHaveLength(4);
     expect(stack.keys.platform).toBeUndefined();
@@ -1259,6 +1372,13 @@ describe('DsrStack (platform stores imported by name)', () => {
       'rate(1 day)',
     ]);
     expect(stack.logIndexUpdates.objectCreated).toBeUndefined();
+  });
+
+  it('reads the imported accounts table through the stream ARN it was given', () => {
+    const mappings = resourcesOf(template, 'AWS::Lambda::EventSourceMapping')
+      .map(([, m]) => m.Properties)
+      .filter((m) => refersTo(m?.FunctionName, logicalId(stack, stack.identifierIndexer.indexer.function)));
+    expect(mappings.map((m) => m?.EventSourceArn)).toEqual([existing.accountsTable.streamArn]);
   });
 
   it('uses the configured export retention', () => {
@@ -1375,6 +1495,25 @@ describe('readDeploymentConfig', () => {
     );
   });
 
+  it('requires the accounts stream of an imported accounts table, and reads a stream ARN for it only', () => {
+    const importing = (existing: Json) =>
+      reader({ [CONTEXT_KEYS.platformStores]: 'import', [CONTEXT_KEYS.existing]: JSON.stringify(existing) });
+    const streamArn =
+      'arn:aws:dynamodb:eu-west-1:111122223333:table/prod-accounts/stream/2026-01-01T00:00:00.000';
+    expect(() => readDeploymentConfig(importing({ accountsTable: { name: 'prod-accounts' } }))).toThrow(
+      `${CONTEXT_KEYS.existing}.accountsTable.streamArn`,
+    );
+    expect(() => readDeploymentConfig(importing({ accountsTable: { streamArn: 'prod-accounts' } }))).toThrow(
+      `${CONTEXT_KEYS.existing}.accountsTable.streamArn`,
+    );
+    expect(() =>
+      readDeploymentConfig(importing({ accountsTable: { streamArn }, paymentsTable: { streamArn } })),
+    ).toThrow(`${CONTEXT_KEYS.existing}.paymentsTable.streamArn`);
+    expect(readDeploymentConfig(importing({ accountsTable: { streamArn } })).existing).toEqual({
+      accountsTable: { streamArn },
+    });
+  });
+
   it('reads the request settings and processor webhooks, from cdk.json values or -c strings', () => {
     const config = readDeploymentConfig(
       reader({
@@ -1400,8 +1539,8 @@ describe('readDeploymentConfig', () => {
 
   it('defaults the request settings to the defaults of the API', () => {
     const { DEFAULT_REQUEST_SETTINGS } = jest.requireActual<
-      typeof import('../../functions/api/routes/requests')
-    >('../../functions/api/routes/requests');
+      typeof import('../../functions/api/request-settings')
+    >('../../functions/api/request-settings');
     expect(DEFAULT_CONFIG.defaultJurisdiction).toBe(DEFAULT_REQUEST_SETTINGS.defaultJurisdiction);
     expect(DEFAULT_CONFIG.deadlines).toEqual(DEFAULT_REQUEST_SETTINGS.deadlines);
     expect(readDeploymentConfig(reader({})).processorWebhooks).toEqual({});
@@ -1420,7 +1559,12 @@ describe('readDeploymentConfig: the log index', () => {
       openDays: 2,
       bucketEvents: true,
     });
-    const imported = { [CONTEXT_KEYS.platformStores]: 'import' };
+    const imported = {
+      [CONTEXT_KEYS.platformStores]: 'import',
+      [CONTEXT_KEYS.existing]: JSON.stringify({
+        accountsTable: { streamArn: 'arn:aws:dynamodb:eu-west-1:111122223333:table/a/stream/2026' },
+      }),
+    };
     expect(readDeploymentConfig(reader(imported)).logIndex.bucketEvents).toBe(false);
     expect(
       readDeploymentConfig(reader({ ...imported, [CONTEXT_KEYS.logsBucketEvents]: 'true' })).logIndex,

@@ -1,5 +1,5 @@
 /**
- * Issue 5: the role x route x token-state matrix, GENERATED from the route table core.ts exports
+ * The role x route x token-state matrix, GENERATED from the route table core.ts exports
  * (routeAccess()), not listed by hand: a new route is covered the moment it is registered. Runs through
  * the local gateway (local/api-server: the JWT authorizer stand-in) in front of the real API core.
  * Also: 413 over the body limit, 429 per caller, and one error shape everywhere.

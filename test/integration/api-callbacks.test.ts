@@ -1,5 +1,5 @@
 /**
- * Issue 5: signed status callbacks from the outbox. Every status change of an export reaches the
+ * Signed status callbacks from the outbox. Every status change of an export reaches the
  * receiver signed (verified here against the JWKS the API serves); a receiver that fails twice gets
  * every change exactly once, in order; a redirect is not followed; each attempt is in the event history.
  */
@@ -37,10 +37,10 @@ test('every status change of an export is delivered, signed with a key from the 
     expect(bodies.map((b) => b.status)).toEqual(['received', 'in_progress', 'completed']);
     for (const r of receiver.received) {
       const signature = String(r.headers[DSR_SIGNATURE_HEADER]);
-      expect(verifyDsrCallback(r.body, signature, jwks)).toBe(true);
+      expect(await verifyDsrCallback(r.body, signature, jwks)).toBe(true);
       // A changed byte breaks it.
       const tampered = Buffer.from(r.body.toString('utf8').replace('"status":"', '"status":"x'));
-      expect(verifyDsrCallback(tampered, signature, jwks)).toBe(false);
+      expect(await verifyDsrCallback(tampered, signature, jwks)).toBe(false);
     }
     expect(bodies.every((b) => b.requestId === created.body.requestId)).toBe(true);
     expect(JSON.stringify(bodies)).not.toContain('u-cb-1');

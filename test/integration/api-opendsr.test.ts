@@ -1,5 +1,5 @@
 /**
- * Issue 5: the OpenDSR dialect, exercised with the request examples of the OpenDSR specification
+ * The OpenDSR dialect, exercised with the request examples of the OpenDSR specification
  * itself (github.com/opengdpr/OpenDSR, specification.md, section 7.2 "Example OpenCompliance Request").
  */
 import { createHash } from 'node:crypto';

@@ -1,5 +1,5 @@
 /**
- * Issue 5: property-based input tests. Thousands of malformed bodies against the create routes of the
+ * Property-based input tests. Thousands of malformed bodies against the create routes of the
  * API core (in-process, over the real DynamoDB Local): every one gets a 4xx in the stable error shape,
  * never a 5xx, and nothing is stored (no request, lock, event or idempotency record).
  */

@@ -1,10 +1,9 @@
 /**
- * Issue 5: the request lifecycle over the real local gateway and DynamoDB Local: idempotency under
+ * The request lifecycle over the real local gateway and DynamoDB Local: idempotency under
  * concurrency, duplicates, jurisdiction and deadlines, list filters and paging, cancel, extend, events
  * and the audit trail.
  */
-import { createApi } from '../../functions/api/core';
-import { startHarness, type Harness } from '../support/api-harness';
+import { apiHandler, startHarness, type Harness } from '../support/api-harness';
 
 let h: Harness;
 
@@ -116,7 +115,7 @@ test('erasure is refused with 501 UNSUPPORTED_TYPE while no erasure workflow exi
 
 test('callback URLs to private addresses are refused when private callbacks are not allowed', async () => {
   const strict = { ...h.deps, settings: { ...h.deps.settings, allowPrivateCallbacks: false } };
-  const api = createApi(strict);
+  const api = apiHandler(strict);
   for (const url of [
     'https://169.254.169.254/latest',
     'https://10.0.0.8/cb',
@@ -274,7 +273,7 @@ test('overdue: flagged in get and list once the deadline passes, and counted for
   });
   const id = String(res.body.requestId);
   const later = new Date(Date.now() + 11 * 86_400_000);
-  const lateApi = createApi({ ...h.deps, clock: () => later });
+  const lateApi = apiHandler({ ...h.deps, clock: () => later });
   const got = JSON.parse(
     String((await lateApi(h.event('GET', `/v1/requests/${id}`, { role: 'auditor' }))).body),
   ) as Record<string, unknown>;

@@ -39,6 +39,7 @@ import { S3ArchiveAccess } from '../../functions/lib/downloads/download-links';
 import { LocalSigner } from '../../functions/lib/crypto/signing';
 import { StagingArea } from '../../functions/lib/connectors/staging';
 import { verifyArchive } from '../../functions/lib/export/verify-archive';
+import { shippedServiceProfiles, type ServiceProfile } from '../../functions/lib/services/profiles';
 import { startTestStores, type TestStores } from '../support/local-stores';
 import { readZip } from '../support/zip';
 
@@ -142,7 +143,7 @@ async function stage(
       }
     >
   >,
-  options: { found?: boolean } = {},
+  options: { found?: boolean; service?: string; jurisdiction?: string } = {},
 ): Promise<Fixture> {
   const requestId = `req_asm_${++seq}_${Date.now()}`;
   const subject: StagedSubject = {
@@ -151,6 +152,8 @@ async function stage(
     found: options.found ?? true,
     identifiers: { userIds: ['u-1'], emails: [], phones: [], deviceIds: [], externalAccounts: [] },
     pseudonymSalt: 'salt',
+    ...(options.service ? { service: options.service } : {}),
+    ...(options.jurisdiction ? { jurisdiction: options.jurisdiction } : {}),
   };
   await put(STAGING, stagingKeys.subject(requestId), JSON.stringify(subject));
   const results: CollectResult[] = [];
@@ -442,7 +445,7 @@ describe('assembleExport against local S3', () => {
       // The handler's module-level client: closed with the others after the tests.
       clients.push(
         jest
-          .requireActual<typeof import('../../functions/lib/aws/clients')>('../../functions/shared/clients')
+          .requireActual<typeof import('../../functions/lib/aws/clients')>('../../functions/lib/aws/clients')
           .s3Client(),
       );
       expect(out.archive.key).toBe(archiveKey(fx.requestId));
@@ -452,6 +455,106 @@ describe('assembleExport against local S3', () => {
     } finally {
       process.env = saved;
     }
+  });
+});
+
+describe("each service's archive speaks for that service only", () => {
+  const profiles = [...shippedServiceProfiles().values()];
+  /** Companies and services of the other profiles (their service, controller, representatives, named recipients). */
+  const namesOf = (p: ServiceProfile): string[] => [
+    p.name,
+    p.controller.name,
+    ...(p.controller.legalName ? [p.controller.legalName] : []),
+    ...(p.controller.representatives ?? []).map((r) => r.name),
+    ...p.recipients.filter((r) => r.named).map((r) => r.name),
+  ];
+
+  async function archiveOf(service: string, jurisdiction: string) {
+    const fx = await stage(
+      {
+        accounts: { collections: [{ name: 'profile', tabular: false, records: [{ userId: 'u-1' }] }] },
+        payments: { collections: [{ name: 'transactions', tabular: true, records: [{ txnId: 't-1' }] }] },
+        logs: {
+          collections: [
+            { name: 'access-log', tabular: true, records: [{ ts: '2025-01-01T00:00:00Z', ip: '192.0.2.1' }] },
+            { name: 'voice-sessions', tabular: false, records: [] },
+          ],
+        },
+      },
+      { service, jurisdiction },
+    );
+    const out = await assembleExport(deps(), fx.input);
+    const file = await download(out.archive.key);
+    expect((await verifyArchive(file, { jwks: await signer.publicJwks() })).ok).toBe(true);
+    const zip = await readZip(await readFile(file));
+    return {
+      zip,
+      out,
+      manifest: JSON.parse(zip.get('manifest.json')!.toString()) as Manifest,
+      aboutText: zip.get('about-your-data.json')!.toString(),
+      about: JSON.parse(zip.get('about-your-data.json')!.toString()) as AboutYourData,
+      html: zip.get('index.html')!.toString(),
+    };
+  }
+
+  it.each(profiles.map((p) => [p.id, p] as const))(
+    '%s: its controller, its policy and its recipients, and no other company',
+    async (id, profile) => {
+      const { manifest, about, aboutText, html } = await archiveOf(id, 'JP');
+      expect(manifest.service).toBe(id);
+      expect(about.controller.name).toBe(profile.controller.name);
+      expect(about.policy.file).toBe(profile.policy.file);
+      expect(html).toContain(`<cite>${profile.policy.title}</cite>`);
+      // Stores with data in the archive (METALIVE's logs hold only its withheld access log here).
+      const held = new Set(manifest.stores.filter((s) => s.records > 0).map((s) => s.store as string));
+      expect(held.size).toBe(id === 'metalive' ? 2 : 3);
+      expect(about.recipients.map((r) => r.name)).toEqual(
+        profile.recipients.filter((r) => r.stores.some((s) => held.has(s))).map((r) => r.name),
+      );
+      const own = new Set(namesOf(profile));
+      for (const name of profiles.filter((p) => p.id !== id).flatMap(namesOf)) {
+        if (own.has(name)) continue;
+        expect(aboutText).not.toContain(name);
+        expect(html).not.toContain(name);
+      }
+    },
+  );
+
+  it('METALIVE: no access-log data file, but the archive says access logs were withheld and why', async () => {
+    const { zip, manifest, about, html, out } = await archiveOf('metalive', 'JP');
+    const paths = [...zip.keys()];
+    expect(paths.filter((p) => p.includes('access-log'))).toEqual([]);
+    expect(paths).toContain('data/logs/voice-sessions.json');
+    expect(manifest.files.map((f) => f.path).filter((p) => p.includes('access-log'))).toEqual([]);
+    expect(manifest.stores.find((s) => s.store === 'logs')).toEqual({ store: 'logs', records: 0, files: 2 });
+    expect(out.archive.records).toBe(2);
+    expect(about.withheld).toEqual([
+      expect.objectContaining({ store: 'logs', collection: 'access-log', records: 1 }),
+    ]);
+    expect(html).toContain(
+      'In principle, we will not disclose any information other than personal information, such as access logs.',
+    );
+    // Another service keeps its access log in the archive.
+    const cluster = await archiveOf('cluster', 'JP');
+    expect(cluster.zip.has('data/logs/access-log.json')).toBe(true);
+    expect(cluster.about.withheld).toEqual([]);
+  });
+
+  it('states retention for the person: 5 years and 6 months for a Korean klub-outside user, nothing for a Japanese Cluster user', async () => {
+    const korean = await archiveOf('klub-outside', 'KR');
+    const periods = Object.fromEntries(
+      korean.about.retention.map((r) => [`${r.store}/${r.category}`, r.periodText]),
+    );
+    expect(periods).toMatchObject({
+      'payments/transactions': '5 years',
+      'accounts/marketing-consents': '6 months',
+      'logs/access-log': '3 months',
+    });
+    expect(korean.html).toContain('5 years from the date of each transaction');
+    const japanese = await archiveOf('cluster', 'JP');
+    expect(japanese.about.retention).toEqual([]);
+    expect(japanese.about.retentionNote).toContain('nothing is kept by statute');
+    expect(japanese.html).toContain('nothing is kept by statute');
   });
 });
 

@@ -1,5 +1,5 @@
 /**
- * Issue 6 on the real local stack (DynamoDB Local, s3rver, the export ASL): download links from a
+ * The real local stack (DynamoDB Local, s3rver, the export ASL): download links from a
  * completed export, the page and the archive redirect, and every way a link stops working: tampered,
  * another request's, revoked, expired, archive removed, download limit (with concurrent clicks), and
  * the presigned URL's own short life, which s3rver enforces.
@@ -17,6 +17,8 @@ import {
   parseToken,
   tokenMacFromEnv,
 } from '../../functions/lib/downloads/download-links';
+import { EventLog } from '../../functions/lib/requests/event-log';
+import { requestTable } from '../../functions/lib/requests/request-table';
 import { RequestRepository } from '../../functions/lib/requests/requests';
 import { putJson, stagingKeys } from '../../functions/lib/aws/s3-objects';
 import type { StagedSubject } from '../../functions/lib/connectors/contract';
@@ -152,6 +154,44 @@ test('a download redirects to a presigned URL that lives minutes and serves the 
   expect((view.body.download as { downloadsRemaining: number }).downloadsRemaining).toBe(4);
 });
 
+test('a client that does not follow the redirect is handed the URL it was counted for, and told so', async () => {
+  const remaining = async () => {
+    const view = await stack.call('GET', `/v1/requests/${made.main!.requestId}`);
+    return (view.body.download as { downloadsRemaining: number }).downloadsRemaining;
+  };
+  const before = await remaining();
+
+  // curl without -L: the 303's body says what happened and carries the URL, so nothing is spent unseen.
+  const plain = await get(`${made.main!.downloadUrl}/archive`);
+  expect(plain.status).toBe(303);
+  expect(plain.headers.get('content-type')).toBe('text/plain; charset=utf-8');
+  expect(plain.headers.get('cache-control')).toBe('no-store');
+  const lines = plain.text.trim().split('\n');
+  expect(lines.at(-1)).toBe(plain.headers.get('location'));
+  expect(plain.text).toContain(`This download was counted: ${before - 1} of 5 left.`);
+  expect(plain.text).toMatch(/The archive \(data-export-\d{4}-\d{2}-\d{2}\.zip\) is at the URL below until /);
+  expect(plain.text).toContain('with curl, add -L');
+  const zip = await fetch(lines.at(-1)!);
+  expect(
+    createHash('sha256')
+      .update(Buffer.from(await zip.arrayBuffer()))
+      .digest('hex'),
+  ).toBe(made.main!.export.sha256);
+
+  // A program asking for JSON gets the same terms as JSON.
+  const asJson = await get(`${made.main!.downloadUrl}/archive`, { accept: 'application/json' });
+  expect(asJson.status).toBe(303);
+  const terms = JSON.parse(asJson.text) as Record<string, unknown>;
+  expect(terms.url).toBe(asJson.headers.get('location'));
+  expect(terms).toMatchObject({ downloadsRemaining: before - 2, maxDownloads: 5 });
+  const lifeSeconds = (Date.parse(String(terms.validUntil)) - Date.now()) / 1000;
+  expect(lifeSeconds).toBeGreaterThan(200);
+  expect(lifeSeconds).toBeLessThanOrEqual(300);
+
+  // One use per URL handed out: two answers, two uses.
+  expect(await remaining()).toBe(before - 2);
+});
+
 test('s3rver refuses a presigned URL past its expiry (injected clock, and a real 1-second URL)', async () => {
   const { key } = made.main!.export;
   const bucket = orchestratorResources.exportsBucket;
@@ -262,8 +302,10 @@ describe('links that do not open', () => {
 test('notify emails the link in the subject locale to the .eml outbox, once, and never the archive', async () => {
   const { requestId, downloadUrl } = made.limit!; // u-bob, locale ja-JP
   const outbox = join(stack.dataDir, 'outbox');
-  const requests = new RequestRepository(stack.doc, TABLE);
-  const links = new DownloadLinks(stack.doc, TABLE, tokenMacFromEnv(), downloadLinkConfigFromEnv());
+  const table = requestTable(stack.doc, TABLE);
+  const requests = new RequestRepository(table);
+  const eventLog = new EventLog(table);
+  const links = new DownloadLinks(table, tokenMacFromEnv(), downloadLinkConfigFromEnv());
   // Where the workflow runs it, the resolved subject is still staged; the opt-in is set at creation.
   const staged: StagedSubject = {
     requestId,
@@ -279,6 +321,7 @@ test('notify emails the link in the subject locale to the .eml outbox, once, and
   );
   const deps = {
     requests,
+    events: eventLog,
     links,
     archives: new S3ArchiveAccess(stack.s3),
     recipients: new StagedSubjectRecipients(
@@ -316,7 +359,7 @@ test('notify emails the link in the subject locale to the .eml outbox, once, and
   const text = Buffer.from(body.replace(/\s+/g, ''), 'base64').toString('utf8');
   expect(text).toContain(downloadUrl);
   expect(text).toContain('有効期限');
-  const events = await requests.listEvents(requestId);
+  const events = await eventLog.list(requestId);
   const types = events.map((e) => e.type);
   expect(types).toContain('download.notified');
   expect(JSON.stringify(events)).not.toContain('kenji');

@@ -1,5 +1,5 @@
 /**
- * Issue 4: faults injected through the local workflows' interceptor (the real ASL, stores and handlers).
+ * Erasure faults injected through the local workflows' interceptor (the real ASL, stores and handlers).
  * - A connector fails mid-erasure (its erase ran, then a TransientError): the step retries, the run
  *   completes without double effects, and the end state is a clean run's (vault counts = the plan's).
  * - Verification catches a planted leftover (one of his messages written back after the chat erase):

@@ -1,5 +1,5 @@
 /**
- * Issue 4 test helpers (not a test file): snapshots of every store, the "others untouched" check, the
+ * Erasure test helpers (not a test file): snapshots of every store, the "others untouched" check, the
  * vault's contents, and the sweep wired to a test stack.
  */
 import { gunzipSync } from 'node:zlib';
@@ -9,6 +9,8 @@ import { GetCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { orchestratorResources, platformStores } from '../../config/data-map';
 import { STATE_MACHINES } from '../../functions/lib/connectors/catalog';
 import { HoldRepository } from '../../functions/lib/holds/holds';
+import { EventLog } from '../../functions/lib/requests/event-log';
+import { requestTable } from '../../functions/lib/requests/request-table';
 import { RequestRepository } from '../../functions/lib/requests/requests';
 import { DynamoVault } from '../../functions/lib/erasure/vault';
 import { runSweep, StepFunctionsResumeStarter, type SweepReport } from '../../functions/sweep/core';
@@ -23,6 +25,7 @@ export interface Snapshot {
   payments: Item[];
   messages: Item[];
   rooms: Item[];
+  marketing: Item[];
   /** key -> ETag */
   media: Map<string, string>;
   /** key -> lines */
@@ -71,6 +74,7 @@ export async function snapshot(stack: TestStack): Promise<Snapshot> {
     payments: await scanAll(stack, platformStores.payments.table.tableName),
     messages: await scanAll(stack, platformStores.chat.messagesTable.tableName),
     rooms: await scanAll(stack, platformStores.chat.roomsTable.tableName),
+    marketing: await scanAll(stack, platformStores.marketing.table.tableName),
     media: await listKeys(stack, platformStores.media.bucketName),
     logs,
   };
@@ -109,12 +113,13 @@ export function checkOthersUntouched(
   keep: (kind: keyof Snapshot, text: string) => boolean = () => false,
 ): { leftovers: { kind: string; text: string }[] } {
   const leftovers: { kind: string; text: string }[] = [];
-  const tables = ['accounts', 'payments', 'messages', 'rooms'] as const;
+  const tables = ['accounts', 'payments', 'messages', 'rooms', 'marketing'] as const;
   const keyOf: Record<(typeof tables)[number], (i: Item) => string> = {
     accounts: (i) => String(i.userId),
     payments: (i) => `${String(i.userId)}|${String(i.sk)}`,
     messages: (i) => `${String(i.roomId)}|${String(i.sk)}`,
     rooms: (i) => String(i.roomId),
+    marketing: (i) => `${String(i.userId)}|${String(i.sk)}`,
   };
   for (const kind of tables) {
     const afterByKey = new Map(after[kind].map((i) => [keyOf[kind](i), canon(i)]));
@@ -172,17 +177,17 @@ export async function vaultItems(stack: TestStack): Promise<Item[]> {
 
 /** The sweep as the schedule runs it, against the test stack's stores and Step Functions. */
 export function sweeper(stack: TestStack): (now: Date) => Promise<SweepReport> {
-  const table = orchestratorResources.requestsTable.tableName;
-  const requests = new RequestRepository(stack.doc, table);
+  const table = requestTable(stack.doc, orchestratorResources.requestsTable.tableName);
   const sfn = new SFNClient({
     region: LOCAL_REGION,
     credentials: LOCAL_CREDENTIALS,
     endpoint: stack.sfnEndpoint,
   });
   const deps = {
-    requests,
-    holds: new HoldRepository(stack.doc, table),
-    schedule: new ErasureSchedule(stack.doc, table),
+    requests: new RequestRepository(table),
+    events: new EventLog(table),
+    holds: new HoldRepository(table),
+    schedule: new ErasureSchedule(table),
     vault: new DynamoVault(stack.doc, { tableName: orchestratorResources.vaultTable.tableName }),
     starter: new StepFunctionsResumeStarter(sfn, stack.workflows.arnOf(STATE_MACHINES.erasure.localName)),
   };

@@ -1,5 +1,5 @@
 /**
- * Issue 4: legal holds on the real local stack.
+ * Legal holds on the real local stack.
  * - The holds API: only legal places and releases, support and legal read, auditors do not; strict
  *   validation; every change in the audit trail (who, when) and in affected requests' history.
  * - A hold on chat (placed by email, the erasure asked by user id, jurisdiction JP = no statutory
@@ -214,7 +214,7 @@ test('a hold on chat: chat untouched, the rest erased; released + sweep: chat er
   const jwks = (await stack.call('GET', '/.well-known/jwks.json', { role: null })).body as unknown as Jwks;
   expect(receiver.received.length).toBe(1);
   const sent = receiver.received[0]!;
-  expect(verifyDsrCallback(sent.body, String(sent.headers['x-dsr-signature']), jwks)).toBe(true);
+  expect(await verifyDsrCallback(sent.body, String(sent.headers['x-dsr-signature']), jwks)).toBe(true);
   const told = JSON.parse(sent.body.toString('utf8')) as { categories: string[]; requestId: string };
   expect(told).toMatchObject({ requestId, categories: ['accounts/profile'] });
   expect(told.categories).not.toContain('chat/complaints');

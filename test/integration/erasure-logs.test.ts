@@ -105,11 +105,11 @@ async function stagePlan(
 ) {
   const zeros = (store: StoreName) =>
     Object.fromEntries(STORE_CATEGORIES[store].map((c) => [c, { count: 0 }]));
+  // Every other store empty.
   const inv: Inventory = {
-    accounts: zeros('accounts'),
-    payments: zeros('payments'),
-    chat: zeros('chat'),
-    media: zeros('media'),
+    ...Object.fromEntries(
+      (Object.keys(STORE_CATEGORIES) as StoreName[]).map((store) => [store, zeros(store)]),
+    ),
     logs,
   };
   const plan = buildPlan({ policy, jurisdiction: 'KR', inventory: inv, holds, now });

@@ -1,5 +1,5 @@
 /**
- * Issue 4 end to end on the real local stack: the erasure of u-alice (KR) with no hold, then the
+ * The erasure workflow end to end on the real local stack: the erasure of u-alice (KR) with no hold, then the
  * retention end (the sweep run with its clock moved past 5 years).
  * - Afterwards the live stores hold nothing of hers except what the certificate lists as retained in
  *   place (log lines under retention); the vault holds exactly what it lists as vaulted; other users'
@@ -48,7 +48,7 @@ async function certificate(role: 'support' | 'legal' | 'auditor' = 'auditor') {
   expect(res.headers.get('content-type')).toContain('application/jose');
   const jws = String(res.body.raw);
   const jwks = (await stack.call('GET', '/.well-known/jwks.json', { role: null })).body as unknown as Jwks;
-  const verified = verifyCertificate(jws, jwks);
+  const verified = await verifyCertificate(jws, jwks);
   if (!verified.ok) throw new Error(`certificate does not verify: ${verified.reason}`);
   return verified.payload;
 }

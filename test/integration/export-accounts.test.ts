@@ -1,5 +1,5 @@
 /**
- * Issue 2's end-to-end check on the real local stack (DynamoDB Local, s3rver, the real ASL file):
+ * The export's end-to-end check on the real local stack (DynamoDB Local, s3rver, the real ASL file):
  * post an export over HTTP, poll it to completion, open the ZIP, check every file against the
  * manifest's SHA-256, and make sure no secret reached it.
  */
@@ -105,22 +105,56 @@ test('an export by user id completes through received -> in_progress -> complete
   }
 });
 
-test('the same account is found by email and by phone', async () => {
-  const { Item: account } = await stack.doc.send(
-    new GetCommand({ TableName: platformStores.accounts.table.tableName, Key: { userId: 'u-alice' } }),
+async function accountItem(userId: string) {
+  const { Item } = await stack.doc.send(
+    new GetCommand({ TableName: platformStores.accounts.table.tableName, Key: { userId } }),
   );
+  return Item;
+}
+
+/** Exports `subject` and checks that the archive holds the one account `userId`. */
+async function expectArchiveOfAccount(subject: Record<string, unknown>, userId: string) {
+  const { done } = await exportArchive(subject);
+  expect(done.status).toBe('completed');
+  const { entries } = await openArchive(done);
+  const profile = JSON.parse(entries.get('data/accounts/profile.json')!.toString('utf8')) as {
+    userId: string;
+  }[];
+  expect(profile.map((p) => p.userId)).toEqual([userId]);
+}
+
+async function expectSubjectConflict(subject: Record<string, unknown>) {
+  const { done } = await exportArchive(subject);
+  expect(done.status).toBe('failed');
+  expect(done.failure).toEqual({ code: 'SUBJECT_CONFLICT' });
+  expect(done.export).toBeUndefined();
+}
+
+test('the same account is found by email and by phone', async () => {
+  const account = await accountItem('u-alice');
   for (const subject of [
     { email: String(account?.email).toUpperCase() },
     { phone: String(account?.phone) },
   ]) {
-    const { done } = await exportArchive(subject);
-    expect(done.status).toBe('completed');
-    const { entries } = await openArchive(done);
-    const profile = JSON.parse(entries.get('data/accounts/profile.json')!.toString('utf8')) as {
-      userId: string;
-    }[];
-    expect(profile.map((p) => p.userId)).toEqual(['u-alice']);
+    await expectArchiveOfAccount(subject, 'u-alice');
   }
+});
+
+test('the same account is found by device id and by linked account, through the identifier index the stack built', async () => {
+  const account = await accountItem('u-alice');
+  const devices = account?.devices as { deviceId: string }[];
+  const [link] = account?.externalAccounts as { provider: string; providerUserId: string }[];
+  for (const subject of [
+    { deviceId: String(devices.at(-1)?.deviceId) },
+    { externalAccount: { provider: String(link?.provider), providerUserId: String(link?.providerUserId) } },
+  ]) {
+    await expectArchiveOfAccount(subject, 'u-alice');
+  }
+});
+
+test('a device shared by two accounts fails the request with SUBJECT_CONFLICT, no archive', async () => {
+  const [device] = (await accountItem('u-frank'))?.devices as { deviceId: string }[];
+  await expectSubjectConflict({ deviceId: String(device?.deviceId) });
 });
 
 test('an unknown subject completes with an empty but valid archive, and says so', async () => {
@@ -134,13 +168,8 @@ test('an unknown subject completes with an empty but valid archive, and says so'
 });
 
 test('a phone number shared by two accounts fails the request with SUBJECT_CONFLICT, no archive', async () => {
-  const { Item: frank } = await stack.doc.send(
-    new GetCommand({ TableName: platformStores.accounts.table.tableName, Key: { userId: 'u-frank' } }),
-  );
-  const { done } = await exportArchive({ phone: String(frank?.phone) });
-  expect(done.status).toBe('failed');
-  expect(done.failure).toEqual({ code: 'SUBJECT_CONFLICT' });
-  expect(done.export).toBeUndefined();
+  const frank = await accountItem('u-frank');
+  await expectSubjectConflict({ phone: String(frank?.phone) });
 });
 
 describe('bad input gets a clear error and stores nothing', () => {

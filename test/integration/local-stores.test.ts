@@ -151,6 +151,13 @@ describe('tables and buckets', () => {
         ],
       },
     },
+    'platform-marketing-events': {
+      keys: [
+        ['userId', 'HASH'],
+        ['sk', 'RANGE'],
+      ],
+      indexes: {},
+    },
   };
 
   it.each(Object.keys(CONTRACT))('creates %s with the keys and indexes of stores.md', async (TableName) => {
@@ -214,6 +221,11 @@ describe('demo data', () => {
         KeyConditionExpression: 'userId = :u',
         ExpressionAttributeValues: { ':u': userId },
       });
+      const marketingEvents = await countQuery({
+        TableName: 'platform-marketing-events',
+        KeyConditionExpression: 'userId = :u',
+        ExpressionAttributeValues: { ':u': userId },
+      });
       const sent = await countQuery({
         TableName: 'platform-chat-messages',
         IndexName: 'bySender',
@@ -241,6 +253,7 @@ describe('demo data', () => {
         chatAttachments: attachmentKeys.length,
         accessLogLines: access.filter((l) => l.userId === userId).length,
         voiceSessions: voice.filter((s) => s.participants.some((p) => p.userId === userId)).length,
+        marketingEvents: marketingEvents.length,
       };
       expect({ userId, ...actual }).toEqual({ userId, ...fixture.users[userId] });
     }
@@ -253,6 +266,7 @@ describe('demo data', () => {
     expect(access.length).toBe(fixture.totals.accessLogLines);
     expect(access.filter((l) => l.userId === null).length).toBe(fixture.totals.signedOutLogLines);
     expect(voice.length).toBe(fixture.totals.voiceSessions);
+    expect((await scanAll('platform-marketing-events')).length).toBe(fixture.totals.marketingEvents);
   });
 
   it('gives alice data in every store and erin none outside accounts', () => {
@@ -622,6 +636,43 @@ describe('store start-up', () => {
       await rm(dataDir, { recursive: true, force: true });
     }
   }, 60_000);
+
+  it('binds DynamoDB Local to 127.0.0.1 only', async () => {
+    const reaches = (host: string, port: number) =>
+      new Promise<boolean>((resolve) => {
+        const socket = net.connect({ host, port });
+        socket.setTimeout(2000, () => socket.destroy(new Error('timeout')));
+        socket.once('connect', () => {
+          socket.destroy();
+          resolve(true);
+        });
+        socket.once('error', () => resolve(false));
+      });
+    // Addresses of this machine other than 127.0.0.1 (Linux routes all of 127/8 to loopback), kept when
+    // a server listening on every interface is reachable there: so each one can tell the difference.
+    const others = [
+      '127.0.0.2',
+      ...Object.values(os.networkInterfaces())
+        .flat()
+        .filter((info) => info !== undefined && info.family === 'IPv4' && !info.internal)
+        .map((info) => info!.address),
+    ];
+    const everywhere = net.createServer();
+    await new Promise<void>((resolve) => everywhere.listen(0, () => resolve()));
+    const controlPort = (everywhere.address() as net.AddressInfo).port;
+    const usable: string[] = [];
+    try {
+      for (const host of others) if (await reaches(host, controlPort)) usable.push(host);
+    } finally {
+      everywhere.close();
+    }
+    expect(usable.length).toBeGreaterThan(0);
+
+    const port = Number(new URL(stores.ddbEndpoint).port);
+    expect(await reaches('127.0.0.1', port)).toBe(true);
+    for (const host of usable)
+      expect({ host, reachable: await reaches(host, port) }).toEqual({ host, reachable: false });
+  });
 
   it('fails clearly when the port is taken', async () => {
     const blocker = net.createServer();

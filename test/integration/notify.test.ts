@@ -1,5 +1,5 @@
 /**
- * Issue 6, the notification email, through the whole export workflow on the local stack: the request's
+ * The notification email, through the whole export workflow on the local stack: the request's
  * `notify` opt-in, the NotifySubject state between MarkCompleted and CleanUpStaging, the `.eml` the
  * outbox mailer writes (what SES would send), and an export that stays completed when the email fails.
  */
@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { orchestratorResources } from '../../config/data-map';
 import { formatDate } from '../../functions/lib/downloads/download-page';
 import { TransientError } from '../../functions/lib/runtime/errors';
-import { RequestRepository } from '../../functions/lib/requests/requests';
+import { EventLog } from '../../functions/lib/requests/event-log';
+import { requestTable } from '../../functions/lib/requests/request-table';
 import { stagingKeys } from '../../functions/lib/aws/s3-objects';
 import { startTestStack, type TestStack } from '../support/local-stack';
 
@@ -71,8 +72,8 @@ function readEmail(file: string) {
 }
 
 async function eventTypes(requestId: string) {
-  const requests = new RequestRepository(stack.doc, orchestratorResources.requestsTable.tableName);
-  const events = await requests.listEvents(requestId);
+  const eventLog = new EventLog(requestTable(stack.doc, orchestratorResources.requestsTable.tableName));
+  const events = await eventLog.list(requestId);
   return { types: events.map((e) => e.type), json: JSON.stringify(events) };
 }
 

@@ -7,11 +7,15 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Server } from 'node:http';
+import middy from '@middy/core';
+import type { Context } from 'aws-lambda';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, PutCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
 import { orchestratorResources, platformStores } from '../../config/data-map';
 import { createApi, type ApiDeps } from '../../functions/api/core';
+import { errorAnswers } from '../../functions/api/error-middleware';
+import { apiEvent } from './api-event';
 import { S3CertificateReader } from '../../functions/api/routes/certificate';
 import { DownloadLinks, S3ArchiveAccess } from '../../functions/lib/downloads/download-links';
 import type { ApiEvent, ApiResult } from '../../functions/api/http';
@@ -19,10 +23,15 @@ import type { Role } from '../../functions/api/auth';
 import { DynamoAccountDirectory } from '../../functions/api/accounts';
 import type { WorkflowStarter } from '../../functions/api/workflows';
 import { AuditLog } from '../../functions/lib/audit/audit-log';
-import { RequestRepository, type RequestType } from '../../functions/lib/requests/requests';
+import { EventLog } from '../../functions/lib/requests/event-log';
+import { CallbackOutbox } from '../../functions/lib/requests/callback-outbox';
+import { requestTable } from '../../functions/lib/requests/request-table';
+import { RequestRepository } from '../../functions/lib/requests/requests';
+import { HoldRepository } from '../../functions/lib/holds/holds';
+import type { RequestType } from '../../functions/lib/requests/records';
 import { LocalSubjectHasher } from '../../functions/lib/crypto/subject-hash';
 import { LocalSigner } from '../../functions/lib/crypto/signing';
-import { recordStatus } from '../../functions/request-status/core';
+import { recordStatus, type StatusDeps } from '../../functions/request-status/core';
 import { CallbackDelivery, startPolling } from '../../functions/callbacks/core';
 import { httpTransport } from '../../functions/lib/webhooks/transport';
 import { bootstrapResources } from '../../local/bootstrap';
@@ -41,7 +50,7 @@ export class FakeWorkflows implements WorkflowStarter {
   run = false;
   types: RequestType[] = ['export'];
 
-  constructor(private readonly requests: RequestRepository) {}
+  constructor(private readonly status: StatusDeps) {}
 
   supports(type: RequestType): boolean {
     return this.types.includes(type);
@@ -55,9 +64,9 @@ export class FakeWorkflows implements WorkflowStarter {
   /** What the export state machine records: in_progress, then completed with an archive pointer. */
   async complete(requestId: string): Promise<void> {
     await new Promise((r) => setTimeout(r, 30));
-    await recordStatus(this.requests, { requestId, status: 'in_progress' });
+    await recordStatus(this.status, { requestId, status: 'in_progress' });
     await new Promise((r) => setTimeout(r, 30));
-    await recordStatus(this.requests, {
+    await recordStatus(this.status, {
       requestId,
       status: 'completed',
       found: true,
@@ -71,6 +80,12 @@ export class FakeWorkflows implements WorkflowStarter {
       },
     });
   }
+}
+
+/** The API as the Lambda serves it (functions/api/handler.ts): the dispatcher behind the error middleware. */
+export function apiHandler(deps: ApiDeps): (event: ApiEvent) => Promise<ApiResult> {
+  const handler = middy<ApiEvent, ApiResult>().use(errorAnswers()).handler(createApi(deps));
+  return (event) => handler(event, {} as Context);
 }
 
 export interface Harness {
@@ -132,13 +147,16 @@ export async function startHarness(
       }),
     );
   }
-  const table = orchestratorResources.requestsTable.tableName;
-  const requests = new RequestRepository(doc, table, options.clock);
-  const audit = new AuditLog(doc, table, options.clock);
+  const table = requestTable(doc, orchestratorResources.requestsTable.tableName, options.clock);
+  const requests = new RequestRepository(table);
+  const events = new EventLog(table);
+  const audit = new AuditLog(table);
   const signer = new LocalSigner(join(dataDir, 'signing'));
-  const workflows = new FakeWorkflows(requests);
+  const workflows = new FakeWorkflows({ requests, events });
   const deps: ApiDeps = {
     requests,
+    events,
+    holds: new HoldRepository(table),
     hasher: new LocalSubjectHasher(Buffer.alloc(32, 7)),
     workflows,
     jwks: () => signer.publicJwks(),
@@ -152,7 +170,7 @@ export async function startHarness(
       new S3Client({ region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS }),
     ),
     downloads: {
-      links: new DownloadLinks(doc, table, new LocalSubjectHasher(Buffer.alloc(32, 9)), {
+      links: new DownloadLinks(table, new LocalSubjectHasher(Buffer.alloc(32, 9)), {
         ttlSeconds: 7 * 24 * 3600,
         maxDownloads: 5,
         presignSeconds: 300,
@@ -161,7 +179,7 @@ export async function startHarness(
       archives: new S3ArchiveAccess(new S3Client({ region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS })),
     },
   };
-  const api = createApi(deps);
+  const api = apiHandler(deps);
   const tokenKey = loadTokenKey(join(dataDir, 'token.key'));
   const server = await startLocalApi(
     { handler: api, tokenKey, throttle: options.throttle ?? { perSecond: 1000, burst: 1000 } },
@@ -169,6 +187,7 @@ export async function startHarness(
   );
   const delivery = new CallbackDelivery({
     requests,
+    outbox: new CallbackOutbox(table),
     signer,
     transport: httpTransport({ allowPrivate: true, timeoutMs: 2000 }),
     config: { maxAttempts: 6, baseDelayMs: 50, maxDelayMs: 200, processorDomain: 'dsr.test' },
@@ -195,39 +214,11 @@ export async function startHarness(
     }
     return { status: res.status, body: parsed, headers: res.headers, text };
   };
-  const event: Harness['event'] = (method, path, opts = {}) => {
-    const role = opts.role ?? 'support';
-    return {
-      version: '2.0',
-      routeKey: '$default',
-      rawPath: path,
-      rawQueryString: '',
-      headers: { 'content-type': 'application/json' },
-      queryStringParameters: opts.query,
-      isBase64Encoded: false,
-      body: opts.body,
-      requestContext: {
-        accountId: '0',
-        apiId: 'test',
-        domainName: 'localhost',
-        domainPrefix: 'test',
-        http: { method, path, protocol: 'HTTP/1.1', sourceIp: '127.0.0.1', userAgent: 'test' },
-        requestId: 'test',
-        routeKey: '$default',
-        stage: '$default',
-        time: new Date().toUTCString(),
-        timeEpoch: Date.now(),
-        authorizer: {
-          jwt: {
-            claims: { sub: `test-${role}`, client_id: `test-${role}`, scope: `dsr/${role}` },
-            scopes: [`dsr/${role}`],
-          },
-        },
-      },
-    } as ApiEvent;
-  };
+  const event: Harness['event'] = (method, path, opts = {}) => apiEvent(method, path, opts);
   const countItems = async () => {
-    const out = await doc.send(new ScanCommand({ TableName: table, Select: 'COUNT', ConsistentRead: true }));
+    const out = await doc.send(
+      new ScanCommand({ TableName: table.tableName, Select: 'COUNT', ConsistentRead: true }),
+    );
     return out.Count ?? 0;
   };
   return {

@@ -13,6 +13,7 @@ import {
 } from '../../functions/lib/webhooks/signing';
 import { keyFromJwk } from '../../functions/lib/crypto/jws';
 import { LocalSigner } from '../../functions/lib/crypto/signing';
+import type { CallbackOutbox } from '../../functions/lib/requests/callback-outbox';
 import type { RequestRepository } from '../../functions/lib/requests/requests';
 
 test.each([
@@ -55,6 +56,7 @@ test('the local stack may call loopback receivers over http', () => {
 test('backoff grows exponentially, capped, with jitter in the upper half', () => {
   const delivery = new CallbackDelivery({
     requests: {} as RequestRepository,
+    outbox: {} as CallbackOutbox,
     signer: { keyId: async () => 'k', sign: async () => Buffer.alloc(64) },
     transport: async () => ({ status: 200 }),
     config: { maxAttempts: 5, baseDelayMs: 1000, maxDelayMs: 5000, processorDomain: 'x' },
@@ -79,10 +81,10 @@ describe('signatures a receiver can check', () => {
     const body = Buffer.from('{"requestId":"req_1","status":"completed"}');
     const headers = await dsrSignatureHeaders(body, signer);
     const jwks = await signer.publicJwks();
-    expect(verifyDsrCallback(body, headers['x-dsr-signature']!, jwks)).toBe(true);
-    expect(verifyDsrCallback(Buffer.from('{"requestId":"req_2"}'), headers['x-dsr-signature']!, jwks)).toBe(
-      false,
-    );
+    expect(await verifyDsrCallback(body, headers['x-dsr-signature']!, jwks)).toBe(true);
+    expect(
+      await verifyDsrCallback(Buffer.from('{"requestId":"req_2"}'), headers['x-dsr-signature']!, jwks),
+    ).toBe(false);
     expect(headers['x-dsr-key-id']).toBe(jwks.keys[0]?.kid);
   });
 

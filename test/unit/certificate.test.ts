@@ -1,4 +1,4 @@
-/** Issue 4: plan-vs-inventory verification, the ledger across runs, and the signed certificate. */
+/** The erasure's plan-vs-inventory verification, the ledger across runs, and the signed certificate. */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,6 +23,7 @@ import {
   type CertificateInput,
 } from '../../functions/lib/erasure/certificate';
 import { LocalSigner } from '../../functions/lib/crypto/signing';
+import { certificateServiceOf, serviceProfile } from '../../functions/lib/services/profiles';
 
 const policy = loadDefaultPolicy();
 const NOW = new Date('2026-11-23T00:00:00.000Z');
@@ -198,6 +199,7 @@ describe('the certificate', () => {
   function input(p: ErasurePlan, overrides: Partial<CertificateInput> = {}): CertificateInput {
     return {
       issuer: 'dsr-orchestrator',
+      service: certificateServiceOf(serviceProfile('klub-outside')),
       requestId: 'req_' + 'a'.repeat(32),
       requestedAt: NOW.toISOString(),
       subjectHash: 'H'.repeat(43),
@@ -276,6 +278,22 @@ describe('the certificate', () => {
     expect(JSON.stringify(cert)).not.toMatch(/u-alice|@/);
   });
 
+  test("names the service and its controller, and nothing of another service's", () => {
+    const cert = buildCertificate(
+      input(plan('JP', subjectInventory()), { service: certificateServiceOf(serviceProfile('metalive')) }),
+    );
+    expect(cert.service).toEqual({
+      id: 'metalive',
+      name: 'METALIVE',
+      controller: { name: 'The operator of METALIVE', legalName: null, address: null },
+    });
+    const klub = buildCertificate(input(plan('KR', subjectInventory())));
+    expect(klub.service).toMatchObject({
+      id: 'klub-outside',
+      controller: { legalName: 'Sony Music Solutions Inc.', address: expect.stringContaining('Minato-ku') },
+    });
+  });
+
   test('refuses to certify an erasure whose verification failed', () => {
     const p = plan('KR', subjectInventory());
     expect(() =>
@@ -289,7 +307,7 @@ describe('the certificate', () => {
     const { jws, kid } = await signCertificate(cert, signer);
     expect(jws.split('.')).toHaveLength(3);
     const jwks = await signer.publicJwks();
-    const ok = verifyCertificate(jws, jwks);
+    const ok = await verifyCertificate(jws, jwks);
     expect(ok).toMatchObject({
       ok: true,
       kid,
@@ -297,7 +315,9 @@ describe('the certificate', () => {
     });
     const [h, payload, s] = jws.split('.');
     const forged = Buffer.from(payload!, 'base64url').toString('utf8').replace('"completed"', '"completes"');
-    expect(verifyCertificate(`${h}.${Buffer.from(forged).toString('base64url')}.${s}`, jwks).ok).toBe(false);
-    expect(verifyCertificate(jws, { keys: [] }).ok).toBe(false);
+    expect((await verifyCertificate(`${h}.${Buffer.from(forged).toString('base64url')}.${s}`, jwks)).ok).toBe(
+      false,
+    );
+    expect((await verifyCertificate(jws, { keys: [] })).ok).toBe(false);
   });
 });

@@ -1,8 +1,9 @@
-import { GetCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, QueryCommand, DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { createChatConnector, type ChatConfig } from '../../functions/connectors/chat/core';
 import type { SubjectIdentifiers } from '../../functions/lib/connectors/contract';
 import { fakeCollect } from '../support/fake-collect';
 import { pseudonymFor } from '../../functions/lib/crypto/pseudonym';
+import { fakeClient } from '../support/fake-client';
 
 type Row = Record<string, unknown>;
 
@@ -136,7 +137,7 @@ function fakeStore(pageSize = 2) {
     }
     throw new Error(`unexpected command ${String(command)}`);
   };
-  return { doc: { send } as unknown as DynamoDBDocumentClient, calls };
+  return { doc: fakeClient(DynamoDBDocumentClient, { send }), calls };
 }
 
 const config: ChatConfig = {

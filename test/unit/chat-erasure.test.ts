@@ -4,9 +4,9 @@ import {
   QueryCommand,
   ScanCommand,
   UpdateCommand,
-  type DynamoDBDocumentClient,
+  DynamoDBDocumentClient,
 } from '@aws-sdk/lib-dynamodb';
-import { DeleteObjectsCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import { DeleteObjectsCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { createChatConnector, type ChatConfig } from '../../functions/connectors/chat/core';
 import type {
   EraseContext,
@@ -14,6 +14,7 @@ import type {
   StagedSubject,
   VaultRecord,
 } from '../../functions/lib/connectors/contract';
+import { fakeClient } from '../support/fake-client';
 
 type Row = Record<string, unknown>;
 
@@ -266,8 +267,8 @@ function fakeChat(
     throw new Error(`fake: unexpected S3 command ${String(command)}`);
   };
   return {
-    doc: { send } as unknown as DynamoDBDocumentClient,
-    s3: { send: s3send } as unknown as S3Client,
+    doc: fakeClient(DynamoDBDocumentClient, { send }),
+    s3: fakeClient(S3Client, { send: s3send }),
     rooms,
     messages,
     objects: () => objects,

@@ -3,9 +3,10 @@ import {
   dueAtFor,
   isOverdue,
   maxExtendedDueAt,
-  overdueMetricLine,
+  recordOverdueMetric,
   ruleFor,
 } from '../../functions/lib/requests/deadlines';
+import { applicationMetrics } from '../../functions/lib/runtime/metrics';
 
 const at = (iso: string) => new Date(iso);
 
@@ -49,7 +50,9 @@ test('days left round up, go negative once past; only open requests are overdue'
 });
 
 test('the overdue metric is an EMF line with a count and nothing else', () => {
-  const line = JSON.parse(overdueMetricLine(3, at('2025-01-10T00:00:00Z'))) as Record<string, unknown>;
+  const metrics = applicationMetrics();
+  recordOverdueMetric(metrics, 3);
+  const line = JSON.parse(JSON.stringify(metrics.serializeMetrics())) as Record<string, unknown>;
   expect(line.OverdueRequests).toBe(3);
   expect(Object.keys(line).sort()).toEqual(['OverdueRequests', '_aws']);
   const aws = line._aws as { CloudWatchMetrics: { Namespace: string; Metrics: { Name: string }[] }[] };

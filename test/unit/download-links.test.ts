@@ -12,6 +12,7 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import {
   DownloadLinks,
   S3ArchiveAccess,
+  archiveFileName,
   downloadLinkConfigFromEnv,
   linkStatus,
   parseToken,
@@ -19,6 +20,7 @@ import {
   type DownloadLink,
 } from '../../functions/lib/downloads/download-links';
 import { LocalSubjectHasher } from '../../functions/lib/crypto/subject-hash';
+import { requestTable } from '../../functions/lib/requests/request-table';
 import {
   PAGE_SECURITY_HEADERS,
   negotiateLocale,
@@ -70,7 +72,11 @@ describe('tokens', () => {
   const otherKey = new LocalSubjectHasher(Buffer.alloc(32, 8));
 
   test('a token names one request, carries a 128-bit id and a 256-bit MAC', async () => {
-    const links = new DownloadLinks(fakeDoc().doc, 't', mac, config, () => NOW);
+    const links = new DownloadLinks(
+      requestTable(fakeDoc().doc, 't', () => NOW),
+      mac,
+      config,
+    );
     const token = await links.tokenFor(REQ_A, 'AAAAAAAAAAAAAAAAAAAAAA');
     const parsed = parseToken(token)!;
     expect(parsed.requestId).toBe(REQ_A);
@@ -92,8 +98,11 @@ describe('tokens', () => {
   });
 
   test('a tampered, foreign-key or cross-request token is refused without any lookup', async () => {
-    const token = await new DownloadLinks(fakeDoc().doc, 't', mac, config).tokenFor(REQ_A, 'A'.repeat(22));
-    const forged = await new DownloadLinks(fakeDoc().doc, 't', otherKey, config).tokenFor(
+    const token = await new DownloadLinks(requestTable(fakeDoc().doc, 't'), mac, config).tokenFor(
+      REQ_A,
+      'A'.repeat(22),
+    );
+    const forged = await new DownloadLinks(requestTable(fakeDoc().doc, 't'), otherKey, config).tokenFor(
       REQ_A,
       'A'.repeat(22),
     );
@@ -106,7 +115,11 @@ describe('tokens', () => {
     ];
     for (const candidate of candidates) {
       const { doc, sent } = fakeDoc(linkRecord());
-      const links = new DownloadLinks(doc, 't', mac, config, () => NOW);
+      const links = new DownloadLinks(
+        requestTable(doc, 't', () => NOW),
+        mac,
+        config,
+      );
       expect(await links.resolve(candidate)).toEqual({ found: false });
       expect(sent).toEqual([]);
     }
@@ -114,19 +127,24 @@ describe('tokens', () => {
 
   test('a valid token resolves only when the stored hash matches', async () => {
     const linkId = 'C'.repeat(22);
-    const token = await new DownloadLinks(fakeDoc().doc, 't', mac, config).tokenFor(REQ_A, linkId);
+    const token = await new DownloadLinks(requestTable(fakeDoc().doc, 't'), mac, config).tokenFor(
+      REQ_A,
+      linkId,
+    );
     const tokenHash = createHash('sha256').update(token).digest('hex');
     const good = new DownloadLinks(
-      fakeDoc(linkRecord({ linkId, tokenHash })).doc,
-      't',
+      requestTable(fakeDoc(linkRecord({ linkId, tokenHash })).doc, 't', () => NOW),
       mac,
       config,
-      () => NOW,
     );
     expect(await good.resolve(token)).toMatchObject({ found: true, status: 'active' });
     const replaced = fakeDoc(linkRecord({ linkId, tokenHash: '0'.repeat(64) }));
-    expect(await new DownloadLinks(replaced.doc, 't', mac, config).resolve(token)).toEqual({ found: false });
-    expect(await new DownloadLinks(fakeDoc(undefined).doc, 't', mac, config).resolve(token)).toEqual({
+    expect(await new DownloadLinks(requestTable(replaced.doc, 't'), mac, config).resolve(token)).toEqual({
+      found: false,
+    });
+    expect(
+      await new DownloadLinks(requestTable(fakeDoc(undefined).doc, 't'), mac, config).resolve(token),
+    ).toEqual({
       found: false,
     });
   });
@@ -220,6 +238,7 @@ describe('the page', () => {
     downloadsRemaining: 3,
     maxDownloads: 5,
     archiveHref: 'tok/archive',
+    fileName: archiveFileName({ issuedAt: '2030-01-01T09:30:00.000Z' }),
     jwksUrl: 'https://dl.example/.well-known/jwks.json',
   };
 
@@ -237,6 +256,24 @@ describe('the page', () => {
     expect(ja).toContain('2030年1月8日');
   });
 
+  test('the checksum commands name the file as the browser saves it', () => {
+    const html = renderDownloadPage({ ...model, locale: 'en' });
+    const commands = /<pre>([\s\S]*?)<\/pre>/.exec(html)![1]!;
+    expect(commands.split('\n')).toEqual([
+      'Linux:   sha256sum data-export-2030-01-01.zip',
+      'macOS:   shasum -a 256 data-export-2030-01-01.zip',
+      'Windows: certutil -hashfile data-export-2030-01-01.zip SHA256',
+    ]);
+  });
+
+  test('the file count says which files the manifest lists, as the verifier counts them', () => {
+    // 7 files in the archive: 5 listed in manifest.json, plus manifest.json and manifest.jws.
+    expect(renderDownloadPage({ ...model, locale: 'en' })).toContain(
+      'The archive holds 7 files: the 5 listed in manifest.json',
+    );
+    expect(renderDownloadPage({ ...model, locale: 'ja' })).toContain('記載された 5 個のファイル');
+  });
+
   test('the CSP allows exactly the inline style block, by hash', () => {
     const html = renderDownloadPage({ ...model, locale: 'en' });
     const style = /<style>([\s\S]*?)<\/style>/.exec(html)![1]!;
@@ -247,6 +284,36 @@ describe('the page', () => {
     expect(csp).not.toContain('unsafe');
   });
 
+  test("names the archive's service and its controller, and no other service's", () => {
+    const cluster = renderDownloadPage({
+      ...model,
+      locale: 'en',
+      summary: { ...model.summary, service: 'cluster' },
+    });
+    expect(cluster).toContain('the personal data Cluster, Inc. holds about you as a user of Cluster');
+    for (const other of ['Sony Music', 'klub-outside', 'Audiostock', 'METALIVE', 'PRISM']) {
+      expect(cluster).not.toContain(other);
+    }
+    const prism = renderDownloadPage({
+      ...model,
+      locale: 'ja',
+      summary: { ...model.summary, service: 'prism-project' },
+    });
+    expect(prism).toContain(
+      '株式会社ソニー・ミュージックエンタテインメントがPRISM Projectのご利用に関して保有する',
+    );
+    // An archive from before services names none: it is the deployment's default service's.
+    expect(renderDownloadPage({ ...model, locale: 'en' })).toContain(
+      'Sony Music Solutions Inc. holds about you',
+    );
+    expect(
+      summaryFromManifest(
+        { bucket: 'b', key: 'k', bytes: 1, sha256: 'a'.repeat(64), files: 1, records: 0 },
+        Buffer.from(JSON.stringify({ service: 'metalive', stores: [] })),
+      ).service,
+    ).toBe('metalive');
+  });
+
   test('error pages say what happened and what to do, in both languages', () => {
     expect(renderErrorPage('expired', 'en')).toContain('ask for a new copy');
     expect(renderErrorPage('exhausted', 'ja')).toContain('上限回数');
@@ -255,12 +322,12 @@ describe('the page', () => {
 });
 
 describe('the notification email', () => {
-  const content = renderLinkEmail({
-    locale: 'ja',
+  const email = {
     url: 'https://dl.example/v1/downloads/tok',
     expiresAt: '2030-01-08T00:00:00.000Z',
     maxDownloads: 5,
-  });
+  };
+  const content = renderLinkEmail({ ...email, locale: 'ja' });
 
   test('is a plain UTF-8 message with an encoded Japanese subject and the link in its body', () => {
     const raw = toMime({ from: 'privacy@dsr.example', to: 'a@b.example', content, locale: 'ja', date: NOW });
@@ -271,6 +338,14 @@ describe('the notification email', () => {
     expect(text).toContain('https://dl.example/v1/downloads/tok');
     expect(text).toContain('有効期限: 2030年1月8日');
     expect(body.split('\r\n').every((line) => line.length <= 76)).toBe(true);
+  });
+
+  test("comes from the archive's service and its controller", () => {
+    const en = renderLinkEmail({ ...email, locale: 'en', service: 'audiostock' });
+    expect(en.subject).toBe('Audiostock: your data export is ready');
+    expect(en.text).toContain('the personal data you asked Audiostock Inc. for, as a user of Audiostock');
+    expect(en.text).not.toMatch(/Sony|Cluster|METALIVE|klub-outside/);
+    expect(content.subject).toBe('klub-outside: データのエクスポートの準備ができました');
   });
 
   test('refuses header injection through the address', () => {

@@ -1,4 +1,4 @@
-/** Issue 4: hold validation (strict schema, known stores/categories) and identifier keys. */
+/** Legal hold validation (strict schema, known stores/categories) and identifier keys. */
 import { parsePlaceHold } from '../../functions/api/routes/holds';
 import { placeHoldSchema } from '../../functions/api/schemas';
 import { ApiError } from '../../functions/api/http';

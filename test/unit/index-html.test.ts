@@ -1,18 +1,12 @@
+import { aboutYourDataFor, type AboutYourData } from '../../functions/lib/export/about-your-data';
+import { serviceProfile } from '../../functions/lib/services/profiles';
+import { escapeHtml } from '../../functions/lib/runtime/html';
 import {
-  aboutYourData,
-  aboutYourDataFor,
-  parseAboutYourData,
-  type AboutYourData,
-} from '../../functions/lib/export/about-your-data';
-import { ConfigError } from '../../functions/lib/runtime/config';
-import {
-  escapeHtml,
   formatBytes,
   hrefFor,
   renderIndexHtml,
   type IndexModel,
 } from '../../functions/assemble-export/index-html';
-import rawConfig from '../../config/about-your-data.json';
 
 const HOSTILE = [
   '<img src=x onerror=alert(1)>.png',
@@ -22,6 +16,11 @@ const HOSTILE = [
   '%2e%2e/evil.vrm',
   'javascript:alert(1).png',
 ];
+
+/** The about section of a service's user in Korea, whose data lies in the given stores. */
+function aboutFor(service: string, stores: string[]): AboutYourData {
+  return aboutYourDataFor({ profile: serviceProfile(service), stores, jurisdiction: 'KR' });
+}
 
 function model(overrides: Partial<IndexModel> = {}): IndexModel {
   return {
@@ -62,7 +61,7 @@ function model(overrides: Partial<IndexModel> = {}): IndexModel {
       },
       { store: 'logs', collections: [], media: [] },
     ],
-    about: aboutYourDataFor(['accounts', 'media']),
+    about: aboutFor('cluster', ['accounts', 'media']),
     aboutPath: 'about-your-data.json',
     manifestPath: 'manifest.json',
     signaturePath: 'manifest.jws',
@@ -173,7 +172,7 @@ describe('index.html', () => {
   });
 
   it('says plainly when no account matched', () => {
-    const empty = renderIndexHtml(model({ subjectFound: false, stores: [], about: aboutYourDataFor([]) }));
+    const empty = renderIndexHtml(model({ subjectFound: false, stores: [], about: aboutFor('cluster', []) }));
     expect(empty).toContain('We found no account matching the details in your request');
     expect(empty).toContain('None: this archive holds no personal information about you.');
   });
@@ -191,19 +190,28 @@ describe('index.html', () => {
     }
     expect(html).toContain('Identifiers');
     expect(html).toContain('Audio, electronic, visual, or similar information');
-    expect(html).toContain('JAPAN POST Co., Ltd.');
-    expect(html).toContain('<cite>Cluster Privacy Policy</cite>');
-    expect(html).toContain('Sony Music Solutions Inc. and the entities it controls');
+    // One controller and its own policy only (service profiles): Cluster's archive names Cluster, Inc.
+    // and cites Cluster's policy, and no other service's processors or controllers.
+    expect(html).toContain('id="about-controller"');
+    expect(html).toContain('Cluster, Inc.');
+    expect(html).toContain('<cite>Privacy Policy (Cluster)</cite>');
+    expect(html).not.toContain('JAPAN POST');
+    expect(html).not.toContain('Sony Music Solutions');
   });
 
   it('leaves out categories and recipients of stores that hold nothing about the person', () => {
-    const mediaOnly = renderIndexHtml(model({ about: aboutYourDataFor(['media', 'logs']) }));
+    const mediaOnly = renderIndexHtml(model({ about: aboutFor('cluster', ['media', 'logs']) }));
     expect(mediaOnly).toContain('Audio, electronic, visual, or similar information');
     // No payments or account data: no financial category, no payment processor or delivery company.
     expect(mediaOnly).not.toContain('Financial information');
-    expect(mediaOnly).not.toContain('Sony Payment Services');
-    expect(mediaOnly).not.toContain('JAPAN POST');
     expect(mediaOnly).not.toContain('5 years');
+    // klub-outside names its processors: they appear only when their stores hold data.
+    expect(renderIndexHtml(model({ about: aboutFor('klub-outside', ['accounts', 'payments']) }))).toContain(
+      'Sony Payment Services',
+    );
+    const klubMediaOnly = renderIndexHtml(model({ about: aboutFor('klub-outside', ['media', 'logs']) }));
+    expect(klubMediaOnly).not.toContain('Sony Payment Services');
+    expect(klubMediaOnly).not.toContain('JAPAN POST');
   });
 });
 
@@ -220,75 +228,5 @@ describe('helpers', () => {
     expect(formatBytes(512)).toBe('512 bytes');
     expect(formatBytes(1536)).toBe('1.5 KB');
     expect(formatBytes(3 * 1024 ** 3)).toBe('3.0 GB');
-  });
-});
-
-describe('about-your-data configuration', () => {
-  const doc = aboutYourData();
-
-  it('loads and every entry cites a policy that exists', () => {
-    expect(doc.formatVersion).toBe(1);
-    for (const item of [
-      ...doc.categories,
-      ...doc.sources,
-      ...doc.purposes,
-      ...doc.recipients,
-      ...doc.retention,
-    ]) {
-      expect(item.cite.length).toBeGreaterThan(0);
-      for (const c of item.cite) expect(doc.policies[c.policy]).toBeDefined();
-    }
-  });
-
-  it('lists the CCPA categories of seed 002 and the processors of seed 000', () => {
-    expect(doc.categories.map((c) => c.ccpaCategory).filter(Boolean)).toEqual([
-      'A. Identifiers',
-      'B. Financial Information',
-      'C. Commercial information',
-      'D. Internet or other electronic network activity information',
-      'E. Audio, electronic, visual, or similar information',
-      'F. Inferences',
-    ]);
-    const processors = doc.recipients.filter((r) => r.kind === 'processor').map((r) => r.name);
-    expect(processors).toEqual(['Sony Payment Services Inc.', 'JAPAN POST Co., Ltd.', 'Kuore Inc.']);
-    expect(doc.retention.map((r) => r.period)).toEqual(['P5Y', 'P3Y', 'P6M', 'P12M', 'P3M', 'P60M']);
-  });
-
-  it('keeps only what concerns the stores holding data, and only the policies still cited', () => {
-    const onlyLogs = aboutYourDataFor(['logs'], doc);
-    expect(onlyLogs.categories.map((c) => c.id)).toEqual(['identifiers', 'network-activity']);
-    expect(onlyLogs.retention.map((r) => r.period)).toEqual(['P12M', 'P3M', 'P60M']);
-    expect(onlyLogs.recipients.map((r) => r.name)).not.toContain('Sony Payment Services Inc.');
-    expect(onlyLogs.purposes).toEqual(doc.purposes);
-    const cited = new Set(
-      [
-        ...onlyLogs.categories,
-        ...onlyLogs.sources,
-        ...onlyLogs.purposes,
-        ...onlyLogs.recipients,
-        ...onlyLogs.retention,
-      ].flatMap((x) => x.cite.map((c) => c.policy)),
-    );
-    expect(new Set(Object.keys(onlyLogs.policies))).toEqual(cited);
-    // Categories no store holds (inferences, advertising records) never appear.
-    const all = aboutYourDataFor(['accounts', 'payments', 'chat', 'media', 'logs'], doc);
-    expect(all.categories.map((c) => c.id)).not.toContain('inferences');
-    expect(all.retention.map((r) => r.period)).not.toContain('P6M');
-  });
-
-  it('rejects entries citing unknown policies or naming unknown stores', () => {
-    const copy = (): AboutYourData => JSON.parse(JSON.stringify(rawConfig)) as AboutYourData;
-    const badPolicy = copy();
-    badPolicy.categories[0]!.cite[0]!.policy = 'seed-999';
-    expect(() => parseAboutYourData(badPolicy)).toThrow(ConfigError);
-    const badStore = copy();
-    (badStore.recipients[0]!.stores as string[]).push('billing');
-    expect(() => parseAboutYourData(badStore)).toThrow(/unknown store/);
-    const badPeriod = copy();
-    badPeriod.retention[0]!.period = '5 years';
-    expect(() => parseAboutYourData(badPeriod)).toThrow(/ISO 8601/);
-    const noCite = copy();
-    noCite.purposes[0]!.cite = [];
-    expect(() => parseAboutYourData(noCite)).toThrow(/cite/);
   });
 });

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { LOCAL_AUDIENCE, mintToken, signToken, verifyToken } from '../../local/auth';
+import { LOCAL_AUDIENCE, checkToken, mintToken, signToken, verifyToken } from '../../local/auth';
 
 const key = randomBytes(32);
 
@@ -25,4 +25,15 @@ test('expired, wrong-audience, wrong-issuer, tampered and foreign-key tokens are
     Buffer.from('{"alg":"none"}').toString('base64url'),
   );
   expect(verifyToken(key, none)).toBeUndefined();
+});
+
+test('checkToken says why: expired only for a token that is otherwise ours', () => {
+  const expired = mintToken(key, 'support', { ttlSeconds: -10 });
+  expect(checkToken(key, expired)).toEqual({ valid: false, fault: 'expired' });
+  // Expired and signed with another key: invalid, nothing said about its expiry.
+  expect(checkToken(randomBytes(32), expired)).toEqual({ valid: false, fault: 'invalid' });
+  const expiredElsewhere = mintToken(key, 'support', { ttlSeconds: -10, audience: 'someone-else' });
+  expect(checkToken(key, expiredElsewhere)).toEqual({ valid: false, fault: 'invalid' });
+  expect(checkToken(key, 'not-a-token')).toEqual({ valid: false, fault: 'invalid' });
+  expect(checkToken(key, mintToken(key, 'auditor'))).toMatchObject({ valid: true });
 });

@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
-import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { createLogsConnector, redactUrlSecrets } from '../../functions/connectors/logs/core';
 import { forEachLimited, mapOrderedLimited } from '../../functions/lib/runtime/concurrency';
 import { splitLines } from '../../functions/lib/logs/lines';
@@ -8,6 +8,7 @@ import { ConnectorError } from '../../functions/lib/runtime/errors';
 import { pseudonymFor } from '../../functions/lib/crypto/pseudonym';
 import type { SubjectIdentifiers } from '../../functions/lib/connectors/contract';
 import { fakeCollect } from '../support/fake-collect';
+import { fakeClient } from '../support/fake-client';
 
 type Row = Record<string, unknown>;
 const SALT = 'salt-0123456789abcdef';
@@ -58,7 +59,7 @@ function fakeBucket(objects: Record<string, Buffer | 'missing'>, chunkSize = 7) 
     }
     throw new Error(`unexpected command ${String(command)}`);
   };
-  return { s3: { send } as unknown as S3Client, calls, maxInFlight: () => maxInFlight };
+  return { s3: fakeClient(S3Client, { send }), calls, maxInFlight: () => maxInFlight };
 }
 
 const config = { bucket: 'platform-logs', accessPrefix: 'access/', voiceSessionsPrefix: 'voice-sessions/' };

@@ -15,8 +15,9 @@ import {
   ListObjectsV2Command,
   PutObjectCommand,
   UploadPartCommand,
-  type S3Client,
+  S3Client,
 } from '@aws-sdk/client-s3';
+import { fakeClient } from '../support/fake-client';
 import { createLogsConnector, type LogsConfig } from '../../functions/connectors/logs/core';
 import { filterLines, type LineVerdict } from '../../functions/lib/logs/lines';
 import type {
@@ -145,7 +146,7 @@ function fakeS3(initial: Record<string, Buffer>, options: { chunkSize?: number }
     requestChecksumCalculation: async () => 'WHEN_REQUIRED',
   };
   return {
-    s3: { send, config } as unknown as S3Client,
+    s3: fakeClient(S3Client, { send, config }),
     objects,
     calls,
     body: (key: string) => text(objects.get(key)?.body ?? gz('')),
@@ -480,7 +481,7 @@ describe('logs erase', () => {
     const local = { ...CONFIG, conditionalWrites: false, concurrency: 1 };
     // The change lands while the object is being filtered, before the pre-write check.
     const send = bucket.s3.send.bind(bucket.s3);
-    const s3 = {
+    const s3 = fakeClient(S3Client, {
       config: (bucket.s3 as unknown as { config: unknown }).config,
       send: async (command: unknown) => {
         if (command instanceof HeadObjectCommand && command.input.Key === KEYS.old && changes === 0) {
@@ -489,7 +490,7 @@ describe('logs erase', () => {
         }
         return send(command as never);
       },
-    } as unknown as S3Client;
+    });
     await erase(s3, plan, local);
     const puts = bucket.calls.filter((c) => c.command === 'Put');
     expect(puts.length).toBeGreaterThan(0);
@@ -517,7 +518,7 @@ describe('logs erase', () => {
     const plan = planFor(await inventoryOf(bucket.s3), 'default');
     const send = bucket.s3.send.bind(bucket.s3);
     let gets = 0;
-    const racing = {
+    const racing = fakeClient(S3Client, {
       config: (bucket.s3 as unknown as { config: unknown }).config,
       send: async (command: unknown) => {
         // After the scan pass, the object loses alice's lines before the rewrite reads it.
@@ -525,7 +526,7 @@ describe('logs erase', () => {
           bucket.put(KEYS.old, gz(without(OLD_ACCESS, [0, 2])));
         return send(command as never);
       },
-    } as unknown as S3Client;
+    });
     const outcome = await erase(racing, plan, { ...CONFIG, concurrency: 1 });
     expect(outcome['access-log']?.deleted).toBe(3);
     expect(bucket.calls.filter((c) => c.command === 'Put' && c.key === KEYS.old)).toHaveLength(0);
@@ -536,14 +537,14 @@ describe('logs erase', () => {
     const bucket = seeded();
     const plan = planFor(await inventoryOf(bucket.s3), 'default');
     const send = bucket.s3.send.bind(bucket.s3);
-    const vanishing = {
+    const vanishing = fakeClient(S3Client, {
       config: (bucket.s3 as unknown as { config: unknown }).config,
       send: async (command: unknown) => {
         if (command instanceof GetObjectCommand && command.input.Key === KEYS.old)
           bucket.objects.delete(KEYS.old);
         return send(command as never);
       },
-    } as unknown as S3Client;
+    });
     const outcome = await erase(vanishing, plan);
     expect(outcome['access-log']?.deleted).toBe(3);
 

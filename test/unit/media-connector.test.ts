@@ -1,6 +1,7 @@
-import { ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { createMediaConnector, guessContentType } from '../../functions/connectors/media/core';
 import { fakeCollect } from '../support/fake-collect';
+import { fakeClient } from '../support/fake-client';
 
 type Row = Record<string, unknown>;
 
@@ -26,7 +27,7 @@ function fakeBucket(objects: Record<string, number>, pageSize = 2) {
       KeyCount: page.length,
     };
   };
-  return { s3: { send } as unknown as S3Client, lists };
+  return { s3: fakeClient(S3Client, { send }), lists };
 }
 
 const objects: Record<string, number> = {

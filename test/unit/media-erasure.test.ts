@@ -2,7 +2,7 @@ import {
   DeleteObjectsCommand,
   ListObjectVersionsCommand,
   ListObjectsV2Command,
-  type S3Client,
+  S3Client,
 } from '@aws-sdk/client-s3';
 import { createMediaConnector } from '../../functions/connectors/media/core';
 import {
@@ -11,6 +11,7 @@ import {
   mediaBucketVersioned,
 } from '../../functions/lib/connectors/media-objects';
 import type { EraseContext, PlanEntryView, StagedSubject } from '../../functions/lib/connectors/contract';
+import { fakeClient } from '../support/fake-client';
 
 const PREFIXES = ['avatars/{userId}/', 'voice/{userId}/', 'uploads/{userId}/', 'behavior/{userId}/'];
 const BUCKET = 'platform-media';
@@ -65,7 +66,7 @@ function versionedBucket(entries: Entry[], pageSize = 3) {
     }
     throw new Error(`unexpected command ${String(command)}`);
   };
-  return { s3: { send } as unknown as S3Client, lists, deletes, stored: () => stored };
+  return { s3: fakeClient(S3Client, { send }), lists, deletes, stored: () => stored };
 }
 
 /** An unversioned bucket (s3rver-like): ListObjectsV2 with continuation tokens, DeleteObjects by key. */
@@ -96,7 +97,7 @@ function plainBucket(keys: string[], pageSize = 2) {
     }
     throw new Error(`unexpected command ${String(command)}`);
   };
-  return { s3: { send } as unknown as S3Client, commands, deletes, stored: () => stored };
+  return { s3: fakeClient(S3Client, { send }), commands, deletes, stored: () => stored };
 }
 
 function subject(userIds: string[]): StagedSubject {
@@ -240,7 +241,7 @@ describe('media connector erasure, versioned bucket', () => {
         return { Versions: [{ Key: 'avatars/u1/secret-name.vrm', VersionId: 'v1' }], IsTruncated: false };
       return { Errors: [{ Key: 'avatars/u1/secret-name.vrm', VersionId: 'v1', Code: 'AccessDenied' }] };
     };
-    const error = await connector({ send } as unknown as S3Client).erase!(eraseContext(['u1'], {})).catch(
+    const error = await connector(fakeClient(S3Client, { send })).erase!(eraseContext(['u1'], {})).catch(
       (e: unknown) => e as Error,
     );
     expect(error).toMatchObject({ name: 'ConnectorError' });

@@ -1,7 +1,8 @@
-import { QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { QueryCommand, DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { createPaymentsConnector, toExportedTransaction } from '../../functions/connectors/payments/core';
 import type { SubjectIdentifiers } from '../../functions/lib/connectors/contract';
 import { fakeCollect } from '../support/fake-collect';
+import { fakeClient } from '../support/fake-client';
 
 type Row = Record<string, unknown>;
 
@@ -20,7 +21,8 @@ function fakeTable(rowsByUser: Record<string, Row[]>, pageSize = 2) {
   const send = async (command: unknown) => {
     if (!(command instanceof QueryCommand)) throw new Error(`unexpected command ${String(command)}`);
     const input = command.input;
-    queries.push(input as Row);
+    // A copy: the SDK's paginator writes every page's start key into one and the same input object.
+    queries.push({ ...input } as Row);
     const userId = input.ExpressionAttributeValues?.[':userId'] as string;
     const rows = rowsByUser[userId] ?? [];
     const start = input.ExclusiveStartKey
@@ -30,7 +32,7 @@ function fakeTable(rowsByUser: Record<string, Row[]>, pageSize = 2) {
     const more = start + pageSize < rows.length;
     return { Items: page, LastEvaluatedKey: more ? { userId, sk: `x#${start + pageSize - 1}` } : undefined };
   };
-  return { doc: { send } as unknown as DynamoDBDocumentClient, queries };
+  return { doc: fakeClient(DynamoDBDocumentClient, { send }), queries };
 }
 
 const config = { tableName: 'platform-payments' };

@@ -1,10 +1,4 @@
 import {
-  BatchWriteCommand,
-  QueryCommand,
-  UpdateCommand,
-  type DynamoDBDocumentClient,
-} from '@aws-sdk/lib-dynamodb';
-import {
   createPaymentsConnector,
   splitItem,
   transactionDate,
@@ -20,6 +14,7 @@ import type {
 } from '../../functions/lib/connectors/contract';
 import { ContractError } from '../../functions/lib/runtime/errors';
 import { planEntriesFor } from '../support/erasure-plans';
+import { erasureContextFor, fakeUserKeyedTable } from '../support/user-keyed-table';
 
 type Item = Record<string, unknown>;
 const NOW = new Date('2026-11-01T00:00:00.000Z');
@@ -46,69 +41,11 @@ function txn(userId: string, i: number, txnAt: string, extra: Item = {}): Item {
 
 /** An in-memory payments table: Query pages by key, BatchWriteItem deletes, UpdateItem REMOVE. */
 function fakeTable(items: Item[], options: { pageSize?: number; unprocessedOnce?: boolean } = {}) {
-  const pageSize = options.pageSize ?? 3;
-  const key = (i: Item) => `${String(i.userId)}\u0000${String(i.sk)}`;
-  const table = new Map(items.map((i) => [key(i), structuredClone(i)]));
-  const log: string[] = [];
-  let unprocessedOnce = options.unprocessedOnce ?? false;
-  const send = async (command: unknown) => {
-    if (command instanceof QueryCommand) {
-      const userId = command.input.ExpressionAttributeValues?.[':userId'];
-      const rows = [...table.values()]
-        .filter((i) => i.userId === userId)
-        .sort((a, b) => String(a.sk).localeCompare(String(b.sk)));
-      const after = command.input.ExclusiveStartKey?.sk as string | undefined;
-      const rest = after === undefined ? rows : rows.filter((r) => String(r.sk) > after);
-      const page = rest.slice(0, pageSize);
-      const last = page[page.length - 1];
-      return {
-        Items: page.map((p) => structuredClone(p)),
-        LastEvaluatedKey: rest.length > pageSize && last ? { userId, sk: last.sk } : undefined,
-      };
-    }
-    if (command instanceof BatchWriteCommand) {
-      const requests = command.input.RequestItems?.['platform-payments'] ?? [];
-      expect(requests.length).toBeLessThanOrEqual(25);
-      const processed = unprocessedOnce ? requests.slice(0, 1) : requests;
-      for (const r of processed) {
-        const k = r.DeleteRequest?.Key;
-        if (!k) throw new Error('payments only batch-deletes');
-        log.push('delete');
-        table.delete(key(k));
-      }
-      if (unprocessedOnce && requests.length > 1) {
-        unprocessedOnce = false;
-        return { UnprocessedItems: { 'platform-payments': requests.slice(1) } };
-      }
-      return {};
-    }
-    if (command instanceof UpdateCommand) {
-      log.push('update');
-      const item = table.get(key(command.input.Key as Item));
-      if (!item) throw Object.assign(new Error('c'), { name: 'ConditionalCheckFailedException' });
-      for (const alias of (command.input.UpdateExpression ?? '').replace('REMOVE ', '').split(', ')) {
-        delete item[String(command.input.ExpressionAttributeNames?.[alias])];
-      }
-      return {};
-    }
-    throw new Error(`payments must not send ${String(command)}`);
-  };
-  return { doc: { send } as unknown as DynamoDBDocumentClient, table, log };
+  return fakeUserKeyedTable('platform-payments', items, options);
 }
 
 function erasureCtx(userIds: string[], now = NOW): ErasureContext {
-  return {
-    requestId: 'req_1',
-    subject: {
-      requestId: 'req_1',
-      subjectHash: 'h',
-      found: true,
-      pseudonymSalt: 's',
-      identifiers: { userIds, emails: [], phones: [], deviceIds: [], externalAccounts: [] },
-    },
-    tombstone: 'erased-user-0',
-    now: () => now,
-  };
+  return erasureContextFor(userIds, now);
 }
 
 function planFor(

@@ -1,11 +1,12 @@
-/** Issue 4: BuildPlan matches holds on every identifier, stages the plan and records it. */
+/** BuildPlan matches holds on every identifier, stages the plan and records it. */
 import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { loadDefaultPolicy } from '../../functions/lib/erasure/policy';
+import { loadDefaultPolicy, planningJurisdiction } from '../../functions/lib/erasure/policy';
 import { STORE_CATEGORIES, type ErasurePlan, type StoreName } from '../../functions/lib/erasure/types';
-import { planErasure, planningJurisdiction } from '../../functions/plan-erasure/core';
+import { planErasure } from '../../functions/plan-erasure/core';
 import type { StagedSubject } from '../../functions/lib/connectors/contract';
 import type { Hold } from '../../functions/lib/holds/holds';
-import type { RequestRecord, RequestRepository } from '../../functions/lib/requests/requests';
+import type { RequestRecord } from '../../functions/lib/requests/records';
+import type { RequestRepository } from '../../functions/lib/requests/requests';
 import { stagingKeys } from '../../functions/lib/aws/s3-objects';
 import { LocalSubjectHasher } from '../../functions/lib/crypto/subject-hash';
 import { identifierKey } from '../../functions/lib/crypto/subject-hash';
@@ -30,7 +31,7 @@ function fakeS3(objects: Map<string, string>): S3Client {
   } as unknown as S3Client;
 }
 
-function setup(holds: Hold[], jurisdiction = 'KR') {
+function setup(holds: Hold[], jurisdiction = 'KR', service?: string) {
   const objects = new Map<string, string>();
   const subject: StagedSubject = {
     requestId: REQ,
@@ -44,6 +45,7 @@ function setup(holds: Hold[], jurisdiction = 'KR') {
       externalAccounts: [{ provider: 'line', providerUserId: 'L1' }],
     },
     pseudonymSalt: 's',
+    ...(service ? { service } : {}),
   };
   objects.set(stagingKeys.subject(REQ), JSON.stringify(subject));
   for (const store of Object.keys(STORE_CATEGORIES) as StoreName[]) {
@@ -71,14 +73,16 @@ function setup(holds: Hold[], jurisdiction = 'KR') {
       updates.push(set);
       if (event) events.push(event.type);
     },
-    appendEvent: async (_id: string, event: { type: string }) => {
-      events.push(event.type);
-    },
   } as unknown as RequestRepository;
   const deps = {
     s3: fakeS3(objects),
     stagingBucket: 'staging',
     requests,
+    events: {
+      append: async (_id: string, event: { type: string }) => {
+        events.push(event.type);
+      },
+    },
     holds: {
       activeFor: async (hashes: readonly string[]) => {
         asked.push([...hashes]);
@@ -145,4 +149,19 @@ test('a jurisdiction the policy cannot read plans with the default profile', () 
   expect(planningJurisdiction('KR')).toBe('KR');
   expect(planningJurisdiction('EU')).toBe('default');
   expect(planningJurisdiction(undefined)).toBe('default');
+});
+
+test("only the subject's own service's processors are told to erase", async () => {
+  const told = async (service?: string) => {
+    const t = setup([], 'JP', service);
+    await planErasure(t.deps, { requestId: REQ, executionName: REQ });
+    const staged = JSON.parse(t.objects.get(stagingKeys.plan(REQ))!) as ErasurePlan;
+    return staged.processors.map((p) => p.processorId);
+  };
+  // The account profile went to JAPAN POST and Kuore (klub-outside, the default service) and to the
+  // Audiostock Artists affiliate (Audiostock); METALIVE names no processor.
+  expect(await told()).toEqual(['japan-post', 'kuore']);
+  expect(await told('klub-outside')).toEqual(['japan-post', 'kuore']);
+  expect(await told('audiostock')).toEqual(['audiostock-artists-affiliate']);
+  expect(await told('metalive')).toEqual([]);
 });

@@ -150,14 +150,14 @@ describe('KR: statutory retention from seed 000', () => {
   it('sets nextStepAt to the earliest vault expiry and sums records by fate', () => {
     expect(result.nextStepAt).toBe('2026-11-30T12:00:00.000Z');
     expect(result.summary.records).toEqual({
-      retain: 2 + 1 + 1 + 20 + 3,
-      delete: 2 + 10 + 12, // expired payments and logs + one record in each of 12 delete categories
+      retain: 2 + 1 + 1 + 20 + 3 + 1, // ... + marketing e-mail events (advertising records)
+      delete: 2 + 10 + 14, // expired payments and logs + one record in each of 14 delete categories
       anonymise: 1, // mentions
       held: 0,
       expired: 12,
     });
     expect(result.summary.complete).toBe(true);
-    expect(result.summary.categories).toEqual({ delete: 12, anonymise: 1, retain: 5, held: 0, none: 0 });
+    expect(result.summary.categories).toEqual({ delete: 14, anonymise: 1, retain: 6, held: 0, none: 0 });
   });
 
   it('falls back to the live action when every retained record has expired', () => {

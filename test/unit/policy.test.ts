@@ -99,6 +99,7 @@ describe('the shipped policy', () => {
       { key: 'chat/complaints', period: 'P3Y', from: 'complaintDate', law: ecommerce },
       { key: 'logs/access-log', period: 'P3M', from: 'recordDate', law: comms },
       { key: 'logs/voice-sessions', period: 'P12M', from: 'sessionDate', law: comms },
+      { key: 'marketing/email-events', period: 'P6M', from: 'recordDate', law: ecommerce },
       { key: 'payments/transactions', period: 'P5Y', from: 'transactionDate', law: ecommerce },
     ]);
     expect(kr.logs?.['voice-sessions']?.basis.provision).toContain('Article 41');

@@ -30,7 +30,7 @@ describe('LocalSigner', () => {
       format: 'jwk',
     });
     expect(jwk.crv).toBe('P-256');
-    expect(kid).toBe(jwkThumbprint({ kty: 'EC', crv: 'P-256', x: jwk.x ?? '', y: jwk.y ?? '' }));
+    expect(kid).toBe(await jwkThumbprint({ kty: 'EC', crv: 'P-256', x: jwk.x ?? '', y: jwk.y ?? '' }));
   });
 
   it('signs (64-byte JOSE signatures) so that the JWKS verifies, and a second instance reuses the key', async () => {
@@ -41,7 +41,7 @@ describe('LocalSigner', () => {
     expect(await first.sign(Buffer.from('x'))).toHaveLength(64);
     const second = new LocalSigner(dir);
     expect(await second.keyId()).toBe(await first.keyId());
-    expect(verifyDetached(jws, payload, { jwks: await second.publicJwks() }).ok).toBe(true);
+    expect((await verifyDetached(jws, payload, { jwks: await second.publicJwks() })).ok).toBe(true);
   });
 
   it('agrees on one key when two processes create it at the same moment', async () => {
@@ -69,10 +69,10 @@ describe('LocalSigner', () => {
 
     const jwks = await signer.publicJwks();
     expect(jwks.keys.map((k) => k.kid)).toEqual([newKid, oldKid]);
-    expect(verifyDetached(oldJws, payload, { jwks }).ok).toBe(true);
+    expect((await verifyDetached(oldJws, payload, { jwks })).ok).toBe(true);
     const newJws = await signDetached(payload, signer);
     expect(JSON.parse(Buffer.from(newJws.split('.')[0] ?? '', 'base64url').toString()).kid).toBe(newKid);
-    expect(verifyDetached(newJws, payload, { jwks }).ok).toBe(true);
+    expect((await verifyDetached(newJws, payload, { jwks })).ok).toBe(true);
   });
 
   it('refuses a key file that does not match its key id', async () => {
@@ -163,7 +163,7 @@ function fakeKms(privateKey: KeyObject, keyArn: string, calls: SignCommandInput[
     const jwks = await signer.publicJwks();
     expect(jwks.keys).toHaveLength(1);
     expect(jwks.keys[0]?.kid).toBe(await signer.keyId());
-    expect(verifyDetached(jws, manifest, { jwks })).toMatchObject({ ok: true, kid: jwks.keys[0]?.kid });
+    expect(await verifyDetached(jws, manifest, { jwks })).toMatchObject({ ok: true, kid: jwks.keys[0]?.kid });
   });
 
   it('lists previous keys in the JWKS, so archives signed before a rotation still verify', async () => {
@@ -211,7 +211,7 @@ function fakeKms(privateKey: KeyObject, keyArn: string, calls: SignCommandInput[
     // The unreadable retired key is left out; the JWKS still serves the others.
     expect(jwks.keys).toHaveLength(2);
     expect(jwks.keys[0]?.kid).toBe(await signer.keyId());
-    expect(verifyDetached(oldJws, payload, { jwks }).ok).toBe(true);
+    expect((await verifyDetached(oldJws, payload, { jwks })).ok).toBe(true);
   });
 
   it('refuses a KMS key that is not an ECC_NIST_P256 signing key', async () => {

@@ -1,7 +1,9 @@
-/** Issue 4: the sweep's decisions, over fakes of its ports. */
+/** The sweep's decisions, over fakes of its ports. */
 import { runSweep, type ResumeStarter, type SweepDeps } from '../../functions/sweep/core';
 import type { Hold } from '../../functions/lib/holds/holds';
-import type { RequestEvent, RequestRecord, RequestRepository } from '../../functions/lib/requests/requests';
+import type { RequestEvent } from '../../functions/lib/requests/event-log';
+import type { RequestRecord } from '../../functions/lib/requests/records';
+import type { RequestRepository } from '../../functions/lib/requests/requests';
 import type { DueVaultItem, VaultKey } from '../../functions/lib/erasure/vault';
 
 const NOW = new Date('2031-12-01T00:00:00.000Z');
@@ -38,10 +40,12 @@ function setup(records: RequestRecord[], holds: Hold[] = [], due: DueVaultItem[]
   const deps: SweepDeps = {
     requests: {
       get: async (id: string) => records.find((r) => r.requestId === id),
-      appendEvent: async (requestId: string, event: Omit<RequestEvent, 'at'>) => {
+    } as unknown as RequestRepository,
+    events: {
+      append: async (requestId: string, event: Omit<RequestEvent, 'at'>) => {
         events.push({ requestId, event });
       },
-    } as unknown as RequestRepository,
+    },
     holds: { get: async (id: string) => holds.find((h) => h.holdId === id) },
     schedule: {
       list: async () =>

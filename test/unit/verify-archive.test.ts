@@ -12,6 +12,7 @@ import { ZipWriter } from '../../functions/assemble-export/zip-writer';
 import { signDetached } from '../../functions/lib/crypto/jws';
 import { LocalSigner } from '../../functions/lib/crypto/signing';
 import { loadJwks, verifyArchive } from '../../functions/lib/export/verify-archive';
+import { signCertificate, type CertificatePayload } from '../../functions/lib/erasure/certificate';
 
 const ROOT = resolve(__dirname, '../..');
 let work: string;
@@ -309,6 +310,96 @@ describe('npm run verify (scripts/verify.ts)', () => {
 
     expect(run([]).status).toBe(2);
     expect(run([path, '--jwks']).status).toBe(2);
+  });
+
+  it('says how many files the manifest lists and how many the archive holds, as the download page does', async () => {
+    const { path } = await buildArchive();
+    const jwksFile = fresh('jwks.json');
+    await writeFile(jwksFile, JSON.stringify(await signer.publicJwks()));
+    const good = run([path, '--jwks', jwksFile]);
+    expect(good.stdout).toContain(
+      `all ${BASE_FILES.length} files listed in manifest.json match it ` +
+        `(${BASE_FILES.length + 2} files in the archive, with manifest.json and manifest.jws)`,
+    );
+  });
+
+  it('checks an erasure certificate too: as JWS or as the route answers it, with a JWKS or a PEM key', async () => {
+    const issuedAt = '2026-11-23T00:00:00.000Z';
+    const payload: CertificatePayload = {
+      type: 'erasure-certificate',
+      formatVersion: 1,
+      issuer: 'dsr-orchestrator',
+      certificateId: `req_${'c'.repeat(32)}/1`,
+      number: 1,
+      requestId: `req_${'c'.repeat(32)}`,
+      subject: { keyedHash: 'keyed-hash', found: true },
+      jurisdiction: { requested: 'KR', applied: 'KR' },
+      policy: { version: '1.0.0', hash: 'sha256:policy' },
+      requestedAt: issuedAt,
+      issuedAt,
+      asOf: issuedAt,
+      status: 'partially_completed',
+      nextStepAt: null,
+      stores: [
+        {
+          store: 'accounts',
+          categories: [{ category: 'profile', state: 'deleted', deleted: 1, anonymised: 0 }],
+        },
+        {
+          store: 'chat',
+          categories: [
+            {
+              category: 'messages',
+              state: 'held',
+              deleted: 0,
+              anonymised: 0,
+              held: [{ holdId: 'hold_1', caseReference: 'CASE-42' }],
+            },
+          ],
+        },
+      ],
+      verification: { result: 'passed', at: issuedAt, categoriesChecked: 2, remainingByDesign: [] },
+      processors: [],
+      runs: [],
+    };
+    const { jws, kid } = await signCertificate(payload, signer);
+    const jwks = await signer.publicJwks();
+    const jwksFile = fresh('jwks.json');
+    await writeFile(jwksFile, JSON.stringify(jwks));
+    const pemFile = fresh('public.pem');
+    const jwk = jwks.keys.find((k) => k.kid === kid)!;
+    await writeFile(
+      pemFile,
+      createPublicKey({ key: { ...jwk }, format: 'jwk' }).export({ type: 'spki', format: 'pem' }),
+    );
+
+    const jwsFile = fresh('cert.jws');
+    await writeFile(jwsFile, jws);
+    const good = run([jwsFile, '--jwks', jwksFile]);
+    expect(good.status).toBe(0);
+    expect(good.stdout).toContain('Checking an erasure certificate');
+    expect(good.stdout).toContain(`OK  signature valid (ES256, key ${kid})`);
+    expect(good.stdout).toContain(`certificate ${payload.certificateId} of request ${payload.requestId}`);
+    expect(good.stdout).toContain('chat: messages held, held by hold_1');
+    expect(good.stdout).toContain('VALID');
+
+    const jsonFile = fresh('cert.json');
+    await writeFile(jsonFile, JSON.stringify({ certificate: jws, payload, kid, number: 1, latest: 1 }));
+    expect(run([jsonFile, '--key', pemFile]).status).toBe(0);
+
+    const [h, body, sig] = jws.split('.') as [string, string, string];
+    const forgedBody = Buffer.from(
+      Buffer.from(body, 'base64url').toString('utf8').replace('"deleted":1', '"deleted":9'),
+    ).toString('base64url');
+    const forgedFile = fresh('forged.jws');
+    await writeFile(forgedFile, `${h}.${forgedBody}.${sig}`);
+    const forged = run([forgedFile, '--jwks', jwksFile]);
+    expect(forged.status).toBe(1);
+    expect(forged.stderr).toContain('INVALID');
+
+    const otherJwks = fresh('other-jwks.json');
+    await writeFile(otherJwks, JSON.stringify(await otherSigner.publicJwks()));
+    expect(run([jwsFile, '--jwks', otherJwks]).status).toBe(1);
   });
 });
 

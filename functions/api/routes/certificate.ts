@@ -1,18 +1,17 @@
 /**
- * Issue 4: GET /v1/requests/{requestId}/certificate — the erasure certificate (the latest, or `?number=n`
+ * GET /v1/requests/{requestId}/certificate — the erasure certificate (the latest, or `?number=n`
  * for an earlier one: each run re-issues it). `Accept: application/jose` gets the compact JWS as stored;
  * anything else gets JSON `{certificate, payload, kid, number}` (payload = the decoded, signed JSON).
  * Verify it against GET /.well-known/jwks.json (docs/erasure.md).
  */
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { certificateKey, type CertificatePayload } from '../../lib/erasure/certificate';
-import { principalOf, requireRole, type Role } from '../auth';
+import { ROLES } from '../auth';
 import type { ApiDeps, CertificateReader } from '../deps';
-import { ApiError, headerOf, json, queryOf, type ApiEvent, type ApiResult } from '../http';
-import type { Route } from '../router';
-import { REQUEST_ID } from './requests';
-
-const READERS: readonly Role[] = ['support', 'legal', 'auditor'];
+import { ApiError, headerOf, json, type ApiEvent, type ApiResult } from '../http';
+import { loadRequest } from '../request-lookup';
+import { defineRoute, type Route } from '../router';
+import { strictQuery } from '../schemas';
 
 export class S3CertificateReader implements CertificateReader {
   constructor(private readonly s3: S3Client) {}
@@ -30,19 +29,16 @@ export class S3CertificateReader implements CertificateReader {
   }
 }
 
-export async function getCertificate(deps: ApiDeps, event: ApiEvent, requestId: string): Promise<ApiResult> {
-  requireRole(principalOf(event), READERS);
-  const query = queryOf(event);
-  const unknown = Object.keys(query).find((k) => k !== 'number');
-  if (unknown)
-    throw new ApiError(400, 'UNKNOWN_PARAMETER', `Unknown query parameter: ${unknown.slice(0, 64)}`);
-  if (query.number !== undefined && !/^[1-9][0-9]{0,5}$/.test(query.number))
-    throw new ApiError(400, 'INVALID_PARAMETER', 'number must be a certificate number (1, 2, ...)');
-  const record = REQUEST_ID.test(requestId) ? await deps.requests.get(requestId) : undefined;
-  if (!record) throw new ApiError(404, 'REQUEST_NOT_FOUND', 'No such request');
+export async function getCertificate(
+  deps: ApiDeps,
+  event: ApiEvent,
+  requestId: string,
+  wanted: number | undefined,
+): Promise<ApiResult> {
+  const record = await loadRequest(deps, requestId);
   const latest = record.certificate;
   if (!latest) throw new ApiError(404, 'CERTIFICATE_NOT_FOUND', 'This request has no certificate (yet)');
-  const number = query.number === undefined ? latest.number : Number(query.number);
+  const number = wanted ?? latest.number;
   if (number > latest.number)
     throw new ApiError(404, 'CERTIFICATE_NOT_FOUND', 'No certificate of that number');
   const jws = await deps.certificates.read(latest.bucket, certificateKey(requestId, number));
@@ -60,22 +56,22 @@ export async function getCertificate(deps: ApiDeps, event: ApiEvent, requestId: 
 }
 
 export const certificateRoutes: Route[] = [
-  {
+  defineRoute({
     method: 'GET',
-    pattern: /^\/v1\/requests\/([^/]+)\/certificate$/,
     path: '/v1/requests/{requestId}/certificate',
     operationId: 'getErasureCertificate',
     summary: "An erasure's signed certificate (Accept: application/jose for the bare JWS)",
-    access: READERS,
-    query: [
-      {
-        name: 'number',
-        description: 'An earlier certificate (default: the latest)',
-        schema: { type: 'integer', minimum: 1 },
+    access: ROLES,
+    query: strictQuery({
+      number: {
+        type: 'integer',
+        minimum: 1,
+        maximum: 999_999,
+        description: 'An earlier certificate (1, 2, ...; default: the latest)',
       },
-    ],
+    }),
     responseType: 'application/json',
     responses: { '200': 'The certificate', '404': 'No such request or no certificate yet' },
-    handler: (deps, event, [id]) => getCertificate(deps, event, id ?? ''),
-  },
+    handler: (deps, { event, params, query }) => getCertificate(deps, event, params.requestId, query.number),
+  }),
 ];

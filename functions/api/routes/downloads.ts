@@ -5,6 +5,7 @@
  * credential: these download routes sit outside the JWT authorizer, and a token opens one archive only.
  */
 import {
+  archiveFileName,
   ensureLink,
   downloadView,
   linkStatus,
@@ -13,8 +14,7 @@ import {
   type LinkStatus,
 } from '../../lib/downloads/download-links';
 import { log } from '../../lib/runtime/logger';
-import type { RequestRecord } from '../../lib/requests/requests';
-import { principalOf, requireRole } from '../auth';
+import type { RequestRecord } from '../../lib/requests/records';
 import type { ApiDeps, DownloadDeps } from '../deps';
 import {
   htmlResponse,
@@ -24,39 +24,53 @@ import {
   PAGE_SECURITY_HEADERS,
   type Locale,
 } from '../../lib/downloads/download-page';
-import { ApiError, json, problem, type ApiEvent, type ApiResult } from '../http';
-import type { Route } from '../router';
+import { ApiError, headerOf, json, problem, type ApiEvent, type ApiResult } from '../http';
+import { loadRequest } from '../request-lookup';
+import { defineRoute, type Route } from '../router';
+import { PATH_PARAMS } from '../path-params';
 
-const REQUEST_ID = /^req_[a-f0-9]{32}$/;
-
-function header(event: ApiEvent, name: string): string | undefined {
-  return event.headers?.[name] ?? event.headers?.[name.toLowerCase()];
+/** A visit to a download route: the request, and the page language it asked for in `?lang=`. */
+export interface Visit {
+  event: ApiEvent;
+  lang: string | undefined;
 }
+
+/**
+ * The download routes' query: `lang` only, and any other parameter is ignored rather than refused (a
+ * link in an email may come back with tracking parameters, and the page must still open).
+ */
+const pageQuery = {
+  type: 'object',
+  properties: {
+    lang: { type: 'string', description: 'Page language (en, ja); default from Accept-Language' },
+  },
+} as const;
 
 /** JSON only when the caller asks for it and not for HTML (browsers send text/html first). */
 function wantsJson(event: ApiEvent): boolean {
-  const accept = (header(event, 'accept') ?? '').toLowerCase();
+  const accept = (headerOf(event, 'accept') ?? '').toLowerCase();
   return /\bapplication\/(?:[a-z0-9.+-]*\+)?json\b/.test(accept) && !accept.includes('text/html');
 }
 
-function localeOf(event: ApiEvent): Locale {
-  return negotiateLocale(header(event, 'accept-language'), event.queryStringParameters?.lang);
+/** The page's language: `?lang=` first, else Accept-Language. */
+function localeOf({ event, lang }: Visit): Locale {
+  return negotiateLocale(headerOf(event, 'accept-language'), lang);
 }
 
 const REFUSALS: Record<Exclude<LinkStatus, 'active'>, { status: number; code: string; detail: string }> = {
   // A revoked link answers exactly as an unknown one: nothing tells a holder it ever worked.
-  revoked: { status: 404, code: 'LINK_NOT_FOUND', detail: 'No such download link' },
+  revoked: { status: 404, ...PATH_PARAMS.token.notFound },
   expired: { status: 410, code: 'LINK_EXPIRED', detail: 'This download link has expired' },
   exhausted: { status: 429, code: 'DOWNLOAD_LIMIT_REACHED', detail: 'This link has no downloads left' },
 };
 
-function refuse(event: ApiEvent, status: Exclude<LinkStatus, 'active'> | 'unknown'): ApiResult {
+function refuse(visit: Visit, status: Exclude<LinkStatus, 'active'> | 'unknown'): ApiResult {
   const refusal = REFUSALS[status === 'unknown' ? 'revoked' : status];
-  if (wantsJson(event)) {
+  if (wantsJson(visit.event)) {
     const result = problem(new ApiError(refusal.status, refusal.code, refusal.detail));
     return { ...result, headers: { ...result.headers, 'referrer-policy': 'no-referrer' } };
   }
-  const locale = localeOf(event);
+  const locale = localeOf(visit);
   const kind = refusal.status === 410 ? 'expired' : refusal.status === 429 ? 'exhausted' : 'not_found';
   return htmlResponse(refusal.status, renderErrorPage(kind, locale), locale);
 }
@@ -71,17 +85,17 @@ async function currentStatus(deps: DownloadDeps, link: DownloadLink): Promise<Li
   return 'expired';
 }
 
-export async function downloadPage(deps: ApiDeps, event: ApiEvent, token: string): Promise<ApiResult> {
+export async function downloadPage(deps: ApiDeps, visit: Visit, token: string): Promise<ApiResult> {
   const downloads = deps.downloads;
   const resolved = await downloads.links.resolve(token);
-  if (!resolved.found) return refuse(event, 'unknown');
+  if (!resolved.found) return refuse(visit, 'unknown');
   const { link } = resolved;
   const status = await currentStatus(downloads, link);
-  if (status !== 'active') return refuse(event, status);
+  if (status !== 'active') return refuse(visit, status);
   const remaining = Math.max(0, link.maxDownloads - link.downloads);
   // Relative to the page's own URL, so the button works behind any base path or custom domain.
   const archiveHref = `${encodeURIComponent(token)}/archive`;
-  if (wantsJson(event)) {
+  if (wantsJson(visit.event)) {
     return json(
       200,
       {
@@ -95,7 +109,7 @@ export async function downloadPage(deps: ApiDeps, event: ApiEvent, token: string
       { 'referrer-policy': 'no-referrer', vary: 'Accept, Accept-Language' },
     );
   }
-  const locale = localeOf(event);
+  const locale = localeOf(visit);
   const html = renderDownloadPage({
     locale,
     summary: link.summary,
@@ -103,34 +117,63 @@ export async function downloadPage(deps: ApiDeps, event: ApiEvent, token: string
     downloadsRemaining: remaining,
     maxDownloads: link.maxDownloads,
     archiveHref,
+    fileName: archiveFileName(link),
     jwksUrl: `${downloads.links.config.publicBaseUrl}/.well-known/jwks.json`,
   });
   return htmlResponse(200, html, locale);
 }
 
-export async function downloadArchive(deps: ApiDeps, event: ApiEvent, token: string): Promise<ApiResult> {
+export async function downloadArchive(deps: ApiDeps, visit: Visit, token: string): Promise<ApiResult> {
   const downloads = deps.downloads;
   const resolved = await downloads.links.resolve(token);
-  if (!resolved.found) return refuse(event, 'unknown');
+  if (!resolved.found) return refuse(visit, 'unknown');
   const status = await currentStatus(downloads, resolved.link);
-  if (status !== 'active') return refuse(event, status);
+  if (status !== 'active') return refuse(visit, status);
   const consumed = await downloads.links.consume(resolved.link);
-  if (!consumed.ok) return refuse(event, consumed.status === 'active' ? 'exhausted' : consumed.status);
+  if (!consumed.ok) return refuse(visit, consumed.status === 'active' ? 'exhausted' : consumed.status);
   const { link } = consumed;
+  const { presignSeconds } = downloads.links.config;
   const url = await downloads.archives.presign(link.archive.bucket, link.archive.key, {
-    expiresIn: downloads.links.config.presignSeconds,
-    fileName: `data-export-${link.issuedAt.slice(0, 10)}.zip`,
+    expiresIn: presignSeconds,
+    fileName: archiveFileName(link),
   });
   log.info('download started', {
     requestId: link.requestId,
     downloads: link.downloads,
     maxDownloads: link.maxDownloads,
   });
-  return {
-    statusCode: 303,
-    headers: { location: url, ...PAGE_SECURITY_HEADERS },
-    body: '',
-  };
+  return archiveRedirect(visit.event, url, {
+    validUntil: new Date(downloads.links.clock().getTime() + presignSeconds * 1000).toISOString(),
+    fileName: archiveFileName(link),
+    downloadsRemaining: Math.max(0, link.maxDownloads - link.downloads),
+    maxDownloads: link.maxDownloads,
+  });
+}
+
+/**
+ * The answer to a counted download: a 303 to the presigned URL, whose body also carries that URL. A
+ * client that does not follow redirects (curl without -L) has then still been handed the archive for the
+ * use it was counted, and is told so, instead of a silent empty answer.
+ */
+function archiveRedirect(
+  event: ApiEvent,
+  url: string,
+  terms: { validUntil: string; fileName: string; downloadsRemaining: number; maxDownloads: number },
+): ApiResult {
+  const headers = { location: url, ...PAGE_SECURITY_HEADERS };
+  if (wantsJson(event)) {
+    return {
+      statusCode: 303,
+      headers: { ...headers, 'content-type': 'application/json' },
+      body: JSON.stringify({ url, ...terms }),
+    };
+  }
+  const body =
+    `This download was counted: ${terms.downloadsRemaining} of ${terms.maxDownloads} left.\n` +
+    `The archive (${terms.fileName}) is at the URL below until ${terms.validUntil}. ` +
+    'Browsers go there by themselves; with curl, add -L (or fetch the URL below).\n' +
+    `${url}\n`;
+  return { statusCode: 303, headers: { ...headers, 'content-type': 'text/plain; charset=utf-8' }, body };
 }
 
 export interface DownloadFields {
@@ -145,29 +188,26 @@ export interface DownloadFields {
 export async function downloadFields(deps: ApiDeps, record: RequestRecord): Promise<DownloadFields> {
   if (record.type !== 'export' || record.status !== 'completed' || !record.export) return {};
   const { links, archives } = deps.downloads;
-  const link = await ensureLink({ links, archives, events: deps.requests }, record.requestId, record.export);
+  const link = await ensureLink({ links, archives, events: deps.events }, record.requestId, record.export);
   const status = await currentStatus(deps.downloads, link);
   const view = { ...downloadView(link, links.clock()), status };
   return status === 'active' ? { downloadUrl: await links.urlFor(link), download: view } : { download: view };
 }
 
-export async function revokeDownload(deps: ApiDeps, event: ApiEvent, requestId: string): Promise<ApiResult> {
-  requireRole(principalOf(event), ['support']);
+export async function revokeDownload(deps: ApiDeps, requestId: string): Promise<ApiResult> {
   const downloads = deps.downloads;
-  if (!REQUEST_ID.test(requestId)) throw new ApiError(404, 'REQUEST_NOT_FOUND', 'No such request');
-  const record = await deps.requests.get(requestId);
-  if (!record) throw new ApiError(404, 'REQUEST_NOT_FOUND', 'No such request');
+  const record = await loadRequest(deps, requestId);
   if (record.type !== 'export' || record.status !== 'completed' || !record.export)
     throw new ApiError(409, 'NO_DOWNLOAD_LINK', 'Only a completed export has a download link');
   // A link not issued yet is issued and revoked at once, so none can be issued after the revocation.
   await ensureLink(
-    { links: downloads.links, archives: downloads.archives, events: deps.requests },
+    { links: downloads.links, archives: downloads.archives, events: deps.events },
     requestId,
     record.export,
   );
   const link = await downloads.links.revoke(requestId);
   if (!link) throw new ApiError(409, 'NO_DOWNLOAD_LINK', 'Only a completed export has a download link');
-  await deps.requests.appendEvent(requestId, {
+  await deps.events.append(requestId, {
     type: 'download.revoked',
     detail: { downloads: link.downloads },
   });
@@ -176,14 +216,14 @@ export async function revokeDownload(deps: ApiDeps, event: ApiEvent, requestId: 
 }
 
 export const downloadRoutes: Route[] = [
-  {
+  defineRoute({
     method: 'GET',
-    pattern: /^\/v1\/downloads\/([^/]+)$/,
     path: '/v1/downloads/{token}',
     access: 'public',
     operationId: 'downloadPage',
     summary:
       "The user's download page (HTML, or JSON with Accept: application/json); the token is the credential",
+    query: pageQuery,
     responseType: 'text/html',
     responses: {
       '200': 'The page',
@@ -191,31 +231,33 @@ export const downloadRoutes: Route[] = [
       '410': 'Expired link',
       '429': 'Download limit reached',
     },
-    handler: (deps, event, [token]) => downloadPage(deps, event, token ?? ''),
-  },
-  {
+    handler: (deps, { event, params, query }) =>
+      downloadPage(deps, { event, lang: query.lang }, params.token),
+  }),
+  defineRoute({
     method: 'GET',
-    pattern: /^\/v1\/downloads\/([^/]+)\/archive$/,
     path: '/v1/downloads/{token}/archive',
     access: 'public',
     operationId: 'downloadArchive',
-    summary: 'Counts one download and redirects to a presigned URL that lives minutes',
+    summary:
+      'Counts one download and redirects to a presigned URL that lives minutes; the body carries the URL too (text, or JSON with Accept: application/json)',
+    query: pageQuery,
     responses: {
-      '303': 'Redirect to the archive',
+      '303': 'Redirect to the archive (the URL also in the body)',
       '404': 'Unknown or revoked link',
       '410': 'Expired link',
       '429': 'Download limit reached',
     },
-    handler: (deps, event, [token]) => downloadArchive(deps, event, token ?? ''),
-  },
-  {
+    handler: (deps, { event, params, query }) =>
+      downloadArchive(deps, { event, lang: query.lang }, params.token),
+  }),
+  defineRoute({
     method: 'POST',
-    pattern: /^\/v1\/requests\/([^/]+)\/revoke-download$/,
     path: '/v1/requests/{requestId}/revoke-download',
     access: ['support'],
     operationId: 'revokeDownload',
     summary: "Revokes the request's download link",
     responses: { '200': 'Revoked', '404': 'No such request or link' },
-    handler: (deps, event, [id]) => revokeDownload(deps, event, id ?? ''),
-  },
+    handler: (deps, { params }) => revokeDownload(deps, params.requestId),
+  }),
 ];

@@ -1,5 +1,5 @@
 /**
- * Issue 4: legal holds. `legal` places and releases; `support` and `legal` read (auditors read the
+ * Legal holds. `legal` places and releases; `support` and `legal` read (auditors read the
  * audit trail instead). A hold names its subject by one identifier, in the body only (never in a URL,
  * which ends up in access logs); it is stored and listed by that identifier's keyed hash, the same
  * `subjectHash` requests show. Placing and releasing are recorded in the audit trail (who, when, case)
@@ -7,29 +7,31 @@
  */
 import { STORE_NAMES, type StoreName } from '../../../config/data-map';
 import { isKnownCategory } from '../../lib/erasure/policy';
-import { HOLD_ID, HoldRepository, identifierHashesOf, type Hold } from '../../lib/holds/holds';
-import { principalOf, requireRole, type Role } from '../auth';
+import { identifierHashesOf, type Hold } from '../../lib/holds/holds';
+import type { Principal, Role } from '../auth';
 import type { ApiDeps } from '../deps';
-import { ApiError, json, parseJsonBody, queryOf, type ApiEvent, type ApiResult } from '../http';
-import type { Route } from '../router';
+import { ApiError, json, type ApiResult } from '../http';
+import { notFound } from '../path-params';
+import { loadRequest } from '../request-lookup';
+import { defineRoute, type Route } from '../router';
 import {
-  parsePlaceHoldBody,
-  parseReleaseHold,
   placeHoldSchema,
   releaseHoldSchema,
+  requestIdSchema,
+  strictQuery,
+  subjectHashParam,
   type PlaceHoldBody,
-  type ReleaseHoldBody,
 } from '../schemas';
-import { REQUEST_ID, identifierOf } from './requests';
+import { identifierOf } from '../subject-identifiers';
+import { checkBodyValue } from '../validation';
 
 const PLACERS: readonly Role[] = ['legal'];
 const READERS: readonly Role[] = ['support', 'legal'];
 
-export function parsePlaceHold(body: unknown): PlaceHoldBody {
-  const candidate = parsePlaceHoldBody(body);
-  // A category none of the held stores has would hold nothing: refuse it rather than protect nothing.
-  const stores: readonly StoreName[] = candidate.stores?.length ? candidate.stores : STORE_NAMES;
-  for (const [i, category] of (candidate.categories ?? []).entries()) {
+/** A category none of the held stores has would hold nothing: refused rather than protect nothing. */
+function checkHeldCategories(body: PlaceHoldBody): PlaceHoldBody {
+  const stores: readonly StoreName[] = body.stores?.length ? body.stores : STORE_NAMES;
+  for (const [i, category] of (body.categories ?? []).entries()) {
     if (!stores.some((store) => isKnownCategory(store, category))) {
       throw new ApiError(
         400,
@@ -38,15 +40,12 @@ export function parsePlaceHold(body: unknown): PlaceHoldBody {
       );
     }
   }
-  return candidate;
+  return body;
 }
 
-function parseRelease(event: ApiEvent): ReleaseHoldBody {
-  return event.body ? parseReleaseHold(parseJsonBody(event)) : {};
-}
-
-export function holdsOf(deps: ApiDeps): HoldRepository {
-  return deps.holds ?? HoldRepository.fromRequests(deps.requests);
+/** Everything a hold's body must be: the schema (as the router checks it) and categories the stores have. */
+export function parsePlaceHold(body: unknown): PlaceHoldBody {
+  return checkHeldCategories(checkBodyValue(placeHoldSchema, body));
 }
 
 export function holdView(hold: Hold): Record<string, unknown> {
@@ -73,18 +72,20 @@ async function recordOnRequests(
   hold: Hold,
 ): Promise<void> {
   for (const requestId of requestIds) {
-    await deps.requests.appendEvent(requestId, {
+    await deps.events.append(requestId, {
       type,
       detail: { holdId: hold.holdId, caseReference: hold.caseReference },
     });
   }
 }
 
-export async function placeHold(deps: ApiDeps, event: ApiEvent): Promise<ApiResult> {
-  const principal = principalOf(event);
-  requireRole(principal, PLACERS);
-  const body = parsePlaceHold(parseJsonBody(event));
-  const holds = holdsOf(deps);
+export async function placeHold(
+  deps: ApiDeps,
+  principal: Principal,
+  body: PlaceHoldBody,
+): Promise<ApiResult> {
+  checkHeldCategories(body);
+  const { holds } = deps;
   const subjectHash = await deps.hasher.hash(identifierOf(body.subject));
   const affected = await holds.erasureRequestsFor(subjectHash);
   const hold = await holds.place(
@@ -107,77 +108,44 @@ export async function placeHold(deps: ApiDeps, event: ApiEvent): Promise<ApiResu
   );
 }
 
-const LIST_PARAMS = ['subjectHash', 'requestId', 'status'];
-
-export async function listHolds(deps: ApiDeps, event: ApiEvent): Promise<ApiResult> {
-  requireRole(principalOf(event), READERS);
-  const query = queryOf(event);
-  const unknown = Object.keys(query).find((k) => !LIST_PARAMS.includes(k));
-  if (unknown)
-    throw new ApiError(400, 'UNKNOWN_PARAMETER', `Unknown query parameter: ${unknown.slice(0, 64)}`);
-  if ((query.subjectHash === undefined) === (query.requestId === undefined)) {
-    throw new ApiError(400, 'INVALID_PARAMETER', 'Give exactly one of subjectHash or requestId');
-  }
-  const status = query.status ?? 'all';
-  if (!['active', 'released', 'all'].includes(status)) {
-    throw new ApiError(400, 'INVALID_PARAMETER', 'status must be active, released or all');
-  }
-  const holds = holdsOf(deps);
-  let hashes: string[];
-  if (query.subjectHash !== undefined) {
-    if (!/^[A-Za-z0-9_-]{43}$/.test(query.subjectHash)) {
-      throw new ApiError(400, 'INVALID_PARAMETER', 'subjectHash must be a subject hash this API returned');
-    }
-    hashes = [query.subjectHash];
-  } else {
-    const requestId = query.requestId ?? '';
-    const record = REQUEST_ID.test(requestId) ? await deps.requests.get(requestId) : undefined;
-    if (!record) throw new ApiError(404, 'REQUEST_NOT_FOUND', 'No such request');
-    // Every identifier of the request's subject: the holds its erasure would honour.
-    hashes = [
-      record.subjectHash,
-      ...(record.accountHash ? [record.accountHash] : []),
-      ...(record.resolvedSubject
-        ? await identifierHashesOf(deps.hasher, record.resolvedSubject.identifiers)
-        : []),
-    ];
-  }
-  const byId = new Map<string, Hold>();
-  for (const hash of new Set(hashes)) {
-    for (const hold of await holds.listBySubjectHash(
-      hash,
-      status === 'all' ? undefined : (status as Hold['status']),
-    ))
-      byId.set(hold.holdId, hold);
-  }
-  const list = [...byId.values()].sort((a, b) => (a.placedAt < b.placedAt ? 1 : -1));
-  return json(200, { holds: list.map(holdView) });
+/** The keyed hashes whose holds concern a listing: the one given, or every identifier of a request's subject. */
+async function hashesToList(
+  deps: ApiDeps,
+  query: { subjectHash?: string; requestId?: string },
+): Promise<string[]> {
+  if (query.subjectHash !== undefined) return [query.subjectHash];
+  const record = await loadRequest(deps, query.requestId ?? '');
+  // Every identifier of the request's subject: the holds its erasure would honour.
+  return [
+    record.subjectHash,
+    ...(record.accountHash ? [record.accountHash] : []),
+    ...(record.resolvedSubject
+      ? await identifierHashesOf(deps.hasher, record.resolvedSubject.identifiers)
+      : []),
+  ];
 }
 
 async function loadHold(deps: ApiDeps, holdId: string): Promise<Hold> {
-  const hold = HOLD_ID.test(holdId) ? await holdsOf(deps).get(holdId) : undefined;
-  if (!hold) throw new ApiError(404, 'HOLD_NOT_FOUND', 'No such hold');
+  const hold = await deps.holds.get(holdId);
+  if (!hold) throw notFound('holdId');
   return hold;
 }
 
-export async function getHold(deps: ApiDeps, event: ApiEvent, holdId: string): Promise<ApiResult> {
-  requireRole(principalOf(event), READERS);
-  return json(200, holdView(await loadHold(deps, holdId)));
-}
-
-export async function releaseHold(deps: ApiDeps, event: ApiEvent, holdId: string): Promise<ApiResult> {
-  const principal = principalOf(event);
-  requireRole(principal, PLACERS);
-  const body = parseRelease(event);
+export async function releaseHold(
+  deps: ApiDeps,
+  principal: Principal,
+  holdId: string,
+  reason: string | undefined,
+): Promise<ApiResult> {
   const current = await loadHold(deps, holdId);
-  const holds = holdsOf(deps);
+  const { holds } = deps;
   const affected = await holds.erasureRequestsFor(current.subjectHash);
   const { hold, changed } = await holds.release(
     holdId,
-    { actor: principal.callerId, role: principal.roles[0], reason: body.reason },
+    { actor: principal.callerId, role: principal.roles[0], reason },
     affected.map((requestId) => ({ requestId })),
   );
-  if (!hold) throw new ApiError(404, 'HOLD_NOT_FOUND', 'No such hold');
+  if (!hold) throw notFound('holdId');
   if (changed) await recordOnRequests(deps, affected, 'hold.released', hold);
   // Releasing twice is fine: the first release stands.
   return json(200, {
@@ -187,12 +155,9 @@ export async function releaseHold(deps: ApiDeps, event: ApiEvent, holdId: string
   });
 }
 
-const HOLD_PARAM = '([^/]+)';
-
 export const holdRoutes: Route[] = [
-  {
+  defineRoute({
     method: 'POST',
-    pattern: /^\/v1\/holds$/,
     path: '/v1/holds',
     operationId: 'placeHold',
     summary:
@@ -200,54 +165,57 @@ export const holdRoutes: Route[] = [
     access: PLACERS,
     requestSchema: placeHoldSchema,
     responses: { '201': 'The hold', '400': 'Invalid body (unknown store or category, ...)' },
-    handler: (deps, event) => placeHold(deps, event),
-  },
-  {
+    handler: (deps, { principal, body }) => placeHold(deps, principal, body),
+  }),
+  defineRoute({
     method: 'GET',
-    pattern: /^\/v1\/holds$/,
     path: '/v1/holds',
     operationId: 'listHolds',
     summary: "Holds on a subject (by its keyed hash) or on a request's subject (every identifier)",
     access: READERS,
-    query: [
-      {
-        name: 'subjectHash',
-        description: 'The subjectHash a hold or request returned (raw identifiers never go in URLs)',
-        schema: { type: 'string', maxLength: 43 },
-      },
-      {
-        name: 'requestId',
-        description: "Holds on any identifier of this request's subject",
-        schema: { type: 'string', maxLength: 36 },
-      },
-      {
-        name: 'status',
+    query: strictQuery({
+      subjectHash: subjectHashParam,
+      requestId: { ...requestIdSchema, description: "Holds on any identifier of this request's subject" },
+      status: {
+        type: 'string',
+        enum: ['active', 'released', 'all'],
+        default: 'all',
         description: 'active, released or all (default)',
-        schema: { type: 'string', enum: ['active', 'released', 'all'] },
       },
-    ],
+    }),
     responses: { '200': 'The holds, newest first' },
-    handler: (deps, event) => listHolds(deps, event),
-  },
-  {
+    handler: async (deps, { query }) => {
+      if ((query.subjectHash === undefined) === (query.requestId === undefined)) {
+        throw new ApiError(400, 'INVALID_PARAMETER', 'Give exactly one of subjectHash or requestId');
+      }
+      const { holds } = deps;
+      const byId = new Map<string, Hold>();
+      for (const hash of new Set(await hashesToList(deps, query))) {
+        const status = query.status === 'all' ? undefined : query.status;
+        for (const hold of await holds.listBySubjectHash(hash, status)) byId.set(hold.holdId, hold);
+      }
+      const list = [...byId.values()].sort((a, b) => (a.placedAt < b.placedAt ? 1 : -1));
+      return json(200, { holds: list.map(holdView) });
+    },
+  }),
+  defineRoute({
     method: 'GET',
-    pattern: new RegExp(`^/v1/holds/${HOLD_PARAM}$`),
     path: '/v1/holds/{holdId}',
     operationId: 'getHold',
     summary: 'One hold',
     access: READERS,
     responses: { '200': 'The hold', '404': 'No such hold' },
-    handler: (deps, event, [id]) => getHold(deps, event, id ?? ''),
-  },
-  {
+    handler: async (deps, { params }) => json(200, holdView(await loadHold(deps, params.holdId))),
+  }),
+  defineRoute({
     method: 'POST',
-    pattern: new RegExp(`^/v1/holds/${HOLD_PARAM}/release$`),
     path: '/v1/holds/{holdId}/release',
     operationId: 'releaseHold',
     summary: 'Release a hold; the erasures it held resume at the next sweep',
     access: PLACERS,
     requestSchema: releaseHoldSchema,
+    optionalBody: true,
     responses: { '200': 'Released (or already released)', '404': 'No such hold' },
-    handler: (deps, event, [id]) => releaseHold(deps, event, id ?? ''),
-  },
+    handler: (deps, { principal, params, body }) => releaseHold(deps, principal, params.holdId, body.reason),
+  }),
 ];

@@ -1,10 +1,9 @@
 /** GET /.well-known/jwks.json: public keys that verify archives and certificates, old ones included. */
-import type { Route } from '../router';
+import { defineRoute, type Route } from '../router';
 
 export const jwksRoutes: Route[] = [
-  {
+  defineRoute({
     method: 'GET',
-    pattern: /^\/\.well-known\/jwks\.json$/,
     path: '/.well-known/jwks.json',
     operationId: 'getJwks',
     summary: 'Public keys (ES256) that verify archives, certificates and callbacks',
@@ -16,5 +15,5 @@ export const jwksRoutes: Route[] = [
       headers: { 'content-type': 'application/jwk-set+json', 'cache-control': 'public, max-age=300' },
       body: JSON.stringify(await deps.jwks()),
     }),
-  },
+  }),
 ];

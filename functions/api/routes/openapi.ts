@@ -1,14 +1,13 @@
 /** GET /v1/openapi.json: the OpenAPI 3.1 document, built from the route table it describes. */
 import { buildOpenApi } from '../openapi';
-import type { Route } from '../router';
+import { defineRoute, type Route } from '../router';
 
 /** `routes` is read when first served, so the document lists every route core.ts registers. */
 export function openApiRoutes(routes: () => readonly Route[]): Route[] {
   let cached: string | undefined;
   return [
-    {
+    defineRoute({
       method: 'GET',
-      pattern: /^\/v1\/openapi\.json$/,
       path: '/v1/openapi.json',
       operationId: 'getOpenApi',
       summary: 'This document',
@@ -22,6 +21,6 @@ export function openApiRoutes(routes: () => readonly Route[]): Route[] {
           body: cached,
         };
       },
-    },
+    }),
   ];
 }

@@ -7,28 +7,26 @@
  * account's email, a scan of the platform's table per request. Responses and callbacks are signed with
  * the archive signing key (see docs/api.md).
  */
-import type { RequestRecord, RequestType, SubjectInput } from '../../lib/requests/requests';
+import type { RequestRecord, RequestType, SubjectInput } from '../../lib/requests/records';
 import { openDsrStatus, resultsUrl } from '../../lib/requests/opendsr-status';
 import { OPENDSR_DOMAIN_HEADER, openDsrSignatureHeaders } from '../../lib/webhooks/signing';
-import { principalOf, requireRole } from '../auth';
+import { ROLES, type Principal } from '../auth';
 import type { ApiDeps } from '../deps';
-import { ApiError, parseJsonBody, type ApiEvent, type ApiResult } from '../http';
-import type { Route } from '../router';
-import { openDsrCreateSchema, parseOpenDsrCreate, type OpenDsrCreateBody } from '../schemas';
-import { cancelRecord, clockOf, openRequest, settingsOf } from './requests';
+import { ApiError, type ApiEvent, type ApiResult } from '../http';
+import { notFound } from '../path-params';
+import { cancelRecord } from '../request-cancelling';
+import { openRequest, supportsType } from '../request-opening';
+import { clockOf, settingsOf } from '../request-settings';
+import { defineRoute, type Route } from '../router';
+import { openDsrCreateSchema, type OpenDsrCreateBody } from '../schemas';
 
 const API_VERSION = '1.0';
-const SRID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
 const TYPES: Record<OpenDsrCreateBody['subject_request_type'], RequestType> = {
   access: 'export',
   portability: 'export',
   erasure: 'erasure',
 };
-
-function supports(deps: ApiDeps, type: RequestType): boolean {
-  return deps.workflows.supports ? deps.workflows.supports(type) : type === 'export';
-}
 
 /** Where this API is reachable, for URLs in OpenDSR bodies. */
 export function publicBaseUrl(deps: ApiDeps, event: ApiEvent): string {
@@ -53,7 +51,7 @@ async function signedJson(deps: ApiDeps, statusCode: number, body: unknown): Pro
 }
 
 export async function discovery(deps: ApiDeps, event: ApiEvent): Promise<ApiResult> {
-  const types = (Object.keys(TYPES) as (keyof typeof TYPES)[]).filter((t) => supports(deps, TYPES[t]));
+  const types = (Object.keys(TYPES) as (keyof typeof TYPES)[]).filter((t) => supportsType(deps, TYPES[t]));
   return signedJson(deps, 200, {
     api_version: API_VERSION,
     supported_identities: [
@@ -93,12 +91,14 @@ function statusBody(record: RequestRecord, base: string): Record<string, unknown
   return body;
 }
 
-export async function createOpenDsr(deps: ApiDeps, event: ApiEvent): Promise<ApiResult> {
-  const principal = principalOf(event);
-  requireRole(principal, ['support']);
-  const body = parseOpenDsrCreate(parseJsonBody(event));
+export async function createOpenDsr(
+  deps: ApiDeps,
+  event: ApiEvent,
+  principal: Principal,
+  body: OpenDsrCreateBody,
+): Promise<ApiResult> {
   const type = TYPES[body.subject_request_type];
-  if (!supports(deps, type)) {
+  if (!supportsType(deps, type)) {
     throw new ApiError(
       400,
       'UnsupportedRequestType',
@@ -154,19 +154,12 @@ export async function createOpenDsr(deps: ApiDeps, event: ApiEvent): Promise<Api
 }
 
 async function loadBySrid(deps: ApiDeps, srid: string): Promise<RequestRecord> {
-  const record = SRID.test(srid) ? await deps.requests.findByExternalId('opendsr', srid) : undefined;
-  if (!record) throw new ApiError(404, 'RequestNotFound', 'No such subject_request_id');
+  const record = await deps.requests.findByExternalId('opendsr', srid);
+  if (!record) throw notFound('subjectRequestId');
   return record;
 }
 
-export async function getOpenDsr(deps: ApiDeps, event: ApiEvent, srid: string): Promise<ApiResult> {
-  requireRole(principalOf(event), ['support', 'legal', 'auditor']);
-  return signedJson(deps, 200, statusBody(await loadBySrid(deps, srid), publicBaseUrl(deps, event)));
-}
-
-export async function cancelOpenDsr(deps: ApiDeps, event: ApiEvent, srid: string): Promise<ApiResult> {
-  const principal = principalOf(event);
-  requireRole(principal, ['support']);
+export async function cancelOpenDsr(deps: ApiDeps, principal: Principal, srid: string): Promise<ApiResult> {
   const record = await loadBySrid(deps, srid);
   try {
     await cancelRecord(deps, principal, record);
@@ -185,20 +178,18 @@ export async function cancelOpenDsr(deps: ApiDeps, event: ApiEvent, srid: string
 }
 
 export const openDsrRoutes: Route[] = [
-  {
+  defineRoute({
     method: 'GET',
-    pattern: /^\/opendsr\/v1\/discovery$/,
     path: '/opendsr/v1/discovery',
     operationId: 'openDsrDiscovery',
     summary: 'OpenDSR discovery: identities, request types, where the signing keys are',
     access: 'public',
     dialect: 'opendsr',
     responses: { '200': 'Discovery document' },
-    handler: (deps, event) => discovery(deps, event),
-  },
-  {
+    handler: (deps, { event }) => discovery(deps, event),
+  }),
+  defineRoute({
     method: 'POST',
-    pattern: /^\/opendsr\/v1\/requests$/,
     path: '/opendsr/v1/requests',
     operationId: 'openDsrCreate',
     summary: 'OpenDSR request (access/portability -> export, erasure -> erasure)',
@@ -206,28 +197,31 @@ export const openDsrRoutes: Route[] = [
     dialect: 'opendsr',
     requestSchema: openDsrCreateSchema,
     responses: { '201': 'Created', '400': 'Invalid or unsupported (OpenDSR error shape)' },
-    handler: (deps, event) => createOpenDsr(deps, event),
-  },
-  {
+    handler: (deps, { event, principal, body }) => createOpenDsr(deps, event, principal, body),
+  }),
+  defineRoute({
     method: 'GET',
-    pattern: /^\/opendsr\/v1\/requests\/([^/]+)$/,
     path: '/opendsr/v1/requests/{subjectRequestId}',
     operationId: 'openDsrStatus',
     summary: 'OpenDSR status: pending | in_progress | completed | cancelled',
-    access: ['support', 'legal', 'auditor'],
+    access: ROLES,
     dialect: 'opendsr',
     responses: { '200': 'Status' },
-    handler: (deps, event, [id]) => getOpenDsr(deps, event, id ?? ''),
-  },
-  {
+    handler: async (deps, { event, params }) =>
+      signedJson(
+        deps,
+        200,
+        statusBody(await loadBySrid(deps, params.subjectRequestId), publicBaseUrl(deps, event)),
+      ),
+  }),
+  defineRoute({
     method: 'DELETE',
-    pattern: /^\/opendsr\/v1\/requests\/([^/]+)$/,
     path: '/opendsr/v1/requests/{subjectRequestId}',
     operationId: 'openDsrCancel',
     summary: 'OpenDSR cancellation (while pending)',
     access: ['support'],
     dialect: 'opendsr',
     responses: { '202': 'Cancelled' },
-    handler: (deps, event, [id]) => cancelOpenDsr(deps, event, id ?? ''),
-  },
+    handler: (deps, { principal, params }) => cancelOpenDsr(deps, principal, params.subjectRequestId),
+  }),
 ];

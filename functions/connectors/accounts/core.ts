@@ -17,9 +17,8 @@ import type {
   ErasureContext,
 } from '../../lib/connectors/contract';
 import { STORE_CATEGORIES } from '../../lib/erasure/types';
-import { retentionUntil } from '../../lib/erasure/policy';
 import { ContractError, classifyAwsError } from '../../lib/runtime/errors';
-import { planByCategory, zeroOutcome } from '../../lib/erasure/erasure-plan';
+import { planByCategory, vaultCopy, zeroOutcome } from '../../lib/erasure/erasure-plan';
 import { removeAttributesIfPresent } from '../../lib/aws/dynamo-paging';
 import { pickKept, type SuppressionWriter } from '../../lib/erasure/vault';
 
@@ -116,7 +115,7 @@ export function toExportedProfile(item: Item): Item {
   return profile;
 }
 
-export function toExportedLinkedAccount(userId: string, linked: Item): Item {
+function toExportedLinkedAccount(userId: string, linked: Item): Item {
   const out: Item = { userId };
   for (const [key, value] of Object.entries(linked)) {
     if (!SECRET_LINKED_ACCOUNT_ATTRIBUTES.has(key)) out[key] = value;
@@ -136,7 +135,7 @@ const CATEGORY_ATTRIBUTES: Readonly<Record<Exclude<AccountsCategory, 'profile'>,
   'marketing-consents': 'consents',
 };
 
-export function categoryOfAttribute(attribute: string): AccountsCategory {
+function categoryOfAttribute(attribute: string): AccountsCategory {
   for (const [category, name] of Object.entries(CATEGORY_ATTRIBUTES)) {
     if (name === attribute) return category as AccountsCategory;
   }
@@ -266,16 +265,14 @@ export function createAccountsConnector(
             outcome[category].untouched += count;
           } else if (entry?.action === 'retain' && entry.rule) {
             // Copied to the vault first: the item is removed only after every kept copy is stored.
-            const until = retentionUntil(entry.rule, consentsDate(item, now));
-            if (until.getTime() > now.getTime()) {
-              await ctx.vault.put({
-                store: 'accounts',
-                category,
-                recordId: consentsRecordId(ctx.subject.subjectHash, userId),
-                until: until.toISOString(),
-                basis: `${entry.rule.basis.law}, ${entry.rule.basis.provision}`,
-                data: pickKept(item, entry.rule.keep),
-              });
+            const copy = vaultCopy(entry.rule, consentsDate(item, now), now, {
+              store: 'accounts',
+              category,
+              recordId: consentsRecordId(ctx.subject.subjectHash, userId),
+              data: (keep) => pickKept(item, keep),
+            });
+            if (copy) {
+              await ctx.vault.put(copy);
               outcome[category].retained += count;
             } else {
               outcome[category].deleted += count;

@@ -22,7 +22,7 @@ import { forEachLimited } from '../../lib/runtime/concurrency';
 import { asList, asString, isRecord, queryPages, toJsonValue, type Item } from '../../lib/aws/dynamo-paging';
 import { isSecretKey } from '../../lib/connectors/card-masking';
 import { createChatErasure } from './erasure';
-import { roomActivityQuery } from './queries';
+import { messagesBySenderQuery, roomActivityQuery } from './queries';
 import type { ChatConfig } from './config';
 
 export type { ChatConfig };
@@ -31,7 +31,7 @@ export { roomActivityQuery };
 
 const personRef = { type: ['string', 'null'] } as const;
 
-export const messagesSpec: CollectionSpec = {
+const messagesSpec: CollectionSpec = {
   name: 'messages',
   description: 'Messages you sent, with their attachments. Other people are shown as pseudonyms (person-…).',
   tabular: false,
@@ -72,7 +72,7 @@ export const messagesSpec: CollectionSpec = {
   },
 };
 
-export const roomsSpec: CollectionSpec = {
+const roomsSpec: CollectionSpec = {
   name: 'rooms',
   description: 'Chat rooms you wrote in. Other members are shown as pseudonyms only.',
   tabular: false,
@@ -92,7 +92,7 @@ export const roomsSpec: CollectionSpec = {
   },
 };
 
-export const mentionsSpec: CollectionSpec = {
+const mentionsSpec: CollectionSpec = {
   name: 'mentions',
   description:
     'Messages by other people that mention you, in rooms you wrote in: when, where and who (as a pseudonym).',
@@ -111,7 +111,7 @@ export const mentionsSpec: CollectionSpec = {
   },
 };
 
-export const complaintsSpec: CollectionSpec = {
+const complaintsSpec: CollectionSpec = {
   name: 'complaints',
   description: 'Reports (complaints) filed on your messages, and reports you filed on messages of others.',
   tabular: true,
@@ -269,14 +269,7 @@ export function createChatConnector(
 
       // 1. The subject's own messages; each new room is read as soon as it appears.
       for (const userId of userIds) {
-        const pages = queryPages(doc, {
-          TableName: config.messagesTable,
-          IndexName: config.bySenderIndex,
-          KeyConditionExpression: '#senderId = :senderId',
-          ExpressionAttributeNames: { '#senderId': 'senderId' },
-          ExpressionAttributeValues: { ':senderId': userId },
-        });
-        for await (const items of pages) {
+        for await (const items of queryPages(doc, messagesBySenderQuery(config, userId))) {
           const newRooms = new Set<string>();
           for (const item of items) {
             const roomId = asString(item.roomId);
@@ -326,7 +319,7 @@ export function createChatConnector(
 }
 
 /** A room as exported: the subject's own ids kept, everyone else a pseudonym. */
-export function toExportedRoom(room: Item, people: People): Item {
+function toExportedRoom(room: Item, people: People): Item {
   const members = asList(room.members).filter((id): id is string => typeof id === 'string');
   people.learn(members);
   const hasMembers = room.members !== undefined;

@@ -34,15 +34,14 @@ import type {
 import { forEachLimited } from '../../lib/runtime/concurrency';
 import { asList, asString, isRecord, queryPages, toJsonValue, type Item } from '../../lib/aws/dynamo-paging';
 import { ContractError } from '../../lib/runtime/errors';
-import { zeroOutcome } from '../../lib/erasure/erasure-plan';
+import { vaultCopy, zeroOutcome } from '../../lib/erasure/erasure-plan';
 import { log } from '../../lib/runtime/logger';
-import { retentionUntil } from '../../lib/erasure/policy';
 import { pickKept } from '../../lib/erasure/vault';
 import { erasePrefix, usableInPrefix } from '../../lib/connectors/media-objects';
 import type { ChatConfig } from './config';
-import { roomActivityQuery } from './queries';
+import { messagesBySenderQuery, roomActivityQuery } from './queries';
 
-export const CHAT_CATEGORIES = ['messages', 'complaints', 'mentions', 'room-memberships'] as const;
+const CHAT_CATEGORIES = ['messages', 'complaints', 'mentions', 'room-memberships'] as const;
 type ChatCategory = (typeof CHAT_CATEGORIES)[number];
 
 interface MessageRef {
@@ -116,13 +115,7 @@ export function createChatErasure({ doc, s3, config }: ChatErasureDeps) {
     const own: OwnMessage[] = [];
     const roomIds = new Set<string>();
     for (const userId of userIds) {
-      for await (const items of queryPages(doc, {
-        TableName: config.messagesTable,
-        IndexName: config.bySenderIndex,
-        KeyConditionExpression: '#senderId = :senderId',
-        ExpressionAttributeNames: { '#senderId': 'senderId' },
-        ExpressionAttributeValues: { ':senderId': userId },
-      })) {
+      for await (const items of queryPages(doc, messagesBySenderQuery(config, userId))) {
         for (const item of items) {
           const roomId = asString(item.roomId);
           const sk = asString(item.sk);
@@ -321,16 +314,14 @@ export function createChatErasure({ doc, s3, config }: ChatErasureDeps) {
     if (rule.from === 'complaintDate') from = complaintDate;
     else if (rule.from === 'accountDeletion') from = ctx.now().toISOString();
     else throw new ContractError(`Chat records carry no '${rule.from}'`);
-    const until = retentionUntil(rule, from);
-    if (until.getTime() <= ctx.now().getTime()) return false;
-    await ctx.vault.put({
+    const copy = vaultCopy(rule, from, ctx.now(), {
       store: 'chat',
       category: 'complaints',
       recordId,
-      until: until.toISOString(),
-      basis: `${rule.basis.law}, ${rule.basis.provision}`,
-      data: pickKept(record, rule.keep),
+      data: (keep) => pickKept(record, keep),
     });
+    if (!copy) return false;
+    await ctx.vault.put(copy);
     return true;
   }
 

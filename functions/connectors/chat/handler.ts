@@ -7,7 +7,7 @@ import { mediaBucketVersioned } from '../../lib/connectors/media-objects';
 import { createChatConnector } from './core';
 
 /** Policy flag (default off): include bodies of others' messages that mention the subject. */
-export const INCLUDE_CONVERSATION_CONTEXT_ENV = 'CHAT_INCLUDE_CONVERSATION_CONTEXT';
+const INCLUDE_CONVERSATION_CONTEXT_ENV = 'CHAT_INCLUDE_CONVERSATION_CONTEXT';
 
 const config = {
   roomsTable: requireEnv(ENV.chatRoomsTable),

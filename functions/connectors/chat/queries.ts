@@ -1,6 +1,17 @@
 import type { QueryCommandInput } from '@aws-sdk/lib-dynamodb';
 import type { ChatConfig } from './config';
 
+/** Every message one of the subject's user ids sent, through the messages table's by-sender index. */
+export function messagesBySenderQuery(config: ChatConfig, userId: string): QueryCommandInput {
+  return {
+    TableName: config.messagesTable,
+    IndexName: config.bySenderIndex,
+    KeyConditionExpression: '#senderId = :senderId',
+    ExpressionAttributeNames: { '#senderId': 'senderId' },
+    ExpressionAttributeValues: { ':senderId': userId },
+  };
+}
+
 /**
  * The room Query of the mentions pass: only messages that carry mentions or reports, not written by the
  * subject, and only the attributes needed (bodies only when the policy asks for them), which keeps busy

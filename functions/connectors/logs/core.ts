@@ -131,7 +131,7 @@ function withoutSecrets(entry: Line): Line {
 }
 
 /** A subject's access-log line as exported, or undefined when the line is not theirs. */
-export function toAccessRecord(
+function toAccessRecord(
   line: Line,
   userIds: ReadonlySet<string>,
   deviceIds: ReadonlySet<string>,
@@ -148,7 +148,7 @@ export function toAccessRecord(
 const SESSION_KNOWN = new Set(['sessionId', 'worldId', 'startedAt', 'endedAt', 'participants']);
 
 /** A voice session as exported, or undefined when the subject did not take part. */
-export function toVoiceSessionRecord(line: Line, people: People): Line | undefined {
+function toVoiceSessionRecord(line: Line, people: People): Line | undefined {
   const participants = Array.isArray(line.participants) ? line.participants.filter(isRecord) : [];
   const own = participants.filter((p) => people.isSubject(p.userId));
   if (own.length === 0) return undefined;

@@ -2,7 +2,7 @@
  * Media connector, collect side: every object under the subject's own prefixes (avatars, voice clips,
  * uploads, behaviour data), listed with ListObjectsV2 and copied into the archive as original files, plus
  * a `files` table naming each one with its original key and file name. Object keys and file names come
- * from users' devices: the archive path is always sanitised (functions/shared/archive-path.ts), the
+ * from users' devices: the archive path is always sanitised (functions/lib/export/archive-path.ts), the
  * original is kept in the table. Chat attachments are exported by the chat connector with their message.
  */
 import type { S3Client } from '@aws-sdk/client-s3';
@@ -40,7 +40,7 @@ export interface MediaConfig {
   concurrency?: number;
 }
 
-export const filesSpec: CollectionSpec = {
+const filesSpec: CollectionSpec = {
   name: 'files',
   description:
     'Files you stored with us: avatars, voice recordings, uploads and behaviour data. Each is included in media/media/.',
@@ -135,7 +135,7 @@ async function listAll(s3: S3Client, bucket: string, prefix: string): Promise<Li
  * here: attachment objects are keyed by room and message, not by user, so the chat connector (which
  * knows the subject's messages) deletes them with their messages and media reports the category as 0.
  */
-export const CATEGORY_BY_FOLDER: Readonly<Record<string, string>> = {
+const CATEGORY_BY_FOLDER: Readonly<Record<string, string>> = {
   avatars: 'avatars',
   voice: 'voice-recordings',
   uploads: 'uploads',

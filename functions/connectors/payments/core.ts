@@ -8,7 +8,6 @@
  * `billingAddress`; `transactions` = everything else. Retained transactions go to the vault stripped to
  * the rule's `keep` fields (card data is never among them), then the item is deleted.
  */
-import { createHash } from 'node:crypto';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type {
   CategoryInventoryView,
@@ -20,12 +19,10 @@ import type {
   ErasureContext,
   PlanEntryView,
 } from '../../lib/connectors/contract';
-import { retentionUntil } from '../../lib/erasure/policy';
 import { STORE_CATEGORIES } from '../../lib/erasure/types';
-import { classifyAwsError } from '../../lib/runtime/errors';
-import { planByCategory, zeroOutcome } from '../../lib/erasure/erasure-plan';
+import { planByCategory, vaultCopy, zeroOutcome } from '../../lib/erasure/erasure-plan';
 import { batchWriteAll, pickKept } from '../../lib/erasure/vault';
-import { isRecord, queryPages, toJsonValue, type Item } from '../../lib/aws/dynamo-paging';
+import { isRecord, toJsonValue, type Item } from '../../lib/aws/dynamo-paging';
 import { removeAttributesIfPresent } from '../../lib/aws/dynamo-paging';
 import {
   isPanKey,
@@ -34,12 +31,18 @@ import {
   maskCardNumber,
   scrubCardData,
 } from '../../lib/connectors/card-masking';
+import {
+  groupByDay,
+  recordIdOf,
+  recordInstant,
+  userPartitionPages,
+} from '../../lib/connectors/user-keyed-items';
 
 export interface PaymentsConfig {
   tableName: string;
 }
 
-export const transactionsSpec: CollectionSpec = {
+const transactionsSpec: CollectionSpec = {
   name: 'transactions',
   description:
     'Your purchases, refunds, subscriptions and payouts. Cards show brand, last 4 digits and expiry only.',
@@ -198,7 +201,7 @@ const KEY_ATTRIBUTES = new Set(['userId', 'sk']);
 const UPDATE_CONCURRENCY = 8;
 
 /** Card data and the billing address: the payment-instruments category, never retained. */
-export function isInstrumentAttribute(name: string): boolean {
+function isInstrumentAttribute(name: string): boolean {
   return name === 'card' || name === 'billingAddress' || isPanKey(name) || isSecretKey(name);
 }
 
@@ -216,43 +219,12 @@ export function splitItem(item: Item): ItemParts {
   return parts;
 }
 
-function validInstant(value: unknown): string | undefined {
-  if (typeof value !== 'string') return undefined;
-  const at = new Date(value);
-  return Number.isNaN(at.getTime()) ? undefined : at.toISOString();
-}
-
 /**
  * A transaction's date: `txnAt`, else the sort key's `<txnAt>#` prefix. Neither readable: now, so a
  * retention runs from now (never shorter than the statute asks).
  */
 export function transactionDate(item: Item, now: Date): string {
-  const sk = typeof item.sk === 'string' ? item.sk.slice(0, Math.max(0, item.sk.indexOf('#'))) : undefined;
-  return validInstant(item.txnAt) ?? validInstant(sk) ?? now.toISOString();
-}
-
-function recordIdOf(item: Item): string {
-  if (typeof item.txnId === 'string' && item.txnId !== '') return item.txnId;
-  // The key names the transaction uniquely; hashed, so the vault id carries no user id.
-  const digest = createHash('sha256')
-    .update(`${String(item.userId)}\u0000${String(item.sk)}`)
-    .digest('hex');
-  return `key-${digest.slice(0, 32)}`;
-}
-
-/** Groups per UTC day; `at` is the latest instant of the day's records (DatedGroup's rule). */
-function groupByDay(instants: readonly string[]): { at: string; count: number }[] {
-  const days = new Map<string, { at: string; count: number }>();
-  for (const at of instants) {
-    const day = at.slice(0, 10);
-    const group = days.get(day);
-    if (!group) days.set(day, { at, count: 1 });
-    else {
-      group.count += 1;
-      if (at > group.at) group.at = at;
-    }
-  }
-  return [...days.values()].sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : 0));
+  return recordInstant(item, 'txnAt', now);
 }
 
 async function forEachLimit<T>(items: readonly T[], limit: number, task: (item: T) => Promise<void>) {
@@ -264,24 +236,7 @@ async function forEachLimit<T>(items: readonly T[], limit: number, task: (item: 
 }
 
 export function createPaymentsConnector(doc: DynamoDBDocumentClient, config: PaymentsConfig): Connector {
-  const pagesOf = (userId: string) =>
-    queryPages(doc, {
-      TableName: config.tableName,
-      KeyConditionExpression: '#userId = :userId',
-      ExpressionAttributeNames: { '#userId': 'userId' },
-      ExpressionAttributeValues: { ':userId': userId },
-      ConsistentRead: true,
-    });
-
-  async function* allPages(userIds: readonly string[]): AsyncGenerator<Item[]> {
-    for (const userId of new Set(userIds)) {
-      try {
-        for await (const items of pagesOf(userId)) yield items;
-      } catch (error) {
-        throw classifyAwsError(error);
-      }
-    }
-  }
+  const allPages = (userIds: readonly string[]) => userPartitionPages(doc, config.tableName, userIds);
 
   return {
     store: 'payments',
@@ -338,20 +293,15 @@ export function createPaymentsConnector(doc: DynamoDBDocumentClient, config: Pay
           if (parts.transaction.length > 0) {
             if (txn?.action === 'held') outcome.transactions.untouched += 1;
             else if (txn?.action === 'retain' && txn.rule) {
-              const until = retentionUntil(txn.rule, transactionDate(item, now));
-              if (until.getTime() > now.getTime()) {
+              const copy = vaultCopy(txn.rule, transactionDate(item, now), now, {
+                store: 'payments',
+                category: 'transactions',
+                recordId: recordIdOf(item, 'txnId'),
                 // Card data is never kept, even if a rule named it: scrubbed after picking.
-                const data = scrubCardData(pickKept(toJsonValue(item) as Item, txn.rule.keep)) as Item;
-                vaulted.push(
-                  ctx.vault.put({
-                    store: 'payments',
-                    category: 'transactions',
-                    recordId: recordIdOf(item),
-                    until: until.toISOString(),
-                    basis: `${txn.rule.basis.law}, ${txn.rule.basis.provision}`,
-                    data,
-                  }),
-                );
+                data: (keep) => scrubCardData(pickKept(toJsonValue(item) as Item, keep)) as Item,
+              });
+              if (copy) {
+                vaulted.push(ctx.vault.put(copy));
                 outcome.transactions.retained += 1;
               } else outcome.transactions.deleted += 1;
             } else if (txnGoes) outcome.transactions.deleted += 1;

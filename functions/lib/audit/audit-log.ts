@@ -4,8 +4,9 @@
  * written with `attribute_not_exists` and never updated; the API has no route that changes them.
  * Who: a client id and its role (systems, not people). The subject appears only as a keyed hash.
  */
-import { PutCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { randomUUID } from 'node:crypto';
+import type { RequestTable } from '../requests/request-table';
 
 export interface AuditEntry {
   /** Client id of the caller, or `workflow` / `system` for state changes made by the orchestrator. */
@@ -26,7 +27,7 @@ export interface AuditRecord extends AuditEntry {
   at: string;
 }
 
-export const AUDIT_KIND = 'audit';
+const AUDIT_KIND = 'audit';
 
 /** The item for one audit entry: callers put it alone or inside a transaction with the change it records. */
 export function auditItem(entry: AuditEntry, at: Date): Record<string, unknown> {
@@ -47,23 +48,14 @@ function stripUndefined<T extends object>(value: T): T {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
 }
 
-export interface AuditPage {
-  records: AuditRecord[];
-  nextCursor?: string;
-}
-
 export class AuditLog {
-  constructor(
-    private readonly doc: DynamoDBDocumentClient,
-    private readonly tableName: string,
-    private readonly clock: () => Date = () => new Date(),
-  ) {}
+  constructor(private readonly table: RequestTable) {}
 
   async record(entry: AuditEntry): Promise<void> {
-    await this.doc.send(
+    await this.table.doc.send(
       new PutCommand({
-        TableName: this.tableName,
-        Item: auditItem(entry, this.clock()),
+        TableName: this.table.tableName,
+        Item: auditItem(entry, this.table.clock()),
         ConditionExpression: 'attribute_not_exists(pk)',
       }),
     );
@@ -92,9 +84,9 @@ export class AuditLog {
       filter = '#requestId = :requestId';
     }
     for (let round = 0; round < 10 && records.length < options.limit; round++) {
-      const page = await this.doc.send(
+      const page = await this.table.doc.send(
         new QueryCommand({
-          TableName: this.tableName,
+          TableName: this.table.tableName,
           IndexName: 'byKind',
           KeyConditionExpression: '#kind = :kind AND #createdAt BETWEEN :from AND :to',
           FilterExpression: filter,

@@ -1,14 +1,19 @@
 /**
- * SDK clients, created once per module and injectable. Endpoints come from the SDK's own
- * service-specific variables (AWS_ENDPOINT_URL_DYNAMODB, AWS_ENDPOINT_URL_S3, ...), which the local
- * stack sets; in AWS they are unset and the SDK uses the regional endpoints.
+ * SDK clients, created once per module and injectable, their calls traced in Lambda. Endpoints come
+ * from the SDK's own service-specific variables (AWS_ENDPOINT_URL_DYNAMODB, AWS_ENDPOINT_URL_S3, ...),
+ * which the local stack sets; in AWS they are unset and the SDK uses the regional endpoints.
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { KMSClient } from '@aws-sdk/client-kms';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
+import { SFNClient } from '@aws-sdk/client-sfn';
+import { traced } from '../runtime/tracing';
 
 let dynamo: DynamoDBDocumentClient | undefined;
 let s3: S3Client | undefined;
+let kms: KMSClient | undefined;
+let stepFunctions: SFNClient | undefined;
 
 /**
  * Takes out the SDK's logger middleware. We give the SDK no logger, yet that middleware still builds a
@@ -23,7 +28,7 @@ export function withoutSdkLogging<T extends { middlewareStack: { remove(name: st
 }
 
 export function documentClient(): DynamoDBDocumentClient {
-  dynamo ??= DynamoDBDocumentClient.from(withoutSdkLogging(new DynamoDBClient({})), {
+  dynamo ??= DynamoDBDocumentClient.from(traced(withoutSdkLogging(new DynamoDBClient({}))), {
     marshallOptions: { removeUndefinedValues: true },
   });
   return dynamo;
@@ -32,16 +37,28 @@ export function documentClient(): DynamoDBDocumentClient {
 export function s3Client(): S3Client {
   const local = Boolean(process.env.AWS_ENDPOINT_URL_S3);
   // s3rver (local) understands only path-style addressing and plain (not aws-chunked) bodies.
-  s3 ??= withoutSdkLogging(
-    new S3Client(
-      local
-        ? {
-            forcePathStyle: true,
-            requestChecksumCalculation: 'WHEN_REQUIRED',
-            responseChecksumValidation: 'WHEN_REQUIRED',
-          }
-        : {},
+  s3 ??= traced(
+    withoutSdkLogging(
+      new S3Client(
+        local
+          ? {
+              forcePathStyle: true,
+              requestChecksumCalculation: 'WHEN_REQUIRED',
+              responseChecksumValidation: 'WHEN_REQUIRED',
+            }
+          : {},
+      ),
     ),
   );
   return s3;
+}
+
+export function kmsClient(): KMSClient {
+  kms ??= traced(new KMSClient({}));
+  return kms;
+}
+
+export function stepFunctionsClient(): SFNClient {
+  stepFunctions ??= traced(new SFNClient({}));
+  return stepFunctions;
 }

@@ -5,10 +5,12 @@
 import { classifyAwsError } from '../runtime/errors';
 import {
   NumberValue,
-  QueryCommand,
+  paginateQuery,
+  paginateScan,
   UpdateCommand,
   type DynamoDBDocumentClient,
   type QueryCommandInput,
+  type ScanCommandInput,
 } from '@aws-sdk/lib-dynamodb';
 
 export type Item = Record<string, unknown>;
@@ -25,12 +27,23 @@ export async function* queryPages(
   doc: DynamoDBDocumentClient,
   input: QueryCommandInput,
 ): AsyncGenerator<Item[]> {
-  let startKey: Item | undefined;
-  do {
-    const page = await doc.send(new QueryCommand({ ...input, ExclusiveStartKey: startKey }));
+  // A copy: the paginator writes each page's start key into the input it is given.
+  for await (const page of paginateQuery({ client: doc }, { ...input, ExclusiveStartKey: undefined })) {
     yield page.Items ?? [];
-    startKey = page.LastEvaluatedKey;
-  } while (startKey);
+  }
+}
+
+/**
+ * Every item of a Scan (of one segment, when the input names one), page by page. Only for one-off
+ * jobs over a whole table (a backfill): nothing that serves one request scans.
+ */
+export async function* scanPages(
+  doc: DynamoDBDocumentClient,
+  input: ScanCommandInput,
+): AsyncGenerator<Item[]> {
+  for await (const page of paginateScan({ client: doc }, { ...input, ExclusiveStartKey: undefined })) {
+    yield page.Items ?? [];
+  }
 }
 
 /**

@@ -1,6 +1,6 @@
 import {
   GetObjectCommand,
-  ListObjectsV2Command,
+  paginateListObjectsV2,
   PutObjectCommand,
   type _Object,
   type S3Client,
@@ -23,21 +23,14 @@ export async function* listPages(
   prefix: string,
   startAfter?: string,
 ): AsyncGenerator<(_Object & { Key: string })[]> {
-  let token: string | undefined;
-  do {
-    const page = await s3.send(
-      new ListObjectsV2Command({
-        Bucket: bucket,
-        Prefix: prefix,
-        ContinuationToken: token,
-        ...(startAfter === undefined ? {} : { StartAfter: startAfter }),
-      }),
-    );
+  for await (const page of paginateListObjectsV2(
+    { client: s3 },
+    { Bucket: bucket, Prefix: prefix, ...(startAfter === undefined ? {} : { StartAfter: startAfter }) },
+  )) {
     yield (page.Contents ?? []).filter(
       (o): o is _Object & { Key: string } => o.Key?.startsWith(prefix) === true,
     );
-    token = page.IsTruncated ? page.NextContinuationToken : undefined;
-  } while (token);
+  }
 }
 
 export async function putJson(s3: S3Client, pointer: S3Pointer, value: unknown): Promise<void> {

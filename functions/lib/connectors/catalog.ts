@@ -36,7 +36,7 @@ export const TASK_FUNCTIONS = {
     folder: 'cleanup-staging',
     localName: 'dsr-cleanup-staging',
   },
-  // Issue 4: erasure.
+  // The erasure workflow's own steps.
   planErasure: {
     substitution: 'PlanErasureFunction',
     folder: 'plan-erasure',
@@ -52,7 +52,7 @@ export const TASK_FUNCTIONS = {
     folder: 'notify-processors',
     localName: 'dsr-notify-processors',
   },
-  // Issue 6: the download link and the optional email to the subject (docs/downloads.md).
+  // The download link and the optional email to the subject (docs/downloads.md).
   notify: { substitution: 'NotifyFunction', folder: 'notify', localName: 'dsr-notify' },
   // The subject index of the logs (docs/log-index.md): S3 events, the schedule and the backfill.
   indexLogs: { substitution: 'IndexLogsFunction', folder: 'index-logs', localName: 'dsr-index-logs' },

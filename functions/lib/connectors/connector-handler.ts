@@ -113,7 +113,7 @@ export async function runErase(
   return { store: connector.store, outcome };
 }
 
-export async function runCollect(
+async function runCollect(
   connector: Connector,
   runtime: ConnectorRuntime,
   input: ConnectorTaskInput,

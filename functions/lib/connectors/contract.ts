@@ -1,5 +1,5 @@
 /**
- * The connector contract: every store (accounts, payments, chat, media, logs) implements `Connector`,
+ * The connector contract: every store of STORE_NAMES (config/data-map.ts) implements `Connector`,
  * and every connector Lambda is the same handler shape (`connectorHandler` in connector-handler.ts).
  * Only pointers, counts and bytes cross the workflow: records and identifiers live in S3 staging,
  * so no personal data reaches Step Functions payloads or execution history. See docs/connectors.md.
@@ -32,6 +32,15 @@ export interface StagedSubject {
   identifiers: SubjectIdentifiers;
   /** Per-request secret for pseudonyms: same person, same pseudonym within one archive only. */
   pseudonymSalt: string;
+  /**
+   * The service the subject belongs to (config/services/): the request's, else the account's, else the
+   * deployment's default service. Absent on subjects staged before services: the default service.
+   */
+  service?: string;
+  /** The request's jurisdiction (ISO 3166 code, or a region such as EU), when it has one. */
+  jurisdiction?: string;
+  /** The account's `locale` (e.g. `ja-JP`), when it has one. */
+  locale?: string;
 }
 
 /** A JSON Schema (draft 2020-12) object, describing one record of a collection. */

@@ -51,6 +51,7 @@ export const DELETE_BATCH = 1000;
 export async function listEntries(s3: S3Client, ref: BucketRef, prefix: string): Promise<StoredEntry[]> {
   const entries: StoredEntry[] = [];
   if (ref.versioned) {
+    // By hand: the SDK has no paginator for ListObjectVersions (it pages on two markers).
     let keyMarker: string | undefined;
     let versionIdMarker: string | undefined;
     do {

@@ -3,8 +3,20 @@
  * form of appendix F (`header..signature`) used for archive manifests. `b64` stays at its default
  * (true), so any standard JOSE library or plain openssl can check a signature: the signing input is
  * `base64url(header) + '.' + base64url(payload)`. Pure crypto, no I/O: keys come from the caller.
+ *
+ * Signing is ours, since a KMS key signs a digest and no JOSE library signs through KMS; checking a
+ * signature, picking a key from a JWKS and thumbprints are jose's.
  */
-import { createHash, createPublicKey, verify as cryptoVerify, type KeyObject } from 'node:crypto';
+import { createPublicKey, type KeyObject } from 'node:crypto';
+import {
+  calculateJwkThumbprint,
+  compactVerify,
+  createLocalJWKSet,
+  decodeProtectedHeader,
+  errors,
+  exportJWK,
+  type CompactVerifyResult,
+} from 'jose';
 import { AppError } from '../runtime/errors';
 
 /** A P-256 public key as a JWK (RFC 7517/7518), as published in the JWKS. */
@@ -62,26 +74,19 @@ export function base64url(data: Buffer | string): string {
   return (typeof data === 'string' ? Buffer.from(data, 'utf8') : data).toString('base64url');
 }
 
-function decodeBase64url(text: string, what: string): Buffer {
-  if (!/^[A-Za-z0-9_-]*$/.test(text)) throw new JwsFormatError(`${what} is not base64url`);
-  return Buffer.from(text, 'base64url');
-}
-
 /** RFC 7638 thumbprint: SHA-256 over the required members in lexicographic order, base64url. */
-export function jwkThumbprint(jwk: Pick<EcPublicJwk, 'crv' | 'kty' | 'x' | 'y'>): string {
-  const canonical = JSON.stringify({ crv: jwk.crv, kty: jwk.kty, x: jwk.x, y: jwk.y });
-  return createHash('sha256').update(canonical, 'utf8').digest('base64url');
+export function jwkThumbprint(jwk: Pick<EcPublicJwk, 'crv' | 'kty' | 'x' | 'y'>): Promise<string> {
+  return calculateJwkThumbprint({ crv: jwk.crv, kty: jwk.kty, x: jwk.x, y: jwk.y }, 'sha256');
 }
 
 /** The public JWK of a P-256 key (private or public KeyObject), with its thumbprint as `kid`. */
-export function publicJwk(key: KeyObject): EcPublicJwk {
-  const publicKey = key.type === 'private' ? createPublicKey(key) : key;
-  const exported = publicKey.export({ format: 'jwk' });
-  if (exported.kty !== 'EC' || exported.crv !== 'P-256' || !exported.x || !exported.y) {
+export async function publicJwk(key: KeyObject): Promise<EcPublicJwk> {
+  const { kty, crv, x, y } = await exportJWK(key.type === 'private' ? createPublicKey(key) : key);
+  if (kty !== 'EC' || crv !== 'P-256' || !x || !y) {
     throw new SigningError('Signing keys must be EC P-256 keys');
   }
-  const base = { kty: 'EC' as const, crv: 'P-256' as const, x: exported.x, y: exported.y };
-  return { ...base, kid: jwkThumbprint(base), use: 'sig', alg: 'ES256' };
+  const base = { kty: 'EC' as const, crv: 'P-256' as const, x, y };
+  return { ...base, kid: await jwkThumbprint(base), use: 'sig', alg: 'ES256' };
 }
 
 export function keyFromJwk(jwk: EcPublicJwk): KeyObject {
@@ -179,67 +184,87 @@ interface ParsedJws {
   header: JwsHeader;
   encodedHeader: string;
   encodedPayload: string;
-  signature: Buffer;
+  encodedSignature: string;
 }
 
+/**
+ * The three parts of a compact JWS, if its protected header is one we accept. Only ES256: never let
+ * the token choose a weaker algorithm (or "none"). RFC 7515 4.1.11: extensions we do not understand
+ * must be rejected; b64=false (RFC 7797) is not used.
+ */
 function parseCompact(jws: string): ParsedJws {
   const parts = jws.trim().split('.');
   if (parts.length !== 3) throw new JwsFormatError('A compact JWS has three dot-separated parts');
   const [encodedHeader = '', encodedPayload = '', encodedSignature = ''] = parts;
-  let header: unknown;
+  let header: Record<string, unknown>;
   try {
-    header = JSON.parse(decodeBase64url(encodedHeader, 'JWS header').toString('utf8'));
-  } catch (error) {
-    if (error instanceof JwsFormatError) throw error;
-    throw new JwsFormatError('JWS header is not JSON');
-  }
-  if (typeof header !== 'object' || header === null || Array.isArray(header)) {
+    header = decodeProtectedHeader(parts.join('.'));
+  } catch {
     throw new JwsFormatError('JWS header is not a JSON object');
   }
-  const h = header as Record<string, unknown>;
-  // Only ES256: never let the token choose a weaker algorithm (or "none").
-  if (h.alg !== 'ES256') throw new JwsFormatError('JWS alg must be ES256');
-  if (typeof h.kid !== 'string' || h.kid === '') throw new JwsFormatError('JWS header has no kid');
-  // RFC 7515 4.1.11: extensions we do not understand must be rejected; b64=false (RFC 7797) is not used.
-  if (h.crit !== undefined) throw new JwsFormatError('JWS crit header parameters are not supported');
-  if (h.b64 !== undefined && h.b64 !== true) throw new JwsFormatError('JWS b64=false is not supported');
-  decodeBase64url(encodedPayload, 'JWS payload');
-  const signature = decodeBase64url(encodedSignature, 'JWS signature');
-  return { header: h as unknown as JwsHeader, encodedHeader, encodedPayload, signature };
+  if (header.alg !== 'ES256') throw new JwsFormatError('JWS alg must be ES256');
+  if (typeof header.kid !== 'string' || header.kid === '') throw new JwsFormatError('JWS header has no kid');
+  if (header.crit !== undefined) throw new JwsFormatError('JWS crit header parameters are not supported');
+  if (header.b64 !== undefined && header.b64 !== true) {
+    throw new JwsFormatError('JWS b64=false is not supported');
+  }
+  return { header: header as unknown as JwsHeader, encodedHeader, encodedPayload, encodedSignature };
 }
 
-function candidateKeys(keys: VerificationKeys, kid: string): KeyObject[] {
+const ES256_ONLY = { algorithms: ['ES256'] };
+
+/** jose's check of a compact JWS; where several keys of the set share the kid, any of them may match. */
+async function verifyWithKeys(token: string, keys: VerificationKeys): Promise<CompactVerifyResult> {
   if ('publicKey' in keys) {
-    return [typeof keys.publicKey === 'string' ? createPublicKey(keys.publicKey) : keys.publicKey];
+    const key = typeof keys.publicKey === 'string' ? createPublicKey(keys.publicKey) : keys.publicKey;
+    return compactVerify(token, key, ES256_ONLY);
   }
-  return keys.jwks.keys
-    .filter((jwk) => jwk.kid === kid && jwk.kty === 'EC' && jwk.crv === 'P-256')
-    .filter(
-      (jwk) => (jwk.alg === undefined || jwk.alg === 'ES256') && (jwk.use === undefined || jwk.use === 'sig'),
-    )
-    .map(keyFromJwk);
+  try {
+    return await compactVerify(token, createLocalJWKSet(keys.jwks), ES256_ONLY);
+  } catch (error) {
+    if (!(error instanceof errors.JWKSMultipleMatchingKeys)) throw error;
+    for await (const key of error) {
+      try {
+        return await compactVerify(token, key, ES256_ONLY);
+      } catch (failure) {
+        if (!(failure instanceof errors.JWSSignatureVerificationFailed)) throw failure;
+      }
+    }
+    throw new errors.JWSSignatureVerificationFailed();
+  }
 }
 
-function verifyParsed(parsed: ParsedJws, encodedPayload: string, keys: VerificationKeys): JwsVerification {
-  const { header, encodedHeader, signature } = parsed;
-  if (signature.length !== ES256_SIGNATURE_BYTES) {
-    return { ok: false, reason: 'The signature is not a 64-byte ES256 signature', kid: header.kid };
+type CompactVerification =
+  (JwsVerification & { ok: true; payload: Buffer }) | (JwsVerification & { ok: false });
+
+/** A token that does not verify, or a key set without its key, is a failure with a reason, not an error. */
+async function verifyParsed(
+  { header, encodedHeader, encodedSignature }: ParsedJws,
+  encodedPayload: string,
+  keys: VerificationKeys,
+): Promise<CompactVerification> {
+  const { kid } = header;
+  try {
+    const { payload } = await verifyWithKeys(`${encodedHeader}.${encodedPayload}.${encodedSignature}`, keys);
+    return { ok: true, kid, header, payload: Buffer.from(payload) };
+  } catch (error) {
+    if (error instanceof errors.JWSSignatureVerificationFailed) {
+      return { ok: false, reason: 'The signature does not match', kid };
+    }
+    if (error instanceof errors.JWKSNoMatchingKey) {
+      return { ok: false, reason: `No ES256 key with kid ${kid} in the key set`, kid };
+    }
+    if (error instanceof errors.JOSEError) return { ok: false, reason: error.message, kid };
+    throw error;
   }
-  const candidates = candidateKeys(keys, header.kid);
-  if (candidates.length === 0) {
-    return { ok: false, reason: `No ES256 key with kid ${header.kid} in the key set`, kid: header.kid };
-  }
-  const input = signingInput(encodedHeader, encodedPayload);
-  const valid = candidates.some((key) =>
-    cryptoVerify('sha256', input, { key, dsaEncoding: 'ieee-p1363' }, signature),
-  );
-  return valid
-    ? { ok: true, kid: header.kid, header }
-    : { ok: false, reason: 'The signature does not match', kid: header.kid };
 }
 
 /** Verifies `header..signature` over the given payload bytes. Never throws on a bad token. */
-export function verifyDetached(jws: string, payload: Buffer, keys: VerificationKeys): JwsVerification {
+export async function verifyDetached(
+  jws: string,
+  payload: Buffer,
+  keys: VerificationKeys,
+): Promise<JwsVerification> {
   let parsed: ParsedJws;
   try {
     parsed = parseCompact(jws);
@@ -248,20 +273,17 @@ export function verifyDetached(jws: string, payload: Buffer, keys: VerificationK
   }
   if (parsed.encodedPayload !== '')
     return { ok: false, reason: 'Expected a detached payload (header..signature)' };
-  return verifyParsed(parsed, base64url(payload), keys);
+  const result = await verifyParsed(parsed, base64url(payload), keys);
+  return result.ok ? { ok: true, kid: result.kid, header: result.header } : result;
 }
 
 /** Verifies a compact JWS with an attached payload and returns the payload bytes when valid. */
-export function verifyCompact(
-  jws: string,
-  keys: VerificationKeys,
-): (JwsVerification & { ok: true; payload: Buffer }) | (JwsVerification & { ok: false }) {
+export async function verifyCompact(jws: string, keys: VerificationKeys): Promise<CompactVerification> {
   let parsed: ParsedJws;
   try {
     parsed = parseCompact(jws);
   } catch (error) {
     return { ok: false, reason: error instanceof Error ? error.message : 'Malformed JWS' };
   }
-  const result = verifyParsed(parsed, parsed.encodedPayload, keys);
-  return result.ok ? { ...result, payload: Buffer.from(parsed.encodedPayload, 'base64url') } : result;
+  return verifyParsed(parsed, parsed.encodedPayload, keys);
 }

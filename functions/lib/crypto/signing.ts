@@ -16,7 +16,8 @@ import {
 } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { GetPublicKeyCommand, KMSClient, SignCommand } from '@aws-sdk/client-kms';
+import { GetPublicKeyCommand, SignCommand, type KMSClient } from '@aws-sdk/client-kms';
+import { kmsClient } from '../aws/clients';
 import { ConfigError } from '../runtime/config';
 import { errorFields, log } from '../runtime/logger';
 import {
@@ -39,7 +40,7 @@ export interface ArchiveSigner extends JwsSigner {
   publicJwks(): Promise<Jwks>;
 }
 
-export const SIGNING_ENV = {
+const SIGNING_ENV = {
   kmsKeyId: 'SIGNING_KMS_KEY_ID',
   kmsPreviousKeyIds: 'SIGNING_KMS_PREVIOUS_KEY_IDS',
   keyDir: 'SIGNING_KEY_DIR',
@@ -73,7 +74,8 @@ export async function localPublicJwks(dir: string): Promise<Jwks> {
   }
   const names = (await readdir(dir)).filter((name) => name.endsWith(PUBLIC_SUFFIX)).sort();
   const keys: EcPublicJwk[] = [];
-  for (const name of names) keys.push(publicJwk(createPublicKey(await readFile(join(dir, name), 'utf8'))));
+  for (const name of names)
+    keys.push(await publicJwk(createPublicKey(await readFile(join(dir, name), 'utf8'))));
   keys.sort((a, b) => Number(b.kid === current) - Number(a.kid === current));
   return { keys };
 }
@@ -135,14 +137,14 @@ export class LocalSigner implements ArchiveSigner {
     if (!/^[A-Za-z0-9_-]{43}$/.test(kid))
       throw new ConfigError(`The signing key directory has a malformed current key id`);
     const pem = await readFile(join(this.dir, privateFile(kid)), 'utf8');
-    const privateKey = createPrivateKeyChecked(pem, kid);
+    const privateKey = await createPrivateKeyChecked(pem, kid);
     return { kid, privateKey };
   }
 
   private async writeNewKey(): Promise<LocalKey> {
     await mkdir(this.dir, { recursive: true, mode: 0o700 });
     const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-    const kid = publicJwk(publicKey).kid;
+    const { kid } = await publicJwk(publicKey);
     await writeFile(join(this.dir, privateFile(kid)), privateKey.export({ format: 'pem', type: 'pkcs8' }), {
       mode: 0o600,
       flag: 'wx',
@@ -173,9 +175,10 @@ export class LocalSigner implements ArchiveSigner {
   }
 }
 
-function createPrivateKeyChecked(pem: string, kid: string): KeyObject {
+async function createPrivateKeyChecked(pem: string, kid: string): Promise<KeyObject> {
   const key = createPrivateKey(pem);
-  if (publicJwk(key).kid !== kid) throw new ConfigError('A signing key file does not match its key id');
+  if ((await publicJwk(key)).kid !== kid)
+    throw new ConfigError('A signing key file does not match its key id');
   return key;
 }
 
@@ -256,7 +259,7 @@ export class KmsSigner implements ArchiveSigner {
       throw new ConfigError(`${SIGNING_ENV.kmsKeyId} must support ECDSA_SHA_256`);
     }
     const publicKey = createPublicKey({ key: Buffer.from(out.PublicKey), format: 'der', type: 'spki' });
-    return { arn: out.KeyId, jwk: publicJwk(publicKey), publicKey };
+    return { arn: out.KeyId, jwk: await publicJwk(publicKey), publicKey };
   }
 }
 
@@ -271,7 +274,7 @@ export function signerFromEnv(env: NodeJS.ProcessEnv = process.env, kms?: KMSCli
       .split(',')
       .map((s) => s.trim())
       .filter((s) => s !== '');
-    return new KmsSigner(kms ?? new KMSClient({}), kmsKeyId, previous);
+    return new KmsSigner(kms ?? kmsClient(), kmsKeyId, previous);
   }
   const dir = env[SIGNING_ENV.keyDir];
   if (dir) return new LocalSigner(dir);

@@ -6,7 +6,8 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { GenerateMacCommand, KMSClient } from '@aws-sdk/client-kms';
+import { GenerateMacCommand, type KMSClient } from '@aws-sdk/client-kms';
+import { kmsClient } from '../aws/clients';
 import { ConfigError } from '../runtime/config';
 
 export interface SubjectHasher {
@@ -30,7 +31,7 @@ export class LocalSubjectHasher implements SubjectHasher {
   }
 }
 
-export class KmsSubjectHasher implements SubjectHasher {
+class KmsSubjectHasher implements SubjectHasher {
   constructor(
     private readonly kms: KMSClient,
     private readonly keyId: string,
@@ -49,6 +50,25 @@ export class KmsSubjectHasher implements SubjectHasher {
   }
 }
 
+/**
+ * Hashes each distinct value once: a batch of work (a stream batch, a backfill page) hashes the same
+ * account's identifiers many times, and in AWS each hash is a KMS call. A failed hash is not kept.
+ */
+export function memoizedHasher(hasher: SubjectHasher): SubjectHasher {
+  const hashes = new Map<string, Promise<string>>();
+  return {
+    hash(value: string): Promise<string> {
+      let hash = hashes.get(value);
+      if (!hash) {
+        hash = hasher.hash(value);
+        hashes.set(value, hash);
+        hash.catch(() => hashes.delete(value));
+      }
+      return hash;
+    },
+  };
+}
+
 /** A keyed hasher from the environment: a KMS HMAC key in AWS, or a local key file. */
 export function keyedHasherFromEnv(
   kmsKeyVariable: string,
@@ -56,7 +76,7 @@ export function keyedHasherFromEnv(
   env: NodeJS.ProcessEnv = process.env,
 ): SubjectHasher {
   const kmsKeyId = env[kmsKeyVariable];
-  if (kmsKeyId) return new KmsSubjectHasher(new KMSClient({}), kmsKeyId);
+  if (kmsKeyId) return new KmsSubjectHasher(kmsClient(), kmsKeyId);
   const keyFile = env[keyFileVariable];
   if (keyFile) return LocalSubjectHasher.fromFile(keyFile);
   throw new ConfigError(

@@ -12,19 +12,21 @@
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { PassThrough, Readable } from 'node:stream';
-import { GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { GetObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import yauzl from 'yauzl';
 import { ConfigError, intEnv, requireEnv } from '../runtime/config';
-import type { ExportArchive, RequestEvent } from '../requests/requests';
+import type { ExportArchive } from '../requests/records';
+import type { EventLog } from '../requests/event-log';
+import type { RequestTable } from '../requests/request-table';
+import { isRequestId } from '../requests/request-id';
 import { keyedHasherFromEnv, type SubjectHasher } from '../crypto/subject-hash';
 
 /** Longest life of a presigned archive URL: minutes, never the link's days. */
-export const MAX_PRESIGN_SECONDS = 900;
-export const LINK_SK = 'DOWNLOAD#LINK';
+const MAX_PRESIGN_SECONDS = 900;
+const LINK_SK = 'DOWNLOAD#LINK';
 const MAC_CONTEXT = 'dsr-download-link/v1';
-const REQUEST_ID = /^req_[a-f0-9]{32}$/;
 const LINK_ID = /^[A-Za-z0-9_-]{22}$/;
 const MAC = /^[A-Za-z0-9_-]{43}$/;
 
@@ -37,6 +39,8 @@ export interface ArchiveSummary {
   files: number;
   records: number;
   stores: { store: string; records: number; files: number }[];
+  /** The service whose controller issued the archive (its manifest's `service`), when it says. */
+  service?: string;
 }
 
 export interface DownloadLink {
@@ -95,7 +99,7 @@ export function parseToken(token: string): ParsedToken | undefined {
   const parts = token.split('.');
   if (parts.length !== 3) return undefined;
   const [requestId, linkId, mac] = parts as [string, string, string];
-  if (!REQUEST_ID.test(requestId) || !LINK_ID.test(linkId) || !MAC.test(mac)) return undefined;
+  if (!isRequestId(requestId) || !LINK_ID.test(linkId) || !MAC.test(mac)) return undefined;
   return { requestId, linkId, mac };
 }
 
@@ -105,6 +109,14 @@ function sameText(a: string, b: string): boolean {
   const x = Buffer.from(a, 'utf8');
   const y = Buffer.from(b, 'utf8');
   return x.length === y.length && timingSafeEqual(x, y);
+}
+
+/**
+ * The name a browser saves the archive under (the presigned URL's Content-Disposition), which the page's
+ * checksum commands name too.
+ */
+export function archiveFileName(link: Pick<DownloadLink, 'issuedAt'>): string {
+  return `data-export-${link.issuedAt.slice(0, 10)}.zip`;
 }
 
 /** The status a link has at `now`: revoked wins over expired, expired over exhausted. */
@@ -119,13 +131,16 @@ export type ResolvedToken = { found: false } | { found: true; link: DownloadLink
 export type ConsumeResult = { ok: true; link: DownloadLink } | { ok: false; status: LinkStatus | 'unknown' };
 
 export class DownloadLinks {
+  /** The table's clock: links are issued, counted and expire by it. */
+  readonly clock: () => Date;
+
   constructor(
-    private readonly doc: DynamoDBDocumentClient,
-    private readonly tableName: string,
+    private readonly table: RequestTable,
     private readonly mac: SubjectHasher,
     readonly config: DownloadLinkConfig,
-    readonly clock: () => Date = () => new Date(),
-  ) {}
+  ) {
+    this.clock = table.clock;
+  }
 
   private key(requestId: string) {
     return { pk: `REQ#${requestId}`, sk: LINK_SK };
@@ -143,8 +158,8 @@ export class DownloadLinks {
   }
 
   async get(requestId: string): Promise<DownloadLink | undefined> {
-    const { Item } = await this.doc.send(
-      new GetCommand({ TableName: this.tableName, Key: this.key(requestId), ConsistentRead: true }),
+    const { Item } = await this.table.doc.send(
+      new GetCommand({ TableName: this.table.tableName, Key: this.key(requestId), ConsistentRead: true }),
     );
     if (!Item) return undefined;
     const { pk: _pk, sk: _sk, kind: _kind, ...link } = Item;
@@ -176,9 +191,9 @@ export class DownloadLinks {
       summary: await summarize(),
     };
     try {
-      await this.doc.send(
+      await this.table.doc.send(
         new PutCommand({
-          TableName: this.tableName,
+          TableName: this.table.tableName,
           // `kind` without `createdAt` keeps link items out of the byKind index, which lists requests.
           Item: { ...this.key(requestId), kind: 'download-link', ...link },
           ConditionExpression: 'attribute_not_exists(pk)',
@@ -210,9 +225,9 @@ export class DownloadLinks {
    */
   async consume(link: DownloadLink): Promise<ConsumeResult> {
     try {
-      const out = await this.doc.send(
+      const out = await this.table.doc.send(
         new UpdateCommand({
-          TableName: this.tableName,
+          TableName: this.table.tableName,
           Key: this.key(link.requestId),
           UpdateExpression: 'SET downloads = downloads + :one, lastDownloadAt = :now',
           ConditionExpression:
@@ -238,9 +253,9 @@ export class DownloadLinks {
   /** Revokes the request's link; false when it has none. Revoking twice keeps the first time. */
   async revoke(requestId: string): Promise<DownloadLink | undefined> {
     try {
-      const out = await this.doc.send(
+      const out = await this.table.doc.send(
         new UpdateCommand({
-          TableName: this.tableName,
+          TableName: this.table.tableName,
           Key: this.key(requestId),
           UpdateExpression: 'SET revokedAt = if_not_exists(revokedAt, :now)',
           ConditionExpression: 'attribute_exists(pk)',
@@ -257,9 +272,9 @@ export class DownloadLinks {
   }
 
   async markNotified(requestId: string): Promise<void> {
-    await this.doc.send(
+    await this.table.doc.send(
       new UpdateCommand({
-        TableName: this.tableName,
+        TableName: this.table.tableName,
         Key: this.key(requestId),
         UpdateExpression: 'SET notifiedAt = if_not_exists(notifiedAt, :now)',
         ConditionExpression: 'attribute_exists(pk)',
@@ -270,9 +285,9 @@ export class DownloadLinks {
 
   /** Records that the archive is gone (lifecycle expiry): from then on the link says expired. */
   async markArchiveGone(requestId: string): Promise<void> {
-    await this.doc.send(
+    await this.table.doc.send(
       new UpdateCommand({
-        TableName: this.tableName,
+        TableName: this.table.tableName,
         Key: this.key(requestId),
         UpdateExpression: 'SET archiveGoneAt = if_not_exists(archiveGoneAt, :now)',
         ConditionExpression: 'attribute_exists(pk)',
@@ -365,7 +380,7 @@ export async function ensureLink(
   deps: {
     links: DownloadLinks;
     archives: ArchiveAccess;
-    events: { appendEvent(requestId: string, event: Omit<RequestEvent, 'at'>): Promise<void> };
+    events: Pick<EventLog, 'append'>;
   },
   requestId: string,
   archive: ExportArchive,
@@ -374,7 +389,7 @@ export async function ensureLink(
     deps.archives.summarize(archive),
   );
   if (issued) {
-    await deps.events.appendEvent(requestId, {
+    await deps.events.append(requestId, {
       type: 'download.link_issued',
       detail: { maxDownloads: link.maxDownloads },
     });
@@ -385,9 +400,11 @@ export async function ensureLink(
 /** Per-store counts from the manifest; totals from the request's archive record. */
 export function summaryFromManifest(archive: ExportArchive, manifest: Buffer | undefined): ArchiveSummary {
   let stores: ArchiveSummary['stores'] = [];
+  let service: string | undefined;
   if (manifest) {
     try {
-      const parsed = JSON.parse(manifest.toString('utf8')) as { stores?: unknown };
+      const parsed = JSON.parse(manifest.toString('utf8')) as { stores?: unknown; service?: unknown };
+      if (typeof parsed.service === 'string') service = parsed.service;
       if (Array.isArray(parsed.stores)) {
         stores = parsed.stores.flatMap((s: unknown) => {
           const entry = s as { store?: unknown; records?: unknown; files?: unknown };
@@ -408,6 +425,7 @@ export function summaryFromManifest(archive: ExportArchive, manifest: Buffer | u
     files: archive.files,
     records: archive.records,
     stores,
+    ...(service === undefined ? {} : { service }),
   };
 }
 
@@ -470,7 +488,7 @@ class S3RangeReader extends yauzl.RandomAccessReader {
 }
 
 /** One entry of a ZIP in S3, or undefined when the ZIP has no such entry. */
-export function readZipEntry(
+function readZipEntry(
   s3: S3Client,
   bucket: string,
   key: string,

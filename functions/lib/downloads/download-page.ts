@@ -4,10 +4,12 @@
  * counts, sizes, dates and the archive's SHA-256 only: never a name, address or any other personal data.
  */
 import { createHash } from 'node:crypto';
+import { escapeHtml } from '../runtime/html';
+import { controllerName, serviceProfile } from '../services/profiles';
 import type { ArchiveSummary } from './download-links';
 
 export type Locale = 'en' | 'ja';
-export const LOCALES: readonly Locale[] = ['en', 'ja'];
+const LOCALES: readonly Locale[] = ['en', 'ja'];
 
 /** `?lang=` wins (the page's language switch); then the best `Accept-Language` match; then English. */
 export function negotiateLocale(acceptLanguage: string | undefined, override?: string): Locale {
@@ -76,8 +78,8 @@ const STORE_NAMES: Record<Locale, Record<string, string>> = {
 const TEXT = {
   en: {
     title: 'Your data export',
-    intro:
-      'This page lets you download a copy of the personal data we hold about you, in a ZIP archive you can open offline.',
+    intro: (controller: string, service: string) =>
+      `This page lets you download a copy of the personal data ${controller} holds about you as a user of ${service}, in a ZIP archive you can open offline.`,
     contents: 'What the archive contains',
     caption: 'Data by service',
     store: 'Data',
@@ -95,8 +97,8 @@ const TEXT = {
     verify: 'Check that it is genuine',
     sha: 'SHA-256 of the ZIP file',
     shaHow: 'Compare it with the value your computer computes for the downloaded file:',
-    signature:
-      'Inside the archive, manifest.json lists every file with its SHA-256, and manifest.jws is our signature over it (JWS, ES256). Check the signature with the public keys published at:',
+    signature: (listed: string, total: string) =>
+      `The archive holds ${total} files: the ${listed} listed in manifest.json with their SHA-256, plus manifest.json itself and manifest.jws, our signature over it (JWS, ES256). Check the signature with the public keys published at:`,
     signatureHow:
       'Any JWS library can verify it offline. Open index.html in the archive to browse your data without a network connection.',
     language: 'Language',
@@ -112,8 +114,8 @@ const TEXT = {
   },
   ja: {
     title: 'データのエクスポート',
-    intro:
-      'このページから、当社が保有するあなたの個人データの写しをダウンロードできます。ZIP アーカイブはオフラインで開けます。',
+    intro: (controller: string, service: string) =>
+      `このページから、${controller}が${service}のご利用に関して保有するあなたの個人データの写しをダウンロードできます。ZIP アーカイブはオフラインで開けます。`,
     contents: 'アーカイブの内容',
     caption: 'サービスごとのデータ',
     store: 'データ',
@@ -131,8 +133,8 @@ const TEXT = {
     verify: '本物であることを確認する',
     sha: 'ZIP ファイルの SHA-256',
     shaHow: 'ダウンロードしたファイルについて、お使いのコンピューターで計算した値と比べてください。',
-    signature:
-      'アーカイブ内の manifest.json にはすべてのファイルとその SHA-256 が記載され、manifest.jws はそれに対する当社の署名（JWS、ES256）です。署名は次の公開鍵で確認できます。',
+    signature: (listed: string, total: string) =>
+      `アーカイブには ${total} 個のファイルがあります。manifest.json に SHA-256 とともに記載された ${listed} 個のファイルと、manifest.json 自体、およびそれに対する当社の署名 manifest.jws（JWS、ES256）です。署名は次の公開鍵で確認できます。`,
     signatureHow:
       'JWS ライブラリを使えばオフラインで検証できます。アーカイブ内の index.html を開くと、ネットワークに接続せずにデータを閲覧できます。',
     language: '言語',
@@ -148,15 +150,6 @@ const TEXT = {
   },
 } as const;
 
-export function escapeHtml(value: string): string {
-  return value
-    .replace(/&/g, '&amp;')
-    .replace(/</g, '&lt;')
-    .replace(/>/g, '&gt;')
-    .replace(/"/g, '&quot;')
-    .replace(/'/g, '&#39;');
-}
-
 const INTL_LOCALE: Record<Locale, string> = { en: 'en-GB', ja: 'ja-JP' };
 
 export function formatDate(iso: string, locale: Locale): string {
@@ -168,7 +161,7 @@ export function formatDate(iso: string, locale: Locale): string {
   return `${formatted} UTC`;
 }
 
-export function formatBytes(bytes: number, locale: Locale): string {
+function formatBytes(bytes: number, locale: Locale): string {
   const units = ['byte', 'kilobyte', 'megabyte', 'gigabyte', 'terabyte'] as const;
   let value = bytes;
   let unit = 0;
@@ -207,6 +200,9 @@ function layout(locale: Locale, title: string, body: string): string {
   );
 }
 
+/** manifest.json and manifest.jws: in the archive, and in its file count, but not listed in the manifest. */
+const UNLISTED_FILES = 2;
+
 export interface DownloadPageModel {
   locale: Locale;
   summary: ArchiveSummary;
@@ -215,6 +211,8 @@ export interface DownloadPageModel {
   maxDownloads: number;
   /** Where the download button points, relative to the page (so it works behind any base path). */
   archiveHref: string;
+  /** The name the browser saves the archive under: the checksum commands name it. */
+  fileName: string;
   jwksUrl: string;
 }
 
@@ -230,8 +228,15 @@ export function renderDownloadPage(model: DownloadPageModel): string {
     )
     .join('');
   const size = formatBytes(summary.bytes, locale);
+  const file = escapeHtml(model.fileName);
+  // The manifest lists every file but itself and its signature.
+  const listed = Math.max(0, summary.files - UNLISTED_FILES);
+  // The archive names the service whose controller issued it; an older one belongs to the default service.
+  const profile = serviceProfile(summary.service);
+  const controller = controllerName(profile, locale);
   const body =
-    `<h1>${t.title}</h1><p>${t.intro}</p>` +
+    `<h1>${t.title}</h1>` +
+    `<p data-field="controller">${escapeHtml(t.intro(controller, profile.name))}</p>` +
     `<h2 id="contents">${t.contents}</h2>` +
     `<table><caption>${t.caption}</caption>` +
     `<thead><tr><th scope="col">${t.store}</th><th scope="col" class="num">${t.records}</th><th scope="col" class="num">${t.files}</th></tr></thead>` +
@@ -247,8 +252,8 @@ export function renderDownloadPage(model: DownloadPageModel): string {
     `<h2>${t.verify}</h2>` +
     `<p>${t.sha}: <code class="hash" data-field="sha256">${escapeHtml(summary.sha256)}</code></p>` +
     `<p>${t.shaHow}</p>` +
-    '<pre>Linux:   sha256sum data-export.zip\nmacOS:   shasum -a 256 data-export.zip\nWindows: certutil -hashfile data-export.zip SHA256</pre>' +
-    `<p>${t.signature} <a href="${escapeHtml(model.jwksUrl)}">${escapeHtml(model.jwksUrl)}</a></p>` +
+    `<pre>Linux:   sha256sum ${file}\nmacOS:   shasum -a 256 ${file}\nWindows: certutil -hashfile ${file} SHA256</pre>` +
+    `<p>${t.signature(formatCount(listed, locale), formatCount(summary.files, locale))} <a href="${escapeHtml(model.jwksUrl)}">${escapeHtml(model.jwksUrl)}</a></p>` +
     `<p>${t.signatureHow}</p>`;
   return layout(locale, t.title, body);
 }

@@ -1,5 +1,5 @@
 /**
- * Issue 4: the erasure's record and its certificate. Pure functions over plans and counts:
+ * The erasure's record and its certificate. Pure functions over plans and counts:
  * - `verifyErasure`: the plan against the inventory taken after erasing (what the plan said would go
  *   and still shows fails the request);
  * - `updateLedger`: the per store/category account of everything the runs of one request did
@@ -12,7 +12,7 @@ import { createHash } from 'node:crypto';
 import type { StoreName } from '../../../config/data-map';
 import type { CategoryInventory, ErasurePlan, HoldRef, LegalBasis, LiveAction, PlanEntry } from './types';
 import { AppError } from '../runtime/errors';
-import { signCompact, verifyCompact, type Jwks, type JwsSigner } from '../crypto/jws';
+import { signCompact, verifyCompact, type Jwks, type JwsSigner, type VerificationKeys } from '../crypto/jws';
 
 /** Stores whose retained records stay where they are until their period ends (the sweep resumes then). */
 export const RETAIN_IN_PLACE_STORES: readonly StoreName[] = ['logs'];
@@ -374,10 +374,19 @@ export interface CertificateCategory {
   held?: { holdId: string; caseReference: string }[];
 }
 
+/** The service whose controller the erasure was done for (config/services/). */
+export interface CertificateService {
+  id: string;
+  name: string;
+  controller: { name: string; legalName: string | null; address: string | null };
+}
+
 export interface CertificatePayload {
   type: 'erasure-certificate';
   formatVersion: 1;
   issuer: string;
+  /** Absent on certificates issued before services. */
+  service?: CertificateService;
   certificateId: string;
   number: number;
   requestId: string;
@@ -405,6 +414,7 @@ export interface CertificatePayload {
 
 export interface CertificateInput {
   issuer: string;
+  service: CertificateService;
   requestId: string;
   requestedAt: string;
   subjectHash: string;
@@ -464,6 +474,11 @@ export function buildCertificate(input: CertificateInput): CertificatePayload {
     type: 'erasure-certificate',
     formatVersion: 1,
     issuer: input.issuer,
+    service: {
+      id: input.service.id,
+      name: input.service.name,
+      controller: { ...input.service.controller },
+    },
     certificateId: `${input.requestId}/${input.number}`,
     number: input.number,
     requestId: input.requestId,
@@ -502,12 +517,14 @@ export async function signCertificate(
   return { jws, sha256: createHash('sha256').update(jws).digest('hex'), kid: await signer.keyId() };
 }
 
-/** What an auditor does: check the signature against our JWKS and read the statement. */
-export function verifyCertificate(
+/**
+ * What an auditor does: check the signature against our JWKS (or one public key) and read the statement.
+ */
+export async function verifyCertificate(
   jws: string,
-  jwks: Jwks,
-): { ok: true; kid: string; payload: CertificatePayload } | { ok: false; reason: string } {
-  const result = verifyCompact(jws, { jwks });
+  keys: Jwks | VerificationKeys,
+): Promise<{ ok: true; kid: string; payload: CertificatePayload } | { ok: false; reason: string }> {
+  const result = await verifyCompact(jws, 'keys' in keys ? { jwks: keys } : keys);
   if (!result.ok) return { ok: false, reason: result.reason };
   if (result.header.typ !== CERTIFICATE_JWS_TYPE) return { ok: false, reason: 'Not an erasure certificate' };
   const payload = JSON.parse(result.payload.toString('utf8')) as CertificatePayload;

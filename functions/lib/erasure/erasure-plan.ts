@@ -1,8 +1,9 @@
 /** Helpers every connector's erase uses to read its part of the plan and report what it did. */
 import type { StoreName } from '../../../config/data-map';
 import { STORE_CATEGORIES, type CategoryName } from './types';
-import type { CategoryOutcome, PlanEntryView } from '../connectors/contract';
+import type { CategoryOutcome, PlanEntryView, VaultRecord } from '../connectors/contract';
 import { ContractError } from '../runtime/errors';
+import { retentionUntil } from './policy';
 
 export function zeroOutcome(): CategoryOutcome {
   return { deleted: 0, anonymised: 0, retained: 0, untouched: 0 };
@@ -38,4 +39,27 @@ export function planByCategory<S extends StoreName>(
     byCategory.set(entry.category as CategoryName<S>, entry);
   }
   return byCategory;
+}
+
+/**
+ * The vault copy of a record its plan entry retains, expiring when the rule's period counted from
+ * `anchorAt` ends; undefined when that period has already ended (nothing is kept, the record goes).
+ * `data` picks the fields the rule keeps from the record; it is called only for a copy.
+ */
+export function vaultCopy(
+  rule: NonNullable<PlanEntryView['rule']>,
+  anchorAt: Date | string,
+  now: Date,
+  record: Pick<VaultRecord, 'store' | 'category' | 'recordId'> & {
+    data: (keep: readonly string[]) => VaultRecord['data'];
+  },
+): VaultRecord | undefined {
+  const until = retentionUntil(rule, anchorAt);
+  if (until.getTime() <= now.getTime()) return undefined;
+  return {
+    ...record,
+    until: until.toISOString(),
+    basis: `${rule.basis.law}, ${rule.basis.provision}`,
+    data: record.data(rule.keep),
+  };
 }

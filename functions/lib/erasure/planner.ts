@@ -221,9 +221,15 @@ function planEntry(
   return entry(rule.retained > 0 ? 'retain' : liveAction, { rule });
 }
 
-function processorNotices(policy: Policy, entries: readonly PlanEntry[]): ProcessorNotice[] {
+function processorNotices(
+  policy: Policy,
+  entries: readonly PlanEntry[],
+  processorIds: readonly string[] | undefined,
+): ProcessorNotice[] {
   const notices: ProcessorNotice[] = [];
   for (const proc of policy.document.processors) {
+    // Another service's processor never received this subject's data: it is not told anything.
+    if (processorIds && !processorIds.includes(proc.id)) continue;
     const categories: { store: StoreName; category: string }[] = [];
     const deferred: { store: StoreName; category: string }[] = [];
     for (const r of proc.receives) {
@@ -291,7 +297,7 @@ export function buildPlan(input: PlanInput): ErasurePlan {
     plannedAt: now.toISOString(),
     entries,
     nextStepAt,
-    processors: processorNotices(policy, entries),
+    processors: processorNotices(policy, entries, input.processorIds),
     summary: {
       categories,
       records,

@@ -7,12 +7,16 @@
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import type { ErrorObject, ValidateFunction } from 'ajv';
-import Ajv2020 from 'ajv/dist/2020';
-import addFormats from 'ajv-formats';
 import policySchema from '../../../config/policy/policy.schema.json';
 import defaultPolicyDocument from '../../../config/policy/policy.v1.json';
-import { AppError, ContractError } from '../runtime/errors';
+import { ContractError } from '../runtime/errors';
+import {
+  InvalidDocumentError,
+  jsonPointer as pointer,
+  lazySchemaValidator,
+  schemaFault,
+  type DocumentFault,
+} from '../runtime/json-documents';
 import {
   DEFAULT_JURISDICTION,
   STORE_CATEGORIES,
@@ -27,28 +31,14 @@ import {
 } from './types';
 
 /** Where the shipped policy lives, for messages (the file itself is bundled through the import above). */
-export const DEFAULT_POLICY_SOURCE = 'config/policy/policy.v1.json';
+const DEFAULT_POLICY_SOURCE = 'config/policy/policy.v1.json';
 
-export interface PolicyFault {
-  /** JSON pointer into the policy document ('' = the document). */
-  pointer: string;
-  message: string;
-}
+export type PolicyFault = DocumentFault;
 
-export class PolicyError extends AppError {
+export class PolicyError extends InvalidDocumentError {
   override name = 'PolicyError';
-  constructor(
-    readonly faults: readonly PolicyFault[],
-    readonly source: string,
-  ) {
-    super(PolicyError.describe(faults, source), 'POLICY_INVALID');
-  }
-
-  private static describe(faults: readonly PolicyFault[], source: string): string {
-    const shown = faults.slice(0, 10).map((f) => `${f.pointer || '/'}: ${f.message}`);
-    const more = faults.length > shown.length ? `; and ${faults.length - shown.length} more` : '';
-    const noun = faults.length === 1 ? 'fault' : 'faults';
-    return `Invalid policy ${source} (${faults.length} ${noun}): ${shown.join('; ')}${more}`;
+  constructor(faults: readonly PolicyFault[], source: string) {
+    super('policy', faults, source, 'POLICY_INVALID');
   }
 }
 
@@ -139,29 +129,7 @@ export function isJurisdictionCode(code: string): boolean {
 // ---------------------------------------------------------------------------------------------
 // Loading and validation
 
-let compiledSchema: ValidateFunction | undefined;
-
-function schemaValidator(): ValidateFunction {
-  if (!compiledSchema) {
-    const ajv = new Ajv2020({ allErrors: true, strict: true });
-    addFormats(ajv, ['date']);
-    compiledSchema = ajv.compile(policySchema);
-  }
-  return compiledSchema;
-}
-
-function pointer(...segments: (string | number)[]): string {
-  return segments.map((s) => '/' + String(s).replace(/~/g, '~0').replace(/\//g, '~1')).join('');
-}
-
-function schemaFault(e: ErrorObject): PolicyFault {
-  const p = e.params as Record<string, unknown>;
-  let message = e.message ?? 'is invalid';
-  if (e.keyword === 'additionalProperties') message = `unknown property '${String(p.additionalProperty)}'`;
-  else if (e.keyword === 'enum') message = `must be one of ${(p.allowedValues as unknown[]).join(', ')}`;
-  else if (e.keyword === 'propertyNames') message = `invalid key '${String(p.propertyName)}'`;
-  return { pointer: e.instancePath, message };
-}
+const schemaValidator = lazySchemaValidator(policySchema);
 
 /** Segments of a field path without list selectors: `participants[subject].ip` -> participants, ip. */
 function pathSegments(path: string): string[] {
@@ -367,6 +335,15 @@ export function loadDefaultPolicy(): Policy {
 // ---------------------------------------------------------------------------------------------
 // Typed access (pure)
 
+/**
+ * The jurisdiction to plan and state retention with: the request's, when the policy can read it (an ISO
+ * 3166 code), else `default` (a region such as `EU` has no statutory retention profile).
+ */
+export function planningJurisdiction(recorded: string | undefined): string {
+  const code = (recorded ?? '').trim().toUpperCase();
+  return code && isJurisdictionCode(code) ? code : DEFAULT_JURISDICTION;
+}
+
 /** The profile key that applies: the exact code, else its country (US-CA -> US), else `default`. */
 export function resolveJurisdiction(policy: Policy, code: string): string {
   const normalised = code.trim().toUpperCase();
@@ -381,16 +358,11 @@ export function resolveJurisdiction(policy: Policy, code: string): string {
   return DEFAULT_JURISDICTION;
 }
 
-/** The categories of a store, in plan order. */
-export function categoriesOf(store: StoreName): readonly string[] {
-  return STORE_CATEGORIES[store];
-}
-
 export function isKnownCategory(store: string, category: string): boolean {
   return knownCategories(store)?.includes(category) ?? false;
 }
 
-export function categoryPolicy(policy: Policy, store: StoreName, category: string): CategoryPolicy {
+function categoryPolicy(policy: Policy, store: StoreName, category: string): CategoryPolicy {
   const cp = policy.document.stores[store].categories[category];
   if (!cp) throw new ContractError(`Unknown category '${store}/${category}'`);
   return cp;

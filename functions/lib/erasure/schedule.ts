@@ -1,12 +1,13 @@
 /**
- * Issue 4: the sweep's work list. One item per partially completed erasure (`pk = ERASURE_PENDING#<id>`,
+ * The sweep's work list. One item per partially completed erasure (`pk = ERASURE_PENDING#<id>`,
  * kind `erasure-pending`, `createdAt` = its next step, so the byKind index lists them by due date),
  * written when a run ends partially completed and deleted when the request completes.
  */
 import { queryPages } from '../aws/dynamo-paging';
-import { DeleteCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import type { RequestTable } from '../requests/request-table';
 
-export const PENDING_KIND = 'erasure-pending';
+const PENDING_KIND = 'erasure-pending';
 /** Sorts after every date: a request waiting only for holds. */
 const NO_DATE = '9999-12-31T23:59:59.999Z';
 
@@ -19,15 +20,12 @@ export interface PendingErasure {
 const pendingKey = (requestId: string) => ({ pk: `ERASURE_PENDING#${requestId}`, sk: 'PENDING' });
 
 export class ErasureSchedule {
-  constructor(
-    private readonly doc: DynamoDBDocumentClient,
-    private readonly tableName: string,
-  ) {}
+  constructor(private readonly table: RequestTable) {}
 
   async put(item: PendingErasure): Promise<void> {
-    await this.doc.send(
+    await this.table.doc.send(
       new PutCommand({
-        TableName: this.tableName,
+        TableName: this.table.tableName,
         Item: {
           ...pendingKey(item.requestId),
           kind: PENDING_KIND,
@@ -39,14 +37,16 @@ export class ErasureSchedule {
   }
 
   async remove(requestId: string): Promise<void> {
-    await this.doc.send(new DeleteCommand({ TableName: this.tableName, Key: pendingKey(requestId) }));
+    await this.table.doc.send(
+      new DeleteCommand({ TableName: this.table.tableName, Key: pendingKey(requestId) }),
+    );
   }
 
   /** Every pending erasure, by next step (those waiting only for holds last). */
   async list(): Promise<PendingErasure[]> {
     const out: PendingErasure[] = [];
-    const pages = queryPages(this.doc, {
-      TableName: this.tableName,
+    const pages = queryPages(this.table.doc, {
+      TableName: this.table.tableName,
       IndexName: 'byKind',
       KeyConditionExpression: '#kind = :kind',
       ExpressionAttributeNames: { '#kind': 'kind' },

@@ -19,6 +19,7 @@ export const STORE_CATEGORIES = {
   chat: ['messages', 'complaints', 'mentions', 'room-memberships'],
   media: ['avatars', 'voice-recordings', 'uploads', 'behavior', 'chat-attachments'],
   logs: ['access-log', 'voice-sessions'],
+  marketing: ['email-events', 'campaign-entries', 'survey-responses'],
 } as const satisfies Record<StoreName, readonly string[]>;
 
 export type CategoryName<S extends StoreName = StoreName> = (typeof STORE_CATEGORIES)[S][number];
@@ -39,14 +40,9 @@ export const PLAN_ACTIONS = [
 ] as const satisfies readonly PlanAction[];
 
 /** The date a retention period runs from. `accountDeletion` needs no record date: it is the erasure's. */
-export const RETENTION_ANCHORS = [
-  'transactionDate',
-  'sessionDate',
-  'recordDate',
-  'complaintDate',
-  'accountDeletion',
-] as const;
-export type RetentionAnchor = (typeof RETENTION_ANCHORS)[number];
+export type RetentionAnchor =
+  'transactionDate' | 'sessionDate' | 'recordDate' | 'complaintDate' | 'accountDeletion';
+
 /** Anchors read from the records themselves (connectors report them in the inventory). */
 export type DatedAnchor = Exclude<RetentionAnchor, 'accountDeletion'>;
 
@@ -171,6 +167,11 @@ export interface PlanInput {
   readonly now: Date;
   /** When the account was deleted, for `accountDeletion` rules; defaults to `now` (a resumed erasure passes the original). */
   readonly accountDeletedAt?: Date;
+  /**
+   * The processors of the subject's service (its profile's recipients): only they are told to erase.
+   * Absent: every processor of the policy that received an erased category.
+   */
+  readonly processorIds?: readonly string[];
 }
 
 // ---------------------------------------------------------------------------------------------

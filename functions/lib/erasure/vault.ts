@@ -27,8 +27,8 @@ import { orchestratorResources } from '../../../config/data-map';
 import type { StoreName, VaultRecord, VaultWriter } from '../connectors/contract';
 import { ContractError, TransientError, classifyAwsError } from '../runtime/errors';
 
-export const VAULT_KIND = 'vault';
-export const SUPPRESSION_KIND = 'suppression';
+const VAULT_KIND = 'vault';
+const SUPPRESSION_KIND = 'suppression';
 const RECORD_SK = 'RECORD';
 const SUPPRESSION_SK = 'SUPPRESSION';
 /** BatchWriteItem's limit. */

@@ -30,6 +30,8 @@ export interface Manifest {
   requestId: string;
   /** The subject's keyed hash: the archive never names the person any other way. */
   subject: string;
+  /** The service (config/services/) whose controller issued the archive; absent in older archives. */
+  service?: string;
   generatedAt: string;
   subjectFound: boolean;
   stores: ManifestStore[];
@@ -67,6 +69,8 @@ export function parseManifest(bytes: Buffer): Manifest {
     if (typeof value[key] !== 'string')
       throw new ManifestFormatError(`manifest.json: ${key} must be a string`);
   }
+  if (value.service !== undefined && typeof value.service !== 'string')
+    throw new ManifestFormatError('manifest.json: service must be a string');
   if (typeof value.subjectFound !== 'boolean')
     throw new ManifestFormatError('manifest.json: subjectFound must be a boolean');
   if (!Array.isArray(value.stores) || !Array.isArray(value.files)) {

@@ -165,7 +165,7 @@ export async function verifyArchive(zipPath: string, keys: VerificationKeys): Pr
       });
     }
   } else {
-    const verdict = verifyDetached(signature, manifestBytes, keys);
+    const verdict = await verifyDetached(signature, manifestBytes, keys);
     if (verdict.ok) kid = verdict.kid;
     else {
       errors.push({
@@ -225,7 +225,7 @@ function isJwk(value: unknown): value is EcPublicJwk {
 }
 
 /** Parses a JWKS document, keeping the P-256 keys (others cannot verify ES256 anyway). */
-export function parseJwks(text: string): Jwks {
+function parseJwks(text: string): Jwks {
   let value: unknown;
   try {
     value = JSON.parse(text);

@@ -1,17 +1,12 @@
 /**
- * Issue 4: legal holds, in the requests table (`pk = HOLD#<holdId>`, kind `hold`). A hold names its
+ * Legal holds, in the requests table (`pk = HOLD#<holdId>`, kind `hold`). A hold names its
  * subject by the keyed hash of the identifier legal gave (`subjectHash`, so the bySubject index finds
  * it); an erasure matches holds against the keyed hash of EVERY identifier of its resolved subject, so a
  * hold placed by email holds an erasure requested by user id. Placing and releasing are each one
  * transaction with their audit record; holds are never deleted (a released hold keeps who released it
  * and when).
  */
-import {
-  GetCommand,
-  PutCommand,
-  TransactWriteCommand,
-  type DynamoDBDocumentClient,
-} from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { randomUUID } from 'node:crypto';
 import type { StoreName } from '../../../config/data-map';
 import type { HoldScope } from '../erasure/types';
@@ -19,10 +14,11 @@ import { auditItem } from '../audit/audit-log';
 import { queryPages } from '../aws/dynamo-paging';
 import type { SubjectIdentifiers } from '../connectors/contract';
 import { identifierKey, type SubjectHasher } from '../crypto/subject-hash';
+import type { RequestTable } from '../requests/request-table';
 
-export const HOLD_KIND = 'hold';
+const HOLD_KIND = 'hold';
 /** Index items pointing from an identifier's keyed hash to an erasure request (see `subjectRefItems`). */
-export const SUBJECT_REF_KIND = 'erasure-subject-ref';
+const SUBJECT_REF_KIND = 'erasure-subject-ref';
 export const HOLD_ID = /^hold_[a-f0-9]{32}$/;
 
 export interface Hold {
@@ -80,27 +76,15 @@ function fromItem(item: Record<string, unknown>): Hold {
 }
 
 export class HoldRepository {
-  constructor(
-    private readonly doc: DynamoDBDocumentClient,
-    private readonly tableName: string,
-    private readonly clock: () => Date = () => new Date(),
-  ) {}
-
-  /** Holds live in the requests table: build one over the same client and table. */
-  static fromRequests(requests: {
-    tableRef(): { doc: DynamoDBDocumentClient; tableName: string; clock: () => Date };
-  }): HoldRepository {
-    const { doc, tableName, clock } = requests.tableRef();
-    return new HoldRepository(doc, tableName, clock);
-  }
+  constructor(private readonly table: RequestTable) {}
 
   newHoldId(): string {
     return `hold_${randomUUID().replace(/-/g, '')}`;
   }
 
   async get(holdId: string): Promise<Hold | undefined> {
-    const { Item } = await this.doc.send(
-      new GetCommand({ TableName: this.tableName, Key: holdKey(holdId), ConsistentRead: true }),
+    const { Item } = await this.table.doc.send(
+      new GetCommand({ TableName: this.table.tableName, Key: holdKey(holdId), ConsistentRead: true }),
     );
     return Item ? fromItem(Item) : undefined;
   }
@@ -110,21 +94,21 @@ export class HoldRepository {
     input: Omit<Hold, 'holdId' | 'status' | 'placedAt'>,
     affectedRequests: readonly { requestId: string }[] = [],
   ): Promise<Hold> {
-    const now = this.clock();
+    const now = this.table.clock();
     const hold: Hold = { ...input, holdId: this.newHoldId(), status: 'active', placedAt: now.toISOString() };
-    await this.doc.send(
+    await this.table.doc.send(
       new TransactWriteCommand({
         TransactItems: [
           {
             Put: {
-              TableName: this.tableName,
+              TableName: this.table.tableName,
               Item: { ...holdKey(hold.holdId), kind: HOLD_KIND, createdAt: hold.placedAt, ...hold },
               ConditionExpression: 'attribute_not_exists(pk)',
             },
           },
           {
             Put: {
-              TableName: this.tableName,
+              TableName: this.table.tableName,
               Item: auditItem(
                 {
                   actor: input.placedBy,
@@ -152,7 +136,7 @@ export class HoldRepository {
     const current = await this.get(holdId);
     if (!current) return { hold: undefined, changed: false };
     if (current.status === 'released') return { hold: current, changed: false };
-    const now = this.clock();
+    const now = this.table.clock();
     const iso = now.toISOString();
     const released: Hold = {
       ...current,
@@ -162,12 +146,12 @@ export class HoldRepository {
       ...(by.reason ? { releaseReason: by.reason } : {}),
     };
     try {
-      await this.doc.send(
+      await this.table.doc.send(
         new TransactWriteCommand({
           TransactItems: [
             {
               Update: {
-                TableName: this.tableName,
+                TableName: this.table.tableName,
                 Key: holdKey(holdId),
                 UpdateExpression:
                   'SET #status = :released, releasedBy = :by, releasedAt = :at' +
@@ -185,7 +169,7 @@ export class HoldRepository {
             },
             {
               Put: {
-                TableName: this.tableName,
+                TableName: this.table.tableName,
                 Item: auditItem(
                   {
                     actor: by.actor,
@@ -222,8 +206,8 @@ export class HoldRepository {
   /** Holds on one keyed hash, newest first (active and released unless filtered). */
   async listBySubjectHash(subjectHash: string, status?: Hold['status']): Promise<Hold[]> {
     const holds: Hold[] = [];
-    const pages = queryPages(this.doc, {
-      TableName: this.tableName,
+    const pages = queryPages(this.table.doc, {
+      TableName: this.table.tableName,
       IndexName: 'bySubject',
       KeyConditionExpression: 'subjectHash = :h',
       FilterExpression: status ? '#kind = :kind AND #status = :status' : '#kind = :kind',
@@ -254,8 +238,8 @@ export class HoldRepository {
    */
   async erasureRequestsFor(subjectHash: string): Promise<string[]> {
     const ids = new Set<string>();
-    const pages = queryPages(this.doc, {
-      TableName: this.tableName,
+    const pages = queryPages(this.table.doc, {
+      TableName: this.table.tableName,
       IndexName: 'bySubject',
       KeyConditionExpression: 'subjectHash = :h',
       FilterExpression: '(#kind = :req AND #type = :erasure) OR #kind = :ref',
@@ -273,11 +257,11 @@ export class HoldRepository {
 
   /** Writes the keyed hash -> request pointers for a resolved erasure subject (idempotent). */
   async putSubjectRefs(requestId: string, hashes: readonly string[]): Promise<void> {
-    const at = this.clock().toISOString();
+    const at = this.table.clock().toISOString();
     for (const [i, hash] of [...new Set(hashes)].sort().entries()) {
-      await this.doc.send(
+      await this.table.doc.send(
         new PutCommand({
-          TableName: this.tableName,
+          TableName: this.table.tableName,
           Item: {
             pk: `REQ#${requestId}`,
             sk: `SUBJECTREF#${String(i).padStart(3, '0')}`,

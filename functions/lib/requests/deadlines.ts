@@ -10,6 +10,8 @@
  * | APPI (Japan, Art. 33: "without delay") | `JP` | configured days (default 14) | none |
  * | anything else | | configured days (default 30) | none |
  */
+import type { Metrics } from '@aws-lambda-powertools/metrics';
+import { POWERTOOLS_DEFAULTS } from '../runtime/service';
 
 export type Regime = 'GDPR' | 'CCPA' | 'PIPA' | 'APPI' | 'DEFAULT';
 
@@ -99,24 +101,17 @@ export function isOpenStatus(status: string): boolean {
   return OPEN_STATUSES.has(status);
 }
 
-export const OVERDUE_METRIC = { namespace: 'DsrOrchestrator', name: 'OverdueRequests' } as const;
+export const OVERDUE_METRIC = {
+  namespace: POWERTOOLS_DEFAULTS.metricsNamespace,
+  name: 'OverdueRequests',
+} as const;
 
 /**
- * A CloudWatch Embedded Metric Format line: CloudWatch turns it into the metric the overdue alarm
- * watches. It carries a count only (no request ids, no subjects).
+ * Records the overdue count as the metric the overdue alarm watches, published as an Embedded Metric
+ * Format line. It carries a count only (no request ids, no subjects), in one empty dimension set: the
+ * metric has no dimensions.
  */
-export function overdueMetricLine(count: number, now: Date): string {
-  return JSON.stringify({
-    _aws: {
-      Timestamp: now.getTime(),
-      CloudWatchMetrics: [
-        {
-          Namespace: OVERDUE_METRIC.namespace,
-          Dimensions: [[]],
-          Metrics: [{ Name: OVERDUE_METRIC.name, Unit: 'Count' }],
-        },
-      ],
-    },
-    [OVERDUE_METRIC.name]: count,
-  });
+export function recordOverdueMetric(metrics: Metrics, count: number): void {
+  metrics.addDimensions({});
+  metrics.addMetric(OVERDUE_METRIC.name, 'Count', count);
 }

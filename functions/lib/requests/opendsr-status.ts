@@ -1,5 +1,5 @@
 /** How a request reads in the OpenDSR dialect: its status and where its results are. */
-import type { RequestRecord, RequestStatus } from './requests';
+import type { RequestRecord, RequestStatus } from './records';
 
 /** OpenDSR knows four statuses; a failed request is reported as cancelled with our own status beside it. */
 export function openDsrStatus(status: RequestStatus): 'pending' | 'in_progress' | 'completed' | 'cancelled' {

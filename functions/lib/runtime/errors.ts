@@ -53,28 +53,75 @@ export class NotFoundError extends AppError {
   }
 }
 
+/** Error names and socket codes where the same call can succeed when tried again. */
 const TRANSIENT_AWS_ERRORS = new Set([
   'ThrottlingException',
+  'Throttling',
+  'TooManyRequestsException',
   'ProvisionedThroughputExceededException',
   'RequestLimitExceeded',
+  'TransactionConflictException',
   'InternalServerError',
+  'InternalServerErrorException',
+  'InternalFailure',
   'ServiceUnavailable',
+  'ServiceUnavailableException',
   'SlowDown',
   'RequestTimeout',
+  'RequestTimeoutException',
   'TimeoutError',
+  'NetworkingError',
   'ECONNRESET',
   'ECONNREFUSED',
+  'ECONNABORTED',
   'EPIPE',
   'ETIMEDOUT',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENETDOWN',
+  'ERR_STREAM_PREMATURE_CLOSE',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT',
 ]);
+
+interface ErrorShape {
+  name?: unknown;
+  code?: unknown;
+  errno?: unknown;
+  $retryable?: unknown;
+  $metadata?: { httpStatusCode?: unknown };
+  cause?: unknown;
+  errors?: unknown;
+}
+
+/**
+ * The first transient marker found on an error, its causes or (AggregateError) its parts: a name, a
+ * code, the SDK's `$retryable`, or an HTTP 429/5xx answer. Name and code are both read, since a socket
+ * reset surfaces as `{ name: 'Error', code: 'ECONNRESET' }` and an SDK error may wrap it as its cause.
+ */
+function transientMarker(error: unknown, depth = 0): string | undefined {
+  if (typeof error !== 'object' || error === null || depth > 5) return undefined;
+  const err = error as ErrorShape;
+  for (const label of [err.name, err.code, err.errno]) {
+    if (typeof label === 'string' && TRANSIENT_AWS_ERRORS.has(label)) return label;
+  }
+  if (err.$retryable) return typeof err.name === 'string' ? err.name : 'Retryable';
+  const status = err.$metadata?.httpStatusCode;
+  if (typeof status === 'number' && (status === 429 || status >= 500)) return `HTTP ${status}`;
+  const parts = Array.isArray(err.errors) ? err.errors : [];
+  for (const inner of [err.cause, ...parts]) {
+    const found = transientMarker(inner, depth + 1);
+    if (found) return found;
+  }
+  return undefined;
+}
 
 /** Maps an SDK or network failure to TransientError where a retry can help; other errors pass through. */
 export function classifyAwsError(error: unknown): unknown {
   if (error instanceof AppError) return error;
-  const err = error as { name?: string; code?: string; $retryable?: unknown } | undefined;
-  const name = err?.name ?? err?.code ?? '';
-  if (TRANSIENT_AWS_ERRORS.has(name) || err?.$retryable) {
-    return new TransientError(`Transient store error: ${name}`);
-  }
-  return error;
+  const marker = transientMarker(error);
+  return marker ? new TransientError(`Transient store error: ${marker}`) : error;
 }

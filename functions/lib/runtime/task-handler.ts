@@ -7,21 +7,24 @@ import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 import { classifyAwsError } from './errors';
 import { errorFields, log } from './logger';
+import { observability } from './observability';
 
 export function taskHandler<I extends { requestId?: string }, O>(
   taskName: string,
   core: (input: I) => Promise<O>,
 ): middy.MiddyfiedHandler<I, O, Error, Context> {
-  return middy<I, O, Error, Context>().handler(async (input) => {
-    const started = Date.now();
-    try {
-      const output = await core(input);
-      log.info('task succeeded', { task: taskName, requestId: input.requestId, ms: Date.now() - started });
-      return output;
-    } catch (error) {
-      const classified = classifyAwsError(error);
-      log.error('task failed', { task: taskName, requestId: input.requestId, ...errorFields(classified) });
-      throw classified;
-    }
-  });
+  return middy<I, O, Error, Context>()
+    .use(observability())
+    .handler(async (input) => {
+      const started = Date.now();
+      try {
+        const output = await core(input);
+        log.info('task succeeded', { task: taskName, requestId: input.requestId, ms: Date.now() - started });
+        return output;
+      } catch (error) {
+        const classified = classifyAwsError(error);
+        log.error('task failed', { task: taskName, requestId: input.requestId, ...errorFields(classified) });
+        throw classified;
+      }
+    });
 }

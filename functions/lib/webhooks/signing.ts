@@ -21,7 +21,7 @@ import {
 } from '../crypto/jws';
 
 export const DSR_SIGNATURE_HEADER = 'x-dsr-signature';
-export const DSR_KEY_ID_HEADER = 'x-dsr-key-id';
+const DSR_KEY_ID_HEADER = 'x-dsr-key-id';
 export const OPENDSR_SIGNATURE_HEADER = 'x-opendsr-signature';
 export const OPENDSR_DOMAIN_HEADER = 'x-opendsr-processor-domain';
 export const OPENDSR_KEY_ID_HEADER = 'x-opendsr-key-id';
@@ -45,8 +45,8 @@ export async function openDsrSignatureHeaders(
 }
 
 /** What a receiver does with a native callback: true when the body is ours, unaltered. */
-export function verifyDsrCallback(body: Buffer, signatureHeader: string, jwks: Jwks): boolean {
-  return verifyDetached(signatureHeader, body, { jwks }).ok;
+export async function verifyDsrCallback(body: Buffer, signatureHeader: string, jwks: Jwks): Promise<boolean> {
+  return (await verifyDetached(signatureHeader, body, { jwks })).ok;
 }
 
 /** What a receiver does with an OpenDSR callback, given our JWKS. */

@@ -51,7 +51,7 @@ export function isPrivateAddress(address: string): boolean {
   return true;
 }
 
-export const MAX_CALLBACK_URL_LENGTH = 2048;
+const MAX_CALLBACK_URL_LENGTH = 2048;
 
 /** Why a callback URL is refused (a stable code), or undefined when it is acceptable. */
 export function callbackUrlProblem(raw: string, allowPrivate: boolean): string | undefined {

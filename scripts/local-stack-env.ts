@@ -1,13 +1,17 @@
-import { defaultResourceEnv } from '../config/data-map';
-import { intEnv } from '../functions/lib/runtime/config';
-import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../local/stores';
-
 /**
  * The environment the local stack gives its handlers (local/stack.ts), for a script that runs a handler's
- * core against the running `npm start` (its ports: DDB_PORT, S3_PORT, SFN_PORT).
+ * core once against the running stack (`npm start`: its .local/ data directory and ports).
  */
-export function localToolEnv(): Record<string, string> {
-  return {
+import { join } from 'node:path';
+import { defaultResourceEnv } from '../config/data-map';
+import { intEnv } from '../functions/lib/runtime/config';
+import { keyPaths } from '../local/stack';
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../local/stores';
+
+/** Sets the running local stack's environment on this process; answers its data directory. */
+export function useRunningLocalStack(): string {
+  const dataDir = process.env.DSR_LOCAL_DIR ?? join(__dirname, '..', '.local');
+  Object.assign(process.env, {
     AWS_REGION: LOCAL_REGION,
     AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
     AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
@@ -17,5 +21,8 @@ export function localToolEnv(): Record<string, string> {
     AWS_REQUEST_CHECKSUM_CALCULATION: 'WHEN_REQUIRED',
     AWS_RESPONSE_CHECKSUM_VALIDATION: 'WHEN_REQUIRED',
     ...defaultResourceEnv(),
-  };
+    SUBJECT_HASH_KEY_FILE: keyPaths(dataDir).subjectHash,
+    DSR_LOCAL_DIR: dataDir,
+  });
+  return dataDir;
 }

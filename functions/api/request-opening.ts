@@ -1,0 +1,149 @@
+/**
+ * The one way a request is opened, whatever the dialect (/v1/requests and OpenDSR): the workflow must
+ * exist, callback URLs must pass the address policy, the jurisdiction and deadline are settled, and the
+ * repository's transaction makes idempotent replays and duplicates come back instead of new requests.
+ */
+import { dueAtFor } from '../lib/requests/deadlines';
+import { errorFields, log } from '../lib/runtime/logger';
+import type { Dialect, RequestRecord, RequestType, Requester, SubjectInput } from '../lib/requests/records';
+import type { StoredResponse } from '../lib/requests/idempotency';
+import { callbackUrlProblem } from '../lib/webhooks/url-policy';
+import { loadDefaultPolicy } from '../lib/erasure/policy';
+import type { Principal } from './auth';
+import type { ApiDeps } from './deps';
+import { ApiError } from './http';
+import { clockOf, settingsOf } from './request-settings';
+import { identifierOf } from './subject-identifiers';
+
+/** JSON with sorted keys: equal bodies give equal fingerprints whatever their key order. */
+function canonical(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
+  if (value && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : 1));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+export interface OpenCommand {
+  type: RequestType;
+  subject: SubjectInput;
+  jurisdiction?: string;
+  requester?: Requester;
+  callbackUrls?: string[];
+  /** Export only: email the download link to the subject (the OpenDSR dialect never sets it). */
+  notify?: boolean;
+  dialect: Dialect;
+  externalId?: string;
+  principal: Principal;
+  /** Idempotency: scope (caller or dialect) and key; `body` is what a replay must match. */
+  idempotency?: { scope: string; key: string; body: unknown };
+}
+
+export type OpenResult =
+  { kind: 'created' | 'duplicate'; record: RequestRecord } | { kind: 'replayed'; response: StoredResponse };
+
+/** Checks callback URLs against the address policy; the code says what is wrong, never echoing the URL. */
+export function checkCallbackUrls(deps: ApiDeps, urls: string[] | undefined): void {
+  const { allowPrivateCallbacks } = settingsOf(deps);
+  for (const [i, url] of (urls ?? []).entries()) {
+    const problemCode = callbackUrlProblem(url, allowPrivateCallbacks);
+    if (problemCode)
+      throw new ApiError(400, problemCode, `callbackUrls.${i} is not an acceptable callback URL`);
+  }
+}
+
+/** Whether a workflow exists for the type (a starter that does not say runs exports only). */
+export function supportsType(deps: ApiDeps, type: RequestType): boolean {
+  return deps.workflows.supports ? deps.workflows.supports(type) : type === 'export';
+}
+
+/** The one way a request is opened, whatever the dialect. */
+export async function openRequest(
+  deps: ApiDeps,
+  command: OpenCommand,
+  render: (record: RequestRecord) => StoredResponse,
+): Promise<OpenResult> {
+  if (!supportsType(deps, command.type)) {
+    throw new ApiError(501, 'UNSUPPORTED_TYPE', `Requests of type ${command.type} are not available yet`);
+  }
+  checkCallbackUrls(deps, command.callbackUrls);
+  const settings = settingsOf(deps);
+  const now = clockOf(deps);
+  let jurisdiction = command.jurisdiction;
+  let source: RequestRecord['jurisdictionSource'] = 'request';
+  if (!jurisdiction) {
+    jurisdiction = await deps.accounts.countryOf(command.subject);
+    source = jurisdiction ? 'account' : 'default';
+    jurisdiction ??= settings.defaultJurisdiction;
+  }
+  const subjectHash = await deps.hasher.hash(identifierOf(command.subject));
+  const idempotency = command.idempotency
+    ? {
+        scope: command.idempotency.scope,
+        key: command.idempotency.key,
+        // Keyed, so the stored fingerprint of a body holding an email reveals nothing.
+        fingerprint: await deps.hasher.hash(`idempotency:${canonical(command.idempotency.body)}`),
+        render,
+      }
+    : undefined;
+  const outcome = await deps.requests.open(
+    {
+      requestId: deps.requests.newRequestId(),
+      type: command.type,
+      policyVersion: loadDefaultPolicy().version,
+      subject: command.subject,
+      subjectHash,
+      jurisdiction,
+      jurisdictionSource: source,
+      dueAt: dueAtFor(jurisdiction, now, settings.deadlines).toISOString(),
+      requester: command.requester ?? { kind: 'subject' },
+      callbackUrls: command.callbackUrls,
+      // Stored only when asked for: absent means no email.
+      notify: command.notify ? true : undefined,
+      dialect: command.dialect,
+      externalId: command.externalId,
+      createdBy: command.principal.callerId,
+      role: command.principal.roles[0],
+    },
+    idempotency,
+  );
+  switch (outcome.outcome) {
+    case 'idempotency-mismatch':
+      throw new ApiError(
+        422,
+        'IDEMPOTENCY_KEY_REUSED',
+        'This Idempotency-Key was used with a different body; use a new key for a new request',
+      );
+    case 'replayed': {
+      await resume(deps, outcome.requestId);
+      return { kind: 'replayed', response: outcome.response };
+    }
+    case 'duplicate':
+      await resume(deps, outcome.record.requestId, outcome.record);
+      return { kind: 'duplicate', record: outcome.record };
+    case 'created':
+      await startWorkflow(deps, outcome.record);
+      return { kind: 'created', record: outcome.record };
+  }
+}
+
+async function startWorkflow(deps: ApiDeps, record: RequestRecord): Promise<void> {
+  try {
+    await deps.workflows.start(record.requestId, record.type);
+  } catch (error) {
+    log.error('workflow start failed', { requestId: record.requestId, ...errorFields(error) });
+    throw new ApiError(
+      503,
+      'WORKFLOW_START_FAILED',
+      'The request was recorded but could not be started; retry the same call to resume it',
+      { requestId: record.requestId },
+    );
+  }
+}
+
+/** A retried or duplicate create re-starts a request still waiting (starting twice is a no-op). */
+async function resume(deps: ApiDeps, requestId: string, known?: RequestRecord): Promise<void> {
+  const record = known ?? (await deps.requests.get(requestId));
+  if (record?.status === 'received') await startWorkflow(deps, record);
+}

@@ -1,0 +1,133 @@
+/**
+ * A request as the requests table stores it: its types, statuses and the keys of the items that belong
+ * to it. The subject's identifiers are stored only in the request item (KMS-encrypted table, never
+ * returned by the API); everything else names the subject by keyed hash.
+ */
+import type { SubjectIdentifiers } from '../connectors/contract';
+import type { ErasureRequestFields } from '../erasure/certificate';
+
+export type RequestType = 'export' | 'erasure';
+export type RequestStatus =
+  'received' | 'in_progress' | 'completed' | 'partially_completed' | 'failed' | 'cancelled';
+
+export const TERMINAL_STATUSES: readonly RequestStatus[] = ['completed', 'failed', 'cancelled'];
+
+/** Exactly one identifier names the subject at creation. */
+export type SubjectInput =
+  | { userId: string }
+  | { email: string }
+  | { phone: string }
+  | { deviceId: string }
+  | { externalAccount: { provider: string; providerUserId: string } };
+
+export interface ExportArchive {
+  bucket: string;
+  key: string;
+  bytes: number;
+  sha256: string;
+  files: number;
+  records: number;
+}
+
+export interface RequestFailure {
+  code: string;
+  store?: string;
+}
+
+/** Who asked: the subject, an authorised agent, or a parent or guardian of a minor. */
+export interface Requester {
+  kind: 'subject' | 'agent' | 'guardian';
+  /** The support system's reference to the evidence it checked (power of attorney, guardianship). */
+  evidenceRef?: string;
+}
+
+export interface DeadlineExtension {
+  reason: string;
+  by: string;
+  at: string;
+  previousDueAt: string;
+}
+
+/** Which dialect the request came in through: callbacks are shaped and signed accordingly. */
+export type Dialect = 'dsr' | 'opendsr';
+
+/** ErasureRequestFields are the erasure's plan, runs, processors' answers and certificate. */
+export interface RequestRecord extends Partial<ErasureRequestFields> {
+  requestId: string;
+  type: RequestType;
+  status: RequestStatus;
+  createdAt: string;
+  updatedAt: string;
+  /**
+   * The service the request is for (config/services/): set when the request is opened, if known, else
+   * when the subject is resolved (the account's service, or the deployment's default service).
+   */
+  service?: string;
+  /** `EU`, an ISO 3166-1 alpha-2 code, or an ISO 3166-2 subdivision (`US-CA`). */
+  jurisdiction?: string;
+  /** Where the jurisdiction came from: the caller, the account's country, or the configured default. */
+  jurisdictionSource?: 'request' | 'account' | 'default';
+  dueAt?: string;
+  extension?: DeadlineExtension;
+  requester?: Requester;
+  callbackUrls?: string[];
+  /** Export only: the subject asked for the download link by email (functions/notify/). */
+  notify?: boolean;
+  /** The policy in force when the request was opened; an erasure's plan also records the one it ran under. */
+  policyVersion?: string;
+  dialect?: Dialect;
+  /** OpenDSR's own id for the request (the controller's UUID). */
+  externalId?: string;
+  /** Client id of the system that created it. */
+  createdBy?: string;
+  /** Counts status changes: orders callbacks and guards concurrent transitions. */
+  version?: number;
+  /** Keyed hash of the identifier the request named (duplicate detection, filtering). */
+  subjectHash: string;
+  /** Keyed hash of the resolved account, once known. */
+  accountHash?: string;
+  subjectFound?: boolean;
+  subject: SubjectInput;
+  failure?: RequestFailure;
+  export?: ExportArchive;
+  /**
+   * Erasure only. The identifier set the first run resolved, kept because that run deletes the
+   * account the later runs (hold released, retention ended) could resolve it from. Never returned by the
+   * API; removed when the request reaches `completed`.
+   */
+  resolvedSubject?: ResolvedSubject;
+}
+
+/** The identifier set an erasure's first run resolved: see RequestRecord.resolvedSubject. */
+export interface ResolvedSubject {
+  found: boolean;
+  subjectHash: string;
+  identifiers: SubjectIdentifiers;
+  resolvedAt: string;
+}
+
+export const REQUEST_KIND = 'request';
+export const OPEN_KIND = 'open';
+
+/** The partition every item of one request shares: the request, its events, outbox and callback lease. */
+export const requestPartition = (requestId: string) => `REQ#${requestId}`;
+
+export const requestKey = (requestId: string) => ({ pk: requestPartition(requestId), sk: 'REQUEST' });
+
+/** One item per open request of a type for a subject: a second create finds it instead of starting another. */
+export const openKey = (type: RequestType, subjectHash: string) => ({
+  pk: `OPEN#${type}#${subjectHash}`,
+  sk: 'LOCK',
+});
+
+/** Points from a dialect's own id for a request (OpenDSR's subject_request_id) to ours. */
+export const externalKey = (dialect: Dialect, externalId: string) => ({
+  pk: `EXT#${dialect}#${externalId}`,
+  sk: 'EXT',
+});
+
+/** The request an item of kind `request` holds (its key and kind taken off). */
+export function recordFromItem(item: Record<string, unknown>): RequestRecord {
+  const { pk: _pk, sk: _sk, kind: _kind, ...record } = item;
+  return record as unknown as RequestRecord;
+}

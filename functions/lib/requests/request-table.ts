@@ -1,0 +1,67 @@
+/**
+ * The requests table as the repositories over it receive it: one document client, the table's name and
+ * the clock that stamps what they write. Requests, their event logs and callback outboxes, holds, the
+ * erasure schedule, download links and the audit trail all keep their items in this one table, and
+ * each repository is given this value rather than reaching into another for it.
+ */
+import { GetCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { ENV } from '../../../config/data-map';
+import { documentClient } from '../aws/clients';
+import { queryPages } from '../aws/dynamo-paging';
+import { requireEnv } from '../runtime/config';
+import { requestPartition } from './records';
+
+export interface RequestTable {
+  readonly doc: DynamoDBDocumentClient;
+  readonly tableName: string;
+  readonly clock: () => Date;
+}
+
+export function requestTable(
+  doc: DynamoDBDocumentClient,
+  tableName: string,
+  clock: () => Date = () => new Date(),
+): RequestTable {
+  return { doc, tableName, clock };
+}
+
+/** The table a Lambda is configured with (REQUESTS_TABLE), over the shared document client. */
+export function requestTableFromEnv(): RequestTable {
+  return requestTable(documentClient(), requireEnv(ENV.requestsTable));
+}
+
+/** One item by its key, read consistently. */
+export async function readItem(
+  table: RequestTable,
+  key: Record<string, string>,
+): Promise<Record<string, unknown> | undefined> {
+  const { Item } = await table.doc.send(
+    new GetCommand({ TableName: table.tableName, Key: key, ConsistentRead: true }),
+  );
+  return Item;
+}
+
+/** A request's items whose sort key starts with `prefix`, read consistently, page by page. */
+export function requestItemsUnder(
+  table: RequestTable,
+  requestId: string,
+  prefix: string,
+): AsyncGenerator<Record<string, unknown>[]> {
+  return queryPages(table.doc, {
+    TableName: table.tableName,
+    KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+    ExpressionAttributeValues: { ':pk': requestPartition(requestId), ':prefix': prefix },
+    ConsistentRead: true,
+  });
+}
+
+export function isConditionFailure(error: unknown): boolean {
+  return (error as { name?: string }).name === 'ConditionalCheckFailedException';
+}
+
+/** The cancellation reason codes of a failed transaction, by item index. */
+export function cancellationCodes(error: unknown): string[] | undefined {
+  const err = error as { name?: string; CancellationReasons?: { Code?: string }[] };
+  if (err.name !== 'TransactionCanceledException') return undefined;
+  return (err.CancellationReasons ?? []).map((r) => r.Code ?? 'None');
+}
