@@ -2,10 +2,8 @@
  * The log index backfill (statemachines/log-index-backfill.asl.json) run by the local Step Functions over
  * the seeded demo logs: its Distributed Maps list the bucket (ItemReader), hand the indexer batches of
  * objects ({Items, BatchInput}) and write their results to staging (ResultWriter); the last step moves the
- * watermarks. A second run skips every object indexed at its ETag.
- *
- * Needs the local runner to honour DISTRIBUTED maps (local/workflows.ts): without that, the map has no
- * items to read and the execution fails.
+ * watermarks. A second run skips every object indexed at its ETag. The local runner carries out the
+ * DISTRIBUTED maps as Step Functions does (local/distributed-map.ts), from the file CDK deploys.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
