@@ -9,12 +9,12 @@ import type { VaultRecord } from '../../functions/lib/connectors/contract';
 import { ContractError, TransientError } from '../../functions/lib/runtime/errors';
 import {
   DynamoVault,
-  batchWriteAll,
   pickKept,
   suppressionKey,
   toVaultItem,
   vaultKey,
 } from '../../functions/lib/erasure/vault';
+import { batchWriteAll } from '../../functions/lib/aws/dynamo-batch';
 
 const noSleep = async () => undefined;
 

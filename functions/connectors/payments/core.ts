@@ -21,7 +21,8 @@ import type {
 } from '../../lib/connectors/contract';
 import { STORE_CATEGORIES } from '../../lib/erasure/types';
 import { planByCategory, vaultCopy, zeroOutcome } from '../../lib/erasure/erasure-plan';
-import { batchWriteAll, pickKept } from '../../lib/erasure/vault';
+import { batchWriteAll } from '../../lib/aws/dynamo-batch';
+import { pickKept } from '../../lib/erasure/vault';
 import { isRecord, toJsonValue, type Item } from '../../lib/aws/dynamo-paging';
 import { removeAttributesIfPresent } from '../../lib/aws/dynamo-paging';
 import {

@@ -16,25 +16,17 @@
  *   suppression   pk `SUPPRESSION#<subjectHash>`, sk `SUPPRESSION`, kind 'suppression', subjectHash,
  *                 erasedAt, requestId
  */
-import {
-  BatchWriteCommand,
-  GetCommand,
-  PutCommand,
-  QueryCommand,
-  type DynamoDBDocumentClient,
-} from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { orchestratorResources } from '../../../config/data-map';
 import type { StoreName, VaultRecord, VaultWriter } from '../connectors/contract';
-import { ContractError, TransientError, classifyAwsError } from '../runtime/errors';
+import { BATCH_WRITE_SIZE as BATCH_SIZE, batchWriteAll, defaultSleep } from '../aws/dynamo-batch';
+import { ContractError, classifyAwsError } from '../runtime/errors';
 
 const VAULT_KIND = 'vault';
 const SUPPRESSION_KIND = 'suppression';
 const RECORD_SK = 'RECORD';
 const SUPPRESSION_SK = 'SUPPRESSION';
-/** BatchWriteItem's limit. */
-const BATCH_SIZE = 25;
 const MAX_BATCHES_IN_FLIGHT = 8;
-const MAX_ATTEMPTS = 9;
 
 export interface VaultConfig {
   tableName: string;
@@ -78,45 +70,6 @@ export function vaultKey(store: string, category: string, recordId: string): Vau
 
 export function suppressionKey(subjectHash: string): VaultKey {
   return { pk: `SUPPRESSION#${subjectHash}`, sk: SUPPRESSION_SK };
-}
-
-const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-export type WriteRequest =
-  { PutRequest: { Item: Record<string, unknown> } } | { DeleteRequest: { Key: Record<string, unknown> } };
-
-/**
- * Writes requests with BatchWriteItem, 25 a call and a few calls in flight, retrying unprocessed items
- * with exponential backoff. Requests in one call must name distinct keys (the caller's concern).
- */
-export async function batchWriteAll(
-  doc: DynamoDBDocumentClient,
-  tableName: string,
-  requests: readonly WriteRequest[],
-  sleep: (ms: number) => Promise<void> = defaultSleep,
-  concurrency = 4,
-): Promise<void> {
-  const batches: WriteRequest[][] = [];
-  for (let i = 0; i < requests.length; i += BATCH_SIZE) batches.push(requests.slice(i, i + BATCH_SIZE));
-  let next = 0;
-  const worker = async () => {
-    while (next < batches.length) {
-      let pending = batches[next++] ?? [];
-      for (let attempt = 0; pending.length > 0; attempt++) {
-        if (attempt >= MAX_ATTEMPTS)
-          throw new TransientError('BatchWriteItem kept leaving items unprocessed');
-        if (attempt > 0) await sleep(Math.min(25 * 2 ** attempt, 2000));
-        let out;
-        try {
-          out = await doc.send(new BatchWriteCommand({ RequestItems: { [tableName]: pending } }));
-        } catch (error) {
-          throw classifyAwsError(error);
-        }
-        pending = (out.UnprocessedItems?.[tableName] ?? []) as WriteRequest[];
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(concurrency, batches.length) }, worker));
 }
 
 // ---------------------------------------------------------------------------------------------

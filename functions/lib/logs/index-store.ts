@@ -21,7 +21,7 @@ import {
   type DynamoDBDocumentClient,
 } from '@aws-sdk/lib-dynamodb';
 import { queryPages } from '../aws/dynamo-paging';
-import { batchWriteAll } from '../erasure/vault';
+import { batchWriteAll } from '../aws/dynamo-batch';
 import { forEachLimited } from '../runtime/concurrency';
 import { TransientError, classifyAwsError } from '../runtime/errors';
 
