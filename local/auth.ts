@@ -6,7 +6,8 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { ROLES, SCOPE_PREFIX, type Role } from '../functions/api/auth';
+import { ROLES, SCOPE_PREFIX, SERVICE_SCOPE_PREFIX, serviceScope, type Role } from '../functions/api/auth';
+import { serviceIds } from '../functions/lib/services/profiles';
 
 export const LOCAL_ISSUER = 'urn:dsr:local-issuer';
 export const LOCAL_AUDIENCE = 'dsr-api';
@@ -30,19 +31,35 @@ export function signToken(key: Buffer, claims: Claims): string {
   return `${header}.${body}.${signature}`;
 }
 
+/**
+ * A token for a role, bound to `services` (every service this deployment serves when none is named), the
+ * way a Cognito app client is: its role scope and one `dsr/service:<id>` scope per service.
+ */
 export function mintToken(
   key: Buffer,
   role: Role,
-  options: { ttlSeconds?: number; audience?: string; issuer?: string; now?: number } = {},
+  options: {
+    ttlSeconds?: number;
+    audience?: string;
+    issuer?: string;
+    now?: number;
+    services?: readonly string[];
+  } = {},
 ): string {
   if (!ROLES.includes(role)) throw new Error(`Unknown role ${role}; use one of ${ROLES.join(', ')}`);
+  const known = serviceIds();
+  const services = options.services?.length ? options.services : known;
+  const unknown = services.filter((s) => !known.includes(s));
+  if (unknown.length) throw new Error(`Unknown service ${unknown.join(', ')}; use any of ${known.join(', ')}`);
   const now = Math.floor((options.now ?? Date.now()) / 1000);
+  // Distinct clients per binding, as distinct app clients would be (audit trail, throttling).
+  const client = `local-${role}${options.services?.length ? `-${services.join('-')}` : ''}-client`;
   return signToken(key, {
     iss: options.issuer ?? LOCAL_ISSUER,
     aud: options.audience ?? LOCAL_AUDIENCE,
-    sub: `local-${role}-client`,
-    client_id: `local-${role}-client`,
-    scope: `${SCOPE_PREFIX}${role}`,
+    sub: client,
+    client_id: client,
+    scope: [`${SCOPE_PREFIX}${role}`, ...services.map(serviceScope)].join(' '),
     iat: now,
     exp: now + (options.ttlSeconds ?? 3600),
   });
@@ -74,10 +91,23 @@ export function checkToken(key: Buffer, token: string, nowMs = Date.now()): Toke
     if (typeof claims.exp !== 'number') return invalid;
     if (claims.exp <= now) return { valid: false, fault: 'expired' };
     if (typeof claims.nbf === 'number' && claims.nbf > now) return invalid;
+    if (!servicesWellFormed(claims.scope)) return invalid;
     return { valid: true, claims };
   } catch {
     return invalid;
   }
+}
+
+/**
+ * The service scopes must name services by their ids (`dsr/service:<id>`, lower-case letters, digits and
+ * hyphens); one that does not is a malformed token, not a binding to nothing. A well-formed id this
+ * deployment does not serve is let through and grants nothing (functions/api/auth.ts).
+ */
+function servicesWellFormed(scope: Claims[string] | undefined): boolean {
+  const scopes = Array.isArray(scope) ? scope : typeof scope === 'string' ? scope.split(' ') : [];
+  return scopes
+    .filter((s) => s.startsWith(SERVICE_SCOPE_PREFIX))
+    .every((s) => /^[a-z0-9][a-z0-9-]{0,63}$/.test(s.slice(SERVICE_SCOPE_PREFIX.length)));
 }
 
 /** The claims of a valid token, or undefined for any fault. */

@@ -2,13 +2,20 @@
  * The account's country, for a request's default jurisdiction. Only indexed lookups (user id, email,
  * phone): a device id or linked account would need a scan of the platform's table on the API's
  * request path, so those requests fall back to the configured default jurisdiction (or the caller's).
+ * Only the request's service's accounts count: another service's account with the same e-mail is
+ * another person, and its country must not show through a request of this service.
  */
 import { GetCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { SubjectInput } from '../lib/requests/records';
+import { serviceOfAccount } from '../lib/services/profiles';
+import { ContractError } from '../lib/runtime/errors';
 
 export interface AccountDirectory {
-  /** The country of the one account the identifier names; undefined if none, several, or unknown. */
-  countryOf(subject: SubjectInput): Promise<string | undefined>;
+  /**
+   * The country of the one account of `service` the identifier names; undefined if none, several, or
+   * unknown.
+   */
+  countryOf(subject: SubjectInput, service: string): Promise<string | undefined>;
 }
 
 export class DynamoAccountDirectory implements AccountDirectory {
@@ -17,7 +24,7 @@ export class DynamoAccountDirectory implements AccountDirectory {
     private readonly tableName: string,
   ) {}
 
-  async countryOf(subject: SubjectInput): Promise<string | undefined> {
+  async countryOf(subject: SubjectInput, service: string): Promise<string | undefined> {
     let accounts: Record<string, unknown>[] = [];
     if ('userId' in subject) {
       const { Item } = await this.doc.send(
@@ -30,6 +37,7 @@ export class DynamoAccountDirectory implements AccountDirectory {
     } else if ('phone' in subject) {
       accounts = await this.query('byPhone', 'phone', subject.phone.trim());
     }
+    accounts = accounts.filter((account) => belongsTo(account, service));
     if (accounts.length !== 1) return undefined;
     const country = accounts[0]?.country;
     return typeof country === 'string' && /^[A-Z]{2}(?:-[A-Z0-9]{1,3})?$/.test(country) ? country : undefined;
@@ -47,9 +55,20 @@ export class DynamoAccountDirectory implements AccountDirectory {
         KeyConditionExpression: '#a = :v',
         ExpressionAttributeNames: { '#a': attribute },
         ExpressionAttributeValues: { ':v': value },
-        Limit: 2,
+        // One account per service at most, and a second of the request's to see it is ambiguous.
+        Limit: 16,
       }),
     );
     return page.Items ?? [];
+  }
+}
+
+/** Whether an account is of `service`; one naming a service this deployment does not serve is of none. */
+function belongsTo(account: Record<string, unknown>, service: string): boolean {
+  try {
+    return serviceOfAccount(account) === service;
+  } catch (error) {
+    if (error instanceof ContractError) return false;
+    throw error;
   }
 }

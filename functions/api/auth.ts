@@ -2,12 +2,21 @@
  * Who is calling, from the JWT authorizer's claims (API Gateway in AWS; the local server runs the same
  * checks). core.ts checks the route's roles again before any handler runs: a route never trusts that
  * the gateway was configured right.
+ *
+ * A caller is bound to one or more services (config/services/) by scopes `dsr/service:<id>` beside its
+ * role scope: Cognito's client-credentials tokens carry exactly the scopes an app client is allowed, so
+ * the binding needs no custom claim (nor a token trigger), and the local tokens carry the same scopes.
+ * The caller's role holds in each of its services alike. caller-services.ts applies the binding.
  */
+import { shippedServiceProfiles } from '../lib/services/profiles';
 import { ApiError, type ApiEvent } from './http';
 
 export type Role = 'support' | 'legal' | 'auditor';
 export const ROLES: readonly Role[] = ['support', 'legal', 'auditor'];
 export const SCOPE_PREFIX = 'dsr/';
+/** The scope that binds a caller to a service: `dsr/service:cluster`. */
+export const SERVICE_SCOPE_PREFIX = `${SCOPE_PREFIX}service:`;
+export const serviceScope = (service: string): string => `${SERVICE_SCOPE_PREFIX}${service}`;
 
 /** The realm of RFC 6750 challenges (WWW-Authenticate). */
 const REALM = 'dsr';
@@ -16,6 +25,11 @@ export interface Principal {
   /** The caller's client id (the token's subject): an id of a system, not a person. */
   callerId: string;
   roles: Role[];
+  /**
+   * The services the caller is bound to (ids of config/services/), in the order of the profiles. A
+   * scope naming a service this deployment does not serve grants nothing.
+   */
+  services: string[];
 }
 
 /** Why a request is not authenticated: no token, a token that is not ours, or one of ours that expired. */
@@ -54,12 +68,17 @@ function scopesOf(event: ApiEvent): string[] {
 export function principalOf(event: ApiEvent): Principal {
   const jwt = event.requestContext.authorizer?.jwt;
   if (!jwt?.claims) throw authenticationError('missing');
-  const roles = scopesOf(event)
+  const scopes = scopesOf(event);
+  const roles = scopes
     .filter((s) => s.startsWith(SCOPE_PREFIX))
     .map((s) => s.slice(SCOPE_PREFIX.length))
     .filter((r): r is Role => (ROLES as readonly string[]).includes(r));
+  const bound = new Set(
+    scopes.filter((s) => s.startsWith(SERVICE_SCOPE_PREFIX)).map((s) => s.slice(SERVICE_SCOPE_PREFIX.length)),
+  );
+  const services = [...shippedServiceProfiles().keys()].filter((id) => bound.has(id));
   const callerId = String(jwt.claims.client_id ?? jwt.claims.sub ?? 'unknown');
-  return { callerId, roles };
+  return { callerId, roles, services };
 }
 
 export function requireRole(principal: Principal, allowed: readonly Role[]): void {

@@ -8,7 +8,8 @@ import { auditRoutes } from './routes/audit';
 import { openApiRoutes } from './routes/openapi';
 import { openDsrRoutes } from './routes/opendsr';
 import type { ApiDeps } from './deps';
-import { matchRoute, type Route } from './router';
+import { matchRoute, type Route, type RouteScope } from './router';
+import { requireBoundService } from './caller-services';
 import { jwksRoutes } from './routes/jwks';
 import { requestRoutes } from './routes/requests';
 import { downloadRoutes } from './routes/downloads';
@@ -61,6 +62,7 @@ async function auditAction(
   event: ApiEvent,
   params: Record<string, string>,
   status: number,
+  scope: RouteScope,
 ) {
   if (route.access === 'public' || status === 401) return;
   let principal: Principal;
@@ -77,25 +79,30 @@ async function auditAction(
       action: route.operationId,
       outcome: status,
       requestId,
+      // The service of what the call concerned; else the caller's, when it has only one.
+      service: scope.service ?? (principal.services.length === 1 ? principal.services[0] : undefined),
     })
     .catch((error: unknown) => log.error('audit record failed', { ...errorFields(error) }));
 }
 
-/** Runs a route: the caller's roles first, then the path, the query and the body, then the handler. */
+/** Runs a route: the caller's roles and services first, then the path, the query and the body, then the handler. */
 async function run(
   deps: ApiDeps,
   route: Route,
   event: ApiEvent,
   params: Record<string, string>,
+  scope: RouteScope,
 ): Promise<ApiResult> {
   let principal: Principal | undefined;
   if (route.access !== 'public') {
     principal = principalOf(event);
     requireRole(principal, route.access);
+    requireBoundService(principal);
   }
   return route.handler(deps, {
     event,
     principal,
+    scope,
     params: checkPathParams(route.params, params),
     query: route.query ? checkQuery(route.query, event) : {},
     body: route.requestSchema ? checkBody(route.requestSchema, event, route.optionalBody) : undefined,
@@ -106,15 +113,16 @@ export function createApi(deps: ApiDeps, routes: Route[] = ROUTES): (event: ApiE
   return async (event) => {
     const { route, params } = matchRoute(routes, event);
     let status = 500;
+    const scope: RouteScope = {};
     try {
-      const result = await run(deps, route, event, params);
+      const result = await run(deps, route, event, params, scope);
       status = result.statusCode ?? 200;
       return result;
     } catch (error) {
       status = answerFor(error).status;
       throw error;
     } finally {
-      await auditAction(deps, route, event, params, status);
+      await auditAction(deps, route, event, params, status, scope);
     }
   };
 }

@@ -27,6 +27,8 @@ function canonical(value: unknown): string {
 
 export interface OpenCommand {
   type: RequestType;
+  /** The service the request is for: already checked against the caller's (caller-services.ts). */
+  service: string;
   subject: SubjectInput;
   jurisdiction?: string;
   requester?: Requester;
@@ -73,7 +75,7 @@ export async function openRequest(
   let jurisdiction = command.jurisdiction;
   let source: RequestRecord['jurisdictionSource'] = 'request';
   if (!jurisdiction) {
-    jurisdiction = await deps.accounts.countryOf(command.subject);
+    jurisdiction = await deps.accounts.countryOf(command.subject, command.service);
     source = jurisdiction ? 'account' : 'default';
     jurisdiction ??= settings.defaultJurisdiction;
   }
@@ -91,6 +93,7 @@ export async function openRequest(
     {
       requestId: deps.requests.newRequestId(),
       type: command.type,
+      service: command.service,
       policyVersion: loadDefaultPolicy().version,
       subject: command.subject,
       subjectHash,

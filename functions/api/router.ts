@@ -17,6 +17,14 @@ export type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 /** Who may call: the roles allowed, or 'public' (no token: the gateway route has no authorizer). */
 export type Access = readonly Role[] | 'public';
 
+/**
+ * What a call is found to concern, filled in by the handler as it learns it: the service of the request
+ * or hold it reads or opens. core.ts files the call's audit entry under that service.
+ */
+export interface RouteScope {
+  service?: string;
+}
+
 /** What a handler is given: the event, and its input already checked against the route's schemas. */
 export interface RouteInput<
   Query = Record<string, unknown>,
@@ -30,6 +38,7 @@ export interface RouteInput<
   params: Params;
   query: Query;
   body: Body;
+  scope: RouteScope;
 }
 
 type ParamNames<P extends string> = P extends `${string}{${infer Name}}${infer Rest}`

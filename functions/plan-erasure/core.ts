@@ -8,7 +8,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { planningJurisdiction } from '../lib/erasure/policy';
 import { buildPlan } from '../lib/erasure/planner';
 import type { ErasurePlan, Inventory, Policy } from '../lib/erasure/types';
-import { processorIdsOf, serviceProfile } from '../lib/services/profiles';
+import { processorIdsOf, recordedService, serviceProfile } from '../lib/services/profiles';
 import { runNumberOf, type ErasureRun } from '../lib/erasure/certificate';
 import type { StagedSubject } from '../lib/connectors/contract';
 import { ContractError } from '../lib/runtime/errors';
@@ -57,7 +57,9 @@ export async function planErasure(deps: PlanDeps, input: PlanTaskInput): Promise
   });
   // Every identifier of the subject, and the one the request named (an unknown subject has no set).
   const hashes = [request.subjectHash, ...(await identifierHashesOf(deps.hasher, subject.identifiers))];
-  const holds = await deps.holds.activeFor(hashes);
+  const service = subject.service ?? recordedService(request);
+  // Only this service's holds: another service's hold on the same e-mail keeps another person's data.
+  const holds = await deps.holds.activeFor(hashes, service);
   const inventory: Inventory = await loadInventories(deps.s3, deps.stagingBucket, input.requestId, 'plan');
 
   const accountDeletedAt = request.accountDeletedAt ? new Date(request.accountDeletedAt) : now;
@@ -68,7 +70,7 @@ export async function planErasure(deps: PlanDeps, input: PlanTaskInput): Promise
     holds: holds.map(toHoldScope),
     now,
     accountDeletedAt,
-    processorIds: processorIdsOf(serviceProfile(subject.service ?? request.service)),
+    processorIds: processorIdsOf(serviceProfile(service)),
   });
   await putJson(deps.s3, { bucket: deps.stagingBucket, key: stagingKeys.plan(input.requestId) }, plan);
 

@@ -1,10 +1,13 @@
 /** An API Gateway (HTTP API, payload 2.0) event as the JWT authorizer passes it on, for the in-process API. */
-import type { Role } from '../../functions/api/auth';
+import { serviceScope, type Role } from '../../functions/api/auth';
+import { serviceIds } from '../../functions/lib/services/profiles';
 import type { ApiEvent } from '../../functions/api/http';
 
 export interface ApiEventOptions {
   /** The caller's role (default support); null for a request without a token. */
   role?: Role | null;
+  /** The services the caller is bound to (default: every service). */
+  services?: readonly string[];
   body?: string;
   query?: Record<string, string>;
   headers?: Record<string, string>;
@@ -12,6 +15,7 @@ export interface ApiEventOptions {
 
 export function apiEvent(method: string, path: string, opts: ApiEventOptions = {}): ApiEvent {
   const role = opts.role === undefined ? 'support' : opts.role;
+  const scopes = [`dsr/${role}`, ...(opts.services ?? serviceIds()).map(serviceScope)];
   return {
     version: '2.0',
     routeKey: '$default',
@@ -36,8 +40,8 @@ export function apiEvent(method: string, path: string, opts: ApiEventOptions = {
         ? {
             authorizer: {
               jwt: {
-                claims: { sub: `test-${role}`, client_id: `test-${role}`, scope: `dsr/${role}` },
-                scopes: [`dsr/${role}`],
+                claims: { sub: `test-${role}`, client_id: `test-${role}`, scope: scopes.join(' ') },
+                scopes,
               },
             },
           }

@@ -99,7 +99,8 @@ export interface Harness {
   deps: ApiDeps;
   api: (event: ApiEvent) => Promise<ApiResult>;
   tokenKey: Buffer;
-  token(role: Role): string;
+  /** A token for the role, bound to `services` (default: every service, as `npm run token` mints). */
+  token(role: Role, services?: readonly string[]): string;
   call(
     method: string,
     path: string,
@@ -109,7 +110,7 @@ export interface Harness {
   event(
     method: string,
     path: string,
-    options?: { role?: Role; body?: string; query?: Record<string, string> },
+    options?: { role?: Role; services?: readonly string[]; body?: string; query?: Record<string, string> },
   ): ApiEvent;
   countItems(): Promise<number>;
   startCallbackPolling(): void;
@@ -193,7 +194,7 @@ export async function startHarness(
     config: { maxAttempts: 6, baseDelayMs: 50, maxDelayMs: 200, processorDomain: 'dsr.test' },
   });
   let poller: { stop(): Promise<void> } | undefined;
-  const token = (role: Role) => mintToken(tokenKey, role);
+  const token = (role: Role, services?: readonly string[]) => mintToken(tokenKey, role, { services });
   const call: Harness['call'] = async (method, path, opts = {}) => {
     const headers: Record<string, string> = { ...(opts.headers ?? {}) };
     const role = opts.role === undefined ? 'support' : opts.role;

@@ -1,7 +1,19 @@
-/** GET /v1/audit: the append-only audit trail, for auditors only, oldest first, cursor-paged. */
+/**
+ * GET /v1/audit: the append-only audit trail, for auditors only, oldest first, cursor-paged: the
+ * entries of the auditor's services (entries that concern no one service only for auditors bound to all).
+ */
 import { json } from '../http';
 import { defineRoute, type Route } from '../router';
-import { cursorParam, instantOf, instantParam, limitParam, requestIdSchema, strictQuery } from '../schemas';
+import {
+  cursorParam,
+  instantOf,
+  instantParam,
+  limitParam,
+  requestIdSchema,
+  serviceField,
+  strictQuery,
+} from '../schemas';
+import { listingServices } from '../caller-services';
 import { decodeCursor, encodeCursor } from '../cursors';
 
 export const auditRoutes: Route[] = [
@@ -15,16 +27,21 @@ export const auditRoutes: Route[] = [
       from: instantParam,
       to: instantParam,
       requestId: { ...requestIdSchema, description: 'One request only' },
+      service: serviceField('Only this service (one the token is bound to); default: all of its services'),
       limit: limitParam(500, 100),
       cursor: cursorParam,
     }),
-    responses: { '200': 'A page of audit records' },
-    handler: async (deps, { query }) => {
+    responses: {
+      '200': "A page of audit records of the token's services",
+      '403': 'SERVICE_NOT_ALLOWED: the token is not bound to the service named',
+    },
+    handler: async (deps, { principal, query }) => {
       const { records, lastKey } = await deps.audit.list({
         limit: query.limit,
         from: instantOf(query.from),
         to: instantOf(query.to),
         requestId: query.requestId,
+        services: listingServices(principal, query.service),
         cursor: decodeCursor(query.cursor, ['pk', 'sk', 'kind', 'createdAt']),
       });
       return json(200, { records, nextCursor: encodeCursor(lastKey) ?? null });

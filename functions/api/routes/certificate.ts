@@ -9,7 +9,7 @@ import { certificateKey, type CertificatePayload } from '../../lib/erasure/certi
 import { ROLES } from '../auth';
 import type { ApiDeps, CertificateReader } from '../deps';
 import { ApiError, headerOf, json, type ApiEvent, type ApiResult } from '../http';
-import { loadRequest } from '../request-lookup';
+import { loadRequest, type Caller } from '../request-lookup';
 import { defineRoute, type Route } from '../router';
 import { strictQuery } from '../schemas';
 
@@ -32,10 +32,11 @@ export class S3CertificateReader implements CertificateReader {
 export async function getCertificate(
   deps: ApiDeps,
   event: ApiEvent,
+  caller: Caller,
   requestId: string,
   wanted: number | undefined,
 ): Promise<ApiResult> {
-  const record = await loadRequest(deps, requestId);
+  const record = await loadRequest(deps, caller, requestId);
   const latest = record.certificate;
   if (!latest) throw new ApiError(404, 'CERTIFICATE_NOT_FOUND', 'This request has no certificate (yet)');
   const number = wanted ?? latest.number;
@@ -71,7 +72,11 @@ export const certificateRoutes: Route[] = [
       },
     }),
     responseType: 'application/json',
-    responses: { '200': 'The certificate', '404': 'No such request or no certificate yet' },
-    handler: (deps, { event, params, query }) => getCertificate(deps, event, params.requestId, query.number),
+    responses: {
+      '200': 'The certificate',
+      '404': "No such request (or another service's) or no certificate yet",
+    },
+    handler: (deps, { event, principal, scope, params, query }) =>
+      getCertificate(deps, event, { principal, scope }, params.requestId, query.number),
   }),
 ];

@@ -25,7 +25,7 @@ import {
   type Locale,
 } from '../../lib/downloads/download-page';
 import { ApiError, headerOf, json, problem, type ApiEvent, type ApiResult } from '../http';
-import { loadRequest } from '../request-lookup';
+import { loadRequest, type Caller } from '../request-lookup';
 import { defineRoute, type Route } from '../router';
 import { PATH_PARAMS } from '../path-params';
 
@@ -194,9 +194,9 @@ export async function downloadFields(deps: ApiDeps, record: RequestRecord): Prom
   return status === 'active' ? { downloadUrl: await links.urlFor(link), download: view } : { download: view };
 }
 
-export async function revokeDownload(deps: ApiDeps, requestId: string): Promise<ApiResult> {
+export async function revokeDownload(deps: ApiDeps, caller: Caller, requestId: string): Promise<ApiResult> {
   const downloads = deps.downloads;
-  const record = await loadRequest(deps, requestId);
+  const record = await loadRequest(deps, caller, requestId);
   if (record.type !== 'export' || record.status !== 'completed' || !record.export)
     throw new ApiError(409, 'NO_DOWNLOAD_LINK', 'Only a completed export has a download link');
   // A link not issued yet is issued and revoked at once, so none can be issued after the revocation.
@@ -257,7 +257,8 @@ export const downloadRoutes: Route[] = [
     access: ['support'],
     operationId: 'revokeDownload',
     summary: "Revokes the request's download link",
-    responses: { '200': 'Revoked', '404': 'No such request or link' },
-    handler: (deps, { params }) => revokeDownload(deps, params.requestId),
+    responses: { '200': 'Revoked', '404': "No such request (or another service's) or link" },
+    handler: (deps, { principal, scope, params }) =>
+      revokeDownload(deps, { principal, scope }, params.requestId),
   }),
 ];

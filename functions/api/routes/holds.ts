@@ -8,16 +8,18 @@
 import { STORE_NAMES, type StoreName } from '../../../config/data-map';
 import { isKnownCategory } from '../../lib/erasure/policy';
 import { identifierHashesOf, type Hold } from '../../lib/holds/holds';
-import type { Principal, Role } from '../auth';
+import type { Role } from '../auth';
+import { canSee, serviceFor, serviceOf } from '../caller-services';
 import type { ApiDeps } from '../deps';
 import { ApiError, json, type ApiResult } from '../http';
 import { notFound } from '../path-params';
-import { loadRequest } from '../request-lookup';
+import { loadRequest, type Caller } from '../request-lookup';
 import { defineRoute, type Route } from '../router';
 import {
   placeHoldSchema,
   releaseHoldSchema,
   requestIdSchema,
+  serviceField,
   strictQuery,
   subjectHashParam,
   type PlaceHoldBody,
@@ -51,6 +53,7 @@ export function parsePlaceHold(body: unknown): PlaceHoldBody {
 export function holdView(hold: Hold): Record<string, unknown> {
   return {
     holdId: hold.holdId,
+    service: serviceOf(hold),
     status: hold.status,
     subjectHash: hold.subjectHash,
     stores: hold.stores ?? [],
@@ -81,15 +84,18 @@ async function recordOnRequests(
 
 export async function placeHold(
   deps: ApiDeps,
-  principal: Principal,
+  { principal, scope }: Caller,
   body: PlaceHoldBody,
 ): Promise<ApiResult> {
+  const service = serviceFor(principal, body.service);
+  scope.service = service;
   checkHeldCategories(body);
   const { holds } = deps;
   const subjectHash = await deps.hasher.hash(identifierOf(body.subject));
-  const affected = await holds.erasureRequestsFor(subjectHash);
+  const affected = await holds.erasureRequestsFor(subjectHash, service);
   const hold = await holds.place(
     {
+      service,
       subjectHash,
       ...(body.stores?.length ? { stores: body.stores } : {}),
       ...(body.categories?.length ? { categories: body.categories } : {}),
@@ -108,38 +114,48 @@ export async function placeHold(
   );
 }
 
-/** The keyed hashes whose holds concern a listing: the one given, or every identifier of a request's subject. */
+/**
+ * The keyed hashes whose holds concern a listing: the one given, or every identifier of a request's
+ * subject (and then only the holds of the request's service: those its erasure would honour).
+ */
 async function hashesToList(
   deps: ApiDeps,
+  caller: Caller,
   query: { subjectHash?: string; requestId?: string },
-): Promise<string[]> {
-  if (query.subjectHash !== undefined) return [query.subjectHash];
-  const record = await loadRequest(deps, query.requestId ?? '');
-  // Every identifier of the request's subject: the holds its erasure would honour.
-  return [
-    record.subjectHash,
-    ...(record.accountHash ? [record.accountHash] : []),
-    ...(record.resolvedSubject
-      ? await identifierHashesOf(deps.hasher, record.resolvedSubject.identifiers)
-      : []),
-  ];
+): Promise<{ hashes: string[]; service?: string }> {
+  if (query.subjectHash !== undefined) return { hashes: [query.subjectHash] };
+  const record = await loadRequest(deps, caller, query.requestId ?? '');
+  return {
+    hashes: [
+      record.subjectHash,
+      ...(record.accountHash ? [record.accountHash] : []),
+      ...(record.resolvedSubject
+        ? await identifierHashesOf(deps.hasher, record.resolvedSubject.identifiers)
+        : []),
+    ],
+    service: serviceOf(record),
+  };
 }
 
-async function loadHold(deps: ApiDeps, holdId: string): Promise<Hold> {
+/** A hold by id; another service's hold is answered like one that does not exist. */
+async function loadHold(deps: ApiDeps, { principal, scope }: Caller, holdId: string): Promise<Hold> {
   const hold = await deps.holds.get(holdId);
   if (!hold) throw notFound('holdId');
+  scope.service = serviceOf(hold);
+  if (!canSee(principal, hold)) throw notFound('holdId');
   return hold;
 }
 
 export async function releaseHold(
   deps: ApiDeps,
-  principal: Principal,
+  caller: Caller,
   holdId: string,
   reason: string | undefined,
 ): Promise<ApiResult> {
-  const current = await loadHold(deps, holdId);
+  const { principal } = caller;
+  const current = await loadHold(deps, caller, holdId);
   const { holds } = deps;
-  const affected = await holds.erasureRequestsFor(current.subjectHash);
+  const affected = await holds.erasureRequestsFor(current.subjectHash, serviceOf(current));
   const { hold, changed } = await holds.release(
     holdId,
     { actor: principal.callerId, role: principal.roles[0], reason },
@@ -164,8 +180,12 @@ export const holdRoutes: Route[] = [
       'Place a legal hold on a subject (optionally some stores/categories): erasures leave it untouched',
     access: PLACERS,
     requestSchema: placeHoldSchema,
-    responses: { '201': 'The hold', '400': 'Invalid body (unknown store or category, ...)' },
-    handler: (deps, { principal, body }) => placeHold(deps, principal, body),
+    responses: {
+      '201': 'The hold',
+      '400': 'Invalid body (unknown store or category, ...); SERVICE_REQUIRED: name the service',
+      '403': 'SERVICE_NOT_ALLOWED: the token is not bound to the service named',
+    },
+    handler: (deps, { principal, scope, body }) => placeHold(deps, { principal, scope }, body),
   }),
   defineRoute({
     method: 'GET',
@@ -182,17 +202,27 @@ export const holdRoutes: Route[] = [
         default: 'all',
         description: 'active, released or all (default)',
       },
+      service: serviceField('Only this service (one the token is bound to); default: all of its services'),
     }),
-    responses: { '200': 'The holds, newest first' },
-    handler: async (deps, { query }) => {
+    responses: {
+      '200': "The holds of the token's services, newest first",
+      '404': "No such request (or another service's)",
+    },
+    handler: async (deps, { principal, scope, query }) => {
       if ((query.subjectHash === undefined) === (query.requestId === undefined)) {
         throw new ApiError(400, 'INVALID_PARAMETER', 'Give exactly one of subjectHash or requestId');
       }
       const { holds } = deps;
+      const named = query.service === undefined ? undefined : serviceFor(principal, query.service);
+      const { hashes, service = named } = await hashesToList(deps, { principal, scope }, query);
       const byId = new Map<string, Hold>();
-      for (const hash of new Set(await hashesToList(deps, query))) {
+      for (const hash of new Set(hashes)) {
         const status = query.status === 'all' ? undefined : query.status;
-        for (const hold of await holds.listBySubjectHash(hash, status)) byId.set(hold.holdId, hold);
+        for (const hold of await holds.listBySubjectHash(hash, status)) {
+          // Not paged: a subject has a handful of holds, so they are filtered here.
+          if (canSee(principal, hold) && (service === undefined || serviceOf(hold) === service))
+            byId.set(hold.holdId, hold);
+        }
       }
       const list = [...byId.values()].sort((a, b) => (a.placedAt < b.placedAt ? 1 : -1));
       return json(200, { holds: list.map(holdView) });
@@ -204,8 +234,9 @@ export const holdRoutes: Route[] = [
     operationId: 'getHold',
     summary: 'One hold',
     access: READERS,
-    responses: { '200': 'The hold', '404': 'No such hold' },
-    handler: async (deps, { params }) => json(200, holdView(await loadHold(deps, params.holdId))),
+    responses: { '200': 'The hold', '404': "No such hold (or another service's)" },
+    handler: async (deps, { principal, scope, params }) =>
+      json(200, holdView(await loadHold(deps, { principal, scope }, params.holdId))),
   }),
   defineRoute({
     method: 'POST',
@@ -215,7 +246,8 @@ export const holdRoutes: Route[] = [
     access: PLACERS,
     requestSchema: releaseHoldSchema,
     optionalBody: true,
-    responses: { '200': 'Released (or already released)', '404': 'No such hold' },
-    handler: (deps, { principal, params, body }) => releaseHold(deps, principal, params.holdId, body.reason),
+    responses: { '200': 'Released (or already released)', '404': "No such hold (or another service's)" },
+    handler: (deps, { principal, scope, params, body }) =>
+      releaseHold(deps, { principal, scope }, params.holdId, body.reason),
   }),
 ];

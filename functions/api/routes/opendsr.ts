@@ -10,7 +10,9 @@
 import type { RequestRecord, RequestType, SubjectInput } from '../../lib/requests/records';
 import { openDsrStatus, resultsUrl } from '../../lib/requests/opendsr-status';
 import { OPENDSR_DOMAIN_HEADER, openDsrSignatureHeaders } from '../../lib/webhooks/signing';
-import { ROLES, type Principal } from '../auth';
+import { ROLES } from '../auth';
+import { boundServices, canSee, serviceFor, serviceOf } from '../caller-services';
+import type { Caller } from '../request-lookup';
 import type { ApiDeps } from '../deps';
 import { ApiError, type ApiEvent, type ApiResult } from '../http';
 import { notFound } from '../path-params';
@@ -94,9 +96,11 @@ function statusBody(record: RequestRecord, base: string): Record<string, unknown
 export async function createOpenDsr(
   deps: ApiDeps,
   event: ApiEvent,
-  principal: Principal,
+  { principal, scope }: Caller,
   body: OpenDsrCreateBody,
 ): Promise<ApiResult> {
+  const service = serviceFor(principal, body.service);
+  scope.service = service;
   const type = TYPES[body.subject_request_type];
   if (!supportsType(deps, type)) {
     throw new ApiError(
@@ -111,14 +115,16 @@ export async function createOpenDsr(
     deps,
     {
       type,
+      service,
       subject,
       jurisdiction: body.regulation === 'ccpa' ? 'US-CA' : body.regulation === 'gdpr' ? 'EU' : undefined,
       callbackUrls: body.status_callback_urls,
       dialect: 'opendsr',
       externalId: body.subject_request_id,
       principal,
-      // The controller's own id makes the call idempotent across retries.
-      idempotency: { scope: 'opendsr', key: body.subject_request_id, body },
+      // The controller's own id makes the call idempotent across retries; each service's controller
+      // has ids of its own.
+      idempotency: { scope: `opendsr#${service}`, key: body.subject_request_id, body },
     },
     // Stored for replays without encoded_request: the specification says not to keep the request body.
     (record) => ({
@@ -153,14 +159,17 @@ export async function createOpenDsr(
   return signedJson(deps, 201, { ...stored, encoded_request: rawRequest });
 }
 
-async function loadBySrid(deps: ApiDeps, srid: string): Promise<RequestRecord> {
-  const record = await deps.requests.findByExternalId('opendsr', srid);
-  if (!record) throw notFound('subjectRequestId');
+/** The request a subject_request_id names at one of the caller's services; 404 like any unknown id. */
+async function loadBySrid(deps: ApiDeps, { principal, scope }: Caller, srid: string): Promise<RequestRecord> {
+  const record = await deps.requests.findByExternalId('opendsr', srid, boundServices(principal));
+  if (!record || !canSee(principal, record)) throw notFound('subjectRequestId');
+  scope.service = serviceOf(record);
   return record;
 }
 
-export async function cancelOpenDsr(deps: ApiDeps, principal: Principal, srid: string): Promise<ApiResult> {
-  const record = await loadBySrid(deps, srid);
+export async function cancelOpenDsr(deps: ApiDeps, caller: Caller, srid: string): Promise<ApiResult> {
+  const { principal } = caller;
+  const record = await loadBySrid(deps, caller, srid);
   try {
     await cancelRecord(deps, principal, record);
   } catch (error) {
@@ -196,8 +205,13 @@ export const openDsrRoutes: Route[] = [
     access: ['support'],
     dialect: 'opendsr',
     requestSchema: openDsrCreateSchema,
-    responses: { '201': 'Created', '400': 'Invalid or unsupported (OpenDSR error shape)' },
-    handler: (deps, { event, principal, body }) => createOpenDsr(deps, event, principal, body),
+    responses: {
+      '201': 'Created',
+      '400': 'Invalid or unsupported (OpenDSR error shape); SERVICE_REQUIRED: name the service',
+      '403': 'SERVICE_NOT_ALLOWED: the token is not bound to the service named',
+    },
+    handler: (deps, { event, principal, scope, body }) =>
+      createOpenDsr(deps, event, { principal, scope }, body),
   }),
   defineRoute({
     method: 'GET',
@@ -206,12 +220,15 @@ export const openDsrRoutes: Route[] = [
     summary: 'OpenDSR status: pending | in_progress | completed | cancelled',
     access: ROLES,
     dialect: 'opendsr',
-    responses: { '200': 'Status' },
-    handler: async (deps, { event, params }) =>
+    responses: { '200': 'Status', '404': "No such request (or another service's)" },
+    handler: async (deps, { event, principal, scope, params }) =>
       signedJson(
         deps,
         200,
-        statusBody(await loadBySrid(deps, params.subjectRequestId), publicBaseUrl(deps, event)),
+        statusBody(
+          await loadBySrid(deps, { principal, scope }, params.subjectRequestId),
+          publicBaseUrl(deps, event),
+        ),
       ),
   }),
   defineRoute({
@@ -221,7 +238,8 @@ export const openDsrRoutes: Route[] = [
     summary: 'OpenDSR cancellation (while pending)',
     access: ['support'],
     dialect: 'opendsr',
-    responses: { '202': 'Cancelled' },
-    handler: (deps, { principal, params }) => cancelOpenDsr(deps, principal, params.subjectRequestId),
+    responses: { '202': 'Cancelled', '404': "No such request (or another service's)" },
+    handler: (deps, { principal, scope, params }) =>
+      cancelOpenDsr(deps, { principal, scope }, params.subjectRequestId),
   }),
 ];

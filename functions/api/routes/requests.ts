@@ -2,7 +2,7 @@
 import { isOpenStatus, maxExtendedDueAt, ruleFor } from '../../lib/requests/deadlines';
 import type { RequestRecord, RequestStatus } from '../../lib/requests/records';
 import type { StoredResponse } from '../../lib/requests/idempotency';
-import { ROLES, type Principal } from '../auth';
+import { ROLES } from '../auth';
 import type { ApiDeps } from '../deps';
 import { ApiError, headerOf, json, type ApiEvent, type ApiResult } from '../http';
 import { defineRoute, type Route } from '../router';
@@ -14,6 +14,7 @@ import {
   instantOf,
   instantParam,
   limitParam,
+  serviceField,
   strictQuery,
   subjectHashParam,
   type CreateRequestBody,
@@ -21,7 +22,8 @@ import {
 } from '../schemas';
 import { decodeCursor, encodeCursor } from '../cursors';
 import { cancelRecord } from '../request-cancelling';
-import { loadRequest } from '../request-lookup';
+import { loadRequest, type Caller } from '../request-lookup';
+import { listingServices, serviceFor } from '../caller-services';
 import { openRequest } from '../request-opening';
 import { clockOf, settingsOf } from '../request-settings';
 import { requestView } from '../request-views';
@@ -54,10 +56,12 @@ export function idempotencyKeyOf(event: ApiEvent): string | undefined {
 export async function createRequest(
   deps: ApiDeps,
   event: ApiEvent,
-  principal: Principal,
+  { principal, scope }: Caller,
   body: CreateRequestBody,
 ): Promise<ApiResult> {
   const key = idempotencyKeyOf(event);
+  const service = serviceFor(principal, body.service);
+  scope.service = service;
   const render = (record: RequestRecord): StoredResponse => ({
     statusCode: 202,
     body: JSON.stringify(requestView(record, {}, clockOf(deps))),
@@ -66,6 +70,7 @@ export async function createRequest(
     deps,
     {
       ...body,
+      service,
       dialect: 'dsr',
       principal,
       idempotency: key ? { scope: principal.callerId, key, body } : undefined,
@@ -105,11 +110,12 @@ export async function createRequest(
 
 export async function extendRequest(
   deps: ApiDeps,
-  principal: Principal,
+  caller: Caller,
   requestId: string,
   body: ExtendRequestBody,
 ): Promise<ApiResult> {
-  const record = await loadRequest(deps, requestId);
+  const { principal } = caller;
+  const record = await loadRequest(deps, caller, requestId);
   const now = clockOf(deps);
   if (!isOpenStatus(record.status)) {
     throw new ApiError(409, 'NOT_OPEN', 'Only an open request can have its deadline extended', {
@@ -160,10 +166,13 @@ export const requestRoutes: Route[] = [
     responses: {
       '200': 'An open request of this type for this subject already exists (duplicate: true)',
       '202': 'Accepted: the workflow has started',
+      '400': 'Invalid body; SERVICE_REQUIRED: the token is bound to several services and none is named',
+      '403': 'FORBIDDEN: not a support client; SERVICE_NOT_ALLOWED: the token is not bound to the service named',
       '422': 'Idempotency-Key reused with a different body',
       '501': 'No workflow exists for this type yet',
     },
-    handler: (deps, { event, principal, body }) => createRequest(deps, event, principal, body),
+    handler: (deps, { event, principal, scope, body }) =>
+      createRequest(deps, event, { principal, scope }, body),
   }),
   defineRoute({
     method: 'GET',
@@ -183,11 +192,15 @@ export const requestRoutes: Route[] = [
       overdue: { type: 'boolean', description: 'true: only overdue requests; false: none of them' },
       createdFrom: instantParam,
       createdTo: instantParam,
+      service: serviceField('Only this service (one the token is bound to); default: all of its services'),
       limit: limitParam(100, 50),
       cursor: cursorParam,
     }),
-    responses: { '200': 'A page of requests' },
-    handler: async (deps, { query }) => {
+    responses: {
+      '200': "A page of requests of the token's services",
+      '403': 'SERVICE_NOT_ALLOWED: the token is not bound to the service named',
+    },
+    handler: async (deps, { principal, query }) => {
       const now = clockOf(deps);
       const { records, lastKey } = await deps.requests.list(
         {
@@ -197,6 +210,7 @@ export const requestRoutes: Route[] = [
           overdue: query.overdue,
           createdFrom: instantOf(query.createdFrom),
           createdTo: instantOf(query.createdTo),
+          services: listingServices(principal, query.service),
           limit: query.limit,
           cursor: decodeCursor(query.cursor, ['pk', 'sk', 'kind', 'createdAt', 'subjectHash']),
         },
@@ -214,9 +228,9 @@ export const requestRoutes: Route[] = [
     operationId: 'getRequest',
     summary: 'A request: status, deadline (days left, overdue), archive',
     access: ROLES,
-    responses: { '200': 'The request' },
-    handler: async (deps, { principal, params }) => {
-      const record = await loadRequest(deps, params.requestId);
+    responses: { '200': 'The request', '404': "No such request (or another service's)" },
+    handler: async (deps, { principal, scope, params }) => {
+      const record = await loadRequest(deps, { principal, scope }, params.requestId);
       const { downloadUrl, download } = await downloadFields(deps, record);
       // The download URL is a credential: only support callers, who send it to the subject, get it.
       const fields = principal.roles.includes('support') ? { downloadUrl, download } : { download };
@@ -229,9 +243,9 @@ export const requestRoutes: Route[] = [
     operationId: 'listRequestEvents',
     summary: "A request's append-only event history (status changes, callback deliveries)",
     access: ROLES,
-    responses: { '200': 'The events, oldest first' },
-    handler: async (deps, { params: { requestId } }) => {
-      await loadRequest(deps, requestId);
+    responses: { '200': 'The events, oldest first', '404': "No such request (or another service's)" },
+    handler: async (deps, { principal, scope, params: { requestId } }) => {
+      await loadRequest(deps, { principal, scope }, requestId);
       return json(200, { requestId, events: await deps.events.list(requestId) });
     },
   }),
@@ -241,9 +255,17 @@ export const requestRoutes: Route[] = [
     operationId: 'cancelRequest',
     summary: 'Cancel a request that has not started (an erasure under way cannot be cancelled)',
     access: ['support'],
-    responses: { '200': 'Cancelled', '409': 'Already under way or finished (requestStatus says which)' },
-    handler: async (deps, { principal, params }) => {
-      const record = await cancelRecord(deps, principal, await loadRequest(deps, params.requestId));
+    responses: {
+      '200': 'Cancelled',
+      '404': "No such request (or another service's)",
+      '409': 'Already under way or finished (requestStatus says which)',
+    },
+    handler: async (deps, { principal, scope, params }) => {
+      const record = await cancelRecord(
+        deps,
+        principal,
+        await loadRequest(deps, { principal, scope }, params.requestId),
+      );
       return json(200, requestView(record, {}, clockOf(deps)));
     },
   }),
@@ -255,6 +277,7 @@ export const requestRoutes: Route[] = [
     access: ['support'],
     requestSchema: extendRequestSchema,
     responses: { '200': 'Extended', '409': 'Not open, already extended, or no extension allowed' },
-    handler: (deps, { principal, params, body }) => extendRequest(deps, principal, params.requestId, body),
+    handler: (deps, { principal, scope, params, body }) =>
+      extendRequest(deps, { principal, scope }, params.requestId, body),
   }),
 ];

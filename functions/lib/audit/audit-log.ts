@@ -6,7 +6,7 @@
  */
 import { PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { randomUUID } from 'node:crypto';
-import type { RequestTable } from '../requests/request-table';
+import { serviceFilter, type RequestTable, type ServiceSelection } from '../requests/request-table';
 
 export interface AuditEntry {
   /** Client id of the caller, or `workflow` / `system` for state changes made by the orchestrator. */
@@ -18,6 +18,12 @@ export interface AuditEntry {
   outcome?: number;
   requestId?: string;
   subjectHash?: string;
+  /**
+   * The service (config/services/) the action concerned: its auditors see the entry. Absent when it
+   * concerned no one service (a listing by a caller bound to several): only callers bound to every
+   * service see those.
+   */
+  service?: string;
   /** Non-personal details: codes, statuses. */
   detail?: Record<string, string | number | boolean>;
 }
@@ -61,13 +67,18 @@ export class AuditLog {
     );
   }
 
-  /** Oldest first, `limit` per page; `cursor` continues a previous page; `requestId` narrows to one request. */
+  /**
+   * Oldest first, `limit` per page; `cursor` continues a previous page; `requestId` narrows to one
+   * request, `services` to entries of those services (see RequestRepository.list on how filtered pages
+   * keep their size and never skip an entry).
+   */
   async list(options: {
     limit: number;
     cursor?: Record<string, string>;
     from?: string;
     to?: string;
     requestId?: string;
+    services?: ServiceSelection;
   }): Promise<{ records: AuditRecord[]; lastKey?: Record<string, string> }> {
     const records: AuditRecord[] = [];
     let startKey: Record<string, unknown> | undefined = options.cursor;
@@ -77,12 +88,14 @@ export class AuditLog {
       ':from': options.from ?? '0000',
       ':to': `${options.to ?? '9999'}\uffff`,
     };
-    let filter: string | undefined;
+    const filters: string[] = [];
     if (options.requestId) {
       names['#requestId'] = 'requestId';
       values[':requestId'] = options.requestId;
-      filter = '#requestId = :requestId';
+      filters.push('#requestId = :requestId');
     }
+    if (options.services) filters.push(serviceFilter(options.services, names, values));
+    const filter = filters.length ? filters.join(' AND ') : undefined;
     for (let round = 0; round < 10 && records.length < options.limit; round++) {
       const page = await this.table.doc.send(
         new QueryCommand({

@@ -14,7 +14,9 @@ import { auditItem } from '../audit/audit-log';
 import { queryPages } from '../aws/dynamo-paging';
 import type { SubjectIdentifiers } from '../connectors/contract';
 import { identifierKey, type SubjectHasher } from '../crypto/subject-hash';
-import type { RequestTable } from '../requests/request-table';
+import { readItem, type RequestTable } from '../requests/request-table';
+import { recordFromItem, requestKey } from '../requests/records';
+import { recordedService } from '../services/profiles';
 
 const HOLD_KIND = 'hold';
 /** Index items pointing from an identifier's keyed hash to an erasure request (see `subjectRefItems`). */
@@ -23,6 +25,12 @@ export const HOLD_ID = /^hold_[a-f0-9]{32}$/;
 
 export interface Hold {
   holdId: string;
+  /**
+   * The service whose data the hold keeps (config/services/): only that service's erasures honour it,
+   * and only callers bound to it see it. Holds placed before services were recorded have none: they
+   * belong to the deployment's default service.
+   */
+  service?: string;
   /** Keyed hash of the identifier the hold was placed on. */
   subjectHash: string;
   stores?: StoreName[];
@@ -39,6 +47,7 @@ export interface Hold {
 }
 
 const holdKey = (holdId: string) => ({ pk: `HOLD#${holdId}`, sk: 'HOLD' });
+
 
 /** The keyed-hash inputs of every identifier in a resolved set (same canonical strings the API hashes). */
 export function identifierKeysOf(identifiers: SubjectIdentifiers): string[] {
@@ -115,6 +124,7 @@ export class HoldRepository {
                   role: input.placedByRole,
                   action: 'hold.placed',
                   subjectHash: hold.subjectHash,
+                  service: hold.service,
                   detail: this.auditDetail(hold, affectedRequests.length),
                 },
                 now,
@@ -176,6 +186,7 @@ export class HoldRepository {
                     role: by.role,
                     action: 'hold.released',
                     subjectHash: current.subjectHash,
+                    service: current.service,
                     detail: this.auditDetail(released, affectedRequests.length),
                   },
                   now,
@@ -223,20 +234,25 @@ export class HoldRepository {
     return holds;
   }
 
-  /** Active holds on any of these keyed hashes (every identifier of a subject), by id. */
-  async activeFor(subjectHashes: readonly string[]): Promise<Hold[]> {
+  /**
+   * Active holds of `service` on any of these keyed hashes (every identifier of a subject), by id. Another
+   * service's hold on the same e-mail is on another person's data.
+   */
+  async activeFor(subjectHashes: readonly string[], service: string): Promise<Hold[]> {
     const byId = new Map<string, Hold>();
     for (const hash of new Set(subjectHashes)) {
-      for (const hold of await this.listBySubjectHash(hash, 'active')) byId.set(hold.holdId, hold);
+      for (const hold of await this.listBySubjectHash(hash, 'active')) {
+        if (recordedService(hold) === service) byId.set(hold.holdId, hold);
+      }
     }
     return [...byId.values()].sort((a, b) => (a.holdId < b.holdId ? -1 : 1));
   }
 
   /**
-   * Erasure requests whose subject has this keyed hash among its identifiers: the request itself
-   * (named by it) or one whose resolved identifier set contains it (`subject-ref` items).
+   * Erasure requests of `service` whose subject has this keyed hash among its identifiers: the request
+   * itself (named by it) or one whose resolved identifier set contains it (`subject-ref` items).
    */
-  async erasureRequestsFor(subjectHash: string): Promise<string[]> {
+  async erasureRequestsFor(subjectHash: string, service: string): Promise<string[]> {
     const ids = new Set<string>();
     const pages = queryPages(this.table.doc, {
       TableName: this.table.tableName,
@@ -252,7 +268,13 @@ export class HoldRepository {
       },
     });
     for await (const items of pages) for (const item of items) ids.add(String(item.requestId));
-    return [...ids].sort();
+    // A subject ref does not say its request's service: the request does (a handful per subject).
+    const ofService: string[] = [];
+    for (const requestId of ids) {
+      const item = await readItem(this.table, requestKey(requestId));
+      if (item && recordedService(recordFromItem(item)) === service) ofService.push(requestId);
+    }
+    return ofService.sort();
   }
 
   /** Writes the keyed hash -> request pointers for a resolved erasure subject (idempotent). */

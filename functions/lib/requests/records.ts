@@ -59,8 +59,9 @@ export interface RequestRecord extends Partial<ErasureRequestFields> {
   createdAt: string;
   updatedAt: string;
   /**
-   * The service the request is for (config/services/): set when the request is opened, if known, else
-   * when the subject is resolved (the account's service, or the deployment's default service).
+   * The service the request is for (config/services/): named by the caller, or the caller's only one,
+   * when the request is opened (functions/api/caller-services.ts). Requests opened before services were
+   * recorded get it when their subject is resolved (the account's service, or the default service).
    */
   service?: string;
   /** `EU`, an ISO 3166-1 alpha-2 code, or an ISO 3166-2 subdivision (`US-CA`). */
@@ -114,15 +115,23 @@ export const requestPartition = (requestId: string) => `REQ#${requestId}`;
 
 export const requestKey = (requestId: string) => ({ pk: requestPartition(requestId), sk: 'REQUEST' });
 
-/** One item per open request of a type for a subject: a second create finds it instead of starting another. */
-export const openKey = (type: RequestType, subjectHash: string) => ({
-  pk: `OPEN#${type}#${subjectHash}`,
+/**
+ * One item per open request of a type for a subject at a service: a second create finds it instead of
+ * starting another. Per service, because the same e-mail at two services is two people, and a caller
+ * of one service must never be handed another's request as a duplicate. Requests opened before services
+ * were recorded have locks without a service (`service` undefined).
+ */
+export const openKey = (type: RequestType, subjectHash: string, service: string | undefined) => ({
+  pk: service ? `OPEN#${type}#${service}#${subjectHash}` : `OPEN#${type}#${subjectHash}`,
   sk: 'LOCK',
 });
 
-/** Points from a dialect's own id for a request (OpenDSR's subject_request_id) to ours. */
-export const externalKey = (dialect: Dialect, externalId: string) => ({
-  pk: `EXT#${dialect}#${externalId}`,
+/**
+ * Points from a dialect's own id for a request (OpenDSR's subject_request_id) to ours, per service:
+ * each service's controller chooses its ids, and one service's id says nothing of another's.
+ */
+export const externalKey = (dialect: Dialect, externalId: string, service: string | undefined) => ({
+  pk: service ? `EXT#${dialect}#${service}#${externalId}` : `EXT#${dialect}#${externalId}`,
   sk: 'EXT',
 });
 

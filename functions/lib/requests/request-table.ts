@@ -65,3 +65,28 @@ export function cancellationCodes(error: unknown): string[] | undefined {
   if (err.name !== 'TransactionCanceledException') return undefined;
   return (err.CancellationReasons ?? []).map((r) => r.Code ?? 'None');
 }
+
+/** Which services' items a listing keeps (the caller's); items stored without `service` are the default's. */
+export interface ServiceSelection {
+  services: readonly string[];
+  defaultService: string;
+}
+
+/**
+ * A FilterExpression keeping the items of the selected services, adding its names and values to the
+ * query's. Items written before services were recorded have no `service`: they belong to the default.
+ */
+export function serviceFilter(
+  selection: ServiceSelection,
+  names: Record<string, string>,
+  values: Record<string, unknown>,
+): string {
+  names['#service'] = 'service';
+  selection.services.forEach((service, i) => (values[`:svc${i}`] = service));
+  const named = selection.services.length
+    ? `#service IN (${selection.services.map((_, i) => `:svc${i}`).join(', ')})`
+    : 'attribute_exists(#service) AND attribute_not_exists(#service)';
+  return selection.services.includes(selection.defaultService)
+    ? `(${named} OR attribute_not_exists(#service))`
+    : `(${named})`;
+}

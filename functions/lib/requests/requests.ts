@@ -27,7 +27,14 @@ import {
   type Requester,
   type SubjectInput,
 } from './records';
-import { cancellationCodes, isConditionFailure, readItem, type RequestTable } from './request-table';
+import {
+  cancellationCodes,
+  isConditionFailure,
+  readItem,
+  serviceFilter,
+  type RequestTable,
+  type ServiceSelection,
+} from './request-table';
 
 /** Which status may follow which: a late or retried step never moves a request backwards. */
 const ALLOWED_FROM: Record<RequestStatus, RequestStatus[]> = {
@@ -45,6 +52,8 @@ export interface OpenRequestInput {
   type: RequestType;
   /** The policy in force when the request was opened (config/policy). */
   policyVersion: string;
+  /** The service the request is for (config/services/): it scopes the open-request lock and external id. */
+  service: string;
   subjectHash: string;
   subject: SubjectInput;
   jurisdiction: string;
@@ -73,6 +82,8 @@ export interface ListFilter {
   overdue?: boolean;
   createdFrom?: string;
   createdTo?: string;
+  /** Only these services' requests (undefined: every service). */
+  services?: ServiceSelection;
   limit: number;
   cursor?: Record<string, string>;
 }
@@ -115,7 +126,7 @@ export class RequestRepository {
           Put: {
             TableName: this.table.tableName,
             Item: {
-              ...openKey(input.type, input.subjectHash),
+              ...openKey(input.type, input.subjectHash, input.service),
               kind: OPEN_KIND,
               createdAt: iso,
               requestId: input.requestId,
@@ -140,7 +151,7 @@ export class RequestRepository {
           Put: {
             TableName: this.table.tableName,
             Item: {
-              ...externalKey(input.dialect, input.externalId),
+              ...externalKey(input.dialect, input.externalId, input.service),
               kind: 'external',
               requestId: input.requestId,
             },
@@ -179,6 +190,7 @@ export class RequestRepository {
                 action: 'request.status.received',
                 requestId: input.requestId,
                 subjectHash: input.subjectHash,
+                service: input.service,
                 detail: { requestType: input.type },
               },
               now,
@@ -196,13 +208,16 @@ export class RequestRepository {
           const repeated = await repeatedCall(this.table, idempotency);
           if (repeated) return repeated;
         } else if (codes[1] === 'ConditionalCheckFailed') {
-          const lock = await readItem(this.table, openKey(input.type, input.subjectHash));
+          const lock = await readItem(this.table, openKey(input.type, input.subjectHash, input.service));
           const open = lock ? await this.get(String(lock.requestId)) : undefined;
           if (open) return { outcome: 'duplicate', record: open };
         } else if (codes.some((c) => c === 'ConditionalCheckFailed')) {
           // The external id is taken by a request that is not open any more: treat as a replay of it.
           if (input.externalId && input.dialect) {
-            const ext = await readItem(this.table, externalKey(input.dialect, input.externalId));
+            const ext = await readItem(
+              this.table,
+              externalKey(input.dialect, input.externalId, input.service),
+            );
             const existing = ext ? await this.get(String(ext.requestId)) : undefined;
             if (existing) return { outcome: 'duplicate', record: existing };
           }
@@ -225,10 +240,22 @@ export class RequestRepository {
     return record;
   }
 
-  /** The request a dialect's own id names (OpenDSR's subject_request_id). */
-  async findByExternalId(dialect: Dialect, externalId: string): Promise<RequestRecord | undefined> {
-    const ext = await readItem(this.table, externalKey(dialect, externalId));
-    return ext ? this.get(String(ext.requestId)) : undefined;
+  /**
+   * The request a dialect's own id names (OpenDSR's subject_request_id) at one of these services; ids
+   * recorded before services were (no service in the key) count as `selection.defaultService`'s.
+   */
+  async findByExternalId(
+    dialect: Dialect,
+    externalId: string,
+    selection: ServiceSelection,
+  ): Promise<RequestRecord | undefined> {
+    const services: (string | undefined)[] = [...selection.services];
+    if (selection.services.includes(selection.defaultService)) services.push(undefined);
+    for (const service of services) {
+      const ext = await readItem(this.table, externalKey(dialect, externalId, service));
+      if (ext) return this.get(String(ext.requestId));
+    }
+    return undefined;
   }
 
   /**
@@ -317,14 +344,19 @@ export class RequestRepository {
         });
       }
       if (TERMINAL_STATUSES.includes(status)) {
-        items.push({
-          Delete: {
-            TableName: this.table.tableName,
-            Key: openKey(current.type, current.subjectHash),
-            ConditionExpression: 'attribute_not_exists(pk) OR requestId = :id',
-            ExpressionAttributeValues: { ':id': requestId },
-          },
-        });
+        // A request opened before services were recorded may have had its service set since: its lock
+        // is the one without a service, so both are released (each only if it is this request's).
+        const services = current.service ? [current.service, undefined] : [undefined];
+        for (const service of services) {
+          items.push({
+            Delete: {
+              TableName: this.table.tableName,
+              Key: openKey(current.type, current.subjectHash, service),
+              ConditionExpression: 'attribute_not_exists(pk) OR requestId = :id',
+              ExpressionAttributeValues: { ':id': requestId },
+            },
+          });
+        }
       }
       try {
         await this.table.doc.send(new TransactWriteCommand({ TransactItems: items as never }));
@@ -344,6 +376,7 @@ export class RequestRepository {
       action: `request.status.${record.status}`,
       requestId: record.requestId,
       subjectHash: record.subjectHash,
+      service: record.service,
       detail: { requestType: record.type, version: record.version ?? 1 },
     };
   }
@@ -381,7 +414,7 @@ export class RequestRepository {
             {
               Update: {
                 TableName: this.table.tableName,
-                Key: openKey(record.type, record.subjectHash),
+                Key: openKey(record.type, record.subjectHash, record.service),
                 UpdateExpression: 'SET dueAt = :due',
                 ConditionExpression: 'requestId = :id',
                 ExpressionAttributeValues: { ':due': newDueAt, ':id': record.requestId },
@@ -410,6 +443,7 @@ export class RequestRepository {
                     action: 'request.deadline_extended',
                     requestId: record.requestId,
                     subjectHash: record.subjectHash,
+                    service: record.service,
                     detail: { dueAt: newDueAt },
                   },
                   now,
@@ -469,6 +503,7 @@ export class RequestRepository {
       const overdue = '(#dueAt < :nowIso AND #status IN (:open1, :open2))';
       filters.push(filter.overdue ? overdue : `NOT ${overdue}`);
     }
+    if (filter.services) filters.push(serviceFilter(filter.services, names, values));
     const records: RequestRecord[] = [];
     let startKey: Record<string, unknown> | undefined = filter.cursor;
     for (let round = 0; round < 10 && records.length < filter.limit; round++) {
@@ -556,12 +591,14 @@ export class RequestRepository {
    * A partially completed erasure keeps its open-request lock (a second erasure for the subject
    * finds it) but no longer counts towards the overdue alarm: what is left waits for a hold or a statute.
    */
-  async clearOpenDeadline(record: Pick<RequestRecord, 'requestId' | 'type' | 'subjectHash'>): Promise<void> {
+  async clearOpenDeadline(
+    record: Pick<RequestRecord, 'requestId' | 'type' | 'subjectHash' | 'service'>,
+  ): Promise<void> {
     try {
       await this.table.doc.send(
         new UpdateCommand({
           TableName: this.table.tableName,
-          Key: openKey(record.type, record.subjectHash),
+          Key: openKey(record.type, record.subjectHash, record.service),
           UpdateExpression: 'REMOVE dueAt',
           ConditionExpression: 'requestId = :id',
           ExpressionAttributeValues: { ':id': record.requestId },

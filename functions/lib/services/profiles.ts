@@ -442,6 +442,14 @@ export function defaultServiceId(env: NodeJS.ProcessEnv = process.env): string {
   return id;
 }
 
+/**
+ * The service a stored request, hold or audit entry belongs to: its `service`, else (stored before
+ * services were recorded) the deployment's default service.
+ */
+export function recordedService(item: { readonly service?: string }): string {
+  return item.service ?? defaultServiceId();
+}
+
 /** The profile of a service id; the deployment's default service when there is none. */
 export function serviceProfile(id: string | undefined): ServiceProfile {
   const profile = shippedServiceProfiles().get(id ?? defaultServiceId());
