@@ -235,7 +235,7 @@ async function main(): Promise<void> {
       const created = await fetch(`${stack.apiUrl}/v1/requests`, {
         method: 'POST',
         headers,
-        body: JSON.stringify({ type: 'export', subject: { userId: subject } }),
+        body: JSON.stringify({ type: 'export', service: 'klub-outside', subject: { userId: subject } }),
       });
       const { requestId } = (await created.json()) as { requestId: string };
       let body: Record<string, unknown> = {};

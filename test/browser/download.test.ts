@@ -50,7 +50,7 @@ beforeAll(async () => {
     chromium.launch({ executablePath: CHROMIUM, args: ARGS, headless: true }),
   ]);
   const created = await stack.call('POST', '/v1/requests', {
-    body: { type: 'export', subject: { userId: 'u-alice' } },
+    body: { type: 'export', service: 'klub-outside', subject: { userId: 'u-alice' } },
   });
   requestId = String(created.body.requestId);
   const done = await stack.waitForStatus(requestId, ['completed', 'failed']);

@@ -27,7 +27,12 @@ test('every status change of an export is delivered, signed with a key from the 
   const receiver = await startReceiver();
   try {
     const created = await h.call('POST', '/v1/requests', {
-      body: { type: 'export', subject: { userId: 'u-cb-1' }, callbackUrls: [`${receiver.url}/hook`] },
+      body: {
+        type: 'export',
+        service: 'klub-outside',
+        subject: { userId: 'u-cb-1' },
+        callbackUrls: [`${receiver.url}/hook`],
+      },
     });
     expect(created.status).toBe(202);
     await waitFor(() => receiver.received.length >= 3);
@@ -53,7 +58,12 @@ test('a receiver failing twice, then succeeding, gets every change exactly once 
   const receiver = await startReceiver((index) => (index < 2 ? 503 : 200));
   try {
     const created = await h.call('POST', '/v1/requests', {
-      body: { type: 'export', subject: { userId: 'u-cb-2' }, callbackUrls: [`${receiver.url}/flaky`] },
+      body: {
+        type: 'export',
+        service: 'klub-outside',
+        subject: { userId: 'u-cb-2' },
+        callbackUrls: [`${receiver.url}/flaky`],
+      },
     });
     const requestId = String(created.body.requestId);
     await waitFor(() => receiver.received.filter((r) => r.answered === 200).length >= 3);
@@ -82,7 +92,12 @@ test('a redirect is not followed and counts as a failure', async () => {
   const receiver = await startReceiver(() => 302);
   try {
     const created = await h.call('POST', '/v1/requests', {
-      body: { type: 'export', subject: { userId: 'u-cb-3' }, callbackUrls: [`${receiver.url}/moved`] },
+      body: {
+        type: 'export',
+        service: 'klub-outside',
+        subject: { userId: 'u-cb-3' },
+        callbackUrls: [`${receiver.url}/moved`],
+      },
     });
     const requestId = String(created.body.requestId);
     await waitFor(() => receiver.received.length >= 2);

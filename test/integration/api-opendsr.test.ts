@@ -56,6 +56,9 @@ afterAll(async () => {
   await h?.stop();
 });
 
+/** A controller's client bound to one service: the service is implied, so the spec's bodies go as they are. */
+const klubOutside = () => h.token('support', ['klub-outside']);
+
 function verifyResponse(res: { headers: Headers; text: string }): boolean {
   return verifyOpenDsrCallback(
     Buffer.from(res.text, 'utf8'),
@@ -81,7 +84,7 @@ test('discovery names the identities and the request types the engine can serve,
 
 test("the specification's erasure example is refused in OpenDSR's error shape while erasure is not wired", async () => {
   const before = await h.countItems();
-  const res = await h.call('POST', '/opendsr/v1/requests', { body: SPEC_EXAMPLE });
+  const res = await h.call('POST', '/opendsr/v1/requests', { token: klubOutside(), body: SPEC_EXAMPLE });
   expect(res.status).toBe(400);
   expect(res.body).toEqual({
     error: {
@@ -103,14 +106,14 @@ test('the example as an access request: 201, status to completed, a signed callb
       subject_request_type: 'access',
       status_callback_urls: [`${receiver.url}/OpenCompliance_callbacks`],
     });
-    const res = await h.call('POST', '/opendsr/v1/requests', { body });
+    const res = await h.call('POST', '/opendsr/v1/requests', { token: klubOutside(), body });
     expect(res.status).toBe(201);
     expect(res.body.subject_request_id).toBe('a7551968-d5d6-44b2-9831-815ac9017798');
     expect(Buffer.from(String(res.body.encoded_request), 'base64').toString('utf8')).toBe(body);
     expect(typeof res.body.expected_completion_time).toBe('string');
     expect(verifyResponse(res)).toBe(true);
     // The same subject_request_id again: the same request, not a second one.
-    const retry = await h.call('POST', '/opendsr/v1/requests', { body });
+    const retry = await h.call('POST', '/opendsr/v1/requests', { token: klubOutside(), body });
     expect(retry.status).toBe(201);
     expect(retry.body.expected_completion_time).toBe(res.body.expected_completion_time);
 
@@ -148,6 +151,7 @@ test('the example as an access request: 201, status to completed, a signed callb
 test('DELETE cancels a pending request; sha256 emails and unknown identities are refused clearly', async () => {
   const srid = 'b7551968-d5d6-44b2-9831-815ac9017799';
   const created = await h.call('POST', '/opendsr/v1/requests', {
+    token: klubOutside(),
     body: {
       subject_request_id: srid,
       subject_request_type: 'portability',
@@ -166,6 +170,7 @@ test('DELETE cancels a pending request; sha256 emails and unknown identities are
   expect((await h.call('GET', `/opendsr/v1/requests/${srid}`)).body.request_status).toBe('cancelled');
 
   const hashed = await h.call('POST', '/opendsr/v1/requests', {
+    token: klubOutside(),
     body: {
       subject_request_id: 'c7551968-d5d6-44b2-9831-815ac9017790',
       subject_request_type: 'access',
@@ -184,7 +189,10 @@ test('DELETE cancels a pending request; sha256 emails and unknown identities are
     'UnsupportedIdentityFormat',
   );
 
-  const missing = await h.call('POST', '/opendsr/v1/requests', { body: { subject_request_type: 'access' } });
+  const missing = await h.call('POST', '/opendsr/v1/requests', {
+    token: klubOutside(),
+    body: { subject_request_type: 'access' },
+  });
   expect(missing.status).toBe(400);
   expect((missing.body.error as { code: number }).code).toBe(400);
   const unknown = await h.call('GET', '/opendsr/v1/requests/d7551968-d5d6-44b2-9831-815ac9017791');

@@ -55,7 +55,7 @@ const brokenBody = fc.oneof(
   fc.constant({ subject: VALID.subject }),
   fc
     .tuple(fc.string({ minLength: 1, maxLength: 12 }), junk)
-    .filter(([k]) => !['type', 'subject', 'jurisdiction', 'requester', 'callbackUrls'].includes(k))
+    .filter(([k]) => !['type', 'service', 'subject', 'jurisdiction', 'requester', 'callbackUrls'].includes(k))
     .map(([k, v]) => ({ ...VALID, [k]: v })),
   fc.record({
     type: fc.constant('export'),

@@ -22,7 +22,7 @@ async function requestItems(): Promise<number> {
 
 test('20 concurrent identical creates with one Idempotency-Key make exactly one request, same answer', async () => {
   const before = await requestItems();
-  const body = { type: 'export', subject: { userId: 'u-idem-1' } };
+  const body = { type: 'export', service: 'klub-outside', subject: { userId: 'u-idem-1' } };
   const answers = await Promise.all(
     Array.from({ length: 20 }, () =>
       h.call('POST', '/v1/requests', { body, headers: { 'idempotency-key': 'ticket-4711' } }),
@@ -33,7 +33,7 @@ test('20 concurrent identical creates with one Idempotency-Key make exactly one 
   expect(await requestItems()).toBe(before + 1);
   // Same key, different body: refused, nothing new.
   const other = await h.call('POST', '/v1/requests', {
-    body: { type: 'export', subject: { userId: 'u-idem-2' } },
+    body: { type: 'export', service: 'klub-outside', subject: { userId: 'u-idem-2' } },
     headers: { 'idempotency-key': 'ticket-4711' },
   });
   expect(other.status).toBe(422);
@@ -45,7 +45,9 @@ test('20 concurrent creates without a key: one request, the rest get it back mar
   const before = await requestItems();
   const answers = await Promise.all(
     Array.from({ length: 20 }, () =>
-      h.call('POST', '/v1/requests', { body: { type: 'export', subject: { email: 'dup@example.com' } } }),
+      h.call('POST', '/v1/requests', {
+        body: { type: 'export', service: 'klub-outside', subject: { email: 'dup@example.com' } },
+      }),
     ),
   );
   const created = answers.filter((a) => a.status === 202);
@@ -68,7 +70,9 @@ test('jurisdiction defaults to the account country and sets the deadline; unknow
     [{ userId: 'u-unknown-country' }, 'KR', 'PIPA', 10],
   ];
   for (const [subject, jurisdiction, regime, minDays] of cases) {
-    const res = await h.call('POST', '/v1/requests', { body: { type: 'export', subject } });
+    const res = await h.call('POST', '/v1/requests', {
+      body: { type: 'export', service: 'klub-outside', subject },
+    });
     expect(res.status).toBe(202);
     expect({ jurisdiction: res.body.jurisdiction, regime: res.body.regime }).toEqual({
       jurisdiction,
@@ -78,7 +82,7 @@ test('jurisdiction defaults to the account country and sets the deadline; unknow
     expect(res.body.overdue).toBe(false);
   }
   const explicit = await h.call('POST', '/v1/requests', {
-    body: { type: 'export', subject: { userId: 'u-kr' }, jurisdiction: 'EU' },
+    body: { type: 'export', service: 'klub-outside', subject: { userId: 'u-kr' }, jurisdiction: 'EU' },
   });
   // An open export for u-kr exists already: the duplicate comes back, with its own jurisdiction.
   expect(explicit.status).toBe(200);
@@ -87,13 +91,19 @@ test('jurisdiction defaults to the account country and sets the deadline; unknow
 
 test('requester kinds: agent and guardian need an evidence reference', async () => {
   const missing = await h.call('POST', '/v1/requests', {
-    body: { type: 'export', subject: { userId: 'u-minor' }, requester: { kind: 'guardian' } },
+    body: {
+      type: 'export',
+      service: 'klub-outside',
+      subject: { userId: 'u-minor' },
+      requester: { kind: 'guardian' },
+    },
   });
   expect(missing.status).toBe(400);
   expect(missing.body.code).toBe('MISSING_EVIDENCE');
   const ok = await h.call('POST', '/v1/requests', {
     body: {
       type: 'export',
+      service: 'klub-outside',
       subject: { userId: 'u-minor' },
       requester: { kind: 'guardian', evidenceRef: 'ZD-1234/doc-2' },
     },
@@ -105,7 +115,7 @@ test('requester kinds: agent and guardian need an evidence reference', async () 
 test('erasure is refused with 501 UNSUPPORTED_TYPE while no erasure workflow exists, storing nothing', async () => {
   const before = await h.countItems();
   const res = await h.call('POST', '/v1/requests', {
-    body: { type: 'erasure', subject: { userId: 'u-de' } },
+    body: { type: 'erasure', service: 'klub-outside', subject: { userId: 'u-de' } },
   });
   expect(res.status).toBe(501);
   expect(res.body.code).toBe('UNSUPPORTED_TYPE');
@@ -124,7 +134,12 @@ test('callback URLs to private addresses are refused when private callbacks are 
   ]) {
     const res = await api(
       h.event('POST', '/v1/requests', {
-        body: JSON.stringify({ type: 'export', subject: { userId: 'u-cb' }, callbackUrls: [url] }),
+        body: JSON.stringify({
+          type: 'export',
+          service: 'klub-outside',
+          subject: { userId: 'u-cb' },
+          callbackUrls: [url],
+        }),
       }),
     );
     expect(res.statusCode).toBe(400);
@@ -136,7 +151,7 @@ test('list filters by status, type, subject and creation time, and pages with a 
   const ids: string[] = [];
   for (let i = 0; i < 5; i++) {
     const res = await h.call('POST', '/v1/requests', {
-      body: { type: 'export', subject: { userId: `u-page-${i}` } },
+      body: { type: 'export', service: 'klub-outside', subject: { userId: `u-page-${i}` } },
     });
     ids.push(String(res.body.requestId));
   }
@@ -184,7 +199,7 @@ test('list filters by status, type, subject and creation time, and pages with a 
 
 test('cancel while received; not once under way; events and audit record it', async () => {
   const res = await h.call('POST', '/v1/requests', {
-    body: { type: 'export', subject: { userId: 'u-cancel' } },
+    body: { type: 'export', service: 'klub-outside', subject: { userId: 'u-cancel' } },
   });
   const id = String(res.body.requestId);
   const forbidden = await h.call('POST', `/v1/requests/${id}/cancel`, { role: 'legal' });
@@ -196,7 +211,7 @@ test('cancel while received; not once under way; events and audit record it', as
   expect(again.body.status).toBe('cancelled');
   // A cancelled request no longer blocks a new one for the same subject.
   const fresh = await h.call('POST', '/v1/requests', {
-    body: { type: 'export', subject: { userId: 'u-cancel' } },
+    body: { type: 'export', service: 'klub-outside', subject: { userId: 'u-cancel' } },
   });
   expect(fresh.status).toBe(202);
 
@@ -206,7 +221,7 @@ test('cancel while received; not once under way; events and audit record it', as
   expect(finished.body.code).toBe('ALREADY_FINISHED');
 
   const inProgress = await h.call('POST', '/v1/requests', {
-    body: { type: 'export', subject: { userId: 'u-busy' } },
+    body: { type: 'export', service: 'klub-outside', subject: { userId: 'u-busy' } },
   });
   await h.requests.transition(String(inProgress.body.requestId), 'in_progress');
   const busy = await h.call('POST', `/v1/requests/${String(inProgress.body.requestId)}/cancel`);
@@ -235,7 +250,7 @@ test('cancel while received; not once under way; events and audit record it', as
 
 test('extend: once, with a reason, within the law (GDPR +2 months; none for Korea)', async () => {
   const gdpr = await h.call('POST', '/v1/requests', {
-    body: { type: 'export', subject: { userId: 'u-ext' }, jurisdiction: 'FR' },
+    body: { type: 'export', service: 'klub-outside', subject: { userId: 'u-ext' }, jurisdiction: 'FR' },
   });
   const id = String(gdpr.body.requestId);
   const tooLong = await h.call('POST', `/v1/requests/${id}/extend`, {
@@ -256,7 +271,7 @@ test('extend: once, with a reason, within the law (GDPR +2 months; none for Kore
   expect(twice.body.code).toBe('ALREADY_EXTENDED');
 
   const kr = await h.call('POST', '/v1/requests', {
-    body: { type: 'export', subject: { userId: 'u-ext-kr' }, jurisdiction: 'KR' },
+    body: { type: 'export', service: 'klub-outside', subject: { userId: 'u-ext-kr' }, jurisdiction: 'KR' },
   });
   const refused = await h.call('POST', `/v1/requests/${String(kr.body.requestId)}/extend`, {
     body: { reason: 'Large volume of media files' },
@@ -269,7 +284,7 @@ test('extend: once, with a reason, within the law (GDPR +2 months; none for Kore
 
 test('overdue: flagged in get and list once the deadline passes, and counted for the metric', async () => {
   const res = await h.call('POST', '/v1/requests', {
-    body: { type: 'export', subject: { userId: 'u-late' }, jurisdiction: 'KR' },
+    body: { type: 'export', service: 'klub-outside', subject: { userId: 'u-late' }, jurisdiction: 'KR' },
   });
   const id = String(res.body.requestId);
   const later = new Date(Date.now() + 11 * 86_400_000);

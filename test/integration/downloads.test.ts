@@ -34,7 +34,9 @@ const made: Record<
 const TABLE = orchestratorResources.requestsTable.tableName;
 
 async function completedExport(userId: string) {
-  const created = await stack.call('POST', '/v1/requests', { body: { type: 'export', subject: { userId } } });
+  const created = await stack.call('POST', '/v1/requests', {
+    body: { type: 'export', service: 'klub-outside', subject: { userId } },
+  });
   expect(created.status).toBe(202);
   const requestId = String(created.body.requestId);
   const done = await stack.waitForStatus(requestId, ['completed', 'failed']);

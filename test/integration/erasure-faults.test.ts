@@ -71,7 +71,7 @@ test('a connector failing after doing its work is retried; no double effects; a 
   const tokens = await identifierTokens(stack, 'u-alice');
   const before = await snapshot(stack);
   const created = await stack.call('POST', '/v1/requests', {
-    body: { type: 'erasure', subject: { userId: 'u-alice' }, jurisdiction: 'KR' },
+    body: { type: 'erasure', service: 'klub-outside', subject: { userId: 'u-alice' }, jurisdiction: 'KR' },
   });
   const requestId = String(created.body.requestId);
   const done = await stack.waitForStatus(requestId, ['completed', 'partially_completed', 'failed'], 70_000);
@@ -114,7 +114,7 @@ test('a connector failing after doing its work is retried; no double effects; a 
 test('verification catches a planted leftover: failed, ERASURE_VERIFICATION_FAILED, store chat', async () => {
   mode = 'leftover';
   const created = await stack.call('POST', '/v1/requests', {
-    body: { type: 'erasure', subject: { userId: 'u-bob' }, jurisdiction: 'JP' },
+    body: { type: 'erasure', service: 'klub-outside', subject: { userId: 'u-bob' }, jurisdiction: 'JP' },
   });
   const requestId = String(created.body.requestId);
   const done = await stack.waitForStatus(requestId, ['completed', 'partially_completed', 'failed'], 60_000);

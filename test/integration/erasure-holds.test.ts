@@ -91,6 +91,7 @@ describe('holds API', () => {
 
   test('only legal places and releases; support reads; auditors do not; all audited', async () => {
     const body = {
+      service: 'klub-outside',
       subject: { userId: 'u-carol' },
       stores: ['media'],
       caseReference: 'CASE-7',
@@ -162,6 +163,7 @@ test('a hold on chat: chat untouched, the rest erased; released + sweep: chat er
   );
   // Placed by email; the erasure names her by user id: the hold still applies.
   const placed = await hold({
+    service: 'klub-outside',
     subject: { email: String(alice?.email) },
     stores: ['chat'],
     caseReference: 'SEOUL-2026-0042',
@@ -172,7 +174,7 @@ test('a hold on chat: chat untouched, the rest erased; released + sweep: chat er
   const before = await snapshot(stack);
 
   const created = await stack.call('POST', '/v1/requests', {
-    body: { type: 'erasure', subject: { userId: 'u-alice' }, jurisdiction: 'JP' },
+    body: { type: 'erasure', service: 'klub-outside', subject: { userId: 'u-alice' }, jurisdiction: 'JP' },
   });
   const requestId = String(created.body.requestId);
   const first = await stack.waitForStatus(requestId, ['completed', 'partially_completed', 'failed'], 60_000);

@@ -64,7 +64,7 @@ const vaulted = (payload: CertificatePayload) => {
 
 test('no hold, KR: everything of hers goes except what is retained, which the certificate lists', async () => {
   const created = await stack.call('POST', '/v1/requests', {
-    body: { type: 'erasure', subject: { userId: 'u-alice' }, jurisdiction: 'KR' },
+    body: { type: 'erasure', service: 'klub-outside', subject: { userId: 'u-alice' }, jurisdiction: 'KR' },
   });
   expect(created.status).toBe(202);
   requestId = String(created.body.requestId);

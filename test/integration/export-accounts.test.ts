@@ -25,7 +25,9 @@ afterAll(async () => {
 });
 
 async function exportArchive(subject: Record<string, unknown>) {
-  const created = await stack.call('POST', '/v1/requests', { body: { type: 'export', subject } });
+  const created = await stack.call('POST', '/v1/requests', {
+    body: { type: 'export', service: 'klub-outside', subject },
+  });
   expect(created.status).toBe(202);
   expect(created.body.status).toBe('received');
   const requestId = String(created.body.requestId);
@@ -192,15 +194,19 @@ describe('bad input gets a clear error and stores nothing', () => {
     ['malformed JSON', '{"type":', 'MALFORMED_JSON'],
     ['not an object', '[1,2]', 'INVALID_BODY'],
     ['unknown type', { type: 'delete-everything', subject: { userId: 'u-alice' } }, 'UNKNOWN_TYPE'],
-    ['missing identifier', { type: 'export', subject: {} }, 'MISSING_IDENTIFIER'],
+    ['missing identifier', { type: 'export', service: 'klub-outside', subject: {} }, 'MISSING_IDENTIFIER'],
     ['no subject', { type: 'export' }, 'MISSING_IDENTIFIER'],
     [
       'two identifiers',
-      { type: 'export', subject: { userId: 'u-alice', email: 'a@b.c' } },
+      { type: 'export', service: 'klub-outside', subject: { userId: 'u-alice', email: 'a@b.c' } },
       'MISSING_IDENTIFIER',
     ],
-    ['unknown field', { type: 'export', subject: { userId: 'u-alice' }, extra: 1 }, 'UNKNOWN_FIELD'],
-    ['bad phone', { type: 'export', subject: { phone: '12345' } }, 'INVALID_FIELD'],
+    [
+      'unknown field',
+      { type: 'export', service: 'klub-outside', subject: { userId: 'u-alice' }, extra: 1 },
+      'UNKNOWN_FIELD',
+    ],
+    ['bad phone', { type: 'export', service: 'klub-outside', subject: { phone: '12345' } }, 'INVALID_FIELD'],
   ])('%s -> 400 %s', async (_name, body, code) => {
     const before = await requestCount();
     const res = await stack.call('POST', '/v1/requests', { body });
@@ -214,7 +220,7 @@ describe('bad input gets a clear error and stores nothing', () => {
     const before = await requestCount();
     const res = await stack.call('POST', '/v1/requests', {
       role: null,
-      body: { type: 'export', subject: { userId: 'u-alice' } },
+      body: { type: 'export', service: 'klub-outside', subject: { userId: 'u-alice' } },
     });
     expect(res.status).toBe(401);
     expect(res.body.code).toBe('UNAUTHENTICATED');

@@ -59,7 +59,7 @@ test('the export holds his e-mail opens, sweepstakes entry and survey answers', 
     'sweepstakes-entry',
   ]);
   const created = await stack.call('POST', '/v1/requests', {
-    body: { type: 'export', subject: { userId: SUBJECT } },
+    body: { type: 'export', service: 'klub-outside', subject: { userId: SUBJECT } },
   });
   expect(created.status).toBe(202);
   const done = await stack.waitForStatus(String(created.body.requestId), ['completed', 'failed']);
@@ -120,7 +120,7 @@ test('his erasure deletes his marketing events and the certificate lists them', 
   expect(await eventsOf(SUBJECT)).toHaveLength(his.length);
 
   const created = await stack.call('POST', '/v1/requests', {
-    body: { type: 'erasure', subject: { userId: SUBJECT }, jurisdiction: 'JP' },
+    body: { type: 'erasure', service: 'klub-outside', subject: { userId: SUBJECT }, jurisdiction: 'JP' },
   });
   expect(created.status).toBe(202);
   const requestId = String(created.body.requestId);

@@ -51,7 +51,12 @@ const emailsFor = (requestId: string) =>
 
 /** Creates an export, waits for the whole workflow (NotifySubject runs after `completed` is recorded). */
 async function exportFor(userId: string, notify?: boolean) {
-  const body = { type: 'export', subject: { userId }, ...(notify === undefined ? {} : { notify }) };
+  const body = {
+    type: 'export',
+    service: 'klub-outside',
+    subject: { userId },
+    ...(notify === undefined ? {} : { notify }),
+  };
   const created = await stack.call('POST', '/v1/requests', { body });
   expect(created.status).toBe(202);
   const requestId = String(created.body.requestId);
@@ -124,7 +129,7 @@ test('an export without notify sends nothing, and erasure refuses the opt-in', a
   expect((await eventTypes(requestId)).types).toContain('download.link_issued');
 
   const erasure = await stack.call('POST', '/v1/requests', {
-    body: { type: 'erasure', subject: { userId: 'u-carol' }, notify: true },
+    body: { type: 'erasure', service: 'klub-outside', subject: { userId: 'u-carol' }, notify: true },
   });
   expect(erasure.status).toBe(400);
   expect(erasure.body).toMatchObject({ code: 'INVALID_FIELD', detail: 'Invalid value for notify' });
@@ -156,7 +161,7 @@ test('a link issued by a view of the request (before the notify task) is recorde
   notifyGate = new Promise<void>((resolve) => (open = resolve));
   try {
     const created = await stack.call('POST', '/v1/requests', {
-      body: { type: 'export', subject: { userId: 'u-carol' } },
+      body: { type: 'export', service: 'klub-outside', subject: { userId: 'u-carol' } },
     });
     const requestId = String(created.body.requestId);
     await stack.waitForStatus(requestId, ['completed']);
