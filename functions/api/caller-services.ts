@@ -62,6 +62,7 @@ export function boundServices(principal: Principal): ServiceSelection {
  * deployment serves (nothing to filter), else its services, or the one `named` (which it must be bound to).
  */
 export function listingServices(principal: Principal, named?: string): ServiceSelection | undefined {
-  if (named !== undefined) return { services: [serviceFor(principal, named)], defaultService: defaultServiceId() };
+  if (named !== undefined)
+    return { services: [serviceFor(principal, named)], defaultService: defaultServiceId() };
   return serviceIds().every((id) => principal.services.includes(id)) ? undefined : boundServices(principal);
 }

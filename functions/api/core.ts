@@ -17,6 +17,7 @@ import { holdRoutes } from './routes/holds';
 import { policyRoutes } from './routes/policy';
 import { certificateRoutes } from './routes/certificate';
 import { errorFields, log } from '../lib/runtime/logger';
+import { SEVERAL_SERVICES } from '../lib/audit/audit-log';
 import type { ApiEvent, ApiResult } from './http';
 import { answerFor } from './error-mapping';
 import { isRequestId } from '../lib/requests/request-id';
@@ -80,7 +81,7 @@ async function auditAction(
       outcome: status,
       requestId,
       // The service of what the call concerned; else the caller's, when it has only one.
-      service: scope.service ?? (principal.services.length === 1 ? principal.services[0] : undefined),
+      service: scope.service ?? (principal.services.length === 1 ? principal.services[0] : SEVERAL_SERVICES),
     })
     .catch((error: unknown) => log.error('audit record failed', { ...errorFields(error) }));
 }

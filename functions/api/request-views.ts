@@ -17,6 +17,7 @@ export function requestView(
     updatedAt: record.updatedAt,
     subjectHash: record.subjectHash,
   };
+  if (record.service) view.service = record.service;
   if (record.policyVersion) view.policyVersion = record.policyVersion;
   if (record.jurisdiction) view.jurisdiction = record.jurisdiction;
   if (record.dueAt) {

@@ -167,7 +167,8 @@ export const requestRoutes: Route[] = [
       '200': 'An open request of this type for this subject already exists (duplicate: true)',
       '202': 'Accepted: the workflow has started',
       '400': 'Invalid body; SERVICE_REQUIRED: the token is bound to several services and none is named',
-      '403': 'FORBIDDEN: not a support client; SERVICE_NOT_ALLOWED: the token is not bound to the service named',
+      '403':
+        'FORBIDDEN: not a support client; SERVICE_NOT_ALLOWED: the token is not bound to the service named',
       '422': 'Idempotency-Key reused with a different body',
       '501': 'No workflow exists for this type yet',
     },

@@ -19,9 +19,10 @@ export interface AuditEntry {
   requestId?: string;
   subjectHash?: string;
   /**
-   * The service (config/services/) the action concerned: its auditors see the entry. Absent when it
-   * concerned no one service (a listing by a caller bound to several): only callers bound to every
-   * service see those.
+   * The service (config/services/) the action concerned: its auditors see the entry. SEVERAL_SERVICES
+   * when it concerned no one service (a listing by a caller bound to several): only auditors bound to
+   * every service see those. Entries written before services were recorded have none: they count as
+   * the default service's.
    */
   service?: string;
   /** Non-personal details: codes, statuses. */
@@ -34,6 +35,9 @@ export interface AuditRecord extends AuditEntry {
 }
 
 const AUDIT_KIND = 'audit';
+
+/** The `service` of an audit entry that concerned no one service (never a service id: those are slugs). */
+export const SEVERAL_SERVICES = '*';
 
 /** The item for one audit entry: callers put it alone or inside a transaction with the change it records. */
 export function auditItem(entry: AuditEntry, at: Date): Record<string, unknown> {

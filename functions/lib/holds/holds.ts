@@ -48,7 +48,6 @@ export interface Hold {
 
 const holdKey = (holdId: string) => ({ pk: `HOLD#${holdId}`, sk: 'HOLD' });
 
-
 /** The keyed-hash inputs of every identifier in a resolved set (same canonical strings the API hashes). */
 export function identifierKeysOf(identifiers: SubjectIdentifiers): string[] {
   return [
