@@ -5,6 +5,8 @@
 import type { Node } from 'constructs';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { DEFAULT_DEADLINE_CONFIG } from '../functions/lib/requests/deadlines';
+import { ROLES, type Role } from '../functions/api/auth';
+import { serviceIds } from '../functions/lib/services/profiles';
 
 /** The platform resources a deployment may import instead of creating. */
 export const PLATFORM_RESOURCE_IDS = [
@@ -30,6 +32,11 @@ export interface ExistingResource {
   streamArn?: string;
 }
 
+export interface ApiClientConfig {
+  role: Role;
+  services: string[];
+}
+
 export interface DsrDeploymentConfig {
   /** `create` (default, a demo deployment) or `import` the platform's existing tables and buckets by name. */
   platformStores: 'create' | 'import';
@@ -43,6 +50,11 @@ export interface DsrDeploymentConfig {
   tracing: boolean;
   /** Cognito hosted domain prefix for the token endpoint; defaults to `dsr-<account id>`. */
   cognitoDomainPrefix?: string;
+  /**
+   * The API's app clients by name: each has one role and is bound to some services (its token carries
+   * `dsr/<role>` and `dsr/service:<id>` per service). Default: one client per role, bound to every service.
+   */
+  apiClients: Record<string, ApiClientConfig>;
   /** Public base URL of the API (a custom domain) for download links; defaults to the HTTP API endpoint. */
   publicApiUrl?: string;
   /** Default stage throttling of the HTTP API. */
@@ -86,6 +98,7 @@ export const CONTEXT_KEYS = {
   logRetentionDays: 'dsr:logRetentionDays',
   tracing: 'dsr:tracing',
   cognitoDomainPrefix: 'dsr:cognitoDomainPrefix',
+  apiClients: 'dsr:apiClients',
   publicApiUrl: 'dsr:publicApiUrl',
   apiRateLimit: 'dsr:apiRateLimit',
   apiBurstLimit: 'dsr:apiBurstLimit',
@@ -102,7 +115,10 @@ export const CONTEXT_KEYS = {
   logsBucketEvents: 'dsr:logsBucketEvents',
 } as const;
 
-export const DEFAULT_CONFIG: Omit<DsrDeploymentConfig, 'notifyFromAddress' | 'sesIdentity' | 'logIndex'> & {
+export const DEFAULT_CONFIG: Omit<
+  DsrDeploymentConfig,
+  'notifyFromAddress' | 'sesIdentity' | 'logIndex' | 'apiClients'
+> & {
   logIndex: Omit<DsrDeploymentConfig['logIndex'], 'bucketEvents'>;
 } = {
   platformStores: 'create',
@@ -222,6 +238,38 @@ function notifySender(node: ContextReader): { notifyFromAddress: string; sesIden
   return { notifyFromAddress: address, sesIdentity: identity };
 }
 
+/** One client per role bound to every service: what a deployment gets when it names no clients. */
+export function defaultApiClients(): Record<string, ApiClientConfig> {
+  return Object.fromEntries(ROLES.map((role) => [role, { role, services: serviceIds() }]));
+}
+
+function parseApiClients(node: ContextReader): Record<string, ApiClientConfig> {
+  const key = CONTEXT_KEYS.apiClients;
+  const value = jsonObject(node, key);
+  if (value === undefined) return defaultApiClients();
+  const clients: Record<string, ApiClientConfig> = {};
+  const known = serviceIds();
+  for (const [name, entry] of Object.entries(value)) {
+    if (!/^[a-z][a-z0-9-]{0,39}$/.test(name))
+      throw new ConfigContextError(`Context ${key} has an invalid client name (a-z, 0-9, -)`);
+    if (!isRecord(entry) || !(ROLES as readonly unknown[]).includes(entry.role))
+      throw new ConfigContextError(`Context ${key}.${name}.role must be one of ${ROLES.join(', ')}`);
+    const services = entry.services;
+    if (
+      !Array.isArray(services) ||
+      services.length === 0 ||
+      !services.every((s): s is string => typeof s === 'string' && known.includes(s))
+    ) {
+      throw new ConfigContextError(
+        `Context ${key}.${name}.services must name one or more of ${known.join(', ')}`,
+      );
+    }
+    clients[name] = { role: entry.role as Role, services: [...new Set(services)] };
+  }
+  if (Object.keys(clients).length === 0) throw new ConfigContextError(`Context ${key} names no client`);
+  return clients;
+}
+
 function parseWebhooks(node: ContextReader): Record<string, string> {
   const value = jsonObject(node, CONTEXT_KEYS.processorWebhooks);
   if (value === undefined) return {};
@@ -312,6 +360,7 @@ export function readDeploymentConfig(node: ContextReader): DsrDeploymentConfig {
     logRetention: logRetentionDays as RetentionDays,
     tracing: bool(node, CONTEXT_KEYS.tracing, DEFAULT_CONFIG.tracing),
     cognitoDomainPrefix: optionalString(node, CONTEXT_KEYS.cognitoDomainPrefix),
+    apiClients: parseApiClients(node),
     publicApiUrl: httpsUrl(node, CONTEXT_KEYS.publicApiUrl),
     apiThrottle: {
       rateLimit: positiveInt(node, CONTEXT_KEYS.apiRateLimit, DEFAULT_CONFIG.apiThrottle.rateLimit),

@@ -8,7 +8,7 @@ import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import type { DsrDeploymentConfig } from './config';
 import { AlarmTopic } from './constructs/alarms';
-import { API_ROLES, DsrApi, roleScope } from './constructs/api';
+import { DsrApi, roleScope } from './constructs/api';
 import { Background } from './constructs/background';
 import { Connectors, logsPrefixes } from './constructs/connectors';
 import { BACKFILL_RESULTS_PREFIX } from '../functions/index-logs/core';
@@ -140,6 +140,7 @@ export class DsrStack extends Stack {
       defaults,
       throttle: config.apiThrottle,
       cognitoDomainPrefix: config.cognitoDomainPrefix,
+      apiClients: config.apiClients,
       publicApiUrl: config.publicApiUrl,
       processorDomain: config.processorDomain,
       defaultJurisdiction: config.defaultJurisdiction,
@@ -169,10 +170,13 @@ export class DsrStack extends Stack {
     new CfnOutput(this, 'ApiUrl', { value: this.api.stage.url });
     new CfnOutput(this, 'TokenUrl', { value: this.api.tokenUrl });
     new CfnOutput(this, 'UserPoolId', { value: this.api.userPool.userPoolId });
-    for (const role of API_ROLES) {
-      new CfnOutput(this, `${role.charAt(0).toUpperCase()}${role.slice(1)}ClientId`, {
-        value: this.api.clients[role].userPoolClientId,
-        description: `App client of the ${role} role (scope ${roleScope(role)})`,
+    for (const [name, { role, services }] of Object.entries(config.apiClients)) {
+      const client = this.api.clients[name];
+      if (!client) continue;
+      const pascal = name.replace(/(?:^|-)([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+      new CfnOutput(this, `${pascal}ClientId`, {
+        value: client.userPoolClientId,
+        description: `App client ${name}: role ${role} (scope ${roleScope(role)}), services ${services.join(', ')}`,
       });
     }
     new CfnOutput(this, 'ExportStateMachineArn', { value: this.exportWorkflow.stateMachine.stateMachineArn });

@@ -1,6 +1,8 @@
 /**
  * The request API: an HTTP API in front of functions/api/handler.ts. Support systems, legal staff and
- * auditors call it with Cognito client-credentials tokens (one app client per role, one scope per role);
+ * auditors call it with Cognito client-credentials tokens: each app client has one role's scope and one
+ * `service:<id>` scope per service it is bound to (the handler reads both from the token's scopes, so
+ * the binding needs no custom claim nor token trigger);
  * the JWKS, the OpenAPI and OpenDSR discovery documents and the download links are public (a download
  * token is itself the credential).
  */
@@ -16,6 +18,9 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { ENV } from '../../config/data-map';
+import { SERVICE_SCOPE_PREFIX, SCOPE_PREFIX } from '../../functions/api/auth';
+import { serviceIds } from '../../functions/lib/services/profiles';
+import type { ApiClientConfig } from '../config';
 import { allTableIndexes, DDB, grantBucket, grantKey, grantTable, KMS_SIGN } from './access';
 import type { OrchestratorState } from './orchestrator-state';
 import type { TableRef } from './storage';
@@ -26,6 +31,9 @@ export const API_ROLES = ['support', 'legal', 'auditor'] as const;
 export type ApiRole = (typeof API_ROLES)[number];
 export const RESOURCE_SERVER_ID = 'dsr';
 export const roleScope = (role: ApiRole): string => `${RESOURCE_SERVER_ID}/${role}`;
+/** The resource server's scope name that binds a client to a service (`dsr/service:<id>` in tokens). */
+const serviceScopeName = (service: string): string =>
+  `${SERVICE_SCOPE_PREFIX.slice(SCOPE_PREFIX.length)}${service}`;
 
 const ROLE_DESCRIPTIONS: Record<ApiRole, string> = {
   support: 'Support systems: open, follow and cancel requests',
@@ -103,6 +111,8 @@ export interface DsrApiProps {
   defaults: FunctionDefaults;
   throttle: { rateLimit: number; burstLimit: number };
   cognitoDomainPrefix?: string;
+  /** The app clients by name: a role and the services it is bound to (config.ts, dsr:apiClients). */
+  apiClients: Record<string, ApiClientConfig>;
   /** Base of the download links handed to users; defaults to the HTTP API's own endpoint. */
   publicApiUrl?: string;
   /** X-OpenDSR-Processor-Domain; defaults to the host of the public API URL. */
@@ -114,7 +124,8 @@ export interface DsrApiProps {
 export class DsrApi extends Construct {
   readonly function: DsrFunction;
   readonly userPool: cognito.UserPool;
-  readonly clients: Record<ApiRole, cognito.UserPoolClient>;
+  /** The app clients by name (dsr:apiClients; by default one per role, named after it). */
+  readonly clients: Record<string, cognito.UserPoolClient>;
   readonly httpApi: apigwv2.HttpApi;
   readonly stage: apigwv2.HttpStage;
   readonly accessLogs: logs.LogGroup;
@@ -192,21 +203,35 @@ export class DsrApi extends Construct {
         new cognito.ResourceServerScope({ scopeName: role, scopeDescription: ROLE_DESCRIPTIONS[role] }),
       ]),
     ) as Record<ApiRole, cognito.ResourceServerScope>;
+    const serviceScopes = Object.fromEntries(
+      serviceIds().map((service) => [
+        service,
+        new cognito.ResourceServerScope({
+          scopeName: serviceScopeName(service),
+          scopeDescription: `Requests, holds, certificates and audit entries of ${service}`,
+        }),
+      ]),
+    );
     const resourceServer = this.userPool.addResourceServer('ResourceServer', {
       identifier: RESOURCE_SERVER_ID,
       userPoolResourceServerName: 'DSR orchestrator API',
-      scopes: Object.values(scopes),
+      scopes: [...Object.values(scopes), ...Object.values(serviceScopes)],
     });
-    const clients = {} as Record<ApiRole, cognito.UserPoolClient>;
-    for (const role of API_ROLES) {
-      // Machine-to-machine: client credentials only, one role's scope per client.
-      clients[role] = this.userPool.addClient(`${role}Client`, {
-        userPoolClientName: `dsr-${role}`,
+    const clients: Record<string, cognito.UserPoolClient> = {};
+    for (const [name, { role, services }] of Object.entries(props.apiClients)) {
+      const bound = services.map((service) => {
+        const scope = serviceScopes[service];
+        if (!scope) throw new Error(`API client ${name}: unknown service ${service}`);
+        return cognito.OAuthScope.resourceServer(resourceServer, scope);
+      });
+      // Machine-to-machine: client credentials only, one role's scope and its services' per client.
+      clients[name] = this.userPool.addClient(`${name}Client`, {
+        userPoolClientName: `dsr-${name}`,
         generateSecret: true,
         authFlows: {},
         oAuth: {
           flows: { clientCredentials: true },
-          scopes: [cognito.OAuthScope.resourceServer(resourceServer, scopes[role])],
+          scopes: [cognito.OAuthScope.resourceServer(resourceServer, scopes[role]), ...bound],
         },
         accessTokenValidity: Duration.minutes(60),
         enableTokenRevocation: true,
@@ -247,7 +272,7 @@ export class DsrApi extends Construct {
       payloadFormatVersion: apigwv2.PayloadFormatVersion.VERSION_2_0,
     });
     const authorizer = new HttpUserPoolAuthorizer('CognitoJwt', this.userPool, {
-      userPoolClients: API_ROLES.map((role) => clients[role]),
+      userPoolClients: Object.values(clients),
       identitySource: ['$request.header.Authorization'],
     });
     for (const path of AUTHORIZED_ROUTES) {

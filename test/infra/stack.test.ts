@@ -1253,7 +1253,7 @@ describe('DsrStack (demo deployment: platform stores created)', () => {
       expect(format).not.toMatch(/sourceIp|userAgent|\$context\.path/);
     });
 
-    it('has one client-credentials app client per role, each with its own scope', () => {
+    it('has one client-credentials app client per role, each with its own scope and every service', () => {
       const clients = resourcesOf(template, 'AWS::Cognito::UserPoolClient').map(
         ([, c]) => c.Properties ?? {},
       );
@@ -1262,13 +1262,19 @@ describe('DsrStack (demo deployment: platform stores created)', () => {
         expect(c).toMatchObject({ AllowedOAuthFlows: ['client_credentials'], GenerateSecret: true });
         return c.AllowedOAuthScopes as unknown[];
       });
-      expect(scopes.map((s) => s.length)).toEqual([1, 1, 1]);
+      // The role's scope and one per service (dsr/service:<id>): a token names the caller's services.
+      expect(scopes.map((s) => s.length)).toEqual([6, 6, 6]);
       template.hasResourceProperties('AWS::Cognito::UserPoolResourceServer', {
         Identifier: 'dsr',
         Scopes: [
           Match.objectLike({ ScopeName: 'support' }),
           Match.objectLike({ ScopeName: 'legal' }),
           Match.objectLike({ ScopeName: 'auditor' }),
+          Match.objectLike({ ScopeName: 'service:klub-outside' }),
+          Match.objectLike({ ScopeName: 'service:prism-project' }),
+          Match.objectLike({ ScopeName: 'service:cluster' }),
+          Match.objectLike({ ScopeName: 'service:audiostock' }),
+          Match.objectLike({ ScopeName: 'service:metalive' }),
         ],
       });
     });
@@ -1455,6 +1461,33 @@ describe('readDeploymentConfig', () => {
       exportRetentionDays: 30,
       tracing: true,
     });
+  });
+
+  it('binds API clients to services: one client per role and every service unless dsr:apiClients names them', () => {
+    const all = ['klub-outside', 'prism-project', 'cluster', 'audiostock', 'metalive'];
+    expect(readDeploymentConfig(reader({})).apiClients).toEqual({
+      support: { role: 'support', services: all },
+      legal: { role: 'legal', services: all },
+      auditor: { role: 'auditor', services: all },
+    });
+    const named = {
+      'cluster-support': { role: 'support', services: ['cluster'] },
+      'sony-legal': { role: 'legal', services: ['audiostock', 'metalive'] },
+    };
+    expect(
+      readDeploymentConfig(reader({ [CONTEXT_KEYS.apiClients]: JSON.stringify(named) })).apiClients,
+    ).toEqual(named);
+    for (const bad of [
+      { x: { role: 'support', services: ['nowhere'] } },
+      { x: { role: 'admin', services: ['cluster'] } },
+      { x: { role: 'support', services: [] } },
+      { 'Bad Name': { role: 'support', services: ['cluster'] } },
+      {},
+    ]) {
+      expect(() => readDeploymentConfig(reader({ [CONTEXT_KEYS.apiClients]: bad }))).toThrow(
+        CONTEXT_KEYS.apiClients,
+      );
+    }
   });
 
   it('names the context key of a bad value', () => {

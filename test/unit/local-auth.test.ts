@@ -3,9 +3,32 @@ import { LOCAL_AUDIENCE, checkToken, mintToken, signToken, verifyToken } from '.
 
 const key = randomBytes(32);
 
-test('a minted token verifies and carries the role as a scope', () => {
+test('a minted token verifies and carries the role and its services as scopes (all five by default)', () => {
   const claims = verifyToken(key, mintToken(key, 'legal'));
-  expect(claims?.scope).toBe('dsr/legal');
+  expect(claims?.scope).toBe(
+    'dsr/legal dsr/service:klub-outside dsr/service:prism-project dsr/service:cluster dsr/service:audiostock dsr/service:metalive',
+  );
+  const bound = verifyToken(key, mintToken(key, 'support', { services: ['cluster', 'metalive'] }));
+  expect(bound?.scope).toBe('dsr/support dsr/service:cluster dsr/service:metalive');
+  expect(bound?.client_id).toBe('local-support-cluster-metalive-client');
+  expect(() => mintToken(key, 'support', { services: ['nowhere'] })).toThrow(/Unknown service nowhere/);
+});
+
+test('a service scope that is not a service id makes the token invalid; an unserved id is let through', () => {
+  const now = Math.floor(Date.now() / 1000);
+  const claims = (scope: string) => ({
+    iss: 'urn:dsr:local-issuer',
+    aud: LOCAL_AUDIENCE,
+    exp: now + 60,
+    scope,
+  });
+  expect(checkToken(key, signToken(key, claims('dsr/support dsr/service:Bad Id')))).toEqual({
+    valid: false,
+    fault: 'invalid',
+  });
+  expect(checkToken(key, signToken(key, claims('dsr/support dsr/service:elsewhere')))).toMatchObject({
+    valid: true,
+  });
 });
 
 test('expired, wrong-audience, wrong-issuer, tampered and foreign-key tokens are refused', () => {

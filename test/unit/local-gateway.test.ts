@@ -73,8 +73,10 @@ test('a token that is not ours: 401 UNAUTHENTICATED, invalid_token, nothing abou
 
 test('a valid token reaches the handler with its claims and scopes', async () => {
   seen.length = 0;
-  expect((await get('/v1/requests', mintToken(tokenKey, 'legal'))).status).toBe(200);
-  expect(seen[0]?.requestContext.authorizer?.jwt?.scopes).toEqual(['dsr/legal']);
+  expect((await get('/v1/requests', mintToken(tokenKey, 'legal', { services: ['cluster'] }))).status).toBe(
+    200,
+  );
+  expect(seen[0]?.requestContext.authorizer?.jwt?.scopes).toEqual(['dsr/legal', 'dsr/service:cluster']);
 });
 
 test("the route table's public routes need no token; others do", async () => {
