@@ -6,6 +6,8 @@
 import { PATH_PARAMS } from './path-params';
 import type { Route } from './router';
 import { REQUEST_SCHEMAS, idempotencyKeySchema } from './schemas';
+import { serviceScope } from './auth';
+import { serviceIds } from '../lib/services/profiles';
 
 const problemSchema = {
   type: 'object',
@@ -14,7 +16,11 @@ const problemSchema = {
     type: { type: 'string' },
     title: { type: 'string' },
     status: { type: 'integer' },
-    code: { type: 'string', description: 'Stable: switch on this' },
+    code: {
+      type: 'string',
+      description:
+        "Stable: switch on this (docs/api.md lists them). Services: 400 SERVICE_REQUIRED (bound to several, none named), 403 SERVICE_NOT_ALLOWED (not bound to the one named), 403 NO_SERVICE (bound to none served here); another service's resource is a plain 404.",
+    },
     detail: { type: 'string' },
     pointer: { type: 'string', description: 'Body refusals: the JSON pointer of the field' },
     parameter: { type: 'string', description: 'Query refusals: the parameter' },
@@ -85,7 +91,8 @@ export function buildOpenApi(routes: readonly Route[]): Record<string, unknown> 
     };
     if (route.access !== 'public') {
       standardErrors['401'] = 'Missing, expired or wrong-audience token';
-      standardErrors['403'] = 'The token lacks the role';
+      standardErrors['403'] =
+        'The token lacks the role (FORBIDDEN), or is bound to no service served here (NO_SERVICE)';
     }
     for (const [status, description] of Object.entries(standardErrors)) {
       responses[status] ??= { description, content: { [errorMedia]: { schema: { $ref: errorRef } } } };
@@ -133,7 +140,8 @@ export function buildOpenApi(routes: readonly Route[]): Record<string, unknown> 
       securitySchemes: {
         jwt: {
           type: 'oauth2',
-          description: 'JWT (Cognito client credentials); scopes dsr/support, dsr/legal, dsr/auditor',
+          description:
+            "JWT (Cognito client credentials); a role scope (dsr/support, dsr/legal, dsr/auditor) and one dsr/service:<id> scope per service the client is bound to: it sees and acts only on those services' requests, holds, certificates and audit entries (others are 404)",
           flows: {
             clientCredentials: {
               tokenUrl: 'https://auth.example/oauth2/token',
@@ -141,6 +149,9 @@ export function buildOpenApi(routes: readonly Route[]): Record<string, unknown> 
                 'dsr/support': 'Support systems',
                 'dsr/legal': 'Legal staff',
                 'dsr/auditor': 'Auditors',
+                ...Object.fromEntries(
+                  serviceIds().map((id) => [serviceScope(id), `Bound to the service ${id}`]),
+                ),
               },
             },
           },
