@@ -87,9 +87,9 @@ export async function placeHold(
   { principal, scope }: Caller,
   body: PlaceHoldBody,
 ): Promise<ApiResult> {
+  checkHeldCategories(body);
   const service = serviceFor(principal, body.service);
   scope.service = service;
-  checkHeldCategories(body);
   const { holds } = deps;
   const subjectHash = await deps.hasher.hash(identifierOf(body.subject));
   const affected = await holds.erasureRequestsFor(subjectHash, service);
