@@ -50,7 +50,8 @@ export function mintToken(
   const known = serviceIds();
   const services = options.services?.length ? options.services : known;
   const unknown = services.filter((s) => !known.includes(s));
-  if (unknown.length) throw new Error(`Unknown service ${unknown.join(', ')}; use any of ${known.join(', ')}`);
+  if (unknown.length)
+    throw new Error(`Unknown service ${unknown.join(', ')}; use any of ${known.join(', ')}`);
   const now = Math.floor((options.now ?? Date.now()) / 1000);
   // Distinct clients per binding, as distinct app clients would be (audit trail, throttling).
   const client = `local-${role}${options.services?.length ? `-${services.join('-')}` : ''}-client`;
