@@ -140,8 +140,16 @@ export function renderBarChart(id: string, series: readonly ChartSeries[], text:
       base += value;
     });
     if (i % every === 0) {
+      // A label at either end is anchored to stay inside the picture.
+      const centre = x + barW / 2;
+      const [at, anchor] =
+        centre + labelWidth / 2 > WIDTH
+          ? [WIDTH - 1, 'end']
+          : centre - labelWidth / 2 < 0
+            ? [1, 'start']
+            : [centre, 'middle'];
       parts.push(
-        `<text class="axis" x="${num(x + barW / 2)}" y="${HEIGHT - BOTTOM + 18}" text-anchor="middle">${escapeHtml(text.formatPeriod(period, periods.unit))}</text>`,
+        `<text class="axis" x="${num(at)}" y="${HEIGHT - BOTTOM + 18}" text-anchor="${anchor}">${escapeHtml(text.formatPeriod(period, periods.unit))}</text>`,
       );
     }
   });
