@@ -10,20 +10,11 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { type Browser, type Page } from 'playwright-core';
 import { orchestratorResources } from '../../config/data-map';
+import { launchChromium, RESULTS } from '../support/browser';
 import { startTestStack, type TestStack } from '../support/local-stack';
 import { readZip } from '../support/zip';
-
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--no-first-run',
-  '--disable-background-networking',
-];
-const RESULTS = join(__dirname, '..', '..', 'test-results', 'browser');
 
 let stack: TestStack;
 let browser: Browser;
@@ -50,18 +41,8 @@ async function exportAndUnzip(userId: string): Promise<string> {
 }
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(
-      `Chromium was not found at ${CHROMIUM}. The browser tests need it and never skip: ` +
-        'install it with `apt-get install -y chromium` (CI does), or set CHROMIUM_PATH.',
-    );
-  }
-  mkdirSync(RESULTS, { recursive: true });
   work = mkdtempSync(join(tmpdir(), 'dsr-archive-index-'));
-  [stack, browser] = await Promise.all([
-    startTestStack(),
-    chromium.launch({ executablePath: CHROMIUM, args: ARGS, headless: true }),
-  ]);
+  [stack, browser] = await Promise.all([startTestStack(), launchChromium()]);
   // u-bob's account says ja-JP, u-carol's en-US (local/seed-data.ts).
   for (const userId of ['u-bob', 'u-carol']) roots.set(userId, await exportAndUnzip(userId));
 }, 300_000);
