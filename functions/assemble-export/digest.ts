@@ -66,9 +66,13 @@ export function dateFieldOf(schema: JsonSchema): string | undefined {
   return undefined;
 }
 
+const UTC_TIME = /^\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?Z$/;
+
 /** `YYYY-MM` (UTC) of a date-time string, or undefined. */
 export function monthOf(value: unknown): string | undefined {
   if (typeof value !== 'string' || !/^\d{4}-\d{2}/.test(value)) return undefined;
+  // A UTC time (as connectors write them) is its own month: no Date per record of a large collection.
+  if (UTC_TIME.test(value)) return value.slice(0, 7);
   const time = Date.parse(value);
   if (Number.isNaN(time)) return undefined;
   return new Date(time).toISOString().slice(0, 7);
