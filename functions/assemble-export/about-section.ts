@@ -6,7 +6,7 @@
  */
 import type { AboutYourData } from '../lib/export/about-your-data';
 import { escapeHtml } from '../lib/runtime/html';
-import type { Cite, RecipientKind } from '../lib/services/profiles';
+import { controllerName, type Cite, type RecipientKind } from '../lib/services/profiles';
 
 export type AboutLocale = 'en' | 'ja';
 
@@ -301,7 +301,12 @@ export function renderAboutSection(about: AboutYourData, options: AboutSectionOp
   return p.filter((part) => part !== '').join('\n');
 }
 
-/** One line naming the service and its controller, for the page's header. */
-export function serviceLine(about: AboutYourData): string {
-  return `<p class="muted" data-field="controller">${text(about.service.name)}: ${text(about.controller.name)}</p>`;
+/** The section's heading, for the page's table of contents. */
+export function aboutSectionTitle(locale: AboutLocale = 'en'): string {
+  return LABELS[locale].title;
+}
+
+/** One line naming the service and its controller (by its name in that language, if it has one), for the page's header. */
+export function serviceLine(about: AboutYourData, locale: AboutLocale = 'en'): string {
+  return `<p class="muted" data-field="controller">${text(about.service.name)}: ${text(controllerName(about, locale))}</p>`;
 }

@@ -33,7 +33,15 @@ import { getJson, stagingKeys } from '../lib/aws/s3-objects';
 import type { ArchiveSigner } from '../lib/crypto/signing';
 import { csvChunks, csvHeader } from './csv';
 import { ArchiveAssemblyError } from './errors';
-import { renderIndexHtml, type IndexCollection, type IndexMediaFile, type IndexStore } from './index-html';
+import {
+  indexPages,
+  renderIndexHtml,
+  type IndexCollection,
+  type IndexMediaFile,
+  type IndexStore,
+} from './index-html';
+import { AMOUNT_SPECS, dateFieldOf, DigestBuilder } from './digest';
+import { accountLocale } from '../lib/downloads/download-page';
 import { dataFileSchema } from './json-schema';
 import {
   FORMAT_VERSION,
@@ -47,7 +55,6 @@ import {
 import { jsonArrayChunks, ndjsonLines, ndjsonRecords, type RecordCounter } from './ndjson';
 import { ZipWriter, type ZipWriterOptions } from './zip-writer';
 
-const INDEX_PATH = 'index.html';
 const ABOUT_PATH = 'about-your-data.json';
 
 export interface AssembleInput {
@@ -312,11 +319,23 @@ export async function assembleExport(deps: AssembleDeps, input: AssembleInput): 
         const schemaPath = paths.claim(`schemas/${store}/${c.name}.schema.json`);
         await addFile(schemaPath, json(dataFileSchema(store, c)), false);
 
+        // The CSV header is the union of the records' keys, which the staging area noted as they went by.
+        const header = csvHeader(c.recordSchema, c.keys);
+        // What index.html shows of the collection, gathered on the way: tabular records are parsed for
+        // the CSV anyway, so they are digested there; others as their lines are copied.
+        const digest = new DigestBuilder(
+          header,
+          dateFieldOf(c.recordSchema),
+          AMOUNT_SPECS[`${store}/${c.name}`],
+        );
         const jsonPath = paths.claim(`data/${store}/${c.name}.json`);
         const counter: RecordCounter = { records: 0 };
+        const lines = stagedLines(s3, pointer);
         await addFile(
           jsonPath,
-          Readable.from(jsonArrayChunks(stagedLines(s3, pointer), counter), { objectMode: false }),
+          Readable.from(jsonArrayChunks(c.tabular ? lines : digest.lines(lines), counter), {
+            objectMode: false,
+          }),
           false,
           counter,
         );
@@ -331,13 +350,13 @@ export async function assembleExport(deps: AssembleDeps, input: AssembleInput): 
 
         let csvPath: string | undefined;
         if (c.tabular) {
-          // The header is the union of the records' keys, which the staging area noted as they went by.
-          const header = csvHeader(c.recordSchema, c.keys);
           csvPath = paths.claim(`data/${store}/${c.name}.csv`);
           const csvCounter: RecordCounter = { records: 0 };
           await addFile(
             csvPath,
-            Readable.from(csvChunks(header, stagedRecords(s3, pointer), csvCounter), { objectMode: false }),
+            Readable.from(csvChunks(header, digest.records(stagedRecords(s3, pointer)), csvCounter), {
+              objectMode: false,
+            }),
             false,
             csvCounter,
           );
@@ -354,6 +373,7 @@ export async function assembleExport(deps: AssembleDeps, input: AssembleInput): 
           jsonPath,
           csvPath,
           schemaPath,
+          digest: digest.result(),
         });
       }
 
@@ -414,17 +434,26 @@ export async function assembleExport(deps: AssembleDeps, input: AssembleInput): 
       withheldRecords,
     });
     await addFile(ABOUT_PATH, json(about), false);
-    const html = renderIndexHtml({
-      requestId,
-      generatedAt: generatedAt.toISOString(),
-      subjectFound: subject.found,
-      stores: indexStores,
-      about,
-      aboutPath: ABOUT_PATH,
-      manifestPath: MANIFEST_PATH,
-      signaturePath: SIGNATURE_PATH,
-    });
-    await addFile(INDEX_PATH, Buffer.from(html, 'utf8'), false);
+    // index.html in the person's language, the other language beside it, each linking to the other.
+    const [page, other] = indexPages(accountLocale(subject.locale, profile));
+    for (const [self, alternate] of [
+      [page, other],
+      [other, page],
+    ] as const) {
+      const html = renderIndexHtml({
+        requestId,
+        generatedAt: generatedAt.toISOString(),
+        subjectFound: subject.found,
+        stores: indexStores,
+        about,
+        aboutPath: ABOUT_PATH,
+        manifestPath: MANIFEST_PATH,
+        signaturePath: SIGNATURE_PATH,
+        locale: self.locale,
+        alternate: alternate,
+      });
+      await addFile(self.path, Buffer.from(html, 'utf8'), false);
+    }
 
     const manifest: Manifest = {
       formatVersion: FORMAT_VERSION,

@@ -11,7 +11,8 @@ const CHUNK_BYTES = 64 * 1024;
 
 export type JsonRecord = Record<string, unknown>;
 
-function parseLine(line: Buffer): JsonRecord {
+/** One staged line as a record; a line that is not a JSON object fails the archive. */
+export function parseLine(line: Buffer): JsonRecord {
   let value: unknown;
   try {
     value = JSON.parse(line.toString('utf8'));

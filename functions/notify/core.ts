@@ -14,7 +14,7 @@ import type { RequestRecord } from '../lib/requests/records';
 import type { RequestRepository } from '../lib/requests/requests';
 import type { EventLog } from '../lib/requests/event-log';
 import { getJson, stagingKeys } from '../lib/aws/s3-objects';
-import { negotiateLocale, type Locale } from '../lib/downloads/download-page';
+import { accountLocale, type Locale } from '../lib/downloads/download-page';
 import { serviceProfile } from '../lib/services/profiles';
 import { renderLinkEmail, toMime } from './email';
 import type { Mailer } from './mailer';
@@ -136,9 +136,7 @@ export class StagedSubjectRecipients implements RecipientLookup {
     return {
       email: Item.email,
       // An account without a locale hears from its service in the service's own language.
-      locale: tag
-        ? negotiateLocale(tag.replace('_', '-'))
-        : serviceProfile(subject.service).languages.default,
+      locale: accountLocale(tag, serviceProfile(subject.service)),
     };
   }
 }

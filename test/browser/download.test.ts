@@ -10,23 +10,12 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { type Browser, type BrowserContext, type Page } from 'playwright-core';
 import type { Jwks } from '../../functions/lib/crypto/jws';
 import { verifyArchive } from '../../functions/lib/export/verify-archive';
+import { launchChromium, RESULTS } from '../support/browser';
 import { startTestStack, type TestStack } from '../support/local-stack';
 import { readZip } from '../support/zip';
-
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
-const RESULTS = join(__dirname, '..', '..', 'test-results', 'browser');
 
 let stack: TestStack;
 let browser: Browser;
@@ -37,18 +26,8 @@ let sha256: string;
 let zipPath: string | undefined;
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(
-      `Chromium was not found at ${CHROMIUM}. The browser tests need it and never skip: ` +
-        'install it with `apt-get install -y chromium` (CI does), or set CHROMIUM_PATH.',
-    );
-  }
-  mkdirSync(RESULTS, { recursive: true });
   work = mkdtempSync(join(tmpdir(), 'dsr-browser-'));
-  [stack, browser] = await Promise.all([
-    startTestStack(),
-    chromium.launch({ executablePath: CHROMIUM, args: ARGS, headless: true }),
-  ]);
+  [stack, browser] = await Promise.all([startTestStack(), launchChromium()]);
   const created = await stack.call('POST', '/v1/requests', {
     body: { type: 'export', service: 'klub-outside', subject: { userId: 'u-alice' } },
   });

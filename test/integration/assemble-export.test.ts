@@ -138,12 +138,17 @@ async function stage(
     Record<
       StoreName,
       {
-        collections?: { name: string; tabular: boolean; records: Record<string, unknown>[] }[];
+        collections?: {
+          name: string;
+          tabular: boolean;
+          records: Record<string, unknown>[];
+          recordSchema?: Record<string, unknown>;
+        }[];
         media?: { path: string; body?: Buffer; key?: string; bucket?: string }[];
       }
     >
   >,
-  options: { found?: boolean; service?: string; jurisdiction?: string } = {},
+  options: { found?: boolean; service?: string; jurisdiction?: string; locale?: string } = {},
 ): Promise<Fixture> {
   const requestId = `req_asm_${++seq}_${Date.now()}`;
   const subject: StagedSubject = {
@@ -154,6 +159,7 @@ async function stage(
     pseudonymSalt: 'salt',
     ...(options.service ? { service: options.service } : {}),
     ...(options.jurisdiction ? { jurisdiction: options.jurisdiction } : {}),
+    ...(options.locale ? { locale: options.locale } : {}),
   };
   await put(STAGING, stagingKeys.subject(requestId), JSON.stringify(subject));
   const results: CollectResult[] = [];
@@ -171,7 +177,7 @@ async function stage(
         name: c.name,
         description: `The ${c.name} of <${store}>`,
         tabular: c.tabular,
-        recordSchema: c.name === 'profile' ? profileSchema : { type: 'object' },
+        recordSchema: c.recordSchema ?? (c.name === 'profile' ? profileSchema : { type: 'object' }),
       });
       for (const r of c.records) await writer.write(r);
       records[`${store}/${c.name}`] = c.records;
@@ -427,7 +433,54 @@ describe('assembleExport against local S3', () => {
     expect(manifest.subjectFound).toBe(false);
     expect(zip.get('index.html')!.toString()).toContain('We found no account matching');
     expect((JSON.parse(zip.get('about-your-data.json')!.toString()) as AboutYourData).categories).toEqual([]);
-    expect(out.archive).toMatchObject({ records: 0, files: 4 });
+    // about-your-data.json, index.html, index.ja.html (klub-outside speaks English), manifest.json, manifest.jws.
+    expect(out.archive).toMatchObject({ records: 0, files: 5 });
+    expect(zip.get('index.ja.html')!.toString()).toContain('一致するアカウントが見つからなかった');
+  });
+
+  it("writes index.html in the account's language and the other language beside it, showing and charting the records", async () => {
+    // 45 access-log lines over three months (15 each), one with a hostile path.
+    const records = Array.from({ length: 45 }, (_, i) => ({
+      ts: new Date(Date.UTC(2024, i % 3, 1 + (i % 28), 12)).toISOString(),
+      path: i === 0 ? '/p/<script>alert(1)</script>' : `/p/${i}`,
+    }));
+    const recordSchema = {
+      type: 'object',
+      properties: { ts: { type: 'string', format: 'date-time' }, path: { type: 'string' } },
+    };
+    const fx = await stage(
+      { logs: { collections: [{ name: 'access-log', tabular: true, records, recordSchema }] } },
+      { service: 'cluster', locale: 'ja-JP' },
+    );
+    const out = await assembleExport(deps(), fx.input);
+    const file = await download(out.archive.key);
+    expect((await verifyArchive(file, { jwks: await signer.publicJwks() })).ok).toBe(true);
+    const zip = await readZip(await readFile(file));
+    const manifest = JSON.parse(zip.get('manifest.json')!.toString()) as Manifest;
+    expect(manifest.files.map((f) => f.path)).toEqual(
+      expect.arrayContaining(['index.html', 'index.en.html']),
+    );
+    expect(zip.has('index.ja.html')).toBe(false);
+
+    const ja = zip.get('index.html')!.toString();
+    const en = zip.get('index.en.html')!.toString();
+    expect(ja).toMatch(/<html lang="ja">/);
+    expect(ja).toContain('href="index.en.html" hreflang="en"');
+    expect(en).toMatch(/<html lang="en">/);
+    expect(en).toContain('href="index.html" hreflang="ja"');
+    for (const html of [ja, en]) {
+      // The first 20 records, in the order staged, the hostile one as text.
+      expect(html).toContain('<td>/p/&lt;script&gt;alert(1)&lt;/script&gt;</td>');
+      expect(html).toContain('<td>/p/19</td>');
+      expect(html).not.toContain('<td>/p/20</td>');
+      expect(html).not.toContain('<script>');
+      // One bar a month, from the counts taken while the collection was written.
+      const svg = /<svg[\s\S]*?<\/svg>/.exec(html)?.[0] ?? '';
+      expect(svg.match(/<rect /g)).toHaveLength(3);
+    }
+    expect(ja).toContain('<title>利用記録, 2024年2月: 15</title>');
+    expect(en).toContain('<title>Activity logs, Feb 2024: 15</title>');
+    expect(en).toContain('Access log: the first 20 of 45 records');
   });
 
   it('runs through the Lambda handler with the environment the stack gives it', async () => {

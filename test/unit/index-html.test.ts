@@ -4,9 +4,42 @@ import { escapeHtml } from '../../functions/lib/runtime/html';
 import {
   formatBytes,
   hrefFor,
+  indexPages,
   renderIndexHtml,
   type IndexModel,
 } from '../../functions/assemble-export/index-html';
+import {
+  AMOUNT_SPECS,
+  CELL_CHARS,
+  DigestBuilder,
+  PREVIEW_COLUMNS,
+  PREVIEW_ROWS,
+  type CollectionDigest,
+} from '../../functions/assemble-export/digest';
+import type { JsonRecord } from '../../functions/assemble-export/ndjson';
+
+const XSS = '<script>alert(1)</script>';
+
+function digestOf(
+  header: string[],
+  records: JsonRecord[],
+  dateField?: string,
+  amounts?: (typeof AMOUNT_SPECS)[string],
+): CollectionDigest {
+  const builder = new DigestBuilder(header, dateField, amounts);
+  for (const r of records) builder.add(r);
+  return builder.result();
+}
+
+/** 25 purchases, two a month from January 2024, one hostile. */
+const PURCHASES = Array.from({ length: 25 }, (_, i) => ({
+  txnId: `t-${i}`,
+  txnAt: new Date(Date.UTC(2024, Math.floor(i / 2), 5)).toISOString(),
+  type: 'purchase',
+  amountMajor: '1200',
+  currency: 'JPY',
+  itemTitle: i === 0 ? `${XSS}"><img src=x onerror=alert(2)>` : `Item ${i}`,
+}));
 
 const HOSTILE = [
   '<img src=x onerror=alert(1)>.png',
@@ -60,8 +93,28 @@ function model(overrides: Partial<IndexModel> = {}): IndexModel {
         })),
       },
       { store: 'logs', collections: [], media: [] },
+      {
+        store: 'payments',
+        collections: [
+          {
+            name: 'transactions',
+            description: 'Purchases',
+            records: PURCHASES.length,
+            jsonPath: 'data/payments/transactions.json',
+            csvPath: 'data/payments/transactions.csv',
+            schemaPath: 'schemas/payments/transactions.schema.json',
+            digest: digestOf(
+              ['txnId', 'txnAt', 'type', 'amountMajor', 'currency', 'itemTitle'],
+              PURCHASES,
+              'txnAt',
+              AMOUNT_SPECS['payments/transactions'],
+            ),
+          },
+        ],
+        media: [],
+      },
     ],
-    about: aboutFor('cluster', ['accounts', 'media']),
+    about: aboutFor('cluster', ['accounts', 'media', 'payments']),
     aboutPath: 'about-your-data.json',
     manifestPath: 'manifest.json',
     signaturePath: 'manifest.jws',
@@ -106,7 +159,22 @@ describe('index.html', () => {
     // Text never contains a raw '<' (it is escaped), so every '<' starts a real tag.
     const tags = [...html.matchAll(/<[^>]*>/g)].map((x) => x[0]);
     const names = new Set(tags.map((t) => /^<\/?([a-z0-9!]+)/i.exec(t)?.[1]?.toLowerCase()));
-    for (const banned of ['script', 'img', 'link', 'iframe', 'object', 'embed', 'svg', 'form', 'base']) {
+    // Inline SVG charts are drawn, but nothing in them loads or runs anything.
+    for (const banned of [
+      'script',
+      'img',
+      'link',
+      'iframe',
+      'object',
+      'embed',
+      'form',
+      'base',
+      'foreignobject',
+      'image',
+      'use',
+      'animate',
+      'set',
+    ]) {
       expect(names.has(banned)).toBe(false);
     }
     for (const tag of tags) {
@@ -145,6 +213,11 @@ describe('index.html', () => {
     expect(html).toContain('image/png&quot;&gt;&lt;script&gt;');
     expect(html).toContain('req-&lt;b&gt;1&lt;/b&gt;');
     expect(html).toContain('spaces and 日本語 ファイル.ogg');
+    // Records are hostile too: a purchase's title shows as text in the table.
+    expect(html).not.toContain('<script>alert(1)');
+    expect(html).toContain(
+      '<td>&lt;script&gt;alert(1)&lt;/script&gt;&quot;&gt;&lt;img src=x onerror=alert(2)&gt;</td>',
+    );
     expect(html).toContain(`href="media/media/uploads/why%3F%23fragment%2520.pdf"`);
     expect(html).toContain(`href="media/media/uploads/javascript%3Aalert(1).png"`);
   });
@@ -161,12 +234,12 @@ describe('index.html', () => {
     expect(tables.length).toBeGreaterThan(2);
     for (const t of tables) {
       expect(t).toMatch(/^<caption>/);
-      expect(t).toContain('<th scope="col">');
+      expect(t).toContain('<th scope="col"');
     }
   });
 
   it('shows counts and sizes, and says when a store holds nothing', () => {
-    expect(html).toContain('>1,234<');
+    expect(html).toContain('(1,234)');
     expect(html).toContain('Files (6)');
     expect(html).toMatch(/id="store-logs"[\s\S]*We hold no data about you in this part of our service/);
   });
@@ -228,5 +301,153 @@ describe('helpers', () => {
     expect(formatBytes(512)).toBe('512 bytes');
     expect(formatBytes(1536)).toBe('1.5 KB');
     expect(formatBytes(3 * 1024 ** 3)).toBe('3.0 GB');
+  });
+});
+
+describe('index.html in two languages', () => {
+  const [page, other] = indexPages('ja');
+  const ja = renderIndexHtml(model({ locale: page.locale, alternate: other }));
+  const en = renderIndexHtml(model({ locale: other.locale, alternate: page }));
+
+  it("is index.html in the person's language, with the other language beside it", () => {
+    expect(indexPages('ja')).toEqual([
+      { locale: 'ja', path: 'index.html' },
+      { locale: 'en', path: 'index.en.html' },
+    ]);
+    expect(indexPages('en')).toEqual([
+      { locale: 'en', path: 'index.html' },
+      { locale: 'ja', path: 'index.ja.html' },
+    ]);
+  });
+
+  it('writes each page in its language, linking to the other', () => {
+    expect(ja).toMatch(/^<!doctype html>\n<html lang="ja">/);
+    expect(ja).toContain('<h1>データのエクスポート</h1>');
+    expect(ja).toContain('<a href="index.en.html" hreflang="en" lang="en">Read this page in English</a>');
+    expect(ja).toContain('<h2 id="about">あなたのデータについて</h2>');
+    expect(ja).toContain('月ごとの利用状況');
+    expect(ja).toContain('<th scope="col" title="txnAt">取引日時</th>');
+    expect(ja).toContain('2024年1月');
+    expect(en).toMatch(/^<!doctype html>\n<html lang="en">/);
+    expect(en).toContain('<h1>Your data export</h1>');
+    expect(en).toContain('<a href="index.html" hreflang="ja" lang="ja">このページを日本語で読む</a>');
+    expect(en).toContain('<th scope="col" title="txnAt">Date</th>');
+    expect(en).toContain('Jan 2024');
+    // The Japanese page speaks Japanese in its own words (not the English labels).
+    for (const english of [
+      'Your activity per month',
+      'Contents',
+      'Checking this archive',
+      'About your data',
+    ]) {
+      expect(ja).not.toContain(`>${english}<`);
+    }
+  });
+
+  it("names the service and its controller in the page's language", () => {
+    const prism = aboutFor('prism-project', ['accounts']);
+    const jaPrism = renderIndexHtml(model({ locale: 'ja', about: prism }));
+    const enPrism = renderIndexHtml(model({ locale: 'en', about: prism }));
+    const local = serviceProfile('prism-project').controller.localNames?.ja;
+    expect(local).toBeDefined();
+    expect(jaPrism).toContain(
+      `data-field="controller">${escapeHtml(prism.service.name)}: ${escapeHtml(local!)}<`,
+    );
+    expect(enPrism).toContain(
+      `data-field="controller">${escapeHtml(prism.service.name)}: ${escapeHtml(prism.controller.name)}<`,
+    );
+    expect(ja).toContain('data-field="controller">Cluster: Cluster, Inc.<');
+  });
+
+  it('shows the first rows of a collection, says how many more there are and links the full file', () => {
+    for (const html of [ja, en]) {
+      const table = /<caption>[^<]*(?:transactions|Transactions|取引)[^<]*<\/caption>[\s\S]*?<\/table>/.exec(
+        html,
+      )?.[0];
+      expect(table).toBeDefined();
+      expect(table!.match(/<tr>/g)).toHaveLength(PREVIEW_ROWS + 1);
+      expect(table).toContain('Item 19');
+      expect(table).not.toContain('Item 20');
+    }
+    expect(en).toContain('Transactions: the first 20 of 25 records');
+    expect(en).toContain('All records are in transactions.json.');
+    expect(ja).toContain('取引：全 25 件のうち最初の 20 件');
+    expect(en).toContain('<a href="data/payments/transactions.json">transactions.json</a>');
+  });
+
+  it('draws the charts as inline SVG with a title, bars per month and the figures as a table', () => {
+    const svgs = en.match(/<svg[\s\S]*?<\/svg>/g) ?? [];
+    expect(svgs).toHaveLength(2);
+    const [activity, purchases] = svgs as [string, string];
+    expect(activity).toContain('role="img"');
+    expect(activity).toContain('<title id="chart-activity-title">Your activity per month</title>');
+    // 25 purchases over 13 months: 12 bars of 2 and one of 1.
+    expect(activity.match(/<rect /g)).toHaveLength(13);
+    expect(activity).toContain('<title>Payments, Jan 2024: 2</title>');
+    expect(activity).toContain('<title>Payments, Jan 2025: 1</title>');
+    expect(purchases).toContain('Your purchases per month (JPY)');
+    expect(purchases).toContain('<title>JPY, Feb 2024: 2,400</title>');
+    expect(en).toContain('<th scope="row">Jan 2025</th><td class="num">1,200</td>');
+    expect(ja).toContain('<title>JPY, 2024年2月: 2,400</title>');
+  });
+
+  it('says when no record carries a date, and draws nothing', () => {
+    const undated = renderIndexHtml(
+      model({
+        stores: [
+          {
+            store: 'chat',
+            media: [],
+            collections: [
+              {
+                name: 'rooms',
+                description: 'Rooms',
+                records: 1,
+                jsonPath: 'data/chat/rooms.json',
+                schemaPath: 'schemas/chat/rooms.schema.json',
+                digest: digestOf(['roomId'], [{ roomId: 'r-1' }]),
+              },
+            ],
+          },
+        ],
+      }),
+    );
+    expect(undated).not.toContain('<svg');
+    expect(undated).toContain('None of your records carries a date to chart.');
+  });
+
+  it('shortens long values and leaves out columns past the limit, saying so', () => {
+    const header = Array.from({ length: PREVIEW_COLUMNS + 3 }, (_, i) => `field${i}`);
+    const record = Object.fromEntries(
+      header.map((h) => [h, h === 'field0' ? 'x'.repeat(500) : { nested: [1, 2] }]),
+    );
+    const html = renderIndexHtml(
+      model({
+        locale: 'en',
+        stores: [
+          {
+            store: 'chat',
+            media: [],
+            collections: [
+              {
+                name: 'messages',
+                description: 'Messages',
+                records: 1,
+                jsonPath: 'data/chat/messages.json',
+                schemaPath: 'schemas/chat/messages.schema.json',
+                digest: digestOf(header, [record]),
+              },
+            ],
+          },
+        ],
+      }),
+    );
+    expect(html).toContain(`<td>${'x'.repeat(CELL_CHARS)}…</td>`);
+    expect(html).not.toContain('x'.repeat(CELL_CHARS + 1));
+    expect(html).toContain('<td>{&quot;nested&quot;:[1,2]}</td>');
+    expect(html).toContain('3 more columns in the files');
+    expect(html).toContain('Long values are shortened here');
+    expect(html).not.toContain('title="field10"');
+    expect(html).toContain('<th scope="col" title="field9">Field9</th>');
   });
 });

@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { escapeHtml } from '../runtime/html';
-import { controllerName, serviceProfile } from '../services/profiles';
+import { controllerName, serviceProfile, type ServiceProfile } from '../services/profiles';
 import type { ArchiveSummary } from './download-links';
 
 export type Locale = 'en' | 'ja';
@@ -23,6 +23,14 @@ export function negotiateLocale(acceptLanguage: string | undefined, override?: s
     if (locale && Number.isFinite(q) && q > 0 && (!best || q > best.q)) best = { locale, q };
   }
   return best?.locale ?? 'en';
+}
+
+/**
+ * The language to address an account's owner in (the e-mail, the archive's index.html): the account's
+ * `locale` tag (`ja-JP`, `en_US`) when it has one, else its service's own language.
+ */
+export function accountLocale(tag: string | undefined, profile: Pick<ServiceProfile, 'languages'>): Locale {
+  return tag ? negotiateLocale(tag.replace('_', '-')) : profile.languages.default;
 }
 
 const STYLE = `

@@ -458,7 +458,10 @@ export function serviceProfile(id: string | undefined): ServiceProfile {
 }
 
 /** The controller's name in a language, when the policy gives one; else its usual name. */
-export function controllerName(profile: ServiceProfile, language: ServiceLanguage): string {
+export function controllerName(
+  profile: Pick<ServiceProfile, 'controller'>,
+  language: ServiceLanguage,
+): string {
   return profile.controller.localNames?.[language] ?? profile.controller.name;
 }
 
