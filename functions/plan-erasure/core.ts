@@ -27,6 +27,8 @@ export interface PlanDeps {
   holds: Pick<HoldRepository, 'activeFor'>;
   hasher: SubjectHasher;
   policy: Policy;
+  /** Withdraws the subject's earlier exports (links, archives, staging): lib/downloads/subject-exports. */
+  withdrawExports?: (requestId: string, subjectHashes: readonly string[]) => Promise<string[]>;
   clock?: () => Date;
 }
 
@@ -58,6 +60,8 @@ export async function planErasure(deps: PlanDeps, input: PlanTaskInput): Promise
   // Every identifier of the subject, and the one the request named (an unknown subject has no set).
   const hashes = [request.subjectHash, ...(await identifierHashesOf(deps.hasher, subject.identifiers))];
   const holds = await deps.holds.activeFor(hashes);
+  // Our own copies go whatever the plan keeps of the stores: an old link must not hand the data out again.
+  const withdrawn = (await deps.withdrawExports?.(input.requestId, hashes)) ?? [];
   const inventory: Inventory = await loadInventories(deps.s3, deps.stagingBucket, input.requestId, 'plan');
 
   const accountDeletedAt = request.accountDeletedAt ? new Date(request.accountDeletedAt) : now;
@@ -100,6 +104,7 @@ export async function planErasure(deps: PlanDeps, input: PlanTaskInput): Promise
         retain: records.retain,
         held: records.held,
         holds: holding.length,
+        exportsWithdrawn: withdrawn.length,
       },
     },
   );

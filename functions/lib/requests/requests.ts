@@ -27,7 +27,14 @@ import {
   type Requester,
   type SubjectInput,
 } from './records';
-import { cancellationCodes, isConditionFailure, readItem, type RequestTable } from './request-table';
+import {
+  auditExpiry,
+  cancellationCodes,
+  isConditionFailure,
+  readItem,
+  REQUESTS_TTL_ATTRIBUTE,
+  type RequestTable,
+} from './request-table';
 
 /** Which status may follow which: a late or retried step never moves a request backwards. */
 const ALLOWED_FROM: Record<RequestStatus, RequestStatus[]> = {
@@ -79,6 +86,12 @@ export interface ListFilter {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * What a finished request no longer needs and must not keep: the identifier it was opened with, the
+ * callback URLs (they may carry tokens) and an erasure's resolved identifier set. Its keyed hashes stay.
+ */
+export const RAW_ON_TERMINAL = ['subject', 'callbackUrls', 'resolvedSubject'] as const;
+
 export class RequestRepository {
   constructor(private readonly table: RequestTable) {}
 
@@ -98,6 +111,7 @@ export class RequestRepository {
       const { role, ...fields } = input;
       const record: RequestRecord = {
         ...fields,
+        ...(fields.callbackUrls?.length ? { callbackCount: fields.callbackUrls.length } : {}),
         status: 'received',
         createdAt: iso,
         updatedAt: iso,
@@ -281,10 +295,19 @@ export class RequestRepository {
         values[':previous'] = current.version;
         condition += ' AND #version = :previous';
       }
-      const removals = (options.remove ?? []).map((name) => {
+      const terminal = TERMINAL_STATUSES.includes(status);
+      if (terminal) {
+        // Kept for the audit period, then removed by TTL; its raw identifiers go now.
+        names['#expiresAt'] = REQUESTS_TTL_ATTRIBUTE;
+        values[':expiresAt'] = auditExpiry(this.table, now);
+        assignments.push('#expiresAt = :expiresAt');
+      }
+      const removed = new Set([...(options.remove ?? []), ...(terminal ? RAW_ON_TERMINAL : [])]);
+      const removals = [...removed].map((name) => {
         names[`#rm_${name}`] = name;
         return `#rm_${name}`;
       });
+      // Callbacks of this change still go out: the outbox items carry their URLs.
       const next: RequestRecord = { ...current, ...set, status, updatedAt: iso, version };
       const items: Record<string, unknown>[] = [
         {
@@ -316,7 +339,7 @@ export class RequestRepository {
           },
         });
       }
-      if (TERMINAL_STATUSES.includes(status)) {
+      if (terminal) {
         items.push({
           Delete: {
             TableName: this.table.tableName,
