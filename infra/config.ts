@@ -7,6 +7,7 @@ import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { DEFAULT_DEADLINE_CONFIG } from '../functions/lib/requests/deadlines';
 import { ROLES, type Role } from '../functions/api/auth';
 import { serviceIds } from '../functions/lib/services/profiles';
+import { DEFAULT_AUDIT_PERIOD_DAYS } from '../functions/lib/requests/request-table';
 
 /** The platform resources a deployment may import instead of creating. */
 export const PLATFORM_RESOURCE_IDS = [
@@ -44,6 +45,11 @@ export interface DsrDeploymentConfig {
   existing: Partial<Record<PlatformResourceId, ExistingResource>>;
   /** Days an export archive is kept before the exports bucket's lifecycle removes it. */
   exportRetentionDays: number;
+  /**
+   * Days finished requests, their audit trail and erasure certificates are kept: the audit period.
+   * Request items expire by TTL then (their raw identifiers go when they finish).
+   */
+  auditPeriodDays: number;
   /** Retention of every log group (Lambda, state machine, API access logs). */
   logRetention: RetentionDays;
   /** X-Ray active tracing on functions and the state machine. */
@@ -95,6 +101,7 @@ export const CONTEXT_KEYS = {
   platformStores: 'dsr:platformStores',
   existing: 'dsr:existing',
   exportRetentionDays: 'dsr:exportRetentionDays',
+  auditPeriodDays: 'dsr:auditPeriodDays',
   logRetentionDays: 'dsr:logRetentionDays',
   tracing: 'dsr:tracing',
   cognitoDomainPrefix: 'dsr:cognitoDomainPrefix',
@@ -124,6 +131,7 @@ export const DEFAULT_CONFIG: Omit<
   platformStores: 'create',
   existing: {},
   exportRetentionDays: 30,
+  auditPeriodDays: DEFAULT_AUDIT_PERIOD_DAYS,
   logRetention: RetentionDays.THREE_MONTHS,
   tracing: true,
   apiThrottle: { rateLimit: 50, burstLimit: 100 },
@@ -357,6 +365,7 @@ export function readDeploymentConfig(node: ContextReader): DsrDeploymentConfig {
       CONTEXT_KEYS.exportRetentionDays,
       DEFAULT_CONFIG.exportRetentionDays,
     ),
+    auditPeriodDays: positiveInt(node, CONTEXT_KEYS.auditPeriodDays, DEFAULT_CONFIG.auditPeriodDays),
     logRetention: logRetentionDays as RetentionDays,
     tracing: bool(node, CONTEXT_KEYS.tracing, DEFAULT_CONFIG.tracing),
     cognitoDomainPrefix: optionalString(node, CONTEXT_KEYS.cognitoDomainPrefix),

@@ -56,6 +56,7 @@ export class DsrStack extends Stack {
       logsKey: this.keys.observability,
       logRetention: config.logRetention,
       tracing: config.tracing,
+      auditPeriodDays: config.auditPeriodDays,
     };
 
     this.stores = new PlatformStores(this, 'PlatformStores', { config, key: this.keys.platform, accessLogs });
@@ -64,6 +65,7 @@ export class DsrStack extends Stack {
       vaultKey: this.keys.vault,
       accessLogs,
       exportRetentionDays: config.exportRetentionDays,
+      auditPeriodDays: config.auditPeriodDays,
     });
     this.alarms = new AlarmTopic(this, 'Alarms', { key: this.keys.observability, email: config.alarmEmail });
 

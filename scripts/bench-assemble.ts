@@ -38,7 +38,7 @@ import { orchestratorResources, platformStores } from '../config/data-map';
 import { assembleExport, type ArchivePointer } from '../functions/assemble-export/core';
 import { serializeManifest, type ManifestFile } from '../functions/lib/export/manifest';
 import { ZipWriter, type ZipWriterOptions } from '../functions/assemble-export/zip-writer';
-import { signDetached, type Jwks } from '../functions/lib/crypto/jws';
+import { JWS_TYPES, signDetached, type Jwks } from '../functions/lib/crypto/jws';
 import type { CollectResult, StoreIndex } from '../functions/lib/connectors/contract';
 import { stagingKeys } from '../functions/lib/aws/s3-objects';
 import { LocalSigner } from '../functions/lib/crypto/signing';
@@ -94,9 +94,13 @@ async function zip64Check(): Promise<void> {
       files,
     });
     await writer.add('manifest.json', manifestBytes, { store: false });
-    await writer.add('manifest.jws', Buffer.from(await signDetached(manifestBytes, signer)), {
-      store: false,
-    });
+    await writer.add(
+      'manifest.jws',
+      Buffer.from(await signDetached(manifestBytes, signer, { typ: JWS_TYPES.manifest })),
+      {
+        store: false,
+      },
+    );
     await writer.finish();
     await finished(out);
     const verdict = await verifyArchive(path, { jwks: await signer.publicJwks() });

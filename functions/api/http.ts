@@ -80,11 +80,37 @@ export function parseJsonBody(event: ApiEvent): unknown {
       ? Buffer.from(event.body, 'base64').toString('utf8')
       : event.body
     : '';
+  let parsed: unknown;
   try {
-    return JSON.parse(raw) as unknown;
+    parsed = JSON.parse(raw) as unknown;
   } catch {
     throw new ApiError(400, 'MALFORMED_JSON', 'The body is not valid JSON');
   }
+  if (nestingDepth(raw) > MAX_BODY_DEPTH) {
+    throw new ApiError(400, 'BODY_TOO_DEEP', `The body nests deeper than ${MAX_BODY_DEPTH} levels`);
+  }
+  return parsed;
+}
+
+/** No schema of ours goes near this; past it, code that walks a body recursively could run out of stack. */
+const MAX_BODY_DEPTH = 32;
+
+/** The deepest nesting of arrays and objects in valid JSON text, in one pass (strings skipped). */
+function nestingDepth(text: string): number {
+  let depth = 0;
+  let deepest = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c)
+        i++; // backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x7b || c === 0x5b) deepest = Math.max(deepest, ++depth);
+    else if (c === 0x7d || c === 0x5d) depth--;
+  }
+  return deepest;
 }
 
 /** OpenDSR's error shape (specification 7.6): `{"error":{"code","message","errors":[...]}}`. */

@@ -33,7 +33,8 @@ export function requestView(
       at: record.extension.at,
     };
   if (record.requester) view.requester = record.requester;
-  if (record.callbackUrls) view.callbacks = record.callbackUrls.length;
+  const callbacks = record.callbackCount ?? record.callbackUrls?.length;
+  if (callbacks) view.callbacks = callbacks;
   if (record.notify) view.notify = true;
   if (record.subjectFound !== undefined) view.subjectFound = record.subjectFound;
   if (record.subjectFound === false) {

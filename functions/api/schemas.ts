@@ -130,6 +130,31 @@ export const OPENDSR_IDENTITY_TYPES = [
   'roku_advertising_id',
 ] as const;
 
+/**
+ * Any JSON value nested at most `depth` levels, each level bounded: what a processor's extension may
+ * hold. Unbounded, a deep enough extension exhausted the stack of whatever walked the body next.
+ */
+function boundedJson(depth: number): object {
+  const scalars = [
+    { type: 'string', maxLength: 1024 },
+    { type: 'number' },
+    { type: 'boolean' },
+    { type: 'null' },
+  ];
+  if (depth === 0) return { anyOf: scalars };
+  const inner = boundedJson(depth - 1);
+  return {
+    anyOf: [
+      ...scalars,
+      { type: 'array', maxItems: 50, items: inner },
+      { type: 'object', maxProperties: 50, propertyNames: { maxLength: 253 }, additionalProperties: inner },
+    ],
+  };
+}
+
+/** Levels inside one processor's extension object. */
+const EXTENSION_DEPTH = 4;
+
 /** OpenDSR's request (specification section 7.1.1); `extensions` are other processors' business. */
 export const openDsrCreateSchema = {
   type: 'object',
@@ -168,7 +193,12 @@ export const openDsrCreateSchema = {
       type: 'object',
       maxProperties: 20,
       propertyNames: { maxLength: 253 },
-      additionalProperties: { type: 'object', maxProperties: 50 },
+      additionalProperties: {
+        type: 'object',
+        maxProperties: 50,
+        propertyNames: { maxLength: 253 },
+        additionalProperties: boundedJson(EXTENSION_DEPTH),
+      },
     },
   },
 } as const;

@@ -1,5 +1,5 @@
 /** The identifier key of a subject as given to the API: what its keyed hash (subjectHash) is taken of. */
-import { identifierKey } from '../lib/crypto/subject-hash';
+import { externalAccountKey, identifierKey } from '../lib/crypto/subject-hash';
 import type { SubjectInput } from '../lib/requests/records';
 
 export function identifierOf(subject: SubjectInput): string {
@@ -7,6 +7,5 @@ export function identifierOf(subject: SubjectInput): string {
   if ('email' in subject) return identifierKey('email', subject.email);
   if ('phone' in subject) return identifierKey('phone', subject.phone);
   if ('deviceId' in subject) return identifierKey('deviceId', subject.deviceId);
-  const { provider, providerUserId } = subject.externalAccount;
-  return identifierKey('externalAccount', `${provider}:${providerUserId}`);
+  return externalAccountKey(subject.externalAccount);
 }

@@ -26,7 +26,7 @@ import type {
   StoreName,
 } from '../lib/connectors/contract';
 import { AppError, classifyAwsError, ContractError, TransientError } from '../lib/runtime/errors';
-import { signDetached } from '../lib/crypto/jws';
+import { JWS_TYPES, signDetached } from '../lib/crypto/jws';
 import { oneAhead } from '../lib/runtime/concurrency';
 import { log } from '../lib/runtime/logger';
 import { getJson, stagingKeys } from '../lib/aws/s3-objects';
@@ -466,7 +466,7 @@ export async function assembleExport(deps: AssembleDeps, input: AssembleInput): 
       files,
     };
     const manifestBytes = serializeManifest(manifest);
-    const signature = await signDetached(manifestBytes, deps.signer);
+    const signature = await signDetached(manifestBytes, deps.signer, { typ: JWS_TYPES.manifest });
     await writer.add(MANIFEST_PATH, manifestBytes, { store: false });
     await writer.add(SIGNATURE_PATH, Buffer.from(signature, 'ascii'), { store: false });
     await writer.finish();

@@ -7,7 +7,11 @@
  * A lease per request keeps two deliverers from sending the same item at once. Delivery is at least
  * once (a crash after the receiver answered but before we recorded it resends); receivers deduplicate
  * on `eventId`.
+ * A slow receiver must not hold up the others: the sweep works on several requests at once, a request's
+ * URLs are served side by side, and one receiver (URL origin) gets at most a few attempts in flight;
+ * what finds its receiver busy stays due and goes out on a later pass.
  */
+import { forEachLimited } from '../lib/runtime/concurrency';
 import type { RequestStatus, RequestRecord } from '../lib/requests/records';
 import type { CallbackOutbox, QueuedCallback } from '../lib/requests/callback-outbox';
 import type { RequestRepository } from '../lib/requests/requests';
@@ -26,6 +30,10 @@ export interface DeliveryConfig {
   processorDomain: string;
   /** Public base URL of the API, for OpenDSR's results_url (omitted when unset). */
   publicApiUrl?: string;
+  /** Requests the sweep delivers at once. */
+  concurrency?: number;
+  /** Attempts in flight to one receiver (URL origin) across all requests. */
+  perReceiverConcurrency?: number;
 }
 
 export const DEFAULT_DELIVERY_CONFIG: DeliveryConfig = {
@@ -33,7 +41,37 @@ export const DEFAULT_DELIVERY_CONFIG: DeliveryConfig = {
   baseDelayMs: 2_000,
   maxDelayMs: 30 * 60_000,
   processorDomain: 'dsr.example',
+  concurrency: 8,
+  perReceiverConcurrency: 2,
 };
+
+/** Attempts in flight per receiver; a receiver at its limit is skipped, never waited for. */
+class ReceiverSlots {
+  private readonly busy = new Map<string, number>();
+
+  constructor(private readonly limit: number) {}
+
+  tryAcquire(receiver: string): boolean {
+    const used = this.busy.get(receiver) ?? 0;
+    if (used >= this.limit) return false;
+    this.busy.set(receiver, used + 1);
+    return true;
+  }
+
+  release(receiver: string): void {
+    const used = (this.busy.get(receiver) ?? 1) - 1;
+    if (used <= 0) this.busy.delete(receiver);
+    else this.busy.set(receiver, used);
+  }
+}
+
+function receiverOf(url: string): string {
+  try {
+    return new URL(url).origin;
+  } catch {
+    return url;
+  }
+}
 
 export interface DeliveryDeps {
   requests: RequestRepository;
@@ -86,10 +124,14 @@ function openDsrCallbackBody(
 export class CallbackDelivery {
   private readonly clock: () => Date;
   private readonly random: () => number;
+  private readonly receivers: ReceiverSlots;
 
   constructor(private readonly deps: DeliveryDeps) {
     this.clock = deps.clock ?? (() => new Date());
     this.random = deps.random ?? Math.random;
+    this.receivers = new ReceiverSlots(
+      deps.config.perReceiverConcurrency ?? DEFAULT_DELIVERY_CONFIG.perReceiverConcurrency ?? 2,
+    );
   }
 
   /** Delay before attempt n+1 after n failures (retryDelayMs). */
@@ -108,15 +150,25 @@ export class CallbackDelivery {
       const items = await outbox.list(requestId);
       const byUrl = new Map<number, typeof items>();
       for (const item of items) byUrl.set(item.urlIndex, [...(byUrl.get(item.urlIndex) ?? []), item]);
-      for (const queue of byUrl.values()) {
-        queue.sort((a, b) => a.version - b.version);
-        for (const item of queue) {
-          if (item.kind !== 'callback-pending') continue;
-          if (Date.parse(item.nextAttemptAt) > this.clock().getTime()) break;
-          const delivered = await this.attempt(record, item);
-          if (!delivered) break;
-        }
-      }
+      // Each URL's queue in order, the queues side by side.
+      await Promise.all(
+        [...byUrl.values()].map(async (queue) => {
+          queue.sort((a, b) => a.version - b.version);
+          for (const item of queue) {
+            if (item.kind !== 'callback-pending') continue;
+            if (Date.parse(item.nextAttemptAt) > this.clock().getTime()) break;
+            const receiver = receiverOf(item.url);
+            if (!this.receivers.tryAcquire(receiver)) break;
+            let delivered: boolean;
+            try {
+              delivered = await this.attempt(record, item);
+            } finally {
+              this.receivers.release(receiver);
+            }
+            if (!delivered) break;
+          }
+        }),
+      );
     } finally {
       await outbox.release(requestId, lease);
     }
@@ -186,11 +238,12 @@ export class CallbackDelivery {
   /** Delivers everything due across requests (the scheduled retry sweep, and the local stack's poller). */
   async sweep(): Promise<number> {
     const ids = await this.deps.outbox.pendingRequests();
-    for (const id of ids) {
-      await this.deliverRequest(id).catch((error: unknown) =>
+    const limit = this.deps.config.concurrency ?? DEFAULT_DELIVERY_CONFIG.concurrency ?? 8;
+    await forEachLimited(ids, limit, (id) =>
+      this.deliverRequest(id).catch((error: unknown) =>
         log.error('callback sweep failed for a request', { requestId: id, ...errorFields(error) }),
-      );
-    }
+      ),
+    );
     return ids.length;
   }
 }

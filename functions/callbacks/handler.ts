@@ -29,6 +29,11 @@ export const delivery = new CallbackDelivery({
     maxDelayMs: intEnv('CALLBACK_RETRY_MAX_MS', DEFAULT_DELIVERY_CONFIG.maxDelayMs),
     processorDomain: optionalEnv('OPENDSR_PROCESSOR_DOMAIN', DEFAULT_DELIVERY_CONFIG.processorDomain),
     publicApiUrl: process.env.PUBLIC_API_URL || undefined,
+    concurrency: intEnv('CALLBACK_CONCURRENCY', DEFAULT_DELIVERY_CONFIG.concurrency ?? 8),
+    perReceiverConcurrency: intEnv(
+      'CALLBACK_PER_RECEIVER_CONCURRENCY',
+      DEFAULT_DELIVERY_CONFIG.perReceiverConcurrency ?? 2,
+    ),
   },
 });
 

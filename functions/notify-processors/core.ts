@@ -14,7 +14,7 @@ import { retryDelayMs } from '../lib/webhooks/backoff';
 import { runNumberOf, type ProcessorAnswer } from '../lib/erasure/certificate';
 import type { StagedSubject } from '../lib/connectors/contract';
 import { ContractError } from '../lib/runtime/errors';
-import type { JwsSigner } from '../lib/crypto/jws';
+import { JWS_TYPES, type JwsSigner } from '../lib/crypto/jws';
 import { errorFields, log } from '../lib/runtime/logger';
 import type { RequestRepository } from '../lib/requests/requests';
 import { getJson, stagingKeys } from '../lib/aws/s3-objects';
@@ -122,7 +122,7 @@ export class ProcessorNotifier {
       const headers = {
         'content-type': 'application/json',
         'user-agent': 'dsr-orchestrator-processors/1',
-        ...(await dsrSignatureHeaders(body, signer)),
+        ...(await dsrSignatureHeaders(body, signer, JWS_TYPES.processorNotice)),
       };
       result = await transport(url, body, headers).catch(() => ({ reason: 'CONNECTION_FAILED' as const }));
       const ok = result.status !== undefined && result.status >= 200 && result.status < 300 && !result.reason;

@@ -27,6 +27,12 @@ export interface PlanDeps {
   holds: Pick<HoldRepository, 'activeFor'>;
   hasher: SubjectHasher;
   policy: Policy;
+  /** Withdraws the subject's earlier exports (links, archives, staging): lib/downloads/subject-exports. */
+  withdrawExports?: (
+    requestId: string,
+    subjectHashes: readonly string[],
+    service: string,
+  ) => Promise<string[]>;
   clock?: () => Date;
 }
 
@@ -60,6 +66,8 @@ export async function planErasure(deps: PlanDeps, input: PlanTaskInput): Promise
   const service = subject.service ?? recordedService(request);
   // Only this service's holds: another service's hold on the same e-mail keeps another person's data.
   const holds = await deps.holds.activeFor(hashes, service);
+  // Our own copies go whatever the plan keeps of the stores: an old link must not hand the data out again.
+  const withdrawn = (await deps.withdrawExports?.(input.requestId, hashes, service)) ?? [];
   const inventory: Inventory = await loadInventories(deps.s3, deps.stagingBucket, input.requestId, 'plan');
 
   const accountDeletedAt = request.accountDeletedAt ? new Date(request.accountDeletedAt) : now;
@@ -102,6 +110,7 @@ export async function planErasure(deps: PlanDeps, input: PlanTaskInput): Promise
         retain: records.retain,
         held: records.held,
         holds: holding.length,
+        exportsWithdrawn: withdrawn.length,
       },
     },
   );

@@ -10,17 +10,24 @@ import { subjectHasherFromEnv } from '../lib/crypto/subject-hash';
 import { taskHandler } from '../lib/runtime/task-handler';
 import { planErasure, type PlanDeps, type PlanTaskInput, type PlanTaskOutput } from './core';
 import { defaultServiceId } from '../lib/services/profiles';
+import { withdrawSubjectExports } from '../lib/downloads/subject-exports';
 
 const table = requestTableFromEnv();
+const s3 = s3Client();
+const stagingBucket = requireEnv(ENV.stagingBucket);
+const requests = new RequestRepository(table);
+const events = new EventLog(table);
 const deps: PlanDeps = {
-  s3: s3Client(),
-  stagingBucket: requireEnv(ENV.stagingBucket),
-  requests: new RequestRepository(table),
-  events: new EventLog(table),
+  s3,
+  stagingBucket,
+  requests,
+  events,
   holds: new HoldRepository(table),
   hasher: subjectHasherFromEnv(),
   // A bad policy fails the cold start, not a request halfway.
   policy: loadDefaultPolicy(),
+  withdrawExports: (requestId, hashes, service) =>
+    withdrawSubjectExports({ table, requests, events, s3, stagingBucket }, requestId, hashes, service),
 };
 
 // The service profiles and DEFAULT_SERVICE are checked at cold start, not by a request halfway.

@@ -24,6 +24,12 @@ import {
   type IndexedIdentifier,
 } from '../lib/identifiers/identifier-index';
 
+/** A finished request has given up its identifier; only an unfinished one is ever resolved. */
+function subjectOf(request: RequestRecord): SubjectInput {
+  if (!request.subject) throw new ContractError('The request has finished: its subject is no longer kept');
+  return request.subject;
+}
+
 export interface ResolveDeps {
   doc: DynamoDBDocumentClient;
   s3: S3Client;
@@ -155,7 +161,7 @@ async function resolveForErasure(
     // The account is gone after the first run: its service was recorded on the request then.
     return { ...request.resolvedSubject, reused: true, context: subjectContext(request, undefined) };
   }
-  const accounts = await findAccounts(deps, request.subject);
+  const accounts = await findAccounts(deps, subjectOf(request));
   if (accounts.length > 1) throw new SubjectConflictError();
   const account = accounts[0];
   const resolved = {
@@ -192,7 +198,7 @@ export async function resolveSubject(
     return stageSubject(deps, input.requestId, resolved, resolved.context, { reused: resolved.reused });
   }
 
-  const accounts = await findAccounts(deps, request.subject);
+  const accounts = await findAccounts(deps, subjectOf(request));
   if (accounts.length > 1) throw new SubjectConflictError();
   const account = accounts[0];
 

@@ -7,6 +7,7 @@ import { Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
+import { orchestratorResources } from '../../config/data-map';
 import type { BucketRef, TableRef } from './storage';
 import type { DsrFunction } from './task-function';
 
@@ -44,6 +45,39 @@ export interface TableGrant {
   table: readonly string[];
   /** Actions on the named indexes (exact index ARNs, never `index/*`). */
   indexes?: { names: readonly string[]; actions: readonly string[] };
+  /**
+   * Requests table only: the function records audit entries (request opened, status changed, hold
+   * placed). Every other writer of the table is denied adding them.
+   */
+  auditWriter?: boolean;
+}
+
+/** The audit trail's partitions in the requests table (functions/lib/audit/audit-log.ts). */
+export const AUDIT_LEADING_KEYS = ['AUDIT#*'] as const;
+/** What would change or remove an audit entry: denied to every role, whatever else it may do. */
+export const AUDIT_CHANGE_ACTIONS = [
+  'dynamodb:UpdateItem',
+  'dynamodb:DeleteItem',
+  // A batch can name deletes, which IAM cannot tell apart from puts: audit entries are never batched.
+  'dynamodb:BatchWriteItem',
+  'dynamodb:PartiQLUpdate',
+  'dynamodb:PartiQLDelete',
+] as const;
+
+/**
+ * Append-only at the IAM level: explicit denies (which no allow can override) on the audit partitions
+ * of the requests table. Nobody may update or delete an entry; only the audit writers may add one (and
+ * only with PutItem: an insert through PartiQL is denied too).
+ */
+function guardAuditTrail(fn: DsrFunction, ref: TableRef, writer: boolean): void {
+  fn.allow(
+    new iam.PolicyStatement({
+      effect: iam.Effect.DENY,
+      actions: [...AUDIT_CHANGE_ACTIONS, 'dynamodb:PartiQLInsert', ...(writer ? [] : ['dynamodb:PutItem'])],
+      resources: [ref.table.tableArn],
+      conditions: { 'ForAnyValue:StringLike': { 'dynamodb:LeadingKeys': [...AUDIT_LEADING_KEYS] } },
+    }),
+  );
 }
 
 /** The table's KMS key, used only through DynamoDB (a table without its own key needs nothing). */
@@ -73,6 +107,9 @@ export function grantTable(fn: DsrFunction, ref: TableRef, grant: TableGrant): v
   }
   const writes = grant.table.some((a) => (DDB.write as readonly string[]).includes(a));
   grantTableKey(fn, ref, writes ? KMS_TABLE_WRITE : KMS_TABLE_READ);
+  if (writes && ref.spec.tableName === orchestratorResources.requestsTable.tableName) {
+    guardAuditTrail(fn, ref, grant.auditWriter === true);
+  }
 }
 
 export function allTableIndexes(ref: TableRef): string[] {
@@ -165,7 +202,11 @@ export function grantVaultAppend(
     new iam.PolicyStatement({
       actions: [...grant.actions],
       resources: [vault.table.tableArn],
-      conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': grant.leadingKeys } },
+      conditions: {
+        'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': grant.leadingKeys },
+        // A put that overwrites may not hand back what it replaced (ReturnValues ALL_OLD reads the vault).
+        StringEqualsIfExists: { 'dynamodb:ReturnValues': 'NONE' },
+      },
     }),
   );
   grantTableKey(fn, vault, KMS_TABLE_WRITE);

@@ -165,6 +165,7 @@ export class DsrApi extends Construct {
     grantTable(fn, state.requests, {
       table: [...DDB.read, ...DDB.write],
       indexes: { names: allTableIndexes(state.requests), actions: DDB.indexRead },
+      auditWriter: true,
     });
     // Only the indexed lookups of the account's country (functions/api/accounts.ts): never a Scan.
     grantTable(fn, props.accounts, {

@@ -13,10 +13,14 @@ import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { orchestratorResources } from '../../config/data-map';
 import { INDEX_TTL_ATTRIBUTE } from '../../functions/lib/identifiers/identifier-index';
+import { REQUESTS_TTL_ATTRIBUTE } from '../../functions/lib/requests/request-table';
 import { secureBucket, secureTable, type BucketRef, type TableRef } from './storage';
 
 /** Requests carry their own expiry (kept for the audit period, then removed by DynamoDB TTL). */
-export const REQUESTS_TTL_ATTRIBUTE = 'expiresAt';
+export { REQUESTS_TTL_ATTRIBUTE };
+/** Export archives (functions/assemble-export/core.ts archiveKey) and certificates (certificateKey). */
+export const ARCHIVES_PREFIX = 'exports/';
+export const CERTIFICATES_PREFIX = 'certificates/';
 /** Staging is deleted by each workflow; the lifecycle rule is only the backstop for a failed clean-up. */
 export const STAGING_EXPIRY_DAYS = 2;
 /**
@@ -30,6 +34,7 @@ export interface OrchestratorStateProps {
   vaultKey: kms.IKey;
   accessLogs: s3.IBucket;
   exportRetentionDays: number;
+  auditPeriodDays: number;
 }
 
 export class OrchestratorState extends Construct {
@@ -63,8 +68,19 @@ export class OrchestratorState extends Construct {
     this.exports = secureBucket(this, 'ExportsBucket', {
       key,
       accessLogs,
+      // Archives go after the export retention; certificates are the erasure's proof and stay for the
+      // audit period. One rule per prefix: a rule without one would expire certificates with archives.
       lifecycleRules: [
-        { id: 'expire-archives', expiration: Duration.days(props.exportRetentionDays) },
+        {
+          id: 'expire-archives',
+          prefix: ARCHIVES_PREFIX,
+          expiration: Duration.days(props.exportRetentionDays),
+        },
+        {
+          id: 'expire-certificates',
+          prefix: CERTIFICATES_PREFIX,
+          expiration: Duration.days(props.auditPeriodDays),
+        },
         { id: 'abort-multipart', abortIncompleteMultipartUploadAfter: Duration.days(1) },
       ],
     });

@@ -13,6 +13,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { POWERTOOLS_ENVIRONMENT } from '../../functions/lib/runtime/service';
 import { flattenCfnReference } from './nag-findings';
+import { AUDIT_PERIOD_ENV } from '../../functions/lib/requests/request-table';
 
 /** Repository root: entries are given relative to it, as in functions/lib/connectors/catalog.ts. */
 export const REPO_ROOT = path.resolve(__dirname, '..', '..');
@@ -21,6 +22,8 @@ export interface FunctionDefaults {
   logsKey: kms.IKey;
   logRetention: logs.RetentionDays;
   tracing: boolean;
+  /** How long finished requests are kept (functions/lib/requests/request-table.ts). */
+  auditPeriodDays: number;
 }
 
 export interface DsrFunctionProps {
@@ -98,6 +101,7 @@ export class DsrFunction extends Construct {
       environment: {
         NODE_OPTIONS: '--enable-source-maps',
         ...POWERTOOLS_ENVIRONMENT,
+        [AUDIT_PERIOD_ENV]: String(props.defaults.auditPeriodDays),
         ...props.environment,
       },
       bundling: {

@@ -59,10 +59,8 @@ export const SETTINGS_ENV = {
 /** What notify reads of an account (functions/notify/core.ts StagedSubjectRecipients): key included. */
 export const NOTIFY_ACCOUNT_ATTRIBUTES = ['userId', 'email', 'locale', 'status'] as const;
 
-/** Export archives are written under exports/ (functions/assemble-export/core.ts archiveKey). */
-export const ARCHIVES_PREFIX = 'exports/';
-/** Erasure certificates are written under certificates/ (functions/lib/erasure/certificate.ts certificateKey). */
-export const CERTIFICATES_PREFIX = 'certificates/';
+export { ARCHIVES_PREFIX, CERTIFICATES_PREFIX } from './orchestrator-state';
+import { ARCHIVES_PREFIX, CERTIFICATES_PREFIX } from './orchestrator-state';
 
 export interface TaskFunctionsProps {
   stores: PlatformStores;
@@ -96,10 +94,11 @@ export class TaskFunctions extends Construct {
     const connectorNames = Object.fromEntries(
       Object.entries(props.connectors).map(([store, fn]) => [store, fn.functionName]),
     );
-    const requestsReadWrite = (fn: DsrFunction) =>
+    const requestsReadWrite = (fn: DsrFunction, auditWriter = false) =>
       grantTable(fn, state.requests, {
         table: [...DDB.read, ...DDB.write],
         indexes: { names: allTableIndexes(state.requests), actions: DDB.indexRead },
+        auditWriter,
       });
     const staging = (fn: DsrFunction, objects: string[], kmsUse: 'read' | 'write') =>
       grantBucket(fn, state.staging, {
@@ -113,7 +112,8 @@ export class TaskFunctions extends Construct {
     const tasks: Record<TaskFunctionKey, TaskSettings> = {
       requestStatus: {
         environment: { [ENV.requestsTable]: state.requests.table.tableName },
-        grant: requestsReadWrite,
+        // Status changes are recorded in the audit trail in the same transaction.
+        grant: (fn) => requestsReadWrite(fn, true),
       },
       resolveSubject: {
         environment: {
@@ -189,9 +189,25 @@ export class TaskFunctions extends Construct {
         },
         timeout: Duration.minutes(2),
         grant: (fn) => {
-          // Reads the staged subject and inventories, writes the plan the connectors erase by.
-          staging(fn, ['s3:GetObject', 's3:PutObject'], 'write');
-          // Holds are found by the keyed hashes of every identifier of the subject.
+          // Reads the staged subject and inventories, writes the plan the connectors erase by; removes
+          // what the subject's earlier exports staged.
+          staging(fn, ['s3:GetObject', 's3:PutObject', 's3:DeleteObject'], 'write');
+          grantBucket(fn, state.staging, {
+            list: ['s3:ListBucket'],
+            objectPrefixes: [STAGING_PREFIX],
+            kms: 'none',
+            reason: STAGING_REASON,
+          });
+          // The subject's earlier export archives are deleted (their links revoked in the table).
+          grantBucket(fn, state.exports, {
+            objects: ['s3:DeleteObject'],
+            objectPrefixes: [ARCHIVES_PREFIX],
+            kms: 'none',
+            reason:
+              'Archive keys are per request (exports/<requestId>/...), known only at run time; delete access ' +
+              "is limited to the exports/ prefix: an erasure removes the subject's earlier archives.",
+          });
+          // Holds and earlier exports are found by the keyed hashes of every identifier of the subject.
           requestsReadWrite(fn);
           grantKey(fn, props.subjectHashKey, ['kms:GenerateMac']);
         },
@@ -215,8 +231,9 @@ export class TaskFunctions extends Construct {
               'Certificate keys are per request (certificates/<requestId>/...), known only at run time; write ' +
               'access is limited to the certificates/ prefix of the exports bucket.',
           });
-          // The request's status and certificate, and the schedule of a resumed run (erasure-pending items).
-          requestsReadWrite(fn);
+          // The request's status and certificate, and the schedule of a resumed run (erasure-pending items);
+          // the status change is audited.
+          requestsReadWrite(fn, true);
           grantKey(fn, props.signingKey, KMS_SIGN);
         },
       },

@@ -319,7 +319,16 @@ describe('DsrStack (demo deployment: platform stores created)', () => {
         ).Rules.map((r) => r.ExpirationInDays).filter((d) => d !== undefined);
       expect(expiry(stack.state.staging.bucket)).toEqual([2]);
       // Download links live 7 days by default (functions/lib/downloads/download-links.ts): archives outlive them.
-      expect(expiry(stack.state.exports.bucket)).toEqual([30]);
+      // Archives after the export retention, certificates after the audit period: one rule per prefix.
+      expect(expiry(stack.state.exports.bucket)).toEqual([30, 1095]);
+      const exportRules = (
+        (template.toJSON().Resources[logicalId(stack, stack.state.exports.bucket)] as CfnResource).Properties
+          ?.LifecycleConfiguration as { Rules: Json[] }
+      ).Rules.filter((r) => r.ExpirationInDays !== undefined);
+      expect(exportRules.map((r) => [r.Prefix, r.ExpirationInDays])).toEqual([
+        ['exports/', 30],
+        ['certificates/', 1095],
+      ]);
       const vault = template.toJSON().Resources[
         logicalId(stack, stack.state.vaultTable.table)
       ] as CfnResource;
@@ -401,6 +410,8 @@ describe('DsrStack (demo deployment: platform stores created)', () => {
             expect(['dynamodb:PutItem', 'dynamodb:BatchWriteItem']).toContain(action);
           expect(statement.Condition).toEqual({
             'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': VAULT_LEADING_KEYS[store] },
+            // An overwriting put may not return what it replaced.
+            StringEqualsIfExists: { 'dynamodb:ReturnValues': 'NONE' },
           });
           for (const pattern of VAULT_LEADING_KEYS[store] ?? [])
             expect(pattern).toMatch(
@@ -572,7 +583,7 @@ describe('DsrStack (demo deployment: platform stores created)', () => {
       for (const [fn, names] of exactEnv) {
         expect({ fn: fn.node.path, env: Object.keys(envOf(fn.function)).sort() }).toEqual({
           fn: fn.node.path,
-          env: ['NODE_OPTIONS', ...Object.keys(POWERTOOLS_ENVIRONMENT), ...names].sort(),
+          env: ['NODE_OPTIONS', 'AUDIT_PERIOD_DAYS', ...Object.keys(POWERTOOLS_ENVIRONMENT), ...names].sort(),
         });
       }
       expect(envOf(fns.notifyProcessors.function).PROCESSOR_WEBHOOKS).toBe('{}');
@@ -599,6 +610,7 @@ describe('DsrStack (demo deployment: platform stores created)', () => {
         expect(Object.keys(envOf(stack.connectors.functions[store].function)).sort()).toEqual(
           [
             'NODE_OPTIONS',
+            'AUDIT_PERIOD_DAYS',
             ...Object.keys(POWERTOOLS_ENVIRONMENT),
             ENV.stagingBucket,
             ...storeEnv[store],
@@ -991,6 +1003,75 @@ describe('DsrStack (demo deployment: platform stores created)', () => {
   });
 
   describe('least privilege', () => {
+    describe('the audit trail is append-only in IAM', () => {
+      const requestsId = () => logicalId(stack, stack.state.requests.table);
+      const onRequestsTable = (statement: Statement) =>
+        (Array.isArray(statement.Resource) ? statement.Resource : [statement.Resource]).some(
+          (r) => JSON.stringify(r) === JSON.stringify({ 'Fn::GetAtt': [requestsId(), 'Arn'] }),
+        );
+      const auditDeny = (statement: Statement) =>
+        statement.Effect === 'Deny' &&
+        onRequestsTable(statement) &&
+        JSON.stringify(statement.Condition) ===
+          JSON.stringify({ 'ForAnyValue:StringLike': { 'dynamodb:LeadingKeys': ['AUDIT#*'] } });
+      const allowed = (statements: Statement[], action: string) =>
+        statements.some(
+          (st) => st.Effect !== 'Deny' && onRequestsTable(st) && asArray(st.Action).includes(action),
+        );
+      const denied = (statements: Statement[], action: string) =>
+        statements.some((st) => auditDeny(st) && asArray(st.Action).includes(action));
+      const roles = () => [...new Set(identityStatements(template).flatMap(({ roles }) => roles))];
+
+      it('lets only the audit writers (API, status changes, certification) add entries', () => {
+        const writers = roles().filter((role) => {
+          const statements = statementsOf(template, role);
+          return allowed(statements, 'dynamodb:PutItem') && !denied(statements, 'dynamodb:PutItem');
+        });
+        expect(writers.sort()).toEqual(
+          [
+            logicalId(stack, stack.api.function.role),
+            logicalId(stack, stack.tasks.functions.requestStatus.role),
+            logicalId(stack, stack.tasks.functions.certifyErasure.role),
+          ].sort(),
+        );
+        // Several other roles write the requests table, and are denied audit entries explicitly.
+        const otherWriters = roles().filter(
+          (role) => allowed(statementsOf(template, role), 'dynamodb:PutItem') && !writers.includes(role),
+        );
+        expect(otherWriters.length).toBeGreaterThan(3);
+      });
+
+      it('lets no role update, delete or batch-write an entry, nor touch one through PartiQL', () => {
+        const changes = [
+          'dynamodb:UpdateItem',
+          'dynamodb:DeleteItem',
+          'dynamodb:BatchWriteItem',
+          'dynamodb:PartiQLUpdate',
+          'dynamodb:PartiQLDelete',
+          'dynamodb:PartiQLInsert',
+        ];
+        let checked = 0;
+        for (const role of roles()) {
+          const statements = statementsOf(template, role);
+          for (const action of changes) {
+            if (!allowed(statements, action)) continue;
+            checked += 1;
+            expect({ role, action, denied: denied(statements, action) }).toEqual({
+              role,
+              action,
+              denied: true,
+            });
+          }
+          // No PartiQL at all, so the item-level denies cannot be side-stepped.
+          for (const st of statements) {
+            if (st.Effect !== 'Deny')
+              expect(asArray(st.Action).filter((a) => a.includes('PartiQL'))).toEqual([]);
+          }
+        }
+        expect(checked).toBeGreaterThan(10);
+      });
+    });
+
     it('uses Resource "*" only for actions that cannot be scoped, and no wildcard actions', () => {
       const starActions = new Set<string>();
       for (const { statement } of identityStatements(template)) {

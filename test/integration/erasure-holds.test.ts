@@ -8,7 +8,7 @@
  */
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { platformStores } from '../../config/data-map';
-import { verifyDsrCallback } from '../../functions/lib/webhooks/signing';
+import { verifyDsrCallback, verifyProcessorNotice } from '../../functions/lib/webhooks/signing';
 import type { Jwks } from '../../functions/lib/crypto/jws';
 import { startReceiver } from '../support/callback-receiver';
 import { startTestStack, type TestStack } from '../support/local-stack';
@@ -216,7 +216,10 @@ test('a hold on chat: chat untouched, the rest erased; released + sweep: chat er
   const jwks = (await stack.call('GET', '/.well-known/jwks.json', { role: null })).body as unknown as Jwks;
   expect(receiver.received.length).toBe(1);
   const sent = receiver.received[0]!;
-  expect(await verifyDsrCallback(sent.body, String(sent.headers['x-dsr-signature']), jwks)).toBe(true);
+  const noticeSignature = String(sent.headers['x-dsr-signature']);
+  expect(await verifyProcessorNotice(sent.body, noticeSignature, jwks)).toBe(true);
+  // A notice is not a status callback: its signature does not pass for one.
+  expect(await verifyDsrCallback(sent.body, noticeSignature, jwks)).toBe(false);
   const told = JSON.parse(sent.body.toString('utf8')) as { categories: string[]; requestId: string };
   expect(told).toMatchObject({ requestId, categories: ['accounts/profile'] });
   expect(told.categories).not.toContain('chat/complaints');

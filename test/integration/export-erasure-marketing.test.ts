@@ -6,7 +6,7 @@
  * lists the marketing store.
  */
 import { createHash } from 'node:crypto';
-import { QueryCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, QueryCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { orchestratorResources, platformStores } from '../../config/data-map';
 import { verifyCertificate } from '../../functions/lib/erasure/certificate';
 import type { Jwks } from '../../functions/lib/crypto/jws';
@@ -21,6 +21,8 @@ const seeded = buildDemoData().marketingEvents;
 const his = seeded.filter((e) => e.userId === SUBJECT);
 
 let stack: TestStack;
+/** The export made before the erasure: its link and archive must not outlive the erasure. */
+let earlierExport: { requestId: string; key: string } | undefined;
 
 beforeAll(async () => {
   stack = await startTestStack();
@@ -65,6 +67,7 @@ test('the export holds his e-mail opens, sweepstakes entry and survey answers', 
   const done = await stack.waitForStatus(String(created.body.requestId), ['completed', 'failed']);
   expect(done.status).toBe('completed');
   const exp = done.export as { key: string; sha256: string };
+  earlierExport = { requestId: String(created.body.requestId), key: exp.key };
   const zip = await stack.getObjectBytes(orchestratorResources.exportsBucket, exp.key);
   expect(createHash('sha256').update(zip).digest('hex')).toBe(exp.sha256);
   const entries = await readZip(zip);
@@ -124,9 +127,36 @@ test('his erasure deletes his marketing events and the certificate lists them', 
   });
   expect(created.status).toBe(202);
   const requestId = String(created.body.requestId);
+  // His earlier export still downloads before the erasure.
+  expect(earlierExport).toBeDefined();
+  const view = await stack.call('GET', `/v1/requests/${earlierExport!.requestId}`);
+  const downloadUrl = String(view.body.downloadUrl);
+  expect(downloadUrl).toContain('/v1/downloads/');
   const done = await stack.waitForStatus(requestId, ['completed', 'partially_completed', 'failed'], 80_000);
   expect(done.failure).toBeUndefined();
   expect(done.status).toBe('completed');
+
+  // The erasure withdrew the export: its link answers 404 or 410, the archive object is gone.
+  const page = await fetch(downloadUrl, { redirect: 'manual' });
+  expect([404, 410]).toContain(page.status);
+  const archive = await fetch(`${downloadUrl}/archive`, { redirect: 'manual' });
+  expect([404, 410]).toContain(archive.status);
+  await expect(
+    stack.getObjectBytes(orchestratorResources.exportsBucket, earlierExport!.key),
+  ).rejects.toThrow();
+  const exportEvents = await stack.call('GET', `/v1/requests/${earlierExport!.requestId}/events`);
+  expect(JSON.stringify(exportEvents.body)).toContain('export.withdrawn');
+  // The finished erasure keeps its keyed hash, not the identifier it was opened with.
+  const item = await stack.doc.send(
+    new GetCommand({
+      TableName: orchestratorResources.requestsTable.tableName,
+      Key: { pk: `REQ#${requestId}`, sk: 'REQUEST' },
+    }),
+  );
+  expect(item.Item?.subject).toBeUndefined();
+  expect(item.Item?.resolvedSubject).toBeUndefined();
+  expect(typeof item.Item?.subjectHash).toBe('string');
+  expect(typeof item.Item?.expiresAt).toBe('number');
 
   expect(await eventsOf(SUBJECT)).toEqual([]);
   expect(await othersEvents()).toEqual(others);

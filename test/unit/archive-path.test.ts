@@ -187,6 +187,22 @@ describe('sanitizeArchivePath: traversal', () => {
   });
 });
 
+describe('sanitizeArchivePath: adversarial lengths', () => {
+  // A million characters: the former trim regex retried from every space of the run (quadratic, minutes
+  // here); the loop finishes in milliseconds, so this would hit the test timeout on a regression.
+  const run = 1_000_000;
+
+  it('trims a name made of one long inner run of spaces and dots', () => {
+    expect(sanitizeArchivePath(`a${' '.repeat(run)}b`)).toBe('a');
+    expect(sanitizeArchivePath(`x${'. '.repeat(run / 2)}y.png`)).toBe('x.png');
+  });
+
+  it('trims a long run that ends the name', () => {
+    expect(sanitizeArchivePath(`photos/${' .'.repeat(run / 2)}`)).toBe('photos');
+    expect(sanitizeSegment(`${' '.repeat(run)}z`)).toBe('z');
+  });
+});
+
 describe('sanitizeSegment', () => {
   it('turns an id or name into exactly one segment', () => {
     expect(sanitizeSegment('room/../x')).toBe('room_.._x');

@@ -3,6 +3,8 @@ import { parsePlaceHold } from '../../functions/api/routes/holds';
 import { placeHoldSchema } from '../../functions/api/schemas';
 import { ApiError } from '../../functions/api/http';
 import { identifierKeysOf, toHoldScope, type Hold } from '../../functions/lib/holds/holds';
+import { EMPTY_IDENTIFIERS } from '../../functions/lib/identifiers/account-identifiers';
+import { identifierOf } from '../../functions/api/subject-identifiers';
 
 const valid = { subject: { email: 'a@example.com' }, caseReference: 'CASE-1', reason: 'Litigation' };
 
@@ -58,8 +60,19 @@ test('identifier keys cover every identifier, in the API canonical form', () => 
     'email:a@example.com',
     'phone:+821012345678',
     'deviceId:dev-1',
-    'externalAccount:google:g-1',
+    'externalAccount:["google","g-1"]',
   ]);
+});
+
+test('an external account key cannot be confused with another split of the same characters', () => {
+  const keys = (provider: string, providerUserId: string) =>
+    identifierKeysOf({ ...EMPTY_IDENTIFIERS, externalAccounts: [{ provider, providerUserId }] });
+  expect(keys('a:b', 'c')).not.toEqual(keys('a', 'b:c'));
+  expect(keys('a","b', 'c')).not.toEqual(keys('a', 'b","c'));
+  // The API names a subject with the same key the holds and the resolver derive from the account.
+  expect(identifierOf({ externalAccount: { provider: 'a:b', providerUserId: 'c' } })).toBe(
+    keys('a:b', 'c')[0],
+  );
 });
 
 test('the planner sees a hold with its scope (none = everything)', () => {

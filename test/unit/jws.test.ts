@@ -8,6 +8,7 @@ import {
 } from 'node:crypto';
 import fc from 'fast-check';
 import {
+  JWS_TYPES,
   base64url,
   derToJoseSignature,
   joseToDerSignature,
@@ -64,18 +65,19 @@ describe('detached JWS', () => {
   const payload = Buffer.from('{"formatVersion":1,"files":[]}\n');
 
   it('has the form header..signature with an ES256 header naming the kid', async () => {
-    const jws = await signDetached(payload, signerA);
+    const jws = await signDetached(payload, signerA, { typ: JWS_TYPES.manifest });
     const [header, middle, sig] = jws.split('.');
     expect(middle).toBe('');
     expect(JSON.parse(Buffer.from(header ?? '', 'base64url').toString())).toEqual({
       alg: 'ES256',
       kid: signerA.jwk.kid,
+      typ: 'dsr-manifest+jws',
     });
     expect(Buffer.from(sig ?? '', 'base64url')).toHaveLength(64);
   });
 
   it('signs the standard signing input (b64 default), so a plain ECDSA check of it succeeds', async () => {
-    const jws = await signDetached(payload, signerA);
+    const jws = await signDetached(payload, signerA, { typ: JWS_TYPES.manifest });
     const [header = '', , sig = ''] = jws.split('.');
     const input = Buffer.from(`${header}.${base64url(payload)}`);
     const ok = cryptoVerify(
@@ -88,36 +90,40 @@ describe('detached JWS', () => {
   });
 
   it('verifies with the JWKS and with the PEM public key', async () => {
-    const jws = await signDetached(payload, signerA);
-    expect(await verifyDetached(jws, payload, { jwks: jwksA })).toMatchObject({
+    const jws = await signDetached(payload, signerA, { typ: JWS_TYPES.manifest });
+    expect(await verifyDetached(jws, payload, { jwks: jwksA }, { typ: JWS_TYPES.manifest })).toMatchObject({
       ok: true,
       kid: signerA.jwk.kid,
     });
     const pem = createPublicKey(keyA).export({ type: 'spki', format: 'pem' }).toString();
-    expect((await verifyDetached(jws, payload, { publicKey: pem })).ok).toBe(true);
+    expect((await verifyDetached(jws, payload, { publicKey: pem }, { typ: JWS_TYPES.manifest })).ok).toBe(
+      true,
+    );
   });
 
   it('fails when one byte of the payload changes', async () => {
-    const jws = await signDetached(payload, signerA);
+    const jws = await signDetached(payload, signerA, { typ: JWS_TYPES.manifest });
     const altered = Buffer.from(payload);
     altered[5] = (altered[5] ?? 0) ^ 1;
-    expect(await verifyDetached(jws, altered, { jwks: jwksA })).toMatchObject({
+    expect(await verifyDetached(jws, altered, { jwks: jwksA }, { typ: JWS_TYPES.manifest })).toMatchObject({
       ok: false,
       reason: 'The signature does not match',
     });
   });
 
   it('fails with another key, and names an unknown kid', async () => {
-    const jws = await signDetached(payload, signerB);
-    const result = await verifyDetached(jws, payload, { jwks: jwksA });
+    const jws = await signDetached(payload, signerB, { typ: JWS_TYPES.manifest });
+    const result = await verifyDetached(jws, payload, { jwks: jwksA }, { typ: JWS_TYPES.manifest });
     expect(result.ok).toBe(false);
     if (!result.ok) expect(result.reason).toContain(signerB.jwk.kid);
     const pemA = createPublicKey(keyA).export({ type: 'spki', format: 'pem' }).toString();
-    expect((await verifyDetached(jws, payload, { publicKey: pemA })).ok).toBe(false);
+    expect((await verifyDetached(jws, payload, { publicKey: pemA }, { typ: JWS_TYPES.manifest })).ok).toBe(
+      false,
+    );
   });
 
   it('refuses alg none, HS256, crit and b64=false headers even with a valid-looking signature', async () => {
-    const good = await signDetached(payload, signerA);
+    const good = await signDetached(payload, signerA, { typ: JWS_TYPES.manifest });
     const sig = good.split('.')[2];
     for (const header of [
       { alg: 'none', kid: signerA.jwk.kid },
@@ -127,7 +133,9 @@ describe('detached JWS', () => {
       { alg: 'ES256' },
     ]) {
       const forged = `${base64url(JSON.stringify(header))}..${sig}`;
-      expect((await verifyDetached(forged, payload, { jwks: jwksA })).ok).toBe(false);
+      expect((await verifyDetached(forged, payload, { jwks: jwksA }, { typ: JWS_TYPES.manifest })).ok).toBe(
+        false,
+      );
     }
   });
 
@@ -140,27 +148,76 @@ describe('detached JWS', () => {
       `${base64url('[1]')}..AAAA`,
       `${base64url('{')}..AAAA`,
     ]) {
-      expect((await verifyDetached(token, payload, { jwks: jwksA })).ok).toBe(false);
+      expect((await verifyDetached(token, payload, { jwks: jwksA }, { typ: JWS_TYPES.manifest })).ok).toBe(
+        false,
+      );
     }
   });
 
   it('refuses an attached payload where a detached one is expected', async () => {
-    const compact = await signCompact(payload, signerA);
-    expect((await verifyDetached(compact, payload, { jwks: jwksA })).ok).toBe(false);
+    const compact = await signCompact(payload, signerA, { typ: JWS_TYPES.certificate });
+    expect((await verifyDetached(compact, payload, { jwks: jwksA }, { typ: JWS_TYPES.manifest })).ok).toBe(
+      false,
+    );
+  });
+});
+
+describe('typ: each signed kind is checked as itself', () => {
+  const payload = Buffer.from('{"requestId":"req_1","status":"completed"}');
+
+  it('refuses a valid signature over another kind, before any key is used', async () => {
+    const notice = await signDetached(payload, signerA, { typ: JWS_TYPES.processorNotice });
+    expect(await verifyDetached(notice, payload, { jwks: jwksA }, { typ: JWS_TYPES.callback })).toEqual({
+      ok: false,
+      reason: 'JWS typ must be dsr-callback+jws',
+    });
+    expect(
+      (await verifyDetached(notice, payload, { jwks: jwksA }, { typ: JWS_TYPES.processorNotice })).ok,
+    ).toBe(true);
+    const certificate = await signCompact(payload, signerA, { typ: JWS_TYPES.certificate });
+    const [h, , s] = certificate.split('.');
+    expect(
+      (await verifyDetached(`${h}..${s}`, payload, { jwks: jwksA }, { typ: JWS_TYPES.manifest })).ok,
+    ).toBe(false);
+  });
+
+  it('refuses a signature with no typ unless the verifier accepts legacy untyped ones', async () => {
+    const header = base64url(JSON.stringify({ alg: 'ES256', kid: signerA.jwk.kid }));
+    const signature = base64url(await signerA.sign(Buffer.from(`${header}.${base64url(payload)}`)));
+    const untyped = `${header}..${signature}`;
+    expect((await verifyDetached(untyped, payload, { jwks: jwksA }, { typ: JWS_TYPES.callback })).ok).toBe(
+      false,
+    );
+    expect(
+      (
+        await verifyDetached(
+          untyped,
+          payload,
+          { jwks: jwksA },
+          { typ: JWS_TYPES.manifest, acceptUntyped: true },
+        )
+      ).ok,
+    ).toBe(true);
   });
 });
 
 describe('compact JWS', () => {
   it('round-trips the payload and rejects a swapped payload', async () => {
     const payload = Buffer.from(JSON.stringify({ certificate: 1 }));
-    const jws = await signCompact(payload, signerA, { typ: 'JWT' });
-    const result = await verifyCompact(jws, { jwks: jwksA });
+    const jws = await signCompact(payload, signerA, { typ: JWS_TYPES.certificate });
+    const result = await verifyCompact(jws, { jwks: jwksA }, { typ: JWS_TYPES.certificate });
     expect(result.ok).toBe(true);
     if (result.ok) expect(result.payload.equals(payload)).toBe(true);
     const [h, , s] = jws.split('.');
-    expect((await verifyCompact(`${h}.${base64url('{"certificate":2}')}.${s}`, { jwks: jwksA })).ok).toBe(
-      false,
-    );
+    expect(
+      (
+        await verifyCompact(
+          `${h}.${base64url('{"certificate":2}')}.${s}`,
+          { jwks: jwksA },
+          { typ: JWS_TYPES.certificate },
+        )
+      ).ok,
+    ).toBe(false);
   });
 });
 

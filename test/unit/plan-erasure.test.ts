@@ -9,7 +9,7 @@ import type { RequestRecord } from '../../functions/lib/requests/records';
 import type { RequestRepository } from '../../functions/lib/requests/requests';
 import { stagingKeys } from '../../functions/lib/aws/s3-objects';
 import { LocalSubjectHasher } from '../../functions/lib/crypto/subject-hash';
-import { identifierKey } from '../../functions/lib/crypto/subject-hash';
+import { externalAccountKey, identifierKey } from '../../functions/lib/crypto/subject-hash';
 
 const REQ = 'req_' + 'b'.repeat(32);
 const hasher = new LocalSubjectHasher(Buffer.alloc(32, 7));
@@ -104,7 +104,7 @@ test('holds are looked up by the keyed hash of every identifier and the named on
       identifierKey('userId', 'u-1'),
       identifierKey('email', 'one@example.com'),
       identifierKey('deviceId', 'dev-9'),
-      identifierKey('externalAccount', 'line:L1'),
+      externalAccountKey({ provider: 'line', providerUserId: 'L1' }),
     ].map((k) => hasher.hash(k)),
   );
   expect(t.asked[0]).toEqual(expect.arrayContaining(['named-hash', ...expected]));

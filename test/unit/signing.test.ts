@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KMSClient, type SignCommandInput } from '@aws-sdk/client-kms';
 import { ConfigError } from '../../functions/lib/runtime/config';
-import { jwkThumbprint, signDetached, verifyDetached } from '../../functions/lib/crypto/jws';
+import { JWS_TYPES, jwkThumbprint, signDetached, verifyDetached } from '../../functions/lib/crypto/jws';
 import { KmsSigner, LocalSigner, localPublicJwks, signerFromEnv } from '../../functions/lib/crypto/signing';
 
 const dirs: string[] = [];
@@ -37,11 +37,14 @@ describe('LocalSigner', () => {
     const dir = await tempDir();
     const first = new LocalSigner(dir);
     const payload = Buffer.from('manifest bytes');
-    const jws = await signDetached(payload, first);
+    const jws = await signDetached(payload, first, { typ: JWS_TYPES.manifest });
     expect(await first.sign(Buffer.from('x'))).toHaveLength(64);
     const second = new LocalSigner(dir);
     expect(await second.keyId()).toBe(await first.keyId());
-    expect((await verifyDetached(jws, payload, { jwks: await second.publicJwks() })).ok).toBe(true);
+    expect(
+      (await verifyDetached(jws, payload, { jwks: await second.publicJwks() }, { typ: JWS_TYPES.manifest }))
+        .ok,
+    ).toBe(true);
   });
 
   it('agrees on one key when two processes create it at the same moment', async () => {
@@ -56,7 +59,7 @@ describe('LocalSigner', () => {
     const dir = await tempDir();
     const signer = new LocalSigner(dir);
     const payload = Buffer.from('old archive manifest');
-    const oldJws = await signDetached(payload, signer);
+    const oldJws = await signDetached(payload, signer, { typ: JWS_TYPES.manifest });
     const oldKid = await signer.keyId();
 
     const newKid = await signer.rotate();
@@ -69,10 +72,10 @@ describe('LocalSigner', () => {
 
     const jwks = await signer.publicJwks();
     expect(jwks.keys.map((k) => k.kid)).toEqual([newKid, oldKid]);
-    expect((await verifyDetached(oldJws, payload, { jwks })).ok).toBe(true);
-    const newJws = await signDetached(payload, signer);
+    expect((await verifyDetached(oldJws, payload, { jwks }, { typ: JWS_TYPES.manifest })).ok).toBe(true);
+    const newJws = await signDetached(payload, signer, { typ: JWS_TYPES.manifest });
     expect(JSON.parse(Buffer.from(newJws.split('.')[0] ?? '', 'base64url').toString()).kid).toBe(newKid);
-    expect((await verifyDetached(newJws, payload, { jwks })).ok).toBe(true);
+    expect((await verifyDetached(newJws, payload, { jwks }, { typ: JWS_TYPES.manifest })).ok).toBe(true);
   });
 
   it('refuses a key file that does not match its key id', async () => {
@@ -149,7 +152,7 @@ function fakeKms(privateKey: KeyObject, keyArn: string, calls: SignCommandInput[
     const calls: SignCommandInput[] = [];
     const signer = new KmsSigner(fakeKms(key, arn, calls), 'alias/dsr-archive-signing');
     const manifest = Buffer.from(JSON.stringify({ formatVersion: 1, big: 'x'.repeat(10_000) }));
-    const jws = await signDetached(manifest, signer);
+    const jws = await signDetached(manifest, signer, { typ: JWS_TYPES.manifest });
 
     expect(calls).toHaveLength(1);
     const [header = ''] = jws.split('.');
@@ -163,14 +166,19 @@ function fakeKms(privateKey: KeyObject, keyArn: string, calls: SignCommandInput[
     const jwks = await signer.publicJwks();
     expect(jwks.keys).toHaveLength(1);
     expect(jwks.keys[0]?.kid).toBe(await signer.keyId());
-    expect(await verifyDetached(jws, manifest, { jwks })).toMatchObject({ ok: true, kid: jwks.keys[0]?.kid });
+    expect(await verifyDetached(jws, manifest, { jwks }, { typ: JWS_TYPES.manifest })).toMatchObject({
+      ok: true,
+      kid: jwks.keys[0]?.kid,
+    });
   });
 
   it('lists previous keys in the JWKS, so archives signed before a rotation still verify', async () => {
     const oldKey = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
     const oldArn = arn.replace('1234abcd', '9999abcd');
     const payload = Buffer.from('signed last year');
-    const oldJws = await signDetached(payload, new KmsSigner(fakeKms(oldKey, oldArn, []), oldArn));
+    const oldJws = await signDetached(payload, new KmsSigner(fakeKms(oldKey, oldArn, []), oldArn), {
+      typ: JWS_TYPES.manifest,
+    });
 
     const client = fakeKms(key, arn, []);
     // The same fake answers GetPublicKey for the old key id too.
@@ -211,7 +219,7 @@ function fakeKms(privateKey: KeyObject, keyArn: string, calls: SignCommandInput[
     // The unreadable retired key is left out; the JWKS still serves the others.
     expect(jwks.keys).toHaveLength(2);
     expect(jwks.keys[0]?.kid).toBe(await signer.keyId());
-    expect((await verifyDetached(oldJws, payload, { jwks })).ok).toBe(true);
+    expect((await verifyDetached(oldJws, payload, { jwks }, { typ: JWS_TYPES.manifest })).ok).toBe(true);
   });
 
   it('refuses a KMS key that is not an ECC_NIST_P256 signing key', async () => {

@@ -9,7 +9,7 @@ import { finished } from 'node:stream/promises';
 import yauzl from 'yauzl';
 import { serializeManifest, type Manifest, type ManifestFile } from '../../functions/lib/export/manifest';
 import { ZipWriter } from '../../functions/assemble-export/zip-writer';
-import { signDetached } from '../../functions/lib/crypto/jws';
+import { JWS_TYPES, signDetached } from '../../functions/lib/crypto/jws';
 import { LocalSigner } from '../../functions/lib/crypto/signing';
 import { loadJwks, verifyArchive } from '../../functions/lib/export/verify-archive';
 import { signCertificate, type CertificatePayload } from '../../functions/lib/erasure/certificate';
@@ -85,7 +85,7 @@ async function buildArchive(
     files: manifestFiles,
   };
   const manifestBytes = serializeManifest(manifest);
-  const jws = await signDetached(manifestBytes, options.by ?? signer);
+  const jws = await signDetached(manifestBytes, options.by ?? signer, { typ: JWS_TYPES.manifest });
   const entries = [
     ...files,
     { path: 'manifest.json', data: manifestBytes },

@@ -1,4 +1,5 @@
 import {
+  DeleteObjectsCommand,
   GetObjectCommand,
   paginateListObjectsV2,
   PutObjectCommand,
@@ -42,6 +43,19 @@ export async function putJson(s3: S3Client, pointer: S3Pointer, value: unknown):
       ContentType: 'application/json',
     }),
   );
+}
+
+/** Deletes every object under `prefix`, page by page; returns how many. Idempotent. */
+export async function deletePrefix(s3: S3Client, bucket: string, prefix: string): Promise<number> {
+  let deleted = 0;
+  for await (const page of listPages(s3, bucket, prefix)) {
+    const keys = page.map((o) => ({ Key: o.Key }));
+    if (keys.length > 0) {
+      await s3.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: keys, Quiet: true } }));
+      deleted += keys.length;
+    }
+  }
+  return deleted;
 }
 
 /** Staging layout: everything of one request lives under its own prefix, removed as a whole. */

@@ -47,6 +47,34 @@ export interface JwsHeader {
   cty?: string;
 }
 
+/**
+ * The kinds of message the one signing key signs. Each carries its own `typ`, and every verifier names
+ * the one it accepts (checked before any key is used), so a signature over one kind never passes for
+ * another: a processor notice replayed as a status callback, a callback body offered as a manifest.
+ */
+export const JWS_TYPES = {
+  manifest: 'dsr-manifest+jws',
+  callback: 'dsr-callback+jws',
+  processorNotice: 'dsr-processor-notice+jws',
+  certificate: 'erasure-certificate+jws',
+} as const;
+export type JwsType = (typeof JWS_TYPES)[keyof typeof JWS_TYPES];
+
+/** What a signer puts in the protected header besides alg and kid: always a `typ`. */
+export interface JwsSigningHeader {
+  typ: JwsType;
+  cty?: string;
+}
+
+/**
+ * What a verifier accepts. `acceptUntyped` is for archive manifests only: they were signed without a
+ * `typ` before kinds were told apart, and nothing signs without one any more.
+ */
+export interface JwsExpectation {
+  typ: JwsType;
+  acceptUntyped?: boolean;
+}
+
 /** A key to verify with: a JWKS (the key is picked by `kid`) or one public key (PEM or KeyObject). */
 export type VerificationKeys = { jwks: Jwks } | { publicKey: KeyObject | string };
 
@@ -148,7 +176,7 @@ function signingInput(encodedHeader: string, encodedPayload: string): Buffer {
 async function signParts(
   payload: Buffer,
   signer: JwsSigner,
-  extraHeader: Omit<JwsHeader, 'alg' | 'kid'>,
+  extraHeader: JwsSigningHeader,
 ): Promise<{ encodedHeader: string; encodedPayload: string; signature: string }> {
   const header: JwsHeader = { alg: 'ES256', kid: await signer.keyId(), ...extraHeader };
   const encodedHeader = base64url(JSON.stringify(header));
@@ -164,7 +192,7 @@ async function signParts(
 export async function signDetached(
   payload: Buffer,
   signer: JwsSigner,
-  extraHeader: Omit<JwsHeader, 'alg' | 'kid'> = {},
+  extraHeader: JwsSigningHeader,
 ): Promise<string> {
   const { encodedHeader, signature } = await signParts(payload, signer, extraHeader);
   return `${encodedHeader}..${signature}`;
@@ -174,7 +202,7 @@ export async function signDetached(
 export async function signCompact(
   payload: Buffer,
   signer: JwsSigner,
-  extraHeader: Omit<JwsHeader, 'alg' | 'kid'> = {},
+  extraHeader: JwsSigningHeader,
 ): Promise<string> {
   const { encodedHeader, encodedPayload, signature } = await signParts(payload, signer, extraHeader);
   return `${encodedHeader}.${encodedPayload}.${signature}`;
@@ -192,7 +220,7 @@ interface ParsedJws {
  * the token choose a weaker algorithm (or "none"). RFC 7515 4.1.11: extensions we do not understand
  * must be rejected; b64=false (RFC 7797) is not used.
  */
-function parseCompact(jws: string): ParsedJws {
+function parseCompact(jws: string, expected: JwsExpectation): ParsedJws {
   const parts = jws.trim().split('.');
   if (parts.length !== 3) throw new JwsFormatError('A compact JWS has three dot-separated parts');
   const [encodedHeader = '', encodedPayload = '', encodedSignature = ''] = parts;
@@ -207,6 +235,9 @@ function parseCompact(jws: string): ParsedJws {
   if (header.crit !== undefined) throw new JwsFormatError('JWS crit header parameters are not supported');
   if (header.b64 !== undefined && header.b64 !== true) {
     throw new JwsFormatError('JWS b64=false is not supported');
+  }
+  if (header.typ !== expected.typ && !(header.typ === undefined && expected.acceptUntyped)) {
+    throw new JwsFormatError(`JWS typ must be ${expected.typ}`);
   }
   return { header: header as unknown as JwsHeader, encodedHeader, encodedPayload, encodedSignature };
 }
@@ -264,10 +295,11 @@ export async function verifyDetached(
   jws: string,
   payload: Buffer,
   keys: VerificationKeys,
+  expected: JwsExpectation,
 ): Promise<JwsVerification> {
   let parsed: ParsedJws;
   try {
-    parsed = parseCompact(jws);
+    parsed = parseCompact(jws, expected);
   } catch (error) {
     return { ok: false, reason: error instanceof Error ? error.message : 'Malformed JWS' };
   }
@@ -278,10 +310,14 @@ export async function verifyDetached(
 }
 
 /** Verifies a compact JWS with an attached payload and returns the payload bytes when valid. */
-export async function verifyCompact(jws: string, keys: VerificationKeys): Promise<CompactVerification> {
+export async function verifyCompact(
+  jws: string,
+  keys: VerificationKeys,
+  expected: JwsExpectation,
+): Promise<CompactVerification> {
   let parsed: ParsedJws;
   try {
-    parsed = parseCompact(jws);
+    parsed = parseCompact(jws, expected);
   } catch (error) {
     return { ok: false, reason: error instanceof Error ? error.message : 'Malformed JWS' };
   }

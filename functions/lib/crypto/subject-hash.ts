@@ -99,3 +99,12 @@ export function identifierKey(kind: string, value: string): string {
   const normalised = kind === 'email' ? value.trim().toLowerCase() : value.trim();
   return `${kind}:${normalised}`;
 }
+
+/**
+ * The canonical string of a linked external account: its two parts as a JSON array, not joined with
+ * `:`, so provider `a:b` with id `c` and provider `a` with id `b:c` are different accounts.
+ */
+export function externalAccountKey(account: { provider: string; providerUserId: string }): string {
+  const parts = [account.provider.trim(), account.providerUserId.trim()];
+  return identifierKey('externalAccount', JSON.stringify(parts));
+}

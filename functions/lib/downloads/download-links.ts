@@ -252,23 +252,7 @@ export class DownloadLinks {
 
   /** Revokes the request's link; false when it has none. Revoking twice keeps the first time. */
   async revoke(requestId: string): Promise<DownloadLink | undefined> {
-    try {
-      const out = await this.table.doc.send(
-        new UpdateCommand({
-          TableName: this.table.tableName,
-          Key: this.key(requestId),
-          UpdateExpression: 'SET revokedAt = if_not_exists(revokedAt, :now)',
-          ConditionExpression: 'attribute_exists(pk)',
-          ExpressionAttributeValues: { ':now': this.clock().toISOString() },
-          ReturnValues: 'ALL_NEW',
-        }),
-      );
-      const { pk: _pk, sk: _sk, kind: _kind, ...link } = out.Attributes ?? {};
-      return link as DownloadLink;
-    } catch (error) {
-      if ((error as { name?: string }).name === 'ConditionalCheckFailedException') return undefined;
-      throw error;
-    }
+    return revokeLink(this.table, requestId);
   }
 
   async markNotified(requestId: string): Promise<void> {
@@ -294,6 +278,30 @@ export class DownloadLinks {
         ExpressionAttributeValues: { ':now': this.clock().toISOString() },
       }),
     );
+  }
+}
+
+/**
+ * Revokes a request's link (undefined when it has none; revoking twice keeps the first time). Needs no
+ * MAC key: an erasure revokes the links of the person's exports with it.
+ */
+export async function revokeLink(table: RequestTable, requestId: string): Promise<DownloadLink | undefined> {
+  try {
+    const out = await table.doc.send(
+      new UpdateCommand({
+        TableName: table.tableName,
+        Key: { pk: `REQ#${requestId}`, sk: LINK_SK },
+        UpdateExpression: 'SET revokedAt = if_not_exists(revokedAt, :now)',
+        ConditionExpression: 'attribute_exists(pk)',
+        ExpressionAttributeValues: { ':now': table.clock().toISOString() },
+        ReturnValues: 'ALL_NEW',
+      }),
+    );
+    const { pk: _pk, sk: _sk, kind: _kind, ...link } = out.Attributes ?? {};
+    return link as DownloadLink;
+  } catch (error) {
+    if ((error as { name?: string }).name === 'ConditionalCheckFailedException') return undefined;
+    throw error;
   }
 }
 

@@ -12,12 +12,19 @@ import { createHash } from 'node:crypto';
 import type { StoreName } from '../../../config/data-map';
 import type { CategoryInventory, ErasurePlan, HoldRef, LegalBasis, LiveAction, PlanEntry } from './types';
 import { AppError } from '../runtime/errors';
-import { signCompact, verifyCompact, type Jwks, type JwsSigner, type VerificationKeys } from '../crypto/jws';
+import {
+  JWS_TYPES,
+  signCompact,
+  verifyCompact,
+  type Jwks,
+  type JwsSigner,
+  type VerificationKeys,
+} from '../crypto/jws';
 
 /** Stores whose retained records stay where they are until their period ends (the sweep resumes then). */
 export const RETAIN_IN_PLACE_STORES: readonly StoreName[] = ['logs'];
 
-export const CERTIFICATE_JWS_TYPE = 'erasure-certificate+jws';
+export const CERTIFICATE_JWS_TYPE = JWS_TYPES.certificate;
 
 /** Thrown by the verification step: `store=<name>` in the message lets describeFailure name the store. */
 export class ErasureVerificationFailed extends AppError {
@@ -524,9 +531,10 @@ export async function verifyCertificate(
   jws: string,
   keys: Jwks | VerificationKeys,
 ): Promise<{ ok: true; kid: string; payload: CertificatePayload } | { ok: false; reason: string }> {
-  const result = await verifyCompact(jws, 'keys' in keys ? { jwks: keys } : keys);
+  const result = await verifyCompact(jws, 'keys' in keys ? { jwks: keys } : keys, {
+    typ: CERTIFICATE_JWS_TYPE,
+  });
   if (!result.ok) return { ok: false, reason: result.reason };
-  if (result.header.typ !== CERTIFICATE_JWS_TYPE) return { ok: false, reason: 'Not an erasure certificate' };
   const payload = JSON.parse(result.payload.toString('utf8')) as CertificatePayload;
   if (payload.type !== 'erasure-certificate') return { ok: false, reason: 'Not an erasure certificate' };
   return { ok: true, kid: result.kid, payload };

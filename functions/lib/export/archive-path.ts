@@ -93,10 +93,25 @@ function truncateBytes(value: string, maxBytes: number): string {
   return out;
 }
 
+const DOT_OR_SPACE = /^[\s.]$/;
+
+/**
+ * Strips leading and trailing dots and white space. A loop, not `/[\s.]+$/`: that regex retries from
+ * every position of a long inner run of spaces and is quadratic on names an uploader chooses.
+ */
+function trimDotsAndSpaces(value: string, leading: boolean): string {
+  let start = 0;
+  let end = value.length;
+  // `\s` matches only BMP characters, so a code unit test is exact.
+  while (leading && start < end && DOT_OR_SPACE.test(value.charAt(start))) start++;
+  while (end > start && DOT_OR_SPACE.test(value.charAt(end - 1))) end--;
+  return value.slice(start, end);
+}
+
 function cleanSegment(segment: string): string {
   let cleaned = segment.replace(RESERVED_CHARS, '_');
   // Windows drops trailing dots and spaces; leading dots would hide a file or form `..`.
-  cleaned = cleaned.replace(/^[\s.]+|[\s.]+$/g, '');
+  cleaned = trimDotsAndSpaces(cleaned, true);
   if (WINDOWS_DEVICE.test(cleaned)) cleaned = `_${cleaned}`;
   if (utf8Length(cleaned) > MAX_SEGMENT_BYTES) {
     const dot = cleaned.lastIndexOf('.');
@@ -105,7 +120,7 @@ function cleanSegment(segment: string): string {
       cleaned.slice(0, cleaned.length - ext.length),
       MAX_SEGMENT_BYTES - utf8Length(ext),
     );
-    cleaned = cleaned.replace(/[\s.]+$/g, '') + ext;
+    cleaned = trimDotsAndSpaces(cleaned, false) + ext;
   }
   return cleaned;
 }

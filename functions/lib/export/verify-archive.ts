@@ -9,7 +9,7 @@ import { readFile } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import yauzl from 'yauzl';
 import { MANIFEST_PATH, ManifestFormatError, parseManifest, SIGNATURE_PATH, type Manifest } from './manifest';
-import { verifyDetached, type EcPublicJwk, type Jwks, type VerificationKeys } from '../crypto/jws';
+import { JWS_TYPES, verifyDetached, type EcPublicJwk, type Jwks, type VerificationKeys } from '../crypto/jws';
 
 export type VerifyIssueCode =
   | 'unreadable-archive'
@@ -165,7 +165,11 @@ export async function verifyArchive(zipPath: string, keys: VerificationKeys): Pr
       });
     }
   } else {
-    const verdict = await verifyDetached(signature, manifestBytes, keys);
+    // Archives from before manifests carried a typ are still in people's hands (acceptUntyped).
+    const verdict = await verifyDetached(signature, manifestBytes, keys, {
+      typ: JWS_TYPES.manifest,
+      acceptUntyped: true,
+    });
     if (verdict.ok) kid = verdict.kid;
     else {
       errors.push({

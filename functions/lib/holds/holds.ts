@@ -13,7 +13,7 @@ import type { HoldScope } from '../erasure/types';
 import { auditItem } from '../audit/audit-log';
 import { queryPages } from '../aws/dynamo-paging';
 import type { SubjectIdentifiers } from '../connectors/contract';
-import { identifierKey, type SubjectHasher } from '../crypto/subject-hash';
+import { externalAccountKey, identifierKey, type SubjectHasher } from '../crypto/subject-hash';
 import { readItem, type RequestTable } from '../requests/request-table';
 import { recordFromItem, requestKey } from '../requests/records';
 import { recordedService } from '../services/profiles';
@@ -55,9 +55,7 @@ export function identifierKeysOf(identifiers: SubjectIdentifiers): string[] {
     ...identifiers.emails.map((v) => identifierKey('email', v)),
     ...identifiers.phones.map((v) => identifierKey('phone', v)),
     ...identifiers.deviceIds.map((v) => identifierKey('deviceId', v)),
-    ...identifiers.externalAccounts.map((x) =>
-      identifierKey('externalAccount', `${x.provider}:${x.providerUserId}`),
-    ),
+    ...identifiers.externalAccounts.map(externalAccountKey),
   ];
 }
 

@@ -97,9 +97,15 @@ export class CallbackOutbox {
             Update: {
               TableName: tableName,
               Key: { pk: requestPartition(item.requestId), sk: item.sk },
-              UpdateExpression: 'SET #kind = :kind, attempts = :attempts, nextAttemptAt = :next',
+              // A settled item keeps no URL: URLs may carry tokens, and nothing is sent to it again.
+              UpdateExpression:
+                'SET #kind = :kind, attempts = :attempts, nextAttemptAt = :next' +
+                (change.result === 'retry' ? '' : ' REMOVE #url'),
               ConditionExpression: '#kind = :pending',
-              ExpressionAttributeNames: { '#kind': 'kind' },
+              ExpressionAttributeNames: {
+                '#kind': 'kind',
+                ...(change.result === 'retry' ? {} : { '#url': 'url' }),
+              },
               ExpressionAttributeValues: {
                 ':kind': kind,
                 ':attempts': change.attempts,

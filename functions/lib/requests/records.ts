@@ -77,6 +77,8 @@ export interface RequestRecord extends Partial<ErasureRequestFields> {
   /** The policy in force when the request was opened; an erasure's plan also records the one it ran under. */
   policyVersion?: string;
   dialect?: Dialect;
+  /** How many callback URLs were given (the URLs themselves go when the request finishes). */
+  callbackCount?: number;
   /** OpenDSR's own id for the request (the controller's UUID). */
   externalId?: string;
   /** Client id of the system that created it. */
@@ -88,7 +90,8 @@ export interface RequestRecord extends Partial<ErasureRequestFields> {
   /** Keyed hash of the resolved account, once known. */
   accountHash?: string;
   subjectFound?: boolean;
-  subject: SubjectInput;
+  /** The identifier the request was opened with; removed when it reaches a terminal status. */
+  subject?: SubjectInput;
   failure?: RequestFailure;
   export?: ExportArchive;
   /**

@@ -8,26 +8,49 @@ import { GetCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { ENV } from '../../../config/data-map';
 import { documentClient } from '../aws/clients';
 import { queryPages } from '../aws/dynamo-paging';
-import { requireEnv } from '../runtime/config';
+import { intEnv, requireEnv } from '../runtime/config';
 import { requestPartition } from './records';
 
 export interface RequestTable {
   readonly doc: DynamoDBDocumentClient;
   readonly tableName: string;
   readonly clock: () => Date;
+  /**
+   * How long a finished request is kept (its item and idempotency records expire by TTL then): the
+   * audit period. Its raw identifiers go sooner, when it finishes.
+   */
+  readonly auditPeriodDays: number;
 }
+
+/** The audit period unless configured (AUDIT_PERIOD_DAYS): three years. */
+export const DEFAULT_AUDIT_PERIOD_DAYS = 3 * 365;
+export const AUDIT_PERIOD_ENV = 'AUDIT_PERIOD_DAYS';
+
+/** The TTL attribute of the requests table (seconds since the epoch, as DynamoDB TTL wants). */
+export const REQUESTS_TTL_ATTRIBUTE = 'expiresAt';
 
 export function requestTable(
   doc: DynamoDBDocumentClient,
   tableName: string,
   clock: () => Date = () => new Date(),
+  auditPeriodDays: number = DEFAULT_AUDIT_PERIOD_DAYS,
 ): RequestTable {
-  return { doc, tableName, clock };
+  return { doc, tableName, clock, auditPeriodDays };
+}
+
+/** The TTL value of something finished at `at`: kept for the audit period, then removed. */
+export function auditExpiry(table: RequestTable, at: Date): number {
+  return Math.floor(at.getTime() / 1000) + table.auditPeriodDays * 86_400;
 }
 
 /** The table a Lambda is configured with (REQUESTS_TABLE), over the shared document client. */
 export function requestTableFromEnv(): RequestTable {
-  return requestTable(documentClient(), requireEnv(ENV.requestsTable));
+  return requestTable(
+    documentClient(),
+    requireEnv(ENV.requestsTable),
+    undefined,
+    intEnv(AUDIT_PERIOD_ENV, DEFAULT_AUDIT_PERIOD_DAYS),
+  );
 }
 
 /** One item by its key, read consistently. */

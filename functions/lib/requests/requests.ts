@@ -28,9 +28,11 @@ import {
   type SubjectInput,
 } from './records';
 import {
+  auditExpiry,
   cancellationCodes,
   isConditionFailure,
   readItem,
+  REQUESTS_TTL_ATTRIBUTE,
   serviceFilter,
   type RequestTable,
   type ServiceSelection,
@@ -90,6 +92,12 @@ export interface ListFilter {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * What a finished request no longer needs and must not keep: the identifier it was opened with, the
+ * callback URLs (they may carry tokens) and an erasure's resolved identifier set. Its keyed hashes stay.
+ */
+export const RAW_ON_TERMINAL = ['subject', 'callbackUrls', 'resolvedSubject'] as const;
+
 export class RequestRepository {
   constructor(private readonly table: RequestTable) {}
 
@@ -109,6 +117,7 @@ export class RequestRepository {
       const { role, ...fields } = input;
       const record: RequestRecord = {
         ...fields,
+        ...(fields.callbackUrls?.length ? { callbackCount: fields.callbackUrls.length } : {}),
         status: 'received',
         createdAt: iso,
         updatedAt: iso,
@@ -308,10 +317,19 @@ export class RequestRepository {
         values[':previous'] = current.version;
         condition += ' AND #version = :previous';
       }
-      const removals = (options.remove ?? []).map((name) => {
+      const terminal = TERMINAL_STATUSES.includes(status);
+      if (terminal) {
+        // Kept for the audit period, then removed by TTL; its raw identifiers go now.
+        names['#expiresAt'] = REQUESTS_TTL_ATTRIBUTE;
+        values[':expiresAt'] = auditExpiry(this.table, now);
+        assignments.push('#expiresAt = :expiresAt');
+      }
+      const removed = new Set([...(options.remove ?? []), ...(terminal ? RAW_ON_TERMINAL : [])]);
+      const removals = [...removed].map((name) => {
         names[`#rm_${name}`] = name;
         return `#rm_${name}`;
       });
+      // Callbacks of this change still go out: the outbox items carry their URLs.
       const next: RequestRecord = { ...current, ...set, status, updatedAt: iso, version };
       const items: Record<string, unknown>[] = [
         {
@@ -343,7 +361,7 @@ export class RequestRepository {
           },
         });
       }
-      if (TERMINAL_STATUSES.includes(status)) {
+      if (terminal) {
         // A request opened before services were recorded may have had its service set since: its lock
         // is the one without a service, so both are released (each only if it is this request's).
         const services = current.service ? [current.service, undefined] : [undefined];

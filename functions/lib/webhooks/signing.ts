@@ -5,15 +5,21 @@
  * - Native callbacks: `X-DSR-Signature` is a JWS with a detached payload (RFC 7515 appendix F),
  *   `base64url(header)..base64url(signature)`, header `{"alg":"ES256","kid":...,"typ":"dsr-callback+jws"}`.
  *   To verify: take the raw body bytes, rebuild `header.base64url(body).signature`, and check it with
- *   the JWKS key named by `kid` (any JOSE library does this).
+ *   the JWKS key named by `kid` (any JOSE library does this), and check `typ`.
+ * - Processor notices (erasure webhooks to processors): the same form with
+ *   `"typ":"dsr-processor-notice+jws"`, so a notice cannot be replayed to a support system as a
+ *   status callback, nor a callback to a processor as a deletion order.
  * - OpenDSR callbacks: `X-OpenDSR-Signature` is the base64 (standard alphabet) DER ECDSA P-256 SHA-256
  *   signature over the raw body (what `openssl dgst -sha256 -verify key.pem -signature sig.der` checks);
- *   `X-OpenDSR-Processor-Domain` names our domain; `X-OpenDSR-Key-Id` names the JWKS key.
+ *   `X-OpenDSR-Processor-Domain` names our domain; `X-OpenDSR-Key-Id` names the JWKS key. The format
+ *   has no header to carry a type, but it cannot pass for a JWS either: a JWS signs the ASCII
+ *   `base64url(header).base64url(payload)`, never a body starting with `{`.
  */
 import { verify as cryptoVerify } from 'node:crypto';
 import {
   joseToDerSignature,
   keyFromJwk,
+  JWS_TYPES,
   signDetached,
   verifyDetached,
   type Jwks,
@@ -26,8 +32,15 @@ export const OPENDSR_SIGNATURE_HEADER = 'x-opendsr-signature';
 export const OPENDSR_DOMAIN_HEADER = 'x-opendsr-processor-domain';
 export const OPENDSR_KEY_ID_HEADER = 'x-opendsr-key-id';
 
-export async function dsrSignatureHeaders(body: Buffer, signer: JwsSigner): Promise<Record<string, string>> {
-  const jws = await signDetached(body, signer, { typ: 'dsr-callback+jws' });
+/** The kinds sent with `X-DSR-Signature`: status callbacks and processor notices. */
+type DsrSignedKind = typeof JWS_TYPES.callback | typeof JWS_TYPES.processorNotice;
+
+export async function dsrSignatureHeaders(
+  body: Buffer,
+  signer: JwsSigner,
+  typ: DsrSignedKind = JWS_TYPES.callback,
+): Promise<Record<string, string>> {
+  const jws = await signDetached(body, signer, { typ });
   return { [DSR_SIGNATURE_HEADER]: jws, [DSR_KEY_ID_HEADER]: await signer.keyId() };
 }
 
@@ -46,7 +59,16 @@ export async function openDsrSignatureHeaders(
 
 /** What a receiver does with a native callback: true when the body is ours, unaltered. */
 export async function verifyDsrCallback(body: Buffer, signatureHeader: string, jwks: Jwks): Promise<boolean> {
-  return (await verifyDetached(signatureHeader, body, { jwks })).ok;
+  return (await verifyDetached(signatureHeader, body, { jwks }, { typ: JWS_TYPES.callback })).ok;
+}
+
+/** What a processor does with an erasure notice: true when the body is ours, unaltered, and a notice. */
+export async function verifyProcessorNotice(
+  body: Buffer,
+  signatureHeader: string,
+  jwks: Jwks,
+): Promise<boolean> {
+  return (await verifyDetached(signatureHeader, body, { jwks }, { typ: JWS_TYPES.processorNotice })).ok;
 }
 
 /** What a receiver does with an OpenDSR callback, given our JWKS. */

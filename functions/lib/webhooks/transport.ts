@@ -1,5 +1,6 @@
 /**
- * Posts one callback: a single request, no redirects followed (a 3xx is a failure), a timeout, and a
+ * Posts one callback: a single request, no redirects followed (a 3xx is a failure), a timeout on the
+ * whole exchange (not only on idle sockets: a receiver trickling bytes is cut off too), and a
  * DNS lookup that refuses private addresses unless the local stack allows them, so a hostname cannot
  * be pointed at our network after the URL was accepted.
  */
@@ -42,7 +43,12 @@ function guardedLookup(allowPrivate: boolean): LookupFunction {
 
 export function httpTransport(options: { allowPrivate: boolean; timeoutMs: number }): CallbackTransport {
   return (url, body, headers) =>
-    new Promise<PostResult>((resolve) => {
+    new Promise<PostResult>((done) => {
+      let deadline: NodeJS.Timeout | undefined = undefined;
+      const resolve = (result: PostResult) => {
+        clearTimeout(deadline);
+        done(result);
+      };
       const target = new URL(url);
       const send = target.protocol === 'https:' ? httpsRequest : httpRequest;
       const literal = target.hostname.replace(/^\[|\]$/g, '');
@@ -57,17 +63,20 @@ export function httpTransport(options: { allowPrivate: boolean; timeoutMs: numbe
           timeout: options.timeoutMs,
         },
         (res) => {
-          res.resume();
+          // The answer is the status; a body (however slow) is not waited for.
+          res.destroy();
           const status = res.statusCode ?? 0;
           if (status >= 300 && status < 400) resolve({ status, reason: 'REDIRECT_NOT_FOLLOWED' });
           else if (status >= 200 && status < 300) resolve({ status });
           else resolve({ status, reason: 'HTTP_ERROR' });
         },
       );
-      req.on('timeout', () => {
+      const timedOut = () => {
         req.destroy();
         resolve({ reason: 'TIMEOUT' });
-      });
+      };
+      req.on('timeout', timedOut);
+      deadline = setTimeout(timedOut, options.timeoutMs);
       req.on('error', (error: NodeJS.ErrnoException) => {
         resolve({ reason: error.code === 'EPRIVATE' ? 'PRIVATE_ADDRESS' : 'CONNECTION_FAILED' });
       });

@@ -26,13 +26,18 @@ for (const [network, prefix] of [
 ] as const) {
   blocked.addSubnet(network, prefix, 'ipv4');
 }
+// Ranges that embed or translate to an IPv4 address (IPv4-compatible ::/96, NAT64 64:ff9b::/96 and the
+// local-use 64:ff9b:1::/48, 6to4 2002::/16) are refused whole: a gateway may turn them into a private
+// IPv4 address the v4 list above would have refused.
 for (const [network, prefix] of [
-  ['::', 128],
-  ['::1', 128],
+  ['::', 96],
   ['fc00::', 7],
   ['fe80::', 10],
+  ['fec0::', 10],
   ['ff00::', 8],
   ['64:ff9b::', 96],
+  ['64:ff9b:1::', 48],
+  ['2002::', 16],
   ['2001:db8::', 32],
 ] as const) {
   blocked.addSubnet(network, prefix, 'ipv6');
