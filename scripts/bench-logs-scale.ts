@@ -18,9 +18,9 @@
  * exports in flight at once. Targets: export and erasure at the largest size within 1.2x of the
  * smallest; the concurrent exports within 1.2x of the same on empty log stores.
  *
- * Each size's stores are generated once into `--cache-dir` (DynamoDB Local on disk and s3rver's files)
- * and reused by later runs (`--fresh` rebuilds them); the subject objects get a new run line each run,
- * so they are indexed again after the last run's erasures.
+ * Each size's logs are generated once into `--cache-dir` (s3rver's files) and reused by later runs
+ * (`--fresh` writes them again); the index (DynamoDB Local in memory) is built every run, and timed.
+ * The subject objects are written again each run, with the light subjects' accounts.
  *
  * With the stack's operation counter (local/op-counts.ts), it also prints what one light export, one
  * light erasure, one heavy export (`--heavy-media-mib` of media), indexing a GB and rewriting a GB cost
