@@ -84,6 +84,24 @@ export interface LocalWorkflowOptions {
   stateMachines?: readonly { file: string; localName: string }[];
   /** More local functions by name, for those state machines' Task states. */
   functions?: Record<string, LambdaHandler>;
+  /**
+   * Told of every state an execution enters (inline Map iterations included): what Step Functions
+   * bills as state transitions. Benchmarks count them for the cost model (docs/cost.md).
+   */
+  onStateEntered?: (stateMachineArn: string, stateName: string) => void;
+}
+
+async function countStates(
+  events: AsyncIterable<{ type: string; state?: { name?: string } }>,
+  stateMachineArn: string,
+  onStateEntered: (stateMachineArn: string, stateName: string) => void,
+): Promise<void> {
+  try {
+    for await (const event of events)
+      if (event.type === 'StateEntered') onStateEntered(stateMachineArn, event.state?.name ?? '');
+  } catch {
+    // The execution's own outcome is reported through its result, not here.
+  }
 }
 
 export class LocalWorkflows {
@@ -153,6 +171,8 @@ export class LocalWorkflows {
       StateMachine: { Id: stateMachineArn, Name: stateMachineArn.split(':').pop() ?? '' },
     };
     const run = machine.run(input, context, this.environment);
+    const { onStateEntered } = this.options;
+    if (onStateEntered) void countStates(run.eventLogs, stateMachineArn, onStateEntered);
     const execution: Execution = {
       executionArn,
       stateMachineArn,

@@ -23,26 +23,12 @@ import { LogIndexHasher } from '../functions/lib/logs/index-hash';
 import { indexedObjectBytes, type IndexedObject } from '../functions/lib/logs/index-store';
 import { gunzipStream } from '../functions/lib/logs/lines';
 import { collectSubjectIds } from '../functions/lib/logs/subject-ids';
+import { othersAccessLine } from '../local/others-log-lines';
 import { seededRandom } from '../local/seed-data';
 import { startScratchStack } from '../local/stack';
 import { numberOption } from './cli-options';
 
 const MiB = 1024 * 1024;
-const AGENTS = [
-  'Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) MetaverseApp/4.12.0',
-  'Mozilla/5.0 (Linux; Android 15; Pixel 9) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Mobile Safari/537.36',
-  'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36',
-  'Mozilla/5.0 (Macintosh; Intel Mac OS X 14_6) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Safari/605.1.15',
-  'MetaverseApp/4.12.0 (Quest 3; HorizonOS 69)',
-];
-const PATHS = ['/api/v1/worlds/', '/api/v1/avatars/', '/api/v1/chat/rooms/', '/api/v1/shop/items/', '/live/'];
-const COUNTRIES = [
-  ['KR', 'KR-11'],
-  ['JP', 'JP-13'],
-  ['US', 'US-CA'],
-  ['DE', 'DE-BE'],
-] as const;
-
 interface Generated {
   key: string;
   gzip: Buffer;
@@ -56,34 +42,13 @@ function generate(options: {
   signedOut: number;
 }): Generated[] {
   const random = seededRandom(0x10601d);
-  const pick = <T>(list: readonly T[]): T => list[Math.floor(random() * list.length)] as T;
   const objects: Generated[] = [];
   let total = 0;
   const start = Date.parse('2026-08-01T00:00:00Z');
   for (let n = 0; total < options.gzipBytes; n++) {
     const day = new Date(start + Math.floor(n / 4) * 86_400_000).toISOString().slice(0, 10);
     const lines: string[] = [];
-    for (let i = 0; i < options.linesPerObject; i++) {
-      // A few users make most of the requests (as on a real platform): index = users * r^3.
-      const user = Math.floor(options.users * random() ** 3);
-      const signedOut = random() < options.signedOut;
-      const [country, region] = pick(COUNTRIES);
-      lines.push(
-        JSON.stringify({
-          ts: new Date(Date.parse(`${day}T00:00:00Z`) + Math.floor(random() * 86_400_000)).toISOString(),
-          userId: signedOut ? null : `u-${user.toString(36)}`,
-          ip: `${10 + Math.floor(random() * 200)}.${Math.floor(random() * 256)}.${Math.floor(random() * 256)}.${Math.floor(random() * 256)}`,
-          deviceId: `dev-${user.toString(36)}-${Math.floor(random() * 3)}`,
-          userAgent: pick(AGENTS),
-          method: random() < 0.8 ? 'GET' : 'POST',
-          path: `${pick(PATHS)}${Math.floor(random() * 100_000).toString(36)}?ref=${Math.floor(random() * 1e6).toString(36)}`,
-          status: random() < 0.9 ? 200 : pick([304, 404, 500]),
-          referrer: random() < 0.5 ? null : `https://example.com/${Math.floor(random() * 1000)}`,
-          country,
-          region,
-        }),
-      );
-    }
+    for (let i = 0; i < options.linesPerObject; i++) lines.push(othersAccessLine(random, day, options));
     const raw = Buffer.from(lines.join('\n') + '\n', 'utf8');
     const gzip = gzipSync(raw);
     objects.push({

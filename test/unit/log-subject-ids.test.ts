@@ -136,3 +136,21 @@ describe('never misses what the connector matches', () => {
     );
   });
 });
+
+describe('distinct ids', () => {
+  it('names each id once however often it repeats, through table growth, same-hash neighbours and UTF-8', () => {
+    // 5,000 distinct ids (several growths of the table), each on three lines, with ids that differ
+    // in one byte only, prefixes of one another and non-ASCII ones.
+    const ids = Array.from({ length: 5000 }, (_, i) =>
+      i % 7 === 0 ? `사용자-${i}` : i % 11 === 0 ? `u-${i}x` : `u-${i}`,
+    );
+    ids.push('u-1', 'u-10', 'u-100', 'u-');
+    const lines: string[] = [];
+    for (let round = 0; round < 3; round++)
+      for (const id of ids) lines.push(`{"ts":"t","userId":${JSON.stringify(id)},"deviceId":"d"}`);
+    // Chunks of 4 KiB: ids also repeat across chunks.
+    const result = collect(lines.join('\n'), 'access', 4096);
+    expect(result.users).toEqual([...new Set(ids)].sort());
+    expect(result.lines).toBe(lines.length);
+  });
+});

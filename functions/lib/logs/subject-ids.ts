@@ -52,30 +52,114 @@ function keyNameBefore(buf: Buffer, at: number, name: readonly number[], lineSta
 }
 
 /**
- * The string value of the key ending just before `at` (a line without backslashes, ending at `end`):
- * its byte range, or -1 when the key holds something else, -2 when it is not a key at all.
+ * Where the string value of the key ending just before `at` starts (a line without backslashes, ending at
+ * `end`): the byte after its opening quote, or -1 when the key holds something else, -2 when it is not a
+ * key at all. (Numbers, not a range object: this runs for every key of every line.)
  */
-function stringValueAfter(buf: Buffer, at: number, end: number): { start: number; end: number } | -1 | -2 {
+function stringValueStart(buf: Buffer, at: number, end: number): number {
   let p = at;
   while (p < end && isSpace(buf[p])) p++;
   if (buf[p] !== 0x3a) return -2;
   p++;
   while (p < end && isSpace(buf[p])) p++;
-  if (buf[p] !== QUOTE) return -1;
-  const start = p + 1;
-  for (p = start; p < end; p++) if (buf[p] === QUOTE) return { start, end: p };
+  return buf[p] === QUOTE ? p + 1 : -1;
+}
+
+/** The closing quote of a string value starting at `start`, or -1 when the line ends first. */
+function closingQuote(buf: Buffer, start: number, end: number): number {
+  for (let p = start; p < end; p++) if (buf[p] === QUOTE) return p;
   return -1;
 }
 
-/** Adds the text of a byte range: Latin-1 is exact (and cheaper) while it is all ASCII, else UTF-8. */
-function addText(ids: Set<string>, buf: Buffer, start: number, end: number): void {
-  for (let i = start; i < end; i++) {
-    if ((buf[i] ?? 0) >= 0x80) {
-      ids.add(buf.toString('utf8', start, end));
-      return;
+const FNV_OFFSET = 0x811c9dc5;
+const FNV_PRIME = 0x01000193;
+
+/**
+ * The distinct byte strings of one object, each turned into a string (and added to `ids`) the first time
+ * only: most lines repeat an id seen before, and a string per occurrence (with the garbage it leaves) cost
+ * more than the rest of the line reading. Open addressing over FNV-1a of the bytes; the bytes of each
+ * distinct id are kept in an arena to compare against.
+ */
+class DistinctIds {
+  /** Entry number + 1 per slot; 0 is empty. */
+  private slots = new Int32Array(1024);
+  private hashes = new Int32Array(512);
+  private starts = new Int32Array(512);
+  private lengths = new Int32Array(512);
+  private arena = Buffer.allocUnsafe(16 * 1024);
+  private used = 0;
+  private count = 0;
+
+  constructor(readonly ids: Set<string>) {}
+
+  add(buf: Buffer, start: number, end: number): void {
+    let hash = FNV_OFFSET;
+    let high = 0;
+    for (let i = start; i < end; i++) {
+      const byte = buf[i] ?? 0;
+      high |= byte;
+      hash = Math.imul(hash ^ byte, FNV_PRIME);
     }
+    const length = end - start;
+    const mask = this.slots.length - 1;
+    for (let slot = hash & mask; ; slot = (slot + 1) & mask) {
+      const entry = (this.slots[slot] ?? 0) - 1;
+      if (entry < 0) break;
+      if (this.hashes[entry] === hash && this.lengths[entry] === length) {
+        const at = this.starts[entry] ?? 0;
+        let same = true;
+        for (let i = 0; i < length; i++) {
+          if (this.arena[at + i] !== buf[start + i]) {
+            same = false;
+            break;
+          }
+        }
+        if (same) return;
+      }
+    }
+    // Latin-1 is exact (and cheaper) while the bytes are all ASCII, else UTF-8.
+    this.ids.add(buf.toString(high >= 0x80 ? 'utf8' : 'latin1', start, end));
+    this.insert(buf, start, length, hash);
   }
-  ids.add(buf.toString('latin1', start, end));
+
+  private insert(buf: Buffer, start: number, length: number, hash: number): void {
+    if (this.count === this.hashes.length) {
+      const grow = (old: Int32Array) => {
+        const bigger = new Int32Array(old.length * 2);
+        bigger.set(old);
+        return bigger;
+      };
+      this.hashes = grow(this.hashes);
+      this.starts = grow(this.starts);
+      this.lengths = grow(this.lengths);
+    }
+    if (this.used + length > this.arena.length) {
+      const bigger = Buffer.allocUnsafe(Math.max(this.arena.length * 2, this.used + length));
+      this.arena.copy(bigger, 0, 0, this.used);
+      this.arena = bigger;
+    }
+    buf.copy(this.arena, this.used, start, start + length);
+    const entry = this.count++;
+    this.hashes[entry] = hash;
+    this.starts[entry] = this.used;
+    this.lengths[entry] = length;
+    this.used += length;
+    // At most half full: probes stay short.
+    if (this.count * 2 > this.slots.length) this.rehash(this.slots.length * 2);
+    else this.place(entry, hash);
+  }
+
+  private place(entry: number, hash: number): void {
+    const mask = this.slots.length - 1;
+    let slot = hash & mask;
+    while (this.slots[slot] !== 0) slot = (slot + 1) & mask;
+    this.slots[slot] = entry + 1;
+  }
+
+  private rehash(size: number): void {
+    this.slots = new Int32Array(size);
+    for (let entry = 0; entry < this.count; entry++) this.place(entry, this.hashes[entry] ?? 0);
+  }
 }
 
 /** Byte classes for the depth count: 1 a quote, 2 an opening bracket, 3 a closing one, 0 anything else. */
@@ -116,8 +200,11 @@ export class SubjectIdCollector {
   private pendingBytes = 0;
   /** Inside a line longer than the limit: skipped up to its newline. */
   private skipping = false;
-  /** The device ids of the current line, taken only if the line turns out signed out. */
-  private readonly lineDevices: { start: number; end: number }[] = [];
+  private readonly users = new DistinctIds(this.result.userIds);
+  private readonly devices = new DistinctIds(this.result.deviceIds);
+  /** The device ids of the current line (start, end pairs), taken only if the line turns out signed out. */
+  private lineDevices = new Int32Array(16);
+  private lineDeviceCount = 0;
 
   constructor(private readonly kind: LogKind) {}
 
@@ -193,29 +280,43 @@ export class SubjectIdCollector {
         if (nextI !== -1 && nextI < lineStart) nextI = buf.indexOf(CAPITAL_I, lineStart);
         // The top-level userId as JSON.parse sees it (the last one wins): signed in if a non-empty string.
         let signedIn = false;
-        this.lineDevices.length = 0;
+        this.lineDeviceCount = 0;
         while (nextI !== -1 && nextI < lineEnd) {
           const at = nextI;
           if (buf[at + 1] === 0x64 && buf[at + 2] === QUOTE) {
             if (keyNameBefore(buf, at, USER, lineStart)) {
-              const value = stringValueAfter(buf, at + 3, lineEnd);
-              if (value !== -2) {
-                const nonEmpty = value !== -1 && value.end > value.start;
-                if (nonEmpty) addText(this.result.userIds, buf, value.start, value.end);
+              const start = stringValueStart(buf, at + 3, lineEnd);
+              if (start !== -2) {
+                const end = start < 0 ? -1 : closingQuote(buf, start, lineEnd);
+                const nonEmpty = end > start;
+                if (nonEmpty) this.users.add(buf, start, end);
                 if (access && depthAt(buf, lineStart, at - USER.length - 1) === 1) signedIn = nonEmpty;
               }
             } else if (access && keyNameBefore(buf, at, DEVICE, lineStart)) {
-              const value = stringValueAfter(buf, at + 3, lineEnd);
-              if (value !== -1 && value !== -2) this.lineDevices.push(value);
+              const start = stringValueStart(buf, at + 3, lineEnd);
+              const end = start < 0 ? -1 : closingQuote(buf, start, lineEnd);
+              if (end !== -1) this.lineDevice(start, end);
             }
           }
           nextI = buf.indexOf(CAPITAL_I, at + 1);
         }
         if (!signedIn)
-          for (const value of this.lineDevices) addText(this.result.deviceIds, buf, value.start, value.end);
+          for (let d = 0; d < this.lineDeviceCount; d++)
+            this.devices.add(buf, this.lineDevices[2 * d] ?? 0, this.lineDevices[2 * d + 1] ?? 0);
       }
       lineStart = lineEnd + 1;
     }
+  }
+
+  private lineDevice(start: number, end: number): void {
+    if (2 * this.lineDeviceCount + 2 > this.lineDevices.length) {
+      const bigger = new Int32Array(this.lineDevices.length * 2);
+      bigger.set(this.lineDevices);
+      this.lineDevices = bigger;
+    }
+    this.lineDevices[2 * this.lineDeviceCount] = start;
+    this.lineDevices[2 * this.lineDeviceCount + 1] = end;
+    this.lineDeviceCount += 1;
   }
 
   /** A line with escapes: read exactly as the connector reads it (a line that does not parse is nobody's). */

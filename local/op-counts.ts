@@ -1,0 +1,146 @@
+/**
+ * Counts what a run on the local stack would be billed for in AWS (docs/cost.md): state transitions (the
+ * local workflows' StateEntered events), function time per function (each dispatched task's duration),
+ * and DynamoDB and S3 requests per operation, with DynamoDB's consumed capacity and S3's bytes. The
+ * counting middleware goes on the handlers' shared SDK clients (functions/lib/aws/clients.ts) of this
+ * process only; it is for benchmarks, never deployed.
+ */
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { S3Client } from '@aws-sdk/client-s3';
+
+export interface OperationCounts {
+  /** State transitions, by state machine name. */
+  transitions: Record<string, number>;
+  /** Task invocations and their milliseconds, by local function name. */
+  functions: Record<string, { invocations: number; ms: number }>;
+  /** Requests by `Service.Operation` (e.g. `S3.GetObject`, `DynamoDB.BatchWriteItem`). */
+  requests: Record<string, number>;
+  /** S3 requests by bucket, then `Service.Operation`: what a store's own objects cost (the logs rewrite, say). */
+  s3ByBucket: Record<string, Record<string, number>>;
+  /** DynamoDB capacity units consumed, as the service reports them (ReturnConsumedCapacity). */
+  readUnits: number;
+  writeUnits: number;
+  /** S3 bytes received (GetObject bodies) and sent (PutObject, UploadPart bodies). */
+  s3BytesIn: number;
+  s3BytesOut: number;
+}
+
+export function emptyCounts(): OperationCounts {
+  return {
+    transitions: {},
+    functions: {},
+    requests: {},
+    s3ByBucket: {},
+    readUnits: 0,
+    writeUnits: 0,
+    s3BytesIn: 0,
+    s3BytesOut: 0,
+  };
+}
+
+const WRITES = new Set([
+  'PutItemCommand',
+  'UpdateItemCommand',
+  'DeleteItemCommand',
+  'BatchWriteItemCommand',
+  'TransactWriteItemsCommand',
+  'PutCommand',
+  'UpdateCommand',
+  'DeleteCommand',
+  'BatchWriteCommand',
+  'TransactWriteCommand',
+]);
+
+interface Capacity {
+  CapacityUnits?: number;
+  ReadCapacityUnits?: number;
+  WriteCapacityUnits?: number;
+}
+
+function bodyBytes(body: unknown): number {
+  if (typeof body === 'string') return Buffer.byteLength(body);
+  if (body instanceof Uint8Array) return body.length;
+  return 0;
+}
+
+/** Counts while `active`; `reset()` starts a new tally. */
+export class OperationCounter {
+  counts = emptyCounts();
+  active = false;
+  private readonly attached = new WeakSet<object>();
+
+  reset(): void {
+    this.counts = emptyCounts();
+  }
+
+  take(): OperationCounts {
+    const counts = this.counts;
+    this.reset();
+    return counts;
+  }
+
+  stateEntered = (stateMachineArn: string): void => {
+    if (!this.active) return;
+    const name = stateMachineArn.split(':').pop() ?? stateMachineArn;
+    this.counts.transitions[name] = (this.counts.transitions[name] ?? 0) + 1;
+  };
+
+  task(functionName: string, ms: number): void {
+    if (!this.active) return;
+    const entry = (this.counts.functions[functionName] ??= { invocations: 0, ms: 0 });
+    entry.invocations += 1;
+    entry.ms += ms;
+  }
+
+  /** Adds the middleware to the handlers' DynamoDB (document) client: requests and capacity. */
+  countDynamo(doc: DynamoDBDocumentClient): void {
+    if (this.attached.has(doc.middlewareStack)) return;
+    this.attached.add(doc.middlewareStack);
+    doc.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (!this.active) return next(args);
+        const input = args.input as Record<string, unknown>;
+        const command = String(context.commandName ?? 'Unknown');
+        this.count(`DynamoDB.${command.replace(/Command$/, '')}`);
+        // The service answers what each request consumed: the units on-demand mode bills.
+        input.ReturnConsumedCapacity ??= 'TOTAL';
+        const out = await next(args);
+        const consumed = (out.output as { ConsumedCapacity?: Capacity | Capacity[] }).ConsumedCapacity;
+        for (const capacity of Array.isArray(consumed) ? consumed : consumed ? [consumed] : []) {
+          const units = capacity.CapacityUnits ?? 0;
+          if (WRITES.has(command)) this.counts.writeUnits += capacity.WriteCapacityUnits ?? units;
+          else this.counts.readUnits += capacity.ReadCapacityUnits ?? units;
+        }
+        return out;
+      },
+      { step: 'initialize', name: 'benchOperationCounter' },
+    );
+  }
+
+  /** Adds the middleware to the handlers' S3 client: requests and body bytes. */
+  countS3(s3: S3Client): void {
+    if (this.attached.has(s3.middlewareStack)) return;
+    this.attached.add(s3.middlewareStack);
+    s3.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (!this.active) return next(args);
+        const operation = `S3.${String(context.commandName ?? 'Unknown').replace(/Command$/, '')}`;
+        this.count(operation);
+        const input = args.input as { Body?: unknown; Bucket?: string };
+        const bucket = (this.counts.s3ByBucket[input.Bucket ?? ''] ??= {});
+        bucket[operation] = (bucket[operation] ?? 0) + 1;
+        this.counts.s3BytesOut += bodyBytes(input.Body);
+        const out = await next(args);
+        const length = (out.output as { ContentLength?: number }).ContentLength;
+        if (context.commandName === 'GetObjectCommand' && typeof length === 'number')
+          this.counts.s3BytesIn += length;
+        return out;
+      },
+      { step: 'initialize', name: 'benchOperationCounter' },
+    );
+  }
+
+  private count(operation: string): void {
+    this.counts.requests[operation] = (this.counts.requests[operation] ?? 0) + 1;
+  }
+}
