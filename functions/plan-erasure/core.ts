@@ -82,6 +82,7 @@ export async function planErasure(deps: PlanDeps, input: PlanTaskInput): Promise
   });
   runs.sort((a, b) => a.run - b.run);
   const { records, holds: holding } = plan.summary;
+  // The plan, its event and the holds it applies are recorded in one transaction.
   await deps.requests.update(
     input.requestId,
     {
@@ -89,23 +90,23 @@ export async function planErasure(deps: PlanDeps, input: PlanTaskInput): Promise
       erasureRuns: runs,
       accountDeletedAt: accountDeletedAt.toISOString(),
     },
-    {
-      type: 'erasure.planned',
-      detail: {
-        run,
-        policyVersion: plan.policyVersion,
-        jurisdiction: plan.jurisdiction.applied,
-        delete: records.delete,
-        anonymise: records.anonymise,
-        retain: records.retain,
-        held: records.held,
-        holds: holding.length,
+    [
+      {
+        type: 'erasure.planned',
+        detail: {
+          run,
+          policyVersion: plan.policyVersion,
+          jurisdiction: plan.jurisdiction.applied,
+          delete: records.delete,
+          anonymise: records.anonymise,
+          retain: records.retain,
+          held: records.held,
+          holds: holding.length,
+        },
       },
-    },
+      ...holding.map((holdId) => ({ type: 'hold.applied', detail: { holdId, run } })),
+    ],
   );
-  for (const holdId of holding) {
-    await deps.events.append(input.requestId, { type: 'hold.applied', detail: { holdId, run } });
-  }
   return {
     requestId: input.requestId,
     entries: plan.entries.length,

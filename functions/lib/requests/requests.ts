@@ -3,7 +3,7 @@
  * record, first event, callbacks and audit record in one transaction), reading and listing it, moving
  * it from status to status, extending its deadline and recording what its workflow found.
  */
-import { QueryCommand, TransactWriteCommand, UpdateCommand, paginateQuery } from '@aws-sdk/lib-dynamodb';
+import { QueryCommand, TransactWriteCommand, paginateQuery } from '@aws-sdk/lib-dynamodb';
 import { randomUUID } from 'node:crypto';
 import { auditItem, type AuditEntry } from '../audit/audit-log';
 import { NotFoundError, TransientError } from '../runtime/errors';
@@ -27,7 +27,7 @@ import {
   type Requester,
   type SubjectInput,
 } from './records';
-import { cancellationCodes, isConditionFailure, readItem, type RequestTable } from './request-table';
+import { cancellationCodes, readItem, type RequestTable } from './request-table';
 
 /** Which status may follow which: a late or retried step never moves a request backwards. */
 const ALLOWED_FROM: Record<RequestStatus, RequestStatus[]> = {
@@ -249,6 +249,16 @@ export class RequestRepository {
       event?: Omit<RequestEvent, 'at'>;
       /** Attributes removed in the same update (e.g. resolvedSubject at completion). */
       remove?: readonly string[];
+      /**
+       * Side records committed in the same transaction (the erasure schedule's item): a retried step
+       * then finds the change and its records, or neither.
+       */
+      sideItems?: readonly Record<string, unknown>[];
+      /**
+       * Stop counting the open-request lock towards the overdue alarm (a partially completed erasure),
+       * in the same transaction.
+       */
+      clearOpenDeadline?: boolean;
     } = {},
   ): Promise<boolean> {
     for (let attempt = 0; attempt < 8; attempt++) {
@@ -315,6 +325,22 @@ export class RequestRepository {
             Item: eventItem(requestId, options.event, iso),
           },
         });
+      }
+      items.push(...(options.sideItems ?? []));
+      if (options.clearOpenDeadline && !TERMINAL_STATUSES.includes(status)) {
+        // Only this request's own lock (one from before locks existed may be absent).
+        const lock = await readItem(this.table, openKey(current.type, current.subjectHash));
+        if (lock?.requestId === requestId) {
+          items.push({
+            Update: {
+              TableName: this.table.tableName,
+              Key: openKey(current.type, current.subjectHash),
+              UpdateExpression: 'REMOVE dueAt',
+              ConditionExpression: 'requestId = :id',
+              ExpressionAttributeValues: { ':id': requestId },
+            },
+          });
+        }
       }
       if (TERMINAL_STATUSES.includes(status)) {
         items.push({
@@ -513,12 +539,12 @@ export class RequestRepository {
 
   /**
    * Sets attributes of an existing request without a status change (the erasure's plan, runs,
-   * processors' answers, the resolved subject), optionally with an event in the same transaction.
+   * processors' answers, the resolved subject), optionally with events in the same transaction.
    */
   async update(
     requestId: string,
     set: Partial<ErasureRequestFields & Pick<RequestRecord, 'resolvedSubject' | 'accountHash' | 'service'>>,
-    event?: Omit<RequestEvent, 'at'>,
+    events?: Omit<RequestEvent, 'at'> | readonly Omit<RequestEvent, 'at'>[],
   ): Promise<void> {
     const names: Record<string, string> = { '#updatedAt': 'updatedAt' };
     const values: Record<string, unknown> = { ':now': this.table.clock().toISOString() };
@@ -541,34 +567,14 @@ export class RequestRepository {
         },
       },
     ];
-    if (event) {
+    for (const event of events === undefined ? [] : Array.isArray(events) ? events : [events]) {
       items.push({
         Put: {
           TableName: this.table.tableName,
-          Item: eventItem(requestId, event, String(values[':now'])),
+          Item: eventItem(requestId, event as Omit<RequestEvent, 'at'>, String(values[':now'])),
         },
       });
     }
     await this.table.doc.send(new TransactWriteCommand({ TransactItems: items as never }));
-  }
-
-  /**
-   * A partially completed erasure keeps its open-request lock (a second erasure for the subject
-   * finds it) but no longer counts towards the overdue alarm: what is left waits for a hold or a statute.
-   */
-  async clearOpenDeadline(record: Pick<RequestRecord, 'requestId' | 'type' | 'subjectHash'>): Promise<void> {
-    try {
-      await this.table.doc.send(
-        new UpdateCommand({
-          TableName: this.table.tableName,
-          Key: openKey(record.type, record.subjectHash),
-          UpdateExpression: 'REMOVE dueAt',
-          ConditionExpression: 'requestId = :id',
-          ExpressionAttributeValues: { ':id': record.requestId },
-        }),
-      );
-    } catch (error) {
-      if (!isConditionFailure(error)) throw error;
-    }
   }
 }
