@@ -35,6 +35,7 @@ import { loadTokenKey } from './auth';
 import { LocalWorkflows, type LocalWorkflowOptions } from './workflows';
 import { startLogIndexing } from './log-index';
 import type { WatermarkReport } from '../functions/index-logs/core';
+import type { S3RepairReport } from './s3-repair';
 
 export interface LocalStackOptions {
   dataDir: string;
@@ -63,6 +64,8 @@ export interface LocalStack {
   doc: DynamoDBDocumentClient;
   s3: S3Client;
   seeded: boolean;
+  /** What start-up set aside of torn local S3 files a crash left (local/s3-repair.ts). */
+  s3Repair?: S3RepairReport;
   /** Brings the subject index of the logs up to date now. */
   indexLogs(): Promise<WatermarkReport[]>;
   stop(): Promise<void>;
@@ -219,6 +222,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       doc,
       s3,
       seeded,
+      s3Repair: s3Local.repair,
       indexLogs: () => logIndexing.runNow(),
       stop: async () => {
         await workflows.idle().catch(() => undefined);

@@ -75,6 +75,12 @@ async function main(): Promise<void> {
     `ready: API ${stack.apiUrl} (DynamoDB ${stack.ddbEndpoint}, S3 ${stack.s3Endpoint}) in ${seconds}s`,
   );
   console.log(`${stack.seeded ? 'Seeded demo users' : 'Kept existing data'} under ${dataDir}.`);
+  const torn = stack.s3Repair?.quarantined.length ?? 0;
+  if (torn > 0) {
+    console.log(
+      `Set aside ${torn} torn local S3 files a crash left, under ${stack.s3Repair?.quarantineDir}.`,
+    );
+  }
   console.log("Next, in another terminal: the README's walk-through, by copy and paste.");
   // The walk-through's commands (and `npm run token`, `npm run sweep`) read the same variables.
   const settings = ['PORT', 'DDB_PORT', 'S3_PORT', 'SFN_PORT', 'DSR_LOCAL_DIR'].filter(
