@@ -2,6 +2,7 @@
  * `npm start`: the whole system on 127.0.0.1, in the foreground. Ctrl-C stops everything it started.
  * Flags: --reset (start from empty data), --no-seed (no demo users). Ports: PORT, DDB_PORT, S3_PORT, SFN_PORT.
  * LOG_INDEX_INTERVAL_MS: how often the log index is brought up to date (default 30 s; 0: at start only).
+ * WATCHDOG_INTERVAL_MS: how often the watchdog re-drives lost workflows (default 15 s; 0: at start only).
  *
  * It stops, and stops what it started (DynamoDB Local's JVM, the S3 process), on SIGINT, SIGTERM or
  * SIGHUP, and when the process that started it goes away: `npm start` runs it with `exec`, so that is npm
@@ -37,6 +38,7 @@ async function main(): Promise<void> {
     persist: true,
     seed: !args.has('--no-seed'),
     logIndexIntervalMs: intEnv('LOG_INDEX_INTERVAL_MS', 30_000),
+    watchdogIntervalMs: intEnv('WATCHDOG_INTERVAL_MS', 15_000),
   });
   let feed: { stop(): Promise<void> } | undefined = undefined;
 

@@ -83,13 +83,7 @@ export async function recordStatus({ requests }: StatusDeps, input: StatusInput)
     }
     case 'failed': {
       const failure = describeFailure(input.failure);
-      const changed = await requests.transition(
-        input.requestId,
-        'failed',
-        { failure },
-        { event: { type: 'request.failed', detail: { ...failure } } },
-      );
-      return { changed };
+      return { changed: await requests.fail(input.requestId, failure) };
     }
     default:
       throw new ContractError('Unknown status');

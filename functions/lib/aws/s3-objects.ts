@@ -1,4 +1,5 @@
 import {
+  DeleteObjectsCommand,
   GetObjectCommand,
   paginateListObjectsV2,
   PutObjectCommand,
@@ -31,6 +32,38 @@ export async function* listPages(
       (o): o is _Object & { Key: string } => o.Key?.startsWith(prefix) === true,
     );
   }
+}
+
+/** The JSON at `pointer`, or undefined when there is no such object. */
+export async function getJsonIfExists<T>(s3: S3Client, pointer: S3Pointer): Promise<T | undefined> {
+  try {
+    return await getJson<T>(s3, pointer);
+  } catch (error) {
+    const err = error as { name?: string; $metadata?: { httpStatusCode?: number } };
+    if (err.name === 'NoSuchKey' || err.name === 'NotFound' || err.$metadata?.httpStatusCode === 404)
+      return undefined;
+    throw error;
+  }
+}
+
+/**
+ * Deletes every object under `prefix` (only those `keep` does not keep), a listing page at a time;
+ * returns how many went. Idempotent.
+ */
+export async function deleteUnder(
+  s3: S3Client,
+  bucket: string,
+  prefix: string,
+  keep: (object: _Object) => boolean = () => false,
+): Promise<number> {
+  let deleted = 0;
+  for await (const page of listPages(s3, bucket, prefix)) {
+    const keys = page.filter((o) => !keep(o)).map((o) => ({ Key: o.Key }));
+    if (keys.length === 0) continue;
+    await s3.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: keys, Quiet: true } }));
+    deleted += keys.length;
+  }
+  return deleted;
 }
 
 export async function putJson(s3: S3Client, pointer: S3Pointer, value: unknown): Promise<void> {

@@ -25,6 +25,7 @@ import {
   type RequestStatus,
   type RequestType,
   type Requester,
+  type RequestFailure,
   type SubjectInput,
 } from './records';
 import { cancellationCodes, readItem, type RequestTable } from './request-table';
@@ -516,6 +517,36 @@ export class RequestRepository {
       if (!startKey) break;
     }
     return { records, lastKey: startKey as Record<string, string> | undefined };
+  }
+
+  /**
+   * Records the request failed with `failure`, and its `request.failed` event, in one transaction: the
+   * one failure path, whether the workflow's RecordFailure or the watchdog gets there.
+   */
+  fail(requestId: string, failure: RequestFailure, actor?: string): Promise<boolean> {
+    return this.transition(
+      requestId,
+      'failed',
+      { failure },
+      { actor, event: { type: 'request.failed', detail: { ...failure } } },
+    );
+  }
+
+  /** Every request not finished yet (received, in progress, partially completed), from its lock. */
+  async openRequestIds(): Promise<string[]> {
+    const ids: string[] = [];
+    const pages = paginateQuery(
+      { client: this.table.doc },
+      {
+        TableName: this.table.tableName,
+        IndexName: 'byKind',
+        KeyConditionExpression: '#kind = :kind',
+        ExpressionAttributeNames: { '#kind': 'kind' },
+        ExpressionAttributeValues: { ':kind': OPEN_KIND },
+      },
+    );
+    for await (const page of pages) for (const item of page.Items ?? []) ids.push(String(item.requestId));
+    return ids;
   }
 
   /** How many open requests are past their deadline (reads only the open-request locks). */
