@@ -11,7 +11,8 @@ import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { loadTokenKey, mintToken } from '../../local/auth';
-import { LOCAL_CREDENTIALS, LOCAL_REGION, findFreePort } from '../../local/stores';
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../local/stores';
+import { groupAlive, npmStartEnv, until } from '../support/process-group';
 import { startTestStack } from '../support/local-stack';
 
 const ROOT = resolve(__dirname, '..', '..');
@@ -37,24 +38,6 @@ const SETTLED = ['completed', 'partially_completed', 'failed', 'cancelled'];
 
 let work: string;
 const children: ChildProcess[] = [];
-
-function groupAlive(pgid: number): boolean {
-  try {
-    process.kill(-pgid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function until(check: () => boolean | Promise<boolean>, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) return false;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return true;
-}
 
 afterAll(async () => {
   for (const child of children) {
@@ -130,12 +113,7 @@ test('kill -9 of the whole stack mid-request, then a restart: every request ends
 
   work = mkdtempSync(join(tmpdir(), 'dsr-crash-'));
   const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    PORT: String(await findFreePort()),
-    DDB_PORT: String(await findFreePort()),
-    S3_PORT: String(await findFreePort()),
-    SFN_PORT: String(await findFreePort()),
-    DSR_LOCAL_DIR: join(work, 'local'),
+    ...(await npmStartEnv(join(work, 'local'))),
     WATCHDOG_INTERVAL_MS: '1000',
     LOG_LEVEL: 'silent',
   };

@@ -34,14 +34,18 @@ export async function* listPages(
   }
 }
 
+/** Whether an S3 error says there is no such object (GetObject's NoSuchKey, HeadObject's NotFound). */
+export function isNoSuchObject(error: unknown): boolean {
+  const err = error as { name?: string; $metadata?: { httpStatusCode?: number } };
+  return err.name === 'NoSuchKey' || err.name === 'NotFound' || err.$metadata?.httpStatusCode === 404;
+}
+
 /** The JSON at `pointer`, or undefined when there is no such object. */
 export async function getJsonIfExists<T>(s3: S3Client, pointer: S3Pointer): Promise<T | undefined> {
   try {
     return await getJson<T>(s3, pointer);
   } catch (error) {
-    const err = error as { name?: string; $metadata?: { httpStatusCode?: number } };
-    if (err.name === 'NoSuchKey' || err.name === 'NotFound' || err.$metadata?.httpStatusCode === 404)
-      return undefined;
+    if (isNoSuchObject(error)) return undefined;
     throw error;
   }
 }

@@ -22,6 +22,7 @@ import { eventItem } from '../requests/event-log';
 import { cancellationCodes, type RequestTable } from '../requests/request-table';
 import { isRequestId } from '../requests/request-id';
 import { keyedHasherFromEnv, type SubjectHasher } from '../crypto/subject-hash';
+import { isNoSuchObject } from '../aws/s3-objects';
 
 /** Longest life of a presigned archive URL: minutes, never the link's days. */
 const MAX_PRESIGN_SECONDS = 900;
@@ -376,9 +377,7 @@ export class S3ArchiveAccess implements ArchiveAccess {
       await this.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
       return true;
     } catch (error) {
-      const err = error as { name?: string; $metadata?: { httpStatusCode?: number } };
-      if (err.name === 'NotFound' || err.name === 'NoSuchKey' || err.$metadata?.httpStatusCode === 404)
-        return false;
+      if (isNoSuchObject(error)) return false;
       throw error;
     }
   }
