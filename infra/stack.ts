@@ -151,6 +151,7 @@ export class DsrStack extends Stack {
     this.tasks.setPublicApiUrl(this.api.publicApiUrl);
     this.background = new Background(this, 'Background', {
       state: this.state,
+      exportStateMachine: this.exportWorkflow.stateMachine,
       erasureStateMachine: this.erasureWorkflow.stateMachine,
       signingKey: this.keys.signing,
       observabilityKey: this.keys.observability,

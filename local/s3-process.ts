@@ -19,7 +19,7 @@ async function main(): Promise<void> {
   const stop = () => void store.stop().finally(() => process.exit(0));
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
-  tell({ type: 'ready', port: store.port });
+  tell({ type: 'ready', port: store.port, repair: store.repair });
   // The parent closes the channel once started; from then on, poll that it is still alive.
   const parent = process.ppid;
   setInterval(() => {

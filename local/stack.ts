@@ -35,6 +35,7 @@ import { loadTokenKey } from './auth';
 import { LocalWorkflows, type LocalWorkflowOptions } from './workflows';
 import { startLogIndexing } from './log-index';
 import type { WatermarkReport } from '../functions/index-logs/core';
+import type { S3RepairReport } from './s3-repair';
 
 export interface LocalStackOptions {
   dataDir: string;
@@ -48,6 +49,13 @@ export interface LocalStackOptions {
   workflows?: LocalWorkflowOptions;
   /** Indexes the logs (docs/log-index.md) at start and then every so many ms; 0 or unset: at start only. */
   logIndexIntervalMs?: number;
+  /**
+   * Runs the watchdog (functions/watchdog) at start and then every so many ms; 0 or unset: at start
+   * only. At start it re-drives at once whatever a crash left; later rounds leave alone requests changed
+   * within `watchdogGraceMs` (default 10 s).
+   */
+  watchdogIntervalMs?: number;
+  watchdogGraceMs?: number;
 }
 
 export interface LocalStack {
@@ -63,9 +71,31 @@ export interface LocalStack {
   doc: DynamoDBDocumentClient;
   s3: S3Client;
   seeded: boolean;
+  /** What start-up set aside of torn local S3 files a crash left (local/s3-repair.ts). */
+  s3Repair?: S3RepairReport;
   /** Brings the subject index of the logs up to date now. */
   indexLogs(): Promise<WatermarkReport[]>;
   stop(): Promise<void>;
+}
+
+/** Runs the watchdog now (no grace: nothing can be starting yet) and then every `intervalMs`. */
+async function startWatchdog(intervalMs: number, graceMs: number): Promise<{ stop(): Promise<void> }> {
+  const { deps } =
+    (await import('../functions/watchdog/handler')) as typeof import('../functions/watchdog/handler');
+  const { runWatchdog } = await import('../functions/watchdog/core');
+  await runWatchdog({ ...deps, graceMs: 0 }, new Date());
+  if (intervalMs <= 0) return { stop: async () => undefined };
+  let round: Promise<unknown> = Promise.resolve();
+  const timer = setInterval(() => {
+    round = round.then(() => runWatchdog({ ...deps, graceMs }, new Date()).catch(() => undefined));
+  }, intervalMs);
+  timer.unref();
+  return {
+    stop: async () => {
+      clearInterval(timer);
+      await round;
+    },
+  };
 }
 
 export function keyPaths(dataDir: string) {
@@ -103,7 +133,11 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     );
 
     const keys = keyPaths(options.dataDir);
-    const workflows = new LocalWorkflows(options.workflows);
+    // Executions are journalled beside the data they act on: after a crash the watchdog finds them.
+    const workflows = new LocalWorkflows({
+      ...options.workflows,
+      ...(options.persist ? { journalFile: join(options.dataDir, 'workflows', 'executions.jsonl') } : {}),
+    });
     const sfn = await workflows.listen(options.sfnPort);
     stops.push(() => closeServer(sfn.server));
 
@@ -207,6 +241,10 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const poller = startPolling(callbacks.delivery, 100);
     stops.push(() => poller.stop());
 
+    // The watchdog, as its schedule runs it in AWS; first at once, for what a crash left.
+    const watchdog = await startWatchdog(options.watchdogIntervalMs ?? 0, options.watchdogGraceMs ?? 10_000);
+    stops.push(() => watchdog.stop());
+
     return {
       apiUrl: api.url,
       ddbEndpoint: dynamo.endpoint,
@@ -219,6 +257,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       doc,
       s3,
       seeded,
+      s3Repair: s3Local.repair,
       indexLogs: () => logIndexing.runNow(),
       stop: async () => {
         await workflows.idle().catch(() => undefined);

@@ -2,6 +2,7 @@
  * `npm start`: the whole system on 127.0.0.1, in the foreground. Ctrl-C stops everything it started.
  * Flags: --reset (start from empty data), --no-seed (no demo users). Ports: PORT, DDB_PORT, S3_PORT, SFN_PORT.
  * LOG_INDEX_INTERVAL_MS: how often the log index is brought up to date (default 30 s; 0: at start only).
+ * WATCHDOG_INTERVAL_MS: how often the watchdog re-drives lost workflows (default 15 s; 0: at start only).
  *
  * It stops, and stops what it started (DynamoDB Local's JVM, the S3 process), on SIGINT, SIGTERM or
  * SIGHUP, and when the process that started it goes away: `npm start` runs it with `exec`, so that is npm
@@ -37,6 +38,7 @@ async function main(): Promise<void> {
     persist: true,
     seed: !args.has('--no-seed'),
     logIndexIntervalMs: intEnv('LOG_INDEX_INTERVAL_MS', 30_000),
+    watchdogIntervalMs: intEnv('WATCHDOG_INTERVAL_MS', 15_000),
   });
   let feed: { stop(): Promise<void> } | undefined = undefined;
 
@@ -75,6 +77,12 @@ async function main(): Promise<void> {
     `ready: API ${stack.apiUrl} (DynamoDB ${stack.ddbEndpoint}, S3 ${stack.s3Endpoint}) in ${seconds}s`,
   );
   console.log(`${stack.seeded ? 'Seeded demo users' : 'Kept existing data'} under ${dataDir}.`);
+  const torn = stack.s3Repair?.quarantined.length ?? 0;
+  if (torn > 0) {
+    console.log(
+      `Set aside ${torn} torn local S3 files a crash left, under ${stack.s3Repair?.quarantineDir}.`,
+    );
+  }
   console.log("Next, in another terminal: the README's walk-through, by copy and paste.");
   // The walk-through's commands (and `npm run token`, `npm run sweep`) read the same variables.
   const settings = ['PORT', 'DDB_PORT', 'S3_PORT', 'SFN_PORT', 'DSR_LOCAL_DIR'].filter(

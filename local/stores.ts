@@ -21,6 +21,7 @@ import { Transform, pipeline, type Readable, type TransformCallback } from 'node
 import { pipeline as pipelineAsync } from 'node:stream/promises';
 import { pathToFileURL } from 'node:url';
 import type { AddressInfo } from 'node:net';
+import { repairS3DataDir, type S3RepairReport } from './s3-repair';
 
 /** s3rver's built-in key pair; DynamoDB Local (sharedDb) accepts any credentials. */
 export const LOCAL_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } as const;
@@ -41,6 +42,8 @@ export interface RunningStore {
   endpoint: string;
   port: number;
   stop(): Promise<void>;
+  /** Local S3 only: what start-up set aside of a crash's torn files (local/s3-repair.ts). */
+  repair?: S3RepairReport;
 }
 
 /** A local store could not start (Java missing, port taken, timeout). */
@@ -724,6 +727,8 @@ export async function serveS3Local(options: S3LocalOptions): Promise<RunningStor
   const host = options.host ?? '127.0.0.1';
   const directory = path.resolve(options.dataDir);
   await mkdir(directory, { recursive: true });
+  // Whatever a crash left: torn objects are set aside so listing and reading never fail on them.
+  const repair = repairS3DataDir(directory);
   const inner = new S3rver({ address: '127.0.0.1', port: 0, directory, silent: true, vhostBuckets: false });
   const innerAddress = await inner.run();
   const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
@@ -837,6 +842,7 @@ export async function serveS3Local(options: S3LocalOptions): Promise<RunningStor
   return {
     endpoint: `http://${host}:${port}`,
     port,
+    repair,
     async stop() {
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
@@ -869,10 +875,13 @@ export async function startS3Local(options: S3LocalOptions, startTimeoutMs = 30_
 
   let timer: NodeJS.Timeout | undefined;
   try {
+    let repair: S3RepairReport | undefined;
     const port = await new Promise<number>((resolve, reject) => {
-      child.once('message', (message: S3ProcessMessage) =>
-        message.type === 'ready' ? resolve(message.port) : reject(new StoreStartError(message.message)),
-      );
+      child.once('message', (message: S3ProcessMessage) => {
+        if (message.type !== 'ready') return reject(new StoreStartError(message.message));
+        repair = message.repair;
+        resolve(message.port);
+      });
       child.once('error', (error: NodeJS.ErrnoException) =>
         reject(new StoreStartError(`Cannot start local S3: ${error.code ?? error.name}`)),
       );
@@ -897,6 +906,7 @@ export async function startS3Local(options: S3LocalOptions, startTimeoutMs = 30_
     return {
       endpoint: `http://${host}:${port}`,
       port,
+      repair,
       async stop() {
         process.removeListener('exit', killOnExit);
         await waitForExit(child, 5000);
@@ -912,7 +922,8 @@ export async function startS3Local(options: S3LocalOptions, startTimeoutMs = 30_
 }
 
 /** What local/s3-process.ts tells its parent. */
-export type S3ProcessMessage = { type: 'ready'; port: number } | { type: 'error'; message: string };
+export type S3ProcessMessage =
+  { type: 'ready'; port: number; repair?: S3RepairReport } | { type: 'error'; message: string };
 
 function sendError(res: http.ServerResponse, status: number, code: string, message: string): void {
   const body = s3ErrorXml(code, message);

@@ -6,10 +6,10 @@
  * in AWS.
  */
 import './polyfills';
-import { readFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { Context } from 'aws-lambda';
 import { STORE_NAMES } from '../config/data-map';
 import { s3Client } from '../functions/lib/aws/clients';
@@ -66,6 +66,8 @@ interface Execution {
   executionArn: string;
   stateMachineArn: string;
   name: string;
+  /** The input as started with (JSON), which DescribeExecution returns. */
+  input: string;
   status: 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'ABORTED';
   startDate: Date;
   stopDate?: Date;
@@ -89,6 +91,12 @@ export interface LocalWorkflowOptions {
    * bills as state transitions. Benchmarks count them for the cost model (docs/cost.md).
    */
   onStateEntered?: (stateMachineArn: string, stateName: string) => void;
+  /**
+   * Where executions are recorded as they start and end (JSON lines), so that after a crash
+   * DescribeExecution still knows them: one that was running is then ABORTED (its process is gone),
+   * which the watchdog re-drives. Unset: executions live in memory only.
+   */
+  journalFile?: string;
 }
 
 async function countStates(
@@ -104,6 +112,12 @@ async function countStates(
   }
 }
 
+/** One line of the journal: an execution as it is at a start or an end. */
+type JournalEntry = Omit<Execution, 'done' | 'startDate' | 'stopDate'> & {
+  startDate: string;
+  stopDate?: string;
+};
+
 export class LocalWorkflows {
   private readonly handlers = new Map<string, LambdaHandler>();
   private readonly executions = new Map<string, Execution>();
@@ -117,12 +131,58 @@ export class LocalWorkflows {
       this.machines.set(this.arnOf(spec.localName), new LocalStateMachine(definition));
     }
     for (const [name, handler] of Object.entries(options.functions ?? {})) this.handlers.set(name, handler);
+    if (options.journalFile) this.loadJournal(options.journalFile);
     this.environment = {
       invokeTask: (input) => this.dispatch(input),
       // Distributed Map states reach the local S3 as the handlers do.
       s3: s3Client,
       retryIntervalOverrides: options.retryIntervalOverrides,
     };
+  }
+
+  /** Executions a previous process recorded; those it was running died with it. */
+  private loadJournal(file: string): void {
+    if (!existsSync(file)) return;
+    const lines = readFileSync(file, 'utf8').split('\n');
+    for (const line of lines) {
+      let entry: JournalEntry;
+      try {
+        entry = JSON.parse(line) as JournalEntry;
+      } catch {
+        continue; // The last line a kill cut short, or an empty one.
+      }
+      if (typeof entry?.executionArn !== 'string') continue;
+      const { startDate, stopDate, ...rest } = entry;
+      const execution: Execution = {
+        ...rest,
+        startDate: new Date(startDate),
+        ...(stopDate ? { stopDate: new Date(stopDate) } : {}),
+        done: Promise.resolve(),
+      };
+      this.executions.set(entry.executionArn, execution);
+    }
+    for (const execution of this.executions.values()) {
+      if (execution.status !== 'RUNNING') continue;
+      execution.status = 'ABORTED';
+      execution.error = 'States.Aborted';
+      execution.cause = 'The local stack stopped while the execution ran';
+      execution.stopDate = new Date();
+      this.record(execution);
+    }
+  }
+
+  /** Appends the execution's state to the journal, synchronously: on disk before anyone is answered. */
+  private record(execution: Execution): void {
+    const file = this.options.journalFile;
+    if (!file) return;
+    const { done: _done, startDate, stopDate, ...rest } = execution;
+    const entry: JournalEntry = {
+      ...rest,
+      startDate: startDate.toISOString(),
+      ...(stopDate ? { stopDate: stopDate.toISOString() } : {}),
+    };
+    mkdirSync(dirname(file), { recursive: true });
+    appendFileSync(file, `${JSON.stringify(entry)}\n`);
   }
 
   arnOf(localName: string): string {
@@ -177,6 +237,7 @@ export class LocalWorkflows {
       executionArn,
       stateMachineArn,
       name,
+      input: JSON.stringify(input),
       status: 'RUNNING',
       startDate,
       done: run.result.then(
@@ -184,6 +245,7 @@ export class LocalWorkflows {
           execution.status = 'SUCCEEDED';
           execution.output = JSON.stringify(output);
           execution.stopDate = new Date();
+          this.record(execution);
         },
         (error: unknown) => {
           const err = error as {
@@ -195,10 +257,12 @@ export class LocalWorkflows {
           execution.error = err.cause?.name ?? err.name ?? 'Error';
           execution.cause = err.cause?.message ?? err.message;
           execution.stopDate = new Date();
+          this.record(execution);
         },
       ),
     };
     this.executions.set(executionArn, execution);
+    this.record(execution);
     return execution;
   }
 
@@ -243,6 +307,7 @@ export class LocalWorkflows {
               executionArn: e.executionArn,
               stateMachineArn: e.stateMachineArn,
               name: e.name,
+              input: e.input,
               status: e.status,
               startDate: e.startDate.getTime() / 1000,
               stopDate: e.stopDate ? e.stopDate.getTime() / 1000 : undefined,

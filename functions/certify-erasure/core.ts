@@ -38,7 +38,7 @@ export interface CertifyDeps {
   exportsBucket: string;
   requests: RequestRepository;
   events: Pick<EventLog, 'append'>;
-  schedule: Pick<ErasureSchedule, 'put' | 'remove'>;
+  schedule: Pick<ErasureSchedule, 'putItem' | 'removeItem'>;
   signer: JwsSigner;
   issuer: string;
   clock?: () => Date;
@@ -171,7 +171,8 @@ async function issue(deps: CertifyDeps, input: CertifyInput): Promise<CertifyOut
     sha256: signed.sha256,
   };
 
-  const changed = await deps.requests.transition(
+  // The schedule and the deadline change commit with the status: a retry finds all of them or none.
+  await deps.requests.transition(
     input.requestId,
     state.status,
     {
@@ -194,20 +195,18 @@ async function issue(deps: CertifyDeps, input: CertifyInput): Promise<CertifyOut
       },
       // The identifier set is needed only while a later run may come.
       remove: state.status === 'completed' ? ['resolvedSubject'] : [],
+      sideItems: [
+        state.status === 'completed'
+          ? deps.schedule.removeItem(input.requestId)
+          : deps.schedule.putItem({
+              requestId: input.requestId,
+              nextStepAt: state.nextStepAt,
+              heldBy: state.heldBy,
+            }),
+      ],
+      clearOpenDeadline: state.status !== 'completed',
     },
   );
-  if (changed) {
-    if (state.status === 'completed') {
-      await deps.schedule.remove(input.requestId);
-    } else {
-      await deps.schedule.put({
-        requestId: input.requestId,
-        nextStepAt: state.nextStepAt,
-        heldBy: state.heldBy,
-      });
-      await deps.requests.clearOpenDeadline(request);
-    }
-  }
   return { requestId: input.requestId, status: state.status, certificate: number };
 }
 

@@ -1,6 +1,6 @@
 /** Removes everything a request staged (subject, records, indexes). Idempotent; pages through any size. */
 import type { S3Client } from '@aws-sdk/client-s3';
-import { deletePrefix, stagingKeys } from '../lib/aws/s3-objects';
+import { deleteUnder, stagingKeys } from '../lib/aws/s3-objects';
 import { ContractError } from '../lib/runtime/errors';
 import { isRequestId } from '../lib/requests/request-id';
 
@@ -10,5 +10,5 @@ export async function cleanupStaging(
   input: { requestId: string },
 ): Promise<{ deleted: number }> {
   if (!isRequestId(input.requestId)) throw new ContractError('Bad request id');
-  return { deleted: await deletePrefix(s3, bucket, stagingKeys.prefix(input.requestId)) };
+  return { deleted: await deleteUnder(s3, bucket, stagingKeys.prefix(input.requestId)) };
 }

@@ -60,11 +60,7 @@ export async function notify(deps: NotifyDeps, input: NotifyInput): Promise<Noti
   if (record.type !== 'export' || record.status !== 'completed' || !record.export)
     throw new ContractError('Only a completed export has a download link');
   const archive = record.export;
-  const link = await ensureLink(
-    { links: deps.links, archives: deps.archives, events: deps.events },
-    record.requestId,
-    archive,
-  );
+  const link = await ensureLink({ links: deps.links, archives: deps.archives }, record.requestId, archive);
   const result = { requestId: record.requestId, linkIssued: true, notified: false };
   if (!wantsEmail(record) || link.notifiedAt || link.revokedAt) return result;
 

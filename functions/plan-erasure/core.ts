@@ -16,7 +16,7 @@ import { identifierHashesOf, toHoldScope, type HoldRepository } from '../lib/hol
 import type { RequestRepository } from '../lib/requests/requests';
 import type { EventLog } from '../lib/requests/event-log';
 import { asOfDate, loadInventories, type RunInput } from '../lib/erasure/run';
-import { getJson, putJson, stagingKeys } from '../lib/aws/s3-objects';
+import { getJson, getJsonIfExists, putJson, stagingKeys } from '../lib/aws/s3-objects';
 import type { SubjectHasher } from '../lib/crypto/subject-hash';
 
 export interface PlanDeps {
@@ -57,6 +57,22 @@ export async function planErasure(deps: PlanDeps, input: PlanTaskInput): Promise
   const now = asOfDate(input.run, clock);
   const run = runNumberOf(input.executionName);
 
+  // A re-driven run (the watchdog, after a crash) keeps the plan its first attempt staged and recorded:
+  // its erase may have acted on it already, and a plan rebuilt from what is left would not say so.
+  const staged = await getJsonIfExists<ErasurePlan>(deps.s3, {
+    bucket: deps.stagingBucket,
+    key: stagingKeys.plan(input.requestId),
+  });
+  const recordedRun = request.erasureRuns?.find((r) => r.run === run && !r.finishedAt);
+  if (staged && recordedRun && request.erasurePlan?.plannedAt === staged.plannedAt) {
+    return {
+      requestId: input.requestId,
+      entries: staged.entries.length,
+      held: staged.summary.records.held,
+      complete: staged.summary.complete,
+    };
+  }
+
   const subject = await getJson<StagedSubject>(deps.s3, {
     bucket: deps.stagingBucket,
     key: stagingKeys.subject(input.requestId),
@@ -92,6 +108,7 @@ export async function planErasure(deps: PlanDeps, input: PlanTaskInput): Promise
   });
   runs.sort((a, b) => a.run - b.run);
   const { records, holds: holding } = plan.summary;
+  // The plan, its event and the holds it applies are recorded in one transaction.
   await deps.requests.update(
     input.requestId,
     {
@@ -99,24 +116,24 @@ export async function planErasure(deps: PlanDeps, input: PlanTaskInput): Promise
       erasureRuns: runs,
       accountDeletedAt: accountDeletedAt.toISOString(),
     },
-    {
-      type: 'erasure.planned',
-      detail: {
-        run,
-        policyVersion: plan.policyVersion,
-        jurisdiction: plan.jurisdiction.applied,
-        delete: records.delete,
-        anonymise: records.anonymise,
-        retain: records.retain,
-        held: records.held,
-        holds: holding.length,
-        exportsWithdrawn: withdrawn.length,
+    [
+      {
+        type: 'erasure.planned',
+        detail: {
+          run,
+          policyVersion: plan.policyVersion,
+          jurisdiction: plan.jurisdiction.applied,
+          delete: records.delete,
+          anonymise: records.anonymise,
+          retain: records.retain,
+          held: records.held,
+          holds: holding.length,
+          exportsWithdrawn: withdrawn.length,
+        },
       },
-    },
+      ...holding.map((holdId) => ({ type: 'hold.applied', detail: { holdId, run } })),
+    ],
   );
-  for (const holdId of holding) {
-    await deps.events.append(input.requestId, { type: 'hold.applied', detail: { holdId, run } });
-  }
   return {
     requestId: input.requestId,
     entries: plan.entries.length,

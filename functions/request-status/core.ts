@@ -1,10 +1,9 @@
 /**
  * Records a workflow's progress on its request: in_progress, completed (with the archive pointer),
- * or failed (with a stable reason code and, where one store failed, which). Idempotent: a retried
- * call, or a late one, never moves a request backwards.
+ * or failed (with a stable reason code and, where one store failed, which), each with its event in the
+ * same transaction. Idempotent: a retried call, or a late one, never moves a request backwards.
  */
 import type { ExportArchive, RequestFailure, RequestStatus } from '../lib/requests/records';
-import type { EventLog } from '../lib/requests/event-log';
 import type { RequestRepository } from '../lib/requests/requests';
 import { ContractError } from '../lib/runtime/errors';
 
@@ -45,21 +44,19 @@ export interface StatusOutput {
 
 export interface StatusDeps {
   requests: RequestRepository;
-  events: Pick<EventLog, 'append'>;
 }
 
-export async function recordStatus(
-  { requests, events }: StatusDeps,
-  input: StatusInput,
-): Promise<StatusOutput> {
+export async function recordStatus({ requests }: StatusDeps, input: StatusInput): Promise<StatusOutput> {
   if (!input.requestId) throw new ContractError('requestId is required');
   switch (input.status) {
     case 'in_progress': {
-      const changed = await requests.transition(input.requestId, 'in_progress');
-      if (changed) {
-        await events.append(input.requestId, { type: 'request.in_progress' });
-        return { changed, proceed: true };
-      }
+      const changed = await requests.transition(
+        input.requestId,
+        'in_progress',
+        {},
+        { event: { type: 'request.in_progress' } },
+      );
+      if (changed) return { changed, proceed: true };
       // Not changed: a retried step (already in progress: go on) or a request cancelled before its
       // workflow started (stop, build nothing).
       const current = await requests.get(input.requestId);
@@ -67,27 +64,26 @@ export async function recordStatus(
     }
     case 'completed': {
       if (!input.archive) throw new ContractError('A completed export needs its archive');
-      const changed = await requests.transition(input.requestId, 'completed', {
-        export: input.archive,
-        subjectFound: input.found,
-      });
-      if (changed) {
-        await events.append(input.requestId, {
-          type: 'request.completed',
-          detail: {
-            files: input.archive.files,
-            records: input.archive.records,
-            subjectFound: input.found ?? true,
+      const changed = await requests.transition(
+        input.requestId,
+        'completed',
+        { export: input.archive, subjectFound: input.found },
+        {
+          event: {
+            type: 'request.completed',
+            detail: {
+              files: input.archive.files,
+              records: input.archive.records,
+              subjectFound: input.found ?? true,
+            },
           },
-        });
-      }
+        },
+      );
       return { changed };
     }
     case 'failed': {
       const failure = describeFailure(input.failure);
-      const changed = await requests.transition(input.requestId, 'failed', { failure });
-      if (changed) await events.append(input.requestId, { type: 'request.failed', detail: { ...failure } });
-      return { changed };
+      return { changed: await requests.fail(input.requestId, failure) };
     }
     default:
       throw new ContractError('Unknown status');

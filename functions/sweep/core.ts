@@ -6,7 +6,8 @@
  * each resumed run being the erasure workflow again on the same request (execution `<requestId>-r<N>`,
  * input `{requestId, asOf}`), which re-plans with `asOf` and re-issues the certificate. Everything is
  * recorded on the original request. Safe to run any number of times: a run already started is not
- * started twice (the execution name), and destroying a vault item twice is harmless.
+ * started twice (the execution name), its events are recorded once (keyed by the run), and destroying
+ * a vault item twice is harmless.
  */
 import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { resumedExecutionName } from '../lib/erasure/certificate';
@@ -48,7 +49,7 @@ export class StepFunctionsResumeStarter implements ResumeStarter {
 
 export interface SweepDeps {
   requests: RequestRepository;
-  events: Pick<EventLog, 'append'>;
+  events: Pick<EventLog, 'appendOnce'>;
   holds: Pick<HoldRepository, 'get'>;
   schedule: Pick<ErasureSchedule, 'list' | 'remove'>;
   vault: VaultSweeper;
@@ -137,22 +138,21 @@ export async function runSweep(deps: SweepDeps, now: Date): Promise<SweepReport>
       if (record.status !== 'partially_completed') continue;
       const reasons = await resumeReasons(deps, record, now);
       if (reasons.length === 0) continue;
-      for (const ended of endedRetention(record, now)) {
-        await deps.events.append(record.requestId, {
+      const run = Math.max(0, ...(record.erasureRuns ?? []).map((r) => r.run)) + 1;
+      // Recorded once per run, before the start: a start that fails is retried by the next sweep with
+      // the same run number, which finds these events already there instead of adding them again.
+      await deps.events.appendOnce(record.requestId, `erasure.resumed#${run}`, [
+        ...endedRetention(record, now).map((ended) => ({
           type: 'vault.destroyed',
           detail: { ...ended, asOf: now.toISOString() },
-        });
-      }
-      const run = Math.max(0, ...(record.erasureRuns ?? []).map((r) => r.run)) + 1;
+        })),
+        { type: 'erasure.resumed', detail: { run, reasons: reasons.join(','), asOf: now.toISOString() } },
+      ]);
       const started = await deps.starter.start(resumedExecutionName(record.requestId, run), {
         requestId: record.requestId,
         asOf: now.toISOString(),
       });
       if (!started) continue;
-      await deps.events.append(record.requestId, {
-        type: 'erasure.resumed',
-        detail: { run, reasons: reasons.join(','), asOf: now.toISOString() },
-      });
       report.resumed.push({ requestId: record.requestId, run, reasons });
     } catch (error) {
       // One request's trouble must not stop the others; the next sweep tries again.

@@ -3,6 +3,7 @@
  * every minute), the deadline monitor (every 15 minutes, with the OverdueRequests alarm) and the
  * retention sweep (hourly: destroys due vault records and resumes erasures whose hold or retention ended).
  */
+import * as cdk from 'aws-cdk-lib';
 import { Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as events from 'aws-cdk-lib/aws-events';
@@ -17,7 +18,8 @@ import { Construct } from 'constructs';
 import { ENV, orchestratorResources } from '../../config/data-map';
 import { OVERDUE_METRIC } from '../../functions/lib/requests/deadlines';
 import { CALLBACK_PENDING_KIND } from '../../functions/lib/requests/callback-outbox';
-import { allTableIndexes, DDB, grantKey, grantTable, grantVaultSweep, KMS_SIGN } from './access';
+import { allTableIndexes, DDB, grantBucket, grantKey, grantTable, grantVaultSweep, KMS_SIGN } from './access';
+import { STAGING_PREFIX, STAGING_REASON } from './connectors';
 import { alarmWhenAny } from './alarms';
 import type { OrchestratorState } from './orchestrator-state';
 import { streamEventSource } from './stream-source';
@@ -26,7 +28,8 @@ import { DsrFunction, type FunctionDefaults } from './task-function';
 
 export interface BackgroundProps {
   state: OrchestratorState;
-  erasureStateMachine: sfn.IStateMachine;
+  exportStateMachine: sfn.StateMachine;
+  erasureStateMachine: sfn.StateMachine;
   signingKey: kms.IKey;
   /** Encrypts the stream's on-failure queue (it holds batch metadata only: shard and sequence numbers). */
   observabilityKey: kms.IKey;
@@ -50,6 +53,7 @@ export class Background extends Construct {
   readonly deadlineMonitor: DsrFunction;
   readonly overdueAlarm: cloudwatch.Alarm;
   readonly sweep: DsrFunction;
+  readonly watchdog: DsrFunction;
 
   constructor(scope: Construct, id: string, props: BackgroundProps) {
     super(scope, id);
@@ -179,5 +183,63 @@ export class Background extends Construct {
       targets: [new targets.LambdaFunction(this.sweep.function)],
     });
     errorsAlarm(this.sweep, 'SweepErrorsAlarm', 'retention sweep');
+
+    // --- Watchdog (functions/watchdog/handler.ts): re-drives lost workflows, removes settled staging.
+    this.watchdog = new DsrFunction(this, 'Watchdog', {
+      entry: 'functions/watchdog/handler.ts',
+      description: 'DSR watchdog: re-drives requests whose workflow was lost',
+      environment: {
+        [ENV.requestsTable]: state.requests.table.tableName,
+        [ENV.stagingBucket]: state.staging.bucket.bucketName,
+        [KEY_ENV.exportStateMachine]: props.exportStateMachine.stateMachineArn,
+        [KEY_ENV.erasureStateMachine]: props.erasureStateMachine.stateMachineArn,
+      },
+      defaults: props.defaults,
+      timeout: Duration.minutes(4),
+    });
+    // Open-request locks through byKind; requests read; a failure recorded (request, outbox, audit,
+    // event, lock) in one transaction.
+    grantTable(this.watchdog, state.requests, {
+      table: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'],
+      indexes: { names: ['byKind'], actions: ['dynamodb:Query'] },
+    });
+    grantBucket(this.watchdog, state.staging, {
+      objects: ['s3:DeleteObject'],
+      objectPrefixes: [STAGING_PREFIX],
+      list: ['s3:ListBucket'],
+      listPrefixes: [STAGING_PREFIX],
+      kms: 'none',
+      reason: STAGING_REASON,
+    });
+    const machines = [props.exportStateMachine, props.erasureStateMachine];
+    this.watchdog.allow(
+      new iam.PolicyStatement({
+        actions: ['states:StartExecution'],
+        resources: machines.map((m) => m.stateMachineArn),
+      }),
+    );
+    // An execution's ARN is its state machine's with `execution` and the execution's name after it.
+    const executions = machines.map((m) =>
+      cdk.Stack.of(this).formatArn({
+        service: 'states',
+        resource: 'execution',
+        resourceName: `${m.stateMachineName}:*`,
+        arnFormat: cdk.ArnFormat.COLON_RESOURCE_NAME,
+      }),
+    );
+    this.watchdog.allow(
+      new iam.PolicyStatement({ actions: ['states:DescribeExecution'], resources: executions }),
+    );
+    for (const resource of executions)
+      this.watchdog.acknowledgeWildcardResource(
+        resource,
+        'The executions of a request are named after its request id, which is known only at run time.',
+      );
+    new events.Rule(this, 'WatchdogEvery5Minutes', {
+      description: 'Re-drives requests whose workflow never started or ended outside the failure path',
+      schedule: events.Schedule.rate(Duration.minutes(5)),
+      targets: [new targets.LambdaFunction(this.watchdog.function)],
+    });
+    errorsAlarm(this.watchdog, 'WatchdogErrorsAlarm', 'watchdog');
   }
 }

@@ -69,7 +69,7 @@ const asArray = <T>(value: T | T[]): T[] => (Array.isArray(value) ? value : [val
 
 const TASK_COUNT = Object.keys(TASK_FUNCTIONS).length;
 /** The API, the background functions (callbacks, deadline monitor, sweep) and the identifier indexer. */
-const OTHER_FUNCTIONS = 5;
+const OTHER_FUNCTIONS = 6;
 const WORKFLOWS = Object.keys(WORKFLOW_TASKS) as WorkflowName[];
 
 function synthApp(context: Json): { built: BuiltApp; template: Template; outdir: string } {
@@ -199,7 +199,7 @@ describe('DsrStack (demo deployment: platform stores created)', () => {
         // Whole-rule acknowledgements only where a rule has no finding ids; IAM5 names the exact resource.
         // ... or the child executions of the log index backfill's own Distributed Maps.
         expect(ack.rule).toMatch(
-          /^AwsSolutions-(L1|S1|SF1|SQS3|APIG4|IAM5\[Resource::(\*|<[A-Za-z0-9]+\.Arn>\/([a-z-]+\/)?\*(\/[a-z-]+\.json)?|arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:<LogIndexBackfillWorkflowStateMachine[A-Z0-9]+\.Name>:\*)\])$/,
+          /^AwsSolutions-(L1|S1|SF1|SQS3|APIG4|IAM5\[Resource::(\*|<[A-Za-z0-9]+\.Arn>\/([a-z-]+\/)?\*(\/[a-z-]+\.json)?|arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:<(LogIndexBackfill|Export|Erasure)WorkflowStateMachine[A-Z0-9]+\.Name>:\*)\])$/,
         );
         expect(ack.reason.length).toBeGreaterThan(60);
       }
@@ -768,6 +768,7 @@ describe('DsrStack (demo deployment: platform stores created)', () => {
           stack.background.callbacks,
           stack.background.deadlineMonitor,
           stack.background.sweep,
+          stack.background.watchdog,
         ]) {
           if (refersTo(targets[0]?.Arn, logicalId(stack, fn.function)))
             schedules.set(fn.node.id, rule.Properties?.ScheduleExpression as string);
@@ -777,6 +778,7 @@ describe('DsrStack (demo deployment: platform stores created)', () => {
         Callbacks: 'rate(1 minute)',
         DeadlineMonitor: 'rate(15 minutes)',
         Sweep: 'rate(1 hour)',
+        Watchdog: 'rate(5 minutes)',
       });
     });
 
@@ -1098,7 +1100,7 @@ describe('DsrStack (demo deployment: platform stores created)', () => {
       }
     });
 
-    it('lets the API start both workflows, the sweep resume erasures, and nobody else use Step Functions', () => {
+    it('lets the API start both workflows, the sweep resume erasures, the watchdog re-drive, nobody else', () => {
       const machine = (w: WorkflowName) => ({ Ref: logicalId(stack, stack[`${w}Workflow`].stateMachine) });
       const statesOf = (fn: DsrFunction) =>
         statementsOf(template, logicalId(stack, fn.role)).filter((statement) =>
@@ -1113,6 +1115,21 @@ describe('DsrStack (demo deployment: platform stores created)', () => {
       expect(statesOf(stack.background.sweep)).toEqual([
         expect.objectContaining({ Action: 'states:StartExecution', Resource: machine('erasure') }),
       ]);
+      // The watchdog: start either workflow, and describe their executions (by name), nothing else.
+      const watchdogStates = statesOf(stack.background.watchdog);
+      expect(watchdogStates).toEqual([
+        expect.objectContaining({
+          Action: 'states:StartExecution',
+          Resource: expect.arrayContaining([machine('export'), machine('erasure')]),
+        }),
+        expect.objectContaining({ Action: 'states:DescribeExecution' }),
+      ]);
+      for (const w of ['export', 'erasure'] as const) {
+        const id = logicalId(stack, stack[`${w}Workflow`].stateMachine);
+        expect(JSON.stringify(watchdogStates[1]?.Resource)).toContain(
+          `":execution:",{"Fn::GetAtt":["${id}","Name"]},":*"`,
+        );
+      }
       // ... and the log index backfill its own Distributed Maps' child executions, nothing else.
       const backfill = stack.logIndexBackfillWorkflow.stateMachine;
       const backfillRole = logicalId(stack, backfill.role);
@@ -1132,7 +1149,12 @@ describe('DsrStack (demo deployment: platform stores created)', () => {
         .flatMap(({ roles }) => roles)
         .filter((role) => role !== backfillRole);
       expect(starters.sort()).toEqual(
-        [logicalId(stack, stack.api.function.role), logicalId(stack, stack.background.sweep.role)].sort(),
+        [
+          logicalId(stack, stack.api.function.role),
+          logicalId(stack, stack.background.sweep.role),
+          logicalId(stack, stack.background.watchdog.role),
+          logicalId(stack, stack.background.watchdog.role),
+        ].sort(),
       );
     });
 

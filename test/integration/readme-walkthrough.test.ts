@@ -8,7 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { findFreePort } from '../../local/stores';
+import { groupAlive, npmStartEnv, until } from '../support/process-group';
 
 const ROOT = resolve(__dirname, '..', '..');
 const BEGIN = '<!-- readme-walkthrough:begin';
@@ -28,25 +28,6 @@ let npm: ChildProcess | undefined;
 let bash: ChildProcess | undefined;
 let npmOutput = '';
 
-/** True while any process of npm's process group (npm, node, the JVM, the S3 process) is alive. */
-function groupAlive(pgid: number): boolean {
-  try {
-    process.kill(-pgid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function until(check: () => boolean, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) return false;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return true;
-}
-
 afterAll(async () => {
   // Whatever happened above, nothing this test started outlives it (both run in groups of their own).
   for (const child of [bash, npm]) {
@@ -64,14 +45,7 @@ test('the README walk-through runs by copy and paste against `npm start`, which 
   expect(blocks.length).toBeGreaterThanOrEqual(5);
 
   work = mkdtempSync(join(tmpdir(), 'dsr-readme-'));
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    PORT: String(await findFreePort()),
-    DDB_PORT: String(await findFreePort()),
-    S3_PORT: String(await findFreePort()),
-    SFN_PORT: String(await findFreePort()),
-    DSR_LOCAL_DIR: join(work, 'local'),
-  };
+  const env = await npmStartEnv(join(work, 'local'));
   delete env.LOG_LEVEL;
 
   // Its own process group, so that the check below sees every process it started.

@@ -153,7 +153,7 @@ export async function startHarness(
   const events = new EventLog(table);
   const audit = new AuditLog(table);
   const signer = new LocalSigner(join(dataDir, 'signing'));
-  const workflows = new FakeWorkflows({ requests, events });
+  const workflows = new FakeWorkflows({ requests });
   const deps: ApiDeps = {
     requests,
     events,

@@ -185,6 +185,8 @@ describe('ledger and outstanding work', () => {
   test('run numbers come from execution names', () => {
     expect(runNumberOf('req_abc')).toBe(0);
     expect(runNumberOf('req_abc-r3')).toBe(3);
+    expect(runNumberOf('req_abc-w2')).toBe(0);
+    expect(runNumberOf('req_abc-r3-w1')).toBe(3);
     expect(runNumberOf(undefined)).toBe(0);
   });
 });

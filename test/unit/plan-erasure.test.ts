@@ -69,9 +69,9 @@ function setup(holds: Hold[], jurisdiction = 'KR', service?: string) {
   const asked: string[][] = [];
   const requests = {
     require: async () => record,
-    update: async (_id: string, set: Partial<RequestRecord>, event?: { type: string }) => {
+    update: async (_id: string, set: Partial<RequestRecord>, recorded: readonly { type: string }[] = []) => {
       updates.push(set);
-      if (event) events.push(event.type);
+      events.push(...recorded.map((e) => e.type));
     },
   } as unknown as RequestRepository;
   const deps = {

@@ -29,6 +29,7 @@ function setup(records: RequestRecord[], holds: Hold[] = [], due: DueVaultItem[]
   const destroyed: VaultKey[] = [];
   let remaining = [...due];
   const existing = new Set<string>();
+  const recorded = new Set<string>();
   const starter: ResumeStarter = {
     start: async (name, input) => {
       if (existing.has(name)) return false;
@@ -42,8 +43,12 @@ function setup(records: RequestRecord[], holds: Hold[] = [], due: DueVaultItem[]
       get: async (id: string) => records.find((r) => r.requestId === id),
     } as unknown as RequestRepository,
     events: {
-      append: async (requestId: string, event: Omit<RequestEvent, 'at'>) => {
-        events.push({ requestId, event });
+      // Keyed like the table's EVENTID# markers: a second call with the same id records nothing.
+      appendOnce: async (requestId: string, eventId: string, batch: readonly Omit<RequestEvent, 'at'>[]) => {
+        if (recorded.has(`${requestId}#${eventId}`)) return false;
+        recorded.add(`${requestId}#${eventId}`);
+        events.push(...batch.map((event) => ({ requestId, event })));
+        return true;
       },
     },
     holds: { get: async (id: string) => holds.find((h) => h.holdId === id) },
@@ -146,8 +151,27 @@ test('resumes a request whose next step has come, with asOf = now, as run N+1, r
     ['req_a', 'vault.destroyed', 2],
     ['req_a', 'erasure.resumed', 1],
   ]);
-  // A second sweep before the run moves the request does not start it twice.
+  // A second sweep before the run moves the request does not start it twice, nor record it twice.
   expect((await runSweep(t.deps, NOW)).resumed).toEqual([]);
+  expect(t.events).toHaveLength(2);
+});
+
+test('a start that fails is retried by the next sweep as the same run, its events recorded once', async () => {
+  const r = request('req_a', { nextStepAt: '2031-01-01T00:00:00.000Z' });
+  const t = setup([r]);
+  const start = t.deps.starter.start.bind(t.deps.starter);
+  let failures = 1;
+  t.deps.starter = {
+    start: async (name, input) => {
+      if (failures-- > 0) throw Object.assign(new Error('injected'), { name: 'ServiceUnavailable' });
+      return start(name, input);
+    },
+  };
+  expect((await runSweep(t.deps, NOW)).resumed).toEqual([]);
+  const second = await runSweep(t.deps, NOW);
+  expect(second.resumed).toEqual([{ requestId: 'req_a', run: 1, reasons: ['retention-ended'] }]);
+  expect(t.started.map((s) => s.name)).toEqual(['req_a-r1']);
+  expect(t.events.map((e) => e.event.type)).toEqual(['erasure.resumed']);
 });
 
 test('resumes on a released hold, waits while holds are active, and drops finished requests', async () => {

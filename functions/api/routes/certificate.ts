@@ -12,6 +12,7 @@ import { ApiError, headerOf, json, type ApiEvent, type ApiResult } from '../http
 import { loadRequest, type Caller } from '../request-lookup';
 import { defineRoute, type Route } from '../router';
 import { strictQuery } from '../schemas';
+import { isNoSuchObject } from '../../lib/aws/s3-objects';
 
 export class S3CertificateReader implements CertificateReader {
   constructor(private readonly s3: S3Client) {}
@@ -21,9 +22,7 @@ export class S3CertificateReader implements CertificateReader {
       const out = await this.s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
       return out.Body ? await out.Body.transformToString('utf8') : undefined;
     } catch (error) {
-      const err = error as { name?: string; $metadata?: { httpStatusCode?: number } };
-      if (err.name === 'NoSuchKey' || err.name === 'NotFound' || err.$metadata?.httpStatusCode === 404)
-        return undefined;
+      if (isNoSuchObject(error)) return undefined;
       throw error;
     }
   }

@@ -188,7 +188,7 @@ export interface DownloadFields {
 export async function downloadFields(deps: ApiDeps, record: RequestRecord): Promise<DownloadFields> {
   if (record.type !== 'export' || record.status !== 'completed' || !record.export) return {};
   const { links, archives } = deps.downloads;
-  const link = await ensureLink({ links, archives, events: deps.events }, record.requestId, record.export);
+  const link = await ensureLink({ links, archives }, record.requestId, record.export);
   const status = await currentStatus(deps.downloads, link);
   const view = { ...downloadView(link, links.clock()), status };
   return status === 'active' ? { downloadUrl: await links.urlFor(link), download: view } : { download: view };
@@ -200,17 +200,9 @@ export async function revokeDownload(deps: ApiDeps, caller: Caller, requestId: s
   if (record.type !== 'export' || record.status !== 'completed' || !record.export)
     throw new ApiError(409, 'NO_DOWNLOAD_LINK', 'Only a completed export has a download link');
   // A link not issued yet is issued and revoked at once, so none can be issued after the revocation.
-  await ensureLink(
-    { links: downloads.links, archives: downloads.archives, events: deps.events },
-    requestId,
-    record.export,
-  );
+  await ensureLink({ links: downloads.links, archives: downloads.archives }, requestId, record.export);
   const link = await downloads.links.revoke(requestId);
   if (!link) throw new ApiError(409, 'NO_DOWNLOAD_LINK', 'Only a completed export has a download link');
-  await deps.events.append(requestId, {
-    type: 'download.revoked',
-    detail: { downloads: link.downloads },
-  });
   log.info('download link revoked', { requestId });
   return json(200, { requestId, download: downloadView(link, downloads.links.clock()) });
 }

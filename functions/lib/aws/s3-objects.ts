@@ -34,6 +34,42 @@ export async function* listPages(
   }
 }
 
+/** Whether an S3 error says there is no such object (GetObject's NoSuchKey, HeadObject's NotFound). */
+export function isNoSuchObject(error: unknown): boolean {
+  const err = error as { name?: string; $metadata?: { httpStatusCode?: number } };
+  return err.name === 'NoSuchKey' || err.name === 'NotFound' || err.$metadata?.httpStatusCode === 404;
+}
+
+/** The JSON at `pointer`, or undefined when there is no such object. */
+export async function getJsonIfExists<T>(s3: S3Client, pointer: S3Pointer): Promise<T | undefined> {
+  try {
+    return await getJson<T>(s3, pointer);
+  } catch (error) {
+    if (isNoSuchObject(error)) return undefined;
+    throw error;
+  }
+}
+
+/**
+ * Deletes every object under `prefix` (only those `keep` does not keep), a listing page at a time;
+ * returns how many went. Idempotent.
+ */
+export async function deleteUnder(
+  s3: S3Client,
+  bucket: string,
+  prefix: string,
+  keep: (object: _Object) => boolean = () => false,
+): Promise<number> {
+  let deleted = 0;
+  for await (const page of listPages(s3, bucket, prefix)) {
+    const keys = page.filter((o) => !keep(o)).map((o) => ({ Key: o.Key }));
+    if (keys.length === 0) continue;
+    await s3.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: keys, Quiet: true } }));
+    deleted += keys.length;
+  }
+  return deleted;
+}
+
 export async function putJson(s3: S3Client, pointer: S3Pointer, value: unknown): Promise<void> {
   await s3.send(
     new PutObjectCommand({
@@ -43,19 +79,6 @@ export async function putJson(s3: S3Client, pointer: S3Pointer, value: unknown):
       ContentType: 'application/json',
     }),
   );
-}
-
-/** Deletes every object under `prefix`, page by page; returns how many. Idempotent. */
-export async function deletePrefix(s3: S3Client, bucket: string, prefix: string): Promise<number> {
-  let deleted = 0;
-  for await (const page of listPages(s3, bucket, prefix)) {
-    const keys = page.map((o) => ({ Key: o.Key }));
-    if (keys.length > 0) {
-      await s3.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: keys, Quiet: true } }));
-      deleted += keys.length;
-    }
-  }
-  return deleted;
 }
 
 /** Staging layout: everything of one request lives under its own prefix, removed as a whole. */

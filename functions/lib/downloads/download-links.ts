@@ -12,16 +12,17 @@
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { PassThrough, Readable } from 'node:stream';
-import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { GetObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import yauzl from 'yauzl';
 import { ConfigError, intEnv, requireEnv } from '../runtime/config';
 import type { ExportArchive } from '../requests/records';
-import type { EventLog } from '../requests/event-log';
-import type { RequestTable } from '../requests/request-table';
+import { eventItem } from '../requests/event-log';
+import { cancellationCodes, readItem, type RequestTable } from '../requests/request-table';
 import { isRequestId } from '../requests/request-id';
 import { keyedHasherFromEnv, type SubjectHasher } from '../crypto/subject-hash';
+import { isNoSuchObject } from '../aws/s3-objects';
 
 /** Longest life of a presigned archive URL: minutes, never the link's days. */
 const MAX_PRESIGN_SECONDS = 900;
@@ -168,7 +169,7 @@ export class DownloadLinks {
 
   /**
    * The link of a completed export, issued on first call (idempotent: concurrent callers get the same
-   * link). The expiry counts from issue.
+   * link), with its `download.link_issued` event in the same transaction. The expiry counts from issue.
    */
   async ensure(
     requestId: string,
@@ -190,18 +191,35 @@ export class DownloadLinks {
       archive: { bucket: archive.bucket, key: archive.key },
       summary: await summarize(),
     };
+    const TableName = this.table.tableName;
     try {
       await this.table.doc.send(
-        new PutCommand({
-          TableName: this.table.tableName,
-          // `kind` without `createdAt` keeps link items out of the byKind index, which lists requests.
-          Item: { ...this.key(requestId), kind: 'download-link', ...link },
-          ConditionExpression: 'attribute_not_exists(pk)',
+        new TransactWriteCommand({
+          TransactItems: [
+            {
+              Put: {
+                TableName,
+                // `kind` without `createdAt` keeps link items out of the byKind index, which lists requests.
+                Item: { ...this.key(requestId), kind: 'download-link', ...link },
+                ConditionExpression: 'attribute_not_exists(pk)',
+              },
+            },
+            {
+              Put: {
+                TableName,
+                Item: eventItem(
+                  requestId,
+                  { type: 'download.link_issued', detail: { maxDownloads: link.maxDownloads } },
+                  link.issuedAt,
+                ),
+              },
+            },
+          ],
         }),
       );
       return { link, issued: true };
     } catch (error) {
-      if ((error as { name?: string }).name !== 'ConditionalCheckFailedException') throw error;
+      if (cancellationCodes(error)?.[0] !== 'ConditionalCheckFailed') throw error;
       const raced = await this.get(requestId);
       if (!raced) throw error;
       return { link: raced, issued: false };
@@ -250,7 +268,10 @@ export class DownloadLinks {
     }
   }
 
-  /** Revokes the request's link; false when it has none. Revoking twice keeps the first time. */
+  /**
+   * Revokes the request's link, with its `download.revoked` event in the same transaction; undefined
+   * when it has none. Revoking twice keeps the first time and records one event.
+   */
   async revoke(requestId: string): Promise<DownloadLink | undefined> {
     return revokeLink(this.table, requestId);
   }
@@ -282,27 +303,52 @@ export class DownloadLinks {
 }
 
 /**
- * Revokes a request's link (undefined when it has none; revoking twice keeps the first time). Needs no
- * MAC key: an erasure revokes the links of the person's exports with it.
+ * Revokes a request's link, with its `download.revoked` event in the same transaction; undefined when it
+ * has none. Revoking twice keeps the first time and records one event. Needs no MAC key: an erasure
+ * revokes the links of the person's exports with it.
  */
 export async function revokeLink(table: RequestTable, requestId: string): Promise<DownloadLink | undefined> {
+  const Key = { pk: `REQ#${requestId}`, sk: LINK_SK };
+  const read = async (): Promise<DownloadLink | undefined> => {
+    const item = await readItem(table, Key);
+    if (!item) return undefined;
+    const { pk: _pk, sk: _sk, kind: _kind, ...link } = item;
+    return link as unknown as DownloadLink;
+  };
+  const current = await read();
+  if (!current || current.revokedAt) return current;
+  const iso = table.clock().toISOString();
   try {
-    const out = await table.doc.send(
-      new UpdateCommand({
-        TableName: table.tableName,
-        Key: { pk: `REQ#${requestId}`, sk: LINK_SK },
-        UpdateExpression: 'SET revokedAt = if_not_exists(revokedAt, :now)',
-        ConditionExpression: 'attribute_exists(pk)',
-        ExpressionAttributeValues: { ':now': table.clock().toISOString() },
-        ReturnValues: 'ALL_NEW',
+    await table.doc.send(
+      new TransactWriteCommand({
+        TransactItems: [
+          {
+            Update: {
+              TableName: table.tableName,
+              Key,
+              UpdateExpression: 'SET revokedAt = :now',
+              ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(revokedAt)',
+              ExpressionAttributeValues: { ':now': iso },
+            },
+          },
+          {
+            Put: {
+              TableName: table.tableName,
+              Item: eventItem(
+                requestId,
+                { type: 'download.revoked', detail: { downloads: current.downloads } },
+                iso,
+              ),
+            },
+          },
+        ],
       }),
     );
-    const { pk: _pk, sk: _sk, kind: _kind, ...link } = out.Attributes ?? {};
-    return link as DownloadLink;
   } catch (error) {
-    if ((error as { name?: string }).name === 'ConditionalCheckFailedException') return undefined;
-    throw error;
+    if (!cancellationCodes(error)) throw error;
+    // Revoked concurrently: that call recorded the event.
   }
+  return read();
 }
 
 /** What callers of the request API see about the link. */
@@ -346,9 +392,7 @@ export class S3ArchiveAccess implements ArchiveAccess {
       await this.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
       return true;
     } catch (error) {
-      const err = error as { name?: string; $metadata?: { httpStatusCode?: number } };
-      if (err.name === 'NotFound' || err.name === 'NoSuchKey' || err.$metadata?.httpStatusCode === 404)
-        return false;
+      if (isNoSuchObject(error)) return false;
       throw error;
     }
   }
@@ -382,26 +426,14 @@ export class S3ArchiveAccess implements ArchiveAccess {
 
 /**
  * The request's download link, issued on first call, whoever asks first (the workflow's notify task or
- * a view of the request), with its `download.link_issued` event recorded by whichever call issued it.
+ * a view of the request); whichever call issues it records its `download.link_issued` event with it.
  */
 export async function ensureLink(
-  deps: {
-    links: DownloadLinks;
-    archives: ArchiveAccess;
-    events: Pick<EventLog, 'append'>;
-  },
+  deps: { links: DownloadLinks; archives: ArchiveAccess },
   requestId: string,
   archive: ExportArchive,
 ): Promise<DownloadLink> {
-  const { link, issued } = await deps.links.ensure(requestId, archive, () =>
-    deps.archives.summarize(archive),
-  );
-  if (issued) {
-    await deps.events.append(requestId, {
-      type: 'download.link_issued',
-      detail: { maxDownloads: link.maxDownloads },
-    });
-  }
+  const { link } = await deps.links.ensure(requestId, archive, () => deps.archives.summarize(archive));
   return link;
 }
 

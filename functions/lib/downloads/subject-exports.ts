@@ -6,7 +6,7 @@
  */
 import { DeleteObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { queryPages } from '../aws/dynamo-paging';
-import { deletePrefix, stagingKeys } from '../aws/s3-objects';
+import { deleteUnder, stagingKeys } from '../aws/s3-objects';
 import type { EventLog } from '../requests/event-log';
 import type { RequestRepository } from '../requests/requests';
 import type { RequestTable } from '../requests/request-table';
@@ -59,7 +59,7 @@ export async function withdrawSubjectExports(
     if (record.export) {
       await deps.s3.send(new DeleteObjectCommand({ Bucket: record.export.bucket, Key: record.export.key }));
     }
-    await deletePrefix(deps.s3, deps.stagingBucket, stagingKeys.prefix(exportId));
+    await deleteUnder(deps.s3, deps.stagingBucket, stagingKeys.prefix(exportId));
     await deps.events.append(exportId, {
       type: 'export.withdrawn',
       detail: { reason: 'subject_erased', erasureRequestId },

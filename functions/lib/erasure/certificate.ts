@@ -140,9 +140,11 @@ export interface ErasureRequestFields {
   heldBy: string[];
 }
 
-/** 0 for `<requestId>`, N for `<requestId>-r<N>`. */
+/**
+ * 0 for `<requestId>`, N for `<requestId>-r<N>`; a re-drive by the watchdog (`…-w<K>`) is the same run.
+ */
 export function runNumberOf(executionName: string | undefined): number {
-  const m = /-r(\d{1,6})$/.exec(executionName ?? '');
+  const m = /-r(\d{1,6})(?:-w\d{1,3})?$/.exec(executionName ?? '');
   return m?.[1] ? Number(m[1]) : 0;
 }
 

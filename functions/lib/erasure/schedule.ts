@@ -22,9 +22,10 @@ const pendingKey = (requestId: string) => ({ pk: `ERASURE_PENDING#${requestId}`,
 export class ErasureSchedule {
   constructor(private readonly table: RequestTable) {}
 
-  async put(item: PendingErasure): Promise<void> {
-    await this.table.doc.send(
-      new PutCommand({
+  /** The Put that schedules `item`, to commit inside the transaction that records the run's outcome. */
+  putItem(item: PendingErasure): { Put: { TableName: string; Item: Record<string, unknown> } } {
+    return {
+      Put: {
         TableName: this.table.tableName,
         Item: {
           ...pendingKey(item.requestId),
@@ -32,14 +33,21 @@ export class ErasureSchedule {
           createdAt: `${item.nextStepAt ?? NO_DATE}#${item.requestId}`,
           ...item,
         },
-      }),
-    );
+      },
+    };
+  }
+
+  /** The Delete that takes a request off the schedule, likewise. */
+  removeItem(requestId: string): { Delete: { TableName: string; Key: Record<string, string> } } {
+    return { Delete: { TableName: this.table.tableName, Key: pendingKey(requestId) } };
+  }
+
+  async put(item: PendingErasure): Promise<void> {
+    await this.table.doc.send(new PutCommand(this.putItem(item).Put));
   }
 
   async remove(requestId: string): Promise<void> {
-    await this.table.doc.send(
-      new DeleteCommand({ TableName: this.table.tableName, Key: pendingKey(requestId) }),
-    );
+    await this.table.doc.send(new DeleteCommand(this.removeItem(requestId).Delete));
   }
 
   /** Every pending erasure, by next step (those waiting only for holds last). */

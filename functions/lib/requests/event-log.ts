@@ -3,10 +3,10 @@
  * kind `event`), read back in time order. A change that records an event together with what it
  * changes puts `eventItem` in its own transaction; `append` records one on its own.
  */
-import { PutCommand } from '@aws-sdk/lib-dynamodb';
+import { PutCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { randomUUID } from 'node:crypto';
 import { requestPartition } from './records';
-import { requestItemsUnder, type RequestTable } from './request-table';
+import { cancellationCodes, requestItemsUnder, type RequestTable } from './request-table';
 
 export interface RequestEvent {
   at: string;
@@ -28,6 +28,23 @@ export function eventItem(
   return { pk: requestPartition(requestId), sk, kind: 'event', at, type: event.type, detail: event.detail };
 }
 
+/**
+ * The items recording `event` once under a deterministic `eventId`: a marker (`sk = EVENTID#<id>`) put
+ * only if absent, and the event. In a transaction, a retry that finds the marker cancels the whole
+ * transaction instead of recording the event twice (the caller treats that as "already done").
+ */
+export function onceEventItems(
+  requestId: string,
+  eventId: string,
+  event: Omit<RequestEvent, 'at'>,
+  at: string,
+): { marker: Record<string, unknown>; event: Record<string, unknown> } {
+  return {
+    marker: { pk: requestPartition(requestId), sk: `EVENTID#${eventId}`, at },
+    event: eventItem(requestId, event, at),
+  };
+}
+
 export class EventLog {
   constructor(private readonly table: RequestTable) {}
 
@@ -41,6 +58,37 @@ export class EventLog {
         ConditionExpression: 'attribute_not_exists(pk)',
       }),
     );
+  }
+
+  /**
+   * Records `events` in one transaction unless `eventId` was recorded before (a retried step, the next
+   * sweep): true when recorded now, false when they were already there.
+   */
+  async appendOnce(
+    requestId: string,
+    eventId: string,
+    events: readonly Omit<RequestEvent, 'at'>[],
+  ): Promise<boolean> {
+    const at = this.table.clock().toISOString();
+    const TableName = this.table.tableName;
+    const [first, ...rest] = events;
+    if (!first) return false;
+    const { marker, event } = onceEventItems(requestId, eventId, first, at);
+    try {
+      await this.table.doc.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            { Put: { TableName, Item: marker, ConditionExpression: 'attribute_not_exists(pk)' } },
+            { Put: { TableName, Item: event } },
+            ...rest.map((e) => ({ Put: { TableName, Item: eventItem(requestId, e, at) } })),
+          ],
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (cancellationCodes(error)?.[0] === 'ConditionalCheckFailed') return false;
+      throw error;
+    }
   }
 
   /** A request's events, oldest first. */

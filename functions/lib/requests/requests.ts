@@ -3,7 +3,7 @@
  * record, first event, callbacks and audit record in one transaction), reading and listing it, moving
  * it from status to status, extending its deadline and recording what its workflow found.
  */
-import { QueryCommand, TransactWriteCommand, UpdateCommand, paginateQuery } from '@aws-sdk/lib-dynamodb';
+import { QueryCommand, TransactWriteCommand, paginateQuery } from '@aws-sdk/lib-dynamodb';
 import { randomUUID } from 'node:crypto';
 import { auditItem, type AuditEntry } from '../audit/audit-log';
 import { NotFoundError, TransientError } from '../runtime/errors';
@@ -25,12 +25,12 @@ import {
   type RequestStatus,
   type RequestType,
   type Requester,
+  type RequestFailure,
   type SubjectInput,
 } from './records';
 import {
   auditExpiry,
   cancellationCodes,
-  isConditionFailure,
   readItem,
   REQUESTS_TTL_ATTRIBUTE,
   serviceFilter,
@@ -285,6 +285,16 @@ export class RequestRepository {
       event?: Omit<RequestEvent, 'at'>;
       /** Attributes removed in the same update (e.g. resolvedSubject at completion). */
       remove?: readonly string[];
+      /**
+       * Side records committed in the same transaction (the erasure schedule's item): a retried step
+       * then finds the change and its records, or neither.
+       */
+      sideItems?: readonly Record<string, unknown>[];
+      /**
+       * Stop counting the open-request lock towards the overdue alarm (a partially completed erasure),
+       * in the same transaction.
+       */
+      clearOpenDeadline?: boolean;
     } = {},
   ): Promise<boolean> {
     for (let attempt = 0; attempt < 8; attempt++) {
@@ -360,6 +370,23 @@ export class RequestRepository {
             Item: eventItem(requestId, options.event, iso),
           },
         });
+      }
+      items.push(...(options.sideItems ?? []));
+      if (options.clearOpenDeadline && !terminal) {
+        // Only this request's own lock (one from before locks existed may be absent).
+        const lockKey = openKey(current.type, current.subjectHash, current.service);
+        const lock = await readItem(this.table, lockKey);
+        if (lock?.requestId === requestId) {
+          items.push({
+            Update: {
+              TableName: this.table.tableName,
+              Key: lockKey,
+              UpdateExpression: 'REMOVE dueAt',
+              ConditionExpression: 'requestId = :id',
+              ExpressionAttributeValues: { ':id': requestId },
+            },
+          });
+        }
       }
       if (terminal) {
         // A request opened before services were recorded may have had its service set since: its lock
@@ -545,6 +572,36 @@ export class RequestRepository {
     return { records, lastKey: startKey as Record<string, string> | undefined };
   }
 
+  /**
+   * Records the request failed with `failure`, and its `request.failed` event, in one transaction: the
+   * one failure path, whether the workflow's RecordFailure or the watchdog gets there.
+   */
+  fail(requestId: string, failure: RequestFailure, actor?: string): Promise<boolean> {
+    return this.transition(
+      requestId,
+      'failed',
+      { failure },
+      { actor, event: { type: 'request.failed', detail: { ...failure } } },
+    );
+  }
+
+  /** Every request not finished yet (received, in progress, partially completed), from its lock. */
+  async openRequestIds(): Promise<string[]> {
+    const ids: string[] = [];
+    const pages = paginateQuery(
+      { client: this.table.doc },
+      {
+        TableName: this.table.tableName,
+        IndexName: 'byKind',
+        KeyConditionExpression: '#kind = :kind',
+        ExpressionAttributeNames: { '#kind': 'kind' },
+        ExpressionAttributeValues: { ':kind': OPEN_KIND },
+      },
+    );
+    for await (const page of pages) for (const item of page.Items ?? []) ids.push(String(item.requestId));
+    return ids;
+  }
+
   /** How many open requests are past their deadline (reads only the open-request locks). */
   async countOverdue(now: Date): Promise<number> {
     let count = 0;
@@ -566,12 +623,12 @@ export class RequestRepository {
 
   /**
    * Sets attributes of an existing request without a status change (the erasure's plan, runs,
-   * processors' answers, the resolved subject), optionally with an event in the same transaction.
+   * processors' answers, the resolved subject), optionally with events in the same transaction.
    */
   async update(
     requestId: string,
     set: Partial<ErasureRequestFields & Pick<RequestRecord, 'resolvedSubject' | 'accountHash' | 'service'>>,
-    event?: Omit<RequestEvent, 'at'>,
+    events?: Omit<RequestEvent, 'at'> | readonly Omit<RequestEvent, 'at'>[],
   ): Promise<void> {
     const names: Record<string, string> = { '#updatedAt': 'updatedAt' };
     const values: Record<string, unknown> = { ':now': this.table.clock().toISOString() };
@@ -594,36 +651,14 @@ export class RequestRepository {
         },
       },
     ];
-    if (event) {
+    for (const event of events === undefined ? [] : Array.isArray(events) ? events : [events]) {
       items.push({
         Put: {
           TableName: this.table.tableName,
-          Item: eventItem(requestId, event, String(values[':now'])),
+          Item: eventItem(requestId, event as Omit<RequestEvent, 'at'>, String(values[':now'])),
         },
       });
     }
     await this.table.doc.send(new TransactWriteCommand({ TransactItems: items as never }));
-  }
-
-  /**
-   * A partially completed erasure keeps its open-request lock (a second erasure for the subject
-   * finds it) but no longer counts towards the overdue alarm: what is left waits for a hold or a statute.
-   */
-  async clearOpenDeadline(
-    record: Pick<RequestRecord, 'requestId' | 'type' | 'subjectHash' | 'service'>,
-  ): Promise<void> {
-    try {
-      await this.table.doc.send(
-        new UpdateCommand({
-          TableName: this.table.tableName,
-          Key: openKey(record.type, record.subjectHash, record.service),
-          UpdateExpression: 'REMOVE dueAt',
-          ConditionExpression: 'requestId = :id',
-          ExpressionAttributeValues: { ':id': record.requestId },
-        }),
-      );
-    } catch (error) {
-      if (!isConditionFailure(error)) throw error;
-    }
   }
 }
