@@ -16,7 +16,12 @@ import { groupAlive, npmStartEnv, until } from '../support/process-group';
 import { startTestStack } from '../support/local-stack';
 
 const ROOT = resolve(__dirname, '..', '..');
-type RequestBody = { type: 'export' | 'erasure'; subject: { userId: string }; jurisdiction?: string };
+type RequestBody = {
+  type: 'export' | 'erasure';
+  service: 'klub-outside';
+  subject: { userId: string };
+  jurisdiction?: string;
+};
 /**
  * Two waves, each killed mid-way: exports, then erasures. An export running beside an erasure of someone
  * in the same chat rooms may see their data before or after it goes, so the waves do not overlap (in
@@ -25,13 +30,14 @@ type RequestBody = { type: 'export' | 'erasure'; subject: { userId: string }; ju
 const WAVES: RequestBody[][] = [
   ['u-alice', 'u-bob', 'u-carol', 'u-dave', 'u-minnie', 'u-frank'].map((userId) => ({
     type: 'export' as const,
+    service: 'klub-outside' as const,
     subject: { userId },
   })),
   [
-    { type: 'erasure', subject: { userId: 'u-carol' }, jurisdiction: 'KR' },
-    { type: 'erasure', subject: { userId: 'u-dave' }, jurisdiction: 'DE' },
-    { type: 'erasure', subject: { userId: 'u-frank' }, jurisdiction: 'KR' },
-    { type: 'erasure', subject: { userId: 'u-minnie' } },
+    { type: 'erasure', service: 'klub-outside', subject: { userId: 'u-carol' }, jurisdiction: 'KR' },
+    { type: 'erasure', service: 'klub-outside', subject: { userId: 'u-dave' }, jurisdiction: 'DE' },
+    { type: 'erasure', service: 'klub-outside', subject: { userId: 'u-frank' }, jurisdiction: 'KR' },
+    { type: 'erasure', service: 'klub-outside', subject: { userId: 'u-minnie' } },
   ],
 ];
 const SETTLED = ['completed', 'partially_completed', 'failed', 'cancelled'];
