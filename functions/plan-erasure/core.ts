@@ -8,7 +8,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { planningJurisdiction } from '../lib/erasure/policy';
 import { buildPlan } from '../lib/erasure/planner';
 import type { ErasurePlan, Inventory, Policy } from '../lib/erasure/types';
-import { processorIdsOf, serviceProfile } from '../lib/services/profiles';
+import { heldStores, processorIdsOf, serviceProfile } from '../lib/services/profiles';
 import { runNumberOf, type ErasureRun } from '../lib/erasure/certificate';
 import type { StagedSubject } from '../lib/connectors/contract';
 import { ContractError } from '../lib/runtime/errors';
@@ -58,7 +58,15 @@ export async function planErasure(deps: PlanDeps, input: PlanTaskInput): Promise
   // Every identifier of the subject, and the one the request named (an unknown subject has no set).
   const hashes = [request.subjectHash, ...(await identifierHashesOf(deps.hasher, subject.identifiers))];
   const holds = await deps.holds.activeFor(hashes);
-  const inventory: Inventory = await loadInventories(deps.s3, deps.stagingBucket, input.requestId, 'plan');
+  const profile = serviceProfile(subject.service ?? request.service);
+  // Only the stores the service keeps were inventoried (resolve-subject lists no other).
+  const inventory: Inventory = await loadInventories(
+    deps.s3,
+    deps.stagingBucket,
+    input.requestId,
+    'plan',
+    heldStores(profile),
+  );
 
   const accountDeletedAt = request.accountDeletedAt ? new Date(request.accountDeletedAt) : now;
   const plan: ErasurePlan = buildPlan({
@@ -68,7 +76,7 @@ export async function planErasure(deps: PlanDeps, input: PlanTaskInput): Promise
     holds: holds.map(toHoldScope),
     now,
     accountDeletedAt,
-    processorIds: processorIdsOf(serviceProfile(subject.service ?? request.service)),
+    processorIds: processorIdsOf(profile),
   });
   await putJson(deps.s3, { bucket: deps.stagingBucket, key: stagingKeys.plan(input.requestId) }, plan);
 
