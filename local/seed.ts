@@ -4,10 +4,11 @@
  */
 import { BatchWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { platformStores } from '../config/data-map';
+import { platformStores, serviceStores } from '../config/data-map';
 import {
   DEMO_REFERENCE_DATE,
   buildDemoData,
+  buildServiceDemoData,
   describeDemoData,
   logObjectBody,
   type DemoFixture,
@@ -96,10 +97,77 @@ export async function putObject(s3: S3Client, object: DemoObject): Promise<void>
   );
 }
 
-/** Seeds the demo users into every platform store and returns what was written, per user and store. */
+/** A service's seed targets: its own stores where the data map gives it some, else the shared ones. */
+export function serviceSeedTargets(service: string, shared: SeedTargets): SeedTargets {
+  const own = serviceStores[service] ?? {};
+  return {
+    ...shared,
+    ...(own.accountsTable ? { accountsTable: own.accountsTable } : {}),
+    ...(own.paymentsTable ? { paymentsTable: own.paymentsTable } : {}),
+    ...(own.chatRoomsTable ? { chatRoomsTable: own.chatRoomsTable } : {}),
+    ...(own.chatMessagesTable ? { chatMessagesTable: own.chatMessagesTable } : {}),
+    ...(own.marketingTable ? { marketingTable: own.marketingTable } : {}),
+  };
+}
+
+/**
+ * Seeds the users of each service (seed-data.ts buildServiceDemoData) into their service's stores: an
+ * item follows its account's service (a room, its members'), so METALIVE's land in `metalive-*`.
+ */
+async function seedServiceUsers(clients: SeedClients, shared: SeedTargets, referenceDate: string) {
+  const data = buildServiceDemoData(referenceDate);
+  const serviceOf = new Map(data.accounts.map((a) => [a.userId, a.service ?? '']));
+  const records = (items: readonly object[]) => items as readonly Record<string, unknown>[];
+  for (const service of new Set(serviceOf.values())) {
+    const targets = serviceSeedTargets(service, shared);
+    const mine = (userId: string) => serviceOf.get(userId) === service;
+    await Promise.all([
+      batchPut(clients.doc, targets.accountsTable, records(data.accounts.filter((a) => mine(a.userId)))),
+      batchPut(clients.doc, targets.paymentsTable, records(data.payments.filter((p) => mine(p.userId)))),
+      batchPut(
+        clients.doc,
+        targets.chatRoomsTable,
+        records(data.rooms.filter((r) => [...r.members].some(mine))),
+      ),
+      batchPut(
+        clients.doc,
+        targets.chatMessagesTable,
+        records(data.messages.filter((m) => mine(m.senderId))),
+      ),
+      batchPut(
+        clients.doc,
+        targets.marketingTable,
+        records(data.marketingEvents.filter((e) => mine(e.userId))),
+      ),
+    ]);
+  }
+  await Promise.all([
+    forEachLimit(data.mediaObjects, 8, (object) =>
+      putObject(clients.s3, { ...object, bucket: shared.mediaBucket }),
+    ),
+    forEachLimit(data.logObjects, 8, (object) =>
+      putObject(clients.s3, {
+        bucket: shared.logsBucket,
+        key: object.key,
+        body: logObjectBody(object),
+        contentType: 'application/gzip',
+      }),
+    ),
+  ]);
+}
+
+/**
+ * Seeds the demo users into every platform store, and the users of each service into their service's
+ * stores; returns what was written for the demo users, per user and store.
+ */
 export async function seedDemoData(
   clients: SeedClients,
-  options: { referenceDate?: string; targets?: Partial<SeedTargets> } = {},
+  options: {
+    referenceDate?: string;
+    targets?: Partial<SeedTargets>;
+    /** Also the users of each service (default): off where a test counts a store's every item. */
+    serviceUsers?: boolean;
+  } = {},
 ): Promise<SeedSummary> {
   const started = Date.now();
   const targets = { ...DEFAULT_SEED_TARGETS, ...options.targets };
@@ -125,5 +193,7 @@ export async function seedDemoData(
       }),
     ),
   ]);
+  if (options.serviceUsers !== false)
+    await seedServiceUsers(clients, targets, options.referenceDate ?? DEMO_REFERENCE_DATE);
   return { ...describeDemoData(data), elapsedMs: Date.now() - started };
 }

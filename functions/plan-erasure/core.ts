@@ -60,12 +60,13 @@ export async function planErasure(deps: PlanDeps, input: PlanTaskInput): Promise
   const holds = await deps.holds.activeFor(hashes);
   const profile = serviceProfile(subject.service ?? request.service);
   // Only the stores the service keeps were inventoried (resolve-subject lists no other).
+  const stores = heldStores(profile);
   const inventory: Inventory = await loadInventories(
     deps.s3,
     deps.stagingBucket,
     input.requestId,
     'plan',
-    heldStores(profile),
+    stores,
   );
 
   const accountDeletedAt = request.accountDeletedAt ? new Date(request.accountDeletedAt) : now;
@@ -77,6 +78,7 @@ export async function planErasure(deps: PlanDeps, input: PlanTaskInput): Promise
     now,
     accountDeletedAt,
     processorIds: processorIdsOf(profile),
+    stores,
   });
   await putJson(deps.s3, { bucket: deps.stagingBucket, key: stagingKeys.plan(input.requestId) }, plan);
 
