@@ -246,6 +246,8 @@ describe('the stream handler is idempotent', () => {
     images: { old?: Image; new?: Image },
   ): DynamoDBRecord => ({
     eventName,
+    // As Lambda's event source mapping names it: the accounts table's stream.
+    eventSourceARN: `arn:aws:dynamodb:us-east-1:000000000000:table/${ACCOUNTS}/stream/2026-11-01T00:00:00.000`,
     dynamodb: {
       Keys: marshall({ userId }) as never,
       SequenceNumber: sequenceNumber,
