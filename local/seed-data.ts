@@ -1407,15 +1407,8 @@ export const TWO_SERVICE_EMAIL = 'haruto.ito@example.jp';
 /** A family tablet the Cluster user and the Audiostock user (the same person, to each service another) use. */
 export const TWO_SERVICE_DEVICE = 'dev-ito-family-ipad';
 
-export interface ServiceDemoData {
-  accounts: AccountItem[];
-  payments: PaymentItem[];
-  rooms: ChatRoomItem[];
-  messages: ChatMessageItem[];
-  marketingEvents: MarketingEventItem[];
-  mediaObjects: DemoObject[];
-  logObjects: LogObject[];
-}
+/** The same stores' content as the demo data set's. */
+export type ServiceDemoData = Omit<DemoData, 'referenceDate'>;
 
 export function buildServiceDemoData(referenceDate: string = DEMO_REFERENCE_DATE): ServiceDemoData {
   const clock = clockAt(referenceDate);

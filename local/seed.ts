@@ -11,6 +11,7 @@ import {
   buildServiceDemoData,
   describeDemoData,
   logObjectBody,
+  type DemoData,
   type DemoFixture,
   type DemoObject,
 } from './seed-data';
@@ -110,50 +111,52 @@ export function serviceSeedTargets(service: string, shared: SeedTargets): SeedTa
   };
 }
 
-/**
- * Seeds the users of each service (seed-data.ts buildServiceDemoData) into their service's stores: an
- * item follows its account's service (a room, its members'), so METALIVE's land in `metalive-*`.
- */
-async function seedServiceUsers(clients: SeedClients, shared: SeedTargets, referenceDate: string) {
-  const data = buildServiceDemoData(referenceDate);
-  const serviceOf = new Map(data.accounts.map((a) => [a.userId, a.service ?? '']));
-  const records = (items: readonly object[]) => items as readonly Record<string, unknown>[];
-  for (const service of new Set(serviceOf.values())) {
-    const targets = serviceSeedTargets(service, shared);
-    const mine = (userId: string) => serviceOf.get(userId) === service;
-    await Promise.all([
-      batchPut(clients.doc, targets.accountsTable, records(data.accounts.filter((a) => mine(a.userId)))),
-      batchPut(clients.doc, targets.paymentsTable, records(data.payments.filter((p) => mine(p.userId)))),
-      batchPut(
-        clients.doc,
-        targets.chatRoomsTable,
-        records(data.rooms.filter((r) => [...r.members].some(mine))),
-      ),
-      batchPut(
-        clients.doc,
-        targets.chatMessagesTable,
-        records(data.messages.filter((m) => mine(m.senderId))),
-      ),
-      batchPut(
-        clients.doc,
-        targets.marketingTable,
-        records(data.marketingEvents.filter((e) => mine(e.userId))),
-      ),
-    ]);
-  }
+/** Items and objects of the stores' shapes, any of them, to write into one set of stores. */
+type StoreContent = Partial<Omit<DemoData, 'referenceDate'>>;
+
+/** Writes each kind of item or object into its store of `targets`. */
+async function writeContent(clients: SeedClients, targets: SeedTargets, content: StoreContent) {
+  // Item shapes are plain records as far as the document client is concerned.
+  const records = (items: readonly object[] = []) => items as readonly Record<string, unknown>[];
   await Promise.all([
-    forEachLimit(data.mediaObjects, 8, (object) =>
-      putObject(clients.s3, { ...object, bucket: shared.mediaBucket }),
+    batchPut(clients.doc, targets.accountsTable, records(content.accounts)),
+    batchPut(clients.doc, targets.paymentsTable, records(content.payments)),
+    batchPut(clients.doc, targets.chatRoomsTable, records(content.rooms)),
+    batchPut(clients.doc, targets.chatMessagesTable, records(content.messages)),
+    batchPut(clients.doc, targets.marketingTable, records(content.marketingEvents)),
+    forEachLimit(content.mediaObjects ?? [], 8, (object) =>
+      putObject(clients.s3, { ...object, bucket: targets.mediaBucket }),
     ),
-    forEachLimit(data.logObjects, 8, (object) =>
+    forEachLimit(content.logObjects ?? [], 8, (object) =>
       putObject(clients.s3, {
-        bucket: shared.logsBucket,
+        bucket: targets.logsBucket,
         key: object.key,
         body: logObjectBody(object),
         contentType: 'application/gzip',
       }),
     ),
   ]);
+}
+
+/**
+ * Seeds the users of each service (seed-data.ts buildServiceDemoData) into their service's stores: an
+ * item follows its account's service (a room, its members'), so METALIVE's land in `metalive-*`; media
+ * and logs go to the shared buckets.
+ */
+async function seedServiceUsers(clients: SeedClients, shared: SeedTargets, referenceDate: string) {
+  const data = buildServiceDemoData(referenceDate);
+  const serviceOf = new Map(data.accounts.map((a) => [a.userId, a.service ?? '']));
+  for (const service of new Set(serviceOf.values())) {
+    const mine = (userId: string) => serviceOf.get(userId) === service;
+    await writeContent(clients, serviceSeedTargets(service, shared), {
+      accounts: data.accounts.filter((a) => mine(a.userId)),
+      payments: data.payments.filter((p) => mine(p.userId)),
+      rooms: data.rooms.filter((r) => [...r.members].some(mine)),
+      messages: data.messages.filter((m) => mine(m.senderId)),
+      marketingEvents: data.marketingEvents.filter((e) => mine(e.userId)),
+    });
+  }
+  await writeContent(clients, shared, { mediaObjects: data.mediaObjects, logObjects: data.logObjects });
 }
 
 /**
@@ -172,27 +175,7 @@ export async function seedDemoData(
   const started = Date.now();
   const targets = { ...DEFAULT_SEED_TARGETS, ...options.targets };
   const data = buildDemoData(options.referenceDate ?? DEMO_REFERENCE_DATE);
-  // Item shapes are plain records as far as the document client is concerned.
-  const records = (items: readonly object[]) => items as readonly Record<string, unknown>[];
-
-  await Promise.all([
-    batchPut(clients.doc, targets.accountsTable, records(data.accounts)),
-    batchPut(clients.doc, targets.paymentsTable, records(data.payments)),
-    batchPut(clients.doc, targets.chatRoomsTable, records(data.rooms)),
-    batchPut(clients.doc, targets.chatMessagesTable, records(data.messages)),
-    batchPut(clients.doc, targets.marketingTable, records(data.marketingEvents)),
-    forEachLimit(data.mediaObjects, 8, (object) =>
-      putObject(clients.s3, { ...object, bucket: targets.mediaBucket }),
-    ),
-    forEachLimit(data.logObjects, 8, (object) =>
-      putObject(clients.s3, {
-        bucket: targets.logsBucket,
-        key: object.key,
-        body: logObjectBody(object),
-        contentType: 'application/gzip',
-      }),
-    ),
-  ]);
+  await writeContent(clients, targets, data);
   if (options.serviceUsers !== false)
     await seedServiceUsers(clients, targets, options.referenceDate ?? DEMO_REFERENCE_DATE);
   return { ...describeDemoData(data), elapsedMs: Date.now() - started };
