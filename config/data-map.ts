@@ -241,7 +241,10 @@ export function serviceStoresEnv(
       Object.entries(stores).map(([service, own]) => [
         service,
         Object.fromEntries(
-          (Object.entries(own) as [ServiceOwnResource, string][]).map(([resource, name]) => [ENV[resource], name]),
+          (Object.entries(own) as [ServiceOwnResource, string][]).map(([resource, name]) => [
+            ENV[resource],
+            name,
+          ]),
         ),
       ]),
     ),

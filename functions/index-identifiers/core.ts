@@ -44,7 +44,10 @@ export interface IndexerDeps {
 }
 
 /** The table a stream record comes from, named by its stream's ARN (`...:table/<name>/stream/<label>`). */
-export function tableOfRecord(deps: Pick<IndexerDeps, 'accountsTables'>, record: DynamoDBRecord): IndexedAccountsTable {
+export function tableOfRecord(
+  deps: Pick<IndexerDeps, 'accountsTables'>,
+  record: DynamoDBRecord,
+): IndexedAccountsTable {
   const name = /:table\/([^/]+)\/stream\//.exec(record.eventSourceARN ?? '')?.[1];
   const table = deps.accountsTables.find((t) => t.tableName === name);
   if (!table) throw new ConfigError('A stream record comes from an accounts table the indexer does not know');
@@ -114,8 +117,20 @@ export function changesOf(record: DynamoDBRecord, table: IndexedAccountsTable): 
   }
   const gone = before.filter((e) => !afterKeys.has(e.key));
   return [
-    ...after.map(({ service, identifier }) => ({ userId, service, identifier, linked: true, sequenceNumber })),
-    ...gone.map(({ service, identifier }) => ({ userId, service, identifier, linked: false, sequenceNumber })),
+    ...after.map(({ service, identifier }) => ({
+      userId,
+      service,
+      identifier,
+      linked: true,
+      sequenceNumber,
+    })),
+    ...gone.map(({ service, identifier }) => ({
+      userId,
+      service,
+      identifier,
+      linked: false,
+      sequenceNumber,
+    })),
   ];
 }
 
