@@ -79,6 +79,65 @@ export const platformStores = {
   marketing: { table: TableSpec };
 };
 
+/**
+ * The environment variables naming the platform's stores: a service that keeps stores of its own names
+ * its own value for some of them (`serviceStores` below, ../shared/stores.md "Services").
+ */
+export type StoreResource =
+  | 'accountsTable'
+  | 'paymentsTable'
+  | 'chatRoomsTable'
+  | 'chatMessagesTable'
+  | 'mediaBucket'
+  | 'logsBucket'
+  | 'marketingTable';
+
+/**
+ * The stores a service may keep apart from the shared `platform-*` ones. Buckets stay shared in this
+ * build: the media bucket is the one assemble-export copies originals from, and the logs bucket is the
+ * one the log index covers (docs/log-index.md); a service's own bucket would need both to know it.
+ */
+export type ServiceOwnResource = Exclude<StoreResource, 'mediaBucket' | 'logsBucket'>;
+
+/**
+ * Services that keep stores of their own, by service id (config/services/): each store named here
+ * replaces the shared one for that service's subjects, with the same shape (same keys, same indexes,
+ * same stream), named `<service>-<store>`. Every store not named stays the shared one. The local stack
+ * creates and seeds these; CDK creates (or imports) them and grants each connector exactly these too.
+ */
+export const serviceStores: Readonly<Record<string, Partial<Record<ServiceOwnResource, string>>>> = {
+  // METALIVE keeps its accounts, payments, chat and marketing records apart (docs/services.md).
+  metalive: {
+    accountsTable: 'metalive-accounts',
+    paymentsTable: 'metalive-payments',
+    chatRoomsTable: 'metalive-chat-rooms',
+    chatMessagesTable: 'metalive-chat-messages',
+    marketingTable: 'metalive-marketing-events',
+  },
+};
+
+/** The shared table spec each table resource of a service's own stores copies (shape, keys, stream). */
+export const STORE_TABLE_SPECS: Readonly<Record<ServiceOwnResource, TableSpec>> = {
+  accountsTable: platformStores.accounts.table,
+  paymentsTable: platformStores.payments.table,
+  chatRoomsTable: platformStores.chat.roomsTable,
+  chatMessagesTable: platformStores.chat.messagesTable,
+  marketingTable: platformStores.marketing.table,
+};
+
+/** Every table of the services' own stores, with the shape of the shared table it replaces. */
+export function serviceOwnTables(
+  stores: Readonly<Record<string, Partial<Record<ServiceOwnResource, string>>>> = serviceStores,
+): { service: string; resource: ServiceOwnResource; spec: TableSpec }[] {
+  return Object.entries(stores).flatMap(([service, own]) =>
+    (Object.entries(own) as [ServiceOwnResource, string][]).map(([resource, tableName]) => ({
+      service,
+      resource,
+      spec: { ...STORE_TABLE_SPECS[resource], tableName },
+    })),
+  );
+}
+
 /** The orchestrator's own resources, kept apart from the platform's stores. */
 export const orchestratorResources = {
   requestsTable: {
@@ -166,7 +225,31 @@ export const ENV = {
   vaultBucket: 'VAULT_BUCKET',
   identifierIndexTable: 'IDENTIFIER_INDEX_TABLE',
   logIndexTable: 'LOG_INDEX_TABLE',
+  /** JSON: service id -> { store env name -> its own table } (serviceStoresEnv). */
+  serviceStores: 'SERVICE_STORES',
 } as const;
+
+/**
+ * The value of ENV.serviceStores: each service's own stores under the environment variable names the
+ * shared ones go by (`{"metalive": {"ACCOUNTS_TABLE": "metalive-accounts", ...}}`).
+ */
+export function serviceStoresEnv(
+  stores: Readonly<Record<string, Partial<Record<ServiceOwnResource, string>>>> = serviceStores,
+): string {
+  return JSON.stringify(
+    Object.fromEntries(
+      Object.entries(stores).map(([service, own]) => [
+        service,
+        Object.fromEntries(
+          (Object.entries(own) as [ServiceOwnResource, string][]).map(([resource, name]) => [
+            ENV[resource],
+            name,
+          ]),
+        ),
+      ]),
+    ),
+  );
+}
 
 /** Default name -> value map of every resource variable (the local stack and CDK both start from it). */
 export function defaultResourceEnv(): Record<string, string> {
@@ -185,5 +268,6 @@ export function defaultResourceEnv(): Record<string, string> {
     [ENV.vaultBucket]: orchestratorResources.vaultBucket,
     [ENV.identifierIndexTable]: orchestratorResources.identifierIndexTable.tableName,
     [ENV.logIndexTable]: orchestratorResources.logIndexTable.tableName,
+    [ENV.serviceStores]: serviceStoresEnv(),
   };
 }

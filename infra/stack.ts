@@ -132,7 +132,8 @@ export class DsrStack extends Stack {
     });
     this.api = new DsrApi(this, 'Api', {
       state: this.state,
-      accounts: this.stores.accounts,
+      accounts: this.stores.tablesOf('accountsTable'),
+      serviceStores: this.stores.serviceStoresEnv(this, ['accountsTable']),
       exportStateMachine: this.exportWorkflow.stateMachine,
       erasureStateMachine: this.erasureWorkflow.stateMachine,
       signingKey: this.keys.signing,
@@ -162,6 +163,8 @@ export class DsrStack extends Stack {
     });
     this.identifierIndexer = new IdentifierIndexer(this, 'IdentifierIndexer', {
       accounts: this.stores.accounts,
+      serviceAccounts: this.stores.serviceTables.filter((t) => t.resource === 'accountsTable'),
+      serviceStores: this.stores.serviceStoresEnv(this, ['accountsTable']),
       index: this.state.identifierIndex,
       subjectHashKey: this.keys.subjectHash,
       observabilityKey: this.keys.observability,

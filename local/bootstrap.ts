@@ -21,6 +21,7 @@ import {
   ALL_ORCHESTRATOR_TABLES,
   ALL_PLATFORM_BUCKETS,
   ALL_PLATFORM_TABLES,
+  serviceOwnTables,
   type TableSpec,
 } from '../config/data-map';
 
@@ -161,7 +162,12 @@ export async function bootstrapResources(
   clients: BootstrapClients,
   options: BootstrapOptions = {},
 ): Promise<BootstrapResult> {
-  const tables = options.tables ?? [...ALL_PLATFORM_TABLES, ...ALL_ORCHESTRATOR_TABLES];
+  // The services' own stores (config/data-map.ts serviceStores) are created beside the shared ones.
+  const tables = options.tables ?? [
+    ...ALL_PLATFORM_TABLES,
+    ...serviceOwnTables().map((t) => t.spec),
+    ...ALL_ORCHESTRATOR_TABLES,
+  ];
   const buckets = options.buckets ?? [...ALL_PLATFORM_BUCKETS, ...ALL_ORCHESTRATOR_BUCKETS];
   const result: BootstrapResult = {
     createdTables: [],

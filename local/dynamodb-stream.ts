@@ -75,7 +75,9 @@ export async function startStreamPoller(options: StreamPollerOptions): Promise<S
   /** Hands a batch over; answers how many records, from the first, were applied. */
   const deliver = async (records: DynamoDBRecord[]): Promise<number> => {
     try {
-      const failed = (await handler({ Records: records }))?.batchItemFailures?.[0]?.itemIdentifier;
+      // As Lambda's event source mapping does, each record names the stream it came from.
+      const event = { Records: records.map((record) => ({ ...record, eventSourceARN: streamArn })) };
+      const failed = (await handler(event))?.batchItemFailures?.[0]?.itemIdentifier;
       if (failed === undefined) return records.length;
       return Math.max(
         0,

@@ -62,6 +62,8 @@ export interface AccountItem {
   };
   consents?: { marketingEmail: boolean; personalizedAds: boolean; updatedAt: string };
   passwordHash?: string;
+  /** The service the account belongs to (config/services/); absent: the deployment's default service. */
+  service?: string;
 }
 export interface PaymentItem {
   userId: string;
@@ -1379,4 +1381,335 @@ let cachedFixture: DemoFixture | undefined;
 export function demoFixture(): DemoFixture {
   cachedFixture ??= describeDemoData(buildDemoData());
   return cachedFixture;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Users of each of the five services (../shared/stores.md "Services")
+
+/**
+ * One user (or two) per service, each with data only in the stores and categories their service keeps
+ * (config/services/<id>.json `holds`), so that each archive shows what that service's privacy officer
+ * expects. The demo users above belong to the default service (klub-outside). `haruto.ito@example.jp`
+ * is registered at Cluster and at Audiostock: two people as far as each service is concerned. METALIVE's
+ * user lives in METALIVE's own stores (`metalive-*`); seed.ts writes each item to its service's store.
+ */
+export const SERVICE_DEMO_USERS = [
+  { userId: 'u-jiwoo', service: 'klub-outside', country: 'KR', locale: 'ko-KR' },
+  { userId: 'u-aoi', service: 'prism-project', country: 'JP', locale: 'ja-JP' },
+  { userId: 'u-haruto', service: 'cluster', country: 'JP', locale: 'ja-JP' },
+  { userId: 'u-haruto-as', service: 'audiostock', country: 'JP', locale: 'ja-JP' },
+  { userId: 'u-rin', service: 'metalive', country: 'JP', locale: 'ja-JP' },
+] as const;
+
+/** The e-mail registered at two services (Cluster and Audiostock). */
+export const TWO_SERVICE_EMAIL = 'haruto.ito@example.jp';
+
+/** A family tablet the Cluster user and the Audiostock user (the same person, to each service another) use. */
+export const TWO_SERVICE_DEVICE = 'dev-ito-family-ipad';
+
+/** The same stores' content as the demo data set's. */
+export type ServiceDemoData = Omit<DemoData, 'referenceDate'>;
+
+export function buildServiceDemoData(referenceDate: string = DEMO_REFERENCE_DATE): ServiceDemoData {
+  const clock = clockAt(referenceDate);
+  const { at, day } = clock;
+  const hash = (who: string) => `$argon2id$v=19$m=65536,t=3,p=4$ZGVtby1zYWx0LX${who}$ZGVtb2hhc2g`;
+  const device = (deviceId: string, platform: string, firstSeenDaysBefore: number): Device => ({
+    deviceId,
+    platform,
+    firstSeen: at(firstSeenDaysBefore, '10:00:00'),
+    lastSeen: at(1, '21:00:00'),
+  });
+  const accounts: AccountItem[] = [
+    {
+      userId: 'u-jiwoo',
+      service: 'klub-outside',
+      email: 'jiwoo.lee@example.co.kr',
+      phone: '+821055507788',
+      name: { first: '지우', last: '이' },
+      nickname: 'jiwoo',
+      country: 'KR',
+      locale: 'ko-KR',
+      createdAt: at(400, '09:30:00'),
+      status: 'active',
+      devices: [device('dev-jiwoo-phone', 'android', 400)],
+      consents: { marketingEmail: true, personalizedAds: false, updatedAt: at(60, '10:00:00') },
+      passwordHash: hash('ppd29v'),
+    },
+    {
+      userId: 'u-aoi',
+      service: 'prism-project',
+      email: 'aoi.suzuki@example.jp',
+      name: { first: '葵', last: '鈴木' },
+      nickname: 'aoi_prism',
+      birthday: '04-08',
+      country: 'JP',
+      locale: 'ja-JP',
+      createdAt: at(300, '18:00:00'),
+      status: 'active',
+      consents: { marketingEmail: true, personalizedAds: false, updatedAt: at(300, '18:00:00') },
+      passwordHash: hash('FvaQ'),
+    },
+    {
+      userId: 'u-haruto',
+      service: 'cluster',
+      email: TWO_SERVICE_EMAIL,
+      phone: '+819011223344',
+      name: { first: '陽翔', last: '伊藤' },
+      nickname: 'haruto_vr',
+      country: 'JP',
+      locale: 'ja-JP',
+      createdAt: at(600, '20:00:00'),
+      status: 'active',
+      devices: [device(TWO_SERVICE_DEVICE, 'ios', 600), device('dev-haruto-quest', 'quest', 500)],
+      externalAccounts: [
+        {
+          provider: 'discord',
+          providerUserId: '918273645501928374',
+          accessToken: 'demo-haruto-discord-token',
+          linkedAt: at(590, '20:10:00'),
+        },
+      ],
+      consents: { marketingEmail: true, personalizedAds: true, updatedAt: at(590, '20:10:00') },
+      passwordHash: hash('hdXJ1dG8'),
+    },
+    {
+      userId: 'u-haruto-as',
+      service: 'audiostock',
+      email: TWO_SERVICE_EMAIL,
+      name: { first: '陽翔', last: '伊藤' },
+      nickname: 'haruto_beats',
+      country: 'JP',
+      locale: 'ja-JP',
+      createdAt: at(250, '23:00:00'),
+      status: 'active',
+      devices: [device('dev-haruto-pc', 'windows', 250), device(TWO_SERVICE_DEVICE, 'ios', 240)],
+      bankAccount: {
+        bankName: 'みずほ銀行',
+        branch: '渋谷支店',
+        accountType: 'ordinary',
+        accountNumber: '1234567',
+        holderName: 'イトウ ハルト',
+      },
+      consents: { marketingEmail: false, personalizedAds: false, updatedAt: at(250, '23:00:00') },
+      passwordHash: hash('YXVkaW8'),
+    },
+    {
+      userId: 'u-rin',
+      service: 'metalive',
+      email: 'rin.kobayashi@example.jp',
+      phone: '+818022223333',
+      name: { first: '凛', last: '小林' },
+      nickname: 'rin_live',
+      country: 'JP',
+      locale: 'ja-JP',
+      createdAt: at(150, '12:00:00'),
+      status: 'active',
+      devices: [device('dev-rin-phone', 'ios', 150)],
+      consents: { marketingEmail: true, personalizedAds: false, updatedAt: at(150, '12:00:00') },
+      passwordHash: hash('cmlu'),
+    },
+  ];
+
+  const payment = (
+    userId: string,
+    n: number,
+    daysBefore: number,
+    fields: Omit<PaymentItem, 'userId' | 'sk' | 'txnId' | 'txnAt' | 'processorRef'>,
+  ): PaymentItem => {
+    const txnId = `txn-${userId.slice(2)}-${String(n).padStart(4, '0')}`;
+    const txnAt = at(daysBefore, '19:30:00');
+    return { userId, sk: `${txnAt}#${txnId}`, txnId, txnAt, processorRef: `ref-${txnId}`, ...fields };
+  };
+  const payments: PaymentItem[] = [
+    // Korea keeps transaction records 5 years after the account's deletion.
+    payment('u-jiwoo', 1, 90, {
+      type: 'purchase',
+      amount: 15000,
+      currency: 'KRW',
+      item: { sku: 'fanmeeting-ticket-2026', title: '팬미팅 온라인 티켓' },
+      status: 'succeeded',
+      card: { brand: 'mastercard', last4: '5454', expMonth: 3, expYear: 2030 },
+      processor: 'sony-payment-services',
+    }),
+    payment('u-aoi', 1, 60, {
+      type: 'purchase',
+      amount: 3300,
+      currency: 'JPY',
+      item: { sku: 'prism-fc-monthly', title: 'PRISM ファンクラブ 月会費' },
+      status: 'succeeded',
+      processor: 'carrier-billing',
+    }),
+    payment('u-haruto', 1, 45, {
+      type: 'purchase',
+      amount: 1200,
+      currency: 'JPY',
+      item: { sku: 'cluster-event-ticket-0412', title: 'バーチャルライブ チケット' },
+      status: 'succeeded',
+      card: { brand: 'jcb', last4: '3530', expMonth: 11, expYear: 2028 },
+      processor: 'card-acquirer',
+    }),
+    payment('u-haruto-as', 1, 30, {
+      type: 'payout',
+      amount: 8800,
+      currency: 'JPY',
+      item: { sku: 'royalty-2026-09', title: '楽曲販売報酬 2026年9月分' },
+      status: 'paid',
+      processor: 'bank-transfer',
+    }),
+    payment('u-rin', 1, 20, {
+      type: 'purchase',
+      amount: 980,
+      currency: 'JPY',
+      item: { sku: 'metalive-points-1000', title: 'METALIVE ポイント 1000pt' },
+      status: 'succeeded',
+      processor: 'carrier-billing',
+    }),
+  ];
+
+  const rooms: ChatRoomItem[] = [
+    {
+      roomId: 'room-cluster-event-hall',
+      kind: 'public-world',
+      worldId: 'world-cluster-event-hall',
+      members: new Set(['u-haruto']),
+      createdAt: at(400, '00:00:00'),
+    },
+    {
+      roomId: 'room-metalive-stream-1030',
+      kind: 'public-world',
+      worldId: 'stream-1030',
+      members: new Set(['u-rin']),
+      createdAt: at(10, '19:00:00'),
+    },
+  ];
+  const message = (roomId: string, messageId: string, senderId: string, daysBefore: number, body: string) => {
+    const sentAt = at(daysBefore, '20:15:00');
+    return { roomId, sk: `${sentAt}#${messageId}`, messageId, sentAt, senderId, body };
+  };
+  const messages: ChatMessageItem[] = [
+    message('room-cluster-event-hall', 'msg-haruto-1', 'u-haruto', 44, 'ライブ最高でした！'),
+    message('room-metalive-stream-1030', 'msg-rin-1', 'u-rin', 10, '配信ありがとうございます'),
+  ];
+
+  const event = (
+    userId: string,
+    eventId: string,
+    when: string,
+    fields: Omit<MarketingEventItem, 'userId' | 'sk' | 'eventId' | 'at'>,
+  ): MarketingEventItem => ({ userId, sk: `${when}#${eventId}`, eventId, at: when, ...fields });
+  const mailer = { ip: '198.51.100.61', userAgent: 'Mozilla/5.0 (iPhone; CPU iPhone OS 18_1) Mail' };
+  const marketingEvents: MarketingEventItem[] = [
+    // Advertising e-mail records: Korea keeps them 6 months.
+    event('u-jiwoo', 'mev-j1', at(30, '09:00:00'), {
+      kind: 'email-delivered',
+      campaignId: 'cmp-klub-winter',
+      messageId: 'msg-klub-3001',
+    }),
+    event('u-jiwoo', 'mev-j2', at(29, '21:00:00'), {
+      kind: 'email-opened',
+      campaignId: 'cmp-klub-winter',
+      messageId: 'msg-klub-3001',
+      ip: '203.0.113.120',
+      userAgent: 'Mozilla/5.0 (Linux; Android 15) Gmail',
+    }),
+    // Seed 001: the arrival and opening of e-mails, prize competitions and questionnaires.
+    event('u-aoi', 'mev-o1', at(25, '08:00:00'), {
+      kind: 'email-delivered',
+      campaignId: 'cmp-prism-2026-11',
+      messageId: 'msg-prism-2001',
+    }),
+    event('u-aoi', 'mev-o2', at(25, '12:05:00'), {
+      kind: 'email-opened',
+      campaignId: 'cmp-prism-2026-11',
+      messageId: 'msg-prism-2001',
+      ...mailer,
+    }),
+    event('u-aoi', 'mev-o3', at(22, '20:00:00'), {
+      kind: 'sweepstakes-entry',
+      campaignId: 'cmp-prism-acrylic-stand',
+      details: {
+        prize: 'サイン入りアクリルスタンド',
+        name: '鈴木 葵',
+        address: '大阪府大阪市北区梅田3-1-3',
+        phone: '+819055556666',
+      },
+    }),
+    event('u-aoi', 'mev-o4', at(21, '20:00:00'), {
+      kind: 'campaign-entry',
+      campaignId: 'cmp-prism-birthday-2026',
+    }),
+    event('u-aoi', 'mev-o5', at(20, '22:00:00'), {
+      kind: 'survey-response',
+      campaignId: 'cmp-prism-survey-2026',
+      details: { answers: { q1: 'ライブ配信', q2: '5' } },
+    }),
+    event('u-haruto', 'mev-h1', at(40, '20:00:00'), {
+      kind: 'campaign-entry',
+      campaignId: 'cmp-cluster-halloween',
+    }),
+    event('u-rin', 'mev-r1', at(12, '09:00:00'), {
+      kind: 'email-delivered',
+      campaignId: 'cmp-metalive-news',
+      messageId: 'msg-metalive-11',
+    }),
+    event('u-rin', 'mev-r2', at(11, '20:00:00'), {
+      kind: 'survey-response',
+      campaignId: 'cmp-metalive-survey',
+      details: { answers: { q1: 'もっと配信を' } },
+    }),
+  ];
+
+  const media = platformStores.media.bucketName;
+  const mediaObjects: DemoObject[] = [
+    {
+      bucket: media,
+      key: 'avatars/u-aoi/av-prism-01.vrm',
+      body: vrmFile('Aoi stage', '鈴木 葵'),
+      contentType: 'model/gltf-binary',
+      metadata: { 'user-id': 'u-aoi' },
+    },
+    {
+      bucket: media,
+      key: `behavior/u-aoi/${day(3)}.jsonl.gz`,
+      body: gzipLines([{ ts: at(3, '20:00:00'), worldId: 'prism-live-hall', event: 'emote' }]),
+      contentType: 'application/gzip',
+      metadata: { 'user-id': 'u-aoi' },
+    },
+    {
+      bucket: media,
+      key: 'avatars/u-haruto/av-cluster-01.vrm',
+      body: vrmFile('Haruto', '伊藤 陽翔'),
+      contentType: 'model/gltf-binary',
+      metadata: { 'user-id': 'u-haruto' },
+    },
+  ];
+
+  // Access logs of each user, in parts of their own (the day's other parts stay as they are).
+  const line = (userId: string, deviceId: string, daysBefore: number, path: string): AccessLogLine => ({
+    ts: at(daysBefore, '20:00:00'),
+    userId,
+    ip: '198.51.100.90',
+    deviceId,
+    userAgent: USER_AGENTS.ios ?? '',
+    method: 'GET',
+    path,
+    status: 200,
+    referrer: null,
+    country: userId === 'u-jiwoo' ? 'KR' : 'JP',
+    region: userId === 'u-jiwoo' ? 'KR-11' : 'JP-13',
+  });
+  const logs = platformStores.logs;
+  const logObjects: LogObject[] = [1, 2].map((daysBefore) => ({
+    bucket: logs.bucketName,
+    key: `${logs.accessPrefix}dt=${day(daysBefore)}/part-00010.jsonl.gz`,
+    kind: 'access',
+    lines: [
+      line('u-aoi', 'dev-aoi-browser', daysBefore, '/prism/live'),
+      line('u-haruto', 'dev-haruto-quest', daysBefore, '/worlds/event-hall'),
+      line('u-haruto-as', 'dev-haruto-pc', daysBefore, '/audiostock/dashboard'),
+      line('u-rin', 'dev-rin-phone', daysBefore, '/metalive/stream/1030'),
+    ],
+  }));
+  return { accounts, payments, rooms, messages, marketingEvents, mediaObjects, logObjects };
 }

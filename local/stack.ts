@@ -12,7 +12,7 @@ import type { Context, DynamoDBBatchResponse } from 'aws-lambda';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
-import { STORE_NAMES, defaultResourceEnv, platformStores } from '../config/data-map';
+import { STORE_NAMES, defaultResourceEnv } from '../config/data-map';
 import {
   CONNECTOR_FUNCTIONS_ENV,
   STATE_MACHINES,
@@ -209,16 +209,19 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     // (an older data directory): the backfill adds whatever entries are missing.
     const indexer =
       (await import('../functions/index-identifiers/handler')) as typeof import('../functions/index-identifiers/handler');
-    const accountsStream = await startStreamPoller({
-      endpoint: dynamo.endpoint,
-      tableName: platformStores.accounts.table.tableName,
-      // A stream event gets the stream's answer (the batch item failures).
-      handler: async (event) => (await indexer.handler(event, {} as Context)) as DynamoDBBatchResponse,
-    });
-    stops.push(() => accountsStream.stop());
-    if (!bootstrap.createdTables.includes(platformStores.accounts.table.tableName))
-      await indexer.handler({ backfill: {} }, {} as Context);
-    await accountsStream.caughtUp();
+    // Each accounts table (the shared one and every service's own) has its stream and poller.
+    for (const { tableName } of indexer.deps.accountsTables) {
+      const accountsStream = await startStreamPoller({
+        endpoint: dynamo.endpoint,
+        tableName,
+        // A stream event gets the stream's answer (the batch item failures).
+        handler: async (event) => (await indexer.handler(event, {} as Context)) as DynamoDBBatchResponse,
+      });
+      stops.push(() => accountsStream.stop());
+      if (!bootstrap.createdTables.includes(tableName))
+        await indexer.handler({ backfill: { accountsTable: tableName } }, {} as Context);
+      await accountsStream.caughtUp();
+    }
 
     // The log indexer, as S3 events and the schedule run it in AWS.
     const logIndexing = await startLogIndexing(options.logIndexIntervalMs ?? 0);

@@ -23,6 +23,7 @@ import { platformStores } from '../../config/data-map';
 import { AuditLog } from '../lib/audit/audit-log';
 import { intEnv, optionalEnv } from '../lib/runtime/config';
 import { DynamoAccountDirectory } from './accounts';
+import { serviceStoresFromEnv } from '../lib/services/stores';
 import { DEFAULT_REQUEST_SETTINGS } from './request-settings';
 import { S3CertificateReader } from './routes/certificate';
 
@@ -41,9 +42,10 @@ const api = createApi({
   jwks: () => signer.publicJwks(),
   signer,
   audit: new AuditLog(table),
+  // The shared accounts table defaults to the data map's name; SERVICE_STORES names services' own.
   accounts: new DynamoAccountDirectory(
     documentClient(),
-    optionalEnv(ENV.accountsTable, platformStores.accounts.table.tableName),
+    serviceStoresFromEnv({ [ENV.accountsTable]: platformStores.accounts.table.tableName, ...process.env }),
   ),
   settings: {
     deadlines: {

@@ -69,7 +69,9 @@ async function verify(deps: CertifyDeps, input: CertifyInput): Promise<CertifyOu
     bucket: deps.stagingBucket,
     key: stagingKeys.plan(input.requestId),
   });
-  const after = await loadInventories(deps.s3, deps.stagingBucket, input.requestId, 'verify');
+  // The stores the plan covers: the subject's service's (plan-erasure took their inventories).
+  const stores = [...new Set(plan.entries.map((e) => e.store))];
+  const after = await loadInventories(deps.s3, deps.stagingBucket, input.requestId, 'verify', stores);
   const result = verifyErasure(plan, after);
   const first = result.leftovers[0];
   if (!result.passed && first) {

@@ -15,10 +15,11 @@ import { platformStores } from '../../config/data-map';
 import { scanPages } from '../lib/aws/dynamo-paging';
 import { memoizedHasher, type SubjectHasher } from '../lib/crypto/subject-hash';
 import { identifiersOf } from '../lib/identifiers/account-identifiers';
+import { defaultServiceId } from '../lib/services/profiles';
 import {
+  entryKeyOf,
   IdentifierIndex,
   indexedIdentifiersOf,
-  indexKeyOf,
   type IdentifierChange,
   type IndexedIdentifier,
 } from '../lib/identifiers/identifier-index';
@@ -27,12 +28,40 @@ import { ConfigError } from '../lib/runtime/config';
 import { ContractError } from '../lib/runtime/errors';
 import { errorFields, log } from '../lib/runtime/logger';
 
+/** An accounts table the indexer follows: the shared one, or a service's own (its `owner`). */
+export interface IndexedAccountsTable {
+  tableName: string;
+  owner?: string;
+}
+
 export interface IndexerDeps {
   doc: DynamoDBDocumentClient;
   hasher: SubjectHasher;
   indexTable: string;
-  accountsTable: string;
+  /** Every accounts table whose stream reaches the indexer, the shared one first (the backfill's default). */
+  accountsTables: readonly IndexedAccountsTable[];
   clock?: () => Date;
+}
+
+/** The table a stream record comes from, named by its stream's ARN (`...:table/<name>/stream/<label>`). */
+export function tableOfRecord(
+  deps: Pick<IndexerDeps, 'accountsTables'>,
+  record: DynamoDBRecord,
+): IndexedAccountsTable {
+  const name = /:table\/([^/]+)\/stream\//.exec(record.eventSourceARN ?? '')?.[1];
+  const table = deps.accountsTables.find((t) => t.tableName === name);
+  if (!table) throw new ConfigError('A stream record comes from an accounts table the indexer does not know');
+  return table;
+}
+
+/**
+ * The service of an account image: its `service`, else the owner of the table it is in, else the
+ * deployment's default service (../shared/stores.md). A service this deployment does not serve is kept
+ * as named: no request can ask for it, and the account's entries still follow it.
+ */
+function serviceOfImage(account: Record<string, unknown>, table: IndexedAccountsTable): string {
+  const service = account.service;
+  return typeof service === 'string' && service !== '' ? service : (table.owner ?? defaultServiceId());
 }
 
 /** An index whose hashes are computed once per batch (each is a KMS call in AWS). */
@@ -47,15 +76,26 @@ function accountOf(image: StreamImage | undefined): Record<string, unknown> {
   return image ? unmarshall(image as Record<string, AttributeValue>) : {};
 }
 
-function identifiersOfImage(image: StreamImage | undefined): IndexedIdentifier[] {
-  return indexedIdentifiersOf(identifiersOf(accountOf(image)));
+/** An image's indexed identifiers, each with the service it is indexed under. */
+function entriesOfImage(
+  image: StreamImage | undefined,
+  table: IndexedAccountsTable,
+): { service: string; identifier: IndexedIdentifier; key: string }[] {
+  if (!image) return [];
+  const account = accountOf(image);
+  const service = serviceOfImage(account, table);
+  return indexedIdentifiersOf(identifiersOf(account)).map((identifier) => ({
+    service,
+    identifier,
+    key: entryKeyOf(service, identifier),
+  }));
 }
 
 /**
  * The changes one record makes: every identifier of either image, linked when the new image holds it.
  * None when a MODIFY leaves the identifiers as they were (most do: a device's lastSeen, a consent).
  */
-export function changesOf(record: DynamoDBRecord): IdentifierChange[] {
+export function changesOf(record: DynamoDBRecord, table: IndexedAccountsTable): IdentifierChange[] {
   const data = record.dynamodb;
   const sequenceNumber = data?.SequenceNumber;
   if (!data || !sequenceNumber) throw new ContractError('A stream record carries no sequence number');
@@ -66,18 +106,31 @@ export function changesOf(record: DynamoDBRecord): IdentifierChange[] {
   if (typeof userId !== 'string' || userId === '')
     throw new ContractError('A stream record names no account key');
 
-  const before = identifiersOfImage(data.OldImage);
-  const after = identifiersOfImage(data.NewImage);
-  const afterKeys = new Set(after.map(indexKeyOf));
-  const beforeKeys = new Set(before.map(indexKeyOf));
+  // An account moved to another service changes every entry's key: the old ones are unlinked.
+  const before = entriesOfImage(data.OldImage, table);
+  const after = entriesOfImage(data.NewImage, table);
+  const afterKeys = new Set(after.map((e) => e.key));
+  const beforeKeys = new Set(before.map((e) => e.key));
   if (afterKeys.size === beforeKeys.size && [...afterKeys].every((key) => beforeKeys.has(key))) {
     // Nothing to link or unlink; an INSERT or REMOVE of an account without identifiers lands here too.
     return [];
   }
-  const gone = before.filter((identifier) => !afterKeys.has(indexKeyOf(identifier)));
+  const gone = before.filter((e) => !afterKeys.has(e.key));
   return [
-    ...after.map((identifier) => ({ userId, identifier, linked: true, sequenceNumber })),
-    ...gone.map((identifier) => ({ userId, identifier, linked: false, sequenceNumber })),
+    ...after.map(({ service, identifier }) => ({
+      userId,
+      service,
+      identifier,
+      linked: true,
+      sequenceNumber,
+    })),
+    ...gone.map(({ service, identifier }) => ({
+      userId,
+      service,
+      identifier,
+      linked: false,
+      sequenceNumber,
+    })),
   ];
 }
 
@@ -98,7 +151,8 @@ export async function indexStreamRecords(
   const failures: { position: number; error: unknown }[] = [];
   await forEachLimited(records.entries(), RECORD_CONCURRENCY, async ([position, record]) => {
     try {
-      const results = await Promise.all(changesOf(record).map((change) => index.apply(change)));
+      const changes = changesOf(record, tableOfRecord(deps, record));
+      const results = await Promise.all(changes.map((change) => index.apply(change)));
       applied += results.filter(Boolean).length;
       overtaken += results.filter((done) => !done).length;
     } catch (error) {
@@ -121,6 +175,8 @@ export async function indexStreamRecords(
 }
 
 export interface BackfillOptions {
+  /** The accounts table to index (one the indexer follows); the shared one by default. */
+  accountsTable?: string;
   /** One segment of a parallel scan (DynamoDB's Segment / TotalSegments); the whole table by default. */
   segment?: number;
   totalSegments?: number;
@@ -155,12 +211,18 @@ export async function backfillIdentifierIndex(
   if (!Number.isInteger(segment) || segment < 0 || segment >= totalSegments)
     throw new ContractError('segment must be a whole number below totalSegments');
 
+  const table = options.accountsTable
+    ? deps.accountsTables.find((t) => t.tableName === options.accountsTable)
+    : deps.accountsTables[0];
+  if (!table) throw new ContractError('accountsTable is not an accounts table the indexer follows');
+
   const result: BackfillResult = { segment, totalSegments, accounts: 0, identifiers: 0, linked: 0 };
   const pages = scanPages(deps.doc, {
-    TableName: deps.accountsTable,
-    ProjectionExpression: '#userId, #devices, #externalAccounts',
+    TableName: table.tableName,
+    ProjectionExpression: '#userId, #service, #devices, #externalAccounts',
     ExpressionAttributeNames: {
       '#userId': platformStores.accounts.table.partitionKey,
+      '#service': 'service',
       '#devices': 'devices',
       '#externalAccounts': 'externalAccounts',
     },
@@ -171,12 +233,15 @@ export async function backfillIdentifierIndex(
     const links = page.flatMap((account) => {
       const identifiers = identifiersOf(account);
       const userId = identifiers.userIds[0];
-      return userId ? indexedIdentifiersOf(identifiers).map((identifier) => ({ userId, identifier })) : [];
+      const service = serviceOfImage(account, table);
+      return userId
+        ? indexedIdentifiersOf(identifiers).map((identifier) => ({ userId, service, identifier }))
+        : [];
     });
     result.accounts += page.length;
     result.identifiers += links.length;
-    await forEachLimited(links, BACKFILL_CONCURRENCY, async ({ userId, identifier }) => {
-      if (await index.linkIfNew(userId, identifier)) result.linked += 1;
+    await forEachLimited(links, BACKFILL_CONCURRENCY, async ({ userId, service, identifier }) => {
+      if (await index.linkIfNew(service, userId, identifier)) result.linked += 1;
     });
   }
   log.info('identifier index: backfill done', { ...result });

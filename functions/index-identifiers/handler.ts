@@ -10,6 +10,7 @@ import { ENV } from '../../config/data-map';
 import { documentClient } from '../lib/aws/clients';
 import { subjectHasherFromEnv } from '../lib/crypto/subject-hash';
 import { requireEnv } from '../lib/runtime/config';
+import { serviceStoresFromEnv } from '../lib/services/stores';
 import {
   backfillIdentifierIndex,
   indexStreamRecords,
@@ -18,11 +19,16 @@ import {
   type IndexerDeps,
 } from './core';
 
+const stores = serviceStoresFromEnv();
+
 export const deps: IndexerDeps = {
   doc: documentClient(),
   hasher: subjectHasherFromEnv(),
   indexTable: requireEnv(ENV.identifierIndexTable),
-  accountsTable: requireEnv(ENV.accountsTable),
+  // The shared accounts table and every service's own: each one's stream reaches this function.
+  accountsTables: stores
+    .allNames(ENV.accountsTable)
+    .map((tableName) => ({ tableName, owner: stores.ownerOf(ENV.accountsTable, tableName) })),
 };
 
 export type IndexerEvent = DynamoDBStreamEvent | { backfill: BackfillOptions };

@@ -107,7 +107,8 @@ export class StagedSubjectRecipients implements RecipientLookup {
     private readonly s3: S3Client,
     private readonly doc: DynamoDBDocumentClient,
     private readonly stagingBucket: string,
-    private readonly accountsTable: string,
+    /** The accounts table of a service (its own, or the shared one). */
+    private readonly accountsTableOf: (service: string) => string,
   ) {}
 
   async find(requestId: string): Promise<Recipient | undefined> {
@@ -119,7 +120,7 @@ export class StagedSubjectRecipients implements RecipientLookup {
     if (!userId) return undefined;
     const { Item } = await this.doc.send(
       new GetCommand({
-        TableName: this.accountsTable,
+        TableName: this.accountsTableOf(serviceProfile(subject.service).id),
         Key: { userId },
         ProjectionExpression: 'email, #locale, #status',
         ExpressionAttributeNames: { '#locale': 'locale', '#status': 'status' },

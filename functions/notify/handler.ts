@@ -1,5 +1,6 @@
 import { ENV } from '../../config/data-map';
 import { documentClient, s3Client } from '../lib/aws/clients';
+import { serviceStoresFromEnv } from '../lib/services/stores';
 import { requireEnv } from '../lib/runtime/config';
 import {
   DownloadLinks,
@@ -17,6 +18,7 @@ import { defaultServiceId } from '../lib/services/profiles';
 
 const table = requestTableFromEnv();
 const { mailer, from } = mailerFromEnv();
+const stores = serviceStoresFromEnv();
 const deps = {
   requests: new RequestRepository(table),
   events: new EventLog(table),
@@ -26,7 +28,7 @@ const deps = {
     s3Client(),
     documentClient(),
     requireEnv(ENV.stagingBucket),
-    requireEnv(ENV.accountsTable),
+    (service) => stores.nameFor(service, ENV.accountsTable),
   ),
   mailer,
   from,

@@ -8,7 +8,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { planningJurisdiction } from '../lib/erasure/policy';
 import { buildPlan } from '../lib/erasure/planner';
 import type { ErasurePlan, Inventory, Policy } from '../lib/erasure/types';
-import { processorIdsOf, recordedService, serviceProfile } from '../lib/services/profiles';
+import { heldStores, processorIdsOf, recordedService, serviceProfile } from '../lib/services/profiles';
 import { runNumberOf, type ErasureRun } from '../lib/erasure/certificate';
 import type { StagedSubject } from '../lib/connectors/contract';
 import { ContractError } from '../lib/runtime/errors';
@@ -84,7 +84,16 @@ export async function planErasure(deps: PlanDeps, input: PlanTaskInput): Promise
   const holds = await deps.holds.activeFor(hashes, service);
   // Our own copies go whatever the plan keeps of the stores: an old link must not hand the data out again.
   const withdrawn = (await deps.withdrawExports?.(input.requestId, hashes, service)) ?? [];
-  const inventory: Inventory = await loadInventories(deps.s3, deps.stagingBucket, input.requestId, 'plan');
+  const profile = serviceProfile(service);
+  // Only the stores the service keeps were inventoried (resolve-subject lists no other).
+  const stores = heldStores(profile);
+  const inventory: Inventory = await loadInventories(
+    deps.s3,
+    deps.stagingBucket,
+    input.requestId,
+    'plan',
+    stores,
+  );
 
   const accountDeletedAt = request.accountDeletedAt ? new Date(request.accountDeletedAt) : now;
   const plan: ErasurePlan = buildPlan({
@@ -94,7 +103,8 @@ export async function planErasure(deps: PlanDeps, input: PlanTaskInput): Promise
     holds: holds.map(toHoldScope),
     now,
     accountDeletedAt,
-    processorIds: processorIdsOf(serviceProfile(service)),
+    processorIds: processorIdsOf(profile),
+    stores,
   });
   await putJson(deps.s3, { bucket: deps.stagingBucket, key: stagingKeys.plan(input.requestId) }, plan);
 

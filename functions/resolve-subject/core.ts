@@ -1,11 +1,11 @@
 /**
  * Resolves the subject first: from whichever identifier the request named to the full identifier set
- * held in accounts, staged (not passed through the workflow) for every connector to read.
- * Two accounts matching one subject is a conflict, never a merged export.
+ * held in accounts, staged (not passed through the workflow) for every connector to read. Only the
+ * request's service is searched: the same e-mail at another service is another person. Two accounts of
+ * the service matching one subject is a conflict, never a merged export.
  */
-import { GetCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { S3Client } from '@aws-sdk/client-s3';
-import { queryPages } from '../lib/aws/dynamo-paging';
 import { randomBytes } from 'node:crypto';
 import type { StagedSubject, StoreName, SubjectIdentifiers } from '../lib/connectors/contract';
 import { ContractError, NotFoundError, SubjectConflictError } from '../lib/runtime/errors';
@@ -15,7 +15,16 @@ import type { RequestRepository } from '../lib/requests/requests';
 import { putJson, stagingKeys } from '../lib/aws/s3-objects';
 import { identifierKey, type SubjectHasher } from '../lib/crypto/subject-hash';
 import { identifierHashesOf, type HoldRepository } from '../lib/holds/holds';
-import { serviceOfAccount } from '../lib/services/profiles';
+import { heldStores, serviceProfile } from '../lib/services/profiles';
+import type { ServiceStores } from '../lib/services/stores';
+import {
+  accountsByContact,
+  accountsByEmail,
+  accountsByUserId,
+  accountsLocationOf,
+  type Account,
+  type AccountsLocation,
+} from '../lib/identifiers/account-lookup';
 import { EMPTY_IDENTIFIERS, identifiersOf } from '../lib/identifiers/account-identifiers';
 import {
   indexedIdentifiersOf,
@@ -36,7 +45,8 @@ export interface ResolveDeps {
   requests: RequestRepository;
   events: Pick<EventLog, 'append'>;
   hasher: SubjectHasher;
-  accountsTable: string;
+  /** Where each service's accounts are (the shared table, or the service's own). */
+  stores: Pick<ServiceStores, 'nameFor' | 'keepsOwn'>;
   /** Device ids and linked accounts -> accounts (the accounts table has no index on them). */
   identifierIndex: Pick<IdentifierIndex, 'userIdsOf'>;
   stagingBucket: string;
@@ -52,38 +62,22 @@ export interface ResolveOutput {
   stores: { store: StoreName; functionName: string }[];
 }
 
-type Account = Record<string, unknown>;
-
-async function queryIndex(
+/**
+ * The accounts of the request's service the named identifier matches: only that service's accounts
+ * table (its own, or the shared one filtered to it) and only its entries of the identifier index.
+ */
+export async function findAccounts(
   deps: ResolveDeps,
-  indexName: string,
-  attribute: string,
-  value: string,
+  service: string,
+  subject: SubjectInput,
 ): Promise<Account[]> {
-  const items: Account[] = [];
-  const pages = queryPages(deps.doc, {
-    TableName: deps.accountsTable,
-    IndexName: indexName,
-    KeyConditionExpression: '#a = :v',
-    ExpressionAttributeNames: { '#a': attribute },
-    ExpressionAttributeValues: { ':v': value },
-  });
-  for await (const page of pages) items.push(...page);
-  return items;
-}
-
-export async function findAccounts(deps: ResolveDeps, subject: SubjectInput): Promise<Account[]> {
-  if ('userId' in subject) return getAccounts(deps, [subject.userId]);
-  if ('email' in subject) {
-    // Emails are matched as stored and lower-cased, since users type them either way.
-    const exact = await queryIndex(deps, 'byEmail', 'email', subject.email.trim());
-    const lower = subject.email.trim().toLowerCase();
-    const folded = lower === subject.email.trim() ? [] : await queryIndex(deps, 'byEmail', 'email', lower);
-    return dedupe([...exact, ...folded]);
-  }
-  if ('phone' in subject) return queryIndex(deps, 'byPhone', 'phone', subject.phone.trim());
+  const location = accountsLocationOf(deps.stores, service);
+  if ('userId' in subject) return accountsByUserId(deps.doc, location, [subject.userId]);
+  if ('email' in subject) return accountsByEmail(deps.doc, location, subject.email);
+  if ('phone' in subject) return accountsByContact(deps.doc, location, 'phone', subject.phone.trim());
   return findByIndexedIdentifier(
     deps,
+    location,
     'deviceId' in subject
       ? { kind: 'deviceId', deviceId: subject.deviceId }
       : {
@@ -95,39 +89,30 @@ export async function findAccounts(deps: ResolveDeps, subject: SubjectInput): Pr
 }
 
 /**
- * The accounts the identifier index links to a device id or linked account, each read from the accounts
- * table and kept only if it still holds the identifier: an entry the stream has not yet unlinked never
- * names an account that no longer has it.
+ * The accounts the identifier index links to a device id or linked account at the service, each read
+ * from the service's accounts table and kept only if it still holds the identifier: an entry the stream
+ * has not yet unlinked never names an account that no longer has it.
  */
-async function findByIndexedIdentifier(deps: ResolveDeps, identifier: IndexedIdentifier): Promise<Account[]> {
-  const userIds = await deps.identifierIndex.userIdsOf(identifier);
+async function findByIndexedIdentifier(
+  deps: ResolveDeps,
+  location: AccountsLocation,
+  identifier: IndexedIdentifier,
+): Promise<Account[]> {
+  const userIds = await deps.identifierIndex.userIdsOf(location.service, identifier);
   const wanted = indexKeyOf(identifier);
-  const accounts = await getAccounts(deps, userIds);
+  const accounts = await accountsByUserId(deps.doc, location, userIds);
   return accounts.filter((account) =>
     indexedIdentifiersOf(identifiersOf(account)).some((held) => indexKeyOf(held) === wanted),
   );
 }
 
-function dedupe(accounts: Account[]): Account[] {
-  const seen = new Map<string, Account>();
-  for (const account of accounts) seen.set(String(account.userId), account);
-  return [...seen.values()];
-}
-
-/** The accounts with these keys that exist (strongly consistent reads). */
-async function getAccounts(deps: ResolveDeps, userIds: string[]): Promise<Account[]> {
-  const accounts: Account[] = [];
-  for (const userId of new Set(userIds)) {
-    const { Item } = await deps.doc.send(
-      new GetCommand({ TableName: deps.accountsTable, Key: { userId }, ConsistentRead: true }),
-    );
-    if (Item) accounts.push(Item);
-  }
-  return accounts;
+/** The service a request is resolved in: its own, else the deployment's default service. */
+function serviceOfRequest(request: RequestRecord): string {
+  return serviceProfile(request.service).id;
 }
 
 /**
- * What the staged subject carries besides identifiers: the service (the request's, else the account's,
+ * What the staged subject carries besides identifiers: the service it was resolved in (the request's,
  * else the deployment's default), the request's jurisdiction and the account's locale.
  */
 function subjectContext(
@@ -136,7 +121,7 @@ function subjectContext(
 ): Pick<StagedSubject, 'service' | 'jurisdiction' | 'locale'> {
   const locale = account?.locale;
   return {
-    service: request.service ?? serviceOfAccount(account),
+    service: serviceOfRequest(request),
     ...(request.jurisdiction ? { jurisdiction: request.jurisdiction } : {}),
     ...(typeof locale === 'string' && locale !== '' ? { locale } : {}),
   };
@@ -161,7 +146,7 @@ async function resolveForErasure(
     // The account is gone after the first run: its service was recorded on the request then.
     return { ...request.resolvedSubject, reused: true, context: subjectContext(request, undefined) };
   }
-  const accounts = await findAccounts(deps, subjectOf(request));
+  const accounts = await findAccounts(deps, serviceOfRequest(request), subjectOf(request));
   if (accounts.length > 1) throw new SubjectConflictError();
   const account = accounts[0];
   const resolved = {
@@ -198,7 +183,7 @@ export async function resolveSubject(
     return stageSubject(deps, input.requestId, resolved, resolved.context, { reused: resolved.reused });
   }
 
-  const accounts = await findAccounts(deps, subjectOf(request));
+  const accounts = await findAccounts(deps, serviceOfRequest(request), subjectOf(request));
   if (accounts.length > 1) throw new SubjectConflictError();
   const account = accounts[0];
 
@@ -244,12 +229,13 @@ async function stageSubject(
     type: 'subject.resolved',
     detail: { found: staged.found, identifiers: Object.values(staged.identifiers).flat().length, ...detail },
   });
-  return { requestId, found: staged.found, stores: storesOf(deps) };
+  return { requestId, found: staged.found, stores: storesOf(deps, staged.service) };
 }
 
-function storesOf(deps: ResolveDeps): ResolveOutput['stores'] {
-  return (Object.entries(deps.connectorFunctions) as [StoreName, string][]).map(([store, functionName]) => ({
-    store,
-    functionName,
-  }));
+/** The connectors of the stores the service keeps (its profile's `holds`): no other store is read. */
+function storesOf(deps: ResolveDeps, service: string | undefined): ResolveOutput['stores'] {
+  const held = heldStores(serviceProfile(service));
+  return (Object.entries(deps.connectorFunctions) as [StoreName, string][])
+    .filter(([store]) => held.includes(store))
+    .map(([store, functionName]) => ({ store, functionName }));
 }

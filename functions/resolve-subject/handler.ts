@@ -11,6 +11,7 @@ import { IdentifierIndex } from '../lib/identifiers/identifier-index';
 import { taskHandler } from '../lib/runtime/task-handler';
 import { resolveSubject, type ResolveDeps, type ResolveOutput } from './core';
 import { defaultServiceId } from '../lib/services/profiles';
+import { serviceStoresFromEnv } from '../lib/services/stores';
 
 function parseConnectorFunctions(raw: string): Partial<Record<StoreName, string>> {
   const parsed = JSON.parse(raw) as Record<string, unknown>;
@@ -35,7 +36,7 @@ const deps: ResolveDeps = {
   events: new EventLog(table),
   holds: new HoldRepository(table),
   hasher,
-  accountsTable: requireEnv(ENV.accountsTable),
+  stores: serviceStoresFromEnv(),
   identifierIndex: new IdentifierIndex(doc, requireEnv(ENV.identifierIndexTable), hasher),
   stagingBucket: requireEnv(ENV.stagingBucket),
   connectorFunctions: parseConnectorFunctions(requireEnv(CONNECTOR_FUNCTIONS_ENV)),

@@ -100,8 +100,12 @@ export const ACCESS_LOG_FORMAT = JSON.stringify({
 
 export interface DsrApiProps {
   state: OrchestratorState;
-  /** The platform's accounts table: a request's default jurisdiction is its account's country. */
-  accounts: TableRef;
+  /**
+   * Every service's accounts table (the shared one first, then the services' own) and their
+   * SERVICE_STORES value: a request's default jurisdiction is its account's country, at its service.
+   */
+  accounts: TableRef[];
+  serviceStores: string;
   exportStateMachine: sfn.IStateMachine;
   erasureStateMachine: sfn.IStateMachine;
   signingKey: kms.IKey;
@@ -139,13 +143,16 @@ export class DsrApi extends Construct {
   constructor(scope: Construct, id: string, props: DsrApiProps) {
     super(scope, id);
     const { state } = props;
+    const shared = props.accounts[0];
+    if (!shared) throw new Error('DsrApi needs the shared accounts table');
 
     this.function = new DsrFunction(this, 'Handler', {
       entry: 'functions/api/handler.ts',
       description: 'DSR request API',
       environment: {
         [ENV.requestsTable]: state.requests.table.tableName,
-        [ENV.accountsTable]: props.accounts.table.tableName,
+        [ENV.accountsTable]: shared.table.tableName,
+        [ENV.serviceStores]: props.serviceStores,
         [KEY_ENV.exportStateMachine]: props.exportStateMachine.stateMachineArn,
         // Its presence is what makes the API accept erasure requests (functions/api/handler.ts).
         [KEY_ENV.erasureStateMachine]: props.erasureStateMachine.stateMachineArn,
@@ -168,10 +175,11 @@ export class DsrApi extends Construct {
       auditWriter: true,
     });
     // Only the indexed lookups of the account's country (functions/api/accounts.ts): never a Scan.
-    grantTable(fn, props.accounts, {
-      table: ['dynamodb:GetItem'],
-      indexes: { names: allTableIndexes(props.accounts), actions: ['dynamodb:Query'] },
-    });
+    for (const accounts of props.accounts)
+      grantTable(fn, accounts, {
+        table: ['dynamodb:GetItem'],
+        indexes: { names: allTableIndexes(accounts), actions: ['dynamodb:Query'] },
+      });
     fn.allow(
       new iam.PolicyStatement({
         actions: ['states:StartExecution'],

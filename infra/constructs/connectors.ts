@@ -6,7 +6,13 @@
  */
 import { Duration } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
-import { ENV, platformStores, STORE_NAMES, type StoreName } from '../../config/data-map';
+import {
+  ENV,
+  platformStores,
+  STORE_NAMES,
+  type ServiceOwnResource,
+  type StoreName,
+} from '../../config/data-map';
 import { connectorFolder } from '../../functions/lib/connectors/catalog';
 import { SUBJECT_HASH_KEY_ENV } from '../../functions/lib/crypto/subject-hash';
 import { grantBucket, grantKey, grantTable, grantVaultAppend } from './access';
@@ -82,40 +88,57 @@ export class Connectors extends Construct {
       ? { list: 's3:ListBucketVersions' as const, remove: 's3:DeleteObjectVersion' }
       : { list: 's3:ListBucket' as const, remove: 's3:DeleteObject' };
     const vaultEnv = { [ENV.vaultTable]: vault.table.tableName };
+    // The services' own tables of a store (config/data-map.ts serviceStores): each connector gets the
+    // same grants on them as on the shared table, and their names under SERVICE_STORES.
+    const ownStores = (resources: ServiceOwnResource[]) => ({
+      [ENV.serviceStores]: stores.serviceStoresEnv(this, resources),
+    });
 
     // Store-specific grants and environment; the exhaustive record makes a new store a compile error here.
     const storeAccess: Record<StoreName, (fn: DsrFunction) => Record<string, string>> = {
       accounts: (fn) => {
         // Items are read by user id only (collect, inventory, erase); erase removes attributes or the item.
-        grantTable(fn, stores.accounts, {
-          table: ['dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'],
-        });
+        for (const table of stores.tablesOf('accountsTable'))
+          grantTable(fn, table, {
+            table: ['dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'],
+          });
         // Retained consents are batched (BatchWriteItem); the suppression record is one conditional PutItem.
         grantVaultAppend(fn, vault, {
           actions: ['dynamodb:PutItem', 'dynamodb:BatchWriteItem'],
           leadingKeys: VAULT_LEADING_KEYS.accounts ?? [],
         });
-        return { [ENV.accountsTable]: stores.accounts.table.tableName, ...vaultEnv };
+        return {
+          [ENV.accountsTable]: stores.accounts.table.tableName,
+          ...ownStores(['accountsTable']),
+          ...vaultEnv,
+        };
       },
       payments: (fn) => {
         // Whole items go in batches (BatchWriteItem); an item half under a hold loses attributes (UpdateItem).
-        grantTable(fn, stores.payments, {
-          table: ['dynamodb:Query', 'dynamodb:BatchWriteItem', 'dynamodb:UpdateItem'],
-        });
+        for (const table of stores.tablesOf('paymentsTable'))
+          grantTable(fn, table, {
+            table: ['dynamodb:Query', 'dynamodb:BatchWriteItem', 'dynamodb:UpdateItem'],
+          });
         grantVaultAppend(fn, vault, {
           actions: ['dynamodb:BatchWriteItem'],
           leadingKeys: VAULT_LEADING_KEYS.payments ?? [],
         });
-        return { [ENV.paymentsTable]: stores.payments.table.tableName, ...vaultEnv };
+        return {
+          [ENV.paymentsTable]: stores.payments.table.tableName,
+          ...ownStores(['paymentsTable']),
+          ...vaultEnv,
+        };
       },
       chat: (fn) => {
         // Rooms are read by id (found through the subject's messages, never a Scan); erase leaves the
         // room and removes the subject from its members.
-        grantTable(fn, stores.chatRooms, { table: ['dynamodb:GetItem', 'dynamodb:UpdateItem'] });
-        grantTable(fn, stores.chatMessages, {
-          table: ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'],
-          indexes: { names: ['bySender'], actions: ['dynamodb:Query'] },
-        });
+        for (const table of stores.tablesOf('chatRoomsTable'))
+          grantTable(fn, table, { table: ['dynamodb:GetItem', 'dynamodb:UpdateItem'] });
+        for (const table of stores.tablesOf('chatMessagesTable'))
+          grantTable(fn, table, {
+            table: ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'],
+            indexes: { names: ['bySender'], actions: ['dynamodb:Query'] },
+          });
         grantVaultAppend(fn, vault, {
           actions: ['dynamodb:BatchWriteItem'],
           leadingKeys: VAULT_LEADING_KEYS.chat ?? [],
@@ -134,6 +157,7 @@ export class Connectors extends Construct {
         return {
           [ENV.chatRoomsTable]: stores.chatRooms.table.tableName,
           [ENV.chatMessagesTable]: stores.chatMessages.table.tableName,
+          ...ownStores(['chatRoomsTable', 'chatMessagesTable']),
           [ENV.mediaBucket]: stores.media.bucket.bucketName,
           [MEDIA_BUCKET_VERSIONED_ENV]: String(versioned),
           ...vaultEnv,
@@ -188,13 +212,18 @@ export class Connectors extends Construct {
       },
       marketing: (fn) => {
         // Events are read by user id (Query) and go whole, in batches (BatchWriteItem): never updated.
-        grantTable(fn, stores.marketing, { table: ['dynamodb:Query', 'dynamodb:BatchWriteItem'] });
+        for (const table of stores.tablesOf('marketingTable'))
+          grantTable(fn, table, { table: ['dynamodb:Query', 'dynamodb:BatchWriteItem'] });
         // Advertising records kept under a statute (KR: 6 months).
         grantVaultAppend(fn, vault, {
           actions: ['dynamodb:BatchWriteItem'],
           leadingKeys: VAULT_LEADING_KEYS.marketing ?? [],
         });
-        return { [ENV.marketingTable]: stores.marketing.table.tableName, ...vaultEnv };
+        return {
+          [ENV.marketingTable]: stores.marketing.table.tableName,
+          ...ownStores(['marketingTable']),
+          ...vaultEnv,
+        };
       },
     };
 

@@ -22,6 +22,10 @@ import { DsrFunction, type FunctionDefaults } from './task-function';
 export interface IdentifierIndexerProps {
   /** The platform's accounts table, with its stream. */
   accounts: TableRef;
+  /** The services' own accounts tables (config/data-map.ts serviceStores), each with its stream when it has one. */
+  serviceAccounts: readonly { service: string; ref: TableRef }[];
+  /** SERVICE_STORES: the indexer learns which table is whose (an unmarked account is its table owner's). */
+  serviceStores: string;
   /** The orchestrator's identifier index table. */
   index: TableRef;
   subjectHashKey: kms.IKey;
@@ -43,6 +47,7 @@ export class IdentifierIndexer extends Construct {
       description: 'DSR identifier indexer',
       environment: {
         [ENV.accountsTable]: props.accounts.table.tableName,
+        [ENV.serviceStores]: props.serviceStores,
         [ENV.identifierIndexTable]: props.index.table.tableName,
         [KEY_ENV.subjectHashKey]: props.subjectHashKey.keyArn,
       },
@@ -53,34 +58,49 @@ export class IdentifierIndexer extends Construct {
     // Conditional writes of index entries, and nothing else: resolution reads the index, not the indexer.
     grantTable(this.indexer, props.index, { table: ['dynamodb:UpdateItem'] });
     // The backfill's Scan; the stream is read by the event source mapping, with this role.
-    grantTable(this.indexer, props.accounts, { table: ['dynamodb:Scan'] });
+    for (const table of [props.accounts, ...props.serviceAccounts.map((t) => t.ref)])
+      grantTable(this.indexer, table, { table: ['dynamodb:Scan'] });
     grantKey(this.indexer, props.subjectHashKey, ['kms:GenerateMac']);
 
-    ({ queue: this.failures, mapping: this.stream } = streamEventSource(this, {
-      fn: this.indexer,
-      table: props.accounts,
-      ids: {
-        queue: 'AccountsStreamFailures',
-        mapping: 'AccountsStream',
-        alarm: 'AccountsStreamFailuresAlarm',
-      },
-      queueKey: props.observabilityKey,
-      queueReason:
-        'This queue is itself the on-failure destination of the accounts stream: it receives the metadata ' +
-        'of batches the indexer gave up on, and its alarm tells an operator to run the backfill.',
-      alarmTopic: props.alarmTopic,
-      alarmDescription:
-        'The identifier indexer gave up on a batch of the accounts stream: resolution by device id or linked ' +
-        'account may miss changes until the backfill runs (docs/deploy.md, "Identifier index").',
-      mapping: {
-        startingPosition: lambda.StartingPosition.TRIM_HORIZON,
-        batchSize: 100,
-        maxBatchingWindow: Duration.seconds(1),
-        // The handler names the first record it could not apply; the batch is retried from there.
-        reportBatchItemFailures: true,
-        retryAttempts: 10,
-      },
-    }));
+    const follow = (table: TableRef, prefix: string) =>
+      streamEventSource(this, {
+        fn: this.indexer,
+        table,
+        ids: {
+          queue: `${prefix}AccountsStreamFailures`,
+          mapping: `${prefix}AccountsStream`,
+          alarm: `${prefix}AccountsStreamFailuresAlarm`,
+        },
+        queueKey: props.observabilityKey,
+        queueReason:
+          'This queue is itself the on-failure destination of the accounts stream: it receives the metadata ' +
+          'of batches the indexer gave up on, and its alarm tells an operator to run the backfill.',
+        alarmTopic: props.alarmTopic,
+        alarmDescription:
+          'The identifier indexer gave up on a batch of the accounts stream: resolution by device id or linked ' +
+          'account may miss changes until the backfill runs (docs/deploy.md, "Identifier index").',
+        mapping: {
+          startingPosition: lambda.StartingPosition.TRIM_HORIZON,
+          batchSize: 100,
+          maxBatchingWindow: Duration.seconds(1),
+          // The handler names the first record it could not apply; the batch is retried from there.
+          reportBatchItemFailures: true,
+          retryAttempts: 10,
+        },
+      });
+    ({ queue: this.failures, mapping: this.stream } = follow(props.accounts, ''));
+    // Each service's own accounts table is followed the same way. An imported one without a stream ARN
+    // cannot be: its devices and linked accounts are indexed by the backfill only (docs/services.md).
+    for (const { service, ref } of props.serviceAccounts) {
+      if (ref.table.tableStreamArn)
+        follow(
+          ref,
+          service
+            .split('-')
+            .map((w) => w.charAt(0).toUpperCase() + w.slice(1))
+            .join(''),
+        );
+    }
     alarmWhenAny(
       this,
       'IndexerErrorsAlarm',

@@ -6,7 +6,14 @@ import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
-import { platformStores, type TableSpec } from '../../config/data-map';
+import { Stack } from 'aws-cdk-lib';
+import {
+  ENV,
+  platformStores,
+  serviceOwnTables,
+  type ServiceOwnResource,
+  type TableSpec,
+} from '../../config/data-map';
 import type { DsrDeploymentConfig, ExistingResource, PlatformResourceId } from '../config';
 import { secureBucket, secureTable, type BucketRef, type TableRef } from './storage';
 
@@ -26,6 +33,11 @@ export class PlatformStores extends Construct {
   readonly logs: BucketRef;
   readonly marketing: TableRef;
   readonly imported: boolean;
+  /**
+   * The tables services keep as their own (config/data-map.ts serviceStores), shaped as the shared ones:
+   * created with them for a demo, imported by their data-map names otherwise.
+   */
+  readonly serviceTables: { service: string; resource: ServiceOwnResource; ref: TableRef }[] = [];
 
   constructor(scope: Construct, id: string, props: PlatformStoresProps) {
     super(scope, id);
@@ -44,6 +56,13 @@ export class PlatformStores extends Construct {
       this.media = bucket('mediaBucket', platformStores.media.bucketName);
       this.logs = bucket('logsBucket', platformStores.logs.bucketName);
       this.marketing = table('marketingTable', platformStores.marketing.table);
+      for (const own of serviceOwnTables()) {
+        const imported = dynamodb.Table.fromTableAttributes(this, pascalId(own.service, own.resource), {
+          tableName: own.spec.tableName,
+          globalIndexes: own.spec.indexes.map((i) => i.indexName),
+        });
+        this.serviceTables.push({ ...own, ref: { table: imported, spec: own.spec } });
+      }
       return;
     }
 
@@ -61,6 +80,35 @@ export class PlatformStores extends Construct {
     });
     this.logs = secureBucket(this, 'LogsBucket', { key, accessLogs: props.accessLogs });
     this.marketing = secureTable(this, 'MarketingEventsTable', platformStores.marketing.table, key);
+    for (const own of serviceOwnTables()) {
+      const ref = secureTable(this, pascalId(own.service, own.resource), own.spec, key);
+      this.serviceTables.push({ ...own, ref });
+    }
+  }
+
+  /** The tables of a store: the shared one, then every service's own. */
+  tablesOf(resource: ServiceOwnResource): TableRef[] {
+    const shared: Record<ServiceOwnResource, TableRef> = {
+      accountsTable: this.accounts,
+      paymentsTable: this.payments,
+      chatRoomsTable: this.chatRooms,
+      chatMessagesTable: this.chatMessages,
+      marketingTable: this.marketing,
+    };
+    return [shared[resource], ...this.serviceTables.filter((t) => t.resource === resource).map((t) => t.ref)];
+  }
+
+  /**
+   * The value of SERVICE_STORES for a function using these stores: each service's own tables (of these
+   * resources only) under the shared tables' variable names.
+   */
+  serviceStoresEnv(scope: Construct, resources: readonly ServiceOwnResource[]): string {
+    const out: Record<string, Record<string, string>> = {};
+    for (const { service, resource, ref } of this.serviceTables) {
+      if (!resources.includes(resource)) continue;
+      (out[service] ??= {})[ENV[resource]] = ref.table.tableName;
+    }
+    return Stack.of(scope).toJsonString(out);
   }
 
   private importKey(resourceId: PlatformResourceId, existing?: ExistingResource): kms.IKey | undefined {
@@ -94,4 +142,10 @@ export class PlatformStores extends Construct {
     });
     return { bucket, key };
   }
+}
+
+/** `metalive` + `accountsTable` -> `MetaliveAccountsTable`. */
+function pascalId(service: string, resource: string): string {
+  const word = (w: string) => w.charAt(0).toUpperCase() + w.slice(1);
+  return [...service.split('-'), resource].map(word).join('');
 }

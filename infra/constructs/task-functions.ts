@@ -118,6 +118,7 @@ export class TaskFunctions extends Construct {
       resolveSubject: {
         environment: {
           [ENV.accountsTable]: stores.accounts.table.tableName,
+          [ENV.serviceStores]: stores.serviceStoresEnv(this, ['accountsTable']),
           [ENV.identifierIndexTable]: state.identifierIndex.table.tableName,
           [ENV.requestsTable]: state.requests.table.tableName,
           [ENV.stagingBucket]: state.staging.bucket.bucketName,
@@ -128,10 +129,12 @@ export class TaskFunctions extends Construct {
         grant: (fn) => {
           // Accounts by key and through byEmail / byPhone; device ids and linked accounts through the
           // identifier index. No Scan.
-          grantTable(fn, stores.accounts, {
-            table: ['dynamodb:GetItem'],
-            indexes: { names: allTableIndexes(stores.accounts), actions: ['dynamodb:Query'] },
-          });
+          // Every service's accounts: the shared table and the services' own.
+          for (const accounts of stores.tablesOf('accountsTable'))
+            grantTable(fn, accounts, {
+              table: ['dynamodb:GetItem'],
+              indexes: { names: allTableIndexes(accounts), actions: ['dynamodb:Query'] },
+            });
           grantTable(fn, state.identifierIndex, { table: ['dynamodb:Query'] });
           // Events on every run; in erasure mode also the subject's keyed-hash pointers (for holds).
           requestsReadWrite(fn);
@@ -260,6 +263,7 @@ export class TaskFunctions extends Construct {
           [ENV.requestsTable]: state.requests.table.tableName,
           [ENV.stagingBucket]: state.staging.bucket.bucketName,
           [ENV.accountsTable]: stores.accounts.table.tableName,
+          [ENV.serviceStores]: stores.serviceStoresEnv(this, ['accountsTable']),
           [KEY_ENV.downloadTokenKey]: props.downloadTokenKey.keyArn,
           [SETTINGS_ENV.notifyFromAddress]: props.notifySender.fromAddress,
         },
@@ -286,7 +290,8 @@ export class TaskFunctions extends Construct {
               'The staged subject is at requests/<requestId>/subject.json, the request id known only at run ' +
               'time; read access is limited to those objects of the staging bucket.',
           });
-          grantGetAttributes(fn, stores.accounts, NOTIFY_ACCOUNT_ATTRIBUTES);
+          for (const accounts of stores.tablesOf('accountsTable'))
+            grantGetAttributes(fn, accounts, NOTIFY_ACCOUNT_ATTRIBUTES);
           // SESv2 SendEmail with raw content, from the configured address of the verified identity only.
           fn.allow(
             new iam.PolicyStatement({

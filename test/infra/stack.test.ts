@@ -13,7 +13,7 @@ import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
-import { ENV, STORE_NAMES, type StoreName } from '../../config/data-map';
+import { ENV, serviceOwnTables, STORE_NAMES, type StoreName } from '../../config/data-map';
 import {
   CONNECTOR_FUNCTIONS_ENV,
   STATE_MACHINES,
@@ -259,8 +259,8 @@ describe('DsrStack (demo deployment: platform stores created)', () => {
 
     it('encrypts every table with a customer managed KMS key, with point-in-time recovery', () => {
       const tables = resourcesOf(template, 'AWS::DynamoDB::Table');
-      // Five platform tables; requests, vault, the identifier index and the log index.
-      expect(tables.length).toBe(9);
+      // Five platform tables, the services' own (metalive-*); requests, vault, identifier and log index.
+      expect(tables.length).toBe(9 + serviceOwnTables().length);
       for (const [, table] of tables) {
         expect(table.Properties?.SSESpecification).toEqual({
           SSEEnabled: true,
@@ -568,6 +568,7 @@ describe('DsrStack (demo deployment: platform stores created)', () => {
             ENV.requestsTable,
             ENV.stagingBucket,
             ENV.accountsTable,
+            ENV.serviceStores,
             'DOWNLOAD_TOKEN_KMS_KEY_ID',
             'NOTIFY_FROM_ADDRESS',
             'PUBLIC_API_URL',
@@ -592,19 +593,21 @@ describe('DsrStack (demo deployment: platform stores created)', () => {
       expect(envOf(fns.notify.function).PUBLIC_API_URL).toEqual(
         envOf(stack.api.function.function).PUBLIC_API_URL,
       );
+      // The table-backed connectors also get the services' own tables of their store (SERVICE_STORES).
       const storeEnv = {
-        accounts: [ENV.accountsTable, ENV.vaultTable],
-        payments: [ENV.paymentsTable, ENV.vaultTable],
+        accounts: [ENV.accountsTable, ENV.serviceStores, ENV.vaultTable],
+        payments: [ENV.paymentsTable, ENV.serviceStores, ENV.vaultTable],
         chat: [
           ENV.chatRoomsTable,
           ENV.chatMessagesTable,
+          ENV.serviceStores,
           ENV.mediaBucket,
           'MEDIA_BUCKET_VERSIONED',
           ENV.vaultTable,
         ],
         media: [ENV.mediaBucket, 'MEDIA_BUCKET_VERSIONED'],
         logs: [ENV.logsBucket, ENV.logIndexTable, 'SUBJECT_HASH_KMS_KEY_ID'],
-        marketing: [ENV.marketingTable, ENV.vaultTable],
+        marketing: [ENV.marketingTable, ENV.serviceStores, ENV.vaultTable],
       };
       for (const store of STORE_NAMES) {
         expect(Object.keys(envOf(stack.connectors.functions[store].function)).sort()).toEqual(
@@ -946,6 +949,9 @@ describe('DsrStack (demo deployment: platform stores created)', () => {
         .map(([, m]) => m.Properties)
         .filter((m) => refersTo(m?.FunctionName, logicalId(stack, indexer.indexer.function)));
       const queueId = logicalId(stack, indexer.failures);
+      // The shared accounts table's stream, and the stream of every service's own accounts table.
+      const own = stack.stores.serviceTables.filter((t) => t.resource === 'accountsTable');
+      expect(own.length).toBeGreaterThan(0);
       expect(mappings).toEqual([
         expect.objectContaining({
           EventSourceArn: { 'Fn::GetAtt': [logicalId(stack, stack.stores.accounts.table), 'StreamArn'] },
@@ -953,6 +959,14 @@ describe('DsrStack (demo deployment: platform stores created)', () => {
           FunctionResponseTypes: ['ReportBatchItemFailures'],
           DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': [queueId, 'Arn'] } } },
         }),
+        ...own.map((t) =>
+          expect.objectContaining({
+            EventSourceArn: { 'Fn::GetAtt': [logicalId(stack, t.ref.table), 'StreamArn'] },
+            StartingPosition: 'TRIM_HORIZON',
+            FunctionResponseTypes: ['ReportBatchItemFailures'],
+            DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': [expect.any(String), 'Arn'] } } },
+          }),
+        ),
       ]);
       expect(mappings[0]?.FilterCriteria).toBeUndefined();
       template.hasResourceProperties('AWS::CloudWatch::Alarm', {
@@ -960,6 +974,40 @@ describe('DsrStack (demo deployment: platform stores created)', () => {
         Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [queueId, 'QueueName'] } }],
         AlarmActions: [{ Ref: logicalId(stack, stack.alarms.topic) }],
       });
+    });
+
+    it("grants each service's own table exactly what its shared table gets, to the same roles, and names it to them", () => {
+      const grants = (table: IConstruct) => {
+        const id = logicalId(stack, table);
+        const byRole = new Map<string, string[]>();
+        for (const { roles, statement } of identityStatements(template)) {
+          if (!JSON.stringify(statement.Resource).includes(`"${id}"`)) continue;
+          for (const role of roles)
+            byRole.set(role, [...(byRole.get(role) ?? []), ...asArray(statement.Action)]);
+        }
+        return [...byRole]
+          .map(([role, actions]) => `${role}: ${[...new Set(actions)].sort().join(',')}`)
+          .sort();
+      };
+      expect(stack.stores.serviceTables.length).toBe(serviceOwnTables().length);
+      for (const { resource, ref } of stack.stores.serviceTables) {
+        const shared = stack.stores.tablesOf(resource)[0]!;
+        const own = grants(ref.table);
+        expect(own.length).toBeGreaterThan(0);
+        expect({ resource, own }).toEqual({ resource, own: grants(shared.table) });
+      }
+      // Every function that may read a service's own accounts table is told its name.
+      const ownAccounts = stack.stores.serviceTables.find((t) => t.resource === 'accountsTable')!;
+      const named = [
+        stack.tasks.functions.resolveSubject,
+        stack.tasks.functions.notify,
+        stack.identifierIndexer.indexer,
+      ];
+      for (const fn of named) {
+        const resource = template.toJSON().Resources[logicalId(stack, fn.function)] as CfnResource;
+        const env = (resource.Properties?.Environment as { Variables: Json }).Variables;
+        expect(JSON.stringify(env[ENV.serviceStores])).toContain(logicalId(stack, ownAccounts.ref.table));
+      }
     });
 
     it('lets the indexer write index entries, read the stream and scan accounts, and nothing more of them', () => {

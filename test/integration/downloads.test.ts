@@ -330,7 +330,7 @@ test('notify emails the link in the subject locale to the .eml outbox, once, and
       stack.s3,
       stack.doc,
       orchestratorResources.stagingBucket,
-      'platform-accounts',
+      () => 'platform-accounts',
     ),
     mailer: new OutboxMailer(outbox),
     from: 'privacy@dsr.example',

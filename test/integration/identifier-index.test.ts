@@ -13,7 +13,8 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import type { DynamoDBRecord } from 'aws-lambda';
-import { orchestratorResources, platformStores } from '../../config/data-map';
+import { defaultResourceEnv, ENV, orchestratorResources, platformStores } from '../../config/data-map';
+import { serviceStoresFromEnv } from '../../functions/lib/services/stores';
 import {
   backfillIdentifierIndex,
   indexStreamRecords,
@@ -22,7 +23,7 @@ import {
 import { identifierKey, LocalSubjectHasher } from '../../functions/lib/crypto/subject-hash';
 import {
   IdentifierIndex,
-  indexKeyOf,
+  entryKeyOf,
   type IndexedIdentifier,
 } from '../../functions/lib/identifiers/identifier-index';
 import { EventLog } from '../../functions/lib/requests/event-log';
@@ -46,7 +47,7 @@ const hasher = new LocalSubjectHasher(randomBytes(32));
 
 beforeAll(async () => {
   stores = await startTestStores();
-  indexer = { doc: stores.doc, hasher, indexTable: INDEX, accountsTable: ACCOUNTS };
+  indexer = { doc: stores.doc, hasher, indexTable: INDEX, accountsTables: [{ tableName: ACCOUNTS }] };
   const requests = requestTable(stores.doc, orchestratorResources.requestsTable.tableName);
   resolve = {
     doc: stores.doc,
@@ -54,7 +55,7 @@ beforeAll(async () => {
     requests: new RequestRepository(requests),
     events: new EventLog(requests),
     hasher,
-    accountsTable: ACCOUNTS,
+    stores: serviceStoresFromEnv({ ...defaultResourceEnv(), [ENV.accountsTable]: ACCOUNTS }),
     identifierIndex: new IdentifierIndex(stores.doc, INDEX, hasher),
     stagingBucket: orchestratorResources.stagingBucket,
     connectorFunctions: {},
@@ -87,13 +88,17 @@ async function resolveUserIds(subject: SubjectInput): Promise<{ userIds: string[
     },
   }) as DynamoDBDocumentClient;
   const countingIndex = new IdentifierIndex(doc, INDEX, hasher);
-  const accounts = await findAccounts({ ...resolve, doc, identifierIndex: countingIndex }, subject);
+  const accounts = await findAccounts(
+    { ...resolve, doc, identifierIndex: countingIndex },
+    'klub-outside',
+    subject,
+  );
   return { userIds: accounts.map((a) => String(a.userId)).sort(), commands };
 }
 
 /** Every entry of the index for one identifier, by account hash. */
 async function entriesOf(identifier: IndexedIdentifier): Promise<Record<string, unknown>[]> {
-  const identifierHash = await hasher.hash(indexKeyOf(identifier));
+  const identifierHash = await hasher.hash(entryKeyOf('klub-outside', identifier));
   const { Items = [] } = await stores.doc.send(
     new ScanCommand({
       TableName: INDEX,
@@ -241,6 +246,8 @@ describe('the stream handler is idempotent', () => {
     images: { old?: Image; new?: Image },
   ): DynamoDBRecord => ({
     eventName,
+    // As Lambda's event source mapping names it: the accounts table's stream.
+    eventSourceARN: `arn:aws:dynamodb:us-east-1:000000000000:table/${ACCOUNTS}/stream/2026-11-01T00:00:00.000`,
     dynamodb: {
       Keys: marshall({ userId }) as never,
       SequenceNumber: sequenceNumber,

@@ -32,6 +32,7 @@ import {
   ALL_ORCHESTRATOR_TABLES,
   ALL_PLATFORM_BUCKETS,
   ALL_PLATFORM_TABLES,
+  serviceOwnTables,
   defaultResourceEnv,
   platformStores,
 } from '../../config/data-map';
@@ -59,7 +60,8 @@ let seeded: SeedSummary;
 
 beforeAll(async () => {
   stores = await startTestStores();
-  seeded = await seedDemoData(stores);
+  // The demo users only: these tests count every item of the stores (the services' users have their own test).
+  seeded = await seedDemoData(stores, { serviceUsers: false });
 }, 90_000);
 
 afterAll(async () => {
@@ -180,7 +182,11 @@ describe('tables and buckets', () => {
   it('creates every table and bucket of the data map, under the names handlers are given', async () => {
     const { TableNames = [] } = await stores.dynamo.send(new ListTablesCommand({}));
     const { Buckets = [] } = await stores.s3.send(new ListBucketsCommand({}));
-    const tables = [...ALL_PLATFORM_TABLES, ...ALL_ORCHESTRATOR_TABLES].map((t) => t.tableName);
+    const tables = [
+      ...ALL_PLATFORM_TABLES,
+      ...serviceOwnTables().map((t) => t.spec),
+      ...ALL_ORCHESTRATOR_TABLES,
+    ].map((t) => t.tableName);
     const buckets = [...ALL_PLATFORM_BUCKETS, ...ALL_ORCHESTRATOR_BUCKETS];
     expect([...TableNames].sort()).toEqual([...tables].sort());
     expect(Buckets.map((b) => b.Name).sort()).toEqual([...buckets].sort());
@@ -194,7 +200,9 @@ describe('tables and buckets', () => {
     const again = await bootstrapResources({ dynamo: stores.dynamo, s3: stores.s3 });
     expect(again.createdTables).toEqual([]);
     expect(again.createdBuckets).toEqual([]);
-    expect(again.existingTables).toHaveLength(ALL_PLATFORM_TABLES.length + ALL_ORCHESTRATOR_TABLES.length);
+    expect(again.existingTables).toHaveLength(
+      ALL_PLATFORM_TABLES.length + serviceOwnTables().length + ALL_ORCHESTRATOR_TABLES.length,
+    );
     expect(again.existingBuckets).toHaveLength(ALL_PLATFORM_BUCKETS.length + ALL_ORCHESTRATOR_BUCKETS.length);
   });
 });

@@ -12,7 +12,8 @@ import type { Context } from 'aws-lambda';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, PutCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
-import { orchestratorResources, platformStores } from '../../config/data-map';
+import { defaultResourceEnv, orchestratorResources, platformStores } from '../../config/data-map';
+import { serviceStoresFromEnv } from '../../functions/lib/services/stores';
 import { createApi, type ApiDeps } from '../../functions/api/core';
 import { errorAnswers } from '../../functions/api/error-middleware';
 import { apiEvent } from './api-event';
@@ -163,7 +164,7 @@ export async function startHarness(
     jwks: () => signer.publicJwks(),
     signer,
     audit,
-    accounts: new DynamoAccountDirectory(doc, platformStores.accounts.table.tableName),
+    accounts: new DynamoAccountDirectory(doc, serviceStoresFromEnv({ ...defaultResourceEnv() })),
     settings: { allowPrivateCallbacks: true, processorDomain: 'dsr.test', ...(options.settings ?? {}) },
     clock: options.clock,
     // The harness has no S3: only the archive and certificate routes read it.

@@ -7,10 +7,11 @@ import { randomBytes } from 'node:crypto';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import type { DynamoDBRecord } from 'aws-lambda';
 import fc from 'fast-check';
-import { changesOf } from '../../functions/index-identifiers/core';
+import { changesOf, tableOfRecord } from '../../functions/index-identifiers/core';
 import { identifierKey, LocalSubjectHasher } from '../../functions/lib/crypto/subject-hash';
 import {
   BACKFILL_SEQUENCE,
+  entryKeyOf,
   indexedIdentifiersOf,
   indexKeyOf,
   sequenceKey,
@@ -126,8 +127,9 @@ describe('changes of a stream record', () => {
       accessToken: 't',
     })),
   });
+  const SHARED = { tableName: 'platform-accounts' };
   const summary = (r: DynamoDBRecord) =>
-    changesOf(r).map(
+    changesOf(r, SHARED).map(
       (c) => `${c.linked ? '+' : '-'}${indexKeyOf(c.identifier)}@${c.userId}#${c.sequenceNumber}`,
     );
 
@@ -152,7 +154,7 @@ describe('changes of a stream record', () => {
   test('a modify that leaves the identifiers as they were changes nothing', () => {
     const before = account(['d-1'], [['line', 'L1']]);
     const after = { ...account(['d-1'], [['line', 'L1']]), nickname: 'new', devices: [{ deviceId: 'd-1' }] };
-    expect(changesOf(record('MODIFY', { old: before, new: after }))).toEqual([]);
+    expect(changesOf(record('MODIFY', { old: before, new: after }), SHARED)).toEqual([]);
   });
 
   test('a remove unlinks everything the account held', () => {
@@ -163,7 +165,62 @@ describe('changes of a stream record', () => {
   });
 
   test('a stream without old images is refused rather than followed half-blind', () => {
-    expect(() => changesOf(record('MODIFY', { new: account(['d-1']) }))).toThrow(ConfigError);
-    expect(() => changesOf(record('REMOVE', {}))).toThrow(ConfigError);
+    expect(() => changesOf(record('MODIFY', { new: account(['d-1']) }), SHARED)).toThrow(ConfigError);
+    expect(() => changesOf(record('REMOVE', {}), SHARED)).toThrow(ConfigError);
+  });
+});
+
+describe('the service of an index entry', () => {
+  const image = (extra: Record<string, unknown>) =>
+    marshall({ userId: 'u-1', devices: [{ deviceId: 'd-1' }], ...extra }) as never;
+  const record = (
+    old: Record<string, unknown> | undefined,
+    now: Record<string, unknown>,
+  ): DynamoDBRecord => ({
+    eventName: old ? 'MODIFY' : 'INSERT',
+    eventSourceARN:
+      'arn:aws:dynamodb:ap-northeast-1:123456789012:table/metalive-accounts/stream/2026-11-01T00:00:00.000',
+    dynamodb: {
+      Keys: marshall({ userId: 'u-1' }) as never,
+      SequenceNumber: '7',
+      ...(old ? { OldImage: image(old) } : {}),
+      NewImage: image(now),
+    },
+  });
+  const services = (r: DynamoDBRecord, table: { tableName: string; owner?: string }) =>
+    changesOf(r, table).map((c) => `${c.linked ? '+' : '-'}${c.service}`);
+
+  test("an account without `service` is its table owner's, else the default service's", () => {
+    expect(services(record(undefined, {}), { tableName: 'metalive-accounts', owner: 'metalive' })).toEqual([
+      '+metalive',
+    ]);
+    expect(services(record(undefined, {}), { tableName: 'platform-accounts' })).toEqual(['+klub-outside']);
+    expect(services(record(undefined, { service: 'cluster' }), { tableName: 'platform-accounts' })).toEqual([
+      '+cluster',
+    ]);
+  });
+
+  test("an account moved to another service leaves the old service's entries and gains the new one's", () => {
+    const moved = record({ service: 'cluster' }, { service: 'audiostock' });
+    expect(services(moved, { tableName: 'platform-accounts' }).sort()).toEqual(['+audiostock', '-cluster']);
+  });
+
+  test('the same identifier at two services hashes to two partitions', async () => {
+    const hasher = new LocalSubjectHasher(randomBytes(32));
+    const device: IndexedIdentifier = { kind: 'deviceId', deviceId: 'd-1' };
+    const a = await hasher.hash(entryKeyOf('cluster', device));
+    const b = await hasher.hash(entryKeyOf('prism-project', device));
+    expect(a).not.toBe(b);
+  });
+
+  test("a record's table is read from its stream ARN, and an unknown table is refused", () => {
+    const tables = [
+      { tableName: 'platform-accounts' },
+      { tableName: 'metalive-accounts', owner: 'metalive' },
+    ];
+    expect(tableOfRecord({ accountsTables: tables }, record(undefined, {}))).toEqual(tables[1]);
+    expect(() => tableOfRecord({ accountsTables: tables.slice(0, 1) }, record(undefined, {}))).toThrow(
+      ConfigError,
+    );
   });
 });

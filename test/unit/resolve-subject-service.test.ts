@@ -1,8 +1,8 @@
 /**
- * ResolveSubject stages the subject's service (the request's, else the account's, else the deployment's
- * default), the request's jurisdiction and the account's locale, and records the service on the request
- * when it had none, so that later steps (and a resumed erasure, whose account is gone) know whose
- * controller speaks.
+ * ResolveSubject looks only inside the request's service (the deployment's default service when the
+ * request names none) and stages that service, the request's jurisdiction and the account's locale; it
+ * records the service on the request when it had none, so that later steps (and a resumed erasure,
+ * whose account is gone) know whose controller speaks.
  */
 import { GetCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
@@ -12,7 +12,7 @@ import type { RequestRecord } from '../../functions/lib/requests/records';
 import type { RequestRepository } from '../../functions/lib/requests/requests';
 import { LocalSubjectHasher } from '../../functions/lib/crypto/subject-hash';
 import { stagingKeys } from '../../functions/lib/aws/s3-objects';
-import { ContractError } from '../../functions/lib/runtime/errors';
+import { ServiceStores } from '../../functions/lib/services/stores';
 
 const REQ = 'req_' + 'd'.repeat(32);
 
@@ -29,10 +29,14 @@ function setup(account: Record<string, unknown> | undefined, request: Partial<Re
     subject: { userId: 'u-1' },
     ...request,
   };
+  const tables: string[] = [];
   const deps: ResolveDeps = {
     doc: {
       send: async (command: unknown) => {
-        if (command instanceof GetCommand) return { Item: account };
+        if (command instanceof GetCommand) {
+          tables.push(String(command.input.TableName));
+          return { Item: account };
+        }
         throw new Error('unexpected command');
       },
     } as unknown as DynamoDBDocumentClient,
@@ -52,7 +56,10 @@ function setup(account: Record<string, unknown> | undefined, request: Partial<Re
     } as unknown as RequestRepository,
     events: { append: async () => undefined },
     hasher: new LocalSubjectHasher(Buffer.alloc(32, 3)),
-    accountsTable: 'platform-accounts',
+    stores: new ServiceStores(
+      { metalive: { ACCOUNTS_TABLE: 'metalive-accounts' } },
+      () => 'platform-accounts',
+    ),
     stagingBucket: 'staging',
     connectorFunctions: {},
     holds: { putSubjectRefs: async () => undefined },
@@ -64,45 +71,71 @@ function setup(account: Record<string, unknown> | undefined, request: Partial<Re
     },
   };
   const subject = () => staged.get(stagingKeys.subject(REQ));
-  return { deps, updates, subject, record };
+  return { deps, updates, subject, record, tables };
 }
 
 const account = (extra: Record<string, unknown> = {}) => ({ userId: 'u-1', email: 'a@example.jp', ...extra });
 
-test("stages the account's service, the request's jurisdiction and the account's locale, and records the service", async () => {
-  const t = setup(account({ service: 'cluster', locale: 'ja-JP' }), { jurisdiction: 'JP' });
-  await resolveSubject(t.deps, { requestId: REQ });
+test("stages the request's service, the request's jurisdiction and the account's locale", async () => {
+  const t = setup(account({ service: 'cluster', locale: 'ja-JP' }), {
+    jurisdiction: 'JP',
+    service: 'cluster',
+  });
+  const out = await resolveSubject(t.deps, { requestId: REQ });
   expect(t.subject()).toMatchObject({ found: true, service: 'cluster', jurisdiction: 'JP', locale: 'ja-JP' });
-  expect(t.updates).toEqual([{ service: 'cluster' }]);
+  expect(t.updates).toEqual([]);
+  expect(out.stores).toEqual([]);
 });
 
-test('an account without a service belongs to the deployment default service', async () => {
+test('a request without a service is resolved in the deployment default service, and records it', async () => {
   const t = setup(account());
   await resolveSubject(t.deps, { requestId: REQ });
-  expect(t.subject()?.service).toBe('klub-outside');
+  expect(t.subject()).toMatchObject({ found: true, service: 'klub-outside' });
   expect(t.subject()).not.toHaveProperty('locale');
   expect(t.subject()).not.toHaveProperty('jurisdiction');
   expect(t.updates).toEqual([{ service: 'klub-outside' }]);
 });
 
-test("the request's own service wins, and is not written again", async () => {
-  const t = setup(account({ service: 'metalive' }), { service: 'metalive' });
+test("another service's account is not the subject: the request's service finds nobody", async () => {
+  const t = setup(account({ service: 'cluster' }), { service: 'audiostock' });
   await resolveSubject(t.deps, { requestId: REQ });
-  expect(t.subject()?.service).toBe('metalive');
-  expect(t.updates).toEqual([]);
+  expect(t.subject()).toMatchObject({ found: false, service: 'audiostock' });
+  // Nor does a request without a service find an account of a service other than the default.
+  const unnamed = setup(account({ service: 'cluster' }));
+  await resolveSubject(unnamed.deps, { requestId: REQ });
+  expect(unnamed.subject()).toMatchObject({ found: false, service: 'klub-outside' });
 });
 
-test('an account naming a service the deployment does not serve is refused', async () => {
-  const t = setup(account({ service: 'myspace' }));
-  await expect(resolveSubject(t.deps, { requestId: REQ })).rejects.toBeInstanceOf(ContractError);
-  expect(t.subject()).toBeUndefined();
+test("a service with its own accounts table is looked up there, where an unmarked account is the service's", async () => {
+  const t = setup(account(), { service: 'metalive' });
+  await resolveSubject(t.deps, { requestId: REQ });
+  expect(t.tables).toEqual(['metalive-accounts']);
+  expect(t.subject()).toMatchObject({ found: true, service: 'metalive' });
+});
+
+test('only the stores the service keeps are listed for the connectors', async () => {
+  const t = setup(account({ service: 'audiostock' }), { service: 'audiostock' });
+  t.deps.connectorFunctions = {
+    accounts: 'c-accounts',
+    payments: 'c-payments',
+    chat: 'c-chat',
+    media: 'c-media',
+    logs: 'c-logs',
+    marketing: 'c-marketing',
+  };
+  const out = await resolveSubject(t.deps, { requestId: REQ });
+  expect(out.stores.map((s) => s.store)).toEqual(['accounts', 'payments', 'logs']);
 });
 
 test('an erasure records the service at its first run; a resumed run, whose account is gone, stages it again', async () => {
-  const t = setup(account({ service: 'audiostock' }), { type: 'erasure', jurisdiction: 'KR' });
+  const t = setup(account({ service: 'audiostock' }), {
+    type: 'erasure',
+    jurisdiction: 'KR',
+    service: 'audiostock',
+  });
   await resolveSubject(t.deps, { requestId: REQ, mode: 'erasure' });
   expect(t.updates[0]).toMatchObject({ service: 'audiostock', accountHash: expect.any(String) });
-  expect(t.subject()).toMatchObject({ service: 'audiostock', jurisdiction: 'KR' });
+  expect(t.subject()).toMatchObject({ found: true, service: 'audiostock', jurisdiction: 'KR' });
 
   const resumed = setup(undefined, { ...t.record });
   await resolveSubject(resumed.deps, { requestId: REQ, mode: 'erasure' });

@@ -31,14 +31,33 @@ export interface ConnectorRuntime {
   vault?: VaultWriter;
 }
 
-async function loadSubject(runtime: ConnectorRuntime, connector: Connector, input: ConnectorTaskInput) {
-  if (input.store !== connector.store) {
-    throw new ContractError(`Connector ${connector.store} was asked to serve ${input.store}`);
+/**
+ * One store's connector for each service: the same connector code over the stores of the subject's
+ * service (the shared ones, or those the data map gives the service; service-connectors.ts).
+ */
+export interface ServiceConnectors {
+  readonly store: Connector['store'];
+  forService(service: string | undefined): Connector;
+}
+
+/** A connector, or a connector per service. */
+export type ConnectorSource = Connector | ServiceConnectors;
+
+/** The staged subject, and the connector serving its service. */
+async function loadSubject(
+  runtime: ConnectorRuntime,
+  source: ConnectorSource,
+  input: ConnectorTaskInput,
+): Promise<{ subject: StagedSubject; connector: Connector }> {
+  if (input.store !== source.store) {
+    throw new ContractError(`Connector ${source.store} was asked to serve ${input.store}`);
   }
-  return getJson<StagedSubject>(runtime.s3, {
+  const subject = await getJson<StagedSubject>(runtime.s3, {
     bucket: runtime.stagingBucket,
     key: stagingKeys.subject(input.requestId),
   });
+  const connector = 'forService' in source ? source.forService(subject.service) : source;
+  return { subject, connector };
 }
 
 /** The name others' records carry once the subject is erased: stable within a request, unlinkable to them. */
@@ -57,11 +76,11 @@ function erasureContext(subject: StagedSubject, runtime: ConnectorRuntime): Eras
 }
 
 export async function runInventory(
-  connector: Connector,
+  source: ConnectorSource,
   runtime: ConnectorRuntime,
   input: ConnectorTaskInput,
 ): Promise<InventoryResult> {
-  const subject = await loadSubject(runtime, connector, input);
+  const { subject, connector } = await loadSubject(runtime, source, input);
   if (!connector.inventory) throw new ContractError(`Connector ${connector.store} cannot take inventory`);
   const found = subject.found ? await connector.inventory(erasureContext(subject, runtime)) : {};
   // Every category is reported, zeros included, so the plan and the verification see the whole store.
@@ -81,11 +100,11 @@ export async function runInventory(
 }
 
 export async function runErase(
-  connector: Connector,
+  source: ConnectorSource,
   runtime: ConnectorRuntime,
   input: ConnectorTaskInput,
 ): Promise<EraseResult> {
-  const subject = await loadSubject(runtime, connector, input);
+  const { subject, connector } = await loadSubject(runtime, source, input);
   if (!connector.erase) throw new ContractError(`Connector ${connector.store} cannot erase`);
   const plan = await getJson<{ plannedAt?: string; entries: (PlanEntryView & { store: string })[] }>(
     runtime.s3,
@@ -114,11 +133,11 @@ export async function runErase(
 }
 
 async function runCollect(
-  connector: Connector,
+  source: ConnectorSource,
   runtime: ConnectorRuntime,
   input: ConnectorTaskInput,
 ): Promise<CollectResult> {
-  const subject = await loadSubject(runtime, connector, input);
+  const { subject, connector } = await loadSubject(runtime, source, input);
   const staging = new StagingArea(runtime.s3, runtime.stagingBucket, connector.store, subject, runtime.clock);
   // An unknown subject has nothing to collect; its store index is still written, empty, so the
   // archive says so explicitly.
@@ -147,7 +166,7 @@ async function runCollect(
   };
 }
 
-export function connectorHandler(connector: Connector, runtime: () => ConnectorRuntime) {
+export function connectorHandler(connector: ConnectorSource, runtime: () => ConnectorRuntime) {
   return taskHandler<ConnectorTaskInput, CollectResult | InventoryResult | EraseResult>(
     `connector-${connector.store}`,
     async (input) => {

@@ -43,12 +43,14 @@ function isCount(n: unknown): n is number {
   return typeof n === 'number' && Number.isSafeInteger(n) && n >= 0;
 }
 
-function checkInventory(policy: Policy, inventory: Inventory): void {
+function checkInventory(policy: Policy, inventory: Inventory, stores: readonly StoreName[]): void {
   for (const store of Object.keys(inventory)) {
     if (!Object.hasOwn(STORE_CATEGORIES, store))
       throw new PlanError(`Inventory names unknown store '${store}'`);
+    if (!stores.includes(store as StoreName))
+      throw new PlanError(`Inventory names store '${store}', which the run does not cover`);
   }
-  for (const store of STORES) {
+  for (const store of stores) {
     const inv = inventory[store];
     if (!inv) throw new PlanError(`Inventory lacks store '${store}': every connector must report`);
     const known: readonly string[] = STORE_CATEGORIES[store];
@@ -259,11 +261,14 @@ export function buildPlan(input: PlanInput): ErasurePlan {
     throw new PlanError('Jurisdiction must be an ISO 3166-1 alpha-2 or ISO 3166-2 code');
   }
   const applied = resolveJurisdiction(policy, requested);
-  checkInventory(policy, inventory);
+  const stores = input.stores ?? STORES;
+  for (const store of stores)
+    if (!STORES.includes(store)) throw new PlanError(`The run names unknown store '${store}'`);
+  checkInventory(policy, inventory, stores);
   checkHolds(holds);
 
   const entries: PlanEntry[] = [];
-  for (const store of STORES) {
+  for (const store of stores) {
     for (const category of STORE_CATEGORIES[store]) {
       const ci = inventory[store]?.[category];
       if (ci) entries.push(planEntry(input, applied, store, category, ci));

@@ -24,14 +24,16 @@ export function asOfDate(run: RunInput | undefined, clock: () => Date): Date {
   return at;
 }
 
+/** The inventories of the stores the run took them in (the subject's service's stores; all by default). */
 export async function loadInventories(
   s3: S3Client,
   bucket: string,
   requestId: string,
   phase: 'plan' | 'verify',
-): Promise<Record<StoreName, Record<string, CategoryInventory>>> {
-  const out = {} as Record<StoreName, Record<string, CategoryInventory>>;
-  for (const store of STORE_NAMES) {
+  stores: readonly StoreName[] = STORE_NAMES,
+): Promise<Partial<Record<StoreName, Record<string, CategoryInventory>>>> {
+  const out: Partial<Record<StoreName, Record<string, CategoryInventory>>> = {};
+  for (const store of stores) {
     out[store] = await getJson<Record<string, CategoryInventory>>(s3, {
       bucket,
       key: stagingKeys.inventory(requestId, store, phase),

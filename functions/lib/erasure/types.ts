@@ -172,6 +172,11 @@ export interface PlanInput {
    * Absent: every processor of the policy that received an erased category.
    */
   readonly processorIds?: readonly string[];
+  /**
+   * The stores the run covers: those the subject's service keeps (its profile's `holds`). Each must
+   * report; no other may. Absent: every store.
+   */
+  readonly stores?: readonly StoreName[];
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -5,7 +5,9 @@
  * current from the accounts table's stream (functions/index-identifiers), and names everything in it by
  * keyed hash:
  *
- * - `identifierHash` (partition): keyed hash of the identifier's canonical key (`indexKeyOf`);
+ * - `identifierHash` (partition): keyed hash of the account's service and the identifier's canonical key
+ *   (`entryKeyOf`): the same device or linked account at two services is two entries, and a lookup for
+ *   one service reads only that service's partition (no filter, so no page can come back short);
  * - `accountHash` (sort): keyed hash of the account's user id, the same subject hash our other records use;
  * - `userId`: the account's key, present only while the account holds the identifier (a user id is the
  *   platform's account key, not contact data; keeping it saves resolution a second lookup);
@@ -40,6 +42,11 @@ export function indexKeyOf(identifier: IndexedIdentifier): string {
     : JSON.stringify([identifier.kind, identifier.provider, identifier.providerUserId]);
 }
 
+/** What an entry's partition hashes: the service, then the identifier's canonical key. */
+export function entryKeyOf(service: string, identifier: IndexedIdentifier): string {
+  return JSON.stringify([service, indexKeyOf(identifier)]);
+}
+
 /** The indexed identifiers of a resolved set (device ids, linked accounts), each once. */
 export function indexedIdentifiersOf(identifiers: SubjectIdentifiers): IndexedIdentifier[] {
   const all: IndexedIdentifier[] = [
@@ -70,6 +77,8 @@ export const TOMBSTONE_TTL_SECONDS = 3 * 24 * 3600;
 
 export interface IdentifierChange {
   userId: string;
+  /** The service of the account (../shared/stores.md): its `service`, else its table's owner or the default. */
+  service: string;
   identifier: IndexedIdentifier;
   /** Whether the account holds the identifier after the change. */
   linked: boolean;
@@ -89,9 +98,9 @@ export class IdentifierIndex {
     private readonly clock: () => Date = () => new Date(),
   ) {}
 
-  /** The user ids of the accounts the index links to `identifier` (a strongly consistent read). */
-  async userIdsOf(identifier: IndexedIdentifier): Promise<string[]> {
-    const identifierHash = await this.hasher.hash(indexKeyOf(identifier));
+  /** The user ids of the service's accounts the index links to `identifier` (a strongly consistent read). */
+  async userIdsOf(service: string, identifier: IndexedIdentifier): Promise<string[]> {
+    const identifierHash = await this.hasher.hash(entryKeyOf(service, identifier));
     const userIds: string[] = [];
     const pages = queryPages(this.doc, {
       TableName: this.tableName,
@@ -113,7 +122,7 @@ export class IdentifierIndex {
    */
   async apply(change: IdentifierChange): Promise<boolean> {
     const sequence = sequenceKey(change.sequenceNumber);
-    return this.write(change.userId, change.identifier, {
+    return this.write(change.service, change.userId, change.identifier, {
       UpdateExpression: change.linked
         ? 'SET #userId = :userId, #sequence = :sequence REMOVE #expiresAt'
         : 'SET #sequence = :sequence, #expiresAt = :expiresAt REMOVE #userId',
@@ -136,8 +145,8 @@ export class IdentifierIndex {
    * Links an identifier the backfill found, only where the stream has never written the entry: the
    * backfill reads the account at some moment the stream knows better than it does.
    */
-  async linkIfNew(userId: string, identifier: IndexedIdentifier): Promise<boolean> {
-    return this.write(userId, identifier, {
+  async linkIfNew(service: string, userId: string, identifier: IndexedIdentifier): Promise<boolean> {
+    return this.write(service, userId, identifier, {
       UpdateExpression: 'SET #userId = :userId, #sequence = :sequence',
       ConditionExpression: 'attribute_not_exists(#identifierHash)',
       ExpressionAttributeNames: {
@@ -150,6 +159,7 @@ export class IdentifierIndex {
   }
 
   private async write(
+    service: string,
     userId: string,
     identifier: IndexedIdentifier,
     update: {
@@ -160,7 +170,7 @@ export class IdentifierIndex {
     },
   ): Promise<boolean> {
     const [identifierHash, accountHash] = await Promise.all([
-      this.hasher.hash(indexKeyOf(identifier)),
+      this.hasher.hash(entryKeyOf(service, identifier)),
       this.hasher.hash(identifierKey('userId', userId)),
     ]);
     try {

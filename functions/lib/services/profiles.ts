@@ -14,6 +14,7 @@ import prismProject from '../../../config/services/prism-project.json';
 import cluster from '../../../config/services/cluster.json';
 import audiostock from '../../../config/services/audiostock.json';
 import metalive from '../../../config/services/metalive.json';
+import { STORE_NAMES } from '../../../config/data-map';
 import { ConfigError, optionalEnv } from '../runtime/config';
 import { ContractError } from '../runtime/errors';
 import {
@@ -463,6 +464,12 @@ export function controllerName(
   language: ServiceLanguage,
 ): string {
   return profile.controller.localNames?.[language] ?? profile.controller.name;
+}
+
+/** The stores a service keeps (its `holds`), in the data map's order: the only ones its requests read. */
+export function heldStores(profile: ServiceProfile): StoreName[] {
+  const held = new Set<string>(profile.holds.map((h) => h.store));
+  return STORE_NAMES.filter((store) => held.has(store));
 }
 
 /** The processor ids of the erasure policy that receive this service's data. */
