@@ -4,7 +4,7 @@
  * exactly like an unknown id; a request names its service or has it implied.
  */
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
-import { platformStores } from '../../config/data-map';
+import { platformStores, serviceStores } from '../../config/data-map';
 import { LOCAL_AUDIENCE, LOCAL_ISSUER, signToken } from '../../local/auth';
 import { startHarness, type Harness } from '../support/api-harness';
 
@@ -22,7 +22,10 @@ beforeAll(async () => {
     { userId: 'u-meta', email: 'same@example.com', country: 'KR', service: 'metalive' },
     { userId: 'u-clus', email: 'same@example.com', country: 'JP', service: 'cluster' },
   ]) {
-    await h.doc.send(new PutCommand({ TableName: platformStores.accounts.table.tableName, Item: account }));
+    // METALIVE keeps its own accounts table (config/data-map.ts serviceStores).
+    const TableName =
+      serviceStores[account.service]?.accountsTable ?? platformStores.accounts.table.tableName;
+    await h.doc.send(new PutCommand({ TableName, Item: account }));
   }
 }, 60_000);
 

@@ -12,7 +12,12 @@ import type { Context } from 'aws-lambda';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, PutCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
-import { defaultResourceEnv, orchestratorResources, platformStores } from '../../config/data-map';
+import {
+  defaultResourceEnv,
+  orchestratorResources,
+  platformStores,
+  serviceOwnTables,
+} from '../../config/data-map';
 import { serviceStoresFromEnv } from '../../functions/lib/services/stores';
 import { createApi, type ApiDeps } from '../../functions/api/core';
 import { errorAnswers } from '../../functions/api/error-middleware';
@@ -133,7 +138,17 @@ export async function startHarness(
   const s3 = new S3Client({ region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
   await bootstrapResources(
     { dynamo: dynamoClient, s3 },
-    { tables: [orchestratorResources.requestsTable, platformStores.accounts.table], buckets: [] },
+    {
+      // Each service's own accounts table too: the API looks a subject up in their service's.
+      tables: [
+        orchestratorResources.requestsTable,
+        platformStores.accounts.table,
+        ...serviceOwnTables()
+          .filter((own) => own.resource === 'accountsTable')
+          .map((own) => own.spec),
+      ],
+      buckets: [],
+    },
   );
   const doc = DynamoDBDocumentClient.from(dynamoClient, { marshallOptions: { removeUndefinedValues: true } });
   for (const [userId, country] of [
