@@ -8,7 +8,6 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { findFreePort } from '../../local/stores';
 
 const ROOT = resolve(__dirname, '..', '..');
 const BEGIN = '<!-- readme-walkthrough:begin';
@@ -66,10 +65,11 @@ test('the README walk-through runs by copy and paste against `npm start`, which 
   work = mkdtempSync(join(tmpdir(), 'dsr-readme-'));
   const env: NodeJS.ProcessEnv = {
     ...process.env,
-    PORT: String(await findFreePort()),
-    DDB_PORT: String(await findFreePort()),
-    S3_PORT: String(await findFreePort()),
-    SFN_PORT: String(await findFreePort()),
+    // Any free ports, bound as each server starts: npm start prints the ones it got.
+    PORT: '0',
+    DDB_PORT: '0',
+    S3_PORT: '0',
+    SFN_PORT: '0',
     DSR_LOCAL_DIR: join(work, 'local'),
   };
   delete env.LOG_LEVEL;
@@ -78,9 +78,17 @@ test('the README walk-through runs by copy and paste against `npm start`, which 
   npm = spawn('npm', ['start'], { cwd: ROOT, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
   npm.stdout?.on('data', (chunk: Buffer) => (npmOutput += chunk.toString('utf8')));
   npm.stderr?.on('data', (chunk: Buffer) => (npmOutput += chunk.toString('utf8')));
-  const ready = await until(() => /^ready: API /m.test(npmOutput) || npm?.exitCode !== null, 60_000);
+  // Up to its last line of instructions, which follows the ports to export.
+  const ready = await until(
+    () => /^Ctrl-C stops everything/m.test(npmOutput) || npm?.exitCode !== null,
+    60_000,
+  );
   expect({ ready, exitCode: npm.exitCode }).toEqual({ ready: true, exitCode: null });
   expect(npmOutput).toMatch(/^ready: API /m);
+  // What npm start tells a user to export in the other terminal: the ports it bound.
+  const exported = /There, first: export (.*)$/m.exec(npmOutput)?.[1] ?? '';
+  for (const [, name, value] of exported.matchAll(/(\w+)=(\S+)/g)) env[name!] = value;
+  expect(env.PORT).toMatch(/^[1-9]\d*$/);
 
   const script = [
     'set -eo pipefail',

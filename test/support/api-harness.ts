@@ -37,12 +37,7 @@ import { httpTransport } from '../../functions/lib/webhooks/transport';
 import { bootstrapResources } from '../../local/bootstrap';
 import { startLocalApi } from '../../local/api-server';
 import { loadTokenKey, mintToken } from '../../local/auth';
-import {
-  findFreePort as freePort,
-  startDynamoLocal,
-  LOCAL_CREDENTIALS,
-  LOCAL_REGION,
-} from '../../local/stores';
+import { startDynamoLocal, LOCAL_CREDENTIALS, LOCAL_REGION } from '../../local/stores';
 
 /** Stands in for Step Functions: records starts and, when `run` is set, walks the export's statuses. */
 export class FakeWorkflows implements WorkflowStarter {
@@ -125,7 +120,7 @@ export async function startHarness(
 ): Promise<Harness> {
   process.env.LOG_LEVEL ??= 'silent';
   const dataDir = mkdtempSync(join(tmpdir(), 'dsr-api-'));
-  const dynamo = await startDynamoLocal({ port: await freePort() });
+  const dynamo = await startDynamoLocal({ port: 0 });
   const clientConfig = { region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, endpoint: dynamo.endpoint };
   const dynamoClient = new DynamoDBClient(clientConfig);
   const s3 = new S3Client({ region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
@@ -183,7 +178,7 @@ export async function startHarness(
   const tokenKey = loadTokenKey(join(dataDir, 'token.key'));
   const server = await startLocalApi(
     { handler: api, tokenKey, throttle: options.throttle ?? { perSecond: 1000, burst: 1000 } },
-    await freePort(),
+    0,
   );
   const delivery = new CallbackDelivery({
     requests,
