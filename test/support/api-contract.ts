@@ -321,10 +321,10 @@ function pathValue(
   const options: fc.WeightedArbitrary<[string, string]>[] = [
     {
       weight: 2,
-      arbitrary: (valueOf(document, param.schema) as fc.Arbitrary<string>).map((v) => [
-        String(v),
-        'unknown-id',
-      ]),
+      // Not empty: a path segment is never empty (an empty one is another path, of no operation).
+      arbitrary: (valueOf(document, param.schema) as fc.Arbitrary<string>)
+        .filter((v) => String(v).length > 0)
+        .map((v) => [String(v), 'unknown-id']),
     },
     {
       weight: 1,
@@ -544,7 +544,10 @@ export class ContractChecker {
     const key = JSON.stringify(schema);
     let validate = this.compiled.get(key);
     if (!validate) {
-      const text = JSON.stringify(schema).replace(/"#\/components\//g, '"https://dsr.example/openapi.json#/components/');
+      const text = JSON.stringify(schema).replace(
+        /"#\/components\//g,
+        '"https://dsr.example/openapi.json#/components/',
+      );
       validate = this.ajv.compile(JSON.parse(text) as Schema);
       this.compiled.set(key, validate);
     }

@@ -1,7 +1,7 @@
 /** GET /v1/audit: the append-only audit trail, for auditors only, oldest first, cursor-paged. */
 import { json } from '../http';
 import { defineRoute, type Route } from '../router';
-import { cursorParam, instantOf, instantParam, limitParam, requestIdSchema, strictQuery } from '../schemas';
+import { cursorParam, instantParam, timeRange, limitParam, requestIdSchema, strictQuery } from '../schemas';
 import { decodeCursor, encodeCursor } from '../cursors';
 
 export const auditRoutes: Route[] = [
@@ -22,12 +22,11 @@ export const auditRoutes: Route[] = [
     handler: async (deps, { query }) => {
       const { records, lastKey } = await deps.audit.list({
         limit: query.limit,
-        from: instantOf(query.from),
-        to: instantOf(query.to),
+        ...timeRange({ from: query.from, to: query.to }, 'to'),
         requestId: query.requestId,
-        cursor: decodeCursor(query.cursor, ['pk', 'sk', 'kind', 'createdAt']),
+        cursor: decodeCursor(query.cursor, 'audit'),
       });
-      return json(200, { records, nextCursor: encodeCursor(lastKey) ?? null });
+      return json(200, { records, nextCursor: encodeCursor('audit', lastKey) ?? null });
     },
   }),
 ];

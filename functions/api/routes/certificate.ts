@@ -70,8 +70,13 @@ export const certificateRoutes: Route[] = [
         description: 'An earlier certificate (1, 2, ...; default: the latest)',
       },
     }),
-    responseType: 'application/json',
-    responses: { '200': 'The certificate', '404': 'No such request or no certificate yet' },
+    responses: {
+      '200': {
+        description: 'The certificate (the bare JWS with Accept: application/jose)',
+        content: ['application/json', 'application/jose'],
+      },
+      '404': 'No such request or no certificate yet',
+    },
     handler: (deps, { event, params, query }) => getCertificate(deps, event, params.requestId, query.number),
   }),
 ];

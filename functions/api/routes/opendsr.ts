@@ -196,7 +196,13 @@ export const openDsrRoutes: Route[] = [
     access: ['support'],
     dialect: 'opendsr',
     requestSchema: openDsrCreateSchema,
-    responses: { '201': 'Created', '400': 'Invalid or unsupported (OpenDSR error shape)' },
+    responses: {
+      '201': 'Created',
+      '400': 'Invalid or unsupported (OpenDSR error shape)',
+      '409':
+        'An open request of this type exists for the subject, or its identifiers match more than one account',
+      '422': 'The subject_request_id was used before with a different body',
+    },
     handler: (deps, { event, principal, body }) => createOpenDsr(deps, event, principal, body),
   }),
   defineRoute({

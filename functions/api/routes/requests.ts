@@ -11,11 +11,11 @@ import {
   cursorParam,
   extendRequestSchema,
   idempotencyKeySchema,
-  instantOf,
   instantParam,
   limitParam,
   strictQuery,
   subjectHashParam,
+  timeRange,
   type CreateRequestBody,
   type ExtendRequestBody,
 } from '../schemas';
@@ -160,6 +160,7 @@ export const requestRoutes: Route[] = [
     responses: {
       '200': 'An open request of this type for this subject already exists (duplicate: true)',
       '202': 'Accepted: the workflow has started',
+      '409': 'The identifiers match more than one account (SUBJECT_CONFLICT)',
       '422': 'Idempotency-Key reused with a different body',
       '501': 'No workflow exists for this type yet',
     },
@@ -189,22 +190,23 @@ export const requestRoutes: Route[] = [
     responses: { '200': 'A page of requests' },
     handler: async (deps, { query }) => {
       const now = clockOf(deps);
+      const created = timeRange({ from: query.createdFrom, to: query.createdTo }, 'createdTo');
       const { records, lastKey } = await deps.requests.list(
         {
           statuses: query.status,
           type: query.type,
           subjectHash: query.subjectHash,
           overdue: query.overdue,
-          createdFrom: instantOf(query.createdFrom),
-          createdTo: instantOf(query.createdTo),
+          createdFrom: created.from,
+          createdTo: created.to,
           limit: query.limit,
-          cursor: decodeCursor(query.cursor, ['pk', 'sk', 'kind', 'createdAt', 'subjectHash']),
+          cursor: decodeCursor(query.cursor, 'requests'),
         },
         now,
       );
       return json(200, {
         requests: records.map((r) => requestView(r, {}, now)),
-        nextCursor: encodeCursor(lastKey) ?? null,
+        nextCursor: encodeCursor('requests', lastKey) ?? null,
       });
     },
   }),
