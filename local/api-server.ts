@@ -70,20 +70,24 @@ function authenticate(
   return { jwt: { claims: check.claims, scopes } };
 }
 
+/** Bodies past this are not read to their end: the connection is closed after the 413. */
+const MAX_DRAIN_BYTES = 16 * MAX_BODY_BYTES;
+
+/**
+ * The request's body, or 'too-large'. A body over the limit is read on (and dropped) to its end before
+ * the 413 is sent, up to MAX_DRAIN_BYTES: a 413 sent while the client is still sending would have the
+ * connection reset under it, and the client would see that instead of the answer.
+ */
 function readBody(req: IncomingMessage): Promise<Buffer | 'too-large'> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
     req.on('data', (chunk: Buffer) => {
       size += chunk.length;
-      if (size > MAX_BODY_BYTES) {
-        resolve('too-large');
-        req.resume();
-        return;
-      }
-      chunks.push(chunk);
+      if (size <= MAX_BODY_BYTES) chunks.push(chunk);
+      else if (size > MAX_DRAIN_BYTES) resolve('too-large');
     });
-    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('end', () => resolve(size > MAX_BODY_BYTES ? 'too-large' : Buffer.concat(chunks)));
     req.on('error', reject);
   });
 }

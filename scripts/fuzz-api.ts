@@ -20,8 +20,9 @@ async function main(): Promise<void> {
   try {
     const checker = new ContractChecker(target.document);
     const calls = fc.sample(anyCall(target.document, target.fixtures), { numRuns: runs, seed });
-    for (const call of calls) {
+    for (const [index, call] of calls.entries()) {
       const answer = await target.send(call);
+      if (answer.status === 0) console.log(`call ${index}: ${call.method} ${call.path} ${answer.text}`);
       statuses.set(answer.status, (statuses.get(answer.status) ?? 0) + 1);
       findings.push(...checker.check(call, answer));
     }

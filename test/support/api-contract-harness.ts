@@ -127,6 +127,25 @@ async function certify(h: Harness, requestId: string): Promise<void> {
   );
 }
 
+/**
+ * The response, or why there was none: a reset connection is a finding, not a crash of the run. Tried
+ * twice, as a client would: a kept-alive connection the server closes for idleness just as it is
+ * reused (Node's 5 s keep-alive timeout, after a pause of the run) resets once; a call the server
+ * resets resets again.
+ */
+async function fetchOrFailure(url: string, init: RequestInit): Promise<Response | string> {
+  let failure = '';
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      return await fetch(url, init);
+    } catch (error) {
+      const cause = (error as { cause?: { code?: unknown } }).cause;
+      failure = `no answer: ${String(cause?.code ?? error)}`;
+    }
+  }
+  return failure;
+}
+
 export async function startContractTarget(): Promise<ContractTarget> {
   const harness = await startHarness({ s3: true });
   try {
@@ -136,13 +155,14 @@ export async function startContractTarget(): Promise<ContractTarget> {
       const token = tokenFor(harness, call.caller);
       const headers = { ...call.headers, ...(token ? { authorization: `Bearer ${token}` } : {}) };
       const search = new URLSearchParams(call.query).toString();
-      const res = await fetch(`${harness.url}${call.path}${search ? `?${search}` : ''}`, {
+      const res = await fetchOrFailure(`${harness.url}${call.path}${search ? `?${search}` : ''}`, {
         method: call.method,
         headers,
         // A client cannot send a body with GET.
         body: call.method === 'GET' ? undefined : call.body,
         redirect: 'manual',
       });
+      if (typeof res === 'string') return { status: 0, contentType: undefined, text: res };
       return {
         status: res.status,
         contentType: res.headers.get('content-type') ?? undefined,

@@ -513,12 +513,14 @@ export function anyCall(document: OpenApiDocument, fixtures: Fixtures): fc.Arbit
 // Answers against the document
 
 export interface Answer {
+  /** 0 when there was no answer (`text` then says why). */
   status: number;
   contentType: string | undefined;
   text: string;
 }
 
-export type FindingKind = 'server-error' | 'undeclared-status' | 'undeclared-content-type' | 'body-mismatch';
+export type FindingKind =
+  'no-answer' | 'server-error' | 'undeclared-status' | 'undeclared-content-type' | 'body-mismatch';
 
 export interface Finding {
   kind: FindingKind;
@@ -564,6 +566,8 @@ export class ContractChecker {
       detail,
       variant: call.variant,
     });
+    // Status 0: the connection failed before an answer (reset, refused).
+    if (answer.status === 0) return [finding('no-answer', answer.text)];
     const findings: Finding[] = [];
     if (answer.status >= 500) findings.push(finding('server-error', answer.text.slice(0, 200)));
     const declared = op.doc.responses[String(answer.status)];
