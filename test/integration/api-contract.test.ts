@@ -31,7 +31,7 @@ test('each operation is reached with a valid call by an allowed role', async () 
         call.variant === 'valid' && (operation.doc['x-roles'] === 'public' || call.caller.kind === 'role'),
     );
     const statuses = new Set<number>();
-    for (const call of fc.sample(valid, { numRuns: 15, seed: 42 })) {
+    for (const call of fc.sample(valid, { numRuns: 25, seed: 42 })) {
       const answer = await target.send(call);
       expect(checker.check(call, answer)).toEqual([]);
       statuses.add(answer.status);

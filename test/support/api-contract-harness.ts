@@ -102,7 +102,12 @@ async function prepareFixtures(h: Harness): Promise<Fixtures> {
       subjectHash: [completed.subjectHash, String(hold.body.subjectHash)],
       requestId: [completed.requestId, erasure.requestId],
     },
-    knownUserIds: ['u-de', 'u-kr', 'u-jp', 'u-ca'],
+    bodyValues: {
+      userId: ['u-de', 'u-kr', 'u-jp', 'u-ca'],
+      identity_type: ['controller_customer_id', 'email'],
+      identity_format: ['raw'],
+      identity_value: ['u-de', 'u-kr@example.com'],
+    },
     roles: [...ROLES],
   };
 }

@@ -79,8 +79,11 @@ export interface Fixtures {
   pathValues: Record<string, readonly string[]>;
   /** Query parameter name -> values worth sending as they are (cursors the API issued, known hashes). */
   queryValues: Record<string, readonly string[]>;
-  /** Body fields whose valid values must name something that exists (a subject's userId). */
-  knownUserIds: readonly string[];
+  /**
+   * Body field name -> values that name something that exists (a subject's userId, an OpenDSR identity
+   * and its type), sent as often as generated ones.
+   */
+  bodyValues: Record<string, readonly unknown[]>;
   roles: readonly string[];
 }
 
@@ -150,9 +153,9 @@ export function valueOf(document: OpenApiDocument, raw: Schema, fixtures?: Fixtu
       const values = Object.fromEntries(
         names.map((name) => [
           name,
-          name === 'userId' && fixtures?.knownUserIds.length
+          fixtures?.bodyValues[name]?.length
             ? fc.oneof(
-                fc.constantFrom(...fixtures.knownUserIds),
+                fc.constantFrom(...fixtures.bodyValues[name]),
                 valueOf(document, properties[name]!, fixtures),
               )
             : valueOf(document, properties[name]!, fixtures),
