@@ -7,7 +7,8 @@ import type { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import { authenticationError } from '../functions/api/auth';
 import { isPublicPath } from '../functions/api/core';
-import { ApiError, problem, type ApiEvent, type ApiResult } from '../functions/api/http';
+import { errorResponse } from '../functions/api/error-middleware';
+import { ApiError, type ApiEvent, type ApiResult } from '../functions/api/http';
 import { checkToken } from './auth';
 
 export const MAX_BODY_BYTES = 64 * 1024;
@@ -69,20 +70,24 @@ function authenticate(
   return { jwt: { claims: check.claims, scopes } };
 }
 
+/** Bodies past this are not read to their end: the connection is closed after the 413. */
+const MAX_DRAIN_BYTES = 16 * MAX_BODY_BYTES;
+
+/**
+ * The request's body, or 'too-large'. A body over the limit is read on (and dropped) to its end before
+ * the 413 is sent, up to MAX_DRAIN_BYTES: a 413 sent while the client is still sending would have the
+ * connection reset under it, and the client would see that instead of the answer.
+ */
 function readBody(req: IncomingMessage): Promise<Buffer | 'too-large'> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
     req.on('data', (chunk: Buffer) => {
       size += chunk.length;
-      if (size > MAX_BODY_BYTES) {
-        resolve('too-large');
-        req.resume();
-        return;
-      }
-      chunks.push(chunk);
+      if (size <= MAX_BODY_BYTES) chunks.push(chunk);
+      else if (size > MAX_DRAIN_BYTES) resolve('too-large');
     });
-    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('end', () => resolve(size > MAX_BODY_BYTES ? 'too-large' : Buffer.concat(chunks)));
     req.on('error', reject);
   });
 }
@@ -136,20 +141,17 @@ export function startLocalApi(
     burst: Number(process.env.LOCAL_API_BURST ?? 100),
   };
   const buckets = new TokenBuckets(throttle.perSecond, throttle.burst);
-  const throttled = (res: ServerResponse, key: string): boolean => {
+  // The gateway's refusals, in the shape of the route asked for (OpenDSR's on OpenDSR routes).
+  const refuse = (res: ServerResponse, event: ApiEvent, error: ApiError) =>
+    send(res, errorResponse(event, error));
+  const throttled = (res: ServerResponse, event: ApiEvent, key: string): boolean => {
     const wait = buckets.take(key);
     if (wait === 0) return false;
-    send(
+    const retry = { 'retry-after': String(wait) };
+    refuse(
       res,
-      problem(
-        new ApiError(
-          429,
-          'TOO_MANY_REQUESTS',
-          'Too many requests from this caller; retry later',
-          {},
-          { 'retry-after': String(wait) },
-        ),
-      ),
+      event,
+      new ApiError(429, 'TOO_MANY_REQUESTS', 'Too many requests from this caller; retry later', {}, retry),
     );
     return true;
   };
@@ -157,24 +159,27 @@ export function startLocalApi(
     try {
       const body = await readBody(req);
       if (body === 'too-large') {
-        return send(
-          res,
-          problem(new ApiError(413, 'PAYLOAD_TOO_LARGE', `Bodies are limited to ${MAX_BODY_BYTES} bytes`)),
+        const tooLarge = new ApiError(
+          413,
+          'PAYLOAD_TOO_LARGE',
+          `Bodies are limited to ${MAX_BODY_BYTES} bytes`,
         );
+        return refuse(res, toApiEvent(req, Buffer.alloc(0)), tooLarge);
       }
       const event = toApiEvent(req, body);
       if (!isPublicPath(event.rawPath)) {
         const authorizer = authenticate(options.tokenKey, event);
-        if (authorizer instanceof ApiError) return send(res, problem(authorizer));
+        if (authorizer instanceof ApiError) return refuse(res, event, authorizer);
         event.requestContext.authorizer = authorizer;
         const claims = authorizer?.jwt?.claims ?? {};
-        if (throttled(res, `caller:${String(claims.client_id ?? claims.sub ?? '')}`)) return;
-      } else if (throttled(res, `ip:${event.requestContext.http.sourceIp}`)) {
+        if (throttled(res, event, `caller:${String(claims.client_id ?? claims.sub ?? '')}`)) return;
+      } else if (throttled(res, event, `ip:${event.requestContext.http.sourceIp}`)) {
         return;
       }
       send(res, await options.handler(event));
     } catch {
-      send(res, problem(new ApiError(500, 'INTERNAL_ERROR', 'Something went wrong on our side')));
+      const failed = new ApiError(500, 'INTERNAL_ERROR', 'Something went wrong on our side');
+      send(res, errorResponse(toApiEvent(req, Buffer.alloc(0)), failed));
     }
   });
   return new Promise((resolve) => {

@@ -18,15 +18,8 @@ import {
   STATE_MACHINES,
   connectorLocalName,
 } from '../functions/lib/connectors/catalog';
-import type { ApiEvent, ApiResult } from '../functions/api/http';
-import {
-  LOCAL_CREDENTIALS,
-  LOCAL_REGION,
-  findFreePort,
-  startAll,
-  startDynamoLocal,
-  startS3Local,
-} from './stores';
+import { ApiError, problem, type ApiEvent, type ApiResult } from '../functions/api/http';
+import { LOCAL_CREDENTIALS, LOCAL_REGION, startAll, startDynamoLocal, startS3Local } from './stores';
 import { bootstrapResources } from './bootstrap';
 import { startStreamPoller } from './dynamodb-stream';
 import { seedDemoData } from './seed';
@@ -39,6 +32,7 @@ import type { S3RepairReport } from './s3-repair';
 
 export interface LocalStackOptions {
   dataDir: string;
+  /** Ports; 0 for one the system picks as each server binds (tests: no probe-then-bind race). */
   apiPort: number;
   ddbPort: number;
   s3Port: number;
@@ -141,6 +135,22 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const sfn = await workflows.listen(options.sfnPort);
     stops.push(() => closeServer(sfn.server));
 
+    // The API listens now, so its URL (its port may be any) is known before the handlers read their
+    // configuration; it answers 503 until the handler is in place below.
+    const tokenKey = loadTokenKey(keys.apiToken);
+    const apiHandler: { serve?: (event: ApiEvent) => Promise<ApiResult> } = {};
+    const api = await startLocalApi(
+      {
+        handler: async (event) =>
+          apiHandler.serve
+            ? apiHandler.serve(event)
+            : problem(new ApiError(503, 'STARTING', 'The local stack is starting; retry in a moment')),
+        tokenKey,
+      },
+      options.apiPort,
+    );
+    stops.push(() => closeServer(api.server));
+
     const env: Record<string, string> = {
       AWS_REGION: LOCAL_REGION,
       AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
@@ -171,7 +181,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       CALLBACK_RETRY_BASE_MS: process.env.CALLBACK_RETRY_BASE_MS ?? '200',
       CALLBACK_RETRY_MAX_MS: process.env.CALLBACK_RETRY_MAX_MS ?? '5000',
       // Download links: the page URL users get, the token MAC key, and the mail outbox.
-      PUBLIC_API_URL: `http://127.0.0.1:${options.apiPort}`,
+      PUBLIC_API_URL: api.url,
       DOWNLOAD_TOKEN_KEY_FILE: join(options.dataDir, 'keys', 'download-token.key'),
       OUTBOX_DIR: join(options.dataDir, 'outbox'),
       [CONNECTOR_FUNCTIONS_ENV]: JSON.stringify(
@@ -227,15 +237,10 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const logIndexing = await startLogIndexing(options.logIndexIntervalMs ?? 0);
     stops.push(() => logIndexing.stop());
 
-    const tokenKey = loadTokenKey(keys.apiToken);
     const { handler } = (await import('../functions/api/handler')) as {
       handler: (event: ApiEvent, context: Context) => Promise<ApiResult>;
     };
-    const api = await startLocalApi(
-      { handler: (event) => handler(event, {} as Context), tokenKey },
-      options.apiPort,
-    );
-    stops.push(() => closeServer(api.server));
+    apiHandler.serve = (event) => handler(event, {} as Context);
 
     // The callback deliverer, polling the outbox as the scheduled sweep does in AWS.
     const callbacks =
@@ -276,7 +281,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
 }
 
 /**
- * The stack in memory, on free ports, in a temporary directory of its own (tests and benchmarks):
+ * The stack in memory, on ports the system picks, in a temporary directory of its own (tests and benchmarks):
  * stop() removes the directory too.
  */
 export async function startScratchStack(
@@ -287,10 +292,10 @@ export async function startScratchStack(
     const stack = await startLocalStack({
       ...options,
       dataDir,
-      apiPort: await findFreePort(),
-      ddbPort: await findFreePort(),
-      s3Port: await findFreePort(),
-      sfnPort: await findFreePort(),
+      apiPort: 0,
+      ddbPort: 0,
+      s3Port: 0,
+      sfnPort: 0,
       persist: false,
     });
     return {

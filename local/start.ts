@@ -1,6 +1,7 @@
 /**
  * `npm start`: the whole system on 127.0.0.1, in the foreground. Ctrl-C stops everything it started.
- * Flags: --reset (start from empty data), --no-seed (no demo users). Ports: PORT, DDB_PORT, S3_PORT, SFN_PORT.
+ * Flags: --reset (start from empty data), --no-seed (no demo users). Ports: PORT, DDB_PORT, S3_PORT, SFN_PORT
+ * (0: any free port; the ready line names the ones bound).
  * LOG_INDEX_INTERVAL_MS: how often the log index is brought up to date (default 30 s; 0: at start only).
  * WATCHDOG_INTERVAL_MS: how often the watchdog re-drives lost workflows (default 15 s; 0: at start only).
  *
@@ -74,7 +75,7 @@ async function main(): Promise<void> {
   if (stopping) return;
   const seconds = ((Date.now() - started) / 1000).toFixed(1);
   console.log(
-    `ready: API ${stack.apiUrl} (DynamoDB ${stack.ddbEndpoint}, S3 ${stack.s3Endpoint}) in ${seconds}s`,
+    `ready: API ${stack.apiUrl} (DynamoDB ${stack.ddbEndpoint}, S3 ${stack.s3Endpoint}, Step Functions ${stack.sfnEndpoint}) in ${seconds}s`,
   );
   console.log(`${stack.seeded ? 'Seeded demo users' : 'Kept existing data'} under ${dataDir}.`);
   const torn = stack.s3Repair?.quarantined.length ?? 0;
@@ -85,11 +86,18 @@ async function main(): Promise<void> {
   }
   console.log("Next, in another terminal: the README's walk-through, by copy and paste.");
   // The walk-through's commands (and `npm run token`, `npm run sweep`) read the same variables.
-  const settings = ['PORT', 'DDB_PORT', 'S3_PORT', 'SFN_PORT', 'DSR_LOCAL_DIR'].filter(
-    (name) => process.env[name] !== undefined,
-  );
+  // The ports bound, not the ones asked for (0 asks for any free one).
+  const portOf = (url: string) => new URL(url).port;
+  const values: Record<string, string> = {
+    PORT: portOf(stack.apiUrl),
+    DDB_PORT: portOf(stack.ddbEndpoint),
+    S3_PORT: portOf(stack.s3Endpoint),
+    SFN_PORT: portOf(stack.sfnEndpoint),
+    DSR_LOCAL_DIR: dataDir,
+  };
+  const settings = Object.keys(values).filter((name) => process.env[name] !== undefined);
   if (settings.length > 0) {
-    console.log(`  There, first: export ${settings.map((name) => `${name}=${process.env[name]}`).join(' ')}`);
+    console.log(`  There, first: export ${settings.map((name) => `${name}=${values[name]}`).join(' ')}`);
   }
   console.log('Ctrl-C stops everything.');
   console.log('Each request status change is printed below: time, request id, type, status.');

@@ -230,18 +230,39 @@ async function loopbackLauncherDir(java: JavaCommand): Promise<string | undefine
   }
 }
 
-/** DynamoDB Local on 127.0.0.1 when the loopback launcher is available, else on every interface. */
+/**
+ * Any port that parses: with port 0 the loopback launcher binds a free port of the kernel's choosing in
+ * place of this one (DynamoDB Local's own options refuse 0).
+ */
+const UNBOUND_PORT_OPTION = 8000;
+
+/** The command line with the loopback launcher when it is available (javac 17+), else the packaged one. */
+async function dynamoDbLocalJava(options: {
+  port: number;
+  dataDir?: string;
+}): Promise<{ java: JavaCommand; loopback: boolean }> {
+  const anyPort = options.port === 0;
+  const packaged = dynamoDbLocalCommand({ ...options, port: anyPort ? UNBOUND_PORT_OPTION : options.port });
+  const launcherDir = await loopbackLauncherDir(packaged);
+  const loopback = launcherDir === undefined ? undefined : onLoopback(packaged, launcherDir);
+  if (!loopback) return { java: packaged, loopback: false };
+  // A system property, before the class path: the launcher then binds port 0 and prints the port it got.
+  const args = anyPort ? ['-Ddsr.anyPort=true', ...loopback.args] : loopback.args;
+  return { java: { ...loopback, args }, loopback: true };
+}
+
+/**
+ * DynamoDB Local on 127.0.0.1 when the loopback launcher is available, else on every interface. Port 0
+ * needs the launcher (it binds any free port and announces it); the caller handles port 0 without it.
+ */
 async function spawnDynamoDbLocal(options: {
   port: number;
   dataDir?: string;
 }): Promise<{ child: ChildProcess; host?: string }> {
-  const packaged = dynamoDbLocalCommand(options);
-  const launcherDir = await loopbackLauncherDir(packaged);
-  const loopback = launcherDir === undefined ? undefined : onLoopback(packaged, launcherDir);
-  const java = loopback ?? packaged;
-  // Checked first because a readiness probe would otherwise happily talk to whatever holds the port.
+  const { java, loopback } = await dynamoDbLocalJava(options);
   const host = loopback ? '127.0.0.1' : undefined;
-  await assertPortFree(options.port, host);
+  // Checked first because a readiness probe would otherwise happily talk to whatever holds the port.
+  if (options.port !== 0) await assertPortFree(options.port, host);
   const child = spawnProcess(java.command, java.args, {
     cwd: java.cwd,
     stdio: 'pipe',
@@ -301,10 +322,35 @@ export interface DynamoLocalOptions {
  * listens on every interface; the loopback launcher (local/java/) binds it to 127.0.0.1 instead.
  */
 export async function startDynamoLocal(options: DynamoLocalOptions): Promise<RunningStore> {
-  const { port, startTimeoutMs = 60_000 } = options;
+  if (options.port !== 0 || (await dynamoDbLocalJava(options)).loopback) return launchDynamoLocal(options);
+  // Without the launcher, DynamoDB Local must be given a port number: a free one, and another one
+  // should a second process take it between the probe and the JVM binding it.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await launchDynamoLocal({ ...options, port: await findFreePort() });
+    } catch (error) {
+      if (attempt >= 5 || !isPortTaken(error)) throw error;
+    }
+  }
+}
+
+/** A start that failed because another process holds (or just took) the port. */
+export function isPortTaken(error: unknown): boolean {
+  return (
+    error instanceof StoreStartError && /already in use|BindException|Address in use/i.test(error.message)
+  );
+}
+
+/** The port the loopback launcher bound, from the line it prints once it listens. */
+const ANNOUNCED_PORT = /DynamoDB Local listening on 127\.0\.0\.1:(\d+)/;
+
+async function launchDynamoLocal(options: DynamoLocalOptions): Promise<RunningStore> {
+  const { startTimeoutMs = 60_000 } = options;
   const dataDir = options.dataDir === undefined ? undefined : path.resolve(options.dataDir);
   if (dataDir) await mkdir(dataDir, { recursive: true });
-  const { child } = await spawnDynamoDbLocal({ port, dataDir });
+  const { child } = await spawnDynamoDbLocal({ port: options.port, dataDir });
+  // Port 0: the launcher prints the port it bound (in the output kept below).
+  let port = options.port;
 
   let output = '';
   const keepTail = (chunk: Buffer) => {
@@ -338,11 +384,11 @@ export async function startDynamoLocal(options: DynamoLocalOptions): Promise<Run
     });
   });
 
-  const endpoint = `http://127.0.0.1:${port}`;
   const ready = (async () => {
     const deadline = Date.now() + startTimeoutMs;
     while (!gone) {
-      if (await answersListTables(endpoint)) return;
+      if (port === 0) port = Number(ANNOUNCED_PORT.exec(output)?.[1] ?? 0);
+      if (port !== 0 && (await answersListTables(`http://127.0.0.1:${port}`))) return;
       if (Date.now() > deadline) {
         throw new StoreStartError(
           `DynamoDB Local did not answer on port ${port} within ${startTimeoutMs} ms (Java 17 is required). Output:\n${output.trim()}`,
@@ -361,7 +407,7 @@ export async function startDynamoLocal(options: DynamoLocalOptions): Promise<Run
   }
 
   return {
-    endpoint,
+    endpoint: `http://127.0.0.1:${port}`,
     port,
     async stop() {
       process.removeListener('exit', killOnExit);

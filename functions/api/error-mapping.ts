@@ -7,6 +7,7 @@
 import {
   AppError,
   ConnectorError,
+  InvalidCursorError,
   NotFoundError,
   SubjectConflictError,
   TransientError,
@@ -16,6 +17,12 @@ import { ApiError } from './http';
 
 /** Seconds a caller is asked to wait after a transient failure (throttling, a store briefly down). */
 export const TRANSIENT_RETRY_AFTER_SECONDS = 2;
+
+/** A cursor this API did not issue for this listing (the one 400 for any bad cursor). */
+export const invalidCursor = (): ApiError =>
+  new ApiError(400, 'INVALID_CURSOR', 'The cursor is not one this API issued for this listing', {
+    parameter: 'cursor',
+  });
 
 const INTERNAL_ERROR = (): ApiError =>
   new ApiError(500, 'INTERNAL_ERROR', 'Something went wrong on our side; nothing was changed');
@@ -31,6 +38,7 @@ function fromAppError(error: AppError): ApiError {
     );
   }
   if (error instanceof NotFoundError) return new ApiError(404, 'NOT_FOUND', 'No such resource');
+  if (error instanceof InvalidCursorError) return invalidCursor();
   if (error instanceof SubjectConflictError) {
     return new ApiError(
       409,

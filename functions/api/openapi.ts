@@ -28,12 +28,16 @@ const problemSchema = {
   },
 } as const;
 
+/** A compact JWS: three base64url parts. */
+const JWS_PATTERN = '^[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]*$';
+
 const openDsrErrorSchema = {
   type: 'object',
   required: ['error'],
   properties: {
     error: {
       type: 'object',
+      required: ['code', 'message'],
       properties: {
         code: { type: 'integer' },
         message: { type: 'string' },
@@ -53,6 +57,45 @@ const openDsrErrorSchema = {
   },
 } as const;
 
+/** What a body of `media` is, for a status of `route`. */
+function schemaOf(route: Route, status: number, media: string): Record<string, unknown> {
+  if (media === 'application/problem+json') return { $ref: '#/components/schemas/Problem' };
+  if (status >= 400 && route.dialect === 'opendsr') return { $ref: '#/components/schemas/OpenDsrError' };
+  if (media === 'application/jose') return { type: 'string', pattern: JWS_PATTERN };
+  if (media.startsWith('text/')) return { type: 'string' };
+  return {};
+}
+
+/** A status's content: the media types given, else the route's own (errors: its dialect's shape). */
+function contentOf(route: Route, status: number, media?: readonly string[]): Record<string, unknown> {
+  const errorMedia = route.dialect === 'opendsr' ? 'application/json' : 'application/problem+json';
+  const types = media ?? [status >= 400 ? errorMedia : (route.responseType ?? 'application/json')];
+  return Object.fromEntries(types.map((type) => [type, { schema: schemaOf(route, status, type) }]));
+}
+
+/**
+ * What any route of its kind may answer besides its own statuses: the gateway's refusals (body too
+ * large, throttling, and the token on protected routes), input refused by the route's schemas, a body
+ * that is not JSON, and the server's own failures.
+ */
+function standardErrors(route: Route): Record<string, string> {
+  return {
+    '400': 'Invalid input',
+    '404': 'Not found',
+    '413': 'Body too large',
+    ...(route.requestSchema ? { '415': 'The body is not application/json' } : {}),
+    '429': 'Too many requests',
+    '500': 'Internal error (no details)',
+    '503': 'A store is briefly unavailable: retry after Retry-After seconds',
+    ...(route.access === 'public'
+      ? {}
+      : {
+          '401': 'Missing, expired or wrong-audience token',
+          '403': 'The token lacks the role (FORBIDDEN), or is bound to no service served here (NO_SERVICE)',
+        }),
+  };
+}
+
 function schemaName(schema: Record<string, unknown>): string | undefined {
   return Object.entries(REQUEST_SCHEMAS).find(([, s]) => s === schema)?.[0];
 }
@@ -71,31 +114,14 @@ export function buildOpenApi(routes: readonly Route[]): Record<string, unknown> 
       const style = schema.type === 'array' ? { style: 'form', explode: false } : {};
       return { name, in: 'query', required: false, description, ...style, schema };
     });
-    const errorRef =
-      route.dialect === 'opendsr' ? '#/components/schemas/OpenDsrError' : '#/components/schemas/Problem';
-    const errorMedia = route.dialect === 'opendsr' ? 'application/json' : 'application/problem+json';
     const responses: Record<string, unknown> = {};
-    for (const [status, description] of Object.entries(route.responses ?? { '200': 'OK' })) {
-      responses[status] =
-        Number(status) < 400
-          ? { description, content: { [route.responseType ?? 'application/json']: { schema: {} } } }
-          : { description, content: { [errorMedia]: { schema: { $ref: errorRef } } } };
+    for (const [status, doc] of Object.entries(route.responses ?? { '200': 'OK' })) {
+      const { description, content } =
+        typeof doc === 'string' ? { description: doc, content: undefined } : doc;
+      responses[status] = { description, content: contentOf(route, Number(status), content) };
     }
-    const standardErrors: Record<string, string> = {
-      '400': 'Invalid input',
-      '404': 'Not found',
-      '413': 'Body too large',
-      '429': 'Too many requests',
-      '500': 'Internal error (no details)',
-      '503': 'A store is briefly unavailable: retry after Retry-After seconds',
-    };
-    if (route.access !== 'public') {
-      standardErrors['401'] = 'Missing, expired or wrong-audience token';
-      standardErrors['403'] =
-        'The token lacks the role (FORBIDDEN), or is bound to no service served here (NO_SERVICE)';
-    }
-    for (const [status, description] of Object.entries(standardErrors)) {
-      responses[status] ??= { description, content: { [errorMedia]: { schema: { $ref: errorRef } } } };
+    for (const [status, description] of Object.entries(standardErrors(route))) {
+      responses[status] ??= { description, content: contentOf(route, Number(status)) };
     }
     const operation: Record<string, unknown> = {
       operationId: route.operationId,

@@ -48,15 +48,24 @@ type ParamNames<P extends string> = P extends `${string}{${infer Name}}${infer R
 /** The path parameters a template names: `/v1/holds/{holdId}` gives `{ holdId: string }`. */
 export type PathParams<P extends string> = { [Name in ParamNames<P>]: string };
 
+export interface ResponseDoc {
+  description: string;
+  content: readonly string[];
+}
+
 interface RouteDocs {
   method: Method;
   /** OpenAPI path template, e.g. `/v1/requests/{requestId}`; each `{name}` is defined in path-params.ts. */
   path: string;
   operationId: string;
   summary: string;
-  /** Status code -> description, for the OpenAPI document. */
-  responses?: Record<string, string>;
-  /** Response media type when not JSON (e.g. text/html, application/jwk-set+json). */
+  /**
+   * Status code -> description, for the OpenAPI document; with `content`, the media types that status
+   * is answered in (when it depends on Accept). Statuses every route of its kind answers are added by
+   * openapi.ts (see standardErrors there).
+   */
+  responses?: Record<string, string | ResponseDoc>;
+  /** Response media type of a success when not JSON (e.g. application/jwk-set+json). */
   responseType?: string;
   /** Errors in OpenDSR's shape instead of problem+json. */
   dialect?: 'opendsr';

@@ -5,6 +5,7 @@
  * and every string and array is bounded.
  */
 import type { FromSchema, JSONSchema } from 'json-schema-to-ts';
+import { ApiError } from './http';
 import { JURISDICTION_PATTERN } from '../lib/requests/deadlines';
 import { REQUEST_ID_PATTERN } from '../lib/requests/request-id';
 import { STORE_NAMES } from '../../config/data-map';
@@ -315,6 +316,21 @@ export const instantParam = {
 /** The instant a value that passed instantParam names, as the ISO string the repositories compare with. */
 export const instantOf = (value: string | undefined): string | undefined =>
   value === undefined ? undefined : new Date(value).toISOString();
+
+/** The bounds of a time range (two instantParams) as instants; one that ends before it starts: 400. */
+export function timeRange(
+  bounds: { from: string | undefined; to: string | undefined },
+  toParameter: string,
+): { from?: string; to?: string } {
+  const from = instantOf(bounds.from);
+  const to = instantOf(bounds.to);
+  if (from !== undefined && to !== undefined && from > to) {
+    throw new ApiError(400, 'INVALID_PARAMETER', `${toParameter} is before the start of the range`, {
+      parameter: toParameter,
+    });
+  }
+  return { from, to };
+}
 
 export function limitParam<const Max extends number, const Default extends number>(
   max: Max,

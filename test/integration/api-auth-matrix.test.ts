@@ -58,11 +58,23 @@ describe.each(protectedRoutes.map((r) => [label(r), r] as const))('%s', (_name, 
       body: route.method === 'GET' || route.method === 'DELETE' ? undefined : {},
     });
 
+  // The refusal's code, in the route's dialect: problem+json, or OpenDSR's error shape on its routes.
+  const dialect = ROUTES.find((r) => r.method === route.method && r.path === route.path)?.dialect;
+  const codeOf = (res: Awaited<ReturnType<typeof send>>) => {
+    if (dialect !== 'opendsr') {
+      expect(res.headers.get('content-type')).toContain('application/problem+json');
+      return res.body.code;
+    }
+    expect(res.headers.get('content-type')).toContain('application/json');
+    const error = res.body.error as { code: number; errors: { reason: string }[] };
+    expect(error.code).toBe(res.status);
+    return error.errors[0]?.reason;
+  };
+
   test('no token -> 401', async () => {
     const res = await send();
     expect(res.status).toBe(401);
-    expect(res.body.code).toBe('UNAUTHENTICATED');
-    expect(res.headers.get('content-type')).toContain('application/problem+json');
+    expect(codeOf(res)).toBe('UNAUTHENTICATED');
   });
 
   test('expired token -> 401', async () => {
@@ -85,7 +97,7 @@ describe.each(protectedRoutes.map((r) => [label(r), r] as const))('%s', (_name, 
     test(`role ${role} -> 403`, async () => {
       const res = await send(h.token(role));
       expect(res.status).toBe(403);
-      expect(res.body.code).toBe('FORBIDDEN');
+      expect(codeOf(res)).toBe('FORBIDDEN');
     });
   }
 

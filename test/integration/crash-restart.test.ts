@@ -119,7 +119,7 @@ test('kill -9 of the whole stack mid-request, then a restart: every request ends
 
   work = mkdtempSync(join(tmpdir(), 'dsr-crash-'));
   const env: NodeJS.ProcessEnv = {
-    ...(await npmStartEnv(join(work, 'local'))),
+    ...npmStartEnv(join(work, 'local')),
     WATCHDOG_INTERVAL_MS: '1000',
     LOG_LEVEL: 'silent',
   };

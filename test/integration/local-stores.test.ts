@@ -49,7 +49,7 @@ import {
   type UserCounts,
   type VoiceSessionLine,
 } from '../../local/seed-data';
-import { findFreePort, startDynamoLocal, startS3Local } from '../../local/stores';
+import { startDynamoLocal, startS3Local } from '../../local/stores';
 import { localClients, startTestStores, type TestStores } from '../support/local-stores';
 
 const MEDIA = 'platform-media';
@@ -612,8 +612,7 @@ describe('store start-up', () => {
     const dataDir = await mkdtemp(path.join(os.tmpdir(), 'dsr-ddb-'));
     const running: { stop(): Promise<void> }[] = [];
     try {
-      const port = await findFreePort();
-      const first = await startDynamoLocal({ port, dataDir });
+      const first = await startDynamoLocal({ port: 0, dataDir });
       running.push(first);
       const clients = localClients(first.endpoint, stores.s3Endpoint);
       await clients.dynamo.send(
@@ -628,7 +627,7 @@ describe('store start-up', () => {
       await first.stop();
       expect(await readdir(dataDir)).toContain('shared-local-instance.db');
 
-      const second = await startDynamoLocal({ port, dataDir });
+      const second = await startDynamoLocal({ port: 0, dataDir });
       running.push(second);
       // Other credentials and region: -sharedDb makes them see the same tables.
       const other = new DynamoDBClient({
@@ -714,7 +713,7 @@ describe('store start-up', () => {
     const savedPath = process.env.PATH;
     process.env.PATH = path.join(os.tmpdir(), 'no-java-here');
     try {
-      const attempt = startDynamoLocal({ port: await findFreePort() });
+      const attempt = startDynamoLocal({ port: 0 });
       // Never leave a JVM behind should this test fail.
       attempt.then((store) => store.stop()).catch(() => undefined);
       await expect(attempt).rejects.toThrow(/java.*not found/i);

@@ -45,16 +45,24 @@ test('the README walk-through runs by copy and paste against `npm start`, which 
   expect(blocks.length).toBeGreaterThanOrEqual(5);
 
   work = mkdtempSync(join(tmpdir(), 'dsr-readme-'));
-  const env = await npmStartEnv(join(work, 'local'));
+  const env = npmStartEnv(join(work, 'local'));
   delete env.LOG_LEVEL;
 
   // Its own process group, so that the check below sees every process it started.
   npm = spawn('npm', ['start'], { cwd: ROOT, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
   npm.stdout?.on('data', (chunk: Buffer) => (npmOutput += chunk.toString('utf8')));
   npm.stderr?.on('data', (chunk: Buffer) => (npmOutput += chunk.toString('utf8')));
-  const ready = await until(() => /^ready: API /m.test(npmOutput) || npm?.exitCode !== null, 60_000);
+  // Up to its last line of instructions, which follows the ports to export.
+  const ready = await until(
+    () => /^Ctrl-C stops everything/m.test(npmOutput) || npm?.exitCode !== null,
+    60_000,
+  );
   expect({ ready, exitCode: npm.exitCode }).toEqual({ ready: true, exitCode: null });
   expect(npmOutput).toMatch(/^ready: API /m);
+  // What npm start tells a user to export in the other terminal: the ports it bound.
+  const exported = /There, first: export (.*)$/m.exec(npmOutput)?.[1] ?? '';
+  for (const [, name, value] of exported.matchAll(/(\w+)=(\S+)/g)) env[name!] = value;
+  expect(env.PORT).toMatch(/^[1-9]\d*$/);
 
   const script = [
     'set -eo pipefail',

@@ -1,17 +1,19 @@
 /**
  * The API core in-process over the real DynamoDB Local, behind the real local gateway (local/api-server:
  * JWT checks, body limit, throttling), with a stand-in workflow that records status changes through the
- * real request-status code. Faster than the whole stack, and no Step Functions or S3 needed.
+ * real request-status code. Faster than the whole stack, and no Step Functions needed; the local S3 only
+ * when asked for (`s3: true`: archives and certificates are then read from it).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Server } from 'node:http';
 import middy from '@middy/core';
+import yazl from 'yazl';
 import type { Context } from 'aws-lambda';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, PutCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
-import { S3Client } from '@aws-sdk/client-s3';
+import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import {
   defaultResourceEnv,
   orchestratorResources,
@@ -44,10 +46,11 @@ import { bootstrapResources } from '../../local/bootstrap';
 import { startLocalApi } from '../../local/api-server';
 import { loadTokenKey, mintToken } from '../../local/auth';
 import {
-  findFreePort as freePort,
   startDynamoLocal,
+  startS3Local,
   LOCAL_CREDENTIALS,
   LOCAL_REGION,
+  type RunningStore,
 } from '../../local/stores';
 
 /** Stands in for Step Functions: records starts and, when `run` is set, walks the export's statuses. */
@@ -56,7 +59,11 @@ export class FakeWorkflows implements WorkflowStarter {
   run = false;
   types: RequestType[] = ['export'];
 
-  constructor(private readonly status: StatusDeps) {}
+  constructor(
+    private readonly status: StatusDeps,
+    /** With the local S3: where a completed export's archive is written. */
+    private readonly s3?: S3Client,
+  ) {}
 
   supports(type: RequestType): boolean {
     return this.types.includes(type);
@@ -69,6 +76,13 @@ export class FakeWorkflows implements WorkflowStarter {
 
   /** What the export state machine records: in_progress, then completed with an archive pointer. */
   async complete(requestId: string): Promise<void> {
+    const key = `exports/${requestId}.zip`;
+    const zip = this.s3 ? await manifestOnlyZip() : undefined;
+    if (zip) {
+      await this.s3?.send(
+        new PutObjectCommand({ Bucket: orchestratorResources.exportsBucket, Key: key, Body: zip }),
+      );
+    }
     await new Promise((r) => setTimeout(r, 30));
     await recordStatus(this.status, { requestId, status: 'in_progress' });
     await new Promise((r) => setTimeout(r, 30));
@@ -78,14 +92,24 @@ export class FakeWorkflows implements WorkflowStarter {
       found: true,
       archive: {
         bucket: orchestratorResources.exportsBucket,
-        key: `exports/${requestId}.zip`,
-        bytes: 10,
+        key,
+        bytes: zip?.length ?? 10,
         sha256: '0'.repeat(64),
         files: 1,
         records: 1,
       },
     });
   }
+}
+
+/** A ZIP with an empty manifest: enough of an archive for the download routes to summarise. */
+async function manifestOnlyZip(): Promise<Buffer> {
+  const zip = new yazl.ZipFile();
+  zip.addBuffer(Buffer.from(JSON.stringify({ stores: [] })), 'manifest.json');
+  zip.end();
+  const chunks: Buffer[] = [];
+  for await (const chunk of zip.outputStream) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
 }
 
 /** The API as the Lambda serves it (functions/api/handler.ts): the dispatcher behind the error middleware. */
@@ -97,6 +121,8 @@ export function apiHandler(deps: ApiDeps): (event: ApiEvent) => Promise<ApiResul
 export interface Harness {
   url: string;
   doc: DynamoDBDocumentClient;
+  /** The local S3 (s3: true), else a client with no endpoint that must not be used. */
+  s3: S3Client;
   requests: RequestRepository;
   audit: AuditLog;
   workflows: FakeWorkflows;
@@ -128,14 +154,23 @@ export async function startHarness(
     throttle?: { perSecond: number; burst: number };
     clock?: () => Date;
     settings?: ApiDeps['settings'];
+    /** Start the local S3 too, with the exports bucket. */
+    s3?: boolean;
   } = {},
 ): Promise<Harness> {
   process.env.LOG_LEVEL ??= 'silent';
   const dataDir = mkdtempSync(join(tmpdir(), 'dsr-api-'));
-  const dynamo = await startDynamoLocal({ port: await freePort() });
+  const [dynamo, s3Local] = await Promise.all([
+    startDynamoLocal({ port: 0 }),
+    options.s3 ? startS3Local({ port: 0, dataDir: join(dataDir, 's3') }) : undefined,
+  ]);
   const clientConfig = { region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, endpoint: dynamo.endpoint };
   const dynamoClient = new DynamoDBClient(clientConfig);
-  const s3 = new S3Client({ region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
+  const s3 = new S3Client({
+    region: LOCAL_REGION,
+    credentials: LOCAL_CREDENTIALS,
+    ...(s3Local ? { endpoint: s3Local.endpoint, forcePathStyle: true } : {}),
+  });
   await bootstrapResources(
     { dynamo: dynamoClient, s3 },
     {
@@ -147,7 +182,7 @@ export async function startHarness(
           .filter((own) => own.resource === 'accountsTable')
           .map((own) => own.spec),
       ],
-      buckets: [],
+      buckets: s3Local ? [orchestratorResources.exportsBucket] : [],
     },
   );
   const doc = DynamoDBDocumentClient.from(dynamoClient, { marshallOptions: { removeUndefinedValues: true } });
@@ -169,7 +204,7 @@ export async function startHarness(
   const events = new EventLog(table);
   const audit = new AuditLog(table);
   const signer = new LocalSigner(join(dataDir, 'signing'));
-  const workflows = new FakeWorkflows({ requests });
+  const workflows = new FakeWorkflows({ requests }, s3Local ? s3 : undefined);
   const deps: ApiDeps = {
     requests,
     events,
@@ -182,10 +217,8 @@ export async function startHarness(
     accounts: new DynamoAccountDirectory(doc, serviceStoresFromEnv({ ...defaultResourceEnv() })),
     settings: { allowPrivateCallbacks: true, processorDomain: 'dsr.test', ...(options.settings ?? {}) },
     clock: options.clock,
-    // The harness has no S3: only the archive and certificate routes read it.
-    certificates: new S3CertificateReader(
-      new S3Client({ region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS }),
-    ),
+    // Without the local S3 only the archive and certificate routes read it (and must not be called).
+    certificates: new S3CertificateReader(s3),
     downloads: {
       links: new DownloadLinks(table, new LocalSubjectHasher(Buffer.alloc(32, 9)), {
         ttlSeconds: 7 * 24 * 3600,
@@ -193,14 +226,14 @@ export async function startHarness(
         presignSeconds: 300,
         publicBaseUrl: 'http://127.0.0.1',
       }),
-      archives: new S3ArchiveAccess(new S3Client({ region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS })),
+      archives: new S3ArchiveAccess(s3),
     },
   };
   const api = apiHandler(deps);
   const tokenKey = loadTokenKey(join(dataDir, 'token.key'));
   const server = await startLocalApi(
     { handler: api, tokenKey, throttle: options.throttle ?? { perSecond: 1000, burst: 1000 } },
-    await freePort(),
+    0,
   );
   const delivery = new CallbackDelivery({
     requests,
@@ -241,6 +274,7 @@ export async function startHarness(
   return {
     url: server.url,
     doc,
+    s3,
     requests,
     audit,
     workflows,
@@ -263,7 +297,9 @@ export async function startHarness(
         server.server.close(() => resolve());
       });
       await dynamo.stop();
+      await (s3Local as RunningStore | undefined)?.stop();
       dynamoClient.destroy();
+      s3.destroy();
       rmSync(dataDir, { recursive: true, force: true });
     },
   };

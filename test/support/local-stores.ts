@@ -1,6 +1,6 @@
 /**
  * Real local stores for integration tests: DynamoDB Local (in memory) and the guarded s3rver in a fresh
- * temporary directory, on free ports, with every table and bucket of the data map created.
+ * temporary directory, on ports the system picks (port 0), with every table and bucket of the data map created.
  * `env` is what a handler needs to reach them (set it before importing modules that read config).
  */
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -14,8 +14,6 @@ import { bootstrapResources } from '../../local/bootstrap';
 import {
   LOCAL_CREDENTIALS,
   LOCAL_REGION,
-  StoreStartError,
-  findFreePort,
   startAll,
   startDynamoLocal,
   startS3Local,
@@ -34,18 +32,10 @@ export interface TestStores {
   stop(): Promise<void>;
 }
 
-async function startDynamoOnFreePort(): Promise<{ store: RunningStore; ms: number }> {
-  // A free port can be taken between the probe and the JVM binding it: try a few.
-  for (let attempt = 1; ; attempt++) {
-    const started = Date.now();
-    try {
-      const store = await startDynamoLocal({ port: await findFreePort() });
-      return { store, ms: Date.now() - started };
-    } catch (error) {
-      if (attempt >= 3 || !(error instanceof StoreStartError) || !/in use|bind/i.test(error.message))
-        throw error;
-    }
-  }
+async function startDynamo(): Promise<{ store: RunningStore; ms: number }> {
+  const started = Date.now();
+  const store = await startDynamoLocal({ port: 0 });
+  return { store, ms: Date.now() - started };
 }
 
 export function localClients(ddbEndpoint: string, s3Endpoint: string) {
@@ -79,7 +69,7 @@ export async function startTestStores(options: { bootstrap?: boolean } = {}): Pr
         s3StartMs = Date.now() - started;
         return store;
       }),
-      startDynamoOnFreePort().then(({ store, ms }) => {
+      startDynamo().then(({ store, ms }) => {
         dynamoStartMs = ms;
         return store;
       }),

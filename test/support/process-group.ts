@@ -1,6 +1,4 @@
 /** Helpers for tests that run `npm start` (or its command) in a process group of its own. */
-import { findFreePort } from '../../local/stores';
-
 /** True while any process of the group (npm, node, the JVM, the S3 process) is alive. */
 export function groupAlive(pgid: number): boolean {
   try {
@@ -22,13 +20,14 @@ export async function until(check: () => boolean | Promise<boolean>, timeoutMs: 
 }
 
 /** The environment `npm start` runs with on free ports, its data under `dataDir`. */
-export async function npmStartEnv(dataDir: string): Promise<NodeJS.ProcessEnv> {
+export function npmStartEnv(dataDir: string): NodeJS.ProcessEnv {
   return {
     ...process.env,
-    PORT: String(await findFreePort()),
-    DDB_PORT: String(await findFreePort()),
-    S3_PORT: String(await findFreePort()),
-    SFN_PORT: String(await findFreePort()),
+    // Any free ports, bound as each server starts: npm start prints the ones it got.
+    PORT: '0',
+    DDB_PORT: '0',
+    S3_PORT: '0',
+    SFN_PORT: '0',
     DSR_LOCAL_DIR: dataDir,
   };
 }

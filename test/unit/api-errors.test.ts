@@ -118,14 +118,18 @@ test("OpenDSR routes answer in OpenDSR's error shape", async () => {
   expect(String(res.body)).not.toContain(SECRET);
 });
 
-test('401 and 403 stay problem+json on OpenDSR routes', async () => {
+test("401 and 403 are in OpenDSR's shape on OpenDSR routes, as every other error there", async () => {
   const routes = throwingRoutes(() => new Error('never reached'));
+  const reason = (result: { body?: string }) =>
+    (JSON.parse(String(result.body)) as { error: { code: number; errors: { reason: string }[] } }).error;
   const unauthenticated = await api(routes)(apiEvent('POST', '/opendsr/v1/boom', { role: null }));
   expect(unauthenticated.statusCode).toBe(401);
-  expect(unauthenticated.headers?.['content-type']).toBe('application/problem+json');
+  expect(unauthenticated.headers?.['content-type']).toBe('application/json');
+  expect(reason(unauthenticated)).toMatchObject({ code: 401, errors: [{ reason: 'UNAUTHENTICATED' }] });
   const forbidden = await api(routes)(apiEvent('POST', '/opendsr/v1/boom', { role: 'auditor' }));
   expect(forbidden.statusCode).toBe(403);
-  expect(forbidden.headers?.['content-type']).toBe('application/problem+json');
+  expect(forbidden.headers?.['content-type']).toBe('application/json');
+  expect(reason(forbidden)).toMatchObject({ code: 403, errors: [{ reason: 'FORBIDDEN' }] });
   expect(forbidden.headers?.['www-authenticate']).toBe(
     'Bearer realm="dsr", error="insufficient_scope", scope="dsr/support"',
   );

@@ -6,12 +6,12 @@ import { json } from '../http';
 import { defineRoute, type Route } from '../router';
 import {
   cursorParam,
-  instantOf,
   instantParam,
   limitParam,
   requestIdSchema,
   serviceField,
   strictQuery,
+  timeRange,
 } from '../schemas';
 import { listingServices } from '../caller-services';
 import { decodeCursor, encodeCursor } from '../cursors';
@@ -38,13 +38,12 @@ export const auditRoutes: Route[] = [
     handler: async (deps, { principal, query }) => {
       const { records, lastKey } = await deps.audit.list({
         limit: query.limit,
-        from: instantOf(query.from),
-        to: instantOf(query.to),
+        ...timeRange({ from: query.from, to: query.to }, 'to'),
         requestId: query.requestId,
         services: listingServices(principal, query.service),
-        cursor: decodeCursor(query.cursor, ['pk', 'sk', 'kind', 'createdAt']),
+        cursor: decodeCursor(query.cursor, 'audit'),
       });
-      return json(200, { records, nextCursor: encodeCursor(lastKey) ?? null });
+      return json(200, { records, nextCursor: encodeCursor('audit', lastKey) ?? null });
     },
   }),
 ];

@@ -70,9 +70,11 @@ export const certificateRoutes: Route[] = [
         description: 'An earlier certificate (1, 2, ...; default: the latest)',
       },
     }),
-    responseType: 'application/json',
     responses: {
-      '200': 'The certificate',
+      '200': {
+        description: 'The certificate (the bare JWS with Accept: application/jose)',
+        content: ['application/json', 'application/jose'],
+      },
       '404': "No such request (or another service's) or no certificate yet",
     },
     handler: (deps, { event, principal, scope, params, query }) =>

@@ -207,6 +207,15 @@ export async function revokeDownload(deps: ApiDeps, caller: Caller, requestId: s
   return json(200, { requestId, download: downloadView(link, downloads.links.clock()) });
 }
 
+/** The download routes answer a browser with a page, and a caller asking for JSON with JSON. */
+const PAGE = ['text/html', 'application/json'] as const;
+const REFUSAL = ['text/html', 'application/problem+json'] as const;
+const LINK_REFUSALS = {
+  '404': { description: 'Unknown or revoked link', content: REFUSAL },
+  '410': { description: 'Expired link', content: REFUSAL },
+  '429': { description: 'Download limit reached (throttling: problem+json)', content: REFUSAL },
+};
+
 export const downloadRoutes: Route[] = [
   defineRoute({
     method: 'GET',
@@ -216,12 +225,9 @@ export const downloadRoutes: Route[] = [
     summary:
       "The user's download page (HTML, or JSON with Accept: application/json); the token is the credential",
     query: pageQuery,
-    responseType: 'text/html',
     responses: {
-      '200': 'The page',
-      '404': 'Unknown or revoked link',
-      '410': 'Expired link',
-      '429': 'Download limit reached',
+      '200': { description: 'The page (JSON with Accept: application/json)', content: PAGE },
+      ...LINK_REFUSALS,
     },
     handler: (deps, { event, params, query }) =>
       downloadPage(deps, { event, lang: query.lang }, params.token),
@@ -235,10 +241,11 @@ export const downloadRoutes: Route[] = [
       'Counts one download and redirects to a presigned URL that lives minutes; the body carries the URL too (text, or JSON with Accept: application/json)',
     query: pageQuery,
     responses: {
-      '303': 'Redirect to the archive (the URL also in the body)',
-      '404': 'Unknown or revoked link',
-      '410': 'Expired link',
-      '429': 'Download limit reached',
+      '303': {
+        description: 'Redirect to the archive (the URL also in the body: JSON with Accept: application/json)',
+        content: ['text/plain', 'application/json'],
+      },
+      ...LINK_REFUSALS,
     },
     handler: (deps, { event, params, query }) =>
       downloadArchive(deps, { event, lang: query.lang }, params.token),
@@ -249,7 +256,11 @@ export const downloadRoutes: Route[] = [
     access: ['support'],
     operationId: 'revokeDownload',
     summary: "Revokes the request's download link",
-    responses: { '200': 'Revoked', '404': "No such request (or another service's) or link" },
+    responses: {
+      '200': 'Revoked',
+      '404': "No such request (or another service's) or link",
+      '409': 'Not a completed export (no download link)',
+    },
     handler: (deps, { principal, scope, params }) =>
       revokeDownload(deps, { principal, scope }, params.requestId),
   }),

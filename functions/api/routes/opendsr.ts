@@ -209,6 +209,9 @@ export const openDsrRoutes: Route[] = [
       '201': 'Created',
       '400': 'Invalid or unsupported (OpenDSR error shape); SERVICE_REQUIRED: name the service',
       '403': 'SERVICE_NOT_ALLOWED: the token is not bound to the service named',
+      '409':
+        'An open request of this type exists for the subject, or its identifiers match more than one account',
+      '422': 'The subject_request_id was used before with a different body',
     },
     handler: (deps, { event, principal, scope, body }) =>
       createOpenDsr(deps, event, { principal, scope }, body),

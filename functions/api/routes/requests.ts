@@ -11,12 +11,12 @@ import {
   cursorParam,
   extendRequestSchema,
   idempotencyKeySchema,
-  instantOf,
   instantParam,
   limitParam,
   serviceField,
   strictQuery,
   subjectHashParam,
+  timeRange,
   type CreateRequestBody,
   type ExtendRequestBody,
 } from '../schemas';
@@ -169,6 +169,7 @@ export const requestRoutes: Route[] = [
       '400': 'Invalid body; SERVICE_REQUIRED: the token is bound to several services and none is named',
       '403':
         'FORBIDDEN: not a support client; SERVICE_NOT_ALLOWED: the token is not bound to the service named',
+      '409': 'The identifiers match more than one account (SUBJECT_CONFLICT)',
       '422': 'Idempotency-Key reused with a different body',
       '501': 'No workflow exists for this type yet',
     },
@@ -203,23 +204,24 @@ export const requestRoutes: Route[] = [
     },
     handler: async (deps, { principal, query }) => {
       const now = clockOf(deps);
+      const created = timeRange({ from: query.createdFrom, to: query.createdTo }, 'createdTo');
       const { records, lastKey } = await deps.requests.list(
         {
           statuses: query.status,
           type: query.type,
           subjectHash: query.subjectHash,
           overdue: query.overdue,
-          createdFrom: instantOf(query.createdFrom),
-          createdTo: instantOf(query.createdTo),
+          createdFrom: created.from,
+          createdTo: created.to,
           services: listingServices(principal, query.service),
           limit: query.limit,
-          cursor: decodeCursor(query.cursor, ['pk', 'sk', 'kind', 'createdAt', 'subjectHash']),
+          cursor: decodeCursor(query.cursor, 'requests'),
         },
         now,
       );
       return json(200, {
         requests: records.map((r) => requestView(r, {}, now)),
-        nextCursor: encodeCursor(lastKey) ?? null,
+        nextCursor: encodeCursor('requests', lastKey) ?? null,
       });
     },
   }),

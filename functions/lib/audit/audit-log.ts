@@ -4,7 +4,8 @@
  * written with `attribute_not_exists` and never updated; the API has no route that changes them.
  * Who: a client id and its role (systems, not people). The subject appears only as a keyed hash.
  */
-import { PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { PutCommand } from '@aws-sdk/lib-dynamodb';
+import { queryPage } from '../aws/dynamo-paging';
 import { randomUUID } from 'node:crypto';
 import { serviceFilter, type RequestTable, type ServiceSelection } from '../requests/request-table';
 
@@ -84,8 +85,6 @@ export class AuditLog {
     requestId?: string;
     services?: ServiceSelection;
   }): Promise<{ records: AuditRecord[]; lastKey?: Record<string, string> }> {
-    const records: AuditRecord[] = [];
-    let startKey: Record<string, unknown> | undefined = options.cursor;
     const names: Record<string, string> = { '#kind': 'kind', '#createdAt': 'createdAt' };
     const values: Record<string, unknown> = {
       ':kind': AUDIT_KIND,
@@ -100,26 +99,22 @@ export class AuditLog {
     }
     if (options.services) filters.push(serviceFilter(options.services, names, values));
     const filter = filters.length ? filters.join(' AND ') : undefined;
-    for (let round = 0; round < 10 && records.length < options.limit; round++) {
-      const page = await this.table.doc.send(
-        new QueryCommand({
-          TableName: this.table.tableName,
-          IndexName: 'byKind',
-          KeyConditionExpression: '#kind = :kind AND #createdAt BETWEEN :from AND :to',
-          FilterExpression: filter,
-          ExpressionAttributeNames: names,
-          ExpressionAttributeValues: values,
-          ExclusiveStartKey: startKey,
-          Limit: options.limit - records.length,
-        }),
-      );
-      for (const item of page.Items ?? []) {
-        const { pk: _pk, sk: _sk, kind: _kind, createdAt: _c, ...rest } = item;
-        records.push(rest as AuditRecord);
-      }
-      startKey = page.LastEvaluatedKey;
-      if (!startKey) break;
-    }
-    return { records, lastKey: startKey as Record<string, string> | undefined };
+    const { items, lastKey } = await queryPage(
+      this.table.doc,
+      {
+        TableName: this.table.tableName,
+        IndexName: 'byKind',
+        KeyConditionExpression: '#kind = :kind AND #createdAt BETWEEN :from AND :to',
+        FilterExpression: filter,
+        ExpressionAttributeNames: names,
+        ExpressionAttributeValues: values,
+      },
+      { limit: options.limit, cursor: options.cursor },
+    );
+    // Items of kind audit, as record() wrote them, less the table's keys.
+    const records = items.map(
+      ({ pk: _pk, sk: _sk, kind: _kind, createdAt: _c, ...rest }) => rest as unknown as AuditRecord,
+    );
+    return { records, lastKey };
   }
 }

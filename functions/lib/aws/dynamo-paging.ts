@@ -1,10 +1,12 @@
 /**
- * DynamoDB reading helpers shared by the table-backed connectors (payments, chat): paging through a
- * whole Query, and turning what the document client returns into plain JSON values.
+ * DynamoDB reading helpers shared by the table-backed connectors (payments, chat) and the API's listings:
+ * paging through a whole Query or one caller's page of it, and turning what the document client returns
+ * into plain JSON values.
  */
-import { classifyAwsError } from '../runtime/errors';
+import { InvalidCursorError, classifyAwsError } from '../runtime/errors';
 import {
   NumberValue,
+  QueryCommand,
   paginateQuery,
   paginateScan,
   UpdateCommand,
@@ -31,6 +33,37 @@ export async function* queryPages(
   for await (const page of paginateQuery({ client: doc }, { ...input, ExclusiveStartKey: undefined })) {
     yield page.Items ?? [];
   }
+}
+
+/** DynamoDB's refusal of a start key: one that is not a key of the index, or outside the key condition. */
+function isStartKeyRefusal(error: unknown): boolean {
+  const err = error as { name?: unknown; message?: unknown };
+  return err.name === 'ValidationException' && /starting key|ExclusiveStartKey/i.test(String(err.message));
+}
+
+/**
+ * One page of a Query for a caller: up to `limit` items from `cursor` on (the last key of the page
+ * before), in at most 10 round trips (a filter may leave pages short), and the key to continue from. A
+ * cursor DynamoDB refuses (a forged one, or one of another query) is an InvalidCursorError.
+ */
+export async function queryPage(
+  doc: DynamoDBDocumentClient,
+  input: Omit<QueryCommandInput, 'ExclusiveStartKey' | 'Limit'>,
+  options: { limit: number; cursor?: Record<string, string> },
+): Promise<{ items: Item[]; lastKey?: Record<string, string> }> {
+  const items: Item[] = [];
+  let startKey: Record<string, unknown> | undefined = options.cursor;
+  for (let round = 0; round < 10 && items.length < options.limit; round++) {
+    const page = await doc
+      .send(new QueryCommand({ ...input, ExclusiveStartKey: startKey, Limit: options.limit - items.length }))
+      .catch((error: unknown) => {
+        throw round === 0 && options.cursor && isStartKeyRefusal(error) ? new InvalidCursorError() : error;
+      });
+    items.push(...(page.Items ?? []));
+    startKey = page.LastEvaluatedKey;
+    if (!startKey) break;
+  }
+  return { items, lastKey: startKey as Record<string, string> | undefined };
 }
 
 /**

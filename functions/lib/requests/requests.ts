@@ -3,7 +3,8 @@
  * record, first event, callbacks and audit record in one transaction), reading and listing it, moving
  * it from status to status, extending its deadline and recording what its workflow found.
  */
-import { QueryCommand, TransactWriteCommand, paginateQuery } from '@aws-sdk/lib-dynamodb';
+import { TransactWriteCommand, paginateQuery } from '@aws-sdk/lib-dynamodb';
+import { queryPage } from '../aws/dynamo-paging';
 import { randomUUID } from 'node:crypto';
 import { auditItem, type AuditEntry } from '../audit/audit-log';
 import { NotFoundError, TransientError } from '../runtime/errors';
@@ -549,27 +550,20 @@ export class RequestRepository {
       filters.push(filter.overdue ? overdue : `NOT ${overdue}`);
     }
     if (filter.services) filters.push(serviceFilter(filter.services, names, values));
-    const records: RequestRecord[] = [];
-    let startKey: Record<string, unknown> | undefined = filter.cursor;
-    for (let round = 0; round < 10 && records.length < filter.limit; round++) {
-      const page = await this.table.doc.send(
-        new QueryCommand({
-          TableName: this.table.tableName,
-          IndexName: indexName,
-          KeyConditionExpression: keyCondition,
-          FilterExpression: filters.length ? filters.join(' AND ') : undefined,
-          ExpressionAttributeNames: names,
-          ExpressionAttributeValues: values,
-          ExclusiveStartKey: startKey,
-          ScanIndexForward: false,
-          Limit: filter.limit - records.length,
-        }),
-      );
-      records.push(...(page.Items ?? []).map(recordFromItem));
-      startKey = page.LastEvaluatedKey;
-      if (!startKey) break;
-    }
-    return { records, lastKey: startKey as Record<string, string> | undefined };
+    const { items, lastKey } = await queryPage(
+      this.table.doc,
+      {
+        TableName: this.table.tableName,
+        IndexName: indexName,
+        KeyConditionExpression: keyCondition,
+        FilterExpression: filters.length ? filters.join(' AND ') : undefined,
+        ExpressionAttributeNames: names,
+        ExpressionAttributeValues: values,
+        ScanIndexForward: false,
+      },
+      { limit: filter.limit, cursor: filter.cursor },
+    );
+    return { records: items.map(recordFromItem), lastKey };
   }
 
   /**

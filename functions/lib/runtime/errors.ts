@@ -53,6 +53,14 @@ export class NotFoundError extends AppError {
   }
 }
 
+/** A page cursor that names no position of the query it was given to (forged, or for another query). */
+export class InvalidCursorError extends AppError {
+  override name = 'InvalidCursorError';
+  constructor(message = 'The cursor names no position of this query') {
+    super(message, 'INVALID_CURSOR');
+  }
+}
+
 /** Error names and socket codes where the same call can succeed when tried again. */
 const TRANSIENT_AWS_ERRORS = new Set([
   'ThrottlingException',
