@@ -215,18 +215,21 @@ test('extensions nest only so deep: a deep one is a 400 in the OpenDSR shape, ne
   // 10,000 levels: refused from the raw text, before anything walks it.
   const tenThousand = `{"a":${'{"a":'.repeat(9_999)}1${'}'.repeat(10_000)}`;
   const deep = await h.call('POST', '/opendsr/v1/requests', {
+    token: klubOutside(),
     body: request('@', 'b7551968-d5d6-44b2-9831-815ac9017798').replace('"@"', tenThousand),
   });
   expect(deep.status).toBe(400);
   expect(deep.body).toMatchObject({ error: { code: 400, errors: [{ reason: 'BODY_TOO_DEEP' }] } });
   // Deeper than the schema allows but well within the parser's bound: the schema refuses it.
   const six = await h.call('POST', '/opendsr/v1/requests', {
+    token: klubOutside(),
     body: request(nested(6), 'c7551968-d5d6-44b2-9831-815ac9017798'),
   });
   expect(six.status).toBe(400);
   expect(six.body).toMatchObject({ error: { code: 400, errors: [{ domain: 'Validation' }] } });
   // Nesting within the bound is accepted as before.
   const fine = await h.call('POST', '/opendsr/v1/requests', {
+    token: klubOutside(),
     body: request({ ids: [1, 2], nested: nested(3) }, 'd7551968-d5d6-44b2-9831-815ac9017798'),
   });
   expect(fine.status).toBe(201);

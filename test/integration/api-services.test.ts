@@ -320,9 +320,9 @@ test('OpenDSR: the service is implied or named; another service’s subject_requ
     token: cluster,
     body: { ...body, service: 'metalive', subject_request_id: 'e7551968-d5d6-44b2-9831-815ac9017704' },
   });
-  // A 403 is the authorization side of the contract: problem+json on OpenDSR routes too.
+  // Every error of an OpenDSR route is in the OpenDSR shape, 403 included.
   expect(notMine.status).toBe(403);
-  expect(notMine.body.code).toBe('SERVICE_NOT_ALLOWED');
+  expect(notMine.body).toMatchObject({ error: { code: 403, errors: [{ reason: 'SERVICE_NOT_ALLOWED' }] } });
 });
 
 test('a token bound to no service this deployment serves is refused', async () => {

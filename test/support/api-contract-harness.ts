@@ -53,7 +53,9 @@ async function until<T>(check: () => Promise<T | undefined>, timeoutMs = 10_000)
 async function prepareFixtures(h: Harness): Promise<Fixtures> {
   h.workflows.types = ['export', 'erasure'];
   const open = async (body: unknown) => {
-    const res = await h.call('POST', '/v1/requests', { body });
+    const res = await h.call('POST', '/v1/requests', {
+      body: { service: 'klub-outside', ...(body as object) },
+    });
     if (res.status !== 202) throw new Error(`Fixture request refused: ${res.status} ${res.text}`);
     return res.body as { requestId: string; subjectHash: string };
   };
@@ -71,11 +73,17 @@ async function prepareFixtures(h: Harness): Promise<Fixtures> {
   await certify(h, erasure.requestId);
   const hold = await h.call('POST', '/v1/holds', {
     role: 'legal',
-    body: { subject: { userId: 'u-ca' }, caseReference: 'CASE-1', reason: 'Litigation hold for the case' },
+    body: {
+      service: 'klub-outside',
+      subject: { userId: 'u-ca' },
+      caseReference: 'CASE-1',
+      reason: 'Litigation hold for the case',
+    },
   });
   const srid = randomUUID();
   const dsr = await h.call('POST', '/opendsr/v1/requests', {
     body: {
+      service: 'klub-outside',
       subject_request_id: srid,
       subject_request_type: 'access',
       submitted_time: new Date().toISOString(),
