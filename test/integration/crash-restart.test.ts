@@ -59,7 +59,7 @@ afterAll(async () => {
 /** `npm start`'s command, in a process group of its own; resolves with its API once it is ready. */
 async function startStack(
   env: NodeJS.ProcessEnv,
-): Promise<{ child: ChildProcess; api: string; output: () => string }> {
+): Promise<{ child: ChildProcess; api: string; s3Endpoint: string; output: () => string }> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'local/start.ts'], {
     cwd: ROOT,
     env,
@@ -73,7 +73,9 @@ async function startStack(
   const ready = await until(() => /^ready: API /m.test(output) || child.exitCode !== null, 60_000);
   if (!ready || child.exitCode !== null) throw new Error(`The stack did not start:\n${output}`);
   const api = /^ready: API (\S+)/m.exec(output)?.[1] ?? '';
-  return { child, api, output: () => output };
+  // The ports were 0: each server's real address is in the ready line.
+  const s3Endpoint = /^ready: API .*?, S3 (\S+),/m.exec(output)?.[1] ?? '';
+  return { child, api, s3Endpoint, output: () => output };
 }
 
 type View = { status: string; failure?: unknown; archive?: unknown; plan?: unknown; outcome?: unknown };
@@ -173,7 +175,7 @@ test('kill -9 of the whole stack mid-request, then a restart: every request ends
 
   // Nothing the requests staged outlives them (the watchdog removes what a crash left behind).
   const s3 = new S3Client({
-    endpoint: `http://127.0.0.1:${env.S3_PORT}`,
+    endpoint: stack.s3Endpoint,
     region: LOCAL_REGION,
     credentials: LOCAL_CREDENTIALS,
     forcePathStyle: true,
