@@ -144,7 +144,11 @@ async function scanObject(
   stats: ScanStats,
 ): Promise<void> {
   try {
-    const found = await scanLogObject(s3, config.bucket, job.key, { needles: job.source.needles, judge, stats });
+    const found = await scanLogObject(s3, config.bucket, job.key, {
+      needles: job.source.needles,
+      judge,
+      stats,
+    });
     if (!found) stats.missing += 1;
   } catch (error) {
     if (error instanceof LogObjectUnreadable) throw new ConnectorError('logs', error.message);

@@ -89,7 +89,12 @@ export class SubjectOwners {
  * The instant a subject's line is dated by (its retention runs from it): its own `field`, else the end of
  * its object's `dt=` day, else `fallback`.
  */
-export function lineAnchor(line: Line, field: string, dayOfObject: string | undefined, fallback: number): number {
+export function lineAnchor(
+  line: Line,
+  field: string,
+  dayOfObject: string | undefined,
+  fallback: number,
+): number {
   const own = line[field];
   const at = typeof own === 'string' ? Date.parse(own) : NaN;
   if (!Number.isNaN(at)) return at;
