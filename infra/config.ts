@@ -77,6 +77,11 @@ export interface DsrDeploymentConfig {
      */
     bucketEvents: boolean;
   };
+  /**
+   * When the batched log-erasure job runs (docs/erasure.md): an EventBridge schedule expression,
+   * `rate(...)` or `cron(...)`; default once a day. Erasures wait for it to have their log lines removed.
+   */
+  logErasureSchedule: string;
 }
 
 export const CONTEXT_KEYS = {
@@ -100,6 +105,7 @@ export const CONTEXT_KEYS = {
   logIndexMinutes: 'dsr:logIndexMinutes',
   logIndexOpenDays: 'dsr:logIndexOpenDays',
   logsBucketEvents: 'dsr:logsBucketEvents',
+  logErasureSchedule: 'dsr:logErasureSchedule',
 } as const;
 
 export const DEFAULT_CONFIG: Omit<DsrDeploymentConfig, 'notifyFromAddress' | 'sesIdentity' | 'logIndex'> & {
@@ -117,6 +123,7 @@ export const DEFAULT_CONFIG: Omit<DsrDeploymentConfig, 'notifyFromAddress' | 'se
   deadlines: { ...DEFAULT_DEADLINE_CONFIG },
   processorWebhooks: {},
   logIndex: { scheduleMinutes: 15, openDays: 2 },
+  logErasureSchedule: 'rate(1 day)',
 };
 
 export class ConfigContextError extends Error {
@@ -152,6 +159,14 @@ function optionalString(node: ContextReader, key: string): string | undefined {
   const value = raw(node, key);
   if (value === undefined) return undefined;
   if (typeof value !== 'string') throw new ConfigContextError(`Context ${key} must be a string`);
+  return value;
+}
+
+function scheduleExpression(node: ContextReader, key: string, fallback: string): string {
+  const value = optionalString(node, key) ?? fallback;
+  if (!/^(rate\(\d+ (minute|minutes|hour|hours|day|days)\)|cron\([^()]+\))$/.test(value)) {
+    throw new ConfigContextError(`Context ${key} must be an EventBridge rate(...) or cron(...) expression`);
+  }
   return value;
 }
 
@@ -339,5 +354,10 @@ export function readDeploymentConfig(node: ContextReader): DsrDeploymentConfig {
       openDays: positiveInt(node, CONTEXT_KEYS.logIndexOpenDays, DEFAULT_CONFIG.logIndex.openDays),
       bucketEvents: bool(node, CONTEXT_KEYS.logsBucketEvents, mode === 'create'),
     },
+    logErasureSchedule: scheduleExpression(
+      node,
+      CONTEXT_KEYS.logErasureSchedule,
+      DEFAULT_CONFIG.logErasureSchedule,
+    ),
   };
 }
