@@ -403,7 +403,9 @@ export class TaskFunctions extends Construct {
   allowResumingErasures(erasure: { stateMachineArn: string }): void {
     const fn = this.functions.eraseLogs;
     fn.function.addEnvironment(KEY_ENV.erasureStateMachine, erasure.stateMachineArn);
-    fn.allow(new iam.PolicyStatement({ actions: ['states:StartExecution'], resources: [erasure.stateMachineArn] }));
+    fn.allow(
+      new iam.PolicyStatement({ actions: ['states:StartExecution'], resources: [erasure.stateMachineArn] }),
+    );
   }
 
   /** The base URL of download links (the API's), known once the API is built. */
