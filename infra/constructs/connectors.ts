@@ -10,7 +10,6 @@ import { ENV, platformStores, STORE_NAMES, type StoreName } from '../../config/d
 import { connectorFolder } from '../../functions/lib/connectors/catalog';
 import { SUBJECT_HASH_KEY_ENV } from '../../functions/lib/crypto/subject-hash';
 import { grantBucket, grantKey, grantTable, grantVaultAppend } from './access';
-import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import type { PlatformStores } from './platform-stores';
 import type { BucketRef, TableRef } from './storage';

@@ -30,7 +30,6 @@ import type {
   StagedSubject,
 } from '../../functions/lib/connectors/contract';
 import { eraseLogs, type EraseLogsDeps, type RewriteOutput } from '../../functions/erase-logs/core';
-import type { QueuedLogCategory } from '../../functions/lib/erasure/log-queue';
 import type { VaultRecord } from '../../functions/lib/connectors/contract';
 import type { RequestRecord } from '../../functions/lib/requests/records';
 import { planEntriesFor } from '../support/erasure-plans';
