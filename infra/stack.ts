@@ -152,6 +152,7 @@ export class DsrStack extends Stack {
       accounts: this.stores.accounts,
       exportStateMachine: this.exportWorkflow.stateMachine,
       erasureStateMachine: this.erasureWorkflow.stateMachine,
+      logErasureStateMachine: this.logErasureWorkflow.stateMachine,
       signingKey: this.keys.signing,
       subjectHashKey: this.keys.subjectHash,
       downloadTokenKey: this.keys.downloadToken,

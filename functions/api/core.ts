@@ -15,6 +15,7 @@ import { downloadRoutes } from './routes/downloads';
 import { holdRoutes } from './routes/holds';
 import { policyRoutes } from './routes/policy';
 import { certificateRoutes } from './routes/certificate';
+import { logErasureJobRoutes } from './routes/log-erasure-jobs';
 import { errorFields, log } from '../lib/runtime/logger';
 import type { ApiEvent, ApiResult } from './http';
 import { answerFor } from './error-mapping';
@@ -32,6 +33,7 @@ export const ROUTES: Route[] = [
   ...certificateRoutes,
   ...openDsrRoutes,
   ...auditRoutes,
+  ...logErasureJobRoutes,
 ];
 // The OpenAPI document describes every route above, itself included.
 ROUTES.push(...openApiRoutes(() => ROUTES));

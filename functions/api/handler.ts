@@ -25,6 +25,7 @@ import { intEnv, optionalEnv } from '../lib/runtime/config';
 import { DynamoAccountDirectory } from './accounts';
 import { DEFAULT_REQUEST_SETTINGS } from './request-settings';
 import { S3CertificateReader } from './routes/certificate';
+import { StepFunctionsLogErasureJobs } from './log-erasure-jobs';
 
 const signer = signerFromEnv();
 const table = requestTableFromEnv();
@@ -57,6 +58,10 @@ const api = createApi({
   },
   // Erasure certificates are read from the exports bucket.
   certificates: new S3CertificateReader(s3Client()),
+  // The batched log-erasure job, for support to start and follow (LOG_ERASURE_STATE_MACHINE_ARN).
+  logErasureJobs: process.env.LOG_ERASURE_STATE_MACHINE_ARN
+    ? new StepFunctionsLogErasureJobs(stepFunctionsClient(), process.env.LOG_ERASURE_STATE_MACHINE_ARN)
+    : undefined,
   downloads: {
     links: new DownloadLinks(table, tokenMacFromEnv(), downloadLinkConfigFromEnv()),
     archives: new S3ArchiveAccess(s3Client()),

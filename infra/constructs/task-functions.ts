@@ -46,6 +46,7 @@ export const KEY_ENV = {
   signingKey: 'SIGNING_KMS_KEY_ID',
   exportStateMachine: 'EXPORT_STATE_MACHINE_ARN',
   erasureStateMachine: 'ERASURE_STATE_MACHINE_ARN',
+  logErasureStateMachine: 'LOG_ERASURE_STATE_MACHINE_ARN',
   downloadTokenKey: 'DOWNLOAD_TOKEN_KMS_KEY_ID',
   publicApiUrl: 'PUBLIC_API_URL',
 } as const;

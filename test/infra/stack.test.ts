@@ -1038,18 +1038,25 @@ describe('DsrStack (demo deployment: platform stores created)', () => {
       }
     });
 
-    it('lets the API start both workflows, the sweep resume erasures, and nobody else use Step Functions', () => {
+    it('lets the API start the workflows and the log job, the sweep and the job resume erasures, and nobody else use Step Functions', () => {
       const machine = (w: WorkflowName) => ({ Ref: logicalId(stack, stack[`${w}Workflow`].stateMachine) });
       const statesOf = (fn: DsrFunction) =>
         statementsOf(template, logicalId(stack, fn.role)).filter((statement) =>
           asArray(statement.Action).some((a) => a.startsWith('states:')),
         );
-      expect(statesOf(stack.api.function)).toEqual([
+      const apiStates = statesOf(stack.api.function);
+      expect(asArray(apiStates[0]?.Resource)).toHaveLength(3);
+      expect(apiStates).toEqual([
         expect.objectContaining({
           Action: 'states:StartExecution',
-          Resource: expect.arrayContaining([machine('export'), machine('erasure')]),
+          Resource: expect.arrayContaining([machine('export'), machine('erasure'), machine('logErasure')]),
         }),
+        // A log-erasure job's status: the executions of that state machine only.
+        expect.objectContaining({ Action: 'states:DescribeExecution' }),
       ]);
+      expect(JSON.stringify(apiStates[1]?.Resource)).toContain(
+        `":execution:",{"Fn::GetAtt":["${logicalId(stack, stack.logErasureWorkflow.stateMachine)}","Name"]},":*"`,
+      );
       expect(statesOf(stack.background.sweep)).toEqual([
         expect.objectContaining({ Action: 'states:StartExecution', Resource: machine('erasure') }),
       ]);

@@ -316,8 +316,9 @@ function foldLogJob(
  * Folds one run's plan into the request's ledger. Categories the run found empty keep what earlier
  * runs recorded (the account deleted by run 0 is still "deleted" in run 2); vault retention whose
  * period ended by `asOf` counts as destroyed (the sweep destroys those vault items before it resumes).
- * Log categories are not erased by the run: they are `pending` until the log-erasure job has done them,
- * and the run the job resumes folds in `logJob`, what it did.
+ * Log categories are not erased by the run: they are `pending` while the run counts lines of the subject
+ * in the live logs (re-counted by every run), and the run the log-erasure job resumes folds in `logJob`,
+ * what the job did.
  */
 export function updateLedger(
   previous: readonly LedgerEntry[],
@@ -340,7 +341,6 @@ export function updateLedger(
       deleted: before?.deleted ?? 0,
       anonymised: before?.anonymised ?? 0,
       ...(before?.retained ? { retained: pruneSchedule(before.retained, asOf) } : {}),
-      ...(before?.pending ? { pending: before.pending } : {}),
       run: before?.run ?? run,
     };
     const done = jobDone.get(key);
