@@ -11,9 +11,9 @@ import { orchestratorResources, platformStores } from '../../config/data-map';
 import { seedDemoData } from '../../local/seed';
 import { buildDemoData } from '../../local/seed-data';
 import { createLogsConnector } from '../../functions/connectors/logs/core';
-import { eraseLogs, type RewriteOutput } from '../../functions/erase-logs/core';
+import type { RewriteOutput } from '../../functions/erase-logs/core';
+import { rewriteForSubject } from '../support/log-job';
 import { DynamoVault } from '../../functions/lib/erasure/vault';
-import type { RequestRecord } from '../../functions/lib/requests/records';
 import { buildPlan } from '../../functions/lib/erasure/planner';
 import { loadDefaultPolicy, retentionFor, retentionUntil } from '../../functions/lib/erasure/policy';
 import { STORE_CATEGORIES, type HoldScope, type Inventory } from '../../functions/lib/erasure/types';
@@ -25,6 +25,7 @@ import {
 import type {
   CategoryInventoryView,
   CategoryOutcome,
+  PlanEntryView,
   StagedSubject,
   StoreName,
 } from '../../functions/lib/connectors/contract';
@@ -71,63 +72,31 @@ function runtime(now: Date): ConnectorRuntime {
   };
 }
 
-const unused = () => {
-  throw new Error('not used by a rewrite');
-};
-let jobs = 0;
-
 /** The log-erasure job's rewrite of every log object, for alice waiting with the staged plan's log entries. */
 async function runJob(requestId: string, now: Date): Promise<RewriteOutput> {
-  const plan = await getJson<{
-    entries: { store: string; category: string; action: string; liveAction: string; rule?: unknown }[];
-  }>(stores.s3, { bucket: STAGING, key: stagingKeys.plan(requestId) });
-  const categories = plan.entries
-    .filter((e) => e.store === 'logs' && ['delete', 'anonymise', 'retain'].includes(e.action))
-    .map(({ category, action, liveAction, rule }) => ({ category, action, liveAction, rule }));
-  jobs += 1;
-  const subjectsKey = `log-erasure-jobs/test-${jobs}/subjects.json`;
-  await putJson(stores.s3, { bucket: STAGING, key: subjectsKey }, [{ requestId, queuedAt: 'q', categories }]);
+  const plan = await getJson<{ entries: (PlanEntryView & { store: string })[] }>(stores.s3, {
+    bucket: STAGING,
+    key: stagingKeys.plan(requestId),
+  });
   const listed = await stores.s3.send(new ListObjectsV2Command({ Bucket: LOGS.bucketName }));
-  const identifiers = {
-    userIds: ['u-alice'],
-    emails: [],
-    phones: [],
-    deviceIds: aliceDevices,
-    externalAccounts: [],
-  };
-  return (await eraseLogs(
+  return rewriteForSubject(
     {
       s3: stores.s3,
-      config: {
-        logsBucket: LOGS.bucketName,
-        accessPrefix: LOGS.accessPrefix,
-        voiceSessionsPrefix: LOGS.voiceSessionsPrefix,
-        stagingBucket: STAGING,
-        // s3rver ignores If-Match: the local stack uses the HeadObject re-check.
-        conditionalWrites: false,
-        maxWriteAttempts: 5,
-        concurrency: 4,
-      },
-      // The identifier set the first run keeps on the request.
-      requests: {
-        get: async () =>
-          ({ status: 'partially_completed', resolvedSubject: { identifiers } }) as unknown as RequestRecord,
-        update: unused,
-      },
-      events: { append: unused },
-      queue: { list: unused, get: unused, remove: unused, carry: unused, lock: unused, unlock: unused },
-      index: { objectsForAll: unused, forget: async () => undefined },
+      logsBucket: LOGS.bucketName,
+      accessPrefix: LOGS.accessPrefix,
+      voiceSessionsPrefix: LOGS.voiceSessionsPrefix,
+      stagingBucket: STAGING,
       vault: new DynamoVault(stores.doc, { tableName: orchestratorResources.vaultTable.tableName }),
-      starter: { start: unused },
     },
     {
-      operation: 'rewrite',
-      jobId: `test-${jobs}`,
-      asOf: now.toISOString(),
-      subjectsKey,
-      objects: (listed.Contents ?? []).map((o) => ({ key: String(o.Key) })),
+      requestId,
+      userIds: ['u-alice'],
+      deviceIds: aliceDevices,
+      plan: plan.entries.filter((e) => e.store === 'logs'),
     },
-  )) as RewriteOutput;
+    (listed.Contents ?? []).map((o) => String(o.Key)),
+    now,
+  );
 }
 
 async function stageSubject(requestId: string): Promise<void> {

@@ -3,6 +3,8 @@
  * JWT checks, body limit, throttling), with a stand-in workflow that records status changes through the
  * real request-status code. Faster than the whole stack, and no Step Functions or S3 needed.
  */
+import { randomBytes } from 'node:crypto';
+import type { LogErasureJobs, LogErasureJobView } from '../../functions/api/routes/log-erasure-jobs';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -45,7 +47,27 @@ import {
 } from '../../local/stores';
 
 /** Stands in for Step Functions: records starts and, when `run` is set, walks the export's statuses. */
-export class FakeWorkflows implements WorkflowStarter {
+export /** Log-erasure jobs the API started: running, as far as the harness knows (it runs no state machine). */
+class StartedLogErasureJobs implements LogErasureJobs {
+  private readonly started = new Map<string, string>();
+  constructor(private readonly clock: () => Date = () => new Date()) {}
+
+  async start(): Promise<{ jobId: string; startedAt: string }> {
+    const startedAt = this.clock().toISOString();
+    const jobId = `logjob-${startedAt.replace(/[-:]/g, '').slice(0, 15)}-${randomBytes(4).toString('hex')}`;
+    this.started.set(jobId, startedAt);
+    return { jobId, startedAt };
+  }
+
+  async describe(jobId: string): Promise<LogErasureJobView | undefined> {
+    const startedAt = this.started.get(jobId);
+    return startedAt
+      ? { jobId, status: 'RUNNING', startedAt, stoppedAt: null, result: null, error: null }
+      : undefined;
+  }
+}
+
+class FakeWorkflows implements WorkflowStarter {
   readonly started: { requestId: string; type?: RequestType }[] = [];
   run = false;
   types: RequestType[] = ['export'];
@@ -165,6 +187,8 @@ export async function startHarness(
     accounts: new DynamoAccountDirectory(doc, platformStores.accounts.table.tableName),
     settings: { allowPrivateCallbacks: true, processorDomain: 'dsr.test', ...(options.settings ?? {}) },
     clock: options.clock,
+    // Jobs recorded as started; the job itself runs on the local stack (log-erasure-job.test.ts).
+    logErasureJobs: new StartedLogErasureJobs(options.clock),
     // The harness has no S3: only the archive and certificate routes read it.
     certificates: new S3CertificateReader(
       new S3Client({ region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS }),
