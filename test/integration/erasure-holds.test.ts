@@ -11,7 +11,6 @@ import { platformStores } from '../../config/data-map';
 import { verifyDsrCallback } from '../../functions/lib/webhooks/signing';
 import type { Jwks } from '../../functions/lib/crypto/jws';
 import { startReceiver } from '../support/callback-receiver';
-import { STATE_MACHINES } from '../../functions/lib/connectors/catalog';
 import { startTestStack, type TestStack } from '../support/local-stack';
 import {
   certCategory,
@@ -242,13 +241,7 @@ test('a hold on chat: chat untouched, the rest erased; released + sweep: chat er
 
   // Chat is erased by run 1; the log lines still wait for the job, which then resumes run 2.
   await waitForCertificate(requestId, 2);
-  const job = stack.workflows.startExecution(
-    stack.workflows.arnOf(STATE_MACHINES.logErasure.localName),
-    'logjob-erasure-holds',
-    {},
-  );
-  await job.done;
-  expect(job.status).toBe('SUCCEEDED');
+  expect((await stack.runLogErasureJob('logjob-erasure-holds')).status).toBe('SUCCEEDED');
   const done = await stack.waitForStatus(requestId, ['completed', 'failed'], 60_000);
   expect(done.failure).toBeUndefined();
   expect(done.status).toBe('completed');

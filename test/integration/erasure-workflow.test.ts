@@ -11,7 +11,6 @@
  */
 import { verifyCertificate, type CertificatePayload } from '../../functions/lib/erasure/certificate';
 import type { Jwks } from '../../functions/lib/crypto/jws';
-import { STATE_MACHINES } from '../../functions/lib/connectors/catalog';
 import { startTestStack, type TestStack } from '../support/local-stack';
 import {
   certCategory,
@@ -129,13 +128,7 @@ test('no hold, KR: everything of hers goes except what is retained, which the ce
 }, 100_000);
 
 test('the log-erasure job removes her log lines, keeps those under retention in the vault, and the erasure certifies them', async () => {
-  const execution = stack.workflows.startExecution(
-    stack.workflows.arnOf(STATE_MACHINES.logErasure.localName),
-    'logjob-erasure-workflow',
-    {},
-  );
-  await execution.done;
-  expect(execution.status).toBe('SUCCEEDED');
+  expect((await stack.runLogErasureJob('logjob-erasure-workflow')).status).toBe('SUCCEEDED');
   for (let i = 0; i < 600; i++) {
     const res = await stack.call('GET', `/v1/requests/${requestId}`);
     const cert = (res.body.erasure as { certificate?: { number: number } }).certificate;

@@ -11,7 +11,6 @@ import { orchestratorResources, platformStores } from '../../config/data-map';
 import { verifyCertificate } from '../../functions/lib/erasure/certificate';
 import type { Jwks } from '../../functions/lib/crypto/jws';
 import { buildDemoData } from '../../local/seed-data';
-import { STATE_MACHINES } from '../../functions/lib/connectors/catalog';
 import { startTestStack, type TestStack } from '../support/local-stack';
 import { readZip } from '../support/zip';
 import { certCategory } from './erasure-helpers';
@@ -129,13 +128,7 @@ test('his erasure deletes his marketing events and the certificate lists them', 
   expect(first.failure).toBeUndefined();
   // His log lines wait for the batched log-erasure job; it resumes the erasure, which then completes.
   expect(first.status).toBe('partially_completed');
-  const job = stack.workflows.startExecution(
-    stack.workflows.arnOf(STATE_MACHINES.logErasure.localName),
-    'logjob-marketing',
-    {},
-  );
-  await job.done;
-  expect(job.status).toBe('SUCCEEDED');
+  expect((await stack.runLogErasureJob('logjob-marketing')).status).toBe('SUCCEEDED');
   const done = await stack.waitForStatus(requestId, ['completed', 'failed'], 80_000);
   expect(done.failure).toBeUndefined();
   expect(done.status).toBe('completed');

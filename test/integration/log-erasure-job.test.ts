@@ -15,7 +15,6 @@ import {
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { platformStores } from '../../config/data-map';
 import { s3Client } from '../../functions/lib/aws/clients';
-import { STATE_MACHINES } from '../../functions/lib/connectors/catalog';
 import type { CertificatePayload } from '../../functions/lib/erasure/certificate';
 import { LogErasureQueue } from '../../functions/lib/erasure/log-queue';
 import { retentionFor, retentionUntil, loadDefaultPolicy } from '../../functions/lib/erasure/policy';
@@ -111,17 +110,6 @@ function withoutSubjects(key: string, lines: string[], among: readonly Subject[]
     out.push(`${JSON.stringify(kept)}\n`);
   }
   return out;
-}
-
-async function runJob(name: string): Promise<{ status: string; output?: string; ms: number }> {
-  const started = Date.now();
-  const execution = stack.workflows.startExecution(
-    stack.workflows.arnOf(STATE_MACHINES.logErasure.localName),
-    name,
-    {},
-  );
-  await execution.done;
-  return { status: execution.status, output: execution.output, ms: Date.now() - started };
 }
 
 async function certificateOf(requestId: string): Promise<CertificatePayload> {
@@ -271,7 +259,7 @@ test('three erasures sharing objects: one job rewrites each object once; each is
   ];
   concurrentWrite = { key: SHARED_RECENT, extra, done: false, written: false };
 
-  const job = await runJob('job-three-subjects');
+  const job = await stack.runLogErasureJob('job-three-subjects');
   expect(job.status).toBe('SUCCEEDED');
   // The new version was written between the job's read and its write (not before a retried batch).
   expect(concurrentWrite.written).toBe(true);
@@ -378,7 +366,7 @@ test('a failed object fails the job: nothing is certified and the queue stays; a
       ContentType: 'application/gzip',
     }),
   );
-  const failed = await runJob('job-with-a-failed-object');
+  const failed = await stack.runLogErasureJob('job-with-a-failed-object');
   expect(failed.status).toBe('FAILED');
 
   const queue = new LogErasureQueue(requestTableFromEnv());

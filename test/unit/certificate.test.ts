@@ -363,7 +363,9 @@ describe('the certificate', () => {
       payload: { certificateId: cert.certificateId, status: 'partially_completed' },
     });
     const [h, payload, s] = jws.split('.');
-    const forged = Buffer.from(payload!, 'base64url').toString('utf8').replace('"partially_completed"', '"completed"');
+    const forged = Buffer.from(payload!, 'base64url')
+      .toString('utf8')
+      .replace('"partially_completed"', '"completed"');
     expect((await verifyCertificate(`${h}.${Buffer.from(forged).toString('base64url')}.${s}`, jwks)).ok).toBe(
       false,
     );

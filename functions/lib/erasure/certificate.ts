@@ -282,6 +282,25 @@ function stateOf(entry: Omit<LedgerEntry, 'state'>): LedgerState {
   return entry.deleted > 0 ? 'deleted' : 'anonymised';
 }
 
+/** The entry's vault retention under `rule`, with `schedule` added to what earlier runs kept. */
+function vaultPart(
+  rule: NonNullable<LogJobOutcome['categories'][number]['rule']>,
+  base: Omit<LedgerEntry, 'state'>,
+  schedule: readonly { until: string; count: number }[],
+): RetainedPart {
+  return {
+    location: 'vault',
+    jurisdiction: rule.jurisdiction,
+    records: rule.records,
+    basis: rule.basis,
+    period: rule.period,
+    from: rule.from,
+    keep: rule.keep,
+    schedule: mergeSchedules(base.retained?.schedule ?? [], schedule),
+    destroyed: base.retained?.destroyed ?? 0,
+  };
+}
+
 /** What the log-erasure job did for one category, added to the entry's record. */
 function foldLogJob(
   base: Omit<LedgerEntry, 'state'>,
@@ -290,20 +309,8 @@ function foldLogJob(
   const { pending: _pending, ...rest } = base;
   const vaulted = done.vaulted.filter((s) => s.count > 0);
   const rule = done.rule;
-  const retained: RetainedPart | undefined =
-    rule && (vaulted.length > 0 || base.retained)
-      ? {
-          location: 'vault',
-          jurisdiction: rule.jurisdiction,
-          records: rule.records,
-          basis: rule.basis,
-          period: rule.period,
-          from: rule.from,
-          keep: rule.keep,
-          schedule: mergeSchedules(base.retained?.schedule ?? [], vaulted),
-          destroyed: base.retained?.destroyed ?? 0,
-        }
-      : base.retained;
+  const retained =
+    rule && (vaulted.length > 0 || base.retained) ? vaultPart(rule, base, vaulted) : base.retained;
   return {
     ...rest,
     deleted: base.deleted + (done.liveAction === 'delete' ? done.removed : 0),
@@ -370,17 +377,7 @@ export function updateLedger(
       case 'retain': {
         const rule = p.rule;
         // Every record left the store: the vault keeps the retained ones.
-        const part: RetainedPart | undefined = rule && {
-          location: 'vault',
-          jurisdiction: rule.jurisdiction,
-          records: rule.records,
-          basis: rule.basis,
-          period: rule.period,
-          from: rule.from,
-          keep: rule.keep,
-          schedule: mergeSchedules(base.retained?.schedule ?? [], rule.schedule),
-          destroyed: base.retained?.destroyed ?? 0,
-        };
+        const part = rule && vaultPart(rule, base, rule.schedule);
         next = {
           ...base,
           deleted: base.deleted + (p.liveAction === 'delete' ? p.count : 0),
