@@ -95,6 +95,11 @@ export interface DsrDeploymentConfig {
      */
     bucketEvents: boolean;
   };
+  /**
+   * When the batched log-erasure job runs (docs/erasure.md): an EventBridge schedule expression,
+   * `rate(...)` or `cron(...)`; default once a day. Erasures wait for it to have their log lines removed.
+   */
+  logErasureSchedule: string;
 }
 
 export const CONTEXT_KEYS = {
@@ -120,6 +125,7 @@ export const CONTEXT_KEYS = {
   logIndexMinutes: 'dsr:logIndexMinutes',
   logIndexOpenDays: 'dsr:logIndexOpenDays',
   logsBucketEvents: 'dsr:logsBucketEvents',
+  logErasureSchedule: 'dsr:logErasureSchedule',
 } as const;
 
 export const DEFAULT_CONFIG: Omit<
@@ -141,6 +147,7 @@ export const DEFAULT_CONFIG: Omit<
   deadlines: { ...DEFAULT_DEADLINE_CONFIG },
   processorWebhooks: {},
   logIndex: { scheduleMinutes: 15, openDays: 2 },
+  logErasureSchedule: 'rate(1 day)',
 };
 
 export class ConfigContextError extends Error {
@@ -176,6 +183,14 @@ function optionalString(node: ContextReader, key: string): string | undefined {
   const value = raw(node, key);
   if (value === undefined) return undefined;
   if (typeof value !== 'string') throw new ConfigContextError(`Context ${key} must be a string`);
+  return value;
+}
+
+function scheduleExpression(node: ContextReader, key: string, fallback: string): string {
+  const value = optionalString(node, key) ?? fallback;
+  if (!/^(rate\(\d+ (minute|minutes|hour|hours|day|days)\)|cron\([^()]+\))$/.test(value)) {
+    throw new ConfigContextError(`Context ${key} must be an EventBridge rate(...) or cron(...) expression`);
+  }
   return value;
 }
 
@@ -397,5 +412,10 @@ export function readDeploymentConfig(node: ContextReader): DsrDeploymentConfig {
       openDays: positiveInt(node, CONTEXT_KEYS.logIndexOpenDays, DEFAULT_CONFIG.logIndex.openDays),
       bucketEvents: bool(node, CONTEXT_KEYS.logsBucketEvents, mode === 'create'),
     },
+    logErasureSchedule: scheduleExpression(
+      node,
+      CONTEXT_KEYS.logErasureSchedule,
+      DEFAULT_CONFIG.logErasureSchedule,
+    ),
   };
 }

@@ -15,6 +15,8 @@ import { BACKFILL_RESULTS_PREFIX } from '../functions/index-logs/core';
 import { IdentifierIndexer } from './constructs/identifier-indexer';
 import { DsrKeys } from './constructs/keys';
 import { LogIndexUpdates } from './constructs/log-index';
+import { LogErasureSchedule } from './constructs/log-erasure';
+import { LOG_ERASURE_JOBS_PREFIX } from '../functions/erase-logs/core';
 import { OrchestratorState } from './constructs/orchestrator-state';
 import { PlatformStores } from './constructs/platform-stores';
 import { accessLogsBucket } from './constructs/storage';
@@ -36,6 +38,8 @@ export class DsrStack extends Stack {
   readonly erasureWorkflow: DsrWorkflow<'erasure'>;
   readonly logIndexBackfillWorkflow: DsrWorkflow<'logIndexBackfill'>;
   readonly logIndexUpdates: LogIndexUpdates;
+  readonly logErasureWorkflow: DsrWorkflow<'logErasure'>;
+  readonly logErasureSchedule: LogErasureSchedule;
   readonly api: DsrApi;
   readonly background: Background;
   readonly identifierIndexer: IdentifierIndexer;
@@ -130,12 +134,28 @@ export class DsrStack extends Stack {
       indexer: this.tasks.functions.indexLogs,
       alarmTopic: this.alarms.topic,
     });
+    // The batched log-erasure job (docs/erasure.md): its state machine, the schedule, the erasures it resumes.
+    this.logErasureWorkflow = new DsrWorkflow(this, 'LogErasureWorkflow', {
+      ...workflow,
+      workflow: 'logErasure',
+      comment: 'DSR batched log erasure',
+      failureMeaning:
+        'the erasures waiting for their log lines stay queued and uncertified; the next run does them ' +
+        '(objects already done are left unchanged). Repeated failures need attention before the legal deadlines.',
+      distributedMaps: { results: { ref: this.state.staging, prefix: LOG_ERASURE_JOBS_PREFIX } },
+    });
+    this.tasks.allowResumingErasures(this.erasureWorkflow.stateMachine);
+    this.logErasureSchedule = new LogErasureSchedule(this, 'LogErasureSchedule', {
+      stateMachine: this.logErasureWorkflow.stateMachine,
+      expression: config.logErasureSchedule,
+    });
     this.api = new DsrApi(this, 'Api', {
       state: this.state,
       accounts: this.stores.tablesOf('accountsTable'),
       serviceStores: this.stores.serviceStoresEnv(this, ['accountsTable']),
       exportStateMachine: this.exportWorkflow.stateMachine,
       erasureStateMachine: this.erasureWorkflow.stateMachine,
+      logErasureStateMachine: this.logErasureWorkflow.stateMachine,
       signingKey: this.keys.signing,
       subjectHashKey: this.keys.subjectHash,
       downloadTokenKey: this.keys.downloadToken,
@@ -191,6 +211,9 @@ export class DsrStack extends Stack {
     });
     new CfnOutput(this, 'LogIndexBackfillStateMachineArn', {
       value: this.logIndexBackfillWorkflow.stateMachine.stateMachineArn,
+    });
+    new CfnOutput(this, 'LogErasureStateMachineArn', {
+      value: this.logErasureWorkflow.stateMachine.stateMachineArn,
     });
     new CfnOutput(this, 'SigningKeyArn', { value: this.keys.signing.keyArn });
     new CfnOutput(this, 'IdentifierIndexerFunctionName', {

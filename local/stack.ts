@@ -166,13 +166,15 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       // The erasure workflow (the API offers erasure once this is set), processors' webhooks
       // (JSON {processorId: url}; tests point them at loopback receivers), quick retries locally.
       ERASURE_STATE_MACHINE_ARN: workflows.arnOf(STATE_MACHINES.erasure.localName),
+      // The batched log-erasure job: the API starts it for support; `npm run erase-logs` too.
+      LOG_ERASURE_STATE_MACHINE_ARN: workflows.arnOf(STATE_MACHINES.logErasure.localName),
       PROCESSOR_WEBHOOKS: process.env.PROCESSOR_WEBHOOKS ?? '{}',
       PROCESSOR_RETRY_BASE_MS: process.env.PROCESSOR_RETRY_BASE_MS ?? '100',
       PROCESSOR_RETRY_MAX_MS: process.env.PROCESSOR_RETRY_MAX_MS ?? '1000',
       PROCESSOR_MAX_ATTEMPTS: process.env.PROCESSOR_MAX_ATTEMPTS ?? '3',
       // s3rver keeps no versions: the media connector treats the local bucket as unversioned.
       MEDIA_BUCKET_VERSIONED: process.env.MEDIA_BUCKET_VERSIONED ?? 'false',
-      // s3rver ignores If-Match: the logs connector re-checks the ETag itself (weaker; docs/erasure.md).
+      // s3rver ignores If-Match: the log-erasure job re-checks the ETag itself (weaker; docs/erasure.md).
       LOGS_CONDITIONAL_WRITES: 'false',
       SUBJECT_HASH_KEY_FILE: keys.subjectHash,
       SIGNING_KEY_DIR: keys.signing,

@@ -311,6 +311,7 @@ export class LocalWorkflows {
               status: e.status,
               startDate: e.startDate.getTime() / 1000,
               stopDate: e.stopDate ? e.stopDate.getTime() / 1000 : undefined,
+              output: e.output,
               error: e.error,
               cause: e.cause,
             });

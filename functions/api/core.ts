@@ -16,6 +16,7 @@ import { downloadRoutes } from './routes/downloads';
 import { holdRoutes } from './routes/holds';
 import { policyRoutes } from './routes/policy';
 import { certificateRoutes } from './routes/certificate';
+import { logErasureJobRoutes } from './routes/log-erasure-jobs';
 import { errorFields, log } from '../lib/runtime/logger';
 import { SEVERAL_SERVICES } from '../lib/audit/audit-log';
 import type { ApiEvent, ApiResult } from './http';
@@ -34,6 +35,7 @@ export const ROUTES: Route[] = [
   ...certificateRoutes,
   ...openDsrRoutes,
   ...auditRoutes,
+  ...logErasureJobRoutes,
 ];
 // The OpenAPI document describes every route above, itself included.
 ROUTES.push(...openApiRoutes(() => ROUTES));

@@ -9,6 +9,7 @@ import type { AccountDirectory } from './accounts';
 import type { JwsSigner } from '../lib/crypto/jws';
 import type { ArchiveAccess, DownloadLinks } from '../lib/downloads/download-links';
 import type { HoldRepository } from '../lib/holds/holds';
+import type { LogErasureJobs } from './routes/log-erasure-jobs';
 
 export interface ApiDeps {
   requests: RequestRepository;
@@ -33,6 +34,8 @@ export interface ApiDeps {
   holds: HoldRepository;
   /** Reads erasure certificates from the exports bucket. */
   certificates: CertificateReader;
+  /** The batched log-erasure job; absent where it is not deployed (the routes answer 501). */
+  logErasureJobs?: LogErasureJobs;
 }
 
 /** What the download routes need: the links and the exports bucket. */

@@ -26,6 +26,7 @@ import { DynamoAccountDirectory } from './accounts';
 import { serviceStoresFromEnv } from '../lib/services/stores';
 import { DEFAULT_REQUEST_SETTINGS } from './request-settings';
 import { S3CertificateReader } from './routes/certificate';
+import { StepFunctionsLogErasureJobs } from './log-erasure-jobs';
 
 const signer = signerFromEnv();
 const table = requestTableFromEnv();
@@ -59,6 +60,10 @@ const api = createApi({
   },
   // Erasure certificates are read from the exports bucket.
   certificates: new S3CertificateReader(s3Client()),
+  // The batched log-erasure job, for support to start and follow (LOG_ERASURE_STATE_MACHINE_ARN).
+  logErasureJobs: process.env.LOG_ERASURE_STATE_MACHINE_ARN
+    ? new StepFunctionsLogErasureJobs(stepFunctionsClient(), process.env.LOG_ERASURE_STATE_MACHINE_ARN)
+    : undefined,
   downloads: {
     links: new DownloadLinks(table, tokenMacFromEnv(), downloadLinkConfigFromEnv()),
     archives: new S3ArchiveAccess(s3Client()),

@@ -6,6 +6,7 @@
 import { HOLD_ID } from '../lib/holds/holds';
 import { ApiError } from './http';
 import { openDsrCreateSchema, requestIdSchema } from './schemas';
+import { LOG_ERASURE_JOB_ID } from './log-erasure-jobs';
 
 export interface PathParam {
   schema: { type: 'string'; pattern?: string; description: string };
@@ -29,6 +30,14 @@ export const PATH_PARAMS = {
       description: "The controller's subject_request_id (a lowercase UUID v4)",
     },
     notFound: { code: 'RequestNotFound', detail: 'No such subject_request_id' },
+  },
+  jobId: {
+    schema: {
+      type: 'string',
+      pattern: LOG_ERASURE_JOB_ID.source,
+      description: 'A log-erasure job id (logjob-<UTC time>-<8 hex>)',
+    },
+    notFound: { code: 'LOG_ERASURE_JOB_NOT_FOUND', detail: 'No such log-erasure job' },
   },
   // Any token reaches the download routes: they answer an unknown one with their own page.
   token: {

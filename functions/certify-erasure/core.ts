@@ -5,7 +5,9 @@
  *   records the request failed with ERASURE_VERIFICATION_FAILED and the store).
  * - `issue` (MarkDone): folds this run into the request's ledger, builds and signs the certificate
  *   (with the processors' answers NotifyProcessors recorded), stores it in the exports bucket, and moves
- *   the request to `completed`, or `partially_completed` while anything is retained or held.
+ *   the request to `completed`, or `partially_completed` while anything is retained, held or waiting
+ *   for the log-erasure job; the log part then joins that job's queue (lib/erasure/log-queue.ts). The
+ *   run the job resumes folds in what the job did, and verifies that none of the lines are left.
  */
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { CategoryOutcome, StagedSubject } from '../lib/connectors/contract';
@@ -19,6 +21,7 @@ import {
   signCertificate,
   updateLedger,
   verifyErasure,
+  waitsForLogJob,
   type ErasureRun,
   type StoreOutcome,
   type VerificationResult,
@@ -30,6 +33,7 @@ import type { EventLog } from '../lib/requests/event-log';
 import { getJson, putJson, stagingKeys } from '../lib/aws/s3-objects';
 import { asOfDate, loadInventories, type RunInput } from '../lib/erasure/run';
 import type { ErasureSchedule } from '../lib/erasure/schedule';
+import { queuedCategories, type LogErasureQueue } from '../lib/erasure/log-queue';
 import { certificateServiceOf, serviceProfile } from '../lib/services/profiles';
 
 export interface CertifyDeps {
@@ -39,6 +43,7 @@ export interface CertifyDeps {
   requests: RequestRepository;
   events: Pick<EventLog, 'append'>;
   schedule: Pick<ErasureSchedule, 'putItem' | 'removeItem'>;
+  logQueue: Pick<LogErasureQueue, 'putItem' | 'removeItem'>;
   signer: JwsSigner;
   issuer: string;
   clock?: () => Date;
@@ -72,7 +77,9 @@ async function verify(deps: CertifyDeps, input: CertifyInput): Promise<CertifyOu
   // The stores the plan covers: the subject's service's (plan-erasure took their inventories).
   const stores = [...new Set(plan.entries.map((e) => e.store))];
   const after = await loadInventories(deps.s3, deps.stagingBucket, input.requestId, 'verify', stores);
-  const result = verifyErasure(plan, after);
+  // The run the log-erasure job resumed: the job says it removed every line, so none may be left.
+  const request = await deps.requests.require(input.requestId);
+  const result = verifyErasure(plan, after, { logJobDone: request.logErasure !== undefined });
   const first = result.leftovers[0];
   if (!result.passed && first) {
     await deps.events.append(input.requestId, {
@@ -126,7 +133,7 @@ async function issue(deps: CertifyDeps, input: CertifyInput): Promise<CertifyOut
     key: stagingKeys.subject(input.requestId),
   });
   const asOf = asOfDate(input.run, clock);
-  const ledger = updateLedger(request.erasureLedger ?? [], plan, run, asOf);
+  const ledger = updateLedger(request.erasureLedger ?? [], plan, run, asOf, request.logErasure);
   const state = outstanding(ledger);
   const issuedAt = clock().toISOString();
   const finishedRuns: ErasureRun[] = runs.map((r) =>
@@ -192,11 +199,16 @@ async function issue(deps: CertifyDeps, input: CertifyInput): Promise<CertifyOut
           certificate: number,
           status: state.status,
           held: state.heldBy.length,
+          ...(state.pendingLogJob > 0 ? { pendingLogJob: state.pendingLogJob } : {}),
           ...(state.nextStepAt ? { nextStepAt: state.nextStepAt } : {}),
         },
       },
       // The identifier set is needed only while a later run may come.
-      remove: state.status === 'completed' ? ['resolvedSubject'] : [],
+      // The job's outcome is in the ledger now.
+      remove: [
+        ...(state.status === 'completed' ? ['resolvedSubject'] : []),
+        ...(request.logErasure ? ['logErasure'] : []),
+      ],
       sideItems: [
         state.status === 'completed'
           ? deps.schedule.removeItem(input.requestId)
@@ -205,6 +217,17 @@ async function issue(deps: CertifyDeps, input: CertifyInput): Promise<CertifyOut
               nextStepAt: state.nextStepAt,
               heldBy: state.heldBy,
             }),
+        // The log part waits for the log-erasure job, queued with the partially completed status it
+        // needs (the job never resumes a run that is still going).
+        state.pendingLogJob > 0
+          ? deps.logQueue.putItem({
+              requestId: input.requestId,
+              subjectHash: request.subjectHash,
+              queuedAt: issuedAt,
+              run,
+              categories: queuedCategories(plan.entries.filter(waitsForLogJob)),
+            })
+          : deps.logQueue.removeItem(input.requestId),
       ],
       clearOpenDeadline: state.status !== 'completed',
     },

@@ -7,6 +7,7 @@ import { RequestRepository } from '../lib/requests/requests';
 import { signerFromEnv } from '../lib/crypto/signing';
 import { taskHandler } from '../lib/runtime/task-handler';
 import { ErasureSchedule } from '../lib/erasure/schedule';
+import { LogErasureQueue } from '../lib/erasure/log-queue';
 import { certifyErasure, type CertifyDeps, type CertifyInput, type CertifyOutput } from './core';
 import { defaultServiceId } from '../lib/services/profiles';
 
@@ -18,6 +19,7 @@ const deps: CertifyDeps = {
   requests: new RequestRepository(table),
   events: new EventLog(table),
   schedule: new ErasureSchedule(table),
+  logQueue: new LogErasureQueue(table),
   signer: signerFromEnv(),
   issuer: optionalEnv('CERTIFICATE_ISSUER', 'dsr-orchestrator'),
 };

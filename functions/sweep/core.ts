@@ -9,8 +9,8 @@
  * started twice (the execution name), its events are recorded once (keyed by the run), and destroying
  * a vault item twice is harmless.
  */
-import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { resumedExecutionName } from '../lib/erasure/certificate';
+import type { ResumeStarter } from '../lib/erasure/resume';
 import type { HoldRepository } from '../lib/holds/holds';
 import { errorFields, log } from '../lib/runtime/logger';
 import type { RequestRecord } from '../lib/requests/records';
@@ -19,33 +19,7 @@ import type { RequestRepository } from '../lib/requests/requests';
 import type { VaultSweeper } from '../lib/erasure/vault';
 import type { ErasureSchedule } from '../lib/erasure/schedule';
 
-export interface ResumeStarter {
-  /** Starts a resumed run; false when an execution of that name exists already. */
-  start(executionName: string, input: { requestId: string; asOf: string }): Promise<boolean>;
-}
-
-export class StepFunctionsResumeStarter implements ResumeStarter {
-  constructor(
-    private readonly sfn: SFNClient,
-    private readonly stateMachineArn: string,
-  ) {}
-
-  async start(executionName: string, input: { requestId: string; asOf: string }): Promise<boolean> {
-    try {
-      await this.sfn.send(
-        new StartExecutionCommand({
-          stateMachineArn: this.stateMachineArn,
-          name: executionName,
-          input: JSON.stringify(input),
-        }),
-      );
-      return true;
-    } catch (error) {
-      if ((error as { name?: string }).name === 'ExecutionAlreadyExists') return false;
-      throw error;
-    }
-  }
-}
+export { StepFunctionsResumeStarter, type ResumeStarter } from '../lib/erasure/resume';
 
 export interface SweepDeps {
   requests: RequestRepository;

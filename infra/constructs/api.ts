@@ -6,7 +6,7 @@
  * the JWKS, the OpenAPI and OpenDSR discovery documents and the download links are public (a download
  * token is itself the credential).
  */
-import { Duration, Fn, Stack, Validations } from 'aws-cdk-lib';
+import { ArnFormat, Duration, Fn, Stack, Validations } from 'aws-cdk-lib';
 import * as apigw from 'aws-cdk-lib/aws-apigateway';
 import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpUserPoolAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
@@ -108,6 +108,8 @@ export interface DsrApiProps {
   serviceStores: string;
   exportStateMachine: sfn.IStateMachine;
   erasureStateMachine: sfn.IStateMachine;
+  /** The batched log-erasure job: support starts it and reads its status (POST/GET /v1/log-erasure-jobs). */
+  logErasureStateMachine: sfn.StateMachine;
   signingKey: kms.IKey;
   subjectHashKey: kms.IKey;
   downloadTokenKey: kms.IKey;
@@ -156,6 +158,7 @@ export class DsrApi extends Construct {
         [KEY_ENV.exportStateMachine]: props.exportStateMachine.stateMachineArn,
         // Its presence is what makes the API accept erasure requests (functions/api/handler.ts).
         [KEY_ENV.erasureStateMachine]: props.erasureStateMachine.stateMachineArn,
+        [KEY_ENV.logErasureStateMachine]: props.logErasureStateMachine.stateMachineArn,
         [KEY_ENV.subjectHashKey]: props.subjectHashKey.keyArn,
         [KEY_ENV.signingKey]: props.signingKey.keyArn,
         [KEY_ENV.downloadTokenKey]: props.downloadTokenKey.keyArn,
@@ -183,8 +186,25 @@ export class DsrApi extends Construct {
     fn.allow(
       new iam.PolicyStatement({
         actions: ['states:StartExecution'],
-        resources: [props.exportStateMachine.stateMachineArn, props.erasureStateMachine.stateMachineArn],
+        resources: [
+          props.exportStateMachine.stateMachineArn,
+          props.erasureStateMachine.stateMachineArn,
+          props.logErasureStateMachine.stateMachineArn,
+        ],
       }),
+    );
+    // A log-erasure job's status: the executions of that state machine only (named at run time).
+    const logJobs = Stack.of(this).formatArn({
+      service: 'states',
+      resource: 'execution',
+      resourceName: `${props.logErasureStateMachine.stateMachineName}:*`,
+      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+    });
+    fn.allow(new iam.PolicyStatement({ actions: ['states:DescribeExecution'], resources: [logJobs] }));
+    fn.acknowledgeWildcardResource(
+      logJobs,
+      'Log-erasure job ids are execution names chosen at run time; access is limited to describing the ' +
+        'executions of the log-erasure state machine.',
     );
     grantKey(fn, props.subjectHashKey, ['kms:GenerateMac']);
     // The JWKS, and signed OpenDSR responses.

@@ -16,7 +16,6 @@ import {
 import { connectorFolder } from '../../functions/lib/connectors/catalog';
 import { SUBJECT_HASH_KEY_ENV } from '../../functions/lib/crypto/subject-hash';
 import { grantBucket, grantKey, grantTable, grantVaultAppend } from './access';
-import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import type { PlatformStores } from './platform-stores';
 import type { BucketRef, TableRef } from './storage';
@@ -52,7 +51,7 @@ export const LOGS_PREFIX_REASON =
   'Log objects are partitioned by day (access/dt=YYYY-MM-DD/...), known only at run time; access ' +
   'is limited to the access/ and voice-sessions/ prefixes of the logs bucket.';
 
-/** The log index's entries (functions/lib/logs/index-store.ts): the only items the logs connector deletes. */
+/** The log index's entries (functions/lib/logs/index-store.ts): the only items the log-erasure job deletes. */
 export const LOG_INDEX_ENTRY_KEYS = ['h#*'];
 
 /** The vault's partition keys each retaining connector may write (functions/lib/erasure/vault.ts vaultKey). */
@@ -63,6 +62,9 @@ export const VAULT_LEADING_KEYS: Partial<Record<StoreName, string[]>> = {
   chat: ['VAULT#chat#*'],
   marketing: ['VAULT#marketing#*'],
 };
+
+/** The vault records the log-erasure job (functions/erase-logs) adds: retained log lines. */
+export const LOG_JOB_VAULT_KEYS = ['VAULT#logs#*'];
 
 export interface ConnectorsProps {
   stores: PlatformStores;
@@ -181,28 +183,19 @@ export class Connectors extends Construct {
         };
       },
       logs: (fn) => {
-        // Erase rewrites shared day objects without the subject's lines (GetObject, then a conditional
-        // PutObject with If-Match, multipart for large objects). Logs retain in place: no vault.
+        // Reads shared day objects only: the batched log-erasure job (erase-logs) rewrites them.
         grantBucket(fn, stores.logs, {
-          objects: ['s3:GetObject', 's3:PutObject', 's3:AbortMultipartUpload'],
+          objects: ['s3:GetObject'],
           objectPrefixes: logsPrefixes(),
           list: ['s3:ListBucket'],
-          kms: 'write',
+          kms: 'read',
           reason: LOGS_PREFIX_REASON,
         });
         // The objects to read come from the log index: the subject's entries (Query), the watermark
-        // (GetItem) and the records of the objects after it (BatchGetItem). Erase removes the subject's
-        // entries of the objects it rewrote, and no other item of the index.
+        // (GetItem) and the records of the objects after it (BatchGetItem).
         grantTable(fn, props.logIndex, {
           table: ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:BatchGetItem'],
         });
-        fn.allow(
-          new iam.PolicyStatement({
-            actions: ['dynamodb:DeleteItem'],
-            resources: [props.logIndex.table.tableArn],
-            conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': LOG_INDEX_ENTRY_KEYS } },
-          }),
-        );
         grantKey(fn, props.subjectHashKey, ['kms:GenerateMac']);
         return {
           [ENV.logsBucket]: stores.logs.bucket.bucketName,

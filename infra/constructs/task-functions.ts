@@ -10,6 +10,7 @@ import { Construct } from 'constructs';
 import { ENV, type StoreName } from '../../config/data-map';
 import { CONNECTOR_FUNCTIONS_ENV, TASK_FUNCTIONS } from '../../functions/lib/connectors/catalog';
 import { INDEX_LOGS_ENV } from '../../functions/index-logs/core';
+import { LOG_ERASURE_JOBS_PREFIX } from '../../functions/erase-logs/core';
 import {
   allTableIndexes,
   DDB,
@@ -17,9 +18,12 @@ import {
   grantGetAttributes,
   grantKey,
   grantTable,
+  grantVaultAppend,
   KMS_SIGN,
 } from './access';
 import {
+  LOG_INDEX_ENTRY_KEYS,
+  LOG_JOB_VAULT_KEYS,
   LOGS_PREFIX_REASON,
   logsPrefixes,
   mediaPrefixes,
@@ -42,6 +46,7 @@ export const KEY_ENV = {
   signingKey: 'SIGNING_KMS_KEY_ID',
   exportStateMachine: 'EXPORT_STATE_MACHINE_ARN',
   erasureStateMachine: 'ERASURE_STATE_MACHINE_ARN',
+  logErasureStateMachine: 'LOG_ERASURE_STATE_MACHINE_ARN',
   downloadTokenKey: 'DOWNLOAD_TOKEN_KMS_KEY_ID',
   publicApiUrl: 'PUBLIC_API_URL',
 } as const;
@@ -344,6 +349,59 @@ export class TaskFunctions extends Construct {
           grantKey(fn, props.subjectHashKey, ['kms:GenerateMac']);
         },
       },
+      eraseLogs: {
+        // ERASURE_STATE_MACHINE_ARN (the erasures it resumes) is added once that exists: allowResuming.
+        environment: {
+          [ENV.logsBucket]: stores.logs.bucket.bucketName,
+          [ENV.logIndexTable]: state.logIndex.table.tableName,
+          [ENV.stagingBucket]: state.staging.bucket.bucketName,
+          [ENV.requestsTable]: state.requests.table.tableName,
+          [ENV.vaultTable]: state.vaultTable.table.tableName,
+          [KEY_ENV.subjectHashKey]: props.subjectHashKey.keyArn,
+        },
+        // A few log objects streamed at once (gunzip, filter, gzip, multipart upload).
+        memorySize: 2048,
+        timeout: Duration.minutes(15),
+        grant: (fn) => {
+          // Rewrites the day objects: read, then a conditional put (multipart for large objects).
+          grantBucket(fn, stores.logs, {
+            objects: ['s3:GetObject', 's3:PutObject', 's3:AbortMultipartUpload'],
+            objectPrefixes: logsPrefixes(),
+            list: ['s3:ListBucket'],
+            kms: 'write',
+            reason: LOGS_PREFIX_REASON,
+          });
+          // Its object list, subjects, partial results, and the Map's results (read back), under its prefix.
+          grantBucket(fn, state.staging, {
+            objects: ['s3:GetObject', 's3:PutObject'],
+            objectPrefixes: [LOG_ERASURE_JOBS_PREFIX],
+            list: ['s3:ListBucket'],
+            kms: 'write',
+            reason:
+              'Log-erasure job files are keyed by job id (log-erasure-jobs/<jobId>/...), known only at run ' +
+              'time; access is limited to the log-erasure-jobs/ prefix of the staging bucket.',
+          });
+          // The queue and the job lock, the requests' kept identifier sets, events and the job's outcome.
+          requestsReadWrite(fn);
+          // The subjects' objects through the index; their entries of rewritten objects removed.
+          grantTable(fn, state.logIndex, {
+            table: ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:BatchGetItem'],
+          });
+          fn.allow(
+            new iam.PolicyStatement({
+              actions: ['dynamodb:DeleteItem'],
+              resources: [state.logIndex.table.tableArn],
+              conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': LOG_INDEX_ENTRY_KEYS } },
+            }),
+          );
+          // Retained lines go to the vault (log records only).
+          grantVaultAppend(fn, state.vaultTable, {
+            actions: ['dynamodb:BatchWriteItem'],
+            leadingKeys: LOG_JOB_VAULT_KEYS,
+          });
+          grantKey(fn, props.subjectHashKey, ['kms:GenerateMac']);
+        },
+      },
     };
 
     const functions = {} as Record<TaskFunctionKey, DsrFunction>;
@@ -362,6 +420,15 @@ export class TaskFunctions extends Construct {
       functions[key] = fn;
     }
     this.functions = functions;
+  }
+
+  /** The log-erasure job resumes erasures: the erasure state machine, known once it is built. */
+  allowResumingErasures(erasure: { stateMachineArn: string }): void {
+    const fn = this.functions.eraseLogs;
+    fn.function.addEnvironment(KEY_ENV.erasureStateMachine, erasure.stateMachineArn);
+    fn.allow(
+      new iam.PolicyStatement({ actions: ['states:StartExecution'], resources: [erasure.stateMachineArn] }),
+    );
   }
 
   /** The base URL of download links (the API's), known once the API is built. */

@@ -36,6 +36,7 @@ export const WORKFLOW_TASKS = {
     'cleanupStaging',
   ],
   logIndexBackfill: ['indexLogs'],
+  logErasure: ['eraseLogs'],
 } as const satisfies Record<WorkflowName, readonly TaskFunctionKey[]>;
 export const EXPORT_TASKS = WORKFLOW_TASKS.export;
 export const ERASURE_TASKS = WORKFLOW_TASKS.erasure;
@@ -73,9 +74,12 @@ export interface DsrWorkflowProps<W extends WorkflowName> {
 }
 
 export interface DistributedMapAccess {
-  /** ItemReader (s3:listObjectsV2): the bucket and the prefixes it lists. */
-  listing: { ref: BucketRef; prefixes: readonly string[] };
-  /** ResultWriter: the bucket and the prefix results are written under. */
+  /** ItemReader s3:listObjectsV2: the bucket and the prefixes it lists. */
+  listing?: { ref: BucketRef; prefixes: readonly string[] };
+  /**
+   * ResultWriter: the bucket and the prefix results are written under. An ItemReader s3:getObject (an
+   * item list a task staged) reads under the same prefix: the results grant covers it.
+   */
   results: { ref: BucketRef; prefix: string };
 }
 
@@ -186,11 +190,15 @@ export class DsrWorkflow<W extends WorkflowName> extends Construct {
         actions: ['states:DescribeExecution', 'states:StopExecution'],
         resources: [executions],
       }),
-      new iam.PolicyStatement({
-        actions: ['s3:ListBucket'],
-        resources: [access.listing.ref.bucket.bucketArn],
-        conditions: { StringLike: { 's3:prefix': access.listing.prefixes.map((p) => `${p}*`) } },
-      }),
+      ...(access.listing
+        ? [
+            new iam.PolicyStatement({
+              actions: ['s3:ListBucket'],
+              resources: [access.listing.ref.bucket.bucketArn],
+              conditions: { StringLike: { 's3:prefix': access.listing.prefixes.map((p) => `${p}*`) } },
+            }),
+          ]
+        : []),
       new iam.PolicyStatement({
         actions: ['s3:PutObject', 's3:GetObject', 's3:ListMultipartUploadParts', 's3:AbortMultipartUpload'],
         resources: [results],

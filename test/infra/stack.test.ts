@@ -25,7 +25,7 @@ import { buildApp, type BuiltApp } from '../../infra/build-app';
 import { CONTEXT_KEYS, DEFAULT_CONFIG, readDeploymentConfig } from '../../infra/config';
 import { AUTHORIZED_ROUTES, PUBLIC_ROUTES } from '../../infra/constructs/api';
 import { VAULT_SWEEP_ATTRIBUTES } from '../../infra/constructs/access';
-import { VAULT_LEADING_KEYS } from '../../infra/constructs/connectors';
+import { LOG_JOB_VAULT_KEYS, VAULT_LEADING_KEYS } from '../../infra/constructs/connectors';
 import type { DsrFunction } from '../../infra/constructs/task-function';
 import { WORKFLOW_TASKS, type WorkflowName } from '../../infra/constructs/workflows';
 import type { DsrStack } from '../../infra/stack';
@@ -199,7 +199,7 @@ describe('DsrStack (demo deployment: platform stores created)', () => {
         // Whole-rule acknowledgements only where a rule has no finding ids; IAM5 names the exact resource.
         // ... or the child executions of the log index backfill's own Distributed Maps.
         expect(ack.rule).toMatch(
-          /^AwsSolutions-(L1|S1|SF1|SQS3|APIG4|IAM5\[Resource::(\*|<[A-Za-z0-9]+\.Arn>\/([a-z-]+\/)?\*(\/[a-z-]+\.json)?|arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:<(LogIndexBackfill|Export|Erasure)WorkflowStateMachine[A-Z0-9]+\.Name>:\*)\])$/,
+          /^AwsSolutions-(L1|S1|SF1|SQS3|APIG4|IAM5\[Resource::(\*|<[A-Za-z0-9]+\.Arn>\/([a-z-]+\/)?\*(\/[a-z-]+\.json)?|arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:<(LogIndexBackfill|LogErasure|Export|Erasure)WorkflowStateMachine[A-Z0-9]+\.Name>:\*)\])$/,
         );
         expect(ack.reason.length).toBeGreaterThan(60);
       }
@@ -377,6 +377,8 @@ describe('DsrStack (demo deployment: platform stores created)', () => {
       const allowed = new Map<string, string>([
         ...writers.map((store) => [roleOf(stack.connectors.functions[store]), `writer:${store}`] as const),
         [roleOf(stack.background.sweep), 'sweep'],
+        // The log-erasure job keeps retained log lines.
+        [roleOf(stack.tasks.functions.eraseLogs), 'writer:logs'],
       ]);
       const seen = new Set<string>();
       for (const { roles, statement } of identityStatements(template)) {
@@ -405,15 +407,16 @@ describe('DsrStack (demo deployment: platform stores created)', () => {
         }
         if (who?.startsWith('writer:')) {
           const store = who.slice('writer:'.length) as StoreName;
+          const leadingKeys = store === 'logs' ? LOG_JOB_VAULT_KEYS : VAULT_LEADING_KEYS[store];
           // Writes only (no read, no single-item delete), under the store's own partition keys.
           for (const action of actions)
             expect(['dynamodb:PutItem', 'dynamodb:BatchWriteItem']).toContain(action);
           expect(statement.Condition).toEqual({
-            'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': VAULT_LEADING_KEYS[store] },
+            'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': leadingKeys },
             // An overwriting put may not return what it replaced.
             StringEqualsIfExists: { 'dynamodb:ReturnValues': 'NONE' },
           });
-          for (const pattern of VAULT_LEADING_KEYS[store] ?? [])
+          for (const pattern of leadingKeys ?? [])
             expect(pattern).toMatch(
               store === 'accounts' ? /^(VAULT#accounts#|SUPPRESSION#)\*$/ : `VAULT#${store}#*`,
             );
@@ -437,6 +440,7 @@ describe('DsrStack (demo deployment: platform stores created)', () => {
         'sweep',
         'writer:accounts',
         'writer:chat',
+        'writer:logs',
         'writer:marketing',
         'writer:payments',
       ]);
@@ -673,8 +677,10 @@ describe('DsrStack (demo deployment: platform stores created)', () => {
       expect(invoke).toHaveLength(1);
       const expected = [
         ...WORKFLOW_TASKS[workflow].map((key) => stack.tasks.functions[key]),
-        // The log index backfill reads no store for a request: no connector.
-        ...(workflow === 'logIndexBackfill' ? [] : Object.values(stack.connectors.functions)),
+        // The log index backfill and the log-erasure job read no store for a request: no connector.
+        ...(workflow === 'logIndexBackfill' || workflow === 'logErasure'
+          ? []
+          : Object.values(stack.connectors.functions)),
       ].map((fn) => ({ 'Fn::GetAtt': [logicalId(stack, fn.function), 'Arn'] }));
       expect(asArray(invoke[0]?.Resource)).toHaveLength(expected.length);
       expect(asArray(invoke[0]?.Resource)).toEqual(expect.arrayContaining(expected));
@@ -822,7 +828,7 @@ describe('DsrStack (demo deployment: platform stores created)', () => {
       expect(Object.keys(template.toJSON().Resources)).toContain(indexTableId());
     });
 
-    it('lets the indexer read the logs and write the index, and the logs connector read it and drop entries', () => {
+    it('lets the indexer read the logs and write the index, the logs connector read it, the log-erasure job drop entries', () => {
       const indexer = stack.tasks.functions.indexLogs;
       const logsBucketId = logicalId(stack, stack.stores.logs.bucket);
       expect(actionsOn(indexer.role, logsBucketId)).toEqual(['s3:GetObject', 's3:ListBucket']);
@@ -837,20 +843,34 @@ describe('DsrStack (demo deployment: platform stores created)', () => {
       const connector = stack.connectors.functions.logs;
       expect(actionsOn(connector.role, indexTableId())).toEqual([
         'dynamodb:BatchGetItem',
+        'dynamodb:GetItem',
+        'dynamodb:Query',
+      ]);
+      const job = stack.tasks.functions.eraseLogs;
+      expect(actionsOn(job.role, indexTableId())).toEqual([
+        'dynamodb:BatchGetItem',
         'dynamodb:DeleteItem',
         'dynamodb:GetItem',
         'dynamodb:Query',
       ]);
-      const deletes = statementsOf(template, logicalId(stack, connector.role)).filter((statement) =>
-        asArray(statement.Action).includes('dynamodb:DeleteItem'),
+      expect(actionsOn(job.role, logicalId(stack, stack.stores.logs.bucket))).toEqual([
+        's3:AbortMultipartUpload',
+        's3:GetObject',
+        's3:ListBucket',
+        's3:PutObject',
+      ]);
+      const deletes = statementsOf(template, logicalId(stack, job.role)).filter(
+        (statement) =>
+          asArray(statement.Action).includes('dynamodb:DeleteItem') &&
+          refersTo(statement.Resource, indexTableId()),
       );
       expect(deletes).toEqual([
         expect.objectContaining({
           Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['h#*'] } },
         }),
       ]);
-      // Both derive the index key from the subject-hash key; neither can use any other MAC key.
-      for (const fn of [indexer, connector]) {
+      // All derive the index key from the subject-hash key; none can use any other MAC key.
+      for (const fn of [indexer, connector, job]) {
         const macs = statementsOf(template, logicalId(stack, fn.role)).filter((st) =>
           asArray(st.Action).includes('kms:GenerateMac'),
         );
@@ -1135,8 +1155,9 @@ describe('DsrStack (demo deployment: platform stores created)', () => {
     });
 
     it('keeps the Resource "*" statements alone in the default policies, where they are acknowledged', () => {
-      const defaults = resourcesOf(template, 'AWS::IAM::Policy').filter(([id]) =>
-        id.includes('RoleDefaultPolicy'),
+      // The log-erasure schedule's role (EventBridge's, CDK-made) holds only StartExecution on the job.
+      const defaults = resourcesOf(template, 'AWS::IAM::Policy').filter(
+        ([id]) => id.includes('RoleDefaultPolicy') && !id.includes('EventsRole'),
       );
       // One per function, one per state machine.
       expect(defaults.length).toBe(STORE_NAMES.length + TASK_COUNT + OTHER_FUNCTIONS + WORKFLOWS.length);
@@ -1148,18 +1169,25 @@ describe('DsrStack (demo deployment: platform stores created)', () => {
       }
     });
 
-    it('lets the API start both workflows, the sweep resume erasures, the watchdog re-drive, nobody else', () => {
+    it('lets the API start the workflows and the log job, the sweep and the job resume erasures, the watchdog re-drive, and nobody else use Step Functions', () => {
       const machine = (w: WorkflowName) => ({ Ref: logicalId(stack, stack[`${w}Workflow`].stateMachine) });
       const statesOf = (fn: DsrFunction) =>
         statementsOf(template, logicalId(stack, fn.role)).filter((statement) =>
           asArray(statement.Action).some((a) => a.startsWith('states:')),
         );
-      expect(statesOf(stack.api.function)).toEqual([
+      const apiStates = statesOf(stack.api.function);
+      expect(asArray(apiStates[0]?.Resource)).toHaveLength(3);
+      expect(apiStates).toEqual([
         expect.objectContaining({
           Action: 'states:StartExecution',
-          Resource: expect.arrayContaining([machine('export'), machine('erasure')]),
+          Resource: expect.arrayContaining([machine('export'), machine('erasure'), machine('logErasure')]),
         }),
+        // A log-erasure job's status: the executions of that state machine only.
+        expect.objectContaining({ Action: 'states:DescribeExecution' }),
       ]);
+      expect(JSON.stringify(apiStates[1]?.Resource)).toContain(
+        `":execution:",{"Fn::GetAtt":["${logicalId(stack, stack.logErasureWorkflow.stateMachine)}","Name"]},":*"`,
+      );
       expect(statesOf(stack.background.sweep)).toEqual([
         expect.objectContaining({ Action: 'states:StartExecution', Resource: machine('erasure') }),
       ]);
@@ -1192,16 +1220,43 @@ describe('DsrStack (demo deployment: platform stores created)', () => {
       expect(JSON.stringify(backfillStates[1]?.Resource)).toContain(
         `":execution:",{"Fn::GetAtt":["${machineId}","Name"]},":*"`,
       );
+      // The log-erasure job: its state machine its own children, its Lambda resumes erasures, and the
+      // schedule starts the job.
+      const logJob = stack.logErasureWorkflow.stateMachine;
+      const logJobRole = logicalId(stack, logJob.role);
+      const logJobStates = statementsOf(template, logJobRole).filter((statement) =>
+        asArray(statement.Action).some((a) => a.startsWith('states:')),
+      );
+      expect(logJobStates).toEqual([
+        expect.objectContaining({
+          Action: 'states:StartExecution',
+          Resource: { Ref: logicalId(stack, logJob) },
+        }),
+        expect.objectContaining({ Action: ['states:DescribeExecution', 'states:StopExecution'] }),
+      ]);
+      expect(statesOf(stack.tasks.functions.eraseLogs)).toEqual([
+        expect.objectContaining({ Action: 'states:StartExecution', Resource: machine('erasure') }),
+      ]);
+      const scheduleRoles = identityStatements(template)
+        .filter(({ statement }) => asArray(statement.Action).includes('states:StartExecution'))
+        .filter(
+          ({ statement }) =>
+            JSON.stringify(statement.Resource) === JSON.stringify({ Ref: logicalId(stack, logJob) }),
+        )
+        .flatMap(({ roles }) => roles)
+        .filter((role) => role !== logJobRole);
+      expect(scheduleRoles).toHaveLength(1);
       const starters = identityStatements(template)
         .filter(({ statement }) => asArray(statement.Action).some((a) => a.startsWith('states:')))
         .flatMap(({ roles }) => roles)
-        .filter((role) => role !== backfillRole);
-      expect(starters.sort()).toEqual(
+        .filter((role) => role !== backfillRole && role !== logJobRole);
+      expect([...new Set(starters)].sort()).toEqual(
         [
           logicalId(stack, stack.api.function.role),
           logicalId(stack, stack.background.sweep.role),
           logicalId(stack, stack.background.watchdog.role),
-          logicalId(stack, stack.background.watchdog.role),
+          logicalId(stack, stack.tasks.functions.eraseLogs.role),
+          ...scheduleRoles,
         ].sort(),
       );
     });
@@ -1276,12 +1331,7 @@ describe('DsrStack (demo deployment: platform stores created)', () => {
           ],
         },
         logs: {
-          [logicalId(stack, stack.stores.logs.bucket)]: [
-            's3:AbortMultipartUpload',
-            's3:GetObject',
-            's3:ListBucket',
-            's3:PutObject',
-          ],
+          [logicalId(stack, stack.stores.logs.bucket)]: ['s3:GetObject', 's3:ListBucket'],
         },
         marketing: {
           [logicalId(stack, stack.stores.marketing.table)]: ['dynamodb:BatchWriteItem', 'dynamodb:Query'],

@@ -19,6 +19,7 @@ import { DownloadLinks, ensureLink, type ArchiveAccess } from '../../functions/l
 import { loadDefaultPolicy } from '../../functions/lib/erasure/policy';
 import { buildPlan } from '../../functions/lib/erasure/planner';
 import { ErasureSchedule } from '../../functions/lib/erasure/schedule';
+import { LogErasureQueue } from '../../functions/lib/erasure/log-queue';
 import { STORE_CATEGORIES, type Inventory, type StoreName } from '../../functions/lib/erasure/types';
 import { EventLog } from '../../functions/lib/requests/event-log';
 import { openKey, type RequestType } from '../../functions/lib/requests/records';
@@ -193,6 +194,7 @@ describe.each<Fault>(['before', 'after'])('a fault %s the commit, then a retry',
           requests: new RequestRepository(t),
           events: new EventLog(t),
           schedule: new ErasureSchedule(t),
+          logQueue: new LogErasureQueue(t),
           signer,
           issuer: 'test',
         },

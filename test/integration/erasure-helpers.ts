@@ -212,6 +212,7 @@ export interface CertCategory {
   anonymised: number;
   retained?: { location: string; records: number; destroyed: number; until: string | null };
   held?: { holdId: string; caseReference: string }[];
+  pending?: { records: number; reason: string };
 }
 
 export function certCategory(

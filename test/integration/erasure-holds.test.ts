@@ -156,6 +156,17 @@ describe('holds API', () => {
   });
 });
 
+/** Waits until the request's certificate `number` is issued and its run has ended. */
+async function waitForCertificate(requestId: string, number: number): Promise<void> {
+  for (let i = 0; i < 600; i++) {
+    const res = await stack.call('GET', `/v1/requests/${requestId}`);
+    const cert = (res.body.erasure as { certificate?: { number: number } } | undefined)?.certificate;
+    if (cert?.number === number && res.body.status !== 'in_progress') return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`certificate ${number} not issued`);
+}
+
 test('a hold on chat: chat untouched, the rest erased; released + sweep: chat erased, re-certified', async () => {
   const tokens = await identifierTokens(stack, 'u-alice');
   const { Item: alice } = await stack.doc.send(
@@ -192,7 +203,8 @@ test('a hold on chat: chat untouched, the rest erased; released + sweep: chat er
   const chatText = (t: string) =>
     before.messages.some((m) => JSON.stringify(m) === t) || before.rooms.some((r) => JSON.stringify(r) === t);
   const held = checkOthersUntouched(before, mid, tokens, (kind) => kind === 'messages' || kind === 'rooms');
-  expect(held.leftovers.filter((l) => !chatText(l.text))).toEqual([]);
+  // Her log lines wait for the log-erasure job (pending in the certificate below).
+  expect(held.leftovers.filter((l) => !chatText(l.text) && l.kind !== 'logs')).toEqual([]);
   expect(mid.accounts.some((a) => a.userId === 'u-alice')).toBe(false);
 
   const cert1 = (await stack.call('GET', `/v1/requests/${requestId}/certificate`)).body.payload as {
@@ -206,6 +218,7 @@ test('a hold on chat: chat untouched, the rest erased; released + sweep: chat er
     held: [{ holdId, caseReference: 'SEOUL-2026-0042' }],
   });
   expect(certCategory(cert1, 'accounts', 'profile')).toMatchObject({ state: 'deleted' });
+  expect(certCategory(cert1, 'logs', 'access-log')?.state).toBe('pending');
   // Processors: kuore acknowledged (signed), japan-post unreachable, the rest not configured: all reported.
   const byId = Object.fromEntries(cert1.processors.map((p) => [p.processorId, p.status]));
   expect(byId).toMatchObject({
@@ -231,6 +244,9 @@ test('a hold on chat: chat untouched, the rest erased; released + sweep: chat er
   expect(released.status).toBe(200);
   expect((await sweep(new Date())).resumed).toEqual([{ requestId, run: 1, reasons: ['hold-released'] }]);
 
+  // Chat is erased by run 1; the log lines still wait for the job, which then resumes run 2.
+  await waitForCertificate(requestId, 2);
+  expect((await stack.runLogErasureJob('logjob-erasure-holds')).status).toBe('SUCCEEDED');
   const done = await stack.waitForStatus(requestId, ['completed', 'failed'], 60_000);
   expect(done.failure).toBeUndefined();
   expect(done.status).toBe('completed');
@@ -239,7 +255,8 @@ test('a hold on chat: chat untouched, the rest erased; released + sweep: chat er
 
   const cert2 = (await stack.call('GET', `/v1/requests/${requestId}/certificate`, { role: 'auditor' })).body
     .payload as typeof cert1 & { number: number; supersedes?: { number: number } };
-  expect(cert2).toMatchObject({ number: 2, status: 'completed', supersedes: { number: 1 } });
+  expect(cert2).toMatchObject({ number: 3, status: 'completed', supersedes: { number: 2 } });
+  expect(certCategory(cert2, 'logs', 'access-log')?.state).toBe('deleted');
   expect(certCategory(cert2, 'chat', 'messages')).toMatchObject({ state: 'deleted' });
   expect(certCategory(cert2, 'chat', 'messages')?.held).toBeUndefined();
   expect(certCategory(cert2, 'accounts', 'profile')).toMatchObject({ state: 'deleted', deleted: 1 });

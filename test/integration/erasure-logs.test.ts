@@ -1,7 +1,9 @@
 /**
- * The logs connector's erasure on the real local stores (s3rver behind its guard): inventory and erase
- * through the connector handler's runInventory/runErase, with the real planner and the KR policy, on the
- * seeded demo data. u-alice's lines sit among other users' lines in the same day objects.
+ * Log erasure of the seeded demo data on the real local stores (s3rver behind its guard, DynamoDB Local
+ * for the vault): the connector's inventory and erase step through the connector handler's
+ * runInventory/runErase, with the real planner and the KR policy, then the log-erasure job's rewrite of
+ * the objects (functions/erase-logs) for u-alice, whose lines sit among other users' in the same day
+ * objects. The whole job, with its Distributed Map and several subjects: log-erasure-job.test.ts.
  */
 import { gunzipSync } from 'node:zlib';
 import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
@@ -9,6 +11,9 @@ import { orchestratorResources, platformStores } from '../../config/data-map';
 import { seedDemoData } from '../../local/seed';
 import { buildDemoData } from '../../local/seed-data';
 import { createLogsConnector } from '../../functions/connectors/logs/core';
+import type { RewriteOutput } from '../../functions/erase-logs/core';
+import { rewriteForSubject } from '../support/log-job';
+import { DynamoVault } from '../../functions/lib/erasure/vault';
 import { buildPlan } from '../../functions/lib/erasure/planner';
 import { loadDefaultPolicy, retentionFor, retentionUntil } from '../../functions/lib/erasure/policy';
 import { STORE_CATEGORIES, type HoldScope, type Inventory } from '../../functions/lib/erasure/types';
@@ -20,13 +25,13 @@ import {
 import type {
   CategoryInventoryView,
   CategoryOutcome,
+  PlanEntryView,
   StagedSubject,
   StoreName,
 } from '../../functions/lib/connectors/contract';
 import { getJson, putJson, stagingKeys } from '../../functions/lib/aws/s3-objects';
 import { startTestStores, type TestStores } from '../support/local-stores';
 
-const DAY_MS = 86_400_000;
 const LOGS = platformStores.logs;
 const STAGING = orchestratorResources.stagingBucket;
 const policy = loadDefaultPolicy();
@@ -52,8 +57,6 @@ const connector = () =>
     bucket: LOGS.bucketName,
     accessPrefix: LOGS.accessPrefix,
     voiceSessionsPrefix: LOGS.voiceSessionsPrefix,
-    // s3rver ignores If-Match: the local stack uses the HeadObject re-check.
-    conditionalWrites: false,
   });
 
 function runtime(now: Date): ConnectorRuntime {
@@ -63,10 +66,37 @@ function runtime(now: Date): ConnectorRuntime {
     clock: () => now,
     vault: {
       put: async () => {
-        throw new Error('logs retain in place: nothing goes to the vault');
+        throw new Error('the erase step keeps nothing: the log-erasure job does');
       },
     },
   };
+}
+
+/** The log-erasure job's rewrite of every log object, for alice waiting with the staged plan's log entries. */
+async function runJob(requestId: string, now: Date): Promise<RewriteOutput> {
+  const plan = await getJson<{ entries: (PlanEntryView & { store: string })[] }>(stores.s3, {
+    bucket: STAGING,
+    key: stagingKeys.plan(requestId),
+  });
+  const listed = await stores.s3.send(new ListObjectsV2Command({ Bucket: LOGS.bucketName }));
+  return rewriteForSubject(
+    {
+      s3: stores.s3,
+      logsBucket: LOGS.bucketName,
+      accessPrefix: LOGS.accessPrefix,
+      voiceSessionsPrefix: LOGS.voiceSessionsPrefix,
+      stagingBucket: STAGING,
+      vault: new DynamoVault(stores.doc, { tableName: orchestratorResources.vaultTable.tableName }),
+    },
+    {
+      requestId,
+      userIds: ['u-alice'],
+      deviceIds: aliceDevices,
+      plan: plan.entries.filter((e) => e.store === 'logs'),
+    },
+    (listed.Contents ?? []).map((o) => String(o.Key)),
+    now,
+  );
 }
 
 async function stageSubject(requestId: string): Promise<void> {
@@ -207,7 +237,7 @@ function checkRewrite(
   }
 }
 
-test('KR: alice’s expired lines go, lines and sessions under retention stay; held changes nothing; idempotent; later everything goes', async () => {
+test('KR: the erase step leaves the logs to the job; the job removes every line of hers, keeping the retained ones in the vault', async () => {
   const now = referenceDate;
   const seed = expectedFromSeed(now);
   // The seed has both sides of the 3-month line, and sessions all inside 12 months.
@@ -223,7 +253,7 @@ test('KR: alice’s expired lines go, lines and sessions under retention stay; h
   expect(planned['access-log']?.count).toBe(seed.lines);
   expect(planned['voice-sessions']?.count).toBe(seed.sessions);
 
-  // Held first: a hold on logs leaves every object as it was.
+  // Held: nothing to do now, and nothing waits for the job either.
   const heldId = 'req_0000000000000000000000000000e1a6';
   await stageSubject(heldId);
   const heldPlan = await stagePlan(heldId, planned, now, [
@@ -231,87 +261,49 @@ test('KR: alice’s expired lines go, lines and sessions under retention stay; h
   ]);
   expect(heldPlan.entries.filter((e) => e.store === 'logs').map((e) => e.action)).toEqual(['held', 'held']);
   const original = await snapshot();
-  const heldOutcome = await erase(heldId, now);
-  expect(heldOutcome['access-log']).toEqual({
-    deleted: 0,
-    anonymised: 0,
-    retained: 0,
-    untouched: seed.lines,
+  expect(await erase(heldId, now)).toEqual({
+    'access-log': { deleted: 0, anonymised: 0, retained: 0, untouched: seed.lines },
+    'voice-sessions': { deleted: 0, anonymised: 0, retained: 0, untouched: seed.sessions },
   });
-  expect(heldOutcome['voice-sessions']).toEqual({
-    deleted: 0,
-    anonymised: 0,
-    retained: 0,
-    untouched: seed.sessions,
+  expect(await runJob(heldId, now)).toMatchObject({ written: 0, subjects: {} });
+  expect(await snapshot()).toEqual(original);
+
+  // The erase step writes nothing: every line of hers waits for the log-erasure job.
+  const plan = await stagePlan(requestId, planned, now);
+  expect(plan.entries.filter((e) => e.store === 'logs').map((e) => e.action)).toEqual(['retain', 'retain']);
+  expect(await erase(requestId, now)).toEqual({
+    'access-log': { deleted: 0, anonymised: 0, retained: 0, untouched: seed.lines },
+    'voice-sessions': { deleted: 0, anonymised: 0, retained: 0, untouched: seed.sessions },
   });
   expect(await snapshot()).toEqual(original);
 
-  // Erase at the reference date.
-  const plan = await stagePlan(requestId, planned, now);
-  expect(plan.entries.filter((e) => e.store === 'logs').map((e) => e.action)).toEqual(['retain', 'retain']);
-  const outcome = await erase(requestId, now);
-  expect(outcome['access-log']).toEqual({
-    deleted: seed.expiredLines,
-    anonymised: 0,
-    retained: 0,
-    untouched: seed.lines - seed.expiredLines,
-  });
-  expect(outcome['voice-sessions']).toEqual({
-    deleted: 0,
-    anonymised: 0,
-    retained: 0,
-    untouched: seed.sessions,
-  });
-  const afterFirst = await snapshot();
-  checkRewrite(original, afterFirst, (category, anchor) => expiredAt(now, category, anchor));
-  // Only objects that held an expired line of hers were written.
-  const written = [...afterFirst]
-    .filter(([key, o]) => o.etag !== original.get(key)?.etag)
-    .map(([key]) => key);
-  expect(written.length).toBeGreaterThan(0);
-  expect(written.every((key) => key.startsWith(LOGS.accessPrefix))).toBe(true);
-
-  // Verification: the retained lines are still counted, the expired ones are not.
-  const verified = await inventory(requestId, now, 'verify');
-  expect(verified['access-log']?.count).toBe(seed.lines - seed.expiredLines);
-  expect(verified['voice-sessions']?.count).toBe(seed.sessions);
-
-  // Idempotent: a re-run changes nothing and reports nothing erased.
-  const again = await erase(requestId, now);
-  expect(again['access-log']?.deleted).toBe(0);
-  expect(await snapshot()).toEqual(afterFirst);
-
-  // Past 12 months, the sweep's run erases the rest: all her lines and her session entries.
-  const later = new Date(now.getTime() + 400 * DAY_MS);
-  const sweepId = 'req_0000000000000000000000000000e1a7';
-  await stageSubject(sweepId);
-  const remaining = await inventory(sweepId, later, 'plan');
-  const sweepPlan = await stagePlan(sweepId, remaining, later);
-  expect(sweepPlan.entries.filter((e) => e.store === 'logs').map((e) => e.action)).toEqual([
-    'delete',
-    'anonymise',
-  ]);
-  const swept = await erase(sweepId, later);
-  expect(swept['access-log']).toEqual({
-    deleted: seed.lines - seed.expiredLines,
-    anonymised: 0,
-    retained: 0,
-    untouched: 0,
-  });
-  expect(swept['voice-sessions']).toEqual({
-    deleted: 0,
-    anonymised: seed.sessions,
-    retained: 0,
-    untouched: 0,
-  });
-  const afterSweep = await snapshot();
-  checkRewrite(afterFirst, afterSweep, () => true);
-  checkRewrite(original, afterSweep, () => true);
-  expect([...afterSweep.values()].some((o) => o.text.includes('"u-alice"'))).toBe(false);
-  expect(await inventory(sweepId, later, 'verify')).toEqual({
+  // The job: all of her lines and session entries leave the live logs, the rest byte-for-byte.
+  const out = await runJob(requestId, now);
+  expect(out.subjects[requestId]?.['access-log']?.removed).toBe(seed.lines);
+  expect(out.subjects[requestId]?.['voice-sessions']?.removed).toBe(seed.sessions);
+  const after = await snapshot();
+  checkRewrite(original, after, () => true);
+  expect([...after.values()].some((o) => o.text.includes('"u-alice"'))).toBe(false);
+  const written = [...after].filter(([key, o]) => o.etag !== original.get(key)?.etag).map(([key]) => key);
+  expect(written.length).toBe(out.written);
+  expect(await inventory(requestId, now, 'verify')).toEqual({
     'access-log': { count: 0 },
     'voice-sessions': { count: 0 },
   });
+
+  // What KR keeps is in the vault, each line until its own period ends: the unexpired access lines
+  // (3 months) and every session (12 months).
+  const vaulted = out.subjects[requestId];
+  const count = (category: string) =>
+    Object.values(vaulted?.[category]?.vaulted ?? {}).reduce((n, c) => n + c, 0);
+  expect(count('access-log')).toBe(seed.lines - seed.expiredLines);
+  expect(count('voice-sessions')).toBe(seed.sessions);
+
+  // Idempotent: a rerun changes nothing and reports nothing.
+  const again = await runJob(requestId, now);
+  expect(again.written).toBe(0);
+  expect(again.subjects).toEqual({});
+  expect(await snapshot()).toEqual(after);
 
   // The rewritten objects are still valid gzip that S3 serves with their content type.
   const head = await stores.s3.send(new HeadObjectCommand({ Bucket: LOGS.bucketName, Key: written[0] }));

@@ -12,6 +12,7 @@ import {
   indexObjects,
   LogObjectUnreadable,
 } from '../../functions/index-logs/core';
+import { rewriteForSubject } from '../support/log-job';
 import { createLogsConnector } from '../../functions/connectors/logs/core';
 import { listDayObjectEntries } from '../../functions/lib/logs/day-objects';
 import { versionOf } from '../../functions/lib/logs/index-store';
@@ -298,7 +299,7 @@ describe('the connector through the index', () => {
     plan,
   });
 
-  it('erases through the index and removes the subject’s entries for the objects it rewrote', async () => {
+  it('the log-erasure job rewrites through the index and removes the subject’s entries for the objects it rewrote', async () => {
     const index = testLogIndex(local.stores, { now: NOW });
     const a = `${index.config.accessPrefix}dt=2026-10-30/part-00000.jsonl.gz`;
     const others = `${index.config.accessPrefix}dt=2026-10-30/part-00001.jsonl.gz`;
@@ -312,15 +313,51 @@ describe('the connector through the index', () => {
     await index.put(v, [session('u-alice', 'u-bob')]);
     await advanceWatermarks(index.deps);
     const connector = createLogsConnector(local.stores.s3, index.config, index.reader);
-    const vault = { put: async () => Promise.reject(new Error('logs retain in place')) };
 
     const inventory = await connector.inventory?.(ctx());
     expect(inventory).toMatchObject({ 'access-log': { count: 2 }, 'voice-sessions': { count: 1 } });
-    // Erased (the periods of 2026-10-30 lines have ended by this clock).
+    // Erased (the periods of 2026-10-30 lines have ended by this clock): the objects the index names.
     const later = new Date('2027-12-01T00:00:00Z');
     const plan = planEntriesFor('logs', inventory ?? {}, { jurisdiction: 'KR', now: later });
-    const outcome = await connector.erase?.({ ...ctx(plan), now: () => later, vault });
-    expect(outcome).toMatchObject({ 'access-log': { deleted: 2 }, 'voice-sessions': { anonymised: 1 } });
+    const keys = [
+      ...(await index.reader.objectsFor(local.stores.s3, index.config.bucket, index.config.accessPrefix, {
+        userIds: ['u-alice'],
+        deviceIds: ['dev-alice'],
+      })),
+      ...(await index.reader.objectsFor(
+        local.stores.s3,
+        index.config.bucket,
+        index.config.voiceSessionsPrefix,
+        {
+          userIds: ['u-alice'],
+          deviceIds: [],
+        },
+      )),
+    ];
+    expect(keys).toEqual([a, v]);
+    const out = await rewriteForSubject(
+      {
+        s3: local.stores.s3,
+        logsBucket: index.config.bucket,
+        accessPrefix: index.config.accessPrefix,
+        voiceSessionsPrefix: index.config.voiceSessionsPrefix,
+        stagingBucket: orchestratorResources.stagingBucket,
+        vault: { put: async () => Promise.reject(new Error('nothing is retained by this clock')) },
+        index: index.reader,
+      },
+      {
+        requestId: 'req_00000000000000000000000000000042',
+        userIds: ['u-alice'],
+        deviceIds: ['dev-alice'],
+        plan,
+      },
+      keys,
+      later,
+    );
+    expect(out.subjects['req_00000000000000000000000000000042']).toMatchObject({
+      'access-log': { removed: 2 },
+      'voice-sessions': { removed: 1 },
+    });
 
     expect(await accessFor(index, ['u-alice'], ['dev-alice'])).toEqual([]);
     expect(await voiceFor(index, ['u-alice'])).toEqual([]);

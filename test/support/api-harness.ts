@@ -4,6 +4,8 @@
  * real request-status code. Faster than the whole stack, and no Step Functions needed; the local S3 only
  * when asked for (`s3: true`: archives and certificates are then read from it).
  */
+import { randomBytes } from 'node:crypto';
+import type { LogErasureJobs, LogErasureJobView } from '../../functions/api/routes/log-erasure-jobs';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -54,7 +56,27 @@ import {
 } from '../../local/stores';
 
 /** Stands in for Step Functions: records starts and, when `run` is set, walks the export's statuses. */
-export class FakeWorkflows implements WorkflowStarter {
+export /** Log-erasure jobs the API started: running, as far as the harness knows (it runs no state machine). */
+class StartedLogErasureJobs implements LogErasureJobs {
+  private readonly started = new Map<string, string>();
+  constructor(private readonly clock: () => Date = () => new Date()) {}
+
+  async start(): Promise<{ jobId: string; startedAt: string }> {
+    const startedAt = this.clock().toISOString();
+    const jobId = `logjob-${startedAt.replace(/[-:]/g, '').slice(0, 15)}-${randomBytes(4).toString('hex')}`;
+    this.started.set(jobId, startedAt);
+    return { jobId, startedAt };
+  }
+
+  async describe(jobId: string): Promise<LogErasureJobView | undefined> {
+    const startedAt = this.started.get(jobId);
+    return startedAt
+      ? { jobId, status: 'RUNNING', startedAt, stoppedAt: null, result: null, error: null }
+      : undefined;
+  }
+}
+
+class FakeWorkflows implements WorkflowStarter {
   readonly started: { requestId: string; type?: RequestType }[] = [];
   run = false;
   types: RequestType[] = ['export'];
@@ -219,6 +241,8 @@ export async function startHarness(
     clock: options.clock,
     // Without the local S3 only the archive and certificate routes read it (and must not be called).
     certificates: new S3CertificateReader(s3),
+    // Jobs recorded as started; the job itself runs on the local stack (log-erasure-job.test.ts).
+    logErasureJobs: new StartedLogErasureJobs(options.clock),
     downloads: {
       links: new DownloadLinks(table, new LocalSubjectHasher(Buffer.alloc(32, 9)), {
         ttlSeconds: 7 * 24 * 3600,

@@ -1,5 +1,6 @@
 /** Starts the real local stack (as `npm start` does, in memory, on free ports) for integration tests. */
 import { GetObjectCommand } from '@aws-sdk/client-s3';
+import { STATE_MACHINES } from '../../functions/lib/connectors/catalog';
 import { startScratchStack, type LocalStack } from '../../local/stack';
 import type { LocalWorkflowOptions } from '../../local/workflows';
 import { mintToken } from '../../local/auth';
@@ -18,6 +19,8 @@ export interface TestStack extends LocalStack {
   }>;
   waitForStatus(requestId: string, statuses: string[], timeoutMs?: number): Promise<Record<string, unknown>>;
   getObjectBytes(bucket: string, key: string): Promise<Buffer>;
+  /** Runs the batched log-erasure job (statemachines/log-erasure.asl.json) to its end. */
+  runLogErasureJob(name: string): Promise<{ status: string; output?: string; ms: number }>;
 }
 
 function parseBody(text: string): Record<string, unknown> {
@@ -60,11 +63,19 @@ export async function startTestStack(
     const out = await stack.s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
     return Buffer.from(await out.Body!.transformToByteArray());
   };
+  const runLogErasureJob: TestStack['runLogErasureJob'] = async (name) => {
+    const started = Date.now();
+    const arn = stack.workflows.arnOf(STATE_MACHINES.logErasure.localName);
+    const execution = stack.workflows.startExecution(arn, name, {});
+    await execution.done;
+    return { status: execution.status, output: execution.output, ms: Date.now() - started };
+  };
   return {
     ...stack,
     token,
     call,
     waitForStatus,
     getObjectBytes,
+    runLogErasureJob,
   };
 }

@@ -37,8 +37,6 @@ export function testLogIndex(
     bucket: LOGS_BUCKET,
     accessPrefix: `${root}access/`,
     voiceSessionsPrefix: `${root}voice-sessions/`,
-    // s3rver ignores If-Match: the connector re-checks the ETag itself, as on the local stack.
-    conditionalWrites: false,
   };
   const store = new LogIndexStore(stores.doc, orchestratorResources.logIndexTable.tableName, {
     hashesPerChunk: options.hashesPerChunk,

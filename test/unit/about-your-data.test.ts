@@ -147,7 +147,7 @@ describe('retention for the person’s own jurisdiction', () => {
     const rule = (category: string) => doc.retention.find((r) => r.category === category);
     expect(rule('transactions')).toMatchObject({ period: 'P5Y', periodText: '5 years', location: 'vault' });
     expect(rule('marketing-consents')).toMatchObject({ period: 'P6M', periodText: '6 months' });
-    expect(rule('access-log')).toMatchObject({ period: 'P3M', location: 'live-store' });
+    expect(rule('access-log')).toMatchObject({ period: 'P3M', location: 'vault' });
     expect(rule('transactions')?.cite[0]?.section).toContain('5 years');
     const html = page(doc);
     expect(html).toContain('5 years from the date of each transaction');

@@ -39,7 +39,7 @@ function emptyInventory(): Inv {
   return out;
 }
 
-/** A subject with data in every kind of category: deleted, anonymised, vaulted, retained in place. */
+/** A subject with data in every kind of category: deleted, anonymised, vaulted, waiting for the log job. */
 function subjectInventory(): Inv {
   const inv = emptyInventory();
   inv.accounts.profile = { count: 1 };
@@ -76,7 +76,8 @@ function after(p: ErasurePlan, overrides: Partial<Record<string, number>> = {}):
   for (const e of p.entries) {
     let remaining = 0;
     if (e.action === 'held') remaining = e.count;
-    if (e.action === 'retain' && e.store === 'logs') remaining = e.rule?.retained ?? 0;
+    // Log lines wait for the log-erasure job: all of them are still there after the run.
+    if (e.store === 'logs') remaining = e.count;
     const override = overrides[`${e.store}/${e.category}`];
     inv[e.store][e.category] = { count: override ?? remaining };
   }
@@ -84,14 +85,14 @@ function after(p: ErasurePlan, overrides: Partial<Record<string, number>> = {}):
 }
 
 describe('verifyErasure', () => {
-  test('a clean erasure passes; log lines under retention and held data remain by design', () => {
+  test('a clean erasure passes; log lines waiting for the log job and held data remain by design', () => {
     const p = plan('KR', subjectInventory(), [{ holdId: 'hold_1', caseReference: 'C-1', stores: ['chat'] }]);
     const result = verifyErasure(p, after(p));
     expect(result.passed).toBe(true);
     expect(result.leftovers).toEqual([]);
     expect(result.kept).toEqual(
       expect.arrayContaining([
-        { store: 'logs', category: 'access-log', remaining: 3, reason: 'retained-in-place' },
+        { store: 'logs', category: 'access-log', remaining: 5, reason: 'pending-log-job' },
         { store: 'chat', category: 'messages', remaining: 4, reason: 'held' },
       ]),
     );
@@ -102,8 +103,8 @@ describe('verifyErasure', () => {
     ['chat/mentions', 1, 'chat', 'mentions'],
     // Vaulted records must leave the live store.
     ['payments/transactions', 1, 'payments', 'transactions'],
-    // More log lines than the ones under retention.
-    ['logs/access-log', 4, 'logs', 'access-log'],
+    // More log lines than the plan counted.
+    ['logs/access-log', 6, 'logs', 'access-log'],
   ])('%s still counting %i fails, naming the store', (key, count, store, category) => {
     const p = plan('KR', subjectInventory());
     const result = verifyErasure(p, after(p, { [key]: count }));
@@ -111,10 +112,11 @@ describe('verifyErasure', () => {
     expect(result.leftovers).toEqual([expect.objectContaining({ store, category, remaining: count })]);
   });
 
-  test('in the default profile nothing is retained, so log lines must all go', () => {
+  test('in the run the log job resumed, no log line may remain', () => {
     const p = plan('JP', subjectInventory());
     expect(verifyErasure(p, after(p)).passed).toBe(true);
-    expect(verifyErasure(p, after(p, { 'logs/access-log': 1 })).passed).toBe(false);
+    expect(verifyErasure(p, after(p), { logJobDone: true }).passed).toBe(false);
+    expect(verifyErasure(p, after(p, { 'logs/access-log': 0 }), { logJobDone: true }).passed).toBe(true);
   });
 
   test('the error names the store in the form describeFailure parses, without personal data', () => {
@@ -130,25 +132,70 @@ describe('ledger and outstanding work', () => {
     const ledger = updateLedger([], p, 0, NOW);
     const state = outstanding(ledger);
     expect(state.status).toBe('partially_completed');
-    // Access-log lines from 10 days ago expire 3 months after their date: the first scheduled step.
-    const accessUntil = p.entries.find((e) => e.category === 'access-log')?.rule?.earliestUntil;
-    expect(state.nextStepAt).toBe(accessUntil);
+    expect(state.pendingLogJob).toBe(1);
+    // The log lines' retention is not scheduled yet: the log job sends them to the vault.
+    const txnsUntil = p.entries.find((e) => e.category === 'transactions')?.rule?.earliestUntil;
+    expect(state.nextStepAt).toBe(txnsUntil);
     const txns = ledger.find((e) => e.category === 'transactions');
     expect(txns).toMatchObject({ state: 'retained', deleted: 3 });
     expect(txns?.retained).toMatchObject({ location: 'vault', destroyed: 0 });
     expect(txns?.retained?.schedule.reduce((n, s) => n + s.count, 0)).toBe(2);
     const logs = ledger.find((e) => e.category === 'access-log');
-    expect(logs).toMatchObject({ state: 'retained', deleted: 2, retained: { location: 'live-store' } });
+    expect(logs).toMatchObject({
+      state: 'pending',
+      deleted: 0,
+      pending: { records: 5, reason: 'log-erasure-job' },
+    });
+    expect(logs?.retained).toBeUndefined();
+  });
+
+  test('the run the log job resumed folds in what it did: removed lines, and the vaulted ones until their expiry', () => {
+    const p = plan('KR', subjectInventory());
+    const first = updateLedger([], p, 0, NOW);
+    const rule = p.entries.find((e) => e.category === 'access-log')?.rule;
+    const until = rule?.earliestUntil ?? '';
+    // The lines are gone from the live logs: the resumed run plans nothing for them.
+    const inv = emptyInventory();
+    const second = updateLedger(first, plan('KR', inv), 1, NOW, {
+      jobId: 'logjob-1',
+      finishedAt: NOW.toISOString(),
+      categories: [
+        {
+          store: 'logs',
+          category: 'access-log',
+          liveAction: 'delete',
+          removed: 5,
+          vaulted: [{ until, count: 3 }],
+          ...(rule ? { rule } : {}),
+        },
+      ],
+    });
+    expect(second.find((e) => e.category === 'access-log')).toMatchObject({
+      state: 'retained',
+      deleted: 5,
+      retained: { location: 'vault', schedule: [{ until, count: 3 }], destroyed: 0 },
+      run: 1,
+    });
+    expect(second.find((e) => e.category === 'access-log')?.pending).toBeUndefined();
+    expect(outstanding(second).pendingLogJob).toBe(0);
   });
 
   test('a resumed run past every expiry completes; vaulted records count as destroyed', () => {
     const first = updateLedger([], plan('KR', subjectInventory()), 0, NOW);
     const later = new Date('2032-01-01T00:00:00.000Z');
-    // The account and payments are gone from the live stores: only the log lines are still there.
+    // Everything is gone from the live stores; the log job removed the 5 lines (their copies expired).
     const inv = emptyInventory();
-    inv.logs['access-log'] = { count: 3, dates: { recordDate: [{ at: daysAgo(10), count: 3 }] } };
-    const second = updateLedger(first, plan('KR', inv, [], later), 1, later);
-    expect(outstanding(second)).toEqual({ status: 'completed', nextStepAt: null, heldBy: [] });
+    const second = updateLedger(first, plan('KR', inv, [], later), 1, later, {
+      jobId: 'logjob-1',
+      finishedAt: later.toISOString(),
+      categories: [{ store: 'logs', category: 'access-log', liveAction: 'delete', removed: 5, vaulted: [] }],
+    });
+    expect(outstanding(second)).toEqual({
+      status: 'completed',
+      nextStepAt: null,
+      heldBy: [],
+      pendingLogJob: 0,
+    });
     expect(second.find((e) => e.category === 'transactions')).toMatchObject({
       state: 'deleted',
       deleted: 3,
@@ -165,6 +212,7 @@ describe('ledger and outstanding work', () => {
       status: 'partially_completed',
       nextStepAt: null,
       heldBy: ['hold_1'],
+      pendingLogJob: 1,
     });
     const inv = emptyInventory();
     inv.chat.messages = { count: 4 };
@@ -313,10 +361,13 @@ describe('the certificate', () => {
     expect(ok).toMatchObject({
       ok: true,
       kid,
-      payload: { certificateId: cert.certificateId, status: 'completed' },
+      // Its log lines wait for the log-erasure job.
+      payload: { certificateId: cert.certificateId, status: 'partially_completed' },
     });
     const [h, payload, s] = jws.split('.');
-    const forged = Buffer.from(payload!, 'base64url').toString('utf8').replace('"completed"', '"completes"');
+    const forged = Buffer.from(payload!, 'base64url')
+      .toString('utf8')
+      .replace('"partially_completed"', '"completed"');
     expect((await verifyCertificate(`${h}.${Buffer.from(forged).toString('base64url')}.${s}`, jwks)).ok).toBe(
       false,
     );

@@ -273,8 +273,9 @@ describe('replaceDistributedMaps', () => {
     expect((each.ItemProcessor.States as JsonObject).Deep).toMatchObject({ Type: 'Task' });
   });
 
-  // The request workflows run inline Maps only; the log index backfill runs Distributed Maps.
-  const { logIndexBackfill, ...inlineOnly } = STATE_MACHINES;
+  // The request workflows run inline Maps only; the log index backfill and the log-erasure job run
+  // Distributed Maps.
+  const { logIndexBackfill, logErasure, ...inlineOnly } = STATE_MACHINES;
   test.each(Object.values(inlineOnly).map((m) => [m.file]))(
     'leaves %s (inline Maps only) exactly as it is',
     (file) => {
@@ -285,10 +286,13 @@ describe('replaceDistributedMaps', () => {
     },
   );
 
-  test(`replaces the Distributed Maps of ${logIndexBackfill.file}, and nothing else`, () => {
-    const definition = substitutedDefinition(logIndexBackfill.file) as JsonObject;
+  test.each([
+    [logIndexBackfill.file, ['IndexAccessLogs', 'IndexVoiceSessions']],
+    [logErasure.file, ['RewriteObjects']],
+  ])('replaces the Distributed Maps of %s, and nothing else', (file, maps) => {
+    const definition = substitutedDefinition(file) as JsonObject;
     const replaced = replaceDistributedMaps(definition);
-    expect([...replaced.maps.keys()].sort()).toEqual(['IndexAccessLogs', 'IndexVoiceSessions']);
+    expect([...replaced.maps.keys()].sort()).toEqual(maps);
     const states = replaced.definition.States as Record<string, JsonObject>;
     const original = definition.States as Record<string, JsonObject>;
     for (const name of Object.keys(original)) {

@@ -28,7 +28,7 @@ import { looksLikePersonKey, People } from '../../lib/crypto/pseudonym';
 import { mapOrderedLimited } from '../../lib/runtime/concurrency';
 import { gunzipStream, splitLines, type LineStats } from '../../lib/logs/lines';
 import { eraseLogs, inventoryLogs } from './erasure';
-import { accessLineMatch, isRecord, needlesFor, type Line } from './subject-lines';
+import { accessLineMatch, isRecord, needlesFor, type Line } from '../../lib/logs/subject-lines';
 import type { LogIndexReader } from '../../lib/logs/subject-objects';
 import { objectsToRead } from './objects';
 import type { LogsConfig } from './config';
@@ -237,9 +237,9 @@ async function scanObject(s3: S3Client, bucket: string, job: ScanJob, stats: Sca
 export function createLogsConnector(s3: S3Client, config: LogsConfig, index?: LogIndexReader): Connector {
   return {
     store: 'logs',
-    retainsInPlace: true,
+    erasedByLogJob: true,
     inventory: (ctx) => inventoryLogs(s3, config, ctx, index),
-    erase: (ctx) => eraseLogs(s3, config, ctx, index),
+    erase: (ctx) => eraseLogs(ctx),
     async collect(ctx: CollectContext): Promise<void> {
       const accessLog = ctx.collection(accessLogSpec);
       const voiceSessions = ctx.collection(voiceSessionsSpec);

@@ -12,8 +12,6 @@ const config = {
   bucket: requireEnv(ENV.logsBucket),
   accessPrefix: platformStores.logs.accessPrefix,
   voiceSessionsPrefix: platformStores.logs.voiceSessionsPrefix,
-  // Only the local stack (s3rver, which ignores If-Match) turns conditional writes off.
-  conditionalWrites: process.env.LOGS_CONDITIONAL_WRITES !== 'false',
 };
 const stagingBucket = requireEnv(ENV.stagingBucket);
 // The subject index (docs/log-index.md): only the objects naming the subject, and those not indexed yet.

@@ -56,6 +56,8 @@ export const TASK_FUNCTIONS = {
   notify: { substitution: 'NotifyFunction', folder: 'notify', localName: 'dsr-notify' },
   // The subject index of the logs (docs/log-index.md): S3 events, the schedule and the backfill.
   indexLogs: { substitution: 'IndexLogsFunction', folder: 'index-logs', localName: 'dsr-index-logs' },
+  // The batched log-erasure job (docs/erasure.md): every step of statemachines/log-erasure.asl.json.
+  eraseLogs: { substitution: 'EraseLogsFunction', folder: 'erase-logs', localName: 'dsr-erase-logs' },
 } as const satisfies Record<string, TaskFunctionSpec>;
 
 export const STATE_MACHINES = {
@@ -65,6 +67,7 @@ export const STATE_MACHINES = {
     file: 'statemachines/log-index-backfill.asl.json',
     localName: 'dsr-log-index-backfill',
   },
+  logErasure: { file: 'statemachines/log-erasure.asl.json', localName: 'dsr-log-erasure' },
 } as const;
 
 export function connectorFolder(store: StoreName): string {

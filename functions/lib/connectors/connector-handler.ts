@@ -118,7 +118,7 @@ export async function runErase(
   // the plan decided (a resumed run plans as of the sweep's time).
   const plannedAt = plan.plannedAt ? new Date(plan.plannedAt) : undefined;
   const planClock = plannedAt ? { ...runtime, clock: () => plannedAt } : runtime;
-  const needsVault = !connector.retainsInPlace && entries.some((e) => e.action === 'retain');
+  const needsVault = !connector.erasedByLogJob && entries.some((e) => e.action === 'retain');
   if (needsVault && !runtime.vault)
     throw new ContractError(`Connector ${connector.store} has no vault to retain into`);
   const vault: VaultWriter = runtime.vault ?? {

@@ -177,6 +177,8 @@ export interface PlanEntryView {
   action: 'delete' | 'anonymise' | 'retain' | 'held' | 'none';
   /** What happens in the live store to what is not held (retained records: after the vault copy). */
   liveAction: 'delete' | 'anonymise';
+  /** The subject's records the plan counted in this category. */
+  count?: number;
   rule?: { period: string; from: string; keep: readonly string[]; basis: { law: string; provision: string } };
 }
 
@@ -201,10 +203,10 @@ export interface Connector {
   /** Counts the subject's records per category (every category of the store, zeros included). */
   inventory?(ctx: ErasureContext): Promise<Record<string, CategoryInventoryView>>;
   /**
-   * True when retained records stay in the live store until their period ends (logs: lines inside
-   * shared objects), so this store needs no vault.
+   * True when the store's erase step only reports what waits for the batched log-erasure job (logs:
+   * lines inside shared objects, rewritten once for every waiting subject), so it needs no vault itself.
    */
-  readonly retainsInPlace?: boolean;
+  readonly erasedByLogJob?: boolean;
   /** Carries out the plan for this store. Idempotent: a re-run after a partial run completes it. */
   erase?(ctx: EraseContext): Promise<Record<string, CategoryOutcome>>;
 }

@@ -10,7 +10,15 @@
  */
 import { createHash } from 'node:crypto';
 import type { StoreName } from '../../../config/data-map';
-import type { CategoryInventory, ErasurePlan, HoldRef, LegalBasis, LiveAction, PlanEntry } from './types';
+import type {
+  CategoryInventory,
+  ErasurePlan,
+  HoldRef,
+  LegalBasis,
+  LiveAction,
+  PlanEntry,
+  PlannedRetention,
+} from './types';
 import { AppError } from '../runtime/errors';
 import {
   JWS_TYPES,
@@ -21,8 +29,36 @@ import {
   type VerificationKeys,
 } from '../crypto/jws';
 
-/** Stores whose retained records stay where they are until their period ends (the sweep resumes then). */
-export const RETAIN_IN_PLACE_STORES: readonly StoreName[] = ['logs'];
+/**
+ * Stores whose erase waits for the batched log-erasure job (functions/erase-logs): a run records their
+ * categories as pending, and the run the job resumes folds in what the job did (`LogJobOutcome`).
+ */
+export const LOG_JOB_STORES: readonly StoreName[] = ['logs'];
+
+/** Plan actions the log-erasure job carries out; held and none wait for nothing. */
+const LOG_JOB_ACTIONS: readonly PlanEntry['action'][] = ['delete', 'anonymise', 'retain'];
+
+/** True when a plan entry's work is left to the log-erasure job. */
+export function waitsForLogJob(entry: Pick<PlanEntry, 'store' | 'action' | 'count'>): boolean {
+  return LOG_JOB_STORES.includes(entry.store) && LOG_JOB_ACTIONS.includes(entry.action) && entry.count > 0;
+}
+
+/** What the log-erasure job did for one request, per category; recorded on the request until folded in. */
+export interface LogJobOutcome {
+  jobId: string;
+  finishedAt: string;
+  categories: {
+    store: StoreName;
+    category: string;
+    liveAction: LiveAction;
+    /** Records that left the live logs (those copied to the vault included). */
+    removed: number;
+    /** Vault copies by expiry (ascending). */
+    vaulted: { until: string; count: number }[];
+    /** The rule the vault copies were kept under (when the plan retained). */
+    rule?: Pick<PlannedRetention, 'jurisdiction' | 'records' | 'basis' | 'period' | 'from' | 'keep'>;
+  }[];
+}
 
 export const CERTIFICATE_JWS_TYPE = JWS_TYPES.certificate;
 
@@ -93,8 +129,8 @@ export interface CertificatePointer {
 }
 
 export interface RetainedPart {
-  /** `vault`: copied to the retention vault and removed from the store; `live-store`: left in place. */
-  location: 'vault' | 'live-store';
+  /** Copied to the retention vault and removed from the store. */
+  location: 'vault';
   jurisdiction: string;
   records: string;
   basis: LegalBasis;
@@ -107,7 +143,7 @@ export interface RetainedPart {
   destroyed: number;
 }
 
-export type LedgerState = 'none' | 'deleted' | 'anonymised' | 'retained' | 'held';
+export type LedgerState = 'none' | 'deleted' | 'anonymised' | 'retained' | 'held' | 'pending';
 
 export interface LedgerEntry {
   store: StoreName;
@@ -120,6 +156,8 @@ export interface LedgerEntry {
   anonymised: number;
   retained?: RetainedPart;
   holds?: HoldRef[];
+  /** Records waiting for the log-erasure job (still in the live logs). */
+  pending?: { records: number; reason: 'log-erasure-job' };
   /** The last run that changed this entry. */
   run: number;
 }
@@ -136,6 +174,8 @@ export interface ErasureRequestFields {
   certificate: CertificatePointer;
   /** When the sweep next has something to do for this request (retention end), or null. */
   nextStepAt: string | null;
+  /** What the log-erasure job did, recorded by the job and folded into the ledger by the run it resumes. */
+  logErasure: LogJobOutcome;
   /** Ids of the holds holding part of the subject's data (the sweep resumes when all are released). */
   heldBy: string[];
 }
@@ -167,31 +207,28 @@ export interface VerificationResult {
   /** Categories checked (every category the plan acted on). */
   checked: number;
   leftovers: Leftover[];
-  /** What remains by design: held, and retained in place under a running period. */
-  kept: { store: StoreName; category: string; remaining: number; reason: 'held' | 'retained-in-place' }[];
+  /** What remains by design: held, and waiting for the log-erasure job. */
+  kept: { store: StoreName; category: string; remaining: number; reason: 'held' | 'pending-log-job' }[];
 }
 
 /** The most of an entry that may remain after the erasure (held: anything). */
-function allowedRemaining(entry: PlanEntry): number | 'any' {
-  switch (entry.action) {
-    case 'held':
-    case 'none':
-      return 'any';
-    case 'retain':
-      return RETAIN_IN_PLACE_STORES.includes(entry.store) ? (entry.rule?.retained ?? 0) : 0;
-    default:
-      return 0;
-  }
+function allowedRemaining(entry: PlanEntry, logJobDone: boolean): number | 'any' {
+  if (entry.action === 'held' || entry.action === 'none') return 'any';
+  // Waiting for the log job: what the plan counted is still there. In the run the job resumed, nothing is.
+  if (!logJobDone && waitsForLogJob(entry)) return entry.count;
+  return 0;
 }
 
 /**
  * Compares the plan with the inventory taken after erasing. Anything the plan said would go
- * (delete, anonymise, retain with its live action) that still counts is a leftover; held categories
- * and log lines under a running retention period are expected to remain.
+ * (delete, anonymise, retain with its live action) that still counts is a leftover; held categories,
+ * and log lines waiting for the log-erasure job, are expected to remain. `logJobDone`: the run the
+ * log-erasure job resumed, in which none of the subject's log lines may remain.
  */
 export function verifyErasure(
   plan: Pick<ErasurePlan, 'entries'>,
   after: Partial<Record<StoreName, Record<string, CategoryInventory>>>,
+  options: { logJobDone?: boolean } = {},
 ): VerificationResult {
   const result: VerificationResult = { passed: true, checked: 0, leftovers: [], kept: [] };
   for (const entry of plan.entries) {
@@ -199,7 +236,7 @@ export function verifyErasure(
     const inv = after[entry.store];
     if (!inv) throw new AppError(`No verification inventory for store=${entry.store}`, 'CONTRACT_VIOLATION');
     const remaining = inv[entry.category]?.count ?? 0;
-    const allowed = allowedRemaining(entry);
+    const allowed = allowedRemaining(entry, options.logJobDone ?? false);
     if (entry.action !== 'held') result.checked += 1;
     if (allowed === 'any') {
       if (remaining > 0)
@@ -211,7 +248,7 @@ export function verifyErasure(
         store: entry.store,
         category: entry.category,
         remaining,
-        reason: 'retained-in-place',
+        reason: 'pending-log-job',
       });
     }
   }
@@ -223,7 +260,6 @@ export function verifyErasure(
 // The ledger
 
 function pruneSchedule(part: RetainedPart, asOf: Date): RetainedPart {
-  if (part.location !== 'vault') return part;
   let destroyed = part.destroyed;
   const schedule = part.schedule.filter((s) => {
     if (Date.parse(s.until) <= asOf.getTime()) {
@@ -248,29 +284,73 @@ function mergeSchedules(
 
 function stateOf(entry: Omit<LedgerEntry, 'state'>): LedgerState {
   if (entry.holds?.length) return 'held';
+  if (entry.pending) return 'pending';
   if (entry.retained && entry.retained.schedule.length > 0) return 'retained';
   if (entry.deleted === 0 && entry.anonymised === 0) return 'none';
   if (entry.liveAction === 'anonymise' && entry.anonymised > 0) return 'anonymised';
   return entry.deleted > 0 ? 'deleted' : 'anonymised';
 }
 
+/** The entry's vault retention under `rule`, with `schedule` added to what earlier runs kept. */
+function vaultPart(
+  rule: NonNullable<LogJobOutcome['categories'][number]['rule']>,
+  base: Omit<LedgerEntry, 'state'>,
+  schedule: readonly { until: string; count: number }[],
+): RetainedPart {
+  return {
+    location: 'vault',
+    jurisdiction: rule.jurisdiction,
+    records: rule.records,
+    basis: rule.basis,
+    period: rule.period,
+    from: rule.from,
+    keep: rule.keep,
+    schedule: mergeSchedules(base.retained?.schedule ?? [], schedule),
+    destroyed: base.retained?.destroyed ?? 0,
+  };
+}
+
+/** What the log-erasure job did for one category, added to the entry's record. */
+function foldLogJob(
+  base: Omit<LedgerEntry, 'state'>,
+  done: LogJobOutcome['categories'][number],
+): Omit<LedgerEntry, 'state'> {
+  const { pending: _pending, ...rest } = base;
+  const vaulted = done.vaulted.filter((s) => s.count > 0);
+  const rule = done.rule;
+  const retained =
+    rule && (vaulted.length > 0 || base.retained) ? vaultPart(rule, base, vaulted) : base.retained;
+  return {
+    ...rest,
+    deleted: base.deleted + (done.liveAction === 'delete' ? done.removed : 0),
+    anonymised: base.anonymised + (done.liveAction === 'anonymise' ? done.removed : 0),
+    ...(retained ? { retained } : {}),
+  };
+}
+
 /**
  * Folds one run's plan into the request's ledger. Categories the run found empty keep what earlier
  * runs recorded (the account deleted by run 0 is still "deleted" in run 2); vault retention whose
  * period ended by `asOf` counts as destroyed (the sweep destroys those vault items before it resumes).
+ * Log categories are not erased by the run: they are `pending` while the run counts lines of the subject
+ * in the live logs (re-counted by every run), and the run the log-erasure job resumes folds in `logJob`,
+ * what the job did.
  */
 export function updateLedger(
   previous: readonly LedgerEntry[],
   plan: Pick<ErasurePlan, 'entries'>,
   run: number,
   asOf: Date,
+  logJob?: LogJobOutcome,
 ): LedgerEntry[] {
   const byKey = new Map(previous.map((e) => [`${e.store}/${e.category}`, e]));
+  const jobDone = new Map((logJob?.categories ?? []).map((c) => [`${c.store}/${c.category}`, c]));
   const out: LedgerEntry[] = [];
   for (const p of plan.entries) {
-    const before = byKey.get(`${p.store}/${p.category}`);
-    byKey.delete(`${p.store}/${p.category}`);
-    const base: Omit<LedgerEntry, 'state'> = {
+    const key = `${p.store}/${p.category}`;
+    const before = byKey.get(key);
+    byKey.delete(key);
+    let base: Omit<LedgerEntry, 'state'> = {
       store: p.store,
       category: p.category,
       liveAction: p.liveAction,
@@ -279,9 +359,15 @@ export function updateLedger(
       ...(before?.retained ? { retained: pruneSchedule(before.retained, asOf) } : {}),
       run: before?.run ?? run,
     };
-    // Live-store retention is re-counted by every run: what the previous run left in place is this run's.
-    if (base.retained?.location === 'live-store') delete base.retained;
+    const done = jobDone.get(key);
+    if (done) base = { ...foldLogJob(base, done), run };
     let next: Omit<LedgerEntry, 'state'> = base;
+    if (waitsForLogJob(p)) {
+      // Still in the live logs: the log-erasure job takes them (re-counted by every run).
+      next = { ...base, pending: { records: p.count, reason: 'log-erasure-job' }, run };
+      out.push({ ...next, state: stateOf(next) });
+      continue;
+    }
     switch (p.action) {
       case 'none':
         break;
@@ -299,26 +385,12 @@ export function updateLedger(
         break;
       case 'retain': {
         const rule = p.rule;
-        const inPlace = RETAIN_IN_PLACE_STORES.includes(p.store);
-        // In place: only the expired records got the live action now; in the vault: all left the store.
-        const acted = inPlace ? (rule?.expired ?? 0) : p.count;
-        const part: RetainedPart | undefined = rule && {
-          location: inPlace ? 'live-store' : 'vault',
-          jurisdiction: rule.jurisdiction,
-          records: rule.records,
-          basis: rule.basis,
-          period: rule.period,
-          from: rule.from,
-          keep: rule.keep,
-          schedule: inPlace
-            ? rule.schedule.map((s) => ({ ...s }))
-            : mergeSchedules(base.retained?.schedule ?? [], rule.schedule),
-          destroyed: base.retained?.destroyed ?? 0,
-        };
+        // Every record left the store: the vault keeps the retained ones.
+        const part = rule && vaultPart(rule, base, rule.schedule);
         next = {
           ...base,
-          deleted: base.deleted + (p.liveAction === 'delete' ? acted : 0),
-          anonymised: base.anonymised + (p.liveAction === 'anonymise' ? acted : 0),
+          deleted: base.deleted + (p.liveAction === 'delete' ? p.count : 0),
+          anonymised: base.anonymised + (p.liveAction === 'anonymise' ? p.count : 0),
           ...(part ? { retained: part } : {}),
           run,
         };
@@ -334,10 +406,12 @@ export function updateLedger(
 
 export interface Outstanding {
   status: 'completed' | 'partially_completed';
-  /** Earliest end of a running retention (vault or in place), or null. */
+  /** Earliest end of a running retention, or null. */
   nextStepAt: string | null;
   /** Holds still holding something. */
   heldBy: string[];
+  /** Categories whose lines wait for the log-erasure job. */
+  pendingLogJob: number;
 }
 
 /** Whether anything is still retained or held, and when the sweep next has work for this request. */
@@ -345,7 +419,12 @@ export function outstanding(ledger: readonly LedgerEntry[]): Outstanding {
   let nextStepAt: string | null = null;
   const held = new Set<string>();
   let open = false;
+  let pendingLogJob = 0;
   for (const e of ledger) {
+    if (e.state === 'pending') {
+      open = true;
+      pendingLogJob += 1;
+    }
     if (e.state === 'held') {
       open = true;
       for (const h of e.holds ?? []) held.add(h.holdId);
@@ -355,7 +434,12 @@ export function outstanding(ledger: readonly LedgerEntry[]): Outstanding {
       if (nextStepAt === null || s.until < nextStepAt) nextStepAt = s.until;
     }
   }
-  return { status: open ? 'partially_completed' : 'completed', nextStepAt, heldBy: [...held].sort() };
+  return {
+    status: open ? 'partially_completed' : 'completed',
+    nextStepAt,
+    heldBy: [...held].sort(),
+    pendingLogJob,
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -381,6 +465,8 @@ export interface CertificateCategory {
     schedule: { until: string; count: number }[];
   };
   held?: { holdId: string; caseReference: string }[];
+  /** Still in the live store, waiting for the batched log-erasure job. */
+  pending?: { records: number; reason: 'log-erasure-job' };
 }
 
 /** The service whose controller the erasure was done for (config/services/). */
@@ -464,6 +550,7 @@ function certificateCategory(e: LedgerEntry): CertificateCategory {
     };
   }
   if (e.holds?.length) out.held = e.holds.map((h) => ({ holdId: h.holdId, caseReference: h.caseReference }));
+  if (e.pending) out.pending = { ...e.pending };
   return out;
 }
 

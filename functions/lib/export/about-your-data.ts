@@ -6,7 +6,6 @@
  * jurisdiction exactly as the erasure planner will apply it (config/policy/), and says what the service
  * withholds from its archives and why, in the policy's words.
  */
-import { RETAIN_IN_PLACE_STORES } from '../erasure/certificate';
 import {
   loadDefaultPolicy,
   parseDuration,
@@ -49,7 +48,7 @@ export interface AboutRetentionRule {
   from: RetentionAnchor;
   /** What the period runs from, in words. */
   fromText: string;
-  /** `vault`: moved out of the live service and kept apart; `live-store`: left in place, unused, until it ends. */
+  /** `vault`: moved out of the live service and kept apart (`live-store` only in documents of older versions). */
   location: 'vault' | 'live-store';
   /** The statute and provision. */
   basis: string;
@@ -173,7 +172,8 @@ function retentionRules(
         periodText: durationText(rule.period),
         from: rule.from,
         fromText: ANCHOR_TEXT[rule.from],
-        location: RETAIN_IN_PLACE_STORES.includes(store) ? 'live-store' : 'vault',
+        // Every store's retained records, log lines included, leave the live service for the vault.
+        location: 'vault',
         basis: `${rule.basis.law}, ${rule.basis.provision}`,
         // The profile's own line for this record kind, else the policy's words on keeping what the law requires.
         cite: own?.cite ?? generalCites,

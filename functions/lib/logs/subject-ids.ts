@@ -1,7 +1,7 @@
 /**
  * Which subjects a log object names, for the subject index (docs/log-index.md): the user ids and device
  * ids under which the logs connector could find a line of someone in it. It must never miss one, so it
- * takes a superset of what connectors/logs/subject-lines.ts matches (a line it names but the connector
+ * takes a superset of what lib/logs/subject-lines.ts matches (a line it names but the connector
  * does not match only costs an extra read):
  *
  * - access logs: every string `userId` in the line, and, when the line's own (top-level) `userId` is not a

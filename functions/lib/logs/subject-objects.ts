@@ -30,8 +30,21 @@ export class LogIndexReader {
   }
 
   /** Keys of the day objects under `prefix` to read for a subject with these ids, in key order. */
-  async objectsFor(s3: S3Client, bucket: string, prefix: string, ids: SubjectLogIds): Promise<string[]> {
-    const hashes = await this.hashesOf(ids);
+  objectsFor(s3: S3Client, bucket: string, prefix: string, ids: SubjectLogIds): Promise<string[]> {
+    return this.objectsForAll(s3, bucket, prefix, [ids]);
+  }
+
+  /**
+   * The union for several subjects (the log-erasure job): every object the index names for any of them,
+   * and those not indexed yet, listed once.
+   */
+  async objectsForAll(
+    s3: S3Client,
+    bucket: string,
+    prefix: string,
+    subjects: readonly SubjectLogIds[],
+  ): Promise<string[]> {
+    const hashes = [...new Set((await Promise.all(subjects.map((ids) => this.hashesOf(ids)))).flat())];
     const [named, unindexed] = await Promise.all([
       Promise.all(hashes.map((hash) => this.store.objectsNaming(hash, prefix))),
       this.unindexedAfterWatermark(s3, bucket, prefix),

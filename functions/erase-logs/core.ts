@@ -1,0 +1,627 @@
+/**
+ * The batched log-erasure job (statemachines/log-erasure.asl.json, docs/erasure.md "Batched log
+ * erasure"). Erasing a subject's log lines means rewriting shared day objects; one rewrite per erasure
+ * would rewrite the logs once per subject. So the log part of every erasure waits in a queue
+ * (lib/erasure/log-queue.ts) and this job takes all of it at once:
+ *
+ * - `prepare`: takes the job lock, the queued erasures that are partially completed, their identifier
+ *   sets (kept on each request by its first run), and through the subject index the union of their
+ *   objects plus those not indexed yet; stages the object list (the Distributed Map's ItemReader) and
+ *   the subjects (request ids and queued categories only) under `log-erasure-jobs/<jobId>/`.
+ * - `rewrite` (the Map's item processor, a batch of objects): rewrites each object once, dropping every
+ *   waiting subject's access-log lines and their voice-session participant entries, conditionally on
+ *   its ETag (re-read and re-filtered when it changed). A line that statutory retention keeps leaves the
+ *   live logs in the same rewrite and goes to the retention vault with its own expiry, written before
+ *   the object is. The subjects' index entries for the rewritten version are removed.
+ * - `finish`: reads the Map's results (ResultWriter), records what was done on each request, removes it
+ *   from the queue and resumes its erasure, which verifies that none of its lines are left and
+ *   certifies; then releases the lock. Nothing is recorded or resumed if any object failed: the job
+ *   fails and the queue stays as it was (a rerun finds the objects already done unchanged).
+ * - `abandon` (the failure path): releases the lock.
+ *
+ * Only request ids, object keys, counts and dates cross the workflow; identifiers stay in the requests
+ * table and in memory.
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { platformStores } from '../../config/data-map';
+import { getJson, listPages, putJson } from '../lib/aws/s3-objects';
+import type { VaultRecord, VaultWriter } from '../lib/connectors/contract';
+import { resumedExecutionName, type LogJobOutcome } from '../lib/erasure/certificate';
+import { vaultCopy } from '../lib/erasure/erasure-plan';
+import {
+  addTallies,
+  type LogErasureQueue,
+  type LogErasureTallies,
+  type QueuedLogCategory,
+} from '../lib/erasure/log-queue';
+import { retentionUntil } from '../lib/erasure/policy';
+import type { ResumeStarter } from '../lib/erasure/resume';
+import { pickKept } from '../lib/erasure/vault';
+import { dayOfKey } from '../lib/logs/day-objects';
+import type { LineVerdict } from '../lib/logs/lines';
+import { rewriteLogObject, type RewritePass, type RewriteStats } from '../lib/logs/rewrite';
+import type { LogIndexReader, SubjectLogIds } from '../lib/logs/subject-objects';
+import { isRecord, lineAnchor, needlesFor, SubjectOwners, type Line } from '../lib/logs/subject-lines';
+import type { EventLog } from '../lib/requests/event-log';
+import type { RequestRepository } from '../lib/requests/requests';
+import { forEachLimited } from '../lib/runtime/concurrency';
+import { AppError, ContractError } from '../lib/runtime/errors';
+import { log } from '../lib/runtime/logger';
+
+/** Where the job stages its object list, its subjects and the Map's results (staging bucket). */
+export const LOG_ERASURE_JOBS_PREFIX = 'log-erasure-jobs/';
+/** How long a job may hold the lock (the state machine's own timeout). */
+export const JOB_LOCK_HOURS = 6;
+
+type LogCategory = 'access-log' | 'voice-sessions';
+
+export interface EraseLogsConfig {
+  logsBucket: string;
+  accessPrefix: string;
+  voiceSessionsPrefix: string;
+  stagingBucket: string;
+  /** `If-Match` writes (S3); false on the local stack (s3rver ignores it: a HeadObject re-check). */
+  conditionalWrites: boolean;
+  maxWriteAttempts: number;
+  /** Objects of a batch rewritten at once. */
+  concurrency: number;
+}
+
+export interface EraseLogsDeps {
+  s3: S3Client;
+  config: EraseLogsConfig;
+  requests: Pick<RequestRepository, 'get' | 'update'>;
+  events: Pick<EventLog, 'append'>;
+  queue: Pick<LogErasureQueue, 'list' | 'get' | 'remove' | 'carry' | 'lock' | 'unlock'>;
+  index: Pick<LogIndexReader, 'objectsForAll' | 'forget'>;
+  vault: VaultWriter;
+  starter: ResumeStarter;
+  clock?: () => Date;
+}
+
+/** A queued erasure whose request is gone from under the job (completed or failed meanwhile). */
+export class LogErasureSubjectGone extends AppError {
+  override name = 'LogErasureSubjectGone';
+  constructor() {
+    super('A queued erasure no longer has its identifier set', 'LOG_ERASURE_SUBJECT_GONE');
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// What travels between the steps (no identifiers)
+
+interface StagedSubject {
+  requestId: string;
+  queuedAt: string;
+  categories: QueuedLogCategory[];
+  /** What failed jobs already did for it. */
+  carried?: LogErasureTallies;
+}
+
+export interface PrepareOutput {
+  jobId: string;
+  asOf: string;
+  bucket: string;
+  objectsKey: string;
+  subjectsKey: string;
+  resultsPrefix: string;
+  subjects: number;
+  objects: number;
+  requestIds: string[];
+}
+
+/** Per request, per category: lines that left the live logs, and vault copies by expiry. */
+type Tallies = Record<string, LogErasureTallies>;
+
+export interface RewriteOutput {
+  objects: number;
+  written: number;
+  unchanged: number;
+  missing: number;
+  retries: number;
+  subjects: Tallies;
+  /** A failed batch attempt's work, read back from its partial file. */
+  partial?: boolean;
+}
+
+export interface FinishOutput {
+  jobId: string;
+  requests: number;
+  objects: number;
+  written: number;
+  retries: number;
+  removed: number;
+  vaulted: number;
+  resumed: { requestId: string; run: number }[];
+}
+
+export type EraseLogsInput =
+  | { operation: 'prepare'; jobId: string }
+  | { operation: 'rewrite'; jobId: string; asOf: string; subjectsKey: string; objects: { key: string }[] }
+  | {
+      operation: 'finish';
+      jobId: string;
+      subjectsKey: string;
+      objects: number;
+      results: { Bucket: string; Key: string };
+    }
+  | { operation: 'abandon'; jobId: string };
+
+const jobKeys = (jobId: string) => {
+  const base = `${LOG_ERASURE_JOBS_PREFIX}${jobId}/`;
+  return {
+    objects: `${base}objects.json`,
+    subjects: `${base}subjects.json`,
+    results: `${base}results/`,
+    partial: `${base}partial/`,
+  };
+};
+
+// ---------------------------------------------------------------------------------------------
+// prepare
+
+async function prepare(deps: EraseLogsDeps, jobId: string): Promise<PrepareOutput> {
+  const now = (deps.clock ?? (() => new Date()))();
+  await deps.queue.lock(jobId, now, new Date(now.getTime() + JOB_LOCK_HOURS * 3_600_000));
+  const { config } = deps;
+  const subjects: StagedSubject[] = [];
+  const access: SubjectLogIds[] = [];
+  const voice: SubjectLogIds[] = [];
+  for (const queued of await deps.queue.list()) {
+    const request = await deps.requests.get(queued.requestId);
+    if (!request || request.status === 'completed' || request.status === 'cancelled') {
+      // Nothing waits for this part any more.
+      await deps.queue.remove(queued.requestId, queued.queuedAt);
+      continue;
+    }
+    // In progress: a run is going (it queues again when it ends); failed: an operator re-drives it.
+    if (request.status !== 'partially_completed' || !request.resolvedSubject) continue;
+    const ids = request.resolvedSubject.identifiers;
+    const names = queued.categories.map((c) => c.category);
+    if (names.includes('access-log')) access.push({ userIds: ids.userIds, deviceIds: ids.deviceIds });
+    if (names.includes('voice-sessions')) voice.push({ userIds: ids.userIds, deviceIds: [] });
+    subjects.push({
+      requestId: queued.requestId,
+      queuedAt: queued.queuedAt,
+      categories: queued.categories,
+      ...(queued.carried ? { carried: queued.carried } : {}),
+    });
+  }
+  const list = async (prefix: string, ids: SubjectLogIds[]) =>
+    ids.length === 0 ? [] : deps.index.objectsForAll(deps.s3, config.logsBucket, prefix, ids);
+  const keys = [
+    ...(await list(config.accessPrefix, access)),
+    ...(await list(config.voiceSessionsPrefix, voice)),
+  ];
+  const staged = jobKeys(jobId);
+  const bucket = config.stagingBucket;
+  await putJson(
+    deps.s3,
+    { bucket, key: staged.objects },
+    keys.map((key) => ({ key })),
+  );
+  await putJson(deps.s3, { bucket, key: staged.subjects }, subjects);
+  log.info('log erasure: prepared', { jobId, subjects: subjects.length, objects: keys.length });
+  return {
+    jobId,
+    asOf: now.toISOString(),
+    bucket,
+    objectsKey: staged.objects,
+    subjectsKey: staged.subjects,
+    resultsPrefix: staged.results,
+    subjects: subjects.length,
+    objects: keys.length,
+    requestIds: subjects.map((s) => s.requestId),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// rewrite
+
+interface JobSubject extends StagedSubject {
+  ids: { userIds: ReadonlySet<string>; deviceIds: ReadonlySet<string> };
+  rules: Map<string, QueuedLogCategory>;
+}
+
+interface CategoryMatcher {
+  category: LogCategory;
+  /** The line field its retention anchor is read from. */
+  field: 'ts' | 'startedAt';
+  owners: SubjectOwners;
+  needles: Buffer[] | null;
+}
+
+interface JobContext {
+  jobId: string;
+  subjects: JobSubject[];
+  access: CategoryMatcher;
+  voice: CategoryMatcher;
+}
+
+/** A batch's container reads the job's subjects once (a warm container gets the next batches). */
+let cachedContext: { jobId: string; context: Promise<JobContext> } | undefined;
+
+async function loadContext(deps: EraseLogsDeps, jobId: string, subjectsKey: string): Promise<JobContext> {
+  const staged = await getJson<StagedSubject[]>(deps.s3, {
+    bucket: deps.config.stagingBucket,
+    key: subjectsKey,
+  });
+  const subjects: JobSubject[] = [];
+  for (const s of staged) {
+    // The identifier set the erasure's first run kept on the request: never copied anywhere else.
+    const request = await deps.requests.get(s.requestId);
+    const ids = request?.resolvedSubject?.identifiers;
+    if (!ids) throw new LogErasureSubjectGone();
+    subjects.push({
+      ...s,
+      ids: { userIds: new Set(ids.userIds), deviceIds: new Set(ids.deviceIds) },
+      rules: new Map(s.categories.map((c) => [c.category, c])),
+    });
+  }
+  const matcher = (category: LogCategory, field: CategoryMatcher['field']): CategoryMatcher => {
+    const owners = new SubjectOwners();
+    subjects.forEach((s, i) => {
+      if (!s.rules.has(category)) return;
+      owners.add(i, { userIds: s.ids.userIds, deviceIds: category === 'access-log' ? s.ids.deviceIds : [] });
+    });
+    const needles = needlesFor(owners.ids())?.map((n) => Buffer.from(n, 'utf8')) ?? null;
+    return { category, field, owners, needles };
+  };
+  return {
+    jobId,
+    subjects,
+    access: matcher('access-log', 'ts'),
+    voice: matcher('voice-sessions', 'startedAt'),
+  };
+}
+
+function jobContext(deps: EraseLogsDeps, jobId: string, subjectsKey: string): Promise<JobContext> {
+  if (cachedContext?.jobId !== jobId) {
+    const context = loadContext(deps, jobId, subjectsKey);
+    cachedContext = { jobId, context };
+    context.catch(() => {
+      if (cachedContext?.context === context) cachedContext = undefined;
+    });
+  }
+  return cachedContext.context;
+}
+
+/** One pass over an object: decides each line for every waiting subject, counting per subject. */
+class ErasePass implements RewritePass {
+  readonly tallies = new Map<number, { removed: number; vaulted: Map<string, number> }>();
+  private readonly copies: VaultRecord[] = [];
+
+  constructor(
+    private readonly key: string,
+    private readonly day: string | undefined,
+    private readonly matcher: CategoryMatcher,
+    private readonly subjects: readonly JobSubject[],
+    private readonly now: Date,
+    private readonly vault: VaultWriter,
+  ) {}
+
+  changed(): boolean {
+    return this.tallies.size > 0;
+  }
+
+  async beforeWrite(): Promise<void> {
+    // The vault holds every retained line before the object without it is written.
+    await Promise.all(this.copies.map((copy) => this.vault.put(copy)));
+  }
+
+  judge(bytes: Buffer): LineVerdict {
+    let line: unknown;
+    try {
+      line = JSON.parse(bytes.toString('utf8'));
+    } catch {
+      return 'keep'; // not attributable to anyone: left as it is (collect and inventory skip it alike)
+    }
+    if (!isRecord(line)) return 'keep';
+    if (this.matcher.category === 'access-log') {
+      const owners = this.matcher.owners.ofAccessLine(line);
+      if (owners.length === 0) return 'keep';
+      for (const owner of owners) this.take(owner, line, bytes, () => false);
+      return 'drop';
+    }
+    const participants = Array.isArray(line.participants) ? (line.participants as unknown[]) : [];
+    const owners = new Set(participants.flatMap((p) => this.matcher.owners.ofParticipant(p)));
+    if (owners.size === 0) return 'keep';
+    for (const owner of owners) {
+      const ids = this.subjects[owner]?.ids;
+      this.take(
+        owner,
+        line,
+        bytes,
+        (p) => isRecord(p) && typeof p.userId === 'string' && !!ids?.userIds.has(p.userId),
+      );
+    }
+    // Only the waiting subjects' own entries go; the session and everyone else's entries stay, in order.
+    const kept = participants.filter((p) => this.matcher.owners.ofParticipant(p).length === 0);
+    return { replace: JSON.stringify({ ...line, participants: kept }) };
+  }
+
+  /** Counts one subject's line, and keeps its vault copy when the rule's period still runs. */
+  private take(owner: number, line: Line, bytes: Buffer, isOwnEntry: (entry: unknown) => boolean): void {
+    const subject = this.subjects[owner];
+    const queued = subject?.rules.get(this.matcher.category);
+    if (!subject || !queued) return;
+    const tally = this.tallies.get(owner) ?? { removed: 0, vaulted: new Map<string, number>() };
+    this.tallies.set(owner, tally);
+    tally.removed += 1;
+    const rule = queued.rule;
+    if (!rule) return;
+    const anchor = lineAnchor(line, this.matcher.field, this.day, this.now.getTime());
+    if (retentionUntil(rule, new Date(anchor)) <= this.now) return;
+    const copy = vaultCopy(rule, new Date(anchor), this.now, {
+      store: 'logs',
+      category: this.matcher.category,
+      // Stable across retries and reruns: the same line of the same object for the same request.
+      recordId: createHash('sha256')
+        .update(`${this.key}\n${subject.requestId}\n`)
+        .update(bytes)
+        .digest('base64url')
+        .slice(0, 32),
+      data: (keep) => pickKept(line, keep, { isSubjectElement: isOwnEntry }),
+    });
+    if (!copy) return;
+    this.copies.push(copy);
+    tally.vaulted.set(copy.until, (tally.vaulted.get(copy.until) ?? 0) + 1);
+  }
+}
+
+async function rewrite(
+  deps: EraseLogsDeps,
+  input: Extract<EraseLogsInput, { operation: 'rewrite' }>,
+): Promise<RewriteOutput> {
+  const { config } = deps;
+  const context = await jobContext(deps, input.jobId, input.subjectsKey);
+  const now = new Date(input.asOf);
+  if (Number.isNaN(now.getTime())) throw new ContractError('asOf is not a date');
+  const stats: RewriteStats = { oversized: 0, rewritten: 0, retries: 0 };
+  const out: RewriteOutput = { objects: 0, written: 0, unchanged: 0, missing: 0, retries: 0, subjects: {} };
+  let failure: unknown;
+  await forEachLimited(input.objects ?? [], config.concurrency, async ({ key }) => {
+    // One object failing fails the batch, but only once the others are done and counted.
+    if (failure === undefined) await rewriteOne(key).catch((error: unknown) => (failure ??= error));
+  });
+  out.retries = stats.retries;
+  if (failure !== undefined) {
+    // What the other objects of the failed batch did is kept for the job that completes the erasures.
+    const partial = `${jobKeys(input.jobId).partial}${randomUUID()}.json`;
+    await putJson(deps.s3, { bucket: config.stagingBucket, key: partial }, out);
+    throw failure;
+  }
+  return out;
+
+  async function rewriteOne(key: string): Promise<void> {
+    const prefix = key.startsWith(config.accessPrefix) ? config.accessPrefix : config.voiceSessionsPrefix;
+    if (!key.startsWith(prefix)) throw new ContractError('An object outside the log prefixes');
+    const matcher = prefix === config.accessPrefix ? context.access : context.voice;
+    const day = dayOfKey(key, prefix);
+    const result = await rewriteLogObject(
+      deps.s3,
+      config.logsBucket,
+      key,
+      () => new ErasePass(key, day, matcher, context.subjects, now, deps.vault),
+      {
+        conditional: config.conditionalWrites,
+        maxAttempts: config.maxWriteAttempts,
+        needles: matcher.needles,
+        stats,
+      },
+    );
+    out.objects += 1;
+    if (result.state === 'missing') {
+      out.missing += 1;
+      return;
+    }
+    out[result.state] += 1;
+    for (const [owner, tally] of result.pass.tallies) {
+      const subject = context.subjects[owner];
+      if (!subject) continue;
+      // None of their lines is left in the version read: the index no longer names them for it.
+      await deps.index.forget(key, result.etag, {
+        userIds: subject.ids.userIds,
+        deviceIds: matcher.category === 'access-log' ? subject.ids.deviceIds : [],
+      });
+      const perCategory = (out.subjects[subject.requestId] ??= {});
+      const sum = (perCategory[matcher.category] ??= { removed: 0, vaulted: {} });
+      sum.removed += tally.removed;
+      for (const [until, count] of tally.vaulted) sum.vaulted[until] = (sum.vaulted[until] ?? 0) + count;
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// finish
+
+interface ResultManifest {
+  ResultFiles?: { SUCCEEDED?: { Key: string }[]; FAILED?: { Key: string }[] };
+}
+
+/** The item processor's outputs, from the files ResultWriter wrote (the succeeded batches'). */
+async function readResults(
+  deps: EraseLogsDeps,
+  results: { Bucket: string; Key: string },
+  options: { allSucceeded: boolean },
+): Promise<RewriteOutput[]> {
+  const manifest = await getJson<ResultManifest>(deps.s3, { bucket: results.Bucket, key: results.Key });
+  if (options.allSucceeded && (manifest.ResultFiles?.FAILED ?? []).length > 0)
+    throw new ContractError('The map reported failed batches');
+  const outputs: RewriteOutput[] = [];
+  for (const file of manifest.ResultFiles?.SUCCEEDED ?? []) {
+    const children = await getJson<{ Output?: string }[]>(deps.s3, { bucket: results.Bucket, key: file.Key });
+    for (const child of children) if (child.Output) outputs.push(JSON.parse(child.Output) as RewriteOutput);
+  }
+  return outputs;
+}
+
+async function finish(
+  deps: EraseLogsDeps,
+  input: Extract<EraseLogsInput, { operation: 'finish' }>,
+): Promise<FinishOutput> {
+  const now = (deps.clock ?? (() => new Date()))();
+  // A batch retried after a failure left what its first attempt did in a partial file.
+  const outputs = [
+    ...(await readResults(deps, input.results, { allSucceeded: true })),
+    ...(await partialOutputs(deps, input.jobId)),
+  ];
+  const done = outputs.reduce((n, o) => n + o.objects, 0) - partialObjects(outputs);
+  // Every listed object must have been done: a batch missing from the results is a failure, not a zero.
+  if (done !== input.objects) throw new ContractError('The map results do not cover every object');
+  const subjects = await getJson<StagedSubject[]>(deps.s3, {
+    bucket: deps.config.stagingBucket,
+    key: input.subjectsKey,
+  });
+  const report: FinishOutput = {
+    jobId: input.jobId,
+    requests: subjects.length,
+    objects: done,
+    written: outputs.reduce((n, o) => n + o.written, 0),
+    retries: outputs.reduce((n, o) => n + o.retries, 0),
+    removed: 0,
+    vaulted: 0,
+    resumed: [],
+  };
+  for (const subject of subjects) {
+    const outcome: LogJobOutcome = {
+      jobId: input.jobId,
+      finishedAt: now.toISOString(),
+      categories: subject.categories.map((c) => {
+        let removed = 0;
+        const vaulted = new Map<string, number>();
+        const carried: LogErasureTallies = subject.carried ?? {};
+        for (const tallies of [carried, ...outputs.map((o) => o.subjects[subject.requestId] ?? {})]) {
+          const tally = tallies[c.category];
+          if (!tally) continue;
+          removed += tally.removed;
+          for (const [until, count] of Object.entries(tally.vaulted))
+            vaulted.set(until, (vaulted.get(until) ?? 0) + count);
+        }
+        report.removed += removed;
+        const schedule = [...vaulted.entries()]
+          .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+          .map(([until, count]) => ({ until, count }));
+        report.vaulted += schedule.reduce((n, s) => n + s.count, 0);
+        return {
+          store: 'logs' as const,
+          category: c.category,
+          liveAction: c.liveAction,
+          removed,
+          vaulted: schedule,
+          ...(c.rule ? { rule: c.rule } : {}),
+        };
+      }),
+    };
+    const request = await deps.requests.get(subject.requestId);
+    if (request?.status !== 'partially_completed') continue;
+    await deps.requests.update(
+      subject.requestId,
+      { logErasure: outcome },
+      {
+        type: 'erasure.logs_erased',
+        detail: {
+          jobId: input.jobId,
+          removed: outcome.categories.reduce((n, c) => n + c.removed, 0),
+          vaulted: outcome.categories.reduce((n, c) => n + c.vaulted.reduce((m, s) => m + s.count, 0), 0),
+        },
+      },
+    );
+    await deps.queue.remove(subject.requestId, subject.queuedAt);
+    // The erasure resumes: it verifies that none of its lines are left, and certifies.
+    const run = Math.max(0, ...(request.erasureRuns ?? []).map((r) => r.run)) + 1;
+    const started = await deps.starter.start(resumedExecutionName(subject.requestId, run), {
+      requestId: subject.requestId,
+      asOf: now.toISOString(),
+    });
+    if (!started) continue;
+    await deps.events.append(subject.requestId, {
+      type: 'erasure.resumed',
+      detail: { run, reasons: 'log-job', asOf: now.toISOString() },
+    });
+    report.resumed.push({ requestId: subject.requestId, run });
+  }
+  await deps.queue.unlock(input.jobId);
+  log.info('log erasure: finished', {
+    jobId: input.jobId,
+    requests: report.requests,
+    objects: report.objects,
+    written: report.written,
+    retries: report.retries,
+    resumed: report.resumed.length,
+  });
+  return report;
+}
+
+/** What failed batch attempts did before they failed (their other objects). */
+async function partialOutputs(deps: EraseLogsDeps, jobId: string): Promise<RewriteOutput[]> {
+  const bucket = deps.config.stagingBucket;
+  const outputs: RewriteOutput[] = [];
+  for await (const page of listPages(deps.s3, bucket, jobKeys(jobId).partial)) {
+    for (const entry of page) {
+      const output = await getJson<RewriteOutput>(deps.s3, { bucket, key: entry.Key });
+      outputs.push({ ...output, partial: true });
+    }
+  }
+  return outputs;
+}
+
+/** Objects counted by partial outputs (their batches ran again and counted every object). */
+function partialObjects(outputs: readonly RewriteOutput[]): number {
+  return outputs.filter((o) => o.partial).reduce((n, o) => n + o.objects, 0);
+}
+
+/**
+ * A failed job may have rewritten some objects before another failed (their lines are gone, their vault
+ * copies kept): what its succeeded batches did is carried on each queued part, for the job that
+ * completes it to count.
+ */
+async function carryPartialWork(deps: EraseLogsDeps, jobId: string): Promise<void> {
+  const bucket = deps.config.stagingBucket;
+  const manifests: string[] = [];
+  for await (const page of listPages(deps.s3, bucket, jobKeys(jobId).results)) {
+    for (const entry of page) if (entry.Key.endsWith('/manifest.json')) manifests.push(entry.Key);
+  }
+  const outputs: RewriteOutput[] = [];
+  for (const key of manifests)
+    outputs.push(...(await readResults(deps, { Bucket: bucket, Key: key }, { allSucceeded: false })));
+  outputs.push(...(await partialOutputs(deps, jobId)));
+  const tallies: Tallies = {};
+  for (const output of outputs) {
+    for (const [requestId, t] of Object.entries(output.subjects))
+      tallies[requestId] = addTallies(tallies[requestId] ?? {}, t);
+  }
+  for (const [requestId, t] of Object.entries(tallies)) {
+    const entry = await deps.queue.get(requestId);
+    if (entry) await deps.queue.carry(entry, jobId, t);
+  }
+}
+
+export async function eraseLogs(
+  deps: EraseLogsDeps,
+  input: EraseLogsInput,
+): Promise<PrepareOutput | RewriteOutput | FinishOutput | { jobId: string; released: true }> {
+  if (!input?.jobId || !/^[A-Za-z0-9_-]{1,80}$/.test(input.jobId))
+    throw new ContractError('jobId is required');
+  switch (input.operation) {
+    case 'prepare':
+      return prepare(deps, input.jobId);
+    case 'rewrite':
+      return rewrite(deps, input);
+    case 'finish':
+      return finish(deps, input);
+    case 'abandon':
+      await carryPartialWork(deps, input.jobId);
+      await deps.queue.unlock(input.jobId);
+      return { jobId: input.jobId, released: true };
+    default:
+      throw new ContractError('Unknown log erasure operation');
+  }
+}
+
+/** The data map's log prefixes: what the job reads and rewrites. */
+export const LOG_PREFIXES = {
+  accessPrefix: platformStores.logs.accessPrefix,
+  voiceSessionsPrefix: platformStores.logs.voiceSessionsPrefix,
+};

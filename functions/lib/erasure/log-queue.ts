@@ -1,0 +1,236 @@
+/**
+ * The log-erasure queue: the log part of each erasure waiting for the batched log-erasure job
+ * (functions/erase-logs, docs/erasure.md "Batched log erasure"). Items of the requests table:
+ *
+ *   queued part  pk `LOG_ERASURE#<requestId>`, sk `QUEUED`, kind `log-erasure-queued` (the byKind index
+ *                lists them by `createdAt` = `<queuedAt>#<requestId>`): requestId, subjectHash (the
+ *                request's keyed hash), queuedAt, run, categories (the plan's log entries: category,
+ *                action, live action, retention rule). No identifier of anyone.
+ *   job lock     pk `LOG_ERASURE_JOB`, sk `LOCK`: jobId, until. One job at a time: two jobs rewriting the
+ *                same objects would each count (and certify) part of the same lines.
+ *
+ * Which lines are the subject's is not stored here: the job reads the identifier set the erasure's first
+ * run kept on the request (`resolvedSubject`, in the KMS-encrypted requests table until the request
+ * completes), so no raw identifier is copied anywhere, and the lines are matched exactly as the connector
+ * matches them. Written by MarkDone (certify-erasure) once the request is partially completed; removed by
+ * the job when it has done the part, or by MarkDone when nothing waits any more.
+ */
+import { DeleteCommand, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { queryPages } from '../aws/dynamo-paging';
+import { AppError, classifyAwsError } from '../runtime/errors';
+import type { RequestTable } from '../requests/request-table';
+import type { LiveAction, PlanEntry, PlannedRetention } from './types';
+
+const QUEUED_KIND = 'log-erasure-queued';
+const queuedKey = (requestId: string) => ({ pk: `LOG_ERASURE#${requestId}`, sk: 'QUEUED' });
+const LOCK_KEY = { pk: 'LOG_ERASURE_JOB', sk: 'LOCK' };
+
+/** A queued log category: what the plan said to do with the subject's lines in it. */
+export interface QueuedLogCategory {
+  category: string;
+  action: 'delete' | 'anonymise' | 'retain';
+  liveAction: LiveAction;
+  rule?: Pick<PlannedRetention, 'jurisdiction' | 'records' | 'basis' | 'period' | 'from' | 'keep'>;
+}
+
+/** Per category: lines that left the live logs, and vault copies by expiry. */
+export type LogErasureTallies = Record<string, { removed: number; vaulted: Record<string, number> }>;
+
+export interface QueuedLogErasure {
+  requestId: string;
+  subjectHash: string;
+  queuedAt: string;
+  /** The erasure run that queued it. */
+  run: number;
+  categories: QueuedLogCategory[];
+  /**
+   * What failed jobs already did for it (objects rewritten before another failed): the job that
+   * completes the part adds it, so the certificate counts every line, whichever job removed it.
+   */
+  carried?: LogErasureTallies;
+  /** The failed jobs whose work is in `carried` (each is carried once). */
+  carriedJobs?: string[];
+}
+
+/** Adds tallies together (per category: removed, and vault copies per expiry). */
+export function addTallies(a: LogErasureTallies, b: LogErasureTallies): LogErasureTallies {
+  const out: LogErasureTallies = structuredClone(a);
+  for (const [category, tally] of Object.entries(b)) {
+    const sum = (out[category] ??= { removed: 0, vaulted: {} });
+    sum.removed += tally.removed;
+    for (const [until, count] of Object.entries(tally.vaulted))
+      sum.vaulted[until] = (sum.vaulted[until] ?? 0) + count;
+  }
+  return out;
+}
+
+/** Another log-erasure job holds the lock. */
+export class LogErasureJobRunning extends AppError {
+  override name = 'LogErasureJobRunning';
+  constructor() {
+    super('Another log-erasure job is running', 'LOG_ERASURE_JOB_RUNNING');
+  }
+}
+
+/** The queued categories of a plan's log entries (those the job carries out). */
+export function queuedCategories(entries: readonly PlanEntry[]): QueuedLogCategory[] {
+  return entries.map((e) => ({
+    category: e.category,
+    action: e.action as QueuedLogCategory['action'],
+    liveAction: e.liveAction,
+    ...(e.rule
+      ? {
+          rule: {
+            jurisdiction: e.rule.jurisdiction,
+            records: e.rule.records,
+            basis: e.rule.basis,
+            period: e.rule.period,
+            from: e.rule.from,
+            keep: e.rule.keep,
+          },
+        }
+      : {}),
+  }));
+}
+
+export class LogErasureQueue {
+  constructor(private readonly table: RequestTable) {}
+
+  /** The Put that queues a request's log part, for the transaction of its status change. */
+  putItem(item: QueuedLogErasure): { Put: { TableName: string; Item: Record<string, unknown> } } {
+    return {
+      Put: {
+        TableName: this.table.tableName,
+        Item: {
+          ...queuedKey(item.requestId),
+          kind: QUEUED_KIND,
+          createdAt: `${item.queuedAt}#${item.requestId}`,
+          ...item,
+        },
+      },
+    };
+  }
+
+  /** The Delete that takes a request's log part off the queue, likewise. */
+  removeItem(requestId: string): { Delete: { TableName: string; Key: Record<string, string> } } {
+    return { Delete: { TableName: this.table.tableName, Key: queuedKey(requestId) } };
+  }
+
+  async put(item: QueuedLogErasure): Promise<void> {
+    await this.table.doc.send(new PutCommand(this.putItem(item).Put));
+  }
+
+  /** Removes the request's queued part; with `queuedAt`, only that very entry (not one queued since). */
+  async remove(requestId: string, queuedAt?: string): Promise<boolean> {
+    try {
+      await this.table.doc.send(
+        new DeleteCommand({
+          TableName: this.table.tableName,
+          Key: queuedKey(requestId),
+          ...(queuedAt
+            ? {
+                ConditionExpression: 'queuedAt = :queuedAt',
+                ExpressionAttributeValues: { ':queuedAt': queuedAt },
+              }
+            : {}),
+        }),
+      );
+      return true;
+    } catch (error) {
+      if ((error as { name?: string }).name === 'ConditionalCheckFailedException') return false;
+      throw classifyAwsError(error);
+    }
+  }
+
+  /** Records what a failed job did for the queued part (once per job; not if it was queued again since). */
+  async carry(entry: QueuedLogErasure, jobId: string, tallies: LogErasureTallies): Promise<void> {
+    if (entry.carriedJobs?.includes(jobId)) return;
+    try {
+      await this.table.doc.send(
+        new UpdateCommand({
+          TableName: this.table.tableName,
+          Key: queuedKey(entry.requestId),
+          UpdateExpression: 'SET carried = :carried, carriedJobs = :jobs',
+          ConditionExpression: 'queuedAt = :queuedAt',
+          ExpressionAttributeValues: {
+            ':carried': addTallies(entry.carried ?? {}, tallies),
+            ':jobs': [...(entry.carriedJobs ?? []), jobId],
+            ':queuedAt': entry.queuedAt,
+          },
+        }),
+      );
+    } catch (error) {
+      if ((error as { name?: string }).name !== 'ConditionalCheckFailedException')
+        throw classifyAwsError(error);
+    }
+  }
+
+  async get(requestId: string): Promise<QueuedLogErasure | undefined> {
+    const out = await this.table.doc.send(
+      new GetCommand({ TableName: this.table.tableName, Key: queuedKey(requestId), ConsistentRead: true }),
+    );
+    return out.Item ? toQueued(out.Item) : undefined;
+  }
+
+  /** Every queued part, oldest first. */
+  async list(): Promise<QueuedLogErasure[]> {
+    const out: QueuedLogErasure[] = [];
+    const pages = queryPages(this.table.doc, {
+      TableName: this.table.tableName,
+      IndexName: 'byKind',
+      KeyConditionExpression: '#kind = :kind',
+      ExpressionAttributeNames: { '#kind': 'kind' },
+      ExpressionAttributeValues: { ':kind': QUEUED_KIND },
+    });
+    for await (const items of pages) for (const item of items) out.push(toQueued(item));
+    return out;
+  }
+
+  /** Takes the job lock for `jobId` until `until` (a job that died leaves it to expire). */
+  async lock(jobId: string, now: Date, until: Date): Promise<void> {
+    try {
+      await this.table.doc.send(
+        new PutCommand({
+          TableName: this.table.tableName,
+          Item: { ...LOCK_KEY, jobId, lockedAt: now.toISOString(), until: until.toISOString() },
+          ConditionExpression: 'attribute_not_exists(pk) OR #until < :now OR jobId = :jobId',
+          ExpressionAttributeNames: { '#until': 'until' },
+          ExpressionAttributeValues: { ':now': now.toISOString(), ':jobId': jobId },
+        }),
+      );
+    } catch (error) {
+      if ((error as { name?: string }).name === 'ConditionalCheckFailedException')
+        throw new LogErasureJobRunning();
+      throw classifyAwsError(error);
+    }
+  }
+
+  /** Releases the lock if `jobId` holds it. */
+  async unlock(jobId: string): Promise<void> {
+    try {
+      await this.table.doc.send(
+        new DeleteCommand({
+          TableName: this.table.tableName,
+          Key: LOCK_KEY,
+          ConditionExpression: 'jobId = :jobId',
+          ExpressionAttributeValues: { ':jobId': jobId },
+        }),
+      );
+    } catch (error) {
+      if ((error as { name?: string }).name !== 'ConditionalCheckFailedException')
+        throw classifyAwsError(error);
+    }
+  }
+}
+
+function toQueued(item: Record<string, unknown>): QueuedLogErasure {
+  return {
+    requestId: String(item.requestId),
+    subjectHash: String(item.subjectHash),
+    queuedAt: String(item.queuedAt),
+    run: Number(item.run ?? 0),
+    categories: Array.isArray(item.categories) ? (item.categories as QueuedLogCategory[]) : [],
+    ...(item.carried ? { carried: item.carried as LogErasureTallies } : {}),
+    ...(Array.isArray(item.carriedJobs) ? { carriedJobs: item.carriedJobs.map(String) } : {}),
+  };
+}

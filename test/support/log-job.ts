@@ -1,0 +1,86 @@
+/**
+ * The log-erasure job's rewrite step (functions/erase-logs/core.ts, operation `rewrite`) run directly on
+ * the local stores for one waiting subject: the object list given, the subject's categories staged as
+ * the job's prepare step stages them, its identifier set as the request keeps it. The whole job, through
+ * its state machine: test/integration/log-erasure-job.test.ts.
+ */
+import type { S3Client } from '@aws-sdk/client-s3';
+import { eraseLogs, type EraseLogsDeps, type RewriteOutput } from '../../functions/erase-logs/core';
+import { putJson } from '../../functions/lib/aws/s3-objects';
+import type { PlanEntryView, VaultWriter } from '../../functions/lib/connectors/contract';
+import type { LogIndexReader } from '../../functions/lib/logs/subject-objects';
+import type { RequestRecord } from '../../functions/lib/requests/records';
+
+const unused = () => {
+  throw new Error('not used by a rewrite');
+};
+let jobs = 0;
+
+export interface LogJobTarget {
+  s3: S3Client;
+  logsBucket: string;
+  accessPrefix: string;
+  voiceSessionsPrefix: string;
+  stagingBucket: string;
+  vault: VaultWriter;
+  /** The subject index, whose entries of rewritten objects go; none: nothing to forget. */
+  index?: Pick<LogIndexReader, 'forget'>;
+}
+
+export async function rewriteForSubject(
+  target: LogJobTarget,
+  subject: { requestId: string; userIds: string[]; deviceIds: string[]; plan: readonly PlanEntryView[] },
+  keys: readonly string[],
+  now: Date,
+): Promise<RewriteOutput> {
+  const categories = subject.plan
+    .filter((e) => e.action === 'delete' || e.action === 'anonymise' || e.action === 'retain')
+    .map(({ category, action, liveAction, rule }) => ({ category, action, liveAction, rule }));
+  jobs += 1;
+  const jobId = `test-${process.pid}-${jobs}`;
+  const subjectsKey = `log-erasure-jobs/${jobId}/subjects.json`;
+  await putJson(target.s3, { bucket: target.stagingBucket, key: subjectsKey }, [
+    { requestId: subject.requestId, queuedAt: 'q', categories },
+  ]);
+  const identifiers = {
+    userIds: subject.userIds,
+    deviceIds: subject.deviceIds,
+    emails: [],
+    phones: [],
+    externalAccounts: [],
+  };
+  const deps: EraseLogsDeps = {
+    s3: target.s3,
+    config: {
+      logsBucket: target.logsBucket,
+      accessPrefix: target.accessPrefix,
+      voiceSessionsPrefix: target.voiceSessionsPrefix,
+      stagingBucket: target.stagingBucket,
+      // s3rver ignores If-Match: the local stack uses the HeadObject re-check.
+      conditionalWrites: false,
+      maxWriteAttempts: 5,
+      concurrency: 4,
+    },
+    // The identifier set the erasure's first run keeps on the request.
+    requests: {
+      get: async () =>
+        ({ status: 'partially_completed', resolvedSubject: { identifiers } }) as unknown as RequestRecord,
+      update: unused,
+    },
+    events: { append: unused },
+    queue: { list: unused, get: unused, remove: unused, carry: unused, lock: unused, unlock: unused },
+    index: {
+      objectsForAll: unused,
+      forget: target.index ? (...a) => target.index!.forget(...a) : async () => undefined,
+    },
+    vault: target.vault,
+    starter: { start: unused },
+  };
+  return (await eraseLogs(deps, {
+    operation: 'rewrite',
+    jobId,
+    asOf: now.toISOString(),
+    subjectsKey,
+    objects: keys.map((key) => ({ key })),
+  })) as RewriteOutput;
+}
