@@ -133,7 +133,12 @@ async function waitForCertificate(requestId: string, number: number): Promise<Re
 
 async function erase(subject: Subject): Promise<string> {
   const created = await stack.call('POST', '/v1/requests', {
-    body: { type: 'erasure', subject: { userId: subject.userId }, jurisdiction: subject.jurisdiction },
+    body: {
+      type: 'erasure',
+      service: 'klub-outside',
+      subject: { userId: subject.userId },
+      jurisdiction: subject.jurisdiction,
+    },
   });
   expect(created.status).toBe(202);
   return String(created.body.requestId);
