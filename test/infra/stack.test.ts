@@ -27,6 +27,7 @@ import { AUTHORIZED_ROUTES, PUBLIC_ROUTES } from '../../infra/constructs/api';
 import { VAULT_SWEEP_ATTRIBUTES } from '../../infra/constructs/access';
 import { LOG_JOB_VAULT_KEYS, VAULT_LEADING_KEYS } from '../../infra/constructs/connectors';
 import type { DsrFunction } from '../../infra/constructs/task-function';
+import { mapOrderedLimited } from '../../functions/lib/runtime/concurrency';
 import { WORKFLOW_TASKS, type WorkflowName } from '../../infra/constructs/workflows';
 import type { DsrStack } from '../../infra/stack';
 
@@ -481,24 +482,34 @@ describe('DsrStack (demo deployment: platform stores created)', () => {
     it('loads every bundled handler with exactly its environment: each requireEnv is satisfied', async () => {
       const run = promisify(execFile);
       const functions = resourcesOf(template, 'AWS::Lambda::Function');
-      const loads = functions.map(async ([id, fn]) => {
-        const key = (fn.Properties?.Code as { S3Key: string }).S3Key;
-        const bundle = path.join(outdir, `asset.${key.replace(/\.zip$/, '')}`, 'index.js');
-        expect(existsSync(bundle)).toBe(true);
-        const variables = (fn.Properties?.Environment as { Variables: Json }).Variables;
-        const env = Object.fromEntries(Object.entries(variables).map(([k, v]) => [k, fakeValue(v)]));
-        try {
-          // A fresh process with nothing else set: module-level configuration fails fast on a gap.
-          await run(process.execPath, ['-e', `require(${JSON.stringify(bundle)})`], {
-            env: { PATH: process.env.PATH ?? '', AWS_REGION: 'eu-west-1', LOG_LEVEL: 'silent', ...env },
-            timeout: 30_000,
-          });
-          return { id, loaded: true, error: '' };
-        } catch (error) {
-          const stderr = (error as { stderr?: string }).stderr ?? String(error);
-          return { id, loaded: false, error: stderr.split('\n').find((l) => /Error/.test(l)) ?? stderr };
-        }
-      });
+      // A few at a time, each given long enough: 30-odd Node processes at once on a busy 2-core machine
+      // time out without saying why.
+      const results: { id: string; loaded: boolean; error: string }[] = [];
+      const loads = mapOrderedLimited(
+        functions,
+        4,
+        async ([id, fn]) => {
+          const key = (fn.Properties?.Code as { S3Key: string }).S3Key;
+          const bundle = path.join(outdir, `asset.${key.replace(/\.zip$/, '')}`, 'index.js');
+          expect(existsSync(bundle)).toBe(true);
+          const variables = (fn.Properties?.Environment as { Variables: Json }).Variables;
+          const env = Object.fromEntries(Object.entries(variables).map(([k, v]) => [k, fakeValue(v)]));
+          try {
+            // A fresh process with nothing else set: module-level configuration fails fast on a gap.
+            await run(process.execPath, ['-e', `require(${JSON.stringify(bundle)})`], {
+              env: { PATH: process.env.PATH ?? '', AWS_REGION: 'eu-west-1', LOG_LEVEL: 'silent', ...env },
+              timeout: 120_000,
+            });
+            return { id, loaded: true, error: '' };
+          } catch (error) {
+            const stderr = (error as { stderr?: string }).stderr ?? String(error);
+            return { id, loaded: false, error: stderr.split('\n').find((l) => /Error/.test(l)) ?? stderr };
+          }
+        },
+        async (result) => {
+          results.push(result);
+        },
+      );
       // The check is live: the sweep's bundle without its vault table fails to load, naming it.
       const sweepId = logicalId(stack, stack.background.sweep.function);
       const sweep = functions.find(([id]) => id === sweepId)?.[1];
@@ -512,10 +523,10 @@ describe('DsrStack (demo deployment: platform stores created)', () => {
         },
       );
       await expect(withoutVault).rejects.toMatchObject({ stderr: expect.stringContaining('VAULT_TABLE') });
-      const results = await Promise.all(loads);
+      await loads;
       expect(results.filter((r) => !r.loaded)).toEqual([]);
       expect(results).toHaveLength(STORE_NAMES.length + TASK_COUNT + OTHER_FUNCTIONS);
-    }, 60_000);
+    }, 900_000);
 
     it('passes each function the environment its handler requires', () => {
       expect(Object.keys(envOf(stack.api.function.function))).toEqual(
