@@ -23,7 +23,10 @@ let work: string;
 const roots = new Map<string, string>();
 
 async function exportAndUnzip(userId: string): Promise<string> {
-  const created = await stack.call('POST', '/v1/requests', { body: { type: 'export', subject: { userId } } });
+  const created = await stack.call('POST', '/v1/requests', {
+    body: { type: 'export', service: 'klub-outside', subject: { userId } },
+  });
+  expect(created.status).toBe(202);
   const requestId = String(created.body.requestId);
   const done = await stack.waitForStatus(requestId, ['completed', 'failed']);
   expect({ status: done.status, failure: done.failure }).toEqual({ status: 'completed', failure: undefined });
