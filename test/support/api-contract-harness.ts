@@ -93,6 +93,9 @@ async function prepareFixtures(h: Harness): Promise<Fixtures> {
     },
   });
   if (hold.status !== 201 || dsr.status !== 201) throw new Error('Fixture hold or OpenDSR request refused');
+  // A log-erasure job, so that reading one has a valid id to be called with.
+  const job = await h.call('POST', '/v1/log-erasure-jobs', { role: 'support' });
+  if (job.status !== 202) throw new Error(`Fixture log-erasure job refused: ${job.status}`);
   const requestsPage = await h.call('GET', '/v1/requests?limit=1');
   const auditPage = await h.call('GET', '/v1/audit?limit=1', { role: 'auditor' });
   const cursors = [requestsPage.body.nextCursor, auditPage.body.nextCursor].filter(
@@ -103,6 +106,7 @@ async function prepareFixtures(h: Harness): Promise<Fixtures> {
       requestId: [completed.requestId, pending.requestId, erasure.requestId],
       holdId: [String(hold.body.holdId)],
       subjectRequestId: [srid],
+      jobId: [String(job.body.jobId)],
       token: [token],
     },
     queryValues: {
