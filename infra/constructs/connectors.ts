@@ -51,6 +51,17 @@ export const LOGS_PREFIX_REASON =
   'Log objects are partitioned by day (access/dt=YYYY-MM-DD/...), known only at run time; access ' +
   'is limited to the access/ and voice-sessions/ prefixes of the logs bucket.';
 
+/** Reads the day objects (listing included), never writes them: the logs connector and the indexer. */
+export function grantLogsRead(fn: DsrFunction, logs: BucketRef): void {
+  grantBucket(fn, logs, {
+    objects: ['s3:GetObject'],
+    objectPrefixes: logsPrefixes(),
+    list: ['s3:ListBucket'],
+    kms: 'read',
+    reason: LOGS_PREFIX_REASON,
+  });
+}
+
 /** The log index's entries (functions/lib/logs/index-store.ts): the only items the log-erasure job deletes. */
 export const LOG_INDEX_ENTRY_KEYS = ['h#*'];
 
@@ -184,13 +195,7 @@ export class Connectors extends Construct {
       },
       logs: (fn) => {
         // Reads shared day objects only: the batched log-erasure job (erase-logs) rewrites them.
-        grantBucket(fn, stores.logs, {
-          objects: ['s3:GetObject'],
-          objectPrefixes: logsPrefixes(),
-          list: ['s3:ListBucket'],
-          kms: 'read',
-          reason: LOGS_PREFIX_REASON,
-        });
+        grantLogsRead(fn, stores.logs);
         // The objects to read come from the log index: the subject's entries (Query), the watermark
         // (GetItem) and the records of the objects after it (BatchGetItem).
         grantTable(fn, props.logIndex, {

@@ -24,6 +24,7 @@ import {
 import {
   LOG_INDEX_ENTRY_KEYS,
   LOG_JOB_VAULT_KEYS,
+  grantLogsRead,
   LOGS_PREFIX_REASON,
   logsPrefixes,
   mediaPrefixes,
@@ -326,13 +327,7 @@ export class TaskFunctions extends Construct {
         timeout: Duration.minutes(15),
         grant: (fn) => {
           // Reads the log objects (listing from the watermark); never writes them.
-          grantBucket(fn, stores.logs, {
-            objects: ['s3:GetObject'],
-            objectPrefixes: logsPrefixes(),
-            list: ['s3:ListBucket'],
-            kms: 'read',
-            reason: LOGS_PREFIX_REASON,
-          });
+          grantLogsRead(fn, stores.logs);
           // Entries, object records and watermarks of the index: written in batches, stale entries and
           // surplus hash chunks deleted one by one on a condition.
           grantTable(fn, state.logIndex, {
