@@ -782,7 +782,10 @@ function patchObjectWrites(): void {
   const proto = FilesystemStore.prototype;
   if (proto.putObject === putObjectWhole) return;
   /** Writes `content` to `file` and resolves once the file holds all of it, with its size and MD5. */
-  async function writeWhole(file: string, content: Readable | Buffer): Promise<{ size: number; md5: string }> {
+  async function writeWhole(
+    file: string,
+    content: Readable | Buffer,
+  ): Promise<{ size: number; md5: string }> {
     await mkdir(path.dirname(file), { recursive: true });
     const hash = createHash('md5');
     let size = 0;
@@ -801,7 +804,10 @@ function patchObjectWrites(): void {
     this: typeof proto,
     object: { bucket: string; key: string; content: Readable | Buffer; metadata: unknown },
   ): Promise<{ size: number; md5: string }> {
-    const written = await writeWhole(this.getResourcePath(object.bucket, object.key, 'object'), object.content);
+    const written = await writeWhole(
+      this.getResourcePath(object.bucket, object.key, 'object'),
+      object.content,
+    );
     await this.putMetadata(object.bucket, object.key, object.metadata, written.md5);
     return written;
   }
@@ -812,7 +818,11 @@ function patchObjectWrites(): void {
     partNumber: number,
     content: Readable,
   ): Promise<{ size: number; md5: string }> {
-    const partPath = path.join(this.getResourcePath(bucket, undefined, 'uploads'), uploadId, String(partNumber));
+    const partPath = path.join(
+      this.getResourcePath(bucket, undefined, 'uploads'),
+      uploadId,
+      String(partNumber),
+    );
     const written = await writeWhole(partPath, content);
     await writeFile(`${partPath}.md5`, written.md5);
     return written;

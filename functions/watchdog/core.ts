@@ -115,8 +115,9 @@ async function watchRequest(
     const found = await deps.workflows.describe(record.type, redriveName(run.name, attempt));
     if (!found) break;
     latest = found;
-    if (found.status !== 'RUNNING' && found.status !== 'PENDING_REDRIVE' && countsAgainstCap(found))
-      counted++;
+    // A running attempt is the latest: no re-drive starts while one runs.
+    if (found.status === 'RUNNING' || found.status === 'PENDING_REDRIVE') break;
+    if (countsAgainstCap(found)) counted++;
   }
   if (latest?.status === 'RUNNING' || latest?.status === 'PENDING_REDRIVE') return;
   const input = latest?.input ?? JSON.stringify(run.input);

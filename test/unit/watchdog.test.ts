@@ -124,8 +124,7 @@ test('executions lost with a crashed runner do not count against the cap; stoppe
   const u = setup([record('req_d')], history);
   await runWatchdog(u.deps, NOW);
   expect(u.started.map((s) => s.name)).toEqual(['req_d-w5']);
-  u.deps.workflows.describe = async (_type, name) =>
-    history[name] ?? (name === 'req_d-w5' ? { status: 'TIMED_OUT', input } : undefined);
+  history['req_d-w5'] = { status: 'TIMED_OUT', input };
   await runWatchdog(u.deps, NOW);
   expect(u.started.map((s) => s.name)).toEqual(['req_d-w5']);
   expect(u.failed).toEqual([{ id: 'req_d', failure: { code: 'WORKFLOW_LOST' } }]);
