@@ -712,6 +712,16 @@ export interface S3LocalOptions {
   host?: string;
 }
 
+/** The prototype of s3rver's file-system store, which the patches below replace methods of. */
+function filesystemStore(): Record<string, unknown> & {
+  getResourcePath(bucket: string, key: string | undefined, resource: string): string;
+  putMetadata(bucket: string, key: string, metadata: unknown, md5: string): Promise<void>;
+} {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return (require('s3rver/lib/stores/filesystem') as { prototype: ReturnType<typeof filesystemStore> })
+    .prototype;
+}
+
 /**
  * s3rver completes a multipart upload by re-reading every part through an MD5 of the whole object:
  * a second full pass that real S3 never makes (its ETag for such an object is the MD5 of the parts'
@@ -719,15 +729,8 @@ export interface S3LocalOptions {
  */
 function patchMultipartCompletion(): void {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const FilesystemStore = require('s3rver/lib/stores/filesystem') as {
-    prototype: Record<string, unknown> & {
-      getResourcePath(bucket: string, key: string | undefined, resource: string): string;
-      putMetadata(bucket: string, key: string, metadata: unknown, md5: string): Promise<void>;
-    };
-  };
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
   const S3Error = require('s3rver/lib/models/error') as new (code: string, message: string) => Error;
-  const proto = FilesystemStore.prototype;
+  const proto = filesystemStore();
   if (proto.putObjectMultipart === concatenateParts) return;
   async function concatenateParts(
     this: typeof proto,
@@ -772,14 +775,7 @@ function patchMultipartCompletion(): void {
  * is completely written before its checksum and metadata, as s3rver's order intends.
  */
 function patchObjectWrites(): void {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const FilesystemStore = require('s3rver/lib/stores/filesystem') as {
-    prototype: Record<string, unknown> & {
-      getResourcePath(bucket: string, key: string | undefined, resource: string): string;
-      putMetadata(bucket: string, key: string, metadata: unknown, md5: string): Promise<void>;
-    };
-  };
-  const proto = FilesystemStore.prototype;
+  const proto = filesystemStore();
   if (proto.putObject === putObjectWhole) return;
   /** Writes `content` to `file` and resolves once the file holds all of it, with its size and MD5. */
   async function writeWhole(
