@@ -339,13 +339,16 @@ export async function assembleExport(deps: AssembleDeps, input: AssembleInput): 
           false,
           counter,
         );
+        // Staging counted the records as it wrote them: fewer now means a staged part was lost (a torn
+        // write, a crash), and an archive missing records must never be published.
         if (counter.records !== c.records) {
-          log.warn('staged record count differs', {
+          log.error('staged record count differs', {
             requestId,
             store,
             expected: c.records,
             actual: counter.records,
           });
+          throw new ArchiveAssemblyError('A staged collection does not hold the records staging counted');
         }
 
         let csvPath: string | undefined;

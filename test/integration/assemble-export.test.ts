@@ -665,6 +665,23 @@ describe('a failed read publishes nothing', () => {
     expect(error.name).toBe('TransientError');
   });
 
+  it('publishes nothing when a staged collection holds fewer records than staging counted', async () => {
+    const fx = await stage({
+      accounts: { collections: [{ name: 'profile', tabular: false, records: [{ userId: 'u-1' }] }] },
+    });
+    // As if a crash had lost a staged batch: the index still counts the record the batch held.
+    const pointer = fx.input.stores[0]!.index;
+    const index = JSON.parse(
+      await (
+        await stores.s3.send(new GetObjectCommand({ Bucket: pointer.bucket, Key: pointer.key }))
+      ).Body!.transformToString(),
+    ) as StoreIndex;
+    index.collections[0]!.records += 1;
+    await put(pointer.bucket, pointer.key, JSON.stringify(index));
+    await expect(assembleExport(deps(), fx.input)).rejects.toBeInstanceOf(ArchiveAssemblyError);
+    expect(await exists(EXPORTS, archiveKey(fx.requestId))).toBe(false);
+  });
+
   it('publishes nothing for a small archive either (single PUT never sent)', async () => {
     const fx = await stage({
       accounts: { collections: [{ name: 'profile', tabular: false, records: [{ userId: 'u-1' }] }] },
