@@ -11,7 +11,6 @@
  */
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { CategoryOutcome, StagedSubject } from '../lib/connectors/contract';
-import type { ErasurePlan } from '../lib/erasure/types';
 import {
   buildCertificate,
   certificateKey,

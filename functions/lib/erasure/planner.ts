@@ -137,7 +137,11 @@ function byString<T>(key: (t: T) => string): (a: T, b: T) => number {
  * The entry as held when any of `holds` covers it (every covering hold, and the first by id, listed),
  * else undefined. `onRelease` is what the policy would do once no hold is left.
  */
-function heldBy(entry: PlanEntry, holds: readonly HoldScope[], onRelease: PolicyAction): PlanEntry | undefined {
+function heldBy(
+  entry: PlanEntry,
+  holds: readonly HoldScope[],
+  onRelease: PolicyAction,
+): PlanEntry | undefined {
   const holding: HoldRef[] = holds
     .filter((h) => covers(h, entry.store, entry.category))
     .map((h) => ({ holdId: h.holdId, caseReference: h.caseReference }))
@@ -335,7 +339,11 @@ function summarise(entries: readonly PlanEntry[]): { summary: PlanSummary; nextS
  * untouched, verification skips it, the ledger and certificate say held, and processors hear of it only
  * after the release (their categories move to `deferred`). Entries already held gain the new holds.
  */
-export function applyLateHolds(plan: ErasurePlan, store: StoreName, holds: readonly HoldScope[]): ErasurePlan {
+export function applyLateHolds(
+  plan: ErasurePlan,
+  store: StoreName,
+  holds: readonly HoldScope[],
+): ErasurePlan {
   if (holds.length === 0) return plan;
   checkHolds(holds);
   const entries = plan.entries.map((e) => {
