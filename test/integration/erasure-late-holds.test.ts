@@ -14,10 +14,12 @@ import { startTestStack, type TestStack } from '../support/local-stack';
 import {
   certCategory,
   checkOthersUntouched,
+  expectOnlyChatKept,
   identifierTokens,
   mentions,
   snapshot,
   sweeper,
+  waitForCertificate as certificateIssued,
   type CertCategory,
   type Snapshot,
 } from './erasure-helpers';
@@ -72,16 +74,8 @@ const certificate = async (requestId: string) =>
   (await stack.call('GET', `/v1/requests/${requestId}/certificate`, { role: 'auditor' })).body
     .payload as Certificate;
 
-/** Waits until certificate `number` is issued and its run has ended. */
-async function waitForCertificate(requestId: string, number: number): Promise<Record<string, unknown>> {
-  for (let i = 0; i < WAIT / 100; i++) {
-    const res = await stack.call('GET', `/v1/requests/${requestId}`);
-    const cert = (res.body.erasure as { certificate?: { number: number } } | undefined)?.certificate;
-    if (cert?.number === number && res.body.status !== 'in_progress') return res.body;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`certificate ${number} not issued`);
-}
+const waitForCertificate = (requestId: string, number: number) =>
+  certificateIssued(stack, requestId, number, WAIT);
 
 const events = async (requestId: string) =>
   (await stack.call('GET', `/v1/requests/${requestId}/events`)).body.events as {
@@ -131,14 +125,7 @@ test('a hold placed between BuildPlan and Erase is honoured; released, the erasu
   ]);
 
   // Chat exactly as before; everything else of hers gone (her log lines wait for the job).
-  const mid = await snapshot(stack);
-  expect(mid.messages).toEqual(before.messages);
-  expect(mid.rooms).toEqual(before.rooms);
-  const chatText = (t: string) =>
-    before.messages.some((m) => JSON.stringify(m) === t) || before.rooms.some((r) => JSON.stringify(r) === t);
-  const left = checkOthersUntouched(before, mid, tokens, (kind) => kind === 'messages' || kind === 'rooms');
-  expect(left.leftovers.filter((l) => !chatText(l.text) && l.kind !== 'logs')).toEqual([]);
-  expect(mid.accounts.some((a) => a.userId === 'u-alice')).toBe(false);
+  await expectOnlyChatKept(stack, before, tokens, 'u-alice');
 
   // The certificate says held, never erased, for every chat category she has.
   const cert1 = await certificate(requestId);
