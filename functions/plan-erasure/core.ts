@@ -11,7 +11,7 @@ import type { ErasurePlan, Inventory, Policy } from '../lib/erasure/types';
 import { heldStores, processorIdsOf, recordedService, serviceProfile } from '../lib/services/profiles';
 import { runNumberOf, type ErasureRun } from '../lib/erasure/certificate';
 import type { StagedSubject, StoreName } from '../lib/connectors/contract';
-import { recordLateHolds } from '../lib/erasure/staged-plan';
+import { recordLateHolds, stageEmptyLateHolds } from '../lib/erasure/staged-plan';
 import type { RequestRecord } from '../lib/requests/records';
 import { STORE_NAMES } from '../../config/data-map';
 import { ContractError } from '../lib/runtime/errors';
@@ -132,6 +132,9 @@ export async function planErasure(deps: PlanDeps, input: PlanTaskInput): Promise
     processorIds: processorIdsOf(profile),
     stores,
   });
+  // The stores' late-hold records first: once the plan is staged, every reader finds them.
+  const staging = { s3: deps.s3, bucket: deps.stagingBucket, requestId: input.requestId };
+  await stageEmptyLateHolds(staging, plan, clock());
   await putJson(deps.s3, { bucket: deps.stagingBucket, key: stagingKeys.plan(input.requestId) }, plan);
 
   const runs: ErasureRun[] = (request.erasureRuns ?? []).filter((r) => r.run !== run);

@@ -8,6 +8,8 @@
  * Each store's check writes its own file (`stagingKeys.lateHolds`): the Erase map checks its stores
  * concurrently, and one file per store needs no coordination. A file names the plan it was made for
  * (`plannedAt`): one left by an earlier run whose staging outlived it does not apply to a new plan.
+ * BuildPlan stages every store's file, empty, before the plan itself: readers then never ask for a
+ * missing object (without s3:ListBucket, which the readers are not granted, S3 answers that with 403).
  */
 import type { S3Client } from '@aws-sdk/client-s3';
 import { getJson, getJsonIfExists, putJson, stagingKeys } from '../aws/s3-objects';
@@ -39,6 +41,24 @@ async function readCheck(staging: Staging, store: StoreName): Promise<LateHoldCh
     bucket: staging.bucket,
     key: stagingKeys.lateHolds(staging.requestId, store),
   });
+}
+
+/** Stages every store's late-hold record, empty, for a plan about to be staged (BuildPlan). */
+export async function stageEmptyLateHolds(staging: Staging, plan: ErasurePlan, now: Date): Promise<void> {
+  for (const store of storesOf(plan)) {
+    const check: LateHoldCheck = {
+      formatVersion: 1,
+      plannedAt: plan.plannedAt,
+      store,
+      checkedAt: now.toISOString(),
+      holds: [],
+    };
+    await putJson(
+      staging.s3,
+      { bucket: staging.bucket, key: stagingKeys.lateHolds(staging.requestId, store) },
+      check,
+    );
+  }
 }
 
 /** `plan` with every store's late holds applied. */
