@@ -11,7 +11,6 @@
  */
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { CategoryOutcome, StagedSubject } from '../lib/connectors/contract';
-import type { ErasurePlan } from '../lib/erasure/types';
 import {
   buildCertificate,
   certificateKey,
@@ -34,6 +33,7 @@ import { getJson, putJson, stagingKeys } from '../lib/aws/s3-objects';
 import { asOfDate, loadInventories, type RunInput } from '../lib/erasure/run';
 import type { ErasureSchedule } from '../lib/erasure/schedule';
 import { queuedCategories, type LogErasureQueue } from '../lib/erasure/log-queue';
+import { loadStagedPlan } from '../lib/erasure/staged-plan';
 import { certificateServiceOf, serviceProfile } from '../lib/services/profiles';
 
 export interface CertifyDeps {
@@ -70,10 +70,7 @@ interface StagedVerification extends VerificationResult {
 
 async function verify(deps: CertifyDeps, input: CertifyInput): Promise<CertifyOutput> {
   const clock = deps.clock ?? (() => new Date());
-  const plan = await getJson<ErasurePlan>(deps.s3, {
-    bucket: deps.stagingBucket,
-    key: stagingKeys.plan(input.requestId),
-  });
+  const plan = await loadStagedPlan(deps.s3, deps.stagingBucket, input.requestId);
   // The stores the plan covers: the subject's service's (plan-erasure took their inventories).
   const stores = [...new Set(plan.entries.map((e) => e.store))];
   const after = await loadInventories(deps.s3, deps.stagingBucket, input.requestId, 'verify', stores);
@@ -123,7 +120,8 @@ async function issue(deps: CertifyDeps, input: CertifyInput): Promise<CertifyOut
   }
 
   const staging = { bucket: deps.stagingBucket };
-  const plan = await getJson<ErasurePlan>(deps.s3, { ...staging, key: stagingKeys.plan(input.requestId) });
+  // With the holds found at erase time: held there is held in the ledger and the certificate.
+  const plan = await loadStagedPlan(deps.s3, deps.stagingBucket, input.requestId);
   const verification = await getJson<StagedVerification>(deps.s3, {
     ...staging,
     key: verificationKey(input.requestId),
@@ -185,6 +183,8 @@ async function issue(deps: CertifyDeps, input: CertifyInput): Promise<CertifyOut
     input.requestId,
     state.status,
     {
+      // The plan as carried out: late holds included.
+      erasurePlan: plan,
       erasureLedger: ledger,
       erasureRuns: finishedRuns,
       certificate,

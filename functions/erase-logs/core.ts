@@ -26,7 +26,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { platformStores } from '../../config/data-map';
 import { getJson, listPages, putJson } from '../lib/aws/s3-objects';
-import type { VaultRecord, VaultWriter } from '../lib/connectors/contract';
+import type { SubjectIdentifiers, VaultRecord, VaultWriter } from '../lib/connectors/contract';
 import { resumedExecutionName, type LogJobOutcome } from '../lib/erasure/certificate';
 import { vaultCopy } from '../lib/erasure/erasure-plan';
 import {
@@ -34,7 +34,13 @@ import {
   type LogErasureQueue,
   type LogErasureTallies,
   type QueuedLogCategory,
+  type QueuedLogErasure,
 } from '../lib/erasure/log-queue';
+import { covers } from '../lib/erasure/planner';
+import { activeHoldsOf, toHoldScope, type HoldRepository } from '../lib/holds/holds';
+import type { SubjectHasher } from '../lib/crypto/subject-hash';
+import type { RequestRecord } from '../lib/requests/records';
+import { recordedService } from '../lib/services/profiles';
 import { retentionUntil } from '../lib/erasure/policy';
 import type { ResumeStarter } from '../lib/erasure/resume';
 import { pickKept } from '../lib/erasure/vault';
@@ -72,7 +78,10 @@ export interface EraseLogsDeps {
   s3: S3Client;
   config: EraseLogsConfig;
   requests: Pick<RequestRepository, 'get' | 'update'>;
-  events: Pick<EventLog, 'append'>;
+  events: Pick<EventLog, 'append' | 'appendOnce'>;
+  /** Holds are read again at job time: one placed on the logs since the subject was queued wins. */
+  holds: Pick<HoldRepository, 'activeFor'>;
+  hasher: SubjectHasher;
   queue: Pick<LogErasureQueue, 'list' | 'get' | 'remove' | 'carry' | 'lock' | 'unlock'>;
   index: Pick<LogIndexReader, 'objectsForAll' | 'forget'>;
   vault: VaultWriter;
@@ -95,6 +104,8 @@ interface StagedSubject {
   requestId: string;
   queuedAt: string;
   categories: QueuedLogCategory[];
+  /** Queued categories a hold placed since covers: their lines are kept (the resumed run says held). */
+  held?: string[];
   /** What failed jobs already did for it. */
   carried?: LogErasureTallies;
 }
@@ -178,13 +189,15 @@ async function prepare(deps: EraseLogsDeps, jobId: string): Promise<PrepareOutpu
     // In progress: a run is going (it queues again when it ends); failed: an operator re-drives it.
     if (request.status !== 'partially_completed' || !request.resolvedSubject) continue;
     const ids = request.resolvedSubject.identifiers;
-    const names = queued.categories.map((c) => c.category);
+    const held = await heldAtJobTime(deps, jobId, queued, request, ids);
+    const names = queued.categories.map((c) => c.category).filter((c) => !held.includes(c));
     if (names.includes('access-log')) access.push({ userIds: ids.userIds, deviceIds: ids.deviceIds });
     if (names.includes('voice-sessions')) voice.push({ userIds: ids.userIds, deviceIds: [] });
     subjects.push({
       requestId: queued.requestId,
       queuedAt: queued.queuedAt,
       categories: queued.categories,
+      ...(held.length > 0 ? { held } : {}),
       ...(queued.carried ? { carried: queued.carried } : {}),
     });
   }
@@ -214,6 +227,36 @@ async function prepare(deps: EraseLogsDeps, jobId: string): Promise<PrepareOutpu
     objects: keys.length,
     requestIds: subjects.map((s) => s.requestId),
   };
+}
+
+/**
+ * The queued categories an active hold of the subject covers now (the holds planning reads, matched as
+ * planning matches them). Their lines stay; the erasure the job resumes plans them held, so the request
+ * reports them like any held part and resumes them when the hold is released. Each hold found is
+ * recorded once per job (`hold.applied`, `phase: log-job`).
+ */
+async function heldAtJobTime(
+  deps: EraseLogsDeps,
+  jobId: string,
+  queued: QueuedLogErasure,
+  request: RequestRecord,
+  identifiers: SubjectIdentifiers,
+): Promise<string[]> {
+  const { holds } = await activeHoldsOf(deps, {
+    requestHash: request.subjectHash,
+    identifiers,
+    service: recordedService(request),
+  });
+  const held = new Set<string>();
+  for (const hold of holds.map(toHoldScope)) {
+    const covered = queued.categories.filter((c) => covers(hold, 'logs', c.category));
+    if (covered.length === 0) continue;
+    for (const c of covered) held.add(c.category);
+    await deps.events.appendOnce(queued.requestId, `hold.applied#log-job#${jobId}#${hold.holdId}`, [
+      { type: 'hold.applied', detail: { holdId: hold.holdId, store: 'logs', phase: 'log-job', jobId } },
+    ]);
+  }
+  return [...held].sort();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -256,7 +299,8 @@ async function loadContext(deps: EraseLogsDeps, jobId: string, subjectsKey: stri
     subjects.push({
       ...s,
       ids: { userIds: new Set(ids.userIds), deviceIds: new Set(ids.deviceIds) },
-      rules: new Map(s.categories.map((c) => [c.category, c])),
+      // A held category's lines are not the job's: no rule, so no line of it matches.
+      rules: new Map(s.categories.filter((c) => !s.held?.includes(c.category)).map((c) => [c.category, c])),
     });
   }
   const matcher = (category: LogCategory, field: CategoryMatcher['field']): CategoryMatcher => {

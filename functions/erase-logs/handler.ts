@@ -12,6 +12,7 @@ import { lazyIndexHasher } from '../lib/logs/index-hash';
 import { LogIndexStore } from '../lib/logs/index-store';
 import { LogIndexReader } from '../lib/logs/subject-objects';
 import { EventLog } from '../lib/requests/event-log';
+import { HoldRepository } from '../lib/holds/holds';
 import { requestTableFromEnv } from '../lib/requests/request-table';
 import { RequestRepository } from '../lib/requests/requests';
 import { intEnv, requireEnv } from '../lib/runtime/config';
@@ -40,6 +41,8 @@ const deps: EraseLogsDeps = {
   },
   requests: new RequestRepository(table),
   events: new EventLog(table),
+  holds: new HoldRepository(table),
+  hasher: subjectHasherFromEnv(),
   queue: new LogErasureQueue(table),
   index: new LogIndexReader(
     new LogIndexStore(documentClient(), requireEnv(ENV.logIndexTable)),

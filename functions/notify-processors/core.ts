@@ -6,7 +6,7 @@
  * and never fails the erasure. Held categories are told on the run that follows their release.
  */
 import type { S3Client } from '@aws-sdk/client-s3';
-import type { ErasurePlan, ProcessorNotice } from '../lib/erasure/types';
+import type { ProcessorNotice } from '../lib/erasure/types';
 import { dsrSignatureHeaders } from '../lib/webhooks/signing';
 import type { CallbackTransport, PostResult } from '../lib/webhooks/transport';
 import { callbackUrlProblem } from '../lib/webhooks/url-policy';
@@ -18,6 +18,7 @@ import { JWS_TYPES, type JwsSigner } from '../lib/crypto/jws';
 import { errorFields, log } from '../lib/runtime/logger';
 import type { RequestRepository } from '../lib/requests/requests';
 import { getJson, stagingKeys } from '../lib/aws/s3-objects';
+import { loadStagedPlan } from '../lib/erasure/staged-plan';
 import type { RunInput } from '../lib/erasure/run';
 
 export interface NotifyConfig {
@@ -141,10 +142,8 @@ export class ProcessorNotifier {
     const { requests, config } = this.deps;
     const run = runNumberOf(input.executionName);
     const staging = { bucket: this.deps.stagingBucket };
-    const plan = await getJson<ErasurePlan>(this.deps.s3, {
-      ...staging,
-      key: stagingKeys.plan(input.requestId),
-    });
+    // Held at erase time is told after the release, like held at plan time.
+    const plan = await loadStagedPlan(this.deps.s3, this.deps.stagingBucket, input.requestId);
     const subject = await getJson<StagedSubject>(this.deps.s3, {
       ...staging,
       key: stagingKeys.subject(input.requestId),

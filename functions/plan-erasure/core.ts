@@ -10,9 +10,12 @@ import { buildPlan } from '../lib/erasure/planner';
 import type { ErasurePlan, Inventory, Policy } from '../lib/erasure/types';
 import { heldStores, processorIdsOf, recordedService, serviceProfile } from '../lib/services/profiles';
 import { runNumberOf, type ErasureRun } from '../lib/erasure/certificate';
-import type { StagedSubject } from '../lib/connectors/contract';
+import type { StagedSubject, StoreName } from '../lib/connectors/contract';
+import { recordLateHolds, stageEmptyLateHolds } from '../lib/erasure/staged-plan';
+import type { RequestRecord } from '../lib/requests/records';
+import { STORE_NAMES } from '../../config/data-map';
 import { ContractError } from '../lib/runtime/errors';
-import { identifierHashesOf, toHoldScope, type HoldRepository } from '../lib/holds/holds';
+import { activeHoldsOf, toHoldScope, type HeldSubject, type HoldRepository } from '../lib/holds/holds';
 import type { RequestRepository } from '../lib/requests/requests';
 import type { EventLog } from '../lib/requests/event-log';
 import { asOfDate, loadInventories, type RunInput } from '../lib/erasure/run';
@@ -23,7 +26,7 @@ export interface PlanDeps {
   s3: S3Client;
   stagingBucket: string;
   requests: RequestRepository;
-  events: Pick<EventLog, 'append'>;
+  events: Pick<EventLog, 'append' | 'appendOnce'>;
   holds: Pick<HoldRepository, 'activeFor'>;
   hasher: SubjectHasher;
   policy: Policy;
@@ -42,11 +45,37 @@ export interface PlanTaskInput {
   executionName?: string;
 }
 
+/** CheckHolds (the Erase map, before each store's erase): the holds placed since the plan was built. */
+export interface CheckHoldsInput {
+  operation: 'checkHolds';
+  requestId: string;
+  store: StoreName;
+  executionName?: string;
+}
+
+export interface CheckHoldsOutput {
+  requestId: string;
+  store: StoreName;
+  /** Holds found now that the plan did not apply to this store. */
+  lateHolds: number;
+  /** The store's records its erase leaves held. */
+  held: number;
+}
+
 export interface PlanTaskOutput {
   requestId: string;
   entries: number;
   held: number;
   complete: boolean;
+}
+
+/** The subject whose holds the erasure honours (every identifier of it, in its service). */
+function heldSubject(request: RequestRecord, subject: StagedSubject): HeldSubject {
+  return {
+    requestHash: request.subjectHash,
+    identifiers: subject.identifiers,
+    service: subject.service ?? recordedService(request),
+  };
 }
 
 export async function planErasure(deps: PlanDeps, input: PlanTaskInput): Promise<PlanTaskOutput> {
@@ -77,11 +106,8 @@ export async function planErasure(deps: PlanDeps, input: PlanTaskInput): Promise
     bucket: deps.stagingBucket,
     key: stagingKeys.subject(input.requestId),
   });
-  // Every identifier of the subject, and the one the request named (an unknown subject has no set).
-  const hashes = [request.subjectHash, ...(await identifierHashesOf(deps.hasher, subject.identifiers))];
   const service = subject.service ?? recordedService(request);
-  // Only this service's holds: another service's hold on the same e-mail keeps another person's data.
-  const holds = await deps.holds.activeFor(hashes, service);
+  const { hashes, holds } = await activeHoldsOf(deps, heldSubject(request, subject));
   // Our own copies go whatever the plan keeps of the stores: an old link must not hand the data out again.
   const withdrawn = (await deps.withdrawExports?.(input.requestId, hashes, service)) ?? [];
   const profile = serviceProfile(service);
@@ -106,6 +132,9 @@ export async function planErasure(deps: PlanDeps, input: PlanTaskInput): Promise
     processorIds: processorIdsOf(profile),
     stores,
   });
+  // The stores' late-hold records first: once the plan is staged, every reader finds them.
+  const staging = { s3: deps.s3, bucket: deps.stagingBucket, requestId: input.requestId };
+  await stageEmptyLateHolds(staging, plan, clock());
   await putJson(deps.s3, { bucket: deps.stagingBucket, key: stagingKeys.plan(input.requestId) }, plan);
 
   const runs: ErasureRun[] = (request.erasureRuns ?? []).filter((r) => r.run !== run);
@@ -150,4 +179,35 @@ export async function planErasure(deps: PlanDeps, input: PlanTaskInput): Promise
     held: records.held,
     complete: plan.summary.complete,
   };
+}
+
+/**
+ * Right before a store's erase, the subject's active holds are read again: one placed after the plan was
+ * built holds its scope like one known then (lib/erasure/staged-plan.ts). Every store of the Erase map
+ * passes here before its connector runs, so no connector can erase what a hold placed meanwhile covers.
+ * Each hold applied here is recorded once per run and store (`hold.applied`, `phase: erase`).
+ */
+export async function checkHolds(deps: PlanDeps, input: CheckHoldsInput): Promise<CheckHoldsOutput> {
+  if (!input?.requestId) throw new ContractError('requestId is required');
+  if (!(STORE_NAMES as readonly string[]).includes(input.store)) throw new ContractError('Unknown store');
+  const clock = deps.clock ?? (() => new Date());
+  const request = await deps.requests.require(input.requestId);
+  if (request.type !== 'erasure') throw new ContractError('Not an erasure request');
+  const subject = await getJson<StagedSubject>(deps.s3, {
+    bucket: deps.stagingBucket,
+    key: stagingKeys.subject(input.requestId),
+  });
+  const { holds } = await activeHoldsOf(deps, heldSubject(request, subject));
+  const staging = { s3: deps.s3, bucket: deps.stagingBucket, requestId: input.requestId };
+  const { plan, added } = await recordLateHolds(staging, input.store, holds.map(toHoldScope), clock());
+  const run = runNumberOf(input.executionName);
+  for (const hold of added) {
+    await deps.events.appendOnce(input.requestId, `hold.applied#${run}#${input.store}#${hold.holdId}`, [
+      { type: 'hold.applied', detail: { holdId: hold.holdId, run, store: input.store, phase: 'erase' } },
+    ]);
+  }
+  const held = plan.entries
+    .filter((e) => e.store === input.store && e.action === 'held')
+    .reduce((n, e) => n + e.count, 0);
+  return { requestId: input.requestId, store: input.store, lateHolds: added.length, held };
 }

@@ -8,7 +8,15 @@ import { requestTableFromEnv } from '../lib/requests/request-table';
 import { RequestRepository } from '../lib/requests/requests';
 import { subjectHasherFromEnv } from '../lib/crypto/subject-hash';
 import { taskHandler } from '../lib/runtime/task-handler';
-import { planErasure, type PlanDeps, type PlanTaskInput, type PlanTaskOutput } from './core';
+import {
+  checkHolds,
+  planErasure,
+  type CheckHoldsInput,
+  type CheckHoldsOutput,
+  type PlanDeps,
+  type PlanTaskInput,
+  type PlanTaskOutput,
+} from './core';
 import { defaultServiceId } from '../lib/services/profiles';
 import { withdrawSubjectExports } from '../lib/downloads/subject-exports';
 
@@ -33,6 +41,11 @@ const deps: PlanDeps = {
 // The service profiles and DEFAULT_SERVICE are checked at cold start, not by a request halfway.
 defaultServiceId();
 
-export const handler = taskHandler<PlanTaskInput, PlanTaskOutput>('plan-erasure', (input) =>
-  planErasure(deps, input),
+// BuildPlan, and the check each store of the Erase map makes before its erase.
+export const handler = taskHandler<PlanTaskInput | CheckHoldsInput, PlanTaskOutput | CheckHoldsOutput>(
+  'plan-erasure',
+  (input) =>
+    'operation' in input && input.operation === 'checkHolds'
+      ? checkHolds(deps, input)
+      : planErasure(deps, input as PlanTaskInput),
 );

@@ -222,3 +222,41 @@ export function certCategory(
 ): CertCategory | undefined {
   return payload.stores.find((s) => s.store === store)?.categories.find((c) => c.category === category);
 }
+
+/**
+ * After an erasure whose chat is held: every message and room exactly as before, and nothing else of
+ * the subject left but the log lines waiting for the log-erasure job. Returns the snapshot taken.
+ */
+export async function expectOnlyChatKept(
+  stack: TestStack,
+  before: Snapshot,
+  tokens: readonly string[],
+  userId: string,
+): Promise<Snapshot> {
+  const mid = await snapshot(stack);
+  expect(mid.messages).toEqual(before.messages);
+  expect(mid.rooms).toEqual(before.rooms);
+  const chatText = (t: string) =>
+    before.messages.some((m) => JSON.stringify(m) === t) || before.rooms.some((r) => JSON.stringify(r) === t);
+  const held = checkOthersUntouched(before, mid, tokens, (kind) => kind === 'messages' || kind === 'rooms');
+  expect(held.leftovers.filter((l) => !chatText(l.text) && l.kind !== 'logs')).toEqual([]);
+  expect(mid.accounts.some((a) => a.userId === userId)).toBe(false);
+  return mid;
+}
+
+/** Waits until the request's certificate `number` is issued and its run has ended; returns the request. */
+export async function waitForCertificate(
+  stack: TestStack,
+  requestId: string,
+  number: number,
+  timeoutMs = 60_000,
+): Promise<Record<string, unknown>> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const res = await stack.call('GET', `/v1/requests/${requestId}`);
+    const cert = (res.body.erasure as { certificate?: { number: number } } | undefined)?.certificate;
+    if (cert?.number === number && res.body.status !== 'in_progress') return res.body;
+    if (Date.now() > deadline) throw new Error(`certificate ${number} not issued`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}

@@ -67,7 +67,9 @@ export async function rewriteForSubject(
         ({ status: 'partially_completed', resolvedSubject: { identifiers } }) as unknown as RequestRecord,
       update: unused,
     },
-    events: { append: unused },
+    events: { append: unused, appendOnce: unused },
+    holds: { activeFor: unused },
+    hasher: { hash: unused },
     queue: { list: unused, get: unused, remove: unused, carry: unused, lock: unused, unlock: unused },
     index: {
       objectsForAll: unused,

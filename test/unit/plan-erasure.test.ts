@@ -2,7 +2,8 @@
 import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { loadDefaultPolicy, planningJurisdiction } from '../../functions/lib/erasure/policy';
 import { STORE_CATEGORIES, type ErasurePlan, type StoreName } from '../../functions/lib/erasure/types';
-import { planErasure } from '../../functions/plan-erasure/core';
+import { checkHolds, planErasure } from '../../functions/plan-erasure/core';
+import { loadStagedPlan } from '../../functions/lib/erasure/staged-plan';
 import type { StagedSubject } from '../../functions/lib/connectors/contract';
 import type { Hold } from '../../functions/lib/holds/holds';
 import type { RequestRecord } from '../../functions/lib/requests/records';
@@ -31,7 +32,8 @@ function fakeS3(objects: Map<string, string>): S3Client {
   } as unknown as S3Client;
 }
 
-function setup(holds: Hold[], jurisdiction = 'KR', service?: string) {
+function setup(initial: Hold[], jurisdiction = 'KR', service?: string) {
+  const holds = [...initial];
   const objects = new Map<string, string>();
   const subject: StagedSubject = {
     requestId: REQ,
@@ -67,6 +69,7 @@ function setup(holds: Hold[], jurisdiction = 'KR', service?: string) {
   const updates: Partial<RequestRecord>[] = [];
   const events: string[] = [];
   const asked: string[][] = [];
+  const onceIds = new Set<string>();
   const requests = {
     require: async () => record,
     update: async (_id: string, set: Partial<RequestRecord>, recorded: readonly { type: string }[] = []) => {
@@ -82,6 +85,12 @@ function setup(holds: Hold[], jurisdiction = 'KR', service?: string) {
       append: async (_id: string, event: { type: string }) => {
         events.push(event.type);
       },
+      appendOnce: async (_id: string, eventId: string, recorded: readonly { type: string }[]) => {
+        if (onceIds.has(eventId)) return false;
+        onceIds.add(eventId);
+        events.push(...recorded.map((e) => e.type));
+        return true;
+      },
     },
     holds: {
       activeFor: async (hashes: readonly string[]) => {
@@ -93,7 +102,7 @@ function setup(holds: Hold[], jurisdiction = 'KR', service?: string) {
     policy: loadDefaultPolicy(),
     clock: () => new Date('2026-11-23T12:00:00.000Z'),
   };
-  return { deps, objects, updates, events, asked };
+  return { deps, objects, updates, events, asked, holds };
 }
 
 test('holds are looked up by the keyed hash of every identifier and the named one', async () => {
@@ -164,4 +173,62 @@ test("only the subject's own service's processors are told to erase", async () =
   expect(await told('klub-outside')).toEqual(['japan-post', 'kuore']);
   expect(await told('audiostock')).toEqual(['audiostock-artists-affiliate']);
   expect(await told('metalive')).toEqual([]);
+});
+
+test('a hold placed after planning holds its store at erase time, once, and only that store', async () => {
+  const t = setup([]);
+  await planErasure(t.deps, { requestId: REQ, executionName: REQ });
+  const check = (store: StoreName) =>
+    checkHolds(t.deps, { operation: 'checkHolds', requestId: REQ, store, executionName: REQ });
+  expect(await check('chat')).toEqual({ requestId: REQ, store: 'chat', lateHolds: 0, held: 0 });
+  // Staged, empty, with the plan: no reader ever asks for a missing object.
+  expect(JSON.parse(t.objects.get(stagingKeys.lateHolds(REQ, 'chat'))!)).toMatchObject({ holds: [] });
+
+  t.holds.push({
+    holdId: 'hold_late',
+    subjectHash: 'x',
+    stores: ['chat'],
+    caseReference: 'CASE-9',
+    reason: 'r',
+    status: 'active',
+    placedBy: 'legal',
+    placedAt: '2026-11-23T12:00:01.000Z',
+  });
+  // Accounts is not in the hold's scope: its erase goes ahead.
+  expect(await check('accounts')).toMatchObject({ lateHolds: 0, held: 0 });
+  expect(await check('chat')).toEqual({ requestId: REQ, store: 'chat', lateHolds: 1, held: 3 });
+  // A retried check adds nothing and records nothing twice.
+  expect(await check('chat')).toEqual({ requestId: REQ, store: 'chat', lateHolds: 0, held: 3 });
+  expect(t.events.filter((e) => e === 'hold.applied')).toHaveLength(1);
+
+  const plan = await loadStagedPlan(t.deps.s3, 'staging', REQ);
+  expect(plan.entries.find((e) => e.store === 'chat' && e.category === 'messages')).toMatchObject({
+    action: 'held',
+    holdId: 'hold_late',
+    holds: [{ holdId: 'hold_late', caseReference: 'CASE-9' }],
+    onRelease: 'delete',
+  });
+  expect(plan.entries.find((e) => e.category === 'profile')).toMatchObject({ action: 'delete' });
+  expect(plan.summary).toMatchObject({ holds: ['hold_late'], complete: false });
+  expect(plan.summary.records.held).toBe(3);
+  // The staged plan itself is as BuildPlan made it.
+  const staged = JSON.parse(t.objects.get(stagingKeys.plan(REQ))!) as ErasurePlan;
+  expect(staged.summary.holds).toEqual([]);
+});
+
+test('a late-hold record made for an earlier plan of the request does not apply to a new one', async () => {
+  const t = setup([]);
+  await planErasure(t.deps, { requestId: REQ, executionName: REQ });
+  t.objects.set(
+    stagingKeys.lateHolds(REQ, 'chat'),
+    JSON.stringify({
+      formatVersion: 1,
+      plannedAt: '2020-01-01T00:00:00.000Z',
+      store: 'chat',
+      checkedAt: '2020-01-01T00:00:00.000Z',
+      holds: [{ holdId: 'hold_old', caseReference: 'OLD' }],
+    }),
+  );
+  const plan = await loadStagedPlan(t.deps.s3, 'staging', REQ);
+  expect(plan.summary.holds).toEqual([]);
 });

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { PlanError, buildPlan } from '../../functions/lib/erasure/planner';
+import { PlanError, applyLateHolds, buildPlan } from '../../functions/lib/erasure/planner';
 import { addDuration, loadDefaultPolicy, loadPolicy } from '../../functions/lib/erasure/policy';
 import {
   STORE_CATEGORIES,
@@ -604,5 +604,47 @@ describe('planner properties', () => {
         expect(b).toEqual(a);
       }),
     );
+  });
+});
+
+describe('holds found at erase time', () => {
+  const sorted = (p: ErasurePlan) =>
+    p.processors.map((n) => ({
+      processorId: n.processorId,
+      categories: [...n.categories].map((c) => `${c.store}/${c.category}`).sort(),
+      deferred: [...n.deferred].map((c) => `${c.store}/${c.category}`).sort(),
+    }));
+
+  test.each<[string, HoldScope]>([
+    ['a whole store', { holdId: 'hold_a', caseReference: 'A', stores: ['chat'] }],
+    [
+      'a category of a retained store',
+      { holdId: 'hold_b', caseReference: 'B', categories: ['transactions'] },
+    ],
+    ['every store', { holdId: 'hold_c', caseReference: 'C' }],
+  ])('%s: applied store by store, the plan is the one planning with the hold gives', (_name, hold) => {
+    const inv = inventory();
+    const late = STORES.reduce((p, store) => applyLateHolds(p, store, [hold]), plan('KR', inv));
+    const known = plan('KR', inv, [hold]);
+    expect(late.entries).toEqual(known.entries);
+    expect(late.summary).toEqual(known.summary);
+    expect(late.nextStepAt).toEqual(known.nextStepAt);
+    expect(sorted(late)).toEqual(sorted(known));
+  });
+
+  test('only the checked store is held, and an entry already held gains the new hold', () => {
+    const first: HoldScope = { holdId: 'hold_1', caseReference: 'ONE', stores: ['chat'] };
+    const second: HoldScope = { holdId: 'hold_2', caseReference: 'TWO' };
+    const late = applyLateHolds(plan('JP', inventory(), [first]), 'chat', [second]);
+    expect(entry(late, 'chat', 'messages')).toMatchObject({
+      action: 'held',
+      holdId: 'hold_1',
+      holds: [
+        { holdId: 'hold_1', caseReference: 'ONE' },
+        { holdId: 'hold_2', caseReference: 'TWO' },
+      ],
+    });
+    expect(entry(late, 'accounts', 'profile').action).toBe('delete');
+    expect(late.summary.holds).toEqual(['hold_1', 'hold_2']);
   });
 });

@@ -89,6 +89,8 @@ export const stagingKeys = {
   inventory: (requestId: string, store: string, phase: 'plan' | 'verify') =>
     `requests/${requestId}/${store}/inventory-${phase}.json`,
   plan: (requestId: string) => `requests/${requestId}/plan.json`,
+  /** Holds a store's erase step found that its plan did not know (lib/erasure/staged-plan.ts). */
+  lateHolds: (requestId: string, store: string) => `requests/${requestId}/${store}/late-holds.json`,
   collection: (requestId: string, store: string, name: string) =>
     `requests/${requestId}/${store}/${name}.ndjson`,
 };

@@ -20,6 +20,7 @@ import type {
 import { STORE_CATEGORIES } from '../erasure/types';
 import { ContractError } from '../runtime/errors';
 import { getJson, putJson, stagingKeys } from '../aws/s3-objects';
+import { loadStagedPlan } from '../erasure/staged-plan';
 import { StagingArea } from './staging';
 import { taskHandler } from '../runtime/task-handler';
 
@@ -106,14 +107,9 @@ export async function runErase(
 ): Promise<EraseResult> {
   const { subject, connector } = await loadSubject(runtime, source, input);
   if (!connector.erase) throw new ContractError(`Connector ${connector.store} cannot erase`);
-  const plan = await getJson<{ plannedAt?: string; entries: (PlanEntryView & { store: string })[] }>(
-    runtime.s3,
-    {
-      bucket: runtime.stagingBucket,
-      key: stagingKeys.plan(input.requestId),
-    },
-  );
-  const entries = plan.entries.filter((e) => e.store === connector.store);
+  // With the holds the store's check found at erase time: what they hold is left as it is.
+  const plan = await loadStagedPlan(runtime.s3, runtime.stagingBucket, input.requestId);
+  const entries: PlanEntryView[] = plan.entries.filter((e) => e.store === connector.store);
   // Erase acts as of the plan's time, so what is expired and what is still retained is exactly what
   // the plan decided (a resumed run plans as of the sweep's time).
   const plannedAt = plan.plannedAt ? new Date(plan.plannedAt) : undefined;

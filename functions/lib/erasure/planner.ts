@@ -22,8 +22,10 @@ import {
   type Inventory,
   type LiveAction,
   type PlanAction,
+  type PolicyAction,
   type PlanEntry,
   type PlanInput,
+  type PlanSummary,
   type PlannedRetention,
   type Policy,
   type ProcessorNotice,
@@ -121,7 +123,7 @@ function checkHolds(holds: readonly HoldScope[]): void {
 }
 
 /** Absent or empty lists mean "all": an ambiguous hold holds more, never less. */
-function covers(hold: HoldScope, store: StoreName, category: string): boolean {
+export function covers(hold: HoldScope, store: StoreName, category: string): boolean {
   const inStores = !hold.stores?.length || hold.stores.includes(store);
   const inCategories = !hold.categories?.length || hold.categories.includes(category);
   return inStores && inCategories;
@@ -129,6 +131,32 @@ function covers(hold: HoldScope, store: StoreName, category: string): boolean {
 
 function byString<T>(key: (t: T) => string): (a: T, b: T) => number {
   return (a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0);
+}
+
+/**
+ * The entry as held when any of `holds` covers it (every covering hold, and the first by id, listed),
+ * else undefined. `onRelease` is what the policy would do once no hold is left.
+ */
+function heldBy(
+  entry: PlanEntry,
+  holds: readonly HoldScope[],
+  onRelease: PolicyAction,
+): PlanEntry | undefined {
+  const holding: HoldRef[] = holds
+    .filter((h) => covers(h, entry.store, entry.category))
+    .map((h) => ({ holdId: h.holdId, caseReference: h.caseReference }))
+    .sort(byString((h) => h.holdId));
+  const first = holding[0];
+  if (!first) return undefined;
+  const { rule: _rule, ...rest } = entry;
+  return {
+    ...rest,
+    action: 'held',
+    holdId: first.holdId,
+    caseReference: first.caseReference,
+    holds: holding,
+    onRelease,
+  };
 }
 
 function planRetention(
@@ -197,19 +225,8 @@ function planEntry(
   });
   if (ci.count === 0) return entry('none');
 
-  const holding: HoldRef[] = input.holds
-    .filter((h) => covers(h, store, category))
-    .map((h) => ({ holdId: h.holdId, caseReference: h.caseReference }))
-    .sort(byString((h) => h.holdId));
-  const first = holding[0];
-  if (first) {
-    return entry('held', {
-      holdId: first.holdId,
-      caseReference: first.caseReference,
-      holds: holding,
-      onRelease: policy.action,
-    });
-  }
+  const held = heldBy(entry(policy.action), input.holds, policy.action);
+  if (held) return held;
 
   if (!policy.rule) return entry(liveAction);
   const rule = planRetention(
@@ -275,6 +292,22 @@ export function buildPlan(input: PlanInput): ErasurePlan {
     }
   }
 
+  const { summary, nextStepAt } = summarise(entries);
+  return {
+    formatVersion: 1,
+    policyVersion: policy.version,
+    policyHash: policy.hash,
+    jurisdiction: { requested, applied },
+    plannedAt: now.toISOString(),
+    entries,
+    nextStepAt,
+    processors: processorNotices(policy, entries, input.processorIds),
+    summary,
+  };
+}
+
+/** What a plan's entries add up to, and when the sweep next has work (the earliest vault expiry). */
+function summarise(entries: readonly PlanEntry[]): { summary: PlanSummary; nextStepAt: string | null } {
   const categories = Object.fromEntries(PLAN_ACTIONS.map((a) => [a, 0])) as Record<PlanAction, number>;
   const records = { delete: 0, anonymise: 0, retain: 0, held: 0, expired: 0 };
   const holdIds = new Set<string>();
@@ -295,19 +328,38 @@ export function buildPlan(input: PlanInput): ErasurePlan {
   }
 
   return {
-    formatVersion: 1,
-    policyVersion: policy.version,
-    policyHash: policy.hash,
-    jurisdiction: { requested, applied },
-    plannedAt: now.toISOString(),
-    entries,
+    summary: { categories, records, holds: [...holdIds].sort(), complete: records.held === 0 },
     nextStepAt,
-    processors: processorNotices(policy, entries, input.processorIds),
-    summary: {
-      categories,
-      records,
-      holds: [...holdIds].sort(),
-      complete: records.held === 0,
-    },
   };
+}
+
+/**
+ * The plan with `holds` applied to one store's entries at erase time: a hold placed after the plan was
+ * built wins like one known then (same matching, same held entries), so the store leaves the held scope
+ * untouched, verification skips it, the ledger and certificate say held, and processors hear of it only
+ * after the release (their categories move to `deferred`). Entries already held gain the new holds.
+ */
+export function applyLateHolds(
+  plan: ErasurePlan,
+  store: StoreName,
+  holds: readonly HoldScope[],
+): ErasurePlan {
+  if (holds.length === 0) return plan;
+  checkHolds(holds);
+  const entries = plan.entries.map((e) => {
+    if (e.store !== store || e.action === 'none') return e;
+    const known = e.action === 'held' ? (e.holds ?? []) : [];
+    const all = [...known, ...holds.filter((h) => !known.some((k) => k.holdId === h.holdId))];
+    const onRelease: PolicyAction = e.action === 'held' ? (e.onRelease ?? e.liveAction) : e.action;
+    return heldBy(e, all, onRelease) ?? e;
+  });
+  const { summary, nextStepAt } = summarise(entries);
+  const isHeld = (s: StoreName, c: string) =>
+    entries.some((e) => e.store === s && e.category === c && e.action === 'held');
+  const processors = plan.processors.map((p) => ({
+    ...p,
+    categories: p.categories.filter((c) => !isHeld(c.store, c.category)),
+    deferred: [...p.deferred, ...p.categories.filter((c) => isHeld(c.store, c.category))],
+  }));
+  return { ...plan, entries, nextStepAt, processors, summary };
 }

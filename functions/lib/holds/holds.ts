@@ -67,6 +67,29 @@ export async function identifierHashesOf(
   return [...new Set(hashes)];
 }
 
+/** Who an erasure's holds are looked up for: its resolved subject, in its service. */
+export interface HeldSubject {
+  /** The keyed hash of the identifier the request named. */
+  requestHash: string;
+  /** The resolved identifier set (empty for a subject no account matched). */
+  identifiers: SubjectIdentifiers;
+  service: string;
+}
+
+/**
+ * The active holds an erasure honours: those of the subject's service on the keyed hash of ANY
+ * identifier of the subject, or of the one the request named (another service's hold on the same
+ * e-mail keeps another person's data). Planning, the check before each store's erase, and the
+ * log-erasure job all look holds up here. Also returns the hashes (other records are found by them).
+ */
+export async function activeHoldsOf(
+  deps: { holds: Pick<HoldRepository, 'activeFor'>; hasher: SubjectHasher },
+  subject: HeldSubject,
+): Promise<{ hashes: string[]; holds: Hold[] }> {
+  const hashes = [subject.requestHash, ...(await identifierHashesOf(deps.hasher, subject.identifiers))];
+  return { hashes, holds: await deps.holds.activeFor(hashes, subject.service) };
+}
+
 export function toHoldScope(hold: Hold): HoldScope {
   return {
     holdId: hold.holdId,
