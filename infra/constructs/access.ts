@@ -247,17 +247,21 @@ export function vaultWriterEnv(vault: VaultRef): Record<string, string> {
  * Reads kept records back and opens them (functions/lib/erasure/vault.ts VaultReader): GetItem on vault
  * records, the table key through DynamoDB, and Decrypt on the vault key for vault contexts only.
  */
-export function grantVaultRead(grantee: iam.IGrantable, vault: VaultRef): void {
-  const allow = (statement: iam.PolicyStatement) => grantee.grantPrincipal.addToPrincipalPolicy(statement);
-  allow(
+export function vaultReadStatements(vault: VaultRef): iam.PolicyStatement[] {
+  const statements = [
     new iam.PolicyStatement({
       actions: ['dynamodb:GetItem'],
       resources: [vault.table.tableArn],
       conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['VAULT#*'] } },
     }),
-  );
+    new iam.PolicyStatement({
+      actions: ['kms:Decrypt'],
+      resources: [vault.sealingKey.keyArn],
+      conditions: { StringEquals: { [`kms:EncryptionContext:${VAULT_CONTEXT.purpose}`]: VAULT_PURPOSE } },
+    }),
+  ];
   if (vault.key) {
-    allow(
+    statements.push(
       new iam.PolicyStatement({
         actions: [...KMS_TABLE_READ],
         resources: [vault.key.keyArn],
@@ -267,13 +271,7 @@ export function grantVaultRead(grantee: iam.IGrantable, vault: VaultRef): void {
       }),
     );
   }
-  allow(
-    new iam.PolicyStatement({
-      actions: ['kms:Decrypt'],
-      resources: [vault.sealingKey.keyArn],
-      conditions: { StringEquals: { [`kms:EncryptionContext:${VAULT_CONTEXT.purpose}`]: VAULT_PURPOSE } },
-    }),
-  );
+  return statements;
 }
 
 /** What the sweep may read of a due vault item through the index (keys only): keys and expiry, never data. */

@@ -8,7 +8,7 @@
 import { Duration } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
-import { grantVaultRead } from './access';
+import { vaultReadStatements } from './access';
 import type { VaultRef } from './orchestrator-state';
 
 export class VaultReaderRole extends Construct {
@@ -22,6 +22,7 @@ export class VaultReaderRole extends Construct {
         'Opens retention vault records for disclosure to an authority (GetItem + vault key Decrypt)',
       maxSessionDuration: Duration.hours(1),
     });
-    grantVaultRead(this.role, props.vault);
+    // A policy of its own, as each function's Access policy: nothing of it is CDK-made.
+    new iam.Policy(this, 'Access', { roles: [this.role], statements: vaultReadStatements(props.vault) });
   }
 }
