@@ -20,7 +20,13 @@ export interface TableSpec {
   tableName: string;
   partitionKey: string;
   sortKey?: string;
-  indexes: { indexName: string; partitionKey: string; sortKey?: string }[];
+  indexes: {
+    indexName: string;
+    partitionKey: string;
+    sortKey?: string;
+    /** What the index copies of each item: every attribute (the default) or the keys only. */
+    projection?: 'ALL' | 'KEYS_ONLY';
+  }[];
   /** The table's DynamoDB stream, where the orchestrator reacts to its writes. */
   stream?: 'NEW_AND_OLD_IMAGES';
 }
@@ -155,8 +161,9 @@ export const orchestratorResources = {
     tableName: 'dsr-retention-vault',
     partitionKey: 'pk',
     sortKey: 'sk',
-    // The sweep finds what is due: partition `kind` ('vault'), sorted by `until`.
-    indexes: [{ indexName: 'byUntil', partitionKey: 'kind', sortKey: 'until' }],
+    // The sweep finds what is due: partition `kind` ('vault'), sorted by `until`; keys only, so the
+    // index holds no kept data.
+    indexes: [{ indexName: 'byUntil', partitionKey: 'kind', sortKey: 'until', projection: 'KEYS_ONLY' }],
   },
   vaultBucket: 'dsr-retention-vault',
   /**

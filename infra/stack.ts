@@ -17,6 +17,7 @@ import { DsrKeys } from './constructs/keys';
 import { LogIndexUpdates } from './constructs/log-index';
 import { LogErasureSchedule } from './constructs/log-erasure';
 import { LOG_ERASURE_JOBS_PREFIX } from '../functions/erase-logs/core';
+import { VaultReaderRole } from './constructs/vault-reader';
 import { OrchestratorState } from './constructs/orchestrator-state';
 import { PlatformStores } from './constructs/platform-stores';
 import { accessLogsBucket } from './constructs/storage';
@@ -32,6 +33,7 @@ export class DsrStack extends Stack {
   readonly keys: DsrKeys;
   readonly stores: PlatformStores;
   readonly state: OrchestratorState;
+  readonly vaultReader: VaultReaderRole;
   readonly connectors: Connectors;
   readonly tasks: TaskFunctions;
   readonly exportWorkflow: DsrWorkflow<'export'>;
@@ -67,10 +69,12 @@ export class DsrStack extends Stack {
     this.state = new OrchestratorState(this, 'OrchestratorState', {
       key: this.keys.orchestrator,
       vaultKey: this.keys.vault,
+      vaultStorageKey: this.keys.vaultStorage,
       accessLogs,
       exportRetentionDays: config.exportRetentionDays,
       auditPeriodDays: config.auditPeriodDays,
     });
+    this.vaultReader = new VaultReaderRole(this, 'VaultReader', { vault: this.state.vaultTable });
     this.alarms = new AlarmTopic(this, 'Alarms', { key: this.keys.observability, email: config.alarmEmail });
 
     this.connectors = new Connectors(this, 'Connectors', {

@@ -74,7 +74,7 @@ export function createTableInput(spec: TableSpec): CreateTableCommandInput {
           GlobalSecondaryIndexes: spec.indexes.map((index) => ({
             IndexName: index.indexName,
             KeySchema: keySchema(index.partitionKey, index.sortKey),
-            Projection: { ProjectionType: 'ALL' },
+            Projection: { ProjectionType: index.projection ?? 'ALL' },
           })),
         }
       : {}),

@@ -95,6 +95,7 @@ async function startWatchdog(intervalMs: number, graceMs: number): Promise<{ sto
 export function keyPaths(dataDir: string) {
   return {
     subjectHash: join(dataDir, 'keys', 'subject-hash.key'),
+    vault: join(dataDir, 'keys', 'vault.key'),
     signing: join(dataDir, 'keys', 'signing'),
     apiToken: join(dataDir, 'keys', 'api-token.key'),
   };
@@ -177,6 +178,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       // s3rver ignores If-Match: the log-erasure job re-checks the ETag itself (weaker; docs/erasure.md).
       LOGS_CONDITIONAL_WRITES: 'false',
       SUBJECT_HASH_KEY_FILE: keys.subjectHash,
+      // The vault key's local stand-in: writers get data keys from it, only readers unwrap them.
+      VAULT_KEY_FILE: keys.vault,
       SIGNING_KEY_DIR: keys.signing,
       // Test receivers listen on loopback; quick callback retries keep tests fast.
       ALLOW_PRIVATE_CALLBACKS: 'true',

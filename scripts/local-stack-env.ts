@@ -22,6 +22,7 @@ export function useRunningLocalStack(): string {
     AWS_RESPONSE_CHECKSUM_VALIDATION: 'WHEN_REQUIRED',
     ...defaultResourceEnv(),
     SUBJECT_HASH_KEY_FILE: keyPaths(dataDir).subjectHash,
+    VAULT_KEY_FILE: keyPaths(dataDir).vault,
     DSR_LOCAL_DIR: dataDir,
   });
   return dataDir;

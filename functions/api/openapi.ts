@@ -6,6 +6,7 @@
 import { PATH_PARAMS } from './path-params';
 import type { Route } from './router';
 import { REQUEST_SCHEMAS, idempotencyKeySchema } from './schemas';
+import { RESPONSE_COMPONENTS, RESPONSE_SCHEMAS } from './response-schemas';
 import { serviceScope } from './auth';
 import { serviceIds } from '../lib/services/profiles';
 
@@ -63,6 +64,8 @@ function schemaOf(route: Route, status: number, media: string): Record<string, u
   if (status >= 400 && route.dialect === 'opendsr') return { $ref: '#/components/schemas/OpenDsrError' };
   if (media === 'application/jose') return { type: 'string', pattern: JWS_PATTERN };
   if (media.startsWith('text/')) return { type: 'string' };
+  const success = RESPONSE_SCHEMAS[route.operationId]?.[String(status)];
+  if (success && /[/+]json$/.test(media)) return { $ref: `#/components/schemas/${success}` };
   return {};
 }
 
@@ -162,7 +165,12 @@ export function buildOpenApi(routes: readonly Route[]): Record<string, unknown> 
     servers: [{ url: '/' }],
     paths,
     components: {
-      schemas: { ...REQUEST_SCHEMAS, Problem: problemSchema, OpenDsrError: openDsrErrorSchema },
+      schemas: {
+        ...REQUEST_SCHEMAS,
+        ...RESPONSE_COMPONENTS,
+        Problem: problemSchema,
+        OpenDsrError: openDsrErrorSchema,
+      },
       securitySchemes: {
         jwt: {
           type: 'oauth2',

@@ -7,7 +7,7 @@ import { documentClient, s3Client, stepFunctionsClient } from '../lib/aws/client
 import { subjectHasherFromEnv } from '../lib/crypto/subject-hash';
 import { LogErasureQueue } from '../lib/erasure/log-queue';
 import { StepFunctionsResumeStarter } from '../lib/erasure/resume';
-import { DynamoVault } from '../lib/erasure/vault';
+import { DynamoVault, vaultKeysFromEnv } from '../lib/erasure/vault';
 import { lazyIndexHasher } from '../lib/logs/index-hash';
 import { LogIndexStore } from '../lib/logs/index-store';
 import { LogIndexReader } from '../lib/logs/subject-objects';
@@ -48,7 +48,10 @@ const deps: EraseLogsDeps = {
     new LogIndexStore(documentClient(), requireEnv(ENV.logIndexTable)),
     lazyIndexHasher(() => subjectHasherFromEnv()),
   ),
-  vault: new DynamoVault(documentClient(), { tableName: requireEnv(ENV.vaultTable) }),
+  vault: new DynamoVault(documentClient(), {
+    tableName: requireEnv(ENV.vaultTable),
+    keys: vaultKeysFromEnv('write'),
+  }),
   starter: new StepFunctionsResumeStarter(
     stepFunctionsClient(),
     requireEnv(ERASE_LOGS_ENV.erasureStateMachine),

@@ -7,7 +7,9 @@ import { Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
-import { orchestratorResources } from '../../config/data-map';
+import { ENV, orchestratorResources } from '../../config/data-map';
+import { VAULT_CONTEXT, VAULT_KEY_ENV, VAULT_PURPOSE } from '../../functions/lib/erasure/vault';
+import type { VaultRef } from './orchestrator-state';
 import type { BucketRef, TableRef } from './storage';
 import type { DsrFunction } from './task-function';
 
@@ -190,13 +192,20 @@ export function grantKey(fn: DsrFunction, key: kms.IKey, actions: readonly strin
  * Adds records to the retention vault, and nothing else: no read, no delete of single items (a
  * BatchWriteItem can name deletes, which IAM cannot tell apart from puts), and only under the partition
  * key prefixes given (`VAULT#<store>#*`, `SUPPRESSION#*`), so a connector cannot touch another store's
- * records. DynamoDB uses the vault key to wrap the table key for writes too; it decrypts nothing for a
- * caller that may not read.
+ * records. The table's own key is granted through DynamoDB only: DynamoDB decrypts the table key with the
+ * caller's permission on every call, writes included, and serves nothing the table grants do not allow.
+ * The kept data is sealed under the vault key, of which the writer may only generate data keys, bound by
+ * their encryption context to the vault and its own store: it can seal, never open.
  */
 export function grantVaultAppend(
   fn: DsrFunction,
-  vault: TableRef,
-  grant: { actions: readonly ('dynamodb:PutItem' | 'dynamodb:BatchWriteItem')[]; leadingKeys: string[] },
+  vault: VaultRef,
+  grant: {
+    actions: readonly ('dynamodb:PutItem' | 'dynamodb:BatchWriteItem')[];
+    leadingKeys: string[];
+    /** The store whose records it seals (the `dsr:store` of their encryption context). */
+    store: string;
+  },
 ): void {
   fn.allow(
     new iam.PolicyStatement({
@@ -210,16 +219,70 @@ export function grantVaultAppend(
     }),
   );
   grantTableKey(fn, vault, KMS_TABLE_WRITE);
+  fn.allow(
+    new iam.PolicyStatement({
+      actions: ['kms:GenerateDataKey'],
+      resources: [vault.sealingKey.keyArn],
+      conditions: {
+        StringEquals: {
+          [`kms:EncryptionContext:${VAULT_CONTEXT.purpose}`]: VAULT_PURPOSE,
+          [`kms:EncryptionContext:${VAULT_CONTEXT.store}`]: grant.store,
+        },
+        // No context keys besides the vault's own (each present: the StringEquals above, the entry's hash).
+        'ForAllValues:StringEquals': { 'kms:EncryptionContextKeys': Object.values(VAULT_CONTEXT) },
+      },
+    }),
+  );
 }
 
-/** What the sweep may read of a due vault item through the index: keys, expiry and provenance, never data. */
-export const VAULT_SWEEP_ATTRIBUTES = ['pk', 'sk', 'kind', 'until', 'store', 'category'] as const;
+/** The environment a vault writer needs: the table and the key that seals kept data. */
+export function vaultWriterEnv(vault: VaultRef): Record<string, string> {
+  return {
+    [ENV.vaultTable]: vault.table.tableName,
+    [VAULT_KEY_ENV.kmsKeyId]: vault.sealingKey.keyArn,
+  };
+}
+
+/**
+ * Reads kept records back and opens them (functions/lib/erasure/vault.ts VaultReader): GetItem on vault
+ * records, the table key through DynamoDB, and Decrypt on the vault key for vault contexts only.
+ */
+export function vaultReadStatements(vault: VaultRef): iam.PolicyStatement[] {
+  const statements = [
+    new iam.PolicyStatement({
+      actions: ['dynamodb:GetItem'],
+      resources: [vault.table.tableArn],
+      conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['VAULT#*'] } },
+    }),
+    new iam.PolicyStatement({
+      actions: ['kms:Decrypt'],
+      resources: [vault.sealingKey.keyArn],
+      conditions: { StringEquals: { [`kms:EncryptionContext:${VAULT_CONTEXT.purpose}`]: VAULT_PURPOSE } },
+    }),
+  ];
+  if (vault.key) {
+    statements.push(
+      new iam.PolicyStatement({
+        actions: [...KMS_TABLE_READ],
+        resources: [vault.key.keyArn],
+        conditions: {
+          StringEquals: { 'kms:ViaService': `dynamodb.${Stack.of(vault.table).region}.amazonaws.com` },
+        },
+      }),
+    );
+  }
+  return statements;
+}
+
+/** What the sweep may read of a due vault item through the index (keys only): keys and expiry, never data. */
+export const VAULT_SWEEP_ATTRIBUTES = ['pk', 'sk', 'kind', 'until'] as const;
 
 /**
  * The sweep: lists due items through `indexName` (projecting only VAULT_SWEEP_ATTRIBUTES) and destroys
- * them with BatchWriteItem, vault records only (`VAULT#*`, never a suppression record).
+ * them with BatchWriteItem, vault records only (`VAULT#*`, never a suppression record). Destroying needs
+ * no key to the kept data: the sweep gets the table key through DynamoDB and nothing of the vault key.
  */
-export function grantVaultSweep(fn: DsrFunction, vault: TableRef, indexName: string): void {
+export function grantVaultSweep(fn: DsrFunction, vault: VaultRef, indexName: string): void {
   fn.allow(
     new iam.PolicyStatement({
       actions: ['dynamodb:Query'],

@@ -15,7 +15,8 @@ import {
 } from '../../config/data-map';
 import { connectorFolder } from '../../functions/lib/connectors/catalog';
 import { SUBJECT_HASH_KEY_ENV } from '../../functions/lib/crypto/subject-hash';
-import { grantBucket, grantKey, grantTable, grantVaultAppend } from './access';
+import { grantBucket, grantKey, grantTable, grantVaultAppend, vaultWriterEnv } from './access';
+import type { VaultRef } from './orchestrator-state';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import type { PlatformStores } from './platform-stores';
 import type { BucketRef, TableRef } from './storage';
@@ -80,7 +81,7 @@ export const LOG_JOB_VAULT_KEYS = ['VAULT#logs#*'];
 export interface ConnectorsProps {
   stores: PlatformStores;
   staging: BucketRef;
-  vault: TableRef;
+  vault: VaultRef;
   /** The subject index of the logs, through which the logs connector finds the objects to read. */
   logIndex: TableRef;
   /** The index's hashes are keyed with a key derived from the subject-hash key. */
@@ -100,7 +101,7 @@ export class Connectors extends Construct {
     const mediaErase = versioned
       ? { list: 's3:ListBucketVersions' as const, remove: 's3:DeleteObjectVersion' }
       : { list: 's3:ListBucket' as const, remove: 's3:DeleteObject' };
-    const vaultEnv = { [ENV.vaultTable]: vault.table.tableName };
+    const vaultEnv = vaultWriterEnv(vault);
     // The services' own tables of a store (config/data-map.ts serviceStores): each connector gets the
     // same grants on them as on the shared table, and their names under SERVICE_STORES.
     const ownStores = (resources: ServiceOwnResource[]) => ({
@@ -119,6 +120,7 @@ export class Connectors extends Construct {
         grantVaultAppend(fn, vault, {
           actions: ['dynamodb:PutItem', 'dynamodb:BatchWriteItem'],
           leadingKeys: VAULT_LEADING_KEYS.accounts ?? [],
+          store: 'accounts',
         });
         return {
           [ENV.accountsTable]: stores.accounts.table.tableName,
@@ -135,6 +137,7 @@ export class Connectors extends Construct {
         grantVaultAppend(fn, vault, {
           actions: ['dynamodb:BatchWriteItem'],
           leadingKeys: VAULT_LEADING_KEYS.payments ?? [],
+          store: 'payments',
         });
         return {
           [ENV.paymentsTable]: stores.payments.table.tableName,
@@ -155,6 +158,7 @@ export class Connectors extends Construct {
         grantVaultAppend(fn, vault, {
           actions: ['dynamodb:BatchWriteItem'],
           leadingKeys: VAULT_LEADING_KEYS.chat ?? [],
+          store: 'chat',
         });
         // The erased messages' attachments (chat-attachments/{roomId}/{messageId}/) go with them; the
         // connector never reads them (assemble-export copies them into archives).
@@ -216,6 +220,7 @@ export class Connectors extends Construct {
         grantVaultAppend(fn, vault, {
           actions: ['dynamodb:BatchWriteItem'],
           leadingKeys: VAULT_LEADING_KEYS.marketing ?? [],
+          store: 'marketing',
         });
         return {
           [ENV.marketingTable]: stores.marketing.table.tableName,

@@ -17,8 +17,16 @@ export class DsrKeys extends Construct {
   readonly platform?: kms.Key;
   /** The orchestrator's working state: requests table, staging and exports buckets. */
   readonly orchestrator: kms.Key;
-  /** The retention vault only: no function of this stack is granted it. */
+  /**
+   * Seals the retention vault's kept data (envelope encryption, functions/lib/crypto/envelope.ts): its
+   * writers may only generate data keys bound to their store, only the vault reader may decrypt them.
+   */
   readonly vault: kms.Key;
+  /**
+   * The vault table and bucket at rest. DynamoDB needs it for every call of every caller of the table,
+   * writers included, so it is not the key that keeps the kept data from them.
+   */
+  readonly vaultStorage: kms.Key;
   /** Operational data: log groups, S3 server access logs, the alarm topic. */
   readonly observability: kms.Key;
   /** ECC P-256 key that signs archive manifests and erasure certificates. */
@@ -42,7 +50,11 @@ export class DsrKeys extends Construct {
       this.platform = symmetric('PlatformKey', 'DSR demo platform stores (tables and buckets)');
     }
     this.orchestrator = symmetric('OrchestratorKey', 'DSR orchestrator state: requests, staging, exports');
-    this.vault = symmetric('VaultKey', 'DSR retention vault (restricted, statutory retention only)');
+    this.vault = symmetric(
+      'VaultKey',
+      'DSR retention vault: seals kept records (data keys bound to each record)',
+    );
+    this.vaultStorage = symmetric('VaultStorageKey', 'DSR retention vault table and bucket at rest');
     this.observability = symmetric('ObservabilityKey', 'DSR log groups, S3 access logs and alarm topic');
 
     this.signing = new kms.Key(this, 'SigningKey', {

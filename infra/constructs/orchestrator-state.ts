@@ -1,8 +1,9 @@
 /**
  * The orchestrator's own state, apart from the platform's stores: the requests table, the staging
  * bucket (transient collection output), the exports bucket (signed archives and erasure certificates), and
- * the retention vault, encrypted under a key of its own: the connectors that retain records may only add
- * to it, and only the sweep may read (keys and dates, never the kept data) and destroy. And the
+ * the retention vault, its kept data sealed under a key of its own (the table under another): the
+ * connectors that retain records may only add to it, only the sweep may list (keys and dates, never the
+ * kept data) and destroy, and only the vault reader may open what is kept. And the
  * identifier index (device ids and linked accounts -> accounts, by keyed hash), whose unlinked entries
  * expire by TTL, and the subject index of the logs (keyed hashes only, rebuildable from the logs).
  */
@@ -29,9 +30,17 @@ export const STAGING_EXPIRY_DAYS = 2;
  */
 export const REQUESTS_STREAM_VIEW = dynamodb.StreamViewType.NEW_IMAGE;
 
+/** The vault table and the key its kept data is sealed with (not the table's own key). */
+export interface VaultRef extends TableRef {
+  readonly sealingKey: kms.IKey;
+}
+
 export interface OrchestratorStateProps {
   key: kms.IKey;
+  /** Seals the kept data of vault records (envelope encryption). */
   vaultKey: kms.IKey;
+  /** The vault table and bucket at rest. */
+  vaultStorageKey: kms.IKey;
   accessLogs: s3.IBucket;
   exportRetentionDays: number;
   auditPeriodDays: number;
@@ -41,14 +50,14 @@ export class OrchestratorState extends Construct {
   readonly requests: TableRef;
   readonly staging: BucketRef;
   readonly exports: BucketRef;
-  readonly vaultTable: TableRef;
+  readonly vaultTable: VaultRef;
   readonly vaultBucket: BucketRef;
   readonly identifierIndex: TableRef;
   readonly logIndex: TableRef;
 
   constructor(scope: Construct, id: string, props: OrchestratorStateProps) {
     super(scope, id);
-    const { key, vaultKey, accessLogs } = props;
+    const { key, vaultKey, vaultStorageKey, accessLogs } = props;
 
     this.requests = secureTable(this, 'RequestsTable', orchestratorResources.requestsTable, key, {
       timeToLiveAttribute: REQUESTS_TTL_ATTRIBUTE,
@@ -86,10 +95,13 @@ export class OrchestratorState extends Construct {
     });
 
     // Unversioned on purpose: a destroyed vault item must not survive as an old object version.
-    this.vaultTable = secureTable(this, 'VaultTable', orchestratorResources.vaultTable, vaultKey, {
-      deletionProtection: true,
-    });
-    this.vaultBucket = secureBucket(this, 'VaultBucket', { key: vaultKey, accessLogs });
+    this.vaultTable = {
+      ...secureTable(this, 'VaultTable', orchestratorResources.vaultTable, vaultStorageKey, {
+        deletionProtection: true,
+      }),
+      sealingKey: vaultKey,
+    };
+    this.vaultBucket = secureBucket(this, 'VaultBucket', { key: vaultStorageKey, accessLogs });
 
     this.identifierIndex = secureTable(
       this,

@@ -59,7 +59,7 @@ export function secureTable(
       indexName: index.indexName,
       partitionKey: { name: index.partitionKey, type: S },
       sortKey: index.sortKey ? { name: index.sortKey, type: S } : undefined,
-      projectionType: dynamodb.ProjectionType.ALL,
+      projectionType: dynamodb.ProjectionType[index.projection ?? 'ALL'],
     });
   }
   return { table, spec, key };

@@ -19,6 +19,7 @@ import {
   grantKey,
   grantTable,
   grantVaultAppend,
+  vaultWriterEnv,
   KMS_SIGN,
 } from './access';
 import {
@@ -351,7 +352,7 @@ export class TaskFunctions extends Construct {
           [ENV.logIndexTable]: state.logIndex.table.tableName,
           [ENV.stagingBucket]: state.staging.bucket.bucketName,
           [ENV.requestsTable]: state.requests.table.tableName,
-          [ENV.vaultTable]: state.vaultTable.table.tableName,
+          ...vaultWriterEnv(state.vaultTable),
           [KEY_ENV.subjectHashKey]: props.subjectHashKey.keyArn,
         },
         // A few log objects streamed at once (gunzip, filter, gzip, multipart upload).
@@ -393,6 +394,7 @@ export class TaskFunctions extends Construct {
           grantVaultAppend(fn, state.vaultTable, {
             actions: ['dynamodb:BatchWriteItem'],
             leadingKeys: LOG_JOB_VAULT_KEYS,
+            store: 'logs',
           });
           grantKey(fn, props.subjectHashKey, ['kms:GenerateMac']);
         },

@@ -349,7 +349,7 @@ describe('DsrStack (demo deployment: platform stores created)', () => {
     it('rotates every symmetric key', () => {
       const keys = resourcesOf(template, 'AWS::KMS::Key');
       const symmetric = keys.filter(([, k]) => k.Properties?.KeySpec === undefined);
-      expect(symmetric.length).toBe(4);
+      expect(symmetric.length).toBe(5);
       for (const [, key] of symmetric) expect(key.Properties?.EnableKeyRotation).toBe(true);
     });
 
@@ -368,8 +368,9 @@ describe('DsrStack (demo deployment: platform stores created)', () => {
       }
     });
 
-    it('lets the retaining connectors only add to the vault, and only the sweep read and destroy', () => {
+    it('lets the retaining connectors only add to the vault, the sweep list and destroy, the reader open', () => {
       const vaultKey = logicalId(stack, stack.keys.vault);
+      const storageKey = logicalId(stack, stack.keys.vaultStorage);
       const vaultTable = logicalId(stack, stack.state.vaultTable.table);
       const vaultBucket = logicalId(stack, stack.state.vaultBucket.bucket);
       const roleOf = (fn: DsrFunction) => logicalId(stack, fn.role);
@@ -380,30 +381,62 @@ describe('DsrStack (demo deployment: platform stores created)', () => {
         [roleOf(stack.background.sweep), 'sweep'],
         // The log-erasure job keeps retained log lines.
         [roleOf(stack.tasks.functions.eraseLogs), 'writer:logs'],
+        [logicalId(stack, stack.vaultReader.role), 'reader'],
       ]);
+      // The table and bucket are under their own key, not the one that seals the kept data.
+      const tableProps = (template.toJSON().Resources[vaultTable] as CfnResource).Properties;
+      expect(JSON.stringify(tableProps?.SSESpecification)).toContain(storageKey);
+      expect(JSON.stringify(tableProps?.SSESpecification)).not.toContain(vaultKey);
       const seen = new Set<string>();
+      const decrypters = new Set<string>();
       for (const { roles, statement } of identityStatements(template)) {
         expect(refersTo(statement.Resource, vaultBucket)).toBe(false);
         const touchesTable = refersTo(statement.Resource, vaultTable);
+        const touchesStorageKey = refersTo(statement.Resource, storageKey);
         const touchesKey = refersTo(statement.Resource, vaultKey);
-        if (!touchesTable && !touchesKey) continue;
+        if (!touchesTable && !touchesKey && !touchesStorageKey) continue;
         expect(roles).toHaveLength(1);
         const who = allowed.get(roles[0] ?? '');
         expect({ roles, who }).toEqual({ roles, who: expect.any(String) });
         seen.add(who ?? '');
         const actions = asArray(statement.Action);
-        if (touchesKey) {
-          // Only through DynamoDB: no direct decrypt of anything under the vault key.
-          expect(actions.sort()).toEqual([
-            'kms:Decrypt',
-            'kms:DescribeKey',
-            'kms:Encrypt',
-            'kms:GenerateDataKey',
-          ]);
+        if (touchesStorageKey) {
+          // Only through DynamoDB, which needs it for every call of every caller of the table.
+          expect(touchesKey).toBe(false);
+          expect(actions.sort()).toEqual(
+            who === 'reader'
+              ? ['kms:Decrypt', 'kms:DescribeKey']
+              : ['kms:Decrypt', 'kms:DescribeKey', 'kms:Encrypt', 'kms:GenerateDataKey'],
+          );
           expect(Object.keys(statement.Condition ?? {})).toEqual(['StringEquals']);
           expect(JSON.stringify(statement.Condition)).toMatch(
             /"kms:ViaService":\{"Fn::Join":\["",\["dynamodb\./,
           );
+          continue;
+        }
+        if (touchesKey) {
+          // The key that seals kept data: writers may only generate data keys bound to their own store...
+          expect(touchesTable).toBe(false);
+          if (actions.includes('kms:Decrypt')) decrypters.add(who ?? '');
+          if (who?.startsWith('writer:')) {
+            expect(actions).toEqual(['kms:GenerateDataKey']);
+            expect(statement.Condition).toEqual({
+              StringEquals: {
+                'kms:EncryptionContext:dsr:purpose': 'retention-vault',
+                'kms:EncryptionContext:dsr:store': who.slice('writer:'.length),
+              },
+              'ForAllValues:StringEquals': {
+                'kms:EncryptionContextKeys': ['dsr:purpose', 'dsr:store', 'dsr:entry'],
+              },
+            });
+          } else {
+            // ...and only the reader may decrypt them, for vault records only. The sweep gets nothing.
+            expect(who).toBe('reader');
+            expect(actions).toEqual(['kms:Decrypt']);
+            expect(statement.Condition).toEqual({
+              StringEquals: { 'kms:EncryptionContext:dsr:purpose': 'retention-vault' },
+            });
+          }
           continue;
         }
         if (who?.startsWith('writer:')) {
@@ -421,6 +454,12 @@ describe('DsrStack (demo deployment: platform stores created)', () => {
             expect(pattern).toMatch(
               store === 'accounts' ? /^(VAULT#accounts#|SUPPRESSION#)\*$/ : `VAULT#${store}#*`,
             );
+        } else if (who === 'reader') {
+          // Reads vault records by key (never suppression records, never a scan).
+          expect(actions).toEqual(['dynamodb:GetItem']);
+          expect(statement.Condition).toEqual({
+            'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['VAULT#*'] },
+          });
         } else if (JSON.stringify(statement.Resource).includes('/index/byUntil')) {
           // The sweep lists due items through the index, seeing keys and dates, never the kept data.
           expect(actions).toEqual(['dynamodb:Query']);
@@ -428,7 +467,7 @@ describe('DsrStack (demo deployment: platform stores created)', () => {
             'ForAllValues:StringEquals': { 'dynamodb:Attributes': [...VAULT_SWEEP_ATTRIBUTES] },
             StringEqualsIfExists: { 'dynamodb:Select': 'SPECIFIC_ATTRIBUTES' },
           });
-          expect(VAULT_SWEEP_ATTRIBUTES).not.toContain('data');
+          expect(VAULT_SWEEP_ATTRIBUTES).not.toContain('sealed');
         } else {
           // ...and destroys them in batches, vault records only (suppression records stay).
           expect(actions).toEqual(['dynamodb:BatchWriteItem']);
@@ -438,6 +477,7 @@ describe('DsrStack (demo deployment: platform stores created)', () => {
         }
       }
       expect([...seen].sort()).toEqual([
+        'reader',
         'sweep',
         'writer:accounts',
         'writer:chat',
@@ -445,6 +485,15 @@ describe('DsrStack (demo deployment: platform stores created)', () => {
         'writer:marketing',
         'writer:payments',
       ]);
+      // No connector, no function at all, may decrypt with the vault key: the reader role only.
+      expect([...decrypters]).toEqual(['reader']);
+      // The index the sweep reads holds keys only, never kept data.
+      expect(
+        ((tableProps?.GlobalSecondaryIndexes as Json[] | undefined) ?? []).map((i) => i.Projection),
+      ).toEqual([{ ProjectionType: 'KEYS_ONLY' }]);
+      // The reader is for people of this account (an assumed role), not for a service.
+      const reader = template.toJSON().Resources[logicalId(stack, stack.vaultReader.role)] as CfnResource;
+      expect(JSON.stringify(reader.Properties?.AssumeRolePolicyDocument)).toMatch(/:root/);
       // Only the accounts connector writes single items (its suppression record).
       const putters = identityStatements(template).filter(
         ({ statement }) =>
@@ -610,8 +659,8 @@ describe('DsrStack (demo deployment: platform stores created)', () => {
       );
       // The table-backed connectors also get the services' own tables of their store (SERVICE_STORES).
       const storeEnv = {
-        accounts: [ENV.accountsTable, ENV.serviceStores, ENV.vaultTable],
-        payments: [ENV.paymentsTable, ENV.serviceStores, ENV.vaultTable],
+        accounts: [ENV.accountsTable, ENV.serviceStores, ENV.vaultTable, 'VAULT_KMS_KEY_ID'],
+        payments: [ENV.paymentsTable, ENV.serviceStores, ENV.vaultTable, 'VAULT_KMS_KEY_ID'],
         chat: [
           ENV.chatRoomsTable,
           ENV.chatMessagesTable,
@@ -619,10 +668,11 @@ describe('DsrStack (demo deployment: platform stores created)', () => {
           ENV.mediaBucket,
           'MEDIA_BUCKET_VERSIONED',
           ENV.vaultTable,
+          'VAULT_KMS_KEY_ID',
         ],
         media: [ENV.mediaBucket, 'MEDIA_BUCKET_VERSIONED'],
         logs: [ENV.logsBucket, ENV.logIndexTable, 'SUBJECT_HASH_KMS_KEY_ID'],
-        marketing: [ENV.marketingTable, ENV.serviceStores, ENV.vaultTable],
+        marketing: [ENV.marketingTable, ENV.serviceStores, ENV.vaultTable, 'VAULT_KMS_KEY_ID'],
       };
       for (const store of STORE_NAMES) {
         expect(Object.keys(envOf(stack.connectors.functions[store].function)).sort()).toEqual(

@@ -26,6 +26,7 @@ import {
 import type { Connector, StagedSubject } from '../../functions/lib/connectors/contract';
 import { getJson, putJson, stagingKeys } from '../../functions/lib/aws/s3-objects';
 import { DynamoVault } from '../../functions/lib/erasure/vault';
+import { openVaultItems, vaultWriterKeys } from '../support/vault-keys';
 import { batchPut, seedDemoData } from '../../local/seed';
 import { DEMO_REFERENCE_DATE, buildDemoData } from '../../local/seed-data';
 import { startTestStores, type TestStores } from '../support/local-stores';
@@ -51,7 +52,7 @@ const hashOf = (userId: string) => createHash('sha256').update(`test-key:${userI
 beforeAll(async () => {
   stores = await startTestStores();
   await seedDemoData({ doc: stores.doc, s3: stores.s3 });
-  vault = new DynamoVault(stores.doc, { tableName: vaultTable });
+  vault = new DynamoVault(stores.doc, { tableName: vaultTable, keys: vaultWriterKeys() });
   runtime = { s3: stores.s3, stagingBucket, vault, clock: () => NOW };
   accounts = createAccountsConnector(stores.doc, { tableName: accountsTable }, { suppressions: vault });
   payments = createPaymentsConnector(stores.doc, { tableName: paymentsTable });
@@ -88,7 +89,7 @@ async function vaultItems() {
     items.push(...(page.Items ?? []));
     startKey = page.LastEvaluatedKey;
   } while (startKey);
-  return items;
+  return openVaultItems(stores.doc, items);
 }
 
 /** Stages the subject, takes inventory of both stores, plans (other stores empty) and stages the plan. */

@@ -27,6 +27,7 @@ import type {
 } from '../../functions/lib/connectors/contract';
 import { getJson, putJson, stagingKeys } from '../../functions/lib/aws/s3-objects';
 import { DynamoVault } from '../../functions/lib/erasure/vault';
+import { openVaultItems, vaultWriterKeys } from '../support/vault-keys';
 import { DEMO_REFERENCE_DATE } from '../../local/seed-data';
 import { seedDemoData } from '../../local/seed';
 import { startTestStores, type TestStores } from '../support/local-stores';
@@ -68,7 +69,10 @@ beforeAll(async () => {
     s3: stores.s3,
     stagingBucket: STAGING,
     clock: () => NOW,
-    vault: new DynamoVault(stores.doc, { tableName: orchestratorResources.vaultTable.tableName }),
+    vault: new DynamoVault(stores.doc, {
+      tableName: orchestratorResources.vaultTable.tableName,
+      keys: vaultWriterKeys(),
+    }),
   };
 }, 120_000);
 
@@ -231,7 +235,10 @@ describe('erasing u-alice from chat and media', () => {
     const vault = await stores.doc.send(
       new ScanCommand({ TableName: orchestratorResources.vaultTable.tableName }),
     );
-    const kept = (vault.Items ?? []).filter((i) => i.store === 'chat');
+    const kept = await openVaultItems(
+      stores.doc,
+      (vault.Items ?? []).filter((i) => i.store === 'chat'),
+    );
     expect(kept).toHaveLength(1);
     expect(kept[0]).toMatchObject({
       category: 'complaints',

@@ -3,6 +3,7 @@
  * vault's contents, and the sweep wired to a test stack.
  */
 import { gunzipSync } from 'node:zlib';
+import { openVaultItems } from '../support/vault-keys';
 import { GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { GetCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
@@ -171,8 +172,12 @@ export async function vaultCounts(stack: TestStack): Promise<Record<string, numb
   return out;
 }
 
+/** Vault records, their kept data opened (`data`) as the vault reader sees it. */
 export async function vaultItems(stack: TestStack): Promise<Item[]> {
-  return (await scanAll(stack, orchestratorResources.vaultTable.tableName)).filter((i) => i.kind === 'vault');
+  const items = (await scanAll(stack, orchestratorResources.vaultTable.tableName)).filter(
+    (i) => i.kind === 'vault',
+  );
+  return (await openVaultItems(stack.doc, items)) as Item[];
 }
 
 /** The sweep as the schedule runs it, against the test stack's stores and Step Functions. */

@@ -14,6 +14,7 @@ import { createLogsConnector } from '../../functions/connectors/logs/core';
 import type { RewriteOutput } from '../../functions/erase-logs/core';
 import { rewriteForSubject } from '../support/log-job';
 import { DynamoVault } from '../../functions/lib/erasure/vault';
+import { vaultWriterKeys } from '../support/vault-keys';
 import { buildPlan } from '../../functions/lib/erasure/planner';
 import { loadDefaultPolicy, retentionFor, retentionUntil } from '../../functions/lib/erasure/policy';
 import { STORE_CATEGORIES, type HoldScope, type Inventory } from '../../functions/lib/erasure/types';
@@ -86,7 +87,10 @@ async function runJob(requestId: string, now: Date): Promise<RewriteOutput> {
       accessPrefix: LOGS.accessPrefix,
       voiceSessionsPrefix: LOGS.voiceSessionsPrefix,
       stagingBucket: STAGING,
-      vault: new DynamoVault(stores.doc, { tableName: orchestratorResources.vaultTable.tableName }),
+      vault: new DynamoVault(stores.doc, {
+        tableName: orchestratorResources.vaultTable.tableName,
+        keys: vaultWriterKeys(),
+      }),
     },
     {
       requestId,

@@ -523,7 +523,12 @@ export interface Answer {
 }
 
 export type FindingKind =
-  'no-answer' | 'server-error' | 'undeclared-status' | 'undeclared-content-type' | 'body-mismatch';
+  | 'no-answer'
+  | 'server-error'
+  | 'undeclared-status'
+  | 'undeclared-content-type'
+  | 'undeclared-body-schema'
+  | 'body-mismatch';
 
 export interface Finding {
   kind: FindingKind;
@@ -595,9 +600,15 @@ export class ContractChecker {
       );
       return findings;
     }
+    const isJson = /[/+]json$/.test(media);
+    // A success's JSON body is declared exactly: an empty schema would accept anything.
+    if (isJson && answer.status < 400 && (!entry.schema || Object.keys(entry.schema).length === 0)) {
+      findings.push(finding('undeclared-body-schema', `${media}: no schema for the success body`));
+      return findings;
+    }
     if (!entry.schema) return findings;
     let body: unknown = answer.text;
-    if (/[/+]json$/.test(media)) {
+    if (isJson) {
       try {
         body = JSON.parse(answer.text) as unknown;
       } catch {
@@ -608,8 +619,13 @@ export class ContractChecker {
     const validate = this.validator(entry.schema);
     if (!validate(body)) {
       const first = validate.errors?.[0];
+      // An undeclared property names itself: the schema is closed and the server sent more.
+      const extra = (first?.params as { additionalProperty?: string } | undefined)?.additionalProperty;
       findings.push(
-        finding('body-mismatch', `${media}: ${first?.instancePath || '/'} ${first?.message ?? ''}`),
+        finding(
+          'body-mismatch',
+          `${media}: ${first?.instancePath || '/'} ${first?.message ?? ''}${extra ? ` '${extra}'` : ''}`,
+        ),
       );
     }
     return findings;

@@ -78,3 +78,21 @@ test("every request body schema is the validator's own schema object", () => {
     expect(REQUEST_SCHEMAS[name as keyof typeof REQUEST_SCHEMAS]).toBe(route.requestSchema);
   }
 });
+
+test('every success answered as JSON declares its exact body schema (a closed component)', () => {
+  const missing: string[] = [];
+  for (const [path, methods] of Object.entries(doc.paths)) {
+    for (const [method, op] of Object.entries(methods)) {
+      for (const [status, response] of Object.entries(op.responses)) {
+        if (Number(status) >= 400) continue;
+        const content = (response as { content?: Record<string, { schema?: { $ref?: string } }> }).content;
+        for (const [media, entry] of Object.entries(content ?? {})) {
+          if (!/[/+]json$/.test(media)) continue;
+          const name = (entry.schema?.$ref ?? '').replace('#/components/schemas/', '');
+          if (!name || !doc.components.schemas[name]) missing.push(`${method} ${path} ${status} ${media}`);
+        }
+      }
+    }
+  }
+  expect(missing).toEqual([]);
+});

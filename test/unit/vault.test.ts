@@ -9,14 +9,20 @@ import type { VaultRecord } from '../../functions/lib/connectors/contract';
 import { ContractError, TransientError } from '../../functions/lib/runtime/errors';
 import {
   DynamoVault,
+  VaultReader,
   pickKept,
   suppressionKey,
   toVaultItem,
+  vaultContext,
   vaultKey,
 } from '../../functions/lib/erasure/vault';
 import { batchWriteAll } from '../../functions/lib/aws/dynamo-batch';
+import { LocalKeyStandIn } from '../../functions/lib/crypto/envelope';
 
 const noSleep = async () => undefined;
+const vaultKeyBytes = Buffer.alloc(32, 7);
+const writerKeys = new LocalKeyStandIn(vaultKeyBytes, new Set(['kms:GenerateDataKey']));
+const readerKeys = new LocalKeyStandIn(vaultKeyBytes, new Set(['kms:Decrypt']));
 
 describe('pickKept', () => {
   const session = {
@@ -119,7 +125,7 @@ function record(i: number, extra: Partial<VaultRecord> = {}): VaultRecord {
 describe('DynamoVault.put', () => {
   it('writes concurrent puts in BatchWriteItem calls of at most 25, each resolving once stored', async () => {
     const { doc, commands } = fakeDoc();
-    const vault = new DynamoVault(doc, { tableName: 'vault', sleep: noSleep });
+    const vault = new DynamoVault(doc, { tableName: 'vault', sleep: noSleep, keys: writerKeys });
     await Promise.all(Array.from({ length: 60 }, (_, i) => vault.put(record(i))));
     const batches = commands.filter((c): c is BatchWriteCommand => c instanceof BatchWriteCommand);
     expect(batches).toHaveLength(commands.length);
@@ -131,13 +137,25 @@ describe('DynamoVault.put', () => {
       sk: 'RECORD',
       kind: 'vault',
       until: '2031-01-01T00:00:00.000Z',
-      data: { txnId: 'txn-0' },
     });
+    // The kept data is stored sealed only; the reader opens it.
+    expect(stored[0]).not.toHaveProperty('data');
+    expect(JSON.stringify(stored[0])).not.toContain('txn-0"}');
+    const reader = new VaultReader(doc, { tableName: 'vault', keys: readerKeys });
+    expect((await reader.openItem(stored[0]!)).data).toEqual({ txnId: 'txn-0' });
+  });
+
+  it('refuses to add records without data keys (the sweep holds none)', async () => {
+    const { doc, commands } = fakeDoc();
+    await expect(new DynamoVault(doc, { tableName: 'vault' }).put(record(1))).rejects.toBeInstanceOf(
+      ContractError,
+    );
+    expect(commands).toHaveLength(0);
   });
 
   it('never puts the same key twice in one batch', async () => {
     const { doc, commands } = fakeDoc();
-    const vault = new DynamoVault(doc, { tableName: 'vault', sleep: noSleep });
+    const vault = new DynamoVault(doc, { tableName: 'vault', sleep: noSleep, keys: writerKeys });
     await Promise.all([
       vault.put(record(1)),
       vault.put(record(2)),
@@ -162,7 +180,7 @@ describe('DynamoVault.put', () => {
       }
       return {};
     });
-    const vault = new DynamoVault(doc, { tableName: 'vault', sleep: noSleep });
+    const vault = new DynamoVault(doc, { tableName: 'vault', sleep: noSleep, keys: writerKeys });
     await Promise.all([vault.put(record(1)), vault.put(record(2)), vault.put(record(3))]);
     expect(commands.map((c) => (c as BatchWriteCommand).input.RequestItems?.vault?.length)).toEqual([3, 2]);
 
@@ -170,7 +188,7 @@ describe('DynamoVault.put', () => {
       fakeDoc(() => {
         throw Object.assign(new Error('slow down'), { name: 'ThrottlingException' });
       }).doc,
-      { tableName: 'vault', sleep: noSleep },
+      { tableName: 'vault', sleep: noSleep, keys: writerKeys },
     );
     const results = await Promise.allSettled([failing.put(record(1)), failing.put(record(2))]);
     expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected']);
@@ -179,7 +197,7 @@ describe('DynamoVault.put', () => {
 
   it('refuses a record without a valid until or id, before writing anything', async () => {
     const { doc, commands } = fakeDoc();
-    const vault = new DynamoVault(doc, { tableName: 'vault' });
+    const vault = new DynamoVault(doc, { tableName: 'vault', keys: writerKeys });
     await expect(vault.put(record(1, { until: 'soon' }))).rejects.toBeInstanceOf(ContractError);
     await expect(vault.put(record(1, { recordId: '' }))).rejects.toBeInstanceOf(ContractError);
     expect(commands).toHaveLength(0);
@@ -199,12 +217,11 @@ describe('batchWriteAll', () => {
 });
 
 describe('the sweep side', () => {
+  // What the keys-only index holds of an item.
   const due = (i: number) => ({
     pk: `VAULT#payments#transactions#t${i}`,
     sk: 'RECORD',
     until: `2030-01-0${i}T00:00:00.000Z`,
-    store: 'payments',
-    category: 'transactions',
   });
 
   it('listDue queries the byUntil index for kind vault up to now, paging until the limit', async () => {
@@ -215,6 +232,7 @@ describe('the sweep side', () => {
     const now = new Date('2030-06-01T00:00:00Z');
     const items = await vault.listDue(now, 5);
     expect(items.map((i) => i.pk)).toEqual([due(1).pk, due(2).pk, due(3).pk]);
+    expect(items[0]).toEqual({ ...due(1), store: 'payments', category: 'transactions' });
     const [first, second] = commands as QueryCommand[];
     expect(first?.input).toMatchObject({
       TableName: 'vault',
@@ -223,7 +241,7 @@ describe('the sweep side', () => {
       ExpressionAttributeValues: { ':kind': 'vault', ':now': '2030-06-01T00:00:00.000Z' },
       Limit: 5,
     });
-    expect(first?.input.ProjectionExpression).not.toMatch(/data/);
+    expect(first?.input.ProjectionExpression).toBe('#pk, #sk, #until');
     expect(second?.input).toMatchObject({ Limit: 3, ExclusiveStartKey: { pk: 'x' } });
     await expect(vault.listDue(now, 0)).rejects.toBeInstanceOf(ContractError);
   });
@@ -281,14 +299,51 @@ describe('suppression', () => {
   });
 });
 
-test('keys and items are laid out as documented', () => {
+test('keys and items are laid out as documented', async () => {
   expect(vaultKey('accounts', 'marketing-consents', 'r1')).toEqual({
     pk: 'VAULT#accounts#marketing-consents#r1',
     sk: 'RECORD',
   });
-  const item = toVaultItem(
+  const item = await toVaultItem(
     record(7, { until: '2031-01-01T09:00:00+09:00' }),
     new Date('2026-01-01T00:00:00Z'),
+    writerKeys,
   );
-  expect(item).toMatchObject({ until: '2031-01-01T00:00:00.000Z', storedAt: '2026-01-01T00:00:00.000Z' });
+  expect(item).toMatchObject({
+    until: '2031-01-01T00:00:00.000Z',
+    storedAt: '2026-01-01T00:00:00.000Z',
+    sealed: { v: 1, alg: 'A256GCM' },
+  });
+});
+
+describe('sealed vault records', () => {
+  const stored = () =>
+    toVaultItem(record(3, { data: { txnId: 'txn-3', tags: new Set(['a']) } }), new Date(), writerKeys);
+
+  it('round-trip for the reader, sets kept as lists', async () => {
+    const reader = new VaultReader(fakeDoc().doc, { tableName: 'vault', keys: readerKeys });
+    const opened = await reader.openItem(await stored());
+    expect(opened).toMatchObject({ store: 'payments', category: 'transactions', recordId: 'txn-3' });
+    expect(opened.data).toEqual({ txnId: 'txn-3', tags: ['a'] });
+  });
+
+  it("do not open with a writer's grants", async () => {
+    const writerAsReader = new VaultReader(fakeDoc().doc, { tableName: 'vault', keys: writerKeys });
+    await expect(writerAsReader.openItem(await stored())).rejects.toMatchObject({
+      name: 'AccessDeniedException',
+    });
+  });
+
+  it('do not open under another entry (a sealed payload moved to another key)', async () => {
+    const reader = new VaultReader(fakeDoc().doc, { tableName: 'vault', keys: readerKeys });
+    const moved = { ...(await stored()), ...vaultKey('payments', 'transactions', 'txn-4') };
+    await expect(reader.openItem(moved)).rejects.toMatchObject({ name: 'InvalidCiphertextException' });
+  });
+
+  it('bind the data key to the vault, the store and a hash of the entry (no record id in the context)', () => {
+    const context = vaultContext(vaultKey('payments', 'transactions', 'txn-3'));
+    expect(Object.keys(context).sort()).toEqual(['dsr:entry', 'dsr:purpose', 'dsr:store']);
+    expect(context).toMatchObject({ 'dsr:purpose': 'retention-vault', 'dsr:store': 'payments' });
+    expect(JSON.stringify(context)).not.toContain('txn-3');
+  });
 });

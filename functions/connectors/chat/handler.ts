@@ -3,7 +3,7 @@ import { documentClient, s3Client } from '../../lib/aws/clients';
 import { optionalEnv, requireEnv } from '../../lib/runtime/config';
 import { connectorHandler } from '../../lib/connectors/connector-handler';
 import { perServiceConnector } from '../../lib/connectors/service-connectors';
-import { DynamoVault } from '../../lib/erasure/vault';
+import { DynamoVault, vaultKeysFromEnv } from '../../lib/erasure/vault';
 import { mediaBucketVersioned } from '../../lib/connectors/media-objects';
 import { createChatConnector } from './core';
 
@@ -21,7 +21,10 @@ const shared = {
 };
 const stagingBucket = requireEnv(ENV.stagingBucket);
 // Reported messages are complaint records: a jurisdiction may require them kept (KR: 3 years).
-const vault = new DynamoVault(documentClient(), { tableName: requireEnv(ENV.vaultTable) });
+const vault = new DynamoVault(documentClient(), {
+  tableName: requireEnv(ENV.vaultTable),
+  keys: vaultKeysFromEnv('write'),
+});
 
 // Each service's rooms and messages: the shared tables, or the service's own; attachments stay in the
 // shared media bucket.

@@ -10,17 +10,36 @@
  * not in the platform's accounts table (whose shape is not ours) nor in the requests table (whose items
  * expire with the request's history): like vault items it is kept apart and restricted.
  *
+ * The kept data itself is sealed before it leaves the writer (envelope encryption, crypto/envelope.ts):
+ * a data key per record from the vault key, bound by its encryption context to the record's entry
+ * (vaultContext). Writers may only ask for data keys; only the vault's readers may unwrap them. The
+ * table's own encryption (a separate key, which every caller of DynamoDB needs) protects the rest.
+ *
  * Item layout:
  *   vault record  pk `VAULT#<store>#<category>#<recordId>`, sk `RECORD`, kind 'vault', until, store,
- *                 category, recordId, basis, data, storedAt
+ *                 category, recordId, basis, sealed (the kept `data`, as JSON, sealed), storedAt
  *   suppression   pk `SUPPRESSION#<subjectHash>`, sk `SUPPRESSION`, kind 'suppression', subjectHash,
  *                 erasedAt, requestId
  */
+import { createHash } from 'node:crypto';
 import { GetCommand, PutCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { orchestratorResources } from '../../../config/data-map';
 import type { StoreName, VaultRecord, VaultWriter } from '../connectors/contract';
 import { BATCH_WRITE_SIZE as BATCH_SIZE, batchWriteAll, defaultSleep } from '../aws/dynamo-batch';
-import { ContractError, classifyAwsError } from '../runtime/errors';
+import { kmsClient } from '../aws/clients';
+import {
+  EnvelopeError,
+  KmsDataKeys,
+  LocalKeyStandIn,
+  open,
+  seal,
+  type DataKeyIssuer,
+  type DataKeyOpener,
+  type EncryptionContext,
+  type Sealed,
+} from '../crypto/envelope';
+import { ConfigError } from '../runtime/config';
+import { ContractError, NotFoundError, classifyAwsError } from '../runtime/errors';
 
 const VAULT_KIND = 'vault';
 const SUPPRESSION_KIND = 'suppression';
@@ -30,6 +49,11 @@ const MAX_BATCHES_IN_FLIGHT = 8;
 
 export interface VaultConfig {
   tableName: string;
+  /**
+   * Where a writer gets the data keys that seal kept data. Without it this client may list and destroy
+   * (the sweep) but not add records.
+   */
+  keys?: DataKeyIssuer;
   /** The sweep's index; defaults to the data map's. */
   indexName?: string;
   /** Backoff between retries of unprocessed items (injectable so tests need not wait). */
@@ -70,6 +94,51 @@ export function vaultKey(store: string, category: string, recordId: string): Vau
 
 export function suppressionKey(subjectHash: string): VaultKey {
   return { pk: `SUPPRESSION#${subjectHash}`, sk: SUPPRESSION_SK };
+}
+
+/** The encryption context keys of a vault record's data key (IAM conditions name them: infra/constructs/access.ts). */
+export const VAULT_CONTEXT = {
+  purpose: 'dsr:purpose',
+  store: 'dsr:store',
+  entry: 'dsr:entry',
+} as const;
+export const VAULT_PURPOSE = 'retention-vault';
+
+/**
+ * A record's encryption context: the vault, its store (writers' grants are per store) and its entry.
+ * The entry is named by a hash of its key, not the key itself: contexts are logged in plain text, and
+ * a record id may be anything a store uses.
+ */
+export function vaultContext(key: VaultKey): EncryptionContext {
+  const store = key.pk.split('#')[1] ?? '';
+  return {
+    [VAULT_CONTEXT.purpose]: VAULT_PURPOSE,
+    [VAULT_CONTEXT.store]: store,
+    [VAULT_CONTEXT.entry]: createHash('sha256').update(`${key.pk}\u0000${key.sk}`).digest('base64url'),
+  };
+}
+
+/** Env names of the vault key: a KMS key in AWS, a key file for the local stand-in. */
+export const VAULT_KEY_ENV = { kmsKeyId: 'VAULT_KMS_KEY_ID', keyFile: 'VAULT_KEY_FILE' } as const;
+
+/**
+ * The vault key as a writer (data keys only) or a reader (unwrapping only) holds it. In AWS the role's
+ * IAM grants decide; locally the stand-in is given the same grants.
+ */
+export function vaultKeysFromEnv(use: 'write', env?: NodeJS.ProcessEnv): DataKeyIssuer;
+export function vaultKeysFromEnv(use: 'read', env?: NodeJS.ProcessEnv): DataKeyOpener;
+export function vaultKeysFromEnv(
+  use: 'write' | 'read',
+  env: NodeJS.ProcessEnv = process.env,
+): DataKeyIssuer | DataKeyOpener {
+  const kmsKeyId = env[VAULT_KEY_ENV.kmsKeyId];
+  if (kmsKeyId) return new KmsDataKeys(kmsClient(), kmsKeyId);
+  const keyFile = env[VAULT_KEY_ENV.keyFile];
+  if (keyFile)
+    return LocalKeyStandIn.fromFile(keyFile, [use === 'write' ? 'kms:GenerateDataKey' : 'kms:Decrypt']);
+  throw new ConfigError(
+    `Missing required environment variable ${VAULT_KEY_ENV.kmsKeyId} (or ${VAULT_KEY_ENV.keyFile} locally)`,
+  );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -203,13 +272,10 @@ export class DynamoVault implements VaultWriter, VaultSweeper, SuppressionWriter
     this.sleep = config.sleep ?? defaultSleep;
   }
 
-  put(record: VaultRecord): Promise<void> {
-    let item: Record<string, unknown>;
-    try {
-      item = toVaultItem(record, new Date());
-    } catch (error) {
-      return Promise.reject(error);
-    }
+  async put(record: VaultRecord): Promise<void> {
+    const keys = this.config.keys;
+    if (!keys) throw new ContractError('This vault client may not add records');
+    const item = await toVaultItem(record, new Date(), keys);
     return new Promise<void>((resolve, reject) => {
       this.queue.push({ key: String(item.pk), item, resolve, reject });
       this.pump(false);
@@ -274,17 +340,10 @@ export class DynamoVault implements VaultWriter, VaultSweeper, SuppressionWriter
             TableName: this.config.tableName,
             IndexName: this.indexName,
             KeyConditionExpression: '#kind = :kind AND #until <= :now',
-            ExpressionAttributeNames: {
-              '#kind': 'kind',
-              '#until': 'until',
-              '#pk': 'pk',
-              '#sk': 'sk',
-              '#store': 'store',
-              '#category': 'category',
-            },
+            ExpressionAttributeNames: { '#kind': 'kind', '#until': 'until', '#pk': 'pk', '#sk': 'sk' },
             ExpressionAttributeValues: { ':kind': VAULT_KIND, ':now': now.toISOString() },
-            // Keys and provenance only: the sweep has no use for the kept data.
-            ProjectionExpression: '#pk, #sk, #until, #store, #category',
+            // The index projects keys only; store and category are read from the key.
+            ProjectionExpression: '#pk, #sk, #until',
             Limit: limit - due.length,
             ExclusiveStartKey: startKey,
           }),
@@ -293,12 +352,13 @@ export class DynamoVault implements VaultWriter, VaultSweeper, SuppressionWriter
         throw classifyAwsError(error);
       }
       for (const item of page.Items ?? []) {
+        const [, store, category] = String(item.pk).split('#');
         due.push({
           pk: String(item.pk),
           sk: String(item.sk),
           until: String(item.until),
-          store: item.store as StoreName,
-          category: String(item.category),
+          store: store as StoreName,
+          category: category ?? '',
         });
       }
       startKey = page.LastEvaluatedKey;
@@ -350,15 +410,32 @@ export class DynamoVault implements VaultWriter, VaultSweeper, SuppressionWriter
   }
 }
 
-/** The stored item of a vault record; refuses a record it cannot date or key. */
-export function toVaultItem(record: VaultRecord, storedAt: Date): Record<string, unknown> {
+/** The stored item of a vault record, its data sealed; refuses a record it cannot date or key. */
+export async function toVaultItem(
+  record: VaultRecord,
+  storedAt: Date,
+  keys: DataKeyIssuer,
+): Promise<Record<string, unknown>> {
   if (!record.recordId) throw new ContractError('A vault record needs a recordId');
   if (!record.store || !record.category)
     throw new ContractError('A vault record needs its store and category');
+  if (record.store.includes('#') || record.category.includes('#'))
+    throw new ContractError('A vault store or category has no #');
   const until = new Date(record.until);
   if (Number.isNaN(until.getTime())) throw new ContractError('A vault record needs a valid until');
+  const key = vaultKey(record.store, record.category, record.recordId);
+  let sealed: Sealed;
+  try {
+    // A set (a DynamoDB string set kept whole) is kept as a list.
+    const json = JSON.stringify(record.data, (_, v: unknown) =>
+      v instanceof Set ? [...(v as Set<unknown>)] : v,
+    );
+    sealed = await seal(keys, vaultContext(key), Buffer.from(json, 'utf8'));
+  } catch (error) {
+    throw classifyAwsError(error);
+  }
   return {
-    ...vaultKey(record.store, record.category, record.recordId),
+    ...key,
     kind: VAULT_KIND,
     // Normalised, so the index sorts every item by the same 24-character ISO form.
     until: until.toISOString(),
@@ -366,7 +443,53 @@ export function toVaultItem(record: VaultRecord, storedAt: Date): Record<string,
     category: record.category,
     recordId: record.recordId,
     basis: record.basis,
-    data: record.data,
+    sealed,
     storedAt: storedAt.toISOString(),
   };
+}
+
+/** A kept record as its reader sees it: the stored provenance and the data, opened. */
+export type KeptRecord = VaultRecord & { storedAt: string };
+
+/**
+ * Reads kept records back (legal disclosure, an authority's request): only a holder of the vault key's
+ * Decrypt grant can open them. Every record opens under its own entry's context only.
+ */
+export class VaultReader {
+  constructor(
+    private readonly doc: DynamoDBDocumentClient,
+    private readonly config: { tableName: string; keys: DataKeyOpener },
+  ) {}
+
+  /** The kept record, or NotFoundError. */
+  async read(store: string, category: string, recordId: string): Promise<KeptRecord> {
+    const key = vaultKey(store, category, recordId);
+    let item: Record<string, unknown> | undefined;
+    try {
+      ({ Item: item } = await this.doc.send(
+        new GetCommand({ TableName: this.config.tableName, Key: key, ConsistentRead: true }),
+      ));
+    } catch (error) {
+      throw classifyAwsError(error);
+    }
+    if (!item || item.kind !== VAULT_KIND) throw new NotFoundError('No such vault record');
+    return this.openItem(item);
+  }
+
+  /** Opens a stored vault item (as GetItem or Scan returns it). */
+  async openItem(item: Record<string, unknown>): Promise<KeptRecord> {
+    const key = { pk: String(item.pk), sk: String(item.sk) };
+    if (typeof item.sealed !== 'object' || item.sealed === null)
+      throw new EnvelopeError('The vault record holds no sealed data');
+    const data = await open(this.config.keys, vaultContext(key), item.sealed as Sealed);
+    return {
+      store: item.store as StoreName,
+      category: String(item.category),
+      recordId: String(item.recordId),
+      until: String(item.until),
+      basis: String(item.basis),
+      data: JSON.parse(data.toString('utf8')) as VaultRecord['data'],
+      storedAt: String(item.storedAt),
+    };
+  }
 }
