@@ -29,6 +29,7 @@ import { LocalWorkflows, type LocalWorkflowOptions } from './workflows';
 import { startLogIndexing } from './log-index';
 import type { WatermarkReport } from '../functions/index-logs/core';
 import type { S3RepairReport } from './s3-repair';
+import { reapExpired, startReaper, type ReapReport } from './ttl-reaper';
 
 export interface LocalStackOptions {
   dataDir: string;
@@ -50,6 +51,11 @@ export interface LocalStackOptions {
    */
   watchdogIntervalMs?: number;
   watchdogGraceMs?: number;
+  /**
+   * Runs the TTL and lifecycle reaper (local/ttl-reaper.ts: DynamoDB Local has no TTL, s3rver no
+   * lifecycle rules) every so many ms; 0 or unset: only when `reapExpired` is called.
+   */
+  reaperIntervalMs?: number;
 }
 
 export interface LocalStack {
@@ -69,6 +75,8 @@ export interface LocalStack {
   s3Repair?: S3RepairReport;
   /** Brings the subject index of the logs up to date now. */
   indexLogs(): Promise<WatermarkReport[]>;
+  /** Removes what DynamoDB TTL and the buckets' lifecycle rules would have removed by `now` (a moved clock in tests). */
+  reapExpired(now?: Date): Promise<ReapReport>;
   stop(): Promise<void>;
 }
 
@@ -255,6 +263,10 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const watchdog = await startWatchdog(options.watchdogIntervalMs ?? 0, options.watchdogGraceMs ?? 10_000);
     stops.push(() => watchdog.stop());
 
+    // What DynamoDB TTL and S3 lifecycle rules do in AWS.
+    const reaper = startReaper({ doc, s3 }, options.reaperIntervalMs ?? 0);
+    stops.push(() => reaper.stop());
+
     return {
       apiUrl: api.url,
       ddbEndpoint: dynamo.endpoint,
@@ -269,6 +281,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       seeded,
       s3Repair: s3Local.repair,
       indexLogs: () => logIndexing.runNow(),
+      reapExpired: (now) => reapExpired({ doc, s3 }, now),
       stop: async () => {
         await workflows.idle().catch(() => undefined);
         await stopAll();
