@@ -178,7 +178,12 @@ async function scanForRaw(): Promise<{ found: string[]; items: number; objects: 
     for await (const page of scanPages(stack.doc, { TableName: table, ConsistentRead: true })) {
       for (const item of page) {
         items += 1;
-        found.push(...findRaw(`${table} ${String(item.pk ?? '')}/${String(item.sk ?? '')}`, JSON.stringify(toJsonValue(item))));
+        found.push(
+          ...findRaw(
+            `${table} ${String(item.pk ?? '')}/${String(item.sk ?? '')}`,
+            JSON.stringify(toJsonValue(item)),
+          ),
+        );
       }
     }
   }
@@ -234,7 +239,8 @@ test('after the erasure and the audit period, no table or bucket of ours holds a
   // Right after the erasure the requests are still there (for the audit period), their identifiers not.
   expect(await partition(`REQ#${erasureId}`)).not.toEqual([]);
 
-  const later = new Date(now.getTime() + (DEFAULT_AUDIT_PERIOD_DAYS + 1) * 86_400_000);
+  // Past the audit period counted from the last thing recorded: the download link's end (7 days on).
+  const later = new Date(now.getTime() + (DEFAULT_AUDIT_PERIOD_DAYS + 31) * 86_400_000);
   await stack.reapExpired(later);
 
   const { found, items, objects } = await scanForRaw();
@@ -242,5 +248,14 @@ test('after the erasure and the audit period, no table or bucket of ours holds a
   // Every item of both requests' partitions had an expiry.
   expect(await partition(`REQ#${exportId}`)).toEqual([]);
   expect(await partition(`REQ#${erasureId}`)).toEqual([]);
+  // Nor does anything else of the table name them (audit entries, queue and work-list items, locks).
+  const naming: string[] = [];
+  for await (const page of scanPages(stack.doc, { TableName: orchestratorResources.requestsTable.tableName }))
+    for (const item of page) {
+      const text = JSON.stringify(toJsonValue(item));
+      if (text.includes(exportId) || text.includes(erasureId))
+        naming.push(`${String(item.pk)}/${String(item.sk)}`);
+    }
+  expect(naming).toEqual([]);
   expect(items + objects).toBeGreaterThan(0);
 }, 240_000);

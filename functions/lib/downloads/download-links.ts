@@ -232,15 +232,24 @@ export class DownloadLinks {
     }
   }
 
-  /** Checks the MAC first (no lookup for a forged token), then the stored hash. */
+  /**
+   * The cheap checks first, the MAC (a KMS call in AWS) last: the token's format and lengths, then the
+   * link its request id names (one DynamoDB read) and the stored hash of the whole token, then the
+   * link's status. Only a token that opens a live link costs a KMS call, so a flood of made-up tokens
+   * cannot use up the KMS quota other calls need. A token that matches the stored hash but not the
+   * link's status (expired, revoked, used up) needs no MAC: only its holder knows it.
+   */
   async resolve(token: string): Promise<ResolvedToken> {
     const parsed = parseToken(token);
     if (!parsed) return { found: false };
+    const link = await this.get(parsed.requestId);
+    if (!link || link.linkId !== parsed.linkId || !sameText(link.tokenHash, tokenHashOf(token)))
+      return { found: false };
+    const status = linkStatus(link, this.clock());
+    if (status !== 'active') return { found: true, link, status };
     const expected = await this.tokenFor(parsed.requestId, parsed.linkId);
     if (!sameText(expected, token)) return { found: false };
-    const link = await this.get(parsed.requestId);
-    if (!link || !sameText(link.tokenHash, tokenHashOf(token))) return { found: false };
-    return { found: true, link, status: linkStatus(link, this.clock()) };
+    return { found: true, link, status };
   }
 
   /**

@@ -391,6 +391,23 @@ export class RequestRepository {
           });
         }
       }
+      if (terminal && current.externalId && current.dialect) {
+        // The external id's pointer goes with the request (an audit period on); the one it has, if any.
+        for (const service of current.service ? [current.service, undefined] : [undefined]) {
+          const key = externalKey(current.dialect, current.externalId, service);
+          if ((await readItem(this.table, key))?.requestId !== requestId) continue;
+          items.push({
+            Update: {
+              TableName: this.table.tableName,
+              Key: key,
+              UpdateExpression: 'SET #expiresAt = :expiresAt',
+              ConditionExpression: 'requestId = :id',
+              ExpressionAttributeNames: { '#expiresAt': REQUESTS_TTL_ATTRIBUTE },
+              ExpressionAttributeValues: { ':id': requestId, ':expiresAt': auditExpiry(this.table, now) },
+            },
+          });
+        }
+      }
       if (terminal) {
         // A request opened before services were recorded may have had its service set since: its lock
         // is the one without a service, so both are released (each only if it is this request's).
