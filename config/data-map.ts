@@ -20,7 +20,16 @@ export interface TableSpec {
   tableName: string;
   partitionKey: string;
   sortKey?: string;
-  indexes: { indexName: string; partitionKey: string; sortKey?: string }[];
+  indexes: {
+    indexName: string;
+    partitionKey: string;
+    sortKey?: string;
+    /**
+     * The non-key attributes the index's queries read (INCLUDE); without it, every attribute (ALL). An
+     * index copies what it projects: a narrow projection keeps kept data out of it.
+     */
+    include?: readonly string[];
+  }[];
   /** The table's DynamoDB stream, where the orchestrator reacts to its writes. */
   stream?: 'NEW_AND_OLD_IMAGES';
   /**
@@ -165,7 +174,10 @@ export const orchestratorResources = {
     partitionKey: 'pk',
     sortKey: 'sk',
     // The sweep finds what is due: partition `kind` ('vault'), sorted by `until`.
-    indexes: [{ indexName: 'byUntil', partitionKey: 'kind', sortKey: 'until' }],
+    // Only what the sweep reads to destroy a record (keys, its store and category): never the kept data.
+    indexes: [
+      { indexName: 'byUntil', partitionKey: 'kind', sortKey: 'until', include: ['store', 'category'] },
+    ],
   },
   vaultBucket: 'dsr-retention-vault',
   /**

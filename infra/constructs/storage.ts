@@ -58,7 +58,9 @@ export function secureTable(
       indexName: index.indexName,
       partitionKey: { name: index.partitionKey, type: S },
       sortKey: index.sortKey ? { name: index.sortKey, type: S } : undefined,
-      projectionType: dynamodb.ProjectionType.ALL,
+      ...(index.include
+        ? { projectionType: dynamodb.ProjectionType.INCLUDE, nonKeyAttributes: [...index.include] }
+        : { projectionType: dynamodb.ProjectionType.ALL }),
     });
   }
   return { table, spec, key };
