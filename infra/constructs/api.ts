@@ -320,7 +320,8 @@ export class DsrApi extends Construct {
     cfnStage.routeSettings = Object.fromEntries(
       PUBLIC_ROUTE_THROTTLES.map((route) => [
         `GET ${route.path}`,
-        { throttlingRateLimit: route.rateLimit, throttlingBurstLimit: route.burstLimit },
+        // A JSON property: CloudFormation's own (PascalCase) names.
+        { ThrottlingRateLimit: route.rateLimit, ThrottlingBurstLimit: route.burstLimit },
       ]),
     );
     for (const route of PUBLIC_ROUTES) {

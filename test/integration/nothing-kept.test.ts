@@ -1,5 +1,5 @@
 /**
- * Nothing kept of an erased person: a subject with an e-mail, a phone, a user id, a device, a linked
+ * Nothing kept of an erased person (and a restored one erased again: the suppression list re-applied): a subject with an e-mail, a phone, a user id, a device, a linked
  * account and a name is exported, then erased (its log part by the log-erasure job); the clock moves past
  * the audit period and the reaper does what DynamoDB TTL and the buckets' lifecycle rules do. Then every
  * table and bucket the orchestrator owns (whatever the local stack created that is not the platform's:
@@ -9,7 +9,8 @@
 import { gunzipSync } from 'node:zlib';
 import { ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { ListBucketsCommand, PutObjectCommand } from '@aws-sdk/client-s3';
-import { PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { SFNClient } from '@aws-sdk/client-sfn';
+import { GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import {
   ALL_ORCHESTRATOR_BUCKETS,
   ALL_ORCHESTRATOR_TABLES,
@@ -23,6 +24,8 @@ import { scanPages, toJsonValue } from '../../functions/lib/aws/dynamo-paging';
 import { listPages } from '../../functions/lib/aws/s3-objects';
 import { DEFAULT_AUDIT_PERIOD_DAYS } from '../../functions/lib/requests/request-table';
 import { gzipLines } from '../../local/seed-data';
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../local/stores';
+import { reapplyOn } from '../../scripts/reapply-suppressions';
 import { startReceiver } from '../support/callback-receiver';
 import { startTestStack, type TestStack } from '../support/local-stack';
 import { readZip } from '../support/zip';
@@ -67,8 +70,8 @@ const waitsForLogJob = (view: Record<string, unknown>) =>
     (entry) => entry.state === 'pending',
   );
 
-async function seedPerson(now: Date) {
-  const day = now.toISOString().slice(0, 10);
+/** The person's account, as a restore from a backup would bring it back too. */
+async function putAccount(day: string) {
   await stack.doc.send(
     new PutCommand({
       TableName: platformStores.accounts.table.tableName,
@@ -89,6 +92,11 @@ async function seedPerson(now: Date) {
       },
     }),
   );
+}
+
+async function seedPerson(now: Date) {
+  const day = now.toISOString().slice(0, 10);
+  await putAccount(day);
   await stack.s3.send(
     new PutObjectCommand({
       Bucket: platformStores.logs.bucketName,
@@ -259,3 +267,58 @@ test('after the erasure and the audit period, no table or bucket of ours holds a
   expect(naming).toEqual([]);
   expect(items + objects).toBeGreaterThan(0);
 }, 240_000);
+
+test('a restored account of an erased person is erased again by re-applying the suppression list', async () => {
+  // The point-in-time restore of the accounts table brings the erased account back.
+  await putAccount(new Date().toISOString().slice(0, 10));
+  const sfn = new SFNClient({
+    endpoint: stack.sfnEndpoint,
+    region: LOCAL_REGION,
+    credentials: LOCAL_CREDENTIALS,
+  });
+  try {
+    const report = await reapplyOn({
+      doc: stack.doc,
+      sfn,
+      requestsTable: orchestratorResources.requestsTable.tableName,
+      vaultTable: orchestratorResources.vaultTable.tableName,
+      erasureStateMachineArn: stack.env.ERASURE_STATE_MACHINE_ARN!,
+    });
+    expect(report.reErased).toEqual([expect.objectContaining({ outcome: 'created' })]);
+    const requestId = report.reErased[0]!.requestId!;
+    const done = await stack.waitForStatus(
+      requestId,
+      ['completed', 'partially_completed', 'failed'],
+      120_000,
+    );
+    expect(done.failure).toBeUndefined();
+  } finally {
+    sfn.destroy();
+  }
+  const { Item } = await stack.doc.send(
+    new GetCommand({
+      TableName: platformStores.accounts.table.tableName,
+      Key: { userId: PERSON.userId },
+      ConsistentRead: true,
+    }),
+  );
+  expect(Item).toBeUndefined();
+  // Run again: nothing of the person is left to re-erase.
+  const sfnAgain = new SFNClient({
+    endpoint: stack.sfnEndpoint,
+    region: LOCAL_REGION,
+    credentials: LOCAL_CREDENTIALS,
+  });
+  try {
+    const again = await reapplyOn({
+      doc: stack.doc,
+      sfn: sfnAgain,
+      requestsTable: orchestratorResources.requestsTable.tableName,
+      vaultTable: orchestratorResources.vaultTable.tableName,
+      erasureStateMachineArn: stack.env.ERASURE_STATE_MACHINE_ARN!,
+    });
+    expect(again).toMatchObject({ suppressed: 1, reErased: [] });
+  } finally {
+    sfnAgain.destroy();
+  }
+}, 180_000);
