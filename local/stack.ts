@@ -30,6 +30,7 @@ import { startLogIndexing } from './log-index';
 import type { WatermarkReport } from '../functions/index-logs/core';
 import type { S3RepairReport } from './s3-repair';
 import { reapExpired, startReaper, type ReapReport } from './ttl-reaper';
+import { runPeriodically } from './periodic';
 
 export interface LocalStackOptions {
   dataDir: string;
@@ -86,18 +87,7 @@ async function startWatchdog(intervalMs: number, graceMs: number): Promise<{ sto
     (await import('../functions/watchdog/handler')) as typeof import('../functions/watchdog/handler');
   const { runWatchdog } = await import('../functions/watchdog/core');
   await runWatchdog({ ...deps, graceMs: 0 }, new Date());
-  if (intervalMs <= 0) return { stop: async () => undefined };
-  let round: Promise<unknown> = Promise.resolve();
-  const timer = setInterval(() => {
-    round = round.then(() => runWatchdog({ ...deps, graceMs }, new Date()).catch(() => undefined));
-  }, intervalMs);
-  timer.unref();
-  return {
-    stop: async () => {
-      clearInterval(timer);
-      await round;
-    },
-  };
+  return runPeriodically(() => runWatchdog({ ...deps, graceMs }, new Date()), intervalMs);
 }
 
 export function keyPaths(dataDir: string) {

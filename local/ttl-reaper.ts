@@ -17,6 +17,7 @@ import { batchWriteAll } from '../functions/lib/aws/dynamo-batch';
 import { scanPages } from '../functions/lib/aws/dynamo-paging';
 import { deleteUnder } from '../functions/lib/aws/s3-objects';
 import { intEnv } from '../functions/lib/runtime/config';
+import { runPeriodically } from './periodic';
 import { AUDIT_PERIOD_ENV, DEFAULT_AUDIT_PERIOD_DAYS } from '../functions/lib/requests/request-table';
 
 /** The export retention unless EXPORT_RETENTION_DAYS says otherwise (CDK's `dsr:exportRetentionDays` default). */
@@ -102,16 +103,5 @@ export async function reapExpired(target: ReaperTarget, now: Date = new Date()):
 
 /** Runs `reapExpired` every `intervalMs` (as AWS does in the background) until stopped. */
 export function startReaper(target: ReaperTarget, intervalMs: number): { stop(): Promise<void> } {
-  if (intervalMs <= 0) return { stop: async () => undefined };
-  let round: Promise<unknown> = Promise.resolve();
-  const timer = setInterval(() => {
-    round = round.then(() => reapExpired(target).catch(() => undefined));
-  }, intervalMs);
-  timer.unref();
-  return {
-    stop: async () => {
-      clearInterval(timer);
-      await round;
-    },
-  };
+  return runPeriodically(() => reapExpired(target), intervalMs);
 }

@@ -268,33 +268,34 @@ test('after the erasure and the audit period, no table or bucket of ours holds a
   expect(items + objects).toBeGreaterThan(0);
 }, 240_000);
 
-test('a restored account of an erased person is erased again by re-applying the suppression list', async () => {
-  // The point-in-time restore of the accounts table brings the erased account back.
-  await putAccount(new Date().toISOString().slice(0, 10));
+/** `npm run reapply-suppressions` on the test stack. */
+async function reapply() {
   const sfn = new SFNClient({
     endpoint: stack.sfnEndpoint,
     region: LOCAL_REGION,
     credentials: LOCAL_CREDENTIALS,
   });
   try {
-    const report = await reapplyOn({
+    return await reapplyOn({
       doc: stack.doc,
       sfn,
       requestsTable: orchestratorResources.requestsTable.tableName,
       vaultTable: orchestratorResources.vaultTable.tableName,
       erasureStateMachineArn: stack.env.ERASURE_STATE_MACHINE_ARN!,
     });
-    expect(report.reErased).toEqual([expect.objectContaining({ outcome: 'created' })]);
-    const requestId = report.reErased[0]!.requestId!;
-    const done = await stack.waitForStatus(
-      requestId,
-      ['completed', 'partially_completed', 'failed'],
-      120_000,
-    );
-    expect(done.failure).toBeUndefined();
   } finally {
     sfn.destroy();
   }
+}
+
+test('a restored account of an erased person is erased again by re-applying the suppression list', async () => {
+  // The point-in-time restore of the accounts table brings the erased account back.
+  await putAccount(new Date().toISOString().slice(0, 10));
+  const report = await reapply();
+  expect(report.reErased).toEqual([expect.objectContaining({ outcome: 'created' })]);
+  const requestId = report.reErased[0]!.requestId!;
+  const done = await stack.waitForStatus(requestId, ['completed', 'partially_completed', 'failed'], 120_000);
+  expect(done.failure).toBeUndefined();
   const { Item } = await stack.doc.send(
     new GetCommand({
       TableName: platformStores.accounts.table.tableName,
@@ -304,21 +305,5 @@ test('a restored account of an erased person is erased again by re-applying the 
   );
   expect(Item).toBeUndefined();
   // Run again: nothing of the person is left to re-erase.
-  const sfnAgain = new SFNClient({
-    endpoint: stack.sfnEndpoint,
-    region: LOCAL_REGION,
-    credentials: LOCAL_CREDENTIALS,
-  });
-  try {
-    const again = await reapplyOn({
-      doc: stack.doc,
-      sfn: sfnAgain,
-      requestsTable: orchestratorResources.requestsTable.tableName,
-      vaultTable: orchestratorResources.vaultTable.tableName,
-      erasureStateMachineArn: stack.env.ERASURE_STATE_MACHINE_ARN!,
-    });
-    expect(again).toMatchObject({ suppressed: 1, reErased: [] });
-  } finally {
-    sfnAgain.destroy();
-  }
+  expect(await reapply()).toMatchObject({ suppressed: 1, reErased: [] });
 }, 180_000);
