@@ -29,7 +29,15 @@ export interface TableSpec {
   }[];
   /** The table's DynamoDB stream, where the orchestrator reacts to its writes. */
   stream?: 'NEW_AND_OLD_IMAGES';
+  /**
+   * The attribute DynamoDB TTL removes items by (seconds since the epoch). CDK turns TTL on with it;
+   * DynamoDB Local has no TTL, so the local stack's reaper (local/ttl-reaper.ts) does the same.
+   */
+  ttlAttribute?: string;
 }
+
+/** The TTL attribute of every orchestrator table that has one. */
+export const TTL_ATTRIBUTE = 'expiresAt';
 
 export const platformStores = {
   accounts: {
@@ -154,6 +162,7 @@ export const orchestratorResources = {
       { indexName: 'bySubject', partitionKey: 'subjectHash', sortKey: 'createdAt' },
       { indexName: 'byKind', partitionKey: 'kind', sortKey: 'createdAt' },
     ],
+    ttlAttribute: TTL_ATTRIBUTE,
   },
   stagingBucket: 'dsr-staging',
   exportsBucket: 'dsr-exports',
@@ -175,6 +184,7 @@ export const orchestratorResources = {
     partitionKey: 'identifierHash',
     sortKey: 'accountHash',
     indexes: [],
+    ttlAttribute: TTL_ATTRIBUTE,
   },
   /**
    * The subject index of the logs (docs/log-index.md): which log objects name which subject, by keyed
@@ -190,6 +200,42 @@ export const orchestratorResources = {
   identifierIndexTable: TableSpec;
   logIndexTable: TableSpec;
 };
+
+/** Export archives (functions/assemble-export/core.ts archiveKey) and certificates (certificateKey). */
+export const ARCHIVES_PREFIX = 'exports/';
+export const CERTIFICATES_PREFIX = 'certificates/';
+/** Staging is deleted by each workflow; its lifecycle rule is only the backstop for a failed clean-up. */
+export const STAGING_EXPIRY_DAYS = 2;
+
+/** One expiry rule of a bucket: objects under `prefix` (every object without one) go `days` after written. */
+export interface ExpiryRule {
+  id: string;
+  prefix?: string;
+  days: number;
+}
+
+/** The periods the expiry rules depend on (deployment configuration; locally the environment). */
+export interface RetentionPeriods {
+  exportRetentionDays: number;
+  auditPeriodDays: number;
+}
+
+/**
+ * The expiry rules of the orchestrator's buckets, by bucket: CDK makes them lifecycle rules and the
+ * local stack's reaper applies them to the local S3. Archives go after the export retention;
+ * certificates are the erasure's proof and stay for the audit period (one rule per prefix: a rule
+ * without one would expire certificates with archives). The vault bucket has none: the sweep destroys
+ * each kept record at its own date.
+ */
+export function orchestratorBucketExpiry(periods: RetentionPeriods): Record<string, ExpiryRule[]> {
+  return {
+    [orchestratorResources.stagingBucket]: [{ id: 'staging-backstop', days: STAGING_EXPIRY_DAYS }],
+    [orchestratorResources.exportsBucket]: [
+      { id: 'expire-archives', prefix: ARCHIVES_PREFIX, days: periods.exportRetentionDays },
+      { id: 'expire-certificates', prefix: CERTIFICATES_PREFIX, days: periods.auditPeriodDays },
+    ],
+  };
+}
 
 export const ALL_PLATFORM_TABLES: TableSpec[] = [
   platformStores.accounts.table,

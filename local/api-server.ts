@@ -10,6 +10,7 @@ import { isPublicPath } from '../functions/api/core';
 import { errorResponse } from '../functions/api/error-middleware';
 import { ApiError, type ApiEvent, type ApiResult } from '../functions/api/http';
 import { checkToken } from './auth';
+import { PUBLIC_ROUTE_THROTTLES, publicRouteThrottle } from '../config/throttles';
 
 export const MAX_BODY_BYTES = 64 * 1024;
 
@@ -141,6 +142,18 @@ export function startLocalApi(
     burst: Number(process.env.LOCAL_API_BURST ?? 100),
   };
   const buckets = new TokenBuckets(throttle.perSecond, throttle.burst);
+  // Each public route's own budget for all callers together, as API Gateway's route settings.
+  const routeBuckets = new Map(
+    PUBLIC_ROUTE_THROTTLES.map((route) => [route.path, new TokenBuckets(route.rateLimit, route.burstLimit)]),
+  );
+  const routeThrottled = (res: ServerResponse, event: ApiEvent): boolean => {
+    const route = publicRouteThrottle(event.rawPath);
+    const wait = route ? (routeBuckets.get(route.path)?.take(route.path) ?? 0) : 0;
+    if (wait === 0) return false;
+    const retry = { 'retry-after': String(wait) };
+    refuse(res, event, new ApiError(429, 'TOO_MANY_REQUESTS', 'Too many requests; retry later', {}, retry));
+    return true;
+  };
   // The gateway's refusals, in the shape of the route asked for (OpenDSR's on OpenDSR routes).
   const refuse = (res: ServerResponse, event: ApiEvent, error: ApiError) =>
     send(res, errorResponse(event, error));
@@ -173,7 +186,10 @@ export function startLocalApi(
         event.requestContext.authorizer = authorizer;
         const claims = authorizer?.jwt?.claims ?? {};
         if (throttled(res, event, `caller:${String(claims.client_id ?? claims.sub ?? '')}`)) return;
-      } else if (throttled(res, event, `ip:${event.requestContext.http.sourceIp}`)) {
+      } else if (
+        routeThrottled(res, event) ||
+        throttled(res, event, `ip:${event.requestContext.http.sourceIp}`)
+      ) {
         return;
       }
       send(res, await options.handler(event));

@@ -49,7 +49,7 @@ function keySchema(partitionKey: string, sortKey?: string): KeySchemaElement[] {
 }
 
 /**
- * CreateTable input for a data-map table: on-demand, every index projecting all attributes, and the
+ * CreateTable input for a data-map table: on-demand, each index projecting what the data map says, and the
  * table's stream if the data map names one.
  */
 export function createTableInput(spec: TableSpec): CreateTableCommandInput {

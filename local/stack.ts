@@ -29,6 +29,8 @@ import { LocalWorkflows, type LocalWorkflowOptions } from './workflows';
 import { startLogIndexing } from './log-index';
 import type { WatermarkReport } from '../functions/index-logs/core';
 import type { S3RepairReport } from './s3-repair';
+import { reapExpired, startReaper, type ReapReport } from './ttl-reaper';
+import { runPeriodically } from './periodic';
 
 export interface LocalStackOptions {
   dataDir: string;
@@ -50,6 +52,11 @@ export interface LocalStackOptions {
    */
   watchdogIntervalMs?: number;
   watchdogGraceMs?: number;
+  /**
+   * Runs the TTL and lifecycle reaper (local/ttl-reaper.ts: DynamoDB Local has no TTL, s3rver no
+   * lifecycle rules) every so many ms; 0 or unset: only when `reapExpired` is called.
+   */
+  reaperIntervalMs?: number;
 }
 
 export interface LocalStack {
@@ -69,6 +76,8 @@ export interface LocalStack {
   s3Repair?: S3RepairReport;
   /** Brings the subject index of the logs up to date now. */
   indexLogs(): Promise<WatermarkReport[]>;
+  /** Removes what DynamoDB TTL and the buckets' lifecycle rules would have removed by `now` (a moved clock in tests). */
+  reapExpired(now?: Date): Promise<ReapReport>;
   stop(): Promise<void>;
 }
 
@@ -78,18 +87,7 @@ async function startWatchdog(intervalMs: number, graceMs: number): Promise<{ sto
     (await import('../functions/watchdog/handler')) as typeof import('../functions/watchdog/handler');
   const { runWatchdog } = await import('../functions/watchdog/core');
   await runWatchdog({ ...deps, graceMs: 0 }, new Date());
-  if (intervalMs <= 0) return { stop: async () => undefined };
-  let round: Promise<unknown> = Promise.resolve();
-  const timer = setInterval(() => {
-    round = round.then(() => runWatchdog({ ...deps, graceMs }, new Date()).catch(() => undefined));
-  }, intervalMs);
-  timer.unref();
-  return {
-    stop: async () => {
-      clearInterval(timer);
-      await round;
-    },
-  };
+  return runPeriodically(() => runWatchdog({ ...deps, graceMs }, new Date()), intervalMs);
 }
 
 export function keyPaths(dataDir: string) {
@@ -258,6 +256,10 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const watchdog = await startWatchdog(options.watchdogIntervalMs ?? 0, options.watchdogGraceMs ?? 10_000);
     stops.push(() => watchdog.stop());
 
+    // What DynamoDB TTL and S3 lifecycle rules do in AWS.
+    const reaper = startReaper({ doc, s3 }, options.reaperIntervalMs ?? 0);
+    stops.push(() => reaper.stop());
+
     return {
       apiUrl: api.url,
       ddbEndpoint: dynamo.endpoint,
@@ -272,6 +274,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       seeded,
       s3Repair: s3Local.repair,
       indexLogs: () => logIndexing.runNow(),
+      reapExpired: (now) => reapExpired({ doc, s3 }, now),
       stop: async () => {
         await workflows.idle().catch(() => undefined);
         await stopAll();

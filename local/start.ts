@@ -4,6 +4,8 @@
  * (0: any free port; the ready line names the ones bound).
  * LOG_INDEX_INTERVAL_MS: how often the log index is brought up to date (default 30 s; 0: at start only).
  * WATCHDOG_INTERVAL_MS: how often the watchdog re-drives lost workflows (default 15 s; 0: at start only).
+ * TTL_REAPER_INTERVAL_MS: how often expired items and objects are removed, as DynamoDB TTL and S3
+ * lifecycle rules do in AWS (default 60 s; 0: never).
  *
  * It stops, and stops what it started (DynamoDB Local's JVM, the S3 process), on SIGINT, SIGTERM or
  * SIGHUP, and when the process that started it goes away: `npm start` runs it with `exec`, so that is npm
@@ -40,6 +42,7 @@ async function main(): Promise<void> {
     seed: !args.has('--no-seed'),
     logIndexIntervalMs: intEnv('LOG_INDEX_INTERVAL_MS', 30_000),
     watchdogIntervalMs: intEnv('WATCHDOG_INTERVAL_MS', 15_000),
+    reaperIntervalMs: intEnv('TTL_REAPER_INTERVAL_MS', 60_000),
   });
   let feed: { stop(): Promise<void> } | undefined = undefined;
 

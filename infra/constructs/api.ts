@@ -18,6 +18,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { ENV } from '../../config/data-map';
+import { PUBLIC_ROUTE_THROTTLES } from '../../config/throttles';
 import { SERVICE_SCOPE_PREFIX, SCOPE_PREFIX } from '../../functions/api/auth';
 import { serviceIds } from '../../functions/lib/services/profiles';
 import type { ApiClientConfig } from '../config';
@@ -314,6 +315,15 @@ export class DsrApi extends Construct {
         authorizationScopes: API_ROLES.map(roleScope),
       });
     }
+    // Each public route has its own, smaller budget (config/throttles.ts).
+    const cfnStage = this.stage.node.defaultChild as apigwv2.CfnStage;
+    cfnStage.routeSettings = Object.fromEntries(
+      PUBLIC_ROUTE_THROTTLES.map((route) => [
+        `GET ${route.path}`,
+        // A JSON property: CloudFormation's own (PascalCase) names.
+        { ThrottlingRateLimit: route.rateLimit, ThrottlingBurstLimit: route.burstLimit },
+      ]),
+    );
     for (const route of PUBLIC_ROUTES) {
       for (const httpRoute of this.httpApi.addRoutes({
         path: route.path,

@@ -12,18 +12,15 @@ import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
-import { orchestratorResources } from '../../config/data-map';
-import { INDEX_TTL_ATTRIBUTE } from '../../functions/lib/identifiers/identifier-index';
-import { REQUESTS_TTL_ATTRIBUTE } from '../../functions/lib/requests/request-table';
+import {
+  orchestratorBucketExpiry,
+  orchestratorResources,
+  type ExpiryRule,
+  type RetentionPeriods,
+} from '../../config/data-map';
 import { secureBucket, secureTable, type BucketRef, type TableRef } from './storage';
 
-/** Requests carry their own expiry (kept for the audit period, then removed by DynamoDB TTL). */
-export { REQUESTS_TTL_ATTRIBUTE };
-/** Export archives (functions/assemble-export/core.ts archiveKey) and certificates (certificateKey). */
-export const ARCHIVES_PREFIX = 'exports/';
-export const CERTIFICATES_PREFIX = 'certificates/';
-/** Staging is deleted by each workflow; the lifecycle rule is only the backstop for a failed clean-up. */
-export const STAGING_EXPIRY_DAYS = 2;
+export { ARCHIVES_PREFIX, CERTIFICATES_PREFIX, STAGING_EXPIRY_DAYS } from '../../config/data-map';
 /**
  * The callback deliverer reacts to new outbox items through the requests table's stream; its event filter
  * matches on the new item's `kind`, which needs the new image (the function itself reads only the key).
@@ -46,6 +43,18 @@ export interface OrchestratorStateProps {
   auditPeriodDays: number;
 }
 
+/** The bucket's expiry rules (the ones the local stack's reaper applies too), and aborted uploads' clean-up. */
+function lifecycleRules(rules: readonly ExpiryRule[] | undefined): s3.LifecycleRule[] {
+  return [
+    ...(rules ?? []).map((rule) => ({
+      id: rule.id,
+      ...(rule.prefix ? { prefix: rule.prefix } : {}),
+      expiration: Duration.days(rule.days),
+    })),
+    { id: 'abort-multipart', abortIncompleteMultipartUploadAfter: Duration.days(1) },
+  ];
+}
+
 export class OrchestratorState extends Construct {
   readonly requests: TableRef;
   readonly staging: BucketRef;
@@ -58,9 +67,10 @@ export class OrchestratorState extends Construct {
   constructor(scope: Construct, id: string, props: OrchestratorStateProps) {
     super(scope, id);
     const { key, vaultKey, vaultStorageKey, accessLogs } = props;
+    const periods: RetentionPeriods = props;
+    const expiry = orchestratorBucketExpiry(periods);
 
     this.requests = secureTable(this, 'RequestsTable', orchestratorResources.requestsTable, key, {
-      timeToLiveAttribute: REQUESTS_TTL_ATTRIBUTE,
       deletionProtection: true,
       stream: REQUESTS_STREAM_VIEW,
     });
@@ -68,30 +78,13 @@ export class OrchestratorState extends Construct {
     this.staging = secureBucket(this, 'StagingBucket', {
       key,
       accessLogs,
-      lifecycleRules: [
-        { id: 'staging-backstop', expiration: Duration.days(STAGING_EXPIRY_DAYS) },
-        { id: 'abort-multipart', abortIncompleteMultipartUploadAfter: Duration.days(1) },
-      ],
+      lifecycleRules: lifecycleRules(expiry[orchestratorResources.stagingBucket]),
     });
 
     this.exports = secureBucket(this, 'ExportsBucket', {
       key,
       accessLogs,
-      // Archives go after the export retention; certificates are the erasure's proof and stay for the
-      // audit period. One rule per prefix: a rule without one would expire certificates with archives.
-      lifecycleRules: [
-        {
-          id: 'expire-archives',
-          prefix: ARCHIVES_PREFIX,
-          expiration: Duration.days(props.exportRetentionDays),
-        },
-        {
-          id: 'expire-certificates',
-          prefix: CERTIFICATES_PREFIX,
-          expiration: Duration.days(props.auditPeriodDays),
-        },
-        { id: 'abort-multipart', abortIncompleteMultipartUploadAfter: Duration.days(1) },
-      ],
+      lifecycleRules: lifecycleRules(expiry[orchestratorResources.exportsBucket]),
     });
 
     // Unversioned on purpose: a destroyed vault item must not survive as an old object version.
@@ -108,7 +101,7 @@ export class OrchestratorState extends Construct {
       'IdentifierIndexTable',
       orchestratorResources.identifierIndexTable,
       key,
-      { timeToLiveAttribute: INDEX_TTL_ATTRIBUTE, deletionProtection: true },
+      { deletionProtection: true },
     );
     this.logIndex = secureTable(this, 'LogIndexTable', orchestratorResources.logIndexTable, key, {
       deletionProtection: true,

@@ -24,7 +24,6 @@ export interface BucketRef {
 }
 
 export interface SecureTableOptions {
-  timeToLiveAttribute?: string;
   deletionProtection?: boolean;
   /**
    * A DynamoDB stream (encrypted with the table's key) for a function to react to writes; by default
@@ -50,7 +49,7 @@ export function secureTable(
     encryption: dynamodb.TableEncryption.CUSTOMER_MANAGED,
     encryptionKey: key,
     pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
-    timeToLiveAttribute: options.timeToLiveAttribute,
+    timeToLiveAttribute: spec.ttlAttribute,
     deletionProtection: options.deletionProtection,
     stream: options.stream ?? (spec.stream ? dynamodb.StreamViewType[spec.stream] : undefined),
   });

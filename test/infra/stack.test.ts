@@ -13,7 +13,15 @@ import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
-import { ENV, serviceOwnTables, STORE_NAMES, type StoreName } from '../../config/data-map';
+import {
+  ALL_ORCHESTRATOR_TABLES,
+  ENV,
+  orchestratorResources,
+  serviceOwnTables,
+  STORE_NAMES,
+  type StoreName,
+} from '../../config/data-map';
+import { createTableInput } from '../../local/bootstrap';
 import {
   CONNECTOR_FUNCTIONS_ENV,
   STATE_MACHINES,
@@ -342,6 +350,64 @@ describe('DsrStack (demo deployment: platform stores created)', () => {
           ],
         }),
       ]);
+    });
+
+    it('projects into the vault index only what the sweep reads, never the kept data', () => {
+      const vault = template.toJSON().Resources[
+        logicalId(stack, stack.state.vaultTable.table)
+      ] as CfnResource;
+      // Keys only: the sweep takes a record's store and category from its key.
+      expect((vault.Properties?.GlobalSecondaryIndexes as Json[])[0]?.Projection).toEqual({
+        ProjectionType: 'KEYS_ONLY',
+      });
+      // The local stack creates it the same way (local/bootstrap.ts).
+      expect(
+        createTableInput(orchestratorResources.vaultTable).GlobalSecondaryIndexes?.[0]?.Projection,
+      ).toEqual({ ProjectionType: 'KEYS_ONLY' });
+    });
+
+    it('turns TTL on for exactly the tables the data map (and so the local reaper) gives a TTL attribute', () => {
+      const refs = [
+        stack.state.requests,
+        stack.state.vaultTable,
+        stack.state.identifierIndex,
+        stack.state.logIndex,
+      ];
+      expect(refs.map((r) => r.spec.tableName).sort()).toEqual(
+        ALL_ORCHESTRATOR_TABLES.map((t) => t.tableName).sort(),
+      );
+      for (const { spec, table } of refs) {
+        const resource = template.toJSON().Resources[logicalId(stack, table)] as CfnResource;
+        expect({ table: spec.tableName, ttl: resource.Properties?.TimeToLiveSpecification }).toEqual({
+          table: spec.tableName,
+          ttl: spec.ttlAttribute ? { AttributeName: spec.ttlAttribute, Enabled: true } : undefined,
+        });
+      }
+      expect(refs.filter((r) => r.spec.ttlAttribute).map((r) => r.spec.tableName)).toEqual([
+        'dsr-requests',
+        'dsr-identifier-index',
+      ]);
+    });
+  });
+
+  describe('public routes', () => {
+    it('gives each public route its own throttle, under the stage default', () => {
+      const [[, stage]] = resourcesOf(template, 'AWS::ApiGatewayV2::Stage') as [[string, CfnResource]];
+      const settings = stage.Properties?.RouteSettings as Record<string, Json>;
+      const routes = resourcesOf(template, 'AWS::ApiGatewayV2::Route').map(([, r]) =>
+        String(r.Properties?.RouteKey),
+      );
+      for (const route of PUBLIC_ROUTES) {
+        const key = `GET ${route.path}`;
+        expect(routes).toContain(key);
+        expect(settings[key]).toEqual({
+          ThrottlingRateLimit: expect.any(Number),
+          ThrottlingBurstLimit: expect.any(Number),
+        });
+        expect(Number(settings[key]?.ThrottlingRateLimit)).toBeLessThan(50);
+        expect(Number(settings[key]?.ThrottlingBurstLimit)).toBeLessThan(100);
+      }
+      expect(Object.keys(settings).sort()).toEqual(PUBLIC_ROUTES.map((r) => `GET ${r.path}`).sort());
     });
   });
 

@@ -255,7 +255,7 @@ describe('links that do not open', () => {
       new UpdateCommand({
         TableName: TABLE,
         Key: { pk: `REQ#${made.expiry!.requestId}`, sk: 'DOWNLOAD#LINK' },
-        UpdateExpression: 'SET expiresAt = :past',
+        UpdateExpression: 'SET validUntil = :past',
         ExpressionAttributeValues: { ':past': new Date(Date.now() - 1000).toISOString() },
       }),
     );

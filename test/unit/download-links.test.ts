@@ -97,32 +97,60 @@ describe('tokens', () => {
     expect(parseToken(token)).toBeUndefined();
   });
 
-  test('a tampered, foreign-key or cross-request token is refused without any lookup', async () => {
+  test('a made-up, tampered, foreign-key or cross-request token is refused before any KMS call', async () => {
+    const linkId = 'A'.repeat(22);
     const token = await new DownloadLinks(requestTable(fakeDoc().doc, 't'), mac, config).tokenFor(
       REQ_A,
-      'A'.repeat(22),
+      linkId,
     );
     const forged = await new DownloadLinks(requestTable(fakeDoc().doc, 't'), otherKey, config).tokenFor(
       REQ_A,
-      'A'.repeat(22),
+      linkId,
     );
-    const { linkId, mac: sig } = parseToken(token)!;
+    const { mac: sig } = parseToken(token)!;
+    const tokenHash = createHash('sha256').update(token).digest('hex');
+    // The MAC key is a KMS key in AWS: a call to it is the expensive part.
+    const kms = {
+      hash: async (): Promise<string> => {
+        throw new Error('KMS called');
+      },
+    };
     const candidates = [
+      'not-a-token',
+      `${REQ_A}.${linkId}.${'A'.repeat(44)}`,
       token.slice(0, -1) + (token.endsWith('A') ? 'B' : 'A'),
       forged,
       `${REQ_B}.${linkId}.${sig}`,
       `${REQ_A}.${'B'.repeat(22)}.${sig}`,
     ];
     for (const candidate of candidates) {
-      const { doc, sent } = fakeDoc(linkRecord());
+      const { doc, sent } = fakeDoc(linkRecord({ linkId, tokenHash }));
       const links = new DownloadLinks(
         requestTable(doc, 't', () => NOW),
-        mac,
+        kms,
         config,
       );
       expect(await links.resolve(candidate)).toEqual({ found: false });
-      expect(sent).toEqual([]);
+      // At most the one read of the link its request id names.
+      expect(sent.filter((name) => name !== 'GetCommand')).toEqual([]);
     }
+    // Nor is an expired or revoked link's true token worth a KMS call.
+    for (const over of [{ expiresAt: '2000-01-01T00:00:00Z' }, { revokedAt: NOW.toISOString() }]) {
+      const { doc } = fakeDoc(linkRecord({ linkId, tokenHash, ...over }));
+      const links = new DownloadLinks(
+        requestTable(doc, 't', () => NOW),
+        kms,
+        config,
+      );
+      expect(await links.resolve(token)).toMatchObject({ found: true });
+    }
+    // A live link's token is checked with the key.
+    const live = new DownloadLinks(
+      requestTable(fakeDoc(linkRecord({ linkId, tokenHash })).doc, 't', () => NOW),
+      kms,
+      config,
+    );
+    await expect(live.resolve(token)).rejects.toThrow('KMS called');
   });
 
   test('a valid token resolves only when the stored hash matches', async () => {

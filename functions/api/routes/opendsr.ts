@@ -52,7 +52,33 @@ async function signedJson(deps: ApiDeps, statusCode: number, body: unknown): Pro
   return { statusCode, headers, body: raw.toString('utf8') };
 }
 
+/** How long a signed discovery answer is served again before it is signed anew. */
+const DISCOVERY_CACHE_MS = 5 * 60_000;
+const signedDiscovery = new WeakMap<ApiDeps, Map<string, { at: number; result: Promise<ApiResult> }>>();
+
+/**
+ * The discovery document is the same for every caller of one host: signed once and served from memory
+ * for a few minutes, so calling it (public, unauthenticated) never costs a KMS call each time.
+ */
 export async function discovery(deps: ApiDeps, event: ApiEvent): Promise<ApiResult> {
+  const key = publicBaseUrl(deps, event);
+  const now = Date.now();
+  let byHost = signedDiscovery.get(deps);
+  if (!byHost) signedDiscovery.set(deps, (byHost = new Map()));
+  let cached = byHost.get(key);
+  if (!cached || now - cached.at >= DISCOVERY_CACHE_MS) {
+    // Bounded: one entry per host name the API answers under.
+    if (byHost.size >= 16) byHost.clear();
+    const hosts = byHost;
+    cached = { at: now, result: signDiscovery(deps, event) };
+    hosts.set(key, cached);
+    cached.result.catch(() => hosts.delete(key));
+  }
+  const result = await cached.result;
+  return { ...result, headers: { ...result.headers } };
+}
+
+async function signDiscovery(deps: ApiDeps, event: ApiEvent): Promise<ApiResult> {
   const types = (Object.keys(TYPES) as (keyof typeof TYPES)[]).filter((t) => supportsType(deps, TYPES[t]));
   return signedJson(deps, 200, {
     api_version: API_VERSION,

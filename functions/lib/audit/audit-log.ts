@@ -7,7 +7,14 @@
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { queryPage } from '../aws/dynamo-paging';
 import { randomUUID } from 'node:crypto';
-import { serviceFilter, type RequestTable, type ServiceSelection } from '../requests/request-table';
+import {
+  REQUESTS_TTL_ATTRIBUTE,
+  auditExpiry,
+  serviceFilter,
+  type ExpiryClock,
+  type RequestTable,
+  type ServiceSelection,
+} from '../requests/request-table';
 
 export interface AuditEntry {
   /** Client id of the caller, or `workflow` / `system` for state changes made by the orchestrator. */
@@ -41,7 +48,7 @@ const AUDIT_KIND = 'audit';
 export const SEVERAL_SERVICES = '*';
 
 /** The item for one audit entry: callers put it alone or inside a transaction with the change it records. */
-export function auditItem(entry: AuditEntry, at: Date): Record<string, unknown> {
+export function auditItem(table: ExpiryClock, entry: AuditEntry, at: Date): Record<string, unknown> {
   const iso = at.toISOString();
   const auditId = `aud_${randomUUID().replace(/-/g, '')}`;
   return {
@@ -52,6 +59,7 @@ export function auditItem(entry: AuditEntry, at: Date): Record<string, unknown> 
     auditId,
     at: iso,
     ...stripUndefined(entry),
+    [REQUESTS_TTL_ATTRIBUTE]: auditExpiry(table, at),
   };
 }
 
@@ -66,7 +74,7 @@ export class AuditLog {
     await this.table.doc.send(
       new PutCommand({
         TableName: this.table.tableName,
-        Item: auditItem(entry, this.table.clock()),
+        Item: auditItem(this.table, entry, this.table.clock()),
         ConditionExpression: 'attribute_not_exists(pk)',
       }),
     );

@@ -19,7 +19,14 @@ import yauzl from 'yauzl';
 import { ConfigError, intEnv, requireEnv } from '../runtime/config';
 import type { ExportArchive } from '../requests/records';
 import { eventItem } from '../requests/event-log';
-import { cancellationCodes, readItem, type RequestTable } from '../requests/request-table';
+import {
+  REQUESTS_TTL_ATTRIBUTE,
+  auditExpiry,
+  cancellationCodes,
+  readItem,
+  type ExpiryClock,
+  type RequestTable,
+} from '../requests/request-table';
 import { isRequestId } from '../requests/request-id';
 import { keyedHasherFromEnv, type SubjectHasher } from '../crypto/subject-hash';
 import { isNoSuchObject } from '../aws/s3-objects';
@@ -162,9 +169,7 @@ export class DownloadLinks {
     const { Item } = await this.table.doc.send(
       new GetCommand({ TableName: this.table.tableName, Key: this.key(requestId), ConsistentRead: true }),
     );
-    if (!Item) return undefined;
-    const { pk: _pk, sk: _sk, kind: _kind, ...link } = Item;
-    return link as DownloadLink;
+    return Item ? linkFromItem(Item) : undefined;
   }
 
   /**
@@ -200,7 +205,7 @@ export class DownloadLinks {
               Put: {
                 TableName,
                 // `kind` without `createdAt` keeps link items out of the byKind index, which lists requests.
-                Item: { ...this.key(requestId), kind: 'download-link', ...link },
+                Item: { ...this.key(requestId), kind: 'download-link', ...linkItem(this.table, link) },
                 ConditionExpression: 'attribute_not_exists(pk)',
               },
             },
@@ -208,6 +213,7 @@ export class DownloadLinks {
               Put: {
                 TableName,
                 Item: eventItem(
+                  this.table,
                   requestId,
                   { type: 'download.link_issued', detail: { maxDownloads: link.maxDownloads } },
                   link.issuedAt,
@@ -226,15 +232,24 @@ export class DownloadLinks {
     }
   }
 
-  /** Checks the MAC first (no lookup for a forged token), then the stored hash. */
+  /**
+   * The cheap checks first, the MAC (a KMS call in AWS) last: the token's format and lengths, then the
+   * link its request id names (one DynamoDB read) and the stored hash of the whole token, then the
+   * link's status. Only a token that opens a live link costs a KMS call, so a flood of made-up tokens
+   * cannot use up the KMS quota other calls need. A token that matches the stored hash but not the
+   * link's status (expired, revoked, used up) needs no MAC: only its holder knows it.
+   */
   async resolve(token: string): Promise<ResolvedToken> {
     const parsed = parseToken(token);
     if (!parsed) return { found: false };
+    const link = await this.get(parsed.requestId);
+    if (!link || link.linkId !== parsed.linkId || !sameText(link.tokenHash, tokenHashOf(token)))
+      return { found: false };
+    const status = linkStatus(link, this.clock());
+    if (status !== 'active') return { found: true, link, status };
     const expected = await this.tokenFor(parsed.requestId, parsed.linkId);
     if (!sameText(expected, token)) return { found: false };
-    const link = await this.get(parsed.requestId);
-    if (!link || !sameText(link.tokenHash, tokenHashOf(token))) return { found: false };
-    return { found: true, link, status: linkStatus(link, this.clock()) };
+    return { found: true, link, status };
   }
 
   /**
@@ -249,7 +264,7 @@ export class DownloadLinks {
           Key: this.key(link.requestId),
           UpdateExpression: 'SET downloads = downloads + :one, lastDownloadAt = :now',
           ConditionExpression:
-            'linkId = :linkId AND downloads < maxDownloads AND expiresAt > :now ' +
+            'linkId = :linkId AND downloads < maxDownloads AND (validUntil > :now OR expiresAt > :now) ' +
             'AND attribute_not_exists(revokedAt) AND attribute_not_exists(archiveGoneAt)',
           ExpressionAttributeValues: {
             ':one': 1,
@@ -259,8 +274,8 @@ export class DownloadLinks {
           ReturnValues: 'ALL_NEW',
         }),
       );
-      const { pk: _pk, sk: _sk, kind: _kind, lastDownloadAt: _last, ...updated } = out.Attributes ?? {};
-      return { ok: true, link: updated as DownloadLink };
+      const { lastDownloadAt: _last, ...updated } = out.Attributes ?? {};
+      return { ok: true, link: linkFromItem(updated) };
     } catch (error) {
       if ((error as { name?: string }).name !== 'ConditionalCheckFailedException') throw error;
       const current = await this.get(link.requestId);
@@ -303,6 +318,21 @@ export class DownloadLinks {
 }
 
 /**
+ * A link as stored: its end of validity is `validUntil`, because `expiresAt` is the table's TTL attribute
+ * (the record goes an audit period after the link stopped working).
+ */
+function linkItem(table: ExpiryClock, link: DownloadLink): Record<string, unknown> {
+  const { expiresAt, ...rest } = link;
+  return { ...rest, validUntil: expiresAt, [REQUESTS_TTL_ATTRIBUTE]: auditExpiry(table, expiresAt) };
+}
+
+/** A stored link; one stored before `validUntil` keeps its end of validity in `expiresAt` (an ISO text). */
+function linkFromItem(item: Record<string, unknown>): DownloadLink {
+  const { pk: _pk, sk: _sk, kind: _kind, validUntil, expiresAt, ...link } = item;
+  return { ...link, expiresAt: String(validUntil ?? expiresAt) } as unknown as DownloadLink;
+}
+
+/**
  * Revokes a request's link, with its `download.revoked` event in the same transaction; undefined when it
  * has none. Revoking twice keeps the first time and records one event. Needs no MAC key: an erasure
  * revokes the links of the person's exports with it.
@@ -311,9 +341,7 @@ export async function revokeLink(table: RequestTable, requestId: string): Promis
   const Key = { pk: `REQ#${requestId}`, sk: LINK_SK };
   const read = async (): Promise<DownloadLink | undefined> => {
     const item = await readItem(table, Key);
-    if (!item) return undefined;
-    const { pk: _pk, sk: _sk, kind: _kind, ...link } = item;
-    return link as unknown as DownloadLink;
+    return item ? linkFromItem(item) : undefined;
   };
   const current = await read();
   if (!current || current.revokedAt) return current;
@@ -335,6 +363,7 @@ export async function revokeLink(table: RequestTable, requestId: string): Promis
             Put: {
               TableName: table.tableName,
               Item: eventItem(
+                table,
                 requestId,
                 { type: 'download.revoked', detail: { downloads: current.downloads } },
                 iso,

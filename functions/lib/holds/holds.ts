@@ -14,7 +14,7 @@ import { auditItem } from '../audit/audit-log';
 import { queryPages } from '../aws/dynamo-paging';
 import type { SubjectIdentifiers } from '../connectors/contract';
 import { externalAccountKey, identifierKey, type SubjectHasher } from '../crypto/subject-hash';
-import { readItem, type RequestTable } from '../requests/request-table';
+import { REQUESTS_TTL_ATTRIBUTE, auditExpiry, readItem, type RequestTable } from '../requests/request-table';
 import { recordFromItem, requestKey } from '../requests/records';
 import { recordedService } from '../services/profiles';
 
@@ -139,6 +139,7 @@ export class HoldRepository {
             Put: {
               TableName: this.table.tableName,
               Item: auditItem(
+                this.table,
                 {
                   actor: input.placedBy,
                   role: input.placedByRole,
@@ -201,6 +202,7 @@ export class HoldRepository {
               Put: {
                 TableName: this.table.tableName,
                 Item: auditItem(
+                  this.table,
                   {
                     actor: by.actor,
                     role: by.role,
@@ -311,6 +313,7 @@ export class HoldRepository {
             subjectHash: hash,
             requestId,
             createdAt: at,
+            [REQUESTS_TTL_ATTRIBUTE]: auditExpiry(this.table, at),
           },
         }),
       );

@@ -21,6 +21,7 @@
  * identifier of the person.
  */
 import { UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { TTL_ATTRIBUTE } from '../../../config/data-map';
 import { queryPages } from '../aws/dynamo-paging';
 import type { SubjectIdentifiers } from '../connectors/contract';
 import { identifierKey, type SubjectHasher } from '../crypto/subject-hash';
@@ -70,7 +71,7 @@ export function sequenceKey(sequenceNumber: string): string {
 }
 
 /** The TTL attribute of unlinked entries (the table's TimeToLiveSpecification names it). */
-export const INDEX_TTL_ATTRIBUTE = 'expiresAt';
+export const INDEX_TTL_ATTRIBUTE = TTL_ATTRIBUTE;
 
 /** Longer than the stream's 24-hour retention, with room for the event source's last retries. */
 export const TOMBSTONE_TTL_SECONDS = 3 * 24 * 3600;

@@ -8,7 +8,14 @@ import { PutCommand, QueryCommand, TransactWriteCommand, UpdateCommand } from '@
 import { randomUUID } from 'node:crypto';
 import { eventItem, type RequestEvent } from './event-log';
 import { requestPartition, type Dialect, type RequestRecord, type RequestStatus } from './records';
-import { isConditionFailure, requestItemsUnder, type RequestTable } from './request-table';
+import {
+  REQUESTS_TTL_ATTRIBUTE,
+  auditExpiry,
+  isConditionFailure,
+  requestItemsUnder,
+  type ExpiryClock,
+  type RequestTable,
+} from './request-table';
 
 export const CALLBACK_PENDING_KIND = 'callback-pending';
 
@@ -39,6 +46,7 @@ const LEASE_SK = 'CALLBACK_LEASE';
 
 /** The outbox items announcing `record`'s current status (changed from `previous` at `iso`), one per URL. */
 export function outboxItems(
+  table: ExpiryClock,
   record: RequestRecord,
   previous: RequestStatus | undefined,
   iso: string,
@@ -63,6 +71,7 @@ export function outboxItems(
       kind: CALLBACK_PENDING_KIND,
       createdAt: `${iso}#${record.requestId}`,
       ...item,
+      [REQUESTS_TTL_ATTRIBUTE]: auditExpiry(table, iso),
     };
   });
 }
@@ -114,7 +123,7 @@ export class CallbackOutbox {
               },
             },
           },
-          { Put: { TableName: tableName, Item: eventItem(item.requestId, change.event, iso) } },
+          { Put: { TableName: tableName, Item: eventItem(this.table, item.requestId, change.event, iso) } },
         ],
       }),
     );
@@ -151,6 +160,7 @@ export class CallbackOutbox {
             sk: LEASE_SK,
             token,
             leaseUntil: new Date(now.getTime() + ms).toISOString(),
+            [REQUESTS_TTL_ATTRIBUTE]: auditExpiry(this.table, now),
           },
           ConditionExpression: 'attribute_not_exists(pk) OR leaseUntil < :now',
           ExpressionAttributeValues: { ':now': now.toISOString() },

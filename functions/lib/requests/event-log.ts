@@ -6,7 +6,14 @@
 import { PutCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { randomUUID } from 'node:crypto';
 import { requestPartition } from './records';
-import { cancellationCodes, requestItemsUnder, type RequestTable } from './request-table';
+import {
+  REQUESTS_TTL_ATTRIBUTE,
+  auditExpiry,
+  cancellationCodes,
+  requestItemsUnder,
+  type ExpiryClock,
+  type RequestTable,
+} from './request-table';
 
 export interface RequestEvent {
   at: string;
@@ -20,12 +27,21 @@ let sequence = 0;
 
 /** The item recording `event` at `at` (an ISO time), to put alone or inside a transaction. */
 export function eventItem(
+  table: ExpiryClock,
   requestId: string,
   event: Omit<RequestEvent, 'at'>,
   at: string,
 ): Record<string, unknown> {
   const sk = `EVENT#${at}#${String(sequence++).padStart(6, '0')}#${randomUUID().slice(0, 8)}`;
-  return { pk: requestPartition(requestId), sk, kind: 'event', at, type: event.type, detail: event.detail };
+  return {
+    pk: requestPartition(requestId),
+    sk,
+    kind: 'event',
+    at,
+    type: event.type,
+    detail: event.detail,
+    [REQUESTS_TTL_ATTRIBUTE]: auditExpiry(table, at),
+  };
 }
 
 /**
@@ -34,14 +50,20 @@ export function eventItem(
  * transaction instead of recording the event twice (the caller treats that as "already done").
  */
 export function onceEventItems(
+  table: ExpiryClock,
   requestId: string,
   eventId: string,
   event: Omit<RequestEvent, 'at'>,
   at: string,
 ): { marker: Record<string, unknown>; event: Record<string, unknown> } {
   return {
-    marker: { pk: requestPartition(requestId), sk: `EVENTID#${eventId}`, at },
-    event: eventItem(requestId, event, at),
+    marker: {
+      pk: requestPartition(requestId),
+      sk: `EVENTID#${eventId}`,
+      at,
+      [REQUESTS_TTL_ATTRIBUTE]: auditExpiry(table, at),
+    },
+    event: eventItem(table, requestId, event, at),
   };
 }
 
@@ -53,7 +75,7 @@ export class EventLog {
     await this.table.doc.send(
       new PutCommand({
         TableName: this.table.tableName,
-        Item: eventItem(requestId, event, at),
+        Item: eventItem(this.table, requestId, event, at),
         // Never overwrites: the log is append-only.
         ConditionExpression: 'attribute_not_exists(pk)',
       }),
@@ -73,14 +95,14 @@ export class EventLog {
     const TableName = this.table.tableName;
     const [first, ...rest] = events;
     if (!first) return false;
-    const { marker, event } = onceEventItems(requestId, eventId, first, at);
+    const { marker, event } = onceEventItems(this.table, requestId, eventId, first, at);
     try {
       await this.table.doc.send(
         new TransactWriteCommand({
           TransactItems: [
             { Put: { TableName, Item: marker, ConditionExpression: 'attribute_not_exists(pk)' } },
             { Put: { TableName, Item: event } },
-            ...rest.map((e) => ({ Put: { TableName, Item: eventItem(requestId, e, at) } })),
+            ...rest.map((e) => ({ Put: { TableName, Item: eventItem(this.table, requestId, e, at) } })),
           ],
         }),
       );

@@ -5,7 +5,7 @@
  * each repository is given this value rather than reaching into another for it.
  */
 import { GetCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { ENV } from '../../../config/data-map';
+import { ENV, TTL_ATTRIBUTE } from '../../../config/data-map';
 import { documentClient } from '../aws/clients';
 import { queryPages } from '../aws/dynamo-paging';
 import { intEnv, requireEnv } from '../runtime/config';
@@ -27,7 +27,7 @@ export const DEFAULT_AUDIT_PERIOD_DAYS = 3 * 365;
 export const AUDIT_PERIOD_ENV = 'AUDIT_PERIOD_DAYS';
 
 /** The TTL attribute of the requests table (seconds since the epoch, as DynamoDB TTL wants). */
-export const REQUESTS_TTL_ATTRIBUTE = 'expiresAt';
+export const REQUESTS_TTL_ATTRIBUTE = TTL_ATTRIBUTE;
 
 export function requestTable(
   doc: DynamoDBDocumentClient,
@@ -38,10 +38,17 @@ export function requestTable(
   return { doc, tableName, clock, auditPeriodDays };
 }
 
-/** The TTL value of something finished at `at`: kept for the audit period, then removed. */
-export function auditExpiry(table: RequestTable, at: Date): number {
-  return Math.floor(at.getTime() / 1000) + table.auditPeriodDays * 86_400;
+/**
+ * The TTL value of something finished or recorded at `at`: kept for the audit period, then removed.
+ * Every item of the table carries one, so nothing outlives the audit period by being forgotten.
+ */
+export function auditExpiry(table: Pick<RequestTable, 'auditPeriodDays'>, at: Date | string): number {
+  const time = typeof at === 'string' ? Date.parse(at) : at.getTime();
+  return Math.floor(time / 1000) + table.auditPeriodDays * 86_400;
 }
+
+/** The table's settings an item builder needs to stamp an expiry. */
+export type ExpiryClock = Pick<RequestTable, 'auditPeriodDays'>;
 
 /** The table a Lambda is configured with (REQUESTS_TABLE), over the shared document client. */
 export function requestTableFromEnv(): RequestTable {

@@ -174,6 +174,7 @@ export class RequestRepository {
           Put: {
             TableName: this.table.tableName,
             Item: eventItem(
+              this.table,
               input.requestId,
               {
                 type: 'request.received',
@@ -187,13 +188,14 @@ export class RequestRepository {
             ),
           },
         },
-        ...outboxItems(record, undefined, iso).map((Item) => ({
+        ...outboxItems(this.table, record, undefined, iso).map((Item) => ({
           Put: { TableName: this.table.tableName, Item },
         })),
         {
           Put: {
             TableName: this.table.tableName,
             Item: auditItem(
+              this.table,
               {
                 actor: input.createdBy,
                 role,
@@ -354,13 +356,13 @@ export class RequestRepository {
             ExpressionAttributeValues: values,
           },
         },
-        ...outboxItems(next, current.status, iso).map((Item) => ({
+        ...outboxItems(this.table, next, current.status, iso).map((Item) => ({
           Put: { TableName: this.table.tableName, Item },
         })),
         {
           Put: {
             TableName: this.table.tableName,
-            Item: auditItem(this.stateAudit(next, options), now),
+            Item: auditItem(this.table, this.stateAudit(next, options), now),
           },
         },
       ];
@@ -368,7 +370,7 @@ export class RequestRepository {
         items.push({
           Put: {
             TableName: this.table.tableName,
-            Item: eventItem(requestId, options.event, iso),
+            Item: eventItem(this.table, requestId, options.event, iso),
           },
         });
       }
@@ -385,6 +387,23 @@ export class RequestRepository {
               UpdateExpression: 'REMOVE dueAt',
               ConditionExpression: 'requestId = :id',
               ExpressionAttributeValues: { ':id': requestId },
+            },
+          });
+        }
+      }
+      if (terminal && current.externalId && current.dialect) {
+        // The external id's pointer goes with the request (an audit period on); the one it has, if any.
+        for (const service of current.service ? [current.service, undefined] : [undefined]) {
+          const key = externalKey(current.dialect, current.externalId, service);
+          if ((await readItem(this.table, key))?.requestId !== requestId) continue;
+          items.push({
+            Update: {
+              TableName: this.table.tableName,
+              Key: key,
+              UpdateExpression: 'SET #expiresAt = :expiresAt',
+              ConditionExpression: 'requestId = :id',
+              ExpressionAttributeNames: { '#expiresAt': REQUESTS_TTL_ATTRIBUTE },
+              ExpressionAttributeValues: { ':id': requestId, ':expiresAt': auditExpiry(this.table, now) },
             },
           });
         }
@@ -470,6 +489,7 @@ export class RequestRepository {
               Put: {
                 TableName: this.table.tableName,
                 Item: eventItem(
+                  this.table,
                   record.requestId,
                   {
                     type: 'request.deadline_extended',
@@ -483,6 +503,7 @@ export class RequestRepository {
               Put: {
                 TableName: this.table.tableName,
                 Item: auditItem(
+                  this.table,
                   {
                     actor: extension.by,
                     role,
@@ -649,7 +670,7 @@ export class RequestRepository {
       items.push({
         Put: {
           TableName: this.table.tableName,
-          Item: eventItem(requestId, event as Omit<RequestEvent, 'at'>, String(values[':now'])),
+          Item: eventItem(this.table, requestId, event as Omit<RequestEvent, 'at'>, String(values[':now'])),
         },
       });
     }
