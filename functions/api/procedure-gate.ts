@@ -2,7 +2,7 @@
  * What a new request must wait for before its workflow starts, by its service's procedures and its
  * jurisdiction's law (functions/lib/procedures/): who may ask about a minor (refused at once with
  * GUARDIAN_REQUIRED or NOT_GUARDIAN), the identity verification, then the fee. A waiting request opens
- * in `awaiting_verification` or `awaiting_payment`, with the person's notice in the same transaction;
+ * in `awaiting_verification` or `awaiting_payment` (the repository writes the person's notice with it);
  * where the law pauses the clock while it waits, it has no deadline until it starts.
  */
 import { clockPausedWhileWaiting, dueAtFor } from '../lib/requests/deadlines';
@@ -13,10 +13,7 @@ import { serviceProfile } from '../lib/services/profiles';
 import { dueFee, feeRuleFor } from '../lib/procedures/fees';
 import { guardianRefusal } from '../lib/procedures/guardians';
 import type { NoticeContact } from '../lib/procedures/records';
-import { proceduresOf } from '../lib/procedures/service-procedures';
 import { verificationRuleFor } from '../lib/procedures/verification';
-import { noticeItem } from '../lib/notices/outbox';
-import type { NoticeModel } from '../lib/notices/texts';
 import type { AccountFacts } from './accounts';
 import type { ApiDeps } from './deps';
 import { ApiError } from './http';
@@ -43,29 +40,13 @@ async function contactFor(
 
 export interface Gate {
   /** What the repository opens the request with besides the command's fields. */
-  fields: Pick<OpenRequestInput, 'status' | 'dueAt' | 'sideItems'> &
+  fields: Pick<OpenRequestInput, 'status' | 'dueAt'> &
     Pick<RequestRecord, 'fee' | 'deadlinePaused' | 'noticeContact'>;
-}
-
-/** The model of the notice a request waiting in `status` sends, or undefined when it does not wait. */
-export function waitingNotice(
-  record: Pick<RequestRecord, 'type' | 'service' | 'requester' | 'fee' | 'dueAt' | 'status'>,
-): NoticeModel | undefined {
-  if (record.status === 'awaiting_verification') {
-    const rule = verificationRuleFor(record.service, record.type, record.requester?.kind ?? 'subject');
-    return { kind: 'awaiting_verification', requestType: record.type, methods: rule?.methods ?? [], dueAt: record.dueAt };
-  }
-  if (record.status === 'awaiting_payment' && record.fee) {
-    const note = proceduresOf(record.service).fees.find((f) => f.currency === record.fee?.currency)?.note;
-    return { kind: 'awaiting_payment', requestType: record.type, fee: record.fee, feeNote: note, dueAt: record.dueAt };
-  }
-  return undefined;
 }
 
 export async function openingGate(
   deps: ApiDeps,
   input: {
-    requestId: string;
     type: RequestType;
     service: string;
     subject: SubjectInput;
@@ -94,10 +75,6 @@ export async function openingGate(
   const dueAt = paused ? undefined : dueAtFor(input.jurisdiction, input.now, settings.deadlines).toISOString();
   const noticeContact = await contactFor(deps, input.service, input.account, input.requester);
   const fee = feeRule ? dueFee(feeRule) : undefined;
-  const model = waitingNotice({ ...input, status, fee, dueAt });
-  const notice = model
-    ? noticeItem({ requestId: input.requestId, service: input.service, noticeContact }, model, input.now.toISOString())
-    : undefined;
   return {
     fields: {
       status,
@@ -105,7 +82,6 @@ export async function openingGate(
       ...(fee ? { fee } : {}),
       ...(paused ? { deadlinePaused: true } : {}),
       noticeContact,
-      sideItems: notice ? [{ Put: { TableName: deps.requests.tableName, Item: notice } }] : [],
     },
   };
 }

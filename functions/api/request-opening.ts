@@ -85,7 +85,6 @@ export async function openRequest(
   const requester = command.requester ?? { kind: 'subject' };
   // Who may ask (minors), and what the request waits for: refused here, or opened waiting.
   const gate = await openingGate(deps, {
-    requestId,
     type: command.type,
     service: command.service,
     subject: command.subject,
