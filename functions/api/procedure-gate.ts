@@ -68,11 +68,14 @@ export async function openingGate(
     throw new ApiError(422, 'NOT_GUARDIAN', "The requester is not the guardian of this account's holder");
   }
   const settings = settingsOf(deps);
-  const needsVerification = verificationRuleFor(input.service, input.type, input.requester.kind) !== undefined;
+  const needsVerification =
+    verificationRuleFor(input.service, input.type, input.requester.kind) !== undefined;
   const feeRule = feeRuleFor(input.service, input.type, input.jurisdiction, settings.deadlines);
   const status = needsVerification ? 'awaiting_verification' : feeRule ? 'awaiting_payment' : 'received';
   const paused = status !== 'received' && clockPausedWhileWaiting(input.jurisdiction, settings.deadlines);
-  const dueAt = paused ? undefined : dueAtFor(input.jurisdiction, input.now, settings.deadlines).toISOString();
+  const dueAt = paused
+    ? undefined
+    : dueAtFor(input.jurisdiction, input.now, settings.deadlines).toISOString();
   const noticeContact = await contactFor(deps, input.service, input.account, input.requester);
   const fee = feeRule ? dueFee(feeRule) : undefined;
   return {

@@ -33,7 +33,11 @@ export const recordVerificationSchema = {
   additionalProperties: false,
   required: ['method', 'verifiedBy'],
   properties: {
-    method: { type: 'string', enum: [...VERIFICATION_METHODS], description: 'How the identity was verified.' },
+    method: {
+      type: 'string',
+      enum: [...VERIFICATION_METHODS],
+      description: 'How the identity was verified.',
+    },
     verifiedAt: {
       type: 'string',
       format: 'date-time',
@@ -92,7 +96,7 @@ export const exclusionsSchema = {
           category: {
             type: 'string',
             enum: ALL_CATEGORIES,
-            description: "One category of the store; absent: the whole store.",
+            description: 'One category of the store; absent: the whole store.',
           },
           ...groundsProperties,
         },

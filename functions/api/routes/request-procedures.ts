@@ -122,10 +122,17 @@ export async function recordVerification(
     recordedAt: now.toISOString(),
   };
   const next = record.fee?.status === 'due' ? 'awaiting_payment' : 'received';
-  return advance(deps, caller, record, next, { verification }, {
-    type: 'request.verified',
-    detail: { method: body.method },
-  });
+  return advance(
+    deps,
+    caller,
+    record,
+    next,
+    { verification },
+    {
+      type: 'request.verified',
+      detail: { method: body.method },
+    },
+  );
 }
 
 export async function recordFee(
@@ -159,10 +166,17 @@ export async function recordFee(
     recordedBy: caller.principal.callerId,
     recordedAt: clockOf(deps).toISOString(),
   };
-  return advance(deps, caller, record, 'received', { fee }, {
-    type: `request.fee_${body.outcome}`,
-    detail: { currency: due.currency, ...(amount !== undefined ? { amount } : {}) },
-  });
+  return advance(
+    deps,
+    caller,
+    record,
+    'received',
+    { fee },
+    {
+      type: `request.fee_${body.outcome}`,
+      detail: { currency: due.currency, ...(amount !== undefined ? { amount } : {}) },
+    },
+  );
 }
 
 export async function refuseRequest(
@@ -211,7 +225,11 @@ export async function setExclusions(
   if (record.type !== 'export')
     throw new ApiError(422, 'PARTIAL_NOT_SUPPORTED', 'Only an export can be answered in part');
   if (!WAITING.includes(record.status))
-    throw notIn(record, 'NOT_WAITING', 'Parts can be left out only while the request waits, before it starts');
+    throw notIn(
+      record,
+      'NOT_WAITING',
+      'Parts can be left out only while the request waits, before it starts',
+    );
   try {
     checkExclusions(body.exclusions, record, settingsOf(deps).deadlines);
   } catch (error) {
@@ -219,10 +237,14 @@ export async function setExclusions(
   }
   if (storesAnswered(heldStores(serviceProfile(record.service)), body.exclusions).length === 0)
     throw new ApiError(422, 'NOTHING_LEFT', 'This leaves every store out: refuse the request instead');
-  await deps.requests.update(requestId, { exclusions: body.exclusions }, {
-    type: 'request.exclusions_set',
-    detail: { parts: body.exclusions.length },
-  });
+  await deps.requests.update(
+    requestId,
+    { exclusions: body.exclusions },
+    {
+      type: 'request.exclusions_set',
+      detail: { parts: body.exclusions.length },
+    },
+  );
   return view(deps, requestId, record);
 }
 
@@ -233,7 +255,8 @@ export const requestProcedureRoutes: Route[] = [
     method: 'POST',
     path: '/v1/requests/{requestId}/verification',
     operationId: 'recordVerification',
-    summary: "Record the requester's identity verification (method, when, by whom, evidence reference); starts the request",
+    summary:
+      "Record the requester's identity verification (method, when, by whom, evidence reference); starts the request",
     access: ['support'],
     requestSchema: recordVerificationSchema,
     responses: {
@@ -241,7 +264,7 @@ export const requestProcedureRoutes: Route[] = [
       '400': 'Invalid body (verifiedAt in the future: INVALID_FIELD)',
       '404': NOT_FOUND,
       '409': 'NOT_AWAITING_VERIFICATION (requestStatus says where it is); CONFLICT',
-      '422': "VERIFICATION_METHOD_NOT_ACCEPTED: the service does not accept that method for this requester",
+      '422': 'VERIFICATION_METHOD_NOT_ACCEPTED: the service does not accept that method for this requester',
     },
     handler: (deps, { principal, scope, params, body }) =>
       recordVerification(deps, { principal, scope }, params.requestId, body),
@@ -267,14 +290,16 @@ export const requestProcedureRoutes: Route[] = [
     method: 'POST',
     path: '/v1/requests/{requestId}/refuse',
     operationId: 'refuseRequest',
-    summary: 'Refuse a request that has not started, with a reason code and a legal ground; the person is told why and how to appeal',
+    summary:
+      'Refuse a request that has not started, with a reason code and a legal ground; the person is told why and how to appeal',
     access: ['support'],
     requestSchema: refuseRequestSchema,
     responses: {
       '200': 'Refused (a repeated call returns the refused request)',
       '404': NOT_FOUND,
       '409': 'NOT_REFUSABLE: already started or finished (requestStatus says which)',
-      '422': "LEGAL_GROUND_NOT_APPLICABLE: not a ground of the request's law for that reason; UNKNOWN_EXCEPTION",
+      '422':
+        "LEGAL_GROUND_NOT_APPLICABLE: not a ground of the request's law for that reason; UNKNOWN_EXCEPTION",
     },
     handler: (deps, { principal, scope, params, body }) =>
       refuseRequest(deps, { principal, scope }, params.requestId, body),
@@ -283,7 +308,8 @@ export const requestProcedureRoutes: Route[] = [
     method: 'POST',
     path: '/v1/requests/{requestId}/exclusions',
     operationId: 'setExclusions',
-    summary: 'Leave stores or categories out of an export that has not started, each with a reason code and a legal ground',
+    summary:
+      'Leave stores or categories out of an export that has not started, each with a reason code and a legal ground',
     access: ['support'],
     requestSchema: exclusionsSchema,
     responses: {

@@ -46,7 +46,10 @@ export function noticeItem(
 }
 
 /** The Put of a notice in a transaction, or nothing when there is none. */
-export function noticePuts(tableName: string, item: Record<string, unknown> | undefined): Record<string, unknown>[] {
+export function noticePuts(
+  tableName: string,
+  item: Record<string, unknown> | undefined,
+): Record<string, unknown>[] {
   return item ? [{ Put: { TableName: tableName, Item: item } }] : [];
 }
 
@@ -132,7 +135,11 @@ async function deliverOne(deps: NoticeDeliveryDeps, notice: PendingNotice): Prom
                 {
                   Put: {
                     TableName: table.tableName,
-                    Item: eventItem(notice.requestId, { type: 'notice.abandoned', detail: { notice: notice.notice } }, iso),
+                    Item: eventItem(
+                      notice.requestId,
+                      { type: 'notice.abandoned', detail: { notice: notice.notice } },
+                      iso,
+                    ),
                   },
                 },
               ]
@@ -153,7 +160,11 @@ async function deliverOne(deps: NoticeDeliveryDeps, notice: PendingNotice): Prom
             UpdateExpression: 'SET #kind = :sent, sentAt = :now REMOVE #to',
             ConditionExpression: '#kind = :pending',
             ExpressionAttributeNames: { '#kind': 'kind', '#to': 'to' },
-            ExpressionAttributeValues: { ':sent': NOTICE_SENT_KIND, ':pending': NOTICE_PENDING_KIND, ':now': iso },
+            ExpressionAttributeValues: {
+              ':sent': NOTICE_SENT_KIND,
+              ':pending': NOTICE_PENDING_KIND,
+              ':now': iso,
+            },
           },
         },
         {

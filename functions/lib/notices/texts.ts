@@ -34,14 +34,20 @@ const STORE_LABELS: Readonly<Record<string, Texts>> = {
 };
 
 const METHOD_LABELS: Readonly<Record<VerificationMethod, Texts>> = {
-  confirmed_email: { en: 'a reply from the e-mail address of your account', ja: 'ご登録のメールアドレスからのご返信' },
+  confirmed_email: {
+    en: 'a reply from the e-mail address of your account',
+    ja: 'ご登録のメールアドレスからのご返信',
+  },
   account_login: { en: 'signing in to your account', ja: 'アカウントへのログイン' },
   id_document: { en: 'a copy of an identity document', ja: '本人確認書類の写し' },
   agent_authority_document: {
     en: "a document showing the agent's authority",
     ja: '代理権を証明する書類',
   },
-  guardianship_document: { en: 'a document showing parental authority', ja: '親権者・法定代理人であることを証明する書類' },
+  guardianship_document: {
+    en: 'a document showing parental authority',
+    ja: '親権者・法定代理人であることを証明する書類',
+  },
   power_of_attorney_appendix11: {
     en: 'a power of attorney in the form of Appendix 11 (PIPC notification)',
     ja: '委任状（個人情報保護委員会告示 別紙第11号様式）',
@@ -85,14 +91,16 @@ function groundsLines(grounds: Grounds, ctx: NoticeContext): string[] {
 
 function appealLines(jurisdiction: string | undefined, ctx: NoticeContext): string[] {
   const regime = ruleFor(jurisdiction ?? '').regime;
-  return ['', ctx.language === 'ja' ? '不服申立ての方法' : 'How to appeal', APPEAL_ROUTES[regime][ctx.language]];
+  return [
+    '',
+    ctx.language === 'ja' ? '不服申立ての方法' : 'How to appeal',
+    APPEAL_ROUTES[regime][ctx.language],
+  ];
 }
 
 function dueLine(dueAt: string | undefined, ctx: NoticeContext): string {
   if (ctx.language === 'ja') {
-    return dueAt
-      ? `回答期限: ${formatDate(dueAt, 'ja')}`
-      : '回答期限は、確認が済んだ時点から起算されます。';
+    return dueAt ? `回答期限: ${formatDate(dueAt, 'ja')}` : '回答期限は、確認が済んだ時点から起算されます。';
   }
   return dueAt
     ? `We will answer by: ${formatDate(dueAt, 'en')}`
@@ -104,7 +112,11 @@ function exclusionLine(exclusion: Exclusion, ctx: NoticeContext): string {
   return `- ${exclusion.category ? `${store} (${exclusion.category})` : store}`;
 }
 
-function body(model: NoticeModel, profile: ServiceProfile, ctx: NoticeContext): { subject: Texts; lines: string[] } {
+function body(
+  model: NoticeModel,
+  profile: ServiceProfile,
+  ctx: NoticeContext,
+): { subject: Texts; lines: string[] } {
   const ja = ctx.language === 'ja';
   const what = (type: string) => label(TYPE_LABELS, type, ctx.language);
   switch (model.kind) {
@@ -160,12 +172,18 @@ function body(model: NoticeModel, profile: ServiceProfile, ctx: NoticeContext): 
           ja
             ? `${what(model.requestType)}のご請求にお応えしましたが、次のものは含めていません。`
             : `We have answered your request for ${what(model.requestType)}, but left out:`,
-          ...model.exclusions.flatMap((e) => [exclusionLine(e, ctx), ...groundsLines(e, ctx).map((l) => `  ${l}`)]),
+          ...model.exclusions.flatMap((e) => [
+            exclusionLine(e, ctx),
+            ...groundsLines(e, ctx).map((l) => `  ${l}`),
+          ]),
           ...appealLines(model.jurisdiction, ctx),
         ],
       };
     case 'erasure_done':
-      return { subject: { en: 'your data has been deleted', ja: '個人データを削除しました' }, lines: erasureLines(model, ctx) };
+      return {
+        subject: { en: 'your data has been deleted', ja: '個人データを削除しました' },
+        lines: erasureLines(model, ctx),
+      };
     case 'restriction': {
       const items = model.restrictions.map((r) => `- ${label(RESTRICTION_LABELS, r, ctx.language)}`);
       const inPlace = model.state === 'in_place';
@@ -190,17 +208,30 @@ function body(model: NoticeModel, profile: ServiceProfile, ctx: NoticeContext): 
 
 function erasureLines(model: Extract<NoticeModel, { kind: 'erasure_done' }>, ctx: NoticeContext): string[] {
   const ja = ctx.language === 'ja';
-  const name = (store: string, category: string) => `${label(STORE_LABELS, store, ctx.language)} (${category})`;
+  const name = (store: string, category: string) =>
+    `${label(STORE_LABELS, store, ctx.language)} (${category})`;
   const erased = model.plan.entries.filter(
     (e) => (e.action === 'delete' || e.action === 'anonymise') && e.count > 0,
   );
   const kept = model.plan.entries.filter((e) => e.action === 'retain');
   const held = model.plan.entries.filter((e) => e.action === 'held');
-  const lines = [ja ? 'ご請求のとおり、個人データを削除しました。' : 'As you asked, we have deleted your personal data.', ''];
+  const lines = [
+    ja ? 'ご請求のとおり、個人データを削除しました。' : 'As you asked, we have deleted your personal data.',
+    '',
+  ];
   lines.push(ja ? '削除したもの' : 'What was deleted');
-  lines.push(...(erased.length ? erased.map((e) => `- ${name(e.store, e.category)}`) : [ja ? '- なし' : '- nothing was found']));
+  lines.push(
+    ...(erased.length
+      ? erased.map((e) => `- ${name(e.store, e.category)}`)
+      : [ja ? '- なし' : '- nothing was found']),
+  );
   if (kept.length) {
-    lines.push('', ja ? '法令により保存するもの（期間の満了後に削除します）' : 'What the law requires us to keep (deleted when the period ends)');
+    lines.push(
+      '',
+      ja
+        ? '法令により保存するもの（期間の満了後に削除します）'
+        : 'What the law requires us to keep (deleted when the period ends)',
+    );
     for (const e of kept) {
       const until = e.rule?.until ? formatDate(e.rule.until, ctx.language) : undefined;
       const basis = e.rule ? `${e.rule.basis.law} ${e.rule.basis.provision}` : '';
@@ -221,7 +252,12 @@ function erasureLines(model: Extract<NoticeModel, { kind: 'erasure_done' }>, ctx
     );
   }
   if (!model.complete) {
-    lines.push('', ja ? '残りの削除が終わりましたら、あらためてお知らせします。' : 'We will tell you again when the rest is done.');
+    lines.push(
+      '',
+      ja
+        ? '残りの削除が終わりましたら、あらためてお知らせします。'
+        : 'We will tell you again when the rest is done.',
+    );
   }
   return lines;
 }

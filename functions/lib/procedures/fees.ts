@@ -26,5 +26,9 @@ export function feeRuleFor(
 
 /** The fee a request opens owing. */
 export function dueFee(rule: FeeRule): FeeRecord {
-  return { status: 'due', currency: rule.currency, ...(rule.amount !== undefined ? { amount: rule.amount } : {}) };
+  return {
+    status: 'due',
+    currency: rule.currency,
+    ...(rule.amount !== undefined ? { amount: rule.amount } : {}),
+  };
 }

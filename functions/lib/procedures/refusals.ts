@@ -184,7 +184,7 @@ export const APPEAL_ROUTES: Readonly<Record<Regime, { en: string; ja: string }>>
     ja: 'このメールにご返信いただくことで再検討を求めることができます。また、個人情報保護委員会（個人情報保護法相談ダイヤル）にご相談いただけます。',
   },
   DEFAULT: {
-    en: "You may ask us to reconsider by replying to this e-mail, or contact the data protection authority where you live.",
+    en: 'You may ask us to reconsider by replying to this e-mail, or contact the data protection authority where you live.',
     ja: 'このメールにご返信いただくことで再検討を求めることができます。お住まいの地域のデータ保護機関にご相談いただくこともできます。',
   },
 };
@@ -193,7 +193,8 @@ export const APPEAL_ROUTES: Readonly<Record<Regime, { en: string; ja: string }>>
 export class GroundsProblem extends Error {
   override name = 'GroundsProblem';
   constructor(
-    readonly code: 'LEGAL_GROUND_NOT_APPLICABLE' | 'UNKNOWN_EXCEPTION' | 'STORE_NOT_HELD' | 'UNKNOWN_CATEGORY',
+    readonly code:
+      'LEGAL_GROUND_NOT_APPLICABLE' | 'UNKNOWN_EXCEPTION' | 'STORE_NOT_HELD' | 'UNKNOWN_CATEGORY',
     message: string,
   ) {
     super(message);

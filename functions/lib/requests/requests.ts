@@ -11,6 +11,7 @@ import { NotFoundError, TransientError } from '../runtime/errors';
 import type { ErasureRequestFields } from '../erasure/certificate';
 import type { ProcedureFields } from '../procedures/records';
 import { outboxItems } from './callback-outbox';
+import { outcomeNoticeItems } from '../notices/outcomes';
 import { eventItem, type RequestEvent } from './event-log';
 import { idempotencyItem, repeatedCall, type IdempotentCall, type RepeatedCall } from './idempotency';
 import {
@@ -78,8 +79,6 @@ export interface OpenRequestInput {
   role?: string;
   /** The status it opens in: `received` unless it waits for verification or payment. */
   status?: Extract<RequestStatus, 'received' | 'awaiting_verification' | 'awaiting_payment'>;
-  /** Side records committed in the same transaction (an outcome notice to the person). */
-  sideItems?: readonly Record<string, unknown>[];
 }
 
 export type OpenOutcome =
@@ -130,7 +129,7 @@ export class RequestRepository {
     for (let attempt = 0; attempt < 8; attempt++) {
       const now = this.table.clock();
       const iso = now.toISOString();
-      const { role, status, sideItems, ...fields } = input;
+      const { role, status, ...fields } = input;
       const record: RequestRecord = {
         ...fields,
         ...(fields.callbackUrls?.length ? { callbackCount: fields.callbackUrls.length } : {}),
@@ -222,7 +221,10 @@ export class RequestRepository {
             ),
           },
         },
-        ...(sideItems ?? []),
+        // What the person is told of a request that opens waiting, committed with it.
+        ...outcomeNoticeItems(record, undefined, iso).map((Item) => ({
+          Put: { TableName: this.table.tableName, Item },
+        })),
       );
       try {
         await this.table.doc.send(new TransactWriteCommand({ TransactItems: items as never }));
@@ -373,6 +375,10 @@ export class RequestRepository {
           },
         },
         ...outboxItems(next, current.status, iso).map((Item) => ({
+          Put: { TableName: this.table.tableName, Item },
+        })),
+        // The person's notice of this outcome (if it is one they are told of), like the callbacks.
+        ...outcomeNoticeItems(next, current, iso).map((Item) => ({
           Put: { TableName: this.table.tableName, Item },
         })),
         {
@@ -643,7 +649,11 @@ export class RequestRepository {
    */
   async update(
     requestId: string,
-    set: Partial<ErasureRequestFields & Pick<RequestRecord, 'resolvedSubject' | 'accountHash' | 'service'>>,
+    set: Partial<
+      ErasureRequestFields &
+        Pick<RequestRecord, 'resolvedSubject' | 'accountHash' | 'service'> &
+        Pick<ProcedureFields, 'exclusions'>
+    >,
     events?: Omit<RequestEvent, 'at'> | readonly Omit<RequestEvent, 'at'>[],
   ): Promise<void> {
     const names: Record<string, string> = { '#updatedAt': 'updatedAt' };
