@@ -10,6 +10,7 @@ import { eventItem } from '../requests/event-log';
 import { requestPartition, type RequestRecord } from '../requests/records';
 import type { RequestTable } from '../requests/request-table';
 import { errorFields, log } from '../runtime/logger';
+import { pollEvery } from '../runtime/polling';
 import type { Mailer } from './mailer';
 import { toMime } from './mime';
 import { renderNotice, type NoticeModel } from './texts';
@@ -186,18 +187,5 @@ async function deliverOne(deps: NoticeDeliveryDeps, notice: PendingNotice): Prom
 
 /** Polls the outbox every `intervalMs` (the local stack; a schedule in AWS). */
 export function startNoticePolling(deps: NoticeDeliveryDeps, intervalMs: number): { stop(): Promise<void> } {
-  let stopped = false;
-  let running: Promise<unknown> = Promise.resolve();
-  const timer = setInterval(() => {
-    if (stopped) return;
-    running = running.then(() => (stopped ? undefined : deliverPendingNotices(deps).catch(() => undefined)));
-  }, intervalMs);
-  timer.unref?.();
-  return {
-    stop: async () => {
-      stopped = true;
-      clearInterval(timer);
-      await running;
-    },
-  };
+  return pollEvery(() => deliverPendingNotices(deps), intervalMs);
 }
