@@ -184,6 +184,7 @@ export class DsrStack extends Stack {
       defaults,
       publicApiUrl: this.api.publicApiUrl,
       processorDomain: this.api.processorDomain,
+      notifySender: { fromAddress: config.notifyFromAddress, sesIdentity: config.sesIdentity },
     });
     this.identifierIndexer = new IdentifierIndexer(this, 'IdentifierIndexer', {
       accounts: this.stores.accounts,

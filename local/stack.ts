@@ -252,6 +252,13 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const poller = startPolling(callbacks.delivery, 100);
     stops.push(() => poller.stop());
 
+    // The outcome notices' deliverer, polling their outbox as its schedule does in AWS.
+    const notices =
+      (await import('../functions/deliver-notices/handler')) as typeof import('../functions/deliver-notices/handler');
+    const { startNoticePolling } = await import('../functions/lib/notices/outbox');
+    const noticePoller = startNoticePolling(notices.deps, 200);
+    stops.push(() => noticePoller.stop());
+
     // The watchdog, as its schedule runs it in AWS; first at once, for what a crash left.
     const watchdog = await startWatchdog(options.watchdogIntervalMs ?? 0, options.watchdogGraceMs ?? 10_000);
     stops.push(() => watchdog.stop());

@@ -16,13 +16,33 @@ import {
 import { serviceProfile } from '../lib/services/profiles';
 import type { ServiceStores } from '../lib/services/stores';
 
+/** What the API reads of the account a request names: who may ask, and where to tell the person. */
+export interface AccountFacts {
+  userId: string;
+  country?: string;
+  email?: string;
+  locale?: string;
+  /** Set on a minor's account: the guardian's userId (../shared/stores.md). */
+  guardianUserId?: string;
+}
+
 export interface AccountDirectory {
   /**
    * The country of the one account of the service (the deployment's default service when none is
    * named) the identifier names; undefined if none, several, or unknown.
    */
   countryOf(subject: SubjectInput, service?: string): Promise<string | undefined>;
+  /** The one account of the service the identifier names (or a user id names), else undefined. */
+  accountOf(subject: SubjectInput, service?: string): Promise<AccountFacts | undefined>;
 }
+
+/** The account's country when it is a jurisdiction code (a request's default jurisdiction). */
+export function countryOfAccount(account: AccountFacts | undefined): string | undefined {
+  const country = account?.country;
+  return country && /^[A-Z]{2}(?:-[A-Z0-9]{1,3})?$/.test(country) ? country : undefined;
+}
+
+const text = (value: unknown) => (typeof value === 'string' && value !== '' ? value : undefined);
 
 export class DynamoAccountDirectory implements AccountDirectory {
   constructor(
@@ -31,14 +51,25 @@ export class DynamoAccountDirectory implements AccountDirectory {
   ) {}
 
   async countryOf(subject: SubjectInput, service?: string): Promise<string | undefined> {
+    return countryOfAccount(await this.accountOf(subject, service));
+  }
+
+  async accountOf(subject: SubjectInput, service?: string): Promise<AccountFacts | undefined> {
     const location = accountsLocationOf(this.stores, serviceProfile(service).id);
     let accounts: Account[] = [];
     if ('userId' in subject) accounts = await accountsByUserId(this.doc, location, [subject.userId]);
     else if ('email' in subject) accounts = await accountsByEmail(this.doc, location, subject.email);
     else if ('phone' in subject)
       accounts = await accountsByContact(this.doc, location, 'phone', subject.phone.trim());
-    if (accounts.length !== 1) return undefined;
-    const country = accounts[0]?.country;
-    return typeof country === 'string' && /^[A-Z]{2}(?:-[A-Z0-9]{1,3})?$/.test(country) ? country : undefined;
+    const account = accounts.length === 1 ? accounts[0] : undefined;
+    const userId = text(account?.userId);
+    if (!account || !userId) return undefined;
+    return {
+      userId,
+      country: text(account.country),
+      email: text(account.email),
+      locale: text(account.locale),
+      guardianUserId: text(account.guardianUserId),
+    };
   }
 }

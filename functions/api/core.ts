@@ -12,6 +12,7 @@ import { matchRoute, type Route, type RouteScope } from './router';
 import { requireBoundService } from './caller-services';
 import { jwksRoutes } from './routes/jwks';
 import { requestRoutes } from './routes/requests';
+import { requestProcedureRoutes } from './routes/request-procedures';
 import { downloadRoutes } from './routes/downloads';
 import { holdRoutes } from './routes/holds';
 import { policyRoutes } from './routes/policy';
@@ -28,6 +29,7 @@ export type { ApiDeps };
 
 export const ROUTES: Route[] = [
   ...requestRoutes,
+  ...requestProcedureRoutes,
   ...jwksRoutes,
   ...downloadRoutes,
   ...holdRoutes,

@@ -14,7 +14,8 @@ export async function cancelRecord(
   record: RequestRecord,
 ): Promise<RequestRecord> {
   if (record.status === 'cancelled') return record;
-  if (record.status === 'received') {
+  // Waiting for verification or payment counts as not started.
+  if (['received', 'awaiting_verification', 'awaiting_payment'].includes(record.status)) {
     const changed = await deps.requests.transition(
       record.requestId,
       'cancelled',

@@ -3,7 +3,6 @@
  * exist, callback URLs must pass the address policy, the jurisdiction and deadline are settled, and the
  * repository's transaction makes idempotent replays and duplicates come back instead of new requests.
  */
-import { dueAtFor } from '../lib/requests/deadlines';
 import { errorFields, log } from '../lib/runtime/logger';
 import type { Dialect, RequestRecord, RequestType, Requester, SubjectInput } from '../lib/requests/records';
 import type { StoredResponse } from '../lib/requests/idempotency';
@@ -14,6 +13,8 @@ import type { ApiDeps } from './deps';
 import { ApiError } from './http';
 import { clockOf, settingsOf } from './request-settings';
 import { identifierOf } from './subject-identifiers';
+import { openingGate } from './procedure-gate';
+import { countryOfAccount } from './accounts';
 
 /** JSON with sorted keys: equal bodies give equal fingerprints whatever their key order. */
 function canonical(value: unknown): string {
@@ -72,13 +73,26 @@ export async function openRequest(
   checkCallbackUrls(deps, command.callbackUrls);
   const settings = settingsOf(deps);
   const now = clockOf(deps);
+  const account = await deps.accounts.accountOf(command.subject, command.service);
   let jurisdiction = command.jurisdiction;
   let source: RequestRecord['jurisdictionSource'] = 'request';
   if (!jurisdiction) {
-    jurisdiction = await deps.accounts.countryOf(command.subject, command.service);
+    jurisdiction = countryOfAccount(account);
     source = jurisdiction ? 'account' : 'default';
     jurisdiction ??= settings.defaultJurisdiction;
   }
+  const requestId = deps.requests.newRequestId();
+  const requester = command.requester ?? { kind: 'subject' };
+  // Who may ask (minors), and what the request waits for: refused here, or opened waiting.
+  const gate = await openingGate(deps, {
+    type: command.type,
+    service: command.service,
+    subject: command.subject,
+    requester,
+    jurisdiction,
+    account,
+    now,
+  });
   const subjectHash = await deps.hasher.hash(identifierOf(command.subject));
   const idempotency = command.idempotency
     ? {
@@ -91,7 +105,7 @@ export async function openRequest(
     : undefined;
   const outcome = await deps.requests.open(
     {
-      requestId: deps.requests.newRequestId(),
+      requestId,
       type: command.type,
       service: command.service,
       policyVersion: loadDefaultPolicy().version,
@@ -99,8 +113,8 @@ export async function openRequest(
       subjectHash,
       jurisdiction,
       jurisdictionSource: source,
-      dueAt: dueAtFor(jurisdiction, now, settings.deadlines).toISOString(),
-      requester: command.requester ?? { kind: 'subject' },
+      requester,
+      ...gate.fields,
       callbackUrls: command.callbackUrls,
       // Stored only when asked for: absent means no email.
       notify: command.notify ? true : undefined,
@@ -126,12 +140,14 @@ export async function openRequest(
       await resume(deps, outcome.record.requestId, outcome.record);
       return { kind: 'duplicate', record: outcome.record };
     case 'created':
-      await startWorkflow(deps, outcome.record);
+      // A waiting request starts when what it waits for is recorded (routes/request-procedures.ts).
+      if (outcome.record.status === 'received') await startWorkflow(deps, outcome.record);
       return { kind: 'created', record: outcome.record };
   }
 }
 
-async function startWorkflow(deps: ApiDeps, record: RequestRecord): Promise<void> {
+/** Starts the request's workflow (a second start of the same request is a no-op). */
+export async function startWorkflow(deps: ApiDeps, record: RequestRecord): Promise<void> {
   try {
     await deps.workflows.start(record.requestId, record.type);
   } catch (error) {

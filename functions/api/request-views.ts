@@ -2,6 +2,7 @@
 import { daysLeft, isOpenStatus, isOverdue, ruleFor } from '../lib/requests/deadlines';
 import type { RequestRecord } from '../lib/requests/records';
 import { erasureView } from '../lib/erasure/certificate';
+import { procedureView } from '../lib/procedures/view';
 import type { DownloadFields } from './routes/downloads';
 
 export function requestView(
@@ -41,6 +42,8 @@ export function requestView(
     view.notice = 'No account matched the identifier: the archive is valid and holds no personal data.';
   }
   if (record.failure) view.failure = record.failure;
+  // Verification, fee, refusal and the parts left out (functions/lib/procedures/).
+  Object.assign(view, procedureView(record));
   if (record.export) {
     const { key, bytes, sha256, files, records } = record.export;
     view.export = { key, bytes, sha256, files, records };

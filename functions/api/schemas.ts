@@ -11,6 +11,7 @@ import { REQUEST_ID_PATTERN } from '../lib/requests/request-id';
 import { STORE_NAMES } from '../../config/data-map';
 import { STORE_CATEGORIES } from '../lib/erasure/types';
 import { serviceIds } from '../lib/services/profiles';
+import { PROCEDURE_SCHEMAS } from './procedure-schemas';
 
 const boundedId = { type: 'string', minLength: 1, maxLength: 128, pattern: '^[^\\u0000-\\u001f]+$' } as const;
 const callbackUrls = {
@@ -64,6 +65,11 @@ export const requesterSchema = {
       maxLength: 256,
       pattern: '^[^\\u0000-\\u001f]+$',
       description: "The support system's reference to the evidence it checked (never the document itself).",
+    },
+    userId: {
+      ...boundedId,
+      description:
+        "A guardian's own account at the service: a minor's account may be asked about only by the guardian it links to (GUARDIAN_REQUIRED, NOT_GUARDIAN).",
     },
   },
   if: { properties: { kind: { enum: ['agent', 'guardian'] } } },
@@ -249,6 +255,7 @@ export const REQUEST_SCHEMAS = {
   OpenDsrCreateRequest: openDsrCreateSchema,
   PlaceHold: placeHoldSchema,
   ReleaseHold: releaseHoldSchema,
+  ...PROCEDURE_SCHEMAS,
 } as const;
 
 /** What FromSchema cannot read from minProperties = maxProperties = 1: exactly one of the properties. */

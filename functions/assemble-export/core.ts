@@ -16,6 +16,7 @@ import { Upload } from '@aws-sdk/lib-storage';
 import { STORE_NAMES } from '../../config/data-map';
 import { aboutYourDataFor } from '../lib/export/about-your-data';
 import { serviceProfile, withheldCollection } from '../lib/services/profiles';
+import { excludedCollection } from '../lib/procedures/refusals';
 import { sanitizeArchivePath, UniquePaths } from '../lib/export/archive-path';
 import { ConfigError } from '../lib/runtime/config';
 import type {
@@ -315,6 +316,8 @@ export async function assembleExport(deps: AssembleDeps, input: AssembleInput): 
           withheldRecords[`${store}/${c.name}`] = c.records;
           continue;
         }
+        // Left out by support (an answer in part): the manifest's leftOut says what and why.
+        if (excludedCollection(subject.leftOut, store, c.name)) continue;
         const pointer = { bucket: stagingBucket, key: c.key };
         const schemaPath = paths.claim(`schemas/${store}/${c.name}.schema.json`);
         await addFile(schemaPath, json(dataFileSchema(store, c)), false);
@@ -467,6 +470,17 @@ export async function assembleExport(deps: AssembleDeps, input: AssembleInput): 
       subjectFound: subject.found,
       stores: storeSummaries,
       files,
+      ...(subject.leftOut?.length
+        ? {
+            leftOut: subject.leftOut.map(({ store, category, reasonCode, legalGround, exception }) => ({
+              store,
+              ...(category ? { category } : {}),
+              reasonCode,
+              legalGround,
+              ...(exception ? { exception } : {}),
+            })),
+          }
+        : {}),
     };
     const manifestBytes = serializeManifest(manifest);
     const signature = await signDetached(manifestBytes, deps.signer, { typ: JWS_TYPES.manifest });

@@ -21,6 +21,7 @@ import { openDsrStatus, resultsUrl } from '../lib/requests/opendsr-status';
 import { dsrSignatureHeaders, openDsrSignatureHeaders } from '../lib/webhooks/signing';
 import type { CallbackTransport } from '../lib/webhooks/transport';
 import { retryDelayMs } from '../lib/webhooks/backoff';
+import { pollEvery } from '../lib/runtime/polling';
 
 export interface DeliveryConfig {
   maxAttempts: number;
@@ -250,18 +251,5 @@ export class CallbackDelivery {
 
 /** Runs `sweep` every `intervalMs` until stopped (the local stack; in AWS a schedule does this). */
 export function startPolling(delivery: CallbackDelivery, intervalMs: number): { stop(): Promise<void> } {
-  let stopped = false;
-  let running: Promise<unknown> = Promise.resolve();
-  const timer = setInterval(() => {
-    if (stopped) return;
-    running = running.then(() => (stopped ? undefined : delivery.sweep().catch(() => undefined)));
-  }, intervalMs);
-  timer.unref?.();
-  return {
-    stop: async () => {
-      stopped = true;
-      clearInterval(timer);
-      await running;
-    },
-  };
+  return pollEvery(() => delivery.sweep(), intervalMs);
 }

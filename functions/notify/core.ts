@@ -17,7 +17,7 @@ import { getJson, stagingKeys } from '../lib/aws/s3-objects';
 import { accountLocale, type Locale } from '../lib/downloads/download-page';
 import { serviceProfile } from '../lib/services/profiles';
 import { renderLinkEmail, toMime } from './email';
-import type { Mailer } from './mailer';
+import type { Mailer } from '../lib/notices/mailer';
 
 export interface NotifyInput {
   requestId: string;

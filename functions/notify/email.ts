@@ -3,14 +3,11 @@
  * controller. It carries the link and its expiry, never the archive nor any data from it; the recipient
  * address goes only into the message's To header.
  */
-import { randomUUID } from 'node:crypto';
 import { formatDate, type Locale } from '../lib/downloads/download-page';
 import { controllerName, serviceProfile } from '../lib/services/profiles';
+import type { EmailContent } from '../lib/notices/mime';
 
-export interface EmailContent {
-  subject: string;
-  text: string;
-}
+export { toMime, type EmailContent } from '../lib/notices/mime';
 
 export interface LinkEmailModel {
   locale: Locale;
@@ -61,48 +58,4 @@ export function renderLinkEmail(model: LinkEmailModel): EmailContent {
       `${controller} (${profile.name})`,
     ].join('\n'),
   };
-}
-
-/** RFC 2047 encoded-word, so a Japanese subject survives every mail system. */
-function encodeHeader(value: string): string {
-  return /^[\x20-\x7e]*$/.test(value)
-    ? value
-    : `=?UTF-8?B?${Buffer.from(value, 'utf8').toString('base64')}?=`;
-}
-
-function assertHeaderSafe(value: string, name: string): void {
-  if (/[\r\n]/.test(value)) throw new Error(`The ${name} header may not contain a line break`);
-}
-
-/** A complete RFC 5322 message: UTF-8 text body, base64-encoded, lines of 76. */
-export function toMime(input: {
-  from: string;
-  to: string;
-  content: EmailContent;
-  locale: Locale;
-  date: Date;
-}): string {
-  assertHeaderSafe(input.from, 'From');
-  assertHeaderSafe(input.to, 'To');
-  const domain = input.from.split('@')[1] ?? 'localhost';
-  const body = (
-    Buffer.from(`${input.content.text}\n`, 'utf8')
-      .toString('base64')
-      .match(/.{1,76}/g) ?? []
-  ).join('\r\n');
-  return [
-    `From: ${input.from}`,
-    `To: ${input.to}`,
-    `Subject: ${encodeHeader(input.content.subject)}`,
-    `Date: ${input.date.toUTCString().replace('GMT', '+0000')}`,
-    `Message-ID: <${randomUUID()}@${domain}>`,
-    'MIME-Version: 1.0',
-    `Content-Language: ${input.locale}`,
-    'Content-Type: text/plain; charset=UTF-8',
-    'Content-Transfer-Encoding: base64',
-    'Auto-Submitted: auto-generated',
-    '',
-    body,
-    '',
-  ].join('\r\n');
 }

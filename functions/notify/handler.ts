@@ -13,7 +13,7 @@ import { requestTableFromEnv } from '../lib/requests/request-table';
 import { RequestRepository } from '../lib/requests/requests';
 import { taskHandler } from '../lib/runtime/task-handler';
 import { notify, StagedSubjectRecipients, type NotifyInput, type NotifyOutput } from './core';
-import { mailerFromEnv } from './mailer';
+import { mailerFromEnv } from '../lib/notices/mailer';
 import { defaultServiceId } from '../lib/services/profiles';
 
 const table = requestTableFromEnv();

@@ -16,6 +16,7 @@ import { putJson, stagingKeys } from '../lib/aws/s3-objects';
 import { identifierKey, type SubjectHasher } from '../lib/crypto/subject-hash';
 import { identifierHashesOf, type HoldRepository } from '../lib/holds/holds';
 import { heldStores, serviceProfile } from '../lib/services/profiles';
+import { storesAnswered } from '../lib/procedures/refusals';
 import type { ServiceStores } from '../lib/services/stores';
 import {
   accountsByContact,
@@ -118,12 +119,14 @@ function serviceOfRequest(request: RequestRecord): string {
 function subjectContext(
   request: RequestRecord,
   account: Account | undefined,
-): Pick<StagedSubject, 'service' | 'jurisdiction' | 'locale'> {
+): Pick<StagedSubject, 'service' | 'jurisdiction' | 'locale' | 'leftOut'> {
   const locale = account?.locale;
   return {
     service: serviceOfRequest(request),
     ...(request.jurisdiction ? { jurisdiction: request.jurisdiction } : {}),
     ...(typeof locale === 'string' && locale !== '' ? { locale } : {}),
+    // An export answered in part: the parts support left out (never collected, named in the manifest).
+    ...(request.exclusions?.length ? { leftOut: request.exclusions } : {}),
   };
 }
 
@@ -140,7 +143,7 @@ async function resolveForErasure(
   subjectHash: string;
   identifiers: SubjectIdentifiers;
   reused: boolean;
-  context: Pick<StagedSubject, 'service' | 'jurisdiction' | 'locale'>;
+  context: Pick<StagedSubject, 'service' | 'jurisdiction' | 'locale' | 'leftOut'>;
 }> {
   if (request.resolvedSubject) {
     // The account is gone after the first run: its service was recorded on the request then.
@@ -213,7 +216,7 @@ async function stageSubject(
   deps: ResolveDeps,
   requestId: string,
   subject: Pick<StagedSubject, 'subjectHash' | 'found' | 'identifiers'>,
-  context: Pick<StagedSubject, 'service' | 'jurisdiction' | 'locale'>,
+  context: Pick<StagedSubject, 'service' | 'jurisdiction' | 'locale' | 'leftOut'>,
   detail: { reused?: boolean } = {},
 ): Promise<ResolveOutput> {
   const staged: StagedSubject = {
@@ -229,12 +232,16 @@ async function stageSubject(
     type: 'subject.resolved',
     detail: { found: staged.found, identifiers: Object.values(staged.identifiers).flat().length, ...detail },
   });
-  return { requestId, found: staged.found, stores: storesOf(deps, staged.service) };
+  return { requestId, found: staged.found, stores: storesOf(deps, staged.service, staged.leftOut) };
 }
 
 /** The connectors of the stores the service keeps (its profile's `holds`): no other store is read. */
-function storesOf(deps: ResolveDeps, service: string | undefined): ResolveOutput['stores'] {
-  const held = heldStores(serviceProfile(service));
+function storesOf(
+  deps: ResolveDeps,
+  service: string | undefined,
+  leftOut: StagedSubject['leftOut'],
+): ResolveOutput['stores'] {
+  const held = storesAnswered(heldStores(serviceProfile(service)), leftOut);
   return (Object.entries(deps.connectorFunctions) as [StoreName, string][])
     .filter(([store]) => held.includes(store))
     .map(([store, functionName]) => ({ store, functionName }));

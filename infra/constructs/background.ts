@@ -38,6 +38,8 @@ export interface BackgroundProps {
   /** Base URL callbacks name (OpenDSR results_url). */
   publicApiUrl: string;
   processorDomain: string;
+  /** The From address of the person's outcome notices, and its verified SES identity. */
+  notifySender: { fromAddress: string; sesIdentity: string };
 }
 
 /** Lambda's own event filter on the stream: only new outbox items invoke the deliverer. */
@@ -54,6 +56,7 @@ export class Background extends Construct {
   readonly overdueAlarm: cloudwatch.Alarm;
   readonly sweep: DsrFunction;
   readonly watchdog: DsrFunction;
+  readonly notices: DsrFunction;
 
   constructor(scope: Construct, id: string, props: BackgroundProps) {
     super(scope, id);
@@ -241,5 +244,41 @@ export class Background extends Construct {
       targets: [new targets.LambdaFunction(this.watchdog.function)],
     });
     errorsAlarm(this.watchdog, 'WatchdogErrorsAlarm', 'watchdog');
+
+    // --- Outcome notices to the person (functions/deliver-notices/handler.ts)
+    this.notices = new DsrFunction(this, 'Notices', {
+      entry: 'functions/deliver-notices/handler.ts',
+      description: "DSR outcome notices: sends the person's notices from the requests table's outbox",
+      environment: {
+        [ENV.requestsTable]: state.requests.table.tableName,
+        [SETTINGS_ENV.notifyFromAddress]: props.notifySender.fromAddress,
+      },
+      defaults: props.defaults,
+      timeout: Duration.minutes(2),
+    });
+    // Pending notices are listed byKind; each is marked sent together with its event.
+    grantTable(this.notices, state.requests, {
+      table: ['dynamodb:UpdateItem', 'dynamodb:PutItem'],
+      indexes: { names: ['byKind'], actions: ['dynamodb:Query'] },
+    });
+    this.notices.allow(
+      new iam.PolicyStatement({
+        actions: ['ses:SendEmail', 'ses:SendRawEmail'],
+        resources: [
+          cdk.Stack.of(this).formatArn({
+            service: 'ses',
+            resource: 'identity',
+            resourceName: props.notifySender.sesIdentity,
+          }),
+        ],
+        conditions: { StringEquals: { 'ses:FromAddress': props.notifySender.fromAddress } },
+      }),
+    );
+    new events.Rule(this, 'NoticesEveryMinute', {
+      description: "Sends the person's outcome notices written with each status change",
+      schedule: events.Schedule.rate(Duration.minutes(1)),
+      targets: [new targets.LambdaFunction(this.notices.function, { retryAttempts: 0 })],
+    });
+    errorsAlarm(this.notices, 'NoticesErrorsAlarm', 'outcome-notice deliverer');
   }
 }

@@ -77,8 +77,11 @@ const UNSCOPABLE_ACTIONS = [
 const asArray = <T>(value: T | T[]): T[] => (Array.isArray(value) ? value : [value]);
 
 const TASK_COUNT = Object.keys(TASK_FUNCTIONS).length;
-/** The API, the background functions (callbacks, deadline monitor, sweep) and the identifier indexer. */
-const OTHER_FUNCTIONS = 6;
+/**
+ * The API, the background functions (callbacks, deadline monitor, sweep, watchdog, outcome notices) and
+ * the identifier indexer.
+ */
+const OTHER_FUNCTIONS = 7;
 const WORKFLOWS = Object.keys(WORKFLOW_TASKS) as WorkflowName[];
 
 function synthApp(context: Json): { built: BuiltApp; template: Template; outdir: string } {
@@ -905,6 +908,7 @@ describe('DsrStack (demo deployment: platform stores created)', () => {
           stack.background.deadlineMonitor,
           stack.background.sweep,
           stack.background.watchdog,
+          stack.background.notices,
         ]) {
           if (refersTo(targets[0]?.Arn, logicalId(stack, fn.function)))
             schedules.set(fn.node.id, rule.Properties?.ScheduleExpression as string);
@@ -915,6 +919,7 @@ describe('DsrStack (demo deployment: platform stores created)', () => {
         DeadlineMonitor: 'rate(15 minutes)',
         Sweep: 'rate(1 hour)',
         Watchdog: 'rate(5 minutes)',
+        Notices: 'rate(1 minute)',
       });
     });
 
@@ -1514,11 +1519,16 @@ describe('DsrStack (demo deployment: platform stores created)', () => {
         }),
       ]);
       expect(JSON.stringify(ses[0]?.Resource)).toContain(':identity/dsr.example');
-      // Nobody else sends mail.
+      // Nobody else sends mail but the deliverer of the person's outcome notices, from the same address.
       const senders = identityStatements(template).filter(({ statement }) =>
         asArray(statement.Action).some((a) => a.startsWith('ses:')),
       );
-      expect(senders).toHaveLength(1);
+      expect(senders).toHaveLength(2);
+      for (const { statement } of senders) {
+        expect(statement.Condition).toEqual({
+          StringEquals: { 'ses:FromAddress': CDK_CONTEXT['dsr:notifyFromAddress'] },
+        });
+      }
     });
 
     it('lets the API read only what it serves: accounts by key and index, archives and certificates', () => {

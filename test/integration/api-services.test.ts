@@ -62,14 +62,22 @@ test('a caller bound to cluster cannot see, cancel, extend, hold or read the cer
     ['POST', `/v1/requests/${id}/revoke-download`, support],
     ['GET', `/v1/requests/${id}/certificate`, auditor],
     ['GET', `/v1/holds?requestId=${id}`, legal],
+    ['POST', `/v1/requests/${id}/verification`, support, { method: 'id_document', verifiedBy: 'agent-1' }],
+    [
+      'POST',
+      `/v1/requests/${id}/refuse`,
+      support,
+      { reasonCode: 'identity_not_verified', legalGround: 'appi-art-37' },
+    ],
   ];
   for (const [method, path, token, body] of asCluster) {
     // Exactly what an id that does not exist gets: the caller learns nothing of metalive's request.
     expect(problemOf(await h.call(method, path, { token, body }))).toEqual(unknown);
   }
-  // Untouched: still received, and the metalive caller still sees it (no certificate yet).
+  // Untouched: still waiting for the identity check METALIVE makes before it discloses, and the
+  // metalive caller still sees it (no certificate yet).
   const mine = await h.call('GET', `/v1/requests/${id}`, { token: h.token('support', METALIVE) });
-  expect(mine.body).toMatchObject({ status: 'received', service: 'metalive' });
+  expect(mine.body).toMatchObject({ status: 'awaiting_verification', service: 'metalive' });
   const cert = await h.call('GET', `/v1/requests/${id}/certificate`, { token: h.token('auditor', METALIVE) });
   expect(cert.body.code).toBe('CERTIFICATE_NOT_FOUND');
 

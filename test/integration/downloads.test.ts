@@ -23,7 +23,7 @@ import { RequestRepository } from '../../functions/lib/requests/requests';
 import { putJson, stagingKeys } from '../../functions/lib/aws/s3-objects';
 import type { StagedSubject } from '../../functions/lib/connectors/contract';
 import { notify, StagedSubjectRecipients } from '../../functions/notify/core';
-import { OutboxMailer } from '../../functions/notify/mailer';
+import { OutboxMailer } from '../../functions/lib/notices/mailer';
 import { startTestStack, type TestStack } from '../support/local-stack';
 
 let stack: TestStack;

@@ -28,7 +28,7 @@ import {
   renderErrorPage,
 } from '../../functions/lib/downloads/download-page';
 import { renderLinkEmail, toMime } from '../../functions/notify/email';
-import { OutboxMailer } from '../../functions/notify/mailer';
+import { OutboxMailer } from '../../functions/lib/notices/mailer';
 
 const REQ_A = `req_${'a'.repeat(32)}`;
 const REQ_B = `req_${'b'.repeat(32)}`;

@@ -11,7 +11,7 @@ import {
   SesMailer,
   mailerFromEnv,
   type OutgoingMail,
-} from '../../functions/notify/mailer';
+} from '../../functions/lib/notices/mailer';
 import { ContractError, TransientError } from '../../functions/lib/runtime/errors';
 
 const REQ = `req_${'c'.repeat(32)}`;

@@ -36,6 +36,9 @@ const STATUSES: readonly RequestStatus[] = [
   'partially_completed',
   'failed',
   'cancelled',
+  'awaiting_verification',
+  'awaiting_payment',
+  'refused',
 ];
 
 const IDEMPOTENCY_KEY = new RegExp(idempotencyKeySchema.pattern);
@@ -165,12 +168,14 @@ export const requestRoutes: Route[] = [
     requestSchema: createRequestSchema,
     responses: {
       '200': 'An open request of this type for this subject already exists (duplicate: true)',
-      '202': 'Accepted: the workflow has started',
+      '202':
+        'Accepted: the workflow has started, or the request waits (awaiting_verification, awaiting_payment) for what its service requires',
       '400': 'Invalid body; SERVICE_REQUIRED: the token is bound to several services and none is named',
       '403':
         'FORBIDDEN: not a support client; SERVICE_NOT_ALLOWED: the token is not bound to the service named',
       '409': 'The identifiers match more than one account (SUBJECT_CONFLICT)',
-      '422': 'Idempotency-Key reused with a different body',
+      '422':
+        "Idempotency-Key reused with a different body; GUARDIAN_REQUIRED: a minor's account, asked about by someone other than the guardian; NOT_GUARDIAN: the requester is not this account's guardian",
       '501': 'No workflow exists for this type yet',
     },
     handler: (deps, { event, principal, scope, body }) =>

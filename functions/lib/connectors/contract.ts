@@ -5,6 +5,7 @@
  * so no personal data reaches Step Functions payloads or execution history. See docs/connectors.md.
  */
 import type { StoreName } from '../../../config/data-map';
+import type { Exclusion } from '../procedures/records';
 
 export type { StoreName };
 
@@ -41,6 +42,8 @@ export interface StagedSubject {
   jurisdiction?: string;
   /** The account's `locale` (e.g. `ja-JP`), when it has one. */
   locale?: string;
+  /** Export only: the stores and categories support left out, and why (the archive's manifest says so). */
+  leftOut?: Exclusion[];
 }
 
 /** A JSON Schema (draft 2020-12) object, describing one record of a collection. */

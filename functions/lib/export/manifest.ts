@@ -36,6 +36,16 @@ export interface Manifest {
   subjectFound: boolean;
   stores: ManifestStore[];
   files: ManifestFile[];
+  /** An answer in part: the stores (or a store's category) left out, each with its reason and ground. */
+  leftOut?: ManifestLeftOut[];
+}
+
+export interface ManifestLeftOut {
+  store: StoreName;
+  category?: string;
+  reasonCode: string;
+  legalGround: string;
+  exception?: string;
 }
 
 /** The bytes that are signed: stable key order, two-space indent, trailing newline. */
@@ -86,6 +96,14 @@ export function parseManifest(bytes: Buffer): Manifest {
       throw new ManifestFormatError(`manifest.json: stores[${i}] is malformed`);
     }
   });
+  if (
+    value.leftOut !== undefined &&
+    (!Array.isArray(value.leftOut) ||
+      !value.leftOut.every(
+        (part) => isObject(part) && typeof part.store === 'string' && typeof part.legalGround === 'string',
+      ))
+  )
+    throw new ManifestFormatError('manifest.json: leftOut is malformed');
   const seen = new Set<string>();
   value.files.forEach((file, i) => {
     if (

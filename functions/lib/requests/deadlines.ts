@@ -84,7 +84,18 @@ export function maxExtendedDueAt(
   return extension ? addPeriod(originalDueAt, extension) : undefined;
 }
 
-const OPEN_STATUSES = new Set(['received', 'in_progress']);
+/** Waiting requests count: their deadline runs unless the jurisdiction pauses it (then it has none yet). */
+const OPEN_STATUSES = new Set(['received', 'in_progress', 'awaiting_verification', 'awaiting_payment']);
+
+/**
+ * Whether the clock stops while a request waits for the identity verification or the fee: under the
+ * GDPR the period runs from when the controller can act on it (the ICO: from receipt of the ID or fee);
+ * CCPA (Cal. Code Regs. tit. 11, § 7021(a): regardless of the time needed to verify), PIPA and APPI
+ * count from receipt, as does a jurisdiction no rule names.
+ */
+export function clockPausedWhileWaiting(jurisdiction: string, config?: DeadlineConfig): boolean {
+  return ruleFor(jurisdiction, config).regime === 'GDPR';
+}
 
 /** Whole days left until `dueAt` (negative once past), rounded up so "due later today" is 1. */
 export function daysLeft(dueAt: string, now: Date): number {

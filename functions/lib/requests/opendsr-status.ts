@@ -5,6 +5,8 @@ import type { RequestRecord, RequestStatus } from './records';
 export function openDsrStatus(status: RequestStatus): 'pending' | 'in_progress' | 'completed' | 'cancelled' {
   switch (status) {
     case 'received':
+    case 'awaiting_verification':
+    case 'awaiting_payment':
       return 'pending';
     case 'in_progress':
       return 'in_progress';

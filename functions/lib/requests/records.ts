@@ -5,12 +5,23 @@
  */
 import type { SubjectIdentifiers } from '../connectors/contract';
 import type { ErasureRequestFields } from '../erasure/certificate';
+import type { ProcedureFields } from '../procedures/records';
 
 export type RequestType = 'export' | 'erasure';
 export type RequestStatus =
-  'received' | 'in_progress' | 'completed' | 'partially_completed' | 'failed' | 'cancelled';
+  | 'received'
+  | 'in_progress'
+  | 'completed'
+  | 'partially_completed'
+  | 'failed'
+  | 'cancelled'
+  // Waiting, not started: for the identity verification or the fee its service's procedures require
+  // (functions/lib/procedures/); refused: support declined it, with a reason and a legal ground.
+  | 'awaiting_verification'
+  | 'awaiting_payment'
+  | 'refused';
 
-export const TERMINAL_STATUSES: readonly RequestStatus[] = ['completed', 'failed', 'cancelled'];
+export const TERMINAL_STATUSES: readonly RequestStatus[] = ['completed', 'failed', 'cancelled', 'refused'];
 
 /** Exactly one identifier names the subject at creation. */
 export type SubjectInput =
@@ -39,6 +50,8 @@ export interface Requester {
   kind: 'subject' | 'agent' | 'guardian';
   /** The support system's reference to the evidence it checked (power of attorney, guardianship). */
   evidenceRef?: string;
+  /** A guardian's own account at the service: it must be the one the minor's account links to. */
+  userId?: string;
 }
 
 export interface DeadlineExtension {
@@ -52,7 +65,7 @@ export interface DeadlineExtension {
 export type Dialect = 'dsr' | 'opendsr';
 
 /** ErasureRequestFields are the erasure's plan, runs, processors' answers and certificate. */
-export interface RequestRecord extends Partial<ErasureRequestFields> {
+export interface RequestRecord extends Partial<ErasureRequestFields>, ProcedureFields {
   requestId: string;
   type: RequestType;
   status: RequestStatus;

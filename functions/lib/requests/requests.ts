@@ -9,7 +9,9 @@ import { randomUUID } from 'node:crypto';
 import { auditItem, type AuditEntry } from '../audit/audit-log';
 import { NotFoundError, TransientError } from '../runtime/errors';
 import type { ErasureRequestFields } from '../erasure/certificate';
+import type { ProcedureFields } from '../procedures/records';
 import { outboxItems } from './callback-outbox';
+import { outcomeNoticeItems } from '../notices/outcomes';
 import { eventItem, type RequestEvent } from './event-log';
 import { idempotencyItem, repeatedCall, type IdempotentCall, type RepeatedCall } from './idempotency';
 import {
@@ -41,13 +43,17 @@ import {
 
 /** Which status may follow which: a late or retried step never moves a request backwards. */
 const ALLOWED_FROM: Record<RequestStatus, RequestStatus[]> = {
-  received: [],
+  // Waiting requests start once what they wait for is recorded (functions/lib/procedures/).
+  received: ['awaiting_verification', 'awaiting_payment'],
+  awaiting_verification: [],
+  awaiting_payment: ['awaiting_verification'],
+  refused: ['received', 'awaiting_verification', 'awaiting_payment'],
   // A resumed erasure (hold released, retention ended) starts again from partially_completed.
   in_progress: ['received', 'partially_completed'],
   completed: ['in_progress'],
   partially_completed: ['in_progress'],
   failed: ['received', 'in_progress'],
-  cancelled: ['received'],
+  cancelled: ['received', 'awaiting_verification', 'awaiting_payment'],
 };
 
 export interface OpenRequestInput {
@@ -61,7 +67,8 @@ export interface OpenRequestInput {
   subject: SubjectInput;
   jurisdiction: string;
   jurisdictionSource: NonNullable<RequestRecord['jurisdictionSource']>;
-  dueAt: string;
+  /** Absent while the request waits in a jurisdiction that pauses the clock (deadlinePaused). */
+  dueAt?: string;
   requester: Requester;
   callbackUrls?: string[];
   notify?: boolean;
@@ -70,6 +77,8 @@ export interface OpenRequestInput {
   createdBy: string;
   /** Role of the caller, for the audit record. */
   role?: string;
+  /** The status it opens in: `received` unless it waits for verification or payment. */
+  status?: Extract<RequestStatus, 'received' | 'awaiting_verification' | 'awaiting_payment'>;
 }
 
 export type OpenOutcome =
@@ -97,10 +106,15 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * What a finished request no longer needs and must not keep: the identifier it was opened with, the
  * callback URLs (they may carry tokens) and an erasure's resolved identifier set. Its keyed hashes stay.
  */
-export const RAW_ON_TERMINAL = ['subject', 'callbackUrls', 'resolvedSubject'] as const;
+export const RAW_ON_TERMINAL = ['subject', 'callbackUrls', 'resolvedSubject', 'noticeContact'] as const;
 
 export class RequestRepository {
   constructor(private readonly table: RequestTable) {}
+
+  /** The table's name, for side records a caller commits with a change (open's and transition's sideItems). */
+  get tableName(): string {
+    return this.table.tableName;
+  }
 
   newRequestId(): string {
     return `req_${randomUUID().replace(/-/g, '')}`;
@@ -115,11 +129,11 @@ export class RequestRepository {
     for (let attempt = 0; attempt < 8; attempt++) {
       const now = this.table.clock();
       const iso = now.toISOString();
-      const { role, ...fields } = input;
+      const { role, status, ...fields } = input;
       const record: RequestRecord = {
         ...fields,
         ...(fields.callbackUrls?.length ? { callbackCount: fields.callbackUrls.length } : {}),
-        status: 'received',
+        status: status ?? 'received',
         createdAt: iso,
         updatedAt: iso,
         version: 1,
@@ -140,7 +154,7 @@ export class RequestRepository {
               kind: OPEN_KIND,
               createdAt: iso,
               requestId: input.requestId,
-              dueAt: input.dueAt,
+              ...(input.dueAt ? { dueAt: input.dueAt } : {}),
             },
             ConditionExpression: 'attribute_not_exists(pk)',
           },
@@ -209,6 +223,10 @@ export class RequestRepository {
             ),
           },
         },
+        // What the person is told of a request that opens waiting, committed with it.
+        ...outcomeNoticeItems(record, undefined, iso).map((Item) => ({
+          Put: { TableName: this.table.tableName, Item },
+        })),
       );
       try {
         await this.table.doc.send(new TransactWriteCommand({ TransactItems: items as never }));
@@ -280,7 +298,9 @@ export class RequestRepository {
     requestId: string,
     status: RequestStatus,
     set: Partial<
-      Pick<RequestRecord, 'failure' | 'export' | 'subjectFound' | 'accountHash'> & ErasureRequestFields
+      Pick<RequestRecord, 'failure' | 'export' | 'subjectFound' | 'accountHash' | 'dueAt'> &
+        ErasureRequestFields &
+        ProcedureFields
     > = {},
     options: {
       actor?: string;
@@ -357,6 +377,10 @@ export class RequestRepository {
           },
         },
         ...outboxItems(this.table, next, current.status, iso).map((Item) => ({
+          Put: { TableName: this.table.tableName, Item },
+        })),
+        // The person's notice of this outcome (if it is one they are told of), like the callbacks.
+        ...outcomeNoticeItems(next, current, iso).map((Item) => ({
           Put: { TableName: this.table.tableName, Item },
         })),
         {
@@ -465,7 +489,7 @@ export class RequestRepository {
                 Key: requestKey(record.requestId),
                 UpdateExpression: 'SET dueAt = :due, extension = :ext, updatedAt = :now',
                 ConditionExpression:
-                  'attribute_exists(pk) AND attribute_not_exists(extension) AND #status IN (:a, :b)',
+                  'attribute_exists(pk) AND attribute_not_exists(extension) AND #status IN (:a, :b, :c, :d)',
                 ExpressionAttributeNames: { '#status': 'status' },
                 ExpressionAttributeValues: {
                   ':due': newDueAt,
@@ -473,6 +497,8 @@ export class RequestRepository {
                   ':now': iso,
                   ':a': 'received',
                   ':b': 'in_progress',
+                  ':c': 'awaiting_verification',
+                  ':d': 'awaiting_payment',
                 },
               },
             },
@@ -567,7 +593,9 @@ export class RequestRepository {
       values[':nowIso'] = now.toISOString();
       values[':open1'] = 'received';
       values[':open2'] = 'in_progress';
-      const overdue = '(#dueAt < :nowIso AND #status IN (:open1, :open2))';
+      values[':open3'] = 'awaiting_verification';
+      values[':open4'] = 'awaiting_payment';
+      const overdue = '(#dueAt < :nowIso AND #status IN (:open1, :open2, :open3, :open4))';
       filters.push(filter.overdue ? overdue : `NOT ${overdue}`);
     }
     if (filter.services) filters.push(serviceFilter(filter.services, names, values));
@@ -642,7 +670,11 @@ export class RequestRepository {
    */
   async update(
     requestId: string,
-    set: Partial<ErasureRequestFields & Pick<RequestRecord, 'resolvedSubject' | 'accountHash' | 'service'>>,
+    set: Partial<
+      ErasureRequestFields &
+        Pick<RequestRecord, 'resolvedSubject' | 'accountHash' | 'service'> &
+        Pick<ProcedureFields, 'exclusions'>
+    >,
     events?: Omit<RequestEvent, 'at'> | readonly Omit<RequestEvent, 'at'>[],
   ): Promise<void> {
     const names: Record<string, string> = { '#updatedAt': 'updatedAt' };

@@ -5,9 +5,9 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SendEmailCommand, SESv2Client } from '@aws-sdk/client-sesv2';
-import { requireEnv } from '../lib/runtime/config';
-import { traced } from '../lib/runtime/tracing';
-import { AppError, ContractError, TransientError } from '../lib/runtime/errors';
+import { requireEnv } from '../runtime/config';
+import { traced } from '../runtime/tracing';
+import { AppError, ContractError, TransientError } from '../runtime/errors';
 
 export interface OutgoingMail {
   /** Names the file locally; never the address. */
