@@ -23,6 +23,9 @@ import { serviceProfile, shippedServiceProfiles } from '../../functions/lib/serv
 import type { RequestRecord } from '../../functions/lib/requests/records';
 import type { ErasurePlan } from '../../functions/lib/erasure/types';
 
+/** The audit period the outbox items expire after. */
+const clock = { auditPeriodDays: 1095 };
+
 describe('verification', () => {
   test('Cluster verifies its users before it discloses or erases; klub-outside only its agents and guardians', () => {
     expect(verificationRuleFor('cluster', 'export', 'subject')?.methods).toContain('id_document');
@@ -322,16 +325,23 @@ describe('outcome e-mails', () => {
       noticeContact: { email: 'haruto@example.jp', language: 'ja' },
     } satisfies Partial<RequestRecord>;
     const waiting = { ...base, status: 'awaiting_verification' } as RequestRecord;
-    const [item] = outcomeNoticeItems(waiting, undefined, '2026-12-01T00:00:00.000Z');
+    const [item] = outcomeNoticeItems(clock, waiting, undefined, '2026-12-01T00:00:00.000Z');
     expect(item).toMatchObject({
       kind: 'notice-pending',
       notice: 'awaiting_verification',
       to: 'haruto@example.jp',
     });
-    expect(outcomeNoticeItems(waiting, waiting, '2026-12-01T00:00:01.000Z')).toEqual([]);
-    expect(outcomeNoticeItems({ ...base, status: 'in_progress' } as RequestRecord, waiting, 'x')).toEqual([]);
+    expect(outcomeNoticeItems(clock, waiting, waiting, '2026-12-01T00:00:01.000Z')).toEqual([]);
     expect(
-      noticeItem({ ...base, noticeContact: { language: 'en' } }, models[0]!, '2026-12-01T00:00:00.000Z'),
+      outcomeNoticeItems(clock, { ...base, status: 'in_progress' } as RequestRecord, waiting, 'x'),
+    ).toEqual([]);
+    expect(
+      noticeItem(
+        clock,
+        { ...base, noticeContact: { language: 'en' } },
+        models[0]!,
+        '2026-12-01T00:00:00.000Z',
+      ),
     ).toBeUndefined();
   });
 });

@@ -8,7 +8,12 @@
 import { QueryCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { eventItem } from '../requests/event-log';
 import { requestPartition, type RequestRecord } from '../requests/records';
-import type { RequestTable } from '../requests/request-table';
+import {
+  REQUESTS_TTL_ATTRIBUTE,
+  auditExpiry,
+  type ExpiryClock,
+  type RequestTable,
+} from '../requests/request-table';
 import { errorFields, log } from '../runtime/logger';
 import { pollEvery } from '../runtime/polling';
 import type { Mailer } from './mailer';
@@ -23,6 +28,7 @@ export const NOTICE_SENT_KIND = 'notice-sent';
  * (opened without one, or the account had none): its event then says so.
  */
 export function noticeItem(
+  table: ExpiryClock,
   record: Pick<RequestRecord, 'requestId' | 'service' | 'noticeContact'>,
   model: NoticeModel,
   iso: string,
@@ -43,6 +49,8 @@ export function noticeItem(
     subject: content.subject,
     text: content.text,
     attempts: 0,
+    // The record of what the person was told lasts the audit period, like the request's events.
+    [REQUESTS_TTL_ATTRIBUTE]: auditExpiry(table, iso),
   };
 }
 
@@ -137,6 +145,7 @@ async function deliverOne(deps: NoticeDeliveryDeps, notice: PendingNotice): Prom
                   Put: {
                     TableName: table.tableName,
                     Item: eventItem(
+                      table,
                       notice.requestId,
                       { type: 'notice.abandoned', detail: { notice: notice.notice } },
                       iso,
@@ -172,6 +181,7 @@ async function deliverOne(deps: NoticeDeliveryDeps, notice: PendingNotice): Prom
           Put: {
             TableName: table.tableName,
             Item: eventItem(
+              table,
               notice.requestId,
               { type: 'notice.sent', detail: { notice: notice.notice, language: notice.language } },
               iso,

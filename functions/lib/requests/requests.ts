@@ -224,7 +224,7 @@ export class RequestRepository {
           },
         },
         // What the person is told of a request that opens waiting, committed with it.
-        ...outcomeNoticeItems(record, undefined, iso).map((Item) => ({
+        ...outcomeNoticeItems(this.table, record, undefined, iso).map((Item) => ({
           Put: { TableName: this.table.tableName, Item },
         })),
       );
@@ -380,7 +380,7 @@ export class RequestRepository {
           Put: { TableName: this.table.tableName, Item },
         })),
         // The person's notice of this outcome (if it is one they are told of), like the callbacks.
-        ...outcomeNoticeItems(next, current, iso).map((Item) => ({
+        ...outcomeNoticeItems(this.table, next, current, iso).map((Item) => ({
           Put: { TableName: this.table.tableName, Item },
         })),
         {
