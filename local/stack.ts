@@ -48,6 +48,8 @@ export interface LocalStackOptions {
    * logs already in the data directory). Default true.
    */
   indexLogsAtStart?: boolean;
+  /** How long the local stores may take to start (a benchmark on a loaded machine); the stores' defaults if unset. */
+  storeStartTimeoutMs?: number;
   /**
    * Runs the watchdog (functions/watchdog) at start and then every so many ms; 0 or unset: at start
    * only. At start it re-drives at once whatever a crash left; later rounds leave alone requests changed
@@ -123,8 +125,12 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       startDynamoLocal({
         port: options.ddbPort,
         dataDir: options.persist ? join(options.dataDir, 'dynamodb') : undefined,
+        startTimeoutMs: options.storeStartTimeoutMs,
       }),
-      startS3Local({ port: options.s3Port, dataDir: join(options.dataDir, 's3') }),
+      startS3Local(
+        { port: options.s3Port, dataDir: join(options.dataDir, 's3') },
+        options.storeStartTimeoutMs,
+      ),
     ]);
     stops.push(
       () => dynamo.stop(),

@@ -55,7 +55,7 @@ import { seededRandom } from '../local/seed-data';
 import { startLocalStack, type LocalStack, type LocalStackOptions } from '../local/stack';
 import { findFreePort } from '../local/stores';
 import type { LocalWorkflowOptions } from '../local/workflows';
-import { flag, numberOption } from './cli-options';
+import { flag, numberOption, stringOption } from './cli-options';
 import {
   PRICE_SOURCES,
   PRICES_AS_OF,
@@ -78,6 +78,8 @@ const CACHE_VERSION = 1;
 const SUBJECT_DAYS = [9, 39, 69];
 const SUBJECT_PART = 'part-09000.jsonl.gz';
 const TEMPLATES = 6;
+/** Stores start slowly on a loaded machine (Java at a low priority): wait this long. */
+const STORE_START_MS = 5 * 60_000;
 /** A request still running after this is reported as stuck. */
 const REQUEST_TIMEOUT_MS = 15 * 60_000;
 
@@ -93,11 +95,6 @@ interface Options {
   heavyMediaMiB: number;
   cacheDir: string;
   fresh: boolean;
-}
-
-function stringOption(name: string, fallback: string): string {
-  const at = process.argv.indexOf(`--${name}`);
-  return at === -1 ? fallback : (process.argv[at + 1] ?? fallback);
 }
 
 function readOptions(): Options {
@@ -533,6 +530,7 @@ async function measureErasureJob(
     persist: false,
     seed: false,
     indexLogsAtStart: false,
+    storeStartTimeoutMs: STORE_START_MS,
     workflows: countingWorkflows(counter),
   });
   try {
@@ -705,6 +703,7 @@ async function measureSizes(options: Options, ports: Ports, counter: OperationCo
       persist: false,
       seed: false,
       indexLogsAtStart: false,
+      storeStartTimeoutMs: STORE_START_MS,
       workflows: countingWorkflows(counter),
     });
     copyKeys(emptyDir, runKeys);
@@ -781,6 +780,7 @@ async function measureSizes(options: Options, ports: Ports, counter: OperationCo
       seed: false,
       // The index is built below, timed, over every object (cached ones too).
       indexLogsAtStart: false,
+      storeStartTimeoutMs: STORE_START_MS,
       workflows: countingWorkflows(counter),
     });
     try {
