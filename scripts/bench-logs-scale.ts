@@ -369,6 +369,22 @@ function countingWorkflows(counter: OperationCounter): LocalWorkflowOptions {
   };
 }
 
+/**
+ * A stack of the run: DynamoDB in memory, no seed, counted workflows, and no indexing at start (each
+ * measurement builds the index itself, timed, over every object, cached ones too).
+ */
+function benchStack(ports: Ports, dataDir: string, counter: OperationCounter): Promise<LocalStack> {
+  return startLocalStack({
+    ...ports,
+    dataDir,
+    persist: false,
+    seed: false,
+    indexLogsAtStart: false,
+    storeStartTimeoutMs: STORE_START_MS,
+    workflows: countingWorkflows(counter),
+  });
+}
+
 /** Counts what `work` does, with the handlers' clients counted (they exist once the stack has started). */
 async function counted<T>(counter: OperationCounter, work: () => Promise<T>): Promise<[T, OperationCounts]> {
   counter.countDynamo(documentClient());
@@ -524,15 +540,7 @@ async function measureErasureJob(
 ): Promise<void> {
   const subjects = numberOption('job-subjects', 50);
   const dir = mkdtempSync(join(tmpdir(), 'dsr-bench-job-'));
-  const stack = await startLocalStack({
-    ...ports,
-    dataDir: dir,
-    persist: false,
-    seed: false,
-    indexLogsAtStart: false,
-    storeStartTimeoutMs: STORE_START_MS,
-    workflows: countingWorkflows(counter),
-  });
+  const stack = await benchStack(ports, dir, counter);
   try {
     const ids = Array.from({ length: subjects }, (_, n) => `u-job-${String(n).padStart(3, '0')}`);
     await batchPut(stack.doc, platformStores.accounts.table.tableName, ids.map(accountOf));
@@ -697,15 +705,7 @@ async function measureSizes(options: Options, ports: Ports, counter: OperationCo
   // --- Empty log stores: only the subject objects -----------------------------------------------
   {
     const emptyDir = mkdtempSync(join(tmpdir(), 'dsr-bench-empty-'));
-    const stack = await startLocalStack({
-      ...ports,
-      dataDir: emptyDir,
-      persist: false,
-      seed: false,
-      indexLogsAtStart: false,
-      storeStartTimeoutMs: STORE_START_MS,
-      workflows: countingWorkflows(counter),
-    });
+    const stack = await benchStack(ports, emptyDir, counter);
     copyKeys(emptyDir, runKeys);
     try {
       const subjectBytes = await putSubjects(stack, options);
@@ -773,16 +773,7 @@ async function measureSizes(options: Options, ports: Ports, counter: OperationCo
     const cached = existsSync(manifestFile);
     mkdirSync(dataDir, { recursive: true });
     copyKeys(runKeys, dataDir);
-    const stack = await startLocalStack({
-      ...ports,
-      dataDir,
-      persist: false,
-      seed: false,
-      // The index is built below, timed, over every object (cached ones too).
-      indexLogsAtStart: false,
-      storeStartTimeoutMs: STORE_START_MS,
-      workflows: countingWorkflows(counter),
-    });
+    const stack = await benchStack(ports, dataDir, counter);
     try {
       // The logs are kept between runs (s3rver's files); the index (DynamoDB Local, in memory: on disk it
       // writes several times slower) is built again every run, and timed.
