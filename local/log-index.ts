@@ -12,7 +12,7 @@ export interface LocalLogIndexing {
 }
 
 /** Imports the indexer after the stack has set the environment its handler reads, as in Lambda. */
-export async function startLogIndexing(intervalMs: number): Promise<LocalLogIndexing> {
+export async function startLogIndexing(intervalMs: number, atStart = true): Promise<LocalLogIndexing> {
   const { indexerDeps } = await import('../functions/index-logs/handler');
   const { advanceWatermarks } = await import('../functions/index-logs/core');
   const deps = indexerDeps();
@@ -23,7 +23,7 @@ export async function startLogIndexing(intervalMs: number): Promise<LocalLogInde
     running = run.catch(() => undefined);
     return run;
   };
-  await runNow();
+  if (atStart) await runNow();
   const timer =
     intervalMs > 0
       ? setInterval(() => {

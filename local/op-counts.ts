@@ -17,6 +17,11 @@ export interface OperationCounts {
   requests: Record<string, number>;
   /** S3 requests by bucket, then `Service.Operation`: what a store's own objects cost (the logs rewrite, say). */
   s3ByBucket: Record<string, Record<string, number>>;
+  /**
+   * Object writes (PutObject, CompleteMultipartUpload, CopyObject) by `bucket/key`: how many times each
+   * object was written (the log-erasure job must write each affected object once).
+   */
+  s3WritesByKey: Record<string, number>;
   /** DynamoDB capacity units consumed, as the service reports them (ReturnConsumedCapacity). */
   readUnits: number;
   writeUnits: number;
@@ -31,6 +36,7 @@ export function emptyCounts(): OperationCounts {
     functions: {},
     requests: {},
     s3ByBucket: {},
+    s3WritesByKey: {},
     readUnits: 0,
     writeUnits: 0,
     s3BytesIn: 0,
@@ -50,6 +56,9 @@ const WRITES = new Set([
   'BatchWriteCommand',
   'TransactWriteCommand',
 ]);
+
+/** S3 operations that leave a new version of an object behind. */
+const OBJECT_WRITES = new Set(['S3.PutObject', 'S3.CompleteMultipartUpload', 'S3.CopyObject']);
 
 interface Capacity {
   CapacityUnits?: number;
@@ -126,9 +135,13 @@ export class OperationCounter {
         if (!this.active) return next(args);
         const operation = `S3.${String(context.commandName ?? 'Unknown').replace(/Command$/, '')}`;
         this.count(operation);
-        const input = args.input as { Body?: unknown; Bucket?: string };
+        const input = args.input as { Body?: unknown; Bucket?: string; Key?: string };
         const bucket = (this.counts.s3ByBucket[input.Bucket ?? ''] ??= {});
         bucket[operation] = (bucket[operation] ?? 0) + 1;
+        if (OBJECT_WRITES.has(operation)) {
+          const object = `${input.Bucket ?? ''}/${input.Key ?? ''}`;
+          this.counts.s3WritesByKey[object] = (this.counts.s3WritesByKey[object] ?? 0) + 1;
+        }
         this.counts.s3BytesOut += bodyBytes(input.Body);
         const out = await next(args);
         const length = (out.output as { ContentLength?: number }).ContentLength;

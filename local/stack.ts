@@ -46,6 +46,13 @@ export interface LocalStackOptions {
   /** Indexes the logs (docs/log-index.md) at start and then every so many ms; 0 or unset: at start only. */
   logIndexIntervalMs?: number;
   /**
+   * False: no indexing at start, only by `indexLogs()` (a benchmark that times building the index over
+   * logs already in the data directory). Default true.
+   */
+  indexLogsAtStart?: boolean;
+  /** How long the local stores may take to start (a benchmark on a loaded machine); the stores' defaults if unset. */
+  storeStartTimeoutMs?: number;
+  /**
    * Runs the watchdog (functions/watchdog) at start and then every so many ms; 0 or unset: at start
    * only. At start it re-drives at once whatever a crash left; later rounds leave alone requests changed
    * within `watchdogGraceMs` (default 10 s).
@@ -117,8 +124,12 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       startDynamoLocal({
         port: options.ddbPort,
         dataDir: options.persist ? join(options.dataDir, 'dynamodb') : undefined,
+        startTimeoutMs: options.storeStartTimeoutMs,
       }),
-      startS3Local({ port: options.s3Port, dataDir: join(options.dataDir, 's3') }),
+      startS3Local(
+        { port: options.s3Port, dataDir: join(options.dataDir, 's3') },
+        options.storeStartTimeoutMs,
+      ),
     ]);
     stops.push(
       () => dynamo.stop(),
@@ -237,7 +248,10 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     }
 
     // The log indexer, as S3 events and the schedule run it in AWS.
-    const logIndexing = await startLogIndexing(options.logIndexIntervalMs ?? 0);
+    const logIndexing = await startLogIndexing(
+      options.logIndexIntervalMs ?? 0,
+      options.indexLogsAtStart ?? true,
+    );
     stops.push(() => logIndexing.stop());
 
     const { handler } = (await import('../functions/api/handler')) as {

@@ -14,6 +14,8 @@
  * of them are indexed end to end on the local stack (S3 and DynamoDB Local), for what the writes cost.
  */
 import '../local/polyfills';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { gzipSync } from 'node:zlib';
@@ -26,7 +28,7 @@ import { collectSubjectIds } from '../functions/lib/logs/subject-ids';
 import { othersAccessLine } from '../local/others-log-lines';
 import { seededRandom } from '../local/seed-data';
 import { startScratchStack } from '../local/stack';
-import { numberOption } from './cli-options';
+import { numberOption, stringOption } from './cli-options';
 
 const MiB = 1024 * 1024;
 interface Generated {
@@ -35,12 +37,35 @@ interface Generated {
   rawBytes: number;
 }
 
-function generate(options: {
+interface GenerateOptions {
   gzipBytes: number;
   linesPerObject: number;
   users: number;
   signedOut: number;
-}): Generated[] {
+}
+
+/**
+ * The generated objects, kept in `cacheDir` (one file per object, under a name of the options) so a
+ * second run, or a profile, measures without generating them again.
+ */
+function generateCached(options: GenerateOptions, cacheDir: string): Generated[] {
+  const dir = join(
+    cacheDir,
+    `v1-${options.gzipBytes}-${options.linesPerObject}-${options.users}-${options.signedOut}`,
+  );
+  const manifest = join(dir, 'manifest.json');
+  if (existsSync(manifest)) {
+    const entries = JSON.parse(readFileSync(manifest, 'utf8')) as { key: string; rawBytes: number }[];
+    return entries.map((entry, n) => ({ ...entry, gzip: readFileSync(join(dir, `${n}.gz`)) }));
+  }
+  const objects = generate(options);
+  mkdirSync(dir, { recursive: true });
+  objects.forEach((object, n) => writeFileSync(join(dir, `${n}.gz`), object.gzip));
+  writeFileSync(manifest, JSON.stringify(objects.map(({ key, rawBytes }) => ({ key, rawBytes }))));
+  return objects;
+}
+
+function generate(options: GenerateOptions): Generated[] {
   const random = seededRandom(0x10601d);
   const objects: Generated[] = [];
   let total = 0;
@@ -109,12 +134,15 @@ const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floo
 async function main(): Promise<void> {
   process.env.LOG_LEVEL = 'silent';
   const generatedAt = Date.now();
-  const objects = generate({
-    gzipBytes: numberOption('gzip-mib', 120) * MiB,
-    linesPerObject: numberOption('lines-per-object', 100_000),
-    users: numberOption('users', 200_000),
-    signedOut: numberOption('signed-out', 0.2),
-  });
+  const objects = generateCached(
+    {
+      gzipBytes: numberOption('gzip-mib', 120) * MiB,
+      linesPerObject: numberOption('lines-per-object', 100_000),
+      users: numberOption('users', 200_000),
+      signedOut: numberOption('signed-out', 0.2),
+    },
+    stringOption('cache-dir', '/tmp/dsr-bench-log-index'),
+  );
   const gzipBytes = objects.reduce((sum, o) => sum + o.gzip.length, 0);
   const rawBytes = objects.reduce((sum, o) => sum + o.rawBytes, 0);
   console.log(
@@ -122,7 +150,6 @@ async function main(): Promise<void> {
       `${(rawBytes / MiB).toFixed(1)} MiB raw (${(rawBytes / gzipBytes).toFixed(1)}x) in ${((Date.now() - generatedAt) / 1000).toFixed(1)} s`,
   );
 
-  const hasher = new LogIndexHasher(Buffer.alloc(32, 1));
   const gunzipCpu: number[] = [];
   const indexCpu: number[] = [];
   let indexed: IndexedObject[] = [];
@@ -132,6 +159,9 @@ async function main(): Promise<void> {
     for (const which of order) {
       if (which === 'gunzip') gunzipCpu.push((await measure(() => gunzipOnly(objects))).cpuMs);
       else {
+        // A new hasher each round: its cache starts empty, as in a new container (the objects of a
+        // round then share it, as a batch's objects do).
+        const hasher = new LogIndexHasher(Buffer.alloc(32, 1));
         const run = await measure(() => indexRead(objects, hasher));
         indexCpu.push(run.cpuMs);
         indexed = run.value;

@@ -26,20 +26,25 @@
  * light erasure, one heavy export (`--heavy-media-mib` of media), indexing a GB and rewriting a GB cost
  * at list prices (scripts/cost-model.ts).
  *
- * `--erasure-job`: the batched log-erasure job (many subjects, each object rewritten once) is measured
- * here once that job exists; until then the option only says so.
+ * Each light erasure is timed end to end: the request, the log-erasure job that takes its lines (started
+ * through the API, as support or the schedule would), and the resumed erasure certifying. Each light
+ * export's reads of the logs bucket are counted: a valid run reads the 3 subject objects at every size.
+ *
+ * `--erasure-job [--job-subjects 50]`: instead of the sizes, one log-erasure job for that many erasures
+ * (measureErasureJob): every affected object written exactly once (counted per key), the job against one
+ * gunzip+gzip pass over the affected objects on one core, and what the rewrite costs per GB.
  */
 import '../local/polyfills';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { gzipSync } from 'node:zlib';
-import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { gunzipSync, gzipSync } from 'node:zlib';
+import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { platformStores } from '../config/data-map';
 import { documentClient, s3Client } from '../functions/lib/aws/clients';
-import { gunzipStream } from '../functions/lib/logs/lines';
+import { gunzipStream, gzipStream } from '../functions/lib/logs/lines';
 import { addStats, type IndexStats } from '../functions/index-logs/core';
 import { mintToken } from '../local/auth';
 import { seedHeavyUser } from '../local/heavy-user';
@@ -47,17 +52,19 @@ import { OperationCounter, type OperationCounts } from '../local/op-counts';
 import { othersAccessLine } from '../local/others-log-lines';
 import { batchPut, forEachLimit } from '../local/seed';
 import { seededRandom } from '../local/seed-data';
-import { startLocalStack, type LocalStack } from '../local/stack';
+import { startLocalStack, type LocalStack, type LocalStackOptions } from '../local/stack';
 import { findFreePort } from '../local/stores';
 import type { LocalWorkflowOptions } from '../local/workflows';
-import { flag, numberOption } from './cli-options';
+import { flag, numberOption, stringOption } from './cli-options';
 import {
   PRICE_SOURCES,
   PRICES_AS_OF,
   REWRITE_TARGET_PER_GB,
   S3_FIND_AND_FORGET_PER_GB,
   costOf,
+  cpuBoundMs,
   describeCost,
+  memoryOf,
   dollars,
   perUnit,
 } from './cost-model';
@@ -71,6 +78,8 @@ const CACHE_VERSION = 1;
 const SUBJECT_DAYS = [9, 39, 69];
 const SUBJECT_PART = 'part-09000.jsonl.gz';
 const TEMPLATES = 6;
+/** Stores start slowly on a loaded machine (Java at a low priority): wait this long. */
+const STORE_START_MS = 5 * 60_000;
 /** A request still running after this is reported as stuck. */
 const REQUEST_TIMEOUT_MS = 15 * 60_000;
 
@@ -86,11 +95,6 @@ interface Options {
   heavyMediaMiB: number;
   cacheDir: string;
   fresh: boolean;
-}
-
-function stringOption(name: string, fallback: string): string {
-  const at = process.argv.indexOf(`--${name}`);
-  return at === -1 ? fallback : (process.argv[at + 1] ?? fallback);
 }
 
 function readOptions(): Options {
@@ -147,17 +151,25 @@ function templatesFor(sizeGiB: number, options: Options): { perDay: number; temp
   return { perDay, templates };
 }
 
-/** One subject object: others' lines with each light subject's lines of that day, and a run line. */
-function subjectObject(day: string, options: Options, runTag: string): Buffer {
-  const others = othersText(0x5b1ec7 + day.length, day, options.objectBytes, options).split('\n');
-  others.pop();
-  for (let n = 0; n < options.subjects; n++) {
+/** One subject object: others' lines (`others`, or generated) with 5 lines of each of `ids` that day, and a run line. */
+function subjectObject(
+  day: string,
+  options: Options,
+  runTag: string,
+  ids: readonly string[] = Array.from({ length: options.subjects }, (_, n) => subjectId(n)),
+  othersLines?: readonly string[],
+): Buffer {
+  const others = othersLines
+    ? [...othersLines]
+    : othersText(0x5b1ec7 + day.length, day, options.objectBytes, options).split('\n');
+  if (others[others.length - 1] === '') others.pop();
+  for (const [n, id] of ids.entries()) {
     for (let i = 0; i < 5; i++) {
       const line = JSON.stringify({
         ts: `${day}T${String(8 + i).padStart(2, '0')}:${String(n % 60).padStart(2, '0')}:00.000Z`,
-        userId: subjectId(n),
+        userId: id,
         ip: `203.0.113.${n % 250}`,
-        deviceId: `dev-${subjectId(n)}-phone`,
+        deviceId: `dev-${id}-phone`,
         userAgent: 'MetaverseApp/4.12.0 (Quest 3; HorizonOS 69)',
         method: 'GET',
         path: `/api/v1/worlds/world-${n}`,
@@ -167,7 +179,7 @@ function subjectObject(day: string, options: Options, runTag: string): Buffer {
         region: 'US-CA',
       });
       // Spread among the others' lines, as a shipper's batch interleaves users.
-      others.splice(Math.floor(((n * 5 + i) * others.length) / (options.subjects * 5 + 1)), 0, line);
+      others.splice(Math.floor(((n * 5 + i) * others.length) / (ids.length * 5 + 1)), 0, line);
     }
   }
   // Nobody's line naming the run: each run's subject objects are new versions (new ETags), indexed again.
@@ -175,18 +187,20 @@ function subjectObject(day: string, options: Options, runTag: string): Buffer {
   return gzipSync(Buffer.from(others.join('\n') + '\n', 'utf8'));
 }
 
+const accountOf = (userId: string) => ({
+  userId,
+  email: `${userId}@bench.example.com`,
+  nickname: userId,
+  country: 'US',
+  locale: 'en-US',
+  createdAt: new Date(today() - 200 * DAY_MS).toISOString(),
+  status: 'active',
+  devices: [{ deviceId: `dev-${userId}-phone`, platform: 'quest', firstSeen: dayBefore(100) }],
+});
+
 /** The light subjects' accounts (again after an erasure removed them) and their subject objects. */
 async function putSubjects(stack: LocalStack, options: Options): Promise<number> {
-  const accounts = Array.from({ length: options.subjects }, (_, n) => ({
-    userId: subjectId(n),
-    email: `${subjectId(n)}@bench.example.com`,
-    nickname: subjectId(n),
-    country: 'US',
-    locale: 'en-US',
-    createdAt: new Date(today() - 200 * DAY_MS).toISOString(),
-    status: 'active',
-    devices: [{ deviceId: `dev-${subjectId(n)}-phone`, platform: 'quest', firstSeen: dayBefore(100) }],
-  }));
+  const accounts = Array.from({ length: options.subjects }, (_, n) => accountOf(subjectId(n)));
   await batchPut(stack.doc, platformStores.accounts.table.tableName, accounts);
   const runTag = `/bench-run/${Date.now()}`;
   let bytes = 0;
@@ -257,14 +271,29 @@ async function gunzipRate(templates: readonly Template[]): Promise<number> {
   return raw / MiB / ((used.user + used.system) / 1e6);
 }
 
-/** The API calls a support agent makes: create a request, poll it to its end. */
+const TERMINAL = ['completed', 'partially_completed', 'failed'];
+const SERVICE = 'klub-outside';
+
+/** The API calls a support agent makes: create a request, poll it; start the log-erasure job, follow it. */
 function apiClient(stack: LocalStack) {
   const headers = {
     authorization: `Bearer ${mintToken(stack.tokenKey, 'support')}`,
     'content-type': 'application/json',
   };
-  const run = async (body: unknown): Promise<{ ms: number; status: string }> => {
-    const started = Date.now();
+  const getJson = async (path: string) =>
+    (await (await fetch(`${stack.apiUrl}${path}`, { headers })).json()) as Record<string, unknown>;
+  /** Polls the request until `done` says its status is final, or it failed. */
+  const waitFor = async (requestId: string, started: number, done: (status: string) => boolean) => {
+    for (;;) {
+      const status = String((await getJson(`/v1/requests/${requestId}`)).status);
+      if (status === 'failed') throw new Error(`request ${requestId} failed`);
+      if (done(status)) return status;
+      if (Date.now() - started > REQUEST_TIMEOUT_MS)
+        throw new Error(`request ${requestId} still ${status} after ${seconds(REQUEST_TIMEOUT_MS)}`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  };
+  const create = async (body: unknown): Promise<string> => {
     const created = await fetch(`${stack.apiUrl}/v1/requests`, {
       method: 'POST',
       headers,
@@ -272,22 +301,56 @@ function apiClient(stack: LocalStack) {
     });
     const { requestId } = (await created.json()) as { requestId?: string };
     if (!requestId) throw new Error(`request not created: HTTP ${created.status}`);
+    return requestId;
+  };
+  const run = async (body: unknown): Promise<{ ms: number; status: string; requestId: string }> => {
+    const started = Date.now();
+    const requestId = await create(body);
+    const status = await waitFor(requestId, started, (s) => TERMINAL.includes(s));
+    return { ms: Date.now() - started, status, requestId };
+  };
+  /** Starts the log-erasure job and waits for it: its wall time and result. */
+  const logJob = async (): Promise<{ ms: number; result: Record<string, unknown> }> => {
+    const started = Date.now();
+    const res = await fetch(`${stack.apiUrl}/v1/log-erasure-jobs`, { method: 'POST', headers });
+    const { jobId } = (await res.json()) as { jobId?: string };
+    if (!jobId) throw new Error(`log-erasure job not started: HTTP ${res.status}`);
     for (;;) {
-      const polled = await fetch(`${stack.apiUrl}/v1/requests/${requestId}`, { headers });
-      const state = (await polled.json()) as { status?: string };
-      const status = String(state.status);
-      if (Date.now() - started > REQUEST_TIMEOUT_MS)
-        throw new Error(`request ${requestId} still ${status} after ${seconds(REQUEST_TIMEOUT_MS)}`);
-      if (['completed', 'partially_completed', 'failed'].includes(status)) {
-        if (status === 'failed') throw new Error(`request ${requestId} failed`);
-        return { ms: Date.now() - started, status };
+      const job = await getJson(`/v1/log-erasure-jobs/${jobId}`);
+      if (job.status !== 'RUNNING') {
+        if (job.status !== 'SUCCEEDED')
+          throw new Error(`log-erasure job ${String(job.status)}: ${String(job.error)}`);
+        return { ms: Date.now() - started, result: (job.result ?? {}) as Record<string, unknown> };
       }
+      if (Date.now() - started > REQUEST_TIMEOUT_MS) throw new Error('log-erasure job still running');
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
   };
+  // The platform's shared stores (the logs among them) are klub-outside's.
+  const erasureBody = (userId: string) => ({
+    type: 'erasure',
+    service: SERVICE,
+    subject: { userId },
+    jurisdiction: 'US',
+  });
   return {
-    exportOf: (userId: string) => run({ type: 'export', subject: { userId } }),
-    erasureOf: (userId: string) => run({ type: 'erasure', subject: { userId }, jurisdiction: 'US' }),
+    exportOf: (userId: string) => run({ type: 'export', service: SERVICE, subject: { userId } }),
+    /** Up to its log part waiting for the job (partially completed), or completed. */
+    erasureOf: (userId: string) => run(erasureBody(userId)),
+    logJob,
+    /**
+     * An erasure end to end: the request, the log-erasure job that takes its log lines (as the schedule
+     * or support starts it), and the resumed erasure verifying and certifying them.
+     */
+    fullErasureOf: async (userId: string): Promise<{ ms: number; jobMs: number }> => {
+      const started = Date.now();
+      const first = await run(erasureBody(userId));
+      if (first.status === 'completed') return { ms: first.ms, jobMs: 0 };
+      const job = await logJob();
+      await waitFor(first.requestId, started, (s) => s === 'completed');
+      return { ms: Date.now() - started, jobMs: job.ms };
+    },
+    waitCompleted: (requestId: string) => waitFor(requestId, Date.now(), (s) => s === 'completed'),
   };
 }
 
@@ -304,6 +367,22 @@ function countingWorkflows(counter: OperationCounter): LocalWorkflowOptions {
       }
     },
   };
+}
+
+/**
+ * A stack of the run: DynamoDB in memory, no seed, counted workflows, and no indexing at start (each
+ * measurement builds the index itself, timed, over every object, cached ones too).
+ */
+function benchStack(ports: Ports, dataDir: string, counter: OperationCounter): Promise<LocalStack> {
+  return startLocalStack({
+    ...ports,
+    dataDir,
+    persist: false,
+    seed: false,
+    indexLogsAtStart: false,
+    storeStartTimeoutMs: STORE_START_MS,
+    workflows: countingWorkflows(counter),
+  });
 }
 
 /** Counts what `work` does, with the handlers' clients counted (they exist once the stack has started). */
@@ -325,18 +404,42 @@ interface Row {
   objects: number;
   gzipMiB: number;
   exportMs: number;
+  /** An erasure end to end: request, log-erasure job, resumed erasure certified. */
   erasureMs: number;
+  /** The log-erasure job's part of it. */
+  jobMs: number;
+  /** Log objects one light export read (GetObject on the logs bucket): the subject objects only. */
+  logObjectsRead: number;
   concurrentMs?: number;
   index?: IndexStats;
   indexMs?: number;
   gunzipMiBs?: number;
 }
 
+/**
+ * What a log rewrite is billed for: the erase-logs function, as long as the CPU time it took needs on
+ * Lambda (`cpuMs`: an upper bound, every thread of this process), and the requests to the logs bucket.
+ */
+function rewriteCounts(counts: OperationCounts, invocations: number, cpuMs: number): OperationCounts {
+  return {
+    ...counts,
+    transitions: {},
+    functions: { 'dsr-erase-logs': { invocations, ms: cpuBoundMs(cpuMs, memoryOf('dsr-erase-logs')) } },
+    requests: counts.s3ByBucket[platformStores.logs.bucketName] ?? {},
+    readUnits: 0,
+    writeUnits: 0,
+  };
+}
+
+const logsGets = (counts: OperationCounts) =>
+  counts.s3ByBucket[platformStores.logs.bucketName]?.['S3.GetObject'] ?? 0;
+
 /** Exports and erasures of light subjects on a stack whose index is up to date. */
 async function measureRequests(
   stack: LocalStack,
+  counter: OperationCounter,
   options: Options,
-  row: Omit<Row, 'exportMs' | 'erasureMs'>,
+  row: Omit<Row, 'exportMs' | 'erasureMs' | 'jobMs' | 'logObjectsRead'>,
   concurrent: boolean,
   firstSubject: number,
 ): Promise<Row> {
@@ -344,10 +447,19 @@ async function measureRequests(
   // Warm: every function loaded once (a Lambda's cold start is not what is measured).
   await api.exportOf('u-nobody');
   const exports: number[] = [];
-  for (let round = 0; round < options.rounds; round++) exports.push((await api.exportOf(subjectId(0))).ms);
+  let logObjectsRead = 0;
+  for (let round = 0; round < options.rounds; round++) {
+    const [run, counts] = await counted(counter, () => api.exportOf(subjectId(0)));
+    exports.push(run.ms);
+    logObjectsRead = Math.max(logObjectsRead, logsGets(counts));
+  }
   const erasures: number[] = [];
-  for (let round = 0; round < options.rounds; round++)
-    erasures.push((await api.erasureOf(subjectId(firstSubject + round))).ms);
+  const jobs: number[] = [];
+  for (let round = 0; round < options.rounds; round++) {
+    const run = await api.fullErasureOf(subjectId(firstSubject + round));
+    erasures.push(run.ms);
+    jobs.push(run.jobMs);
+  }
   let concurrentMs: number | undefined;
   if (concurrent && options.concurrent > 0) {
     const started = Date.now();
@@ -359,22 +471,216 @@ async function measureRequests(
     concurrentMs = Date.now() - started;
   }
   await stack.workflows.idle();
-  return { ...row, exportMs: median(exports), erasureMs: median(erasures), concurrentMs };
+  return {
+    ...row,
+    exportMs: median(exports),
+    erasureMs: median(erasures),
+    jobMs: median(jobs),
+    logObjectsRead,
+    concurrentMs,
+  };
+}
+
+/**
+ * Brings the index up to date, timed and counted, and checks it covers every log object: a benchmark
+ * over a partly indexed store would read the unindexed objects in every request and measure that.
+ */
+async function buildIndex(
+  stack: LocalStack,
+  counter: OperationCounter,
+  expectedObjects: number,
+): Promise<{ stats: IndexStats; ms: number; cpuMs: number; counts: OperationCounts }> {
+  const started = Date.now();
+  const cpu = process.cpuUsage();
+  const [reports, counts] = await counted(counter, () => stack.indexLogs());
+  const used = process.cpuUsage(cpu);
+  const ms = Date.now() - started;
+  const stats = reports.map((r) => r.stats).reduce((sum, more) => addStats(sum, more));
+  if (stats.indexed !== expectedObjects || stats.unchanged !== 0)
+    throw new Error(
+      `index not built over every object: ${stats.indexed} indexed, ${stats.unchanged} already, ${expectedObjects} expected`,
+    );
+  // In AWS each object is indexed by its own invocation (its S3 event).
+  counts.functions['dsr-index-logs'] = { invocations: stats.indexed, ms };
+  return { stats, ms, cpuMs: (used.user + used.system) / 1000, counts };
+}
+
+type Costs = { label: string; counts: OperationCounts; per?: number; perLabel?: string }[];
+
+/** One pass of gunzip and gzip (the rewrite's own streams) over `objects`, one after another: ms. */
+async function gunzipGzipPass(objects: readonly Buffer[]): Promise<{ wallMs: number; cpuMs: number }> {
+  const cpu = process.cpuUsage();
+  const started = performance.now();
+  for (const gzip of objects) {
+    await pipeline(
+      Readable.from([gzip]),
+      gunzipStream(),
+      gzipStream(),
+      async (source: AsyncIterable<Buffer>) => {
+        for await (const chunk of source) void chunk;
+      },
+    );
+  }
+  const used = process.cpuUsage(cpu);
+  return { wallMs: performance.now() - started, cpuMs: (used.user + used.system) / 1000 };
+}
+
+/**
+ * `--erasure-job`: `--job-subjects` erasures (each subject's lines in 3 of the days, in one object of
+ * each, shared with other subjects and other people) wait for one log-erasure job, among objects of no
+ * subject. The job must write each affected object exactly once and no other (counted per key), take no
+ * more than 1.3x one gunzip+gzip pass over the affected objects on one core, and leave none of the
+ * subjects' lines; then every erasure completes.
+ */
+async function measureErasureJob(
+  options: Options,
+  ports: Ports,
+  counter: OperationCounter,
+  costs: Costs,
+): Promise<void> {
+  const subjects = numberOption('job-subjects', 50);
+  const dir = mkdtempSync(join(tmpdir(), 'dsr-bench-job-'));
+  const stack = await benchStack(ports, dir, counter);
+  try {
+    const ids = Array.from({ length: subjects }, (_, n) => `u-job-${String(n).padStart(3, '0')}`);
+    await batchPut(stack.doc, platformStores.accounts.table.tableName, ids.map(accountOf));
+    // Each subject in 3 days of the `--days`, at random: days shared by several subjects.
+    const random = seededRandom(0x10b5);
+    const byDay = new Map<number, string[]>();
+    for (const id of ids) {
+      const days = new Set<number>();
+      while (days.size < SUBJECT_DAYS.length) days.add(1 + Math.floor(random() * (options.days - 1)));
+      for (const d of days) byDay.set(d, [...(byDay.get(d) ?? []), id]);
+    }
+    const bases = Array.from({ length: TEMPLATES }, (_, n) =>
+      othersText(0x10b0 + n, dayBefore(10), options.objectBytes, options).split('\n'),
+    );
+    const generated = Date.now();
+    const runTag = `/bench-job/${Date.now()}`;
+    const affected: string[] = [];
+    let affectedBytes = 0;
+    for (const [d, dayIds] of [...byDay].sort((a, b) => a[0] - b[0])) {
+      const key = `${platformStores.logs.accessPrefix}dt=${dayBefore(d)}/${SUBJECT_PART}`;
+      const body = subjectObject(dayBefore(d), options, runTag, dayIds, bases[d % bases.length]);
+      await stack.s3.send(
+        new PutObjectCommand({ Bucket: platformStores.logs.bucketName, Key: key, Body: body }),
+      );
+      affected.push(key);
+      affectedBytes += body.length;
+    }
+    // Objects of nobody erased, one every third day: the job must not write them.
+    const plain = gzipSync(Buffer.from((bases[0] ?? []).join('\n') + '\n', 'utf8'));
+    let plainObjects = 0;
+    for (let d = 1; d <= options.days; d += 3) {
+      await stack.s3.send(
+        new PutObjectCommand({
+          Bucket: platformStores.logs.bucketName,
+          Key: `${platformStores.logs.accessPrefix}dt=${dayBefore(d)}/part-00000.jsonl.gz`,
+          Body: plain,
+        }),
+      );
+      plainObjects += 1;
+    }
+    console.log(
+      `erasure job: ${subjects} subjects in ${affected.length} objects (${(affectedBytes / MiB).toFixed(1)} MiB gzip), ` +
+        `${plainObjects} objects of nobody erased; written in ${seconds(Date.now() - generated)}`,
+    );
+    await buildIndex(stack, counter, affected.length + plainObjects);
+
+    // Every erasure up to its log part waiting for the job.
+    const api = apiClient(stack);
+    const requests: string[] = [];
+    await forEachLimit(ids, 10, async (id) => {
+      const run = await api.erasureOf(id);
+      if (run.status !== 'partially_completed')
+        throw new Error(`an erasure did not wait for the log job: ${run.status}`);
+      requests.push(run.requestId);
+    });
+    await stack.workflows.idle();
+
+    // The baseline: one gunzip+gzip pass over the affected objects as they are now, on one core.
+    const before: Buffer[] = [];
+    for (const key of affected) {
+      const got = await stack.s3.send(
+        new GetObjectCommand({ Bucket: platformStores.logs.bucketName, Key: key }),
+      );
+      before.push(
+        Buffer.from(
+          await (got.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray(),
+        ),
+      );
+    }
+    const pass = await gunzipGzipPass(before);
+
+    const cpu = process.cpuUsage();
+    const [job, counts] = await counted(counter, () => api.logJob());
+    const used = process.cpuUsage(cpu);
+    const jobCpuMs = (used.user + used.system) / 1000;
+    for (const requestId of requests) await api.waitCompleted(requestId);
+
+    // Each affected object written once, no other log object written.
+    const logsPrefix = `${platformStores.logs.bucketName}/`;
+    const writes = Object.entries(counts.s3WritesByKey).filter(([key]) => key.startsWith(logsPrefix));
+    const writtenKeys = new Map(writes.map(([key, n]) => [key.slice(logsPrefix.length), n]));
+    const once = affected.filter((key) => writtenKeys.get(key) === 1).length;
+    const others = [...writtenKeys.keys()].filter((key) => !affected.includes(key)).length;
+    // None of the subjects' lines left.
+    let left = 0;
+    for (const key of affected) {
+      const got = await stack.s3.send(
+        new GetObjectCommand({ Bucket: platformStores.logs.bucketName, Key: key }),
+      );
+      const raw = gunzipSync(
+        Buffer.from(
+          await (got.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray(),
+        ),
+      );
+      for (let at = raw.indexOf('"u-job-'); at !== -1; at = raw.indexOf('"u-job-', at + 1)) left += 1;
+    }
+    console.log(
+      `erasure job: ${seconds(job.ms)} for ${subjects} erasures; ${once} of ${affected.length} affected objects written ` +
+        `exactly once (${writes.reduce((sum, [, n]) => sum + n, 0)} writes to the logs bucket, ${others} to other objects); ` +
+        `${left} subject lines left; one gunzip+gzip pass over them on one core ${seconds(pass.wallMs)} ` +
+        `(CPU ${seconds(pass.cpuMs)}): job ${(job.ms / pass.wallMs).toFixed(2)}x of the pass wall time, ` +
+        `${(job.ms / pass.cpuMs).toFixed(2)}x of its CPU time (target <= 1.3x); job CPU ${seconds(jobCpuMs)} = ` +
+        `${(jobCpuMs / pass.cpuMs).toFixed(2)}x of the pass CPU`,
+    );
+    if (once !== affected.length || others !== 0 || left !== 0)
+      throw new Error('the erasure job did not write each affected object exactly once, or left lines');
+    const fn = counts.functions['dsr-erase-logs'];
+    costs.push({
+      label: `log rewrite (a log-erasure job of ${subjects} erasures, ${affected.length} objects)`,
+      counts: rewriteCounts(counts, fn?.invocations ?? 0, jobCpuMs),
+      per: affectedBytes / 1e9,
+      perLabel: 'GB gzip',
+    });
+    costs.push({
+      label: `log-erasure job of ${subjects} erasures, per erasure`,
+      counts,
+      per: subjects,
+      perLabel: 'erasure',
+    });
+  } finally {
+    await stack.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Every stack of the run gets the keys of the first: the handlers derive their hashers once per process,
+ * from the first stack's key files, so a stack with keys of its own would index under hashes that no
+ * request asks for (and every export would find nothing).
+ */
+function copyKeys(fromDataDir: string, toDataDir: string): void {
+  cpSync(join(fromDataDir, 'keys'), join(toDataDir, 'keys'), { recursive: true, force: true });
 }
 
 async function main(): Promise<void> {
   process.env.LOG_LEVEL = 'silent';
   const options = readOptions();
   if (options.subjects < options.rounds * 2 + 1) throw new Error('--subjects must exceed twice --rounds');
-  if (flag('erasure-job')) {
-    // Hook for the batched log-erasure job: 50 subjects' erasures in one job, every affected object
-    // written once (counted), the job against one gunzip+gzip pass over those objects on one core.
-    console.log('--erasure-job: the batched log-erasure job is not part of this build; nothing measured');
-  }
   const counter = new OperationCounter();
-  const rows: Row[] = [];
-  const costs: { label: string; counts: OperationCounts; per?: number; perLabel?: string }[] = [];
-  const largest = Math.max(...options.sizes);
+  const costs: Costs = [];
   // One set of ports for every stack of the run: the handlers' SDK clients are made once per process,
   // with the endpoints of the first stack.
   const ports = {
@@ -383,22 +689,30 @@ async function main(): Promise<void> {
     s3Port: await findFreePort(),
     sfnPort: await findFreePort(),
   };
+  if (flag('erasure-job')) await measureErasureJob(options, ports, counter, costs);
+  else await measureSizes(options, ports, counter, costs);
+  printCosts(costs);
+}
 
+type Ports = Pick<LocalStackOptions, 'apiPort' | 'ddbPort' | 's3Port' | 'sfnPort'>;
+
+/** The empty log stores, then each size: light requests, the index, 100 exports in flight. */
+async function measureSizes(options: Options, ports: Ports, counter: OperationCounter, costs: Costs) {
+  const rows: Row[] = [];
+  const largest = Math.max(...options.sizes);
+
+  const runKeys = mkdtempSync(join(tmpdir(), 'dsr-bench-keys-'));
   // --- Empty log stores: only the subject objects -----------------------------------------------
   {
     const emptyDir = mkdtempSync(join(tmpdir(), 'dsr-bench-empty-'));
-    const stack = await startLocalStack({
-      ...ports,
-      dataDir: emptyDir,
-      persist: false,
-      seed: false,
-      workflows: countingWorkflows(counter),
-    });
+    const stack = await benchStack(ports, emptyDir, counter);
+    copyKeys(emptyDir, runKeys);
     try {
       const subjectBytes = await putSubjects(stack, options);
-      await stack.indexLogs();
+      await buildIndex(stack, counter, SUBJECT_DAYS.length);
       const row = await measureRequests(
         stack,
+        counter,
         options,
         { label: 'empty', sizeGiB: 0, objects: SUBJECT_DAYS.length, gzipMiB: subjectBytes / MiB },
         true,
@@ -407,7 +721,8 @@ async function main(): Promise<void> {
       rows.push(row);
       console.log(
         `empty log stores (the ${SUBJECT_DAYS.length} subject objects, ${(subjectBytes / MiB).toFixed(1)} MiB gzip): ` +
-          `light export ${seconds(row.exportMs)}, light erasure ${seconds(row.erasureMs)}, ` +
+          `light export ${seconds(row.exportMs)} (${row.logObjectsRead} log objects read), ` +
+          `light erasure ${seconds(row.erasureMs)} (log-erasure job ${seconds(row.jobMs)}), ` +
           `${options.concurrent} exports in flight ${seconds(row.concurrentMs ?? 0)}`,
       );
 
@@ -415,22 +730,20 @@ async function main(): Promise<void> {
       const api = apiClient(stack);
       const [, lightExport] = await counted(counter, () => api.exportOf(subjectId(1)));
       costs.push({ label: 'light export', counts: lightExport });
-      const [, lightErasure] = await counted(counter, () => api.erasureOf(subjectId(options.subjects - 1)));
-      costs.push({ label: 'light erasure', counts: lightErasure });
-      // The rewrite: the logs connector's part of that erasure, per GB of gzip it rewrote.
-      const logs = lightErasure.functions['dsr-connector-logs'];
-      if (logs) {
-        const rewrite: OperationCounts = {
-          ...lightErasure,
-          transitions: {},
-          functions: { 'dsr-connector-logs': logs },
-          requests: lightErasure.s3ByBucket[platformStores.logs.bucketName] ?? {},
-          readUnits: 0,
-          writeUnits: 0,
-        };
+      // The erasure end to end, with a log-erasure job of its own (a batched job shares one among many).
+      const cpu = process.cpuUsage();
+      const [, lightErasure] = await counted(counter, () =>
+        api.fullErasureOf(subjectId(options.subjects - 1)),
+      );
+      const erasureCpu = process.cpuUsage(cpu);
+      costs.push({ label: 'light erasure (with a log-erasure job of its own)', counts: lightErasure });
+      // The rewrite: the job's function and its requests to the logs bucket, per GB of gzip rewritten.
+      // The job is CPU-bound: billed by this process's CPU time over it, at Lambda's CPU per MB.
+      const job = lightErasure.functions['dsr-erase-logs'];
+      if (job) {
         costs.push({
-          label: 'log rewrite (inside the erasure)',
-          counts: rewrite,
+          label: 'log rewrite (a one-subject log-erasure job)',
+          counts: rewriteCounts(lightErasure, job.invocations, (erasureCpu.user + erasureCpu.system) / 1000),
           per: subjectBytes / 1e9,
           perLabel: 'GB gzip',
         });
@@ -459,13 +772,8 @@ async function main(): Promise<void> {
     if (options.fresh) rmSync(dataDir, { recursive: true, force: true });
     const cached = existsSync(manifestFile);
     mkdirSync(dataDir, { recursive: true });
-    const stack = await startLocalStack({
-      ...ports,
-      dataDir,
-      persist: false,
-      seed: false,
-      workflows: countingWorkflows(counter),
-    });
+    copyKeys(runKeys, dataDir);
+    const stack = await benchStack(ports, dataDir, counter);
     try {
       // The logs are kept between runs (s3rver's files); the index (DynamoDB Local, in memory: on disk it
       // writes several times slower) is built again every run, and timed.
@@ -483,16 +791,17 @@ async function main(): Promise<void> {
             `${(loaded.gzipBytes / MiB).toFixed(0)} MiB gzip, written in ${seconds(Date.now() - generated)}`,
         );
       }
-      const started = Date.now();
-      const [reports, indexing] = await counted(counter, () => stack.indexLogs());
-      const indexMs = Date.now() - started;
-      indexing.functions['dsr-index-logs'] = { invocations: 1, ms: indexMs };
-      const stats = reports.map((r) => r.stats).reduce((sum, more) => addStats(sum, more));
-      if (sizeGiB === largest)
+      const totalObjects = loaded.objects + SUBJECT_DAYS.length;
+      const { stats, ms: indexMs, counts: indexing, cpuMs } = await buildIndex(stack, counter, totalObjects);
+      if (sizeGiB === largest) {
+        // Indexing is CPU-bound: billed by the CPU time it took here, at Lambda's CPU per MB.
+        const fn = indexing.functions['dsr-index-logs'];
+        if (fn) fn.ms = cpuBoundMs(cpuMs, memoryOf('dsr-index-logs'));
         costs.push({ label: 'indexing', counts: indexing, per: stats.bytes / 1e9, perLabel: 'GB gzip' });
+      }
       const manifest = {
         sizeGiB,
-        objects: loaded.objects + SUBJECT_DAYS.length,
+        objects: totalObjects,
         gzipMiB: (loaded.gzipBytes + subjectBytes) / MiB,
         index: stats,
         indexMs,
@@ -500,6 +809,7 @@ async function main(): Promise<void> {
       };
       const row = await measureRequests(
         stack,
+        counter,
         options,
         { label: `${sizeGiB} GiB`, ...manifest },
         sizeGiB === largest,
@@ -508,13 +818,13 @@ async function main(): Promise<void> {
       rows.push(row);
       const index = row.index;
       console.log(
-        `${sizeGiB} GiB raw (${row.objects} objects, ${row.gzipMiB.toFixed(0)} MiB gzip): light export ${seconds(row.exportMs)}, ` +
-          `light erasure ${seconds(row.erasureMs)}` +
+        `${sizeGiB} GiB raw (${row.objects} objects, ${row.gzipMiB.toFixed(0)} MiB gzip): light export ${seconds(row.exportMs)} ` +
+          `(${row.logObjectsRead} log objects read), light erasure ${seconds(row.erasureMs)} (log-erasure job ${seconds(row.jobMs)})` +
           (row.concurrentMs !== undefined
             ? `, ${options.concurrent} exports in flight ${seconds(row.concurrentMs)}`
             : '') +
           (index && row.indexMs
-            ? `; index built in ${seconds(row.indexMs)}: ${(index.rawBytes / MiB / (row.indexMs / 1000)).toFixed(0)} MiB/s raw end to end ` +
+            ? `; index built over ${index.indexed} objects in ${seconds(row.indexMs)}: ${(index.rawBytes / MiB / (row.indexMs / 1000)).toFixed(0)} MiB/s raw end to end ` +
               `(${(index.rawBytes / MiB / (row.indexMs / 1000) / (row.gunzipMiBs ?? 1)).toFixed(2)}x of one gunzip pass at ${(row.gunzipMiBs ?? 0).toFixed(0)} MiB/s), ` +
               `${index.entries} entries, ${((100 * index.indexBytes) / index.bytes).toFixed(0)}% of the gzip bytes`
             : ''),
@@ -523,6 +833,8 @@ async function main(): Promise<void> {
       await stack.stop();
     }
   }
+
+  rmSync(runKeys, { recursive: true, force: true });
 
   // --- Summary ----------------------------------------------------------------------------------
   const smallest = rows.find((r) => r.sizeGiB > 0);
@@ -534,11 +846,20 @@ async function main(): Promise<void> {
         `light erasure: ${(top.erasureMs / smallest.erasureMs).toFixed(2)}x (target <= 1.2x)`,
     );
   }
+  // Valid only if the index spared every size the others' objects: an export reads the subject objects.
+  for (const row of rows)
+    if (row.logObjectsRead !== SUBJECT_DAYS.length)
+      console.log(
+        `INVALID: a light export at ${row.label} read ${row.logObjectsRead} log objects, not the ${SUBJECT_DAYS.length} holding the subject`,
+      );
   if (empty?.concurrentMs && top?.concurrentMs)
     console.log(
       `${options.concurrent} light exports in flight, ${largest} GiB / empty log stores: ` +
         `${(top.concurrentMs / empty.concurrentMs).toFixed(2)}x (target <= 1.2x)`,
     );
+}
+
+function printCosts(costs: Costs): void {
   console.log(
     `\ncost at list prices (us-east-1, ${PRICES_AS_OF}; scripts/cost-model.ts, ${PRICE_SOURCES.stepFunctions} and others):`,
   );

@@ -9,3 +9,8 @@ export function numberOption(name: string, fallback: number): number {
 }
 
 export const flag = (name: string): boolean => process.argv.includes(`--${name}`);
+
+export function stringOption(name: string, fallback: string): string {
+  const at = process.argv.indexOf(`--${name}`);
+  return at === -1 ? fallback : (process.argv[at + 1] ?? fallback);
+}

@@ -14,6 +14,7 @@ export const PRICE_SOURCES = {
   s3: 'https://aws.amazon.com/s3/pricing/',
   dynamodb: 'https://aws.amazon.com/dynamodb/pricing/on-demand/',
   fargate: 'https://aws.amazon.com/fargate/pricing/',
+  lambdaCpu: 'https://docs.aws.amazon.com/lambda/latest/dg/configuration-memory.html',
   s3FindAndForget: 'https://github.com/awslabs/amazon-s3-find-and-forget/blob/master/docs/COST_OVERVIEW.md',
 } as const;
 
@@ -54,6 +55,7 @@ export const REWRITE_TARGET_PER_GB = 0.012;
 const FUNCTION_MEMORY_MB: Record<string, number> = {
   'dsr-assemble-export': 1024,
   'dsr-index-logs': 2048,
+  'dsr-erase-logs': 2048,
 };
 const CONNECTOR_MEMORY_MB = 1024;
 const DEFAULT_MEMORY_MB = 512;
@@ -61,6 +63,18 @@ const DEFAULT_MEMORY_MB = 512;
 export function memoryOf(functionName: string): number {
   if (FUNCTION_MEMORY_MB[functionName] !== undefined) return FUNCTION_MEMORY_MB[functionName];
   return functionName.startsWith('dsr-connector-') ? CONNECTOR_MEMORY_MB : DEFAULT_MEMORY_MB;
+}
+
+/** Lambda gives a function CPU in proportion to its memory: one vCPU at 1,769 MB (PRICE_SOURCES.lambdaCpu). */
+export const LAMBDA_MB_PER_VCPU = 1769;
+
+/**
+ * How long CPU-bound work of `cpuMs` (one core's time) runs on a Lambda of `memoryMb`: less memory, less
+ * CPU, longer; so its GB-seconds are `cpuMs` x 1.769 GB whatever the memory (up to 1,769 MB; above it,
+ * as long as the work keeps the extra CPU busy, as zlib's threads do for several objects at once).
+ */
+export function cpuBoundMs(cpuMs: number, memoryMb: number): number {
+  return (cpuMs * LAMBDA_MB_PER_VCPU) / memoryMb;
 }
 
 /** S3 operations billed at the PUT, COPY, POST, LIST rate; DELETE is free; the rest at the GET rate. */
