@@ -4,6 +4,7 @@
  * (0: any free port; the ready line names the ones bound).
  * LOG_INDEX_INTERVAL_MS: how often the log index is brought up to date (default 30 s; 0: at start only).
  * WATCHDOG_INTERVAL_MS: how often the watchdog re-drives lost workflows (default 15 s; 0: at start only).
+ * DSR_CHAOS: fault injection once ready (JSON of local/faults.ts's ChaosOptions; docs/chaos.md). Unset: none.
  *
  * It stops, and stops what it started (DynamoDB Local's JVM, the S3 process), on SIGINT, SIGTERM or
  * SIGHUP, and when the process that started it goes away: `npm start` runs it with `exec`, so that is npm
@@ -13,6 +14,7 @@ import './polyfills';
 import { join } from 'node:path';
 import { orchestratorResources } from '../config/data-map';
 import { intEnv } from '../functions/lib/runtime/config';
+import { chaosFromEnv } from './faults';
 import { resetLocalData } from './reset';
 import { startLocalStack } from './stack';
 import { startStatusFeed } from './status-feed';
@@ -30,6 +32,7 @@ async function main(): Promise<void> {
   process.stderr.on('error', () => undefined);
 
   const started = Date.now();
+  const chaos = chaosFromEnv();
   const starting = startLocalStack({
     dataDir,
     apiPort: intEnv('PORT', 3000),
@@ -40,6 +43,7 @@ async function main(): Promise<void> {
     seed: !args.has('--no-seed'),
     logIndexIntervalMs: intEnv('LOG_INDEX_INTERVAL_MS', 30_000),
     watchdogIntervalMs: intEnv('WATCHDOG_INTERVAL_MS', 15_000),
+    ...(chaos ? { chaos } : {}),
   });
   let feed: { stop(): Promise<void> } | undefined = undefined;
 
@@ -73,6 +77,7 @@ async function main(): Promise<void> {
 
   const stack = await starting;
   if (stopping) return;
+  stack.chaos?.setEnabled(true);
   const seconds = ((Date.now() - started) / 1000).toFixed(1);
   console.log(
     `ready: API ${stack.apiUrl} (DynamoDB ${stack.ddbEndpoint}, S3 ${stack.s3Endpoint}, Step Functions ${stack.sfnEndpoint}) in ${seconds}s`,
