@@ -253,7 +253,7 @@ function quickRetries(): Record<string, number> {
 }
 
 /** The request as the campaign compares it: status, failure, counts, plan and erasure outcome. */
-function outcomeOf(body: Record<string, unknown>): unknown {
+export function outcomeOf(body: Record<string, unknown>): unknown {
   const erasure = body.erasure as
     { plan?: { summary?: unknown }; outcome?: Record<string, unknown>[] } | undefined;
   const exported = body.export as { records?: unknown; files?: unknown } | undefined;
