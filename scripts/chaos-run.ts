@@ -444,6 +444,18 @@ export function runInChild(spec: RunSpec, options: { nice?: boolean } = {}): Pro
   });
 }
 
+/** Of two objects, the entries (archive files, certificate fields) that differ; else both, cut short. */
+function detail(a: unknown, b: unknown): string {
+  const text = (v: unknown) => JSON.stringify(v ?? null).slice(0, 400);
+  if (!a || !b || typeof a !== 'object' || typeof b !== 'object') return `${text(a)} / ${text(b)}`;
+  const left = a as Record<string, unknown>;
+  const right = b as Record<string, unknown>;
+  return [...new Set([...Object.keys(left), ...Object.keys(right)])]
+    .filter((k) => JSON.stringify(left[k]) !== JSON.stringify(right[k]))
+    .map((k) => `${k}: ${text(left[k])} / ${text(right[k])}`)
+    .join('; ');
+}
+
 /** Every way `run` differs from `clean`, one line each (empty: the same). */
 export function differences(clean: RunResult, run: RunResult): string[] {
   const out: string[] = [];
@@ -455,10 +467,10 @@ export function differences(clean: RunResult, run: RunResult): string[] {
       continue;
     }
     for (const field of ['status', 'outcome', 'archive', 'certificate'] as const) {
-      const a = JSON.stringify(c[field] ?? null);
-      const b = JSON.stringify(r[field] ?? null);
-      if (a !== b)
-        out.push(`${r.label}: ${field} differs: clean ${a.slice(0, 300)} / run ${b.slice(0, 300)}`);
+      const a = (c[field] ?? null) as unknown;
+      const b = (r[field] ?? null) as unknown;
+      if (JSON.stringify(a) !== JSON.stringify(b))
+        out.push(`${r.label}: ${field} differs (clean / run): ${detail(a, b)}`);
     }
   }
   for (const [store, contents] of Object.entries(clean.stores)) {
