@@ -77,11 +77,8 @@ const ISO = /\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?Z/g;
 export function normalise(text: string, ids: Map<string, string>, since: number): string {
   let out = text;
   for (const [id, label] of ids) out = out.split(id).join(`<${label}>`);
-  const people = new Map<string, string>();
-  out = out.replace(/person-[0-9a-f]{12}/g, (p) => {
-    if (!people.has(p)) people.set(p, `person#${people.size + 1}`);
-    return people.get(p)!;
-  });
+  // Pseudonyms come from a per-request salt (and the order of lists sorted by them with it).
+  out = out.replace(/person-[0-9a-f]{12}/g, 'person-*');
   out = out.replace(/erased-user-[0-9a-f]{16}/g, 'erased-user-*');
   // Instants of the run itself (requested, planned, erased at...); the seeded data's own dates stay.
   out = out.replace(ISO, (iso) => (Date.parse(iso) >= since - 60_000 ? '<now>' : iso));
@@ -400,7 +397,7 @@ export async function runOnce(spec: RunSpec): Promise<RunResult> {
         const cert = await call('GET', `/v1/requests/${id}/certificate`);
         evidence.certificate =
           cert.status === 200
-            ? JSON.parse(normalise(JSON.stringify(cert.body.payload ?? cert.body), ids, started))
+            ? certificateContents(cert.body.payload ?? cert.body, ids, started)
             : { status: cert.status };
       }
       requests.push(evidence);
@@ -420,8 +417,21 @@ export async function runOnce(spec: RunSpec): Promise<RunResult> {
   }
 }
 
-/** Runs `runOnce` in a process of its own (nice'd by the caller if wanted). */
-export function runInChild(spec: RunSpec, options: { nice?: boolean } = {}): Promise<RunResult> {
+/**
+ * Runs `runOnce` in a process of its own (nice'd if asked). A stack whose stores did not start in time
+ * (a busy machine: DynamoDB Local's JVM is slow to answer) is started again, up to twice.
+ */
+export async function runInChild(spec: RunSpec, options: { nice?: boolean } = {}): Promise<RunResult> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await runChildOnce(spec, options);
+    } catch (error) {
+      if (attempt >= 3 || !String(error).includes('StoreStartError')) throw error;
+    }
+  }
+}
+
+function runChildOnce(spec: RunSpec, options: { nice?: boolean }): Promise<RunResult> {
   return new Promise((resolveRun, reject) => {
     const args = ['--import', 'tsx', resolve(ROOT, 'scripts', 'chaos-run.ts'), JSON.stringify(spec)];
     const child = options.nice
@@ -442,6 +452,16 @@ export function runInChild(spec: RunSpec, options: { nice?: boolean } = {}): Pro
       resolveRun(JSON.parse(line.slice(RESULT_MARK.length)) as RunResult);
     });
   });
+}
+
+/** A certificate without what is the run's own: the stack's hash key, the previous one's digest. */
+function certificateContents(payload: unknown, ids: Map<string, string>, since: number): unknown {
+  const parsed = JSON.parse(normalise(JSON.stringify(payload), ids, since)) as Record<string, unknown>;
+  const subject = parsed.subject as Record<string, unknown> | undefined;
+  if (subject) delete subject.keyedHash;
+  const supersedes = parsed.supersedes as Record<string, unknown> | undefined;
+  if (supersedes) delete supersedes.sha256;
+  return parsed;
 }
 
 /** Of two objects, the entries (archive files, certificate fields) that differ; else both, cut short. */
