@@ -3,12 +3,24 @@
  * in place as three files, in this order: the content (`<name>._S3rver_object`), its MD5
  * (`…_object.md5`) and its metadata (`…_metadata.json`). A process killed in between leaves a torn
  * object: metadata empty or cut short (listing the bucket then fails with 500 for every caller), no
- * MD5, or content rewritten after the metadata that describes the previous version. Such a write was
+ * MD5, or content rewritten after the metadata that describes the previous version (its MD5 no longer
+ * the recorded one). Such a write was
  * never acknowledged, so setting the object aside is what S3 itself could have answered (the write did
  * not happen); the writer's retry puts it again. Set-aside files keep their path under a quarantine
  * directory beside the data directory (never inside it: s3rver would serve it as a bucket), to look at.
  */
-import { mkdirSync, readFileSync, readdirSync, renameSync, statSync, type Stats } from 'node:fs';
+import { createHash } from 'node:crypto';
+import {
+  closeSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readSync,
+  readdirSync,
+  renameSync,
+  statSync,
+  type Stats,
+} from 'node:fs';
 import path from 'node:path';
 
 const SUFFIX = '._S3rver_';
@@ -53,6 +65,22 @@ function isJsonObject(text: string | undefined): boolean {
   }
 }
 
+/** The MD5 (hex) of a file's content, read in chunks; undefined when it cannot be read. */
+function md5Of(file: string): string | undefined {
+  let fd: number | undefined;
+  try {
+    fd = openSync(file, 'r');
+    const hash = createHash('md5');
+    const chunk = Buffer.alloc(1024 * 1024);
+    for (let n = readSync(fd, chunk); n > 0; n = readSync(fd, chunk)) hash.update(chunk.subarray(0, n));
+    return hash.digest('hex');
+  } catch {
+    return undefined;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
 /** Why the object whose content file is `objectPath` is torn, or undefined when it is whole. */
 function tornReason(objectPath: string, objectStat: Stats): string | undefined {
   const base = objectPath.slice(0, -OBJECT.length);
@@ -61,9 +89,14 @@ function tornReason(objectPath: string, objectStat: Stats): string | undefined {
   const metadataStat = statOf(metadataPath);
   if (!metadataStat) return 'no metadata';
   if (!isJsonObject(readText(metadataPath))) return 'metadata unreadable';
-  if (!MD5_TEXT.test(readText(md5Path)?.trim() ?? '')) return 'checksum missing or unreadable';
-  // Content written after the metadata: an overwrite cut short (the metadata is the old version's).
-  if (objectStat.mtimeMs > metadataStat.mtimeMs) return 'content newer than its metadata';
+  const md5 = readText(md5Path)?.trim() ?? '';
+  if (!MD5_TEXT.test(md5)) return 'checksum missing or unreadable';
+  // Content written after the metadata: an overwrite cut short (the metadata is the old version's),
+  // unless the content is exactly what its checksum says. s3rver before local/stores.ts's patch could
+  // write an object's last bytes after its metadata; such an object is whole, and setting it aside
+  // would lose data that was never lost. A multipart checksum cannot be checked against the content.
+  if (objectStat.mtimeMs > metadataStat.mtimeMs && md5 !== md5Of(objectPath))
+    return 'content newer than its metadata';
   return undefined;
 }
 

@@ -11,7 +11,7 @@ import { execFile, spawn as spawnProcess, type ChildProcess } from 'node:child_p
 import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { createReadStream, createWriteStream, existsSync } from 'node:fs';
-import { mkdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
@@ -712,6 +712,16 @@ export interface S3LocalOptions {
   host?: string;
 }
 
+/** The prototype of s3rver's file-system store, which the patches below replace methods of. */
+function filesystemStore(): Record<string, unknown> & {
+  getResourcePath(bucket: string, key: string | undefined, resource: string): string;
+  putMetadata(bucket: string, key: string, metadata: unknown, md5: string): Promise<void>;
+} {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return (require('s3rver/lib/stores/filesystem') as { prototype: ReturnType<typeof filesystemStore> })
+    .prototype;
+}
+
 /**
  * s3rver completes a multipart upload by re-reading every part through an MD5 of the whole object:
  * a second full pass that real S3 never makes (its ETag for such an object is the MD5 of the parts'
@@ -719,15 +729,8 @@ export interface S3LocalOptions {
  */
 function patchMultipartCompletion(): void {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const FilesystemStore = require('s3rver/lib/stores/filesystem') as {
-    prototype: Record<string, unknown> & {
-      getResourcePath(bucket: string, key: string | undefined, resource: string): string;
-      putMetadata(bucket: string, key: string, metadata: unknown, md5: string): Promise<void>;
-    };
-  };
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
   const S3Error = require('s3rver/lib/models/error') as new (code: string, message: string) => Error;
-  const proto = FilesystemStore.prototype;
+  const proto = filesystemStore();
   if (proto.putObjectMultipart === concatenateParts) return;
   async function concatenateParts(
     this: typeof proto,
@@ -763,6 +766,68 @@ function patchMultipartCompletion(): void {
 }
 
 /**
+ * s3rver writes an object's content through a write stream but goes on (writes the checksum and the
+ * metadata, and answers 200) once its MD5 stream has seen the last byte, not once the content file has
+ * it: the content's last write can land after the metadata. A write acknowledged before it is in the
+ * file can then be lost to kill -9, and the crash repair (s3-repair.ts), seeing content newer than its
+ * metadata, took whole acknowledged objects for torn ones and set them aside: an export re-driven after
+ * a restart missed a media file that was never lost. Here the content (and a multipart upload's part)
+ * is completely written before its checksum and metadata, as s3rver's order intends.
+ */
+function patchObjectWrites(): void {
+  const proto = filesystemStore();
+  if (proto.putObject === putObjectWhole) return;
+  /** Writes `content` to `file` and resolves once the file holds all of it, with its size and MD5. */
+  async function writeWhole(
+    file: string,
+    content: Readable | Buffer,
+  ): Promise<{ size: number; md5: string }> {
+    await mkdir(path.dirname(file), { recursive: true });
+    const hash = createHash('md5');
+    let size = 0;
+    const source = Buffer.isBuffer(content) ? ([content] as Iterable<Buffer>) : content;
+    const counted = new Transform({
+      transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback) {
+        hash.update(chunk);
+        size += chunk.length;
+        callback(null, chunk);
+      },
+    });
+    await pipelineAsync(source, counted, createWriteStream(file));
+    return { size, md5: hash.digest('hex') };
+  }
+  async function putObjectWhole(
+    this: typeof proto,
+    object: { bucket: string; key: string; content: Readable | Buffer; metadata: unknown },
+  ): Promise<{ size: number; md5: string }> {
+    const written = await writeWhole(
+      this.getResourcePath(object.bucket, object.key, 'object'),
+      object.content,
+    );
+    await this.putMetadata(object.bucket, object.key, object.metadata, written.md5);
+    return written;
+  }
+  async function putPartWhole(
+    this: typeof proto,
+    bucket: string,
+    uploadId: string,
+    partNumber: number,
+    content: Readable,
+  ): Promise<{ size: number; md5: string }> {
+    const partPath = path.join(
+      this.getResourcePath(bucket, undefined, 'uploads'),
+      uploadId,
+      String(partNumber),
+    );
+    const written = await writeWhole(partPath, content);
+    await writeFile(`${partPath}.md5`, written.md5);
+    return written;
+  }
+  proto.putObject = putObjectWhole;
+  proto.putPart = putPartWhole;
+}
+
+/**
  * Serves s3rver behind the key guard on `port` (0 picks a free one), in this process; `startS3Local`
  * runs this in a child process (local/s3-process.ts). Requests the guard passes are handed to s3rver's
  * own request handler; the few whose body the guard reads or rewrites (DeleteObjects, aws-chunked
@@ -770,6 +835,7 @@ function patchMultipartCompletion(): void {
  */
 export async function serveS3Local(options: S3LocalOptions): Promise<RunningStore> {
   patchMultipartCompletion();
+  patchObjectWrites();
   const host = options.host ?? '127.0.0.1';
   const directory = path.resolve(options.dataDir);
   await mkdir(directory, { recursive: true });

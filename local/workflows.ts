@@ -19,6 +19,7 @@ import {
   connectorFolder,
   connectorLocalName,
 } from '../functions/lib/connectors/catalog';
+import { RUNNER_CRASHED } from '../functions/watchdog/core';
 import { LocalStateMachine, type RunEnvironment } from './distributed-map';
 import type { Json } from './payload-template';
 
@@ -164,7 +165,8 @@ export class LocalWorkflows {
     for (const execution of this.executions.values()) {
       if (execution.status !== 'RUNNING') continue;
       execution.status = 'ABORTED';
-      execution.error = 'States.Aborted';
+      // Told apart from an execution someone stopped: the watchdog re-drives it without counting it.
+      execution.error = RUNNER_CRASHED;
       execution.cause = 'The local stack stopped while the execution ran';
       execution.stopDate = new Date();
       this.record(execution);

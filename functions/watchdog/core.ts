@@ -5,9 +5,15 @@
  * - a request still open whose execution ended outside the failure path (failed, timed out, aborted,
  *   or, locally, killed with the stack) or no longer exists, including a resumed erasure run.
  * Each is started again under a deterministic name (`<run's name>` if none exists, else
- * `<run's name>-w<K>`), so two watchdogs, or a watchdog and the API, never start it twice. After
- * `maxRedrives` re-drives the request is recorded failed through the one failure path (status and
- * event in one transaction) and its staging removed.
+ * `<run's name>-w<K>`), so two watchdogs, or a watchdog and the API, never start it twice. Once
+ * `maxRedrives` re-drives have also ended, the request is recorded failed through the one failure path
+ * (status and event in one transaction) and its staging removed.
+ *
+ * What counts against that cap is an execution that ended by itself (FAILED, TIMED_OUT) or that someone
+ * stopped (ABORTED in AWS means a StopExecution call: an operator's decision, so it counts). An execution
+ * lost because the runner under it died (the local stack killed: its journal reads it back as ABORTED
+ * with the error `RUNNER_CRASHED`) says nothing about the request: it is re-driven without counting, or
+ * a few crashes in a row would fail requests that never failed.
  *
  * It also removes what finished requests left staged (a crash between their last status and their
  * CleanUpStaging step): nothing a request staged outlives it.
@@ -25,6 +31,19 @@ export interface ExecutionView {
   status: 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT' | 'ABORTED' | 'PENDING_REDRIVE';
   /** The execution's input (JSON), to start a re-drive with the same. */
   input?: string;
+  /** The error it ended with (DescribeExecution's `error`). */
+  error?: string;
+}
+
+/**
+ * The error of an execution that died with the process running it (the local stack's journal, after a
+ * kill): not the request's failure, and not a name StopExecution callers or Step Functions use.
+ */
+export const RUNNER_CRASHED = 'Dsr.RunnerCrashed';
+
+/** Whether an ended execution counts against the re-drive cap (see the header). */
+export function countsAgainstCap(execution: ExecutionView): boolean {
+  return !(execution.status === 'ABORTED' && execution.error === RUNNER_CRASHED);
 }
 
 export interface WorkflowControl {
@@ -87,13 +106,18 @@ async function watchRequest(
   if (!OPEN.includes(record.status)) return;
   if (now.getTime() - Date.parse(record.updatedAt) < deps.graceMs) return;
   const run = currentRun(record, now);
-  // The latest attempt of this run: the run's own execution, then its re-drives.
+  // The latest attempt of this run (the run's own execution, then its re-drives), and how many of the
+  // attempts ended in a way that counts against the cap.
   let attempt = 0;
+  let counted = 0;
   let latest: ExecutionView | undefined;
-  for (; attempt <= deps.maxRedrives + 1; attempt++) {
+  for (; counted <= deps.maxRedrives; attempt++) {
     const found = await deps.workflows.describe(record.type, redriveName(run.name, attempt));
     if (!found) break;
     latest = found;
+    // A running attempt is the latest: no re-drive starts while one runs.
+    if (found.status === 'RUNNING' || found.status === 'PENDING_REDRIVE') break;
+    if (countsAgainstCap(found)) counted++;
   }
   if (latest?.status === 'RUNNING' || latest?.status === 'PENDING_REDRIVE') return;
   const input = latest?.input ?? JSON.stringify(run.input);
@@ -104,7 +128,7 @@ async function watchRequest(
     return;
   }
   // Ended while the request is still open: outside the failure path, which would have closed it.
-  if (attempt <= deps.maxRedrives) {
+  if (counted <= deps.maxRedrives) {
     const name = redriveName(run.name, attempt);
     if (await deps.workflows.start(record.type, name, input))
       report.actions.push({ requestId: record.requestId, action: 'redriven', execution: name });

@@ -21,7 +21,11 @@ export class StepFunctionsControl implements WorkflowControl {
       const out = await this.sfn.send(
         new DescribeExecutionCommand({ executionArn: this.executionArn(type, name) }),
       );
-      return { status: (out.status ?? 'FAILED') as ExecutionView['status'], input: out.input };
+      return {
+        status: (out.status ?? 'FAILED') as ExecutionView['status'],
+        input: out.input,
+        ...(out.error === undefined ? {} : { error: out.error }),
+      };
     } catch (error) {
       if (errorName(error) === 'ExecutionDoesNotExist') return undefined;
       throw error;

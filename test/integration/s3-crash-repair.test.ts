@@ -6,11 +6,14 @@
 import {
   existsSync,
   mkdtempSync,
+  readFileSync,
   readdirSync,
   rmSync,
+  statSync,
   truncateSync,
   utimesSync,
   writeFileSync,
+  WriteStream,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,7 +24,13 @@ import {
   PutObjectCommand,
   S3Client,
 } from '@aws-sdk/client-s3';
-import { LOCAL_CREDENTIALS, LOCAL_REGION, startS3Local, type RunningStore } from '../../local/stores';
+import {
+  LOCAL_CREDENTIALS,
+  LOCAL_REGION,
+  serveS3Local,
+  startS3Local,
+  type RunningStore,
+} from '../../local/stores';
 import { repairS3DataDir } from '../../local/s3-repair';
 
 const BUCKET = 'dsr-staging';
@@ -97,6 +106,38 @@ test('torn objects are set aside at start; the bucket lists and serves the rest'
   const quarantine = second.store.repair?.quarantineDir ?? '';
   expect(quarantine.startsWith(join(dir, 's3-quarantine'))).toBe(true);
   expect(readdirSync(join(quarantine, BUCKET)).sort()).toContain('empty-metadata._S3rver_metadata.json');
+  second.s3.destroy();
+});
+
+test('a whole object whose content landed after its metadata is kept, and a PUT is answered only once its content is written', async () => {
+  // Every file write of the store is slowed down: its content cannot be in the file before the answer
+  // unless the store waits for it.
+  const write = WriteStream.prototype._write;
+  WriteStream.prototype._write = function (this: WriteStream, ...args: Parameters<typeof write>) {
+    setTimeout(() => write.apply(this, args), 200);
+  };
+  const inProcess = await serveS3Local({ port: 0, dataDir: join(dir, 's3') });
+  const direct = client(inProcess.endpoint);
+  try {
+    await direct.send(new CreateBucketCommand({ Bucket: BUCKET })).catch(() => undefined);
+    await direct.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'avatar.vrm', Body: 'a seeded avatar' }));
+    expect(readFileSync(objectFile('avatar.vrm', 'object'), 'utf8')).toBe('a seeded avatar');
+  } finally {
+    WriteStream.prototype._write = write;
+    await inProcess.stop();
+    direct.destroy();
+  }
+
+  // What s3rver's unpatched write left: the content's last bytes written after its metadata, at a
+  // later tick of the file system's clock. The object is whole (its MD5 is the recorded one).
+  const metadataTime = statSync(objectFile('avatar.vrm', 'metadata.json')).mtime;
+  const later = new Date(metadataTime.getTime() + 4);
+  utimesSync(objectFile('avatar.vrm', 'object'), later, later);
+
+  const second = await start();
+  expect(second.store.repair?.quarantined).toEqual([]);
+  const body = await second.s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: 'avatar.vrm' }));
+  expect(await body.Body?.transformToString()).toBe('a seeded avatar');
   second.s3.destroy();
 });
 

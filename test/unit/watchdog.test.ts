@@ -4,7 +4,12 @@
  * re-driven as `-w<K>` with the same input; running → left alone; too many re-drives → failed once.
  */
 import { S3Client } from '@aws-sdk/client-s3';
-import { runWatchdog, type ExecutionView, type WatchdogDeps } from '../../functions/watchdog/core';
+import {
+  RUNNER_CRASHED,
+  runWatchdog,
+  type ExecutionView,
+  type WatchdogDeps,
+} from '../../functions/watchdog/core';
 import type { RequestFailure, RequestRecord } from '../../functions/lib/requests/records';
 import { fakeClient } from '../support/fake-client';
 
@@ -91,6 +96,38 @@ test('re-drives an ended run with its input, leaves a running one, then fails it
   expect(t.started.map((s) => s.name)).toEqual(['req_e-r1-w1']);
   // Every attempt (the run's own and two re-drives) ended: the request is failed, once, not re-driven.
   expect(t.failed).toEqual([{ id: 'req_e', failure: { code: 'WORKFLOW_LOST' } }]);
+});
+
+test('executions lost with a crashed runner do not count against the cap; stopped and failed ones do', async () => {
+  const input = '{"requestId":"req_c"}';
+  const crashed: ExecutionView = { status: 'ABORTED', error: RUNNER_CRASHED, input };
+  // Four crashes in a row (more than the cap of two re-drives): re-driven each time, never failed.
+  const executions: Record<string, ExecutionView> = { req_c: crashed };
+  const t = setup([record('req_c')], executions);
+  for (let k = 1; k <= 4; k++) {
+    await runWatchdog(t.deps, NOW);
+    expect(t.started.at(-1)).toEqual({ name: `req_c-w${k}`, input });
+    // The stack is killed again while the re-drive runs.
+    executions[`req_c-w${k}`] = crashed;
+  }
+  expect(t.failed).toEqual([]);
+
+  // Between the crashes, attempts that failed or that an operator stopped do count: the third such
+  // attempt (the run's own and two re-drives' worth) fails the request.
+  const history: Record<string, ExecutionView> = {
+    req_d: crashed,
+    'req_d-w1': { status: 'FAILED', error: 'States.TaskFailed', input },
+    'req_d-w2': crashed,
+    'req_d-w3': { status: 'ABORTED', input },
+    'req_d-w4': crashed,
+  };
+  const u = setup([record('req_d')], history);
+  await runWatchdog(u.deps, NOW);
+  expect(u.started.map((s) => s.name)).toEqual(['req_d-w5']);
+  history['req_d-w5'] = { status: 'TIMED_OUT', input };
+  await runWatchdog(u.deps, NOW);
+  expect(u.started.map((s) => s.name)).toEqual(['req_d-w5']);
+  expect(u.failed).toEqual([{ id: 'req_d', failure: { code: 'WORKFLOW_LOST' } }]);
 });
 
 test('leaves settled requests to the sweep', async () => {
