@@ -48,6 +48,8 @@ export interface RequestEvidence {
   /** path -> normalised content digest (manifest and index pages: their normalised text). */
   archive?: Record<string, string>;
   certificate?: unknown;
+  /** What each erase step reported doing, from the certificate's runs (compared apart: see runReports). */
+  reported?: unknown;
 }
 
 export interface RunResult {
@@ -395,6 +397,8 @@ export async function runOnce(spec: RunSpec): Promise<RunResult> {
       }
       if (label.startsWith('erasure:')) {
         const cert = await call('GET', `/v1/requests/${id}/certificate`);
+        const payload = (cert.body.payload ?? cert.body) as { runs?: { reported?: unknown }[] };
+        if (cert.status === 200) evidence.reported = (payload.runs ?? []).map((r) => r.reported);
         evidence.certificate =
           cert.status === 200
             ? certificateContents(cert.body.payload ?? cert.body, ids, started)
@@ -461,7 +465,20 @@ function certificateContents(payload: unknown, ids: Map<string, string>, since: 
   if (subject) delete subject.keyedHash;
   const supersedes = parsed.supersedes as Record<string, unknown> | undefined;
   if (supersedes) delete supersedes.sha256;
+  // What each run's erase step reported doing is compared on its own (runReports): a retried erase
+  // reports only what its last attempt did (docs/chaos.md, known differences).
+  delete parsed.runs;
   return parsed;
+}
+
+/** Requests whose certificate's run reports (what each erase step said it did) differ from the clean run. */
+export function runReportDifferences(clean: RunResult, run: RunResult): string[] {
+  const byLabel = new Map(clean.requests.map((r) => [r.label, r]));
+  return run.requests
+    .filter(
+      (r) => JSON.stringify(r.reported ?? null) !== JSON.stringify(byLabel.get(r.label)?.reported ?? null),
+    )
+    .map((r) => `${r.label}: reported ${detail(byLabel.get(r.label)?.reported, r.reported)}`);
 }
 
 /** Of two objects, the entries (archive files, certificate fields) that differ; else both, cut short. */
