@@ -113,13 +113,17 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
         req.socket.destroy();
         return;
       }
-      if (fault === 'timeout' && !afterEffect) {
-        options.onFault?.(fault);
+      /** No answer until well past the client's timeout, then a closed connection. */
+      const holdBack = () => {
         const timer = setTimeout(() => {
           held.delete(timer);
           req.socket.destroy();
         }, options.holdMs);
         held.add(timer);
+      };
+      if (fault === 'timeout' && !afterEffect) {
+        options.onFault?.(fault);
+        holdBack();
         return;
       }
       forward(req, body).then(
@@ -131,11 +135,7 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
           }
           if (fault === 'timeout') {
             options.onFault?.(fault);
-            const timer = setTimeout(() => {
-              held.delete(timer);
-              req.socket.destroy();
-            }, options.holdMs);
-            held.add(timer);
+            holdBack();
             return;
           }
           res.writeHead(answer.status, answer.headers);

@@ -16,6 +16,7 @@ import { createHash } from 'node:crypto';
 import type { ConnectorTaskInput } from '../functions/lib/connectors/contract';
 import { TransientError } from '../functions/lib/runtime/errors';
 import type { ProxyFaultKind } from './fault-proxy';
+import { seededRandom } from './seed-data';
 
 export interface ChaosOptions {
   /** Seeds every random choice: the same seed, the same faults for the same calls in the same order. */
@@ -52,18 +53,6 @@ export function chaosFromEnv(env: NodeJS.ProcessEnv = process.env): ChaosOptions
     proxy: parsed.proxy ?? {},
     requestTimeoutMs: Number(parsed.requestTimeoutMs ?? 1000),
     ...(parsed.maxPerInvocation === undefined ? {} : { maxPerInvocation: Number(parsed.maxPerInvocation) }),
-  };
-}
-
-/** mulberry32: small, fast, and the same sequence for the same seed on every platform. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
 

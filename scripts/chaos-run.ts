@@ -13,7 +13,6 @@ import { createHash, randomUUID } from 'node:crypto';
 import { resolve } from 'node:path';
 import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import { ScanCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import yauzl from 'yauzl';
 import { orchestratorResources, platformStores } from '../config/data-map';
 import { STATE_MACHINES } from '../functions/lib/connectors/catalog';
 import { mintToken } from '../local/auth';
@@ -21,6 +20,7 @@ import { taskStateNames } from '../local/distributed-map';
 import type { ChaosOptions, FaultKind } from '../local/faults';
 import { startScratchStack, type LocalStack } from '../local/stack';
 import { substitutedDefinition } from '../local/workflows';
+import { readZip } from '../test/support/zip';
 
 const ROOT = resolve(__dirname, '..');
 const RESULT_MARK = 'CHAOS-RESULT ';
@@ -106,31 +106,6 @@ function canonicalJson(value: unknown): string {
 const digest = (text: string) => createHash('sha256').update(text).digest('hex').slice(0, 16);
 
 // ---------------------------------------------------------------------------------------------
-
-function readZip(zip: Buffer): Promise<Map<string, Buffer>> {
-  return new Promise((resolveZip, reject) => {
-    yauzl.fromBuffer(zip, { lazyEntries: true }, (err, file) => {
-      if (err || !file) return reject(err ?? new Error('Not a ZIP'));
-      const entries = new Map<string, Buffer>();
-      file.on('entry', (entry: yauzl.Entry) => {
-        if (entry.fileName.endsWith('/')) return file.readEntry();
-        file.openReadStream(entry, (streamErr, stream) => {
-          if (streamErr || !stream) return reject(streamErr ?? new Error('Unreadable entry'));
-          const chunks: Buffer[] = [];
-          stream.on('data', (c: Buffer) => chunks.push(c));
-          stream.on('end', () => {
-            entries.set(entry.fileName, Buffer.concat(chunks));
-            file.readEntry();
-          });
-          stream.on('error', reject);
-        });
-      });
-      file.on('end', () => resolveZip(entries));
-      file.on('error', reject);
-      file.readEntry();
-    });
-  });
-}
 
 async function objectBytes(s3: S3Client, bucket: string, key: string): Promise<Buffer> {
   const out = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));

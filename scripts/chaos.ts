@@ -20,6 +20,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { loadTokenKey, mintToken } from '../local/auth';
 import type { ChaosOptions } from '../local/faults';
+import { groupAlive, until } from '../test/support/process-group';
 import {
   differences,
   labelOf,
@@ -126,24 +127,6 @@ async function faultRuns(clean: RunResult, spec: RunSpec, runs: number, seed: nu
 interface Started {
   child: ChildProcess;
   api: string;
-}
-
-async function until(check: () => Promise<boolean> | boolean, ms: number): Promise<boolean> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) return false;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  return true;
-}
-
-function groupAlive(pgid: number): boolean {
-  try {
-    process.kill(-pgid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 async function startNpmStack(dataDir: string): Promise<Started> {
