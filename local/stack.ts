@@ -31,6 +31,8 @@ import type { WatermarkReport } from '../functions/index-logs/core';
 import type { S3RepairReport } from './s3-repair';
 import { reapExpired, startReaper, type ReapReport } from './ttl-reaper';
 import { runPeriodically } from './periodic';
+import type { ChaosOptions, FaultInjector } from './faults';
+import type { FaultProxy } from './fault-proxy';
 
 export interface LocalStackOptions {
   dataDir: string;
@@ -64,6 +66,18 @@ export interface LocalStackOptions {
    * lifecycle rules) every so many ms; 0 or unset: only when `reapExpired` is called.
    */
   reaperIntervalMs?: number;
+  /**
+   * Fault injection (local/faults.ts, docs/chaos.md): the handlers reach the stores through fault
+   * proxies, and Tasks and connectors fault at the given rates once `chaos.setEnabled(true)`.
+   * Unset (the default): none of it is loaded.
+   */
+  chaos?: ChaosOptions;
+}
+
+export interface LocalChaos {
+  injector: FaultInjector;
+  /** Faults on or off, everywhere at once (off while starting, so start-up is undisturbed). */
+  setEnabled(enabled: boolean): void;
 }
 
 export interface LocalStack {
@@ -79,6 +93,8 @@ export interface LocalStack {
   doc: DynamoDBDocumentClient;
   s3: S3Client;
   seeded: boolean;
+  /** Present when started with `chaos`. */
+  chaos?: LocalChaos;
   /** What start-up set aside of torn local S3 files a crash left (local/s3-repair.ts). */
   s3Repair?: S3RepairReport;
   /** Brings the subject index of the logs up to date now. */
@@ -95,6 +111,52 @@ async function startWatchdog(intervalMs: number, graceMs: number): Promise<{ sto
   const { runWatchdog } = await import('../functions/watchdog/core');
   await runWatchdog({ ...deps, graceMs: 0 }, new Date());
   return runPeriodically(() => runWatchdog({ ...deps, graceMs }, new Date()), intervalMs);
+}
+
+/** The fault proxies and hooks of a chaos stack (loaded only then). */
+async function startChaos(options: ChaosOptions, dynamoEndpoint: string, s3Endpoint: string) {
+  const { FaultInjector } = await import('./faults');
+  const { startFaultProxy } = await import('./fault-proxy');
+  const { setBetweenBatchesHook } = await import('../functions/lib/connectors/connector-handler');
+  const injector = new FaultInjector(options);
+  const proxies: FaultProxy[] = [];
+  for (const [flavour, target] of [
+    ['dynamodb', dynamoEndpoint],
+    ['s3', s3Endpoint],
+  ] as const) {
+    proxies.push(
+      await startFaultProxy({
+        target,
+        flavour,
+        rates: options.proxy,
+        random: injector.random,
+        holdMs: options.requestTimeoutMs * 2,
+        onFault: (kind) => injector.count(`store-${kind}`),
+      }),
+    );
+  }
+  setBetweenBatchesHook(injector.betweenBatchesHook());
+  const control: LocalChaos = {
+    injector,
+    setEnabled: (enabled) => {
+      injector.enabled = enabled;
+      for (const proxy of proxies) proxy.setEnabled(enabled);
+    },
+  };
+  return {
+    control,
+    dynamoEndpoint: proxies[0]!.endpoint,
+    s3Endpoint: proxies[1]!.endpoint,
+    interceptor: (inner: LocalWorkflowOptions['interceptor']): LocalWorkflowOptions['interceptor'] => {
+      const faults = injector.taskInterceptor();
+      return inner ? (fn, payload, invoke) => faults(fn, payload, () => inner(fn, payload, invoke)) : faults;
+    },
+    stop: async () => {
+      control.setEnabled(false);
+      setBetweenBatchesHook(undefined);
+      for (const proxy of proxies) await proxy.stop();
+    },
+  };
 }
 
 export function keyPaths(dataDir: string) {
@@ -136,10 +198,16 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       () => s3Local.stop(),
     );
 
+    const chaos = options.chaos
+      ? await startChaos(options.chaos, dynamo.endpoint, s3Local.endpoint)
+      : undefined;
+    if (chaos) stops.push(() => chaos.stop());
+
     const keys = keyPaths(options.dataDir);
     // Executions are journalled beside the data they act on: after a crash the watchdog finds them.
     const workflows = new LocalWorkflows({
       ...options.workflows,
+      ...(chaos ? { interceptor: chaos.interceptor(options.workflows?.interceptor) } : {}),
       ...(options.persist ? { journalFile: join(options.dataDir, 'workflows', 'executions.jsonl') } : {}),
     });
     const sfn = await workflows.listen(options.sfnPort);
@@ -165,8 +233,11 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       AWS_REGION: LOCAL_REGION,
       AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
       AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
-      AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
-      AWS_ENDPOINT_URL_S3: s3Local.endpoint,
+      // With chaos, the handlers reach the stores through the fault proxies (this stack's own clients
+      // below do not: its set-up and the campaign's reads are undisturbed).
+      AWS_ENDPOINT_URL_DYNAMODB: chaos?.dynamoEndpoint ?? dynamo.endpoint,
+      AWS_ENDPOINT_URL_S3: chaos?.s3Endpoint ?? s3Local.endpoint,
+      ...(chaos ? { SDK_REQUEST_TIMEOUT_MS: String(options.chaos?.requestTimeoutMs) } : {}),
       AWS_ENDPOINT_URL_SFN: sfn.endpoint,
       // s3rver does not understand aws-chunked bodies with trailing checksums.
       AWS_REQUEST_CHECKSUM_CALCULATION: 'WHEN_REQUIRED',
@@ -293,6 +364,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       doc,
       s3,
       seeded,
+      ...(chaos ? { chaos: chaos.control } : {}),
       s3Repair: s3Local.repair,
       indexLogs: () => logIndexing.runNow(),
       reapExpired: (now) => reapExpired({ doc, s3 }, now),
@@ -314,7 +386,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
  * stop() removes the directory too.
  */
 export async function startScratchStack(
-  options: Pick<LocalStackOptions, 'seed' | 'workflows' | 'logIndexIntervalMs'>,
+  options: Pick<LocalStackOptions, 'seed' | 'workflows' | 'logIndexIntervalMs' | 'chaos'>,
 ): Promise<LocalStack> {
   const dataDir = mkdtempSync(join(tmpdir(), 'dsr-stack-'));
   try {

@@ -6,6 +6,7 @@
  * WATCHDOG_INTERVAL_MS: how often the watchdog re-drives lost workflows (default 15 s; 0: at start only).
  * TTL_REAPER_INTERVAL_MS: how often expired items and objects are removed, as DynamoDB TTL and S3
  * lifecycle rules do in AWS (default 60 s; 0: never).
+ * DSR_CHAOS: fault injection once ready (JSON of local/faults.ts's ChaosOptions; docs/chaos.md). Unset: none.
  *
  * It stops, and stops what it started (DynamoDB Local's JVM, the S3 process), on SIGINT, SIGTERM or
  * SIGHUP, and when the process that started it goes away: `npm start` runs it with `exec`, so that is npm
@@ -15,6 +16,7 @@ import './polyfills';
 import { join } from 'node:path';
 import { orchestratorResources } from '../config/data-map';
 import { intEnv } from '../functions/lib/runtime/config';
+import { chaosFromEnv } from './faults';
 import { resetLocalData } from './reset';
 import { startLocalStack } from './stack';
 import { startStatusFeed } from './status-feed';
@@ -32,6 +34,7 @@ async function main(): Promise<void> {
   process.stderr.on('error', () => undefined);
 
   const started = Date.now();
+  const chaos = chaosFromEnv();
   const starting = startLocalStack({
     dataDir,
     apiPort: intEnv('PORT', 3000),
@@ -43,6 +46,7 @@ async function main(): Promise<void> {
     logIndexIntervalMs: intEnv('LOG_INDEX_INTERVAL_MS', 30_000),
     watchdogIntervalMs: intEnv('WATCHDOG_INTERVAL_MS', 15_000),
     reaperIntervalMs: intEnv('TTL_REAPER_INTERVAL_MS', 60_000),
+    ...(chaos ? { chaos } : {}),
   });
   let feed: { stop(): Promise<void> } | undefined = undefined;
 
@@ -76,6 +80,7 @@ async function main(): Promise<void> {
 
   const stack = await starting;
   if (stopping) return;
+  stack.chaos?.setEnabled(true);
   const seconds = ((Date.now() - started) / 1000).toFixed(1);
   console.log(
     `ready: API ${stack.apiUrl} (DynamoDB ${stack.ddbEndpoint}, S3 ${stack.s3Endpoint}, Step Functions ${stack.sfnEndpoint}) in ${seconds}s`,

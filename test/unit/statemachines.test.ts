@@ -42,6 +42,18 @@ describe.each(Object.values(STATE_MACHINES).map((m) => [m.file]))('%s', (file) =
     }
   });
 
+  test('every Task retries a Lambda that died (Lambda.Unknown: a crash, a timeout, out of memory)', () => {
+    // Every task is idempotent, so a crashed attempt is retried like a transient error: a fault
+    // campaign (docs/chaos.md) found a single crash failing the whole request otherwise.
+    for (const [name, state] of tasks(definition.States)) {
+      const retried = ((state.Retry ?? []) as { ErrorEquals: string[] }[]).flatMap((r) => r.ErrorEquals);
+      expect({ name, crash: retried.includes('Lambda.Unknown') || retried.includes('States.ALL') }).toEqual({
+        name,
+        crash: true,
+      });
+    }
+  });
+
   test('every substitution names a task function', () => {
     const raw = readFileSync(join(__dirname, '..', '..', file), 'utf8');
     const known = new Set<string>(Object.values(TASK_FUNCTIONS).map((f) => f.substitution));

@@ -297,6 +297,7 @@ export function createAccountsConnector(
         } else {
           await removeAttributesIfPresent(doc, config.tableName, { userId }, remove);
         }
+        await ctx.betweenBatches?.();
       }
 
       if (!profileHeld && deps.suppressions) {

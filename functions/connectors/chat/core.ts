@@ -279,6 +279,7 @@ export function createChatConnector(
           // Rooms first: their members become known others, pseudonymised wherever they turn up.
           await forEachLimited(newRooms, concurrency, readRoom);
           for (const item of items) await writeOwnMessage(item);
+          await ctx.betweenBatches?.();
         }
       }
 

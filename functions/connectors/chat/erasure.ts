@@ -460,6 +460,8 @@ export function createChatErasure({ doc, s3, config }: ChatErasureDeps) {
       }
     });
 
+    await ctx.betweenBatches?.();
+
     // 2. The subject's own messages: complaint records to the vault first, then the live action.
     await forEachLimited(own, concurrency, async (message) => {
       const category: ChatCategory = message.complaintDate === undefined ? 'messages' : 'complaints';

@@ -179,6 +179,7 @@ export function createMarketingConnector(doc: DynamoDBDocumentClient, config: Ma
           }
           await writer.write(toExportedEvent(item, category));
         }
+        await ctx.betweenBatches?.();
       }
     },
 
@@ -191,6 +192,7 @@ export function createMarketingConnector(doc: DynamoDBDocumentClient, config: Ma
       };
       for await (const items of allPages(ctx.subject.identifiers.userIds)) {
         for (const item of items) dates[categoryOf(item)].push(eventDate(item, now));
+        await ctx.betweenBatches?.();
       }
       return Object.fromEntries(
         STORE_CATEGORIES.marketing.map((category) => {
@@ -246,6 +248,7 @@ export function createMarketingConnector(doc: DynamoDBDocumentClient, config: Ma
           config.tableName,
           deletes.map((Key) => ({ DeleteRequest: { Key } })),
         );
+        await ctx.betweenBatches?.();
       }
       return outcome;
     },

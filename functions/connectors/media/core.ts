@@ -215,6 +215,7 @@ export function createMediaConnector(s3: S3Client, config: MediaConfig): Connect
         if (action === 'held') result.untouched = entries.length;
         else if (action === 'delete') result.deleted = await deleteEntries(s3, config.bucket, entries);
         outcome[category] = result;
+        await ctx.betweenBatches?.();
       }
       return outcome;
     },

@@ -245,6 +245,7 @@ export function createPaymentsConnector(doc: DynamoDBDocumentClient, config: Pay
       const transactions = ctx.collection(transactionsSpec);
       for await (const items of allPages(ctx.subject.identifiers.userIds)) {
         for (const item of items) await transactions.write(toExportedTransaction(item));
+        await ctx.betweenBatches?.();
       }
     },
 
@@ -331,6 +332,7 @@ export function createPaymentsConnector(doc: DynamoDBDocumentClient, config: Pay
         await forEachLimit(updates, UPDATE_CONCURRENCY, ({ key, remove }) =>
           removeAttributesIfPresent(doc, config.tableName, key, remove),
         );
+        await ctx.betweenBatches?.();
       }
       return outcome;
     },

@@ -27,10 +27,27 @@ export function withoutSdkLogging<T extends { middlewareStack: { remove(name: st
   return client;
 }
 
+/**
+ * A bound on each store call when SDK_REQUEST_TIMEOUT_MS is set: a call that hangs (a half-open
+ * connection, a store that stopped answering) then fails as a TimeoutError, which the SDK retries and
+ * classifyAwsError calls transient, instead of holding the task until its own timeout.
+ */
+export function requestTimeoutConfig(): {
+  requestHandler?: { requestTimeout: number; throwOnRequestTimeout: true };
+} {
+  const ms = Number(process.env.SDK_REQUEST_TIMEOUT_MS ?? '');
+  return Number.isInteger(ms) && ms > 0
+    ? { requestHandler: { requestTimeout: ms, throwOnRequestTimeout: true } }
+    : {};
+}
+
 export function documentClient(): DynamoDBDocumentClient {
-  dynamo ??= DynamoDBDocumentClient.from(traced(withoutSdkLogging(new DynamoDBClient({}))), {
-    marshallOptions: { removeUndefinedValues: true },
-  });
+  dynamo ??= DynamoDBDocumentClient.from(
+    traced(withoutSdkLogging(new DynamoDBClient(requestTimeoutConfig()))),
+    {
+      marshallOptions: { removeUndefinedValues: true },
+    },
+  );
   return dynamo;
 }
 
@@ -39,15 +56,16 @@ export function s3Client(): S3Client {
   // s3rver (local) understands only path-style addressing and plain (not aws-chunked) bodies.
   s3 ??= traced(
     withoutSdkLogging(
-      new S3Client(
-        local
+      new S3Client({
+        ...requestTimeoutConfig(),
+        ...(local
           ? {
               forcePathStyle: true,
               requestChecksumCalculation: 'WHEN_REQUIRED',
               responseChecksumValidation: 'WHEN_REQUIRED',
             }
-          : {},
-      ),
+          : {}),
+      }),
     ),
   );
   return s3;

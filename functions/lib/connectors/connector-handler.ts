@@ -5,10 +5,12 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import { createHash } from 'node:crypto';
 import type {
+  BetweenBatchesHook,
   CategoryInventoryView,
   CategoryOutcome,
   CollectResult,
   Connector,
+  ConnectorOperation,
   ConnectorTaskInput,
   EraseResult,
   ErasureContext,
@@ -67,12 +69,35 @@ export function tombstoneFor(subject: StagedSubject): string {
   return `erased-user-${digest.slice(0, 16)}`;
 }
 
-function erasureContext(subject: StagedSubject, runtime: ConnectorRuntime): ErasureContext {
+let betweenBatchesHook: BetweenBatchesHook | undefined;
+
+/** Sets (or, with undefined, removes) what runs between a connector's batches: fault injection only. */
+export function setBetweenBatchesHook(hook: BetweenBatchesHook | undefined): void {
+  betweenBatchesHook = hook;
+}
+
+/** The context's `betweenBatches`: nothing at all unless a hook is set. */
+function betweenBatches(
+  requestId: string,
+  store: Connector['store'],
+  operation: ConnectorOperation,
+): { betweenBatches?: () => Promise<void> } {
+  const hook = betweenBatchesHook;
+  return hook ? { betweenBatches: () => hook({ requestId, store, operation }) } : {};
+}
+
+function erasureContext(
+  subject: StagedSubject,
+  runtime: ConnectorRuntime,
+  store: Connector['store'],
+  operation: ConnectorOperation,
+): ErasureContext {
   return {
     requestId: subject.requestId,
     subject,
     tombstone: tombstoneFor(subject),
     now: runtime.clock ?? (() => new Date()),
+    ...betweenBatches(subject.requestId, store, operation),
   };
 }
 
@@ -83,7 +108,9 @@ export async function runInventory(
 ): Promise<InventoryResult> {
   const { subject, connector } = await loadSubject(runtime, source, input);
   if (!connector.inventory) throw new ContractError(`Connector ${connector.store} cannot take inventory`);
-  const found = subject.found ? await connector.inventory(erasureContext(subject, runtime)) : {};
+  const found = subject.found
+    ? await connector.inventory(erasureContext(subject, runtime, connector.store, 'inventory'))
+    : {};
   // Every category is reported, zeros included, so the plan and the verification see the whole store.
   const inventory: Record<string, CategoryInventoryView> = {};
   for (const category of STORE_CATEGORIES[connector.store])
@@ -123,7 +150,11 @@ export async function runErase(
     },
   };
   const outcome: Record<string, CategoryOutcome> = subject.found
-    ? await connector.erase({ ...erasureContext(subject, planClock), plan: entries, vault })
+    ? await connector.erase({
+        ...erasureContext(subject, planClock, connector.store, 'erase'),
+        plan: entries,
+        vault,
+      })
     : {};
   return { store: connector.store, outcome };
 }
@@ -139,7 +170,10 @@ async function runCollect(
   // archive says so explicitly.
   if (subject.found) {
     try {
-      await connector.collect(staging.context());
+      await connector.collect({
+        ...staging.context(),
+        ...betweenBatches(subject.requestId, connector.store, 'collect'),
+      });
     } catch (error) {
       await staging.abort();
       throw error;

@@ -127,6 +127,8 @@ export interface CollectContext {
   /** Stable pseudonym for another person (same input, same output within this request). */
   pseudonym(otherUserId: string): string;
   now(): Date;
+  /** Called by the connector after each batch it read or wrote (see BetweenBatchesHook). */
+  betweenBatches?(): Promise<void>;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -140,7 +142,23 @@ export interface ErasureContext {
   /** The replacement for the subject's id in records that stay (others' messages, shared sessions). */
   tombstone: string;
   now(): Date;
+  /**
+   * Called by the connector after each batch it read or wrote, before the next: the point where a
+   * Lambda can die with part of the work done. A no-op unless a hook is set (fault injection).
+   */
+  betweenBatches?(): Promise<void>;
 }
+
+/**
+ * What runs at each `betweenBatches()` of a connector: the local stack's fault injection sets one
+ * (setBetweenBatchesHook in connector-handler.ts); in AWS none is set. It may throw, as a Lambda dying
+ * there would.
+ */
+export type BetweenBatchesHook = (point: {
+  requestId: string;
+  store: StoreName;
+  operation: ConnectorOperation;
+}) => Promise<void>;
 
 /** Output of inventory: a pointer to the staged per-category counts, and the total. */
 export interface InventoryResult {
