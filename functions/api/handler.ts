@@ -39,6 +39,7 @@ const api = createApi({
   workflows: new StepFunctionsStarter(stepFunctionsClient(), {
     export: requireEnv('EXPORT_STATE_MACHINE_ARN'),
     erasure: process.env.ERASURE_STATE_MACHINE_ARN || undefined,
+    restriction: process.env.RESTRICTION_STATE_MACHINE_ARN || undefined,
   }),
   jwks: () => signer.publicJwks(),
   signer,

@@ -108,6 +108,7 @@ export interface DsrApiProps {
   serviceStores: string;
   exportStateMachine: sfn.IStateMachine;
   erasureStateMachine: sfn.IStateMachine;
+  restrictionStateMachine: sfn.IStateMachine;
   /** The batched log-erasure job: support starts it and reads its status (POST/GET /v1/log-erasure-jobs). */
   logErasureStateMachine: sfn.StateMachine;
   signingKey: kms.IKey;
@@ -158,6 +159,7 @@ export class DsrApi extends Construct {
         [KEY_ENV.exportStateMachine]: props.exportStateMachine.stateMachineArn,
         // Its presence is what makes the API accept erasure requests (functions/api/handler.ts).
         [KEY_ENV.erasureStateMachine]: props.erasureStateMachine.stateMachineArn,
+        [KEY_ENV.restrictionStateMachine]: props.restrictionStateMachine.stateMachineArn,
         [KEY_ENV.logErasureStateMachine]: props.logErasureStateMachine.stateMachineArn,
         [KEY_ENV.subjectHashKey]: props.subjectHashKey.keyArn,
         [KEY_ENV.signingKey]: props.signingKey.keyArn,
@@ -189,6 +191,7 @@ export class DsrApi extends Construct {
         resources: [
           props.exportStateMachine.stateMachineArn,
           props.erasureStateMachine.stateMachineArn,
+          props.restrictionStateMachine.stateMachineArn,
           props.logErasureStateMachine.stateMachineArn,
         ],
       }),

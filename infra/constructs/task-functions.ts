@@ -47,6 +47,7 @@ export const KEY_ENV = {
   signingKey: 'SIGNING_KMS_KEY_ID',
   exportStateMachine: 'EXPORT_STATE_MACHINE_ARN',
   erasureStateMachine: 'ERASURE_STATE_MACHINE_ARN',
+  restrictionStateMachine: 'RESTRICTION_STATE_MACHINE_ARN',
   logErasureStateMachine: 'LOG_ERASURE_STATE_MACHINE_ARN',
   downloadTokenKey: 'DOWNLOAD_TOKEN_KMS_KEY_ID',
   publicApiUrl: 'PUBLIC_API_URL',
@@ -314,6 +315,40 @@ export class TaskFunctions extends Construct {
           );
         },
       },
+      restrict: {
+        environment: {
+          [ENV.requestsTable]: state.requests.table.tableName,
+          [ENV.stagingBucket]: state.staging.bucket.bucketName,
+          [KEY_ENV.signingKey]: props.signingKey.keyArn,
+          [SETTINGS_ENV.processorWebhooks]: JSON.stringify(props.processorWebhooks),
+        },
+        // The ASL gives the notify step 600 s: retries with backoff across every recipient.
+        timeout: Duration.minutes(10),
+        grant: (fn) => {
+          // Reads the staged subject and the stores' results, writes the plan the connectors act on.
+          staging(fn, ['s3:GetObject', 's3:PutObject'], 'write');
+          // The request, its events, and the restriction records (same table).
+          requestsReadWrite(fn, true);
+          // Restriction notices are signed like processor notices.
+          grantKey(fn, props.signingKey, KMS_SIGN);
+        },
+      },
+      transmitExport: {
+        // PUBLIC_API_URL (the transfer links' base) is added by the stack once the API exists: setPublicApiUrl.
+        environment: {
+          [ENV.requestsTable]: state.requests.table.tableName,
+          [KEY_ENV.downloadTokenKey]: props.downloadTokenKey.keyArn,
+          [KEY_ENV.signingKey]: props.signingKey.keyArn,
+        },
+        timeout: Duration.minutes(5),
+        grant: (fn) => {
+          // The transfer link lives on the request's items; the transfer is recorded on the request.
+          requestsReadWrite(fn);
+          grantKey(fn, props.downloadTokenKey, ['kms:GenerateMac']);
+          // The transfer notice is signed (dsr-transfer+jws).
+          grantKey(fn, props.signingKey, KMS_SIGN);
+        },
+      },
       indexLogs: {
         environment: {
           [ENV.logsBucket]: stores.logs.bucket.bucketName,
@@ -429,5 +464,6 @@ export class TaskFunctions extends Construct {
   /** The base URL of download links (the API's), known once the API is built. */
   setPublicApiUrl(url: string): void {
     this.functions.notify.function.addEnvironment(KEY_ENV.publicApiUrl, url);
+    this.functions.transmitExport.function.addEnvironment(KEY_ENV.publicApiUrl, url);
   }
 }

@@ -14,6 +14,7 @@ import type {
   ErasureContext,
   InventoryResult,
   PlanEntryView,
+  RestrictResult,
   StagedSubject,
   VaultWriter,
 } from './contract';
@@ -22,6 +23,7 @@ import { ContractError } from '../runtime/errors';
 import { getJson, putJson, stagingKeys } from '../aws/s3-objects';
 import { StagingArea } from './staging';
 import { taskHandler } from '../runtime/task-handler';
+import { restrictionKeys, type RestrictionPlan, type StoreRestrictionResult } from '../restrictions/plan';
 
 export interface ConnectorRuntime {
   s3: S3Client;
@@ -132,6 +134,39 @@ export async function runErase(
   return { store: connector.store, outcome };
 }
 
+/**
+ * Sets the consents of the staged restriction plan, and stages what they were before (the apply request
+ * keeps them, so that lifting gives the person back their own choice). A store that keeps no consents
+ * changes nothing.
+ */
+async function runRestrict(
+  source: ConnectorSource,
+  runtime: ConnectorRuntime,
+  input: ConnectorTaskInput,
+): Promise<RestrictResult> {
+  const { subject, connector } = await loadSubject(runtime, source, input);
+  const plan = await getJson<RestrictionPlan>(runtime.s3, {
+    bucket: runtime.stagingBucket,
+    key: restrictionKeys.plan(input.requestId),
+  });
+  const outcome =
+    subject.found && connector.restrict && Object.keys(plan.consents).length > 0
+      ? await connector.restrict({
+          requestId: input.requestId,
+          subject,
+          consents: plan.consents,
+          now: runtime.clock ?? (() => new Date()),
+        })
+      : { accounts: 0 };
+  const staged: StoreRestrictionResult = { store: connector.store, ...outcome };
+  await putJson(
+    runtime.s3,
+    { bucket: runtime.stagingBucket, key: restrictionKeys.store(input.requestId, connector.store) },
+    staged,
+  );
+  return { store: connector.store, accounts: outcome.accounts };
+}
+
 async function runCollect(
   source: ConnectorSource,
   runtime: ConnectorRuntime,
@@ -167,7 +202,7 @@ async function runCollect(
 }
 
 export function connectorHandler(connector: ConnectorSource, runtime: () => ConnectorRuntime) {
-  return taskHandler<ConnectorTaskInput, CollectResult | InventoryResult | EraseResult>(
+  return taskHandler<ConnectorTaskInput, CollectResult | InventoryResult | EraseResult | RestrictResult>(
     `connector-${connector.store}`,
     async (input) => {
       switch (input.operation) {
@@ -177,6 +212,8 @@ export function connectorHandler(connector: ConnectorSource, runtime: () => Conn
           return runInventory(connector, runtime(), input);
         case 'erase':
           return runErase(connector, runtime(), input);
+        case 'restrict':
+          return runRestrict(connector, runtime(), input);
         default:
           throw new ContractError(`Unknown connector operation`);
       }

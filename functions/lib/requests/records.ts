@@ -5,8 +5,9 @@
  */
 import type { SubjectIdentifiers } from '../connectors/contract';
 import type { ErasureRequestFields } from '../erasure/certificate';
+import type { RestrictionFields, TransferFields } from '../restrictions/types';
 
-export type RequestType = 'export' | 'erasure';
+export type RequestType = 'export' | 'erasure' | 'restriction';
 export type RequestStatus =
   'received' | 'in_progress' | 'completed' | 'partially_completed' | 'failed' | 'cancelled';
 
@@ -100,6 +101,14 @@ export interface RequestRecord extends Partial<ErasureRequestFields> {
    * API; removed when the request reaches `completed`.
    */
   resolvedSubject?: ResolvedSubject;
+  /** Restriction only: the kind and action asked for, then what was done (lib/restrictions/). */
+  restriction?: RestrictionFields;
+  /**
+   * Export only: the other controller's HTTPS endpoint the archive is transmitted to (GDPR Art. 20(2)).
+   * Removed with the subject when the request reaches a terminal status; `transfer` keeps its host.
+   */
+  transmitTo?: string;
+  transfer?: TransferFields;
 }
 
 /** The identifier set an erasure's first run resolved: see RequestRecord.resolvedSubject. */

@@ -65,6 +65,11 @@ export interface OpenRequestInput {
   requester: Requester;
   callbackUrls?: string[];
   notify?: boolean;
+  /** Restriction only: the kind and action asked for. */
+  restriction?: RequestRecord['restriction'];
+  /** Export only: the other controller's endpoint, and the transfer's record (its host). */
+  transmitTo?: string;
+  transfer?: RequestRecord['transfer'];
   dialect?: Dialect;
   externalId?: string;
   createdBy: string;
@@ -278,7 +283,8 @@ export class RequestRepository {
     requestId: string,
     status: RequestStatus,
     set: Partial<
-      Pick<RequestRecord, 'failure' | 'export' | 'subjectFound' | 'accountHash'> & ErasureRequestFields
+      Pick<RequestRecord, 'failure' | 'export' | 'subjectFound' | 'accountHash' | 'restriction'> &
+        ErasureRequestFields
     > = {},
     options: {
       actor?: string;
@@ -621,8 +627,13 @@ export class RequestRepository {
    */
   async update(
     requestId: string,
-    set: Partial<ErasureRequestFields & Pick<RequestRecord, 'resolvedSubject' | 'accountHash' | 'service'>>,
+    set: Partial<
+      ErasureRequestFields &
+        Pick<RequestRecord, 'resolvedSubject' | 'accountHash' | 'service' | 'restriction' | 'transfer'>
+    >,
     events?: Omit<RequestEvent, 'at'> | readonly Omit<RequestEvent, 'at'>[],
+    /** Attributes removed in the same update (a transfer's endpoint once it was used). */
+    remove: readonly string[] = [],
   ): Promise<void> {
     const names: Record<string, string> = { '#updatedAt': 'updatedAt' };
     const values: Record<string, unknown> = { ':now': this.table.clock().toISOString() };
@@ -638,9 +649,14 @@ export class RequestRepository {
         Update: {
           TableName: this.table.tableName,
           Key: requestKey(requestId),
-          UpdateExpression: `SET ${assignments.join(', ')}`,
+          UpdateExpression:
+            `SET ${assignments.join(', ')}` +
+            (remove.length ? ` REMOVE ${remove.map((name) => `#${name}`).join(', ')}` : ''),
           ConditionExpression: 'attribute_exists(pk)',
-          ExpressionAttributeNames: names,
+          ExpressionAttributeNames: {
+            ...names,
+            ...Object.fromEntries(remove.map((name) => [`#${name}`, name])),
+          },
           ExpressionAttributeValues: values,
         },
       },
