@@ -13,6 +13,7 @@ import { requireBoundService } from './caller-services';
 import { jwksRoutes } from './routes/jwks';
 import { requestRoutes } from './routes/requests';
 import { downloadRoutes } from './routes/downloads';
+import { transferRoutes } from './routes/transfers';
 import { holdRoutes } from './routes/holds';
 import { policyRoutes } from './routes/policy';
 import { certificateRoutes } from './routes/certificate';
@@ -30,6 +31,7 @@ export const ROUTES: Route[] = [
   ...requestRoutes,
   ...jwksRoutes,
   ...downloadRoutes,
+  ...transferRoutes,
   ...holdRoutes,
   ...policyRoutes,
   ...certificateRoutes,

@@ -5,6 +5,8 @@ import {
   DownloadLinks,
   S3ArchiveAccess,
   downloadLinkConfigFromEnv,
+  transferLinkConfigFromEnv,
+  TRANSFER_LINKS,
   tokenMacFromEnv,
 } from '../lib/downloads/download-links';
 import { requireEnv } from '../lib/runtime/config';
@@ -68,6 +70,7 @@ const api = createApi({
   downloads: {
     links: new DownloadLinks(table, tokenMacFromEnv(), downloadLinkConfigFromEnv()),
     archives: new S3ArchiveAccess(s3Client()),
+    transfers: new DownloadLinks(table, tokenMacFromEnv(), transferLinkConfigFromEnv(), TRANSFER_LINKS),
   },
 });
 

@@ -19,6 +19,8 @@ import type { RequestRepository } from '../lib/requests/requests';
 import {
   affectedRecipients,
   consentTargets,
+  KIND_SPECS,
+  type Consents,
   type RestrictionKind,
 } from '../lib/restrictions/kinds';
 import { restrictionKeys, type RestrictionPlan, type StoreRestrictionResult } from '../lib/restrictions/plan';
@@ -119,7 +121,19 @@ export class Restrictor {
         .map((r) => r.kind);
       const recipients = affectedRecipients(serviceProfile(service), kind).map((r) => r.id);
       if (action === 'apply') {
-        plan = { ...base, outcome: 'in_place', consents: consentTargets(kind, action, { stillInPlace }), recipients };
+        const inheritedPrevious: Consents = {};
+        for (const other of records.filter((r) => r.state === 'in_place' && r.kind !== kind))
+          for (const name of KIND_SPECS[other.kind].consents) {
+            const before = other.previousConsents?.[name];
+            if (before !== undefined) inheritedPrevious[name] ??= before;
+          }
+        plan = {
+          ...base,
+          outcome: 'in_place',
+          consents: consentTargets(kind, action, { stillInPlace }),
+          recipients,
+          inheritedPrevious,
+        };
       } else if (!current) {
         plan = { ...base, outcome: 'not_in_place', consents: {}, recipients: [] };
       } else {
@@ -132,7 +146,11 @@ export class Restrictor {
         };
       }
     }
-    await putJson(this.deps.s3, { bucket: this.deps.stagingBucket, key: restrictionKeys.plan(requestId) }, plan);
+    await putJson(
+      this.deps.s3,
+      { bucket: this.deps.stagingBucket, key: restrictionKeys.plan(requestId) },
+      plan,
+    );
     const changes = subject.found && Object.keys(plan.consents).length > 0;
     return {
       requestId,
@@ -169,14 +187,42 @@ export class Restrictor {
       const refused = url ? callbackUrlProblem(url, config.allowPrivate) : undefined;
       let notice: RecipientNotice;
       if (!url) {
-        notice = { ...base, status: 'not_configured', reason: 'NO_WEBHOOK_CONFIGURED', attempts: 0, at: this.clock().toISOString() };
+        notice = {
+          ...base,
+          status: 'not_configured',
+          reason: 'NO_WEBHOOK_CONFIGURED',
+          attempts: 0,
+          at: this.clock().toISOString(),
+        };
       } else if (refused) {
-        notice = { ...base, status: 'unreachable', reason: refused, attempts: 0, at: this.clock().toISOString() };
+        notice = {
+          ...base,
+          status: 'unreachable',
+          reason: refused,
+          attempts: 0,
+          at: this.clock().toISOString(),
+        };
       } else {
         const body = Buffer.from(
-          JSON.stringify(noticeBody(requestId, plan, recipient.id, recipient.processorId, recipient.stores, subject, this.clock())),
+          JSON.stringify(
+            noticeBody(
+              requestId,
+              plan,
+              recipient.id,
+              recipient.processorId,
+              recipient.stores,
+              subject,
+              this.clock(),
+            ),
+          ),
         );
-        const sent = await deliverSigned(delivery, url, body, JWS_TYPES.restrictionNotice, 'dsr-orchestrator-restrictions/1');
+        const sent = await deliverSigned(
+          delivery,
+          url,
+          body,
+          JWS_TYPES.restrictionNotice,
+          'dsr-orchestrator-restrictions/1',
+        );
         notice = {
           ...base,
           status: sent.ok ? 'acknowledged' : 'unreachable',
@@ -230,7 +276,7 @@ export class Restrictor {
         kind: plan.kind,
         appliedAt: at,
         appliedByRequestId: requestId,
-        ...(stored?.previous ? { previousConsents: stored.previous } : {}),
+        previousConsents: { ...stored?.previous, ...plan.inheritedPrevious },
       });
       fields.appliedAt = kept.appliedAt;
       fields.appliedByRequestId = kept.appliedByRequestId;
@@ -250,7 +296,12 @@ export class Restrictor {
       {
         event: {
           type: 'request.completed',
-          detail: { kind: plan.kind, action: plan.action, outcome: plan.outcome, subjectFound: subject.found },
+          detail: {
+            kind: plan.kind,
+            action: plan.action,
+            outcome: plan.outcome,
+            subjectFound: subject.found,
+          },
         },
       },
     );

@@ -30,4 +30,6 @@ const restrictor = new Restrictor({
   },
 });
 
-export const handler = taskHandler<RestrictInput, RestrictOutput>('restrict', (input) => restrictor.run(input));
+export const handler = taskHandler<RestrictInput, RestrictOutput>('restrict', (input) =>
+  restrictor.run(input),
+);

@@ -67,6 +67,12 @@ export const PUBLIC_ROUTES: { path: string; reason: string }[] = [
       'the token is the credential.',
   },
   {
+    path: '/v1/transfers/{token}',
+    reason:
+      'Another controller fetches a transmitted archive (GDPR Art. 20(2)) without an account: the single-use, ' +
+      'expiring transfer token in the path is the credential, checked by the handler, and opens one archive once.',
+  },
+  {
     path: '/v1/openapi.json',
     reason:
       'The OpenAPI document describes the public contract of the API for its integrators; it holds no data.',

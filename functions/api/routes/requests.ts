@@ -189,7 +189,11 @@ export const requestRoutes: Route[] = [
         maxItems: STATUSES.length,
         description: `Comma-separated statuses among: ${STATUSES.join(', ')}`,
       },
-      type: { type: 'string', enum: ['export', 'erasure'], description: 'export or erasure' },
+      type: {
+        type: 'string',
+        enum: ['export', 'erasure', 'restriction'],
+        description: 'export, erasure or restriction',
+      },
       subjectHash: subjectHashParam,
       overdue: { type: 'boolean', description: 'true: only overdue requests; false: none of them' },
       createdFrom: instantParam,

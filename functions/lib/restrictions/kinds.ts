@@ -53,7 +53,14 @@ export const KIND_SPECS: Readonly<Record<RestrictionKind, KindSpec>> = {
   },
   'restrict-processing': {
     consents: ['marketingEmail', 'personalizedAds'],
-    recipientKinds: ['processor', 'affiliate', 'group', 'service-providers', 'advertising', 'business-transfer'],
+    recipientKinds: [
+      'processor',
+      'affiliate',
+      'group',
+      'service-providers',
+      'advertising',
+      'business-transfer',
+    ],
     basis: 'Restriction of processing (GDPR Art. 18); cessation of use (APPI Art. 35(1))',
   },
 };
@@ -81,7 +88,10 @@ export function offeredCitations(service: string): readonly OfferedEntry[] {
 }
 
 /** The recipients of a service that a restriction of this kind concerns, in the profile's order. */
-export function affectedRecipients(profile: Pick<ServiceProfile, 'recipients'>, kind: RestrictionKind): Recipient[] {
+export function affectedRecipients(
+  profile: Pick<ServiceProfile, 'recipients'>,
+  kind: RestrictionKind,
+): Recipient[] {
   const spec = KIND_SPECS[kind];
   return profile.recipients.filter(
     (r) =>

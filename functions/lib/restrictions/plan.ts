@@ -14,6 +14,11 @@ export interface RestrictionPlan {
   consents: Consents;
   /** The affected recipients' ids in the service's profile (told of the change). */
   recipients: string[];
+  /**
+   * Apply: the consents as they were before the restrictions already in place withdrew them (theirs to
+   * give back, not the withdrawn values the account holds now).
+   */
+  inheritedPrevious?: Consents;
   /** The request that applied the restriction being lifted. */
   appliedByRequestId?: string;
   plannedAt: string;

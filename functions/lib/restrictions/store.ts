@@ -44,7 +44,11 @@ export class RestrictionStore {
     return (out.Items ?? []).map(strip);
   }
 
-  async get(service: string, accountHash: string, kind: RestrictionKind): Promise<RestrictionRecord | undefined> {
+  async get(
+    service: string,
+    accountHash: string,
+    kind: RestrictionKind,
+  ): Promise<RestrictionRecord | undefined> {
     const out = await this.table.doc.send(
       new GetCommand({
         TableName: this.table.tableName,
@@ -87,7 +91,12 @@ export class RestrictionStore {
         UpdateExpression: 'SET #state = :lifted, liftedAt = :at, liftedByRequestId = :by',
         ConditionExpression: 'attribute_exists(pk) AND (#state = :inPlace OR liftedByRequestId = :by)',
         ExpressionAttributeNames: { '#state': 'state' },
-        ExpressionAttributeValues: { ':lifted': 'lifted', ':inPlace': 'in_place', ':at': by.at, ':by': by.requestId },
+        ExpressionAttributeValues: {
+          ':lifted': 'lifted',
+          ':inPlace': 'in_place',
+          ':at': by.at,
+          ':by': by.requestId,
+        },
       }),
     );
   }
