@@ -160,17 +160,20 @@ export const requestRoutes: Route[] = [
     path: '/v1/requests',
     operationId: 'createRequest',
     summary:
-      'Open an export or erasure request (Idempotency-Key supported; a duplicate returns the open one)',
+      'Open an export, erasure or restriction request (Idempotency-Key supported; a duplicate returns the open one)',
     access: ['support'],
     requestSchema: createRequestSchema,
     responses: {
       '200': 'An open request of this type for this subject already exists (duplicate: true)',
       '202': 'Accepted: the workflow has started',
-      '400': 'Invalid body; SERVICE_REQUIRED: the token is bound to several services and none is named',
+      '400':
+        'Invalid body; SERVICE_REQUIRED: the token is bound to several services and none is named; TRANSMIT_TO_*: transmitTo refused by the address policy',
       '403':
         'FORBIDDEN: not a support client; SERVICE_NOT_ALLOWED: the token is not bound to the service named',
-      '409': 'The identifiers match more than one account (SUBJECT_CONFLICT)',
-      '422': 'Idempotency-Key reused with a different body',
+      '409':
+        'The identifiers match more than one account (SUBJECT_CONFLICT); another restriction request for the subject is open (RESTRICTION_IN_PROGRESS)',
+      '422':
+        "Idempotency-Key reused with a different body; RESTRICTION_NOT_OFFERED: the service's policy does not name the kind",
       '501': 'No workflow exists for this type yet',
     },
     handler: (deps, { event, principal, scope, body }) =>
