@@ -115,6 +115,18 @@ export class TaskFunctions extends Construct {
         reason: STAGING_REASON,
       });
 
+    // The senders of signed notices to processors and recipients (erasure, restriction): the ASL gives
+    // their task 600 s, retries with backoff across every receiver.
+    const signedNotices = {
+      environment: {
+        [ENV.requestsTable]: state.requests.table.tableName,
+        [ENV.stagingBucket]: state.staging.bucket.bucketName,
+        [KEY_ENV.signingKey]: props.signingKey.keyArn,
+        [SETTINGS_ENV.processorWebhooks]: JSON.stringify(props.processorWebhooks),
+      },
+      timeout: Duration.minutes(10),
+    };
+
     // Exhaustive: a task function added to the catalog is a compile error here until it has its grants.
     const tasks: Record<TaskFunctionKey, TaskSettings> = {
       requestStatus: {
@@ -248,14 +260,7 @@ export class TaskFunctions extends Construct {
         },
       },
       notifyProcessors: {
-        environment: {
-          [ENV.requestsTable]: state.requests.table.tableName,
-          [ENV.stagingBucket]: state.staging.bucket.bucketName,
-          [KEY_ENV.signingKey]: props.signingKey.keyArn,
-          [SETTINGS_ENV.processorWebhooks]: JSON.stringify(props.processorWebhooks),
-        },
-        // The ASL gives the task 600 s: retries with backoff across every processor.
-        timeout: Duration.minutes(10),
+        ...signedNotices,
         grant: (fn) => {
           staging(fn, ['s3:GetObject'], 'read');
           // Processors' answers are recorded on the request.
@@ -316,14 +321,7 @@ export class TaskFunctions extends Construct {
         },
       },
       restrict: {
-        environment: {
-          [ENV.requestsTable]: state.requests.table.tableName,
-          [ENV.stagingBucket]: state.staging.bucket.bucketName,
-          [KEY_ENV.signingKey]: props.signingKey.keyArn,
-          [SETTINGS_ENV.processorWebhooks]: JSON.stringify(props.processorWebhooks),
-        },
-        // The ASL gives the notify step 600 s: retries with backoff across every recipient.
-        timeout: Duration.minutes(10),
+        ...signedNotices,
         grant: (fn) => {
           // Reads the staged subject and the stores' results, writes the plan the connectors act on.
           staging(fn, ['s3:GetObject', 's3:PutObject'], 'write');
