@@ -535,6 +535,7 @@ describe('DsrStack (demo deployment: platform stores created)', () => {
           ENV.accountsTable,
           'EXPORT_STATE_MACHINE_ARN',
           'ERASURE_STATE_MACHINE_ARN',
+          'RESTRICTION_STATE_MACHINE_ARN',
           'SUBJECT_HASH_KMS_KEY_ID',
           'SIGNING_KMS_KEY_ID',
           'DOWNLOAD_TOKEN_KMS_KEY_ID',
@@ -576,6 +577,11 @@ describe('DsrStack (demo deployment: platform stores created)', () => {
         [
           fns.notifyProcessors,
           [ENV.requestsTable, ENV.stagingBucket, 'SIGNING_KMS_KEY_ID', 'PROCESSOR_WEBHOOKS'],
+        ],
+        [fns.restrict, [ENV.requestsTable, ENV.stagingBucket, 'SIGNING_KMS_KEY_ID', 'PROCESSOR_WEBHOOKS']],
+        [
+          fns.transmitExport,
+          [ENV.requestsTable, 'DOWNLOAD_TOKEN_KMS_KEY_ID', 'SIGNING_KMS_KEY_ID', 'PUBLIC_API_URL'],
         ],
         [
           fns.notify,
@@ -1187,11 +1193,16 @@ describe('DsrStack (demo deployment: platform stores created)', () => {
           asArray(statement.Action).some((a) => a.startsWith('states:')),
         );
       const apiStates = statesOf(stack.api.function);
-      expect(asArray(apiStates[0]?.Resource)).toHaveLength(3);
+      expect(asArray(apiStates[0]?.Resource)).toHaveLength(4);
       expect(apiStates).toEqual([
         expect.objectContaining({
           Action: 'states:StartExecution',
-          Resource: expect.arrayContaining([machine('export'), machine('erasure'), machine('logErasure')]),
+          Resource: expect.arrayContaining([
+            machine('export'),
+            machine('erasure'),
+            machine('restriction'),
+            machine('logErasure'),
+          ]),
         }),
         // A log-erasure job's status: the executions of that state machine only.
         expect.objectContaining({ Action: 'states:DescribeExecution' }),
@@ -1207,11 +1218,11 @@ describe('DsrStack (demo deployment: platform stores created)', () => {
       expect(watchdogStates).toEqual([
         expect.objectContaining({
           Action: 'states:StartExecution',
-          Resource: expect.arrayContaining([machine('export'), machine('erasure')]),
+          Resource: expect.arrayContaining([machine('export'), machine('erasure'), machine('restriction')]),
         }),
         expect.objectContaining({ Action: 'states:DescribeExecution' }),
       ]);
-      for (const w of ['export', 'erasure'] as const) {
+      for (const w of ['export', 'erasure', 'restriction'] as const) {
         const id = logicalId(stack, stack[`${w}Workflow`].stateMachine);
         expect(JSON.stringify(watchdogStates[1]?.Resource)).toContain(
           `":execution:",{"Fn::GetAtt":["${id}","Name"]},":*"`,
