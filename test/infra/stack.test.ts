@@ -200,7 +200,7 @@ describe('DsrStack (demo deployment: platform stores created)', () => {
         // Whole-rule acknowledgements only where a rule has no finding ids; IAM5 names the exact resource.
         // ... or the child executions of the log index backfill's own Distributed Maps.
         expect(ack.rule).toMatch(
-          /^AwsSolutions-(L1|S1|SF1|SQS3|APIG4|IAM5\[Resource::(\*|<[A-Za-z0-9]+\.Arn>\/([a-z-]+\/)?\*(\/[a-z-]+\.json)?|arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:<(LogIndexBackfill|LogErasure|Export|Erasure)WorkflowStateMachine[A-Z0-9]+\.Name>:\*)\])$/,
+          /^AwsSolutions-(L1|S1|SF1|SQS3|APIG4|IAM5\[Resource::(\*|<[A-Za-z0-9]+\.Arn>\/([a-z-]+\/)?\*(\/[a-z-]+\.json)?|arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:<(LogIndexBackfill|LogErasure|Export|Erasure|Restriction)WorkflowStateMachine[A-Z0-9]+\.Name>:\*)\])$/,
         );
         expect(ack.reason.length).toBeGreaterThan(60);
       }
@@ -1119,6 +1119,8 @@ describe('DsrStack (demo deployment: platform stores created)', () => {
             logicalId(stack, stack.api.function.role),
             logicalId(stack, stack.tasks.functions.requestStatus.role),
             logicalId(stack, stack.tasks.functions.certifyErasure.role),
+            // A restriction completes its request itself (RecordRestriction): an audited status change.
+            logicalId(stack, stack.tasks.functions.restrict.role),
           ].sort(),
         );
         // Several other roles write the requests table, and are denied audit entries explicitly.
