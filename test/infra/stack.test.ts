@@ -1311,6 +1311,9 @@ describe('DsrStack (demo deployment: platform stores created)', () => {
           stack.tasks.functions.assembleExport,
           stack.tasks.functions.certifyErasure,
           stack.tasks.functions.notifyProcessors,
+          // Restriction notices and transfer notices are signed as processor notices are.
+          stack.tasks.functions.restrict,
+          stack.tasks.functions.transmitExport,
           stack.background.callbacks,
         ]
           .map((fn) => logicalId(stack, fn.role))
