@@ -38,6 +38,7 @@ export class DsrStack extends Stack {
   readonly tasks: TaskFunctions;
   readonly exportWorkflow: DsrWorkflow<'export'>;
   readonly erasureWorkflow: DsrWorkflow<'erasure'>;
+  readonly restrictionWorkflow: DsrWorkflow<'restriction'>;
   readonly logIndexBackfillWorkflow: DsrWorkflow<'logIndexBackfill'>;
   readonly logIndexUpdates: LogIndexUpdates;
   readonly logErasureWorkflow: DsrWorkflow<'logErasure'>;
@@ -119,6 +120,16 @@ export class DsrStack extends Stack {
         'the request is marked failed with what was erased so far (the run is idempotent and can be resumed); ' +
         'it needs attention before its legal deadline.',
     });
+    // Restriction of use (lib/restrictions/): consents through the accounts connector, recipients told.
+    this.restrictionWorkflow = new DsrWorkflow(this, 'RestrictionWorkflow', {
+      ...workflow,
+      connectors: this.connectors.functions,
+      workflow: 'restriction',
+      comment: 'DSR restriction of use',
+      failureMeaning:
+        'the request is marked failed; consents may be set and some recipients told (each step is ' +
+        'idempotent); it needs attention before its legal deadline.',
+    });
     // The subject index of the logs (docs/log-index.md): backfill, S3 events and schedules.
     this.logIndexBackfillWorkflow = new DsrWorkflow(this, 'LogIndexBackfillWorkflow', {
       ...workflow,
@@ -159,6 +170,7 @@ export class DsrStack extends Stack {
       serviceStores: this.stores.serviceStoresEnv(this, ['accountsTable']),
       exportStateMachine: this.exportWorkflow.stateMachine,
       erasureStateMachine: this.erasureWorkflow.stateMachine,
+      restrictionStateMachine: this.restrictionWorkflow.stateMachine,
       logErasureStateMachine: this.logErasureWorkflow.stateMachine,
       signingKey: this.keys.signing,
       subjectHashKey: this.keys.subjectHash,
@@ -178,6 +190,7 @@ export class DsrStack extends Stack {
       state: this.state,
       exportStateMachine: this.exportWorkflow.stateMachine,
       erasureStateMachine: this.erasureWorkflow.stateMachine,
+      restrictionStateMachine: this.restrictionWorkflow.stateMachine,
       signingKey: this.keys.signing,
       observabilityKey: this.keys.observability,
       alarmTopic: this.alarms.topic,
@@ -213,6 +226,9 @@ export class DsrStack extends Stack {
     new CfnOutput(this, 'ExportStateMachineArn', { value: this.exportWorkflow.stateMachine.stateMachineArn });
     new CfnOutput(this, 'ErasureStateMachineArn', {
       value: this.erasureWorkflow.stateMachine.stateMachineArn,
+    });
+    new CfnOutput(this, 'RestrictionStateMachineArn', {
+      value: this.restrictionWorkflow.stateMachine.stateMachineArn,
     });
     new CfnOutput(this, 'LogIndexBackfillStateMachineArn', {
       value: this.logIndexBackfillWorkflow.stateMachine.stateMachineArn,

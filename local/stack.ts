@@ -249,6 +249,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       ERASURE_STATE_MACHINE_ARN: workflows.arnOf(STATE_MACHINES.erasure.localName),
       // The batched log-erasure job: the API starts it for support; `npm run erase-logs` too.
       LOG_ERASURE_STATE_MACHINE_ARN: workflows.arnOf(STATE_MACHINES.logErasure.localName),
+      RESTRICTION_STATE_MACHINE_ARN: workflows.arnOf(STATE_MACHINES.restriction.localName),
       PROCESSOR_WEBHOOKS: process.env.PROCESSOR_WEBHOOKS ?? '{}',
       PROCESSOR_RETRY_BASE_MS: process.env.PROCESSOR_RETRY_BASE_MS ?? '100',
       PROCESSOR_RETRY_MAX_MS: process.env.PROCESSOR_RETRY_MAX_MS ?? '1000',

@@ -10,7 +10,9 @@
  */
 import { spawn } from 'node:child_process';
 import { createHash, randomUUID } from 'node:crypto';
-import { resolve } from 'node:path';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import { ScanCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { orchestratorResources, platformStores } from '../config/data-map';
@@ -23,7 +25,6 @@ import { substitutedDefinition } from '../local/workflows';
 import { readZip } from '../test/support/zip';
 
 const ROOT = resolve(__dirname, '..');
-const RESULT_MARK = 'CHAOS-RESULT ';
 
 export interface RequestSpec {
   type: 'export' | 'erasure';
@@ -412,7 +413,16 @@ export async function runInChild(spec: RunSpec, options: { nice?: boolean } = {}
 
 function runChildOnce(spec: RunSpec, options: { nice?: boolean }): Promise<RunResult> {
   return new Promise((resolveRun, reject) => {
-    const args = ['--import', 'tsx', resolve(ROOT, 'scripts', 'chaos-run.ts'), JSON.stringify(spec)];
+    // The result goes through a file: on stdout, output of the stack's own child processes could land
+    // inside its line (a long line was seen cut that way).
+    const resultFile = join(tmpdir(), `chaos-result-${randomUUID()}.json`);
+    const args = [
+      '--import',
+      'tsx',
+      resolve(ROOT, 'scripts', 'chaos-run.ts'),
+      JSON.stringify(spec),
+      resultFile,
+    ];
     const child = options.nice
       ? spawn('nice', ['-n', '10', process.execPath, ...args], {
           cwd: ROOT,
@@ -425,10 +435,11 @@ function runChildOnce(spec: RunSpec, options: { nice?: boolean }): Promise<RunRe
     child.stderr.on('data', (c: Buffer) => (err += c.toString('utf8')));
     child.on('error', reject);
     child.on('close', (code) => {
-      const line = out.split('\n').find((l) => l.startsWith(RESULT_MARK));
-      if (code !== 0 || !line)
-        return reject(new Error(`chaos run failed (exit ${code}):\n${err.slice(-4000)}`));
-      resolveRun(JSON.parse(line.slice(RESULT_MARK.length)) as RunResult);
+      const text = code === 0 && existsSync(resultFile) ? readFileSync(resultFile, 'utf8') : undefined;
+      rmSync(resultFile, { force: true });
+      if (text === undefined)
+        return reject(new Error(`chaos run failed (exit ${code}):\n${(err || out).slice(-4000)}`));
+      resolveRun(JSON.parse(text) as RunResult);
     });
   });
 }
@@ -503,7 +514,7 @@ export function differences(clean: RunResult, run: RunResult): string[] {
 if (require.main === module) {
   runOnce(JSON.parse(process.argv[2] ?? '{}') as RunSpec).then(
     (result) => {
-      process.stdout.write(`${RESULT_MARK}${JSON.stringify(result)}\n`);
+      writeFileSync(process.argv[3] ?? 'chaos-result.json', JSON.stringify(result));
       process.exit(0);
     },
     (error: unknown) => {

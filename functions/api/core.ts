@@ -14,6 +14,7 @@ import { jwksRoutes } from './routes/jwks';
 import { requestRoutes } from './routes/requests';
 import { requestProcedureRoutes } from './routes/request-procedures';
 import { downloadRoutes } from './routes/downloads';
+import { transferRoutes } from './routes/transfers';
 import { holdRoutes } from './routes/holds';
 import { policyRoutes } from './routes/policy';
 import { certificateRoutes } from './routes/certificate';
@@ -32,6 +33,7 @@ export const ROUTES: Route[] = [
   ...requestProcedureRoutes,
   ...jwksRoutes,
   ...downloadRoutes,
+  ...transferRoutes,
   ...holdRoutes,
   ...policyRoutes,
   ...certificateRoutes,

@@ -42,6 +42,8 @@ export interface ApiDeps {
 export interface DownloadDeps {
   links: DownloadLinks;
   archives: ArchiveAccess;
+  /** Single-use links a transfer to another controller sends (TRANSFER_LINKS); absent: none served. */
+  transfers?: DownloadLinks;
 }
 
 /** The stored certificate text (a compact JWS), or undefined when it is not there. */

@@ -5,6 +5,8 @@ import {
   DownloadLinks,
   S3ArchiveAccess,
   downloadLinkConfigFromEnv,
+  transferLinkConfigFromEnv,
+  TRANSFER_LINKS,
   tokenMacFromEnv,
 } from '../lib/downloads/download-links';
 import { requireEnv } from '../lib/runtime/config';
@@ -39,6 +41,7 @@ const api = createApi({
   workflows: new StepFunctionsStarter(stepFunctionsClient(), {
     export: requireEnv('EXPORT_STATE_MACHINE_ARN'),
     erasure: process.env.ERASURE_STATE_MACHINE_ARN || undefined,
+    restriction: process.env.RESTRICTION_STATE_MACHINE_ARN || undefined,
   }),
   jwks: () => signer.publicJwks(),
   signer,
@@ -67,6 +70,7 @@ const api = createApi({
   downloads: {
     links: new DownloadLinks(table, tokenMacFromEnv(), downloadLinkConfigFromEnv()),
     archives: new S3ArchiveAccess(s3Client()),
+    transfers: new DownloadLinks(table, tokenMacFromEnv(), transferLinkConfigFromEnv(), TRANSFER_LINKS),
   },
 });
 

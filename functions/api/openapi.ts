@@ -159,7 +159,7 @@ export function buildOpenApi(routes: readonly Route[]): Record<string, unknown> 
       title: 'DSR orchestrator API',
       version: '1.0.0',
       description:
-        'Export and erasure requests for support systems, and the OpenDSR dialect. See docs/api.md.',
+        'Export, erasure and restriction requests for support systems (an export may be transmitted to another controller), and the OpenDSR dialect. See docs/api.md and docs/rights.md.',
     },
     jsonSchemaDialect: 'https://json-schema.org/draft/2020-12/schema',
     servers: [{ url: '/' }],

@@ -15,6 +15,7 @@ import { clockOf, settingsOf } from './request-settings';
 import { identifierOf } from './subject-identifiers';
 import { openingGate } from './procedure-gate';
 import { countryOfAccount } from './accounts';
+import { checkDuplicateRestriction, checkRightsFields, type RightsInput } from './rights-checks';
 
 /** JSON with sorted keys: equal bodies give equal fingerprints whatever their key order. */
 function canonical(value: unknown): string {
@@ -36,6 +37,10 @@ export interface OpenCommand {
   callbackUrls?: string[];
   /** Export only: email the download link to the subject (the OpenDSR dialect never sets it). */
   notify?: boolean;
+  /** Restriction only: its kind and action (rights-checks.ts). */
+  restriction?: RightsInput['restriction'];
+  /** Export only: another controller the archive is transmitted to (rights-checks.ts). */
+  transmitTo?: string;
   dialect: Dialect;
   externalId?: string;
   principal: Principal;
@@ -71,6 +76,7 @@ export async function openRequest(
     throw new ApiError(501, 'UNSUPPORTED_TYPE', `Requests of type ${command.type} are not available yet`);
   }
   checkCallbackUrls(deps, command.callbackUrls);
+  const rights = checkRightsFields(command, settingsOf(deps).allowPrivateCallbacks);
   const settings = settingsOf(deps);
   const now = clockOf(deps);
   const account = await deps.accounts.accountOf(command.subject, command.service);
@@ -118,6 +124,7 @@ export async function openRequest(
       callbackUrls: command.callbackUrls,
       // Stored only when asked for: absent means no email.
       notify: command.notify ? true : undefined,
+      ...rights,
       dialect: command.dialect,
       externalId: command.externalId,
       createdBy: command.principal.callerId,
@@ -137,6 +144,7 @@ export async function openRequest(
       return { kind: 'replayed', response: outcome.response };
     }
     case 'duplicate':
+      checkDuplicateRestriction(rights.restriction, outcome.record);
       await resume(deps, outcome.record.requestId, outcome.record);
       return { kind: 'duplicate', record: outcome.record };
     case 'created':

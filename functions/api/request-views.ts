@@ -48,6 +48,9 @@ export function requestView(
     const { key, bytes, sha256, files, records } = record.export;
     view.export = { key, bytes, sha256, files, records };
   }
+  // A restriction's kind, action and what was done; a transfer's recipient host and delivery.
+  if (record.restriction) view.restriction = record.restriction;
+  if (record.transfer) view.transfer = record.transfer;
   // An erasure's plan, outcome, runs, processors' answers and certificate (no personal data).
   const erasure = erasureView(record);
   if (erasure) view.erasure = erasure;

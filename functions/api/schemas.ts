@@ -12,6 +12,7 @@ import { STORE_NAMES } from '../../config/data-map';
 import { STORE_CATEGORIES } from '../lib/erasure/types';
 import { serviceIds } from '../lib/services/profiles';
 import { PROCEDURE_SCHEMAS } from './procedure-schemas';
+import { RESTRICTION_ACTIONS, RESTRICTION_KINDS } from '../lib/restrictions/kinds';
 
 const boundedId = { type: 'string', minLength: 1, maxLength: 128, pattern: '^[^\\u0000-\\u001f]+$' } as const;
 const callbackUrls = {
@@ -81,7 +82,7 @@ export const createRequestSchema = {
   additionalProperties: false,
   required: ['type', 'subject'],
   properties: {
-    type: { type: 'string', enum: ['export', 'erasure'] },
+    type: { type: 'string', enum: ['export', 'erasure', 'restriction'] },
     service: requestService,
     subject: subjectSchema,
     jurisdiction: {
@@ -96,6 +97,25 @@ export const createRequestSchema = {
       type: 'boolean',
       description:
         "Export only: when the archive is ready, email the download link and its expiry to the address on the subject's account, in the account's language. Default false.",
+    },
+    restriction: {
+      type: 'object',
+      description:
+        "Restriction only (and required there): the kind of restriction of use, among those the service's policy offers (docs/rights.md), and whether to apply or lift it.",
+      additionalProperties: false,
+      required: ['kind'],
+      properties: {
+        kind: { type: 'string', enum: [...RESTRICTION_KINDS] },
+        action: { type: 'string', enum: [...RESTRICTION_ACTIONS], description: 'Default apply.' },
+      },
+    },
+    transmitTo: {
+      type: 'string',
+      minLength: 8,
+      maxLength: 2048,
+      pattern: '^https?://[^\\s]+$',
+      description:
+        "Export only: another controller's HTTPS endpoint (GDPR Art. 20(2)). Besides the subject's own link, it receives a signed notice (typ dsr-transfer+jws) with a single-use, expiring link to the archive. Public addresses only, as for callbacks.",
     },
   },
   // An erasure has no link to send: `notify: true` on one is refused as an invalid `notify`.

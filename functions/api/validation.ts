@@ -82,7 +82,7 @@ function bodyError(error: ErrorObject | undefined): ApiError {
     }
     case 'enum':
       if (field === 'type')
-        return new ApiError(400, 'UNKNOWN_TYPE', 'type must be one of: export, erasure', here);
+        return new ApiError(400, 'UNKNOWN_TYPE', 'type must be one of: export, erasure, restriction', here);
       if (field.startsWith('stores'))
         return new ApiError(400, 'UNKNOWN_STORE', `${field} is not a store`, here);
       if (field.startsWith('categories')) {

@@ -6,14 +6,15 @@
  * and never fails the erasure. Held categories are told on the run that follows their release.
  */
 import type { S3Client } from '@aws-sdk/client-s3';
-import type { ProcessorNotice } from '../lib/erasure/types';
-import { dsrSignatureHeaders } from '../lib/webhooks/signing';
+import type { ErasurePlan, ProcessorNotice } from '../lib/erasure/types';
+import { deliverSigned } from '../lib/webhooks/delivery';
 import type { CallbackTransport, PostResult } from '../lib/webhooks/transport';
 import { callbackUrlProblem } from '../lib/webhooks/url-policy';
 import { retryDelayMs } from '../lib/webhooks/backoff';
 import { runNumberOf, type ProcessorAnswer } from '../lib/erasure/certificate';
 import type { StagedSubject } from '../lib/connectors/contract';
 import { ContractError } from '../lib/runtime/errors';
+export { parseWebhooks } from '../lib/webhooks/webhook-config';
 import { JWS_TYPES, type JwsSigner } from '../lib/crypto/jws';
 import { errorFields, log } from '../lib/runtime/logger';
 import type { RequestRepository } from '../lib/requests/requests';
@@ -53,26 +54,6 @@ export interface NotifyOutput {
   requestId: string;
   notified: number;
   acknowledged: number;
-}
-
-/** Parses PROCESSOR_WEBHOOKS: a JSON object of processor id -> URL. */
-export function parseWebhooks(raw: string | undefined): Record<string, string> {
-  if (!raw) return {};
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(raw);
-  } catch {
-    throw new ContractError('PROCESSOR_WEBHOOKS must be a JSON object of processor id to URL');
-  }
-  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) {
-    throw new ContractError('PROCESSOR_WEBHOOKS must be a JSON object of processor id to URL');
-  }
-  const out: Record<string, string> = {};
-  for (const [id, url] of Object.entries(parsed as Record<string, unknown>)) {
-    if (typeof url !== 'string') throw new ContractError(`PROCESSOR_WEBHOOKS names no URL for ${id}`);
-    out[id] = url;
-  }
-  return out;
 }
 
 /**
@@ -116,25 +97,8 @@ export class ProcessorNotifier {
   /** One processor: POST until a 2xx, a permanent refusal, or the attempts run out. */
   private async deliver(url: string, body: Buffer): Promise<{ result: PostResult; attempts: number }> {
     const { signer, transport, config } = this.deps;
-    let result: PostResult = { reason: 'CONNECTION_FAILED' };
-    let attempts = 0;
-    while (attempts < config.maxAttempts) {
-      attempts += 1;
-      const headers = {
-        'content-type': 'application/json',
-        'user-agent': 'dsr-orchestrator-processors/1',
-        ...(await dsrSignatureHeaders(body, signer, JWS_TYPES.processorNotice)),
-      };
-      result = await transport(url, body, headers).catch(() => ({ reason: 'CONNECTION_FAILED' as const }));
-      const ok = result.status !== undefined && result.status >= 200 && result.status < 300 && !result.reason;
-      if (ok) break;
-      // A redirect or a refused address will not change by retrying.
-      if (result.reason === 'REDIRECT_NOT_FOLLOWED' || result.reason === 'PRIVATE_ADDRESS') break;
-      if (result.status !== undefined && result.status >= 400 && result.status < 500 && result.status !== 429)
-        break;
-      if (attempts < config.maxAttempts) await this.sleep(this.backoffMs(attempts));
-    }
-    return { result, attempts };
+    const deps = { signer, transport, config, sleep: this.sleep, random: this.random };
+    return deliverSigned(deps, url, body, JWS_TYPES.processorNotice, 'dsr-orchestrator-processors/1');
   }
 
   async notify(input: NotifyInput): Promise<NotifyOutput> {

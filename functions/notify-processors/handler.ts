@@ -1,29 +1,19 @@
 import { ENV } from '../../config/data-map';
-import { httpTransport } from '../lib/webhooks/transport';
 import { s3Client } from '../lib/aws/clients';
-import { intEnv, requireEnv } from '../lib/runtime/config';
+import { requireEnv } from '../lib/runtime/config';
 import { requestTableFromEnv } from '../lib/requests/request-table';
 import { RequestRepository } from '../lib/requests/requests';
 import { signerFromEnv } from '../lib/crypto/signing';
 import { taskHandler } from '../lib/runtime/task-handler';
-import { ProcessorNotifier, parseWebhooks, type NotifyInput, type NotifyOutput } from './core';
-
-// Private addresses are refused in AWS: the local stack's test receivers listen on loopback.
-const allowPrivate = process.env.ALLOW_PRIVATE_CALLBACKS === 'true';
+import { noticeDeliveryFromEnv } from '../lib/webhooks/webhook-config';
+import { ProcessorNotifier, type NotifyInput, type NotifyOutput } from './core';
 
 const notifier = new ProcessorNotifier({
   s3: s3Client(),
   stagingBucket: requireEnv(ENV.stagingBucket),
   requests: new RequestRepository(requestTableFromEnv()),
   signer: signerFromEnv(),
-  transport: httpTransport({ allowPrivate, timeoutMs: intEnv('PROCESSOR_TIMEOUT_MS', 10_000) }),
-  config: {
-    webhooks: parseWebhooks(process.env.PROCESSOR_WEBHOOKS),
-    maxAttempts: intEnv('PROCESSOR_MAX_ATTEMPTS', 4),
-    baseDelayMs: intEnv('PROCESSOR_RETRY_BASE_MS', 2_000),
-    maxDelayMs: intEnv('PROCESSOR_RETRY_MAX_MS', 30_000),
-    allowPrivate,
-  },
+  ...noticeDeliveryFromEnv(),
 });
 
 export const handler = taskHandler<NotifyInput, NotifyOutput>('notify-processors', (input) =>

@@ -15,6 +15,7 @@ export const deps: WatchdogDeps = {
   workflows: new StepFunctionsControl(stepFunctionsClient(), {
     export: requireEnv('EXPORT_STATE_MACHINE_ARN'),
     erasure: requireEnv('ERASURE_STATE_MACHINE_ARN'),
+    restriction: requireEnv('RESTRICTION_STATE_MACHINE_ARN'),
   }),
   s3: s3Client(),
   stagingBucket: requireEnv(ENV.stagingBucket),

@@ -68,6 +68,12 @@ export const PUBLIC_ROUTES: { path: string; reason: string }[] = [
       'the token is the credential.',
   },
   {
+    path: '/v1/transfers/{token}',
+    reason:
+      'Another controller fetches a transmitted archive (GDPR Art. 20(2)) without an account: the single-use, ' +
+      'expiring transfer token in the path is the credential, checked by the handler, and opens one archive once.',
+  },
+  {
     path: '/v1/openapi.json',
     reason:
       'The OpenAPI document describes the public contract of the API for its integrators; it holds no data.',
@@ -109,6 +115,7 @@ export interface DsrApiProps {
   serviceStores: string;
   exportStateMachine: sfn.IStateMachine;
   erasureStateMachine: sfn.IStateMachine;
+  restrictionStateMachine: sfn.IStateMachine;
   /** The batched log-erasure job: support starts it and reads its status (POST/GET /v1/log-erasure-jobs). */
   logErasureStateMachine: sfn.StateMachine;
   signingKey: kms.IKey;
@@ -159,6 +166,7 @@ export class DsrApi extends Construct {
         [KEY_ENV.exportStateMachine]: props.exportStateMachine.stateMachineArn,
         // Its presence is what makes the API accept erasure requests (functions/api/handler.ts).
         [KEY_ENV.erasureStateMachine]: props.erasureStateMachine.stateMachineArn,
+        [KEY_ENV.restrictionStateMachine]: props.restrictionStateMachine.stateMachineArn,
         [KEY_ENV.logErasureStateMachine]: props.logErasureStateMachine.stateMachineArn,
         [KEY_ENV.subjectHashKey]: props.subjectHashKey.keyArn,
         [KEY_ENV.signingKey]: props.signingKey.keyArn,
@@ -190,6 +198,7 @@ export class DsrApi extends Construct {
         resources: [
           props.exportStateMachine.stateMachineArn,
           props.erasureStateMachine.stateMachineArn,
+          props.restrictionStateMachine.stateMachineArn,
           props.logErasureStateMachine.stateMachineArn,
         ],
       }),

@@ -30,6 +30,7 @@ export interface BackgroundProps {
   state: OrchestratorState;
   exportStateMachine: sfn.StateMachine;
   erasureStateMachine: sfn.StateMachine;
+  restrictionStateMachine: sfn.StateMachine;
   signingKey: kms.IKey;
   /** Encrypts the stream's on-failure queue (it holds batch metadata only: shard and sequence numbers). */
   observabilityKey: kms.IKey;
@@ -196,6 +197,7 @@ export class Background extends Construct {
         [ENV.stagingBucket]: state.staging.bucket.bucketName,
         [KEY_ENV.exportStateMachine]: props.exportStateMachine.stateMachineArn,
         [KEY_ENV.erasureStateMachine]: props.erasureStateMachine.stateMachineArn,
+        [KEY_ENV.restrictionStateMachine]: props.restrictionStateMachine.stateMachineArn,
       },
       defaults: props.defaults,
       timeout: Duration.minutes(4),
@@ -214,7 +216,7 @@ export class Background extends Construct {
       kms: 'none',
       reason: STAGING_REASON,
     });
-    const machines = [props.exportStateMachine, props.erasureStateMachine];
+    const machines = [props.exportStateMachine, props.erasureStateMachine, props.restrictionStateMachine];
     this.watchdog.allow(
       new iam.PolicyStatement({
         actions: ['states:StartExecution'],

@@ -48,6 +48,7 @@ export const KEY_ENV = {
   signingKey: 'SIGNING_KMS_KEY_ID',
   exportStateMachine: 'EXPORT_STATE_MACHINE_ARN',
   erasureStateMachine: 'ERASURE_STATE_MACHINE_ARN',
+  restrictionStateMachine: 'RESTRICTION_STATE_MACHINE_ARN',
   logErasureStateMachine: 'LOG_ERASURE_STATE_MACHINE_ARN',
   downloadTokenKey: 'DOWNLOAD_TOKEN_KMS_KEY_ID',
   publicApiUrl: 'PUBLIC_API_URL',
@@ -114,6 +115,18 @@ export class TaskFunctions extends Construct {
         kms: kmsUse,
         reason: STAGING_REASON,
       });
+
+    // The senders of signed notices to processors and recipients (erasure, restriction): the ASL gives
+    // their task 600 s, retries with backoff across every receiver.
+    const signedNotices = {
+      environment: {
+        [ENV.requestsTable]: state.requests.table.tableName,
+        [ENV.stagingBucket]: state.staging.bucket.bucketName,
+        [KEY_ENV.signingKey]: props.signingKey.keyArn,
+        [SETTINGS_ENV.processorWebhooks]: JSON.stringify(props.processorWebhooks),
+      },
+      timeout: Duration.minutes(10),
+    };
 
     // Exhaustive: a task function added to the catalog is a compile error here until it has its grants.
     const tasks: Record<TaskFunctionKey, TaskSettings> = {
@@ -248,14 +261,7 @@ export class TaskFunctions extends Construct {
         },
       },
       notifyProcessors: {
-        environment: {
-          [ENV.requestsTable]: state.requests.table.tableName,
-          [ENV.stagingBucket]: state.staging.bucket.bucketName,
-          [KEY_ENV.signingKey]: props.signingKey.keyArn,
-          [SETTINGS_ENV.processorWebhooks]: JSON.stringify(props.processorWebhooks),
-        },
-        // The ASL gives the task 600 s: retries with backoff across every processor.
-        timeout: Duration.minutes(10),
+        ...signedNotices,
         grant: (fn) => {
           staging(fn, ['s3:GetObject'], 'read');
           // Processors' answers are recorded on the request.
@@ -313,6 +319,33 @@ export class TaskFunctions extends Construct {
               conditions: { StringEquals: { 'ses:FromAddress': props.notifySender.fromAddress } },
             }),
           );
+        },
+      },
+      restrict: {
+        ...signedNotices,
+        grant: (fn) => {
+          // Reads the staged subject and the stores' results, writes the plan the connectors act on.
+          staging(fn, ['s3:GetObject', 's3:PutObject'], 'write');
+          // The request, its events, and the restriction records (same table).
+          requestsReadWrite(fn, true);
+          // Restriction notices are signed like processor notices.
+          grantKey(fn, props.signingKey, KMS_SIGN);
+        },
+      },
+      transmitExport: {
+        // PUBLIC_API_URL (the transfer links' base) is added by the stack once the API exists: setPublicApiUrl.
+        environment: {
+          [ENV.requestsTable]: state.requests.table.tableName,
+          [KEY_ENV.downloadTokenKey]: props.downloadTokenKey.keyArn,
+          [KEY_ENV.signingKey]: props.signingKey.keyArn,
+        },
+        timeout: Duration.minutes(5),
+        grant: (fn) => {
+          // The transfer link lives on the request's items; the transfer is recorded on the request.
+          requestsReadWrite(fn);
+          grantKey(fn, props.downloadTokenKey, ['kms:GenerateMac']);
+          // The transfer notice is signed (dsr-transfer+jws).
+          grantKey(fn, props.signingKey, KMS_SIGN);
         },
       },
       indexLogs: {
@@ -431,5 +464,6 @@ export class TaskFunctions extends Construct {
   /** The base URL of download links (the API's), known once the API is built. */
   setPublicApiUrl(url: string): void {
     this.functions.notify.function.addEnvironment(KEY_ENV.publicApiUrl, url);
+    this.functions.transmitExport.function.addEnvironment(KEY_ENV.publicApiUrl, url);
   }
 }

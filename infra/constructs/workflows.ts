@@ -26,7 +26,7 @@ export type WorkflowName = keyof typeof STATE_MACHINES;
 
 /** The task functions each ASL calls (the stack test checks these against the files' placeholders). */
 export const WORKFLOW_TASKS = {
-  export: ['requestStatus', 'resolveSubject', 'assembleExport', 'notify', 'cleanupStaging'],
+  export: ['requestStatus', 'resolveSubject', 'assembleExport', 'notify', 'transmitExport', 'cleanupStaging'],
   erasure: [
     'requestStatus',
     'resolveSubject',
@@ -37,6 +37,7 @@ export const WORKFLOW_TASKS = {
   ],
   logIndexBackfill: ['indexLogs'],
   logErasure: ['eraseLogs'],
+  restriction: ['requestStatus', 'resolveSubject', 'restrict', 'cleanupStaging'],
 } as const satisfies Record<WorkflowName, readonly TaskFunctionKey[]>;
 export const EXPORT_TASKS = WORKFLOW_TASKS.export;
 export const ERASURE_TASKS = WORKFLOW_TASKS.erasure;

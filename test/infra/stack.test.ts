@@ -211,7 +211,7 @@ describe('DsrStack (demo deployment: platform stores created)', () => {
         // Whole-rule acknowledgements only where a rule has no finding ids; IAM5 names the exact resource.
         // ... or the child executions of the log index backfill's own Distributed Maps.
         expect(ack.rule).toMatch(
-          /^AwsSolutions-(L1|S1|SF1|SQS3|APIG4|IAM5\[Resource::(\*|<[A-Za-z0-9]+\.Arn>\/([a-z-]+\/)?\*(\/[a-z-]+\.json)?|arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:<(LogIndexBackfill|LogErasure|Export|Erasure)WorkflowStateMachine[A-Z0-9]+\.Name>:\*)\])$/,
+          /^AwsSolutions-(L1|S1|SF1|SQS3|APIG4|IAM5\[Resource::(\*|<[A-Za-z0-9]+\.Arn>\/([a-z-]+\/)?\*(\/[a-z-]+\.json)?|arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:<(LogIndexBackfill|LogErasure|Export|Erasure|Restriction)WorkflowStateMachine[A-Z0-9]+\.Name>:\*)\])$/,
         );
         expect(ack.reason.length).toBeGreaterThan(60);
       }
@@ -653,6 +653,7 @@ describe('DsrStack (demo deployment: platform stores created)', () => {
           ENV.accountsTable,
           'EXPORT_STATE_MACHINE_ARN',
           'ERASURE_STATE_MACHINE_ARN',
+          'RESTRICTION_STATE_MACHINE_ARN',
           'SUBJECT_HASH_KMS_KEY_ID',
           'SIGNING_KMS_KEY_ID',
           'DOWNLOAD_TOKEN_KMS_KEY_ID',
@@ -694,6 +695,11 @@ describe('DsrStack (demo deployment: platform stores created)', () => {
         [
           fns.notifyProcessors,
           [ENV.requestsTable, ENV.stagingBucket, 'SIGNING_KMS_KEY_ID', 'PROCESSOR_WEBHOOKS'],
+        ],
+        [fns.restrict, [ENV.requestsTable, ENV.stagingBucket, 'SIGNING_KMS_KEY_ID', 'PROCESSOR_WEBHOOKS']],
+        [
+          fns.transmitExport,
+          [ENV.requestsTable, 'DOWNLOAD_TOKEN_KMS_KEY_ID', 'SIGNING_KMS_KEY_ID', 'PUBLIC_API_URL'],
         ],
         [
           fns.notify,
@@ -1234,6 +1240,8 @@ describe('DsrStack (demo deployment: platform stores created)', () => {
             logicalId(stack, stack.api.function.role),
             logicalId(stack, stack.tasks.functions.requestStatus.role),
             logicalId(stack, stack.tasks.functions.certifyErasure.role),
+            // A restriction completes its request itself (RecordRestriction): an audited status change.
+            logicalId(stack, stack.tasks.functions.restrict.role),
           ].sort(),
         );
         // Several other roles write the requests table, and are denied audit entries explicitly.
@@ -1308,11 +1316,16 @@ describe('DsrStack (demo deployment: platform stores created)', () => {
           asArray(statement.Action).some((a) => a.startsWith('states:')),
         );
       const apiStates = statesOf(stack.api.function);
-      expect(asArray(apiStates[0]?.Resource)).toHaveLength(3);
+      expect(asArray(apiStates[0]?.Resource)).toHaveLength(4);
       expect(apiStates).toEqual([
         expect.objectContaining({
           Action: 'states:StartExecution',
-          Resource: expect.arrayContaining([machine('export'), machine('erasure'), machine('logErasure')]),
+          Resource: expect.arrayContaining([
+            machine('export'),
+            machine('erasure'),
+            machine('restriction'),
+            machine('logErasure'),
+          ]),
         }),
         // A log-erasure job's status: the executions of that state machine only.
         expect.objectContaining({ Action: 'states:DescribeExecution' }),
@@ -1328,11 +1341,11 @@ describe('DsrStack (demo deployment: platform stores created)', () => {
       expect(watchdogStates).toEqual([
         expect.objectContaining({
           Action: 'states:StartExecution',
-          Resource: expect.arrayContaining([machine('export'), machine('erasure')]),
+          Resource: expect.arrayContaining([machine('export'), machine('erasure'), machine('restriction')]),
         }),
         expect.objectContaining({ Action: 'states:DescribeExecution' }),
       ]);
-      for (const w of ['export', 'erasure'] as const) {
+      for (const w of ['export', 'erasure', 'restriction'] as const) {
         const id = logicalId(stack, stack[`${w}Workflow`].stateMachine);
         expect(JSON.stringify(watchdogStates[1]?.Resource)).toContain(
           `":execution:",{"Fn::GetAtt":["${id}","Name"]},":*"`,
@@ -1419,6 +1432,9 @@ describe('DsrStack (demo deployment: platform stores created)', () => {
           stack.tasks.functions.assembleExport,
           stack.tasks.functions.certifyErasure,
           stack.tasks.functions.notifyProcessors,
+          // Restriction notices and transfer notices are signed as processor notices are.
+          stack.tasks.functions.restrict,
+          stack.tasks.functions.transmitExport,
           stack.background.callbacks,
         ]
           .map((fn) => logicalId(stack, fn.role))

@@ -50,6 +50,7 @@ export async function openServiceRequest(
     await new StepFunctionsStarter(sfn, {
       export: stack.env.EXPORT_STATE_MACHINE_ARN,
       erasure: stack.env.ERASURE_STATE_MACHINE_ARN,
+      restriction: stack.env.RESTRICTION_STATE_MACHINE_ARN,
     }).start(requestId, input.type);
   } finally {
     sfn.destroy();

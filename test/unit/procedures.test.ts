@@ -245,8 +245,8 @@ describe('outcome e-mails', () => {
       jurisdiction: 'JP',
     },
     { kind: 'erasure_done', plan, complete: false },
-    { kind: 'restriction', state: 'in_place', restrictions: ['marketing'] },
-    { kind: 'restriction', state: 'lifted', restrictions: ['marketing'] },
+    { kind: 'restriction', state: 'in_place', restrictions: ['stop-marketing'] },
+    { kind: 'restriction', state: 'lifted', restrictions: ['stop-marketing'] },
   ];
   const others = [...shippedServiceProfiles().values()].filter((p) => p.id !== 'cluster');
   const otherNames = others.flatMap((p) => [
@@ -306,11 +306,45 @@ describe('outcome e-mails', () => {
 
   test('restrictionNotice names the restriction, in place or lifted', () => {
     expect(
-      restrictionNotice({ service: 'metalive', language: 'en' }, 'in_place', ['all-processing']).text,
+      restrictionNotice({ service: 'metalive', language: 'en' }, 'in_place', ['restrict-processing']).text,
     ).toContain('all processing of your data');
-    expect(restrictionNotice({ service: 'metalive', language: 'ja' }, 'lifted', ['marketing']).subject).toBe(
-      'METALIVE: 利用停止を解除しました',
-    );
+    expect(
+      restrictionNotice({ service: 'metalive', language: 'ja' }, 'lifted', ['stop-marketing']).subject,
+    ).toBe('METALIVE: 利用停止を解除しました');
+  });
+
+  test('a restriction put in place, then lifted, is told to the person each time', () => {
+    const base = {
+      requestId: 'req_00000000000000000000000000000002',
+      type: 'restriction',
+      service: 'cluster',
+      subjectHash: 'h',
+      createdAt: '2026-12-01T00:00:00.000Z',
+      updatedAt: '2026-12-01T00:00:00.000Z',
+      requester: { kind: 'subject' },
+      noticeContact: { email: 'haruto@example.jp', language: 'en' },
+    } satisfies Partial<RequestRecord>;
+    const running = { ...base, status: 'in_progress' } as RequestRecord;
+    for (const [action, outcome] of [
+      ['apply', 'in_place'],
+      ['lift', 'lifted'],
+    ] as const) {
+      const done = {
+        ...base,
+        status: 'completed',
+        restriction: { kind: 'stop-personalised-ads', action, outcome },
+      } as RequestRecord;
+      const [item] = outcomeNoticeItems(clock, done, running, '2026-12-01T00:00:00.000Z');
+      expect(item).toMatchObject({ notice: 'restriction', to: 'haruto@example.jp' });
+      expect(String(item?.text)).toMatch(/personalised advertising/);
+    }
+    // A lift with nothing to lift tells nothing.
+    const nothing = {
+      ...base,
+      status: 'completed',
+      restriction: { kind: 'stop-marketing', action: 'lift', outcome: 'not_in_place' },
+    } as RequestRecord;
+    expect(outcomeNoticeItems(clock, nothing, running, '2026-12-01T00:00:00.000Z')).toEqual([]);
   });
 
   test('a notice goes only where there is an address, and only on the change it is about', () => {

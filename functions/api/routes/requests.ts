@@ -163,19 +163,21 @@ export const requestRoutes: Route[] = [
     path: '/v1/requests',
     operationId: 'createRequest',
     summary:
-      'Open an export or erasure request (Idempotency-Key supported; a duplicate returns the open one)',
+      'Open an export, erasure or restriction request (Idempotency-Key supported; a duplicate returns the open one)',
     access: ['support'],
     requestSchema: createRequestSchema,
     responses: {
       '200': 'An open request of this type for this subject already exists (duplicate: true)',
       '202':
         'Accepted: the workflow has started, or the request waits (awaiting_verification, awaiting_payment) for what its service requires',
-      '400': 'Invalid body; SERVICE_REQUIRED: the token is bound to several services and none is named',
+      '400':
+        'Invalid body; SERVICE_REQUIRED: the token is bound to several services and none is named; TRANSMIT_TO_*: transmitTo refused by the address policy',
       '403':
         'FORBIDDEN: not a support client; SERVICE_NOT_ALLOWED: the token is not bound to the service named',
-      '409': 'The identifiers match more than one account (SUBJECT_CONFLICT)',
+      '409':
+        'The identifiers match more than one account (SUBJECT_CONFLICT); another restriction request for the subject is open (RESTRICTION_IN_PROGRESS)',
       '422':
-        "Idempotency-Key reused with a different body; GUARDIAN_REQUIRED: a minor's account, asked about by someone other than the guardian; NOT_GUARDIAN: the requester is not this account's guardian",
+        "Idempotency-Key reused with a different body; GUARDIAN_REQUIRED: a minor's account, asked about by someone other than the guardian; NOT_GUARDIAN: the requester is not this account's guardian; RESTRICTION_NOT_OFFERED: the service's policy does not name the kind",
       '501': 'No workflow exists for this type yet',
     },
     handler: (deps, { event, principal, scope, body }) =>
@@ -194,7 +196,11 @@ export const requestRoutes: Route[] = [
         maxItems: STATUSES.length,
         description: `Comma-separated statuses among: ${STATUSES.join(', ')}`,
       },
-      type: { type: 'string', enum: ['export', 'erasure'], description: 'export or erasure' },
+      type: {
+        type: 'string',
+        enum: ['export', 'erasure', 'restriction'],
+        description: 'export, erasure or restriction',
+      },
       subjectHash: subjectHashParam,
       overdue: { type: 'boolean', description: 'true: only overdue requests; false: none of them' },
       createdFrom: instantParam,

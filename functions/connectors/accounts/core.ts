@@ -6,7 +6,7 @@
  * every other attribute and the item itself. Reads by key (GetItem per user id), never scans.
  */
 import { createHash } from 'node:crypto';
-import { DeleteCommand, GetCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, GetCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type {
   CategoryInventoryView,
   CategoryOutcome,
@@ -15,9 +15,11 @@ import type {
   Connector,
   EraseContext,
   ErasureContext,
+  RestrictContext,
+  RestrictOutcome,
 } from '../../lib/connectors/contract';
 import { STORE_CATEGORIES } from '../../lib/erasure/types';
-import { ContractError, classifyAwsError } from '../../lib/runtime/errors';
+import { ContractError, TransientError, classifyAwsError } from '../../lib/runtime/errors';
 import { planByCategory, vaultCopy, zeroOutcome } from '../../lib/erasure/erasure-plan';
 import { removeAttributesIfPresent } from '../../lib/aws/dynamo-paging';
 import { pickKept, type SuppressionWriter } from '../../lib/erasure/vault';
@@ -308,6 +310,45 @@ export function createAccountsConnector(
         });
       }
       return outcome;
+    },
+
+    /**
+     * Writes the consents named (a restriction or its lifting) and stamps `consents.updatedAt`; the other
+     * consents stay as they are. A deleted account is left alone. Conditional on the consents read, so a
+     * change the person made meanwhile is not overwritten by a stale copy: the step is retried instead.
+     */
+    async restrict(ctx: RestrictContext): Promise<RestrictOutcome> {
+      let accounts = 0;
+      let previous: RestrictOutcome['previous'];
+      for (const userId of new Set(ctx.subject.identifiers.userIds)) {
+        const item = await getItem(userId);
+        if (!item || item.status === 'deleted') continue;
+        const current = isRecord(item.consents) ? item.consents : undefined;
+        const before: NonNullable<RestrictOutcome['previous']> = {};
+        for (const name of ['marketingEmail', 'personalizedAds'] as const)
+          if (typeof current?.[name] === 'boolean') before[name] = current[name];
+        previous ??= before;
+        const next = { ...(current ?? {}), ...ctx.consents, updatedAt: ctx.now().toISOString() };
+        try {
+          await doc.send(
+            new UpdateCommand({
+              TableName: config.tableName,
+              Key: { userId },
+              UpdateExpression: 'SET consents = :next',
+              ConditionExpression: current
+                ? 'attribute_exists(userId) AND consents = :current'
+                : 'attribute_exists(userId) AND attribute_not_exists(consents)',
+              ExpressionAttributeValues: { ':next': next, ...(current ? { ':current': current } : {}) },
+            }),
+          );
+        } catch (error) {
+          if ((error as { name?: string }).name === 'ConditionalCheckFailedException')
+            throw new TransientError('The consents changed while they were being set');
+          throw classifyAwsError(error);
+        }
+        accounts += 1;
+      }
+      return { accounts, ...(previous ? { previous } : {}) };
     },
   };
 }

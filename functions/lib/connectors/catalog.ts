@@ -58,6 +58,14 @@ export const TASK_FUNCTIONS = {
   indexLogs: { substitution: 'IndexLogsFunction', folder: 'index-logs', localName: 'dsr-index-logs' },
   // The batched log-erasure job (docs/erasure.md): every step of statemachines/log-erasure.asl.json.
   eraseLogs: { substitution: 'EraseLogsFunction', folder: 'erase-logs', localName: 'dsr-erase-logs' },
+  // Restriction of use (statemachines/restriction.asl.json): plan, tell recipients, record.
+  restrict: { substitution: 'RestrictFunction', folder: 'restrict', localName: 'dsr-restrict' },
+  // An export's transmission to another controller (GDPR Art. 20(2)): the signed notice and its link.
+  transmitExport: {
+    substitution: 'TransmitExportFunction',
+    folder: 'transmit-export',
+    localName: 'dsr-transmit-export',
+  },
 } as const satisfies Record<string, TaskFunctionSpec>;
 
 export const STATE_MACHINES = {
@@ -68,6 +76,7 @@ export const STATE_MACHINES = {
     localName: 'dsr-log-index-backfill',
   },
   logErasure: { file: 'statemachines/log-erasure.asl.json', localName: 'dsr-log-erasure' },
+  restriction: { file: 'statemachines/restriction.asl.json', localName: 'dsr-restriction' },
 } as const;
 
 export function connectorFolder(store: StoreName): string {

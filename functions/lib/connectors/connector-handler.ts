@@ -16,6 +16,7 @@ import type {
   ErasureContext,
   InventoryResult,
   PlanEntryView,
+  RestrictResult,
   StagedSubject,
   VaultWriter,
 } from './contract';
@@ -25,6 +26,7 @@ import { getJson, putJson, stagingKeys } from '../aws/s3-objects';
 import { loadStagedPlan } from '../erasure/staged-plan';
 import { StagingArea } from './staging';
 import { taskHandler } from '../runtime/task-handler';
+import { restrictionKeys, type RestrictionPlan, type StoreRestrictionResult } from '../restrictions/plan';
 
 export interface ConnectorRuntime {
   s3: S3Client;
@@ -159,6 +161,39 @@ export async function runErase(
   return { store: connector.store, outcome };
 }
 
+/**
+ * Sets the consents of the staged restriction plan, and stages what they were before (the apply request
+ * keeps them, so that lifting gives the person back their own choice). A store that keeps no consents
+ * changes nothing.
+ */
+async function runRestrict(
+  source: ConnectorSource,
+  runtime: ConnectorRuntime,
+  input: ConnectorTaskInput,
+): Promise<RestrictResult> {
+  const { subject, connector } = await loadSubject(runtime, source, input);
+  const plan = await getJson<RestrictionPlan>(runtime.s3, {
+    bucket: runtime.stagingBucket,
+    key: restrictionKeys.plan(input.requestId),
+  });
+  const outcome =
+    subject.found && connector.restrict && Object.keys(plan.consents).length > 0
+      ? await connector.restrict({
+          requestId: input.requestId,
+          subject,
+          consents: plan.consents,
+          now: runtime.clock ?? (() => new Date()),
+        })
+      : { accounts: 0 };
+  const staged: StoreRestrictionResult = { store: connector.store, ...outcome };
+  await putJson(
+    runtime.s3,
+    { bucket: runtime.stagingBucket, key: restrictionKeys.store(input.requestId, connector.store) },
+    staged,
+  );
+  return { store: connector.store, accounts: outcome.accounts };
+}
+
 async function runCollect(
   source: ConnectorSource,
   runtime: ConnectorRuntime,
@@ -197,7 +232,7 @@ async function runCollect(
 }
 
 export function connectorHandler(connector: ConnectorSource, runtime: () => ConnectorRuntime) {
-  return taskHandler<ConnectorTaskInput, CollectResult | InventoryResult | EraseResult>(
+  return taskHandler<ConnectorTaskInput, CollectResult | InventoryResult | EraseResult | RestrictResult>(
     `connector-${connector.store}`,
     async (input) => {
       switch (input.operation) {
@@ -207,6 +242,8 @@ export function connectorHandler(connector: ConnectorSource, runtime: () => Conn
           return runInventory(connector, runtime(), input);
         case 'erase':
           return runErase(connector, runtime(), input);
+        case 'restrict':
+          return runRestrict(connector, runtime(), input);
         default:
           throw new ContractError(`Unknown connector operation`);
       }

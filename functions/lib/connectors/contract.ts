@@ -90,8 +90,9 @@ export interface StoreIndex {
  * collect: export the subject's records into staging.
  * inventory: count what the subject has, per data category (planning, and verification after erasure).
  * erase: carry out this store's part of the staged erasure plan.
+ * restrict: set the consents of the staged restriction plan (lib/restrictions/plan.ts).
  */
-export type ConnectorOperation = 'collect' | 'inventory' | 'erase';
+export type ConnectorOperation = 'collect' | 'inventory' | 'erase' | 'restrict';
 
 /** Input of every connector Lambda (the workflow's Map item). */
 export interface ConnectorTaskInput {
@@ -230,6 +231,29 @@ export interface Connector {
   readonly erasedByLogJob?: boolean;
   /** Carries out the plan for this store. Idempotent: a re-run after a partial run completes it. */
   erase?(ctx: EraseContext): Promise<Record<string, CategoryOutcome>>;
+  /**
+   * Sets the subject's consents (a restriction of use, or its lifting): only the names given, the others
+   * as they are. Returns how many accounts changed and the consents before the first change.
+   */
+  restrict?(ctx: RestrictContext): Promise<RestrictOutcome>;
+}
+
+export interface RestrictContext {
+  requestId: string;
+  subject: StagedSubject;
+  consents: Partial<Record<'marketingEmail' | 'personalizedAds', boolean>>;
+  now(): Date;
+}
+
+export interface RestrictOutcome {
+  accounts: number;
+  previous?: Partial<Record<'marketingEmail' | 'personalizedAds', boolean>>;
+}
+
+/** Output of restrict: the store and a count only (what was before stays in staging). */
+export interface RestrictResult {
+  store: StoreName;
+  accounts: number;
 }
 
 /** Counts and record dates of one category (CategoryInventory in functions/erasure/types.ts). */

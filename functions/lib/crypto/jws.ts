@@ -56,6 +56,8 @@ export const JWS_TYPES = {
   manifest: 'dsr-manifest+jws',
   callback: 'dsr-callback+jws',
   processorNotice: 'dsr-processor-notice+jws',
+  restrictionNotice: 'dsr-restriction-notice+jws',
+  transferNotice: 'dsr-transfer+jws',
   certificate: 'erasure-certificate+jws',
 } as const;
 export type JwsType = (typeof JWS_TYPES)[keyof typeof JWS_TYPES];

@@ -33,8 +33,35 @@ import { isNoSuchObject } from '../aws/s3-objects';
 
 /** Longest life of a presigned archive URL: minutes, never the link's days. */
 const MAX_PRESIGN_SECONDS = 900;
-const LINK_SK = 'DOWNLOAD#LINK';
-const MAC_CONTEXT = 'dsr-download-link/v1';
+/**
+ * The two kinds of link to an archive: the subject's own (a few downloads over days), and the one a
+ * transfer to another controller sends (GDPR Art. 20(2): single use). Each has its own item, MAC context
+ * and path, so a token of one kind never opens the other.
+ */
+export interface LinkVariant {
+  sk: string;
+  macContext: string;
+  itemKind: string;
+  path: string;
+  /** Prefix of the events recorded for the link (`download.link_issued`, `transfer.revoked`). */
+  event: string;
+}
+
+export const DOWNLOAD_LINKS: LinkVariant = {
+  sk: 'DOWNLOAD#LINK',
+  macContext: 'dsr-download-link/v1',
+  itemKind: 'download-link',
+  path: '/v1/downloads/',
+  event: 'download',
+};
+
+export const TRANSFER_LINKS: LinkVariant = {
+  sk: 'TRANSFER#LINK',
+  macContext: 'dsr-transfer-link/v1',
+  itemKind: 'transfer-link',
+  path: '/v1/transfers/',
+  event: 'transfer',
+};
 const LINK_ID = /^[A-Za-z0-9_-]{22}$/;
 const MAC = /^[A-Za-z0-9_-]{43}$/;
 
@@ -89,6 +116,16 @@ export function downloadLinkConfigFromEnv(env: NodeJS.ProcessEnv = process.env):
   if (config.ttlSeconds < 60) throw new ConfigError('DOWNLOAD_LINK_TTL_SECONDS must be at least 60');
   if (config.maxDownloads < 1) throw new ConfigError('DOWNLOAD_MAX_DOWNLOADS must be at least 1');
   return config;
+}
+
+/**
+ * A transfer link's settings: single use, its own lifetime (TRANSFER_LINK_TTL_SECONDS, default 72 h),
+ * the download links' presigning and base URL.
+ */
+export function transferLinkConfigFromEnv(env: NodeJS.ProcessEnv = process.env): DownloadLinkConfig {
+  const ttlSeconds = intEnv('TRANSFER_LINK_TTL_SECONDS', 72 * 3600, env);
+  if (ttlSeconds < 60) throw new ConfigError('TRANSFER_LINK_TTL_SECONDS must be at least 60');
+  return { ...downloadLinkConfigFromEnv(env), ttlSeconds, maxDownloads: 1 };
 }
 
 /** The token MAC key: a KMS HMAC key in AWS, a key file (0600) under the data dir locally. */
@@ -146,23 +183,24 @@ export class DownloadLinks {
     private readonly table: RequestTable,
     private readonly mac: SubjectHasher,
     readonly config: DownloadLinkConfig,
+    readonly variant: LinkVariant = DOWNLOAD_LINKS,
   ) {
     this.clock = table.clock;
   }
 
   private key(requestId: string) {
-    return { pk: `REQ#${requestId}`, sk: LINK_SK };
+    return { pk: `REQ#${requestId}`, sk: this.variant.sk };
   }
 
   async tokenFor(requestId: string, linkId: string): Promise<string> {
-    const mac = await this.mac.hash(`${MAC_CONTEXT}\n${requestId}\n${linkId}`);
+    const mac = await this.mac.hash(`${this.variant.macContext}\n${requestId}\n${linkId}`);
     return `${requestId}.${linkId}.${mac}`;
   }
 
   /** The page URL the user is given. */
   async urlFor(link: Pick<DownloadLink, 'requestId' | 'linkId'>): Promise<string> {
     const token = await this.tokenFor(link.requestId, link.linkId);
-    return `${this.config.publicBaseUrl}/v1/downloads/${token}`;
+    return `${this.config.publicBaseUrl}${this.variant.path}${token}`;
   }
 
   async get(requestId: string): Promise<DownloadLink | undefined> {
@@ -205,7 +243,7 @@ export class DownloadLinks {
               Put: {
                 TableName,
                 // `kind` without `createdAt` keeps link items out of the byKind index, which lists requests.
-                Item: { ...this.key(requestId), kind: 'download-link', ...linkItem(this.table, link) },
+                Item: { ...this.key(requestId), kind: this.variant.itemKind, ...linkItem(this.table, link) },
                 ConditionExpression: 'attribute_not_exists(pk)',
               },
             },
@@ -215,7 +253,10 @@ export class DownloadLinks {
                 Item: eventItem(
                   this.table,
                   requestId,
-                  { type: 'download.link_issued', detail: { maxDownloads: link.maxDownloads } },
+                  {
+                    type: `${this.variant.event}.link_issued`,
+                    detail: { maxDownloads: link.maxDownloads },
+                  },
                   link.issuedAt,
                 ),
               },
@@ -288,7 +329,7 @@ export class DownloadLinks {
    * when it has none. Revoking twice keeps the first time and records one event.
    */
   async revoke(requestId: string): Promise<DownloadLink | undefined> {
-    return revokeLink(this.table, requestId);
+    return revokeLink(this.table, requestId, this.variant);
   }
 
   async markNotified(requestId: string): Promise<void> {
@@ -337,8 +378,12 @@ function linkFromItem(item: Record<string, unknown>): DownloadLink {
  * has none. Revoking twice keeps the first time and records one event. Needs no MAC key: an erasure
  * revokes the links of the person's exports with it.
  */
-export async function revokeLink(table: RequestTable, requestId: string): Promise<DownloadLink | undefined> {
-  const Key = { pk: `REQ#${requestId}`, sk: LINK_SK };
+export async function revokeLink(
+  table: RequestTable,
+  requestId: string,
+  variant: LinkVariant = DOWNLOAD_LINKS,
+): Promise<DownloadLink | undefined> {
+  const Key = { pk: `REQ#${requestId}`, sk: variant.sk };
   const read = async (): Promise<DownloadLink | undefined> => {
     const item = await readItem(table, Key);
     return item ? linkFromItem(item) : undefined;
@@ -365,7 +410,7 @@ export async function revokeLink(table: RequestTable, requestId: string): Promis
               Item: eventItem(
                 table,
                 requestId,
-                { type: 'download.revoked', detail: { downloads: current.downloads } },
+                { type: `${variant.event}.revoked`, detail: { downloads: current.downloads } },
                 iso,
               ),
             },

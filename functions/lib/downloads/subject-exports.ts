@@ -1,7 +1,7 @@
 /**
  * An erasure withdraws what we made for the same person earlier: every export request opened under any
  * of the subject's keyed hashes has its download link revoked, its archive deleted and anything it
- * staged removed, within the erasure's own service. The archive is our own copy of the data being erased, and a link that still
+ * staged removed, within the erasure's own service; a pending transfer link to another controller is revoked too. The archive is our own copy of the data being erased, and a link that still
  * downloaded it after the erasure would undo the erasure for whoever holds the link.
  */
 import { DeleteObjectCommand, type S3Client } from '@aws-sdk/client-s3';
@@ -11,7 +11,7 @@ import type { EventLog } from '../requests/event-log';
 import type { RequestRepository } from '../requests/requests';
 import type { RequestTable } from '../requests/request-table';
 import { recordedService } from '../services/profiles';
-import { revokeLink } from './download-links';
+import { revokeLink, TRANSFER_LINKS } from './download-links';
 
 export interface WithdrawDeps {
   table: RequestTable;
@@ -56,6 +56,8 @@ export async function withdrawSubjectExports(
     withdrawn.push(exportId);
     // Revoked first: from here on the link answers 404 even while the objects are being removed.
     await revokeLink(deps.table, exportId);
+    // A transfer to another controller not yet downloaded would hand over what is being erased.
+    await revokeLink(deps.table, exportId, TRANSFER_LINKS);
     if (record.export) {
       await deps.s3.send(new DeleteObjectCommand({ Bucket: record.export.bucket, Key: record.export.key }));
     }

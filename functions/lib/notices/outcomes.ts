@@ -50,6 +50,10 @@ function outcomeModel(next: RequestRecord, previous: RequestRecord | undefined):
         : undefined;
     case 'completed':
     case 'partially_completed': {
+      const restriction = next.type === 'restriction' ? next.restriction : undefined;
+      if (restriction?.outcome === 'in_place' || restriction?.outcome === 'lifted') {
+        return { kind: 'restriction', state: restriction.outcome, restrictions: [restriction.kind] };
+      }
       if (next.type === 'export' && next.exclusions?.length) {
         return {
           kind: 'partial',

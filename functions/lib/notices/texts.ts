@@ -55,13 +55,13 @@ const METHOD_LABELS: Readonly<Record<VerificationMethod, Texts>> = {
 };
 
 const RESTRICTION_LABELS: Readonly<Record<string, Texts>> = {
-  marketing: { en: 'marketing and advertising messages', ja: 'マーケティング・広告の送信' },
-  'personalized-ads': {
+  'stop-marketing': { en: 'marketing and advertising messages', ja: 'マーケティング・広告の送信' },
+  'stop-personalised-ads': {
     en: 'personalised advertising and the sale or sharing of your data',
     ja: 'パーソナライズ広告及び個人情報の販売・共有',
   },
-  'third-party-provision': { en: 'provision of your data to third parties', ja: '第三者への提供' },
-  'all-processing': { en: 'all processing of your data', ja: '個人データの取扱い全般' },
+  'stop-third-party-provision': { en: 'provision of your data to third parties', ja: '第三者への提供' },
+  'restrict-processing': { en: 'all processing of your data', ja: '個人データの取扱い全般' },
 };
 
 const label = (table: Readonly<Record<string, Texts>>, key: string, language: NoticeLanguage) =>
@@ -286,8 +286,8 @@ export function renderNotice(model: NoticeModel, ctx: NoticeContext): EmailConte
 
 /**
  * The notice of a restriction put in place or lifted, for the restriction workflow to write with its
- * status change (noticeItem in ./outbox.ts): `restrictions` are its kinds (marketing, personalized-ads,
- * third-party-provision, all-processing).
+ * status change (noticeItem in ./outbox.ts): `restrictions` are its kinds (RESTRICTION_KINDS of
+ * lib/restrictions/kinds.ts).
  */
 export function restrictionNotice(
   ctx: NoticeContext,

@@ -6,8 +6,9 @@
 import type { SubjectIdentifiers } from '../connectors/contract';
 import type { ErasureRequestFields } from '../erasure/certificate';
 import type { ProcedureFields } from '../procedures/records';
+import type { RestrictionFields, TransferFields } from '../restrictions/types';
 
-export type RequestType = 'export' | 'erasure';
+export type RequestType = 'export' | 'erasure' | 'restriction';
 export type RequestStatus =
   | 'received'
   | 'in_progress'
@@ -113,6 +114,14 @@ export interface RequestRecord extends Partial<ErasureRequestFields>, ProcedureF
    * API; removed when the request reaches `completed`.
    */
   resolvedSubject?: ResolvedSubject;
+  /** Restriction only: the kind and action asked for, then what was done (lib/restrictions/). */
+  restriction?: RestrictionFields;
+  /**
+   * Export only: the other controller's HTTPS endpoint the archive is transmitted to (GDPR Art. 20(2)).
+   * Removed with the subject when the request reaches a terminal status; `transfer` keeps its host.
+   */
+  transmitTo?: string;
+  transfer?: TransferFields;
 }
 
 /** The identifier set an erasure's first run resolved: see RequestRecord.resolvedSubject. */

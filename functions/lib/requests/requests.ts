@@ -72,6 +72,11 @@ export interface OpenRequestInput {
   requester: Requester;
   callbackUrls?: string[];
   notify?: boolean;
+  /** Restriction only: the kind and action asked for. */
+  restriction?: RequestRecord['restriction'];
+  /** Export only: the other controller's endpoint, and the transfer's record (its host). */
+  transmitTo?: string;
+  transfer?: RequestRecord['transfer'];
   dialect?: Dialect;
   externalId?: string;
   createdBy: string;
@@ -298,7 +303,7 @@ export class RequestRepository {
     requestId: string,
     status: RequestStatus,
     set: Partial<
-      Pick<RequestRecord, 'failure' | 'export' | 'subjectFound' | 'accountHash' | 'dueAt'> &
+      Pick<RequestRecord, 'failure' | 'export' | 'subjectFound' | 'accountHash' | 'dueAt' | 'restriction'> &
         ErasureRequestFields &
         ProcedureFields
     > = {},
@@ -672,10 +677,12 @@ export class RequestRepository {
     requestId: string,
     set: Partial<
       ErasureRequestFields &
-        Pick<RequestRecord, 'resolvedSubject' | 'accountHash' | 'service'> &
+        Pick<RequestRecord, 'resolvedSubject' | 'accountHash' | 'service' | 'restriction' | 'transfer'> &
         Pick<ProcedureFields, 'exclusions'>
     >,
     events?: Omit<RequestEvent, 'at'> | readonly Omit<RequestEvent, 'at'>[],
+    /** Attributes removed in the same update (a transfer's endpoint once it was used). */
+    remove: readonly string[] = [],
   ): Promise<void> {
     const names: Record<string, string> = { '#updatedAt': 'updatedAt' };
     const values: Record<string, unknown> = { ':now': this.table.clock().toISOString() };
@@ -691,9 +698,14 @@ export class RequestRepository {
         Update: {
           TableName: this.table.tableName,
           Key: requestKey(requestId),
-          UpdateExpression: `SET ${assignments.join(', ')}`,
+          UpdateExpression:
+            `SET ${assignments.join(', ')}` +
+            (remove.length ? ` REMOVE ${remove.map((name) => `#${name}`).join(', ')}` : ''),
           ConditionExpression: 'attribute_exists(pk)',
-          ExpressionAttributeNames: names,
+          ExpressionAttributeNames: {
+            ...names,
+            ...Object.fromEntries(remove.map((name) => [`#${name}`, name])),
+          },
           ExpressionAttributeValues: values,
         },
       },

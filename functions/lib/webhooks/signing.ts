@@ -32,8 +32,16 @@ export const OPENDSR_SIGNATURE_HEADER = 'x-opendsr-signature';
 export const OPENDSR_DOMAIN_HEADER = 'x-opendsr-processor-domain';
 export const OPENDSR_KEY_ID_HEADER = 'x-opendsr-key-id';
 
-/** The kinds sent with `X-DSR-Signature`: status callbacks and processor notices. */
-type DsrSignedKind = typeof JWS_TYPES.callback | typeof JWS_TYPES.processorNotice;
+/**
+ * The kinds sent with `X-DSR-Signature`: status callbacks, processor notices (erasure), restriction
+ * notices to recipients (`dsr-restriction-notice+jws`) and transfer notices to another controller
+ * (`dsr-transfer+jws`).
+ */
+export type DsrSignedKind =
+  | typeof JWS_TYPES.callback
+  | typeof JWS_TYPES.processorNotice
+  | typeof JWS_TYPES.restrictionNotice
+  | typeof JWS_TYPES.transferNotice;
 
 export async function dsrSignatureHeaders(
   body: Buffer,
@@ -59,7 +67,7 @@ export async function openDsrSignatureHeaders(
 
 /** What a receiver does with a native callback: true when the body is ours, unaltered. */
 export async function verifyDsrCallback(body: Buffer, signatureHeader: string, jwks: Jwks): Promise<boolean> {
-  return (await verifyDetached(signatureHeader, body, { jwks }, { typ: JWS_TYPES.callback })).ok;
+  return verifyDsrMessage(body, signatureHeader, jwks, JWS_TYPES.callback);
 }
 
 /** What a processor does with an erasure notice: true when the body is ours, unaltered, and a notice. */
@@ -68,7 +76,17 @@ export async function verifyProcessorNotice(
   signatureHeader: string,
   jwks: Jwks,
 ): Promise<boolean> {
-  return (await verifyDetached(signatureHeader, body, { jwks }, { typ: JWS_TYPES.processorNotice })).ok;
+  return verifyDsrMessage(body, signatureHeader, jwks, JWS_TYPES.processorNotice);
+}
+
+/** What a receiver does with a signed message of one kind: true when the body is ours, unaltered, of that kind. */
+export async function verifyDsrMessage(
+  body: Buffer,
+  signatureHeader: string,
+  jwks: Jwks,
+  typ: DsrSignedKind,
+): Promise<boolean> {
+  return (await verifyDetached(signatureHeader, body, { jwks }, { typ })).ok;
 }
 
 /** What a receiver does with an OpenDSR callback, given our JWKS. */
