@@ -6,7 +6,7 @@
  * and never fails the erasure. Held categories are told on the run that follows their release.
  */
 import type { S3Client } from '@aws-sdk/client-s3';
-import type { ErasurePlan, ProcessorNotice } from '../lib/erasure/types';
+import type { ProcessorNotice } from '../lib/erasure/types';
 import { deliverSigned } from '../lib/webhooks/delivery';
 import type { CallbackTransport, PostResult } from '../lib/webhooks/transport';
 import { callbackUrlProblem } from '../lib/webhooks/url-policy';
