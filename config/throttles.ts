@@ -15,6 +15,7 @@ export interface RouteThrottle {
 export const PUBLIC_ROUTE_THROTTLES: readonly RouteThrottle[] = [
   { path: '/v1/downloads/{token}', rateLimit: 10, burstLimit: 20 },
   { path: '/v1/downloads/{token}/archive', rateLimit: 10, burstLimit: 20 },
+  { path: '/v1/transfers/{token}', rateLimit: 10, burstLimit: 20 },
   { path: '/.well-known/jwks.json', rateLimit: 5, burstLimit: 10 },
   { path: '/opendsr/v1/discovery', rateLimit: 5, burstLimit: 10 },
   { path: '/v1/openapi.json', rateLimit: 2, burstLimit: 5 },

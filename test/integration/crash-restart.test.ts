@@ -21,6 +21,14 @@ type RequestBody = {
   service: 'klub-outside';
   subject: { userId: string };
   jurisdiction?: string;
+  requester?: { kind: 'guardian'; userId: string; evidenceRef: string };
+};
+/** u-minnie is a minor at klub-outside: her guardian asks, and support records the power of attorney. */
+const GUARDIAN = { kind: 'guardian', userId: 'u-dave', evidenceRef: 'POA-7' } as const;
+const POWER_OF_ATTORNEY = {
+  method: 'power_of_attorney_appendix11',
+  verifiedBy: 'support-agent-3',
+  evidenceRef: 'POA-7',
 };
 /**
  * Two waves, each killed mid-way: exports, then erasures. An export running beside an erasure of someone
@@ -32,12 +40,13 @@ const WAVES: RequestBody[][] = [
     type: 'export' as const,
     service: 'klub-outside' as const,
     subject: { userId },
+    ...(userId === 'u-minnie' ? { requester: GUARDIAN } : {}),
   })),
   [
     { type: 'erasure', service: 'klub-outside', subject: { userId: 'u-carol' }, jurisdiction: 'KR' },
     { type: 'erasure', service: 'klub-outside', subject: { userId: 'u-dave' }, jurisdiction: 'DE' },
     { type: 'erasure', service: 'klub-outside', subject: { userId: 'u-frank' }, jurisdiction: 'KR' },
-    { type: 'erasure', service: 'klub-outside', subject: { userId: 'u-minnie' } },
+    { type: 'erasure', service: 'klub-outside', subject: { userId: 'u-minnie' }, requester: GUARDIAN },
   ],
 ];
 const SETTLED = ['completed', 'partially_completed', 'failed', 'cancelled'];
@@ -112,6 +121,16 @@ test('kill -9 of the whole stack mid-request, then a restart: every request ends
         const res = await control.call('POST', '/v1/requests', { body });
         expect(res.status).toBe(202);
         ids.push(String(res.body.requestId));
+        if (body.requester) {
+          const verified = await control.call(
+            'POST',
+            `/v1/requests/${String(res.body.requestId)}/verification`,
+            {
+              body: POWER_OF_ATTORNEY,
+            },
+          );
+          expect(verified.status).toBe(200);
+        }
       }
       for (const id of ids) expected.push(outcome(await control.waitForStatus(id, SETTLED, 60_000)));
     }
@@ -148,6 +167,15 @@ test('kill -9 of the whole stack mid-request, then a restart: every request ends
       const res = await call(stack.api, 'POST', '/v1/requests', body);
       expect(res.status).toBe(202);
       ids.push(String(res.body.requestId));
+      if (body.requester) {
+        const verified = await call(
+          stack.api,
+          'POST',
+          `/v1/requests/${String(res.body.requestId)}/verification`,
+          POWER_OF_ATTORNEY,
+        );
+        expect(verified.status).toBe(200);
+      }
     }
     // Killed while work is under way: at least two requests started.
     const api = stack.api;

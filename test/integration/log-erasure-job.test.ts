@@ -31,6 +31,8 @@ interface Subject {
   jurisdiction: string;
   deviceIds: string[];
   requestId?: string;
+  /** The guardian who asks for a minor. */
+  guardian?: string;
 }
 const subjects: Subject[] = [
   { userId: 'u-bob', jurisdiction: 'JP', deviceIds: [] },
@@ -138,10 +140,22 @@ async function erase(subject: Subject): Promise<string> {
       service: 'klub-outside',
       subject: { userId: subject.userId },
       jurisdiction: subject.jurisdiction,
+      ...(subject.guardian
+        ? { requester: { kind: 'guardian', userId: subject.guardian, evidenceRef: 'POA-2' } }
+        : {}),
     },
   });
   expect(created.status).toBe(202);
-  return String(created.body.requestId);
+  const requestId = String(created.body.requestId);
+  if (subject.guardian) {
+    // A minor's erasure comes from the guardian, and klub-outside starts it once support has checked the
+    // power of attorney.
+    const verified = await stack.call('POST', `/v1/requests/${requestId}/verification`, {
+      body: { method: 'power_of_attorney_appendix11', verifiedBy: 'support-agent-3', evidenceRef: 'POA-2' },
+    });
+    expect(verified.status).toBe(200);
+  }
+  return requestId;
 }
 
 beforeAll(async () => {
@@ -336,7 +350,7 @@ test('three erasures sharing objects: one job rewrites each object once; each is
 }, 240_000);
 
 test('a failed object fails the job: nothing is certified and the queue stays; a rerun completes it', async () => {
-  const minnie: Subject = { userId: 'u-minnie', jurisdiction: 'JP', deviceIds: [] };
+  const minnie: Subject = { userId: 'u-minnie', jurisdiction: 'JP', deviceIds: [], guardian: 'u-dave' };
   minnie.requestId = await erase(minnie);
   const done = await stack.waitForStatus(
     minnie.requestId,

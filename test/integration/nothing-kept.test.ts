@@ -134,7 +134,21 @@ async function open(type: 'export' | 'erasure', subject: Record<string, unknown>
     headers: { 'idempotency-key': key },
   });
   expect(created.status).toBe(202);
-  return String(created.body.requestId);
+  const requestId = String(created.body.requestId);
+  // Cluster verifies identity before it discloses or erases, and charges for a disclosure: support
+  // records both, and the request starts.
+  expect(created.body.status).toBe('awaiting_verification');
+  const verified = await stack.call('POST', `/v1/requests/${requestId}/verification`, {
+    body: { method: 'id_document', verifiedBy: 'support-agent-5', evidenceRef: 'ZD-77' },
+  });
+  expect(verified.status).toBe(200);
+  if (verified.body.status === 'awaiting_payment') {
+    const paid = await stack.call('POST', `/v1/requests/${requestId}/fee`, {
+      body: { outcome: 'paid', reference: 'PAY-77' },
+    });
+    expect(paid.status).toBe(200);
+  }
+  return requestId;
 }
 
 /** Every text the bytes hold: the bytes, a gzip's content, each entry of a zip (and their gzips). */
