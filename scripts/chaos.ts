@@ -20,7 +20,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { loadTokenKey, mintToken } from '../local/auth';
 import type { ChaosOptions } from '../local/faults';
-import { groupAlive, until } from '../test/support/process-group';
+import { groupAlive, npmStartEnv, until } from '../test/support/process-group';
 import {
   differences,
   labelOf,
@@ -132,16 +132,7 @@ interface Started {
 async function startNpmStack(dataDir: string): Promise<Started> {
   const child = spawn('nice', ['-n', '10', process.execPath, '--import', 'tsx', 'local/start.ts'], {
     cwd: ROOT,
-    env: {
-      ...process.env,
-      PORT: '0',
-      DDB_PORT: '0',
-      S3_PORT: '0',
-      SFN_PORT: '0',
-      DSR_LOCAL_DIR: dataDir,
-      WATCHDOG_INTERVAL_MS: '1000',
-      LOG_LEVEL: 'silent',
-    },
+    env: { ...npmStartEnv(dataDir), WATCHDOG_INTERVAL_MS: '1000', LOG_LEVEL: 'silent' },
     detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
