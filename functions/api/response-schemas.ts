@@ -8,6 +8,7 @@
  * document itself) are typed as objects and described where they are defined.
  */
 import { REQUEST_ID_PATTERN } from '../lib/requests/request-id';
+import { REQUEST_STATUSES } from '../lib/requests/records';
 import { REASON_CODES, VERIFICATION_METHODS } from '../lib/procedures/records';
 import { CONSENT_NAMES, RESTRICTION_ACTIONS, RESTRICTION_KINDS } from '../lib/restrictions/kinds';
 
@@ -146,20 +147,7 @@ const transferViewSchema = closed(
 const requestViewProperties = {
   requestId,
   type: { type: 'string', enum: ['export', 'erasure', 'restriction'] },
-  status: {
-    type: 'string',
-    enum: [
-      'received',
-      'in_progress',
-      'completed',
-      'partially_completed',
-      'failed',
-      'cancelled',
-      'awaiting_verification',
-      'awaiting_payment',
-      'refused',
-    ],
-  },
+  status: { type: 'string', enum: [...REQUEST_STATUSES] },
   createdAt: instant,
   updatedAt: instant,
   subjectHash: text,
