@@ -8,6 +8,9 @@
  * document itself) are typed as objects and described where they are defined.
  */
 import { REQUEST_ID_PATTERN } from '../lib/requests/request-id';
+import { REQUEST_STATUSES } from '../lib/requests/records';
+import { REASON_CODES, VERIFICATION_METHODS } from '../lib/procedures/records';
+import { CONSENT_NAMES, RESTRICTION_ACTIONS, RESTRICTION_KINDS } from '../lib/restrictions/kinds';
 
 const text = { type: 'string' } as const;
 const integer = { type: 'integer' } as const;
@@ -87,13 +90,64 @@ export const erasureViewSchema = closed(
   [],
 );
 
+/** Why support did not do (all of) what was asked (functions/lib/procedures/records.ts Grounds). */
+const groundsProperties = {
+  reasonCode: { type: 'string', enum: [...REASON_CODES] },
+  legalGround: text,
+  exception: text,
+};
+
+/** A restriction request's kind and action, then what was done (functions/lib/restrictions/types.ts). */
+const restrictionViewSchema = closed(
+  {
+    kind: { type: 'string', enum: [...RESTRICTION_KINDS] },
+    action: { type: 'string', enum: [...RESTRICTION_ACTIONS] },
+    outcome: { type: 'string', enum: ['in_place', 'lifted', 'not_in_place', 'no_account'] },
+    consents: closed(Object.fromEntries(CONSENT_NAMES.map((name) => [name, boolean])), []),
+    recipients: {
+      type: 'array',
+      items: closed(
+        {
+          recipientId: text,
+          name: text,
+          processorId: text,
+          status: { type: 'string', enum: ['acknowledged', 'unreachable', 'not_configured'] },
+          httpStatus: integer,
+          reason: text,
+          attempts: integer,
+          at: instant,
+        },
+        ['recipientId', 'name', 'status', 'attempts', 'at'],
+      ),
+    },
+    appliedAt: instant,
+    appliedByRequestId: requestId,
+    liftedAt: instant,
+    liftedByRequestId: requestId,
+  },
+  ['kind', 'action'],
+);
+
+/** An export transmitted to another controller: the recipient's host only, never its URL. */
+const transferViewSchema = closed(
+  {
+    recipientHost: text,
+    status: { type: 'string', enum: ['delivered', 'undelivered', 'revoked'] },
+    sentAt: instant,
+    httpStatus: integer,
+    reason: text,
+    attempts: integer,
+    expiresAt: instant,
+    downloadedAt: instant,
+    revokedAt: instant,
+  },
+  ['recipientHost'],
+);
+
 const requestViewProperties = {
   requestId,
-  type: { type: 'string', enum: ['export', 'erasure'] },
-  status: {
-    type: 'string',
-    enum: ['received', 'in_progress', 'completed', 'partially_completed', 'failed', 'cancelled'],
-  },
+  type: { type: 'string', enum: ['export', 'erasure', 'restriction'] },
+  status: { type: 'string', enum: [...REQUEST_STATUSES] },
   createdAt: instant,
   updatedAt: instant,
   subjectHash: text,
@@ -105,14 +159,49 @@ const requestViewProperties = {
   daysLeft: integer,
   overdue: boolean,
   extension: closed({ reason: text, previousDueAt: instant, at: instant }),
-  requester: closed({ kind: { type: 'string', enum: ['subject', 'agent', 'guardian'] }, evidenceRef: text }, [
-    'kind',
-  ]),
+  requester: closed(
+    { kind: { type: 'string', enum: ['subject', 'agent', 'guardian'] }, evidenceRef: text, userId: text },
+    ['kind'],
+  ),
   callbacks: integer,
   notify: { const: true },
   subjectFound: boolean,
   notice: text,
   failure: closed({ code: text, store: text }, ['code']),
+  // The procedures (functions/lib/procedures/view.ts procedureView): references only.
+  verification: closed(
+    {
+      method: { type: 'string', enum: [...VERIFICATION_METHODS] },
+      verifiedAt: instant,
+      verifiedBy: text,
+      evidenceRef: text,
+    },
+    ['method', 'verifiedAt', 'verifiedBy'],
+  ),
+  fee: closed(
+    {
+      status: { type: 'string', enum: ['due', 'paid', 'waived'] },
+      amount: { type: 'number' },
+      currency: text,
+      reference: text,
+      reason: text,
+      recordedBy: text,
+      recordedAt: instant,
+    },
+    ['status', 'currency'],
+  ),
+  refusal: closed({ ...groundsProperties, at: instant, by: text }, ['reasonCode', 'legalGround', 'at', 'by']),
+  exclusions: {
+    type: 'array',
+    items: closed({ ...groundsProperties, store: text, category: text }, [
+      'reasonCode',
+      'legalGround',
+      'store',
+    ]),
+  },
+  deadlinePaused: { const: true },
+  restriction: restrictionViewSchema,
+  transfer: transferViewSchema,
   export: closed({ key: text, bytes: integer, sha256: text, files: integer, records: integer }),
   erasure: erasureViewSchema,
   download: downloadViewSchema,
@@ -269,6 +358,9 @@ export const archiveRedirectSchema = closed({
   maxDownloads: integer,
 });
 
+/** GET /v1/transfers/{token}: the other controller's one download (functions/api/routes/transfers.ts). */
+export const transferRedirectSchema = closed({ url: text, validUntil: instant, fileName: text });
+
 export const revokedDownloadSchema = closed({ requestId, download: downloadViewSchema });
 
 // ---------------------------------------------------------------------------------------------
@@ -365,6 +457,7 @@ export const RESPONSE_COMPONENTS = {
   LogErasureJob: logErasureJobSchema,
   DownloadPage: downloadPageSchema,
   ArchiveRedirect: archiveRedirectSchema,
+  TransferRedirect: transferRedirectSchema,
   RevokedDownload: revokedDownloadSchema,
   OpenDsrDiscovery: openDsrDiscoverySchema,
   OpenDsrCreated: openDsrCreatedSchema,
@@ -384,6 +477,10 @@ export const RESPONSE_SCHEMAS: Record<string, Record<string, ResponseComponent>>
   listRequestEvents: { '200': 'RequestEvents' },
   cancelRequest: { '200': 'RequestView' },
   extendRequest: { '200': 'RequestView' },
+  recordVerification: { '200': 'RequestView' },
+  recordFee: { '200': 'RequestView' },
+  refuseRequest: { '200': 'RequestView' },
+  setExclusions: { '200': 'RequestView' },
   getErasureCertificate: { '200': 'ErasureCertificate' },
   placeHold: { '201': 'PlacedHold' },
   listHolds: { '200': 'HoldList' },
@@ -395,6 +492,7 @@ export const RESPONSE_SCHEMAS: Record<string, Record<string, ResponseComponent>>
   getLogErasureJob: { '200': 'LogErasureJob' },
   downloadPage: { '200': 'DownloadPage' },
   downloadArchive: { '303': 'ArchiveRedirect' },
+  transferArchive: { '303': 'TransferRedirect' },
   revokeDownload: { '200': 'RevokedDownload' },
   openDsrDiscovery: { '200': 'OpenDsrDiscovery' },
   openDsrCreate: { '201': 'OpenDsrCreated' },

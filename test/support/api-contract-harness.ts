@@ -51,7 +51,7 @@ async function until<T>(check: () => Promise<T | undefined>, timeoutMs = 10_000)
 
 /** Records of every kind the operations read, made through the API itself where it can make them. */
 async function prepareFixtures(h: Harness): Promise<Fixtures> {
-  h.workflows.types = ['export', 'erasure'];
+  h.workflows.types = ['export', 'erasure', 'restriction'];
   const open = async (body: unknown) => {
     const res = await h.call('POST', '/v1/requests', {
       body: { service: 'klub-outside', ...(body as object) },

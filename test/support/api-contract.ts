@@ -343,9 +343,12 @@ function pathValue(
 }
 
 function encodePathValue(value: string): string {
-  // Values meant as raw path text (`%`, `a%2Fb`) go as they are; the others are encoded. Dot segments
-  // are never sent: a client resolves them, so they would reach another route.
-  return value.includes('%') ? value : encodeURIComponent(value).replace(/^\.\.?$/, 'dot');
+  // A `%` goes as it is (`%`, `a%2Fb`: raw path text, malformed escapes); everything else is encoded,
+  // so a `?`, `#` or `/` beside it stays in the segment. Dot segments are never sent: a client resolves
+  // them, so they would reach another route.
+  return value.includes('%')
+    ? value.split('%').map(encodeURIComponent).join('%')
+    : encodeURIComponent(value).replace(/^\.\.?$/, 'dot');
 }
 
 interface QueryVariant {

@@ -1,6 +1,6 @@
 /** /v1/requests: open, read, list, cancel and extend export and erasure requests. */
 import { isOpenStatus, maxExtendedDueAt, ruleFor } from '../../lib/requests/deadlines';
-import type { RequestRecord, RequestStatus } from '../../lib/requests/records';
+import type { RequestRecord } from '../../lib/requests/records';
 import type { StoredResponse } from '../../lib/requests/idempotency';
 import { ROLES } from '../auth';
 import type { ApiDeps } from '../deps';
@@ -27,19 +27,10 @@ import { listingServices, serviceFor } from '../caller-services';
 import { openRequest } from '../request-opening';
 import { clockOf, settingsOf } from '../request-settings';
 import { requestView } from '../request-views';
+import { REQUEST_STATUSES } from '../../lib/requests/records';
 import { downloadFields } from './downloads';
 
-const STATUSES: readonly RequestStatus[] = [
-  'received',
-  'in_progress',
-  'completed',
-  'partially_completed',
-  'failed',
-  'cancelled',
-  'awaiting_verification',
-  'awaiting_payment',
-  'refused',
-];
+const STATUSES = REQUEST_STATUSES;
 
 const IDEMPOTENCY_KEY = new RegExp(idempotencyKeySchema.pattern);
 

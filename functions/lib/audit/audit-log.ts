@@ -119,10 +119,11 @@ export class AuditLog {
       },
       { limit: options.limit, cursor: options.cursor },
     );
-    // Items of kind audit, as record() wrote them, less the table's keys.
-    const records = items.map(
-      ({ pk: _pk, sk: _sk, kind: _kind, createdAt: _c, ...rest }) => rest as unknown as AuditRecord,
-    );
+    // Items of kind audit, as record() wrote them, less the table's keys and its TTL attribute.
+    const records = items.map(({ pk: _pk, sk: _sk, kind: _kind, createdAt: _c, ...rest }) => {
+      delete rest[REQUESTS_TTL_ATTRIBUTE];
+      return rest as unknown as AuditRecord;
+    });
     return { records, lastKey };
   }
 }

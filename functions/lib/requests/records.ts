@@ -22,6 +22,19 @@ export type RequestStatus =
   | 'awaiting_payment'
   | 'refused';
 
+/** Every status, in the order a request passes them (the API's filters and response schemas list them). */
+export const REQUEST_STATUSES: readonly RequestStatus[] = [
+  'received',
+  'in_progress',
+  'completed',
+  'partially_completed',
+  'failed',
+  'cancelled',
+  'awaiting_verification',
+  'awaiting_payment',
+  'refused',
+];
+
 export const TERMINAL_STATUSES: readonly RequestStatus[] = ['completed', 'failed', 'cancelled', 'refused'];
 
 /** Exactly one identifier names the subject at creation. */
