@@ -120,6 +120,18 @@ async function prepareFixtures(h: Harness): Promise<Fixtures> {
       identity_format: ['raw'],
       identity_value: ['u-de', 'u-kr@example.com'],
     },
+    validBodies: {
+      createRequest: [
+        { type: 'export', service: 'klub-outside', subject: { userId: 'u-jp' } },
+        { type: 'erasure', service: 'klub-outside', subject: { userId: 'u-ca' } },
+        {
+          type: 'restriction',
+          service: 'klub-outside',
+          subject: { userId: 'u-kr' },
+          restriction: { kind: 'stop-marketing', action: 'apply' },
+        },
+      ],
+    },
     roles: [...ROLES],
   };
 }
