@@ -18,9 +18,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { loadTokenKey, mintToken } from '../local/auth';
 import type { ChaosOptions } from '../local/faults';
-import { groupAlive, npmStartEnv, until } from '../test/support/process-group';
+import { groupAlive, npmStartEnv, supportCaller, until } from '../test/support/process-group';
 import {
   differences,
   labelOf,
@@ -164,18 +163,7 @@ async function crashRounds(clean: RunResult, kills: number, seed: number) {
   while (figures.kills < kills) {
     const dir = mkdtempSync(join(tmpdir(), 'dsr-chaos-crash-'));
     let stack = await startNpmStack(dir);
-    const key = loadTokenKey(join(dir, 'keys', 'api-token.key'));
-    const call = async (api: string, method: string, path: string, body?: unknown) => {
-      const res = await fetch(`${api}${path}`, {
-        method,
-        headers: {
-          authorization: `Bearer ${mintToken(key, 'support')}`,
-          ...(body ? { 'content-type': 'application/json' } : {}),
-        },
-        body: body ? JSON.stringify(body) : undefined,
-      });
-      return { status: res.status, body: (await res.json()) as Record<string, unknown> };
-    };
+    const call = supportCaller(dir);
     try {
       // Export waves first (they change nothing, so each is the clean run's), then the erasures.
       const waves: { wave: RequestSpec[]; killsInWave: number }[] = [

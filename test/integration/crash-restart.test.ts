@@ -10,9 +10,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { loadTokenKey, mintToken } from '../../local/auth';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../local/stores';
-import { groupAlive, npmStartEnv, until } from '../support/process-group';
+import { groupAlive, npmStartEnv, supportCaller, until } from '../support/process-group';
 import { startTestStack } from '../support/local-stack';
 
 const ROOT = resolve(__dirname, '..', '..');
@@ -145,18 +144,7 @@ test('kill -9 of the whole stack mid-request, then a restart: every request ends
     LOG_LEVEL: 'silent',
   };
   let stack = await startStack(env);
-  const key = loadTokenKey(join(work, 'local', 'keys', 'api-token.key'));
-  const call = async (api: string, method: string, path: string, body?: unknown) => {
-    const res = await fetch(`${api}${path}`, {
-      method,
-      headers: {
-        authorization: `Bearer ${mintToken(key, 'support')}`,
-        ...(body ? { 'content-type': 'application/json' } : {}),
-      },
-      body: body ? JSON.stringify(body) : undefined,
-    });
-    return { status: res.status, body: (await res.json()) as Record<string, unknown> };
-  };
+  const call = supportCaller(join(work, 'local'));
   const statusesOf = (api: string, ids: string[]) =>
     Promise.all(ids.map(async (id) => String((await call(api, 'GET', `/v1/requests/${id}`)).body.status)));
   const after: View[] = [];
