@@ -17,25 +17,28 @@ import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/
 import { ScanCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { orchestratorResources, platformStores } from '../config/data-map';
 import { STATE_MACHINES } from '../functions/lib/connectors/catalog';
+import { VaultReader, vaultKeysFromEnv } from '../functions/lib/erasure/vault';
 import { mintToken } from '../local/auth';
 import { taskStateNames } from '../local/distributed-map';
 import type { ChaosOptions, FaultKind } from '../local/faults';
 import { startScratchStack, type LocalStack } from '../local/stack';
 import { substitutedDefinition } from '../local/workflows';
 import { readZip } from '../test/support/zip';
+import {
+  labelOf,
+  outcomeOf,
+  submit,
+  TERMINAL,
+  waitsForLogJob,
+  type CampaignRequest,
+} from '../test/support/campaign-requests';
 
 const ROOT = resolve(__dirname, '..');
-
-export interface RequestSpec {
-  type: 'export' | 'erasure';
-  userId: string;
-  jurisdiction?: string;
-}
 
 export interface RunSpec {
   /** Waves run one after the other (an export beside an erasure of someone it shares rooms with would
    * see their data or not by timing, so exports and erasures are separate waves). */
-  waves: RequestSpec[][];
+  waves: (readonly CampaignRequest[])[];
   chaos?: ChaosOptions;
   /** How long a wave may take to settle (ms). */
   waveTimeoutMs?: number;
@@ -49,8 +52,6 @@ export interface RequestEvidence {
   /** path -> normalised content digest (manifest and index pages: their normalised text). */
   archive?: Record<string, string>;
   certificate?: unknown;
-  /** What each erase step reported doing, from the certificate's runs (compared apart: see runReports). */
-  reported?: unknown;
 }
 
 export interface RunResult {
@@ -67,14 +68,13 @@ export interface RunResult {
   ms: number;
 }
 
-export const TERMINAL = ['completed', 'partially_completed', 'failed', 'cancelled'];
-
-export const labelOf = (r: RequestSpec) => `${r.type}:${r.userId}`;
-
 // ---------------------------------------------------------------------------------------------
 // Normalising: what differs between two runs by design (ids, times, per-request salts) is replaced.
 
 const ISO = /\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?Z/g;
+/** A kept log line's record id (erase-logs: a digest of object, request and line), wherever it appears. */
+const LOG_RECORD_ID = /((?:VAULT#logs#[a-z-]+#|"recordId":"))[A-Za-z0-9_-]{32}/g;
+const READABLE_UTC = /(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}:\d{2}) UTC/g;
 
 /** Ids, run times, tombstones and pseudonyms replaced by stable names. */
 export function normalise(text: string, ids: Map<string, string>, since: number): string {
@@ -85,6 +85,10 @@ export function normalise(text: string, ids: Map<string, string>, since: number)
   out = out.replace(/erased-user-[0-9a-f]{16}/g, 'erased-user-*');
   // Instants of the run itself (requested, planned, erased at...); the seeded data's own dates stay.
   out = out.replace(ISO, (iso) => (Date.parse(iso) >= since - 60_000 ? '<now>' : iso));
+  // The same, as the archive's index pages print them ("2026-12-02 15:27:06 UTC").
+  out = out.replace(READABLE_UTC, (text, date: string, time: string) =>
+    Date.parse(`${date}T${time}Z`) >= since - 60_000 ? '<now>' : text,
+  );
   // Dates alone (a retention's end counted from today) and epoch seconds of the run (expiries).
   const day = new Date(since).toISOString().slice(0, 10);
   out = out.split(day).join('<today>');
@@ -183,12 +187,24 @@ async function storeContents(
     vault: orchestratorResources.vaultTable.tableName,
   };
   const out: Record<string, string> = {};
+  const vault = new VaultReader(doc, { tableName: tables.vault ?? '', keys: vaultKeysFromEnv('read') });
   for (const [name, table] of Object.entries(tables)) {
     const items: string[] = [];
     let startKey: Record<string, unknown> | undefined;
     do {
       const page = await doc.send(new ScanCommand({ TableName: table, ExclusiveStartKey: startKey }));
-      for (const item of page.Items ?? []) items.push(normalise(canonicalJson(item), ids, since));
+      for (const item of page.Items ?? []) {
+        // Sealed kept data differs by its random data key and nonce: compared opened. A kept log line's
+        // record id is a digest of the request id (the run's own): compared by the line it keeps.
+        const comparable =
+          name === 'vault' && 'sealed' in item ? { ...item, sealed: await vault.openItem(item) } : item;
+        let text = normalise(canonicalJson(comparable), ids, since);
+        if (name === 'vault' && item.store === 'logs') text = text.replace(LOG_RECORD_ID, '$1<line>');
+        // A suppression is named by the subject's keyed hash, under the stack's own key.
+        if (name === 'vault' && item.kind === 'suppression')
+          text = text.split(String(item.subjectHash)).join('<hash>');
+        items.push(text);
+      }
       startKey = page.LastEvaluatedKey;
     } while (startKey);
     out[name] = items.sort().join('\n');
@@ -226,25 +242,6 @@ function quickRetries(): Record<string, number> {
     for (const name of taskStateNames(substitutedDefinition(spec.file))) out[name] = 20;
   return out;
 }
-
-/** The request as the campaign compares it: status, failure, counts, plan and erasure outcome. */
-export function outcomeOf(body: Record<string, unknown>): unknown {
-  const erasure = body.erasure as
-    { plan?: { summary?: unknown }; outcome?: Record<string, unknown>[] } | undefined;
-  const exported = body.export as { records?: unknown; files?: unknown } | undefined;
-  return {
-    status: body.status,
-    failure: body.failure ?? null,
-    archive: exported ? { records: exported.records, files: exported.files } : null,
-    plan: erasure?.plan?.summary ?? null,
-    erased: (erasure?.outcome ?? []).map((e) => [e.store, e.category, e.state, e.deleted, e.anonymised]),
-  };
-}
-
-const pendingLogs = (body: Record<string, unknown>) =>
-  ((body.erasure as { outcome?: { state?: string }[] } | undefined)?.outcome ?? []).some(
-    (e) => e.state === 'pending',
-  );
 
 export async function runOnce(spec: RunSpec): Promise<RunResult> {
   const started = Date.now();
@@ -292,65 +289,13 @@ export async function runOnce(spec: RunSpec): Promise<RunResult> {
       }
     };
     const ids = new Map<string, string>();
-    const watcher = watchArchives(stack.s3);
-    stack.chaos?.setEnabled(true);
-    const deadline = (ms: number) => Date.now() + ms;
-    for (const wave of spec.waves) {
-      const mine: [string, string][] = [];
-      for (const r of wave) {
-        const res = await call(
-          'POST',
-          '/v1/requests',
-          {
-            type: r.type,
-            service: 'klub-outside',
-            subject: { userId: r.userId },
-            ...(r.jurisdiction ? { jurisdiction: r.jurisdiction } : {}),
-          },
-          randomUUID(),
-        );
-        if (res.status !== 202) throw new Error(`POST /v1/requests answered ${res.status}`);
-        const id = String(res.body.requestId);
-        ids.set(id, labelOf(r));
-        mine.push([id, labelOf(r)]);
-      }
-      const until = deadline(spec.waveTimeoutMs ?? 180_000);
-      const settled = async () => {
-        for (const [id] of mine) {
-          const res = await call('GET', `/v1/requests/${id}`);
-          if (!TERMINAL.includes(String(res.body.status))) return false;
-        }
-        return true;
-      };
-      while (!(await settled()) && Date.now() < until) await new Promise((r) => setTimeout(r, 200));
-      // An erasure's log part is done by the batched log-erasure job (as its schedule would run it);
-      // a job that failed under faults is run again, as the next scheduled run would.
-      for (let job = 1; job <= 5 && Date.now() < until; job++) {
-        const waiting: string[] = [];
-        for (const [id] of mine) {
-          const res = await call('GET', `/v1/requests/${id}`);
-          if (res.body.status === 'partially_completed' && pendingLogs(res.body)) waiting.push(id);
-        }
-        if (waiting.length === 0) break;
-        const arn = stack.workflows.arnOf(STATE_MACHINES.logErasure.localName);
-        await stack.workflows.startExecution(arn, `chaos-logjob-${job}-${Date.now()}`, {}).done;
-        const resumed = async () => {
-          for (const id of waiting) {
-            const res = await call('GET', `/v1/requests/${id}`);
-            if (!TERMINAL.includes(String(res.body.status)) || pendingLogs(res.body)) return false;
-          }
-          return true;
-        };
-        const jobUntil = Math.min(until, Date.now() + 60_000);
-        while (!(await resumed()) && Date.now() < jobUntil) await new Promise((r) => setTimeout(r, 200));
-      }
-    }
-    stack.chaos?.setEnabled(false);
-    await stack.workflows.idle();
-    const partialArchives = await watcher.stop();
-
     const requests: RequestEvidence[] = [];
-    for (const [id, label] of ids) {
+    const partialArchives: string[] = [];
+    /**
+     * What is compared of one request, read as soon as its wave settled (with the faults off): a later
+     * erasure of the same person deletes their archive.
+     */
+    const evidenceOf = async (id: string, label: string): Promise<RequestEvidence> => {
       const body = (await call('GET', `/v1/requests/${id}`)).body;
       const evidence: RequestEvidence = { label, status: String(body.status), outcome: outcomeOf(body) };
       const exported = body.export as { key?: string } | undefined;
@@ -373,15 +318,61 @@ export async function runOnce(spec: RunSpec): Promise<RunResult> {
       }
       if (label.startsWith('erasure:')) {
         const cert = await call('GET', `/v1/requests/${id}/certificate`);
-        const payload = (cert.body.payload ?? cert.body) as { runs?: { reported?: unknown }[] };
-        if (cert.status === 200) evidence.reported = (payload.runs ?? []).map((r) => r.reported);
         evidence.certificate =
           cert.status === 200
             ? certificateContents(cert.body.payload ?? cert.body, ids, started)
             : { status: cert.status };
       }
-      requests.push(evidence);
+      return evidence;
+    };
+    const watcher = watchArchives(stack.s3);
+    stack.chaos?.setEnabled(true);
+    const deadline = (ms: number) => Date.now() + ms;
+    for (const wave of spec.waves) {
+      const mine: [string, string][] = [];
+      for (const r of wave) {
+        const id = await submit((path, body) => call('POST', path, body, randomUUID()), r);
+        ids.set(id, labelOf(r));
+        mine.push([id, labelOf(r)]);
+      }
+      const until = deadline(spec.waveTimeoutMs ?? 180_000);
+      const settled = async () => {
+        for (const [id] of mine) {
+          const res = await call('GET', `/v1/requests/${id}`);
+          if (!TERMINAL.includes(String(res.body.status))) return false;
+        }
+        return true;
+      };
+      while (!(await settled()) && Date.now() < until) await new Promise((r) => setTimeout(r, 200));
+      // An erasure's log part is done by the batched log-erasure job (as its schedule would run it);
+      // a job that failed under faults is run again, as the next scheduled run would.
+      for (let job = 1; job <= 5 && Date.now() < until; job++) {
+        const waiting: string[] = [];
+        for (const [id] of mine) {
+          const res = await call('GET', `/v1/requests/${id}`);
+          if (res.body.status === 'partially_completed' && waitsForLogJob(res.body)) waiting.push(id);
+        }
+        if (waiting.length === 0) break;
+        const arn = stack.workflows.arnOf(STATE_MACHINES.logErasure.localName);
+        await stack.workflows.startExecution(arn, `chaos-logjob-${job}-${Date.now()}`, {}).done;
+        const resumed = async () => {
+          for (const id of waiting) {
+            const res = await call('GET', `/v1/requests/${id}`);
+            if (!TERMINAL.includes(String(res.body.status)) || waitsForLogJob(res.body)) return false;
+          }
+          return true;
+        };
+        const jobUntil = Math.min(until, Date.now() + 60_000);
+        while (!(await resumed()) && Date.now() < jobUntil) await new Promise((r) => setTimeout(r, 200));
+      }
+      stack.chaos?.setEnabled(false);
+      for (const [id, label] of mine) requests.push(await evidenceOf(id, label));
+      stack.chaos?.setEnabled(true);
     }
+    stack.chaos?.setEnabled(false);
+    await stack.workflows.idle();
+    partialArchives.push(...(await watcher.stop()));
+
     const faults: Partial<Record<FaultKind, number>> = Object.fromEntries(stack.chaos?.injector.counts ?? []);
     return {
       requests,
@@ -451,31 +442,20 @@ function certificateContents(payload: unknown, ids: Map<string, string>, since: 
   if (subject) delete subject.keyedHash;
   const supersedes = parsed.supersedes as Record<string, unknown> | undefined;
   if (supersedes) delete supersedes.sha256;
-  // What each run's erase step reported doing is compared on its own (runReports): a retried erase
-  // reports only what its last attempt did (docs/chaos.md, known differences).
-  delete parsed.runs;
   return parsed;
 }
 
-/** Requests whose certificate's run reports (what each erase step said it did) differ from the clean run. */
-export function runReportDifferences(clean: RunResult, run: RunResult): string[] {
-  const byLabel = new Map(clean.requests.map((r) => [r.label, r]));
-  return run.requests
-    .filter(
-      (r) => JSON.stringify(r.reported ?? null) !== JSON.stringify(byLabel.get(r.label)?.reported ?? null),
-    )
-    .map((r) => `${r.label}: reported ${detail(byLabel.get(r.label)?.reported, r.reported)}`);
-}
-
 /** Of two objects, the entries (archive files, certificate fields) that differ; else both, cut short. */
-function detail(a: unknown, b: unknown): string {
+function detail(a: unknown, b: unknown, depth = 0): string {
   const text = (v: unknown) => JSON.stringify(v ?? null).slice(0, 400);
-  if (!a || !b || typeof a !== 'object' || typeof b !== 'object') return `${text(a)} / ${text(b)}`;
+  if (!a || !b || typeof a !== 'object' || typeof b !== 'object' || depth > 3)
+    return `${text(a)} / ${text(b)}`;
   const left = a as Record<string, unknown>;
   const right = b as Record<string, unknown>;
+  // Down to the entries that differ (array elements by index), so a long list shows where.
   return [...new Set([...Object.keys(left), ...Object.keys(right)])]
     .filter((k) => JSON.stringify(left[k]) !== JSON.stringify(right[k]))
-    .map((k) => `${k}: ${text(left[k])} / ${text(right[k])}`)
+    .map((k) => `${k}: ${detail(left[k], right[k], depth + 1)}`)
     .join('; ');
 }
 

@@ -10,7 +10,7 @@
  *   run the job resumes folds in what the job did, and verifies that none of the lines are left.
  */
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import type { CategoryOutcome, StagedSubject } from '../lib/connectors/contract';
+import type { StagedSubject } from '../lib/connectors/contract';
 import {
   buildCertificate,
   certificateKey,
@@ -22,7 +22,7 @@ import {
   verifyErasure,
   waitsForLogJob,
   type ErasureRun,
-  type StoreOutcome,
+  runReport,
   type VerificationResult,
 } from '../lib/erasure/certificate';
 import { ContractError } from '../lib/runtime/errors';
@@ -54,8 +54,6 @@ export interface CertifyInput {
   operation: 'verify' | 'issue';
   run?: RunInput;
   executionName?: string;
-  /** The Erase map's results: per store, per category counts (no identifiers). */
-  erased?: { store: string; outcome?: Record<string, CategoryOutcome> }[];
 }
 
 export type CertifyOutput =
@@ -94,19 +92,6 @@ async function verify(deps: CertifyDeps, input: CertifyInput): Promise<CertifyOu
   return { requestId: input.requestId, verified: true, checked: result.checked };
 }
 
-function reported(erased: CertifyInput['erased']): StoreOutcome[] {
-  return (erased ?? []).map(({ store, outcome }) => {
-    const total: StoreOutcome = { store, deleted: 0, anonymised: 0, retained: 0, untouched: 0 };
-    for (const c of Object.values(outcome ?? {})) {
-      total.deleted += c.deleted;
-      total.anonymised += c.anonymised;
-      total.retained += c.retained;
-      total.untouched += c.untouched;
-    }
-    return total;
-  });
-}
-
 async function issue(deps: CertifyDeps, input: CertifyInput): Promise<CertifyOutput> {
   const clock = deps.clock ?? (() => new Date());
   const request = await deps.requests.require(input.requestId);
@@ -136,7 +121,12 @@ async function issue(deps: CertifyDeps, input: CertifyInput): Promise<CertifyOut
   const issuedAt = clock().toISOString();
   const finishedRuns: ErasureRun[] = runs.map((r) =>
     r.run === run
-      ? { ...r, finishedAt: issuedAt, outcome: state.status, reported: reported(input.erased) }
+      ? {
+          ...r,
+          finishedAt: issuedAt,
+          outcome: state.status,
+          reported: runReport(request.erasureLedger ?? [], ledger, plan),
+        }
       : r,
   );
   const number = run + 1;

@@ -13,42 +13,15 @@ import { join, resolve } from 'node:path';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../local/stores';
 import { groupAlive, npmStartEnv, supportCaller, until } from '../support/process-group';
 import { startTestStack } from '../support/local-stack';
+import { ERASURE_WAVE, EXPORT_WAVE, outcomeOf, submit, TERMINAL } from '../support/campaign-requests';
 
 const ROOT = resolve(__dirname, '..', '..');
-type RequestBody = {
-  type: 'export' | 'erasure';
-  service: 'klub-outside';
-  subject: { userId: string };
-  jurisdiction?: string;
-  requester?: { kind: 'guardian'; userId: string; evidenceRef: string };
-};
-/** u-minnie is a minor at klub-outside: her guardian asks, and support records the power of attorney. */
-const GUARDIAN = { kind: 'guardian', userId: 'u-dave', evidenceRef: 'POA-7' } as const;
-const POWER_OF_ATTORNEY = {
-  method: 'power_of_attorney_appendix11',
-  verifiedBy: 'support-agent-3',
-  evidenceRef: 'POA-7',
-};
 /**
  * Two waves, each killed mid-way: exports, then erasures. An export running beside an erasure of someone
  * in the same chat rooms may see their data before or after it goes, so the waves do not overlap (in
  * the undisturbed run either) and the outcome of each request is one thing.
  */
-const WAVES: RequestBody[][] = [
-  ['u-alice', 'u-bob', 'u-carol', 'u-dave', 'u-minnie', 'u-frank'].map((userId) => ({
-    type: 'export' as const,
-    service: 'klub-outside' as const,
-    subject: { userId },
-    ...(userId === 'u-minnie' ? { requester: GUARDIAN } : {}),
-  })),
-  [
-    { type: 'erasure', service: 'klub-outside', subject: { userId: 'u-carol' }, jurisdiction: 'KR' },
-    { type: 'erasure', service: 'klub-outside', subject: { userId: 'u-dave' }, jurisdiction: 'DE' },
-    { type: 'erasure', service: 'klub-outside', subject: { userId: 'u-frank' }, jurisdiction: 'KR' },
-    { type: 'erasure', service: 'klub-outside', subject: { userId: 'u-minnie' }, requester: GUARDIAN },
-  ],
-];
-const SETTLED = ['completed', 'partially_completed', 'failed', 'cancelled'];
+const WAVES = [EXPORT_WAVE, ERASURE_WAVE];
 
 let work: string;
 const children: ChildProcess[] = [];
@@ -86,52 +59,16 @@ async function startStack(
   return { child, api, s3Endpoint, output: () => output };
 }
 
-type View = { status: string; failure?: unknown; archive?: unknown; plan?: unknown; outcome?: unknown };
-
-/**
- * What must be the same as undisturbed: the status, the failure, the archive's counts, the erasure's
- * plan summary and what each category's erasure did (its dates are the run's own, so left out).
- */
-function outcome(body: Record<string, unknown>): View {
-  const erasure = body.erasure as
-    { plan?: { summary?: unknown }; outcome?: Record<string, unknown>[] } | undefined;
-  const exported = body.export as { records?: unknown; files?: unknown } | undefined;
-  return {
-    status: String(body.status),
-    ...(body.failure ? { failure: body.failure } : {}),
-    ...(exported ? { archive: { records: exported.records, files: exported.files } } : {}),
-    ...(erasure?.plan ? { plan: erasure.plan.summary } : {}),
-    ...(erasure?.outcome
-      ? {
-          outcome: erasure.outcome.map((e) => [e.store, e.category, e.state, e.deleted, e.anonymised]),
-        }
-      : {}),
-  };
-}
-
 test('kill -9 of the whole stack mid-request, then a restart: every request ends as undisturbed', async () => {
   // The undisturbed run of the same requests.
   const control = await startTestStack();
-  const expected: View[] = [];
+  const expected: unknown[] = [];
   try {
     for (const wave of WAVES) {
       const ids: string[] = [];
-      for (const body of wave) {
-        const res = await control.call('POST', '/v1/requests', { body });
-        expect(res.status).toBe(202);
-        ids.push(String(res.body.requestId));
-        if (body.requester) {
-          const verified = await control.call(
-            'POST',
-            `/v1/requests/${String(res.body.requestId)}/verification`,
-            {
-              body: POWER_OF_ATTORNEY,
-            },
-          );
-          expect(verified.status).toBe(200);
-        }
-      }
-      for (const id of ids) expected.push(outcome(await control.waitForStatus(id, SETTLED, 60_000)));
+      for (const body of wave)
+        ids.push(await submit((path, payload) => control.call('POST', path, { body: payload }), body));
+      for (const id of ids) expected.push(outcomeOf(await control.waitForStatus(id, TERMINAL, 60_000)));
     }
   } finally {
     await control.stop();
@@ -147,26 +84,14 @@ test('kill -9 of the whole stack mid-request, then a restart: every request ends
   const call = supportCaller(join(work, 'local'));
   const statusesOf = (api: string, ids: string[]) =>
     Promise.all(ids.map(async (id) => String((await call(api, 'GET', `/v1/requests/${id}`)).body.status)));
-  const after: View[] = [];
+  const after: unknown[] = [];
   const unfinishedAtKill: number[] = [];
   for (const wave of WAVES) {
     const ids: string[] = [];
-    for (const body of wave) {
-      const res = await call(stack.api, 'POST', '/v1/requests', body);
-      expect(res.status).toBe(202);
-      ids.push(String(res.body.requestId));
-      if (body.requester) {
-        const verified = await call(
-          stack.api,
-          'POST',
-          `/v1/requests/${String(res.body.requestId)}/verification`,
-          POWER_OF_ATTORNEY,
-        );
-        expect(verified.status).toBe(200);
-      }
-    }
-    // Killed while work is under way: at least two requests started.
     const api = stack.api;
+    for (const body of wave)
+      ids.push(await submit((path, payload) => call(api, 'POST', path, payload), body));
+    // Killed while work is under way: at least two requests started.
     await until(
       async () => (await statusesOf(api, ids)).filter((s) => s === 'in_progress').length >= 2,
       20_000,
@@ -174,16 +99,16 @@ test('kill -9 of the whole stack mid-request, then a restart: every request ends
     const before = await statusesOf(api, ids);
     process.kill(-stack.child.pid!, 'SIGKILL');
     expect(await until(() => !groupAlive(stack.child.pid!), 10_000)).toBe(true);
-    unfinishedAtKill.push(before.filter((s) => !SETTLED.includes(s)).length);
+    unfinishedAtKill.push(before.filter((s) => !TERMINAL.includes(s)).length);
 
     stack = await startStack(env);
     const restarted = stack.api;
     const settled = await until(
-      async () => (await statusesOf(restarted, ids)).every((s) => SETTLED.includes(s)),
+      async () => (await statusesOf(restarted, ids)).every((s) => TERMINAL.includes(s)),
       60_000,
     );
     expect(settled).toBe(true);
-    for (const id of ids) after.push(outcome((await call(restarted, 'GET', `/v1/requests/${id}`)).body));
+    for (const id of ids) after.push(outcomeOf((await call(restarted, 'GET', `/v1/requests/${id}`)).body));
   }
   expect(after).toEqual(expected);
   // Each kill left requests unfinished (else it proved nothing).

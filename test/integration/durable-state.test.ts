@@ -16,6 +16,7 @@ import { runSweep, type ResumeStarter } from '../../functions/sweep/core';
 import { putJson, stagingKeys } from '../../functions/lib/aws/s3-objects';
 import { LocalSigner } from '../../functions/lib/crypto/signing';
 import { DownloadLinks, ensureLink, type ArchiveAccess } from '../../functions/lib/downloads/download-links';
+import { withdrawSubjectExports } from '../../functions/lib/downloads/subject-exports';
 import { loadDefaultPolicy } from '../../functions/lib/erasure/policy';
 import { buildPlan } from '../../functions/lib/erasure/planner';
 import { ErasureSchedule } from '../../functions/lib/erasure/schedule';
@@ -198,7 +199,7 @@ describe.each<Fault>(['before', 'after'])('a fault %s the commit, then a retry',
           signer,
           issuer: 'test',
         },
-        { requestId, operation: 'issue', executionName: requestId, erased: [] },
+        { requestId, operation: 'issue', executionName: requestId },
       );
     const out = await withRetry(fault, issue);
     expect(out).toMatchObject({ status: 'partially_completed' });
@@ -279,4 +280,20 @@ test('sweep: a resumed run whose start failed records its events once', async ()
   expect(types.filter((t) => t === 'erasure.resumed')).toHaveLength(1);
   expect(types.filter((t) => t === 'vault.destroyed')).toHaveLength(1);
   await new ErasureSchedule(table).remove(requestId);
+});
+
+test("an erasure's withdrawal of the person's exports, retried, records it once per export", async () => {
+  const { requestId: exportId, subjectHash } = await openRequest('export');
+  const deps = {
+    table,
+    requests: new RequestRepository(table),
+    events: new EventLog(table),
+    s3: stores.s3,
+    stagingBucket: orchestratorResources.stagingBucket,
+  };
+  const erasureId = 'req_erasure_withdraws';
+  expect(await withdrawSubjectExports(deps, erasureId, [subjectHash], 'klub-outside')).toEqual([exportId]);
+  // The step retried (its answer lost): the same exports, and still one event for this erasure.
+  expect(await withdrawSubjectExports(deps, erasureId, [subjectHash], 'klub-outside')).toEqual([exportId]);
+  expect((await eventTypes(exportId)).filter((t) => t === 'export.withdrawn')).toHaveLength(1);
 });

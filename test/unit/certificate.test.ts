@@ -16,6 +16,7 @@ import {
   buildCertificate,
   outstanding,
   runNumberOf,
+  runReport,
   signCertificate,
   updateLedger,
   verifyCertificate,
@@ -123,6 +124,56 @@ describe('verifyErasure', () => {
     const error = new ErasureVerificationFailed('chat', 'messages', 1);
     expect(error.name).toBe('ErasureVerificationFailed');
     expect(` ${error.message}`).toMatch(/\sstore=chat\b/);
+  });
+});
+
+describe('runReport: what a run did, from its plan as verified', () => {
+  test('the first run: removed, anonymised, newly vaulted and held records, by store', () => {
+    const p = plan('KR', subjectInventory(), [{ holdId: 'hold_1', caseReference: 'C-1', stores: ['chat'] }]);
+    const report = runReport([], updateLedger([], p, 0, NOW), p);
+    const of = (store: string) => report.find((r) => r.store === store);
+    expect(of('accounts')).toEqual({
+      store: 'accounts',
+      deleted: 1,
+      anonymised: 0,
+      retained: 0,
+      untouched: 0,
+    });
+    // Three transactions left the live store; two are kept in the vault (the third's period ended).
+    expect(of('payments')).toMatchObject({ deleted: 6, retained: 2, untouched: 0 });
+    expect(of('chat')).toEqual({ store: 'chat', deleted: 0, anonymised: 0, retained: 0, untouched: 6 });
+    // Log lines wait for the log-erasure job: nothing done to them yet.
+    expect(of('logs')).toEqual({ store: 'logs', deleted: 0, anonymised: 0, retained: 0, untouched: 0 });
+  });
+
+  test('a resumed run reports only its own work, and the same whatever was reported before', () => {
+    const p = plan('KR', subjectInventory());
+    const first = updateLedger([], p, 0, NOW);
+    const rule = p.entries.find((e) => e.category === 'access-log')?.rule;
+    const resumed = plan('KR', emptyInventory());
+    const second = updateLedger(first, resumed, 1, NOW, {
+      jobId: 'logjob-1',
+      finishedAt: NOW.toISOString(),
+      categories: [
+        {
+          store: 'logs',
+          category: 'access-log',
+          liveAction: 'delete',
+          removed: 5,
+          vaulted: [{ until: rule?.earliestUntil ?? '', count: 3 }],
+          ...(rule ? { rule } : {}),
+        },
+      ],
+    });
+    const report = runReport(first, second, resumed);
+    expect(report.find((r) => r.store === 'logs')).toEqual({
+      store: 'logs',
+      deleted: 5,
+      anonymised: 0,
+      retained: 3,
+      untouched: 0,
+    });
+    expect(report.find((r) => r.store === 'accounts')).toMatchObject({ deleted: 0, retained: 0 });
   });
 });
 

@@ -106,8 +106,11 @@ const messages: Row[] = [
   },
 ];
 
-/** A fake document client over the rows above: Query by index or by room, GetItem on rooms, paged by 2. */
-function fakeStore(pageSize = 2) {
+/**
+ * A fake document client over the rows above: Query by index or by room, GetItem on rooms, paged by 2.
+ * `slowRoom`: reads of that room (its item and its messages) answer last, as a slow store would.
+ */
+function fakeStore(pageSize = 2, slowRoom?: string) {
   const calls: { command: string; input: Row }[] = [];
   const page = (rows: Row[], startKey: unknown) => {
     const start = startKey ? Number((startKey as { offset: number }).offset) : 0;
@@ -118,6 +121,10 @@ function fakeStore(pageSize = 2) {
     };
   };
   const send = async (command: unknown) => {
+    const input = (command as { input: Row }).input;
+    const room =
+      (input.Key as Row | undefined)?.roomId ?? (input.ExpressionAttributeValues as Row)?.[':roomId'];
+    if (slowRoom !== undefined && room === slowRoom) await new Promise((r) => setTimeout(r, 30));
     if (command instanceof GetCommand) {
       calls.push({ command: 'Get', input: command.input as Row });
       expect(command.input.TableName).toBe('platform-chat-rooms');
@@ -150,14 +157,22 @@ const config: ChatConfig = {
   includeConversationContext: false,
 };
 
-async function run(options: Partial<ChatConfig> = {}, salt = SALT) {
-  const store = fakeStore();
+async function run(options: Partial<ChatConfig> = {}, salt = SALT, slowRoom?: string) {
+  const store = fakeStore(2, slowRoom);
   const context = fakeContext({ userIds: SUBJECT }, salt);
   await createChatConnector(store.doc, { ...config, ...options }).collect(context.ctx);
   return { ...store, ...context };
 }
 
 describe('chat connector', () => {
+  it('writes rooms, mentions and complaints in the order found, however the reads interleave', async () => {
+    const order = (r: Awaited<ReturnType<typeof run>>) =>
+      ['rooms', 'mentions', 'complaints'].map((name) => JSON.stringify(r.records(name)));
+    const steady = order(await run());
+    expect(JSON.parse(steady[0] ?? '[]')).not.toHaveLength(0);
+    for (const slowRoom of ['r1', 'r2', 'r9']) expect(order(await run({}, SALT, slowRoom))).toEqual(steady);
+  });
+
   it('exports the subject’s own messages from the bySender index, paged, for every user id', async () => {
     const { records, calls } = await run();
     expect(records('messages').map((m) => m.messageId)).toEqual(['m1', 'm7', 'm3']);

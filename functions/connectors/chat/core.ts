@@ -18,7 +18,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import type { CollectContext, CollectionSpec, Connector } from '../../lib/connectors/contract';
 import { sanitizeSegment } from '../../lib/export/archive-path';
 import { looksLikePersonKey, People } from '../../lib/crypto/pseudonym';
-import { forEachLimited } from '../../lib/runtime/concurrency';
+import { mapOrderedLimited } from '../../lib/runtime/concurrency';
 import { asList, asString, isRecord, queryPages, toJsonValue, type Item } from '../../lib/aws/dynamo-paging';
 import { isSecretKey } from '../../lib/connectors/card-masking';
 import { createChatErasure } from './erasure';
@@ -200,11 +200,11 @@ export function createChatConnector(
       /** Rooms seen so far (in the order found); each is read once. */
       const roomIds = new Set<string>();
 
-      const readRoom = async (roomId: string): Promise<void> => {
+      const readRoom = async (roomId: string): Promise<Item | undefined> => {
         const { Item: room } = await doc.send(
           new GetCommand({ TableName: config.roomsTable, Key: { roomId }, ConsistentRead: true }),
         );
-        if (room) await rooms.write(toExportedRoom(room, people));
+        return room;
       };
 
       const attachmentFile = (roomId: string, messageId: string | undefined, raw: Item): Item => {
@@ -276,45 +276,59 @@ export function createChatConnector(
             if (roomId !== undefined && !roomIds.has(roomId)) newRooms.add(roomId);
           }
           for (const roomId of newRooms) roomIds.add(roomId);
-          // Rooms first: their members become known others, pseudonymised wherever they turn up.
-          await forEachLimited(newRooms, concurrency, readRoom);
+          // Rooms first: their members become known others, pseudonymised wherever they turn up. Read
+          // at once, written in the order found: an archive's contents never depend on timing.
+          await mapOrderedLimited([...newRooms], concurrency, readRoom, async (room) => {
+            if (room) await rooms.write(toExportedRoom(room, people));
+          });
           for (const item of items) await writeOwnMessage(item);
           await ctx.betweenBatches?.();
         }
       }
 
       // 2. Others' messages in those rooms that mention the subject or that the subject reported.
-      await forEachLimited(roomIds, concurrency, async (roomId) => {
-        for await (const items of queryPages(doc, roomActivityQuery(config, roomId, userIds))) {
-          for (const item of items) {
-            if (people.isSubject(item.senderId)) continue;
-            const { sentAt, messageId } = messageTimeAndId(item);
-            const sender = people.other(item.senderId);
-            for (const mentioned of new Set(asList(item.mentions))) {
-              if (!people.isSubject(mentioned)) continue;
-              const mention: Item = { roomId, sentAt, sender, mentionedUserId: mentioned };
-              if (config.includeConversationContext && typeof item.body === 'string')
-                mention.body = item.body;
-              await mentions.write(defined(mention));
-            }
-            for (const report of asList(item.reports).filter(isRecord)) {
-              if (!people.isSubject(report.reportedBy)) continue;
-              const complaint: Item = {
-                direction: 'filed-by-you',
-                roomId,
-                messageId,
-                messageSentAt: sentAt,
-                messageSender: sender,
-                reportedBy: report.reportedBy,
-                reason: toJsonValue(report.reason),
-                at: asString(report.at),
-              };
-              copyUnknown(complaint, report, REPORT_KNOWN, people);
-              await complaints.write(defined(complaint));
+      // Each room's records are gathered concurrently and written room by room, in the order found.
+      await mapOrderedLimited(
+        [...roomIds],
+        concurrency,
+        async (roomId) => {
+          const found: { collection: 'mentions' | 'complaints'; record: Item }[] = [];
+          for await (const items of queryPages(doc, roomActivityQuery(config, roomId, userIds))) {
+            for (const item of items) {
+              if (people.isSubject(item.senderId)) continue;
+              const { sentAt, messageId } = messageTimeAndId(item);
+              const sender = people.other(item.senderId);
+              for (const mentioned of new Set(asList(item.mentions))) {
+                if (!people.isSubject(mentioned)) continue;
+                const mention: Item = { roomId, sentAt, sender, mentionedUserId: mentioned };
+                if (config.includeConversationContext && typeof item.body === 'string')
+                  mention.body = item.body;
+                found.push({ collection: 'mentions', record: defined(mention) });
+              }
+              for (const report of asList(item.reports).filter(isRecord)) {
+                if (!people.isSubject(report.reportedBy)) continue;
+                const complaint: Item = {
+                  direction: 'filed-by-you',
+                  roomId,
+                  messageId,
+                  messageSentAt: sentAt,
+                  messageSender: sender,
+                  reportedBy: report.reportedBy,
+                  reason: toJsonValue(report.reason),
+                  at: asString(report.at),
+                };
+                copyUnknown(complaint, report, REPORT_KNOWN, people);
+                found.push({ collection: 'complaints', record: defined(complaint) });
+              }
             }
           }
-        }
-      });
+          return found;
+        },
+        async (found) => {
+          for (const { collection, record } of found)
+            await (collection === 'mentions' ? mentions : complaints).write(record);
+        },
+      );
     },
   };
 }

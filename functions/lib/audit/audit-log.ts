@@ -10,6 +10,7 @@ import { randomUUID } from 'node:crypto';
 import {
   REQUESTS_TTL_ATTRIBUTE,
   auditExpiry,
+  isConditionFailure,
   serviceFilter,
   type ExpiryClock,
   type RequestTable,
@@ -71,13 +72,19 @@ export class AuditLog {
   constructor(private readonly table: RequestTable) {}
 
   async record(entry: AuditEntry): Promise<void> {
-    await this.table.doc.send(
-      new PutCommand({
-        TableName: this.table.tableName,
-        Item: auditItem(this.table, entry, this.table.clock()),
-        ConditionExpression: 'attribute_not_exists(pk)',
-      }),
-    );
+    try {
+      await this.table.doc.send(
+        new PutCommand({
+          TableName: this.table.tableName,
+          Item: auditItem(this.table, entry, this.table.clock()),
+          ConditionExpression: 'attribute_not_exists(pk)',
+        }),
+      );
+    } catch (error) {
+      // The key is this call's own (a random id): an item under it is this very entry, written by an
+      // attempt whose answer was lost and retried by the SDK.
+      if (!isConditionFailure(error)) throw error;
+    }
   }
 
   /**

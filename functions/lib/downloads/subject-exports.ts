@@ -16,7 +16,7 @@ import { revokeLink, TRANSFER_LINKS } from './download-links';
 export interface WithdrawDeps {
   table: RequestTable;
   requests: Pick<RequestRepository, 'get'>;
-  events: Pick<EventLog, 'append'>;
+  events: Pick<EventLog, 'appendOnce'>;
   s3: S3Client;
   stagingBucket: string;
 }
@@ -62,10 +62,10 @@ export async function withdrawSubjectExports(
       await deps.s3.send(new DeleteObjectCommand({ Bucket: record.export.bucket, Key: record.export.key }));
     }
     await deleteUnder(deps.s3, deps.stagingBucket, stagingKeys.prefix(exportId));
-    await deps.events.append(exportId, {
-      type: 'export.withdrawn',
-      detail: { reason: 'subject_erased', erasureRequestId },
-    });
+    // Once per erasure, however often its step is retried.
+    await deps.events.appendOnce(exportId, `withdrawn:${erasureRequestId}`, [
+      { type: 'export.withdrawn', detail: { reason: 'subject_erased', erasureRequestId } },
+    ]);
   }
   return withdrawn;
 }

@@ -92,7 +92,11 @@ export interface ErasureRun {
   trigger: RunTrigger;
   finishedAt?: string;
   outcome?: 'completed' | 'partially_completed';
-  /** What each store's erase step reported doing in this run (a retried step may report less). */
+  /**
+   * What this run did, by store: the change it made to the ledger (records removed from the live store,
+   * anonymised, newly kept in the vault) and the records a hold left untouched. Taken from the plan as
+   * verified, never from what an erase step said: a retried step's last attempt may have done less.
+   */
   reported?: StoreOutcome[];
 }
 
@@ -402,6 +406,35 @@ export function updateLedger(
   // Categories no longer in the plan (a catalogue change) keep their record.
   for (const rest of byKey.values()) out.push(rest);
   return out;
+}
+
+/**
+ * What one run did, by store (ErasureRun.reported): the difference between the ledger before and after
+ * it, plus the records the run's plan left to holds. The same whatever the run's steps retried.
+ */
+export function runReport(
+  previous: readonly LedgerEntry[],
+  next: readonly LedgerEntry[],
+  plan: Pick<ErasurePlan, 'entries'>,
+): StoreOutcome[] {
+  const before = new Map(previous.map((e) => [`${e.store}/${e.category}`, e]));
+  const byStore = new Map<string, StoreOutcome>();
+  const totalOf = (store: string): StoreOutcome => {
+    let total = byStore.get(store);
+    if (!total) byStore.set(store, (total = { store, deleted: 0, anonymised: 0, retained: 0, untouched: 0 }));
+    return total;
+  };
+  const kept = (e: LedgerEntry | undefined) =>
+    (e?.retained?.schedule ?? []).reduce((n, s) => n + s.count, 0) + (e?.retained?.destroyed ?? 0);
+  for (const p of plan.entries) totalOf(p.store).untouched += p.action === 'held' ? p.count : 0;
+  for (const e of next) {
+    const prior = before.get(`${e.store}/${e.category}`);
+    const total = totalOf(e.store);
+    total.deleted += e.deleted - (prior?.deleted ?? 0);
+    total.anonymised += e.anonymised - (prior?.anonymised ?? 0);
+    total.retained += kept(e) - kept(prior);
+  }
+  return [...byStore.values()];
 }
 
 export interface Outstanding {

@@ -10,6 +10,7 @@ import {
   REQUESTS_TTL_ATTRIBUTE,
   auditExpiry,
   cancellationCodes,
+  isConditionFailure,
   requestItemsUnder,
   type ExpiryClock,
   type RequestTable,
@@ -72,14 +73,20 @@ export class EventLog {
 
   async append(requestId: string, event: Omit<RequestEvent, 'at'>): Promise<void> {
     const at = this.table.clock().toISOString();
-    await this.table.doc.send(
-      new PutCommand({
-        TableName: this.table.tableName,
-        Item: eventItem(this.table, requestId, event, at),
-        // Never overwrites: the log is append-only.
-        ConditionExpression: 'attribute_not_exists(pk)',
-      }),
-    );
+    try {
+      await this.table.doc.send(
+        new PutCommand({
+          TableName: this.table.tableName,
+          Item: eventItem(this.table, requestId, event, at),
+          // Never overwrites: the log is append-only.
+          ConditionExpression: 'attribute_not_exists(pk)',
+        }),
+      );
+    } catch (error) {
+      // The key is this call's own (a random part): an item under it is this very write, landed by an
+      // attempt whose answer was lost and retried by the SDK.
+      if (!isConditionFailure(error)) throw error;
+    }
   }
 
   /**
