@@ -13,6 +13,8 @@
  *   its ETag (re-read and re-filtered when it changed). A line that statutory retention keeps leaves the
  *   live logs in the same rewrite and goes to the retention vault with its own expiry, written before
  *   the object is. The subjects' index entries for the rewritten version are removed.
+ *   What each rewrite removes is recorded per object before the object is written (`tallies/`), so a
+ *   batch retried after its answer was lost, or a crash after the write, counts it once all the same.
  * - `finish`: reads the Map's results (ResultWriter), records what was done on each request, removes it
  *   from the queue and resumes its erasure, which verifies that none of its lines are left and
  *   certifies; then releases the lock. Nothing is recorded or resumed if any object failed: the job
@@ -23,7 +25,7 @@
  * table and in memory.
  */
 import { createHash, randomUUID } from 'node:crypto';
-import type { S3Client } from '@aws-sdk/client-s3';
+import { HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { platformStores } from '../../config/data-map';
 import { getJson, listPages, putJson } from '../lib/aws/s3-objects';
 import type { SubjectIdentifiers, VaultRecord, VaultWriter } from '../lib/connectors/contract';
@@ -45,6 +47,7 @@ import { retentionUntil } from '../lib/erasure/policy';
 import type { ResumeStarter } from '../lib/erasure/resume';
 import { pickKept } from '../lib/erasure/vault';
 import { dayOfKey } from '../lib/logs/day-objects';
+import { normalEtag } from '../lib/logs/index-store';
 import type { LineVerdict } from '../lib/logs/lines';
 import { rewriteLogObject, type RewritePass, type RewriteStats } from '../lib/logs/rewrite';
 import type { LogIndexReader, SubjectLogIds } from '../lib/logs/subject-objects';
@@ -125,12 +128,21 @@ export interface PrepareOutput {
 /** Per request, per category: lines that left the live logs, and vault copies by expiry. */
 type Tallies = Record<string, LogErasureTallies>;
 
+/** What one rewrite of an object removes, recorded before the object is written. */
+interface ObjectTallies {
+  key: string;
+  /** The version the rewrite read: an object still at it was never written. */
+  fromEtag: string;
+  subjects: Tallies;
+}
+
 export interface RewriteOutput {
   objects: number;
   written: number;
   unchanged: number;
   missing: number;
   retries: number;
+  /** What this attempt removed (the job counts from the per-object records: see objectTallies). */
   subjects: Tallies;
   /** A failed batch attempt's work, read back from its partial file. */
   partial?: boolean;
@@ -166,8 +178,13 @@ const jobKeys = (jobId: string) => {
     subjects: `${base}subjects.json`,
     results: `${base}results/`,
     partial: `${base}partial/`,
+    tallies: `${base}tallies/`,
   };
 };
+
+/** One record per object (a digest of its key: keys may hold any character). */
+const talliesKey = (jobId: string, objectKey: string) =>
+  `${jobKeys(jobId).tallies}${createHash('sha256').update(objectKey).digest('hex')}.json`;
 
 // ---------------------------------------------------------------------------------------------
 // prepare
@@ -343,6 +360,8 @@ class ErasePass implements RewritePass {
     private readonly subjects: readonly JobSubject[],
     private readonly now: Date,
     private readonly vault: VaultWriter,
+    /** Records what this pass removes, before the object is written. */
+    private readonly record: (subjects: Tallies) => Promise<void>,
   ) {}
 
   changed(): boolean {
@@ -352,6 +371,16 @@ class ErasePass implements RewritePass {
   async beforeWrite(): Promise<void> {
     // The vault holds every retained line before the object without it is written.
     await Promise.all(this.copies.map((copy) => this.vault.put(copy)));
+    const subjects: Tallies = {};
+    for (const [owner, tally] of this.tallies) {
+      const subject = this.subjects[owner];
+      if (!subject) continue;
+      (subjects[subject.requestId] ??= {})[this.matcher.category] = {
+        removed: tally.removed,
+        vaulted: Object.fromEntries(tally.vaulted),
+      };
+    }
+    await this.record(subjects);
   }
 
   judge(bytes: Buffer): LineVerdict {
@@ -447,7 +476,14 @@ async function rewrite(
       deps.s3,
       config.logsBucket,
       key,
-      () => new ErasePass(key, day, matcher, context.subjects, now, deps.vault),
+      (fromEtag) =>
+        new ErasePass(key, day, matcher, context.subjects, now, deps.vault, (subjects) =>
+          putJson(deps.s3, { bucket: config.stagingBucket, key: talliesKey(input.jobId, key) }, {
+            key,
+            fromEtag,
+            subjects,
+          } satisfies ObjectTallies),
+        ),
       {
         conditional: config.conditionalWrites,
         maxAttempts: config.maxWriteAttempts,
@@ -518,6 +554,7 @@ async function finish(
     bucket: deps.config.stagingBucket,
     key: input.subjectsKey,
   });
+  const rewritten = await objectTallies(deps, input.jobId, { writtenOnly: false });
   const report: FinishOutput = {
     jobId: input.jobId,
     requests: subjects.length,
@@ -536,7 +573,7 @@ async function finish(
         let removed = 0;
         const vaulted = new Map<string, number>();
         const carried: LogErasureTallies = subject.carried ?? {};
-        for (const tallies of [carried, ...outputs.map((o) => o.subjects[subject.requestId] ?? {})]) {
+        for (const tallies of [carried, ...rewritten.map((o) => o.subjects[subject.requestId] ?? {})]) {
           const tally = tallies[c.category];
           if (!tally) continue;
           removed += tally.removed;
@@ -617,23 +654,47 @@ function partialObjects(outputs: readonly RewriteOutput[]): number {
 }
 
 /**
+ * What the job's rewrites removed, one record per object. With `writtenOnly`, only objects whose write
+ * happened (no longer at the version the rewrite read): a failed job may have recorded a rewrite whose
+ * write then failed. Every object of a finished job was written or left unchanged (no record).
+ */
+async function objectTallies(
+  deps: EraseLogsDeps,
+  jobId: string,
+  options: { writtenOnly: boolean },
+): Promise<ObjectTallies[]> {
+  const bucket = deps.config.stagingBucket;
+  const records: ObjectTallies[] = [];
+  for await (const page of listPages(deps.s3, bucket, jobKeys(jobId).tallies)) {
+    for (const entry of page) {
+      const record = await getJson<ObjectTallies>(deps.s3, { bucket, key: entry.Key });
+      if (options.writtenOnly && (await currentEtag(deps, record.key)) === normalEtag(record.fromEtag))
+        continue;
+      records.push(record);
+    }
+  }
+  return records;
+}
+
+async function currentEtag(deps: EraseLogsDeps, key: string): Promise<string | undefined> {
+  try {
+    const head = await deps.s3.send(new HeadObjectCommand({ Bucket: deps.config.logsBucket, Key: key }));
+    return head.ETag === undefined ? undefined : normalEtag(head.ETag);
+  } catch (error) {
+    if ((error as { name?: string }).name === 'NotFound') return undefined;
+    throw error;
+  }
+}
+
+/**
  * A failed job may have rewritten some objects before another failed (their lines are gone, their vault
- * copies kept): what its succeeded batches did is carried on each queued part, for the job that
- * completes it to count.
+ * copies kept): what those rewrites removed is carried on each queued part, for the job that completes
+ * it to count.
  */
 async function carryPartialWork(deps: EraseLogsDeps, jobId: string): Promise<void> {
-  const bucket = deps.config.stagingBucket;
-  const manifests: string[] = [];
-  for await (const page of listPages(deps.s3, bucket, jobKeys(jobId).results)) {
-    for (const entry of page) if (entry.Key.endsWith('/manifest.json')) manifests.push(entry.Key);
-  }
-  const outputs: RewriteOutput[] = [];
-  for (const key of manifests)
-    outputs.push(...(await readResults(deps, { Bucket: bucket, Key: key }, { allSucceeded: false })));
-  outputs.push(...(await partialOutputs(deps, jobId)));
   const tallies: Tallies = {};
-  for (const output of outputs) {
-    for (const [requestId, t] of Object.entries(output.subjects))
+  for (const record of await objectTallies(deps, jobId, { writtenOnly: true })) {
+    for (const [requestId, t] of Object.entries(record.subjects))
       tallies[requestId] = addTallies(tallies[requestId] ?? {}, t);
   }
   for (const [requestId, t] of Object.entries(tallies)) {

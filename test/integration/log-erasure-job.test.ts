@@ -20,6 +20,7 @@ import { LogErasureQueue } from '../../functions/lib/erasure/log-queue';
 import { retentionFor, retentionUntil, loadDefaultPolicy } from '../../functions/lib/erasure/policy';
 import { accessLineMatch, isSubjectParticipant } from '../../functions/lib/logs/subject-lines';
 import { requestTableFromEnv } from '../../functions/lib/requests/request-table';
+import { LambdaCrashError } from '../../local/faults';
 import { startTestStack, type TestStack } from '../support/local-stack';
 import { certCategory, vaultItems } from './erasure-helpers';
 
@@ -51,6 +52,11 @@ const SHARED_VOICE = `${LOGS.voiceSessionsPrefix}dt=${RECENT}/shared-job-0003.js
 /** PutObject / CompleteMultipartUpload calls the handlers make to the logs bucket, per key. */
 const writes = new Map<string, number>();
 let lastLogWriteAt = 0;
+/**
+ * Rewrite batches still to be "crashed" after their effects: the Lambda wrote its objects and then died
+ * (Step Functions sees `Lambda.Unknown` and runs the batch again, finding nothing left to remove).
+ */
+let crashAfterRewrites = 0;
 /** While set, the first job read of this key is followed by a new version of the object. */
 let concurrentWrite: { key: string; extra: string[]; done: boolean; written: boolean } | undefined;
 
@@ -159,7 +165,19 @@ async function erase(subject: Subject): Promise<string> {
 }
 
 beforeAll(async () => {
-  stack = await startTestStack();
+  stack = await startTestStack({
+    workflows: {
+      interceptor: async (fn, payload, invoke) => {
+        const result = await invoke();
+        const operation = (payload as { operation?: string } | undefined)?.operation;
+        if (fn === 'dsr-erase-logs' && operation === 'rewrite' && crashAfterRewrites > 0) {
+          crashAfterRewrites -= 1;
+          throw new LambdaCrashError();
+        }
+        return result;
+      },
+    },
+  });
   for (const s of subjects) {
     const account = await stack.doc.send(
       new GetCommand({ TableName: platformStores.accounts.table.tableName, Key: { userId: s.userId } }),
@@ -277,9 +295,12 @@ test('three erasures sharing objects: one job rewrites each object once; each is
     access(`${RECENT}T21:00:00.000Z`, bob.userId, bob.deviceIds[0]!, '/late-b'),
   ];
   concurrentWrite = { key: SHARED_RECENT, extra, done: false, written: false };
+  crashAfterRewrites = 1;
 
   const job = await stack.runLogErasureJob('job-three-subjects');
   expect(job.status).toBe('SUCCEEDED');
+  // A rewrite batch died after writing: its retry found nothing left, and its lines still count below.
+  expect(crashAfterRewrites).toBe(0);
   // The new version was written between the job's read and its write (not before a retried batch).
   expect(concurrentWrite.written).toBe(true);
   const jobDone = Date.now();

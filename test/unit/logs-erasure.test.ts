@@ -450,12 +450,15 @@ describe('log-erasure job: rewriting objects', () => {
     expect(bucket.body(KEYS.old)).toBe(without(OLD_ACCESS, [0, 2]));
     // An object without the subject is never written.
     expect(bucket.objects.get(KEYS.others)?.body).toBe(before[KEYS.others]);
-    const puts = () => bucket.calls.filter((c) => c.command === 'Put');
+    const isJobRecord = (key: string) => key.startsWith('log-erasure-jobs/');
+    const puts = () => bucket.calls.filter((c) => c.command === 'Put' && !isJobRecord(String(c.key)));
     expect(
       puts()
         .map((c) => c.key)
         .sort(),
     ).toEqual([KEYS.old, KEYS.oldVoice, KEYS.recent, KEYS.recentVoice].sort());
+    // What each written object lost is recorded before it is written: one record per object.
+    expect(bucket.calls.filter((c) => c.command === 'Put' && isJobRecord(String(c.key)))).toHaveLength(4);
     // Every write was conditional on the ETag read, and each object read once.
     for (const put of puts()) expect(put.ifMatch).toMatch(/^"[0-9a-f]{32}"$/);
     expect(bucket.calls.slice(erasing).filter((c) => c.command === 'Get')).toHaveLength(5);

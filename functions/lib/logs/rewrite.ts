@@ -131,7 +131,8 @@ export async function rewriteLogObject<P extends RewritePass>(
   s3: S3Client,
   bucket: string,
   key: string,
-  newPass: () => P,
+  /** A fresh pass for each attempt, given the version (ETag) it reads. */
+  newPass: (etag: string) => P,
   options: RewriteOptions,
 ): Promise<RewriteResult<P>> {
   const { conditional, stats } = options;
@@ -145,7 +146,7 @@ export async function rewriteLogObject<P extends RewritePass>(
     if (!got) return { state: 'missing' };
     const etag = got.ETag;
     if (!etag) throw new LogObjectUnreadable('A log object was read without an ETag');
-    const pass = newPass();
+    const pass = newPass(etag);
     const gzipped = key.endsWith('.gz');
     const output: Transform = gzipped ? gzipStream() : new PassThrough();
     const upload = new Upload({
