@@ -14,6 +14,7 @@ import {
   type CreateTableCommandInput,
   type DynamoDBClient,
   type KeySchemaElement,
+  type Projection,
 } from '@aws-sdk/client-dynamodb';
 import { CreateBucketCommand, HeadBucketCommand, type S3Client } from '@aws-sdk/client-s3';
 import {
@@ -48,6 +49,13 @@ function keySchema(partitionKey: string, sortKey?: string): KeySchemaElement[] {
   return schema;
 }
 
+/** An index's projection as CreateTable and DescribeTable put it. */
+function projectionOf(index: TableSpec['indexes'][number]): Projection {
+  return index.projection === 'INCLUDE'
+    ? { ProjectionType: 'INCLUDE', NonKeyAttributes: [...(index.nonKeyAttributes ?? [])] }
+    : { ProjectionType: index.projection ?? 'ALL' };
+}
+
 /**
  * CreateTable input for a data-map table: on-demand, each index projecting what the data map says, and the
  * table's stream if the data map names one.
@@ -74,7 +82,7 @@ export function createTableInput(spec: TableSpec): CreateTableCommandInput {
           GlobalSecondaryIndexes: spec.indexes.map((index) => ({
             IndexName: index.indexName,
             KeySchema: keySchema(index.partitionKey, index.sortKey),
-            Projection: { ProjectionType: index.projection ?? 'ALL' },
+            Projection: projectionOf(index),
           })),
         }
       : {}),
