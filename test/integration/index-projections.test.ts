@@ -2,13 +2,15 @@
  * The requests table's indexes copy keys and filters only, on DynamoDB Local as created from the data
  * map: an open request named by an e-mail, with a callback URL and a pending notice, leaves neither the
  * e-mail nor the URL in any index entry, and the listing (which reads its page from the table) still
- * answers each request exactly as the request's own route does.
+ * answers each request exactly as the request's own route does. A data directory from before gets its
+ * indexes rebuilt with the new projection at start.
  */
-import { DescribeTableCommand } from '@aws-sdk/client-dynamodb';
 import { PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
-import { orchestratorResources, REQUESTS_INDEX_ATTRIBUTES } from '../../config/data-map';
+import { CreateTableCommand, DescribeTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { orchestratorResources, REQUESTS_INDEX_ATTRIBUTES, type TableSpec } from '../../config/data-map';
 import { noticeItem } from '../../functions/lib/notices/outbox';
 import { requestTable } from '../../functions/lib/requests/request-table';
+import { bootstrapResources, createTableInput } from '../../local/bootstrap';
 import { startHarness, type Harness } from '../support/api-harness';
 
 const TABLE = orchestratorResources.requestsTable.tableName;
@@ -117,4 +119,61 @@ test('no index entry holds the e-mail, the callback URL or the notice address; t
     expect(views[0]).toEqual(one.body);
     expect(views[0]?.callbacks).toBe(1);
   }
+}, 60_000);
+
+test('a data directory whose requests indexes copied every attribute gets them rebuilt at start', async () => {
+  // The requests table as an older build made it: both indexes ALL, an open request in it.
+  const current: TableSpec = { ...orchestratorResources.requestsTable, tableName: 'old-dsr-requests' };
+  const old: TableSpec = {
+    ...current,
+    indexes: current.indexes.map(({ indexName, partitionKey, sortKey }) => ({
+      indexName,
+      partitionKey,
+      sortKey,
+    })),
+  };
+  await h.doc.send(new CreateTableCommand(createTableInput(old)));
+  await h.doc.send(
+    new PutCommand({
+      TableName: old.tableName,
+      Item: {
+        pk: 'REQ#r1',
+        sk: 'REQUEST',
+        kind: 'request',
+        subjectHash: 'h1',
+        createdAt: '2026-01-01T00:00:00.000Z',
+        requestId: 'r1',
+        status: 'received',
+        subject: { email: EMAIL },
+      },
+    }),
+  );
+  const dynamo = h.doc as unknown as DynamoDBClient;
+  await bootstrapResources({ dynamo, s3: h.s3 }, { tables: [current], buckets: [] });
+  const { Table } = await h.doc.send(new DescribeTableCommand({ TableName: old.tableName }));
+  expect(
+    (Table?.GlobalSecondaryIndexes ?? []).map((i) => [i.IndexName, i.Projection?.ProjectionType]).sort(),
+  ).toEqual([
+    ['byKind', 'INCLUDE'],
+    ['bySubject', 'INCLUDE'],
+  ]);
+  for (const [index, key, value] of [
+    ['bySubject', 'subjectHash', 'h1'],
+    ['byKind', 'kind', 'request'],
+  ] as const) {
+    const { Items } = await h.doc.send(
+      new QueryCommand({
+        TableName: old.tableName,
+        IndexName: index,
+        KeyConditionExpression: '#k = :v',
+        ExpressionAttributeNames: { '#k': key },
+        ExpressionAttributeValues: { ':v': value },
+      }),
+    );
+    // Rebuilt from the table: the request is found, its subject is not copied.
+    expect(Items?.map((i) => i.requestId)).toEqual(['r1']);
+    expect(JSON.stringify(Items)).not.toContain(EMAIL);
+  }
+  // A second start finds nothing to change.
+  await bootstrapResources({ dynamo, s3: h.s3 }, { tables: [current], buckets: [] });
 }, 60_000);
