@@ -178,7 +178,7 @@ export const orchestratorResources = {
     // Both indexes copy only what their queries filter on and the ids they hand on, never the subject,
     // callback URLs, notice addresses or requester: readers needing a whole item (the request listing,
     // holds, audit entries, queued log parts, notices) fetch it from the table by the keys the index
-    // gives (functions/lib/aws/dynamo-paging.ts batchGetItems). docs/data-stores.md lists each query.
+    // gives (functions/lib/requests/request-table.ts itemsOf). docs/erasure.md lists each query.
     indexes: [
       {
         indexName: 'bySubject',

@@ -390,6 +390,19 @@ describe('DsrStack (demo deployment: platform stores created)', () => {
       }
     });
 
+    it('lets the notice deliverer read each pending notice from the table, the index holding no address', () => {
+      const actions = statementsOf(template, logicalId(stack, stack.background.notices.role))
+        .filter((st) => refersTo(st.Resource, logicalId(stack, stack.state.requests.table)))
+        .flatMap((st) => asArray(st.Action))
+        .sort();
+      expect(actions).toEqual([
+        'dynamodb:BatchGetItem',
+        'dynamodb:PutItem',
+        'dynamodb:Query',
+        'dynamodb:UpdateItem',
+      ]);
+    });
+
     it('turns TTL on for exactly the tables the data map (and so the local reaper) gives a TTL attribute', () => {
       const refs = [
         stack.state.requests,
