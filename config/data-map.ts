@@ -24,8 +24,14 @@ export interface TableSpec {
     indexName: string;
     partitionKey: string;
     sortKey?: string;
-    /** What the index copies of each item: every attribute (the default) or the keys only. */
-    projection?: 'ALL' | 'KEYS_ONLY';
+    /**
+     * What the index copies of each item: every attribute (the default), the keys only, or the keys and
+     * `nonKeyAttributes` (INCLUDE). An index is a second copy of what it projects, outside the reach of
+     * the item's own clean-up: project only what the index's queries read or filter on.
+     */
+    projection?: 'ALL' | 'KEYS_ONLY' | 'INCLUDE';
+    /** INCLUDE only: the attributes copied besides the table's and the index's keys. */
+    nonKeyAttributes?: readonly string[];
   }[];
   /** The table's DynamoDB stream, where the orchestrator reacts to its writes. */
   stream?: 'NEW_AND_OLD_IMAGES';
@@ -152,15 +158,42 @@ export function serviceOwnTables(
   );
 }
 
+/**
+ * What the requests table's indexes copy besides keys (`pk`, `sk`, `subjectHash`, `kind`, `createdAt`):
+ * the filters of the request listing (status, type, service, dueAt; `kind` on bySubject), the ids the
+ * work lists hand on (requestId), and the erasure schedule's due date and holds (nextStepAt, heldBy:
+ * hold ids). None is personal; test/unit/index-projections.test.ts holds them to that.
+ */
+export const REQUESTS_INDEX_ATTRIBUTES = {
+  bySubject: ['kind', 'requestId', 'type', 'status', 'service', 'dueAt'],
+  byKind: ['requestId', 'type', 'status', 'service', 'dueAt', 'nextStepAt', 'heldBy'],
+} as const;
+
 /** The orchestrator's own resources, kept apart from the platform's stores. */
 export const orchestratorResources = {
   requestsTable: {
     tableName: 'dsr-requests',
     partitionKey: 'pk',
     sortKey: 'sk',
+    // Both indexes copy only what their queries filter on and the ids they hand on, never the subject,
+    // callback URLs, notice addresses or requester: readers needing a whole item (the request listing,
+    // holds, audit entries, queued log parts, notices) fetch it from the table by the keys the index
+    // gives (functions/lib/requests/request-table.ts itemsOf). docs/erasure.md lists each query.
     indexes: [
-      { indexName: 'bySubject', partitionKey: 'subjectHash', sortKey: 'createdAt' },
-      { indexName: 'byKind', partitionKey: 'kind', sortKey: 'createdAt' },
+      {
+        indexName: 'bySubject',
+        partitionKey: 'subjectHash',
+        sortKey: 'createdAt',
+        projection: 'INCLUDE',
+        nonKeyAttributes: REQUESTS_INDEX_ATTRIBUTES.bySubject,
+      },
+      {
+        indexName: 'byKind',
+        partitionKey: 'kind',
+        sortKey: 'createdAt',
+        projection: 'INCLUDE',
+        nonKeyAttributes: REQUESTS_INDEX_ATTRIBUTES.byKind,
+      },
     ],
     ttlAttribute: TTL_ATTRIBUTE,
   },

@@ -1,7 +1,8 @@
 /**
  * Creates the platform's stores and the orchestrator's own resources on the local stack, from the data
  * map (the one place that names them). Idempotent: whatever already exists is left as it is, except that
- * a table the data map gives a stream gets it.
+ * a table the data map gives a stream gets it, and an index projecting other than the data map says is
+ * built again.
  */
 import {
   CreateTableCommand,
@@ -14,6 +15,7 @@ import {
   type CreateTableCommandInput,
   type DynamoDBClient,
   type KeySchemaElement,
+  type Projection,
 } from '@aws-sdk/client-dynamodb';
 import { CreateBucketCommand, HeadBucketCommand, type S3Client } from '@aws-sdk/client-s3';
 import {
@@ -48,6 +50,13 @@ function keySchema(partitionKey: string, sortKey?: string): KeySchemaElement[] {
   return schema;
 }
 
+/** An index's projection as CreateTable and DescribeTable put it. */
+function projectionOf(index: TableSpec['indexes'][number]): Projection {
+  return index.projection === 'INCLUDE'
+    ? { ProjectionType: 'INCLUDE', NonKeyAttributes: [...(index.nonKeyAttributes ?? [])] }
+    : { ProjectionType: index.projection ?? 'ALL' };
+}
+
 /**
  * CreateTable input for a data-map table: on-demand, each index projecting what the data map says, and the
  * table's stream if the data map names one.
@@ -74,7 +83,7 @@ export function createTableInput(spec: TableSpec): CreateTableCommandInput {
           GlobalSecondaryIndexes: spec.indexes.map((index) => ({
             IndexName: index.indexName,
             KeySchema: keySchema(index.partitionKey, index.sortKey),
-            Projection: { ProjectionType: index.projection ?? 'ALL' },
+            Projection: projectionOf(index),
           })),
         }
       : {}),
@@ -82,15 +91,20 @@ export function createTableInput(spec: TableSpec): CreateTableCommandInput {
   };
 }
 
-/** The table's stream settings, or undefined when there is no such table. */
+/** The table's stream settings and index projections, or undefined when there is no such table. */
 async function describeStream(
   dynamo: DynamoDBClient,
   tableName: string,
-): Promise<{ streamViewType?: string } | undefined> {
+): Promise<{ streamViewType?: string; projections: Map<string, Projection | undefined> } | undefined> {
   try {
     const { Table } = await dynamo.send(new DescribeTableCommand({ TableName: tableName }));
     const stream = Table?.StreamSpecification;
-    return { streamViewType: stream?.StreamEnabled ? stream.StreamViewType : undefined };
+    return {
+      streamViewType: stream?.StreamEnabled ? stream.StreamViewType : undefined,
+      projections: new Map(
+        (Table?.GlobalSecondaryIndexes ?? []).map((i) => [i.IndexName ?? '', i.Projection]),
+      ),
+    };
   } catch (error) {
     if (error instanceof ResourceNotFoundException) return undefined;
     throw error;
@@ -116,11 +130,68 @@ async function ensureStream(dynamo: DynamoDBClient, spec: TableSpec, current: st
   );
 }
 
+const sameProjection = (a: Projection | undefined, b: Projection) =>
+  a?.ProjectionType === b.ProjectionType &&
+  [...(a?.NonKeyAttributes ?? [])].sort().join() === [...(b.NonKeyAttributes ?? [])].sort().join();
+
+/** Waits until `check` holds of the table's description (index changes are asynchronous). */
+async function untilTable(
+  dynamo: DynamoDBClient,
+  tableName: string,
+  check: (indexes: { IndexName?: string; IndexStatus?: string }[]) => boolean,
+): Promise<void> {
+  for (let i = 0; i < 600; i++) {
+    const { Table } = await dynamo.send(new DescribeTableCommand({ TableName: tableName }));
+    if (Table?.TableStatus === 'ACTIVE' && check(Table.GlobalSecondaryIndexes ?? [])) return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`Table ${tableName} did not settle its indexes`);
+}
+
+/**
+ * A data directory made when an index projected something else (the requests table's indexes once copied
+ * every attribute) keeps that copy: the index is dropped and built again from the table with the data
+ * map's projection. An index of the data map the table lacks is built the same way.
+ */
+async function ensureProjections(
+  dynamo: DynamoDBClient,
+  spec: TableSpec,
+  current: Map<string, Projection | undefined>,
+): Promise<void> {
+  const wanted = createTableInput(spec);
+  for (const index of wanted.GlobalSecondaryIndexes ?? []) {
+    const name = index.IndexName ?? '';
+    const projection = index.Projection ?? {};
+    if (current.has(name) && sameProjection(current.get(name), projection)) continue;
+    if (current.has(name)) {
+      await dynamo.send(
+        new UpdateTableCommand({
+          TableName: spec.tableName,
+          GlobalSecondaryIndexUpdates: [{ Delete: { IndexName: name } }],
+        }),
+      );
+      await untilTable(dynamo, spec.tableName, (indexes) => !indexes.some((i) => i.IndexName === name));
+    }
+    await dynamo.send(
+      new UpdateTableCommand({
+        TableName: spec.tableName,
+        AttributeDefinitions: wanted.AttributeDefinitions,
+        GlobalSecondaryIndexUpdates: [{ Create: index }],
+      }),
+    );
+    await untilTable(dynamo, spec.tableName, (indexes) =>
+      indexes.some((i) => i.IndexName === name && (i.IndexStatus ?? 'ACTIVE') === 'ACTIVE'),
+    );
+  }
+}
+
 async function ensureTable(dynamo: DynamoDBClient, spec: TableSpec): Promise<boolean> {
   let created = false;
   const existing = await describeStream(dynamo, spec.tableName);
-  if (existing) await ensureStream(dynamo, spec, existing.streamViewType);
-  else {
+  if (existing) {
+    await ensureStream(dynamo, spec, existing.streamViewType);
+    await ensureProjections(dynamo, spec, existing.projections);
+  } else {
     try {
       await dynamo.send(new CreateTableCommand(createTableInput(spec)));
       created = true;

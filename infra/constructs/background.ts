@@ -258,9 +258,10 @@ export class Background extends Construct {
       defaults: props.defaults,
       timeout: Duration.minutes(2),
     });
-    // Pending notices are listed byKind; each is marked sent together with its event.
+    // Pending notices are listed byKind (keys only: the index holds no address) and read from the table;
+    // each is marked sent together with its event.
     grantTable(this.notices, state.requests, {
-      table: ['dynamodb:UpdateItem', 'dynamodb:PutItem'],
+      table: ['dynamodb:BatchGetItem', 'dynamodb:UpdateItem', 'dynamodb:PutItem'],
       indexes: { names: ['byKind'], actions: ['dynamodb:Query'] },
     });
     this.notices.allow(

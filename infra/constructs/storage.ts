@@ -59,6 +59,7 @@ export function secureTable(
       partitionKey: { name: index.partitionKey, type: S },
       sortKey: index.sortKey ? { name: index.sortKey, type: S } : undefined,
       projectionType: dynamodb.ProjectionType[index.projection ?? 'ALL'],
+      nonKeyAttributes: index.projection === 'INCLUDE' ? [...(index.nonKeyAttributes ?? [])] : undefined,
     });
   }
   return { table, spec, key };

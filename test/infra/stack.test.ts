@@ -369,6 +369,41 @@ describe('DsrStack (demo deployment: platform stores created)', () => {
       ).toEqual({ ProjectionType: 'KEYS_ONLY' });
     });
 
+    it('projects into the requests indexes keys and filters only, as the local stack does', () => {
+      const requests = template.toJSON().Resources[
+        logicalId(stack, stack.state.requests.table)
+      ] as CfnResource;
+      const projections = Object.fromEntries(
+        (requests.Properties?.GlobalSecondaryIndexes as Json[]).map((i) => [i.IndexName, i.Projection]),
+      );
+      const local = Object.fromEntries(
+        (createTableInput(orchestratorResources.requestsTable).GlobalSecondaryIndexes ?? []).map((i) => [
+          i.IndexName,
+          i.Projection,
+        ]),
+      );
+      expect(projections).toEqual(local);
+      for (const projection of Object.values(projections) as Json[]) {
+        expect(projection.ProjectionType).toBe('INCLUDE');
+        expect(projection.NonKeyAttributes).not.toContain('subject');
+        expect(projection.NonKeyAttributes).not.toContain('callbackUrls');
+      }
+    });
+
+    it('lets the notice deliverer read each pending notice from the table, the index holding no address', () => {
+      const actions = statementsOf(template, logicalId(stack, stack.background.notices.role))
+        .filter((st) => st.Effect !== 'Deny')
+        .filter((st) => refersTo(st.Resource, logicalId(stack, stack.state.requests.table)))
+        .flatMap((st) => asArray(st.Action))
+        .sort();
+      expect(actions).toEqual([
+        'dynamodb:BatchGetItem',
+        'dynamodb:PutItem',
+        'dynamodb:Query',
+        'dynamodb:UpdateItem',
+      ]);
+    });
+
     it('turns TTL on for exactly the tables the data map (and so the local reaper) gives a TTL attribute', () => {
       const refs = [
         stack.state.requests,

@@ -11,6 +11,7 @@ import {
   REQUESTS_TTL_ATTRIBUTE,
   auditExpiry,
   isConditionFailure,
+  itemsOf,
   serviceFilter,
   type ExpiryClock,
   type RequestTable,
@@ -126,11 +127,14 @@ export class AuditLog {
       },
       { limit: options.limit, cursor: options.cursor },
     );
-    // Items of kind audit, as record() wrote them, less the table's keys and its TTL attribute.
-    const records = items.map(({ pk: _pk, sk: _sk, kind: _kind, createdAt: _c, ...rest }) => {
-      delete rest[REQUESTS_TTL_ATTRIBUTE];
-      return rest as unknown as AuditRecord;
-    });
+    // The index holds keys and filters only: the entries are read from the table. Items of kind audit,
+    // as record() wrote them, less the table's keys and its TTL attribute.
+    const records = (await itemsOf(this.table, items, AUDIT_KIND)).map(
+      ({ pk: _pk, sk: _sk, kind: _kind, createdAt: _c, ...rest }) => {
+        delete rest[REQUESTS_TTL_ATTRIBUTE];
+        return rest as unknown as AuditRecord;
+      },
+    );
     return { records, lastKey };
   }
 }

@@ -18,7 +18,7 @@
 import { DeleteCommand, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { queryPages } from '../aws/dynamo-paging';
 import { AppError, classifyAwsError } from '../runtime/errors';
-import type { RequestTable } from '../requests/request-table';
+import { itemsOf, type RequestTable } from '../requests/request-table';
 import type { LiveAction, PlanEntry, PlannedRetention } from './types';
 
 const QUEUED_KIND = 'log-erasure-queued';
@@ -182,7 +182,10 @@ export class LogErasureQueue {
       ExpressionAttributeNames: { '#kind': 'kind' },
       ExpressionAttributeValues: { ':kind': QUEUED_KIND },
     });
-    for await (const items of pages) for (const item of items) out.push(toQueued(item));
+    // The index holds keys only of these: each part is read from the table.
+    for await (const items of pages) {
+      for (const item of await itemsOf(this.table, items, QUEUED_KIND)) out.push(toQueued(item));
+    }
     return out;
   }
 

@@ -14,7 +14,13 @@ import { auditItem } from '../audit/audit-log';
 import { queryPages } from '../aws/dynamo-paging';
 import type { SubjectIdentifiers } from '../connectors/contract';
 import { externalAccountKey, identifierKey, type SubjectHasher } from '../crypto/subject-hash';
-import { REQUESTS_TTL_ATTRIBUTE, auditExpiry, readItem, type RequestTable } from '../requests/request-table';
+import {
+  REQUESTS_TTL_ATTRIBUTE,
+  auditExpiry,
+  itemsOf,
+  readItem,
+  type RequestTable,
+} from '../requests/request-table';
 import { recordFromItem, requestKey } from '../requests/records';
 import { recordedService } from '../services/profiles';
 
@@ -252,7 +258,13 @@ export class HoldRepository {
       },
       ScanIndexForward: false,
     });
-    for await (const items of pages) for (const item of items) holds.push(fromItem(item));
+    // The index holds keys and filters only: each hold is read from the table (and its status checked
+    // again there, the index being a moment behind).
+    for await (const items of pages) {
+      for (const item of await itemsOf(this.table, items, HOLD_KIND)) {
+        if (!status || item.status === status) holds.push(fromItem(item));
+      }
+    }
     return holds;
   }
 

@@ -13,17 +13,11 @@
  * on a condition naming the version that wrote them, so an indexer working on an older version of an
  * object can never remove what a newer version needs.
  */
-import {
-  BatchGetCommand,
-  DeleteCommand,
-  GetCommand,
-  PutCommand,
-  type DynamoDBDocumentClient,
-} from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, GetCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { queryPages } from '../aws/dynamo-paging';
-import { batchWriteAll } from '../aws/dynamo-batch';
+import { batchGetAll, batchWriteAll } from '../aws/dynamo-batch';
 import { forEachLimited } from '../runtime/concurrency';
-import { TransientError, classifyAwsError } from '../runtime/errors';
+import { classifyAwsError } from '../runtime/errors';
 
 const OBJECT_SK = 'object';
 const WATERMARK_SK = 'watermark';
@@ -33,9 +27,6 @@ const HASHES_PER_CHUNK = 15_000;
 /** LogIndexHasher's hashes: 16 bytes in base64url. */
 const HASH_LENGTH = 22;
 const VERSION_LENGTH = 12;
-/** BatchGetItem's limit. */
-const BATCH_GET_SIZE = 100;
-const MAX_BATCH_GET_ATTEMPTS = 8;
 /** DynamoDB bills (and stores) each item with 100 bytes of overhead on top of its names and values. */
 const ITEM_OVERHEAD_BYTES = 100;
 
@@ -142,37 +133,16 @@ export class LogIndexStore {
   /** The ETag each of `keys` was last indexed at (keys never indexed are absent). */
   async indexedEtags(keys: readonly string[]): Promise<Map<string, string>> {
     const etags = new Map<string, string>();
-    const batches: string[][] = [];
-    for (let i = 0; i < keys.length; i += BATCH_GET_SIZE) batches.push(keys.slice(i, i + BATCH_GET_SIZE));
-    await forEachLimited(batches, 4, async (batch) => {
-      let pending: Record<string, unknown>[] = batch.map((key) => ({ pk: objectPk(key), sk: OBJECT_SK }));
-      for (let attempt = 0; pending.length > 0; attempt++) {
-        if (attempt >= MAX_BATCH_GET_ATTEMPTS)
-          throw new TransientError('BatchGetItem kept leaving keys unprocessed');
-        if (attempt > 0)
-          await new Promise((resolve) => setTimeout(resolve, Math.min(25 * 2 ** attempt, 2000)));
-        let out;
-        try {
-          out = await this.doc.send(
-            new BatchGetCommand({
-              RequestItems: {
-                [this.tableName]: {
-                  Keys: pending,
-                  ProjectionExpression: 'pk, etag',
-                },
-              },
-            }),
-          );
-        } catch (error) {
-          throw classifyAwsError(error);
-        }
-        for (const item of out.Responses?.[this.tableName] ?? []) {
-          if (typeof item.pk === 'string' && typeof item.etag === 'string')
-            etags.set(item.pk.slice(2), normalEtag(item.etag));
-        }
-        pending = out.UnprocessedKeys?.[this.tableName]?.Keys ?? [];
-      }
-    });
+    const items = await batchGetAll(
+      this.doc,
+      this.tableName,
+      keys.map((key) => ({ pk: objectPk(key), sk: OBJECT_SK })),
+      { attributes: ['etag'] },
+    );
+    for (const item of items) {
+      if (typeof item?.pk === 'string' && typeof item.etag === 'string')
+        etags.set(item.pk.slice(2), normalEtag(item.etag));
+    }
     return etags;
   }
 

@@ -11,6 +11,7 @@ import { requestPartition, type RequestRecord } from '../requests/records';
 import {
   REQUESTS_TTL_ATTRIBUTE,
   auditExpiry,
+  itemsOf,
   type ExpiryClock,
   type RequestTable,
 } from '../requests/request-table';
@@ -96,7 +97,9 @@ export async function deliverPendingNotices(deps: NoticeDeliveryDeps, limit = 50
     }),
   );
   let sent = 0;
-  for (const item of (page.Items ?? []) as PendingNotice[]) {
+  // The index holds no address nor message: each notice still pending is read from the table.
+  const pending = await itemsOf(table, page.Items ?? [], NOTICE_PENDING_KIND);
+  for (const item of pending as unknown as PendingNotice[]) {
     if (await deliverOne(deps, item)) sent += 1;
   }
   return sent;

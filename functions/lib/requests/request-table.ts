@@ -7,6 +7,7 @@
 import { GetCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { ENV, TTL_ATTRIBUTE } from '../../../config/data-map';
 import { documentClient } from '../aws/clients';
+import { batchGetAll } from '../aws/dynamo-batch';
 import { queryPages } from '../aws/dynamo-paging';
 import { intEnv, requireEnv } from '../runtime/config';
 import { requestPartition } from './records';
@@ -69,6 +70,25 @@ export async function readItem(
     new GetCommand({ TableName: table.tableName, Key: key, ConsistentRead: true }),
   );
   return Item;
+}
+
+/**
+ * The items an index query found, read from the table (consistently) by the keys the index gives, in
+ * the query's order. The requests table's indexes project keys and filters only (config/data-map.ts), so
+ * a reader needing the whole item fetches it here. Items gone since, or no longer of `kind` when one is
+ * given (a notice sent meanwhile), are left out.
+ */
+export async function itemsOf(
+  table: RequestTable,
+  found: readonly Record<string, unknown>[],
+  kind?: string,
+): Promise<Record<string, unknown>[]> {
+  const keys = found.map((item) => ({ pk: item.pk, sk: item.sk }));
+  const items = await batchGetAll(table.doc, table.tableName, keys, { consistentRead: true });
+  return items.filter(
+    (item): item is Record<string, unknown> =>
+      item !== undefined && (kind === undefined || item.kind === kind),
+  );
 }
 
 /** A request's items whose sort key starts with `prefix`, read consistently, page by page. */

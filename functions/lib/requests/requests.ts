@@ -34,6 +34,7 @@ import {
 import {
   auditExpiry,
   cancellationCodes,
+  itemsOf,
   readItem,
   REQUESTS_TTL_ATTRIBUTE,
   serviceFilter,
@@ -617,7 +618,9 @@ export class RequestRepository {
       },
       { limit: filter.limit, cursor: filter.cursor },
     );
-    return { records: items.map(recordFromItem), lastKey };
+    // The index holds only the keys and the filters: the page's requests are read from the table.
+    const records = await itemsOf(this.table, items, REQUEST_KIND);
+    return { records: records.map(recordFromItem), lastKey };
   }
 
   /**
