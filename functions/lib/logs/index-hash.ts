@@ -9,6 +9,8 @@
  */
 import { hash } from 'node:crypto';
 import type { SubjectHasher } from '../crypto/subject-hash';
+import { ByteStrings } from './byte-strings';
+import type { DistinctIds } from './subject-ids';
 
 /** What the subject-hash key MACs to derive the index key; a new label is a new index (rebuild it). */
 export const LOG_INDEX_KEY_LABEL = 'dsr-log-index-key:v1';
@@ -17,14 +19,29 @@ const BLOCK_BYTES = 64;
 const HASH_CHARACTERS = 22;
 /** Hashes kept per container and kind: about 100 bytes each. Past it the cache starts again. */
 const CACHED_HASHES = 500_000;
+/** Longer ids (rare) are hashed from a string. */
+const INNER_ID_BYTES = 256;
+
+type Kind = 'user' | 'device';
+
+/** What a container keeps of one kind of id: its hashes by the id as a string, and by its bytes. */
+interface KindCache {
+  kind: Kind;
+  byString: Map<string, string>;
+  byBytes: ByteStrings;
+  /** The hash of each entry of `byBytes`. */
+  macs: string[];
+  /** The padded inner key, the kind and a NUL, with room for an id's bytes after them. */
+  inner: Buffer;
+}
 
 export class LogIndexHasher {
-  /** Per kind, keyed by the id itself: a lookup builds no string. */
-  private readonly users = new Map<string, string>();
-  private readonly devices = new Map<string, string>();
+  private readonly users: KindCache;
+  private readonly devices: KindCache;
   /** HMAC's inner padded key, as text (all ASCII: see the constructor). */
   private readonly innerPad: string;
-  private readonly outerPad: Buffer;
+  /** HMAC's outer padded key, with room for the inner hash after it. */
+  private readonly outer = Buffer.alloc(BLOCK_BYTES + 32);
   /** The HMAC key itself (for the test that checks this is HMAC-SHA-256). */
   readonly key: Buffer;
 
@@ -37,8 +54,17 @@ export class LogIndexHasher {
     this.key = Buffer.from(keyMaterial.subarray(0, BLOCK_BYTES).map((byte) => byte & 0x7f));
     const padded = Buffer.alloc(BLOCK_BYTES);
     this.key.copy(padded);
-    this.innerPad = Buffer.from(padded.map((byte) => byte ^ 0x36)).toString('latin1');
-    this.outerPad = Buffer.from(padded.map((byte) => byte ^ 0x5c));
+    const innerPad = Buffer.from(padded.map((byte) => byte ^ 0x36));
+    this.innerPad = innerPad.toString('latin1');
+    Buffer.from(padded.map((byte) => byte ^ 0x5c)).copy(this.outer);
+    const cache = (kind: Kind): KindCache => {
+      const inner = Buffer.alloc(BLOCK_BYTES + kind.length + 1 + INNER_ID_BYTES);
+      innerPad.copy(inner);
+      inner.write(`${kind}\u0000`, BLOCK_BYTES, 'latin1');
+      return { kind, byString: new Map(), byBytes: new ByteStrings(), macs: [], inner };
+    };
+    this.users = cache('user');
+    this.devices = cache('device');
   }
 
   /** The index key, derived from the subject-hash key. */
@@ -47,22 +73,70 @@ export class LogIndexHasher {
   }
 
   user(userId: string): string {
-    return this.cached(this.users, 'user', userId);
+    return this.cached(this.users, userId);
   }
 
   device(deviceId: string): string {
-    return this.cached(this.devices, 'device', deviceId);
+    return this.cached(this.devices, deviceId);
   }
 
-  private cached(cache: Map<string, string>, kind: string, id: string): string {
-    let mac = cache.get(id);
+  /**
+   * The hashes of an object's distinct ids, each once: users' and devices' (distinct hashes, a collision
+   * of 132-bit HMACs aside). Ids read as bytes are hashed and cached by their bytes, without a string.
+   */
+  hashes(subjects: { userIds: DistinctIds; deviceIds: DistinctIds }): string[] {
+    const list: string[] = [];
+    for (const [ids, cache] of [
+      [subjects.userIds, this.users],
+      [subjects.deviceIds, this.devices],
+    ] as const) {
+      const { bytes, strings } = ids;
+      const from = list.length;
+      for (let entry = 0; entry < bytes.count; entry++)
+        list.push(this.fromBytes(cache, bytes.arena, bytes.start(entry), bytes.end(entry)));
+      for (const id of strings) list.push(this.cached(cache, id));
+      // Byte strings and strings of one id can meet (an escaped line, invalid UTF-8): each hash once.
+      if (strings.size > 0 || bytes.nonAscii)
+        list.splice(from, list.length - from, ...new Set(list.slice(from)));
+    }
+    return list;
+  }
+
+  private cached(cache: KindCache, id: string): string {
+    let mac = cache.byString.get(id);
     if (mac === undefined) {
-      const inner = hash('sha256', `${this.innerPad}${kind}\u0000${id}`, 'buffer');
-      mac = hash('sha256', Buffer.concat([this.outerPad, inner]), 'base64url').slice(0, HASH_CHARACTERS);
-      if (cache.size >= CACHED_HASHES) cache.clear();
-      cache.set(id, mac);
+      mac = this.outerHash(hash('sha256', `${this.innerPad}${cache.kind}\u0000${id}`, 'buffer'));
+      if (cache.byString.size >= CACHED_HASHES) cache.byString.clear();
+      cache.byString.set(id, mac);
     }
     return mac;
+  }
+
+  private fromBytes(cache: KindCache, bytes: Buffer, start: number, end: number): string {
+    const table = cache.byBytes;
+    if (table.count >= CACHED_HASHES) {
+      table.clear();
+      cache.macs.length = 0;
+    }
+    const known = table.count;
+    const entry = table.intern(bytes, start, end);
+    if (entry < known) return cache.macs[entry] ?? '';
+    let ascii = end - start <= INNER_ID_BYTES;
+    for (let i = start; ascii && i < end; i++) ascii = (bytes[i] ?? 0) < 0x80;
+    let mac: string;
+    if (ascii) {
+      // The id's bytes are its UTF-8 (ASCII): hashed where they are copied, without a string.
+      const at = cache.inner.length - INNER_ID_BYTES;
+      for (let i = start; i < end; i++) cache.inner[at + i - start] = bytes[i] ?? 0;
+      mac = this.outerHash(hash('sha256', cache.inner.subarray(0, at + end - start), 'buffer'));
+    } else mac = this.cached(cache, bytes.toString('utf8', start, end));
+    cache.macs.push(mac);
+    return mac;
+  }
+
+  private outerHash(inner: Buffer): string {
+    this.outer.set(inner, BLOCK_BYTES);
+    return hash('sha256', this.outer, 'base64url').slice(0, HASH_CHARACTERS);
   }
 }
 
