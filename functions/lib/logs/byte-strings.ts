@@ -14,12 +14,23 @@ const grown = (old: Int32Array, size: number) => {
   return bigger;
 };
 
+/** FNV-1a of `buf[start..end)`. */
+export function byteHash(buf: Uint8Array, start: number, end: number): number {
+  let hash = FNV_OFFSET;
+  for (let i = start; i < end; i++) hash = Math.imul(hash ^ (buf[i] ?? 0), FNV_PRIME);
+  return hash;
+}
+
 export class ByteStrings {
-  /** Entry number + 1 per slot; 0 is empty. */
-  private slots = new Int32Array(1024);
+  /**
+   * Per slot, its entry's hash and number + 1 (0: empty), side by side: a probe reads one place in
+   * memory until the hash matches (the table outgrows the caches, and each miss costs more than the
+   * rest of a lookup).
+   */
+  private slots = new Int32Array(2 * 1024);
   private hashes = new Int32Array(512);
-  private starts = new Int32Array(512);
-  private lengths = new Int32Array(512);
+  /** Per entry, its start in the arena and its length. */
+  private spans = new Int32Array(2 * 512);
   private bytes = Buffer.allocUnsafe(16 * 1024);
   private used = 0;
   /** Entries so far: the next one added gets this number. */
@@ -33,29 +44,30 @@ export class ByteStrings {
   }
 
   start(entry: number): number {
-    return this.starts[entry] ?? 0;
+    return this.spans[2 * entry] ?? 0;
   }
 
   end(entry: number): number {
-    return (this.starts[entry] ?? 0) + (this.lengths[entry] ?? 0);
+    return (this.spans[2 * entry] ?? 0) + (this.spans[2 * entry + 1] ?? 0);
   }
 
-  /** The entry holding the bytes `buf[start..end)`, added first if there is none (then it is `count - 1`). */
-  intern(buf: Uint8Array, start: number, end: number): number {
-    let hash = FNV_OFFSET;
-    let high = 0;
-    for (let i = start; i < end; i++) {
-      const byte = buf[i] ?? 0;
-      high |= byte;
-      hash = Math.imul(hash ^ byte, FNV_PRIME);
-    }
+  /** The `byteHash` of an entry's bytes. */
+  hash(entry: number): number {
+    return this.hashes[entry] ?? 0;
+  }
+
+  /**
+   * The entry holding the bytes `buf[start..end)`, added first if there is none (then it is `count - 1`);
+   * `hash` is their `byteHash` when known.
+   */
+  intern(buf: Uint8Array, start: number, end: number, hash = byteHash(buf, start, end)): number {
     const length = end - start;
-    const mask = this.slots.length - 1;
+    const mask = this.slots.length / 2 - 1;
     for (let slot = hash & mask; ; slot = (slot + 1) & mask) {
-      const entry = (this.slots[slot] ?? 0) - 1;
+      const entry = (this.slots[2 * slot + 1] ?? 0) - 1;
       if (entry < 0) break;
-      if (this.hashes[entry] === hash && this.lengths[entry] === length) {
-        const at = this.starts[entry] ?? 0;
+      if (this.slots[2 * slot] === hash && this.spans[2 * entry + 1] === length) {
+        const at = this.spans[2 * entry] ?? 0;
         let same = true;
         for (let i = 0; i < length; i++) {
           if (this.bytes[at + i] !== buf[start + i]) {
@@ -66,7 +78,6 @@ export class ByteStrings {
         if (same) return entry;
       }
     }
-    if (high >= 0x80) this.nonAscii = true;
     return this.insert(buf, start, length, hash);
   }
 
@@ -82,8 +93,7 @@ export class ByteStrings {
     if (this.count === this.hashes.length) {
       const size = this.hashes.length * 2;
       this.hashes = grown(this.hashes, size);
-      this.starts = grown(this.starts, size);
-      this.lengths = grown(this.lengths, size);
+      this.spans = grown(this.spans, 2 * size);
     }
     if (this.used + length > this.bytes.length) {
       const bigger = Buffer.allocUnsafe(Math.max(this.bytes.length * 2, this.used + length));
@@ -92,23 +102,30 @@ export class ByteStrings {
     }
     // Ids are short: a loop costs less than a call into C++ (Buffer#copy).
     const at = this.used;
-    for (let i = 0; i < length; i++) this.bytes[at + i] = buf[start + i] ?? 0;
+    let high = 0;
+    for (let i = 0; i < length; i++) {
+      const byte = buf[start + i] ?? 0;
+      high |= byte;
+      this.bytes[at + i] = byte;
+    }
+    if (high >= 0x80) this.nonAscii = true;
     const entry = this.count++;
     this.hashes[entry] = hash;
-    this.starts[entry] = at;
-    this.lengths[entry] = length;
+    this.spans[2 * entry] = at;
+    this.spans[2 * entry + 1] = length;
     this.used += length;
     // At most half full: probes stay short.
-    if (this.count * 2 > this.slots.length) this.rehash(this.slots.length * 2);
+    if (this.count > this.slots.length / 4) this.rehash(this.slots.length * 2);
     else this.place(entry, hash);
     return entry;
   }
 
   private place(entry: number, hash: number): void {
-    const mask = this.slots.length - 1;
+    const mask = this.slots.length / 2 - 1;
     let slot = hash & mask;
-    while (this.slots[slot] !== 0) slot = (slot + 1) & mask;
-    this.slots[slot] = entry + 1;
+    while (this.slots[2 * slot + 1] !== 0) slot = (slot + 1) & mask;
+    this.slots[2 * slot] = hash;
+    this.slots[2 * slot + 1] = entry + 1;
   }
 
   private rehash(size: number): void {

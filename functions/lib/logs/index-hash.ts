@@ -93,7 +93,9 @@ export class LogIndexHasher {
       const { bytes, strings } = ids;
       const from = list.length;
       for (let entry = 0; entry < bytes.count; entry++)
-        list.push(this.fromBytes(cache, bytes.arena, bytes.start(entry), bytes.end(entry)));
+        list.push(
+          this.fromBytes(cache, bytes.arena, bytes.start(entry), bytes.end(entry), bytes.hash(entry)),
+        );
       for (const id of strings) list.push(this.cached(cache, id));
       // Byte strings and strings of one id can meet (an escaped line, invalid UTF-8): each hash once.
       if (strings.size > 0 || bytes.nonAscii)
@@ -112,14 +114,14 @@ export class LogIndexHasher {
     return mac;
   }
 
-  private fromBytes(cache: KindCache, bytes: Buffer, start: number, end: number): string {
+  private fromBytes(cache: KindCache, bytes: Buffer, start: number, end: number, byteHash: number): string {
     const table = cache.byBytes;
     if (table.count >= CACHED_HASHES) {
       table.clear();
       cache.macs.length = 0;
     }
     const known = table.count;
-    const entry = table.intern(bytes, start, end);
+    const entry = table.intern(bytes, start, end, byteHash);
     if (entry < known) return cache.macs[entry] ?? '';
     let ascii = end - start <= INNER_ID_BYTES;
     for (let i = start; ascii && i < end; i++) ascii = (bytes[i] ?? 0) < 0x80;
