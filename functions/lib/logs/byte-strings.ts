@@ -18,7 +18,8 @@ const grown = (old: Int32Array, size: number) => {
 export function byteHash(buf: Uint8Array, start: number, end: number): number {
   let hash = FNV_OFFSET;
   for (let i = start; i < end; i++) hash = Math.imul(hash ^ (buf[i] ?? 0), FNV_PRIME);
-  return hash;
+  // As an Int32Array holds it (the offset alone, for no bytes, is over 2^31).
+  return hash | 0;
 }
 
 export class ByteStrings {

@@ -48,9 +48,13 @@ export class LogIndexHasher {
   /**
    * HMAC-SHA-256 written out with Node's one-shot hash, at half the cost of createHmac per id: the key's
    * bytes are cut to 7 bits (224 bits of the 256 derived remain), so both padded keys are ASCII and the
-   * inner hash runs on one string, without copying the identifier into a buffer.
+   * inner hash of an id given as a string runs on one string; an id given as bytes is copied after the
+   * padded key in a buffer kept for it. `cachedHashes` bounds each cache (a test sets it low).
    */
-  constructor(keyMaterial: Buffer) {
+  constructor(
+    keyMaterial: Buffer,
+    private readonly cachedHashes = CACHED_HASHES,
+  ) {
     this.key = Buffer.from(keyMaterial.subarray(0, BLOCK_BYTES).map((byte) => byte & 0x7f));
     const padded = Buffer.alloc(BLOCK_BYTES);
     this.key.copy(padded);
@@ -98,8 +102,7 @@ export class LogIndexHasher {
         );
       for (const id of strings) list.push(this.cached(cache, id));
       // Byte strings and strings of one id can meet (an escaped line, invalid UTF-8): each hash once.
-      if (strings.size > 0 || bytes.nonAscii)
-        list.splice(from, list.length - from, ...new Set(list.slice(from)));
+      if (strings.size > 0 || bytes.nonAscii) for (const mac of new Set(list.splice(from))) list.push(mac);
     }
     return list;
   }
@@ -108,7 +111,7 @@ export class LogIndexHasher {
     let mac = cache.byString.get(id);
     if (mac === undefined) {
       mac = this.outerHash(hash('sha256', `${this.innerPad}${cache.kind}\u0000${id}`, 'buffer'));
-      if (cache.byString.size >= CACHED_HASHES) cache.byString.clear();
+      if (cache.byString.size >= this.cachedHashes) cache.byString.clear();
       cache.byString.set(id, mac);
     }
     return mac;
@@ -116,7 +119,7 @@ export class LogIndexHasher {
 
   private fromBytes(cache: KindCache, bytes: Buffer, start: number, end: number, byteHash: number): string {
     const table = cache.byBytes;
-    if (table.count >= CACHED_HASHES) {
+    if (table.count >= this.cachedHashes) {
       table.clear();
       cache.macs.length = 0;
     }
