@@ -9,9 +9,10 @@
  * - voice sessions: every string `userId` in the line (participants' and any other).
  *
  * Reading every line with JSON.parse would cost several times the gunzip before it, so lines are read as
- * bytes: the keys are found by their one capital letter, a value is decoded only when it is a string, and
- * the nesting depth (top level or not) is counted only up to a `userId` key. That is exact for a line without
- * a backslash (no escape can hide a quote, a key or a value); a line with one is parsed with JSON.parse.
+ * bytes: the keys are found by their one capital letter, a string value is kept as bytes (each distinct
+ * one once: `DistinctIds`), and the nesting depth (top level or not) is counted only up to a `userId`
+ * key. That is exact for a line without a backslash (no escape can hide a quote, a key or a value); a
+ * line with one is parsed with JSON.parse.
  */
 
 import { ByteStrings } from './byte-strings';
