@@ -114,9 +114,7 @@ async function indexRead(objects: readonly Generated[], hasher: LogIndexHasher) 
       gunzipStream(),
       (s: AsyncIterable<Buffer>) => collectSubjectIds(s, 'access'),
     );
-    const hashes: string[] = [];
-    for (const id of subjects.userIds) hashes.push(hasher.user(id));
-    for (const id of subjects.deviceIds) hashes.push(hasher.device(id));
+    const hashes = hasher.hashes(subjects);
     indexed.push({
       key: object.key,
       etag: 'd41d8cd98f00b204e9800998ecf8427e',

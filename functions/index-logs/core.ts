@@ -154,11 +154,7 @@ async function indexObject(deps: IndexLogsDeps, object: DayObject, stats: IndexS
     throw error;
   }
 
-  const hasher = await deps.hasher();
-  // Distinct ids of two kinds hashed apart: distinct hashes (a collision of 132-bit HMACs aside).
-  const list: string[] = [];
-  for (const id of subjects.userIds) list.push(hasher.user(id));
-  for (const id of subjects.deviceIds) list.push(hasher.device(id));
+  const list = (await deps.hasher()).hashes(subjects);
   // Entries first, then the record that says the object is indexed at this ETag: a run that stops in
   // between leaves the object unrecorded, so the next run indexes it again. (Each count is added after
   // its await: other objects' tasks update the same stats meanwhile.)

@@ -3,6 +3,7 @@ import { createHmac, randomBytes } from 'node:crypto';
 import fc from 'fast-check';
 import { LocalSubjectHasher } from '../../functions/lib/crypto/subject-hash';
 import { LOG_INDEX_KEY_LABEL, LogIndexHasher, lazyIndexHasher } from '../../functions/lib/logs/index-hash';
+import { SubjectIdCollector, type LogKind } from '../../functions/lib/logs/subject-ids';
 
 const hmac = (key: Buffer, message: string) =>
   createHmac('sha256', key).update(message, 'utf8').digest('base64url').slice(0, 22);
@@ -44,4 +45,76 @@ test('derives its key from the subject-hash key, once, and apart from the subjec
   expect(again.user('u-1')).toBe(a.user('u-1'));
   // Not the subject hash of the same id, nor anything the subject-hash key gives directly.
   expect(a.user('u-1')).not.toBe((await subjectHasher.hash('user\u0000u-1')).slice(0, 22));
+});
+
+describe("an object's hashes, from the ids' bytes", () => {
+  const collect = (text: Buffer, kind: LogKind = 'access', chunk = 7) => {
+    const collector = new SubjectIdCollector(kind);
+    for (let i = 0; i < text.length; i += chunk) collector.push(text.subarray(i, i + chunk));
+    return collector.end();
+  };
+  /** What hashing every id as a string (the connector's reading) gives, each once. */
+  const expected = (hasher: LogIndexHasher, subjects: ReturnType<typeof collect>) =>
+    [...new Set([...subjects.userIds].map((id) => hasher.user(id)))].concat(
+      ...new Set([...subjects.deviceIds].map((id) => hasher.device(id))),
+    );
+
+  const lines = Buffer.concat([
+    Buffer.from(
+      [
+        '{"userId":"u-1","deviceId":"d-1"}',
+        '{"userId":"u-1"}',
+        '{"userId":null,"deviceId":"d-2"}',
+        '{"userId":"ユーザー","deviceId":"d-3"}',
+        // The same id raw and escaped: one hash.
+        '{"userId":"u-2"}',
+        '{"userId":"u\\u002d2"}',
+        '{"userId":null,"deviceId":"d\\u002d2"}',
+        '{"userId":"x-1","deviceId":"x-1"}',
+        '{"deviceId":"x-1"}',
+        '',
+      ].join('\r\n'),
+    ),
+    // Two invalid UTF-8 ids that both read as U+FFFD: one id, one hash.
+    Buffer.from('{"userId":"\xff"}\n{"userId":"\xfe"}\n', 'latin1'),
+  ]);
+
+  it('are the hashes of the ids as strings, each once', () => {
+    const hasher = new LogIndexHasher(randomBytes(32));
+    const subjects = collect(lines);
+    const hashes = hasher.hashes(subjects);
+    expect(new Set(hashes).size).toBe(hashes.length);
+    expect([...hashes].sort()).toEqual(expected(new LogIndexHasher(hasher.key), subjects).sort());
+    expect([...subjects.userIds].sort()).toEqual(['u-1', 'u-2', 'x-1', 'ユーザー', '\ufffd'].sort());
+    expect([...subjects.deviceIds].sort()).toEqual(['d-2', 'x-1']);
+    // A second object with the same ids (cached by their bytes) and new ones.
+    const more = collect(
+      Buffer.from('{"userId":"u-1"}\n{"userId":"u-3"}\n{"deviceId":"d-2"}\n'),
+      'access',
+      3,
+    );
+    expect(hasher.hashes(more)).toEqual([hasher.user('u-1'), hasher.user('u-3'), hasher.device('d-2')]);
+  });
+
+  it('stay the same when the cache starts again mid-object', () => {
+    const hasher = new LogIndexHasher(randomBytes(32), 3);
+    const text = Buffer.from(
+      Array.from({ length: 20 }, (_, i) => `{"userId":"u-${i % 10}"}\n{"deviceId":"d-${i}"}`).join('\n'),
+    );
+    const first = hasher.hashes(collect(text));
+    expect(first).toHaveLength(30);
+    expect(hasher.hashes(collect(text, 'access', 100))).toEqual(first);
+    expect([...first].sort()).toEqual(expected(new LogIndexHasher(hasher.key), collect(text)).sort());
+  });
+
+  it('hash voice-session participants as users', () => {
+    const hasher = new LogIndexHasher(randomBytes(32));
+    const text = Buffer.from(
+      `${JSON.stringify({ participants: [{ userId: 'u-1' }, { userId: 'u-"2"' }], deviceId: 'd-1' })}\n`,
+    );
+    expect(hasher.hashes(collect(text, 'voice-sessions'))).toEqual([
+      hasher.user('u-1'),
+      hasher.user('u-"2"'),
+    ]);
+  });
 });

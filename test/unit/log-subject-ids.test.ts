@@ -154,3 +154,37 @@ describe('distinct ids', () => {
     expect(result.lines).toBe(lines.length);
   });
 });
+
+describe('ids read from bytes', () => {
+  it('names an empty device id once, like any other', () => {
+    const result = collect('{"deviceId":""}\n{"userId":null,"deviceId":""}\n{"deviceId":"d"}', 'access', 5);
+    expect(result.devices).toEqual(['', 'd']);
+  });
+
+  it('reads every case of the layout through any chunking: escapes, nesting, CRLF, participants', () => {
+    const access = [
+      '{"ts":"t","userId":"u-1","deviceId":"d-1"}',
+      '{"ts":"t","extra":{"userId":"u-nested","deviceId":"d-nested"},"userId":null,"deviceId":"d-2"}',
+      '{"ts":"t","userId":"u\\"q","deviceId":"d-3"}',
+      '{"ts":"t","userId":null,"deviceId":"d\\\\4"}',
+      '{ "ts" : "t" , "deviceId" : "d-5" }',
+      '{"ts":"t","userId":"ü-6","deviceId":"d-6"}',
+    ].join('\r\n');
+    const voice = [
+      JSON.stringify({ participants: [{ userId: 'u-7' }, { userId: 'u-"8"' }], deviceId: 'd-7' }),
+      JSON.stringify({ participants: [{ userId: 'u-7' }, { ip: 'x' }] }),
+    ].join('\r\n');
+    for (const chunk of [1, 2, 3, 5, 8, 13, 64, 1 << 20]) {
+      expect(collect(access, 'access', chunk)).toEqual({
+        users: ['u-1', 'u-nested', 'u"q', 'ü-6'].sort(),
+        devices: ['d-2', 'd-5', 'd-nested', 'd\\4'].sort(),
+        lines: 6,
+      });
+      expect(collect(voice, 'voice-sessions', chunk)).toEqual({
+        users: ['u-"8"', 'u-7'],
+        devices: [],
+        lines: 2,
+      });
+    }
+  });
+});

@@ -9,6 +9,9 @@
  */
 import { hash } from 'node:crypto';
 import type { SubjectHasher } from '../crypto/subject-hash';
+import { ByteStrings } from './byte-strings';
+import { HmacSha256 } from './hmac-sha256';
+import type { DistinctIds } from './subject-ids';
 
 /** What the subject-hash key MACs to derive the index key; a new label is a new index (rebuild it). */
 export const LOG_INDEX_KEY_LABEL = 'dsr-log-index-key:v1';
@@ -18,27 +21,57 @@ const HASH_CHARACTERS = 22;
 /** Hashes kept per container and kind: about 100 bytes each. Past it the cache starts again. */
 const CACHED_HASHES = 500_000;
 
+type Kind = 'user' | 'device';
+
+/** What a container keeps of one kind of id: its hashes by the id as a string, and by its bytes. */
+interface KindCache {
+  kind: Kind;
+  byString: Map<string, string>;
+  byBytes: ByteStrings;
+  /** The hash of each entry of `byBytes`. */
+  macs: string[];
+  /** The kind and a NUL: what the id follows in the hashed message. */
+  prefix: Buffer;
+}
+
 export class LogIndexHasher {
-  /** Per kind, keyed by the id itself: a lookup builds no string. */
-  private readonly users = new Map<string, string>();
-  private readonly devices = new Map<string, string>();
+  private readonly users: KindCache;
+  private readonly devices: KindCache;
   /** HMAC's inner padded key, as text (all ASCII: see the constructor). */
   private readonly innerPad: string;
-  private readonly outerPad: Buffer;
+  /** The same HMAC for ids given as bytes: in JS, from the states after the padded keys. */
+  private readonly bytesMac: HmacSha256;
+  /** HMAC's outer padded key, with room for the inner hash after it. */
+  private readonly outer = Buffer.alloc(BLOCK_BYTES + 32);
   /** The HMAC key itself (for the test that checks this is HMAC-SHA-256). */
   readonly key: Buffer;
 
   /**
    * HMAC-SHA-256 written out with Node's one-shot hash, at half the cost of createHmac per id: the key's
    * bytes are cut to 7 bits (224 bits of the 256 derived remain), so both padded keys are ASCII and the
-   * inner hash runs on one string, without copying the identifier into a buffer.
+   * inner hash of an id given as a string runs on one string. An id given as bytes (ASCII) is hashed by
+   * HmacSha256, which saves the two calls into C++. `cachedHashes` bounds each cache (a test sets it low).
    */
-  constructor(keyMaterial: Buffer) {
+  constructor(
+    keyMaterial: Buffer,
+    private readonly cachedHashes = CACHED_HASHES,
+  ) {
     this.key = Buffer.from(keyMaterial.subarray(0, BLOCK_BYTES).map((byte) => byte & 0x7f));
     const padded = Buffer.alloc(BLOCK_BYTES);
     this.key.copy(padded);
-    this.innerPad = Buffer.from(padded.map((byte) => byte ^ 0x36)).toString('latin1');
-    this.outerPad = Buffer.from(padded.map((byte) => byte ^ 0x5c));
+    const innerPad = Buffer.from(padded.map((byte) => byte ^ 0x36));
+    this.innerPad = innerPad.toString('latin1');
+    Buffer.from(padded.map((byte) => byte ^ 0x5c)).copy(this.outer);
+    this.bytesMac = new HmacSha256(this.key);
+    const cache = (kind: Kind): KindCache => ({
+      kind,
+      byString: new Map(),
+      byBytes: new ByteStrings(),
+      macs: [],
+      prefix: Buffer.from(`${kind}\u0000`, 'latin1'),
+    });
+    this.users = cache('user');
+    this.devices = cache('device');
   }
 
   /** The index key, derived from the subject-hash key. */
@@ -47,22 +80,68 @@ export class LogIndexHasher {
   }
 
   user(userId: string): string {
-    return this.cached(this.users, 'user', userId);
+    return this.cached(this.users, userId);
   }
 
   device(deviceId: string): string {
-    return this.cached(this.devices, 'device', deviceId);
+    return this.cached(this.devices, deviceId);
   }
 
-  private cached(cache: Map<string, string>, kind: string, id: string): string {
-    let mac = cache.get(id);
+  /**
+   * The hashes of an object's distinct ids, each once: users' and devices' (distinct hashes, a collision
+   * of 132-bit HMACs aside). Ids read as bytes are hashed and cached by their bytes, without a string.
+   */
+  hashes(subjects: { userIds: DistinctIds; deviceIds: DistinctIds }): string[] {
+    const list: string[] = [];
+    for (const [ids, cache] of [
+      [subjects.userIds, this.users],
+      [subjects.deviceIds, this.devices],
+    ] as const) {
+      const { bytes, strings } = ids;
+      const from = list.length;
+      for (let entry = 0; entry < bytes.count; entry++)
+        list.push(
+          this.fromBytes(cache, bytes.arena, bytes.start(entry), bytes.end(entry), bytes.hash(entry)),
+        );
+      for (const id of strings) list.push(this.cached(cache, id));
+      // Byte strings and strings of one id can meet (an escaped line, invalid UTF-8): each hash once.
+      if (strings.size > 0 || bytes.nonAscii) for (const mac of new Set(list.splice(from))) list.push(mac);
+    }
+    return list;
+  }
+
+  private cached(cache: KindCache, id: string): string {
+    let mac = cache.byString.get(id);
     if (mac === undefined) {
-      const inner = hash('sha256', `${this.innerPad}${kind}\u0000${id}`, 'buffer');
-      mac = hash('sha256', Buffer.concat([this.outerPad, inner]), 'base64url').slice(0, HASH_CHARACTERS);
-      if (cache.size >= CACHED_HASHES) cache.clear();
-      cache.set(id, mac);
+      mac = this.outerHash(hash('sha256', `${this.innerPad}${cache.kind}\u0000${id}`, 'buffer'));
+      if (cache.byString.size >= this.cachedHashes) cache.byString.clear();
+      cache.byString.set(id, mac);
     }
     return mac;
+  }
+
+  private fromBytes(cache: KindCache, bytes: Buffer, start: number, end: number, byteHash: number): string {
+    const table = cache.byBytes;
+    if (table.count >= this.cachedHashes) {
+      table.clear();
+      cache.macs.length = 0;
+    }
+    const known = table.count;
+    const entry = table.intern(bytes, start, end, byteHash);
+    if (entry < known) return cache.macs[entry] ?? '';
+    let ascii = true;
+    for (let i = start; ascii && i < end; i++) ascii = (bytes[i] ?? 0) < 0x80;
+    // ASCII bytes are the id's UTF-8 as they stand; other bytes are read as the connector reads them.
+    const mac = ascii
+      ? this.bytesMac.base64url(cache.prefix, bytes, start, end, HASH_CHARACTERS)
+      : this.cached(cache, bytes.toString('utf8', start, end));
+    cache.macs.push(mac);
+    return mac;
+  }
+
+  private outerHash(inner: Buffer): string {
+    this.outer.set(inner, BLOCK_BYTES);
+    return hash('sha256', this.outer, 'base64url').slice(0, HASH_CHARACTERS);
   }
 }
 

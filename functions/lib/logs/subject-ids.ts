@@ -9,16 +9,19 @@
  * - voice sessions: every string `userId` in the line (participants' and any other).
  *
  * Reading every line with JSON.parse would cost several times the gunzip before it, so lines are read as
- * bytes: the keys are found by their one capital letter, a value is decoded only when it is a string, and
- * the nesting depth (top level or not) is counted only up to a `userId` key. That is exact for a line without
- * a backslash (no escape can hide a quote, a key or a value); a line with one is parsed with JSON.parse.
+ * bytes: the keys are found by their one capital letter, a string value is kept as bytes (each distinct
+ * one once: `DistinctIds`), and the nesting depth (top level or not) is counted only up to a `userId`
+ * key. That is exact for a line without a backslash (no escape can hide a quote, a key or a value); a
+ * line with one is parsed with JSON.parse.
  */
+
+import { ByteStrings } from './byte-strings';
 
 export type LogKind = 'access' | 'voice-sessions';
 
 export interface ObjectSubjects {
-  userIds: Set<string>;
-  deviceIds: Set<string>;
+  userIds: DistinctIds;
+  deviceIds: DistinctIds;
   lines: number;
   /** Decompressed bytes read. */
   bytes: number;
@@ -71,94 +74,30 @@ function closingQuote(buf: Buffer, start: number, end: number): number {
   return -1;
 }
 
-const FNV_OFFSET = 0x811c9dc5;
-const FNV_PRIME = 0x01000193;
-
 /**
- * The distinct byte strings of one object, each turned into a string (and added to `ids`) the first time
- * only: most lines repeat an id seen before, and a string per occurrence (with the garbage it leaves) cost
- * more than the rest of the line reading. Open addressing over FNV-1a of the bytes; the bytes of each
- * distinct id are kept in an arena to compare against.
+ * The distinct ids of one kind in one object. Ids read from bytes stay bytes until asked for (most lines
+ * repeat an id seen before, and a string per occurrence, with the garbage it leaves, cost more than the
+ * rest of the line reading; the index hashes them from their bytes); ids of lines read with JSON.parse
+ * (lines with escapes) are strings. Iterating gives every id as the connector reads it (UTF-8), each once.
  */
-class DistinctIds {
-  /** Entry number + 1 per slot; 0 is empty. */
-  private slots = new Int32Array(1024);
-  private hashes = new Int32Array(512);
-  private starts = new Int32Array(512);
-  private lengths = new Int32Array(512);
-  private arena = Buffer.allocUnsafe(16 * 1024);
-  private used = 0;
-  private count = 0;
-
-  constructor(readonly ids: Set<string>) {}
+export class DistinctIds implements Iterable<string> {
+  readonly bytes = new ByteStrings();
+  readonly strings = new Set<string>();
 
   add(buf: Buffer, start: number, end: number): void {
-    let hash = FNV_OFFSET;
-    let high = 0;
-    for (let i = start; i < end; i++) {
-      const byte = buf[i] ?? 0;
-      high |= byte;
-      hash = Math.imul(hash ^ byte, FNV_PRIME);
-    }
-    const length = end - start;
-    const mask = this.slots.length - 1;
-    for (let slot = hash & mask; ; slot = (slot + 1) & mask) {
-      const entry = (this.slots[slot] ?? 0) - 1;
-      if (entry < 0) break;
-      if (this.hashes[entry] === hash && this.lengths[entry] === length) {
-        const at = this.starts[entry] ?? 0;
-        let same = true;
-        for (let i = 0; i < length; i++) {
-          if (this.arena[at + i] !== buf[start + i]) {
-            same = false;
-            break;
-          }
-        }
-        if (same) return;
-      }
-    }
-    // Latin-1 is exact (and cheaper) while the bytes are all ASCII, else UTF-8.
-    this.ids.add(buf.toString(high >= 0x80 ? 'utf8' : 'latin1', start, end));
-    this.insert(buf, start, length, hash);
+    this.bytes.intern(buf, start, end);
   }
 
-  private insert(buf: Buffer, start: number, length: number, hash: number): void {
-    if (this.count === this.hashes.length) {
-      const grow = (old: Int32Array) => {
-        const bigger = new Int32Array(old.length * 2);
-        bigger.set(old);
-        return bigger;
-      };
-      this.hashes = grow(this.hashes);
-      this.starts = grow(this.starts);
-      this.lengths = grow(this.lengths);
+  *[Symbol.iterator](): IterableIterator<string> {
+    const { bytes, strings } = this;
+    const seen = new Set<string>();
+    for (let entry = 0; entry < bytes.count; entry++) {
+      const id = bytes.arena.toString('utf8', bytes.start(entry), bytes.end(entry));
+      // Two byte strings can read as one string (invalid UTF-8 reads as U+FFFD).
+      if (!strings.has(id) && !seen.has(id)) yield id;
+      seen.add(id);
     }
-    if (this.used + length > this.arena.length) {
-      const bigger = Buffer.allocUnsafe(Math.max(this.arena.length * 2, this.used + length));
-      this.arena.copy(bigger, 0, 0, this.used);
-      this.arena = bigger;
-    }
-    buf.copy(this.arena, this.used, start, start + length);
-    const entry = this.count++;
-    this.hashes[entry] = hash;
-    this.starts[entry] = this.used;
-    this.lengths[entry] = length;
-    this.used += length;
-    // At most half full: probes stay short.
-    if (this.count * 2 > this.slots.length) this.rehash(this.slots.length * 2);
-    else this.place(entry, hash);
-  }
-
-  private place(entry: number, hash: number): void {
-    const mask = this.slots.length - 1;
-    let slot = hash & mask;
-    while (this.slots[slot] !== 0) slot = (slot + 1) & mask;
-    this.slots[slot] = entry + 1;
-  }
-
-  private rehash(size: number): void {
-    this.slots = new Int32Array(size);
-    for (let entry = 0; entry < this.count; entry++) this.place(entry, this.hashes[entry] ?? 0);
+    yield* strings;
   }
 }
 
@@ -190,8 +129,8 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 /** Collects the subjects of one object from its decompressed bytes, pushed chunk by chunk. */
 export class SubjectIdCollector {
   readonly result: ObjectSubjects = {
-    userIds: new Set(),
-    deviceIds: new Set(),
+    userIds: new DistinctIds(),
+    deviceIds: new DistinctIds(),
     lines: 0,
     bytes: 0,
     oversized: 0,
@@ -200,8 +139,8 @@ export class SubjectIdCollector {
   private pendingBytes = 0;
   /** Inside a line longer than the limit: skipped up to its newline. */
   private skipping = false;
-  private readonly users = new DistinctIds(this.result.userIds);
-  private readonly devices = new DistinctIds(this.result.deviceIds);
+  private readonly users = this.result.userIds;
+  private readonly devices = this.result.deviceIds;
   /** The device ids of the current line (start, end pairs), taken only if the line turns out signed out. */
   private lineDevices = new Int32Array(16);
   private lineDeviceCount = 0;
@@ -332,13 +271,13 @@ export class SubjectIdCollector {
       const participants = Array.isArray(line.participants) ? line.participants : [];
       for (const entry of participants) {
         if (isRecord(entry) && typeof entry.userId === 'string' && entry.userId !== '')
-          this.result.userIds.add(entry.userId);
+          this.users.strings.add(entry.userId);
       }
       return;
     }
     const { userId, deviceId } = line;
-    if (typeof userId === 'string' && userId !== '') this.result.userIds.add(userId);
-    else if (typeof deviceId === 'string') this.result.deviceIds.add(deviceId);
+    if (typeof userId === 'string' && userId !== '') this.users.strings.add(userId);
+    else if (typeof deviceId === 'string') this.devices.strings.add(deviceId);
   }
 }
 
