@@ -10,7 +10,6 @@
 import { hash } from 'node:crypto';
 import type { SubjectHasher } from '../crypto/subject-hash';
 import { ByteStrings } from './byte-strings';
-import { HmacSha256 } from './hmac-sha256';
 import type { DistinctIds } from './subject-ids';
 
 /** What the subject-hash key MACs to derive the index key; a new label is a new index (rebuild it). */
@@ -20,6 +19,8 @@ const BLOCK_BYTES = 64;
 const HASH_CHARACTERS = 22;
 /** Hashes kept per container and kind: about 100 bytes each. Past it the cache starts again. */
 const CACHED_HASHES = 500_000;
+/** Longer ids (rare) are hashed from a string. */
+const INNER_ID_BYTES = 256;
 
 type Kind = 'user' | 'device';
 
@@ -30,8 +31,8 @@ interface KindCache {
   byBytes: ByteStrings;
   /** The hash of each entry of `byBytes`. */
   macs: string[];
-  /** The kind and a NUL: what the id follows in the hashed message. */
-  prefix: Buffer;
+  /** The padded inner key, the kind and a NUL, with room for an id's bytes after them. */
+  inner: Buffer;
 }
 
 export class LogIndexHasher {
@@ -39,8 +40,6 @@ export class LogIndexHasher {
   private readonly devices: KindCache;
   /** HMAC's inner padded key, as text (all ASCII: see the constructor). */
   private readonly innerPad: string;
-  /** The same HMAC for ids given as bytes: in JS, from the states after the padded keys. */
-  private readonly bytesMac: HmacSha256;
   /** HMAC's outer padded key, with room for the inner hash after it. */
   private readonly outer = Buffer.alloc(BLOCK_BYTES + 32);
   /** The HMAC key itself (for the test that checks this is HMAC-SHA-256). */
@@ -49,8 +48,8 @@ export class LogIndexHasher {
   /**
    * HMAC-SHA-256 written out with Node's one-shot hash, at half the cost of createHmac per id: the key's
    * bytes are cut to 7 bits (224 bits of the 256 derived remain), so both padded keys are ASCII and the
-   * inner hash of an id given as a string runs on one string. An id given as bytes (ASCII) is hashed by
-   * HmacSha256, which saves the two calls into C++. `cachedHashes` bounds each cache (a test sets it low).
+   * inner hash of an id given as a string runs on one string; an id given as bytes is copied after the
+   * padded key in a buffer kept for it. `cachedHashes` bounds each cache (a test sets it low).
    */
   constructor(
     keyMaterial: Buffer,
@@ -62,14 +61,12 @@ export class LogIndexHasher {
     const innerPad = Buffer.from(padded.map((byte) => byte ^ 0x36));
     this.innerPad = innerPad.toString('latin1');
     Buffer.from(padded.map((byte) => byte ^ 0x5c)).copy(this.outer);
-    this.bytesMac = new HmacSha256(this.key);
-    const cache = (kind: Kind): KindCache => ({
-      kind,
-      byString: new Map(),
-      byBytes: new ByteStrings(),
-      macs: [],
-      prefix: Buffer.from(`${kind}\u0000`, 'latin1'),
-    });
+    const cache = (kind: Kind): KindCache => {
+      const inner = Buffer.alloc(BLOCK_BYTES + kind.length + 1 + INNER_ID_BYTES);
+      innerPad.copy(inner);
+      inner.write(`${kind}\u0000`, BLOCK_BYTES, 'latin1');
+      return { kind, byString: new Map(), byBytes: new ByteStrings(), macs: [], inner };
+    };
     this.users = cache('user');
     this.devices = cache('device');
   }
@@ -129,12 +126,15 @@ export class LogIndexHasher {
     const known = table.count;
     const entry = table.intern(bytes, start, end, byteHash);
     if (entry < known) return cache.macs[entry] ?? '';
-    let ascii = true;
+    let ascii = end - start <= INNER_ID_BYTES;
     for (let i = start; ascii && i < end; i++) ascii = (bytes[i] ?? 0) < 0x80;
-    // ASCII bytes are the id's UTF-8 as they stand; other bytes are read as the connector reads them.
-    const mac = ascii
-      ? this.bytesMac.base64url(cache.prefix, bytes, start, end, HASH_CHARACTERS)
-      : this.cached(cache, bytes.toString('utf8', start, end));
+    let mac: string;
+    if (ascii) {
+      // The id's bytes are its UTF-8 (ASCII): hashed where they are copied, without a string.
+      const at = cache.inner.length - INNER_ID_BYTES;
+      for (let i = start; i < end; i++) cache.inner[at + i - start] = bytes[i] ?? 0;
+      mac = this.outerHash(hash('sha256', cache.inner.subarray(0, at + end - start), 'buffer'));
+    } else mac = this.cached(cache, bytes.toString('utf8', start, end));
     cache.macs.push(mac);
     return mac;
   }
