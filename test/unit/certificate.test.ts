@@ -22,6 +22,7 @@ import {
   verifyCertificate,
   verifyErasure,
   type CertificateInput,
+  type LogJobOutcome,
 } from '../../functions/lib/erasure/certificate';
 import { LocalSigner } from '../../functions/lib/crypto/signing';
 import { certificateServiceOf, serviceProfile } from '../../functions/lib/services/profiles';
@@ -83,6 +84,29 @@ function after(p: ErasurePlan, overrides: Partial<Record<string, number>> = {}):
     inv[e.store][e.category] = { count: override ?? remaining };
   }
   return inv;
+}
+
+/** The log-erasure job removed the 5 access lines of subjectInventory(), 3 of them kept in the vault. */
+function accessLogJob(p: ErasurePlan): { until: string; outcome: LogJobOutcome } {
+  const rule = p.entries.find((e) => e.category === 'access-log')?.rule;
+  const until = rule?.earliestUntil ?? '';
+  return {
+    until,
+    outcome: {
+      jobId: 'logjob-1',
+      finishedAt: NOW.toISOString(),
+      categories: [
+        {
+          store: 'logs',
+          category: 'access-log',
+          liveAction: 'delete',
+          removed: 5,
+          vaulted: [{ until, count: 3 }],
+          ...(rule ? { rule } : {}),
+        },
+      ],
+    },
+  };
 }
 
 describe('verifyErasure', () => {
@@ -149,22 +173,8 @@ describe('runReport: what a run did, from its plan as verified', () => {
   test('a resumed run reports only its own work, and the same whatever was reported before', () => {
     const p = plan('KR', subjectInventory());
     const first = updateLedger([], p, 0, NOW);
-    const rule = p.entries.find((e) => e.category === 'access-log')?.rule;
     const resumed = plan('KR', emptyInventory());
-    const second = updateLedger(first, resumed, 1, NOW, {
-      jobId: 'logjob-1',
-      finishedAt: NOW.toISOString(),
-      categories: [
-        {
-          store: 'logs',
-          category: 'access-log',
-          liveAction: 'delete',
-          removed: 5,
-          vaulted: [{ until: rule?.earliestUntil ?? '', count: 3 }],
-          ...(rule ? { rule } : {}),
-        },
-      ],
-    });
+    const second = updateLedger(first, resumed, 1, NOW, accessLogJob(p).outcome);
     const report = runReport(first, second, resumed);
     expect(report.find((r) => r.store === 'logs')).toEqual({
       store: 'logs',
@@ -203,24 +213,9 @@ describe('ledger and outstanding work', () => {
   test('the run the log job resumed folds in what it did: removed lines, and the vaulted ones until their expiry', () => {
     const p = plan('KR', subjectInventory());
     const first = updateLedger([], p, 0, NOW);
-    const rule = p.entries.find((e) => e.category === 'access-log')?.rule;
-    const until = rule?.earliestUntil ?? '';
+    const { until, outcome } = accessLogJob(p);
     // The lines are gone from the live logs: the resumed run plans nothing for them.
-    const inv = emptyInventory();
-    const second = updateLedger(first, plan('KR', inv), 1, NOW, {
-      jobId: 'logjob-1',
-      finishedAt: NOW.toISOString(),
-      categories: [
-        {
-          store: 'logs',
-          category: 'access-log',
-          liveAction: 'delete',
-          removed: 5,
-          vaulted: [{ until, count: 3 }],
-          ...(rule ? { rule } : {}),
-        },
-      ],
-    });
+    const second = updateLedger(first, plan('KR', emptyInventory()), 1, NOW, outcome);
     expect(second.find((e) => e.category === 'access-log')).toMatchObject({
       state: 'retained',
       deleted: 5,
