@@ -170,6 +170,21 @@ test("a minor's own erasure is refused; their guardian's proceeds; a guardian's 
   expect(ok.body.status).toBe('received');
   const done = await stack.waitForStatus(requestId, ['completed', 'partially_completed', 'failed'], 90_000);
   expect(done.status).not.toBe('failed');
+  // The same call again (its answer was lost, the client retries): answered as the request stands now.
+  const again = await post(requestId, 'verification', {
+    ...verified,
+    method: 'power_of_attorney_appendix11',
+  });
+  expect(again.status).toBe(200);
+  expect(again.body).toMatchObject({ requestId, status: done.status });
+  // Another verification is not a repeat: the request no longer waits for one.
+  const other = await post(requestId, 'verification', {
+    ...verified,
+    method: 'power_of_attorney_appendix11',
+    evidenceRef: 'ZD-11',
+  });
+  expect(other.status).toBe(409);
+  expect(other.body.code).toBe('NOT_AWAITING_VERIFICATION');
 }, 120_000);
 
 test('a refused export: the person is told what was not done, why, and how to appeal', async () => {

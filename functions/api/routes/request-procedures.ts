@@ -94,9 +94,16 @@ export async function recordVerification(
   body: Validated<typeof recordVerificationSchema>,
 ): Promise<ApiResult> {
   const record = await loadRequest(deps, caller, requestId);
-  // A repeated call after a lost answer: the verification is recorded; make sure the workflow started.
-  if (record.status === 'received' && record.verification?.method === body.method) {
-    await startWorkflow(deps, record);
+  // A repeated call after a lost answer (this very verification is recorded): answered as the request
+  // stands now, however far it went since; one still `received` gets its workflow started.
+  const recorded = record.verification;
+  if (
+    record.status !== 'awaiting_verification' &&
+    recorded?.method === body.method &&
+    recorded.verifiedBy === body.verifiedBy &&
+    recorded.evidenceRef === body.evidenceRef
+  ) {
+    if (record.status === 'received') await startWorkflow(deps, record);
     return view(deps, requestId, record);
   }
   if (record.status !== 'awaiting_verification')
