@@ -429,10 +429,17 @@ function runChildOnce(spec: RunSpec, options: { nice?: boolean }): Promise<RunRe
       const text = code === 0 && existsSync(resultFile) ? readFileSync(resultFile, 'utf8') : undefined;
       rmSync(resultFile, { force: true });
       if (text === undefined)
-        return reject(new Error(`chaos run failed (exit ${code}):\n${(err || out).slice(-4000)}`));
+        return reject(
+          new Error(`chaos run failed (exit ${code}):\n${withoutRuntimeWarnings(err || out).slice(-4000)}`),
+        );
       resolveRun(JSON.parse(text) as RunResult);
     });
   });
+}
+
+/** The child's output without Node's and the SDK's warnings about the runtime (they hide the error). */
+function withoutRuntimeWarnings(text: string): string {
+  return text.replace(/\(node:\d+\) Warning: NodeVersionSupportWarning[\s\S]*?trace-warnings[^\n]*\n/g, '');
 }
 
 /** A certificate without what is the run's own: the stack's hash key, the previous one's digest. */

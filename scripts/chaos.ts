@@ -80,7 +80,7 @@ async function faultRuns(clean: RunResult, spec: RunSpec, runs: number, seed: nu
       try {
         result = await runInChild({ ...spec, chaos: campaignChaos(runSeed) }, { nice: true });
       } catch (error) {
-        figures.notes.push(`run seed ${runSeed}: did not finish: ${String(error).slice(0, 300)}`);
+        figures.notes.push(`run seed ${runSeed}: did not finish: ${String(error).slice(0, 1500)}`);
         figures.different += spec.waves.flat().length;
         continue;
       }
