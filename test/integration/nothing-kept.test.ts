@@ -22,6 +22,7 @@ import {
 } from '../../config/data-map';
 import { scanPages, toJsonValue } from '../../functions/lib/aws/dynamo-paging';
 import { listPages } from '../../functions/lib/aws/s3-objects';
+import { NOTICE_PENDING_KIND } from '../../functions/lib/notices/outbox';
 import { DEFAULT_AUDIT_PERIOD_DAYS } from '../../functions/lib/requests/request-table';
 import { gzipLines } from '../../local/seed-data';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../local/stores';
@@ -257,6 +258,16 @@ test('after the erasure and the audit period, no table or bucket of ours holds a
   }
   expect({ status: view.status, failure: view.failure }).toEqual({ status: 'completed', failure: undefined });
   await stack.workflows.idle();
+  // The person's notices are sent (in AWS, minutes after the change; here the clock jumps years ahead).
+  const noticesPending = async () =>
+    [...(await partition(`REQ#${exportId}`)), ...(await partition(`REQ#${erasureId}`))].some(
+      (item) => item.kind === NOTICE_PENDING_KIND,
+    );
+  const noticesDeadline = Date.now() + 60_000;
+  while (await noticesPending()) {
+    if (Date.now() > noticesDeadline) throw new Error('A notice stayed pending');
+    await new Promise((r) => setTimeout(r, 200));
+  }
 
   // Right after the erasure the requests are still there (for the audit period), their identifiers not.
   expect(await partition(`REQ#${erasureId}`)).not.toEqual([]);
