@@ -2,7 +2,8 @@
  * Where notification emails go: SES in AWS, an outbox directory of `.eml` files on the local stack.
  * Both take the finished RFC 5322 message, so what the tests read is byte for byte what SES would send.
  */
-import { mkdir, writeFile } from 'node:fs/promises';
+import { randomUUID } from 'node:crypto';
+import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SendEmailCommand, SESv2Client } from '@aws-sdk/client-sesv2';
 import { requireEnv } from '../runtime/config';
@@ -36,7 +37,10 @@ export class OutboxMailer implements Mailer {
   async send(mail: OutgoingMail): Promise<void> {
     await mkdir(this.dir, { recursive: true, mode: 0o700 });
     const name = `${new Date().toISOString().replace(/[:.]/g, '-')}-${mail.requestId}.eml`;
-    await writeFile(join(this.dir, name), mail.raw, { mode: 0o600, flag: 'wx' });
+    // Written under another name and renamed: whoever reads the outbox never sees half a mail.
+    const partial = join(this.dir, `.${name}.${randomUUID()}.partial`);
+    await writeFile(partial, mail.raw, { mode: 0o600, flag: 'wx' });
+    await rename(partial, join(this.dir, name));
   }
 }
 
