@@ -220,10 +220,12 @@ export const orchestratorResources = {
     ttlAttribute: TTL_ATTRIBUTE,
   },
   /**
-   * The subject index of the logs (docs/log-index.md): which log objects name which subject, by keyed
-   * hash only; object records and the watermark. Items: `h#<hash>`/`o#<key>`/`w#<prefix>` partitions.
+   * The subject index of the logs (docs/log-index.md): its watermarks (`w#<prefix>` items); which log
+   * objects name which subject (keyed hashes only) is in files, in logIndexBucket.
    */
   logIndexTable: { tableName: 'dsr-log-index', partitionKey: 'pk', sortKey: 'sk', indexes: [] },
+  /** The log index's files: an object file per log object version, a day file per closed day. */
+  logIndexBucket: 'dsr-log-index',
 } as const satisfies {
   requestsTable: TableSpec;
   stagingBucket: string;
@@ -232,6 +234,7 @@ export const orchestratorResources = {
   vaultBucket: string;
   identifierIndexTable: TableSpec;
   logIndexTable: TableSpec;
+  logIndexBucket: string;
 };
 
 /** Export archives (functions/assemble-export/core.ts archiveKey) and certificates (certificateKey). */
@@ -293,6 +296,7 @@ export const ALL_ORCHESTRATOR_BUCKETS: string[] = [
   orchestratorResources.stagingBucket,
   orchestratorResources.exportsBucket,
   orchestratorResources.vaultBucket,
+  orchestratorResources.logIndexBucket,
 ];
 
 /** Environment variable names each resource is passed to Lambdas under. */
@@ -311,6 +315,7 @@ export const ENV = {
   vaultBucket: 'VAULT_BUCKET',
   identifierIndexTable: 'IDENTIFIER_INDEX_TABLE',
   logIndexTable: 'LOG_INDEX_TABLE',
+  logIndexBucket: 'LOG_INDEX_BUCKET',
   /** JSON: service id -> { store env name -> its own table } (serviceStoresEnv). */
   serviceStores: 'SERVICE_STORES',
 } as const;
@@ -354,6 +359,7 @@ export function defaultResourceEnv(): Record<string, string> {
     [ENV.vaultBucket]: orchestratorResources.vaultBucket,
     [ENV.identifierIndexTable]: orchestratorResources.identifierIndexTable.tableName,
     [ENV.logIndexTable]: orchestratorResources.logIndexTable.tableName,
+    [ENV.logIndexBucket]: orchestratorResources.logIndexBucket,
     [ENV.serviceStores]: serviceStoresEnv(),
   };
 }

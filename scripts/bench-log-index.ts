@@ -9,22 +9,23 @@
  * signed-out lines with device ids, varied addresses, paths and agents) until `--gzip-mib` of gzip, kept
  * in memory. Then, on one core, in rounds of alternating order: (1) one gunzip pass over every object;
  * (2) the indexer's read of the same objects: gunzip, the subject ids of every line, their keyed hashes.
- * Prints both throughputs (of the raw bytes), their ratio, and the index the objects would take (entries
- * and object records at DynamoDB's item size) as a share of their gzip bytes. Last, `--store-objects`
- * of them are indexed end to end on the local stack (S3 and DynamoDB Local), for what the writes cost.
+ * Prints both throughputs (of the raw bytes), their ratio, and the index the objects would take (object
+ * files, and the day files they merge into) as a share of their gzip bytes. Last, `--store-objects` of
+ * them are indexed end to end on the local stack (s3rver), for what the writes cost.
  */
 import '../local/polyfills';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { gzipSync } from 'node:zlib';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { platformStores } from '../config/data-map';
 import { LogIndexHasher } from '../functions/lib/logs/index-hash';
-import { indexedObjectBytes, type IndexedObject } from '../functions/lib/logs/index-store';
+import { encodeDayFile, encodeObjectFile, objectFileCount } from '../functions/lib/logs/index-files';
+import { dayOfKey } from '../functions/lib/logs/day-objects';
 import { gunzipStream } from '../functions/lib/logs/lines';
-import { collectSubjectIds } from '../functions/lib/logs/subject-ids';
+import { readObjectSubjects } from '../functions/index-logs/core';
 import { othersAccessLine } from '../local/others-log-lines';
 import { seededRandom } from '../local/seed-data';
 import { startScratchStack } from '../local/stack';
@@ -95,9 +96,17 @@ async function measure<T>(run: () => Promise<T>): Promise<{ cpuMs: number; wallM
   return { cpuMs: (used.user + used.system) / 1000, wallMs: Date.now() - wall, value };
 }
 
-async function gunzipOnly(objects: readonly Generated[]): Promise<number> {
+/**
+ * One gunzip pass, the cheaper of two ways: streamed (256 KiB chunks, as the indexer reads) or each
+ * object inflated in one call: the baseline is the faster of the two.
+ */
+async function gunzipOnly(objects: readonly Generated[], whole: boolean): Promise<number> {
   let bytes = 0;
   for (const object of objects) {
+    if (whole) {
+      bytes += gunzipSync(object.gzip).length;
+      continue;
+    }
     await pipeline(Readable.from([object.gzip]), gunzipStream(), async (source: AsyncIterable<Buffer>) => {
       for await (const chunk of source) bytes += chunk.length;
     });
@@ -105,24 +114,18 @@ async function gunzipOnly(objects: readonly Generated[]): Promise<number> {
   return bytes;
 }
 
-/** What the indexer does with each object's bytes (functions/index-logs/core.ts), without the writes. */
+/**
+ * What the indexer does with each object's bytes (functions/index-logs/core.ts), without the writes: the
+ * object file it would write included.
+ */
 async function indexRead(objects: readonly Generated[], hasher: LogIndexHasher) {
-  const indexed: IndexedObject[] = [];
+  const indexed: { key: string; file: Buffer }[] = [];
   for (const object of objects) {
-    const subjects = await pipeline(
-      Readable.from([object.gzip]),
-      gunzipStream(),
-      (s: AsyncIterable<Buffer>) => collectSubjectIds(s, 'access'),
-    );
-    const hashes = hasher.hashes(subjects);
-    indexed.push({
-      key: object.key,
-      etag: 'd41d8cd98f00b204e9800998ecf8427e',
-      size: object.gzip.length,
-      indexedAt: new Date().toISOString(),
-      lines: subjects.lines,
-      hashes,
+    const { subjects } = await readObjectSubjects(Readable.from([object.gzip]), {
+      gzipped: true,
+      kind: 'access',
     });
+    indexed.push({ key: object.key, file: encodeObjectFile(hasher.hashes(subjects)) });
   }
   return indexed;
 }
@@ -148,15 +151,18 @@ async function main(): Promise<void> {
       `${(rawBytes / MiB).toFixed(1)} MiB raw (${(rawBytes / gzipBytes).toFixed(1)}x) in ${((Date.now() - generatedAt) / 1000).toFixed(1)} s`,
   );
 
-  const gunzipCpu: number[] = [];
+  const streamedCpu: number[] = [];
+  const wholeCpu: number[] = [];
   const indexCpu: number[] = [];
-  let indexed: IndexedObject[] = [];
+  let indexed: { key: string; file: Buffer }[] = [];
   const rounds = numberOption('rounds', 3);
   for (let round = 0; round < rounds; round++) {
     const order = round % 2 === 0 ? ['gunzip', 'index'] : ['index', 'gunzip'];
     for (const which of order) {
-      if (which === 'gunzip') gunzipCpu.push((await measure(() => gunzipOnly(objects))).cpuMs);
-      else {
+      if (which === 'gunzip') {
+        streamedCpu.push((await measure(() => gunzipOnly(objects, false))).cpuMs);
+        wholeCpu.push((await measure(() => gunzipOnly(objects, true))).cpuMs);
+      } else {
         // A new hasher each round: its cache starts empty, as in a new container (the objects of a
         // round then share it, as a batch's objects do).
         const hasher = new LogIndexHasher(Buffer.alloc(32, 1));
@@ -167,6 +173,11 @@ async function main(): Promise<void> {
     }
   }
   const rawMiB = rawBytes / MiB;
+  const gunzipCpu = median(streamedCpu) <= median(wholeCpu) ? streamedCpu : wholeCpu;
+  console.log(
+    `gunzip, one core, median CPU: streamed ${median(streamedCpu).toFixed(0)} ms, whole objects ` +
+      `${median(wholeCpu).toFixed(0)} ms (the baseline below is the faster)`,
+  );
   const gunzipRate = rawMiB / (median(gunzipCpu) / 1000);
   const indexRate = rawMiB / (median(indexCpu) / 1000);
   console.log(
@@ -174,13 +185,23 @@ async function main(): Promise<void> {
       `(${(gzipBytes / MiB / (median(gunzipCpu) / 1000)).toFixed(0)} MiB/s gzip); indexer read ${indexRate.toFixed(0)} MiB/s raw ` +
       `(${(gzipBytes / MiB / (median(indexCpu) / 1000)).toFixed(0)} MiB/s gzip): ${(indexRate / gunzipRate).toFixed(2)}x of gunzip`,
   );
+  // The index files these objects make: one object file each, and the day files their days merge into.
+  const days = new Map<string, { key: string; file: Buffer }[]>();
+  for (const object of indexed) {
+    const day = dayOfKey(object.key, platformStores.logs.accessPrefix) ?? '';
+    days.set(day, [...(days.get(day) ?? []), object]);
+  }
+  const merging = await measure(async () => [...days.values()].map((day) => encodeDayFile(day).length));
   const index = {
-    entries: indexed.reduce((sum, o) => sum + o.hashes.length, 0),
-    indexBytes: indexed.reduce((sum, o) => sum + indexedObjectBytes(o), 0),
+    entries: indexed.reduce((sum, o) => sum + objectFileCount(o.file), 0),
+    objectBytes: indexed.reduce((sum, o) => sum + o.file.length, 0),
+    dayBytes: merging.value.reduce((sum, bytes) => sum + bytes, 0),
   };
+  const share = (bytes: number) => `${((100 * bytes) / gzipBytes).toFixed(1)}% of the gzip bytes`;
   console.log(
-    `index: ${index.entries} entries (${(index.entries / objects.length).toFixed(0)} a object), ` +
-      `${(index.indexBytes / MiB).toFixed(1)} MiB of items = ${((100 * index.indexBytes) / gzipBytes).toFixed(1)}% of the gzip bytes`,
+    `index: ${index.entries} entries (${(index.entries / objects.length).toFixed(0)} a object); object files ` +
+      `${(index.objectBytes / MiB).toFixed(1)} MiB = ${share(index.objectBytes)}; ${days.size} day files ` +
+      `${(index.dayBytes / MiB).toFixed(1)} MiB = ${share(index.dayBytes)}, merged in ${merging.cpuMs.toFixed(0)} ms CPU`,
   );
 
   // End to end on the local stack: S3 reads, DynamoDB Local writes.
@@ -198,9 +219,9 @@ async function main(): Promise<void> {
     if (!stats) throw new Error('no report');
     console.log(
       `local stack, ${stats.indexed} objects (${(stats.bytes / MiB).toFixed(1)} MiB gzip) indexed end to end in ` +
-        `${(run.wallMs / 1000).toFixed(1)} s: ${stats.entries} entries written, ${(stats.indexBytes / MiB).toFixed(1)} MiB ` +
-        `of items (${((100 * stats.indexBytes) / stats.bytes).toFixed(1)}% of the gzip bytes); ` +
-        `${(stats.entries / (run.wallMs / 1000)).toFixed(0)} entries/s into DynamoDB Local`,
+        `${(run.wallMs / 1000).toFixed(1)} s: ${stats.entries} subject hashes in ${(stats.indexBytes / MiB).toFixed(1)} MiB ` +
+        `of object files (${((100 * stats.indexBytes) / stats.bytes).toFixed(1)}% of the gzip bytes), ` +
+        `${stats.daysMerged} day files (${(stats.dayBytes / MiB).toFixed(1)} MiB)`,
     );
   } finally {
     await stack.stop();

@@ -19,7 +19,7 @@
  * smallest; the concurrent exports within 1.2x of the same on empty log stores.
  *
  * Each size's logs are generated once into `--cache-dir` (s3rver's files) and reused by later runs
- * (`--fresh` writes them again); the index (DynamoDB Local in memory) is built every run, and timed.
+ * (`--fresh` writes them again); the index (its files dropped first) is built every run, and timed.
  * The subject objects are written again each run, with the light subjects' accounts.
  *
  * With the stack's operation counter (local/op-counts.ts), it also prints what one light export, one
@@ -42,7 +42,8 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
-import { platformStores } from '../config/data-map';
+import { orchestratorResources, platformStores } from '../config/data-map';
+import { deleteUnder } from '../functions/lib/aws/s3-objects';
 import { documentClient, s3Client } from '../functions/lib/aws/clients';
 import { gunzipStream, gzipStream } from '../functions/lib/logs/lines';
 import { addStats, type IndexStats } from '../functions/index-logs/core';
@@ -490,6 +491,8 @@ async function buildIndex(
   counter: OperationCounter,
   expectedObjects: number,
 ): Promise<{ stats: IndexStats; ms: number; cpuMs: number; counts: OperationCounts }> {
+  // The index's files persist with the logs (s3rver's files): dropped, so the index is built again.
+  await deleteUnder(stack.s3, orchestratorResources.logIndexBucket, '');
   const started = Date.now();
   const cpu = process.cpuUsage();
   const [reports, counts] = await counted(counter, () => stack.indexLogs());
@@ -775,8 +778,7 @@ async function measureSizes(options: Options, ports: Ports, counter: OperationCo
     copyKeys(runKeys, dataDir);
     const stack = await benchStack(ports, dataDir, counter);
     try {
-      // The logs are kept between runs (s3rver's files); the index (DynamoDB Local, in memory: on disk it
-      // writes several times slower) is built again every run, and timed.
+      // The logs are kept between runs (s3rver's files); the index is built again every run, and timed.
       const { perDay, templates } = templatesFor(sizeGiB, options);
       const subjectBytes = await putSubjects(stack, options);
       let loaded: Loaded;
@@ -826,7 +828,8 @@ async function measureSizes(options: Options, ports: Ports, counter: OperationCo
           (index && row.indexMs
             ? `; index built over ${index.indexed} objects in ${seconds(row.indexMs)}: ${(index.rawBytes / MiB / (row.indexMs / 1000)).toFixed(0)} MiB/s raw end to end ` +
               `(${(index.rawBytes / MiB / (row.indexMs / 1000) / (row.gunzipMiBs ?? 1)).toFixed(2)}x of one gunzip pass at ${(row.gunzipMiBs ?? 0).toFixed(0)} MiB/s), ` +
-              `${index.entries} entries, ${((100 * index.indexBytes) / index.bytes).toFixed(0)}% of the gzip bytes`
+              `${index.entries} subject hashes, object files ${((100 * index.indexBytes) / index.bytes).toFixed(1)}% and ` +
+              `day files ${((100 * index.dayBytes) / index.bytes).toFixed(1)}% of the gzip bytes`
             : ''),
       );
     } finally {

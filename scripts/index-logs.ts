@@ -22,8 +22,9 @@ async function main(): Promise<void> {
     console.log(
       `${prefix} watermark ${watermark ?? '(none yet)'}: ${stats.objects} objects listed, ${stats.indexed} indexed ` +
         `(${stats.unchanged} already up to date, ${stats.missing} gone), ${(stats.bytes / MiB).toFixed(1)} MiB gzip ` +
-        `(${(stats.rawBytes / MiB).toFixed(1)} MiB raw, ${stats.lines} lines) read, ${stats.entries} entries written, ` +
-        `${stats.removed} stale removed, ${(stats.indexBytes / MiB).toFixed(2)} MiB of index items, in ${seconds.toFixed(1)} s`,
+        `(${(stats.rawBytes / MiB).toFixed(1)} MiB raw, ${stats.lines} lines) read, ${stats.entries} subject hashes in ` +
+        `${(stats.indexBytes / MiB).toFixed(2)} MiB of object files, ${stats.daysMerged} day files merged ` +
+        `(${(stats.dayBytes / MiB).toFixed(2)} MiB), in ${seconds.toFixed(1)} s`,
     );
   }
   console.log(`done in ${((Date.now() - started) / 1000).toFixed(1)} s`);

@@ -86,7 +86,7 @@ export interface EraseLogsDeps {
   holds: Pick<HoldRepository, 'activeFor'>;
   hasher: SubjectHasher;
   queue: Pick<LogErasureQueue, 'list' | 'get' | 'remove' | 'carry' | 'lock' | 'unlock'>;
-  index: Pick<LogIndexReader, 'objectsForAll' | 'forget'>;
+  index: Pick<LogIndexReader, 'objectsForAll' | 'forget' | 'mergeDaysOf'>;
   vault: VaultWriter;
   starter: ResumeStarter;
   clock?: () => Date;
@@ -497,11 +497,11 @@ async function rewrite(
       return;
     }
     out[result.state] += 1;
+    const forgotten: SubjectLogIds[] = [];
     for (const [owner, tally] of result.pass.tallies) {
       const subject = context.subjects[owner];
       if (!subject) continue;
-      // None of their lines is left in the version read: the index no longer names them for it.
-      await deps.index.forget(key, result.etag, {
+      forgotten.push({
         userIds: subject.ids.userIds,
         deviceIds: matcher.category === 'access-log' ? subject.ids.deviceIds : [],
       });
@@ -510,6 +510,10 @@ async function rewrite(
       sum.removed += tally.removed;
       for (const [until, count] of tally.vaulted) sum.vaulted[until] = (sum.vaulted[until] ?? 0) + count;
     }
+    // None of their lines is left in the version written: its object file is the old one without them
+    // (without the written ETag, the indexer indexes the new version from scratch).
+    if (result.state === 'written' && result.writtenEtag && forgotten.length > 0)
+      await deps.index.forget(key, result.etag, result.writtenEtag, forgotten);
   }
 }
 
@@ -555,6 +559,14 @@ async function finish(
     key: input.subjectsKey,
   });
   const rewritten = await objectTallies(deps, input.jobId, { writtenOnly: false });
+  // The closed days whose day files name the subjects for rewritten objects are merged again from the
+  // object files the rewrites carried over without them, before any erasure resumes.
+  for (const prefix of [deps.config.accessPrefix, deps.config.voiceSessionsPrefix]) {
+    await deps.index.mergeDaysOf(
+      prefix,
+      rewritten.map((record) => record.key).filter((key) => key.startsWith(prefix)),
+    );
+  }
   const report: FinishOutput = {
     jobId: input.jobId,
     requests: subjects.length,

@@ -8,9 +8,7 @@ import { subjectHasherFromEnv } from '../lib/crypto/subject-hash';
 import { LogErasureQueue } from '../lib/erasure/log-queue';
 import { StepFunctionsResumeStarter } from '../lib/erasure/resume';
 import { DynamoVault, vaultKeysFromEnv } from '../lib/erasure/vault';
-import { lazyIndexHasher } from '../lib/logs/index-hash';
-import { LogIndexStore } from '../lib/logs/index-store';
-import { LogIndexReader } from '../lib/logs/subject-objects';
+import { logIndexReaderFromEnv } from '../lib/logs/index-from-env';
 import { EventLog } from '../lib/requests/event-log';
 import { HoldRepository } from '../lib/holds/holds';
 import { requestTableFromEnv } from '../lib/requests/request-table';
@@ -44,10 +42,7 @@ const deps: EraseLogsDeps = {
   holds: new HoldRepository(table),
   hasher: subjectHasherFromEnv(),
   queue: new LogErasureQueue(table),
-  index: new LogIndexReader(
-    new LogIndexStore(documentClient(), requireEnv(ENV.logIndexTable)),
-    lazyIndexHasher(() => subjectHasherFromEnv()),
-  ),
+  index: logIndexReaderFromEnv(),
   vault: new DynamoVault(documentClient(), {
     tableName: requireEnv(ENV.vaultTable),
     keys: vaultKeysFromEnv('write'),

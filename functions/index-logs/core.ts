@@ -12,9 +12,9 @@ import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { forEachLimited } from '../lib/runtime/concurrency';
 import { dayOfKey, isDayObject, listDayObjectEntries, type DayObject } from '../lib/logs/day-objects';
 import type { LogIndexHasher } from '../lib/logs/index-hash';
-import { normalEtag, versionOf, type LogIndexStore } from '../lib/logs/index-store';
+import { normalEtag, type DayMerge, type LogIndexStore } from '../lib/logs/index-store';
 import { gunzipStream } from '../lib/logs/lines';
-import { collectSubjectIds, type LogKind } from '../lib/logs/subject-ids';
+import { collectSubjectIds, type LogKind, type ObjectSubjects } from '../lib/logs/subject-ids';
 
 export interface LogSource {
   prefix: string;
@@ -62,11 +62,13 @@ export interface IndexStats {
   bytes: number;
   rawBytes: number;
   lines: number;
-  /** Entries written (one per subject hash and object) and stale ones removed. */
+  /** Subject hashes written (one per subject and object). */
   entries: number;
-  removed: number;
-  /** What the written items take in the table (DynamoDB's item size, overhead included). */
+  /** Bytes of the object files written. */
   indexBytes: number;
+  /** Day files merged (again), and their bytes. */
+  daysMerged: number;
+  dayBytes: number;
   ms: number;
 }
 
@@ -81,8 +83,9 @@ export function emptyStats(): IndexStats {
     rawBytes: 0,
     lines: 0,
     entries: 0,
-    removed: 0,
     indexBytes: 0,
+    daysMerged: 0,
+    dayBytes: 0,
     ms: 0,
   };
 }
@@ -102,18 +105,18 @@ function sourceOf(config: IndexLogsConfig, key: string): LogSource | undefined {
   return config.sources.find((source) => isDayObject(key, source.prefix));
 }
 
-/** Reads one object and writes its entries and record, unless it is indexed at its ETag already. */
-async function indexObject(deps: IndexLogsDeps, object: DayObject, stats: IndexStats): Promise<void> {
+/** Reads one object and writes its object file, unless it is indexed at its ETag already. */
+async function indexObject(
+  deps: IndexLogsDeps,
+  object: DayObject,
+  versions: ReadonlySet<string>,
+  stats: IndexStats,
+): Promise<'indexed' | 'skipped'> {
   const { s3, store, config } = deps;
   const source = sourceOf(config, object.key);
   if (!source) {
     stats.ignored += 1;
-    return;
-  }
-  const previous = await store.indexed(object.key);
-  if (previous && object.etag !== undefined && previous.etag === normalEtag(object.etag)) {
-    stats.unchanged += 1;
-    return;
+    return 'skipped';
   }
   let got;
   try {
@@ -122,18 +125,44 @@ async function indexObject(deps: IndexLogsDeps, object: DayObject, stats: IndexS
     // Expired by the bucket's lifecycle since it was listed: nothing to index.
     if ((error as { name?: string }).name === 'NoSuchKey') {
       stats.missing += 1;
-      return;
+      return 'skipped';
     }
     throw error;
   }
   const body = got.Body;
   if (!(body instanceof Readable) || !got.ETag)
     throw new LogObjectUnreadable('Log object read without a body or ETag');
-  if (previous?.etag === normalEtag(got.ETag)) {
+  if (versions.has(normalEtag(got.ETag))) {
     body.destroy();
     stats.unchanged += 1;
-    return;
+    return 'skipped';
   }
+  const { subjects, stored } = await readObjectSubjects(body, {
+    gzipped: object.key.endsWith('.gz'),
+    kind: source.kind,
+  });
+  const list = (await deps.hasher()).hashes(subjects);
+  // One file per version: written whole, it is what says the object is indexed at this ETag. (Each
+  // count is added after its await: other objects' tasks update the same stats meanwhile.)
+  const fileBytes = await store.putObjectFile(object.key, got.ETag, list);
+  stats.indexBytes += fileBytes;
+  stats.indexed += 1;
+  stats.entries += list.length;
+  stats.bytes += stored;
+  stats.rawBytes += subjects.bytes;
+  stats.lines += subjects.lines;
+  return 'indexed';
+}
+
+/**
+ * The subject ids of one object's lines, and its stored bytes, streamed (gunzip in 256 KiB chunks), so
+ * memory stays bounded whatever the object's size. (Inflating a whole object in one call was tried: it
+ * took more CPU than the stream, docs/log-index.md "Measured".)
+ */
+export async function readObjectSubjects(
+  body: Readable,
+  options: { gzipped: boolean; kind: LogKind },
+): Promise<{ subjects: ObjectSubjects; stored: number }> {
   let stored = 0;
   const counted = async function* (source: AsyncIterable<Buffer>) {
     for await (const chunk of source) {
@@ -141,45 +170,44 @@ async function indexObject(deps: IndexLogsDeps, object: DayObject, stats: IndexS
       yield chunk;
     }
   };
-  let subjects;
+  const collect = (s: AsyncIterable<Buffer>) => collectSubjectIds(s, options.kind);
   try {
-    subjects = object.key.endsWith('.gz')
-      ? await pipeline(body, counted, gunzipStream(), (s: AsyncIterable<Buffer>) =>
-          collectSubjectIds(s, source.kind),
-        )
-      : await pipeline(body, counted, (s: AsyncIterable<Buffer>) => collectSubjectIds(s, source.kind));
+    const subjects = options.gzipped
+      ? await pipeline(body, counted, gunzipStream(), collect)
+      : await pipeline(body, counted, collect);
+    return { subjects, stored };
   } catch (error) {
     if ((error as { code?: string }).code?.startsWith('Z_'))
       throw new LogObjectUnreadable('A log object could not be decompressed');
     throw error;
   }
+}
 
-  const list = (await deps.hasher()).hashes(subjects);
-  // Entries first, then the record that says the object is indexed at this ETag: a run that stops in
-  // between leaves the object unrecorded, so the next run indexes it again. (Each count is added after
-  // its await: other objects' tasks update the same stats meanwhile.)
-  const entryBytes = await store.putEntries(object.key, versionOf(got.ETag), list);
-  const current = new Set(previous ? list : []);
-  const stale = previous ? previous.hashes.filter((hash) => !current.has(hash)) : [];
-  const removed = previous ? await store.removeEntries(object.key, versionOf(previous.etag), stale) : 0;
-  const recordBytes = await store.putObject(
-    {
-      key: object.key,
-      etag: got.ETag,
-      size: stored,
-      indexedAt: (deps.clock?.() ?? new Date()).toISOString(),
-      lines: subjects.lines,
-      hashes: list,
-    },
-    previous?.chunks ?? 0,
-  );
-  stats.indexBytes += entryBytes + recordBytes;
-  stats.removed += removed;
-  stats.indexed += 1;
-  stats.entries += list.length;
-  stats.bytes += stored;
-  stats.rawBytes += subjects.bytes;
-  stats.lines += subjects.lines;
+/**
+ * Merges (again) the closed days of `keys`, so a late object, a new version, or the first object of a
+ * day the watermark has passed already reaches the day file requests read. A day not indexed whole yet is
+ * left as it is ('incomplete': nothing written); the watermark merges it when it passes.
+ */
+async function mergeTouchedDays(
+  deps: IndexLogsDeps,
+  keys: readonly string[],
+  stats: IndexStats,
+): Promise<void> {
+  const openFrom = firstOpenDay(deps.clock?.() ?? new Date(), deps.config.openDays);
+  for (const source of deps.config.sources) {
+    const days = new Set<string>();
+    for (const key of keys) {
+      const day = dayOfKey(key, source.prefix);
+      if (day !== undefined && day < openFrom) days.add(day);
+    }
+    for (const day of [...days].sort()) addMerge(stats, await deps.store.mergeDay(source.prefix, day));
+  }
+}
+
+function addMerge(stats: IndexStats, merge: DayMerge): void {
+  if (merge.state === 'incomplete') return;
+  stats.daysMerged += 1;
+  stats.dayBytes += merge.bytes;
 }
 
 /**
@@ -196,19 +224,26 @@ export async function indexObjects(
   const stats = emptyStats();
   stats.objects = objects.length;
   const done = new Set<string>();
-  const indexed = await deps.store.indexedEtags(objects.map((o) => o.key));
+  // Only day objects of a log prefix are looked up (anything else is ignored when its turn comes).
+  const versions = await deps.store.indexedVersions(
+    objects.filter((o) => sourceOf(deps.config, o.key)).map((o) => o.key),
+  );
   const todo: DayObject[] = [];
   for (const object of objects) {
-    if (object.etag !== undefined && indexed.get(object.key) === normalEtag(object.etag)) {
+    if (object.etag !== undefined && versions.get(object.key)?.has(normalEtag(object.etag))) {
       stats.unchanged += 1;
       done.add(object.key);
     } else todo.push(object);
   }
+  const indexed: string[] = [];
   await forEachLimited(todo, deps.config.concurrency, async (object) => {
     if (!keepGoing()) return;
-    await indexObject(deps, object, stats);
+    if ((await indexObject(deps, object, versions.get(object.key) ?? new Set(), stats)) === 'indexed')
+      indexed.push(object.key);
     done.add(object.key);
   });
+  // A closed day of an object indexed here is merged (again) now, not only when the watermark passes it.
+  await mergeTouchedDays(deps, indexed, stats);
   stats.ms = Date.now() - started;
   return { ...stats, done };
 }
@@ -238,8 +273,9 @@ export interface AdvanceOptions {
 
 /**
  * For each log prefix: indexes every object after the watermark (or every object, `fromStart`) not
- * indexed at its ETag, then moves the watermark over the leading run of objects now indexed that lie in
- * closed partitions.
+ * indexed at its ETag, then moves the watermark over the leading run of closed days now indexed whole,
+ * merging each into its day file first (requests read the day files of the days the watermark passed).
+ * From the start, it also merges again any day file older than one of its day's object files.
  */
 export async function advanceWatermarks(
   deps: IndexLogsDeps,
@@ -250,29 +286,62 @@ export async function advanceWatermarks(
   const { deadline } = options;
   const reports: WatermarkReport[] = [];
   for (const source of deps.config.sources) {
-    const after = await deps.store.watermark(source.prefix);
+    const { prefix } = source;
+    const after = await deps.store.watermark(prefix);
     const listed = await listDayObjectEntries(
       deps.s3,
       deps.config.bucket,
-      source.prefix,
+      prefix,
       options.fromStart ? undefined : after,
     );
-    const { done, ...stats } = await indexObjects(
-      deps,
-      listed,
-      () => deadline === undefined || Date.now() < deadline,
-    );
+    const inTime = () => deadline === undefined || Date.now() < deadline;
+    const { done, ...stats } = await indexObjects(deps, listed, inTime);
+    const merged = await deps.store.dayFiles(prefix);
+    const newest = options.fromStart
+      ? newestObjectFiles(await deps.store.objectFilesUnder(prefix), prefix)
+      : undefined;
     let last: string | undefined;
-    for (const object of listed) {
-      if (!done.has(object.key) || (dayOfKey(object.key, source.prefix) ?? '') >= openFrom) break;
-      last = object.key;
+    for (const [day, keys] of byDay(listed, prefix)) {
+      if (day >= openFrom || !keys.every((key) => done.has(key)) || !inTime()) break;
+      const mergedAt = merged.get(day);
+      if (mergedAt === undefined || (newest?.get(day) ?? 0) > mergedAt) {
+        const merge = await deps.store.mergeDay(prefix, day);
+        addMerge(stats, merge);
+        if (merge.state === 'incomplete') break;
+      }
+      last = keys[keys.length - 1];
     }
-    if (last !== undefined && (after === undefined || last > after))
-      await deps.store.advanceWatermark(source.prefix, last, now);
-    const watermark = last !== undefined && (after === undefined || last > after) ? last : after;
-    reports.push({ prefix: source.prefix, watermark, stats });
+    const moved = last !== undefined && (after === undefined || last > after);
+    if (moved) await deps.store.advanceWatermark(prefix, last!, now);
+    reports.push({ prefix, watermark: moved ? last : after, stats });
   }
   return reports;
+}
+
+/** The listed keys grouped by day, in key order. */
+function byDay(listed: readonly DayObject[], prefix: string): Map<string, string[]> {
+  const days = new Map<string, string[]>();
+  for (const { key } of listed) {
+    const day = dayOfKey(key, prefix);
+    if (day === undefined) continue;
+    const keys = days.get(day) ?? [];
+    keys.push(key);
+    days.set(day, keys);
+  }
+  return days;
+}
+
+/** When each day's newest object file was written (epoch ms). */
+function newestObjectFiles(
+  files: readonly { key: string; modified: number }[],
+  prefix: string,
+): Map<string, number> {
+  const newest = new Map<string, number>();
+  for (const file of files) {
+    const day = dayOfKey(file.key, prefix);
+    if (day !== undefined) newest.set(day, Math.max(newest.get(day) ?? 0, file.modified));
+  }
+  return newest;
 }
 
 /** What the backfill state machine reads first: where to list, and where its Distributed Maps write results. */

@@ -6,10 +6,10 @@
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 import { ENV, platformStores } from '../../config/data-map';
-import { documentClient, s3Client } from '../lib/aws/clients';
+import { s3Client } from '../lib/aws/clients';
 import { subjectHasherFromEnv } from '../lib/crypto/subject-hash';
+import { logIndexStoreFromEnv } from '../lib/logs/index-from-env';
 import { lazyIndexHasher } from '../lib/logs/index-hash';
-import { LogIndexStore } from '../lib/logs/index-store';
 import { classifyAwsError } from '../lib/runtime/errors';
 import { intEnv, requireEnv } from '../lib/runtime/config';
 import { errorFields, log } from '../lib/runtime/logger';
@@ -24,7 +24,7 @@ export const INDEX_LOGS_ENV = {
 export function indexerDeps(env: NodeJS.ProcessEnv = process.env): IndexLogsDeps {
   return {
     s3: s3Client(),
-    store: new LogIndexStore(documentClient(), requireEnv(ENV.logIndexTable, env)),
+    store: logIndexStoreFromEnv(env),
     hasher: lazyIndexHasher(() => subjectHasherFromEnv(env)),
     config: {
       bucket: requireEnv(ENV.logsBucket, env),

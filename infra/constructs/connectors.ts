@@ -16,10 +16,10 @@ import {
 import { connectorFolder } from '../../functions/lib/connectors/catalog';
 import { SUBJECT_HASH_KEY_ENV } from '../../functions/lib/crypto/subject-hash';
 import { grantBucket, grantKey, grantTable, grantVaultAppend, vaultWriterEnv } from './access';
-import type { VaultRef } from './orchestrator-state';
+import type { LogIndexRef, VaultRef } from './orchestrator-state';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import type { PlatformStores } from './platform-stores';
-import type { BucketRef, TableRef } from './storage';
+import type { BucketRef } from './storage';
 import { DsrFunction, type FunctionDefaults } from './task-function';
 
 /** Staging keys live under requests/<requestId>/ (functions/lib/aws/s3-objects.ts stagingKeys). */
@@ -63,8 +63,35 @@ export function grantLogsRead(fn: DsrFunction, logs: BucketRef): void {
   });
 }
 
-/** The log index's entries (functions/lib/logs/index-store.ts): the only items the log-erasure job deletes. */
-export const LOG_INDEX_ENTRY_KEYS = ['h#*'];
+/**
+ * Access to the log index and its environment. `read`: the logs connector (watermark, day and object
+ * files); `write`: the indexer, which also moves the watermark, and the log-erasure job, which carries
+ * object files over to the versions it writes and merges day files again. Both writers delete the files
+ * of versions gone.
+ */
+export function grantLogIndex(fn: DsrFunction, index: LogIndexRef, access: 'read' | 'write' | 'index'): void {
+  grantTable(fn, index.table, {
+    table: access === 'index' ? ['dynamodb:GetItem', 'dynamodb:PutItem'] : ['dynamodb:GetItem'],
+  });
+  grantBucket(fn, index.files, {
+    objects: access === 'read' ? ['s3:GetObject'] : ['s3:GetObject', 's3:PutObject', 's3:DeleteObject'],
+    objectPrefixes: [''],
+    list: ['s3:ListBucket'],
+    kms: access === 'read' ? 'read' : 'write',
+    reason:
+      'The log index bucket holds only index files, named after the log objects they index (known only at ' +
+      'run time); the bucket holds nothing else.',
+  });
+}
+
+/** What a function reaching the log index is told: its table and bucket, and the logs bucket it follows. */
+export function logIndexEnv(index: LogIndexRef, logs: BucketRef): Record<string, string> {
+  return {
+    [ENV.logIndexTable]: index.table.table.tableName,
+    [ENV.logIndexBucket]: index.files.bucket.bucketName,
+    [ENV.logsBucket]: logs.bucket.bucketName,
+  };
+}
 
 /** The vault's partition keys each retaining connector may write (functions/lib/erasure/vault.ts vaultKey). */
 export const VAULT_LEADING_KEYS: Partial<Record<StoreName, string[]>> = {
@@ -83,7 +110,7 @@ export interface ConnectorsProps {
   staging: BucketRef;
   vault: VaultRef;
   /** The subject index of the logs, through which the logs connector finds the objects to read. */
-  logIndex: TableRef;
+  logIndex: LogIndexRef;
   /** The index's hashes are keyed with a key derived from the subject-hash key. */
   subjectHashKey: kms.IKey;
   defaults: FunctionDefaults;
@@ -200,15 +227,12 @@ export class Connectors extends Construct {
       logs: (fn) => {
         // Reads shared day objects only: the batched log-erasure job (erase-logs) rewrites them.
         grantLogsRead(fn, stores.logs);
-        // The objects to read come from the log index: the subject's entries (Query), the watermark
-        // (GetItem) and the records of the objects after it (BatchGetItem).
-        grantTable(fn, props.logIndex, {
-          table: ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:BatchGetItem'],
-        });
+        // The objects to read come from the log index: the watermark, the day files of the days before
+        // it and the object files after it.
+        grantLogIndex(fn, props.logIndex, 'read');
         grantKey(fn, props.subjectHashKey, ['kms:GenerateMac']);
         return {
-          [ENV.logsBucket]: stores.logs.bucket.bucketName,
-          [ENV.logIndexTable]: props.logIndex.table.tableName,
+          ...logIndexEnv(props.logIndex, stores.logs),
           [SUBJECT_HASH_KEY_ENV.kmsKeyId]: props.subjectHashKey.keyArn,
         };
       },

@@ -55,6 +55,12 @@ function lifecycleRules(rules: readonly ExpiryRule[] | undefined): s3.LifecycleR
   ];
 }
 
+/** The subject index of the logs (functions/lib/logs/index-store.ts): its files, and its watermarks' table. */
+export interface LogIndexRef {
+  table: TableRef;
+  files: BucketRef;
+}
+
 export class OrchestratorState extends Construct {
   readonly requests: TableRef;
   readonly staging: BucketRef;
@@ -62,7 +68,7 @@ export class OrchestratorState extends Construct {
   readonly vaultTable: VaultRef;
   readonly vaultBucket: BucketRef;
   readonly identifierIndex: TableRef;
-  readonly logIndex: TableRef;
+  readonly logIndex: LogIndexRef;
 
   constructor(scope: Construct, id: string, props: OrchestratorStateProps) {
     super(scope, id);
@@ -103,8 +109,12 @@ export class OrchestratorState extends Construct {
       key,
       { deletionProtection: true },
     );
-    this.logIndex = secureTable(this, 'LogIndexTable', orchestratorResources.logIndexTable, key, {
-      deletionProtection: true,
-    });
+    this.logIndex = {
+      table: secureTable(this, 'LogIndexTable', orchestratorResources.logIndexTable, key, {
+        deletionProtection: true,
+      }),
+      // Derived data only (keyed hashes): rebuilt by the backfill if lost, so no versioning is needed.
+      files: secureBucket(this, 'LogIndexBucket', { key, accessLogs }),
+    };
   }
 }

@@ -23,9 +23,10 @@ import {
   KMS_SIGN,
 } from './access';
 import {
-  LOG_INDEX_ENTRY_KEYS,
   LOG_JOB_VAULT_KEYS,
+  grantLogIndex,
   grantLogsRead,
+  logIndexEnv,
   LOGS_PREFIX_REASON,
   logsPrefixes,
   mediaPrefixes,
@@ -350,8 +351,7 @@ export class TaskFunctions extends Construct {
       },
       indexLogs: {
         environment: {
-          [ENV.logsBucket]: stores.logs.bucket.bucketName,
-          [ENV.logIndexTable]: state.logIndex.table.tableName,
+          ...logIndexEnv(state.logIndex, stores.logs),
           [ENV.stagingBucket]: state.staging.bucket.bucketName,
           [KEY_ENV.subjectHashKey]: props.subjectHashKey.keyArn,
           [INDEX_LOGS_ENV.openDays]: String(props.logIndexOpenDays),
@@ -362,18 +362,8 @@ export class TaskFunctions extends Construct {
         grant: (fn) => {
           // Reads the log objects (listing from the watermark); never writes them.
           grantLogsRead(fn, stores.logs);
-          // Entries, object records and watermarks of the index: written in batches, stale entries and
-          // surplus hash chunks deleted one by one on a condition.
-          grantTable(fn, state.logIndex, {
-            table: [
-              'dynamodb:GetItem',
-              'dynamodb:Query',
-              'dynamodb:BatchGetItem',
-              'dynamodb:BatchWriteItem',
-              'dynamodb:PutItem',
-              'dynamodb:DeleteItem',
-            ],
-          });
+          // Object files (the files of versions gone deleted), day files, and the watermarks.
+          grantLogIndex(fn, state.logIndex, 'index');
           // The index's hash key is derived from the subject-hash key, once per cold start.
           grantKey(fn, props.subjectHashKey, ['kms:GenerateMac']);
         },
@@ -381,8 +371,7 @@ export class TaskFunctions extends Construct {
       eraseLogs: {
         // ERASURE_STATE_MACHINE_ARN (the erasures it resumes) is added once that exists: allowResuming.
         environment: {
-          [ENV.logsBucket]: stores.logs.bucket.bucketName,
-          [ENV.logIndexTable]: state.logIndex.table.tableName,
+          ...logIndexEnv(state.logIndex, stores.logs),
           [ENV.stagingBucket]: state.staging.bucket.bucketName,
           [ENV.requestsTable]: state.requests.table.tableName,
           ...vaultWriterEnv(state.vaultTable),
@@ -412,17 +401,9 @@ export class TaskFunctions extends Construct {
           });
           // The queue and the job lock, the requests' kept identifier sets, events and the job's outcome.
           requestsReadWrite(fn);
-          // The subjects' objects through the index; their entries of rewritten objects removed.
-          grantTable(fn, state.logIndex, {
-            table: ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:BatchGetItem'],
-          });
-          fn.allow(
-            new iam.PolicyStatement({
-              actions: ['dynamodb:DeleteItem'],
-              resources: [state.logIndex.table.tableArn],
-              conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': LOG_INDEX_ENTRY_KEYS } },
-            }),
-          );
+          // The subjects' objects through the index; the object files of rewritten objects carried over
+          // without them, and their days' files merged again.
+          grantLogIndex(fn, state.logIndex, 'write');
           // Retained lines go to the vault (log records only).
           grantVaultAppend(fn, state.vaultTable, {
             actions: ['dynamodb:BatchWriteItem'],

@@ -227,7 +227,8 @@ describe('DsrStack (demo deployment: platform stores created)', () => {
     it('encrypts every bucket with a KMS key, blocks public access and allows TLS only', () => {
       const buckets = resourcesOf(template, 'AWS::S3::Bucket');
       const policies = resourcesOf(template, 'AWS::S3::BucketPolicy').map(([, p]) => p.Properties ?? {});
-      expect(buckets.length).toBe(6);
+      // access logs, staging, exports, vault, log index; the platform's media and logs
+      expect(buckets.length).toBe(7);
       for (const [id, bucket] of buckets) {
         const props = bucket.Properties ?? {};
         expect(props.BucketEncryption).toEqual({
@@ -409,7 +410,7 @@ describe('DsrStack (demo deployment: platform stores created)', () => {
         stack.state.requests,
         stack.state.vaultTable,
         stack.state.identifierIndex,
-        stack.state.logIndex,
+        stack.state.logIndex.table,
       ];
       expect(refs.map((r) => r.spec.tableName).sort()).toEqual(
         ALL_ORCHESTRATOR_TABLES.map((t) => t.tableName).sort(),
@@ -781,7 +782,7 @@ describe('DsrStack (demo deployment: platform stores created)', () => {
           'VAULT_KMS_KEY_ID',
         ],
         media: [ENV.mediaBucket, 'MEDIA_BUCKET_VERSIONED'],
-        logs: [ENV.logsBucket, ENV.logIndexTable, 'SUBJECT_HASH_KMS_KEY_ID'],
+        logs: [ENV.logsBucket, ENV.logIndexTable, ENV.logIndexBucket, 'SUBJECT_HASH_KMS_KEY_ID'],
         marketing: [ENV.marketingTable, ENV.serviceStores, ENV.vaultTable, 'VAULT_KMS_KEY_ID'],
       };
       for (const store of STORE_NAMES) {
@@ -978,14 +979,15 @@ describe('DsrStack (demo deployment: platform stores created)', () => {
   });
 
   describe('log index', () => {
-    const indexTableId = () => logicalId(stack, stack.state.logIndex.table);
+    const indexTableId = () => logicalId(stack, stack.state.logIndex.table.table);
+    const indexBucketId = () => logicalId(stack, stack.state.logIndex.files.bucket);
     const actionsOn = (role: IConstruct, id: string) =>
       statementsOf(template, logicalId(stack, role))
         .filter((statement) => refersTo(statement.Resource, id))
         .flatMap((statement) => asArray(statement.Action))
         .sort();
 
-    it('keeps the index in a table of the orchestrator, under its key, with point-in-time recovery', () => {
+    it('keeps the index in a bucket and a table of the orchestrator, under its key', () => {
       template.hasResourceProperties('AWS::DynamoDB::Table', {
         KeySchema: [
           { AttributeName: 'pk', KeyType: 'HASH' },
@@ -999,49 +1001,52 @@ describe('DsrStack (demo deployment: platform stores created)', () => {
         PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
       });
       expect(Object.keys(template.toJSON().Resources)).toContain(indexTableId());
+      const bucket = template.toJSON().Resources[indexBucketId()] as CfnResource;
+      expect(bucket.Properties?.BucketEncryption).toEqual({
+        ServerSideEncryptionConfiguration: [
+          expect.objectContaining({
+            ServerSideEncryptionByDefault: {
+              SSEAlgorithm: 'aws:kms',
+              KMSMasterKeyID: { 'Fn::GetAtt': [logicalId(stack, stack.keys.orchestrator), 'Arn'] },
+            },
+          }),
+        ],
+      });
+      expect(bucket.Properties?.PublicAccessBlockConfiguration).toEqual({
+        BlockPublicAcls: true,
+        BlockPublicPolicy: true,
+        IgnorePublicAcls: true,
+        RestrictPublicBuckets: true,
+      });
     });
 
-    it('lets the indexer read the logs and write the index, the logs connector read it, the log-erasure job drop entries', () => {
+    it('lets the indexer read the logs and write the index, the logs connector read it, the log-erasure job carry it over', () => {
       const indexer = stack.tasks.functions.indexLogs;
       const logsBucketId = logicalId(stack, stack.stores.logs.bucket);
       expect(actionsOn(indexer.role, logsBucketId)).toEqual(['s3:GetObject', 's3:ListBucket']);
-      expect(actionsOn(indexer.role, indexTableId())).toEqual([
-        'dynamodb:BatchGetItem',
-        'dynamodb:BatchWriteItem',
-        'dynamodb:DeleteItem',
-        'dynamodb:GetItem',
-        'dynamodb:PutItem',
-        'dynamodb:Query',
-      ]);
+      // The table keeps only the watermarks; the files are the index.
+      expect(actionsOn(indexer.role, indexTableId())).toEqual(['dynamodb:GetItem', 'dynamodb:PutItem']);
+      const writesFiles = ['s3:DeleteObject', 's3:GetObject', 's3:ListBucket', 's3:PutObject'];
+      expect(actionsOn(indexer.role, indexBucketId())).toEqual(writesFiles);
       const connector = stack.connectors.functions.logs;
-      expect(actionsOn(connector.role, indexTableId())).toEqual([
-        'dynamodb:BatchGetItem',
-        'dynamodb:GetItem',
-        'dynamodb:Query',
-      ]);
+      expect(actionsOn(connector.role, indexTableId())).toEqual(['dynamodb:GetItem']);
+      expect(actionsOn(connector.role, indexBucketId())).toEqual(['s3:GetObject', 's3:ListBucket']);
       const job = stack.tasks.functions.eraseLogs;
-      expect(actionsOn(job.role, indexTableId())).toEqual([
-        'dynamodb:BatchGetItem',
-        'dynamodb:DeleteItem',
-        'dynamodb:GetItem',
-        'dynamodb:Query',
-      ]);
+      expect(actionsOn(job.role, indexTableId())).toEqual(['dynamodb:GetItem']);
+      expect(actionsOn(job.role, indexBucketId())).toEqual(writesFiles);
       expect(actionsOn(job.role, logicalId(stack, stack.stores.logs.bucket))).toEqual([
         's3:AbortMultipartUpload',
         's3:GetObject',
         's3:ListBucket',
         's3:PutObject',
       ]);
-      const deletes = statementsOf(template, logicalId(stack, job.role)).filter(
-        (statement) =>
-          asArray(statement.Action).includes('dynamodb:DeleteItem') &&
-          refersTo(statement.Resource, indexTableId()),
+      // Nothing else may reach the index's files.
+      const reaching = identityStatements(template)
+        .filter(({ statement }) => refersTo(statement.Resource, indexBucketId()))
+        .flatMap(({ roles }) => roles);
+      expect([...new Set(reaching)].sort()).toEqual(
+        [indexer, connector, job].map((fn) => logicalId(stack, fn.role)).sort(),
       );
-      expect(deletes).toEqual([
-        expect.objectContaining({
-          Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['h#*'] } },
-        }),
-      ]);
       // All derive the index key from the subject-hash key; none can use any other MAC key.
       for (const fn of [indexer, connector, job]) {
         const macs = statementsOf(template, logicalId(stack, fn.role)).filter((st) =>
@@ -1704,8 +1709,8 @@ describe('DsrStack (platform stores imported by name)', () => {
   it('creates only the orchestrator tables and buckets, and no platform key', () => {
     // requests, vault, identifier index, log index
     expect(resourcesOf(template, 'AWS::DynamoDB::Table')).toHaveLength(4);
-    // access logs, staging, exports, vault
-    expect(resourcesOf(template, 'AWS::S3::Bucket')).toHaveLength(4);
+    // access logs, staging, exports, vault, log index
+    expect(resourcesOf(template, 'AWS::S3::Bucket')).toHaveLength(5);
     expect(stack.keys.platform).toBeUndefined();
   });
 

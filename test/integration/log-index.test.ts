@@ -1,10 +1,9 @@
 /**
- * The log indexer's core (functions/index-logs/core.ts) and the index it keeps, on DynamoDB Local and
- * s3rver: entries by keyed hash, idempotent runs, changed objects and their stale entries, the watermark,
- * the events it is invoked with, and the connector's erase removing the subject's entries.
+ * The log indexer's core (functions/index-logs/core.ts) and the index it keeps, on s3rver and DynamoDB
+ * Local: object files by keyed hash, idempotent runs, changed objects, day files and the watermark, the
+ * events it is invoked with, and the log-erasure job removing the subject from the index.
  */
-import { DeleteObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
-import { ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { orchestratorResources } from '../../config/data-map';
 import {
   advanceWatermarks,
@@ -15,7 +14,9 @@ import {
 import { rewriteForSubject } from '../support/log-job';
 import { createLogsConnector } from '../../functions/connectors/logs/core';
 import { listDayObjectEntries } from '../../functions/lib/logs/day-objects';
-import { versionOf } from '../../functions/lib/logs/index-store';
+import { hashBytes } from '../../functions/lib/logs/index-files';
+import { dayFileKey } from '../../functions/lib/logs/index-store';
+import { listPages } from '../../functions/lib/aws/s3-objects';
 import type { ErasureContext, PlanEntryView } from '../../functions/lib/connectors/contract';
 import { planEntriesFor } from '../support/erasure-plans';
 import {
@@ -60,13 +61,26 @@ const voiceFor = (index: TestLogIndex, userIds: string[]) =>
     deviceIds: [],
   });
 
-/** Every item of the index table that belongs to this test's objects or watermarks. */
-async function itemsOf(index: TestLogIndex) {
+/** Every index file of this test's objects: its key, when it was written, and its bytes. */
+async function filesOf(index: TestLogIndex) {
   const root = index.config.accessPrefix.slice(0, index.config.accessPrefix.indexOf('/') + 1);
-  const out = await local.stores.doc.send(
-    new ScanCommand({ TableName: orchestratorResources.logIndexTable.tableName }),
-  );
-  return (out.Items ?? []).filter((item) => JSON.stringify(item).includes(root));
+  const files: { key: string; modified?: number; body: Buffer }[] = [];
+  for (const top of ['objects/', 'days/']) {
+    for await (const page of listPages(
+      local.stores.s3,
+      orchestratorResources.logIndexBucket,
+      `${top}${root}`,
+    )) {
+      for (const entry of page) {
+        const got = await local.stores.s3.send(
+          new GetObjectCommand({ Bucket: orchestratorResources.logIndexBucket, Key: entry.Key }),
+        );
+        const body = Buffer.from((await got.Body?.transformToByteArray()) ?? []);
+        files.push({ key: entry.Key, modified: entry.LastModified?.getTime(), body });
+      }
+    }
+  }
+  return files;
 }
 
 describe('indexing', () => {
@@ -92,11 +106,18 @@ describe('indexing', () => {
     expect(await voiceFor(index, ['u-carol'])).toEqual([v]);
     expect(await voiceFor(index, ['u-dave'])).toEqual([]);
 
-    const items = await itemsOf(index);
-    const text = JSON.stringify(items);
+    // One object file each, and the closed day merged per prefix; no id in a key or a byte of them,
+    // the keyed hashes in their bytes.
+    const files = await filesOf(index);
+    expect(files.map((f) => f.key).sort()).toEqual([
+      dayFileKey(index.config.accessPrefix, '2026-10-30'),
+      dayFileKey(index.config.voiceSessionsPrefix, '2026-10-30'),
+      ...[a, b, v].map((key) => expect.stringMatching(new RegExp(`^objects/${key}/[0-9a-f]+$`))),
+    ]);
+    const bytes = Buffer.concat(files.map((f) => Buffer.concat([Buffer.from(f.key), f.body])));
     for (const id of ['u-alice', 'u-bob', 'u-carol', 'dev-alice', 'dev-shared'])
-      expect(text).not.toContain(id);
-    expect(text).toContain(TEST_INDEX_HASHER.user('u-alice'));
+      expect(bytes.includes(Buffer.from(id))).toBe(false);
+    expect(bytes.includes(hashBytes(TEST_INDEX_HASHER.user('u-alice')))).toBe(true);
   });
 
   it('is idempotent: a second run over the same objects reads and writes nothing', async () => {
@@ -104,17 +125,17 @@ describe('indexing', () => {
     const key = `${index.config.accessPrefix}dt=2026-10-30/part-00000.jsonl.gz`;
     await index.put(key, [access('u-alice', 'dev-1'), access(null, 'dev-2')]);
     await indexObjects(index.deps, await listed(index));
-    const before = await itemsOf(index);
+    const before = await filesOf(index);
 
     const again = await indexObjects(index.deps, await listed(index));
     expect(again).toMatchObject({ objects: 1, indexed: 0, unchanged: 1, entries: 0, bytes: 0 });
     // Without the listing's ETag (an S3 event may carry none), the object's record still matches.
     const event = await indexObjects(index.deps, [{ key }]);
     expect(event).toMatchObject({ indexed: 0, unchanged: 1, entries: 0 });
-    expect(await itemsOf(index)).toEqual(before);
+    expect(await filesOf(index)).toEqual(before);
   });
 
-  it('indexes a changed object again and removes the entries it no longer needs', async () => {
+  it('indexes a changed object again and removes the file of the version gone', async () => {
     const index = testLogIndex(local.stores, { now: NOW });
     const key = `${index.config.accessPrefix}dt=2026-10-30/part-00000.jsonl.gz`;
     await index.put(key, [access('u-alice', 'dev-1'), access('u-bob', 'dev-2'), access(null, 'dev-3')]);
@@ -122,43 +143,16 @@ describe('indexing', () => {
 
     await index.put(key, [access('u-alice', 'dev-1'), access('u-carol', 'dev-3')]);
     const stats = await indexObjects(index.deps, await listed(index));
-    expect(stats).toMatchObject({ indexed: 1, entries: 2, removed: 2 });
+    expect(stats).toMatchObject({ indexed: 1, entries: 2 });
+    const [current] = await listed(index);
+    expect((await filesOf(index)).map((f) => f.key)).toEqual([
+      `objects/${key}/${current?.etag?.replace(/"/g, '')}`,
+      dayFileKey(index.config.accessPrefix, '2026-10-30'),
+    ]);
     expect(await accessFor(index, ['u-alice'])).toEqual([key]);
     expect(await accessFor(index, ['u-carol'])).toEqual([key]);
     expect(await accessFor(index, ['u-bob'])).toEqual([]);
     expect(await accessFor(index, [], ['dev-3'])).toEqual([]);
-  });
-
-  it('never removes an entry that a newer version of the object wrote', async () => {
-    const index = testLogIndex(local.stores, { now: NOW });
-    const key = `${index.config.accessPrefix}dt=2026-10-30/part-00000.jsonl.gz`;
-    const hash = TEST_INDEX_HASHER.user('u-alice');
-    await index.store.putEntries(key, versionOf('"newer-version-etag"'), [hash]);
-    // An indexer still working on the older version finds the entry stale and tries to remove it.
-    expect(await index.store.removeEntries(key, versionOf('"older-version-etag"'), [hash])).toBe(0);
-    expect(await index.store.objectsNaming(hash, index.config.accessPrefix)).toEqual([key]);
-    expect(await index.store.removeEntries(key, versionOf('"newer-version-etag"'), [hash])).toBe(1);
-    expect(await index.store.objectsNaming(hash, index.config.accessPrefix)).toEqual([]);
-  });
-
-  it('keeps the hashes of an object with many subjects in chunks, and replaces them when it changes', async () => {
-    const index = testLogIndex(local.stores, { now: NOW, hashesPerChunk: 10 });
-    const key = `${index.config.accessPrefix}dt=2026-10-30/part-00000.jsonl.gz`;
-    const many = Array.from({ length: 25 }, (_, i) => access(`u-${i}`, `dev-${i}`));
-    await index.put(key, many);
-    await indexObjects(index.deps, await listed(index));
-    expect((await index.store.indexed(key))?.chunks).toBe(3);
-    expect(new Set((await index.store.indexed(key))?.hashes)).toEqual(
-      new Set(many.map((_, i) => TEST_INDEX_HASHER.user(`u-${i}`))),
-    );
-
-    await index.put(key, [access('u-1', 'dev-1')]);
-    const stats = await indexObjects(index.deps, await listed(index));
-    expect(stats).toMatchObject({ indexed: 1, entries: 1, removed: 24 });
-    const stored = await index.store.indexed(key);
-    expect(stored).toMatchObject({ chunks: 1, hashes: [TEST_INDEX_HASHER.user('u-1')] });
-    expect(await accessFor(index, ['u-2'])).toEqual([]);
-    expect(await accessFor(index, ['u-1'])).toEqual([key]);
   });
 
   it('skips an object gone since listing, and fails loudly on one that is not gzip', async () => {
@@ -230,6 +224,108 @@ describe('watermark', () => {
     await index.put(`${index.config.accessPrefix}dt=2026-10-29/part-00000.jsonl.gz`, [access('u-a', 'd')]);
     const [report] = await advanceWatermarks(index.deps, { deadline: Date.now() - 1 });
     expect(report).toMatchObject({ watermark: undefined, stats: { indexed: 0 } });
+  });
+});
+
+describe('day files', () => {
+  const crowd = (day: string, n: number) =>
+    Array.from({ length: n }, (_, i) => access(`u-${day}-${i}`, `dev-${day}-${i}`));
+
+  it('merges each closed day before the watermark passes it; requests read the day files', async () => {
+    const index = testLogIndex(local.stores, { now: NOW, openDays: 2 });
+    const day = (d: string, n = 0) => `${index.config.accessPrefix}dt=${d}/part-0000${n}.jsonl.gz`;
+    await index.put(day('2026-10-27'), [...crowd('27', 150), access('u-alice', 'dev-1')]);
+    await index.put(day('2026-10-28'), crowd('28a', 150));
+    await index.put(day('2026-10-28', 1), [...crowd('28b', 150), access('u-alice', 'dev-1')]);
+    await index.put(day('2026-10-29'), crowd('29', 150));
+    await index.put(day('2026-10-31'), [access('u-alice', 'dev-1')]);
+
+    const [report] = await advanceWatermarks(index.deps);
+    expect(report).toMatchObject({ watermark: day('2026-10-29'), stats: { indexed: 5, daysMerged: 3 } });
+    const dayFiles = (await filesOf(index)).filter((f) => f.key.startsWith('days/'));
+    expect(dayFiles.map((f) => f.key)).toEqual(
+      ['2026-10-27', '2026-10-28', '2026-10-29'].map((d) => dayFileKey(index.config.accessPrefix, d)),
+    );
+    // 300 entries on 10-28: slotted, so a subject's slot is a small part of the file.
+    expect(dayFiles[1]!.body.readUInt32BE(8)).toBeGreaterThan(2);
+    expect(await accessFor(index, ['u-alice'])).toEqual([
+      day('2026-10-27'),
+      day('2026-10-28', 1),
+      day('2026-10-31'),
+    ]);
+    expect(await accessFor(index, ['u-28a-7'])).toEqual([day('2026-10-28')]);
+    expect(await accessFor(index, [], ['dev-27-149'])).toEqual([]);
+    // A run with nothing new merges nothing again.
+    const [again] = await advanceWatermarks(index.deps);
+    expect(again?.stats.daysMerged).toBe(0);
+  });
+
+  it('takes a rewritten object out of its day file once the day is merged again', async () => {
+    const index = testLogIndex(local.stores, { now: NOW, openDays: 2 });
+    const day = (d: string) => `${index.config.accessPrefix}dt=${d}/part-00000.jsonl.gz`;
+    await index.put(day('2026-10-28'), [access('u-alice', 'dev-alice'), access('u-bob', 'dev-bob')]);
+    await index.put(day('2026-10-30'), [access('u-bob', 'dev-bob')]);
+    await advanceWatermarks(index.deps);
+    const later = new Date('2027-12-01T00:00:00Z');
+    const connector = createLogsConnector(local.stores.s3, index.config, index.reader);
+    const inventory = await connector.inventory?.({
+      requestId: 'req_00000000000000000000000000000043',
+      subject: {
+        requestId: 'req_00000000000000000000000000000043',
+        subjectHash: 'hash',
+        found: true,
+        pseudonymSalt: 'salt',
+        identifiers: { emails: [], phones: [], externalAccounts: [], userIds: ['u-alice'], deviceIds: [] },
+      },
+      tombstone: 'erased-user-x',
+      now: () => NOW,
+      plan: [],
+    } as ErasureContext);
+    await rewriteForSubject(
+      {
+        s3: local.stores.s3,
+        logsBucket: index.config.bucket,
+        accessPrefix: index.config.accessPrefix,
+        voiceSessionsPrefix: index.config.voiceSessionsPrefix,
+        stagingBucket: orchestratorResources.stagingBucket,
+        vault: { put: async () => Promise.reject(new Error('nothing is retained by this clock')) },
+        index: index.reader,
+      },
+      {
+        requestId: 'req_00000000000000000000000000000043',
+        userIds: ['u-alice'],
+        deviceIds: [],
+        plan: planEntriesFor('logs', inventory ?? {}, { jurisdiction: 'KR', now: later }),
+      },
+      [day('2026-10-28')],
+      later,
+    );
+    // The object file was carried over to the new version without her: the indexer reads nothing again.
+    expect(await indexObjects(index.deps, await listed(index))).toMatchObject({ indexed: 0, unchanged: 2 });
+    // The day file still names her until the day is merged again (what the job's finish does).
+    expect(await accessFor(index, ['u-alice'])).toEqual([day('2026-10-28')]);
+    await index.reader.mergeDaysOf(index.config.accessPrefix, [day('2026-10-28')]);
+    expect(await accessFor(index, ['u-alice'])).toEqual([]);
+    expect(await accessFor(index, ['u-bob'])).toEqual([day('2026-10-28'), day('2026-10-30')]);
+    const files = Buffer.concat((await filesOf(index)).map((f) => f.body));
+    expect(files.includes(hashBytes(TEST_INDEX_HASHER.user('u-alice')))).toBe(false);
+  });
+
+  it('a run from the start merges again a day file older than one of its object files', async () => {
+    const index = testLogIndex(local.stores, { now: NOW, openDays: 1 });
+    const day = (d: string, n = 0) => `${index.config.accessPrefix}dt=${d}/part-0000${n}.jsonl.gz`;
+    await index.put(day('2026-10-29'), [access('u-alice', 'dev-1')]);
+    await index.put(day('2026-10-30'), [access('u-bob', 'dev-2')]);
+    await advanceWatermarks(index.deps);
+    // An object file written without its day being merged (a merge that failed after it).
+    const late = day('2026-10-29', 1);
+    const etag = await index.put(late, [access('u-late', 'dev-9')]);
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    await index.store.putObjectFile(late, etag, [TEST_INDEX_HASHER.user('u-late')]);
+    expect(await accessFor(index, ['u-late'])).toEqual([]);
+    const [report] = await advanceWatermarks(index.deps, { fromStart: true });
+    expect(report?.stats).toMatchObject({ indexed: 0, daysMerged: 1 });
+    expect(await accessFor(index, ['u-late'])).toEqual([late]);
   });
 });
 

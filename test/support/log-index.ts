@@ -27,9 +27,18 @@ export interface TestLogIndex {
 
 let runs = 0;
 
+/** The log index in the local stores' bucket and table (the orchestrator's own, as the stack makes them). */
+export function localLogIndexStore(stores: Pick<TestStores, 's3' | 'doc'>): LogIndexStore {
+  return new LogIndexStore(stores.s3, stores.doc, {
+    bucket: orchestratorResources.logIndexBucket,
+    table: orchestratorResources.logIndexTable.tableName,
+    logsBucket: LOGS_BUCKET,
+  });
+}
+
 export function testLogIndex(
   stores: TestStores,
-  options: { now?: Date; openDays?: number; hashesPerChunk?: number } = {},
+  options: { now?: Date; openDays?: number } = {},
 ): TestLogIndex {
   runs += 1;
   const root = `t${process.pid}-${runs}-${Date.now()}/`;
@@ -38,9 +47,7 @@ export function testLogIndex(
     accessPrefix: `${root}access/`,
     voiceSessionsPrefix: `${root}voice-sessions/`,
   };
-  const store = new LogIndexStore(stores.doc, orchestratorResources.logIndexTable.tableName, {
-    hashesPerChunk: options.hashesPerChunk,
-  });
+  const store = localLogIndexStore(stores);
   const hasher = async () => TEST_INDEX_HASHER;
   const deps: IndexLogsDeps = {
     s3: stores.s3,

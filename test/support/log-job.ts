@@ -74,6 +74,7 @@ export async function rewriteForSubject(
     index: {
       objectsForAll: unused,
       forget: target.index ? (...a) => target.index!.forget(...a) : async () => undefined,
+      mergeDaysOf: unused,
     },
     vault: target.vault,
     starter: { start: unused },

@@ -336,7 +336,11 @@ async function erase(s3: S3Client, plan: PlanEntryView[], options: JobOptions = 
     holds: { activeFor: unused },
     hasher: { hash: unused },
     queue: { list: unused, get: unused, remove: unused, carry: unused, lock: unused, unlock: unused },
-    index: { objectsForAll: unused, forget: async (key) => void forgotten.push(key) },
+    index: {
+      objectsForAll: unused,
+      forget: async (key) => void forgotten.push(key),
+      mergeDaysOf: unused,
+    },
     vault: { put: async (record) => void vaulted.push(record) },
     starter: { start: unused },
   };

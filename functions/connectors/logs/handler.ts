@@ -1,9 +1,6 @@
 import { ENV, platformStores } from '../../../config/data-map';
-import { documentClient, s3Client } from '../../lib/aws/clients';
-import { subjectHasherFromEnv } from '../../lib/crypto/subject-hash';
-import { lazyIndexHasher } from '../../lib/logs/index-hash';
-import { LogIndexStore } from '../../lib/logs/index-store';
-import { LogIndexReader } from '../../lib/logs/subject-objects';
+import { s3Client } from '../../lib/aws/clients';
+import { logIndexReaderFromEnv } from '../../lib/logs/index-from-env';
 import { requireEnv } from '../../lib/runtime/config';
 import { connectorHandler } from '../../lib/connectors/connector-handler';
 import { createLogsConnector } from './core';
@@ -15,10 +12,7 @@ const config = {
 };
 const stagingBucket = requireEnv(ENV.stagingBucket);
 // The subject index (docs/log-index.md): only the objects naming the subject, and those not indexed yet.
-const index = new LogIndexReader(
-  new LogIndexStore(documentClient(), requireEnv(ENV.logIndexTable)),
-  lazyIndexHasher(() => subjectHasherFromEnv()),
-);
+const index = logIndexReaderFromEnv();
 
 export const handler = connectorHandler(createLogsConnector(s3Client(), config, index), () => ({
   s3: s3Client(),

@@ -19,15 +19,20 @@ export function isDayObject(key: string, prefix: string): boolean {
   return key.startsWith(prefix) && DAY_OBJECT.test(key.slice(prefix.length));
 }
 
-/** Every day object under `prefix` (only those after `startAfter`, when given), in key order. */
+/**
+ * Every day object under `prefix` (only those after `startAfter`, when given; only those of one `day`,
+ * when given), in key order.
+ */
 export async function listDayObjectEntries(
   s3: S3Client,
   bucket: string,
   prefix: string,
   startAfter?: string,
+  day?: string,
 ): Promise<DayObject[]> {
   const objects: DayObject[] = [];
-  for await (const page of listPages(s3, bucket, prefix, startAfter)) {
+  const listed = day === undefined ? prefix : `${prefix}dt=${day}/`;
+  for await (const page of listPages(s3, bucket, listed, startAfter)) {
     for (const entry of page) {
       if (isDayObject(entry.Key, prefix))
         objects.push({ key: entry.Key, etag: entry.ETag, size: entry.Size });

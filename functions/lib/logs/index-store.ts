@@ -1,265 +1,345 @@
 /**
- * The subject index of the logs, in a table of the orchestrator's own (`dsr-log-index`, docs/log-index.md).
- * Item layout (partition `pk`, sort `sk`):
+ * The subject index of the logs (docs/log-index.md), in resources of the orchestrator's own: files in the
+ * log index bucket, and the watermark in the log index table.
  *
- *   entry      pk `h#<hash>`, sk `<object key>`, v `<version>`: the object named that subject when
- *              the version (its ETag's first characters) was indexed
- *   object     pk `o#<object key>`, sk `object`: etag, size, indexedAt, lines, hashes, chunks
- *   its hashes pk `o#<object key>`, sk `hashes#0000`…: `h`, the object's hashes end to end (to remove
- *              the entries a changed object no longer needs)
- *   watermark  pk `w#<prefix>`, sk `watermark`: after (the last key of the prefix fully indexed)
+ *   object file  `objects/<log object key>/<etag>`: that version's subject hashes (index-files.ts), one
+ *                PUT per object indexed; the file at the object's current ETag says "indexed"
+ *   day file     `days/<prefix>dt=<day>.idx`: the object files of one closed day merged, hash-slotted, so
+ *                a request reads a few KiB of it per day whatever the day's volume
+ *   watermark    table item pk `w#<prefix>`, sk `watermark`: after (the last key of the prefix indexed,
+ *                every closed day before it merged into its day file)
  *
- * Hashes are LogIndexHasher's (fixed length, no raw identifier anywhere). Entries are only ever removed
- * on a condition naming the version that wrote them, so an indexer working on an older version of an
- * object can never remove what a newer version needs.
+ * Hashes are LogIndexHasher's (no raw identifier anywhere). A day file is only ever derived from the
+ * object files at the ETags the logs bucket lists, and checked again after it is written, so a merge
+ * racing another's writes is redone rather than left stale.
  */
-import { DeleteCommand, GetCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { queryPages } from '../aws/dynamo-paging';
-import { batchGetAll, batchWriteAll } from '../aws/dynamo-batch';
-import { forEachLimited } from '../runtime/concurrency';
+import { DeleteObjectsCommand, GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { GetCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { isNoSuchObject, listPages } from '../aws/s3-objects';
+import { forEachLimited, mapOrderedLimited } from '../runtime/concurrency';
 import { classifyAwsError } from '../runtime/errors';
+import { listDayObjectEntries } from './day-objects';
+import {
+  dayFileHeaderBytes,
+  encodeDayFile,
+  encodeObjectFile,
+  hashBytes,
+  objectFileCount,
+  objectFileHas,
+  objectFileWithout,
+  objectNumbersIn,
+  parseDayFileHeader,
+  slotRange,
+} from './index-files';
 
-const OBJECT_SK = 'object';
 const WATERMARK_SK = 'watermark';
-const HASHES_SK = 'hashes#';
-/** Hashes per chunk item: 15,000 of 22 characters stay well under DynamoDB's 400 KB item limit. */
-const HASHES_PER_CHUNK = 15_000;
-/** LogIndexHasher's hashes: 16 bytes in base64url. */
-const HASH_LENGTH = 22;
-const VERSION_LENGTH = 12;
-/** DynamoDB bills (and stores) each item with 100 bytes of overhead on top of its names and values. */
-const ITEM_OVERHEAD_BYTES = 100;
+const OBJECTS = 'objects/';
+const DAYS = 'days/';
+/** The first read of a day file: its header whole, for all but the largest days. */
+const HEADER_READ_BYTES = 64 * 1024;
+/** Merges of one day tried before leaving it to the next run (each is checked after it is written). */
+const MERGE_ATTEMPTS = 3;
+/** Files read at once. */
+const READ_CONCURRENCY = 16;
 
-const entryPk = (hash: string) => `h#${hash}`;
-const objectPk = (key: string) => `o#${key}`;
 const watermarkPk = (prefix: string) => `w#${prefix}`;
-const chunkSk = (n: number) => `${HASHES_SK}${String(n).padStart(4, '0')}`;
-
-/** The version of an object an entry was written for: its ETag's first characters, without quotes. */
-export function versionOf(etag: string): string {
-  return normalEtag(etag).slice(0, VERSION_LENGTH);
-}
 
 /** An ETag as S3 gives it, quoted or not, without the quotes (listings and GetObject may differ). */
 export function normalEtag(etag: string): string {
   return etag.replace(/"/g, '');
 }
 
-/** What the index keeps of one object it has read. */
-export interface IndexedObject {
+export const objectFileKey = (key: string, etag: string) => `${OBJECTS}${key}/${normalEtag(etag)}`;
+export const dayFileKey = (prefix: string, day: string) => `${DAYS}${prefix}dt=${day}.idx`;
+const dayObjectsPrefix = (prefix: string, day: string) => `${prefix}dt=${day}/`;
+
+/** A listed object file: which log object version it indexes. */
+export interface ObjectFileEntry {
   key: string;
   etag: string;
-  size: number;
-  indexedAt: string;
-  lines: number;
-  hashes: string[];
+  fileKey: string;
+  modified: number;
 }
 
-type Item = Record<string, string | number>;
-
-/** The stored size of an item, as DynamoDB counts it (UTF-8 of names and values, plus the overhead). */
-function itemBytes(item: Item): number {
-  let bytes = ITEM_OVERHEAD_BYTES;
-  for (const [name, value] of Object.entries(item)) {
-    bytes += Buffer.byteLength(name) + (typeof value === 'number' ? 8 : Buffer.byteLength(value));
-  }
-  return bytes;
+function parseObjectFileKey(fileKey: string): { key: string; etag: string } | undefined {
+  const slash = fileKey.lastIndexOf('/');
+  if (!fileKey.startsWith(OBJECTS) || slash <= OBJECTS.length) return undefined;
+  return { key: fileKey.slice(OBJECTS.length, slash), etag: fileKey.slice(slash + 1) };
 }
 
-const entryItem = (hash: string, key: string, version: string): Item => ({
-  pk: entryPk(hash),
-  sk: key,
-  v: version,
-});
-
-function chunkItems(object: IndexedObject, hashesPerChunk: number): Item[] {
-  const items: Item[] = [];
-  for (let i = 0; i < object.hashes.length; i += hashesPerChunk) {
-    const h = object.hashes.slice(i, i + hashesPerChunk).join('');
-    items.push({ pk: objectPk(object.key), sk: chunkSk(items.length), h });
-  }
-  return items;
+/** What a merge of one day did. */
+export interface DayMerge {
+  state: 'merged' | 'incomplete' | 'empty';
+  objects: number;
+  entries: number;
+  bytes: number;
 }
 
-const recordItem = (object: IndexedObject): Item => ({
-  pk: objectPk(object.key),
-  sk: OBJECT_SK,
-  etag: normalEtag(object.etag),
-  size: object.size,
-  indexedAt: object.indexedAt,
-  lines: object.lines,
-  hashes: object.hashes.length,
-});
-
-/** What one indexed object takes in the table: its entries, hash chunks and record (DynamoDB's item size). */
-export function indexedObjectBytes(object: IndexedObject): number {
-  const version = versionOf(object.etag);
-  let bytes = itemBytes(recordItem(object));
-  for (const item of chunkItems(object, HASHES_PER_CHUNK)) bytes += itemBytes(item);
-  for (const hash of object.hashes) bytes += itemBytes(entryItem(hash, object.key, version));
-  return bytes;
+export interface LogIndexLocation {
+  /** The log index bucket (object and day files). */
+  bucket: string;
+  /** The log index table (watermarks). */
+  table: string;
+  /** The platform's logs bucket (listed, to merge a day at the objects' current ETags). */
+  logsBucket: string;
 }
 
 export class LogIndexStore {
-  /** Hashes per chunk item (smaller in tests, to exercise several chunks). */
-  private readonly hashesPerChunk: number;
-
   constructor(
+    private readonly s3: S3Client,
     private readonly doc: DynamoDBDocumentClient,
-    readonly tableName: string,
-    options: { hashesPerChunk?: number } = {},
-  ) {
-    this.hashesPerChunk = options.hashesPerChunk ?? HASHES_PER_CHUNK;
-  }
+    readonly location: LogIndexLocation,
+  ) {}
 
-  /** Keys of the objects under `prefix` whose entries name `hash`. */
-  async objectsNaming(hash: string, prefix: string): Promise<string[]> {
-    const keys: string[] = [];
+  private async send<T>(run: () => Promise<T>): Promise<T> {
     try {
-      for await (const page of queryPages(this.doc, {
-        TableName: this.tableName,
-        KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
-        ExpressionAttributeValues: { ':pk': entryPk(hash), ':prefix': prefix },
-        ProjectionExpression: 'sk',
-      })) {
-        for (const item of page) if (typeof item.sk === 'string') keys.push(item.sk);
-      }
+      return await run();
     } catch (error) {
       throw classifyAwsError(error);
     }
-    return keys;
   }
 
-  /** The ETag each of `keys` was last indexed at (keys never indexed are absent). */
-  async indexedEtags(keys: readonly string[]): Promise<Map<string, string>> {
-    const etags = new Map<string, string>();
-    const items = await batchGetAll(
-      this.doc,
-      this.tableName,
-      keys.map((key) => ({ pk: objectPk(key), sk: OBJECT_SK })),
-      { attributes: ['etag'] },
-    );
-    for (const item of items) {
-      if (typeof item?.pk === 'string' && typeof item.etag === 'string')
-        etags.set(item.pk.slice(2), normalEtag(item.etag));
-    }
-    return etags;
-  }
-
-  /** What the index holds of one object (and its chunk items), or undefined when it was never indexed. */
-  async indexed(key: string): Promise<(IndexedObject & { chunks: number }) | undefined> {
-    let record: Record<string, unknown> | undefined;
-    const chunks: string[] = [];
-    try {
-      for await (const page of queryPages(this.doc, {
-        TableName: this.tableName,
-        KeyConditionExpression: 'pk = :pk',
-        ExpressionAttributeValues: { ':pk': objectPk(key) },
-      })) {
-        for (const item of page) {
-          if (item.sk === OBJECT_SK) record = item;
-          else if (typeof item.h === 'string') chunks.push(item.h);
+  private async listObjectFiles(prefix: string, startAfter?: string): Promise<ObjectFileEntry[]> {
+    const files: ObjectFileEntry[] = [];
+    const listed = listPages(this.s3, this.location.bucket, prefix, startAfter);
+    await this.send(async () => {
+      for await (const page of listed) {
+        for (const entry of page) {
+          const parsed = parseObjectFileKey(entry.Key);
+          if (parsed)
+            files.push({ ...parsed, fileKey: entry.Key, modified: entry.LastModified?.getTime() ?? 0 });
         }
       }
-    } catch (error) {
-      throw classifyAwsError(error);
-    }
-    if (!record || typeof record.etag !== 'string') return undefined;
-    const hashes: string[] = [];
-    // Every chunk item found counts, surplus ones of an interrupted rewrite included: their hashes only
-    // make the next re-index try to remove entries, which it does on the version that wrote them only.
-    for (const chunk of chunks) {
-      for (let i = 0; i + HASH_LENGTH <= chunk.length; i += HASH_LENGTH)
-        hashes.push(chunk.slice(i, i + HASH_LENGTH));
-    }
-    return {
-      key,
-      etag: normalEtag(record.etag),
-      size: Number(record.size ?? 0),
-      indexedAt: String(record.indexedAt ?? ''),
-      lines: Number(record.lines ?? 0),
-      hashes,
-      chunks: chunks.length,
-    };
-  }
-
-  /** Writes (or rewrites) the entries naming `hashes` for `key` at `version`. Returns their stored bytes. */
-  async putEntries(key: string, version: string, hashes: readonly string[]): Promise<number> {
-    let bytes = 0;
-    const requests = hashes.map((hash) => {
-      const item = entryItem(hash, key, version);
-      bytes += itemBytes(item);
-      return { PutRequest: { Item: item } };
     });
-    await batchWriteAll(this.doc, this.tableName, requests);
-    return bytes;
+    return files;
   }
 
-  /**
-   * Removes the entries naming `hashes` for `key`, each only if it was written for `version` (an entry
-   * rewritten for another version since is left alone). Returns how many went.
-   */
-  async removeEntries(key: string, version: string, hashes: readonly string[]): Promise<number> {
-    let removed = 0;
-    await forEachLimited(hashes, 8, async (hash) => {
-      try {
-        await this.doc.send(
-          new DeleteCommand({
-            TableName: this.tableName,
-            Key: { pk: entryPk(hash), sk: key },
-            ConditionExpression: 'v = :version',
-            ExpressionAttributeValues: { ':version': version },
-          }),
-        );
-        removed += 1;
-      } catch (error) {
-        if ((error as { name?: string }).name !== 'ConditionalCheckFailedException')
-          throw classifyAwsError(error);
+  /** The object files of the log objects under `logPrefix` (a `dt=` folder, a prefix), in key order. */
+  objectFilesUnder(logPrefix: string, fromDay?: string): Promise<ObjectFileEntry[]> {
+    const prefix = `${OBJECTS}${logPrefix}`;
+    return this.listObjectFiles(prefix, fromDay === undefined ? undefined : `${prefix}dt=${fromDay}`);
+  }
+
+  /** The versions (ETags, unquoted) each of `keys` is indexed at; keys never indexed are absent. */
+  async indexedVersions(keys: readonly string[]): Promise<Map<string, Set<string>>> {
+    const folders = new Set(keys.map((key) => key.slice(0, key.lastIndexOf('/') + 1)));
+    const wanted = new Set(keys);
+    const versions = new Map<string, Set<string>>();
+    await forEachLimited([...folders], READ_CONCURRENCY, async (folder) => {
+      for (const file of await this.listObjectFiles(`${OBJECTS}${folder}`)) {
+        if (!wanted.has(file.key)) continue;
+        const set = versions.get(file.key) ?? new Set<string>();
+        set.add(file.etag);
+        versions.set(file.key, set);
       }
     });
-    return removed;
+    return versions;
   }
 
   /**
-   * Records what was indexed of an object: its hashes first (in chunks), then the object item, which is
-   * what says the object is indexed at that ETag; chunks a previous, longer list left are removed last.
-   * Returns the stored bytes.
+   * Writes the object file of `key` at `etag`, then removes the files of its other versions. Returns the
+   * file's bytes.
    */
-  async putObject(object: IndexedObject, previousChunks: number): Promise<number> {
-    const chunks = chunkItems(object, this.hashesPerChunk);
-    const record = recordItem(object);
-    let bytes = itemBytes(record);
+  async putObjectFile(key: string, etag: string, hashes: readonly string[] | Buffer): Promise<number> {
+    const body = Buffer.isBuffer(hashes) ? hashes : encodeObjectFile(hashes);
+    await this.send(() =>
+      this.s3.send(
+        new PutObjectCommand({
+          Bucket: this.location.bucket,
+          Key: objectFileKey(key, etag),
+          Body: body,
+          ContentType: 'application/octet-stream',
+        }),
+      ),
+    );
+    await this.removeOtherVersions(key, etag);
+    return body.length;
+  }
+
+  private async removeOtherVersions(key: string, etag: string): Promise<void> {
+    const keep = objectFileKey(key, etag);
+    const stale = (await this.listObjectFiles(`${OBJECTS}${key}/`))
+      .filter((file) => file.key === key && file.fileKey !== keep)
+      .map((file) => ({ Key: file.fileKey }));
+    if (stale.length === 0) return;
+    await this.send(() =>
+      this.s3.send(
+        new DeleteObjectsCommand({ Bucket: this.location.bucket, Delete: { Objects: stale, Quiet: true } }),
+      ),
+    );
+  }
+
+  /** The object file of `key` at `etag`, or undefined when that version was never indexed. */
+  async objectFile(key: string, etag: string): Promise<Buffer | undefined> {
+    return this.read(objectFileKey(key, etag));
+  }
+
+  private async read(fileKey: string, range?: { from: number; to: number }): Promise<Buffer | undefined> {
     try {
-      for (const item of chunks) {
-        bytes += itemBytes(item);
-        await this.doc.send(new PutCommand({ TableName: this.tableName, Item: item }));
-      }
-      await this.doc.send(new PutCommand({ TableName: this.tableName, Item: record }));
-      for (let n = chunks.length; n < previousChunks; n++) {
-        await this.doc.send(
-          new DeleteCommand({ TableName: this.tableName, Key: { pk: objectPk(object.key), sk: chunkSk(n) } }),
-        );
-      }
+      const out = await this.s3.send(
+        new GetObjectCommand({
+          Bucket: this.location.bucket,
+          Key: fileKey,
+          ...(range ? { Range: `bytes=${range.from}-${range.to - 1}` } : {}),
+        }),
+      );
+      return out.Body ? Buffer.from(await out.Body.transformToByteArray()) : Buffer.alloc(0);
     } catch (error) {
+      if (isNoSuchObject(error)) return undefined;
       throw classifyAwsError(error);
     }
-    return bytes;
+  }
+
+  /**
+   * After a rewrite of `key` from `readEtag` to `writtenEtag` that left none of `hashes` in it: the
+   * object file of the new version is the old one without them (the object need not be read again).
+   * Returns false when the old version was never indexed (the indexer then indexes the new one).
+   */
+  async carryObjectFile(
+    key: string,
+    readEtag: string,
+    writtenEtag: string,
+    hashes: readonly string[],
+  ): Promise<boolean> {
+    const file = await this.objectFile(key, readEtag);
+    if (!file) return false;
+    await this.putObjectFile(key, writtenEtag, objectFileWithout(file, hashes.map(hashBytes)));
+    return true;
+  }
+
+  /** The day files of `prefix`, by day, with when each was written (epoch ms). */
+  async dayFiles(prefix: string): Promise<Map<string, number>> {
+    const days = new Map<string, number>();
+    const listed = listPages(this.s3, this.location.bucket, `${DAYS}${prefix}`);
+    await this.send(async () => {
+      for await (const page of listed) {
+        for (const entry of page) {
+          const day = /dt=(\d{4}-\d{2}-\d{2})\.idx$/.exec(entry.Key)?.[1];
+          if (day) days.set(day, entry.LastModified?.getTime() ?? 0);
+        }
+      }
+    });
+    return days;
+  }
+
+  /** The object files a merge of the day would take: one per log object, at its listed ETag. */
+  private async dayInputs(
+    prefix: string,
+    day: string,
+  ): Promise<{ inputs: ObjectFileEntry[]; complete: boolean; fingerprint: string }> {
+    const [objects, files] = await Promise.all([
+      this.send(() => listDayObjectEntries(this.s3, this.location.logsBucket, prefix, undefined, day)),
+      this.listObjectFiles(`${OBJECTS}${dayObjectsPrefix(prefix, day)}`),
+    ]);
+    const byVersion = new Map(files.map((file) => [`${file.key}/${file.etag}`, file]));
+    const inputs: ObjectFileEntry[] = [];
+    let complete = true;
+    for (const object of objects) {
+      const file = byVersion.get(`${object.key}/${normalEtag(object.etag ?? '')}`);
+      if (file) inputs.push(file);
+      else complete = false;
+    }
+    return { inputs, complete, fingerprint: inputs.map((f) => f.fileKey).join('\n') };
+  }
+
+  /**
+   * Merges the object files of one day of `prefix` into its day file, when every object of the day is
+   * indexed at its current ETag ('incomplete' otherwise: nothing written). Checked after writing: if the
+   * day changed meanwhile, merged again, so the day file always ends up matching a listing taken after it.
+   */
+  async mergeDay(prefix: string, day: string): Promise<DayMerge> {
+    let { inputs, complete, fingerprint } = await this.dayInputs(prefix, day);
+    for (let attempt = 1; ; attempt++) {
+      if (!complete) return { state: 'incomplete', objects: inputs.length, entries: 0, bytes: 0 };
+      // In key order: the object numbers of the day file are the positions in this list.
+      const files: { key: string; file: Buffer }[] = [];
+      await mapOrderedLimited(
+        inputs,
+        READ_CONCURRENCY,
+        async (input) => ({ key: input.key, file: (await this.read(input.fileKey)) ?? Buffer.alloc(0) }),
+        async (read) => void files.push(read),
+      );
+      const body = encodeDayFile(files);
+      await this.send(() =>
+        this.s3.send(
+          new PutObjectCommand({
+            Bucket: this.location.bucket,
+            Key: dayFileKey(prefix, day),
+            Body: body,
+            ContentType: 'application/octet-stream',
+          }),
+        ),
+      );
+      const after = await this.dayInputs(prefix, day);
+      const entries = files.reduce((n, f) => n + objectFileCount(f.file), 0);
+      if (after.fingerprint === fingerprint || attempt >= MERGE_ATTEMPTS) {
+        return {
+          state: inputs.length === 0 ? 'empty' : 'merged',
+          objects: inputs.length,
+          entries,
+          bytes: body.length,
+        };
+      }
+      ({ inputs, complete, fingerprint } = after);
+    }
+  }
+
+  /**
+   * The keys the day file of `prefix`'s `day` names for any of `hashes`; undefined when the day has no
+   * day file. Reads the header, then only the slots of the hashes (ranged reads).
+   */
+  async namedInDay(prefix: string, day: string, hashes: readonly Buffer[]): Promise<string[] | undefined> {
+    const fileKey = dayFileKey(prefix, day);
+    let header = await this.read(fileKey, { from: 0, to: HEADER_READ_BYTES });
+    if (!header) return undefined;
+    const headerBytes = dayFileHeaderBytes(header);
+    if (header.length < headerBytes) {
+      const rest = await this.read(fileKey, { from: header.length, to: headerBytes });
+      header = Buffer.concat([header, rest ?? Buffer.alloc(0)]);
+    }
+    const parsed = parseDayFileHeader(header);
+    const ranges = new Map<number, { from: number; to: number }>();
+    for (const hash of hashes) {
+      const range = slotRange(parsed, hash);
+      if (range.to > range.from) ranges.set(range.from, range);
+    }
+    const names = new Set<string>();
+    await forEachLimited([...ranges.values()], READ_CONCURRENCY, async (range) => {
+      // A slot inside the first read needs no request of its own.
+      const slot =
+        range.to <= header.length ? header.subarray(range.from, range.to) : await this.read(fileKey, range);
+      for (const hash of hashes) {
+        for (const number of objectNumbersIn(slot ?? Buffer.alloc(0), hash)) {
+          const key = parsed.keys[number];
+          if (key !== undefined) names.add(key);
+        }
+      }
+    });
+    return [...names];
+  }
+
+  /** The keys among `files` (object files) that name any of `hashes`. */
+  async namedInObjectFiles(files: readonly ObjectFileEntry[], hashes: readonly Buffer[]): Promise<string[]> {
+    const names = new Set<string>();
+    await forEachLimited(files, READ_CONCURRENCY, async (entry) => {
+      const file = await this.read(entry.fileKey);
+      if (file && hashes.some((hash) => objectFileHas(file, hash))) names.add(entry.key);
+    });
+    return [...names];
   }
 
   /** The last key of `prefix` up to which every object is indexed, if any. */
   async watermark(prefix: string): Promise<string | undefined> {
-    try {
-      const out = await this.doc.send(
+    const out = await this.send(() =>
+      this.doc.send(
         new GetCommand({
-          TableName: this.tableName,
+          TableName: this.location.table,
           Key: { pk: watermarkPk(prefix), sk: WATERMARK_SK },
           ConsistentRead: true,
         }),
-      );
-      return typeof out.Item?.after === 'string' ? out.Item.after : undefined;
-    } catch (error) {
-      throw classifyAwsError(error);
-    }
+      ),
+    );
+    return typeof out.Item?.after === 'string' ? out.Item.after : undefined;
   }
 
   /** Moves the watermark of `prefix` forward to `after` (never back: a slower run cannot undo a faster). */
@@ -267,7 +347,7 @@ export class LogIndexStore {
     try {
       await this.doc.send(
         new PutCommand({
-          TableName: this.tableName,
+          TableName: this.location.table,
           Item: { pk: watermarkPk(prefix), sk: WATERMARK_SK, after, advancedAt: at.toISOString() },
           ConditionExpression: 'attribute_not_exists(pk) OR #after < :after',
           ExpressionAttributeNames: { '#after': 'after' },

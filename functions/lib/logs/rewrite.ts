@@ -59,7 +59,8 @@ export interface RewriteOptions {
 export type RewriteResult<P extends RewritePass> =
   | { state: 'missing' }
   | { state: 'unchanged'; pass: P; etag: string }
-  | { state: 'written'; pass: P; etag: string };
+  /** `etag`: the version read; `writtenEtag`: the version written, when the store answered with it. */
+  | { state: 'written'; pass: P; etag: string; writtenEtag?: string };
 
 /** Thrown inside the filter to stop a rewrite before anything is written. */
 class NothingToChange extends Error {
@@ -187,7 +188,8 @@ export async function rewriteLogObject<P extends RewritePass>(
     const [piped, uploaded] = await Promise.allSettled([piping, uploading]);
     if (piped.status === 'fulfilled' && uploaded.status === 'fulfilled') {
       stats.rewritten += 1;
-      return { state: 'written', pass, etag };
+      const written = (uploaded.value as { ETag?: string }).ETag;
+      return { state: 'written', pass, etag, ...(written ? { writtenEtag: written } : {}) };
     }
     const pipeError = piped.status === 'rejected' ? (piped.reason as unknown) : undefined;
     const uploadError = uploaded.status === 'rejected' ? (uploaded.reason as unknown) : undefined;

@@ -1,19 +1,25 @@
 /**
- * Which log objects a request reads, through the subject index (docs/log-index.md): the objects the index
- * names for any of the subject's hashes, plus those after the watermark that the index does not hold at
- * their current ETag (new, or changed since). An object after the watermark that is indexed at its ETag
- * is covered by the index like any other. So a request reads the objects holding the subject and the few
- * not yet indexed, however much of everyone else's log the bucket keeps.
+ * Which log objects a request reads, through the subject index (docs/log-index.md): for the closed days
+ * before the watermark's day, the objects their day files name for any of the subject's hashes (a few
+ * ranged reads a day); from the watermark's day on, the objects whose object files name them; and the
+ * objects after the watermark not indexed at their current ETag (new, or changed since). So a request
+ * reads the objects holding the subject and the few not indexed yet, however much of everyone else's log
+ * the bucket keeps.
  */
 import type { S3Client } from '@aws-sdk/client-s3';
-import { isDayObject, listDayObjectEntries } from './day-objects';
+import { forEachLimited } from '../runtime/concurrency';
+import { dayOfKey, isDayObject, listDayObjectEntries } from './day-objects';
+import { hashBytes } from './index-files';
 import type { LogIndexHasher } from './index-hash';
-import { normalEtag, versionOf, type LogIndexStore } from './index-store';
+import { normalEtag, type LogIndexStore } from './index-store';
 
 export interface SubjectLogIds {
   userIds: Iterable<string>;
   deviceIds: Iterable<string>;
 }
+
+/** Day files read at once. */
+const DAY_CONCURRENCY = 16;
 
 export class LogIndexReader {
   constructor(
@@ -44,31 +50,51 @@ export class LogIndexReader {
     prefix: string,
     subjects: readonly SubjectLogIds[],
   ): Promise<string[]> {
-    const hashes = [...new Set((await Promise.all(subjects.map((ids) => this.hashesOf(ids)))).flat())];
-    const [named, unindexed] = await Promise.all([
-      Promise.all(hashes.map((hash) => this.store.objectsNaming(hash, prefix))),
-      this.unindexedAfterWatermark(s3, bucket, prefix),
+    const strings = new Set((await Promise.all(subjects.map((ids) => this.hashesOf(ids)))).flat());
+    const hashes = [...strings].map(hashBytes);
+    const watermark = await this.store.watermark(prefix);
+    const watermarkDay = watermark === undefined ? undefined : dayOfKey(watermark, prefix);
+    const [dayFiles, listedAfter, objectFiles] = await Promise.all([
+      watermarkDay === undefined ? new Map<string, number>() : this.store.dayFiles(prefix),
+      listDayObjectEntries(s3, bucket, prefix, watermark),
+      this.store.objectFilesUnder(prefix, watermarkDay),
     ]);
-    const keys = new Set<string>(unindexed);
-    for (const list of named) for (const key of list) if (isDayObject(key, prefix)) keys.add(key);
-    return [...keys].sort();
-  }
-
-  /** The objects after the watermark the index does not hold at the ETag they are listed with. */
-  private async unindexedAfterWatermark(s3: S3Client, bucket: string, prefix: string): Promise<string[]> {
-    const after = await this.store.watermark(prefix);
-    const listed = await listDayObjectEntries(s3, bucket, prefix, after);
-    const indexed = await this.store.indexedEtags(listed.map((o) => o.key));
-    return listed
-      .filter((o) => o.etag === undefined || indexed.get(o.key) !== normalEtag(o.etag))
-      .map((o) => o.key);
+    const keys = new Set<string>();
+    if (hashes.length > 0) {
+      const closedDays = [...dayFiles.keys()].filter(
+        (day) => watermarkDay !== undefined && day < watermarkDay,
+      );
+      await forEachLimited(closedDays, DAY_CONCURRENCY, async (day) => {
+        for (const key of (await this.store.namedInDay(prefix, day, hashes)) ?? []) keys.add(key);
+      });
+      for (const key of await this.store.namedInObjectFiles(objectFiles, hashes)) keys.add(key);
+    }
+    const indexed = new Set(objectFiles.map((file) => `${file.key}/${file.etag}`));
+    for (const object of listedAfter) {
+      if (object.etag === undefined || !indexed.has(`${object.key}/${normalEtag(object.etag)}`))
+        keys.add(object.key);
+    }
+    return [...keys].filter((key) => isDayObject(key, prefix)).sort();
   }
 
   /**
-   * After an erasure rewrote `key` (read at `etag`) and left none of the subject's lines in it: removes
-   * the entries naming the subject for it, those written for that version only.
+   * After an erasure rewrote `key` from `readEtag` to `writtenEtag` and left none of these subjects' lines
+   * in it: the new version's object file is the old one without their hashes.
    */
-  async forget(key: string, etag: string, ids: SubjectLogIds): Promise<void> {
-    await this.store.removeEntries(key, versionOf(etag), await this.hashesOf(ids));
+  async forget(
+    key: string,
+    readEtag: string,
+    writtenEtag: string,
+    subjects: readonly SubjectLogIds[],
+  ): Promise<void> {
+    const hashes = (await Promise.all(subjects.map((ids) => this.hashesOf(ids)))).flat();
+    await this.store.carryObjectFile(key, readEtag, writtenEtag, hashes);
+  }
+
+  /** Merges again the day files of the days of `keys` under `prefix` that have one (after a rewrite). */
+  async mergeDaysOf(prefix: string, keys: readonly string[]): Promise<void> {
+    const merged = await this.store.dayFiles(prefix);
+    const days = new Set(keys.map((key) => dayOfKey(key, prefix)).filter((day) => day !== undefined));
+    for (const day of days) if (merged.has(day)) await this.store.mergeDay(prefix, day);
   }
 }

@@ -1,0 +1,201 @@
+/**
+ * The byte layouts of the log index's files (docs/log-index.md, "Layout"). Pure: no I/O.
+ *
+ * - An **object file** holds one log object's subject hashes: sorted, distinct, 16 bytes each, end to end.
+ * - A **day file** merges the object files of one closed `dt=` day of one log prefix:
+ *
+ *       magic "DSRLIX01" (8) | slot bits b (u32) | entries n (u32) | key list length j (u32)
+ *       | slot table: 2^b + 1 entry indices (u32 each) | key list: JSON array of the day's object keys (j)
+ *       | entries: n x (hash 16 | object number u32), sorted by hash then object number
+ *
+ *   The slot of a hash is its first b bits; the slot table says where each slot's entries start, so a
+ *   reader fetches the header, then only the few entries of its subject's slots (ranged reads), however
+ *   many the day holds. All integers are big-endian.
+ */
+
+/** Bytes of one subject hash in the files (LogIndexHasher's 22 base64url characters, 128 bits of them). */
+export const HASH_BYTES = 16;
+const ENTRY_BYTES = HASH_BYTES + 4;
+const MAGIC = Buffer.from('DSRLIX01', 'latin1');
+const FIXED_HEADER_BYTES = MAGIC.length + 12;
+/** Entries a slot holds on average: small enough that a subject's slot is a few KiB at most. */
+const ENTRIES_PER_SLOT = 32;
+const MAX_SLOT_BITS = 16;
+
+/** A hash in the files' form: LogIndexHasher's string, decoded (16 bytes). */
+export function hashBytes(hash: string): Buffer {
+  const bytes = Buffer.from(hash, 'base64url');
+  if (bytes.length < HASH_BYTES) throw new RangeError('A log index hash is shorter than 16 bytes');
+  return bytes.subarray(0, HASH_BYTES);
+}
+
+/** An object file's body: the hashes decoded, sorted and each once. */
+export function encodeObjectFile(hashes: readonly string[]): Buffer {
+  // Decoded into one buffer and sorted by index on their first 48 bits as a number (an object names tens
+  // of thousands of subjects: a Buffer per hash and Buffer.compare sorting took most of the time).
+  const raw = Buffer.alloc(hashes.length * HASH_BYTES);
+  const leading = new Float64Array(hashes.length);
+  hashes.forEach((hash, i) => {
+    if (raw.write(hash, i * HASH_BYTES, HASH_BYTES, 'base64url') < HASH_BYTES)
+      throw new RangeError('A log index hash is shorter than 16 bytes');
+    leading[i] = raw.readUIntBE(i * HASH_BYTES, 6);
+  });
+  const at = (i: number) => raw.subarray(i * HASH_BYTES, (i + 1) * HASH_BYTES);
+  const order = Array.from({ length: hashes.length }, (_, i) => i);
+  order.sort((a, b) => leading[a]! - leading[b]! || Buffer.compare(at(a), at(b)));
+  const out = Buffer.allocUnsafe(hashes.length * HASH_BYTES);
+  let length = 0;
+  for (const i of order) {
+    const hash = at(i);
+    if (length > 0 && hash.equals(out.subarray(length - HASH_BYTES, length))) continue;
+    hash.copy(out, length);
+    length += HASH_BYTES;
+  }
+  return out.subarray(0, length);
+}
+
+/** The number of hashes an object file holds. */
+export function objectFileCount(file: Buffer): number {
+  return Math.floor(file.length / HASH_BYTES);
+}
+
+/** True when the sorted object file holds `hash` (binary search). */
+export function objectFileHas(file: Buffer, hash: Buffer): boolean {
+  let low = 0;
+  let high = objectFileCount(file) - 1;
+  while (low <= high) {
+    const middle = (low + high) >>> 1;
+    const order = Buffer.compare(file.subarray(middle * HASH_BYTES, (middle + 1) * HASH_BYTES), hash);
+    if (order === 0) return true;
+    if (order < 0) low = middle + 1;
+    else high = middle - 1;
+  }
+  return false;
+}
+
+/** An object file without the hashes of `remove`. */
+export function objectFileWithout(file: Buffer, remove: readonly Buffer[]): Buffer {
+  const gone = new Set(remove.map((hash) => hash.toString('hex')));
+  const kept: Buffer[] = [];
+  for (let i = 0; i < objectFileCount(file); i++) {
+    const hash = file.subarray(i * HASH_BYTES, (i + 1) * HASH_BYTES);
+    if (!gone.has(hash.toString('hex'))) kept.push(hash);
+  }
+  return Buffer.concat(kept);
+}
+
+function slotBitsFor(entries: number): number {
+  let bits = 0;
+  while (bits < MAX_SLOT_BITS && entries / 2 ** bits > ENTRIES_PER_SLOT) bits += 1;
+  return bits;
+}
+
+/** The slot of a hash: its first `bits` bits. */
+export function slotOf(hash: Buffer, bits: number): number {
+  return bits === 0 ? 0 : hash.readUInt32BE(0) >>> (32 - bits);
+}
+
+/** A day file from the day's object files (key order gives the object numbers). */
+export function encodeDayFile(objects: readonly { key: string; file: Buffer }[]): Buffer {
+  const count = objects.reduce((n, o) => n + objectFileCount(o.file), 0);
+  const bits = slotBitsFor(count);
+  const slots = 2 ** bits;
+  // Entries are placed by slot (a counting sort), then each slot's few entries sorted in place.
+  const perSlot = new Uint32Array(slots + 1);
+  for (const { file } of objects) {
+    for (let i = 0; i < objectFileCount(file); i++)
+      perSlot[slotOf(file.subarray(i * HASH_BYTES), bits) + 1]! += 1;
+  }
+  for (let s = 1; s <= slots; s++) perSlot[s]! += perSlot[s - 1]!;
+  const table = Uint32Array.from(perSlot);
+  const keys = Buffer.from(JSON.stringify(objects.map((o) => o.key)), 'utf8');
+  const headerBytes = FIXED_HEADER_BYTES + 4 * (slots + 1) + keys.length;
+  const out = Buffer.alloc(headerBytes + count * ENTRY_BYTES);
+  const entries = out.subarray(headerBytes);
+  const next = perSlot.subarray(0, slots);
+  objects.forEach(({ file }, number) => {
+    for (let i = 0; i < objectFileCount(file); i++) {
+      const hash = file.subarray(i * HASH_BYTES, (i + 1) * HASH_BYTES);
+      const at = next[slotOf(hash, bits)]!++ * ENTRY_BYTES;
+      hash.copy(entries, at);
+      entries.writeUInt32BE(number, at + HASH_BYTES);
+    }
+  });
+  for (let s = 0; s < slots; s++) {
+    const from = table[s]!;
+    const to = table[s + 1]!;
+    if (to - from < 2) continue;
+    const sorted = [];
+    for (let e = from; e < to; e++)
+      sorted.push(Buffer.from(entries.subarray(e * ENTRY_BYTES, (e + 1) * ENTRY_BYTES)));
+    sorted.sort(Buffer.compare);
+    sorted.forEach((entry, i) => entry.copy(entries, (from + i) * ENTRY_BYTES));
+  }
+  MAGIC.copy(out, 0);
+  out.writeUInt32BE(bits, 8);
+  out.writeUInt32BE(count, 12);
+  out.writeUInt32BE(keys.length, 16);
+  for (let s = 0; s <= slots; s++) out.writeUInt32BE(table[s]!, FIXED_HEADER_BYTES + 4 * s);
+  keys.copy(out, FIXED_HEADER_BYTES + 4 * (slots + 1));
+  return out;
+}
+
+/** Thrown when an index file is not in the layout above. */
+export class LogIndexFileCorrupt extends Error {
+  override name = 'LogIndexFileCorrupt';
+}
+
+/** What a day file's header says. */
+export interface DayFileHeader {
+  bits: number;
+  count: number;
+  keys: string[];
+  /** Byte offset of the entries. */
+  entriesAt: number;
+  /** Entry index where each slot starts (2^bits + 1 of them). */
+  table: Uint32Array;
+}
+
+/**
+ * The header's size once its first `FIXED_HEADER_BYTES` are known (a reader fetches a first range that
+ * usually covers it whole, and the rest only when it does not).
+ */
+export function dayFileHeaderBytes(start: Buffer): number {
+  if (start.length < FIXED_HEADER_BYTES || !start.subarray(0, MAGIC.length).equals(MAGIC))
+    throw new LogIndexFileCorrupt('A log index day file has no valid header');
+  const bits = start.readUInt32BE(8);
+  if (bits > MAX_SLOT_BITS) throw new LogIndexFileCorrupt('A log index day file has too many slots');
+  return FIXED_HEADER_BYTES + 4 * (2 ** bits + 1) + start.readUInt32BE(16);
+}
+
+export function parseDayFileHeader(header: Buffer): DayFileHeader {
+  const entriesAt = dayFileHeaderBytes(header);
+  if (header.length < entriesAt) throw new LogIndexFileCorrupt('A log index day file header is cut short');
+  const bits = header.readUInt32BE(8);
+  const slots = 2 ** bits;
+  const table = new Uint32Array(slots + 1);
+  for (let s = 0; s <= slots; s++) table[s] = header.readUInt32BE(FIXED_HEADER_BYTES + 4 * s);
+  const keysAt = FIXED_HEADER_BYTES + 4 * (slots + 1);
+  const keys = JSON.parse(header.subarray(keysAt, entriesAt).toString('utf8')) as unknown;
+  if (!Array.isArray(keys) || !keys.every((k) => typeof k === 'string'))
+    throw new LogIndexFileCorrupt('A log index day file has no key list');
+  return { bits, count: header.readUInt32BE(12), keys, entriesAt, table };
+}
+
+/** The byte range [from, to) of the entries of `hash`'s slot. */
+export function slotRange(header: DayFileHeader, hash: Buffer): { from: number; to: number } {
+  const slot = slotOf(hash, header.bits);
+  return {
+    from: header.entriesAt + header.table[slot]! * ENTRY_BYTES,
+    to: header.entriesAt + header.table[slot + 1]! * ENTRY_BYTES,
+  };
+}
+
+/** The object numbers a slot's entries give `hash`. */
+export function objectNumbersIn(slot: Buffer, hash: Buffer): number[] {
+  const numbers: number[] = [];
+  for (let at = 0; at + ENTRY_BYTES <= slot.length; at += ENTRY_BYTES) {
+    if (slot.subarray(at, at + HASH_BYTES).equals(hash)) numbers.push(slot.readUInt32BE(at + HASH_BYTES));
+  }
+  return numbers;
+}
