@@ -5,28 +5,33 @@
  */
 import fc from 'fast-check';
 import {
-  dayFileHeaderBytes,
+  DAY_FILE_FIRST_READ_BYTES,
+  dayFileLayout,
   encodeDayFile,
   encodeObjectFile,
   hashBytes,
   LogIndexFileCorrupt,
+  namesInDayFile,
   objectFileCount,
   objectFileHas,
   objectFileWithout,
-  objectNumbersIn,
-  parseDayFileHeader,
-  slotRange,
 } from '../../functions/lib/logs/index-files';
 import { LogIndexHasher } from '../../functions/lib/logs/index-hash';
 
 const hasher = new LogIndexHasher(Buffer.alloc(32, 3));
 const user = (n: number) => hasher.user(`u-${n}`);
 
-/** What a request finds for `hash` in a day file, reading it as LogIndexStore.namedInDay does. */
-function namedInDay(file: Buffer, hash: Buffer): string[] {
-  const header = parseDayFileHeader(file.subarray(0, dayFileHeaderBytes(file)));
-  const range = slotRange(header, hash);
-  return objectNumbersIn(file.subarray(range.from, range.to), hash).map((n) => header.keys[n]!);
+/** What a request finds for `hashes` in a day file, and the bytes and reads it took. */
+async function namedInDay(file: Buffer, ...hashes: Buffer[]) {
+  let bytes = 0;
+  let reads = 0;
+  const names = await namesInDayFile(async (from, to) => {
+    reads += 1;
+    const range = file.subarray(from, to);
+    bytes += range.length;
+    return range;
+  }, hashes);
+  return { names, bytes, reads };
 }
 
 test('an object file holds each hash once, sorted, and finds exactly those', () => {
@@ -43,12 +48,12 @@ test('an object file holds each hash once, sorted, and finds exactly those', () 
   expect(objectFileCount(encodeObjectFile([]))).toBe(0);
 });
 
-test('a day file names, for any hash, exactly the objects holding it (random days, small to slotted)', () => {
-  fc.assert(
-    fc.property(
+test('a day file names, for any hash, exactly the objects holding it (random days, small to slotted)', async () => {
+  await fc.assert(
+    fc.asyncProperty(
       fc.array(fc.uniqueArray(fc.integer({ min: 0, max: 3_000 }), { maxLength: 400 }), { maxLength: 12 }),
       fc.array(fc.integer({ min: 0, max: 3_100 }), { minLength: 1, maxLength: 30 }),
-      (objects, asked) => {
+      async (objects, asked) => {
         const day = objects.map((users, i) => ({
           key: `access/dt=2026-10-30/part-${String(i).padStart(5, '0')}.jsonl.gz`,
           file: encodeObjectFile(users.map(user)),
@@ -56,27 +61,37 @@ test('a day file names, for any hash, exactly the objects holding it (random day
         const file = encodeDayFile(day);
         for (const n of asked) {
           const expected = day.filter((_, i) => objects[i]!.includes(n)).map((o) => o.key);
-          expect(namedInDay(file, hashBytes(user(n)))).toEqual(expected);
+          expect((await namedInDay(file, hashBytes(user(n)))).names).toEqual(expected);
         }
+        // Several hashes at once: the union, each key once, in key order.
+        const union = day.filter((_, i) => asked.some((n) => objects[i]!.includes(n))).map((o) => o.key);
+        expect((await namedInDay(file, ...asked.map((n) => hashBytes(user(n))))).names).toEqual(union);
       },
     ),
     { numRuns: 60 },
   );
 });
 
-test('a large day is slotted: a hash is found by reading a small part of the file', () => {
-  const day = Array.from({ length: 20 }, (_, i) => ({
+test('a large day is slotted: a hash is found with a few small reads, however large the day', async () => {
+  const day = Array.from({ length: 40 }, (_, i) => ({
     key: `access/dt=2026-10-30/part-${i}.jsonl.gz`,
-    file: encodeObjectFile(Array.from({ length: 2_000 }, (_, j) => user(i * 2_000 + j))),
+    file: encodeObjectFile(Array.from({ length: 5_000 }, (_, j) => user(i * 5_000 + j))),
   }));
   const file = encodeDayFile(day);
-  const header = parseDayFileHeader(file.subarray(0, dayFileHeaderBytes(file)));
-  expect(header.count).toBe(40_000);
-  const range = slotRange(header, hashBytes(user(12_345)));
-  expect(range.to - range.from).toBeLessThan(4 * 1024);
-  expect(namedInDay(file, hashBytes(user(12_345)))).toEqual([day[6]!.key]);
+  const layout = dayFileLayout(file);
+  expect(layout.count).toBe(200_000);
+  // The table alone is larger than the first read: the slot's entries are read on their own.
+  expect(layout.keysAt).toBeGreaterThan(DAY_FILE_FIRST_READ_BYTES);
+  const found = await namedInDay(file, hashBytes(user(123_456)));
+  expect(found.names).toEqual([day[24]!.key]);
+  expect(found.reads).toBe(4);
+  expect(found.bytes).toBeLessThan(DAY_FILE_FIRST_READ_BYTES + 8 * 1024);
+  expect(file.length).toBeGreaterThan(3 * 1024 * 1024);
+  const missing = await namedInDay(file, hashBytes(hasher.user('nobody')));
+  expect(missing.names).toEqual([]);
+  expect(missing.reads).toBeLessThanOrEqual(3);
 });
 
 test('a file that is not a day file is refused by name', () => {
-  expect(() => dayFileHeaderBytes(Buffer.from('not a day file at all'))).toThrow(LogIndexFileCorrupt);
+  expect(() => dayFileLayout(Buffer.from('not a day file at all'))).toThrow(LogIndexFileCorrupt);
 });

@@ -1,5 +1,6 @@
 /**
- * The byte layouts of the log index's files (docs/log-index.md, "Layout"). Pure: no I/O.
+ * The byte layouts of the log index's files (docs/log-index.md, "What it holds"). No I/O of its own: a
+ * day file's reader is given the ranged reads to make.
  *
  * - An **object file** holds one log object's subject hashes: sorted, distinct, 16 bytes each, end to end.
  * - A **day file** merges the object files of one closed `dt=` day of one log prefix:
@@ -9,8 +10,8 @@
  *       | entries: n x (hash 16 | object number u32), sorted by hash then object number
  *
  *   The slot of a hash is its first b bits; the slot table says where each slot's entries start, so a
- *   reader fetches the header, then only the few entries of its subject's slots (ranged reads), however
- *   many the day holds. All integers are big-endian.
+ *   reader fetches the first few KiB, then only its subject's slots' table entries and entries (ranged
+ *   reads), however many the day holds. All integers are big-endian.
  */
 
 /** Bytes of one subject hash in the files (LogIndexHasher's 22 base64url characters, 128 bits of them). */
@@ -145,54 +146,65 @@ export class LogIndexFileCorrupt extends Error {
   override name = 'LogIndexFileCorrupt';
 }
 
-/** What a day file's header says. */
-export interface DayFileHeader {
+/** Where a day file's parts are, from its fixed header. */
+export interface DayFileLayout {
   bits: number;
   count: number;
-  keys: string[];
-  /** Byte offset of the entries. */
+  keysAt: number;
+  /** Byte offset of the entries (the key list ends there). */
   entriesAt: number;
-  /** Entry index where each slot starts (2^bits + 1 of them). */
-  table: Uint32Array;
 }
 
-/**
- * The header's size once its first `FIXED_HEADER_BYTES` are known (a reader fetches a first range that
- * usually covers it whole, and the rest only when it does not).
- */
-export function dayFileHeaderBytes(start: Buffer): number {
+/** The first bytes a reader fetches: the fixed header, and the whole table and key list of a small day. */
+export const DAY_FILE_FIRST_READ_BYTES = 4 * 1024;
+
+/** The layout of a day file from (at least) its first FIXED_HEADER_BYTES. */
+export function dayFileLayout(start: Buffer): DayFileLayout {
   if (start.length < FIXED_HEADER_BYTES || !start.subarray(0, MAGIC.length).equals(MAGIC))
     throw new LogIndexFileCorrupt('A log index day file has no valid header');
   const bits = start.readUInt32BE(8);
   if (bits > MAX_SLOT_BITS) throw new LogIndexFileCorrupt('A log index day file has too many slots');
-  return FIXED_HEADER_BYTES + 4 * (2 ** bits + 1) + start.readUInt32BE(16);
+  const keysAt = FIXED_HEADER_BYTES + 4 * (2 ** bits + 1);
+  return { bits, count: start.readUInt32BE(12), keysAt, entriesAt: keysAt + start.readUInt32BE(16) };
 }
 
-export function parseDayFileHeader(header: Buffer): DayFileHeader {
-  const entriesAt = dayFileHeaderBytes(header);
-  if (header.length < entriesAt) throw new LogIndexFileCorrupt('A log index day file header is cut short');
-  const bits = header.readUInt32BE(8);
-  const slots = 2 ** bits;
-  const table = new Uint32Array(slots + 1);
-  for (let s = 0; s <= slots; s++) table[s] = header.readUInt32BE(FIXED_HEADER_BYTES + 4 * s);
-  const keysAt = FIXED_HEADER_BYTES + 4 * (slots + 1);
-  const keys = JSON.parse(header.subarray(keysAt, entriesAt).toString('utf8')) as unknown;
+/** Reads bytes [from, to) of a file (a ranged GET). */
+export type ReadRange = (from: number, to: number) => Promise<Buffer>;
+
+/**
+ * The keys a day file names for any of `hashes`, reading as little of it as it can: its first few KiB,
+ * then for each hash's slot its two table entries (unless the first read held them) and its entries,
+ * and the key list only when a hash matched. However large the day, a few KiB per hash.
+ */
+export async function namesInDayFile(read: ReadRange, hashes: readonly Buffer[]): Promise<string[]> {
+  const start = await read(0, DAY_FILE_FIRST_READ_BYTES);
+  const layout = dayFileLayout(start);
+  const bytes = (from: number, to: number) =>
+    to <= start.length ? Promise.resolve(start.subarray(from, to)) : read(from, to);
+  const numbers = new Set<number>();
+  const slots = [...new Set(hashes.map((hash) => slotOf(hash, layout.bits)))];
+  await Promise.all(
+    slots.map(async (slot) => {
+      const table = await bytes(FIXED_HEADER_BYTES + 4 * slot, FIXED_HEADER_BYTES + 4 * (slot + 2));
+      if (table.length < 8) throw new LogIndexFileCorrupt('A log index day file is cut short');
+      const [first, end] = [table.readUInt32BE(0), table.readUInt32BE(4)];
+      if (end <= first) return;
+      const entries = await bytes(layout.entriesAt + first * ENTRY_BYTES, layout.entriesAt + end * ENTRY_BYTES);
+      for (const hash of hashes) {
+        if (slotOf(hash, layout.bits) !== slot) continue;
+        for (const number of objectNumbersIn(entries, hash)) numbers.add(number);
+      }
+    }),
+  );
+  if (numbers.size === 0) return [];
+  const keys = JSON.parse((await bytes(layout.keysAt, layout.entriesAt)).toString('utf8')) as unknown;
   if (!Array.isArray(keys) || !keys.every((k) => typeof k === 'string'))
     throw new LogIndexFileCorrupt('A log index day file has no key list');
-  return { bits, count: header.readUInt32BE(12), keys, entriesAt, table };
-}
-
-/** The byte range [from, to) of the entries of `hash`'s slot. */
-export function slotRange(header: DayFileHeader, hash: Buffer): { from: number; to: number } {
-  const slot = slotOf(hash, header.bits);
-  return {
-    from: header.entriesAt + header.table[slot]! * ENTRY_BYTES,
-    to: header.entriesAt + header.table[slot + 1]! * ENTRY_BYTES,
-  };
+  return [...numbers].sort((x, y) => x - y).flatMap((n) => (keys[n] === undefined ? [] : [keys[n] as string]));
 }
 
 /** The object numbers a slot's entries give `hash`. */
-export function objectNumbersIn(slot: Buffer, hash: Buffer): number[] {
+function objectNumbersIn(slot: Buffer, hash: Buffer): number[] {
   const numbers: number[] = [];
   for (let at = 0; at + ENTRY_BYTES <= slot.length; at += ENTRY_BYTES) {
     if (slot.subarray(at, at + HASH_BYTES).equals(hash)) numbers.push(slot.readUInt32BE(at + HASH_BYTES));

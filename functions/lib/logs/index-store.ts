@@ -17,26 +17,21 @@ import { DeleteObjectsCommand, GetObjectCommand, PutObjectCommand, type S3Client
 import { GetCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { isNoSuchObject, listPages } from '../aws/s3-objects';
 import { forEachLimited, mapOrderedLimited } from '../runtime/concurrency';
-import { classifyAwsError } from '../runtime/errors';
+import { classifyAwsError, TransientError } from '../runtime/errors';
 import { listDayObjectEntries } from './day-objects';
 import {
-  dayFileHeaderBytes,
   encodeDayFile,
   encodeObjectFile,
   hashBytes,
   objectFileCount,
   objectFileHas,
   objectFileWithout,
-  objectNumbersIn,
-  parseDayFileHeader,
-  slotRange,
+  namesInDayFile,
 } from './index-files';
 
 const WATERMARK_SK = 'watermark';
 const OBJECTS = 'objects/';
 const DAYS = 'days/';
-/** The first read of a day file: its header whole, for all but the largest days. */
-const HEADER_READ_BYTES = 64 * 1024;
 /** Merges of one day tried before leaving it to the next run (each is checked after it is written). */
 const MERGE_ATTEMPTS = 3;
 /** Files read at once. */
@@ -65,6 +60,11 @@ function parseObjectFileKey(fileKey: string): { key: string; etag: string } | un
   const slash = fileKey.lastIndexOf('/');
   if (!fileKey.startsWith(OBJECTS) || slash <= OBJECTS.length) return undefined;
   return { key: fileKey.slice(OBJECTS.length, slash), etag: fileKey.slice(slash + 1) };
+}
+
+/** A day file not there (never merged, or gone since it was listed). */
+class DayFileMissing extends Error {
+  override name = 'DayFileMissing';
 }
 
 /** What a merge of one day did. */
@@ -245,21 +245,28 @@ export class LogIndexStore {
   /**
    * Merges the object files of one day of `prefix` into its day file, when every object of the day is
    * indexed at its current ETag ('incomplete' otherwise: nothing written). Checked after writing: if the
-   * day changed meanwhile, merged again, so the day file always ends up matching a listing taken after it.
+   * day changed meanwhile, merged again, so the day file always ends up matching a listing taken after it;
+   * a day that keeps changing fails the merge (TransientError: the caller's retry merges it again).
    */
   async mergeDay(prefix: string, day: string): Promise<DayMerge> {
     let { inputs, complete, fingerprint } = await this.dayInputs(prefix, day);
-    for (let attempt = 1; ; attempt++) {
+    for (let attempt = 1; attempt <= MERGE_ATTEMPTS; attempt++) {
       if (!complete) return { state: 'incomplete', objects: inputs.length, entries: 0, bytes: 0 };
       // In key order: the object numbers of the day file are the positions in this list.
-      const files: { key: string; file: Buffer }[] = [];
+      const files: { key: string; file: Buffer | undefined }[] = [];
       await mapOrderedLimited(
         inputs,
         READ_CONCURRENCY,
-        async (input) => ({ key: input.key, file: (await this.read(input.fileKey)) ?? Buffer.alloc(0) }),
+        async (input) => ({ key: input.key, file: await this.read(input.fileKey) }),
         async (read) => void files.push(read),
       );
-      const body = encodeDayFile(files);
+      if (files.some((read) => read.file === undefined)) {
+        // Replaced by a newer version since the listing: list again.
+        ({ inputs, complete, fingerprint } = await this.dayInputs(prefix, day));
+        continue;
+      }
+      const read = files as { key: string; file: Buffer }[];
+      const body = encodeDayFile(read);
       await this.send(() =>
         this.s3.send(
           new PutObjectCommand({
@@ -271,51 +278,35 @@ export class LogIndexStore {
         ),
       );
       const after = await this.dayInputs(prefix, day);
-      const entries = files.reduce((n, f) => n + objectFileCount(f.file), 0);
-      if (after.fingerprint === fingerprint || attempt >= MERGE_ATTEMPTS) {
+      if (after.fingerprint === fingerprint) {
         return {
           state: inputs.length === 0 ? 'empty' : 'merged',
           objects: inputs.length,
-          entries,
+          entries: read.reduce((n, f) => n + objectFileCount(f.file), 0),
           bytes: body.length,
         };
       }
       ({ inputs, complete, fingerprint } = after);
     }
+    throw new TransientError('A log index day kept changing while it was merged');
   }
 
   /**
-   * The keys the day file of `prefix`'s `day` names for any of `hashes`; undefined when the day has no
-   * day file. Reads the header, then only the slots of the hashes (ranged reads).
+   * The keys the day file of `prefix`'s `day` names for any of `hashes` (a few small ranged reads,
+   * index-files.ts namesInDayFile); undefined when the day has no day file.
    */
   async namedInDay(prefix: string, day: string, hashes: readonly Buffer[]): Promise<string[] | undefined> {
     const fileKey = dayFileKey(prefix, day);
-    let header = await this.read(fileKey, { from: 0, to: HEADER_READ_BYTES });
-    if (!header) return undefined;
-    const headerBytes = dayFileHeaderBytes(header);
-    if (header.length < headerBytes) {
-      const rest = await this.read(fileKey, { from: header.length, to: headerBytes });
-      header = Buffer.concat([header, rest ?? Buffer.alloc(0)]);
+    try {
+      return await namesInDayFile(async (from, to) => {
+        const bytes = await this.read(fileKey, { from, to });
+        if (!bytes) throw new DayFileMissing();
+        return bytes;
+      }, hashes);
+    } catch (error) {
+      if (error instanceof DayFileMissing) return undefined;
+      throw error;
     }
-    const parsed = parseDayFileHeader(header);
-    const ranges = new Map<number, { from: number; to: number }>();
-    for (const hash of hashes) {
-      const range = slotRange(parsed, hash);
-      if (range.to > range.from) ranges.set(range.from, range);
-    }
-    const names = new Set<string>();
-    await forEachLimited([...ranges.values()], READ_CONCURRENCY, async (range) => {
-      // A slot inside the first read needs no request of its own.
-      const slot =
-        range.to <= header.length ? header.subarray(range.from, range.to) : await this.read(fileKey, range);
-      for (const hash of hashes) {
-        for (const number of objectNumbersIn(slot ?? Buffer.alloc(0), hash)) {
-          const key = parsed.keys[number];
-          if (key !== undefined) names.add(key);
-        }
-      }
-    });
-    return [...names];
   }
 
   /** The keys among `files` (object files) that name any of `hashes`. */
