@@ -66,9 +66,10 @@ export interface IndexStats {
   entries: number;
   /** Bytes of the object files written. */
   indexBytes: number;
-  /** Day files merged (again), and their bytes. */
+  /** Day files merged (again), and their bytes; span files merged (again). */
   daysMerged: number;
   dayBytes: number;
+  spansMerged: number;
   ms: number;
 }
 
@@ -86,6 +87,7 @@ export function emptyStats(): IndexStats {
     indexBytes: 0,
     daysMerged: 0,
     dayBytes: 0,
+    spansMerged: 0,
     ms: 0,
   };
 }
@@ -185,8 +187,9 @@ export async function readObjectSubjects(
 
 /**
  * Merges (again) the closed days of `keys`, so a late object, a new version, or the first object of a
- * day the watermark has passed already reaches the day file requests read. A day not indexed whole yet is
- * left as it is ('incomplete': nothing written); the watermark merges it when it passes.
+ * day the watermark has passed already reaches the day file requests read (they read a day file merged
+ * after the span file beside it, until advanceWatermarks merges the span again). A day not indexed whole
+ * yet is left as it is ('incomplete': nothing written); the watermark merges it when it passes.
  */
 async function mergeTouchedDays(
   deps: IndexLogsDeps,
@@ -204,8 +207,12 @@ async function mergeTouchedDays(
   }
 }
 
-function addMerge(stats: IndexStats, merge: DayMerge): void {
-  if (merge.state === 'incomplete') return;
+function addMerge(stats: IndexStats, merge: DayMerge | undefined, span = false): void {
+  if (merge === undefined || merge.state === 'incomplete') return;
+  if (span) {
+    stats.spansMerged += 1;
+    return;
+  }
   stats.daysMerged += 1;
   stats.dayBytes += merge.bytes;
 }
@@ -313,7 +320,15 @@ export async function advanceWatermarks(
     }
     const moved = last !== undefined && (after === undefined || last > after);
     if (moved) await deps.store.advanceWatermark(prefix, last!, now);
-    reports.push({ prefix, watermark: moved ? last : after, stats });
+    const watermark = moved ? last : after;
+    // The span file: every day file before the watermark's day, merged (written again only if older
+    // than one of them, or when the watermark moved into another day).
+    const watermarkDay = watermark === undefined ? undefined : dayOfKey(watermark, prefix);
+    const spanned = [...(await deps.store.dayFiles(prefix)).keys()].filter(
+      (day) => watermarkDay !== undefined && day < watermarkDay,
+    );
+    if (spanned.length > 0) addMerge(stats, await deps.store.refreshSpan(prefix, spanned.sort().pop()), true);
+    reports.push({ prefix, watermark, stats });
   }
   return reports;
 }

@@ -15,7 +15,7 @@ import { rewriteForSubject } from '../support/log-job';
 import { createLogsConnector } from '../../functions/connectors/logs/core';
 import { listDayObjectEntries } from '../../functions/lib/logs/day-objects';
 import { hashBytes } from '../../functions/lib/logs/index-files';
-import { dayFileKey } from '../../functions/lib/logs/index-store';
+import { dayFileKey, spanFileKey } from '../../functions/lib/logs/index-store';
 import { listPages } from '../../functions/lib/aws/s3-objects';
 import type { ErasureContext, PlanEntryView } from '../../functions/lib/connectors/contract';
 import { planEntriesFor } from '../support/erasure-plans';
@@ -65,7 +65,7 @@ const voiceFor = (index: TestLogIndex, userIds: string[]) =>
 async function filesOf(index: TestLogIndex) {
   const root = index.config.accessPrefix.slice(0, index.config.accessPrefix.indexOf('/') + 1);
   const files: { key: string; modified?: number; body: Buffer }[] = [];
-  for (const top of ['objects/', 'days/']) {
+  for (const top of ['objects/', 'days/', 'spans/']) {
     for await (const page of listPages(
       local.stores.s3,
       orchestratorResources.logIndexBucket,
@@ -242,10 +242,15 @@ describe('day files', () => {
 
     const [report] = await advanceWatermarks(index.deps);
     expect(report).toMatchObject({ watermark: day('2026-10-29'), stats: { indexed: 5, daysMerged: 3 } });
-    const dayFiles = (await filesOf(index)).filter((f) => f.key.startsWith('days/'));
+    const files = await filesOf(index);
+    const dayFiles = files.filter((f) => f.key.startsWith('days/'));
     expect(dayFiles.map((f) => f.key)).toEqual(
       ['2026-10-27', '2026-10-28', '2026-10-29'].map((d) => dayFileKey(index.config.accessPrefix, d)),
     );
+    // The closed days before the watermark's day in one span file: a request reads one file for them.
+    expect(files.filter((f) => f.key.startsWith('spans/')).map((f) => f.key)).toEqual([
+      spanFileKey(index.config.accessPrefix, '2026-10-28'),
+    ]);
     // 300 entries on 10-28: slotted, so a subject's slot is a small part of the file.
     expect(dayFiles[1]!.body.readUInt32BE(8)).toBeGreaterThan(2);
     expect(await accessFor(index, ['u-alice'])).toEqual([
@@ -255,9 +260,29 @@ describe('day files', () => {
     ]);
     expect(await accessFor(index, ['u-28a-7'])).toEqual([day('2026-10-28')]);
     expect(await accessFor(index, [], ['dev-27-149'])).toEqual([]);
-    // A run with nothing new merges nothing again.
+    // A run with nothing new merges nothing again (once the span is a second newer than the day files:
+    // S3 times are to the second, and a span no newer than a day file is merged again to be safe).
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    await advanceWatermarks(index.deps);
     const [again] = await advanceWatermarks(index.deps);
-    expect(again?.stats.daysMerged).toBe(0);
+    expect(again?.stats).toMatchObject({ daysMerged: 0, spansMerged: 0 });
+    // A late object in a spanned day: its day merged again at once, read beside the span until the next
+    // run merges the span again.
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    const late = day('2026-10-27', 1);
+    await index.put(late, [access('u-late', 'dev-8')]);
+    const [{ key: lateKey, etag } = { key: '', etag: '' }] = (await listed(index)).filter(
+      (o) => o.key === late,
+    );
+    expect(await indexObjects(index.deps, [{ key: lateKey, etag }])).toMatchObject({
+      indexed: 1,
+      daysMerged: 1,
+      spansMerged: 0,
+    });
+    expect(await accessFor(index, ['u-late'])).toEqual([late]);
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    expect((await advanceWatermarks(index.deps))[0]?.stats.spansMerged).toBe(1);
+    expect(await accessFor(index, ['u-late'])).toEqual([late]);
   });
 
   it('takes a rewritten object out of its day file once the day is merged again', async () => {
@@ -302,9 +327,18 @@ describe('day files', () => {
     );
     // The object file was carried over to the new version without her: the indexer reads nothing again.
     expect(await indexObjects(index.deps, await listed(index))).toMatchObject({ indexed: 0, unchanged: 2 });
-    // The day file still names her until the day is merged again (what the job's finish does).
+    // The day file (and the span over it) still names her until the day is merged again (what the job's
+    // finish does).
     expect(await accessFor(index, ['u-alice'])).toEqual([day('2026-10-28')]);
     await index.reader.mergeDaysOf(index.config.accessPrefix, [day('2026-10-28')]);
+    const dayFile = (await filesOf(index)).find(
+      (f) => f.key === dayFileKey(index.config.accessPrefix, '2026-10-28'),
+    );
+    expect(dayFile?.body.includes(hashBytes(TEST_INDEX_HASHER.user('u-alice')))).toBe(false);
+    // The span over 10-28 still names her (a read of an object without her lines, never a miss) until
+    // the indexer's next run merges it again.
+    expect(await accessFor(index, ['u-alice'])).toEqual([day('2026-10-28')]);
+    await advanceWatermarks(index.deps);
     expect(await accessFor(index, ['u-alice'])).toEqual([]);
     expect(await accessFor(index, ['u-bob'])).toEqual([day('2026-10-28'), day('2026-10-30')]);
     const files = Buffer.concat((await filesOf(index)).map((f) => f.body));

@@ -189,7 +189,10 @@ export async function namesInDayFile(read: ReadRange, hashes: readonly Buffer[])
       if (table.length < 8) throw new LogIndexFileCorrupt('A log index day file is cut short');
       const [first, end] = [table.readUInt32BE(0), table.readUInt32BE(4)];
       if (end <= first) return;
-      const entries = await bytes(layout.entriesAt + first * ENTRY_BYTES, layout.entriesAt + end * ENTRY_BYTES);
+      const entries = await bytes(
+        layout.entriesAt + first * ENTRY_BYTES,
+        layout.entriesAt + end * ENTRY_BYTES,
+      );
       for (const hash of hashes) {
         if (slotOf(hash, layout.bits) !== slot) continue;
         for (const number of objectNumbersIn(entries, hash)) numbers.add(number);
@@ -200,7 +203,9 @@ export async function namesInDayFile(read: ReadRange, hashes: readonly Buffer[])
   const keys = JSON.parse((await bytes(layout.keysAt, layout.entriesAt)).toString('utf8')) as unknown;
   if (!Array.isArray(keys) || !keys.every((k) => typeof k === 'string'))
     throw new LogIndexFileCorrupt('A log index day file has no key list');
-  return [...numbers].sort((x, y) => x - y).flatMap((n) => (keys[n] === undefined ? [] : [keys[n] as string]));
+  return [...numbers]
+    .sort((x, y) => x - y)
+    .flatMap((n) => (keys[n] === undefined ? [] : [keys[n] as string]));
 }
 
 /** The object numbers a slot's entries give `hash`. */

@@ -6,6 +6,8 @@
  *                PUT per object indexed; the file at the object's current ETag says "indexed"
  *   day file     `days/<prefix>dt=<day>.idx`: the object files of one closed day merged, hash-slotted, so
  *                a request reads a few KiB of it per day whatever the day's volume
+ *   span file    `spans/<prefix>through=<day>.idx`: the same, for every day file up to that day, so a
+ *                request reads one file for all the closed days, not one per day
  *   watermark    table item pk `w#<prefix>`, sk `watermark`: after (the last key of the prefix indexed,
  *                every closed day before it merged into its day file)
  *
@@ -32,6 +34,7 @@ import {
 const WATERMARK_SK = 'watermark';
 const OBJECTS = 'objects/';
 const DAYS = 'days/';
+const SPANS = 'spans/';
 /** Merges of one day tried before leaving it to the next run (each is checked after it is written). */
 const MERGE_ATTEMPTS = 3;
 /** Files read at once. */
@@ -46,6 +49,7 @@ export function normalEtag(etag: string): string {
 
 export const objectFileKey = (key: string, etag: string) => `${OBJECTS}${key}/${normalEtag(etag)}`;
 export const dayFileKey = (prefix: string, day: string) => `${DAYS}${prefix}dt=${day}.idx`;
+export const spanFileKey = (prefix: string, through: string) => `${SPANS}${prefix}through=${through}.idx`;
 const dayObjectsPrefix = (prefix: string, day: string) => `${prefix}dt=${day}/`;
 
 /** A listed object file: which log object version it indexes. */
@@ -222,37 +226,58 @@ export class LogIndexStore {
     return days;
   }
 
-  /** The object files a merge of the day would take: one per log object, at its listed ETag. */
-  private async dayInputs(
+  /** The object files a merge of these days would take: one per log object, at its listed ETag. */
+  private async mergeInputs(
     prefix: string,
-    day: string,
+    days: readonly string[],
   ): Promise<{ inputs: ObjectFileEntry[]; complete: boolean; fingerprint: string }> {
-    const [objects, files] = await Promise.all([
-      this.send(() => listDayObjectEntries(this.s3, this.location.logsBucket, prefix, undefined, day)),
-      this.listObjectFiles(`${OBJECTS}${dayObjectsPrefix(prefix, day)}`),
-    ]);
-    const byVersion = new Map(files.map((file) => [`${file.key}/${file.etag}`, file]));
-    const inputs: ObjectFileEntry[] = [];
-    let complete = true;
-    for (const object of objects) {
-      const file = byVersion.get(`${object.key}/${normalEtag(object.etag ?? '')}`);
-      if (file) inputs.push(file);
-      else complete = false;
-    }
-    return { inputs, complete, fingerprint: inputs.map((f) => f.fileKey).join('\n') };
+    const perDay: { inputs: ObjectFileEntry[]; complete: boolean }[] = [];
+    await mapOrderedLimited(
+      [...days].sort(),
+      READ_CONCURRENCY,
+      async (day) => {
+        const [objects, files] = await Promise.all([
+          this.send(() => listDayObjectEntries(this.s3, this.location.logsBucket, prefix, undefined, day)),
+          this.listObjectFiles(`${OBJECTS}${dayObjectsPrefix(prefix, day)}`),
+        ]);
+        const byVersion = new Map(files.map((file) => [`${file.key}/${file.etag}`, file]));
+        const inputs: ObjectFileEntry[] = [];
+        let complete = true;
+        for (const object of objects) {
+          const file = byVersion.get(`${object.key}/${normalEtag(object.etag ?? '')}`);
+          if (file) inputs.push(file);
+          else complete = false;
+        }
+        return { inputs, complete };
+      },
+      async (day) => void perDay.push(day),
+    );
+    const inputs = perDay.flatMap((day) => day.inputs);
+    return {
+      inputs,
+      complete: perDay.every((day) => day.complete),
+      fingerprint: inputs.map((f) => f.fileKey).join('\n'),
+    };
   }
 
   /**
    * Merges the object files of one day of `prefix` into its day file, when every object of the day is
-   * indexed at its current ETag ('incomplete' otherwise: nothing written). Checked after writing: if the
-   * day changed meanwhile, merged again, so the day file always ends up matching a listing taken after it;
-   * a day that keeps changing fails the merge (TransientError: the caller's retry merges it again).
+   * indexed at its current ETag ('incomplete' otherwise: nothing written). See mergeInto.
    */
-  async mergeDay(prefix: string, day: string): Promise<DayMerge> {
-    let { inputs, complete, fingerprint } = await this.dayInputs(prefix, day);
+  mergeDay(prefix: string, day: string): Promise<DayMerge> {
+    return this.mergeInto(prefix, [day], dayFileKey(prefix, day));
+  }
+
+  /**
+   * Writes the merge of the object files of `days` to `target`. Checked after writing: if the days
+   * changed meanwhile, merged again, so the file always ends up matching a listing taken after it; days
+   * that keep changing fail the merge (TransientError: the caller's retry merges them again).
+   */
+  private async mergeInto(prefix: string, days: readonly string[], target: string): Promise<DayMerge> {
+    let { inputs, complete, fingerprint } = await this.mergeInputs(prefix, days);
     for (let attempt = 1; attempt <= MERGE_ATTEMPTS; attempt++) {
       if (!complete) return { state: 'incomplete', objects: inputs.length, entries: 0, bytes: 0 };
-      // In key order: the object numbers of the day file are the positions in this list.
+      // In key order: the object numbers of the file are the positions in this list.
       const files: { key: string; file: Buffer | undefined }[] = [];
       await mapOrderedLimited(
         inputs,
@@ -262,7 +287,7 @@ export class LogIndexStore {
       );
       if (files.some((read) => read.file === undefined)) {
         // Replaced by a newer version since the listing: list again.
-        ({ inputs, complete, fingerprint } = await this.dayInputs(prefix, day));
+        ({ inputs, complete, fingerprint } = await this.mergeInputs(prefix, days));
         continue;
       }
       const read = files as { key: string; file: Buffer }[];
@@ -271,13 +296,13 @@ export class LogIndexStore {
         this.s3.send(
           new PutObjectCommand({
             Bucket: this.location.bucket,
-            Key: dayFileKey(prefix, day),
+            Key: target,
             Body: body,
             ContentType: 'application/octet-stream',
           }),
         ),
       );
-      const after = await this.dayInputs(prefix, day);
+      const after = await this.mergeInputs(prefix, days);
       if (after.fingerprint === fingerprint) {
         return {
           state: inputs.length === 0 ? 'empty' : 'merged',
@@ -291,12 +316,71 @@ export class LogIndexStore {
     throw new TransientError('A log index day kept changing while it was merged');
   }
 
+  /** The span files of `prefix` (normally one): the last day each covers, when it was written, its key. */
+  private async spanFiles(prefix: string): Promise<{ through: string; modified: number; key: string }[]> {
+    const spans: { through: string; modified: number; key: string }[] = [];
+    const listed = listPages(this.s3, this.location.bucket, `${SPANS}${prefix}`);
+    await this.send(async () => {
+      for await (const page of listed) {
+        for (const entry of page) {
+          const through = /through=(\d{4}-\d{2}-\d{2})\.idx$/.exec(entry.Key)?.[1];
+          if (through) spans.push({ through, modified: entry.LastModified?.getTime() ?? 0, key: entry.Key });
+        }
+      }
+    });
+    return spans.sort((a, b) => (a.through < b.through ? -1 : a.through > b.through ? 1 : 0));
+  }
+
+  /** The span file of `prefix`: the last day it covers (every day file up to it), when it was written. */
+  async span(prefix: string): Promise<{ through: string; modified: number } | undefined> {
+    return (await this.spanFiles(prefix)).pop();
+  }
+
+  /**
+   * Keeps the span file of `prefix` the merge of every day file up to `through` (the latest day file
+   * before the watermark's day; the current span's day when not given): written again when it is older
+   * than one of them or covers another day, removed when those days cannot be merged whole (requests
+   * then read the day files). Returns what was merged, if anything.
+   */
+  async refreshSpan(prefix: string, through?: string): Promise<DayMerge | undefined> {
+    const [spans, dayFiles] = await Promise.all([this.spanFiles(prefix), this.dayFiles(prefix)]);
+    const current = spans[spans.length - 1];
+    const last = through ?? current?.through;
+    if (last === undefined) return undefined;
+    const days = [...dayFiles.keys()].filter((day) => day <= last);
+    const newest = Math.max(0, ...days.map((day) => dayFiles.get(day) ?? 0));
+    if (current?.through === last && spans.length === 1 && current.modified > newest) return undefined;
+    const target = spanFileKey(prefix, last);
+    const merge = days.length === 0 ? undefined : await this.mergeInto(prefix, days, target);
+    const written = merge !== undefined && merge.state !== 'incomplete';
+    const stale = spans.filter((span) => !(written && span.key === target));
+    if (stale.length > 0) {
+      await this.send(() =>
+        this.s3.send(
+          new DeleteObjectsCommand({
+            Bucket: this.location.bucket,
+            Delete: { Objects: stale.map((span) => ({ Key: span.key })), Quiet: true },
+          }),
+        ),
+      );
+    }
+    return merge;
+  }
+
+  /** The keys the span file of `prefix` names for any of `hashes`; undefined when it is gone. */
+  namedInSpan(prefix: string, through: string, hashes: readonly Buffer[]): Promise<string[] | undefined> {
+    return this.namedIn(spanFileKey(prefix, through), hashes);
+  }
+
   /**
    * The keys the day file of `prefix`'s `day` names for any of `hashes` (a few small ranged reads,
    * index-files.ts namesInDayFile); undefined when the day has no day file.
    */
-  async namedInDay(prefix: string, day: string, hashes: readonly Buffer[]): Promise<string[] | undefined> {
-    const fileKey = dayFileKey(prefix, day);
+  namedInDay(prefix: string, day: string, hashes: readonly Buffer[]): Promise<string[] | undefined> {
+    return this.namedIn(dayFileKey(prefix, day), hashes);
+  }
+
+  private async namedIn(fileKey: string, hashes: readonly Buffer[]): Promise<string[] | undefined> {
     try {
       return await namesInDayFile(async (from, to) => {
         const bytes = await this.read(fileKey, { from, to });

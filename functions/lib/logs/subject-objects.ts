@@ -54,16 +54,26 @@ export class LogIndexReader {
     const hashes = [...strings].map(hashBytes);
     const watermark = await this.store.watermark(prefix);
     const watermarkDay = watermark === undefined ? undefined : dayOfKey(watermark, prefix);
-    const [dayFiles, listedAfter, objectFiles] = await Promise.all([
+    const [dayFiles, span, listedAfter, objectFiles] = await Promise.all([
       watermarkDay === undefined ? new Map<string, number>() : this.store.dayFiles(prefix),
+      watermarkDay === undefined ? undefined : this.store.span(prefix),
       listDayObjectEntries(s3, bucket, prefix, watermark),
       this.store.objectFilesUnder(prefix, watermarkDay),
     ]);
     const keys = new Set<string>();
     if (hashes.length > 0) {
-      const closedDays = [...dayFiles.keys()].filter(
-        (day) => watermarkDay !== undefined && day < watermarkDay,
-      );
+      // The span file covers the closed days up to its day, as their day files were when it was written;
+      // a day file merged again since (a late object, a rewrite) is read as well, and the days after it.
+      const useSpan = span !== undefined && watermarkDay !== undefined && span.through < watermarkDay;
+      const named = useSpan ? await this.store.namedInSpan(prefix, span.through, hashes) : undefined;
+      for (const key of named ?? []) keys.add(key);
+      const covered = (day: string, modified: number) =>
+        named !== undefined && span !== undefined && day <= span.through && modified < span.modified;
+      const closedDays = [...dayFiles.entries()]
+        .filter(
+          ([day, modified]) => watermarkDay !== undefined && day < watermarkDay && !covered(day, modified),
+        )
+        .map(([day]) => day);
       await forEachLimited(closedDays, DAY_CONCURRENCY, async (day) => {
         for (const key of (await this.store.namedInDay(prefix, day, hashes)) ?? []) keys.add(key);
       });
@@ -91,7 +101,11 @@ export class LogIndexReader {
     await this.store.carryObjectFile(key, readEtag, writtenEtag, hashes);
   }
 
-  /** Merges again the day files of the days of `keys` under `prefix` that have one (after a rewrite). */
+  /**
+   * Merges again the day files of the days of `keys` under `prefix` that have one (after a rewrite). The
+   * span file over them is merged again at the indexer's next run; until then requests read those day
+   * files beside it.
+   */
   async mergeDaysOf(prefix: string, keys: readonly string[]): Promise<void> {
     const merged = await this.store.dayFiles(prefix);
     const days = new Set(keys.map((key) => dayOfKey(key, prefix)).filter((day) => day !== undefined));
