@@ -61,6 +61,17 @@ const voiceFor = (index: TestLogIndex, userIds: string[]) =>
     deviceIds: [],
   });
 
+/** Where the log-erasure job's rewrite runs in these tests: nothing is retained by their clock. */
+const rewriteTarget = (index: TestLogIndex) => ({
+  s3: local.stores.s3,
+  logsBucket: index.config.bucket,
+  accessPrefix: index.config.accessPrefix,
+  voiceSessionsPrefix: index.config.voiceSessionsPrefix,
+  stagingBucket: orchestratorResources.stagingBucket,
+  vault: { put: async () => Promise.reject(new Error('nothing is retained by this clock')) },
+  index: index.reader,
+});
+
 /** Every index file of this test's objects: its key, when it was written, and its bytes. */
 async function filesOf(index: TestLogIndex) {
   const root = index.config.accessPrefix.slice(0, index.config.accessPrefix.indexOf('/') + 1);
@@ -307,15 +318,7 @@ describe('day files', () => {
       plan: [],
     } as ErasureContext);
     await rewriteForSubject(
-      {
-        s3: local.stores.s3,
-        logsBucket: index.config.bucket,
-        accessPrefix: index.config.accessPrefix,
-        voiceSessionsPrefix: index.config.voiceSessionsPrefix,
-        stagingBucket: orchestratorResources.stagingBucket,
-        vault: { put: async () => Promise.reject(new Error('nothing is retained by this clock')) },
-        index: index.reader,
-      },
+      rewriteTarget(index),
       {
         requestId: 'req_00000000000000000000000000000043',
         userIds: ['u-alice'],
@@ -466,15 +469,7 @@ describe('the connector through the index', () => {
     ];
     expect(keys).toEqual([a, v]);
     const out = await rewriteForSubject(
-      {
-        s3: local.stores.s3,
-        logsBucket: index.config.bucket,
-        accessPrefix: index.config.accessPrefix,
-        voiceSessionsPrefix: index.config.voiceSessionsPrefix,
-        stagingBucket: orchestratorResources.stagingBucket,
-        vault: { put: async () => Promise.reject(new Error('nothing is retained by this clock')) },
-        index: index.reader,
-      },
+      rewriteTarget(index),
       {
         requestId: 'req_00000000000000000000000000000042',
         userIds: ['u-alice'],
