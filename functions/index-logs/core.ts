@@ -324,10 +324,7 @@ export async function advanceWatermarks(
     // The span file: every day file before the watermark's day, merged (written again only if older
     // than one of them, or when the watermark moved into another day).
     const watermarkDay = watermark === undefined ? undefined : dayOfKey(watermark, prefix);
-    const spanned = [...(await deps.store.dayFiles(prefix)).keys()].filter(
-      (day) => watermarkDay !== undefined && day < watermarkDay,
-    );
-    if (spanned.length > 0) addMerge(stats, await deps.store.refreshSpan(prefix, spanned.sort().pop()), true);
+    if (watermarkDay !== undefined) addMerge(stats, await deps.store.refreshSpan(prefix, watermarkDay), true);
     reports.push({ prefix, watermark, stats });
   }
   return reports;

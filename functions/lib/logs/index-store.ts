@@ -80,7 +80,7 @@ export interface DayMerge {
 }
 
 export interface LogIndexLocation {
-  /** The log index bucket (object and day files). */
+  /** The log index bucket (object, day and span files). */
   bucket: string;
   /** The log index table (watermarks). */
   table: string;
@@ -103,19 +103,59 @@ export class LogIndexStore {
     }
   }
 
-  private async listObjectFiles(prefix: string, startAfter?: string): Promise<ObjectFileEntry[]> {
-    const files: ObjectFileEntry[] = [];
+  /** The index files under `prefix` that `parse` recognises by key, given when each was written. */
+  private async listFiles<T>(
+    prefix: string,
+    parse: (key: string, modified: number) => T | undefined,
+    startAfter?: string,
+  ): Promise<T[]> {
+    const files: T[] = [];
     const listed = listPages(this.s3, this.location.bucket, prefix, startAfter);
     await this.send(async () => {
       for await (const page of listed) {
         for (const entry of page) {
-          const parsed = parseObjectFileKey(entry.Key);
-          if (parsed)
-            files.push({ ...parsed, fileKey: entry.Key, modified: entry.LastModified?.getTime() ?? 0 });
+          const file = parse(entry.Key, entry.LastModified?.getTime() ?? 0);
+          if (file !== undefined) files.push(file);
         }
       }
     });
     return files;
+  }
+
+  private listObjectFiles(prefix: string, startAfter?: string): Promise<ObjectFileEntry[]> {
+    return this.listFiles(
+      prefix,
+      (fileKey, modified) => {
+        const parsed = parseObjectFileKey(fileKey);
+        return parsed && { ...parsed, fileKey, modified };
+      },
+      startAfter,
+    );
+  }
+
+  private async write(key: string, body: Buffer): Promise<void> {
+    await this.send(() =>
+      this.s3.send(
+        new PutObjectCommand({
+          Bucket: this.location.bucket,
+          Key: key,
+          Body: body,
+          ContentType: 'application/octet-stream',
+        }),
+      ),
+    );
+  }
+
+  private async remove(keys: readonly string[]): Promise<void> {
+    if (keys.length === 0) return;
+    await this.send(() =>
+      this.s3.send(
+        new DeleteObjectsCommand({
+          Bucket: this.location.bucket,
+          Delete: { Objects: keys.map((key) => ({ Key: key })), Quiet: true },
+        }),
+      ),
+    );
   }
 
   /** The object files of the log objects under `logPrefix` (a `dt=` folder, a prefix), in key order. */
@@ -146,31 +186,14 @@ export class LogIndexStore {
    */
   async putObjectFile(key: string, etag: string, hashes: readonly string[] | Buffer): Promise<number> {
     const body = Buffer.isBuffer(hashes) ? hashes : encodeObjectFile(hashes);
-    await this.send(() =>
-      this.s3.send(
-        new PutObjectCommand({
-          Bucket: this.location.bucket,
-          Key: objectFileKey(key, etag),
-          Body: body,
-          ContentType: 'application/octet-stream',
-        }),
-      ),
-    );
-    await this.removeOtherVersions(key, etag);
-    return body.length;
-  }
-
-  private async removeOtherVersions(key: string, etag: string): Promise<void> {
     const keep = objectFileKey(key, etag);
-    const stale = (await this.listObjectFiles(`${OBJECTS}${key}/`))
-      .filter((file) => file.key === key && file.fileKey !== keep)
-      .map((file) => ({ Key: file.fileKey }));
-    if (stale.length === 0) return;
-    await this.send(() =>
-      this.s3.send(
-        new DeleteObjectsCommand({ Bucket: this.location.bucket, Delete: { Objects: stale, Quiet: true } }),
-      ),
+    await this.write(keep, body);
+    // The files of the object's other versions.
+    const stale = (await this.listObjectFiles(`${OBJECTS}${key}/`)).filter(
+      (file) => file.key === key && file.fileKey !== keep,
     );
+    await this.remove(stale.map((file) => file.fileKey));
+    return body.length;
   }
 
   /** The object file of `key` at `etag`, or undefined when that version was never indexed. */
@@ -213,17 +236,11 @@ export class LogIndexStore {
 
   /** The day files of `prefix`, by day, with when each was written (epoch ms). */
   async dayFiles(prefix: string): Promise<Map<string, number>> {
-    const days = new Map<string, number>();
-    const listed = listPages(this.s3, this.location.bucket, `${DAYS}${prefix}`);
-    await this.send(async () => {
-      for await (const page of listed) {
-        for (const entry of page) {
-          const day = /dt=(\d{4}-\d{2}-\d{2})\.idx$/.exec(entry.Key)?.[1];
-          if (day) days.set(day, entry.LastModified?.getTime() ?? 0);
-        }
-      }
+    const days = await this.listFiles(`${DAYS}${prefix}`, (key, modified) => {
+      const day = /dt=(\d{4}-\d{2}-\d{2})\.idx$/.exec(key)?.[1];
+      return day === undefined ? undefined : ([day, modified] as const);
     });
-    return days;
+    return new Map(days);
   }
 
   /** The object files a merge of these days would take: one per log object, at its listed ETag. */
@@ -292,16 +309,7 @@ export class LogIndexStore {
       }
       const read = files as { key: string; file: Buffer }[];
       const body = encodeDayFile(read);
-      await this.send(() =>
-        this.s3.send(
-          new PutObjectCommand({
-            Bucket: this.location.bucket,
-            Key: target,
-            Body: body,
-            ContentType: 'application/octet-stream',
-          }),
-        ),
-      );
+      await this.write(target, body);
       const after = await this.mergeInputs(prefix, days);
       if (after.fingerprint === fingerprint) {
         return {
@@ -318,15 +326,9 @@ export class LogIndexStore {
 
   /** The span files of `prefix` (normally one): the last day each covers, when it was written, its key. */
   private async spanFiles(prefix: string): Promise<{ through: string; modified: number; key: string }[]> {
-    const spans: { through: string; modified: number; key: string }[] = [];
-    const listed = listPages(this.s3, this.location.bucket, `${SPANS}${prefix}`);
-    await this.send(async () => {
-      for await (const page of listed) {
-        for (const entry of page) {
-          const through = /through=(\d{4}-\d{2}-\d{2})\.idx$/.exec(entry.Key)?.[1];
-          if (through) spans.push({ through, modified: entry.LastModified?.getTime() ?? 0, key: entry.Key });
-        }
-      }
+    const spans = await this.listFiles(`${SPANS}${prefix}`, (key, modified) => {
+      const through = /through=(\d{4}-\d{2}-\d{2})\.idx$/.exec(key)?.[1];
+      return through === undefined ? undefined : { through, modified, key };
     });
     return spans.sort((a, b) => (a.through < b.through ? -1 : a.through > b.through ? 1 : 0));
   }
@@ -337,33 +339,22 @@ export class LogIndexStore {
   }
 
   /**
-   * Keeps the span file of `prefix` the merge of every day file up to `through` (the latest day file
-   * before the watermark's day; the current span's day when not given): written again when it is older
-   * than one of them or covers another day, removed when those days cannot be merged whole (requests
-   * then read the day files). Returns what was merged, if anything.
+   * Keeps the span file of `prefix` the merge of every day file before `beforeDay` (the watermark's day):
+   * written again when it is older than one of them or covers another day, removed when those days
+   * cannot be merged whole (requests then read the day files). Returns what was merged, if anything.
    */
-  async refreshSpan(prefix: string, through?: string): Promise<DayMerge | undefined> {
+  async refreshSpan(prefix: string, beforeDay: string): Promise<DayMerge | undefined> {
     const [spans, dayFiles] = await Promise.all([this.spanFiles(prefix), this.dayFiles(prefix)]);
-    const current = spans[spans.length - 1];
-    const last = through ?? current?.through;
+    const days = [...dayFiles.keys()].filter((day) => day < beforeDay).sort();
+    const last = days[days.length - 1];
     if (last === undefined) return undefined;
-    const days = [...dayFiles.keys()].filter((day) => day <= last);
+    const current = spans[spans.length - 1];
     const newest = Math.max(0, ...days.map((day) => dayFiles.get(day) ?? 0));
     if (current?.through === last && spans.length === 1 && current.modified > newest) return undefined;
     const target = spanFileKey(prefix, last);
-    const merge = days.length === 0 ? undefined : await this.mergeInto(prefix, days, target);
-    const written = merge !== undefined && merge.state !== 'incomplete';
-    const stale = spans.filter((span) => !(written && span.key === target));
-    if (stale.length > 0) {
-      await this.send(() =>
-        this.s3.send(
-          new DeleteObjectsCommand({
-            Bucket: this.location.bucket,
-            Delete: { Objects: stale.map((span) => ({ Key: span.key })), Quiet: true },
-          }),
-        ),
-      );
-    }
+    const merge = await this.mergeInto(prefix, days, target);
+    const written = merge.state !== 'incomplete';
+    await this.remove(spans.filter((span) => !(written && span.key === target)).map((span) => span.key));
     return merge;
   }
 
