@@ -1,7 +1,8 @@
 /**
  * Which log objects a request reads, through the subject index (docs/log-index.md): for the closed days
- * before the watermark's day, the objects their day files name for any of the subject's hashes (a few
- * ranged reads a day); from the watermark's day on, the objects whose object files name them; and the
+ * before the watermark's day, the objects the span file names for any of the subject's hashes (a few
+ * ranged reads), and those of the day files it does not cover or that were merged after it; from the
+ * watermark's day on, the objects whose object files name them; and the
  * objects after the watermark not indexed at their current ETag (new, or changed since). So a request
  * reads the objects holding the subject and the few not indexed yet, however much of everyone else's log
  * the bucket keeps.
