@@ -5,6 +5,7 @@
  * counting middleware goes on the handlers' shared SDK clients (functions/lib/aws/clients.ts) of this
  * process only; it is for benchmarks, never deployed.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { S3Client } from '@aws-sdk/client-s3';
 
@@ -15,6 +16,11 @@ export interface OperationCounts {
   functions: Record<string, { invocations: number; ms: number }>;
   /** Requests by `Service.Operation` (e.g. `S3.GetObject`, `DynamoDB.BatchWriteItem`). */
   requests: Record<string, number>;
+  /**
+   * The same, by the local function whose invocation made them (`(outside)`: the API, the runner, the
+   * bench itself): what one job's own functions cost, apart from the workflows it resumes.
+   */
+  requestsByFunction: Record<string, Record<string, number>>;
   /** S3 requests by bucket, then `Service.Operation`: what a store's own objects cost (the logs rewrite, say). */
   s3ByBucket: Record<string, Record<string, number>>;
   /**
@@ -25,6 +31,8 @@ export interface OperationCounts {
   /** DynamoDB capacity units consumed, as the service reports them (ReturnConsumedCapacity). */
   readUnits: number;
   writeUnits: number;
+  /** The same units by the local function that consumed them (as `requestsByFunction`). */
+  unitsByFunction: Record<string, { read: number; write: number }>;
   /** S3 bytes received (GetObject bodies) and sent (PutObject, UploadPart bodies). */
   s3BytesIn: number;
   s3BytesOut: number;
@@ -35,10 +43,12 @@ export function emptyCounts(): OperationCounts {
     transitions: {},
     functions: {},
     requests: {},
+    requestsByFunction: {},
     s3ByBucket: {},
     s3WritesByKey: {},
     readUnits: 0,
     writeUnits: 0,
+    unitsByFunction: {},
     s3BytesIn: 0,
     s3BytesOut: 0,
   };
@@ -77,6 +87,12 @@ export class OperationCounter {
   counts = emptyCounts();
   active = false;
   private readonly attached = new WeakSet<object>();
+  private readonly invocation = new AsyncLocalStorage<string>();
+
+  /** Runs one function's invocation: the requests it makes are counted under its name too. */
+  within<T>(functionName: string, invoke: () => Promise<T>): Promise<T> {
+    return this.invocation.run(functionName, invoke);
+  }
 
   reset(): void {
     this.counts = emptyCounts();
@@ -117,8 +133,17 @@ export class OperationCounter {
         const consumed = (out.output as { ConsumedCapacity?: Capacity | Capacity[] }).ConsumedCapacity;
         for (const capacity of Array.isArray(consumed) ? consumed : consumed ? [consumed] : []) {
           const units = capacity.CapacityUnits ?? 0;
-          if (WRITES.has(command)) this.counts.writeUnits += capacity.WriteCapacityUnits ?? units;
-          else this.counts.readUnits += capacity.ReadCapacityUnits ?? units;
+          const own = (this.counts.unitsByFunction[this.invocation.getStore() ?? '(outside)'] ??= {
+            read: 0,
+            write: 0,
+          });
+          if (WRITES.has(command)) {
+            this.counts.writeUnits += capacity.WriteCapacityUnits ?? units;
+            own.write += capacity.WriteCapacityUnits ?? units;
+          } else {
+            this.counts.readUnits += capacity.ReadCapacityUnits ?? units;
+            own.read += capacity.ReadCapacityUnits ?? units;
+          }
         }
         return out;
       },
@@ -155,5 +180,7 @@ export class OperationCounter {
 
   private count(operation: string): void {
     this.counts.requests[operation] = (this.counts.requests[operation] ?? 0) + 1;
+    const byFunction = (this.counts.requestsByFunction[this.invocation.getStore() ?? '(outside)'] ??= {});
+    byFunction[operation] = (byFunction[operation] ?? 0) + 1;
   }
 }

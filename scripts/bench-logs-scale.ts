@@ -359,10 +359,15 @@ function apiClient(stack: LocalStack) {
 function countingWorkflows(counter: OperationCounter): LocalWorkflowOptions {
   return {
     onStateEntered: counter.stateEntered,
-    interceptor: async (functionName, _payload, invoke) => {
+    interceptor: async (functionName, payload, invoke) => {
       const started = performance.now();
+      // A function of several operations (the log-erasure job's prepare, rewrite, finish) counts each apart.
+      const operation = (payload as { operation?: unknown } | null)?.operation;
       try {
-        return await invoke();
+        return await counter.within(
+          typeof operation === 'string' ? `${functionName}:${operation}` : functionName,
+          invoke,
+        );
       } finally {
         counter.task(functionName, performance.now() - started);
       }
@@ -418,17 +423,24 @@ interface Row {
 }
 
 /**
- * What a log rewrite is billed for: the erase-logs function, as long as the CPU time it took needs on
- * Lambda (`cpuMs`: an upper bound, every thread of this process), and the requests to the logs bucket.
+ * What a log rewrite is billed for: the log-erasure job's rewrite batches (its Map), not its prepare and
+ * finish, which are per erasure (reading the queue and the index for each subject; updating and resuming
+ * each request) and counted in the job's per-erasure line, nor the erasures it resumes. The function as
+ * long as the CPU time it took needs on Lambda (`cpuMs`: an upper bound, every thread of this process
+ * during the job), the Map's state transitions, and the requests and units the batches used, in every
+ * bucket and table (the index's files included). The day files the finish merges again for the rewritten
+ * objects are index upkeep; they are printed apart (`finishCounts`).
  */
 function rewriteCounts(counts: OperationCounts, invocations: number, cpuMs: number): OperationCounts {
+  const job = Object.entries(counts.transitions).filter(([machine]) => machine.includes('log-erasure'));
+  const batches = 'dsr-erase-logs:rewrite';
   return {
     ...counts,
-    transitions: {},
+    transitions: Object.fromEntries(job),
     functions: { 'dsr-erase-logs': { invocations, ms: cpuBoundMs(cpuMs, memoryOf('dsr-erase-logs')) } },
-    requests: counts.s3ByBucket[platformStores.logs.bucketName] ?? {},
-    readUnits: 0,
-    writeUnits: 0,
+    requests: counts.requestsByFunction[batches] ?? {},
+    readUnits: counts.unitsByFunction[batches]?.read ?? 0,
+    writeUnits: counts.unitsByFunction[batches]?.write ?? 0,
   };
 }
 
@@ -648,6 +660,13 @@ async function measureErasureJob(
         `${(job.ms / pass.cpuMs).toFixed(2)}x of its CPU time (target <= 1.3x); job CPU ${seconds(jobCpuMs)} = ` +
         `${(jobCpuMs / pass.cpuMs).toFixed(2)}x of the pass CPU`,
     );
+    for (const operation of ['prepare', 'rewrite', 'finish']) {
+      const name = `dsr-erase-logs:${operation}`;
+      console.log(
+        `erasure job ${operation}: requests ${JSON.stringify(counts.requestsByFunction[name] ?? {})}, ` +
+          `DynamoDB units ${JSON.stringify(counts.unitsByFunction[name] ?? {})}`,
+      );
+    }
     if (once !== affected.length || others !== 0 || left !== 0)
       throw new Error('the erasure job did not write each affected object exactly once, or left lines');
     const fn = counts.functions['dsr-erase-logs'];

@@ -51,7 +51,8 @@ import { normalEtag } from '../lib/logs/index-store';
 import type { LineVerdict } from '../lib/logs/lines';
 import { rewriteLogObject, type RewritePass, type RewriteStats } from '../lib/logs/rewrite';
 import type { LogIndexReader, SubjectLogIds } from '../lib/logs/subject-objects';
-import { isRecord, lineAnchor, needlesFor, SubjectOwners, type Line } from '../lib/logs/subject-lines';
+import { isRecord, lineAnchor, SubjectOwners, type Line } from '../lib/logs/subject-lines';
+import { lineCandidates, type LineCandidates } from '../lib/logs/line-candidates';
 import type { EventLog } from '../lib/requests/event-log';
 import type { RequestRepository } from '../lib/requests/requests';
 import { forEachLimited } from '../lib/runtime/concurrency';
@@ -289,7 +290,8 @@ interface CategoryMatcher {
   /** The line field its retention anchor is read from. */
   field: 'ts' | 'startedAt';
   owners: SubjectOwners;
-  needles: Buffer[] | null;
+  /** Lines holding one of the owners' ids: the only ones judged. */
+  candidates: LineCandidates | null;
 }
 
 interface JobContext {
@@ -298,6 +300,9 @@ interface JobContext {
   access: CategoryMatcher;
   voice: CategoryMatcher;
 }
+
+/** Erasures the finish resumes at once. */
+const RESUME_CONCURRENCY = 8;
 
 /** A batch's container reads the job's subjects once (a warm container gets the next batches). */
 let cachedContext: { jobId: string; context: Promise<JobContext> } | undefined;
@@ -326,8 +331,7 @@ async function loadContext(deps: EraseLogsDeps, jobId: string, subjectsKey: stri
       if (!s.rules.has(category)) return;
       owners.add(i, { userIds: s.ids.userIds, deviceIds: category === 'access-log' ? s.ids.deviceIds : [] });
     });
-    const needles = needlesFor(owners.ids())?.map((n) => Buffer.from(n, 'utf8')) ?? null;
-    return { category, field, owners, needles };
+    return { category, field, owners, candidates: lineCandidates(owners.ids()) };
   };
   return {
     jobId,
@@ -487,7 +491,7 @@ async function rewrite(
       {
         conditional: config.conditionalWrites,
         maxAttempts: config.maxWriteAttempts,
-        needles: matcher.needles,
+        candidates: matcher.candidates,
         stats,
       },
     );
@@ -577,7 +581,10 @@ async function finish(
     vaulted: 0,
     resumed: [],
   };
-  for (const subject of subjects) {
+  // Each erasure resumed on its own (a few requests each), several at once: one after another, a job of
+  // hundreds of erasures spent most of its finish waiting on round trips.
+  const resumed = new Map<string, { requestId: string; run: number }>();
+  await forEachLimited(subjects, RESUME_CONCURRENCY, async (subject) => {
     const outcome: LogJobOutcome = {
       jobId: input.jobId,
       finishedAt: now.toISOString(),
@@ -608,7 +615,7 @@ async function finish(
       }),
     };
     const request = await deps.requests.get(subject.requestId);
-    if (request?.status !== 'partially_completed') continue;
+    if (request?.status !== 'partially_completed') return;
     await deps.requests.update(
       subject.requestId,
       { logErasure: outcome },
@@ -628,12 +635,17 @@ async function finish(
       requestId: subject.requestId,
       asOf: now.toISOString(),
     });
-    if (!started) continue;
+    if (!started) return;
     await deps.events.append(subject.requestId, {
       type: 'erasure.resumed',
       detail: { run, reasons: 'log-job', asOf: now.toISOString() },
     });
-    report.resumed.push({ requestId: subject.requestId, run });
+    resumed.set(subject.requestId, { requestId: subject.requestId, run });
+  });
+  // In the staged order, whatever order they finished in.
+  for (const subject of subjects) {
+    const entry = resumed.get(subject.requestId);
+    if (entry) report.resumed.push(entry);
   }
   await deps.queue.unlock(input.jobId);
   log.info('log erasure: finished', {

@@ -3,7 +3,6 @@ import { gzipSync } from 'node:zlib';
 import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { createLogsConnector, redactUrlSecrets } from '../../functions/connectors/logs/core';
 import { forEachLimited, mapOrderedLimited } from '../../functions/lib/runtime/concurrency';
-import { splitLines } from '../../functions/lib/logs/lines';
 import { ConnectorError } from '../../functions/lib/runtime/errors';
 import { pseudonymFor } from '../../functions/lib/crypto/pseudonym';
 import type { SubjectIdentifiers } from '../../functions/lib/connectors/contract';
@@ -294,16 +293,6 @@ describe('logs connector: voice sessions', () => {
 });
 
 describe('line splitting and helpers', () => {
-  it('splits across chunk boundaries, keeps multi-byte characters whole, drops over-long lines', async () => {
-    const text = Buffer.from('a😀b\r\nsecond\n' + 'x'.repeat(50) + '\nlast', 'utf8');
-    const chunks = Array.from({ length: text.length }, (_, i) => text.subarray(i, i + 1));
-    const stats = { oversized: 0 };
-    const lines: string[] = [];
-    for await (const batch of splitLines(Readable.from(chunks), stats, 20)) lines.push(...batch);
-    expect(lines).toEqual(['a😀b', 'second', 'last']);
-    expect(stats.oversized).toBe(1);
-  });
-
   it('redacts only secret-looking query parameters', () => {
     expect(redactUrlSecrets('/a?access_token=t&x=1#sig=s')).toBe(
       '/a?access_token=[redacted]&x=1#sig=[redacted]',

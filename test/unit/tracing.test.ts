@@ -41,6 +41,8 @@ afterEach(() => {
 test('outside Lambda, clients are returned untouched and handlers run as they are', async () => {
   delete process.env.AWS_EXECUTION_ENV;
   const { tracing, observability } = freshModules();
+  // The X-Ray SDK loaded without its promise hook (cls-hooked), which would slow the whole process.
+  expect(process.env.AWS_XRAY_MANUAL_MODE).toBe('true');
   const client = new S3Client({ region: 'eu-west-1' });
   expect(tracing.traced(client)).toBe(client);
   expect(middlewareNames(client)).not.toContain(XRAY_MIDDLEWARE);
@@ -86,6 +88,7 @@ describe('in Lambda', () => {
       LOG_LEVEL: 'silent',
     });
     const { clients, observability } = freshModules();
+    expect(process.env.AWS_XRAY_MANUAL_MODE).toBeUndefined();
     const handler = middy<unknown, { owner: string }>()
       .use(observability.observability())
       .handler(async () => {

@@ -13,24 +13,21 @@
  * - `voice-sessions`: sessions the subject took part in: their own participant entries in full (with
  *   their IP), everyone else only as a pseudonym with join and leave times, never their IP or user id.
  */
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
 import type {
   CollectContext,
   CollectionSpec,
   CollectionWriter,
   Connector,
 } from '../../lib/connectors/contract';
-import { ConnectorError } from '../../lib/runtime/errors';
 import { log } from '../../lib/runtime/logger';
 import { looksLikePersonKey, People } from '../../lib/crypto/pseudonym';
 import { mapOrderedLimited } from '../../lib/runtime/concurrency';
-import { gunzipStream, splitLines, type LineStats } from '../../lib/logs/lines';
+import { lineCandidates, type LineCandidates } from '../../lib/logs/line-candidates';
 import { eraseLogs, inventoryLogs } from './erasure';
-import { accessLineMatch, isRecord, needlesFor, type Line } from '../../lib/logs/subject-lines';
+import { accessLineMatch, isRecord, type Line } from '../../lib/logs/subject-lines';
 import type { LogIndexReader } from '../../lib/logs/subject-objects';
-import { objectsToRead } from './objects';
+import { emptyScanStats, objectsToRead, readCandidateLines, type ScanStats } from './objects';
 import type { LogsConfig } from './config';
 
 export type { LogsConfig };
@@ -179,57 +176,19 @@ function toVoiceSessionRecord(line: Line, people: People): Line | undefined {
 
 interface ScanJob {
   key: string;
-  needles: string[] | null;
+  candidates: LineCandidates | null;
   handle: (line: Line) => Line | undefined;
   writer: CollectionWriter;
 }
 
-interface ScanStats extends LineStats {
-  malformed: number;
-  missing: number;
-}
-
 /** The subject's records in one object (only theirs are kept: a small part of the object). */
-async function scanObject(s3: S3Client, bucket: string, job: ScanJob, stats: ScanStats): Promise<Line[]> {
+async function scanObject(s3: S3Client, config: LogsConfig, job: ScanJob, stats: ScanStats): Promise<Line[]> {
   const found: Line[] = [];
-  let body: unknown;
-  try {
-    body = (await s3.send(new GetObjectCommand({ Bucket: bucket, Key: job.key }))).Body;
-  } catch (error) {
-    // Expired by the bucket's lifecycle between listing and reading: nothing left to export.
-    if ((error as { name?: string }).name === 'NoSuchKey') {
-      stats.missing += 1;
-      return found;
-    }
-    throw error;
-  }
-  if (!(body instanceof Readable)) throw new ConnectorError('logs', 'Log object body is not a stream');
-  const consume = async (source: AsyncIterable<Buffer>): Promise<void> => {
-    for await (const lines of splitLines(source, stats)) {
-      for (const text of lines) {
-        if (job.needles && !job.needles.some((needle) => text.includes(needle))) continue;
-        let parsed: unknown;
-        try {
-          parsed = JSON.parse(text);
-        } catch {
-          if (text.trim() !== '') stats.malformed += 1;
-          continue;
-        }
-        if (!isRecord(parsed)) continue;
-        const record = job.handle(parsed);
-        if (record) found.push(record);
-      }
-    }
+  const take = (line: Line) => {
+    const record = job.handle(line);
+    if (record) found.push(record);
   };
-  try {
-    if (job.key.endsWith('.gz')) await pipeline(body, gunzipStream(), consume);
-    else await pipeline(body, consume);
-  } catch (error) {
-    if ((error as { code?: string }).code?.startsWith('Z_')) {
-      throw new ConnectorError('logs', 'A log object could not be decompressed');
-    }
-    throw error;
-  }
+  await readCandidateLines(s3, config, job.key, job.candidates, take, stats);
   return found;
 }
 
@@ -249,37 +208,37 @@ export function createLogsConnector(s3: S3Client, config: LogsConfig, index?: Lo
 
       const jobs: ScanJob[] = [];
       if (userIds.size > 0 || deviceIds.size > 0) {
-        const accessNeedles = needlesFor([...userIds, ...deviceIds]);
+        const accessCandidates = lineCandidates([...userIds, ...deviceIds]);
         const ids = { userIds, deviceIds };
         for (const key of await objectsToRead(s3, config, index, config.accessPrefix, ids)) {
           jobs.push({
             key,
-            needles: accessNeedles,
+            candidates: accessCandidates,
             handle: (line) => toAccessRecord(line, userIds, deviceIds),
             writer: accessLog,
           });
         }
       }
       if (userIds.size > 0) {
-        const voiceNeedles = needlesFor(userIds);
+        const voiceCandidates = lineCandidates(userIds);
         const ids = { userIds, deviceIds: [] };
         for (const key of await objectsToRead(s3, config, index, config.voiceSessionsPrefix, ids)) {
           jobs.push({
             key,
-            needles: voiceNeedles,
+            candidates: voiceCandidates,
             handle: (line) => toVoiceSessionRecord(line, people),
             writer: voiceSessions,
           });
         }
       }
 
-      const stats: ScanStats = { oversized: 0, malformed: 0, missing: 0 };
+      const stats = emptyScanStats();
       // Objects are read a few at a time; their records are written in key (day) order, so the output
       // is chronological and the same on every run.
       await mapOrderedLimited(
         jobs,
         config.concurrency ?? 4,
-        async (job) => ({ writer: job.writer, records: await scanObject(s3, config.bucket, job, stats) }),
+        async (job) => ({ writer: job.writer, records: await scanObject(s3, config, job, stats) }),
         async ({ writer, records }) => {
           for (const record of records) await writer.write(record);
         },

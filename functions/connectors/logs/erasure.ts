@@ -23,22 +23,18 @@ import type {
   ErasureContext,
   PlanEntryView,
 } from '../../lib/connectors/contract';
-import { ConnectorError } from '../../lib/runtime/errors';
 import { zeroOutcome } from '../../lib/erasure/erasure-plan';
 import { log } from '../../lib/runtime/logger';
 import { forEachLimited } from '../../lib/runtime/concurrency';
 import type { LogsConfig } from './config';
-import type { LineStats, LineVerdict } from '../../lib/logs/lines';
 import { dayOfKey } from '../../lib/logs/day-objects';
-import { LogObjectUnreadable, scanLogObject } from '../../lib/logs/rewrite';
+import { lineCandidates, type LineCandidates } from '../../lib/logs/line-candidates';
 import type { LogIndexReader, SubjectLogIds } from '../../lib/logs/subject-objects';
-import { objectsToRead } from './objects';
+import { emptyScanStats, objectsToRead, readCandidateLines } from './objects';
 import {
   accessLineMatch,
-  isRecord,
   isSubjectParticipant,
   lineAnchor,
-  needlesFor,
   type Line,
   type SubjectIds,
 } from '../../lib/logs/subject-lines';
@@ -51,7 +47,7 @@ interface CategorySource {
   anchor: 'recordDate' | 'sessionDate';
   /** The line field the anchor is read from. */
   field: 'ts' | 'startedAt';
-  needles: Buffer[] | null;
+  candidates: LineCandidates | null;
   /** The subject's ids its lines are found by (and its index entries named by). */
   ids: SubjectLogIds;
   isSubjects(line: Line): boolean;
@@ -62,11 +58,6 @@ interface ObjectJob {
   source: CategorySource;
 }
 
-interface ScanStats extends LineStats {
-  malformed: number;
-  missing: number;
-}
-
 function subjectIds(ctx: ErasureContext): SubjectIds {
   return {
     userIds: new Set(ctx.subject.identifiers.userIds),
@@ -75,7 +66,6 @@ function subjectIds(ctx: ErasureContext): SubjectIds {
 }
 
 function sourcesFor(config: LogsConfig, ids: SubjectIds): CategorySource[] {
-  const buffers = (needles: string[] | null) => needles?.map((n) => Buffer.from(n, 'utf8')) ?? null;
   const sources: CategorySource[] = [];
   if (ids.userIds.size > 0 || ids.deviceIds.size > 0) {
     sources.push({
@@ -83,7 +73,7 @@ function sourcesFor(config: LogsConfig, ids: SubjectIds): CategorySource[] {
       prefix: config.accessPrefix,
       anchor: 'recordDate',
       field: 'ts',
-      needles: buffers(needlesFor([...ids.userIds, ...ids.deviceIds])),
+      candidates: lineCandidates([...ids.userIds, ...ids.deviceIds]),
       ids,
       isSubjects: (line) => accessLineMatch(line, ids) !== undefined,
     });
@@ -94,7 +84,7 @@ function sourcesFor(config: LogsConfig, ids: SubjectIds): CategorySource[] {
       prefix: config.voiceSessionsPrefix,
       anchor: 'sessionDate',
       field: 'startedAt',
-      needles: buffers(needlesFor(ids.userIds)),
+      candidates: lineCandidates(ids.userIds),
       ids: { userIds: ids.userIds, deviceIds: [] },
       isSubjects: (line) =>
         Array.isArray(line.participants) && line.participants.some((p) => isSubjectParticipant(p, ids)),
@@ -122,40 +112,6 @@ function anchorOf(line: Line, job: ObjectJob, fallback: number): number {
   return lineAnchor(line, job.source.field, dayOfKey(job.key, job.source.prefix), fallback);
 }
 
-/** The subject's line as parsed, or undefined when it is not theirs (or not a JSON object). */
-function subjectLine(bytes: Buffer, job: ObjectJob, stats: ScanStats): Line | undefined {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(bytes.toString('utf8'));
-  } catch {
-    // Not parseable, so not attributable: left as it is (collect and inventory skip it alike).
-    if (bytes.toString('utf8').trim() !== '') stats.malformed += 1;
-    return undefined;
-  }
-  return isRecord(parsed) && job.source.isSubjects(parsed) ? parsed : undefined;
-}
-
-/** Reads one object through `judge`, counting only. */
-async function scanObject(
-  s3: S3Client,
-  config: LogsConfig,
-  job: ObjectJob,
-  judge: (line: Buffer) => LineVerdict,
-  stats: ScanStats,
-): Promise<void> {
-  try {
-    const found = await scanLogObject(s3, config.bucket, job.key, {
-      needles: job.source.needles,
-      judge,
-      stats,
-    });
-    if (!found) stats.missing += 1;
-  } catch (error) {
-    if (error instanceof LogObjectUnreadable) throw new ConnectorError('logs', error.message);
-    throw error;
-  }
-}
-
 interface Tally {
   count: number;
   /** UTC day -> latest anchor instant and count. */
@@ -175,18 +131,18 @@ export async function inventoryLogs(
   const tallies = new Map<LogCategory, Tally>(
     sources.map((s) => [s.category, { count: 0, days: new Map() }]),
   );
-  const stats: ScanStats = { oversized: 0, malformed: 0, missing: 0 };
+  const stats = emptyScanStats();
 
   await forEachLimited(jobs, config.concurrency ?? 4, async (job) => {
     const tally = tallies.get(job.source.category);
     if (!tally) return;
-    await scanObject(
+    await readCandidateLines(
       s3,
       config,
-      job,
-      (bytes) => {
-        const line = subjectLine(bytes, job, stats);
-        if (!line) return 'keep';
+      job.key,
+      job.source.candidates,
+      (line) => {
+        if (!job.source.isSubjects(line)) return;
         const at = anchorOf(line, job, fallback);
         const day = new Date(at).toISOString().slice(0, 10);
         const group = tally.days.get(day);
@@ -195,7 +151,6 @@ export async function inventoryLogs(
           group.at = Math.max(group.at, at);
         } else tally.days.set(day, { at, count: 1 });
         tally.count += 1;
-        return 'keep';
       },
       stats,
     );

@@ -62,11 +62,17 @@ export class ByteStrings {
    * `hash` is their `byteHash` when known.
    */
   intern(buf: Uint8Array, start: number, end: number, hash = byteHash(buf, start, end)): number {
+    const entry = this.find(buf, start, end, hash);
+    return entry !== -1 ? entry : this.insert(buf, start, end - start, hash);
+  }
+
+  /** The entry holding the bytes `buf[start..end)`, or -1 when there is none. */
+  find(buf: Uint8Array, start: number, end: number, hash = byteHash(buf, start, end)): number {
     const length = end - start;
     const mask = this.slots.length / 2 - 1;
     for (let slot = hash & mask; ; slot = (slot + 1) & mask) {
       const entry = (this.slots[2 * slot + 1] ?? 0) - 1;
-      if (entry < 0) break;
+      if (entry < 0) return -1;
       if (this.slots[2 * slot] === hash && this.spans[2 * entry + 1] === length) {
         const at = this.spans[2 * entry] ?? 0;
         let same = true;
@@ -79,7 +85,6 @@ export class ByteStrings {
         if (same) return entry;
       }
     }
-    return this.insert(buf, start, length, hash);
   }
 
   /** Forgets every entry (the memory it grew to stays). */

@@ -15,7 +15,13 @@
  * object files at the ETags the logs bucket lists, and checked again after it is written, so a merge
  * racing another's writes is redone rather than left stale.
  */
-import { DeleteObjectsCommand, GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import {
+  DeleteObjectCommand,
+  DeleteObjectsCommand,
+  GetObjectCommand,
+  PutObjectCommand,
+  type S3Client,
+} from '@aws-sdk/client-s3';
 import { GetCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { isNoSuchObject, listPages } from '../aws/s3-objects';
 import { forEachLimited, mapOrderedLimited } from '../runtime/concurrency';
@@ -148,6 +154,14 @@ export class LogIndexStore {
 
   private async remove(keys: readonly string[]): Promise<void> {
     if (keys.length === 0) return;
+    // One key: a DELETE (free), not a multi-object delete (a POST).
+    const [only] = keys;
+    if (keys.length === 1 && only !== undefined) {
+      await this.send(() =>
+        this.s3.send(new DeleteObjectCommand({ Bucket: this.location.bucket, Key: only })),
+      );
+      return;
+    }
     await this.send(() =>
       this.s3.send(
         new DeleteObjectsCommand({
@@ -181,18 +195,26 @@ export class LogIndexStore {
   }
 
   /**
-   * Writes the object file of `key` at `etag`, then removes the files of its other versions. Returns the
-   * file's bytes.
+   * Writes the object file of `key` at `etag`, then removes the files of its other versions: `replaced`
+   * when the caller knows the one version it replaces (a rewrite: no listing), else all it lists. Returns
+   * the file's bytes.
    */
-  async putObjectFile(key: string, etag: string, hashes: readonly string[] | Buffer): Promise<number> {
+  async putObjectFile(
+    key: string,
+    etag: string,
+    hashes: readonly string[] | Buffer,
+    replaced?: string,
+  ): Promise<number> {
     const body = Buffer.isBuffer(hashes) ? hashes : encodeObjectFile(hashes);
     const keep = objectFileKey(key, etag);
     await this.write(keep, body);
-    // The files of the object's other versions.
-    const stale = (await this.listObjectFiles(`${OBJECTS}${key}/`)).filter(
-      (file) => file.key === key && file.fileKey !== keep,
-    );
-    await this.remove(stale.map((file) => file.fileKey));
+    const stale =
+      replaced !== undefined
+        ? [objectFileKey(key, replaced)]
+        : (await this.listObjectFiles(`${OBJECTS}${key}/`))
+            .filter((file) => file.key === key && file.fileKey !== keep)
+            .map((file) => file.fileKey);
+    await this.remove(stale.filter((fileKey) => fileKey !== keep));
     return body.length;
   }
 
@@ -230,7 +252,7 @@ export class LogIndexStore {
   ): Promise<boolean> {
     const file = await this.objectFile(key, readEtag);
     if (!file) return false;
-    await this.putObjectFile(key, writtenEtag, objectFileWithout(file, hashes.map(hashBytes)));
+    await this.putObjectFile(key, writtenEtag, objectFileWithout(file, hashes.map(hashBytes)), readEtag);
     return true;
   }
 

@@ -1,5 +1,5 @@
-import { StringDecoder } from 'node:string_decoder';
 import { createGunzip, createGzip, type Gunzip, type Gzip } from 'node:zlib';
+import { isCandidate, type LineCandidates } from './line-candidates';
 
 /**
  * zlib streams with 256 KiB chunks: JSON log lines compress about tenfold, so zlib's default 16 KiB
@@ -10,55 +10,16 @@ export const gunzipStream = (): Gunzip => createGunzip({ chunkSize: ZLIB_CHUNK_B
 export const gzipStream = (): Gzip => createGzip({ chunkSize: ZLIB_CHUNK_BYTES });
 
 export interface LineStats {
-  /** Lines dropped because they grew past the limit without a newline. */
+  /** Lines longer than the limit: never judged (a rewrite copies them through as they are). */
   oversized: number;
-}
-
-/**
- * Splits a byte stream into lines, a chunk's worth at a time (batches keep the per-line overhead of async
- * iteration off the hot path). Memory stays bounded: a line longer than `maxLineChars` is dropped up to
- * its newline rather than accumulated. UTF-8 sequences split across chunks are decoded correctly.
- */
-export async function* splitLines(
-  source: AsyncIterable<Buffer | string>,
-  stats: LineStats = { oversized: 0 },
-  maxLineChars = 8 * 1024 * 1024,
-): AsyncGenerator<string[]> {
-  const decoder = new StringDecoder('utf8');
-  let pending = '';
-  let skipping = false;
-  const finish = (line: string): string => (line.endsWith('\r') ? line.slice(0, -1) : line);
-
-  for await (const chunk of source) {
-    const text = typeof chunk === 'string' ? chunk : decoder.write(chunk);
-    const lines: string[] = [];
-    let start = 0;
-    for (let newline = text.indexOf('\n'); newline !== -1; newline = text.indexOf('\n', start)) {
-      if (!skipping) lines.push(finish(pending + text.slice(start, newline)));
-      pending = '';
-      skipping = false;
-      start = newline + 1;
-    }
-    if (!skipping) {
-      pending += text.slice(start);
-      if (pending.length > maxLineChars) {
-        pending = '';
-        skipping = true;
-        stats.oversized += 1;
-      }
-    }
-    if (lines.length > 0) yield lines;
-  }
-  const tail = pending + decoder.end();
-  if (!skipping && tail !== '') yield [finish(tail)];
 }
 
 /** What becomes of one line: kept as it is, dropped, or replaced by other text (same line ending). */
 export type LineVerdict = 'keep' | 'drop' | { replace: string };
 
 export interface LineFilterOptions {
-  /** Only lines containing one of these are judged; every other line is kept without a look. Null: judge all. */
-  needles: readonly Buffer[] | null;
+  /** Only these lines are judged; every other line is kept without a look. Null: judge all. */
+  candidates: LineCandidates | null;
   /** Decides on one line (its bytes without the `\n`; a `\r` before it stays part of the line). */
   judge(line: Buffer): LineVerdict;
   /** Longer lines are copied through unjudged, so memory stays bounded (default 8 MiB). */
@@ -75,13 +36,13 @@ const CR = 0x0d;
  * Copies a byte stream of lines, dropping or replacing the lines `judge` says, and every other byte as it
  * is: kept lines are never decoded and re-encoded, so they stay byte-for-byte the same, in the same order
  * (odd encodings and line endings included). Runs of kept lines go out as slices of the input chunks, and
- * the needle search skips lines that cannot be a candidate without splitting them.
+ * the candidate search skips lines that cannot be one without splitting them.
  */
 export async function* filterLines(
   source: AsyncIterable<Buffer | string>,
   options: LineFilterOptions,
 ): AsyncGenerator<Buffer> {
-  const { needles, judge } = options;
+  const { candidates, judge } = options;
   const maxLineBytes = options.maxLineBytes ?? 8 * 1024 * 1024;
   const stats = options.stats ?? { oversized: 0 };
   let pending: Buffer[] = [];
@@ -89,7 +50,7 @@ export async function* filterLines(
   // Inside a line longer than the limit: copied through, up to and including its newline.
   let passthrough = false;
 
-  const candidate = (line: Buffer) => needles === null || needles.some((n) => line.includes(n));
+  const candidate = (line: Buffer) => candidates === null || isCandidate(candidates, line);
   /** The bytes a judged line becomes (its ending included), or undefined when it is kept as it is. */
   const rewrite = (line: Buffer, terminated: boolean): Buffer | undefined => {
     const verdict = judge(line);
@@ -137,23 +98,12 @@ export async function* filterLines(
 
     const lastNewline = chunk.lastIndexOf(NEWLINE);
     if (lastNewline >= pos) {
-      // Next occurrence of each needle at or after the current line: -1 none left in this chunk, -2 not
-      // searched yet. Each needle is searched for once per occurrence, not once per line.
-      const next = needles?.map(() => -2) ?? [];
       let runStart = pos;
       let lineStart = pos;
       while (lineStart <= lastNewline) {
-        let hit = needles === null ? lineStart : -1;
-        for (const [i, needle] of (needles ?? []).entries()) {
-          let at = next[i] ?? -2;
-          if (at === -2 || (at !== -1 && at < lineStart)) {
-            at = chunk.indexOf(needle, lineStart);
-            next[i] = at;
-          }
-          if (at !== -1 && (hit === -1 || at < hit)) hit = at;
-        }
-        if (hit === -1 || hit > lastNewline) break;
-        // Needles hold no newline, so a hit lies inside one line: the one around it.
+        const hit = candidates === null ? lineStart : candidates.next(chunk, lineStart, lastNewline + 1);
+        if (hit === -1) break;
+        // A hit lies inside one line: the one around it.
         // (lastIndexOf counts a negative offset from the end: only look back from a hit past the start.)
         const start =
           hit === lineStart ? lineStart : Math.max(lineStart, chunk.lastIndexOf(NEWLINE, hit - 1) + 1);

@@ -15,6 +15,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { GetObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { AppError } from '../runtime/errors';
+import type { LineCandidates } from './line-candidates';
 import { filterLines, gunzipStream, gzipStream, type LineStats, type LineVerdict } from './lines';
 
 /** A log object that cannot be read as lines (not gzip, or a body that is not a stream). */
@@ -52,7 +53,8 @@ export interface RewriteOptions {
   conditional: boolean;
   /** Attempts when the object keeps changing between read and write. */
   maxAttempts: number;
-  needles: readonly Buffer[] | null;
+  /** The lines the pass judges (every other line is copied as it is); null: every line. */
+  candidates: LineCandidates | null;
   stats: RewriteStats;
 }
 
@@ -107,7 +109,7 @@ export async function scanLogObject(
   s3: S3Client,
   bucket: string,
   key: string,
-  options: { needles: readonly Buffer[] | null; judge(line: Buffer): LineVerdict; stats: LineStats },
+  options: { candidates: LineCandidates | null; judge(line: Buffer): LineVerdict; stats: LineStats },
 ): Promise<boolean> {
   const got = await getLogObject(s3, bucket, key);
   if (!got) return false;
@@ -175,7 +177,12 @@ export async function rewriteLogObject<P extends RewritePass>(
       }
     };
     const filter = (source: AsyncIterable<Buffer>) =>
-      filterLines(source, { needles: options.needles, judge: (line) => pass.judge(line), stats, beforeEnd });
+      filterLines(source, {
+        candidates: options.candidates,
+        judge: (line) => pass.judge(line),
+        stats,
+        beforeEnd,
+      });
     const stop = new AbortController();
     const piping = gzipped
       ? pipeline(got.Body, gunzipStream(), filter, output, { signal: stop.signal })

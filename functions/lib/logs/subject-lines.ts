@@ -10,9 +10,6 @@ export interface SubjectIds {
   deviceIds: ReadonlySet<string>;
 }
 
-/** Ids that appear verbatim in JSON (no character a writer might escape): safe to pre-filter lines on. */
-const PLAIN_ID = /^[A-Za-z0-9_.:@+-]+$/;
-
 export function isRecord(value: unknown): value is Line {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
@@ -32,16 +29,6 @@ export function accessLineMatch(line: Line, ids: SubjectIds): 'userId' | 'device
 /** True when one of a voice session's participant entries is the subject's. */
 export function isSubjectParticipant(entry: unknown, ids: SubjectIds): boolean {
   return isRecord(entry) && typeof entry.userId === 'string' && ids.userIds.has(entry.userId);
-}
-
-/** JSON-encoded forms of the ids a line must contain to be a candidate, or null to parse every line. */
-export function needlesFor(ids: Iterable<string>): string[] | null {
-  const needles: string[] = [];
-  for (const id of ids) {
-    if (!PLAIN_ID.test(id)) return null;
-    needles.push(JSON.stringify(id));
-  }
-  return needles;
 }
 
 /** True when an access-log line was made signed out (its own user id absent, null or empty). */
@@ -67,7 +54,7 @@ export class SubjectOwners {
     return this.users.size + this.devices.size;
   }
 
-  /** Every id, for the line pre-filter (needlesFor). */
+  /** Every id, for the line pre-filter (line-candidates.ts). */
   ids(): string[] {
     return [...this.users.keys(), ...this.devices.keys()];
   }

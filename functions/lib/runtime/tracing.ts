@@ -11,6 +11,8 @@
  * responses; POWERTOOLS_TRACER_CAPTURE_ERROR=false (set by the stack) keeps our errors' messages and
  * stacks out too.
  */
+// First: it decides how the X-Ray SDK loads.
+import './xray-mode';
 import { Tracer } from '@aws-lambda-powertools/tracer';
 import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import type middy from '@middy/core';
