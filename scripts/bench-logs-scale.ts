@@ -41,9 +41,9 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { gunzipSync, gzipSync } from 'node:zlib';
-import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { orchestratorResources, platformStores } from '../config/data-map';
-import { deleteUnder } from '../functions/lib/aws/s3-objects';
+import { deleteUnder, listPages } from '../functions/lib/aws/s3-objects';
 import { documentClient, s3Client } from '../functions/lib/aws/clients';
 import { gunzipStream, gzipStream } from '../functions/lib/logs/lines';
 import { addStats, type IndexStats } from '../functions/index-logs/core';
@@ -204,6 +204,15 @@ async function putSubjects(stack: LocalStack, options: Options): Promise<number>
   const accounts = Array.from({ length: options.subjects }, (_, n) => accountOf(subjectId(n)));
   await batchPut(stack.doc, platformStores.accounts.table.tableName, accounts);
   const runTag = `/bench-run/${Date.now()}`;
+  // The subject objects of runs on earlier dates sit under other days (keys count back from today):
+  // dropped, so that the cached stores hold exactly the subject objects of this run.
+  const prefix = platformStores.logs.accessPrefix;
+  for await (const page of listPages(stack.s3, platformStores.logs.bucketName, prefix)) {
+    for (const { Key } of page) {
+      if (Key?.endsWith(`/${SUBJECT_PART}`))
+        await stack.s3.send(new DeleteObjectCommand({ Bucket: platformStores.logs.bucketName, Key }));
+    }
+  }
   let bytes = 0;
   for (const days of SUBJECT_DAYS) {
     const body = subjectObject(dayBefore(days), options, runTag);
