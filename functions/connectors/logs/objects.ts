@@ -34,14 +34,14 @@ export const emptyScanStats = (): ScanStats => ({ oversized: 0, malformed: 0, mi
 
 /**
  * Streams one object (GetObject -> gunzip -> lines, never held in memory) and hands each candidate line
- * that is a JSON object to `take`, as parsed and as its bytes. Nothing is written.
+ * that is a JSON object to `take`, as parsed. Nothing is written.
  */
 export async function readCandidateLines(
   s3: S3Client,
   config: LogsConfig,
   key: string,
   candidates: LineCandidates | null,
-  take: (line: Line, bytes: Buffer) => void,
+  take: (line: Line) => void,
   stats: ScanStats,
 ): Promise<void> {
   const judge = (bytes: Buffer): LineVerdict => {
@@ -52,7 +52,7 @@ export async function readCandidateLines(
       if (bytes.toString('utf8').trim() !== '') stats.malformed += 1;
       return 'keep';
     }
-    if (isRecord(parsed)) take(parsed, bytes);
+    if (isRecord(parsed)) take(parsed);
     return 'keep';
   };
   try {
