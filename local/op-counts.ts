@@ -133,16 +133,15 @@ export class OperationCounter {
         const consumed = (out.output as { ConsumedCapacity?: Capacity | Capacity[] }).ConsumedCapacity;
         for (const capacity of Array.isArray(consumed) ? consumed : consumed ? [consumed] : []) {
           const units = capacity.CapacityUnits ?? 0;
-          const own = (this.counts.unitsByFunction[this.invocation.getStore() ?? '(outside)'] ??= {
-            read: 0,
-            write: 0,
-          });
+          const own = (this.counts.unitsByFunction[this.caller()] ??= { read: 0, write: 0 });
           if (WRITES.has(command)) {
-            this.counts.writeUnits += capacity.WriteCapacityUnits ?? units;
-            own.write += capacity.WriteCapacityUnits ?? units;
+            const write = capacity.WriteCapacityUnits ?? units;
+            this.counts.writeUnits += write;
+            own.write += write;
           } else {
-            this.counts.readUnits += capacity.ReadCapacityUnits ?? units;
-            own.read += capacity.ReadCapacityUnits ?? units;
+            const read = capacity.ReadCapacityUnits ?? units;
+            this.counts.readUnits += read;
+            own.read += read;
           }
         }
         return out;
@@ -178,9 +177,14 @@ export class OperationCounter {
     );
   }
 
+  /** The invocation the current call belongs to (`within`), or `(outside)`. */
+  private caller(): string {
+    return this.invocation.getStore() ?? '(outside)';
+  }
+
   private count(operation: string): void {
     this.counts.requests[operation] = (this.counts.requests[operation] ?? 0) + 1;
-    const byFunction = (this.counts.requestsByFunction[this.invocation.getStore() ?? '(outside)'] ??= {});
+    const byFunction = (this.counts.requestsByFunction[this.caller()] ??= {});
     byFunction[operation] = (byFunction[operation] ?? 0) + 1;
   }
 }

@@ -438,7 +438,7 @@ interface Row {
  * long as the CPU time it took needs on Lambda (`cpuMs`: an upper bound, every thread of this process
  * during the job), the Map's state transitions, and the requests and units the batches used, in every
  * bucket and table (the index's files included). The day files the finish merges again for the rewritten
- * objects are index upkeep; they are printed apart (`finishCounts`).
+ * objects are index upkeep; measureErasureJob prints them apart, with the prepare's.
  */
 function rewriteCounts(counts: OperationCounts, invocations: number, cpuMs: number): OperationCounts {
   const job = Object.entries(counts.transitions).filter(([machine]) => machine.includes('log-erasure'));

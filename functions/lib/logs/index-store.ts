@@ -208,13 +208,13 @@ export class LogIndexStore {
     const body = Buffer.isBuffer(hashes) ? hashes : encodeObjectFile(hashes);
     const keep = objectFileKey(key, etag);
     await this.write(keep, body);
-    const stale =
+    const others =
       replaced !== undefined
         ? [objectFileKey(key, replaced)]
         : (await this.listObjectFiles(`${OBJECTS}${key}/`))
-            .filter((file) => file.key === key && file.fileKey !== keep)
+            .filter((file) => file.key === key)
             .map((file) => file.fileKey);
-    await this.remove(stale.filter((fileKey) => fileKey !== keep));
+    await this.remove(others.filter((fileKey) => fileKey !== keep));
     return body.length;
   }
 

@@ -45,6 +45,8 @@ class IdStrings implements LineCandidates {
   next(chunk: Uint8Array, from: number, end: number): number {
     const { lengths, firstBytes } = this;
     const longest = lengths.length - 1;
+    // No ids (a category no waiting subject has): no candidate, and nothing to scan for.
+    if (longest === 0) return -1;
     let inString = false;
     let start = 0;
     for (let i = from; i < end; i++) {
