@@ -36,6 +36,11 @@ export interface OperationCounts {
   /** S3 bytes received (GetObject bodies) and sent (PutObject, UploadPart bodies). */
   s3BytesIn: number;
   s3BytesOut: number;
+  /**
+   * The process's CPU milliseconds (every thread) while at least one invocation of the local function
+   * runs (`within`): that function's CPU, plus whatever ran beside it (the local stores): an upper bound.
+   */
+  cpuMsByFunction: Record<string, number>;
 }
 
 export function emptyCounts(): OperationCounts {
@@ -51,6 +56,7 @@ export function emptyCounts(): OperationCounts {
     unitsByFunction: {},
     s3BytesIn: 0,
     s3BytesOut: 0,
+    cpuMsByFunction: {},
   };
 }
 
@@ -89,9 +95,28 @@ export class OperationCounter {
   private readonly attached = new WeakSet<object>();
   private readonly invocation = new AsyncLocalStorage<string>();
 
-  /** Runs one function's invocation: the requests it makes are counted under its name too. */
-  within<T>(functionName: string, invoke: () => Promise<T>): Promise<T> {
-    return this.invocation.run(functionName, invoke);
+  /** Invocations running, by function name, and the process's CPU when the first of them started. */
+  private readonly running = new Map<string, { count: number; since: NodeJS.CpuUsage }>();
+
+  /**
+   * Runs one function's invocation: the requests it makes are counted under its name too, and the CPU
+   * time while it runs.
+   */
+  async within<T>(functionName: string, invoke: () => Promise<T>): Promise<T> {
+    const running = this.running.get(functionName) ?? { count: 0, since: process.cpuUsage() };
+    if (running.count === 0) running.since = process.cpuUsage();
+    running.count += 1;
+    this.running.set(functionName, running);
+    try {
+      return await this.invocation.run(functionName, invoke);
+    } finally {
+      running.count -= 1;
+      if (running.count === 0 && this.active) {
+        const used = process.cpuUsage(running.since);
+        const byFunction = this.counts.cpuMsByFunction;
+        byFunction[functionName] = (byFunction[functionName] ?? 0) + (used.user + used.system) / 1000;
+      }
+    }
   }
 
   reset(): void {

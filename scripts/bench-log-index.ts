@@ -22,7 +22,7 @@ import { gunzipSync, gzipSync } from 'node:zlib';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { platformStores } from '../config/data-map';
 import { LogIndexHasher } from '../functions/lib/logs/index-hash';
-import { encodeDayFile, encodeObjectFile, objectFileCount } from '../functions/lib/logs/index-files';
+import { encodeDayFile, objectFileCount } from '../functions/lib/logs/index-files';
 import { dayOfKey } from '../functions/lib/logs/day-objects';
 import { gunzipStream } from '../functions/lib/logs/lines';
 import { readObjectSubjects } from '../functions/index-logs/core';
@@ -125,7 +125,7 @@ async function indexRead(objects: readonly Generated[], hasher: LogIndexHasher) 
       gzipped: true,
       kind: 'access',
     });
-    indexed.push({ key: object.key, file: encodeObjectFile(hasher.hashes(subjects)) });
+    indexed.push({ key: object.key, file: hasher.objectFile(subjects) });
   }
   return indexed;
 }

@@ -435,14 +435,16 @@ interface Row {
  * What a log rewrite is billed for: the log-erasure job's rewrite batches (its Map), not its prepare and
  * finish, which are per erasure (reading the queue and the index for each subject; updating and resuming
  * each request) and counted in the job's per-erasure line, nor the erasures it resumes. The function as
- * long as the CPU time it took needs on Lambda (`cpuMs`: an upper bound, every thread of this process
- * during the job), the Map's state transitions, and the requests and units the batches used, in every
+ * long as the CPU time it took needs on Lambda (an upper bound: every thread of this process while
+ * rewrite batches ran, the local S3 serving them included), the Map's state transitions, and the requests and units the batches used, in every
  * bucket and table (the index's files included). The day files the finish merges again for the rewritten
  * objects are index upkeep; measureErasureJob prints them apart, with the prepare's.
  */
-function rewriteCounts(counts: OperationCounts, invocations: number, cpuMs: number): OperationCounts {
+function rewriteCounts(counts: OperationCounts, invocations: number): OperationCounts {
   const job = Object.entries(counts.transitions).filter(([machine]) => machine.includes('log-erasure'));
   const batches = 'dsr-erase-logs:rewrite';
+  // The process's CPU while rewrite batches ran (s3rver's beside them: an upper bound).
+  const cpuMs = counts.cpuMsByFunction[batches] ?? 0;
   return {
     ...counts,
     transitions: Object.fromEntries(job),
@@ -673,7 +675,8 @@ async function measureErasureJob(
       const name = `dsr-erase-logs:${operation}`;
       console.log(
         `erasure job ${operation}: requests ${JSON.stringify(counts.requestsByFunction[name] ?? {})}, ` +
-          `DynamoDB units ${JSON.stringify(counts.unitsByFunction[name] ?? {})}`,
+          `DynamoDB units ${JSON.stringify(counts.unitsByFunction[name] ?? {})}, ` +
+          `process CPU while it ran ${seconds(counts.cpuMsByFunction[name] ?? 0)}`,
       );
     }
     if (once !== affected.length || others !== 0 || left !== 0)
@@ -681,7 +684,7 @@ async function measureErasureJob(
     const fn = counts.functions['dsr-erase-logs'];
     costs.push({
       label: `log rewrite (a log-erasure job of ${subjects} erasures, ${affected.length} objects)`,
-      counts: rewriteCounts(counts, fn?.invocations ?? 0, jobCpuMs),
+      counts: rewriteCounts(counts, fn?.invocations ?? 0),
       per: affectedBytes / 1e9,
       perLabel: 'GB gzip',
     });
@@ -766,19 +769,17 @@ async function measureSizes(options: Options, ports: Ports, counter: OperationCo
       const [, lightExport] = await counted(counter, () => api.exportOf(subjectId(1)));
       costs.push({ label: 'light export', counts: lightExport });
       // The erasure end to end, with a log-erasure job of its own (a batched job shares one among many).
-      const cpu = process.cpuUsage();
       const [, lightErasure] = await counted(counter, () =>
         api.fullErasureOf(subjectId(options.subjects - 1)),
       );
-      const erasureCpu = process.cpuUsage(cpu);
       costs.push({ label: 'light erasure (with a log-erasure job of its own)', counts: lightErasure });
       // The rewrite: the job's function and its requests to the logs bucket, per GB of gzip rewritten.
-      // The job is CPU-bound: billed by this process's CPU time over it, at Lambda's CPU per MB.
+      // The job is CPU-bound: billed by this process's CPU time while it rewrote, at Lambda's CPU per MB.
       const job = lightErasure.functions['dsr-erase-logs'];
       if (job) {
         costs.push({
           label: 'log rewrite (a one-subject log-erasure job)',
-          counts: rewriteCounts(lightErasure, job.invocations, (erasureCpu.user + erasureCpu.system) / 1000),
+          counts: rewriteCounts(lightErasure, job.invocations),
           per: subjectBytes / 1e9,
           perLabel: 'GB gzip',
         });

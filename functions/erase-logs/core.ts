@@ -13,8 +13,9 @@
  *   its ETag (re-read and re-filtered when it changed). A line that statutory retention keeps leaves the
  *   live logs in the same rewrite and goes to the retention vault with its own expiry, written before
  *   the object is. The subjects' index entries for the rewritten version are removed.
- *   What each rewrite removes is recorded per object before the object is written (`tallies/`), so a
- *   batch retried after its answer was lost, or a crash after the write, counts it once all the same.
+ *   What each rewrite removes is recorded per object before the object is written (an item of the
+ *   requests table, lib/erasure/log-queue.ts), so a batch retried after its answer was lost, or a crash
+ *   after the write, counts it once all the same.
  * - `finish`: reads the Map's results (ResultWriter), records what was done on each request, removes it
  *   from the queue and resumes its erasure, which verifies that none of its lines are left and
  *   certifies; then releases the lock. Nothing is recorded or resumed if any object failed: the job
@@ -35,6 +36,7 @@ import {
   addTallies,
   type LogErasureQueue,
   type LogErasureTallies,
+  type ObjectTallies,
   type QueuedLogCategory,
   type QueuedLogErasure,
 } from '../lib/erasure/log-queue';
@@ -63,6 +65,12 @@ import { log } from '../lib/runtime/logger';
 export const LOG_ERASURE_JOBS_PREFIX = 'log-erasure-jobs/';
 /** How long a job may hold the lock (the state machine's own timeout). */
 export const JOB_LOCK_HOURS = 6;
+/**
+ * Erasures one job takes at most, oldest first (the rest wait for the next job). It bounds what grows
+ * with them: the request ids in the prepare step's output (Step Functions' 256 KB payload) and an object's
+ * tallies record (DynamoDB's 400 KB item), about 80 bytes each per subject.
+ */
+export const MAX_JOB_SUBJECTS = 1_000;
 
 type LogCategory = 'access-log' | 'voice-sessions';
 
@@ -76,6 +84,8 @@ export interface EraseLogsConfig {
   maxWriteAttempts: number;
   /** Objects of a batch rewritten at once. */
   concurrency: number;
+  /** Erasures one job takes (default MAX_JOB_SUBJECTS). */
+  maxSubjects?: number;
 }
 
 export interface EraseLogsDeps {
@@ -86,7 +96,10 @@ export interface EraseLogsDeps {
   /** Holds are read again at job time: one placed on the logs since the subject was queued wins. */
   holds: Pick<HoldRepository, 'activeFor'>;
   hasher: SubjectHasher;
-  queue: Pick<LogErasureQueue, 'list' | 'get' | 'remove' | 'carry' | 'lock' | 'unlock'>;
+  queue: Pick<
+    LogErasureQueue,
+    'list' | 'get' | 'remove' | 'carry' | 'lock' | 'unlock' | 'recordTallies' | 'tallies'
+  >;
   index: Pick<LogIndexReader, 'objectsForAll' | 'forget' | 'mergeDaysOf'>;
   vault: VaultWriter;
   starter: ResumeStarter;
@@ -128,14 +141,6 @@ export interface PrepareOutput {
 
 /** Per request, per category: lines that left the live logs, and vault copies by expiry. */
 type Tallies = Record<string, LogErasureTallies>;
-
-/** What one rewrite of an object removes, recorded before the object is written. */
-interface ObjectTallies {
-  key: string;
-  /** The version the rewrite read: an object still at it was never written. */
-  fromEtag: string;
-  subjects: Tallies;
-}
 
 export interface RewriteOutput {
   objects: number;
@@ -179,13 +184,8 @@ const jobKeys = (jobId: string) => {
     subjects: `${base}subjects.json`,
     results: `${base}results/`,
     partial: `${base}partial/`,
-    tallies: `${base}tallies/`,
   };
 };
-
-/** One record per object (a digest of its key: keys may hold any character). */
-const talliesKey = (jobId: string, objectKey: string) =>
-  `${jobKeys(jobId).tallies}${createHash('sha256').update(objectKey).digest('hex')}.json`;
 
 // ---------------------------------------------------------------------------------------------
 // prepare
@@ -197,7 +197,9 @@ async function prepare(deps: EraseLogsDeps, jobId: string): Promise<PrepareOutpu
   const subjects: StagedSubject[] = [];
   const access: SubjectLogIds[] = [];
   const voice: SubjectLogIds[] = [];
+  const maxSubjects = config.maxSubjects ?? MAX_JOB_SUBJECTS;
   for (const queued of await deps.queue.list()) {
+    if (subjects.length >= maxSubjects) break;
     const request = await deps.requests.get(queued.requestId);
     if (!request || request.status === 'completed' || request.status === 'cancelled') {
       // Nothing waits for this part any more.
@@ -482,11 +484,7 @@ async function rewrite(
       key,
       (fromEtag) =>
         new ErasePass(key, day, matcher, context.subjects, now, deps.vault, (subjects) =>
-          putJson(deps.s3, { bucket: config.stagingBucket, key: talliesKey(input.jobId, key) }, {
-            key,
-            fromEtag,
-            subjects,
-          } satisfies ObjectTallies),
+          deps.queue.recordTallies(input.jobId, { key, fromEtag, subjects }),
         ),
       {
         conditional: config.conditionalWrites,
@@ -687,15 +685,11 @@ async function objectTallies(
   jobId: string,
   options: { writtenOnly: boolean },
 ): Promise<ObjectTallies[]> {
-  const bucket = deps.config.stagingBucket;
   const records: ObjectTallies[] = [];
-  for await (const page of listPages(deps.s3, bucket, jobKeys(jobId).tallies)) {
-    for (const entry of page) {
-      const record = await getJson<ObjectTallies>(deps.s3, { bucket, key: entry.Key });
-      if (options.writtenOnly && (await currentEtag(deps, record.key)) === normalEtag(record.fromEtag))
-        continue;
-      records.push(record);
-    }
+  for (const record of await deps.queue.tallies(jobId)) {
+    if (options.writtenOnly && (await currentEtag(deps, record.key)) === normalEtag(record.fromEtag))
+      continue;
+    records.push(record);
   }
   return records;
 }

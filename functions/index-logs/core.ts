@@ -12,6 +12,7 @@ import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { forEachLimited } from '../lib/runtime/concurrency';
 import { dayOfKey, isDayObject, listDayObjectEntries, type DayObject } from '../lib/logs/day-objects';
 import type { LogIndexHasher } from '../lib/logs/index-hash';
+import { objectFileCount } from '../lib/logs/index-files';
 import { normalEtag, type DayMerge, type LogIndexStore } from '../lib/logs/index-store';
 import { gunzipStream } from '../lib/logs/lines';
 import { collectSubjectIds, type LogKind, type ObjectSubjects } from '../lib/logs/subject-ids';
@@ -143,13 +144,13 @@ async function indexObject(
     gzipped: object.key.endsWith('.gz'),
     kind: source.kind,
   });
-  const list = (await deps.hasher()).hashes(subjects);
+  const file = (await deps.hasher()).objectFile(subjects);
   // One file per version: written whole, it is what says the object is indexed at this ETag. (Each
   // count is added after its await: other objects' tasks update the same stats meanwhile.)
-  const fileBytes = await store.putObjectFile(object.key, got.ETag, list);
+  const fileBytes = await store.putObjectFile(object.key, got.ETag, file);
   stats.indexBytes += fileBytes;
   stats.indexed += 1;
-  stats.entries += list.length;
+  stats.entries += objectFileCount(file);
   stats.bytes += stored;
   stats.rawBytes += subjects.bytes;
   stats.lines += subjects.lines;

@@ -399,7 +399,8 @@ export class TaskFunctions extends Construct {
               'Log-erasure job files are keyed by job id (log-erasure-jobs/<jobId>/...), known only at run ' +
               'time; access is limited to the log-erasure-jobs/ prefix of the staging bucket.',
           });
-          // The queue and the job lock, the requests' kept identifier sets, events and the job's outcome.
+          // The queue and the job lock, the per-object tallies, the requests' kept identifier sets, events
+          // and the job's outcome.
           requestsReadWrite(fn);
           // The subjects' objects through the index; the object files of rewritten objects carried over
           // without them, and their days' files merged again.

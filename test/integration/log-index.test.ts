@@ -3,7 +3,7 @@
  * Local: object files by keyed hash, idempotent runs, changed objects, day files and the watermark, the
  * events it is invoked with, and the log-erasure job removing the subject from the index.
  */
-import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { orchestratorResources } from '../../config/data-map';
 import {
   advanceWatermarks,
@@ -15,7 +15,8 @@ import { rewriteForSubject } from '../support/log-job';
 import { createLogsConnector } from '../../functions/connectors/logs/core';
 import { listDayObjectEntries } from '../../functions/lib/logs/day-objects';
 import { hashBytes } from '../../functions/lib/logs/index-files';
-import { dayFileKey, spanFileKey } from '../../functions/lib/logs/index-store';
+import { dayFileKey, LogIndexStore, spanFileKey } from '../../functions/lib/logs/index-store';
+import { fakeClient } from '../support/fake-client';
 import { listPages } from '../../functions/lib/aws/s3-objects';
 import type { ErasureContext, PlanEntryView } from '../../functions/lib/connectors/contract';
 import { planEntriesFor } from '../support/erasure-plans';
@@ -346,6 +347,36 @@ describe('day files', () => {
     expect(await accessFor(index, ['u-bob'])).toEqual([day('2026-10-28'), day('2026-10-30')]);
     const files = Buffer.concat((await filesOf(index)).map((f) => f.body));
     expect(files.includes(hashBytes(TEST_INDEX_HASHER.user('u-alice')))).toBe(false);
+  });
+
+  it('a day merge whose object files change while it writes merges again', async () => {
+    const index = testLogIndex(local.stores, { now: NOW, openDays: 1 });
+    const day = (d: string, n = 0) => `${index.config.accessPrefix}dt=${d}/part-0000${n}.jsonl.gz`;
+    await index.put(day('2026-10-29'), [access('u-alice', 'dev-1')]);
+    await advanceWatermarks(index.deps);
+    const target = dayFileKey(index.config.accessPrefix, '2026-10-29');
+    const late = day('2026-10-29', 1);
+    let interleaved = false;
+    // The indexer writes another object of the day and its object file just as the merge writes.
+    const s3 = fakeClient(S3Client, {
+      config: local.stores.s3.config,
+      send: async (command: unknown) => {
+        if (!interleaved && command instanceof PutObjectCommand && command.input.Key?.endsWith(target)) {
+          interleaved = true;
+          const etag = await index.put(late, [access('u-late', 'dev-9')]);
+          await index.store.putObjectFile(late, etag, [TEST_INDEX_HASHER.user('u-late')]);
+        }
+        return local.stores.s3.send(command as never);
+      },
+    });
+    const store = new LogIndexStore(s3, local.stores.doc, index.store.location);
+    expect(await store.mergeDay(index.config.accessPrefix, '2026-10-29')).toMatchObject({
+      state: 'merged',
+      objects: 2,
+    });
+    expect(interleaved).toBe(true);
+    const dayFile = (await filesOf(index)).find((f) => f.key.endsWith(target));
+    expect(dayFile?.body.includes(hashBytes(TEST_INDEX_HASHER.user('u-late')))).toBe(true);
   });
 
   it('a run from the start merges again a day file older than one of its object files', async () => {

@@ -70,7 +70,17 @@ export async function rewriteForSubject(
     events: { append: unused, appendOnce: unused },
     holds: { activeFor: unused },
     hasher: { hash: unused },
-    queue: { list: unused, get: unused, remove: unused, carry: unused, lock: unused, unlock: unused },
+    queue: {
+      list: unused,
+      get: unused,
+      remove: unused,
+      carry: unused,
+      lock: unused,
+      unlock: unused,
+      // Read by the job's finish only, which a rewrite alone has not.
+      recordTallies: async () => undefined,
+      tallies: unused,
+    },
     index: {
       objectsForAll: unused,
       forget: target.index ? (...a) => target.index!.forget(...a) : async () => undefined,

@@ -14,6 +14,7 @@ import {
   namesInDayFile,
   objectFileCount,
   objectFileHas,
+  objectFileOf,
   objectFileWithout,
 } from '../../functions/lib/logs/index-files';
 import { LogIndexHasher } from '../../functions/lib/logs/index-hash';
@@ -33,6 +34,28 @@ async function namedInDay(file: Buffer, ...hashes: Buffer[]) {
   }, hashes);
   return { names, bytes, reads };
 }
+
+test('an object file from raw hashes in any order: sorted by their bytes, each once (property)', () => {
+  fc.assert(
+    fc.property(
+      // Few distinct leading bytes at times, so buckets hold several hashes and equal ones meet.
+      fc.array(fc.uint8Array({ minLength: 16, maxLength: 16 }), { maxLength: 300 }),
+      fc.integer({ min: 0, max: 255 }),
+      fc.boolean(),
+      (hashes, lead, crowd) => {
+        const all = crowd ? hashes.map((h) => Uint8Array.from([lead, lead, ...h.subarray(2)])) : hashes;
+        const withRepeats = [...all, ...all.filter((_, i) => i % 3 === 0)];
+        const file = objectFileOf(Buffer.concat(withRepeats));
+        const expected = [...new Set(all.map((h) => Buffer.from(h).toString('hex')))].sort();
+        const got = Array.from({ length: objectFileCount(file) }, (_, i) =>
+          file.subarray(i * 16, i * 16 + 16).toString('hex'),
+        );
+        expect(got).toEqual(expected);
+      },
+    ),
+    { numRuns: 300 },
+  );
+});
 
 test('an object file holds each hash once, sorted, and finds exactly those', () => {
   const file = encodeObjectFile([user(3), user(1), user(2), user(1)]);

@@ -3,6 +3,7 @@ import { createHmac, randomBytes } from 'node:crypto';
 import fc from 'fast-check';
 import { LocalSubjectHasher } from '../../functions/lib/crypto/subject-hash';
 import { LOG_INDEX_KEY_LABEL, LogIndexHasher, lazyIndexHasher } from '../../functions/lib/logs/index-hash';
+import { encodeObjectFile, objectFileCount } from '../../functions/lib/logs/index-files';
 import { SubjectIdCollector, type LogKind } from '../../functions/lib/logs/subject-ids';
 
 const hmac = (key: Buffer, message: string) =>
@@ -79,12 +80,14 @@ describe("an object's hashes, from the ids' bytes", () => {
     Buffer.from('{"userId":"\xff"}\n{"userId":"\xfe"}\n', 'latin1'),
   ]);
 
-  it('are the hashes of the ids as strings, each once', () => {
+  it('are the hashes of the ids as strings, each once, sorted (the object file)', () => {
     const hasher = new LogIndexHasher(randomBytes(32));
     const subjects = collect(lines);
-    const hashes = hasher.hashes(subjects);
+    const file = hasher.objectFile(subjects);
+    const hashes = expected(new LogIndexHasher(hasher.key), subjects);
     expect(new Set(hashes).size).toBe(hashes.length);
-    expect([...hashes].sort()).toEqual(expected(new LogIndexHasher(hasher.key), subjects).sort());
+    expect(objectFileCount(file)).toBe(hashes.length);
+    expect(file).toEqual(encodeObjectFile(hashes));
     expect([...subjects.userIds].sort()).toEqual(['u-1', 'u-2', 'x-1', 'ユーザー', '\ufffd'].sort());
     expect([...subjects.deviceIds].sort()).toEqual(['d-2', 'x-1']);
     // A second object with the same ids (cached by their bytes) and new ones.
@@ -93,7 +96,22 @@ describe("an object's hashes, from the ids' bytes", () => {
       'access',
       3,
     );
-    expect(hasher.hashes(more)).toEqual([hasher.user('u-1'), hasher.user('u-3'), hasher.device('d-2')]);
+    expect(hasher.objectFile(more)).toEqual(
+      encodeObjectFile([hasher.user('u-1'), hasher.user('u-3'), hasher.device('d-2')]),
+    );
+  });
+
+  it('are the same for thousands of ids, cached or not (the cache grows past its first size)', () => {
+    const hasher = new LogIndexHasher(randomBytes(32));
+    const text = Buffer.from(
+      Array.from({ length: 5_000 }, (_, i) => `{"userId":"u-${i}"}\n{"deviceId":"d-${i % 2_500}"}`).join(
+        '\n',
+      ),
+    );
+    const file = hasher.objectFile(collect(text, 'access', 4_096));
+    expect(objectFileCount(file)).toBe(7_500);
+    expect(file).toEqual(encodeObjectFile(expected(new LogIndexHasher(hasher.key), collect(text))));
+    expect(hasher.objectFile(collect(text, 'access', 1_000))).toEqual(file);
   });
 
   it('stay the same when the cache starts again mid-object', () => {
@@ -101,10 +119,10 @@ describe("an object's hashes, from the ids' bytes", () => {
     const text = Buffer.from(
       Array.from({ length: 20 }, (_, i) => `{"userId":"u-${i % 10}"}\n{"deviceId":"d-${i}"}`).join('\n'),
     );
-    const first = hasher.hashes(collect(text));
-    expect(first).toHaveLength(30);
-    expect(hasher.hashes(collect(text, 'access', 100))).toEqual(first);
-    expect([...first].sort()).toEqual(expected(new LogIndexHasher(hasher.key), collect(text)).sort());
+    const first = hasher.objectFile(collect(text));
+    expect(objectFileCount(first)).toBe(30);
+    expect(hasher.objectFile(collect(text, 'access', 100))).toEqual(first);
+    expect(first).toEqual(encodeObjectFile(expected(new LogIndexHasher(hasher.key), collect(text))));
   });
 
   it('hash voice-session participants as users', () => {
@@ -112,9 +130,8 @@ describe("an object's hashes, from the ids' bytes", () => {
     const text = Buffer.from(
       `${JSON.stringify({ participants: [{ userId: 'u-1' }, { userId: 'u-"2"' }], deviceId: 'd-1' })}\n`,
     );
-    expect(hasher.hashes(collect(text, 'voice-sessions'))).toEqual([
-      hasher.user('u-1'),
-      hasher.user('u-"2"'),
-    ]);
+    expect(hasher.objectFile(collect(text, 'voice-sessions'))).toEqual(
+      encodeObjectFile([hasher.user('u-1'), hasher.user('u-"2"')]),
+    );
   });
 });

@@ -33,6 +33,7 @@ import type {
 import { eraseLogs, type EraseLogsDeps, type RewriteOutput } from '../../functions/erase-logs/core';
 import type { VaultRecord } from '../../functions/lib/connectors/contract';
 import type { RequestRecord } from '../../functions/lib/requests/records';
+import type { ObjectTallies } from '../../functions/lib/erasure/log-queue';
 import { planEntriesFor } from '../support/erasure-plans';
 
 type Row = Record<string, unknown>;
@@ -309,9 +310,13 @@ async function erase(s3: S3Client, plan: PlanEntryView[], options: JobOptions = 
     send: async (command: unknown) => {
       if (command instanceof GetObjectCommand && command.input.Key === SUBJECTS_KEY)
         return { Body: { transformToString: async () => staged } };
+      if (command instanceof PutObjectCommand) order.push(`write ${command.input.Key}`);
       return send(command as never);
     },
   });
+  // Tallies records and object writes, in the order they happened.
+  const order: string[] = [];
+  const recorded: ObjectTallies[] = [];
   const vaulted: VaultRecord[] = [];
   const forgotten: string[] = [];
   const deps: EraseLogsDeps = {
@@ -336,7 +341,20 @@ async function erase(s3: S3Client, plan: PlanEntryView[], options: JobOptions = 
     events: { append: unused, appendOnce: unused },
     holds: { activeFor: unused },
     hasher: { hash: unused },
-    queue: { list: unused, get: unused, remove: unused, carry: unused, lock: unused, unlock: unused },
+    queue: {
+      list: unused,
+      get: unused,
+      remove: unused,
+      carry: unused,
+      lock: unused,
+      unlock: unused,
+      // What a rewrite removes is recorded before the object is written (the job's finish reads it).
+      recordTallies: async (_jobId, record) => {
+        order.push(`record ${record.key}`);
+        recorded.push(record);
+      },
+      tallies: unused,
+    },
     index: {
       objectsForAll: unused,
       forget: async (key) => void forgotten.push(key),
@@ -359,7 +377,7 @@ async function erase(s3: S3Client, plan: PlanEntryView[], options: JobOptions = 
     objects,
   })) as RewriteOutput;
   const removed = (category: string) => out.subjects[REQUEST]?.[category]?.removed ?? 0;
-  return { out, vaulted, forgotten, removed };
+  return { out, vaulted, forgotten, removed, recorded, order };
 }
 
 const lines = (body: string) => body.split(/(?<=\n)/);
@@ -446,7 +464,7 @@ describe('log-erasure job: rewriting objects', () => {
     expect(plan.map((e) => e.action)).toEqual(['delete', 'anonymise']);
 
     const erasing = bucket.calls.length;
-    const { out, removed, vaulted, forgotten } = await erase(bucket.s3, plan);
+    const { out, removed, vaulted, forgotten, recorded, order } = await erase(bucket.s3, plan);
     expect([removed('access-log'), removed('voice-sessions')]).toEqual([5, 3]);
     expect(vaulted).toEqual([]);
     expect(out).toMatchObject({ objects: 5, written: 4, unchanged: 1, missing: 0 });
@@ -462,8 +480,18 @@ describe('log-erasure job: rewriting objects', () => {
         .map((c) => c.key)
         .sort(),
     ).toEqual([KEYS.old, KEYS.oldVoice, KEYS.recent, KEYS.recentVoice].sort());
-    // What each written object lost is recorded before it is written: one record per object.
-    expect(bucket.calls.filter((c) => c.command === 'Put' && isJobRecord(String(c.key)))).toHaveLength(4);
+    // What each written object lost is recorded before it is written: one record per object, whose
+    // counts add up to what the batch reports.
+    expect(recorded.map((r) => r.key).sort()).toEqual(
+      puts()
+        .map((c) => c.key)
+        .sort(),
+    );
+    for (const { key } of recorded)
+      expect(order.indexOf(`record ${key}`)).toBeLessThan(order.indexOf(`write ${key}`));
+    const recordedRemoved = (category: string) =>
+      recorded.reduce((n, r) => n + (r.subjects[REQUEST]?.[category]?.removed ?? 0), 0);
+    expect([recordedRemoved('access-log'), recordedRemoved('voice-sessions')]).toEqual([5, 3]);
     // Every write was conditional on the ETag read, and each object read once.
     for (const put of puts()) expect(put.ifMatch).toMatch(/^"[0-9a-f]{32}"$/);
     expect(bucket.calls.slice(erasing).filter((c) => c.command === 'Get')).toHaveLength(5);

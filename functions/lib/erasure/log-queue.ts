@@ -8,6 +8,10 @@
  *                action, live action, retention rule). No identifier of anyone.
  *   job lock     pk `LOG_ERASURE_JOB`, sk `LOCK`: jobId, until. One job at a time: two jobs rewriting the
  *                same objects would each count (and certify) part of the same lines.
+ *   job tallies  pk `LOG_ERASURE_JOB#<jobId>`, sk `TALLIES#<sha256 of the object key>`: what one rewrite
+ *                of the object removed, per request id and category (counts and expiry dates), written
+ *                before the object is; they expire with the job's staged files. One write unit, where
+ *                an S3 record was a PUT at eight times the price (docs/cost.md).
  *
  * Which lines are the subject's is not stored here: the job reads the identifier set the erasure's first
  * run kept on the request (`resolvedSubject`, in the KMS-encrypted requests table until the request
@@ -15,15 +19,23 @@
  * matches them. Written by MarkDone (certify-erasure) once the request is partially completed; removed by
  * the job when it has done the part, or by MarkDone when nothing waits any more.
  */
+import { createHash } from 'node:crypto';
 import { DeleteCommand, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { STAGING_EXPIRY_DAYS } from '../../../config/data-map';
 import { queryPages } from '../aws/dynamo-paging';
 import { AppError, classifyAwsError } from '../runtime/errors';
-import { itemsOf, type RequestTable } from '../requests/request-table';
+import { itemsOf, REQUESTS_TTL_ATTRIBUTE, type RequestTable } from '../requests/request-table';
 import type { LiveAction, PlanEntry, PlannedRetention } from './types';
 
 const QUEUED_KIND = 'log-erasure-queued';
 const queuedKey = (requestId: string) => ({ pk: `LOG_ERASURE#${requestId}`, sk: 'QUEUED' });
 const LOCK_KEY = { pk: 'LOG_ERASURE_JOB', sk: 'LOCK' };
+const jobPartition = (jobId: string) => `LOG_ERASURE_JOB#${jobId}`;
+/** One record per object (a digest of its key: keys may hold any character, up to 1,024 bytes). */
+const talliesKey = (jobId: string, objectKey: string) => ({
+  pk: jobPartition(jobId),
+  sk: `TALLIES#${createHash('sha256').update(objectKey).digest('hex')}`,
+});
 
 /** A queued log category: what the plan said to do with the subject's lines in it. */
 export interface QueuedLogCategory {
@@ -50,6 +62,14 @@ export interface QueuedLogErasure {
   carried?: LogErasureTallies;
   /** The failed jobs whose work is in `carried` (each is carried once). */
   carriedJobs?: string[];
+}
+
+/** What one rewrite of an object removes, per request id: recorded before the object is written. */
+export interface ObjectTallies {
+  key: string;
+  /** The version the rewrite read: an object still at it was never written. */
+  fromEtag: string;
+  subjects: Record<string, LogErasureTallies>;
 }
 
 /** Adds tallies together (per category: removed, and vault copies per expiry). */
@@ -163,6 +183,45 @@ export class LogErasureQueue {
       if ((error as { name?: string }).name !== 'ConditionalCheckFailedException')
         throw classifyAwsError(error);
     }
+  }
+
+  /**
+   * Records what a rewrite removes from an object, before the object is written: a batch retried after
+   * its answer was lost, or a crash after the write, then counts it once all the same (the record of a
+   * later attempt of the same object replaces it).
+   */
+  async recordTallies(jobId: string, record: ObjectTallies): Promise<void> {
+    const expires = Math.floor(this.table.clock().getTime() / 1000) + STAGING_EXPIRY_DAYS * 86_400;
+    try {
+      await this.table.doc.send(
+        new PutCommand({
+          TableName: this.table.tableName,
+          Item: { ...talliesKey(jobId, record.key), ...record, [REQUESTS_TTL_ATTRIBUTE]: expires },
+        }),
+      );
+    } catch (error) {
+      throw classifyAwsError(error);
+    }
+  }
+
+  /** Every object's record of a job. */
+  async tallies(jobId: string): Promise<ObjectTallies[]> {
+    const out: ObjectTallies[] = [];
+    const pages = queryPages(this.table.doc, {
+      TableName: this.table.tableName,
+      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :tallies)',
+      ExpressionAttributeValues: { ':pk': jobPartition(jobId), ':tallies': 'TALLIES#' },
+      ConsistentRead: true,
+    });
+    for await (const items of pages) {
+      for (const item of items)
+        out.push({
+          key: String(item.key),
+          fromEtag: String(item.fromEtag),
+          subjects: (item.subjects ?? {}) as ObjectTallies['subjects'],
+        });
+    }
+    return out;
   }
 
   async get(requestId: string): Promise<QueuedLogErasure | undefined> {

@@ -32,27 +32,68 @@ export function hashBytes(hash: string): Buffer {
 
 /** An object file's body: the hashes decoded, sorted and each once. */
 export function encodeObjectFile(hashes: readonly string[]): Buffer {
-  // Decoded into one buffer and sorted by index on their first 48 bits as a number (an object names tens
-  // of thousands of subjects: a Buffer per hash and Buffer.compare sorting took most of the time).
   const raw = Buffer.alloc(hashes.length * HASH_BYTES);
-  const leading = new Float64Array(hashes.length);
   hashes.forEach((hash, i) => {
     if (raw.write(hash, i * HASH_BYTES, HASH_BYTES, 'base64url') < HASH_BYTES)
       throw new RangeError('A log index hash is shorter than 16 bytes');
-    leading[i] = raw.readUIntBE(i * HASH_BYTES, 6);
   });
-  const at = (i: number) => raw.subarray(i * HASH_BYTES, (i + 1) * HASH_BYTES);
-  const order = Array.from({ length: hashes.length }, (_, i) => i);
-  order.sort((a, b) => leading[a]! - leading[b]! || Buffer.compare(at(a), at(b)));
-  const out = Buffer.allocUnsafe(hashes.length * HASH_BYTES);
+  return objectFileOf(raw);
+}
+
+/**
+ * An object file's body from 16-byte hashes laid end to end in any order: sorted, each once. An object
+ * names tens of thousands of subjects, so they are placed by their first bits (a counting sort: the
+ * hashes are uniform, about one per bucket), then each bucket's few sorted in place; a comparison sort
+ * of the whole took most of the object file's time.
+ */
+export function objectFileOf(raw: Buffer): Buffer {
+  const count = Math.floor(raw.length / HASH_BYTES);
+  let bits = 0;
+  while (bits < 24 && 2 ** bits < count) bits += 1;
+  const bucketOf = (at: number) => (bits === 0 ? 0 : raw.readUInt32BE(at) >>> (32 - bits));
+  const starts = new Uint32Array(2 ** bits + 1);
+  for (let i = 0; i < count; i++) starts[bucketOf(i * HASH_BYTES) + 1]! += 1;
+  for (let b = 1; b < starts.length; b++) starts[b]! += starts[b - 1]!;
+  const next = starts.slice(0, -1);
+  const sorted = Buffer.allocUnsafe(count * HASH_BYTES);
+  for (let i = 0; i < count; i++) {
+    const from = i * HASH_BYTES;
+    raw.copy(sorted, next[bucketOf(from)]!++ * HASH_BYTES, from, from + HASH_BYTES);
+  }
+  for (let b = 0; b + 1 < starts.length; b++) {
+    if (starts[b + 1]! - starts[b]! > 1) sortInPlace(sorted, starts[b]!, starts[b + 1]!);
+  }
+  // Each once: a hash equal to the one before it is left out.
   let length = 0;
-  for (const i of order) {
-    const hash = at(i);
-    if (length > 0 && hash.equals(out.subarray(length - HASH_BYTES, length))) continue;
-    hash.copy(out, length);
+  for (let i = 0; i < count; i++) {
+    const from = i * HASH_BYTES;
+    if (length > 0 && compareHashes(sorted, from, sorted, length - HASH_BYTES) === 0) continue;
+    if (from !== length) sorted.copy(sorted, length, from, from + HASH_BYTES);
     length += HASH_BYTES;
   }
-  return out.subarray(0, length);
+  return sorted.subarray(0, length);
+}
+
+/** Byte order of the hashes at `a` in `x` and at `b` in `y`. */
+function compareHashes(x: Buffer, a: number, y: Buffer, b: number): number {
+  for (let i = 0; i < HASH_BYTES; i++) {
+    const d = x[a + i]! - y[b + i]!;
+    if (d !== 0) return d;
+  }
+  return 0;
+}
+
+/** Insertion sort of the hashes numbered `from` to `to` (a bucket holds a few). */
+function sortInPlace(buf: Buffer, from: number, to: number): void {
+  const held = Buffer.allocUnsafe(HASH_BYTES);
+  for (let i = from + 1; i < to; i++) {
+    buf.copy(held, 0, i * HASH_BYTES, (i + 1) * HASH_BYTES);
+    let j = i - 1;
+    while (j >= from && compareHashes(buf, j * HASH_BYTES, held, 0) > 0) j -= 1;
+    if (j + 1 === i) continue;
+    buf.copy(buf, (j + 2) * HASH_BYTES, (j + 1) * HASH_BYTES, i * HASH_BYTES);
+    held.copy(buf, (j + 1) * HASH_BYTES);
+  }
 }
 
 /** The number of hashes an object file holds. */

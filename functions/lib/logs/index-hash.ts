@@ -10,6 +10,7 @@
 import { hash } from 'node:crypto';
 import type { SubjectHasher } from '../crypto/subject-hash';
 import { ByteStrings } from './byte-strings';
+import { HASH_BYTES, objectFileOf } from './index-files';
 import type { DistinctIds } from './subject-ids';
 
 /** What the subject-hash key MACs to derive the index key; a new label is a new index (rebuild it). */
@@ -29,8 +30,8 @@ interface KindCache {
   kind: Kind;
   byString: Map<string, string>;
   byBytes: ByteStrings;
-  /** The hash of each entry of `byBytes`. */
-  macs: string[];
+  /** The hash of each entry of `byBytes` as the index files hold it (16 bytes), end to end. */
+  macs: Buffer;
   /** The padded inner key, the kind and a NUL, with room for an id's bytes after them. */
   inner: Buffer;
 }
@@ -65,7 +66,8 @@ export class LogIndexHasher {
       const inner = Buffer.alloc(BLOCK_BYTES + kind.length + 1 + INNER_ID_BYTES);
       innerPad.copy(inner);
       inner.write(`${kind}\u0000`, BLOCK_BYTES, 'latin1');
-      return { kind, byString: new Map(), byBytes: new ByteStrings(), macs: [], inner };
+      const macs = Buffer.allocUnsafe(1024 * HASH_BYTES);
+      return { kind, byString: new Map(), byBytes: new ByteStrings(), macs, inner };
     };
     this.users = cache('user');
     this.devices = cache('device');
@@ -85,63 +87,81 @@ export class LogIndexHasher {
   }
 
   /**
-   * The hashes of an object's distinct ids, each once: users' and devices' (distinct hashes, a collision
-   * of 132-bit HMACs aside). Ids read as bytes are hashed and cached by their bytes, without a string.
+   * The object file of an object's distinct ids (index-files.ts): the hashes of its users' and devices'
+   * ids, sorted, each once (a collision of HMACs aside). Ids read as bytes are hashed and cached by their
+   * bytes, and written as bytes: no string per id, no decoding.
    */
-  hashes(subjects: { userIds: DistinctIds; deviceIds: DistinctIds }): string[] {
-    const list: string[] = [];
-    for (const [ids, cache] of [
+  objectFile(subjects: { userIds: DistinctIds; deviceIds: DistinctIds }): Buffer {
+    const kinds = [
       [subjects.userIds, this.users],
       [subjects.deviceIds, this.devices],
-    ] as const) {
-      const { bytes, strings } = ids;
-      const from = list.length;
-      for (let entry = 0; entry < bytes.count; entry++)
-        list.push(
-          this.fromBytes(cache, bytes.arena, bytes.start(entry), bytes.end(entry), bytes.hash(entry)),
-        );
-      for (const id of strings) list.push(this.cached(cache, id));
-      // Byte strings and strings of one id can meet (an escaped line, invalid UTF-8): each hash once.
-      if (strings.size > 0 || bytes.nonAscii) for (const mac of new Set(list.splice(from))) list.push(mac);
+    ] as const;
+    const count = kinds.reduce((n, [ids]) => n + ids.bytes.count + ids.strings.size, 0);
+    const raw = Buffer.allocUnsafe(count * HASH_BYTES);
+    let at = 0;
+    for (const [{ bytes, strings }, cache] of kinds) {
+      for (let entry = 0; entry < bytes.count; entry++, at += HASH_BYTES)
+        this.fromBytes(cache, bytes.arena, bytes.start(entry), bytes.end(entry), bytes.hash(entry), raw, at);
+      // Byte strings and strings of one id can meet (an escaped line, invalid UTF-8): the file holds each once.
+      for (const id of strings) at += raw.write(this.cached(cache, id), at, HASH_BYTES, 'base64url');
     }
-    return list;
+    return objectFileOf(raw.subarray(0, at));
   }
 
   private cached(cache: KindCache, id: string): string {
     let mac = cache.byString.get(id);
     if (mac === undefined) {
-      mac = this.outerHash(hash('sha256', `${this.innerPad}${cache.kind}\u0000${id}`, 'buffer'));
+      const inner = hash('sha256', `${this.innerPad}${cache.kind}\u0000${id}`, 'buffer');
+      mac = this.outerHash(inner).toString('base64url').slice(0, HASH_CHARACTERS);
       if (cache.byString.size >= this.cachedHashes) cache.byString.clear();
       cache.byString.set(id, mac);
     }
     return mac;
   }
 
-  private fromBytes(cache: KindCache, bytes: Buffer, start: number, end: number, byteHash: number): string {
+  /** Writes the hash of the id `bytes[start..end)` to `out` at `at` (16 bytes). */
+  private fromBytes(
+    cache: KindCache,
+    bytes: Buffer,
+    start: number,
+    end: number,
+    byteHash: number,
+    out: Buffer,
+    at: number,
+  ): void {
     const table = cache.byBytes;
-    if (table.count >= this.cachedHashes) {
-      table.clear();
-      cache.macs.length = 0;
-    }
+    if (table.count >= this.cachedHashes) table.clear();
     const known = table.count;
     const entry = table.intern(bytes, start, end, byteHash);
-    if (entry < known) return cache.macs[entry] ?? '';
-    let ascii = end - start <= INNER_ID_BYTES;
-    for (let i = start; ascii && i < end; i++) ascii = (bytes[i] ?? 0) < 0x80;
-    let mac: string;
-    if (ascii) {
-      // The id's bytes are its UTF-8 (ASCII): hashed where they are copied, without a string.
-      const at = cache.inner.length - INNER_ID_BYTES;
-      for (let i = start; i < end; i++) cache.inner[at + i - start] = bytes[i] ?? 0;
-      mac = this.outerHash(hash('sha256', cache.inner.subarray(0, at + end - start), 'buffer'));
-    } else mac = this.cached(cache, bytes.toString('utf8', start, end));
-    cache.macs.push(mac);
-    return mac;
+    if (entry >= known) {
+      if ((entry + 1) * HASH_BYTES > cache.macs.length) {
+        const bigger = Buffer.allocUnsafe(cache.macs.length * 2);
+        cache.macs.copy(bigger, 0, 0, entry * HASH_BYTES);
+        cache.macs = bigger;
+      }
+      let ascii = end - start <= INNER_ID_BYTES;
+      for (let i = start; ascii && i < end; i++) ascii = (bytes[i] ?? 0) < 0x80;
+      if (ascii) {
+        // The id's bytes are its UTF-8 (ASCII): hashed where they are copied, without a string.
+        const from = cache.inner.length - INNER_ID_BYTES;
+        for (let i = start; i < end; i++) cache.inner[from + i - start] = bytes[i] ?? 0;
+        const inner = hash('sha256', cache.inner.subarray(0, from + end - start), 'buffer');
+        this.outerHash(inner).copy(cache.macs, entry * HASH_BYTES, 0, HASH_BYTES);
+      } else {
+        cache.macs.write(
+          this.cached(cache, bytes.toString('utf8', start, end)),
+          entry * HASH_BYTES,
+          'base64url',
+        );
+      }
+    }
+    cache.macs.copy(out, at, entry * HASH_BYTES, (entry + 1) * HASH_BYTES);
   }
 
-  private outerHash(inner: Buffer): string {
+  /** HMAC's outer hash over the inner one: the whole digest (the index keeps its first 132 or 128 bits). */
+  private outerHash(inner: Buffer): Buffer {
     this.outer.set(inner, BLOCK_BYTES);
-    return hash('sha256', this.outer, 'base64url').slice(0, HASH_CHARACTERS);
+    return hash('sha256', this.outer, 'buffer');
   }
 }
 

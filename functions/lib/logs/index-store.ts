@@ -269,8 +269,8 @@ export class LogIndexStore {
   private async mergeInputs(
     prefix: string,
     days: readonly string[],
-  ): Promise<{ inputs: ObjectFileEntry[]; complete: boolean; fingerprint: string }> {
-    const perDay: { inputs: ObjectFileEntry[]; complete: boolean }[] = [];
+  ): Promise<{ inputs: ObjectFileEntry[]; complete: boolean; listed: string }> {
+    const perDay: { inputs: ObjectFileEntry[]; complete: boolean; listed: string[] }[] = [];
     await mapOrderedLimited(
       [...days].sort(),
       READ_CONCURRENCY,
@@ -287,16 +287,28 @@ export class LogIndexStore {
           if (file) inputs.push(file);
           else complete = false;
         }
-        return { inputs, complete };
+        return { inputs, complete, listed: files.map((file) => file.fileKey) };
       },
       async (day) => void perDay.push(day),
     );
-    const inputs = perDay.flatMap((day) => day.inputs);
     return {
-      inputs,
+      inputs: perDay.flatMap((day) => day.inputs),
       complete: perDay.every((day) => day.complete),
-      fingerprint: inputs.map((f) => f.fileKey).join('\n'),
+      listed: perDay.flatMap((day) => day.listed).join('\n'),
     };
+  }
+
+  /** Every object file of these days, as mergeInputs lists them (`listed`). */
+  private async listedObjectFiles(prefix: string, days: readonly string[]): Promise<string> {
+    const perDay: string[][] = [];
+    await mapOrderedLimited(
+      [...days].sort(),
+      READ_CONCURRENCY,
+      async (day) =>
+        (await this.listObjectFiles(`${OBJECTS}${dayObjectsPrefix(prefix, day)}`)).map((f) => f.fileKey),
+      async (files) => void perDay.push(files),
+    );
+    return perDay.flat().join('\n');
   }
 
   /**
@@ -308,12 +320,14 @@ export class LogIndexStore {
   }
 
   /**
-   * Writes the merge of the object files of `days` to `target`. Checked after writing: if the days
-   * changed meanwhile, merged again, so the file always ends up matching a listing taken after it; days
-   * that keep changing fail the merge (TransientError: the caller's retry merges them again).
+   * Writes the merge of the object files of `days` to `target`. Checked after writing: if the days' object
+   * files changed meanwhile, merged again, so the file always ends up matching a listing taken after it;
+   * days that keep changing fail the merge (TransientError: the caller's retry merges them again). The
+   * check lists the object files only: a log object that changes has no object file at its new version
+   * until the indexer writes one, and the indexer merges its day again after writing it.
    */
   private async mergeInto(prefix: string, days: readonly string[], target: string): Promise<DayMerge> {
-    let { inputs, complete, fingerprint } = await this.mergeInputs(prefix, days);
+    let { inputs, complete, listed } = await this.mergeInputs(prefix, days);
     for (let attempt = 1; attempt <= MERGE_ATTEMPTS; attempt++) {
       if (!complete) return { state: 'incomplete', objects: inputs.length, entries: 0, bytes: 0 };
       // In key order: the object numbers of the file are the positions in this list.
@@ -326,14 +340,13 @@ export class LogIndexStore {
       );
       if (files.some((read) => read.file === undefined)) {
         // Replaced by a newer version since the listing: list again.
-        ({ inputs, complete, fingerprint } = await this.mergeInputs(prefix, days));
+        ({ inputs, complete, listed } = await this.mergeInputs(prefix, days));
         continue;
       }
       const read = files as { key: string; file: Buffer }[];
       const body = encodeDayFile(read);
       await this.write(target, body);
-      const after = await this.mergeInputs(prefix, days);
-      if (after.fingerprint === fingerprint) {
+      if ((await this.listedObjectFiles(prefix, days)) === listed) {
         return {
           state: inputs.length === 0 ? 'empty' : 'merged',
           objects: inputs.length,
@@ -341,7 +354,7 @@ export class LogIndexStore {
           bytes: body.length,
         };
       }
-      ({ inputs, complete, fingerprint } = after);
+      ({ inputs, complete, listed } = await this.mergeInputs(prefix, days));
     }
     throw new TransientError('A log index day kept changing while it was merged');
   }
