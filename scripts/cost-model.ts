@@ -20,12 +20,8 @@ export const PRICE_SOURCES = {
 
 /** US dollars, us-east-1, on-demand list prices without free tiers. */
 export const PRICES = {
-  /** Step Functions Standard: $0.025 per 1,000 state transitions. */
+  /** Step Functions Standard: $0.025 per 1,000 state transitions (Distributed Map children run STANDARD too). */
   standardTransition: 0.025 / 1000,
-  /** Step Functions Express (Distributed Map children run EXPRESS): $1.00 per million requests... */
-  expressRequest: 1 / 1_000_000,
-  /** ...and $0.00001667 per GB-second (first tier), billed in 64 MB steps and 100 ms. */
-  expressGbSecond: 0.00001667,
   /** Lambda on arm64: $0.0000133334 per GB-second (first 7.5 billion GB-s a month)... */
   lambdaArmGbSecond: 0.0000133334,
   /** ...and $0.20 per million requests. */

@@ -15,7 +15,7 @@ import type { LogIndexHasher } from '../lib/logs/index-hash';
 import { objectFileCount } from '../lib/logs/index-files';
 import { normalEtag, type DayMerge, type LogIndexStore } from '../lib/logs/index-store';
 import { gunzipStream } from '../lib/logs/lines';
-import { collectSubjectIds, type LogKind, type ObjectSubjects } from '../lib/logs/subject-ids';
+import { collectSubjectIds, type IdTables, type LogKind, type ObjectSubjects } from '../lib/logs/subject-ids';
 
 export interface LogSource {
   prefix: string;
@@ -140,11 +140,10 @@ async function indexObject(
     stats.unchanged += 1;
     return 'skipped';
   }
-  const { subjects, stored } = await readObjectSubjects(body, {
+  const { file, subjects, stored } = await readObjectFile(body, await deps.hasher(), {
     gzipped: object.key.endsWith('.gz'),
     kind: source.kind,
   });
-  const file = (await deps.hasher()).objectFile(subjects);
   // One file per version: written whole, it is what says the object is indexed at this ETag. (Each
   // count is added after its await: other objects' tasks update the same stats meanwhile.)
   const fileBytes = await store.putObjectFile(object.key, got.ETag, file);
@@ -158,13 +157,31 @@ async function indexObject(
 }
 
 /**
+ * The object file of one object (its subjects' hashes), what it read, and its stored bytes. The ids are
+ * read into the hasher's tables (each id interned once per container, hashed once).
+ */
+export async function readObjectFile(
+  body: Readable,
+  hasher: LogIndexHasher,
+  options: { gzipped: boolean; kind: LogKind },
+): Promise<{ file: Buffer; subjects: ObjectSubjects; stored: number }> {
+  const tables = hasher.beginObject();
+  try {
+    const { subjects, stored } = await readObjectSubjects(body, { ...options, tables });
+    return { file: hasher.objectFile(subjects), subjects, stored };
+  } finally {
+    hasher.endObject();
+  }
+}
+
+/**
  * The subject ids of one object's lines, and its stored bytes, streamed (gunzip in 256 KiB chunks), so
  * memory stays bounded whatever the object's size. (Inflating a whole object in one call was tried: it
  * took more CPU than the stream, docs/log-index.md "Measured".)
  */
-export async function readObjectSubjects(
+async function readObjectSubjects(
   body: Readable,
-  options: { gzipped: boolean; kind: LogKind },
+  options: { gzipped: boolean; kind: LogKind; tables: IdTables },
 ): Promise<{ subjects: ObjectSubjects; stored: number }> {
   let stored = 0;
   const counted = async function* (source: AsyncIterable<Buffer>) {
@@ -173,7 +190,7 @@ export async function readObjectSubjects(
       yield chunk;
     }
   };
-  const collect = (s: AsyncIterable<Buffer>) => collectSubjectIds(s, options.kind);
+  const collect = (s: AsyncIterable<Buffer>) => collectSubjectIds(s, options.kind, options.tables);
   try {
     const subjects = options.gzipped
       ? await pipeline(body, counted, gunzipStream(), collect)

@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import { LocalSubjectHasher } from '../../functions/lib/crypto/subject-hash';
 import { LOG_INDEX_KEY_LABEL, LogIndexHasher, lazyIndexHasher } from '../../functions/lib/logs/index-hash';
 import { encodeObjectFile, objectFileCount } from '../../functions/lib/logs/index-files';
-import { SubjectIdCollector, type LogKind } from '../../functions/lib/logs/subject-ids';
+import { SubjectIdCollector, type IdTables, type LogKind } from '../../functions/lib/logs/subject-ids';
 
 const hmac = (key: Buffer, message: string) =>
   createHmac('sha256', key).update(message, 'utf8').digest('base64url').slice(0, 22);
@@ -49,16 +49,28 @@ test('derives its key from the subject-hash key, once, and apart from the subjec
 });
 
 describe("an object's hashes, from the ids' bytes", () => {
-  const collect = (text: Buffer, kind: LogKind = 'access', chunk = 7) => {
-    const collector = new SubjectIdCollector(kind);
+  /** The ids of `text`, pushed in chunks of `chunk` bytes into the given tables (a reader's own if none). */
+  const collect = (text: Buffer, kind: LogKind = 'access', chunk = 7, tables?: IdTables) => {
+    const collector = new SubjectIdCollector(kind, tables);
     for (let i = 0; i < text.length; i += chunk) collector.push(text.subarray(i, i + chunk));
     return collector.end();
+  };
+  /** The object file `hasher` makes of `text`, read into its tables as the indexer reads an object. */
+  const fileOf = (hasher: LogIndexHasher, text: Buffer, kind: LogKind = 'access', chunk = 7) => {
+    const tables = hasher.beginObject();
+    try {
+      return hasher.objectFile(collect(text, kind, chunk, tables));
+    } finally {
+      hasher.endObject();
+    }
   };
   /** What hashing every id as a string (the connector's reading) gives, each once. */
   const expected = (hasher: LogIndexHasher, subjects: ReturnType<typeof collect>) =>
     [...new Set([...subjects.userIds].map((id) => hasher.user(id)))].concat(
       ...new Set([...subjects.deviceIds].map((id) => hasher.device(id))),
     );
+  const expectedFile = (key: Buffer, text: Buffer, kind: LogKind = 'access') =>
+    encodeObjectFile(expected(new LogIndexHasher(key), collect(text, kind)));
 
   const lines = Buffer.concat([
     Buffer.from(
@@ -83,46 +95,83 @@ describe("an object's hashes, from the ids' bytes", () => {
   it('are the hashes of the ids as strings, each once, sorted (the object file)', () => {
     const hasher = new LogIndexHasher(randomBytes(32));
     const subjects = collect(lines);
-    const file = hasher.objectFile(subjects);
+    const file = fileOf(hasher, lines);
     const hashes = expected(new LogIndexHasher(hasher.key), subjects);
     expect(new Set(hashes).size).toBe(hashes.length);
     expect(objectFileCount(file)).toBe(hashes.length);
     expect(file).toEqual(encodeObjectFile(hashes));
     expect([...subjects.userIds].sort()).toEqual(['u-1', 'u-2', 'x-1', 'ユーザー', '\ufffd'].sort());
     expect([...subjects.deviceIds].sort()).toEqual(['d-2', 'x-1']);
-    // A second object with the same ids (cached by their bytes) and new ones.
-    const more = collect(
-      Buffer.from('{"userId":"u-1"}\n{"userId":"u-3"}\n{"deviceId":"d-2"}\n'),
-      'access',
-      3,
-    );
-    expect(hasher.objectFile(more)).toEqual(
+    // A second object with the same ids (hashed already) and new ones.
+    const more = Buffer.from('{"userId":"u-1"}\n{"userId":"u-3"}\n{"deviceId":"d-2"}\n');
+    expect(fileOf(hasher, more, 'access', 3)).toEqual(
       encodeObjectFile([hasher.user('u-1'), hasher.user('u-3'), hasher.device('d-2')]),
     );
   });
 
-  it('are the same for thousands of ids, cached or not (the cache grows past its first size)', () => {
+  it('are the same for thousands of ids, hashed already or not (the cache grows past its first size)', () => {
     const hasher = new LogIndexHasher(randomBytes(32));
     const text = Buffer.from(
       Array.from({ length: 5_000 }, (_, i) => `{"userId":"u-${i}"}\n{"deviceId":"d-${i % 2_500}"}`).join(
         '\n',
       ),
     );
-    const file = hasher.objectFile(collect(text, 'access', 4_096));
+    const file = fileOf(hasher, text, 'access', 4_096);
     expect(objectFileCount(file)).toBe(7_500);
-    expect(file).toEqual(encodeObjectFile(expected(new LogIndexHasher(hasher.key), collect(text))));
-    expect(hasher.objectFile(collect(text, 'access', 1_000))).toEqual(file);
+    expect(file).toEqual(expectedFile(hasher.key, text));
+    expect(fileOf(hasher, text, 'access', 1_000)).toEqual(file);
   });
 
-  it('stay the same when the cache starts again mid-object', () => {
+  it('stay the same when the cache starts again between objects', () => {
     const hasher = new LogIndexHasher(randomBytes(32), 3);
     const text = Buffer.from(
       Array.from({ length: 20 }, (_, i) => `{"userId":"u-${i % 10}"}\n{"deviceId":"d-${i}"}`).join('\n'),
     );
-    const first = hasher.objectFile(collect(text));
+    const first = fileOf(hasher, text);
     expect(objectFileCount(first)).toBe(30);
-    expect(hasher.objectFile(collect(text, 'access', 100))).toEqual(first);
-    expect(first).toEqual(encodeObjectFile(expected(new LogIndexHasher(hasher.key), collect(text))));
+    expect(first).toEqual(expectedFile(hasher.key, text));
+    // Past its size, the cache started again before this object: the same file.
+    expect(fileOf(hasher, text, 'access', 100)).toEqual(first);
+    const other = Buffer.from('{"userId":"u-other"}\n{"deviceId":"d-3"}\n');
+    expect(fileOf(hasher, other)).toEqual(expectedFile(hasher.key, other));
+  });
+
+  it('of objects read at once into the same tables: each its own, and the cache kept until both are done', () => {
+    const hasher = new LogIndexHasher(randomBytes(32), 3);
+    fileOf(hasher, lines); // the cache is over its size of 3 from here on
+    const a = Buffer.from(
+      Array.from({ length: 40 }, (_, i) => `{"userId":"u-${i % 13}"}\n{"deviceId":"d-${i % 7}"}`).join('\n'),
+    );
+    const b = Buffer.from(
+      Array.from({ length: 40 }, (_, i) => `{"userId":"u-${(i % 11) + 5}"}\n{"deviceId":"d-${i % 5}"}`).join(
+        '\n',
+      ),
+    );
+    const tablesA = hasher.beginObject();
+    const readerA = new SubjectIdCollector('access', tablesA);
+    const tablesB = hasher.beginObject();
+    const readerB = new SubjectIdCollector('access', tablesB);
+    // Interleaved, as the indexer's concurrent reads are: each marks the ids the other marked in turn.
+    for (let i = 0; i < Math.max(a.length, b.length); i += 5) {
+      readerA.push(a.subarray(i, i + 5));
+      readerB.push(b.subarray(i, i + 5));
+    }
+    const fileA = hasher.objectFile(readerA.end());
+    hasher.endObject();
+    // A third object begun now must not clear what B's ids refer to.
+    const tablesC = hasher.beginObject();
+    const fileC = hasher.objectFile(collect(lines, 'access', 7, tablesC));
+    hasher.endObject();
+    const fileB = hasher.objectFile(readerB.end());
+    hasher.endObject();
+    expect(fileA).toEqual(expectedFile(hasher.key, a));
+    expect(fileB).toEqual(expectedFile(hasher.key, b));
+    expect(fileC).toEqual(expectedFile(hasher.key, lines));
+  });
+
+  it('are refused for ids read into tables of another hasher', () => {
+    const hasher = new LogIndexHasher(randomBytes(32));
+    expect(() => hasher.objectFile(collect(lines))).toThrow(/another hasher/);
   });
 
   it('hash voice-session participants as users', () => {
@@ -130,7 +179,7 @@ describe("an object's hashes, from the ids' bytes", () => {
     const text = Buffer.from(
       `${JSON.stringify({ participants: [{ userId: 'u-1' }, { userId: 'u-"2"' }], deviceId: 'd-1' })}\n`,
     );
-    expect(hasher.objectFile(collect(text, 'voice-sessions'))).toEqual(
+    expect(fileOf(hasher, text, 'voice-sessions')).toEqual(
       encodeObjectFile([hasher.user('u-1'), hasher.user('u-"2"')]),
     );
   });

@@ -9,16 +9,18 @@
  */
 import { hash } from 'node:crypto';
 import type { SubjectHasher } from '../crypto/subject-hash';
-import { ByteStrings } from './byte-strings';
-import { HASH_BYTES, objectFileOf } from './index-files';
-import type { DistinctIds } from './subject-ids';
+import { copyHash, HASH_BYTES, objectFileOf } from './index-files';
+import { IdTable, type DistinctIds, type IdTables } from './subject-ids';
 
 /** What the subject-hash key MACs to derive the index key; a new label is a new index (rebuild it). */
 export const LOG_INDEX_KEY_LABEL = 'dsr-log-index-key:v1';
 /** SHA-256's block: HMAC pads its key to this. */
 const BLOCK_BYTES = 64;
 const HASH_CHARACTERS = 22;
-/** Hashes kept per container and kind: about 100 bytes each. Past it the cache starts again. */
+/**
+ * Hashes kept per container and kind: about 100 bytes each. Past it the cache starts again, between
+ * objects (when no object being read refers to it).
+ */
 const CACHED_HASHES = 500_000;
 /** Longer ids (rare) are hashed from a string. */
 const INNER_ID_BYTES = 256;
@@ -29,9 +31,12 @@ type Kind = 'user' | 'device';
 interface KindCache {
   kind: Kind;
   byString: Map<string, string>;
-  byBytes: ByteStrings;
-  /** The hash of each entry of `byBytes` as the index files hold it (16 bytes), end to end. */
+  /** The ids objects are read into (the collector interns each in it as it meets it). */
+  table: IdTable;
+  /** The hash of each entry of `table` as the index files hold it (16 bytes), end to end... */
   macs: Buffer;
+  /** ...for the entries before this one. */
+  hashed: number;
   /** The padded inner key, the kind and a NUL, with room for an id's bytes after them. */
   inner: Buffer;
 }
@@ -45,6 +50,10 @@ export class LogIndexHasher {
   private readonly outer = Buffer.alloc(BLOCK_BYTES + 32);
   /** The HMAC key itself (for the test that checks this is HMAC-SHA-256). */
   readonly key: Buffer;
+  /** The tables an object's ids are read into for objectFile (SubjectIdCollector). */
+  readonly tables: IdTables;
+  /** Objects being read into the tables (beginObject, endObject). */
+  private reading = 0;
 
   /**
    * HMAC-SHA-256 written out with Node's one-shot hash, at half the cost of createHmac per id: the key's
@@ -67,10 +76,32 @@ export class LogIndexHasher {
       innerPad.copy(inner);
       inner.write(`${kind}\u0000`, BLOCK_BYTES, 'latin1');
       const macs = Buffer.allocUnsafe(1024 * HASH_BYTES);
-      return { kind, byString: new Map(), byBytes: new ByteStrings(), macs, inner };
+      return { kind, byString: new Map(), table: new IdTable(), macs, hashed: 0, inner };
     };
     this.users = cache('user');
     this.devices = cache('device');
+    this.tables = { users: this.users.table, devices: this.devices.table };
+  }
+
+  /**
+   * Before an object is read into `tables`: the caches start again here when full and no other object is
+   * being read (their entries must stay what they were until each object's file is made). Pair with
+   * endObject, in a finally.
+   */
+  beginObject(): IdTables {
+    if (this.reading === 0) {
+      for (const cache of [this.users, this.devices]) {
+        if (cache.table.bytes.count < this.cachedHashes) continue;
+        cache.table.clear();
+        cache.hashed = 0;
+      }
+    }
+    this.reading += 1;
+    return this.tables;
+  }
+
+  endObject(): void {
+    this.reading -= 1;
   }
 
   /** The index key, derived from the subject-hash key. */
@@ -88,22 +119,25 @@ export class LogIndexHasher {
 
   /**
    * The object file of an object's distinct ids (index-files.ts): the hashes of its users' and devices'
-   * ids, sorted, each once (a collision of HMACs aside). Ids read as bytes are hashed and cached by their
-   * bytes, and written as bytes: no string per id, no decoding.
+   * ids, sorted, each once (a collision of HMACs aside). Its ids must have been read into `tables`
+   * (between beginObject and endObject). Ids read as bytes are hashed once per container, by their
+   * entry, and written as bytes: no string per id, no decoding.
    */
   objectFile(subjects: { userIds: DistinctIds; deviceIds: DistinctIds }): Buffer {
     const kinds = [
       [subjects.userIds, this.users],
       [subjects.deviceIds, this.devices],
     ] as const;
-    const count = kinds.reduce((n, [ids]) => n + ids.bytes.count + ids.strings.size, 0);
+    const count = kinds.reduce((n, [ids]) => n + ids.count + ids.strings.size, 0);
     const raw = Buffer.allocUnsafe(count * HASH_BYTES);
     let at = 0;
-    for (const [{ bytes, strings }, cache] of kinds) {
-      for (let entry = 0; entry < bytes.count; entry++, at += HASH_BYTES)
-        this.fromBytes(cache, bytes.arena, bytes.start(entry), bytes.end(entry), bytes.hash(entry), raw, at);
+    for (const [ids, cache] of kinds) {
+      if (ids.table !== cache.table) throw new Error('An object was read into tables of another hasher');
+      this.hashNew(cache);
+      for (let n = 0; n < ids.count; n++, at += HASH_BYTES)
+        copyHash(cache.macs, ids.entry(n) * HASH_BYTES, raw, at);
       // Byte strings and strings of one id can meet (an escaped line, invalid UTF-8): the file holds each once.
-      for (const id of strings) at += raw.write(this.cached(cache, id), at, HASH_BYTES, 'base64url');
+      for (const id of ids.strings) at += raw.write(this.cached(cache, id), at, HASH_BYTES, 'base64url');
     }
     return objectFileOf(raw.subarray(0, at));
   }
@@ -119,43 +153,30 @@ export class LogIndexHasher {
     return mac;
   }
 
-  /** Writes the hash of the id `bytes[start..end)` to `out` at `at` (16 bytes). */
-  private fromBytes(
-    cache: KindCache,
-    bytes: Buffer,
-    start: number,
-    end: number,
-    byteHash: number,
-    out: Buffer,
-    at: number,
-  ): void {
-    const table = cache.byBytes;
-    if (table.count >= this.cachedHashes) table.clear();
-    const known = table.count;
-    const entry = table.intern(bytes, start, end, byteHash);
-    if (entry >= known) {
-      if ((entry + 1) * HASH_BYTES > cache.macs.length) {
-        const bigger = Buffer.allocUnsafe(cache.macs.length * 2);
-        cache.macs.copy(bigger, 0, 0, entry * HASH_BYTES);
-        cache.macs = bigger;
-      }
+  /** Hashes the entries of the cache's table met since the last call (entries are numbered in order). */
+  private hashNew(cache: KindCache): void {
+    const { bytes } = cache.table;
+    if (bytes.count * HASH_BYTES > cache.macs.length) {
+      const bigger = Buffer.allocUnsafe(Math.max(cache.macs.length * 2, bytes.count * HASH_BYTES));
+      cache.macs.copy(bigger, 0, 0, cache.hashed * HASH_BYTES);
+      cache.macs = bigger;
+    }
+    const arena = bytes.arena;
+    for (; cache.hashed < bytes.count; cache.hashed++) {
+      const [start, end] = [bytes.start(cache.hashed), bytes.end(cache.hashed)];
       let ascii = end - start <= INNER_ID_BYTES;
-      for (let i = start; ascii && i < end; i++) ascii = (bytes[i] ?? 0) < 0x80;
+      for (let i = start; ascii && i < end; i++) ascii = (arena[i] ?? 0) < 0x80;
+      const at = cache.hashed * HASH_BYTES;
       if (ascii) {
         // The id's bytes are its UTF-8 (ASCII): hashed where they are copied, without a string.
         const from = cache.inner.length - INNER_ID_BYTES;
-        for (let i = start; i < end; i++) cache.inner[from + i - start] = bytes[i] ?? 0;
+        for (let i = start; i < end; i++) cache.inner[from + i - start] = arena[i] ?? 0;
         const inner = hash('sha256', cache.inner.subarray(0, from + end - start), 'buffer');
-        this.outerHash(inner).copy(cache.macs, entry * HASH_BYTES, 0, HASH_BYTES);
+        copyHash(this.outerHash(inner), 0, cache.macs, at);
       } else {
-        cache.macs.write(
-          this.cached(cache, bytes.toString('utf8', start, end)),
-          entry * HASH_BYTES,
-          'base64url',
-        );
+        cache.macs.write(this.cached(cache, arena.toString('utf8', start, end)), at, 'base64url');
       }
     }
-    cache.macs.copy(out, at, entry * HASH_BYTES, (entry + 1) * HASH_BYTES);
   }
 
   /** HMAC's outer hash over the inner one: the whole digest (the index keeps its first 132 or 128 bits). */

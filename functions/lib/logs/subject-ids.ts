@@ -75,29 +75,87 @@ function closingQuote(buf: Buffer, start: number, end: number): number {
 }
 
 /**
- * The distinct ids of one kind in one object. Ids read from bytes stay bytes until asked for (most lines
- * repeat an id seen before, and a string per occurrence, with the garbage it leaves, cost more than the
- * rest of the line reading; the index hashes them from their bytes); ids of lines read with JSON.parse
- * (lines with escapes) are strings. Iterating gives every id as the connector reads it (UTF-8), each once.
+ * Ids of one kind kept as bytes, each numbered once, from 0, in the order first met. The log indexer's
+ * container keeps one per kind for every object it reads (LogIndexHasher hashes each entry once, by its
+ * number); a reader on its own gets its own. An id of a line is interned here straight away: no table per
+ * object, built and then looked up again in the container's.
+ */
+export class IdTable {
+  readonly bytes = new ByteStrings();
+  /** Per entry: the stamp of the last object that named it. */
+  private marks = new Int32Array(1024);
+  private stamps = 0;
+
+  /** A stamp for a new object's ids. */
+  newStamp(): number {
+    this.stamps = (this.stamps % 0x7ffffffe) + 1;
+    return this.stamps;
+  }
+
+  /** Marks `entry` as named by the object of `stamp`: true when it was not already (its first time). */
+  mark(entry: number, stamp: number): boolean {
+    if (entry >= this.marks.length) {
+      const bigger = new Int32Array(Math.max(this.marks.length * 2, entry + 1));
+      bigger.set(this.marks);
+      this.marks = bigger;
+    }
+    if (this.marks[entry] === stamp) return false;
+    this.marks[entry] = stamp;
+    return true;
+  }
+
+  /** Forgets every id: only when no object's ids refer to it any more. */
+  clear(): void {
+    this.bytes.clear();
+    this.marks.fill(0);
+  }
+}
+
+/**
+ * The distinct ids of one kind in one object: entries of an IdTable (ids read from bytes stay bytes: a
+ * string per occurrence, with the garbage it leaves, cost more than the rest of the line reading) and
+ * strings (ids of lines read with JSON.parse, lines with escapes). Objects read at once over one table can
+ * list an entry twice (each marks it in turn); whoever reads `entries` takes each once. Iterating gives
+ * every id as the connector reads it (UTF-8), each once.
  */
 export class DistinctIds implements Iterable<string> {
-  readonly bytes = new ByteStrings();
   readonly strings = new Set<string>();
+  private list = new Int32Array(256);
+  /** Entries listed in `list`. */
+  count = 0;
+  private readonly stamp: number;
+
+  constructor(readonly table: IdTable = new IdTable()) {
+    this.stamp = table.newStamp();
+  }
 
   add(buf: Buffer, start: number, end: number): void {
-    this.bytes.intern(buf, start, end);
+    const entry = this.table.bytes.intern(buf, start, end);
+    if (!this.table.mark(entry, this.stamp)) return;
+    if (this.count === this.list.length) {
+      const bigger = new Int32Array(this.list.length * 2);
+      bigger.set(this.list);
+      this.list = bigger;
+    }
+    this.list[this.count++] = entry;
+  }
+
+  /** The table entry listed at `n` (below `count`). */
+  entry(n: number): number {
+    return this.list[n] ?? 0;
   }
 
   *[Symbol.iterator](): IterableIterator<string> {
-    const { bytes, strings } = this;
+    const { bytes } = this.table;
     const seen = new Set<string>();
-    for (let entry = 0; entry < bytes.count; entry++) {
+    for (let n = 0; n < this.count; n++) {
+      const entry = this.entry(n);
       const id = bytes.arena.toString('utf8', bytes.start(entry), bytes.end(entry));
       // Two byte strings can read as one string (invalid UTF-8 reads as U+FFFD).
-      if (!strings.has(id) && !seen.has(id)) yield id;
+      if (!this.strings.has(id) && !seen.has(id)) yield id;
       seen.add(id);
     }
-    yield* strings;
+    yield* this.strings;
   }
 }
 
@@ -126,26 +184,33 @@ function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
+/** The tables an object's ids are interned in, per kind (a container's, or a reader's own). */
+export interface IdTables {
+  users: IdTable;
+  devices: IdTable;
+}
+
 /** Collects the subjects of one object from its decompressed bytes, pushed chunk by chunk. */
 export class SubjectIdCollector {
-  readonly result: ObjectSubjects = {
-    userIds: new DistinctIds(),
-    deviceIds: new DistinctIds(),
-    lines: 0,
-    bytes: 0,
-    oversized: 0,
-  };
+  readonly result: ObjectSubjects;
   private pending: Buffer[] = [];
   private pendingBytes = 0;
   /** Inside a line longer than the limit: skipped up to its newline. */
   private skipping = false;
-  private readonly users = this.result.userIds;
-  private readonly devices = this.result.deviceIds;
+  private readonly users: DistinctIds;
+  private readonly devices: DistinctIds;
   /** The device ids of the current line (start, end pairs), taken only if the line turns out signed out. */
   private lineDevices = new Int32Array(16);
   private lineDeviceCount = 0;
 
-  constructor(private readonly kind: LogKind) {}
+  constructor(
+    private readonly kind: LogKind,
+    tables: IdTables = { users: new IdTable(), devices: new IdTable() },
+  ) {
+    this.users = new DistinctIds(tables.users);
+    this.devices = new DistinctIds(tables.devices);
+    this.result = { userIds: this.users, deviceIds: this.devices, lines: 0, bytes: 0, oversized: 0 };
+  }
 
   push(chunk: Buffer): void {
     this.result.bytes += chunk.length;
@@ -285,8 +350,9 @@ export class SubjectIdCollector {
 export async function collectSubjectIds(
   source: AsyncIterable<Buffer>,
   kind: LogKind,
+  tables?: IdTables,
 ): Promise<ObjectSubjects> {
-  const collector = new SubjectIdCollector(kind);
+  const collector = new SubjectIdCollector(kind, tables);
   for await (const chunk of source) collector.push(chunk);
   return collector.end();
 }
