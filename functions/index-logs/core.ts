@@ -71,6 +71,8 @@ export interface IndexStats {
   daysMerged: number;
   dayBytes: number;
   spansMerged: number;
+  /** Days whose log objects are all gone, their index files removed (a run from the start). */
+  daysExpired: number;
   ms: number;
 }
 
@@ -89,6 +91,7 @@ export function emptyStats(): IndexStats {
     daysMerged: 0,
     dayBytes: 0,
     spansMerged: 0,
+    daysExpired: 0,
     ms: 0,
   };
 }
@@ -325,6 +328,14 @@ export async function advanceWatermarks(
     const newest = options.fromStart
       ? newestObjectFiles(await deps.store.objectFilesUnder(prefix), prefix)
       : undefined;
+    if (newest)
+      stats.daysExpired = await removeExpiredDays(
+        deps,
+        prefix,
+        listed,
+        [...newest.keys(), ...merged.keys()],
+        openFrom,
+      );
     let last: string | undefined;
     for (const [day, keys] of byDay(listed, prefix)) {
       if (day >= openFrom || !keys.every((key) => done.has(key)) || !inTime()) break;
@@ -342,10 +353,37 @@ export async function advanceWatermarks(
     // The span file: every day file before the watermark's day, merged (written again only if older
     // than one of them, or when the watermark moved into another day).
     const watermarkDay = watermark === undefined ? undefined : dayOfKey(watermark, prefix);
-    if (watermarkDay !== undefined) addMerge(stats, await deps.store.refreshSpan(prefix, watermarkDay), true);
+    if (watermarkDay !== undefined) {
+      const span = await deps.store.refreshSpan(prefix, watermarkDay, { daysRemoved: stats.daysExpired > 0 });
+      addMerge(stats, span, true);
+    }
     reports.push({ prefix, watermark, stats });
   }
   return reports;
+}
+
+/**
+ * Removes the index files of the leading closed days that no longer hold any log object (the logs
+ * bucket's lifecycle expired them): the index of expired logs would otherwise keep naming their subjects,
+ * by keyed hash, for as long as it exists. Only days before the first listed object's day, so an object
+ * arriving meanwhile is never taken for a gone one. Returns the days removed.
+ */
+async function removeExpiredDays(
+  deps: IndexLogsDeps,
+  prefix: string,
+  listed: readonly DayObject[],
+  indexedDays: readonly string[],
+  openFrom: string,
+): Promise<number> {
+  const listedDays = listed.map((object) => dayOfKey(object.key, prefix)).filter((day) => day !== undefined);
+  const firstListed = listedDays.length === 0 ? undefined : listedDays.reduce((a, b) => (b < a ? b : a));
+  let removed = 0;
+  for (const day of [...new Set(indexedDays)].sort()) {
+    if (day >= openFrom || (firstListed !== undefined && day >= firstListed)) break;
+    await deps.store.removeDay(prefix, day);
+    removed += 1;
+  }
+  return removed;
 }
 
 /** The listed keys grouped by day, in key order. */

@@ -349,6 +349,41 @@ describe('day files', () => {
     expect(files.includes(hashBytes(TEST_INDEX_HASHER.user('u-alice')))).toBe(false);
   });
 
+  it('a run from the start removes the index of leading days whose log objects are all gone', async () => {
+    const index = testLogIndex(local.stores, { now: NOW, openDays: 2 });
+    const day = (d: string) => `${index.config.accessPrefix}dt=${d}/part-00000.jsonl.gz`;
+    await index.put(day('2026-10-27'), [access('u-gone', 'dev-1'), access('u-bob', 'dev-2')]);
+    await index.put(day('2026-10-28'), [access('u-bob', 'dev-2')]);
+    await index.put(day('2026-10-29'), [access('u-mid', 'dev-3')]);
+    await index.put(day('2026-10-30'), [access('u-bob', 'dev-2')]);
+    await advanceWatermarks(index.deps);
+    expect(await accessFor(index, ['u-gone'])).toEqual([day('2026-10-27')]);
+    const named = (body: Buffer, userId: string) => body.includes(hashBytes(TEST_INDEX_HASHER.user(userId)));
+    // The logs bucket's lifecycle expires the first day; a later day's object is deleted too (not by age).
+    for (const d of ['2026-10-27', '2026-10-29'])
+      await local.stores.s3.send(new DeleteObjectCommand({ Bucket: LOGS_BUCKET, Key: day(d) }));
+    // Only a run from the start looks back; a scheduled one leaves the files.
+    await advanceWatermarks(index.deps);
+    expect((await filesOf(index)).some((f) => named(f.body, 'u-gone'))).toBe(true);
+
+    const [report] = await advanceWatermarks(index.deps, { fromStart: true });
+    expect(report?.stats).toMatchObject({ daysExpired: 1, spansMerged: 1 });
+    const files = await filesOf(index);
+    // Nothing of the expired day is left: its object file, its day file, its entries in the span.
+    expect(files.filter((f) => f.key.includes('dt=2026-10-27'))).toEqual([]);
+    expect(files.some((f) => named(f.body, 'u-gone'))).toBe(false);
+    expect(await accessFor(index, ['u-gone'])).toEqual([]);
+    expect(await accessFor(index, ['u-bob'])).toEqual([day('2026-10-28'), day('2026-10-30')]);
+    // A day after the first one still listed stays as it is (an object gone from it is skipped on read).
+    expect(files.some((f) => f.key.includes('dt=2026-10-29'))).toBe(true);
+    // Every log object gone: the other closed days go too, and the span with them.
+    for (const d of ['2026-10-28', '2026-10-30'])
+      await local.stores.s3.send(new DeleteObjectCommand({ Bucket: LOGS_BUCKET, Key: day(d) }));
+    const [last] = await advanceWatermarks(index.deps, { fromStart: true });
+    expect(last?.stats).toMatchObject({ daysExpired: 3 });
+    expect(await filesOf(index)).toEqual([]);
+  });
+
   it('a day merge whose object files change while it writes merges again', async () => {
     const index = testLogIndex(local.stores, { now: NOW, openDays: 1 });
     const day = (d: string, n = 0) => `${index.config.accessPrefix}dt=${d}/part-0000${n}.jsonl.gz`;

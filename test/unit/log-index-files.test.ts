@@ -103,16 +103,28 @@ test('a large day is slotted: a hash is found with a few small reads, however la
   const file = encodeDayFile(day);
   const layout = dayFileLayout(file);
   expect(layout.count).toBe(200_000);
-  // The table alone is larger than the first read: the slot's entries are read on their own.
-  expect(layout.keysAt).toBeGreaterThan(DAY_FILE_FIRST_READ_BYTES);
+  // The entries lie past the first read: the slot's are read on their own, then the key list.
+  expect(layout.entriesAt).toBeLessThan(DAY_FILE_FIRST_READ_BYTES);
   const found = await namedInDay(file, hashBytes(user(123_456)));
   expect(found.names).toEqual([day[24]!.key]);
-  expect(found.reads).toBe(4);
+  expect(found.reads).toBe(2);
   expect(found.bytes).toBeLessThan(DAY_FILE_FIRST_READ_BYTES + 8 * 1024);
   expect(file.length).toBeGreaterThan(3 * 1024 * 1024);
   const missing = await namedInDay(file, hashBytes(hasher.user('nobody')));
   expect(missing.names).toEqual([]);
   expect(missing.reads).toBeLessThanOrEqual(3);
+});
+
+test('a small day file is read whole in one GET', async () => {
+  const day = Array.from({ length: 4 }, (_, i) => ({
+    key: `access/dt=2026-10-30/part-${i}.jsonl.gz`,
+    file: encodeObjectFile(Array.from({ length: 500 }, (_, j) => user(i * 500 + j))),
+  }));
+  const file = encodeDayFile(day);
+  expect(file.length).toBeLessThan(DAY_FILE_FIRST_READ_BYTES);
+  const found = await namedInDay(file, hashBytes(user(1_234)), hashBytes(user(7)));
+  expect(found.names).toEqual([day[0]!.key, day[2]!.key]);
+  expect(found.reads).toBe(1);
 });
 
 test('a file that is not a day file is refused by name', () => {

@@ -45,6 +45,8 @@ const SPANS = 'spans/';
 const MERGE_ATTEMPTS = 3;
 /** Files read at once. */
 const READ_CONCURRENCY = 16;
+/** Keys one DeleteObjects takes at most. */
+const DELETE_BATCH = 1_000;
 
 const watermarkPk = (prefix: string) => `w#${prefix}`;
 
@@ -162,14 +164,28 @@ export class LogIndexStore {
       );
       return;
     }
-    await this.send(() =>
-      this.s3.send(
-        new DeleteObjectsCommand({
-          Bucket: this.location.bucket,
-          Delete: { Objects: keys.map((key) => ({ Key: key })), Quiet: true },
-        }),
-      ),
-    );
+    for (let from = 0; from < keys.length; from += DELETE_BATCH) {
+      const batch = keys.slice(from, from + DELETE_BATCH);
+      await this.send(() =>
+        this.s3.send(
+          new DeleteObjectsCommand({
+            Bucket: this.location.bucket,
+            Delete: { Objects: batch.map((key) => ({ Key: key })), Quiet: true },
+          }),
+        ),
+      );
+    }
+  }
+
+  /**
+   * Removes a day's index files, its object files and its day file: every log object of the day is gone
+   * (the logs bucket's lifecycle expired it), and the index keeps no trace of whom it named. Returns the
+   * object files removed.
+   */
+  async removeDay(prefix: string, day: string): Promise<number> {
+    const files = await this.listObjectFiles(`${OBJECTS}${dayObjectsPrefix(prefix, day)}`);
+    await this.remove([...files.map((file) => file.fileKey), dayFileKey(prefix, day)]);
+    return files.length;
   }
 
   /** The object files of the log objects under `logPrefix` (a `dt=` folder, a prefix), in key order. */
@@ -375,17 +391,26 @@ export class LogIndexStore {
 
   /**
    * Keeps the span file of `prefix` the merge of every day file before `beforeDay` (the watermark's day):
-   * written again when it is older than one of them or covers another day, removed when those days
-   * cannot be merged whole (requests then read the day files). Returns what was merged, if anything.
+   * written again when it is older than one of them, covers another day, or `daysRemoved` (it still names
+   * their objects), removed when those days cannot be merged whole (requests then read the day files), or
+   * when no day file is left. Returns what was merged, if anything.
    */
-  async refreshSpan(prefix: string, beforeDay: string): Promise<DayMerge | undefined> {
+  async refreshSpan(
+    prefix: string,
+    beforeDay: string,
+    options: { daysRemoved?: boolean } = {},
+  ): Promise<DayMerge | undefined> {
     const [spans, dayFiles] = await Promise.all([this.spanFiles(prefix), this.dayFiles(prefix)]);
     const days = [...dayFiles.keys()].filter((day) => day < beforeDay).sort();
     const last = days[days.length - 1];
-    if (last === undefined) return undefined;
+    if (last === undefined) {
+      await this.remove(spans.map((span) => span.key));
+      return undefined;
+    }
     const current = spans[spans.length - 1];
     const newest = Math.max(0, ...days.map((day) => dayFiles.get(day) ?? 0));
-    if (current?.through === last && spans.length === 1 && current.modified > newest) return undefined;
+    const upToDate = current?.through === last && spans.length === 1 && current.modified > newest;
+    if (upToDate && !options.daysRemoved) return undefined;
     const target = spanFileKey(prefix, last);
     const merge = await this.mergeInto(prefix, days, target);
     const written = merge.state !== 'incomplete';

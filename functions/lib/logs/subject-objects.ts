@@ -21,6 +21,8 @@ export interface SubjectLogIds {
 
 /** Day files read at once. */
 const DAY_CONCURRENCY = 16;
+/** Day files merged again at once (each holds its day's object files in memory while it merges). */
+const MERGE_CONCURRENCY = 4;
 
 export class LogIndexReader {
   constructor(
@@ -103,13 +105,18 @@ export class LogIndexReader {
   }
 
   /**
-   * Merges again the day files of the days of `keys` under `prefix` that have one (after a rewrite). The
+   * Merges again the day files of the days of `keys` under `prefix` that have one (after a rewrite), a few
+   * days at once (each a few round trips: one after another they held a job's finish for seconds). The
    * span file over them is merged again at the indexer's next run; until then requests read those day
    * files beside it.
    */
   async mergeDaysOf(prefix: string, keys: readonly string[]): Promise<void> {
     const merged = await this.store.dayFiles(prefix);
     const days = new Set(keys.map((key) => dayOfKey(key, prefix)).filter((day) => day !== undefined));
-    for (const day of days) if (merged.has(day)) await this.store.mergeDay(prefix, day);
+    await forEachLimited(
+      [...days].filter((day) => merged.has(day)),
+      MERGE_CONCURRENCY,
+      async (day) => void (await this.store.mergeDay(prefix, day)),
+    );
   }
 }
