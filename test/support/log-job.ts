@@ -27,40 +27,23 @@ export interface LogJobTarget {
   index?: Pick<LogIndexReader, 'forget'>;
 }
 
-export async function rewriteForSubject(
-  target: LogJobTarget,
-  subject: { requestId: string; userIds: string[]; deviceIds: string[]; plan: readonly PlanEntryView[] },
-  keys: readonly string[],
-  now: Date,
-): Promise<RewriteOutput> {
-  const categories = subject.plan
-    .filter((e) => e.action === 'delete' || e.action === 'anonymise' || e.action === 'retain')
-    .map(({ category, action, liveAction, rule }) => ({ category, action, liveAction, rule }));
-  jobs += 1;
-  const jobId = `test-${process.pid}-${jobs}`;
-  const subjectsKey = `log-erasure-jobs/${jobId}/subjects.json`;
-  await putJson(target.s3, { bucket: target.stagingBucket, key: subjectsKey }, [
-    { requestId: subject.requestId, queuedAt: 'q', categories },
-  ]);
-  const identifiers = {
-    userIds: subject.userIds,
-    deviceIds: subject.deviceIds,
-    emails: [],
-    phones: [],
-    externalAccounts: [],
-  };
-  const deps: EraseLogsDeps = {
-    s3: target.s3,
-    config: {
-      logsBucket: target.logsBucket,
-      accessPrefix: target.accessPrefix,
-      voiceSessionsPrefix: target.voiceSessionsPrefix,
-      stagingBucket: target.stagingBucket,
-      // s3rver ignores If-Match: the local stack uses the HeadObject re-check.
-      conditionalWrites: false,
-      maxWriteAttempts: 5,
-      concurrency: 4,
-    },
+/**
+ * The job's dependencies for its rewrite step alone: the waiting subject's identifier set as the request
+ * keeps it; what a rewrite never calls throws. `forget` (the index) and `recordTallies` default to doing
+ * nothing (read by the job's finish only, which a rewrite alone has not).
+ */
+export function rewriteDeps(parts: {
+  s3: S3Client;
+  config: EraseLogsDeps['config'];
+  identifiers: { userIds: string[]; deviceIds: string[] };
+  vault: VaultWriter;
+  forget?: LogIndexReader['forget'];
+  recordTallies?: EraseLogsDeps['queue']['recordTallies'];
+}): EraseLogsDeps {
+  const identifiers = { ...parts.identifiers, emails: [], phones: [], externalAccounts: [] };
+  return {
+    s3: parts.s3,
+    config: parts.config,
     // The identifier set the erasure's first run keeps on the request.
     requests: {
       get: async () =>
@@ -77,18 +60,50 @@ export async function rewriteForSubject(
       carry: unused,
       lock: unused,
       unlock: unused,
-      // Read by the job's finish only, which a rewrite alone has not.
-      recordTallies: async () => undefined,
+      recordTallies: parts.recordTallies ?? (async () => undefined),
       tallies: unused,
     },
     index: {
       objectsForAll: unused,
-      forget: target.index ? (...a) => target.index!.forget(...a) : async () => undefined,
+      forget: parts.forget ?? (async () => undefined),
       mergeDaysOf: unused,
     },
-    vault: target.vault,
+    vault: parts.vault,
     starter: { start: unused },
   };
+}
+
+export async function rewriteForSubject(
+  target: LogJobTarget,
+  subject: { requestId: string; userIds: string[]; deviceIds: string[]; plan: readonly PlanEntryView[] },
+  keys: readonly string[],
+  now: Date,
+): Promise<RewriteOutput> {
+  const categories = subject.plan
+    .filter((e) => e.action === 'delete' || e.action === 'anonymise' || e.action === 'retain')
+    .map(({ category, action, liveAction, rule }) => ({ category, action, liveAction, rule }));
+  jobs += 1;
+  const jobId = `test-${process.pid}-${jobs}`;
+  const subjectsKey = `log-erasure-jobs/${jobId}/subjects.json`;
+  await putJson(target.s3, { bucket: target.stagingBucket, key: subjectsKey }, [
+    { requestId: subject.requestId, queuedAt: 'q', categories },
+  ]);
+  const deps = rewriteDeps({
+    s3: target.s3,
+    config: {
+      logsBucket: target.logsBucket,
+      accessPrefix: target.accessPrefix,
+      voiceSessionsPrefix: target.voiceSessionsPrefix,
+      stagingBucket: target.stagingBucket,
+      // s3rver ignores If-Match: the local stack uses the HeadObject re-check.
+      conditionalWrites: false,
+      maxWriteAttempts: 5,
+      concurrency: 4,
+    },
+    identifiers: { userIds: subject.userIds, deviceIds: subject.deviceIds },
+    vault: target.vault,
+    ...(target.index ? { forget: (...a) => target.index!.forget(...a) } : {}),
+  });
   return (await eraseLogs(deps, {
     operation: 'rewrite',
     jobId,

@@ -30,9 +30,9 @@ import type {
   PlanEntryView,
   StagedSubject,
 } from '../../functions/lib/connectors/contract';
-import { eraseLogs, type EraseLogsDeps, type RewriteOutput } from '../../functions/erase-logs/core';
+import { eraseLogs, type RewriteOutput } from '../../functions/erase-logs/core';
+import { rewriteDeps } from '../support/log-job';
 import type { VaultRecord } from '../../functions/lib/connectors/contract';
-import type { RequestRecord } from '../../functions/lib/requests/records';
 import type { ObjectTallies } from '../../functions/lib/erasure/log-queue';
 import { planEntriesFor } from '../support/erasure-plans';
 
@@ -319,7 +319,7 @@ async function erase(s3: S3Client, plan: PlanEntryView[], options: JobOptions = 
   const recorded: ObjectTallies[] = [];
   const vaulted: VaultRecord[] = [];
   const forgotten: string[] = [];
-  const deps: EraseLogsDeps = {
+  const deps = rewriteDeps({
     s3: client,
     config: {
       logsBucket: CONFIG.bucket,
@@ -330,39 +330,15 @@ async function erase(s3: S3Client, plan: PlanEntryView[], options: JobOptions = 
       maxWriteAttempts: options.maxWriteAttempts ?? 5,
       concurrency: options.concurrency ?? 4,
     },
-    requests: {
-      get: async () =>
-        ({
-          status: 'partially_completed',
-          resolvedSubject: { identifiers: subject().identifiers },
-        }) as RequestRecord,
-      update: unused,
-    },
-    events: { append: unused, appendOnce: unused },
-    holds: { activeFor: unused },
-    hasher: { hash: unused },
-    queue: {
-      list: unused,
-      get: unused,
-      remove: unused,
-      carry: unused,
-      lock: unused,
-      unlock: unused,
-      // What a rewrite removes is recorded before the object is written (the job's finish reads it).
-      recordTallies: async (_jobId, record) => {
-        order.push(`record ${record.key}`);
-        recorded.push(record);
-      },
-      tallies: unused,
-    },
-    index: {
-      objectsForAll: unused,
-      forget: async (key) => void forgotten.push(key),
-      mergeDaysOf: unused,
-    },
+    identifiers: subject().identifiers,
     vault: { put: async (record) => void vaulted.push(record) },
-    starter: { start: unused },
-  };
+    forget: async (key) => void forgotten.push(key),
+    // What a rewrite removes is recorded before the object is written (the job's finish reads it).
+    recordTallies: async (_jobId, record) => {
+      order.push(`record ${record.key}`);
+      recorded.push(record);
+    },
+  });
   const keys = options.keys ?? Object.values(KEYS);
   const queued = new Set(categories.map((c) => c.category));
   const objects = keys

@@ -15,7 +15,7 @@ const grown = (old: Int32Array, size: number) => {
 };
 
 /** FNV-1a of `buf[start..end)`. */
-export function byteHash(buf: Uint8Array, start: number, end: number): number {
+function byteHash(buf: Uint8Array, start: number, end: number): number {
   let hash = FNV_OFFSET;
   for (let i = start; i < end; i++) hash = Math.imul(hash ^ (buf[i] ?? 0), FNV_PRIME);
   // As an Int32Array holds it (the offset alone, for no bytes, is over 2^31).
@@ -36,8 +36,6 @@ export class ByteStrings {
   private used = 0;
   /** Entries so far: the next one added gets this number. */
   count = 0;
-  /** Whether any entry holds a byte over 0x7f (then not ASCII, not one character a byte). */
-  nonAscii = false;
 
   /** The arena: entry `n` is `arena.subarray(start(n), end(n))`. */
   get arena(): Buffer {
@@ -50,11 +48,6 @@ export class ByteStrings {
 
   end(entry: number): number {
     return (this.spans[2 * entry] ?? 0) + (this.spans[2 * entry + 1] ?? 0);
-  }
-
-  /** The `byteHash` of an entry's bytes. */
-  hash(entry: number): number {
-    return this.hashes[entry] ?? 0;
   }
 
   /**
@@ -92,7 +85,6 @@ export class ByteStrings {
     this.slots.fill(0);
     this.used = 0;
     this.count = 0;
-    this.nonAscii = false;
   }
 
   private insert(buf: Uint8Array, start: number, length: number, hash: number): number {
@@ -108,13 +100,7 @@ export class ByteStrings {
     }
     // Ids are short: a loop costs less than a call into C++ (Buffer#copy).
     const at = this.used;
-    let high = 0;
-    for (let i = 0; i < length; i++) {
-      const byte = buf[start + i] ?? 0;
-      high |= byte;
-      this.bytes[at + i] = byte;
-    }
-    if (high >= 0x80) this.nonAscii = true;
+    for (let i = 0; i < length; i++) this.bytes[at + i] = buf[start + i] ?? 0;
     const entry = this.count++;
     this.hashes[entry] = hash;
     this.spans[2 * entry] = at;

@@ -9,6 +9,7 @@
  */
 import { hash } from 'node:crypto';
 import type { SubjectHasher } from '../crypto/subject-hash';
+import { ContractError } from '../runtime/errors';
 import { copyHash, HASH_BYTES, objectFileOf } from './index-files';
 import { IdTable, type DistinctIds, type IdTables } from './subject-ids';
 
@@ -132,7 +133,8 @@ export class LogIndexHasher {
     const raw = Buffer.allocUnsafe(count * HASH_BYTES);
     let at = 0;
     for (const [ids, cache] of kinds) {
-      if (ids.table !== cache.table) throw new Error('An object was read into tables of another hasher');
+      if (ids.table !== cache.table)
+        throw new ContractError('An object was read into tables of another hasher');
       this.hashNew(cache);
       for (let n = 0; n < ids.count; n++, at += HASH_BYTES)
         copyHash(cache.macs, ids.entry(n) * HASH_BYTES, raw, at);
