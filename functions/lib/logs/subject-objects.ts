@@ -106,7 +106,7 @@ export class LogIndexReader {
 
   /**
    * Merges again the day files of the days of `keys` under `prefix` that have one (after a rewrite), a few
-   * days at once (each a few round trips: one after another they held a job's finish for seconds). The
+   * days at once (each is a few round trips: its listings, its object files' reads, its write). The
    * span file over them is merged again at the indexer's next run; until then requests read those day
    * files beside it.
    */
