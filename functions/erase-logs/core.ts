@@ -57,7 +57,7 @@ import { isRecord, lineAnchor, SubjectOwners, type Line } from '../lib/logs/subj
 import { lineCandidates, type LineCandidates } from '../lib/logs/line-candidates';
 import type { EventLog } from '../lib/requests/event-log';
 import type { RequestRepository } from '../lib/requests/requests';
-import { forEachLimited } from '../lib/runtime/concurrency';
+import { forEachLimited, mapOrderedLimited } from '../lib/runtime/concurrency';
 import { AppError, ContractError } from '../lib/runtime/errors';
 import { log } from '../lib/runtime/logger';
 
@@ -198,28 +198,27 @@ async function prepare(deps: EraseLogsDeps, jobId: string): Promise<PrepareOutpu
   const access: SubjectLogIds[] = [];
   const voice: SubjectLogIds[] = [];
   const maxSubjects = config.maxSubjects ?? MAX_JOB_SUBJECTS;
-  for (const queued of await deps.queue.list()) {
-    if (subjects.length >= maxSubjects) break;
-    const request = await deps.requests.get(queued.requestId);
-    if (!request || request.status === 'completed' || request.status === 'cancelled') {
-      // Nothing waits for this part any more.
-      await deps.queue.remove(queued.requestId, queued.queuedAt);
-      continue;
+  const queue = await deps.queue.list();
+  // Looked up several at once (a request read and its holds each), in windows no larger than the room
+  // left, so no erasure beyond the cap is touched (its holds recorded for a job that does not take it).
+  for (let next = 0; next < queue.length && subjects.length < maxSubjects;) {
+    const window = queue.slice(next, next + Math.min(PREPARE_CONCURRENCY, maxSubjects - subjects.length));
+    next += window.length;
+    const taken: (StagedSubject & { ids: SubjectIdentifiers })[] = [];
+    await mapOrderedLimited(
+      window,
+      PREPARE_CONCURRENCY,
+      (queued) => takeQueued(deps, jobId, queued),
+      async (subject) => {
+        if (subject) taken.push(subject);
+      },
+    );
+    for (const { ids, ...subject } of taken) {
+      const names = subject.categories.map((c) => c.category).filter((c) => !subject.held?.includes(c));
+      if (names.includes('access-log')) access.push({ userIds: ids.userIds, deviceIds: ids.deviceIds });
+      if (names.includes('voice-sessions')) voice.push({ userIds: ids.userIds, deviceIds: [] });
+      subjects.push(subject);
     }
-    // In progress: a run is going (it queues again when it ends); failed: an operator re-drives it.
-    if (request.status !== 'partially_completed' || !request.resolvedSubject) continue;
-    const ids = request.resolvedSubject.identifiers;
-    const held = await heldAtJobTime(deps, jobId, queued, request, ids);
-    const names = queued.categories.map((c) => c.category).filter((c) => !held.includes(c));
-    if (names.includes('access-log')) access.push({ userIds: ids.userIds, deviceIds: ids.deviceIds });
-    if (names.includes('voice-sessions')) voice.push({ userIds: ids.userIds, deviceIds: [] });
-    subjects.push({
-      requestId: queued.requestId,
-      queuedAt: queued.queuedAt,
-      categories: queued.categories,
-      ...(held.length > 0 ? { held } : {}),
-      ...(queued.carried ? { carried: queued.carried } : {}),
-    });
   }
   const list = async (prefix: string, ids: SubjectLogIds[]) =>
     ids.length === 0 ? [] : deps.index.objectsForAll(deps.s3, config.logsBucket, prefix, ids);
@@ -246,6 +245,34 @@ async function prepare(deps: EraseLogsDeps, jobId: string): Promise<PrepareOutpu
     subjects: subjects.length,
     objects: keys.length,
     requestIds: subjects.map((s) => s.requestId),
+  };
+}
+
+/**
+ * A queued erasure as the job takes it, with its identifier set; undefined when the job leaves it: gone
+ * from the queue if nothing waits any more (completed, cancelled), left there while a run is going (it
+ * queues again when it ends) or it failed (an operator re-drives it).
+ */
+async function takeQueued(
+  deps: EraseLogsDeps,
+  jobId: string,
+  queued: QueuedLogErasure,
+): Promise<(StagedSubject & { ids: SubjectIdentifiers }) | undefined> {
+  const request = await deps.requests.get(queued.requestId);
+  if (!request || request.status === 'completed' || request.status === 'cancelled') {
+    await deps.queue.remove(queued.requestId, queued.queuedAt);
+    return undefined;
+  }
+  if (request.status !== 'partially_completed' || !request.resolvedSubject) return undefined;
+  const ids = request.resolvedSubject.identifiers;
+  const held = await heldAtJobTime(deps, jobId, queued, request, ids);
+  return {
+    requestId: queued.requestId,
+    queuedAt: queued.queuedAt,
+    categories: queued.categories,
+    ...(held.length > 0 ? { held } : {}),
+    ...(queued.carried ? { carried: queued.carried } : {}),
+    ids,
   };
 }
 
@@ -305,6 +332,8 @@ interface JobContext {
 
 /** Erasures the finish resumes at once. */
 const RESUME_CONCURRENCY = 8;
+/** Queued erasures the prepare step looks up at once. */
+const PREPARE_CONCURRENCY = 8;
 
 /** A batch's container reads the job's subjects once (a warm container gets the next batches). */
 let cachedContext: { jobId: string; context: Promise<JobContext> } | undefined;

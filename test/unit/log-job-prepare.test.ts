@@ -1,7 +1,8 @@
 /**
  * The log-erasure job's prepare step (functions/erase-logs/core.ts): it takes at most `maxSubjects`
- * queued erasures, oldest first, and leaves the rest queued for the next job. What the job does with
- * them on the local stores: test/integration/log-erasure-job.test.ts.
+ * queued erasures, oldest first, looks them up several at once but never touches one beyond the cap, and
+ * leaves the rest queued for the next job. What the job does with them on the local stores:
+ * test/integration/log-erasure-job.test.ts.
  */
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { eraseLogs, type EraseLogsDeps, type PrepareOutput } from '../../functions/erase-logs/core';
@@ -21,9 +22,14 @@ const queued = (n: number): QueuedLogErasure => ({
   categories: [{ category: 'access-log', action: 'delete', liveAction: 'delete' }],
 });
 
-test('takes at most maxSubjects queued erasures, oldest first; the rest stay queued for the next job', async () => {
-  const queue = [1, 2, 3].map(queued);
+/** A prepare over `queue` whose requests have the given statuses (default: waiting for the job). */
+async function prepare(
+  queue: QueuedLogErasure[],
+  maxSubjects: number,
+  statuses: Record<string, string> = {},
+) {
   const staged = new Map<string, unknown>();
+  const read: string[] = [];
   const lookedUp: number[] = [];
   const removed: string[] = [];
   const deps: EraseLogsDeps = {
@@ -42,12 +48,13 @@ test('takes at most maxSubjects queued erasures, oldest first; the rest stay que
       conditionalWrites: true,
       maxWriteAttempts: 5,
       concurrency: 4,
-      maxSubjects: 2,
+      maxSubjects,
     },
     requests: {
-      get: async (requestId) =>
-        ({
-          status: 'partially_completed',
+      get: async (requestId) => {
+        read.push(requestId);
+        return {
+          status: statuses[requestId] ?? 'partially_completed',
           resolvedSubject: {
             identifiers: {
               userIds: [`u-${requestId}`],
@@ -57,7 +64,8 @@ test('takes at most maxSubjects queued erasures, oldest first; the rest stay que
               externalAccounts: [],
             },
           },
-        }) as unknown as RequestRecord,
+        } as unknown as RequestRecord;
+      },
       update: unused,
     },
     events: { append: unused, appendOnce: unused },
@@ -87,15 +95,34 @@ test('takes at most maxSubjects queued erasures, oldest first; the rest stay que
     vault: { put: unused },
     starter: { start: unused },
   };
-
   const out = (await eraseLogs(deps, { operation: 'prepare', jobId: 'job-cap' })) as PrepareOutput;
+  const subjects = (staged.get(out.subjectsKey) as { requestId: string }[]).map((s) => s.requestId);
+  return { out, subjects, read, lookedUp, removed };
+}
 
-  expect(out.requestIds).toEqual([queue[0]?.requestId, queue[1]?.requestId]);
+test('takes at most maxSubjects queued erasures, oldest first; the rest stay queued, untouched', async () => {
+  const queue = Array.from({ length: 12 }, (_, n) => queued(n + 1));
+  const { out, subjects, read, lookedUp, removed } = await prepare(queue, 2);
+  const ids = queue.map((q) => q.requestId);
+  expect(out.requestIds).toEqual(ids.slice(0, 2));
   expect(out.subjects).toBe(2);
-  // Only the two taken are looked up in the index and staged; the third is neither taken nor dequeued.
+  expect(subjects).toEqual(out.requestIds);
+  // Only the two taken are read, looked up in the index and staged; the others are neither read nor dequeued.
+  expect(read.sort()).toEqual(ids.slice(0, 2));
   expect(lookedUp).toEqual([2]);
-  expect((staged.get(out.subjectsKey) as { requestId: string }[]).map((s) => s.requestId)).toEqual(
-    out.requestIds,
-  );
   expect(removed).toEqual([]);
+});
+
+test('an erasure it leaves makes room for the next: the cap counts those taken, in queue order', async () => {
+  const queue = Array.from({ length: 12 }, (_, n) => queued(n + 1));
+  const ids = queue.map((q) => q.requestId);
+  const { out, read, removed } = await prepare(queue, 9, {
+    [ids[0]!]: 'completed',
+    [ids[3]!]: 'in_progress',
+  });
+  // Completed: off the queue; in progress: left there (it queues again when its run ends).
+  expect(removed).toEqual([ids[0]]);
+  expect(out.requestIds).toEqual([...ids.slice(1, 3), ...ids.slice(4, 11)]);
+  // Read in windows no larger than the room left: nothing past the ninth taken.
+  expect(read.sort()).toEqual(ids.slice(0, 11));
 });
