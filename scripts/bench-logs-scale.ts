@@ -436,9 +436,10 @@ interface Row {
  * finish, which are per erasure (reading the queue and the index for each subject; updating and resuming
  * each request) and counted in the job's per-erasure line, nor the erasures it resumes. The function as
  * long as the CPU time it took needs on Lambda (an upper bound: every thread of this process while
- * rewrite batches ran, the local S3 serving them included), the Map's state transitions, and the requests and units the batches used, in every
- * bucket and table (the index's files included). The day files the finish merges again for the rewritten
- * objects are index upkeep; measureErasureJob prints them apart, with the prepare's.
+ * rewrite batches ran, the local S3 serving them included), the Map's state transitions, and the
+ * requests and units the batches used, in every bucket and table (the index's files included). The day
+ * files the finish merges again for the rewritten objects are index upkeep; measureErasureJob prints
+ * them apart, with the prepare's.
  */
 function rewriteCounts(counts: OperationCounts, invocations: number): OperationCounts {
   const job = Object.entries(counts.transitions).filter(([machine]) => machine.includes('log-erasure'));
