@@ -9,8 +9,8 @@
  * signed-out lines with device ids, varied addresses, paths and agents) until `--gzip-mib` of gzip, kept
  * in memory. Then, on one core, in rounds of alternating order: (1) one gunzip pass over every object;
  * (2) the indexer's read of the same objects: gunzip, the subject ids of every line, their keyed hashes,
- * by a new container (every id new to it) and by a warm one (every id met before).
- * Prints the throughputs (of the raw bytes), their ratios to gunzip, and the index the objects would take (object
+ * by a new container (every id new to it) and by a warm one (every id met before). Prints the
+ * throughputs (of the raw bytes), their ratios to gunzip, and the index the objects would take (object
  * files, and the day files they merge into) as a share of their gzip bytes. Last, `--store-objects` of
  * them are indexed end to end on the local stack (s3rver), for what the writes cost.
  */

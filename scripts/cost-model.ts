@@ -20,7 +20,7 @@ export const PRICE_SOURCES = {
 
 /** US dollars, us-east-1, on-demand list prices without free tiers. */
 export const PRICES = {
-  /** Step Functions Standard: $0.025 per 1,000 state transitions (Distributed Map children run STANDARD too). */
+  /** Step Functions Standard: $0.025 per 1,000 state transitions (Distributed Map children run STANDARD). */
   standardTransition: 0.025 / 1000,
   /** Lambda on arm64: $0.0000133334 per GB-second (first 7.5 billion GB-s a month)... */
   lambdaArmGbSecond: 0.0000133334,

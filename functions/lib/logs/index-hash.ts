@@ -138,7 +138,8 @@ export class LogIndexHasher {
       this.hashNew(cache);
       for (let n = 0; n < ids.count; n++, at += HASH_BYTES)
         copyHash(cache.macs, ids.entry(n) * HASH_BYTES, raw, at);
-      // Byte strings and strings of one id can meet (an escaped line, invalid UTF-8): the file holds each once.
+      // Byte strings and strings of one id can meet (an escaped line, invalid UTF-8): the file holds each
+      // once.
       for (const id of ids.strings) at += raw.write(this.cached(cache, id), at, HASH_BYTES, 'base64url');
     }
     return objectFileOf(raw.subarray(0, at));
