@@ -103,10 +103,10 @@ export class OperationCounter {
    * time while it runs.
    */
   async within<T>(functionName: string, invoke: () => Promise<T>): Promise<T> {
-    const running = this.running.get(functionName) ?? { count: 0, since: process.cpuUsage() };
+    const running = this.running.get(functionName) ?? { count: 0, since: { user: 0, system: 0 } };
+    this.running.set(functionName, running);
     if (running.count === 0) running.since = process.cpuUsage();
     running.count += 1;
-    this.running.set(functionName, running);
     try {
       return await this.invocation.run(functionName, invoke);
     } finally {

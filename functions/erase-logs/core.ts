@@ -204,21 +204,19 @@ async function prepare(deps: EraseLogsDeps, jobId: string): Promise<PrepareOutpu
   for (let next = 0; next < queue.length && subjects.length < maxSubjects;) {
     const window = queue.slice(next, next + Math.min(PREPARE_CONCURRENCY, maxSubjects - subjects.length));
     next += window.length;
-    const taken: (StagedSubject & { ids: SubjectIdentifiers })[] = [];
     await mapOrderedLimited(
       window,
       PREPARE_CONCURRENCY,
       (queued) => takeQueued(deps, jobId, queued),
-      async (subject) => {
-        if (subject) taken.push(subject);
+      async (taken) => {
+        if (!taken) return;
+        const { ids, ...subject } = taken;
+        const names = subject.categories.map((c) => c.category).filter((c) => !subject.held?.includes(c));
+        if (names.includes('access-log')) access.push({ userIds: ids.userIds, deviceIds: ids.deviceIds });
+        if (names.includes('voice-sessions')) voice.push({ userIds: ids.userIds, deviceIds: [] });
+        subjects.push(subject);
       },
     );
-    for (const { ids, ...subject } of taken) {
-      const names = subject.categories.map((c) => c.category).filter((c) => !subject.held?.includes(c));
-      if (names.includes('access-log')) access.push({ userIds: ids.userIds, deviceIds: ids.deviceIds });
-      if (names.includes('voice-sessions')) voice.push({ userIds: ids.userIds, deviceIds: [] });
-      subjects.push(subject);
-    }
   }
   const list = async (prefix: string, ids: SubjectLogIds[]) =>
     ids.length === 0 ? [] : deps.index.objectsForAll(deps.s3, config.logsBucket, prefix, ids);

@@ -8,7 +8,8 @@
 const FNV_OFFSET = 0x811c9dc5;
 const FNV_PRIME = 0x01000193;
 
-const grown = (old: Int32Array, size: number) => {
+/** `old`'s values in a new array of `size` (larger) entries. */
+export const grown = (old: Int32Array, size: number) => {
   const bigger = new Int32Array(size);
   bigger.set(old);
   return bigger;

@@ -183,9 +183,14 @@ export class LogIndexStore {
    * object files removed.
    */
   async removeDay(prefix: string, day: string): Promise<number> {
-    const files = await this.listObjectFiles(`${OBJECTS}${dayObjectsPrefix(prefix, day)}`);
+    const files = await this.dayObjectFiles(prefix, day);
     await this.remove([...files.map((file) => file.fileKey), dayFileKey(prefix, day)]);
     return files.length;
+  }
+
+  /** The object files of one day of `prefix`, in key order. */
+  private dayObjectFiles(prefix: string, day: string): Promise<ObjectFileEntry[]> {
+    return this.listObjectFiles(`${OBJECTS}${dayObjectsPrefix(prefix, day)}`);
   }
 
   /** The object files of the log objects under `logPrefix` (a `dt=` folder, a prefix), in key order. */
@@ -293,7 +298,7 @@ export class LogIndexStore {
       async (day) => {
         const [objects, files] = await Promise.all([
           this.send(() => listDayObjectEntries(this.s3, this.location.logsBucket, prefix, undefined, day)),
-          this.listObjectFiles(`${OBJECTS}${dayObjectsPrefix(prefix, day)}`),
+          this.dayObjectFiles(prefix, day),
         ]);
         const byVersion = new Map(files.map((file) => [`${file.key}/${file.etag}`, file]));
         const inputs: ObjectFileEntry[] = [];
@@ -320,8 +325,7 @@ export class LogIndexStore {
     await mapOrderedLimited(
       [...days].sort(),
       READ_CONCURRENCY,
-      async (day) =>
-        (await this.listObjectFiles(`${OBJECTS}${dayObjectsPrefix(prefix, day)}`)).map((f) => f.fileKey),
+      async (day) => (await this.dayObjectFiles(prefix, day)).map((f) => f.fileKey),
       async (files) => void perDay.push(files),
     );
     return perDay.flat().join('\n');

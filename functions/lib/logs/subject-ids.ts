@@ -15,7 +15,7 @@
  * line with one is parsed with JSON.parse.
  */
 
-import { ByteStrings } from './byte-strings';
+import { ByteStrings, grown } from './byte-strings';
 
 export type LogKind = 'access' | 'voice-sessions';
 
@@ -95,9 +95,7 @@ export class IdTable {
   /** Marks `entry` as named by the object of `stamp`: true when it was not already (its first time). */
   mark(entry: number, stamp: number): boolean {
     if (entry >= this.marks.length) {
-      const bigger = new Int32Array(Math.max(this.marks.length * 2, entry + 1));
-      bigger.set(this.marks);
-      this.marks = bigger;
+      this.marks = grown(this.marks, Math.max(this.marks.length * 2, entry + 1));
     }
     if (this.marks[entry] === stamp) return false;
     this.marks[entry] = stamp;
@@ -133,9 +131,7 @@ export class DistinctIds implements Iterable<string> {
     const entry = this.table.bytes.intern(buf, start, end);
     if (!this.table.mark(entry, this.stamp)) return;
     if (this.count === this.list.length) {
-      const bigger = new Int32Array(this.list.length * 2);
-      bigger.set(this.list);
-      this.list = bigger;
+      this.list = grown(this.list, this.list.length * 2);
     }
     this.list[this.count++] = entry;
   }
@@ -314,9 +310,7 @@ export class SubjectIdCollector {
 
   private lineDevice(start: number, end: number): void {
     if (2 * this.lineDeviceCount + 2 > this.lineDevices.length) {
-      const bigger = new Int32Array(this.lineDevices.length * 2);
-      bigger.set(this.lineDevices);
-      this.lineDevices = bigger;
+      this.lineDevices = grown(this.lineDevices, this.lineDevices.length * 2);
     }
     this.lineDevices[2 * this.lineDeviceCount] = start;
     this.lineDevices[2 * this.lineDeviceCount + 1] = end;
