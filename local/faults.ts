@@ -6,10 +6,11 @@
  *
  * Every fault is one a real deployment meets and must absorb: a typed transient error, a Lambda that
  * died (Step Functions reports `Lambda.Unknown` for a crash, a timeout or running out of memory), a
- * throttled, failed, timed-out or reset store call. Task and connector faults on one invocation (the
- * same function and payload, across its retries) number at most `maxPerInvocation`, fewer than any
- * Retry's MaxAttempts: a campaign measures whether retries recover, not whether a retry budget can be
- * exhausted.
+ * throttled, failed, timed-out or reset store call. Task and connector faults are injected into one
+ * invocation (the same function and payload, across its retries) only while it has failed fewer than
+ * `maxPerInvocation` times, for any reason: its failed attempts stay within any Retry's MaxAttempts
+ * unless the stores' own faults alone use them up. A campaign measures whether retries recover, not
+ * whether a retry budget can be exhausted.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { createHash } from 'node:crypto';
@@ -29,7 +30,7 @@ export interface ChaosOptions {
   proxy: Partial<Record<ProxyFaultKind, number>>;
   /** The SDK clients' request timeout (ms); the proxy holds a `timeout` answer twice as long. */
   requestTimeoutMs: number;
-  /** At most this many task and connector faults on one invocation (default 2). */
+  /** No task or connector fault once an invocation has failed this many times (default 2). */
   maxPerInvocation?: number;
 }
 
@@ -68,7 +69,10 @@ export class LambdaCrashError extends Error {
 export class FaultInjector {
   readonly counts = new Map<FaultKind, number>();
   readonly random: () => number;
-  private readonly faultsOf = new Map<string, number>();
+  /** Failed attempts by invocation: injected faults and the handlers' own errors alike. */
+  private readonly failuresOf = new Map<string, number>();
+  /** The errors injected here, told apart from the handlers' own when they surface. */
+  private readonly injected = new WeakSet<object>();
   /** The invocation a connector's batches belong to. */
   private readonly invocation = new AsyncLocalStorage<string>();
   private readonly maxPerInvocation: number;
@@ -90,10 +94,17 @@ export class FaultInjector {
   /** Whether the invocation `key` faults now, at `rate`, within its budget. */
   private roll(key: string, rate: number): boolean {
     if (!this.enabled || rate <= 0) return false;
-    const faults = this.faultsOf.get(key) ?? 0;
-    if (faults >= this.maxPerInvocation || this.random() >= rate) return false;
-    this.faultsOf.set(key, faults + 1);
-    return true;
+    return (this.failuresOf.get(key) ?? 0) < this.maxPerInvocation && this.random() < rate;
+  }
+
+  private failed(key: string): void {
+    this.failuresOf.set(key, (this.failuresOf.get(key) ?? 0) + 1);
+  }
+
+  private inject(key: string, error: Error): Error {
+    this.failed(key);
+    this.injected.add(error);
+    return error;
   }
 
   /** The local workflows' interceptor (LocalWorkflowOptions.interceptor). */
@@ -104,14 +115,22 @@ export class FaultInjector {
   ) => Promise<unknown> {
     return async (functionName, payload, invoke) => {
       const key = `${functionName}:${invocationKey(payload)}`;
-      const run = () => this.invocation.run(key, invoke);
+      const run = async () => {
+        try {
+          return await this.invocation.run(key, invoke);
+        } catch (error) {
+          // The handler's own failure (a store fault its SDK retries did not absorb) uses the budget too.
+          if (!(error instanceof Object && this.injected.has(error))) this.failed(key);
+          throw error;
+        }
+      };
       if (!this.roll(key, this.options.taskRate)) return run();
       const crash = this.random() < 0.5;
       const after = this.random() < 0.5;
       const kind: TaskFaultKind = `task-${crash ? 'crash' : 'transient'}-${after ? 'after' : 'before'}`;
       if (after) await run();
       this.count(kind);
-      throw crash ? new LambdaCrashError() : new TransientError('Injected fault');
+      throw this.inject(key, crash ? new LambdaCrashError() : new TransientError('Injected fault'));
     };
   }
 
@@ -124,7 +143,7 @@ export class FaultInjector {
       const key = this.invocation.getStore() ?? `${point.requestId}:${point.store}:${point.operation}`;
       if (!this.roll(key, this.options.batchRate)) return;
       this.count('connector-between-batches');
-      throw new TransientError('Injected fault between batches');
+      throw this.inject(key, new TransientError('Injected fault between batches'));
     };
   }
 }

@@ -35,7 +35,11 @@ test('faults at tasks, connectors and stores change nothing a clean run would sh
   expect(clean.requests.map((r) => r.status).every((s) => TERMINAL.includes(s))).toBe(true);
   expect(chaotic.requests.filter((r) => !TERMINAL.includes(r.status))).toEqual([]);
   expect(chaotic.partialArchives).toEqual([]);
-  expect(differences(clean, chaotic)).toEqual([]);
+  // On a difference, what the handlers threw themselves tells a used-up retry budget from a bug.
+  const different = differences(clean, chaotic);
+  expect(
+    different.length ? [...different, `handler errors: ${JSON.stringify(chaotic.taskErrors)}`] : [],
+  ).toEqual([]);
   // The export's archive and the erasure's certificate were compared, not absent on both sides.
   expect(chaotic.requests.find((r) => r.label === 'export:u-bob')?.archive).toBeDefined();
   expect(chaotic.requests.find((r) => r.label === 'erasure:u-dave')?.certificate).toHaveProperty('type');
