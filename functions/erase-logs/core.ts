@@ -66,9 +66,9 @@ export const LOG_ERASURE_JOBS_PREFIX = 'log-erasure-jobs/';
 /** How long a job may hold the lock (the state machine's own timeout). */
 export const JOB_LOCK_HOURS = 6;
 /**
- * Erasures one job takes at most, oldest first (the rest wait for the next job). It bounds what grows
- * with them: the request ids in the prepare step's output (Step Functions' 256 KB payload) and an object's
- * tallies record (DynamoDB's 400 KB item), about 80 bytes each per subject.
+ * Erasures one round of a job takes at most, oldest first (the rest wait for the next round). It bounds
+ * what grows with them: the request ids in the prepare step's output (Step Functions' 256 KB payload) and
+ * an object's tallies record (DynamoDB's 400 KB item), about 80 bytes each per subject.
  */
 export const MAX_JOB_SUBJECTS = 1_000;
 
@@ -84,7 +84,7 @@ export interface EraseLogsConfig {
   maxWriteAttempts: number;
   /** Objects of a batch rewritten at once. */
   concurrency: number;
-  /** Erasures one job takes (default MAX_JOB_SUBJECTS). */
+  /** Erasures one round takes (default MAX_JOB_SUBJECTS, never more). */
   maxSubjects?: number;
 }
 
@@ -127,7 +127,32 @@ interface StagedSubject {
   carried?: LogErasureTallies;
 }
 
-export interface PrepareOutput {
+/**
+ * What a job's rounds did so far. A job whose queue holds more erasures than a round takes runs rounds
+ * until it is drained (statemachines/log-erasure.asl.json): each round a job of its own (its id, lock,
+ * staged files), the counts summed here.
+ */
+export interface JobTotals {
+  rounds: number;
+  requests: number;
+  objects: number;
+  written: number;
+  retries: number;
+  removed: number;
+  vaulted: number;
+}
+
+/** Where a round stands in its job's execution (the state machine passes it from step to step). */
+interface RoundState {
+  /** 1 for the first. */
+  round: number;
+  /** The rounds before this one (null in the first). */
+  totals: JobTotals | null;
+}
+
+export interface PrepareOutput extends RoundState {
+  /** Queued erasures beyond the cap are left: the state machine runs another round after this one. */
+  more: boolean;
   jobId: string;
   asOf: string;
   bucket: string;
@@ -155,6 +180,11 @@ export interface RewriteOutput {
 }
 
 export interface FinishOutput {
+  round: number;
+  /** Another round follows (prepare left queued erasures beyond the cap). */
+  more: boolean;
+  /** This round's counts added to the rounds' before. */
+  totals: JobTotals;
   jobId: string;
   requests: number;
   objects: number;
@@ -166,15 +196,16 @@ export interface FinishOutput {
 }
 
 export type EraseLogsInput =
-  | { operation: 'prepare'; jobId: string }
+  | ({ operation: 'prepare'; jobId: string } & Partial<RoundState>)
   | { operation: 'rewrite'; jobId: string; asOf: string; subjectsKey: string; objects: { key: string }[] }
-  | {
+  | ({
       operation: 'finish';
       jobId: string;
       subjectsKey: string;
       objects: number;
       results: { Bucket: string; Key: string };
-    }
+      more?: boolean;
+    } & Partial<RoundState>)
   | { operation: 'abandon'; jobId: string };
 
 const jobKeys = (jobId: string) => {
@@ -190,18 +221,19 @@ const jobKeys = (jobId: string) => {
 // ---------------------------------------------------------------------------------------------
 // prepare
 
-async function prepare(deps: EraseLogsDeps, jobId: string): Promise<PrepareOutput> {
+async function prepare(deps: EraseLogsDeps, jobId: string, state: RoundState): Promise<PrepareOutput> {
   const now = (deps.clock ?? (() => new Date()))();
   await deps.queue.lock(jobId, now, new Date(now.getTime() + JOB_LOCK_HOURS * 3_600_000));
   const { config } = deps;
   const subjects: StagedSubject[] = [];
   const access: SubjectLogIds[] = [];
   const voice: SubjectLogIds[] = [];
-  const maxSubjects = config.maxSubjects ?? MAX_JOB_SUBJECTS;
+  const maxSubjects = Math.min(Math.max(1, config.maxSubjects ?? MAX_JOB_SUBJECTS), MAX_JOB_SUBJECTS);
   const queue = await deps.queue.list();
   // Looked up several at once (a request read and its holds each), in windows no larger than the room
   // left, so no erasure beyond the cap is touched (its holds recorded for a job that does not take it).
-  for (let next = 0; next < queue.length && subjects.length < maxSubjects;) {
+  let next = 0;
+  while (next < queue.length && subjects.length < maxSubjects) {
     const window = queue.slice(next, next + Math.min(PREPARE_CONCURRENCY, maxSubjects - subjects.length));
     next += window.length;
     await mapOrderedLimited(
@@ -232,8 +264,11 @@ async function prepare(deps: EraseLogsDeps, jobId: string): Promise<PrepareOutpu
     keys.map((key) => ({ key })),
   );
   await putJson(deps.s3, { bucket, key: staged.subjects }, subjects);
-  log.info('log erasure: prepared', { jobId, subjects: subjects.length, objects: keys.length });
+  const more = next < queue.length;
+  log.info('log erasure: prepared', { jobId, subjects: subjects.length, objects: keys.length, more });
   return {
+    ...state,
+    more,
     jobId,
     asOf: now.toISOString(),
     bucket,
@@ -605,6 +640,9 @@ async function finish(
     removed: 0,
     vaulted: 0,
     resumed: [],
+    round: input.round ?? 1,
+    more: input.more === true,
+    totals: input.totals ?? zeroTotals(),
   };
   // Each erasure resumed on its own (a few requests each), several at once: one after another, a job of
   // hundreds of erasures spent most of its finish waiting on round trips.
@@ -672,6 +710,10 @@ async function finish(
     const entry = resumed.get(subject.requestId);
     if (entry) report.resumed.push(entry);
   }
+  const totals = report.totals;
+  totals.rounds += 1;
+  for (const count of ['requests', 'objects', 'written', 'retries', 'removed', 'vaulted'] as const)
+    totals[count] += report[count];
   await deps.queue.unlock(input.jobId);
   log.info('log erasure: finished', {
     jobId: input.jobId,
@@ -756,11 +798,11 @@ export async function eraseLogs(
     throw new ContractError('jobId is required');
   switch (input.operation) {
     case 'prepare':
-      return prepare(deps, input.jobId);
+      return prepare(deps, input.jobId, roundState(input));
     case 'rewrite':
       return rewrite(deps, input);
     case 'finish':
-      return finish(deps, input);
+      return finish(deps, { ...input, ...roundState(input) });
     case 'abandon':
       await carryPartialWork(deps, input.jobId);
       await deps.queue.unlock(input.jobId);
@@ -768,6 +810,29 @@ export async function eraseLogs(
     default:
       throw new ContractError('Unknown log erasure operation');
   }
+}
+
+const zeroTotals = (): JobTotals => ({
+  rounds: 0,
+  requests: 0,
+  objects: 0,
+  written: 0,
+  retries: 0,
+  removed: 0,
+  vaulted: 0,
+});
+
+/** The round a step belongs to, checked (a step called outside the state machine's rounds is round 1). */
+function roundState(input: Partial<RoundState>): RoundState {
+  const round = input.round ?? 1;
+  if (!Number.isInteger(round) || round < 1) throw new ContractError('round must be a positive integer');
+  const totals = input.totals ?? null;
+  if (totals !== null) {
+    const counts = Object.keys(zeroTotals()) as (keyof JobTotals)[];
+    if (typeof totals !== 'object' || counts.some((count) => !Number.isInteger(totals[count])))
+      throw new ContractError('totals must hold every count of the rounds before');
+  }
+  return { round, totals: totals && { ...totals } };
 }
 
 /** The data map's log prefixes: what the job reads and rewrites. */

@@ -15,13 +15,15 @@ import { requestTableFromEnv } from '../lib/requests/request-table';
 import { RequestRepository } from '../lib/requests/requests';
 import { intEnv, requireEnv } from '../lib/runtime/config';
 import { taskHandler } from '../lib/runtime/task-handler';
-import { eraseLogs, type EraseLogsDeps, type EraseLogsInput } from './core';
+import { eraseLogs, MAX_JOB_SUBJECTS, type EraseLogsDeps, type EraseLogsInput } from './core';
 
 /** Env names of the job's own settings (infra/constructs/task-functions.ts sets them). */
 export const ERASE_LOGS_ENV = {
   /** `false` only on the local stack: s3rver ignores If-Match (a HeadObject re-check instead). */
   conditionalWrites: 'LOGS_CONDITIONAL_WRITES',
   concurrency: 'LOG_ERASURE_CONCURRENCY',
+  /** Erasures one round takes (at most MAX_JOB_SUBJECTS, the default): lower only to test rounds. */
+  maxSubjects: 'LOG_ERASURE_MAX_SUBJECTS',
   erasureStateMachine: 'ERASURE_STATE_MACHINE_ARN',
 } as const;
 
@@ -36,6 +38,7 @@ const deps: EraseLogsDeps = {
     conditionalWrites: process.env[ERASE_LOGS_ENV.conditionalWrites] !== 'false',
     maxWriteAttempts: 5,
     concurrency: intEnv(ERASE_LOGS_ENV.concurrency, 4),
+    maxSubjects: intEnv(ERASE_LOGS_ENV.maxSubjects, MAX_JOB_SUBJECTS),
   },
   requests: new RequestRepository(table),
   events: new EventLog(table),

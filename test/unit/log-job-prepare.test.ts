@@ -1,8 +1,8 @@
 /**
  * The log-erasure job's prepare step (functions/erase-logs/core.ts): it takes at most `maxSubjects`
  * queued erasures, oldest first, looks them up several at once but never touches one beyond the cap, and
- * leaves the rest queued for the next job. What the job does with them on the local stores:
- * test/integration/log-erasure-job.test.ts.
+ * leaves the rest queued for the job's next round (`more`). What the job does with them on the local
+ * stores: test/integration/log-erasure-job.test.ts and log-erasure-rounds.test.ts.
  */
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { eraseLogs, type EraseLogsDeps, type PrepareOutput } from '../../functions/erase-logs/core';
@@ -111,6 +111,8 @@ test('takes at most maxSubjects queued erasures, oldest first; the rest stay que
   expect(read.sort()).toEqual(ids.slice(0, 2));
   expect(lookedUp).toEqual([2]);
   expect(removed).toEqual([]);
+  // The state machine runs another round for the rest.
+  expect(out.more).toBe(true);
 });
 
 test('an erasure it leaves makes room for the next: the cap counts those taken, in queue order', async () => {
@@ -125,4 +127,13 @@ test('an erasure it leaves makes room for the next: the cap counts those taken, 
   expect(out.requestIds).toEqual([...ids.slice(1, 3), ...ids.slice(4, 11)]);
   // Read in windows no larger than the room left: nothing past the ninth taken.
   expect(read.sort()).toEqual(ids.slice(0, 11));
+  expect(out.more).toBe(true);
+});
+
+test('no further round once every queued erasure was looked at, even at the cap', async () => {
+  const queue = Array.from({ length: 4 }, (_, n) => queued(n + 1));
+  expect((await prepare(queue, 4)).out.more).toBe(false);
+  // One left as it runs (in progress) does not make another round: the next scheduled job takes it.
+  const ids = queue.map((q) => q.requestId);
+  expect((await prepare(queue, 3, { [ids[1]!]: 'in_progress' })).out.more).toBe(false);
 });
