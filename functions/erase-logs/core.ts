@@ -36,6 +36,7 @@ import {
   addTallies,
   type LogErasureQueue,
   type LogErasureTallies,
+  talliesByRequest,
   type ObjectTallies,
   type QueuedLogCategory,
   type QueuedLogErasure,
@@ -173,8 +174,6 @@ export interface RewriteOutput {
   unchanged: number;
   missing: number;
   retries: number;
-  /** What this attempt removed (the job counts from the per-object records: see objectTallies). */
-  subjects: Tallies;
   /** A failed batch attempt's work, read back from its partial file. */
   partial?: boolean;
 }
@@ -520,7 +519,9 @@ async function rewrite(
   const now = new Date(input.asOf);
   if (Number.isNaN(now.getTime())) throw new ContractError('asOf is not a date');
   const stats: RewriteStats = { oversized: 0, rewritten: 0, retries: 0 };
-  const out: RewriteOutput = { objects: 0, written: 0, unchanged: 0, missing: 0, retries: 0, subjects: {} };
+  // Counts only: what each object lost is its tallies item (recordTallies), which the finish reads; per
+  // subject here, a batch's output would grow with the job's erasures towards Step Functions' 256 KB.
+  const out: RewriteOutput = { objects: 0, written: 0, unchanged: 0, missing: 0, retries: 0 };
   let failure: unknown;
   await forEachLimited(input.objects ?? [], config.concurrency, async ({ key }) => {
     // One object failing fails the batch, but only once the others are done and counted.
@@ -562,17 +563,13 @@ async function rewrite(
     }
     out[result.state] += 1;
     const forgotten: SubjectLogIds[] = [];
-    for (const [owner, tally] of result.pass.tallies) {
+    for (const owner of result.pass.tallies.keys()) {
       const subject = context.subjects[owner];
       if (!subject) continue;
       forgotten.push({
         userIds: subject.ids.userIds,
         deviceIds: matcher.category === 'access-log' ? subject.ids.deviceIds : [],
       });
-      const perCategory = (out.subjects[subject.requestId] ??= {});
-      const sum = (perCategory[matcher.category] ??= { removed: 0, vaulted: {} });
-      sum.removed += tally.removed;
-      for (const [until, count] of tally.vaulted) sum.vaulted[until] = (sum.vaulted[until] ?? 0) + count;
     }
     // None of their lines is left in the version written: its object file is the old one without them
     // (without the written ETag, the indexer indexes the new version from scratch).
@@ -647,23 +644,16 @@ async function finish(
   // Each erasure resumed on its own (a few requests each), several at once: one after another, a job of
   // hundreds of erasures spent most of its finish waiting on round trips.
   const resumed = new Map<string, { requestId: string; run: number }>();
+  const byRequest = talliesByRequest(rewritten);
   await forEachLimited(subjects, RESUME_CONCURRENCY, async (subject) => {
     const outcome: LogJobOutcome = {
       jobId: input.jobId,
       finishedAt: now.toISOString(),
       categories: subject.categories.map((c) => {
-        let removed = 0;
-        const vaulted = new Map<string, number>();
-        const carried: LogErasureTallies = subject.carried ?? {};
-        for (const tallies of [carried, ...rewritten.map((o) => o.subjects[subject.requestId] ?? {})]) {
-          const tally = tallies[c.category];
-          if (!tally) continue;
-          removed += tally.removed;
-          for (const [until, count] of Object.entries(tally.vaulted))
-            vaulted.set(until, (vaulted.get(until) ?? 0) + count);
-        }
+        const tally = addTallies(subject.carried ?? {}, byRequest[subject.requestId] ?? {})[c.category];
+        const removed = tally?.removed ?? 0;
         report.removed += removed;
-        const schedule = [...vaulted.entries()]
+        const schedule = Object.entries(tally?.vaulted ?? {})
           .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
           .map(([until, count]) => ({ until, count }));
         report.vaulted += schedule.reduce((n, s) => n + s.count, 0);
@@ -779,11 +769,7 @@ async function currentEtag(deps: EraseLogsDeps, key: string): Promise<string | u
  * it to count.
  */
 async function carryPartialWork(deps: EraseLogsDeps, jobId: string): Promise<void> {
-  const tallies: Tallies = {};
-  for (const record of await objectTallies(deps, jobId, { writtenOnly: true })) {
-    for (const [requestId, t] of Object.entries(record.subjects))
-      tallies[requestId] = addTallies(tallies[requestId] ?? {}, t);
-  }
+  const tallies = talliesByRequest(await objectTallies(deps, jobId, { writtenOnly: true }));
   for (const [requestId, t] of Object.entries(tallies)) {
     const entry = await deps.queue.get(requestId);
     if (entry) await deps.queue.carry(entry, jobId, t);

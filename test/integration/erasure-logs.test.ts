@@ -11,7 +11,6 @@ import { orchestratorResources, platformStores } from '../../config/data-map';
 import { seedDemoData } from '../../local/seed';
 import { buildDemoData } from '../../local/seed-data';
 import { createLogsConnector } from '../../functions/connectors/logs/core';
-import type { RewriteOutput } from '../../functions/erase-logs/core';
 import { rewriteForSubject } from '../support/log-job';
 import { DynamoVault } from '../../functions/lib/erasure/vault';
 import { vaultWriterKeys } from '../support/vault-keys';
@@ -74,7 +73,7 @@ function runtime(now: Date): ConnectorRuntime {
 }
 
 /** The log-erasure job's rewrite of every log object, for alice waiting with the staged plan's log entries. */
-async function runJob(requestId: string, now: Date): Promise<RewriteOutput> {
+async function runJob(requestId: string, now: Date) {
   const plan = await getJson<{ entries: (PlanEntryView & { store: string })[] }>(stores.s3, {
     bucket: STAGING,
     key: stagingKeys.plan(requestId),

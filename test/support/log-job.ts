@@ -6,6 +6,11 @@
  */
 import type { S3Client } from '@aws-sdk/client-s3';
 import { eraseLogs, type EraseLogsDeps, type RewriteOutput } from '../../functions/erase-logs/core';
+import {
+  talliesByRequest,
+  type LogErasureTallies,
+  type ObjectTallies,
+} from '../../functions/lib/erasure/log-queue';
 import { putJson } from '../../functions/lib/aws/s3-objects';
 import type { PlanEntryView, VaultWriter } from '../../functions/lib/connectors/contract';
 import type { LogIndexReader } from '../../functions/lib/logs/subject-objects';
@@ -73,12 +78,16 @@ export function rewriteDeps(parts: {
   };
 }
 
+/**
+ * The rewrite of `keys` for one subject, with what it removed per request (what the job's finish reads:
+ * the objects' tallies records, the last one per object as the queue keeps it).
+ */
 export async function rewriteForSubject(
   target: LogJobTarget,
   subject: { requestId: string; userIds: string[]; deviceIds: string[]; plan: readonly PlanEntryView[] },
   keys: readonly string[],
   now: Date,
-): Promise<RewriteOutput> {
+): Promise<RewriteOutput & { subjects: Record<string, LogErasureTallies> }> {
   const categories = subject.plan
     .filter((e) => e.action === 'delete' || e.action === 'anonymise' || e.action === 'retain')
     .map(({ category, action, liveAction, rule }) => ({ category, action, liveAction, rule }));
@@ -103,12 +112,15 @@ export async function rewriteForSubject(
     identifiers: { userIds: subject.userIds, deviceIds: subject.deviceIds },
     vault: target.vault,
     ...(target.index ? { forget: (...a) => target.index!.forget(...a) } : {}),
+    recordTallies: async (_jobId, record) => void records.set(record.key, record),
   });
-  return (await eraseLogs(deps, {
+  const records = new Map<string, ObjectTallies>();
+  const out = (await eraseLogs(deps, {
     operation: 'rewrite',
     jobId,
     asOf: now.toISOString(),
     subjectsKey,
     objects: keys.map((key) => ({ key })),
   })) as RewriteOutput;
+  return { ...out, subjects: talliesByRequest([...records.values()]) };
 }

@@ -33,7 +33,7 @@ import type {
 import { eraseLogs, type RewriteOutput } from '../../functions/erase-logs/core';
 import { rewriteDeps } from '../support/log-job';
 import type { VaultRecord } from '../../functions/lib/connectors/contract';
-import type { ObjectTallies } from '../../functions/lib/erasure/log-queue';
+import { talliesByRequest, type ObjectTallies } from '../../functions/lib/erasure/log-queue';
 import { planEntriesFor } from '../support/erasure-plans';
 
 type Row = Record<string, unknown>;
@@ -352,7 +352,10 @@ async function erase(s3: S3Client, plan: PlanEntryView[], options: JobOptions = 
     subjectsKey: SUBJECTS_KEY,
     objects,
   })) as RewriteOutput;
-  const removed = (category: string) => out.subjects[REQUEST]?.[category]?.removed ?? 0;
+  // What the finish reads: the last record of each object.
+  const removed = (category: string) =>
+    talliesByRequest([...new Map(recorded.map((r) => [r.key, r])).values()])[REQUEST]?.[category]?.removed ??
+    0;
   return { out, vaulted, forgotten, removed, recorded, order };
 }
 

@@ -84,6 +84,17 @@ export function addTallies(a: LogErasureTallies, b: LogErasureTallies): LogErasu
   return out;
 }
 
+/** Per request, what objects' records add up to (one record per object: recordTallies keeps the last). */
+export function talliesByRequest(
+  records: readonly Pick<ObjectTallies, 'subjects'>[],
+): Record<string, LogErasureTallies> {
+  const out: Record<string, LogErasureTallies> = {};
+  for (const record of records)
+    for (const [requestId, tallies] of Object.entries(record.subjects))
+      out[requestId] = addTallies(out[requestId] ?? {}, tallies);
+  return out;
+}
+
 /** Another log-erasure job holds the lock. */
 export class LogErasureJobRunning extends AppError {
   override name = 'LogErasureJobRunning';
