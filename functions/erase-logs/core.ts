@@ -128,19 +128,17 @@ interface StagedSubject {
   carried?: LogErasureTallies;
 }
 
+/** What a round did: erasures taken, objects done and written, retries, lines removed and vaulted. */
+const ROUND_COUNTS = ['requests', 'objects', 'written', 'retries', 'removed', 'vaulted'] as const;
+type RoundCounts = Record<(typeof ROUND_COUNTS)[number], number>;
+
 /**
  * What a job's rounds did so far. A job whose queue holds more erasures than a round takes runs rounds
  * until it is drained (statemachines/log-erasure.asl.json): each round a job of its own (its id, lock,
  * staged files), the counts summed here.
  */
-export interface JobTotals {
+export interface JobTotals extends RoundCounts {
   rounds: number;
-  requests: number;
-  objects: number;
-  written: number;
-  retries: number;
-  removed: number;
-  vaulted: number;
 }
 
 /** Where a round stands in its job's execution (the state machine passes it from step to step). */
@@ -178,19 +176,13 @@ export interface RewriteOutput {
   partial?: boolean;
 }
 
-export interface FinishOutput {
+export interface FinishOutput extends RoundCounts {
   round: number;
   /** Another round follows (prepare left queued erasures beyond the cap). */
   more: boolean;
   /** This round's counts added to the rounds' before. */
   totals: JobTotals;
   jobId: string;
-  requests: number;
-  objects: number;
-  written: number;
-  retries: number;
-  removed: number;
-  vaulted: number;
   resumed: { requestId: string; run: number }[];
 }
 
@@ -702,8 +694,7 @@ async function finish(
   }
   const totals = report.totals;
   totals.rounds += 1;
-  for (const count of ['requests', 'objects', 'written', 'retries', 'removed', 'vaulted'] as const)
-    totals[count] += report[count];
+  for (const count of ROUND_COUNTS) totals[count] += report[count];
   await deps.queue.unlock(input.jobId);
   log.info('log erasure: finished', {
     jobId: input.jobId,
@@ -800,12 +791,7 @@ export async function eraseLogs(
 
 const zeroTotals = (): JobTotals => ({
   rounds: 0,
-  requests: 0,
-  objects: 0,
-  written: 0,
-  retries: 0,
-  removed: 0,
-  vaulted: 0,
+  ...(Object.fromEntries(ROUND_COUNTS.map((count) => [count, 0])) as RoundCounts),
 });
 
 /** The round a step belongs to, checked (a step called outside the state machine's rounds is round 1). */
@@ -814,7 +800,7 @@ function roundState(input: Partial<RoundState>): RoundState {
   if (!Number.isInteger(round) || round < 1) throw new ContractError('round must be a positive integer');
   const totals = input.totals ?? null;
   if (totals !== null) {
-    const counts = Object.keys(zeroTotals()) as (keyof JobTotals)[];
+    const counts = ['rounds', ...ROUND_COUNTS] as const;
     if (typeof totals !== 'object' || counts.some((count) => !Number.isInteger(totals[count])))
       throw new ContractError('totals must hold every count of the rounds before');
   }
