@@ -17,7 +17,7 @@ import {
   vaultKey,
 } from '../../functions/lib/erasure/vault';
 import { batchWriteAll } from '../../functions/lib/aws/dynamo-batch';
-import { LocalKeyStandIn } from '../../functions/lib/crypto/envelope';
+import { LocalKeyStandIn, SharedKeySealer } from '../../functions/lib/crypto/envelope';
 
 const noSleep = async () => undefined;
 const vaultKeyBytes = Buffer.alloc(32, 7);
@@ -307,18 +307,22 @@ test('keys and items are laid out as documented', async () => {
   const item = await toVaultItem(
     record(7, { until: '2031-01-01T09:00:00+09:00' }),
     new Date('2026-01-01T00:00:00Z'),
-    writerKeys,
+    new SharedKeySealer(writerKeys),
   );
   expect(item).toMatchObject({
     until: '2031-01-01T00:00:00.000Z',
     storedAt: '2026-01-01T00:00:00.000Z',
-    sealed: { v: 1, alg: 'A256GCM' },
+    sealed: { v: 2, alg: 'A256GCM', keyId: expect.stringMatching(/^[A-Za-z0-9_-]{22}$/) },
   });
 });
 
 describe('sealed vault records', () => {
   const stored = () =>
-    toVaultItem(record(3, { data: { txnId: 'txn-3', tags: new Set(['a']) } }), new Date(), writerKeys);
+    toVaultItem(
+      record(3, { data: { txnId: 'txn-3', tags: new Set(['a']) } }),
+      new Date(),
+      new SharedKeySealer(writerKeys),
+    );
 
   it('round-trip for the reader, sets kept as lists', async () => {
     const reader = new VaultReader(fakeDoc().doc, { tableName: 'vault', keys: readerKeys });
@@ -337,7 +341,28 @@ describe('sealed vault records', () => {
   it('do not open under another entry (a sealed payload moved to another key)', async () => {
     const reader = new VaultReader(fakeDoc().doc, { tableName: 'vault', keys: readerKeys });
     const moved = { ...(await stored()), ...vaultKey('payments', 'transactions', 'txn-4') };
-    await expect(reader.openItem(moved)).rejects.toMatchObject({ name: 'InvalidCiphertextException' });
+    await expect(reader.openItem(moved)).rejects.toMatchObject({ name: 'EnvelopeError' });
+    // Nor under another store's key context (the data key was issued for the payments store).
+    const elsewhere = { ...(await stored()), ...vaultKey('chat', 'transactions', 'txn-3') };
+    await expect(reader.openItem(elsewhere)).rejects.toMatchObject({ name: 'InvalidCiphertextException' });
+  });
+
+  it('share a data key: a writer asks for one per store, not one per record', async () => {
+    const issued: string[] = [];
+    const counting = {
+      generateDataKey: async (context: Record<string, string>) => {
+        issued.push(String(context['dsr:store']));
+        return writerKeys.generateDataKey(context);
+      },
+    };
+    const { doc } = fakeDoc();
+    const vault = new DynamoVault(doc, { tableName: 'vault', keys: counting });
+    await Promise.all(
+      Array.from({ length: 60 }, (_, n) =>
+        vault.put(record(n, { store: n % 2 === 0 ? 'payments' : 'chat', recordId: `r-${n}` })),
+      ),
+    );
+    expect(issued.sort()).toEqual(['chat', 'payments']);
   });
 
   it('bind the data key to the vault, the store and a hash of the entry (no record id in the context)', () => {

@@ -1,10 +1,11 @@
 /**
- * Envelope encryption: a fresh AES-256 data key per payload, issued and wrapped by a key-encryption key
- * (a KMS symmetric key in AWS), the payload sealed with AES-256-GCM here, and only the wrapped data key
- * stored beside it. Whoever may ask for data keys (kms:GenerateDataKey) can seal; only whoever may
- * unwrap them (kms:Decrypt) can open. The encryption context binds each data key to its payload: KMS
- * refuses to unwrap it under any other context, IAM conditions can name it, and the same context is the
- * GCM additional data, so a sealed payload moved to another entry opens nowhere. Encryption contexts are
+ * Envelope encryption: an AES-256 data key issued and wrapped by a key-encryption key (a KMS symmetric
+ * key in AWS), the payload sealed with AES-256-GCM here, and only the wrapped data key stored beside it.
+ * Whoever may ask for data keys (kms:GenerateDataKey) can seal; only whoever may unwrap them
+ * (kms:Decrypt) can open. The payload's encryption context is the GCM additional data, so a sealed
+ * payload moved to another entry opens nowhere. `seal` issues a data key per payload under that context
+ * (KMS then refuses to unwrap it under any other); `SharedKeySealer` issues one for many payloads under a
+ * context naming the key, so IAM conditions can still name its purpose and store. Encryption contexts are
  * logged in plain text (CloudTrail): they must hold no personal data.
  *
  * On the local stack there is no KMS: `LocalKeyStandIn` plays the key and the caller's grants (a writer
@@ -34,11 +35,17 @@ export interface DataKeyOpener {
   decryptDataKey(encrypted: Buffer, context: EncryptionContext): Promise<Buffer>;
 }
 
-/** A payload sealed under one data key (stored as DynamoDB binary attributes). */
+/**
+ * A payload sealed under one data key (stored as DynamoDB binary attributes). Version 1: a data key of
+ * its own, issued under the payload's context. Version 2 (SharedKeySealer): a data key shared by several
+ * payloads, issued under a context naming `keyId`; the payload's own context is its GCM additional data.
+ */
 export interface Sealed {
   /** Format version. */
-  v: 1;
+  v: 1 | 2;
   alg: 'A256GCM';
+  /** Version 2: the shared data key's id, which its key context names. */
+  keyId?: string;
   dataKey: Uint8Array;
   iv: Uint8Array;
   tag: Uint8Array;
@@ -92,6 +99,10 @@ function gcmOpen(
   }
 }
 
+/**
+ * Seals one payload under a data key of its own, issued under the payload's context (format 1). The
+ * vault seals with SharedKeySealer since; what it sealed before opens as ever.
+ */
 export async function seal(
   issuer: DataKeyIssuer,
   context: EncryptionContext,
@@ -106,17 +117,102 @@ export async function seal(
   }
 }
 
+/**
+ * Opens a sealed payload under its own context. A version 2 payload's data key is unwrapped under
+ * `keyContext(keyId)`, the context it was issued with (SharedKeySealer).
+ */
 export async function open(
   opener: DataKeyOpener,
   context: EncryptionContext,
   sealed: Sealed,
+  keyContext?: (keyId: string) => EncryptionContext,
 ): Promise<Buffer> {
-  if (sealed.v !== 1 || sealed.alg !== 'A256GCM') throw new EnvelopeError('Unknown sealed format');
-  const key = await opener.decryptDataKey(Buffer.from(sealed.dataKey), context);
+  if (sealed.alg !== 'A256GCM') throw new EnvelopeError('Unknown sealed format');
+  let unwrapUnder: EncryptionContext;
+  if (sealed.v === 1) unwrapUnder = context;
+  else if (sealed.v === 2 && typeof sealed.keyId === 'string' && keyContext)
+    unwrapUnder = keyContext(sealed.keyId);
+  else throw new EnvelopeError('Unknown sealed format');
+  const key = await opener.decryptDataKey(Buffer.from(sealed.dataKey), unwrapUnder);
   try {
     return gcmOpen(key, sealed, contextAad(context));
   } finally {
     key.fill(0);
+  }
+}
+
+interface SharedKey {
+  keyId: string;
+  key: Promise<DataKey>;
+  uses: number;
+  issuedAt: number;
+}
+
+/**
+ * Seals many payloads under few data keys (version 2): one GenerateDataKey per `maxUses` payloads or
+ * `maxAgeMs`, per group (a vault writer's store), instead of one per payload: a log job that keeps
+ * thousands of lines in the vault would otherwise make as many KMS calls, against KMS's request quota
+ * and at its price. Each data key is issued under `keyContext(keyId)` for a random id of its own; each
+ * payload is bound to its own context by the GCM additional data (and a random IV), so a payload moved to
+ * another entry still opens nowhere. A key past its limits is zeroed once no seal can use it any more.
+ */
+export class SharedKeySealer {
+  private readonly current = new Map<string, SharedKey>();
+
+  constructor(
+    private readonly issuer: DataKeyIssuer,
+    private readonly limits: { maxUses: number; maxAgeMs: number } = { maxUses: 10_000, maxAgeMs: 300_000 },
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  async seal(
+    group: string,
+    keyContext: (keyId: string) => EncryptionContext,
+    context: EncryptionContext,
+    plaintext: Buffer,
+  ): Promise<Sealed> {
+    for (;;) {
+      let shared = this.current.get(group);
+      if (!shared || this.spent(shared)) {
+        if (shared) void this.retire(group, shared);
+        shared = this.issue(group, keyContext);
+      }
+      const key = await shared.key;
+      // Replaced or spent while this seal waited for it: take the current one.
+      if (this.current.get(group) !== shared || this.spent(shared)) continue;
+      shared.uses += 1;
+      const { iv, tag, ciphertext } = gcmSeal(key.plaintext, plaintext, contextAad(context));
+      return { v: 2, alg: 'A256GCM', keyId: shared.keyId, dataKey: key.encrypted, iv, tag, ciphertext };
+    }
+  }
+
+  private spent(shared: SharedKey): boolean {
+    return shared.uses >= this.limits.maxUses || this.now() - shared.issuedAt >= this.limits.maxAgeMs;
+  }
+
+  private issue(group: string, keyContext: (keyId: string) => EncryptionContext): SharedKey {
+    const keyId = randomBytes(16).toString('base64url');
+    const shared: SharedKey = {
+      keyId,
+      key: this.issuer.generateDataKey(keyContext(keyId)),
+      uses: 0,
+      issuedAt: this.now(),
+    };
+    this.current.set(group, shared);
+    // A refused key is forgotten, so the next seal asks again (its own callers see the error).
+    shared.key.catch(() => {
+      if (this.current.get(group) === shared) this.current.delete(group);
+    });
+    return shared;
+  }
+
+  /** Out of use: the seals that still wait for it find it replaced and do not use it. */
+  private retire(group: string, shared: SharedKey): Promise<void> {
+    if (this.current.get(group) === shared) this.current.delete(group);
+    return shared.key.then(
+      (key) => void key.plaintext.fill(0),
+      () => undefined,
+    );
   }
 }
 

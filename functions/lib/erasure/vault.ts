@@ -11,8 +11,8 @@
  * expire with the request's history): like vault items it is kept apart and restricted.
  *
  * The kept data itself is sealed before it leaves the writer (envelope encryption, crypto/envelope.ts):
- * a data key per record from the vault key, bound by its encryption context to the record's entry
- * (vaultContext). Writers may only ask for data keys; only the vault's readers may unwrap them. The
+ * a data key from the vault key shared by the writer's records of a store (vaultKeyContext), each
+ * record bound to its own entry (vaultContext) by the seal's additional data. Writers may only ask for data keys; only the vault's readers may unwrap them. The
  * table's own encryption (a separate key, which every caller of DynamoDB needs) protects the rest.
  *
  * Item layout:
@@ -32,7 +32,7 @@ import {
   KmsDataKeys,
   LocalKeyStandIn,
   open,
-  seal,
+  SharedKeySealer,
   type DataKeyIssuer,
   type DataKeyOpener,
   type EncryptionContext,
@@ -110,13 +110,27 @@ export const VAULT_PURPOSE = 'retention-vault';
  * a record id may be anything a store uses.
  */
 export function vaultContext(key: VaultKey): EncryptionContext {
-  const store = key.pk.split('#')[1] ?? '';
   return {
     [VAULT_CONTEXT.purpose]: VAULT_PURPOSE,
-    [VAULT_CONTEXT.store]: store,
+    [VAULT_CONTEXT.store]: storeOfKey(key),
     [VAULT_CONTEXT.entry]: createHash('sha256').update(`${key.pk}\u0000${key.sk}`).digest('base64url'),
   };
 }
+
+/**
+ * The context a data key shared by records of one store is issued under (SharedKeySealer): the vault,
+ * the store, and the key's own random id as the entry (the IAM grants name the same three keys). Each
+ * record stays bound to its own entry by the seal's additional data (vaultContext).
+ */
+export function vaultKeyContext(store: string, keyId: string): EncryptionContext {
+  return {
+    [VAULT_CONTEXT.purpose]: VAULT_PURPOSE,
+    [VAULT_CONTEXT.store]: store,
+    [VAULT_CONTEXT.entry]: `key:${keyId}`,
+  };
+}
+
+const storeOfKey = (key: VaultKey) => key.pk.split('#')[1] ?? '';
 
 /** Env names of the vault key: a KMS key in AWS, a key file for the local stand-in. */
 export const VAULT_KEY_ENV = { kmsKeyId: 'VAULT_KMS_KEY_ID', keyFile: 'VAULT_KEY_FILE' } as const;
@@ -263,6 +277,8 @@ export class DynamoVault implements VaultWriter, VaultSweeper, SuppressionWriter
   private queue: PendingPut[] = [];
   private inFlight = 0;
   private scheduled = false;
+  /** One data key for many records of a store (a container's lifetime, within the sealer's limits). */
+  private readonly sealer: SharedKeySealer | undefined;
 
   constructor(
     private readonly doc: DynamoDBDocumentClient,
@@ -270,12 +286,12 @@ export class DynamoVault implements VaultWriter, VaultSweeper, SuppressionWriter
   ) {
     this.indexName = config.indexName ?? orchestratorResources.vaultTable.indexes[0].indexName;
     this.sleep = config.sleep ?? defaultSleep;
+    this.sealer = config.keys && new SharedKeySealer(config.keys);
   }
 
   async put(record: VaultRecord): Promise<void> {
-    const keys = this.config.keys;
-    if (!keys) throw new ContractError('This vault client may not add records');
-    const item = await toVaultItem(record, new Date(), keys);
+    if (!this.sealer) throw new ContractError('This vault client may not add records');
+    const item = await toVaultItem(record, new Date(), this.sealer);
     return new Promise<void>((resolve, reject) => {
       this.queue.push({ key: String(item.pk), item, resolve, reject });
       this.pump(false);
@@ -414,7 +430,7 @@ export class DynamoVault implements VaultWriter, VaultSweeper, SuppressionWriter
 export async function toVaultItem(
   record: VaultRecord,
   storedAt: Date,
-  keys: DataKeyIssuer,
+  sealer: SharedKeySealer,
 ): Promise<Record<string, unknown>> {
   if (!record.recordId) throw new ContractError('A vault record needs a recordId');
   if (!record.store || !record.category)
@@ -430,7 +446,12 @@ export async function toVaultItem(
     const json = JSON.stringify(record.data, (_, v: unknown) =>
       v instanceof Set ? [...(v as Set<unknown>)] : v,
     );
-    sealed = await seal(keys, vaultContext(key), Buffer.from(json, 'utf8'));
+    sealed = await sealer.seal(
+      record.store,
+      (keyId) => vaultKeyContext(record.store, keyId),
+      vaultContext(key),
+      Buffer.from(json, 'utf8'),
+    );
   } catch (error) {
     throw classifyAwsError(error);
   }
@@ -453,7 +474,8 @@ export type KeptRecord = VaultRecord & { storedAt: string };
 
 /**
  * Reads kept records back (legal disclosure, an authority's request): only a holder of the vault key's
- * Decrypt grant can open them. Every record opens under its own entry's context only.
+ * Decrypt grant can open them. Every record opens under its own entry's context only (the seal's
+ * additional data; a record sealed with a data key of its own, format 1, its key's context too).
  */
 export class VaultReader {
   constructor(
@@ -481,7 +503,9 @@ export class VaultReader {
     const key = { pk: String(item.pk), sk: String(item.sk) };
     if (typeof item.sealed !== 'object' || item.sealed === null)
       throw new EnvelopeError('The vault record holds no sealed data');
-    const data = await open(this.config.keys, vaultContext(key), item.sealed as Sealed);
+    const data = await open(this.config.keys, vaultContext(key), item.sealed as Sealed, (keyId) =>
+      vaultKeyContext(storeOfKey(key), keyId),
+    );
     return {
       store: item.store as StoreName,
       category: String(item.category),
