@@ -64,6 +64,22 @@ export interface RunEnvironment {
   s3(): S3Client;
   /** Per-state overrides of Retry pauses (ms). */
   retryIntervalOverrides?: Record<string, number | number[]>;
+  /** Told of every state an execution enters, a Distributed Map's child executions' included. */
+  onStateEntered?: (stateMachineArn: string, stateName: string) => void;
+}
+
+/** Reports an execution's entered states (what Step Functions Standard bills) as its events come. */
+export async function countStates(
+  events: AsyncIterable<{ type: string; state?: { name?: string } }>,
+  stateMachineArn: string,
+  onStateEntered: (stateMachineArn: string, stateName: string) => void,
+): Promise<void> {
+  try {
+    for await (const event of events)
+      if (event.type === 'StateEntered') onStateEntered(stateMachineArn, event.state?.name ?? '');
+  } catch {
+    // The execution's own outcome is reported through its result, not here.
+  }
 }
 
 /** Every Task state name in a definition, including those inside Map and Parallel states. */
@@ -393,7 +409,10 @@ class DistributedMap {
       StateMachine: { Id: names.childStateMachineArn, Name: names.childStateMachineName },
     };
     try {
-      const output = (await this.processor.run(input, context, env).result) as Json;
+      const run = this.processor.run(input, context, env);
+      // Each child is an execution of its own, billed per transition as any (ExecutionType STANDARD).
+      if (env.onStateEntered) void countStates(run.eventLogs, names.childStateMachineArn, env.onStateEntered);
+      const output = (await run.result) as Json;
       return { ...execution, stopDate: new Date(), status: 'SUCCEEDED', output };
     } catch (error) {
       const stopDate = new Date();

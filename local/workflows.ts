@@ -20,7 +20,7 @@ import {
   connectorLocalName,
 } from '../functions/lib/connectors/catalog';
 import { RUNNER_CRASHED } from '../functions/watchdog/core';
-import { LocalStateMachine, type RunEnvironment } from './distributed-map';
+import { countStates, LocalStateMachine, type RunEnvironment } from './distributed-map';
 import type { Json } from './payload-template';
 
 const ROOT = join(__dirname, '..');
@@ -100,19 +100,6 @@ export interface LocalWorkflowOptions {
   journalFile?: string;
 }
 
-async function countStates(
-  events: AsyncIterable<{ type: string; state?: { name?: string } }>,
-  stateMachineArn: string,
-  onStateEntered: (stateMachineArn: string, stateName: string) => void,
-): Promise<void> {
-  try {
-    for await (const event of events)
-      if (event.type === 'StateEntered') onStateEntered(stateMachineArn, event.state?.name ?? '');
-  } catch {
-    // The execution's own outcome is reported through its result, not here.
-  }
-}
-
 /** One line of the journal: an execution as it is at a start or an end. */
 type JournalEntry = Omit<Execution, 'done' | 'startDate' | 'stopDate'> & {
   startDate: string;
@@ -138,6 +125,7 @@ export class LocalWorkflows {
       // Distributed Map states reach the local S3 as the handlers do.
       s3: s3Client,
       retryIntervalOverrides: options.retryIntervalOverrides,
+      ...(options.onStateEntered ? { onStateEntered: options.onStateEntered } : {}),
     };
   }
 

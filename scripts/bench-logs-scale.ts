@@ -442,7 +442,8 @@ interface Row {
  * them apart, with the prepare's.
  */
 function rewriteCounts(counts: OperationCounts, invocations: number): OperationCounts {
-  const job = Object.entries(counts.transitions).filter(([machine]) => machine.includes('log-erasure'));
+  // The Map's child executions (`<job machine>/RewriteObjects`); the job's own states are per job.
+  const job = Object.entries(counts.transitions).filter(([machine]) => machine.includes('log-erasure/'));
   const batches = 'dsr-erase-logs:rewrite';
   // The process's CPU while rewrite batches ran (s3rver's beside them: an upper bound).
   const cpuMs = counts.cpuMsByFunction[batches] ?? 0;

@@ -446,6 +446,22 @@ describe('a Distributed Map run over ItemsPath', () => {
     expect(exceeded.error).toMatchObject({ Error: 'States.ExceedToleratedFailureThreshold' });
   });
 
+  test("reports each child execution's entered states, under the child state machine", async () => {
+    const entered: [string, string][] = [];
+    const machine = new LocalStateMachine(mapDefinition({ ItemBatcher: { MaxItemsPerBatch: 2 } }));
+    await machine.run({ items: [1, 2, 3] }, context, {
+      ...environment(async (batch) => batch),
+      onStateEntered: (arn, state) => entered.push([arn, state]),
+    }).result;
+    // Counted as their events come: wait for the last one.
+    await new Promise((r) => setImmediate(r));
+    const child = 'arn:aws:states:us-east-1:000000000000:stateMachine:m/Fan';
+    expect(entered).toEqual([
+      [child, 'Work'],
+      [child, 'Work'],
+    ]);
+  });
+
   test('without a tolerance, one failed child fails the Map with States.ExceedToleratedFailureThreshold', async () => {
     const machine = new LocalStateMachine(mapDefinition());
     const run = machine.run(
