@@ -64,7 +64,10 @@ import { log } from '../lib/runtime/logger';
 
 /** Where the job stages its object list, its subjects and the Map's results (staging bucket). */
 export const LOG_ERASURE_JOBS_PREFIX = 'log-erasure-jobs/';
-/** How long a job may hold the lock (the state machine's own timeout). */
+/**
+ * How long a job may hold the lock (the state machine's own timeout, infra/constructs/workflows.ts): a
+ * round's lock ends with its execution, however late in it the round started.
+ */
 export const JOB_LOCK_HOURS = 6;
 /**
  * Erasures one round of a job takes at most, oldest first (the rest wait for the next round). It bounds
@@ -187,7 +190,12 @@ export interface FinishOutput extends RoundCounts {
 }
 
 export type EraseLogsInput =
-  | ({ operation: 'prepare'; jobId: string } & Partial<RoundState>)
+  | ({
+      operation: 'prepare';
+      jobId: string;
+      /** When the execution started (`$$.Execution.StartTime`): the lock ends with it. */
+      executionStartedAt?: string;
+    } & Partial<RoundState>)
   | { operation: 'rewrite'; jobId: string; asOf: string; subjectsKey: string; objects: { key: string }[] }
   | ({
       operation: 'finish';
@@ -212,9 +220,17 @@ const jobKeys = (jobId: string) => {
 // ---------------------------------------------------------------------------------------------
 // prepare
 
-async function prepare(deps: EraseLogsDeps, jobId: string, state: RoundState): Promise<PrepareOutput> {
+async function prepare(
+  deps: EraseLogsDeps,
+  jobId: string,
+  state: RoundState,
+  executionStartedAt: string | undefined,
+): Promise<PrepareOutput> {
   const now = (deps.clock ?? (() => new Date()))();
-  await deps.queue.lock(jobId, now, new Date(now.getTime() + JOB_LOCK_HOURS * 3_600_000));
+  const started = executionStartedAt === undefined ? now : new Date(executionStartedAt);
+  if (Number.isNaN(started.getTime())) throw new ContractError('executionStartedAt is not a date');
+  const until = Math.min(now.getTime(), started.getTime()) + JOB_LOCK_HOURS * 3_600_000;
+  await deps.queue.lock(jobId, now, new Date(until));
   const { config } = deps;
   const subjects: StagedSubject[] = [];
   const access: SubjectLogIds[] = [];
@@ -775,7 +791,7 @@ export async function eraseLogs(
     throw new ContractError('jobId is required');
   switch (input.operation) {
     case 'prepare':
-      return prepare(deps, input.jobId, roundState(input));
+      return prepare(deps, input.jobId, roundState(input), input.executionStartedAt);
     case 'rewrite':
       return rewrite(deps, input);
     case 'finish':

@@ -27,12 +27,15 @@ async function prepare(
   queue: QueuedLogErasure[],
   maxSubjects: number,
   statuses: Record<string, string> = {},
+  executionStartedAt?: string,
 ) {
   const staged = new Map<string, unknown>();
   const read: string[] = [];
   const lookedUp: number[] = [];
   const removed: string[] = [];
+  const locks: { jobId: string; until: string }[] = [];
   const deps: EraseLogsDeps = {
+    clock: () => new Date('2026-12-03T12:00:00.000Z'),
     s3: fakeClient(S3Client, {
       send: async (command: unknown) => {
         if (!(command instanceof PutObjectCommand)) throw new Error('prepare only writes its staged files');
@@ -79,7 +82,7 @@ async function prepare(
         return true;
       },
       carry: unused,
-      lock: async () => undefined,
+      lock: async (jobId, _at, until) => void locks.push({ jobId, until: until.toISOString() }),
       unlock: unused,
       recordTallies: unused,
       tallies: unused,
@@ -95,9 +98,13 @@ async function prepare(
     vault: { put: unused },
     starter: { start: unused },
   };
-  const out = (await eraseLogs(deps, { operation: 'prepare', jobId: 'job-cap' })) as PrepareOutput;
+  const out = (await eraseLogs(deps, {
+    operation: 'prepare',
+    jobId: 'job-cap',
+    ...(executionStartedAt ? { executionStartedAt } : {}),
+  })) as PrepareOutput;
   const subjects = (staged.get(out.subjectsKey) as { requestId: string }[]).map((s) => s.requestId);
-  return { out, subjects, read, lookedUp, removed };
+  return { out, subjects, read, lookedUp, removed, locks };
 }
 
 test('takes at most maxSubjects queued erasures, oldest first; the rest stay queued, untouched', async () => {
@@ -136,4 +143,16 @@ test('no further round once every queued erasure was looked at, even at the cap'
   // One left as it runs (in progress) does not make another round: the next scheduled job takes it.
   const ids = queue.map((q) => q.requestId);
   expect((await prepare(queue, 3, { [ids[1]!]: 'in_progress' })).out.more).toBe(false);
+});
+
+test("a round's job lock ends with its execution, however late in it the round starts", async () => {
+  // Alone (no execution start given): six hours from now.
+  expect((await prepare([queued(1)], 10)).locks).toEqual([
+    { jobId: 'job-cap', until: '2026-12-03T18:00:00.000Z' },
+  ]);
+  // A later round, five hours into its execution: one hour left, not six.
+  expect((await prepare([queued(1)], 10, {}, '2026-12-03T07:00:00.000Z')).locks).toEqual([
+    { jobId: 'job-cap', until: '2026-12-03T13:00:00.000Z' },
+  ]);
+  await expect(prepare([queued(1)], 10, {}, 'yesterday')).rejects.toThrow('executionStartedAt');
 });
