@@ -31,6 +31,7 @@ import { platformStores } from '../../config/data-map';
 import { getJson, listPages, putJson } from '../lib/aws/s3-objects';
 import type { SubjectIdentifiers, VaultRecord, VaultWriter } from '../lib/connectors/contract';
 import { resumedExecutionName, type LogJobOutcome } from '../lib/erasure/certificate';
+import { inputDate } from '../lib/erasure/run';
 import { vaultCopy } from '../lib/erasure/erasure-plan';
 import {
   addTallies,
@@ -227,8 +228,8 @@ async function prepare(
   executionStartedAt: string | undefined,
 ): Promise<PrepareOutput> {
   const now = (deps.clock ?? (() => new Date()))();
-  const started = executionStartedAt === undefined ? now : new Date(executionStartedAt);
-  if (Number.isNaN(started.getTime())) throw new ContractError('executionStartedAt is not a date');
+  const started =
+    executionStartedAt === undefined ? now : inputDate(executionStartedAt, 'executionStartedAt');
   const until = Math.min(now.getTime(), started.getTime()) + JOB_LOCK_HOURS * 3_600_000;
   await deps.queue.lock(jobId, now, new Date(until));
   const { config } = deps;
@@ -524,8 +525,7 @@ async function rewrite(
 ): Promise<RewriteOutput> {
   const { config } = deps;
   const context = await jobContext(deps, input.jobId, input.subjectsKey);
-  const now = new Date(input.asOf);
-  if (Number.isNaN(now.getTime())) throw new ContractError('asOf is not a date');
+  const now = inputDate(input.asOf, 'asOf');
   const stats: RewriteStats = { oversized: 0, rewritten: 0, retries: 0 };
   // Counts only: what each object lost is its tallies item (recordTallies), which the finish reads; per
   // subject here, a batch's output would grow with the job's erasures towards Step Functions' 256 KB.

@@ -17,10 +17,13 @@ export interface RunInput {
 
 /** The run's clock: `asOf` when the sweep passed one, else now. */
 export function asOfDate(run: RunInput | undefined, clock: () => Date): Date {
-  if (run?.asOf === undefined) return clock();
-  const at = new Date(run.asOf);
-  if (typeof run.asOf !== 'string' || Number.isNaN(at.getTime()))
-    throw new ContractError('asOf is not a date');
+  return run?.asOf === undefined ? clock() : inputDate(run.asOf, 'asOf');
+}
+
+/** An ISO time a workflow step was given as `name`, or a ContractError naming it. */
+export function inputDate(value: unknown, name: string): Date {
+  const at = new Date(typeof value === 'string' ? value : NaN);
+  if (Number.isNaN(at.getTime())) throw new ContractError(`${name} is not a date`);
   return at;
 }
 

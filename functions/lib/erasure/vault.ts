@@ -12,8 +12,9 @@
  *
  * The kept data itself is sealed before it leaves the writer (envelope encryption, crypto/envelope.ts):
  * a data key from the vault key shared by the writer's records of a store (vaultKeyContext), each
- * record bound to its own entry (vaultContext) by the seal's additional data. Writers may only ask for data keys; only the vault's readers may unwrap them. The
- * table's own encryption (a separate key, which every caller of DynamoDB needs) protects the rest.
+ * record bound to its own entry (vaultContext) by the seal's additional data. Writers may only ask for
+ * data keys; only the vault's readers may unwrap them. The table's own encryption (a separate key, which
+ * every caller of DynamoDB needs) protects the rest.
  *
  * Item layout:
  *   vault record  pk `VAULT#<store>#<category>#<recordId>`, sk `RECORD`, kind 'vault', until, store,
