@@ -690,11 +690,13 @@ describe('filterLines', () => {
 
   /** Candidates by substring: the filter must judge the lines they point at, and only those. */
   const containing = (words: string[]): LineCandidates => ({
-    next(chunk, from, end) {
-      const bytes = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-      const hits = words.map((word) => bytes.indexOf(word, from)).filter((at) => at !== -1 && at < end);
-      return hits.length > 0 ? Math.min(...hits) : -1;
-    },
+    search: (chunk, end) => ({
+      next(from) {
+        const bytes = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+        const hits = words.map((word) => bytes.indexOf(word, from)).filter((at) => at !== -1 && at < end);
+        return hits.length > 0 ? Math.min(...hits) : -1;
+      },
+    }),
   });
 
   async function run(input: Buffer, chunk: number, candidates: LineCandidates | null, maxLineBytes?: number) {

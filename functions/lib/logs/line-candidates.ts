@@ -1,30 +1,47 @@
 /**
  * The line pre-filter of reads and rewrites (lines.ts `filterLines`): which lines may be a subject's, so
  * that only those are parsed and judged. A line is a candidate when one of its JSON strings is exactly one
- * of the ids. The ids are found in one pass over the bytes, each string of the line looked up in a set:
- * the cost is the same for one subject's few ids as for a log-erasure job's hundreds (searching each id
- * through the bytes in turn grew with their number: 0.2 s for 2 ids, 4.4 s for 100 over 65 MiB).
+ * of the ids.
+ *
+ * Two searches, one answer. The exact one (`IdStrings`) walks the bytes once, each string of the line
+ * looked up in a set: the same cost for one subject's few ids as for a log-erasure job's hundreds
+ * (searching each id through the bytes in turn grew with their number: 0.2 s for 2 ids, 4.4 s for 100
+ * over 65 MiB), about 3 ns a byte. The fast one (`QuotedIds`) lets V8's regular expressions find `"<id>"`
+ * in the bytes (about 0.7 to 1 ns a byte, 2 to 1,600 ids) and has the exact one judge only the lines they
+ * point at: a quoted id in the bytes is not always a string of the line (`"k":"v"` holds `":"`).
  */
 import { ByteStrings } from './byte-strings';
 
 /** Ids that appear verbatim in JSON (no character a writer might escape): safe to pre-filter lines on. */
 const PLAIN_ID = /^[A-Za-z0-9_.:@+-]+$/;
 
+/**
+ * The longest expression the fast search is built for. Past about 20,000 characters V8 no longer
+ * optimises an expression (measured: 1,600 ids of 10 characters 1.1 ns a byte, 3,200 of them 4.5 ns),
+ * and the exact search alone is faster.
+ */
+const MAX_EXPRESSION_LENGTH = 16_000;
+
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 const NEWLINE = 0x0a;
 
 export interface LineCandidates {
+  /** A search of `chunk[0..end)`: one per chunk, asked for the candidates in order. */
+  search(chunk: Uint8Array, end: number): CandidateSearch;
+}
+
+export interface CandidateSearch {
   /**
-   * Where in `chunk[from..end)` the first candidate line is: an offset inside that line (its start is
-   * after the newline before it), or -1 when there is none. `from` must be the start of a line.
+   * Where in `[from..end)` the first candidate line is: an offset inside that line (its start is after
+   * the newline before it), or -1 when there is none. `from` must be the start of a line.
    */
-  next(chunk: Uint8Array, from: number, end: number): number;
+  next(from: number): number;
 }
 
 /** True when `line` (one line's bytes) is a candidate. */
 export function isCandidate(candidates: LineCandidates, line: Uint8Array): boolean {
-  return candidates.next(line, 0, line.length) !== -1;
+  return candidates.search(line, line.length).next(0) !== -1;
 }
 
 class IdStrings implements LineCandidates {
@@ -42,6 +59,11 @@ class IdStrings implements LineCandidates {
     }
   }
 
+  search(chunk: Uint8Array, end: number): CandidateSearch {
+    return { next: (from) => this.next(chunk, from, end) };
+  }
+
+  /** The first candidate line of `chunk[from..end)` (`from` a line start), as `CandidateSearch.next`. */
   next(chunk: Uint8Array, from: number, end: number): number {
     const { lengths, firstBytes } = this;
     const longest = lengths.length - 1;
@@ -80,6 +102,40 @@ class IdStrings implements LineCandidates {
 }
 
 /**
+ * `"<id>"` found by a regular expression over the chunk's bytes (as latin1: one character a byte, so
+ * offsets are the same), and each line it points at judged by the exact search: a line the exact search
+ * finds holds those bytes, so none is missed, and a line holding them otherwise is passed over.
+ */
+class QuotedIds implements LineCandidates {
+  constructor(
+    private readonly quoted: RegExp,
+    private readonly exact: IdStrings,
+  ) {}
+
+  search(chunk: Uint8Array, end: number): CandidateSearch {
+    const text = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength).toString('latin1', 0, end);
+    return {
+      next: (from) => {
+        let lineStart = from;
+        while (lineStart < end) {
+          // Synchronous from here to exec: the expression's lastIndex is never shared across awaits.
+          this.quoted.lastIndex = lineStart;
+          const match = this.quoted.exec(text);
+          if (match === null) return -1;
+          const start = Math.max(lineStart, text.lastIndexOf('\n', match.index) + 1);
+          const newline = text.indexOf('\n', match.index);
+          const lineEnd = newline === -1 ? end : newline + 1;
+          const hit = this.exact.next(chunk, start, lineEnd);
+          if (hit !== -1) return hit;
+          lineStart = lineEnd;
+        }
+        return -1;
+      },
+    };
+  }
+}
+
+/**
  * The candidates for lines holding any of `ids` as a JSON string, or null when an id could be written
  * escaped (then every line must be judged). No ids: no line is a candidate.
  */
@@ -89,5 +145,11 @@ export function lineCandidates(ids: Iterable<string>): LineCandidates | null {
     if (!PLAIN_ID.test(id)) return null;
     bytes.push(Buffer.from(id, 'utf8'));
   }
-  return new IdStrings(bytes);
+  const exact = new IdStrings(bytes);
+  if (bytes.length === 0) return exact;
+  // Plain ids need no escaping but for the expression's own metacharacters among them (. and +).
+  const expression = `"(?:${[...new Set(bytes.map((id) => id.toString('latin1').replace(/[.+]/g, '\\$&')))].join('|')})"`;
+  return expression.length <= MAX_EXPRESSION_LENGTH
+    ? new QuotedIds(new RegExp(expression, 'g'), exact)
+    : exact;
 }

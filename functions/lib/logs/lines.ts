@@ -100,8 +100,9 @@ export async function* filterLines(
     if (lastNewline >= pos) {
       let runStart = pos;
       let lineStart = pos;
+      const search = candidates?.search(chunk, lastNewline + 1);
       while (lineStart <= lastNewline) {
-        const hit = candidates === null ? lineStart : candidates.next(chunk, lineStart, lastNewline + 1);
+        const hit = search === undefined ? lineStart : search.next(lineStart);
         if (hit === -1) break;
         // A hit lies inside one line: the one around it.
         // (lastIndexOf counts a negative offset from the end: only look back from a hit past the start.)
