@@ -13,7 +13,12 @@ import { forEachLimited } from '../lib/runtime/concurrency';
 import { dayOfKey, isDayObject, listDayObjectEntries, type DayObject } from '../lib/logs/day-objects';
 import type { LogIndexHasher } from '../lib/logs/index-hash';
 import { objectFileCount } from '../lib/logs/index-files';
-import { normalEtag, type DayMerge, type LogIndexStore } from '../lib/logs/index-store';
+import {
+  DAY_MERGE_CONCURRENCY,
+  normalEtag,
+  type DayMerge,
+  type LogIndexStore,
+} from '../lib/logs/index-store';
 import { gunzipStream } from '../lib/logs/lines';
 import { collectSubjectIds, type IdTables, type LogKind, type ObjectSubjects } from '../lib/logs/subject-ids';
 
@@ -224,7 +229,9 @@ async function mergeTouchedDays(
       const day = dayOfKey(key, source.prefix);
       if (day !== undefined && day < openFrom) days.add(day);
     }
-    for (const day of [...days].sort()) addMerge(stats, await deps.store.mergeDay(source.prefix, day));
+    await forEachLimited([...days].sort(), DAY_MERGE_CONCURRENCY, async (day) =>
+      addMerge(stats, await deps.store.mergeDay(source.prefix, day)),
+    );
   }
 }
 

@@ -43,6 +43,8 @@ const DAYS = 'days/';
 const SPANS = 'spans/';
 /** Merges of one day tried before leaving it to the next run (each is checked after it is written). */
 const MERGE_ATTEMPTS = 3;
+/** Day files merged at once (each holds its day's object files in memory while it merges). */
+export const DAY_MERGE_CONCURRENCY = 4;
 /** Files read at once. */
 const READ_CONCURRENCY = 16;
 /** Keys one DeleteObjects takes at most. */

@@ -12,7 +12,7 @@ import { forEachLimited } from '../runtime/concurrency';
 import { dayOfKey, isDayObject, listDayObjectEntries } from './day-objects';
 import { hashBytes } from './index-files';
 import type { LogIndexHasher } from './index-hash';
-import { normalEtag, type LogIndexStore } from './index-store';
+import { DAY_MERGE_CONCURRENCY, normalEtag, type LogIndexStore } from './index-store';
 
 export interface SubjectLogIds {
   userIds: Iterable<string>;
@@ -21,8 +21,6 @@ export interface SubjectLogIds {
 
 /** Day files read at once. */
 const DAY_CONCURRENCY = 16;
-/** Day files merged again at once (each holds its day's object files in memory while it merges). */
-const MERGE_CONCURRENCY = 4;
 
 export class LogIndexReader {
   constructor(
@@ -115,7 +113,7 @@ export class LogIndexReader {
     const days = new Set(keys.map((key) => dayOfKey(key, prefix)).filter((day) => day !== undefined));
     await forEachLimited(
       [...days].filter((day) => merged.has(day)),
-      MERGE_CONCURRENCY,
+      DAY_MERGE_CONCURRENCY,
       async (day) => void (await this.store.mergeDay(prefix, day)),
     );
   }
