@@ -11,4 +11,6 @@ module.exports = {
   setupFiles: ['<rootDir>/local/polyfills.ts'],
   testTimeout: 120000,
   maxWorkers: 2,
+  // The longest files first, so that both workers end together (test/support/sequencer.cjs).
+  testSequencer: '<rootDir>/test/support/sequencer.cjs',
 };
