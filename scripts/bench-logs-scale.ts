@@ -365,7 +365,6 @@ function apiClient(stack: LocalStack) {
   };
 }
 
-/** Workflow options that feed the counter: state transitions and each task's time. */
 /**
  * While set, every task but the log-erasure job's waits for it. The job's finish resumes each erasure
  * (StartExecution), and in AWS the resumed run verifies in Lambdas of its own; here it would share this
@@ -375,6 +374,7 @@ function apiClient(stack: LocalStack) {
  */
 const otherTasksHeld: { until?: Promise<void> } = {};
 
+/** Workflow options that feed the counter: state transitions and each task's time. */
 function countingWorkflows(counter: OperationCounter): LocalWorkflowOptions {
   return {
     onStateEntered: counter.stateEntered,
