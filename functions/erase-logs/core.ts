@@ -135,15 +135,15 @@ interface StagedSubject {
 /** What a round did: erasures taken, objects done and written, retries, lines removed and vaulted. */
 const ROUND_COUNTS = ['requests', 'objects', 'written', 'retries', 'removed', 'vaulted'] as const;
 type RoundCounts = Record<(typeof ROUND_COUNTS)[number], number>;
+/** What a job's totals count: its rounds, and each round count summed. */
+const TOTAL_COUNTS = ['rounds', ...ROUND_COUNTS] as const;
 
 /**
  * What a job's rounds did so far. A job whose queue holds more erasures than a round takes runs rounds
  * until it is drained (statemachines/log-erasure.asl.json): each round a job of its own (its id, lock,
  * staged files), the counts summed here.
  */
-export interface JobTotals extends RoundCounts {
-  rounds: number;
-}
+export type JobTotals = Record<(typeof TOTAL_COUNTS)[number], number>;
 
 /** Where a round stands in its job's execution (the state machine passes it from step to step). */
 interface RoundState {
@@ -805,10 +805,7 @@ export async function eraseLogs(
   }
 }
 
-const zeroTotals = (): JobTotals => ({
-  rounds: 0,
-  ...(Object.fromEntries(ROUND_COUNTS.map((count) => [count, 0])) as RoundCounts),
-});
+const zeroTotals = (): JobTotals => Object.fromEntries(TOTAL_COUNTS.map((count) => [count, 0])) as JobTotals;
 
 /** The round a step belongs to, checked (a step called outside the state machine's rounds is round 1). */
 function roundState(input: Partial<RoundState>): RoundState {
@@ -816,8 +813,7 @@ function roundState(input: Partial<RoundState>): RoundState {
   if (!Number.isInteger(round) || round < 1) throw new ContractError('round must be a positive integer');
   const totals = input.totals ?? null;
   if (totals !== null) {
-    const counts = ['rounds', ...ROUND_COUNTS] as const;
-    if (typeof totals !== 'object' || counts.some((count) => !Number.isInteger(totals[count])))
+    if (typeof totals !== 'object' || TOTAL_COUNTS.some((count) => !Number.isInteger(totals[count])))
       throw new ContractError('totals must hold every count of the rounds before');
   }
   return { round, totals: totals && { ...totals } };

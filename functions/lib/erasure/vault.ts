@@ -111,11 +111,10 @@ export const VAULT_PURPOSE = 'retention-vault';
  * a record id may be anything a store uses.
  */
 export function vaultContext(key: VaultKey): EncryptionContext {
-  return {
-    [VAULT_CONTEXT.purpose]: VAULT_PURPOSE,
-    [VAULT_CONTEXT.store]: storeOfKey(key),
-    [VAULT_CONTEXT.entry]: createHash('sha256').update(`${key.pk}\u0000${key.sk}`).digest('base64url'),
-  };
+  return entryContext(
+    storeOfKey(key),
+    createHash('sha256').update(`${key.pk}\u0000${key.sk}`).digest('base64url'),
+  );
 }
 
 /**
@@ -124,12 +123,14 @@ export function vaultContext(key: VaultKey): EncryptionContext {
  * record stays bound to its own entry by the seal's additional data (vaultContext).
  */
 export function vaultKeyContext(store: string, keyId: string): EncryptionContext {
-  return {
-    [VAULT_CONTEXT.purpose]: VAULT_PURPOSE,
-    [VAULT_CONTEXT.store]: store,
-    [VAULT_CONTEXT.entry]: `key:${keyId}`,
-  };
+  return entryContext(store, `key:${keyId}`);
 }
+
+const entryContext = (store: string, entry: string): EncryptionContext => ({
+  [VAULT_CONTEXT.purpose]: VAULT_PURPOSE,
+  [VAULT_CONTEXT.store]: store,
+  [VAULT_CONTEXT.entry]: entry,
+});
 
 const storeOfKey = (key: VaultKey) => key.pk.split('#')[1] ?? '';
 
