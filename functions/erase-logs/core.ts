@@ -12,11 +12,14 @@
  *   waiting subject's access-log lines and their voice-session participant entries, conditionally on
  *   its ETag (re-read and re-filtered when it changed). A line that statutory retention keeps leaves the
  *   live logs in the same rewrite and goes to the retention vault with its own expiry, written before
- *   the object is. The subjects' index entries for the rewritten version are removed.
+ *   the object is. The batch writes nothing to the subject index: it reports the versions it read and
+ *   wrote, and the finish carries them over there.
  *   What each rewrite removes is recorded per object before the object is written (an item of the
  *   requests table, lib/erasure/log-queue.ts), so a batch retried after its answer was lost, or a crash
  *   after the write, counts it once all the same.
- * - `finish`: reads the Map's results (ResultWriter), records what was done on each request, removes it
+ * - `finish`: reads the Map's results (ResultWriter), carries the rewrites over in the subject index (each
+ *   new version's entries are the old one's without the subjects whose lines it lost: a day merged again
+ *   per closed day, no object file per object), records what was done on each request, removes it
  *   from the queue and resumes its erasure, which verifies that none of its lines are left and
  *   certifies; then releases the lock. Nothing is recorded or resumed if any object failed: the job
  *   fails and the queue stays as it was (a rerun finds the objects already done unchanged).
@@ -105,7 +108,7 @@ export interface EraseLogsDeps {
     LogErasureQueue,
     'list' | 'get' | 'remove' | 'carry' | 'lock' | 'unlock' | 'recordTallies' | 'tallies'
   >;
-  index: Pick<LogIndexReader, 'objectsForAll' | 'forget' | 'mergeDaysOf'>;
+  index: Pick<LogIndexReader, 'objectsForAll' | 'carryRewrites'>;
   vault: VaultWriter;
   starter: ResumeStarter;
   clock?: () => Date;
@@ -170,12 +173,24 @@ export interface PrepareOutput extends RoundState {
 /** Per request, per category: lines that left the live logs, and vault copies by expiry. */
 type Tallies = Record<string, LogErasureTallies>;
 
+/** A rewrite a batch wrote: the versions (unquoted ETags) it read and wrote. */
+interface WrittenVersion {
+  key: string;
+  from: string;
+  to: string;
+}
+
 export interface RewriteOutput {
   objects: number;
   written: number;
   unchanged: number;
   missing: number;
   retries: number;
+  /**
+   * The objects written whose subjects' lines went, for the finish to carry over in the index (a batch's
+   * objects at most: its size is bounded by the batch, not by the job's erasures).
+   */
+  rewrites: WrittenVersion[];
   /** A failed batch attempt's work, read back from its partial file. */
   partial?: boolean;
 }
@@ -529,7 +544,14 @@ async function rewrite(
   const stats: RewriteStats = { oversized: 0, rewritten: 0, retries: 0 };
   // Counts only: what each object lost is its tallies item (recordTallies), which the finish reads; per
   // subject here, a batch's output would grow with the job's erasures towards Step Functions' 256 KB.
-  const out: RewriteOutput = { objects: 0, written: 0, unchanged: 0, missing: 0, retries: 0 };
+  const out: RewriteOutput = {
+    objects: 0,
+    written: 0,
+    unchanged: 0,
+    missing: 0,
+    retries: 0,
+    rewrites: [],
+  };
   let failure: unknown;
   await forEachLimited(input.objects ?? [], config.concurrency, async ({ key }) => {
     // One object failing fails the batch, but only once the others are done and counted.
@@ -570,19 +592,10 @@ async function rewrite(
       return;
     }
     out[result.state] += 1;
-    const forgotten: SubjectLogIds[] = [];
-    for (const owner of result.pass.tallies.keys()) {
-      const subject = context.subjects[owner];
-      if (!subject) continue;
-      forgotten.push({
-        userIds: subject.ids.userIds,
-        deviceIds: matcher.category === 'access-log' ? subject.ids.deviceIds : [],
-      });
-    }
-    // None of their lines is left in the version written: its object file is the old one without them
-    // (without the written ETag, the indexer indexes the new version from scratch).
-    if (result.state === 'written' && result.writtenEtag && forgotten.length > 0)
-      await deps.index.forget(key, result.etag, result.writtenEtag, forgotten);
+    // The new version's index entries are carried over by the finish, from the old one's without the
+    // subjects whose lines went (without the written ETag, the indexer indexes the new version instead).
+    if (result.state === 'written' && result.writtenEtag && result.pass.tallies.size > 0)
+      out.rewrites.push({ key, from: normalEtag(result.etag), to: normalEtag(result.writtenEtag) });
   }
 }
 
@@ -628,14 +641,8 @@ async function finish(
     key: input.subjectsKey,
   });
   const rewritten = await objectTallies(deps, input.jobId, { writtenOnly: false });
-  // The closed days whose day files name the subjects for rewritten objects are merged again from the
-  // object files the rewrites carried over without them, before any erasure resumes.
-  for (const prefix of [deps.config.accessPrefix, deps.config.voiceSessionsPrefix]) {
-    await deps.index.mergeDaysOf(
-      prefix,
-      rewritten.map((record) => record.key).filter((key) => key.startsWith(prefix)),
-    );
-  }
+  // Before any erasure resumes: no file of the index it reads names it for an object rewritten here.
+  await carryRewrites(deps, outputs, rewritten);
   const report: FinishOutput = {
     jobId: input.jobId,
     requests: subjects.length,
@@ -721,6 +728,41 @@ async function finish(
     resumed: report.resumed.length,
   });
   return report;
+}
+
+/**
+ * Carries the batches' rewrites over in the subject index: each one's subjects are those its object's
+ * tallies record names (recorded by the same pass), their identifier sets as their requests keep them.
+ * A subject whose set is gone (its request ended meanwhile) stays named: a later read, never a miss.
+ */
+export async function carryRewrites(
+  deps: Pick<EraseLogsDeps, 'config' | 'requests' | 'index'>,
+  outputs: readonly RewriteOutput[],
+  records: readonly ObjectTallies[],
+): Promise<void> {
+  const { accessPrefix, voiceSessionsPrefix } = deps.config;
+  const recordOf = new Map(records.map((r) => [`${r.key}/${normalEtag(r.fromEtag)}`, r]));
+  const identifiers = new Map<string, SubjectIdentifiers>();
+  const requestIds = [...new Set(records.flatMap((record) => Object.keys(record.subjects)))];
+  await forEachLimited(requestIds, RESUME_CONCURRENCY, async (requestId) => {
+    const ids = (await deps.requests.get(requestId))?.resolvedSubject?.identifiers;
+    if (ids) identifiers.set(requestId, ids);
+  });
+  const written = outputs.flatMap((output) => output.rewrites ?? []);
+  for (const prefix of [accessPrefix, voiceSessionsPrefix]) {
+    const rewrites = written
+      .filter((version) => version.key.startsWith(prefix))
+      .map((version) => {
+        const record = recordOf.get(`${version.key}/${version.from}`);
+        const subjects = Object.keys(record?.subjects ?? {}).flatMap((requestId) => {
+          const ids = identifiers.get(requestId);
+          if (!ids) return [];
+          return [{ userIds: ids.userIds, deviceIds: prefix === accessPrefix ? ids.deviceIds : [] }];
+        });
+        return { ...version, subjects };
+      });
+    if (rewrites.length > 0) await deps.index.carryRewrites(prefix, rewrites);
+  }
 }
 
 /** What failed batch attempts did before they failed (their other objects). */

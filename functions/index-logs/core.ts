@@ -20,6 +20,7 @@ import {
   type LogIndexStore,
 } from '../lib/logs/index-store';
 import { gunzipStream } from '../lib/logs/lines';
+import { REWRITTEN_FROM_METADATA } from '../lib/logs/rewrite';
 import { collectSubjectIds, type IdTables, type LogKind, type ObjectSubjects } from '../lib/logs/subject-ids';
 
 export interface LogSource {
@@ -60,6 +61,11 @@ export interface IndexStats {
   indexed: number;
   /** Already indexed at their ETag. */
   unchanged: number;
+  /**
+   * S3 events of a log-erasure job's rewrites of versions indexed: not read, the job carries each over
+   * in the index (a rewrite only removes lines, so the old version's entries cover it meanwhile).
+   */
+  rewrites: number;
   /** Not a day object of a log prefix. */
   ignored: number;
   /** Gone between listing and reading. */
@@ -86,6 +92,7 @@ export function emptyStats(): IndexStats {
     objects: 0,
     indexed: 0,
     unchanged: 0,
+    rewrites: 0,
     ignored: 0,
     missing: 0,
     bytes: 0,
@@ -116,12 +123,23 @@ function sourceOf(config: IndexLogsConfig, key: string): LogSource | undefined {
   return config.sources.find((source) => isDayObject(key, source.prefix));
 }
 
+/** How objects are handed in. */
+interface IndexOptions {
+  /**
+   * One S3 event's object. A log-erasure job's rewrite of a version the index holds is then left to the
+   * job, which carries it over without reading it; a run over a listing indexes it like any (a job that
+   * failed before carrying it over never will).
+   */
+  fromEvent?: boolean;
+}
+
 /** Reads one object and writes its object file, unless it is indexed at its ETag already. */
 async function indexObject(
   deps: IndexLogsDeps,
   object: DayObject,
   versions: ReadonlySet<string>,
   stats: IndexStats,
+  options: IndexOptions,
 ): Promise<'indexed' | 'skipped'> {
   const { s3, store, config } = deps;
   const source = sourceOf(config, object.key);
@@ -146,6 +164,12 @@ async function indexObject(
   if (versions.has(normalEtag(got.ETag))) {
     body.destroy();
     stats.unchanged += 1;
+    return 'skipped';
+  }
+  const rewrittenFrom = got.Metadata?.[REWRITTEN_FROM_METADATA];
+  if (options.fromEvent && rewrittenFrom !== undefined && versions.has(normalEtag(rewrittenFrom))) {
+    body.destroy();
+    stats.rewrites += 1;
     return 'skipped';
   }
   const { file, subjects, stored } = await readObjectFile(body, await deps.hasher(), {
@@ -254,15 +278,14 @@ export async function indexObjects(
   deps: IndexLogsDeps,
   objects: readonly DayObject[],
   keepGoing: () => boolean = () => true,
+  options: IndexOptions = {},
 ): Promise<IndexStats & { done: Set<string> }> {
   const started = Date.now();
   const stats = emptyStats();
   stats.objects = objects.length;
   const done = new Set<string>();
   // Only day objects of a log prefix are looked up (anything else is ignored when its turn comes).
-  const versions = await deps.store.indexedVersions(
-    objects.filter((o) => sourceOf(deps.config, o.key)).map((o) => o.key),
-  );
+  const versions = await deps.store.indexedVersions(objects.filter((o) => sourceOf(deps.config, o.key)));
   const todo: DayObject[] = [];
   for (const object of objects) {
     if (object.etag !== undefined && versions.get(object.key)?.has(normalEtag(object.etag))) {
@@ -273,8 +296,8 @@ export async function indexObjects(
   const indexed: string[] = [];
   await forEachLimited(todo, deps.config.concurrency, async (object) => {
     if (!keepGoing()) return;
-    if ((await indexObject(deps, object, versions.get(object.key) ?? new Set(), stats)) === 'indexed')
-      indexed.push(object.key);
+    const known = versions.get(object.key) ?? new Set<string>();
+    if ((await indexObject(deps, object, known, stats, options)) === 'indexed') indexed.push(object.key);
     done.add(object.key);
   });
   // A closed day of an object indexed here is merged (again) now, not only when the watermark passes it.
@@ -480,7 +503,8 @@ export async function handleIndexLogsEvent(
     // Another bucket's event (a misrouted rule) is not ours to index.
     if (event.detail?.bucket?.name !== deps.config.bucket || typeof object?.key !== 'string')
       return { ...emptyStats(), ignored: 1 };
-    return withoutDone(await indexObjects(deps, [{ key: object.key, etag: object.etag, size: object.size }]));
+    const created = { key: object.key, etag: object.etag, size: object.size };
+    return withoutDone(await indexObjects(deps, [created], () => true, { fromEvent: true }));
   }
   // advanceWatermarks, or the schedule: stop starting objects a minute before the function's time is up.
   const deadline = Date.now() + Math.max(0, options.remainingMs() - 60_000);

@@ -78,7 +78,7 @@ test('indexes every log object, writes the map results to staging, and moves the
 
   const objects = await allLogObjects();
   expect(objects.length).toBeGreaterThan(3);
-  const indexed = await store().indexedVersions(objects.map((o) => o.key));
+  const indexed = await store().indexedVersions(objects);
   for (const object of objects)
     expect(indexed.get(object.key)).toEqual(new Set([normalEtag(object.etag ?? '')]));
   // The demo logs end a month before the clock: every partition is closed.

@@ -14,7 +14,7 @@ import {
 import { rewriteForSubject } from '../support/log-job';
 import { createLogsConnector } from '../../functions/connectors/logs/core';
 import { listDayObjectEntries } from '../../functions/lib/logs/day-objects';
-import { hashBytes } from '../../functions/lib/logs/index-files';
+import { decodeDayFile, hashBytes } from '../../functions/lib/logs/index-files';
 import { dayFileKey, LogIndexStore, spanFileKey } from '../../functions/lib/logs/index-store';
 import { fakeClient } from '../support/fake-client';
 import { listPages } from '../../functions/lib/aws/s3-objects';
@@ -297,12 +297,14 @@ describe('day files', () => {
     expect(await accessFor(index, ['u-late'])).toEqual([late]);
   });
 
-  it('takes a rewritten object out of its day file once the day is merged again', async () => {
+  it('carries a rewrite over: in its day file before the watermark day, as an object file from it on', async () => {
     const index = testLogIndex(local.stores, { now: NOW, openDays: 2 });
     const day = (d: string) => `${index.config.accessPrefix}dt=${d}/part-00000.jsonl.gz`;
-    await index.put(day('2026-10-28'), [access('u-alice', 'dev-alice'), access('u-bob', 'dev-bob')]);
-    await index.put(day('2026-10-30'), [access('u-bob', 'dev-bob')]);
+    const [closed, watermarkDay] = [day('2026-10-28'), day('2026-10-30')];
+    await index.put(closed, [access('u-alice', 'dev-alice'), access('u-bob', 'dev-bob')]);
+    await index.put(watermarkDay, [access('u-alice', 'dev-alice'), access('u-bob', 'dev-bob')]);
     await advanceWatermarks(index.deps);
+    expect(await index.store.watermark(index.config.accessPrefix)).toBe(watermarkDay);
     const later = new Date('2027-12-01T00:00:00Z');
     const connector = createLogsConnector(local.stores.s3, index.config, index.reader);
     const inventory = await connector.inventory?.({
@@ -318,35 +320,111 @@ describe('day files', () => {
       now: () => NOW,
       plan: [],
     } as ErasureContext);
-    await rewriteForSubject(
-      rewriteTarget(index),
+    const { index: _carriedByTheFinish, ...batchOnly } = rewriteTarget(index);
+    const out = await rewriteForSubject(
+      batchOnly,
       {
         requestId: 'req_00000000000000000000000000000043',
         userIds: ['u-alice'],
         deviceIds: [],
         plan: planEntriesFor('logs', inventory ?? {}, { jurisdiction: 'KR', now: later }),
       },
-      [day('2026-10-28')],
+      [closed, watermarkDay],
       later,
     );
-    // The object file was carried over to the new version without her: the indexer reads nothing again.
-    expect(await indexObjects(index.deps, await listed(index))).toMatchObject({ indexed: 0, unchanged: 2 });
-    // The day file (and the span over it) still names her until the day is merged again (what the job's
-    // finish does).
-    expect(await accessFor(index, ['u-alice'])).toEqual([day('2026-10-28')]);
-    await index.reader.mergeDaysOf(index.config.accessPrefix, [day('2026-10-28')]);
-    const dayFile = (await filesOf(index)).find(
-      (f) => f.key === dayFileKey(index.config.accessPrefix, '2026-10-28'),
+    expect(out.rewrites.map((r) => r.key)).toEqual([closed, watermarkDay]);
+    const rewritten = out.rewrites.find((r) => r.key === closed)!;
+    // The rewrite's own S3 event: the indexer leaves a rewrite of a version it holds to the job's finish
+    // (it does not read the object), where a run over the listing would index it like any.
+    const options = { remainingMs: () => 900_000, stagingBucket: 'dsr-staging' };
+    expect(
+      await handleIndexLogsEvent(
+        index.deps,
+        {
+          source: 'aws.s3',
+          'detail-type': 'Object Created',
+          detail: { bucket: { name: LOGS_BUCKET }, object: { key: closed, etag: rewritten.to } },
+        },
+        options,
+      ),
+    ).toMatchObject({ rewrites: 1, indexed: 0 });
+    // Until the finish carries it over, the day file (and the span) still name her: a read, never a miss.
+    expect(await accessFor(index, ['u-alice'])).toEqual([closed, watermarkDay]);
+
+    const carried = await index.reader.carryRewrites(
+      index.config.accessPrefix,
+      out.rewrites.map((r) => ({ ...r, subjects: [{ userIds: ['u-alice'], deviceIds: [] }] })),
     );
-    expect(dayFile?.body.includes(hashBytes(TEST_INDEX_HASHER.user('u-alice')))).toBe(false);
-    // The span over 10-28 still names her (a read of an object without her lines, never a miss) until
-    // the indexer's next run merges it again.
-    expect(await accessFor(index, ['u-alice'])).toEqual([day('2026-10-28')]);
-    await advanceWatermarks(index.deps);
+    // The closed day: merged again with the rewrite, and no object file written for it (the old one
+    // removed). The watermark's day, read through object files: the new version's, and its day merged.
+    expect(carried).toEqual({ daysMerged: 2, objectFiles: 1, left: 0 });
+    const files = await filesOf(index);
+    const objectFiles = files.filter((f) => f.key.startsWith('objects/')).map((f) => f.key);
+    expect(objectFiles.filter((key) => key.includes('dt=2026-10-28'))).toEqual([]);
+    const newer = out.rewrites.find((r) => r.key === watermarkDay)!;
+    expect(objectFiles.filter((key) => key.includes('dt=2026-10-30'))).toEqual([
+      `objects/${watermarkDay}/${newer.to}`,
+    ]);
+    const dayFile = files.find((f) => f.key === dayFileKey(index.config.accessPrefix, '2026-10-28'))!;
+    expect(decodeDayFile(dayFile.body).map(({ key, etag }) => ({ key, etag }))).toEqual([
+      { key: closed, etag: rewritten.to },
+    ]);
+    expect(dayFile.body.includes(hashBytes(TEST_INDEX_HASHER.user('u-alice')))).toBe(false);
+    // Carried over again (a finish retried after it carried them): the same index.
+    const bodies = async () =>
+      (await filesOf(index))
+        .filter((f) => !f.key.startsWith('spans/'))
+        .map((f) => [f.key, f.body.toString('hex')]);
+    const before = await bodies();
+    await index.reader.carryRewrites(
+      index.config.accessPrefix,
+      out.rewrites.map((r) => ({ ...r, subjects: [{ userIds: ['u-alice'], deviceIds: [] }] })),
+    );
+    expect(await bodies()).toEqual(before);
+    // Indexed at their new versions, both: the indexer reads nothing again.
+    expect(await indexObjects(index.deps, await listed(index))).toMatchObject({ indexed: 0, unchanged: 2 });
+    // The span over 10-28 still names her until the indexer's next run merges it again (from the day
+    // file: the rewritten version has no object file).
+    expect(await accessFor(index, ['u-alice'])).toEqual([closed]);
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    expect((await advanceWatermarks(index.deps))[0]?.stats).toMatchObject({ indexed: 0, spansMerged: 1 });
     expect(await accessFor(index, ['u-alice'])).toEqual([]);
+    expect(await accessFor(index, ['u-bob'])).toEqual([closed, watermarkDay]);
+    const all = Buffer.concat((await filesOf(index)).map((f) => f.body));
+    expect(all.includes(hashBytes(TEST_INDEX_HASHER.user('u-alice')))).toBe(false);
+    expect(all.includes(hashBytes(TEST_INDEX_HASHER.user('u-bob')))).toBe(true);
+  });
+
+  it('a rewrite whose day cannot be merged whole now is carried as an object file; a run from the start merges the day', async () => {
+    const index = testLogIndex(local.stores, { now: NOW, openDays: 2 });
+    const day = (d: string, n = 0) => `${index.config.accessPrefix}dt=${d}/part-0000${n}.jsonl.gz`;
+    await index.put(day('2026-10-28'), [access('u-alice', 'dev-alice'), access('u-bob', 'dev-bob')]);
+    await index.put(day('2026-10-30'), [access('u-bob', 'dev-bob')]);
+    await advanceWatermarks(index.deps);
+    // A late object of 10-28, not indexed yet: the day cannot be merged whole.
+    await index.put(day('2026-10-28', 1), [access('u-late', 'dev-late')]);
+    const out = await rewriteForSubject(
+      rewriteTarget(index),
+      {
+        requestId: 'req_00000000000000000000000000000044',
+        userIds: ['u-alice'],
+        deviceIds: [],
+        plan: [
+          { store: 'logs', category: 'access-log', action: 'delete', liveAction: 'delete' } as PlanEntryView,
+        ],
+      },
+      [day('2026-10-28')],
+      NOW,
+    );
+    const [rewrite] = out.rewrites;
+    const objectFiles = (await filesOf(index)).filter((f) => f.key.startsWith('objects/'));
+    const carried = objectFiles.find((f) => f.key === `objects/${day('2026-10-28')}/${rewrite?.to}`);
+    expect(carried?.body.includes(hashBytes(TEST_INDEX_HASHER.user('u-alice')))).toBe(false);
+    expect(carried?.body.includes(hashBytes(TEST_INDEX_HASHER.user('u-bob')))).toBe(true);
+    const [report] = await advanceWatermarks(index.deps, { fromStart: true });
+    expect(report?.stats).toMatchObject({ indexed: 1, daysMerged: 1 });
+    expect(await accessFor(index, ['u-late'])).toEqual([day('2026-10-28', 1)]);
     expect(await accessFor(index, ['u-bob'])).toEqual([day('2026-10-28'), day('2026-10-30')]);
-    const files = Buffer.concat((await filesOf(index)).map((f) => f.body));
-    expect(files.includes(hashBytes(TEST_INDEX_HASHER.user('u-alice')))).toBe(false);
   });
 
   it('a run from the start removes the index of leading days whose log objects are all gone', async () => {

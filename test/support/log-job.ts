@@ -5,7 +5,12 @@
  * its state machine: test/integration/log-erasure-job.test.ts.
  */
 import type { S3Client } from '@aws-sdk/client-s3';
-import { eraseLogs, type EraseLogsDeps, type RewriteOutput } from '../../functions/erase-logs/core';
+import {
+  carryRewrites,
+  eraseLogs,
+  type EraseLogsDeps,
+  type RewriteOutput,
+} from '../../functions/erase-logs/core';
 import {
   talliesByRequest,
   type LogErasureTallies,
@@ -28,21 +33,20 @@ export interface LogJobTarget {
   voiceSessionsPrefix: string;
   stagingBucket: string;
   vault: VaultWriter;
-  /** The subject index, whose entries of rewritten objects go; none: nothing to forget. */
-  index?: Pick<LogIndexReader, 'forget'>;
+  /** The subject index, which the rewrites are carried over in as the job's finish does; none: not. */
+  index?: Pick<LogIndexReader, 'carryRewrites'>;
 }
 
 /**
  * The job's dependencies for its rewrite step alone: the waiting subject's identifier set as the request
- * keeps it; what a rewrite never calls throws. `forget` (the index) and `recordTallies` default to doing
- * nothing (read by the job's finish only, which a rewrite alone has not).
+ * keeps it; what a rewrite never calls throws. `recordTallies` defaults to doing nothing (read by the
+ * job's finish only, which a rewrite alone has not).
  */
 export function rewriteDeps(parts: {
   s3: S3Client;
   config: EraseLogsDeps['config'];
   identifiers: { userIds: string[]; deviceIds: string[] };
   vault: VaultWriter;
-  forget?: LogIndexReader['forget'];
   recordTallies?: EraseLogsDeps['queue']['recordTallies'];
 }): EraseLogsDeps {
   const identifiers = { ...parts.identifiers, emails: [], phones: [], externalAccounts: [] };
@@ -68,11 +72,7 @@ export function rewriteDeps(parts: {
       recordTallies: parts.recordTallies ?? (async () => undefined),
       tallies: unused,
     },
-    index: {
-      objectsForAll: unused,
-      forget: parts.forget ?? (async () => undefined),
-      mergeDaysOf: unused,
-    },
+    index: { objectsForAll: unused, carryRewrites: unused },
     vault: parts.vault,
     starter: { start: unused },
   };
@@ -80,7 +80,8 @@ export function rewriteDeps(parts: {
 
 /**
  * The rewrite of `keys` for one subject, with what it removed per request (what the job's finish reads:
- * the objects' tallies records, the last one per object as the queue keeps it).
+ * the objects' tallies records, the last one per object as the queue keeps it), carried over in the
+ * target's index as the finish carries it.
  */
 export async function rewriteForSubject(
   target: LogJobTarget,
@@ -111,7 +112,6 @@ export async function rewriteForSubject(
     },
     identifiers: { userIds: subject.userIds, deviceIds: subject.deviceIds },
     vault: target.vault,
-    ...(target.index ? { forget: (...a) => target.index!.forget(...a) } : {}),
     recordTallies: async (_jobId, record) => void records.set(record.key, record),
   });
   const records = new Map<string, ObjectTallies>();
@@ -122,5 +122,10 @@ export async function rewriteForSubject(
     subjectsKey,
     objects: keys.map((key) => ({ key })),
   })) as RewriteOutput;
+  const index = target.index;
+  if (index) {
+    const carrying = { ...deps.index, carryRewrites: index.carryRewrites.bind(index) };
+    await carryRewrites({ ...deps, index: carrying }, [out], [...records.values()]);
+  }
   return { ...out, subjects: talliesByRequest([...records.values()]) };
 }

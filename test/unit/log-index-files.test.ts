@@ -7,6 +7,8 @@ import fc from 'fast-check';
 import {
   DAY_FILE_FIRST_READ_BYTES,
   dayFileLayout,
+  dayFileObjects,
+  decodeDayFile,
   encodeDayFile,
   encodeObjectFile,
   hashBytes,
@@ -20,6 +22,7 @@ import {
 import { LogIndexHasher } from '../../functions/lib/logs/index-hash';
 
 const hasher = new LogIndexHasher(Buffer.alloc(32, 3));
+const etagOf = (i: number) => i.toString(16).padStart(32, '0');
 const user = (n: number) => hasher.user(`u-${n}`);
 
 /** What a request finds for `hashes` in a day file, and the bytes and reads it took. */
@@ -79,9 +82,12 @@ test('a day file names, for any hash, exactly the objects holding it (random day
       async (objects, asked) => {
         const day = objects.map((users, i) => ({
           key: `access/dt=2026-10-30/part-${String(i).padStart(5, '0')}.jsonl.gz`,
+          etag: etagOf(i),
           file: encodeObjectFile(users.map(user)),
         }));
         const file = encodeDayFile(day);
+        // Taken apart again, each object's hashes are its object file's, at the version it was merged at.
+        expect(decodeDayFile(file)).toEqual(day);
         for (const n of asked) {
           const expected = day.filter((_, i) => objects[i]!.includes(n)).map((o) => o.key);
           expect((await namedInDay(file, hashBytes(user(n)))).names).toEqual(expected);
@@ -98,6 +104,7 @@ test('a day file names, for any hash, exactly the objects holding it (random day
 test('a large day is slotted: a hash is found with a few small reads, however large the day', async () => {
   const day = Array.from({ length: 40 }, (_, i) => ({
     key: `access/dt=2026-10-30/part-${i}.jsonl.gz`,
+    etag: etagOf(i),
     file: encodeObjectFile(Array.from({ length: 5_000 }, (_, j) => user(i * 5_000 + j))),
   }));
   const file = encodeDayFile(day);
@@ -118,6 +125,7 @@ test('a large day is slotted: a hash is found with a few small reads, however la
 test('a small day file is read whole in one GET', async () => {
   const day = Array.from({ length: 4 }, (_, i) => ({
     key: `access/dt=2026-10-30/part-${i}.jsonl.gz`,
+    etag: etagOf(i),
     file: encodeObjectFile(Array.from({ length: 500 }, (_, j) => user(i * 500 + j))),
   }));
   const file = encodeDayFile(day);
@@ -129,4 +137,31 @@ test('a small day file is read whole in one GET', async () => {
 
 test('a file that is not a day file is refused by name', () => {
   expect(() => dayFileLayout(Buffer.from('not a day file at all'))).toThrow(LogIndexFileCorrupt);
+  const file = encodeDayFile([
+    { key: 'access/dt=2026-10-30/a.jsonl.gz', etag: etagOf(1), file: encodeObjectFile([user(1)]) },
+  ]);
+  // Cut short, or naming an object its key list does not have.
+  expect(() => decodeDayFile(file.subarray(0, file.length - 1))).toThrow(LogIndexFileCorrupt);
+  const wrongNumber = Buffer.from(file);
+  wrongNumber.writeUInt32BE(7, wrongNumber.length - 4);
+  expect(() => decodeDayFile(wrongNumber)).toThrow(LogIndexFileCorrupt);
+});
+
+test('a day file of the first layout (keys without versions) is still read', async () => {
+  const objects = [0, 1].map((i) => ({
+    key: `access/dt=2026-10-30/part-${i}.jsonl.gz`,
+    etag: etagOf(i),
+    file: encodeObjectFile([user(i), user(9)]),
+  }));
+  const current = encodeDayFile(objects);
+  const layout = dayFileLayout(current);
+  const keys = Buffer.from(JSON.stringify(objects.map((o) => o.key)));
+  const header = Buffer.from(current.subarray(0, layout.keysAt));
+  header.write('DSRLIX01', 0, 'latin1');
+  header.writeUInt32BE(keys.length, 16);
+  const first = Buffer.concat([header, keys, current.subarray(layout.entriesAt)]);
+  expect((await namedInDay(first, hashBytes(user(9)))).names).toEqual(objects.map((o) => o.key));
+  expect(dayFileObjects(keys)).toEqual(objects.map(({ key }) => ({ key })));
+  // Decoded, it gives the hashes but no versions: a merge never takes an object from it.
+  expect(decodeDayFile(first).map((o) => o.etag)).toEqual([undefined, undefined]);
 });

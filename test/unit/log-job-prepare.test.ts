@@ -92,8 +92,7 @@ async function prepare(
         lookedUp.push(ids.length);
         return ['access/dt=2026-12-01/part-00000.jsonl.gz'];
       },
-      forget: unused,
-      mergeDaysOf: unused,
+      carryRewrites: unused,
     },
     vault: { put: unused },
     starter: { start: unused },

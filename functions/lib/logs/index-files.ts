@@ -5,9 +5,15 @@
  * - An **object file** holds one log object's subject hashes: sorted, distinct, 16 bytes each, end to end.
  * - A **day file** merges the object files of one closed `dt=` day of one log prefix:
  *
- *       magic "DSRLIX01" (8) | slot bits b (u32) | entries n (u32) | key list length j (u32)
- *       | slot table: 2^b + 1 entry indices (u32 each) | key list: JSON array of the day's object keys (j)
+ *       magic "DSRLIX02" (8) | slot bits b (u32) | entries n (u32) | key list length j (u32)
+ *       | slot table: 2^b + 1 entry indices (u32 each)
+ *       | key list: JSON array of the day's objects, each [key, ETag] (j)
  *       | entries: n x (hash 16 | object number u32), sorted by hash then object number
+ *
+ *   The ETags make a day file the record of its objects' subjects at those versions: a merge takes an
+ *   object from it when the object has no object file at its listed ETag (the log-erasure job carries a
+ *   rewritten object over in its day file, not by writing an object file). Format 01 (a key list of
+ *   plain keys) is still read; it records no version.
  *
  *   The slot of a hash is its first b bits; the slot table says where each slot's entries start, so a
  *   reader fetches the first few KiB, then only its subject's slots' table entries and entries (ranged
@@ -17,7 +23,9 @@
 /** Bytes of one subject hash in the files (LogIndexHasher's 22 base64url characters, 128 bits of them). */
 export const HASH_BYTES = 16;
 const ENTRY_BYTES = HASH_BYTES + 4;
-const MAGIC = Buffer.from('DSRLIX01', 'latin1');
+const MAGIC = Buffer.from('DSRLIX02', 'latin1');
+/** The first layout: its key list names the objects without their versions. */
+const MAGIC_V1 = Buffer.from('DSRLIX01', 'latin1');
 const FIXED_HEADER_BYTES = MAGIC.length + 12;
 /** Entries a slot holds on average: small enough that a subject's slot is a few KiB at most. */
 const ENTRIES_PER_SLOT = 32;
@@ -145,8 +153,16 @@ export function slotOf(hash: Buffer, bits: number): number {
   return bits === 0 ? 0 : hash.readUInt32BE(0) >>> (32 - bits);
 }
 
+/** One log object version and its object file: what a day file is merged from, and decoded into. */
+export interface IndexedObject {
+  key: string;
+  /** The version (unquoted ETag) the hashes are of; absent in a format 01 day file. */
+  etag?: string;
+  file: Buffer;
+}
+
 /** A day file from the day's object files (key order gives the object numbers). */
-export function encodeDayFile(objects: readonly { key: string; file: Buffer }[]): Buffer {
+export function encodeDayFile(objects: readonly (IndexedObject & { etag: string })[]): Buffer {
   const count = objects.reduce((n, o) => n + objectFileCount(o.file), 0);
   const bits = slotBitsFor(count);
   const slots = 2 ** bits;
@@ -158,7 +174,7 @@ export function encodeDayFile(objects: readonly { key: string; file: Buffer }[])
   }
   for (let s = 1; s <= slots; s++) perSlot[s]! += perSlot[s - 1]!;
   const table = Uint32Array.from(perSlot);
-  const keys = Buffer.from(JSON.stringify(objects.map((o) => o.key)), 'utf8');
+  const keys = Buffer.from(JSON.stringify(objects.map((o) => [o.key, o.etag])), 'utf8');
   const headerBytes = FIXED_HEADER_BYTES + 4 * (slots + 1) + keys.length;
   const out = Buffer.alloc(headerBytes + count * ENTRY_BYTES);
   const entries = out.subarray(headerBytes);
@@ -213,7 +229,8 @@ export const DAY_FILE_FIRST_READ_BYTES = 64 * 1024;
 
 /** The layout of a day file from (at least) its first FIXED_HEADER_BYTES. */
 export function dayFileLayout(start: Buffer): DayFileLayout {
-  if (start.length < FIXED_HEADER_BYTES || !start.subarray(0, MAGIC.length).equals(MAGIC))
+  const magic = start.subarray(0, MAGIC.length);
+  if (start.length < FIXED_HEADER_BYTES || !(magic.equals(MAGIC) || magic.equals(MAGIC_V1)))
     throw new LogIndexFileCorrupt('A log index day file has no valid header');
   const bits = start.readUInt32BE(8);
   if (bits > MAX_SLOT_BITS) throw new LogIndexFileCorrupt('A log index day file has too many slots');
@@ -253,12 +270,51 @@ export async function namesInDayFile(read: ReadRange, hashes: readonly Buffer[])
     }),
   );
   if (numbers.size === 0) return [];
-  const keys = JSON.parse((await bytes(layout.keysAt, layout.entriesAt)).toString('utf8')) as unknown;
-  if (!Array.isArray(keys) || !keys.every((k) => typeof k === 'string'))
-    throw new LogIndexFileCorrupt('A log index day file has no key list');
+  const objects = dayFileObjects(await bytes(layout.keysAt, layout.entriesAt));
   return [...numbers]
     .sort((x, y) => x - y)
-    .flatMap((n) => (keys[n] === undefined ? [] : [keys[n] as string]));
+    .flatMap((n) => {
+      const object = objects[n];
+      return object ? [object.key] : [];
+    });
+}
+
+/** The objects a day file's key list names, in object-number order, with their versions (format 02). */
+export function dayFileObjects(keyList: Buffer): { key: string; etag?: string }[] {
+  const list = JSON.parse(keyList.toString('utf8')) as unknown;
+  if (!Array.isArray(list)) throw new LogIndexFileCorrupt('A log index day file has no key list');
+  return list.map((entry: unknown) => {
+    if (typeof entry === 'string') return { key: entry };
+    if (Array.isArray(entry) && typeof entry[0] === 'string' && typeof entry[1] === 'string')
+      return { key: entry[0], etag: entry[1] };
+    throw new LogIndexFileCorrupt('A log index day file has no key list');
+  });
+}
+
+/**
+ * A whole day file taken apart again: each object's hashes, as its object file holds them (sorted, each
+ * once: the entries are in hash order). A merge takes from it the objects that have no object file.
+ */
+export function decodeDayFile(file: Buffer): IndexedObject[] {
+  const layout = dayFileLayout(file);
+  if (file.length < layout.entriesAt + layout.count * ENTRY_BYTES)
+    throw new LogIndexFileCorrupt('A log index day file is cut short');
+  const objects = dayFileObjects(file.subarray(layout.keysAt, layout.entriesAt));
+  const entries = file.subarray(layout.entriesAt, layout.entriesAt + layout.count * ENTRY_BYTES);
+  const counts = new Uint32Array(objects.length);
+  const numberAt = (e: number) => {
+    const number = entries.readUInt32BE(e * ENTRY_BYTES + HASH_BYTES);
+    if (number >= objects.length) throw new LogIndexFileCorrupt('A log index day file names no such object');
+    return number;
+  };
+  for (let e = 0; e < layout.count; e++) counts[numberAt(e)]! += 1;
+  const files = objects.map((_, n) => Buffer.allocUnsafe(counts[n]! * HASH_BYTES));
+  const filled = new Uint32Array(objects.length);
+  for (let e = 0; e < layout.count; e++) {
+    const n = numberAt(e);
+    copyHash(entries, e * ENTRY_BYTES, files[n]!, filled[n]!++ * HASH_BYTES);
+  }
+  return objects.map((object, n) => ({ ...object, file: files[n]! }));
 }
 
 /** The object numbers a slot's entries give `hash`. */

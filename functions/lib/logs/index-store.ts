@@ -5,15 +5,18 @@
  *   object file  `objects/<log object key>/<etag>`: that version's subject hashes (index-files.ts), one
  *                PUT per object indexed; the file at the object's current ETag says "indexed"
  *   day file     `days/<prefix>dt=<day>.idx`: the object files of one closed day merged, hash-slotted, so
- *                a request reads a few KiB of it per day whatever the day's volume
+ *                a request reads a few KiB of it per day whatever the day's volume; it lists each
+ *                object's ETag, so it also says "indexed" for the versions it holds (a rewrite the
+ *                log-erasure job carried over in the day file, with no object file of its own)
  *   span file    `spans/<prefix>through=<day>.idx`: the same, for every day file up to that day, so a
  *                request reads one file for all the closed days, not one per day
  *   watermark    table item pk `w#<prefix>`, sk `watermark`: after (the last key of the prefix indexed,
  *                every closed day before it merged into its day file)
  *
  * Hashes are LogIndexHasher's (no raw identifier anywhere). A day file is only ever derived from the
- * object files at the ETags the logs bucket lists, and checked again after it is written, so a merge
- * racing another's writes is redone rather than left stale.
+ * versions the logs bucket lists (each from its object file, else from the day file before it, else from
+ * a rewrite carried over from one of those), and checked again after it is written, so a merge racing
+ * another's writes is redone rather than left stale.
  */
 import {
   DeleteObjectCommand,
@@ -26,11 +29,14 @@ import { GetCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/li
 import { isNoSuchObject, listPages } from '../aws/s3-objects';
 import { forEachLimited, mapOrderedLimited } from '../runtime/concurrency';
 import { classifyAwsError, TransientError } from '../runtime/errors';
-import { listDayObjectEntries } from './day-objects';
+import { dayOfKey, listDayObjectEntries } from './day-objects';
 import {
+  DAY_FILE_FIRST_READ_BYTES,
+  dayFileLayout,
+  dayFileObjects,
+  decodeDayFile,
   encodeDayFile,
   encodeObjectFile,
-  hashBytes,
   objectFileCount,
   objectFileHas,
   objectFileWithout,
@@ -74,6 +80,38 @@ function parseObjectFileKey(fileKey: string): { key: string; etag: string } | un
   const slash = fileKey.lastIndexOf('/');
   if (!fileKey.startsWith(OBJECTS) || slash <= OBJECTS.length) return undefined;
   return { key: fileKey.slice(OBJECTS.length, slash), etag: fileKey.slice(slash + 1) };
+}
+
+/**
+ * A rewrite of a log object to carry over in the index (the log-erasure job's): the version it read and
+ * the one it wrote (unquoted ETags), and the hashes of the subjects none of whose lines are left in it.
+ * The new version's hashes are the old one's without those.
+ */
+export interface IndexCarry {
+  key: string;
+  from: string;
+  to: string;
+  remove: readonly Buffer[];
+}
+
+/** One log object of a merge: the version listed, and where its hashes are taken from. */
+interface MergeInput {
+  key: string;
+  etag: string;
+  /** An object file to read: the version's own, or the base of a carry. */
+  fileKey?: string;
+  /** The hashes, taken from the day file before this merge. */
+  hashes?: Buffer;
+  /** A carry's hashes to leave out of its base. */
+  remove?: readonly Buffer[];
+}
+
+/** What applyRewrites did: days merged with their rewrites, object files carried, rewrites left. */
+export interface CarriedRewrites {
+  daysMerged: number;
+  objectFiles: number;
+  /** Rewrites with no base in the index (nothing named them): the indexer indexes them. */
+  left: number;
 }
 
 /** A day file not there (never merged, or gone since it was listed). */
@@ -201,20 +239,68 @@ export class LogIndexStore {
     return this.listObjectFiles(prefix, fromDay === undefined ? undefined : `${prefix}dt=${fromDay}`);
   }
 
-  /** The versions (ETags, unquoted) each of `keys` is indexed at; keys never indexed are absent. */
-  async indexedVersions(keys: readonly string[]): Promise<Map<string, Set<string>>> {
-    const folders = new Set(keys.map((key) => key.slice(0, key.lastIndexOf('/') + 1)));
-    const wanted = new Set(keys);
+  /**
+   * The versions (ETags, unquoted) each of `objects` (day objects, with the ETag listed if known) is
+   * indexed at: its object files, and where one's listed ETag has none, the versions its day file holds.
+   * Keys never indexed are absent.
+   */
+  async indexedVersions(
+    objects: readonly { key: string; etag?: string }[],
+  ): Promise<Map<string, Set<string>>> {
+    const folders = new Map<string, { key: string; etag?: string }[]>();
+    for (const object of objects) {
+      const folder = object.key.slice(0, object.key.lastIndexOf('/') + 1);
+      const list = folders.get(folder) ?? [];
+      list.push(object);
+      folders.set(folder, list);
+    }
     const versions = new Map<string, Set<string>>();
-    await forEachLimited([...folders], READ_CONCURRENCY, async (folder) => {
-      for (const file of await this.listObjectFiles(`${OBJECTS}${folder}`)) {
-        if (!wanted.has(file.key)) continue;
-        const set = versions.get(file.key) ?? new Set<string>();
-        set.add(file.etag);
-        versions.set(file.key, set);
-      }
+    const add = (key: string, etag: string) => {
+      const set = versions.get(key) ?? new Set<string>();
+      set.add(etag);
+      versions.set(key, set);
+    };
+    await forEachLimited([...folders], READ_CONCURRENCY, async ([folder, wanted]) => {
+      const keys = new Set(wanted.map((object) => object.key));
+      for (const file of await this.listObjectFiles(`${OBJECTS}${folder}`))
+        if (keys.has(file.key)) add(file.key, file.etag);
+      const unmatched = wanted.some(
+        (o) => o.etag === undefined || !versions.get(o.key)?.has(normalEtag(o.etag)),
+      );
+      // A folder is a `dt=` day: `<prefix>dt=<day>/`, whose day file is `days/<prefix>dt=<day>.idx`.
+      if (!unmatched) return;
+      for (const object of await this.dayFileVersions(`${DAYS}${folder.slice(0, -1)}.idx`))
+        if (keys.has(object.key) && object.etag !== undefined) add(object.key, object.etag);
     });
     return versions;
+  }
+
+  /** The objects a day file lists, with their versions, from its key list alone; none when it is not there. */
+  private async dayFileVersions(fileKey: string): Promise<{ key: string; etag?: string }[]> {
+    const start = await this.read(fileKey, { from: 0, to: DAY_FILE_FIRST_READ_BYTES });
+    if (!start) return [];
+    const layout = dayFileLayout(start);
+    const keyList =
+      layout.entriesAt <= start.length
+        ? start.subarray(layout.keysAt, layout.entriesAt)
+        : await this.read(fileKey, { from: layout.keysAt, to: layout.entriesAt });
+    return keyList ? dayFileObjects(keyList) : [];
+  }
+
+  /**
+   * The hashes a day file holds for one version (`<key>/<etag>`, format 02), read whole the first time
+   * it is asked (only when an object has no object file at the version wanted), then from memory.
+   */
+  private dayFileReader(prefix: string, day: string): (version: string) => Promise<Buffer | undefined> {
+    let objects: Promise<Map<string, Buffer>> | undefined;
+    const load = async () => {
+      const file = await this.read(dayFileKey(prefix, day));
+      const hashes = new Map<string, Buffer>();
+      for (const object of file ? decodeDayFile(file) : [])
+        if (object.etag !== undefined) hashes.set(`${object.key}/${object.etag}`, object.file);
+      return hashes;
+    };
+    return async (version) => (await (objects ??= load())).get(version);
   }
 
   /**
@@ -263,20 +349,59 @@ export class LogIndexStore {
   }
 
   /**
-   * After a rewrite of `key` from `readEtag` to `writtenEtag` that left none of `hashes` in it: the
-   * object file of the new version is the old one without them (the object need not be read again).
-   * Returns false when the old version was never indexed (the indexer then indexes the new one).
+   * A rewrite carried over as an object file: the new version's is the old one's without the removed
+   * hashes (the object need not be read again), the old one's taken from its object file, else from its
+   * day file. Returns false when the old version is indexed in neither (the indexer then indexes the new
+   * one).
    */
-  async carryObjectFile(
-    key: string,
-    readEtag: string,
-    writtenEtag: string,
-    hashes: readonly string[],
+  private async carryObjectFile(
+    carry: IndexCarry,
+    fromDayFile: (version: string) => Promise<Buffer | undefined>,
   ): Promise<boolean> {
-    const file = await this.objectFile(key, readEtag);
-    if (!file) return false;
-    await this.putObjectFile(key, writtenEtag, objectFileWithout(file, hashes.map(hashBytes)), readEtag);
+    const base =
+      (await this.objectFile(carry.key, carry.from)) ??
+      (await fromDayFile(`${carry.key}/${normalEtag(carry.from)}`));
+    if (!base) return false;
+    await this.putObjectFile(carry.key, carry.to, objectFileWithout(base, carry.remove), carry.from);
     return true;
+  }
+
+  /**
+   * Carries the log-erasure job's rewrites over in the index of `prefix`, so the indexer need not read a
+   * rewritten object again and no file names the subjects for it any more. A closed day before the
+   * watermark's day (requests read it through its day file and the span) is merged again with its
+   * rewrites, which writes no object file at all: one day file per day, however many objects the job
+   * rewrote in it. A rewrite in any other day (requests read object files there), or in a day that cannot
+   * be merged whole now, gets the new version's object file. The span file is merged again at the
+   * indexer's next run; until then requests read the day files merged after it.
+   */
+  async applyRewrites(prefix: string, carries: readonly IndexCarry[]): Promise<CarriedRewrites> {
+    const [watermark, dayFiles] = await Promise.all([this.watermark(prefix), this.dayFiles(prefix)]);
+    const watermarkDay = watermark === undefined ? undefined : dayOfKey(watermark, prefix);
+    const byDay = new Map<string, IndexCarry[]>();
+    for (const carry of carries) {
+      const day = dayOfKey(carry.key, prefix);
+      if (day === undefined) continue;
+      const list = byDay.get(day) ?? [];
+      list.push(carry);
+      byDay.set(day, list);
+    }
+    const done: CarriedRewrites = { daysMerged: 0, objectFiles: 0, left: 0 };
+    await forEachLimited([...byDay].sort(), DAY_MERGE_CONCURRENCY, async ([day, rewrites]) => {
+      const inDayFile = watermarkDay !== undefined && day < watermarkDay && dayFiles.has(day);
+      if (inDayFile && (await this.mergeDay(prefix, day, rewrites)).state !== 'incomplete') {
+        done.daysMerged += 1;
+        return;
+      }
+      const fromDayFile = this.dayFileReader(prefix, day);
+      await forEachLimited(rewrites, READ_CONCURRENCY, async (carry) => {
+        if (await this.carryObjectFile(carry, fromDayFile)) done.objectFiles += 1;
+        else done.left += 1;
+      });
+      if (!inDayFile && dayFiles.has(day) && (await this.mergeDay(prefix, day)).state !== 'incomplete')
+        done.daysMerged += 1;
+    });
+    return done;
   }
 
   /** The day files of `prefix`, by day, with when each was written (epoch ms). */
@@ -288,12 +413,18 @@ export class LogIndexStore {
     return new Map(days);
   }
 
-  /** The object files a merge of these days would take: one per log object, at its listed ETag. */
+  /**
+   * What a merge of these days takes, one input per log object at its listed ETag: its object file;
+   * else a carry to that version (`carries`), from its base's object file or day file entry; else its
+   * entry in the day file before this merge. `complete` is false when an object has none of these.
+   */
   private async mergeInputs(
     prefix: string,
     days: readonly string[],
-  ): Promise<{ inputs: ObjectFileEntry[]; complete: boolean; listed: string }> {
-    const perDay: { inputs: ObjectFileEntry[]; complete: boolean; listed: string[] }[] = [];
+    carries: readonly IndexCarry[] = [],
+  ): Promise<{ inputs: MergeInput[]; complete: boolean; listed: string }> {
+    const carried = new Map(carries.map((carry) => [`${carry.key}/${normalEtag(carry.to)}`, carry]));
+    const perDay: { inputs: MergeInput[]; complete: boolean; listed: string[] }[] = [];
     await mapOrderedLimited(
       [...days].sort(),
       READ_CONCURRENCY,
@@ -303,11 +434,13 @@ export class LogIndexStore {
           this.dayObjectFiles(prefix, day),
         ]);
         const byVersion = new Map(files.map((file) => [`${file.key}/${file.etag}`, file]));
-        const inputs: ObjectFileEntry[] = [];
+        const fromDayFile = this.dayFileReader(prefix, day);
+        const inputs: MergeInput[] = [];
         let complete = true;
         for (const object of objects) {
-          const file = byVersion.get(`${object.key}/${normalEtag(object.etag ?? '')}`);
-          if (file) inputs.push(file);
+          const etag = normalEtag(object.etag ?? '');
+          const input = await this.mergeInput(object.key, etag, byVersion, carried, fromDayFile);
+          if (input) inputs.push(input);
           else complete = false;
         }
         return { inputs, complete, listed: files.map((file) => file.fileKey) };
@@ -334,11 +467,43 @@ export class LogIndexStore {
   }
 
   /**
-   * Merges the object files of one day of `prefix` into its day file, when every object of the day is
-   * indexed at its current ETag ('incomplete' otherwise: nothing written). See mergeInto.
+   * Where a merge takes one listed version from: its object file; else a carry to it, from its base's
+   * object file, else from its base's entry in the day file; else the version's own entry in the day file
+   * (a carry merged already, by an earlier attempt). Undefined when none has it.
    */
-  mergeDay(prefix: string, day: string): Promise<DayMerge> {
-    return this.mergeInto(prefix, [day], dayFileKey(prefix, day));
+  private async mergeInput(
+    key: string,
+    etag: string,
+    byVersion: ReadonlyMap<string, ObjectFileEntry>,
+    carried: ReadonlyMap<string, IndexCarry>,
+    fromDayFile: (version: string) => Promise<Buffer | undefined>,
+  ): Promise<MergeInput | undefined> {
+    const version = `${key}/${etag}`;
+    const own = byVersion.get(version);
+    if (own) return { key, etag, fileKey: own.fileKey };
+    const carry = carried.get(version);
+    if (carry) {
+      const base = `${key}/${normalEtag(carry.from)}`;
+      const baseFile = byVersion.get(base);
+      if (baseFile) return { key, etag, fileKey: baseFile.fileKey, remove: carry.remove };
+      const hashes = await fromDayFile(base);
+      if (hashes) return { key, etag, hashes, remove: carry.remove };
+    }
+    const hashes = await fromDayFile(version);
+    return hashes && { key, etag, hashes };
+  }
+
+  /**
+   * Merges the object files of one day of `prefix` into its day file, when every object of the day is
+   * indexed at its current ETag ('incomplete' otherwise: nothing written). See mergeInto. With `carries`
+   * (rewrites of the day's objects), the rewritten versions are merged from their old ones without the
+   * removed hashes, and the old versions' object files, which still name those subjects, are removed.
+   */
+  async mergeDay(prefix: string, day: string, carries: readonly IndexCarry[] = []): Promise<DayMerge> {
+    const merge = await this.mergeInto(prefix, [day], dayFileKey(prefix, day), carries);
+    if (merge.state !== 'incomplete' && carries.length > 0)
+      await this.remove(carries.map((carry) => objectFileKey(carry.key, carry.from)));
+    return merge;
   }
 
   /**
@@ -348,24 +513,36 @@ export class LogIndexStore {
    * check lists the object files only: a log object that changes has no object file at its new version
    * until the indexer writes one, and the indexer merges its day again after writing it.
    */
-  private async mergeInto(prefix: string, days: readonly string[], target: string): Promise<DayMerge> {
-    let { inputs, complete, listed } = await this.mergeInputs(prefix, days);
+  private async mergeInto(
+    prefix: string,
+    days: readonly string[],
+    target: string,
+    carries: readonly IndexCarry[] = [],
+  ): Promise<DayMerge> {
+    let { inputs, complete, listed } = await this.mergeInputs(prefix, days, carries);
     for (let attempt = 1; attempt <= MERGE_ATTEMPTS; attempt++) {
       if (!complete) return { state: 'incomplete', objects: inputs.length, entries: 0, bytes: 0 };
       // In key order: the object numbers of the file are the positions in this list.
-      const files: { key: string; file: Buffer | undefined }[] = [];
+      const files: { key: string; etag: string; file: Buffer | undefined }[] = [];
       await mapOrderedLimited(
         inputs,
         READ_CONCURRENCY,
-        async (input) => ({ key: input.key, file: await this.read(input.fileKey) }),
+        async (input) => {
+          const file = input.fileKey === undefined ? input.hashes : await this.read(input.fileKey);
+          return {
+            key: input.key,
+            etag: input.etag,
+            file: file && input.remove ? objectFileWithout(file, input.remove) : file,
+          };
+        },
         async (read) => void files.push(read),
       );
       if (files.some((read) => read.file === undefined)) {
         // Replaced by a newer version since the listing: list again.
-        ({ inputs, complete, listed } = await this.mergeInputs(prefix, days));
+        ({ inputs, complete, listed } = await this.mergeInputs(prefix, days, carries));
         continue;
       }
-      const read = files as { key: string; file: Buffer }[];
+      const read = files as { key: string; etag: string; file: Buffer }[];
       const body = encodeDayFile(read);
       await this.write(target, body);
       if ((await this.listedObjectFiles(prefix, days)) === listed) {
@@ -376,7 +553,7 @@ export class LogIndexStore {
           bytes: body.length,
         };
       }
-      ({ inputs, complete, listed } = await this.mergeInputs(prefix, days));
+      ({ inputs, complete, listed } = await this.mergeInputs(prefix, days, carries));
     }
     throw new TransientError('A log index day kept changing while it was merged');
   }
@@ -398,8 +575,10 @@ export class LogIndexStore {
   /**
    * Keeps the span file of `prefix` the merge of every day file before `beforeDay` (the watermark's day):
    * written again when it is older than one of them, covers another day, or `daysRemoved` (it still names
-   * their objects), removed when those days cannot be merged whole (requests then read the day files), or
-   * when no day file is left. Returns what was merged, if anything.
+   * their objects); removed when no day file is left, or when `daysRemoved` and those days cannot be
+   * merged whole. A span that cannot be merged again now (an object rewritten by a log-erasure job not
+   * finished yet) stays as it is: requests read the day files merged after it beside it. Returns what was
+   * merged, if anything.
    */
   async refreshSpan(
     prefix: string,
@@ -420,6 +599,7 @@ export class LogIndexStore {
     const target = spanFileKey(prefix, last);
     const merge = await this.mergeInto(prefix, days, target);
     const written = merge.state !== 'incomplete';
+    if (!written && !options.daysRemoved) return merge;
     await this.remove(spans.filter((span) => !(written && span.key === target)).map((span) => span.key));
     return merge;
   }

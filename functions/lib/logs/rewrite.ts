@@ -15,8 +15,16 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { GetObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { AppError } from '../runtime/errors';
+import { normalEtag } from './index-store';
 import type { LineCandidates } from './line-candidates';
 import { filterLines, gunzipStream, gzipStream, type LineStats, type LineVerdict } from './lines';
+
+/**
+ * The user metadata a rewritten object carries: the version (unquoted ETag) it was rewritten from. The
+ * indexer, invoked by the rewrite's S3 event, leaves such a version to the log-erasure job, which
+ * carries its index entries over (functions/index-logs/core.ts).
+ */
+export const REWRITTEN_FROM_METADATA = 'dsr-rewritten-from';
 
 /** A log object that cannot be read as lines (not gzip, or a body that is not a stream). */
 export class LogObjectUnreadable extends AppError {
@@ -162,7 +170,7 @@ export async function rewriteLogObject<P extends RewritePass>(
         ContentType: got.ContentType,
         ContentEncoding: got.ContentEncoding,
         CacheControl: got.CacheControl,
-        Metadata: got.Metadata,
+        Metadata: { ...got.Metadata, [REWRITTEN_FROM_METADATA]: normalEtag(etag) },
         ...(conditional ? { IfMatch: etag } : {}),
       },
     });

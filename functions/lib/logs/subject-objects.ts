@@ -12,11 +12,19 @@ import { forEachLimited } from '../runtime/concurrency';
 import { dayOfKey, isDayObject, listDayObjectEntries } from './day-objects';
 import { hashBytes } from './index-files';
 import type { LogIndexHasher } from './index-hash';
-import { DAY_MERGE_CONCURRENCY, normalEtag, type LogIndexStore } from './index-store';
+import { normalEtag, type CarriedRewrites, type LogIndexStore } from './index-store';
 
 export interface SubjectLogIds {
   userIds: Iterable<string>;
   deviceIds: Iterable<string>;
+}
+
+/** A rewrite of a log object: the versions read and written, and the subjects whose lines it removed. */
+export interface LogRewrite {
+  key: string;
+  from: string;
+  to: string;
+  subjects: readonly SubjectLogIds[];
 }
 
 /** Day files read at once. */
@@ -89,32 +97,21 @@ export class LogIndexReader {
   }
 
   /**
-   * After an erasure rewrote `key` from `readEtag` to `writtenEtag` and left none of these subjects' lines
-   * in it: the new version's object file is the old one without their hashes.
+   * After the log-erasure job rewrote objects under `prefix`, each leaving none of its subjects' lines:
+   * the index carries each rewrite over, the new version's entries being the old one's without those
+   * subjects' hashes (LogIndexStore.applyRewrites: closed days merged again with them, object files
+   * elsewhere), so the indexer need not read the objects again and no file names those subjects for
+   * them once the span is merged again.
    */
-  async forget(
-    key: string,
-    readEtag: string,
-    writtenEtag: string,
-    subjects: readonly SubjectLogIds[],
-  ): Promise<void> {
-    const hashes = (await Promise.all(subjects.map((ids) => this.hashesOf(ids)))).flat();
-    await this.store.carryObjectFile(key, readEtag, writtenEtag, hashes);
-  }
-
-  /**
-   * Merges again the day files of the days of `keys` under `prefix` that have one (after a rewrite), a few
-   * days at once (each is a few round trips: its listings, its object files' reads, its write). The
-   * span file over them is merged again at the indexer's next run; until then requests read those day
-   * files beside it.
-   */
-  async mergeDaysOf(prefix: string, keys: readonly string[]): Promise<void> {
-    const merged = await this.store.dayFiles(prefix);
-    const days = new Set(keys.map((key) => dayOfKey(key, prefix)).filter((day) => day !== undefined));
-    await forEachLimited(
-      [...days].filter((day) => merged.has(day)),
-      DAY_MERGE_CONCURRENCY,
-      async (day) => void (await this.store.mergeDay(prefix, day)),
+  async carryRewrites(prefix: string, rewrites: readonly LogRewrite[]): Promise<CarriedRewrites> {
+    const carries = await Promise.all(
+      rewrites.map(async ({ key, from, to, subjects }) => ({
+        key,
+        from: normalEtag(from),
+        to: normalEtag(to),
+        remove: (await Promise.all(subjects.map((ids) => this.hashesOf(ids)))).flat().map(hashBytes),
+      })),
     );
+    return this.store.applyRewrites(prefix, carries);
   }
 }
