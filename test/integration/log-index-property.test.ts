@@ -9,9 +9,8 @@
 import fc from 'fast-check';
 import { advanceWatermarks, indexObjects } from '../../functions/index-logs/core';
 import { createLogsConnector } from '../../functions/connectors/logs/core';
-import type { ErasureContext } from '../../functions/lib/connectors/contract';
+import type { ErasureContext, PlanEntryView } from '../../functions/lib/connectors/contract';
 import { orchestratorResources } from '../../config/data-map';
-import type { PlanEntryView } from '../../functions/lib/connectors/contract';
 import { fakeCollect } from '../support/fake-collect';
 import { rewriteForSubject } from '../support/log-job';
 import { testLogIndex, useLocalStores, type TestLogIndex } from '../support/log-index';
