@@ -68,6 +68,12 @@ export const dayFileKey = (prefix: string, day: string) => `${DAYS}${prefix}dt=$
 export const spanFileKey = (prefix: string, through: string) => `${SPANS}${prefix}through=${through}.idx`;
 const dayObjectsPrefix = (prefix: string, day: string) => `${prefix}dt=${day}/`;
 
+/** The day file of a `dt=` folder of the logs bucket (`dayObjectsPrefix`'s form), if it is one. */
+function dayFileOfFolder(folder: string): string | undefined {
+  const match = /^(.*)dt=(\d{4}-\d{2}-\d{2})\/$/.exec(folder);
+  return match ? dayFileKey(match[1] ?? '', match[2] ?? '') : undefined;
+}
+
 /** A listed object file: which log object version it indexes. */
 export interface ObjectFileEntry {
   key: string;
@@ -267,9 +273,9 @@ export class LogIndexStore {
       const unmatched = wanted.some(
         (o) => o.etag === undefined || !versions.get(o.key)?.has(normalEtag(o.etag)),
       );
-      // A folder is a `dt=` day: `<prefix>dt=<day>/`, whose day file is `days/<prefix>dt=<day>.idx`.
-      if (!unmatched) return;
-      for (const object of await this.dayFileVersions(`${DAYS}${folder.slice(0, -1)}.idx`))
+      const dayFile = dayFileOfFolder(folder);
+      if (!unmatched || dayFile === undefined) return;
+      for (const object of await this.dayFileVersions(dayFile))
         if (keys.has(object.key) && object.etag !== undefined) add(object.key, object.etag);
     });
     return versions;
