@@ -16,6 +16,7 @@ import { createLogsConnector } from '../../functions/connectors/logs/core';
 import { listDayObjectEntries } from '../../functions/lib/logs/day-objects';
 import { decodeDayFile, hashBytes } from '../../functions/lib/logs/index-files';
 import { dayFileKey, LogIndexStore, spanFileKey } from '../../functions/lib/logs/index-store';
+import { LOG_INDEX_VERSION } from '../../functions/lib/logs/index-hash';
 import { fakeClient } from '../support/fake-client';
 import { listPages } from '../../functions/lib/aws/s3-objects';
 import type { ErasureContext, PlanEntryView } from '../../functions/lib/connectors/contract';
@@ -73,11 +74,16 @@ const rewriteTarget = (index: TestLogIndex) => ({
   index: index.reader,
 });
 
+/** Where the index's files are (under its hash's version). */
+const [OBJECTS, DAYS, SPANS] = ['objects/', 'days/', 'spans/'].map(
+  (top) => `${LOG_INDEX_VERSION}/${top}`,
+) as [string, string, string];
+
 /** Every index file of this test's objects: its key, when it was written, and its bytes. */
 async function filesOf(index: TestLogIndex) {
   const root = index.config.accessPrefix.slice(0, index.config.accessPrefix.indexOf('/') + 1);
   const files: { key: string; modified?: number; body: Buffer }[] = [];
-  for (const top of ['objects/', 'days/', 'spans/']) {
+  for (const top of [OBJECTS, DAYS, SPANS]) {
     for await (const page of listPages(
       local.stores.s3,
       orchestratorResources.logIndexBucket,
@@ -124,7 +130,7 @@ describe('indexing', () => {
     expect(files.map((f) => f.key).sort()).toEqual([
       dayFileKey(index.config.accessPrefix, '2026-10-30'),
       dayFileKey(index.config.voiceSessionsPrefix, '2026-10-30'),
-      ...[a, b, v].map((key) => expect.stringMatching(new RegExp(`^objects/${key}/[0-9a-f]+$`))),
+      ...[a, b, v].map((key) => expect.stringMatching(new RegExp(`^${OBJECTS}${key}/[0-9a-f]+$`))),
     ]);
     const bytes = Buffer.concat(files.map((f) => Buffer.concat([Buffer.from(f.key), f.body])));
     for (const id of ['u-alice', 'u-bob', 'u-carol', 'dev-alice', 'dev-shared'])
@@ -158,7 +164,7 @@ describe('indexing', () => {
     expect(stats).toMatchObject({ indexed: 1, entries: 2 });
     const [current] = await listed(index);
     expect((await filesOf(index)).map((f) => f.key)).toEqual([
-      `objects/${key}/${current?.etag?.replace(/"/g, '')}`,
+      `${OBJECTS}${key}/${current?.etag?.replace(/"/g, '')}`,
       dayFileKey(index.config.accessPrefix, '2026-10-30'),
     ]);
     expect(await accessFor(index, ['u-alice'])).toEqual([key]);
@@ -255,12 +261,12 @@ describe('day files', () => {
     const [report] = await advanceWatermarks(index.deps);
     expect(report).toMatchObject({ watermark: day('2026-10-29'), stats: { indexed: 5, daysMerged: 3 } });
     const files = await filesOf(index);
-    const dayFiles = files.filter((f) => f.key.startsWith('days/'));
+    const dayFiles = files.filter((f) => f.key.startsWith(DAYS));
     expect(dayFiles.map((f) => f.key)).toEqual(
       ['2026-10-27', '2026-10-28', '2026-10-29'].map((d) => dayFileKey(index.config.accessPrefix, d)),
     );
     // The closed days before the watermark's day in one span file: a request reads one file for them.
-    expect(files.filter((f) => f.key.startsWith('spans/')).map((f) => f.key)).toEqual([
+    expect(files.filter((f) => f.key.startsWith(SPANS)).map((f) => f.key)).toEqual([
       spanFileKey(index.config.accessPrefix, '2026-10-28'),
     ]);
     // 300 entries on 10-28: slotted, so a subject's slot is a small part of the file.
@@ -332,7 +338,8 @@ describe('day files', () => {
       [closed, watermarkDay],
       later,
     );
-    expect(out.rewrites.map((r) => r.key)).toEqual([closed, watermarkDay]);
+    // In the order the batch's objects finished (they are rewritten side by side).
+    expect(out.rewrites.map((r) => r.key).sort()).toEqual([closed, watermarkDay].sort());
     const rewritten = out.rewrites.find((r) => r.key === closed)!;
     // The rewrite's own S3 event: the indexer leaves a rewrite of a version it holds to the job's finish
     // (it does not read the object), where a run over the listing would index it like any.
@@ -359,11 +366,11 @@ describe('day files', () => {
     // removed). The watermark's day, read through object files: the new version's, and its day merged.
     expect(carried).toEqual({ daysMerged: 2, objectFiles: 1, left: 0 });
     const files = await filesOf(index);
-    const objectFiles = files.filter((f) => f.key.startsWith('objects/')).map((f) => f.key);
+    const objectFiles = files.filter((f) => f.key.startsWith(OBJECTS)).map((f) => f.key);
     expect(objectFiles.filter((key) => key.includes('dt=2026-10-28'))).toEqual([]);
     const newer = out.rewrites.find((r) => r.key === watermarkDay)!;
     expect(objectFiles.filter((key) => key.includes('dt=2026-10-30'))).toEqual([
-      `objects/${watermarkDay}/${newer.to}`,
+      `${OBJECTS}${watermarkDay}/${newer.to}`,
     ]);
     const dayFile = files.find((f) => f.key === dayFileKey(index.config.accessPrefix, '2026-10-28'))!;
     expect(decodeDayFile(dayFile.body).map(({ key, etag }) => ({ key, etag }))).toEqual([
@@ -373,7 +380,7 @@ describe('day files', () => {
     // Carried over again (a finish retried after it carried them): the same index.
     const bodies = async () =>
       (await filesOf(index))
-        .filter((f) => !f.key.startsWith('spans/'))
+        .filter((f) => !f.key.startsWith(SPANS))
         .map((f) => [f.key, f.body.toString('hex')]);
     const before = await bodies();
     await index.reader.carryRewrites(
@@ -417,8 +424,8 @@ describe('day files', () => {
       NOW,
     );
     const [rewrite] = out.rewrites;
-    const objectFiles = (await filesOf(index)).filter((f) => f.key.startsWith('objects/'));
-    const carried = objectFiles.find((f) => f.key === `objects/${day('2026-10-28')}/${rewrite?.to}`);
+    const objectFiles = (await filesOf(index)).filter((f) => f.key.startsWith(OBJECTS));
+    const carried = objectFiles.find((f) => f.key === `${OBJECTS}${day('2026-10-28')}/${rewrite?.to}`);
     expect(carried?.body.includes(hashBytes(TEST_INDEX_HASHER.user('u-alice')))).toBe(false);
     expect(carried?.body.includes(hashBytes(TEST_INDEX_HASHER.user('u-bob')))).toBe(true);
     const [report] = await advanceWatermarks(index.deps, { fromStart: true });

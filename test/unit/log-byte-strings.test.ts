@@ -40,6 +40,12 @@ describe('ByteStrings', () => {
     expect(set.intern(buf, 8, 12, 7)).toBe(2);
     expect(set.intern(Buffer.from('u-2'), 0, 3, 7)).toBe(1);
     expect(set.count).toBe(3);
+    // Longer than a slot holds of them: told apart by the bytes past those, in the arena.
+    const long = Buffer.from('user-0000000000000001 user-0000000000000002');
+    expect(set.intern(long, 0, 21, 7)).toBe(3);
+    expect(set.intern(long, 22, 43, 7)).toBe(4);
+    expect(set.intern(Buffer.from('user-0000000000000001'), 0, 21, 7)).toBe(3);
+    expect(entryBytes(set, 4)).toBe('user-0000000000000002');
   });
 
   it('grows past its first table and arena, and starts again when cleared', () => {
@@ -54,5 +60,65 @@ describe('ByteStrings', () => {
     const late = ids[19_999] ?? Buffer.alloc(0);
     expect(set.intern(late, 0, late.length)).toBe(0);
     expect(set.intern(Buffer.from('é'), 0, 2)).toBe(1);
+  });
+});
+
+describe('ByteStrings tags', () => {
+  /** internAllOnce of one string: its entry, or -1 when it had the tag already. */
+  const internOnce = (set: ByteStrings, buf: Buffer, start: number, end: number, tag: number) => {
+    const out = new Int32Array(1).fill(-1);
+    set.internAllOnce(buf, Int32Array.of(start, end), 1, tag, out, 0);
+    return out[0];
+  };
+
+  it('gives an entry once per tag, numbered as intern numbers it, until the tags are cleared', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.constantFrom('u-1', 'u-2', 'dev-3', ''), fc.integer({ min: 1, max: 3 })), {
+          maxLength: 60,
+        }),
+        (lookups) => {
+          const set = new ByteStrings();
+          const plain = new ByteStrings();
+          const tagOf = new Map<string, number>();
+          for (const [id, tag] of lookups) {
+            const buf = Buffer.from(`>${id}<`);
+            const entry = plain.intern(buf, 1, 1 + id.length);
+            const expected = tagOf.get(id) === tag ? -1 : entry;
+            tagOf.set(id, tag);
+            expect(internOnce(set, buf, 1, 1 + id.length, tag)).toBe(expected);
+          }
+          set.clearTags();
+          for (const [id, tag] of lookups.slice(0, 1)) {
+            expect(internOnce(set, Buffer.from(id), 0, id.length, tag)).toBe(
+              plain.find(Buffer.from(id), 0, id.length),
+            );
+          }
+        },
+      ),
+      { numRuns: 50 },
+    );
+  });
+
+  it('lists each entry of a batch once, the first time the tag meets it', () => {
+    const set = new ByteStrings();
+    const buf = Buffer.from('a-1 b-22 a-1 c-333333333333333333 b-22 a-1');
+    const ranges = Int32Array.of(0, 3, 4, 8, 9, 12, 13, 33, 34, 38, 39, 42);
+    const out = new Int32Array(6);
+    expect(set.internAllOnce(buf, ranges, 6, 5, out, 0)).toBe(3);
+    expect([...out.subarray(0, 3)]).toEqual([0, 1, 2]);
+    expect(entryBytes(set, 2)).toBe('c-333333333333333333');
+    // Written after `at`; a new tag lists them again, in the order met.
+    expect(set.internAllOnce(buf, ranges.subarray(6), 3, 6, out, 2)).toBe(3);
+    expect([...out.subarray(2, 5)]).toEqual([2, 1, 0]);
+  });
+
+  it('keeps the tags through the growth of its table and arena', () => {
+    const set = new ByteStrings();
+    const ids = Array.from({ length: 5_000 }, (_, i) => Buffer.from(`user-${i}`));
+    ids.forEach((id, i) => expect(internOnce(set, id, 0, id.length, 1)).toBe(i));
+    ids.forEach((id) => expect(internOnce(set, id, 0, id.length, 1)).toBe(-1));
+    ids.forEach((id, i) => expect(internOnce(set, id, 0, id.length, 2)).toBe(i));
+    expect(entryBytes(set, 4_321)).toBe('user-4321');
   });
 });

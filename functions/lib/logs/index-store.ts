@@ -1,19 +1,22 @@
 /**
  * The subject index of the logs (docs/log-index.md), in resources of the orchestrator's own: files in the
- * log index bucket, and the watermark in the log index table.
+ * log index bucket, and the watermark in the log index table, all under the name of the index's hash
+ * (`<v>`: LOG_INDEX_VERSION).
  *
- *   object file  `objects/<log object key>/<etag>`: that version's subject hashes (index-files.ts), one
+ *   object file  `<v>/objects/<log object key>/<etag>`: that version's subject hashes (index-files.ts), one
  *                PUT per object indexed; the file at the object's current ETag says "indexed"
- *   day file     `days/<prefix>dt=<day>.idx`: the object files of one closed day merged, hash-slotted, so
+ *   day file     `<v>/days/<prefix>dt=<day>.idx`: the object files of one closed day merged, hash-slotted, so
  *                a request reads a few KiB of it per day whatever the day's volume; it lists each
  *                object's ETag, so it also says "indexed" for the versions it holds (a rewrite the
  *                log-erasure job carried over in the day file, with no object file of its own)
- *   span file    `spans/<prefix>through=<day>.idx`: the same, for every day file up to that day, so a
+ *   span file    `<v>/spans/<prefix>through=<day>.idx`: the same, for every day file up to that day, so a
  *                request reads one file for all the closed days, not one per day
- *   watermark    table item pk `w#<prefix>`, sk `watermark`: after (the last key of the prefix indexed,
+ *   watermark    table item pk `w#<v>/<prefix>`, sk `watermark`: after (the last key of the prefix indexed,
  *                every closed day before it merged into its day file)
  *
- * Hashes are LogIndexHasher's (no raw identifier anywhere). A day file is only ever derived from the
+ * Hashes are LogIndexHasher's (no raw identifier anywhere). A deployment whose hash is new starts an index
+ * of its own beside the old one, empty: with no watermark, requests read every log object (slower, never
+ * short) until the backfill has built it; the old one is then deleted by its prefix. A day file is only ever derived from the
  * versions the logs bucket lists (each from its object file, else from the day file before it, else from
  * a rewrite carried over from one of those), and checked again after it is written, so a merge racing
  * another's writes is redone rather than left stale.
@@ -30,6 +33,7 @@ import { isNoSuchObject, listPages } from '../aws/s3-objects';
 import { forEachLimited, mapOrderedLimited } from '../runtime/concurrency';
 import { classifyAwsError, TransientError } from '../runtime/errors';
 import { dayOfKey, listDayObjectEntries } from './day-objects';
+import { LOG_INDEX_VERSION } from './index-hash';
 import {
   DAY_FILE_FIRST_READ_BYTES,
   dayFileLayout,
@@ -44,9 +48,10 @@ import {
 } from './index-files';
 
 const WATERMARK_SK = 'watermark';
-const OBJECTS = 'objects/';
-const DAYS = 'days/';
-const SPANS = 'spans/';
+const ROOT = `${LOG_INDEX_VERSION}/`;
+const OBJECTS = `${ROOT}objects/`;
+const DAYS = `${ROOT}days/`;
+const SPANS = `${ROOT}spans/`;
 /** Merges of one day tried before leaving it to the next run (each is checked after it is written). */
 const MERGE_ATTEMPTS = 3;
 /** Day files merged at once (each holds its day's object files in memory while it merges). */
@@ -56,7 +61,7 @@ const READ_CONCURRENCY = 16;
 /** Keys one DeleteObjects takes at most. */
 const DELETE_BATCH = 1_000;
 
-const watermarkPk = (prefix: string) => `w#${prefix}`;
+const watermarkPk = (prefix: string) => `w#${ROOT}${prefix}`;
 
 /** An ETag as S3 gives it, quoted or not, without the quotes (listings and GetObject may differ). */
 export function normalEtag(etag: string): string {

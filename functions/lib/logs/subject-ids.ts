@@ -81,31 +81,23 @@ function closingQuote(buf: Buffer, start: number, end: number): number {
  * object, built and then looked up again in the container's.
  */
 export class IdTable {
+  /** Each entry's tag is the stamp of the last object that named it. */
   readonly bytes = new ByteStrings();
-  /** Per entry: the stamp of the last object that named it. */
-  private marks = new Int32Array(1024);
   private stamps = 0;
 
-  /** A stamp for a new object's ids. */
+  /** A stamp for a new object's ids (never 0, an entry's tag before any object names it). */
   newStamp(): number {
-    this.stamps = (this.stamps % 0x7ffffffe) + 1;
-    return this.stamps;
-  }
-
-  /** Marks `entry` as named by the object of `stamp`: true when it was not already (its first time). */
-  mark(entry: number, stamp: number): boolean {
-    if (entry >= this.marks.length) {
-      this.marks = grown(this.marks, Math.max(this.marks.length * 2, entry + 1));
+    if (this.stamps === 0x7fffffff) {
+      // Old stamps come round again: no entry may look named by an object that has not named it.
+      this.bytes.clearTags();
+      this.stamps = 0;
     }
-    if (this.marks[entry] === stamp) return false;
-    this.marks[entry] = stamp;
-    return true;
+    return ++this.stamps;
   }
 
   /** Forgets every id: only when no object's ids refer to it any more. */
   clear(): void {
     this.bytes.clear();
-    this.marks.fill(0);
   }
 }
 
@@ -127,13 +119,22 @@ export class DistinctIds implements Iterable<string> {
     this.stamp = table.newStamp();
   }
 
-  add(buf: Buffer, start: number, end: number): void {
-    const entry = this.table.bytes.intern(buf, start, end);
-    if (!this.table.mark(entry, this.stamp)) return;
-    if (this.count === this.list.length) {
-      this.list = grown(this.list, this.list.length * 2);
+  /**
+   * Adds the ids of `buf` in `ranges` (start and end pairs), all at once (ByteStrings.internAllOnce):
+   * each entry is listed the first time this object names it.
+   */
+  addAll(buf: Buffer, ranges: IdRanges): void {
+    if (this.count + ranges.count > this.list.length) {
+      this.list = grown(this.list, Math.max(this.list.length * 2, this.count + ranges.count));
     }
-    this.list[this.count++] = entry;
+    this.count += this.table.bytes.internAllOnce(
+      buf,
+      ranges.data,
+      ranges.count,
+      this.stamp,
+      this.list,
+      this.count,
+    );
   }
 
   /** The table entry listed at `n` (below `count`). */
@@ -155,25 +156,33 @@ export class DistinctIds implements Iterable<string> {
   }
 }
 
-/** Byte classes for the depth count: 1 a quote, 2 an opening bracket, 3 a closing one, 0 anything else. */
-const DEPTH_CLASS = new Uint8Array(256);
-DEPTH_CLASS[QUOTE] = 1;
-DEPTH_CLASS[0x7b] = 2;
-DEPTH_CLASS[0x5b] = 2;
-DEPTH_CLASS[0x7d] = 3;
-DEPTH_CLASS[0x5d] = 3;
+/** Ranges of ids in a buffer (start and end pairs), gathered to be added at once. */
+class IdRanges {
+  data = new Int32Array(2 * 1024);
+  count = 0;
+
+  push(start: number, end: number): void {
+    if (2 * this.count + 2 > this.data.length) this.data = grown(this.data, this.data.length * 2);
+    this.data[2 * this.count] = start;
+    this.data[2 * this.count + 1] = end;
+    this.count += 1;
+  }
+}
 
 /** Nesting depth at `at` of a line starting at `start` (no backslashes): 1 is the top-level object. */
 function depthAt(buf: Buffer, start: number, at: number): number {
   let depth = 0;
-  let inString = false;
   for (let i = start; i < at; i++) {
-    const kind = DEPTH_CLASS[buf[i] ?? 0];
-    if (kind === 0) continue;
-    if (kind === 1) inString = !inString;
-    else if (!inString) depth += kind === 2 ? 1 : -1;
+    const byte = buf[i];
+    if (byte === QUOTE) {
+      // A string (no escapes): only its closing quote matters.
+      i += 1;
+      while (i < at && buf[i] !== QUOTE) i++;
+      if (i === at) return -1;
+    } else if (byte === 0x7b || byte === 0x5b) depth += 1;
+    else if (byte === 0x7d || byte === 0x5d) depth -= 1;
   }
-  return inString ? -1 : depth;
+  return depth;
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
@@ -195,9 +204,11 @@ export class SubjectIdCollector {
   private skipping = false;
   private readonly users: DistinctIds;
   private readonly devices: DistinctIds;
-  /** The device ids of the current line (start, end pairs), taken only if the line turns out signed out. */
-  private lineDevices = new Int32Array(16);
-  private lineDeviceCount = 0;
+  /** The ids of the lines being read, added together at the end of a buffer (DistinctIds.addAll). */
+  private readonly userRanges = new IdRanges();
+  private readonly deviceRanges = new IdRanges();
+  /** The device ids of the current line, taken only if the line turns out signed out. */
+  private readonly lineDevices = new IdRanges();
 
   constructor(
     private readonly kind: LogKind,
@@ -280,7 +291,7 @@ export class SubjectIdCollector {
         if (nextI !== -1 && nextI < lineStart) nextI = buf.indexOf(CAPITAL_I, lineStart);
         // The top-level userId as JSON.parse sees it (the last one wins): signed in if a non-empty string.
         let signedIn = false;
-        this.lineDeviceCount = 0;
+        this.lineDevices.count = 0;
         while (nextI !== -1 && nextI < lineEnd) {
           const at = nextI;
           if (buf[at + 1] === 0x64 && buf[at + 2] === QUOTE) {
@@ -289,32 +300,28 @@ export class SubjectIdCollector {
               if (start !== -2) {
                 const end = start < 0 ? -1 : closingQuote(buf, start, lineEnd);
                 const nonEmpty = end > start;
-                if (nonEmpty) this.users.add(buf, start, end);
+                if (nonEmpty) this.userRanges.push(start, end);
                 if (access && depthAt(buf, lineStart, at - USER.length - 1) === 1) signedIn = nonEmpty;
               }
             } else if (access && keyNameBefore(buf, at, DEVICE, lineStart)) {
               const start = stringValueStart(buf, at + 3, lineEnd);
               const end = start < 0 ? -1 : closingQuote(buf, start, lineEnd);
-              if (end !== -1) this.lineDevice(start, end);
+              if (end !== -1) this.lineDevices.push(start, end);
             }
           }
           nextI = buf.indexOf(CAPITAL_I, at + 1);
         }
-        if (!signedIn)
-          for (let d = 0; d < this.lineDeviceCount; d++)
-            this.devices.add(buf, this.lineDevices[2 * d] ?? 0, this.lineDevices[2 * d + 1] ?? 0);
+        if (!signedIn) {
+          const { data, count } = this.lineDevices;
+          for (let d = 0; d < count; d++) this.deviceRanges.push(data[2 * d] ?? 0, data[2 * d + 1] ?? 0);
+        }
       }
       lineStart = lineEnd + 1;
     }
-  }
-
-  private lineDevice(start: number, end: number): void {
-    if (2 * this.lineDeviceCount + 2 > this.lineDevices.length) {
-      this.lineDevices = grown(this.lineDevices, this.lineDevices.length * 2);
-    }
-    this.lineDevices[2 * this.lineDeviceCount] = start;
-    this.lineDevices[2 * this.lineDeviceCount + 1] = end;
-    this.lineDeviceCount += 1;
+    this.users.addAll(buf, this.userRanges);
+    this.devices.addAll(buf, this.deviceRanges);
+    this.userRanges.count = 0;
+    this.deviceRanges.count = 0;
   }
 
   /** A line with escapes: read exactly as the connector reads it (a line that does not parse is nobody's). */
