@@ -105,7 +105,7 @@ export class IdTable {
  * The distinct ids of one kind in one object: entries of an IdTable (ids read from bytes stay bytes: a
  * string per occurrence, with the garbage it leaves, cost more than the rest of the line reading) and
  * strings (ids of lines read with JSON.parse, lines with escapes). Objects read at once over one table can
- * list an entry twice (each marks it in turn): whoever reads the entries (`entry`) takes each once (the
+ * list an entry twice (each tags it in turn): whoever reads the entries (`entry`) takes each once (the
  * object file does). Iterating gives every id as the connector reads it (UTF-8), each once.
  */
 export class DistinctIds implements Iterable<string> {
