@@ -23,8 +23,9 @@ export const LOG_INDEX_KEY_LABEL = `dsr-log-index-key:${LOG_INDEX_VERSION}`;
 /** AES-256's key. */
 const KEY_BYTES = 32;
 /**
- * Hashes kept per container and kind: about 100 bytes each. Past it the cache starts again, between
- * objects (when no object being read refers to it).
+ * Ids kept per container and kind, with their hashes: 100 to 150 bytes each (a 32-byte slot of a table
+ * at most half full, the id's bytes, its hash), so both kinds take at most about 150 MB of the indexer's
+ * 2 GB. Past it the cache starts again, between objects (when no object being read refers to it).
  */
 const CACHED_HASHES = 500_000;
 
