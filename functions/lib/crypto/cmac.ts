@@ -7,6 +7,7 @@
  * does) and checked against the standard's test vectors.
  */
 import { createCipheriv, type Cipheriv } from 'node:crypto';
+import { wordsOf } from '../runtime/words';
 
 export const CMAC_BYTES = 16;
 const BLOCK = 16;
@@ -20,12 +21,6 @@ function doubled(block: Buffer): Buffer {
   for (let i = 0; i < BLOCK; i++) out[i] = (((block[i] ?? 0) << 1) | ((block[i + 1] ?? 0) >> 7)) & 0xff;
   if ((block[0] ?? 0) & 0x80) out[BLOCK - 1] = (out[BLOCK - 1] ?? 0) ^ R;
   return out;
-}
-
-/** `buf`'s bytes as 32-bit words, in place when it starts on a word, else copied. */
-function wordsOf(buf: Buffer): Int32Array {
-  const aligned = buf.byteOffset % 4 === 0 ? buf : Buffer.from(buf);
-  return new Int32Array(aligned.buffer, aligned.byteOffset, buf.length / 4);
 }
 
 /**

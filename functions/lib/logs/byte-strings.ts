@@ -2,7 +2,7 @@
  * A set of short byte strings, looked up by their bytes where they lie (a range of a chunk), so that the
  * log indexer's hot path builds no JS string per id: open addressing over FNV-1a of the bytes. Entries
  * are numbered from 0 in the order they were added, so a caller keeps what it knows of each in arrays of
- * its own; each also carries a tag the caller may set as it looks the entry up (`internOnce`).
+ * its own; each also carries a tag the caller may set as it looks the entry up (`internAllOnce`).
  *
  * The indexer looks an id up for every occurrence, in tables that outgrow the CPU's caches, so a lookup
  * reads one place in memory: a slot of 32 bytes (half a cache line) holds its entry's hash, number, tag
@@ -76,9 +76,9 @@ export class ByteStrings {
    * Interns many byte strings of `buf` at once, `ranges` holding the start and end of string `i` at `2i`
    * and `2i + 1`, and tags each entry with `tag` (not 0): the entries that did not have this tag yet
    * are written to `out` from `at`, in order, and their number returned (`out` must have room for
-   * `count`). (The log indexer tags each id with the object reading it, to list each once.) Faster than one at a time when the table
-   * outgrows the caches: each string's first slot is read ahead in a loop of its own, so the CPU fetches
-   * many from memory at once instead of one after another.
+   * `count`). (The log indexer tags each id with the object reading it, to list each once.) Faster than
+   * one at a time when the table outgrows the caches: each string's first slot is read ahead in a loop
+   * of its own, so the CPU fetches many from memory at once instead of one after another.
    */
   internAllOnce(
     buf: Uint8Array,

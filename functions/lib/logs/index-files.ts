@@ -20,6 +20,8 @@
  *   reads), however many the day holds. All integers are big-endian.
  */
 
+import { wordsOf } from '../runtime/words';
+
 /** Bytes of one subject hash in the files (LogIndexHasher's 22 base64url characters, 128 bits of them). */
 export const HASH_BYTES = 16;
 const ENTRY_BYTES = HASH_BYTES + 4;
@@ -78,16 +80,6 @@ function sameHashWords(words: Int32Array, a: number, b: number): boolean {
 }
 
 /**
- * `buf`'s bytes as 32-bit words, in place when `buf` starts on a word (a copy when not), for hashes moved
- * and compared four bytes at a time. The words are in the machine's byte order: only equality and
- * `inByteOrder` look into them.
- */
-export function hashWords(buf: Buffer): Int32Array {
-  const aligned = buf.byteOffset % 4 === 0 ? buf : Buffer.from(buf);
-  return new Int32Array(aligned.buffer, aligned.byteOffset, Math.floor(buf.length / 4));
-}
-
-/**
  * An object file's body from 16-byte hashes laid end to end in any order: sorted, each once. An object
  * names tens of thousands of subjects, so they are placed by their first bits (a counting sort: the
  * hashes are uniform, about one per bucket), then each bucket's few sorted in place; a comparison sort
@@ -95,7 +87,7 @@ export function hashWords(buf: Buffer): Int32Array {
  */
 export function objectFileOf(raw: Buffer): Buffer {
   const count = Math.floor(raw.length / HASH_BYTES);
-  const words = hashWords(raw.subarray(0, count * HASH_BYTES));
+  const words = wordsOf(raw.subarray(0, count * HASH_BYTES));
   let bits = 0;
   while (bits < 24 && 2 ** bits < count) bits += 1;
   // Each hash's bucket: its first `bits` bits.

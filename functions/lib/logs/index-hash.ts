@@ -10,7 +10,8 @@
 import type { SubjectHasher } from '../crypto/subject-hash';
 import { Cmac } from '../crypto/cmac';
 import { ContractError } from '../runtime/errors';
-import { HASH_BYTES, hashWords, objectFileOf } from './index-files';
+import { wordsOf } from '../runtime/words';
+import { HASH_BYTES, objectFileOf } from './index-files';
 import { IdTable, type DistinctIds, type IdTables } from './subject-ids';
 
 /**
@@ -35,7 +36,7 @@ const HASH_WORDS = HASH_BYTES / 4;
 type Kind = 'user' | 'device';
 
 /** A cache's hashes, as bytes and as words (the same memory). */
-const macsOf = (macs: Buffer) => ({ macs, macWords: hashWords(macs) });
+const macsOf = (macs: Buffer) => ({ macs, macWords: wordsOf(macs) });
 
 /** What a container keeps of one kind of id: its hashes by the id as a string, and by its bytes. */
 interface KindCache {
@@ -130,7 +131,7 @@ export class LogIndexHasher {
     ] as const;
     const count = kinds.reduce((n, [ids]) => n + ids.count + ids.strings.size, 0);
     const raw = Buffer.from(new ArrayBuffer(count * HASH_BYTES));
-    const rawWords = hashWords(raw);
+    const rawWords = wordsOf(raw);
     let at = 0;
     for (const [ids, cache] of kinds) {
       if (ids.table !== cache.table)
