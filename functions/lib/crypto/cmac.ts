@@ -36,9 +36,9 @@ export interface CmacBatch {
 
 export class Cmac {
   private readonly cipher: Cipheriv;
-  /** The subkeys: K1 for a message whose last block is whole, K2 for one padded. */
-  private readonly k1: Buffer;
-  private readonly k2: Buffer;
+  /** The subkeys, as words: K1 for a message whose last block is whole, K2 for one padded. */
+  private readonly k1: Int32Array;
+  private readonly k2: Int32Array;
 
   /** `key`: 16, 24 or 32 bytes (AES-128, -192, -256). */
   constructor(key: Buffer) {
@@ -46,8 +46,9 @@ export class Cmac {
     // ECB over single blocks is the block cipher itself: the chaining is done here.
     this.cipher = createCipheriv(`aes-${key.length * 8}-ecb`, key, null);
     this.cipher.setAutoPadding(false);
-    this.k1 = doubled(this.encrypt(Buffer.alloc(BLOCK)));
-    this.k2 = doubled(this.k1);
+    const k1 = doubled(this.encrypt(Buffer.alloc(BLOCK)));
+    this.k1 = wordsOf(k1);
+    this.k2 = wordsOf(doubled(k1));
   }
 
   /** The MAC of one message. */
@@ -72,7 +73,6 @@ export class Cmac {
     }
     // Each message's chaining value (CBC-MAC's), zero before its first block. XORs go four bytes at a time.
     const chained = new Int32Array(count * WORDS);
-    const [k1, k2] = [wordsOf(this.k1), wordsOf(this.k2)];
     const order = new Int32Array(count);
     for (let round = 0; round < rounds; round++) {
       let active = 0;
@@ -93,7 +93,7 @@ export class Cmac {
         if (b < BLOCK) input[base + b] = 0x80;
         // Chained with the block before (none before the first), the last one with its subkey.
         const last = round === (blocks[i] ?? 0) - 1;
-        const subkey = length > 0 && length % BLOCK === 0 ? k1 : k2;
+        const subkey = length > 0 && length % BLOCK === 0 ? this.k1 : this.k2;
         for (let w = 0; w < WORDS; w++) {
           const word = (inputWords[k * WORDS + w] ?? 0) ^ (chained[i * WORDS + w] ?? 0);
           inputWords[k * WORDS + w] = last ? word ^ (subkey[w] ?? 0) : word;

@@ -16,10 +16,11 @@
  *
  * Hashes are LogIndexHasher's (no raw identifier anywhere). A deployment whose hash is new starts an index
  * of its own beside the old one, empty: with no watermark, requests read every log object (slower, never
- * short) until the backfill has built it; the old one is then deleted by its prefix. A day file is only ever derived from the
- * versions the logs bucket lists (each from its object file, else from the day file before it, else from
- * a rewrite carried over from one of those), and checked again after it is written, so a merge racing
- * another's writes is redone rather than left stale.
+ * short) until the backfill has built it; the old one is then deleted by its prefix.
+ *
+ * A day file is only ever derived from the versions the logs bucket lists (each from its object file, else
+ * from the day file before it, else from a rewrite carried over from one of those), and checked again
+ * after it is written, so a merge racing another's writes is redone rather than left stale.
  */
 import {
   DeleteObjectCommand,

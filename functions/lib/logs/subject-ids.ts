@@ -204,11 +204,12 @@ export class SubjectIdCollector {
   private skipping = false;
   private readonly users: DistinctIds;
   private readonly devices: DistinctIds;
-  /** The ids of the lines being read, added together at the end of a buffer (DistinctIds.addAll). */
+  /**
+   * The ids of the lines being read, added together at the end of a buffer (DistinctIds.addAll). A
+   * line's device ids are gathered as it is read, and dropped again if it turns out signed in.
+   */
   private readonly userRanges = new IdRanges();
   private readonly deviceRanges = new IdRanges();
-  /** The device ids of the current line, taken only if the line turns out signed out. */
-  private readonly lineDevices = new IdRanges();
 
   constructor(
     private readonly kind: LogKind,
@@ -291,7 +292,7 @@ export class SubjectIdCollector {
         if (nextI !== -1 && nextI < lineStart) nextI = buf.indexOf(CAPITAL_I, lineStart);
         // The top-level userId as JSON.parse sees it (the last one wins): signed in if a non-empty string.
         let signedIn = false;
-        this.lineDevices.count = 0;
+        const devicesBefore = this.deviceRanges.count;
         while (nextI !== -1 && nextI < lineEnd) {
           const at = nextI;
           if (buf[at + 1] === 0x64 && buf[at + 2] === QUOTE) {
@@ -306,15 +307,12 @@ export class SubjectIdCollector {
             } else if (access && keyNameBefore(buf, at, DEVICE, lineStart)) {
               const start = stringValueStart(buf, at + 3, lineEnd);
               const end = start < 0 ? -1 : closingQuote(buf, start, lineEnd);
-              if (end !== -1) this.lineDevices.push(start, end);
+              if (end !== -1) this.deviceRanges.push(start, end);
             }
           }
           nextI = buf.indexOf(CAPITAL_I, at + 1);
         }
-        if (!signedIn) {
-          const { data, count } = this.lineDevices;
-          for (let d = 0; d < count; d++) this.deviceRanges.push(data[2 * d] ?? 0, data[2 * d + 1] ?? 0);
-        }
+        if (signedIn) this.deviceRanges.count = devicesBefore;
       }
       lineStart = lineEnd + 1;
     }
