@@ -21,7 +21,8 @@ import {
 } from '../lib/logs/index-store';
 import { gunzipStream } from '../lib/logs/lines';
 import { REWRITTEN_FROM_METADATA } from '../lib/logs/rewrite';
-import { collectSubjectIds, type IdTables, type LogKind, type ObjectSubjects } from '../lib/logs/subject-ids';
+import type { LogIdReader } from '../lib/logs/log-ids';
+import { collectSubjectIds, type LogKind, type ObjectSubjects } from '../lib/logs/subject-ids';
 
 export interface LogSource {
   prefix: string;
@@ -190,19 +191,19 @@ async function indexObject(
 
 /**
  * The object file of one object (its subjects' hashes), what it read, and its stored bytes. The ids are
- * read into the hasher's tables (each id interned once per container, hashed once).
+ * read with a reader the hasher lends for the object.
  */
 export async function readObjectFile(
   body: Readable,
   hasher: LogIndexHasher,
   options: { gzipped: boolean; kind: LogKind },
 ): Promise<{ file: Buffer; subjects: ObjectSubjects; stored: number }> {
-  const tables = hasher.beginObject();
+  const reader = hasher.beginObject();
   try {
-    const { subjects, stored } = await readObjectSubjects(body, { ...options, tables });
+    const { subjects, stored } = await readObjectSubjects(body, { ...options, reader });
     return { file: hasher.objectFile(subjects), subjects, stored };
   } finally {
-    hasher.endObject();
+    hasher.endObject(reader);
   }
 }
 
@@ -213,7 +214,7 @@ export async function readObjectFile(
  */
 async function readObjectSubjects(
   body: Readable,
-  options: { gzipped: boolean; kind: LogKind; tables: IdTables },
+  options: { gzipped: boolean; kind: LogKind; reader: LogIdReader },
 ): Promise<{ subjects: ObjectSubjects; stored: number }> {
   let stored = 0;
   const counted = async function* (source: AsyncIterable<Buffer>) {
@@ -222,7 +223,7 @@ async function readObjectSubjects(
       yield chunk;
     }
   };
-  const collect = (s: AsyncIterable<Buffer>) => collectSubjectIds(s, options.kind, options.tables);
+  const collect = (s: AsyncIterable<Buffer>) => collectSubjectIds(s, options.kind, options.reader);
   try {
     const subjects = options.gzipped
       ? await pipeline(body, counted, gunzipStream(), collect)

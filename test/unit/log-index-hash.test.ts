@@ -4,7 +4,8 @@ import fc from 'fast-check';
 import { LocalSubjectHasher } from '../../functions/lib/crypto/subject-hash';
 import { LOG_INDEX_KEY_LABEL, LogIndexHasher, lazyIndexHasher } from '../../functions/lib/logs/index-hash';
 import { encodeObjectFile, objectFileCount } from '../../functions/lib/logs/index-files';
-import { SubjectIdCollector, type IdTables, type LogKind } from '../../functions/lib/logs/subject-ids';
+import type { LogIdReader } from '../../functions/lib/logs/log-ids';
+import { SubjectIdCollector, type LogKind } from '../../functions/lib/logs/subject-ids';
 
 /**
  * AES-256-CMAC as RFC 4493 writes it, on Node's AES-CBC: the reference the batched one
@@ -77,19 +78,19 @@ test('derives its key from the subject-hash key, once, and apart from the subjec
 });
 
 describe("an object's hashes, from the ids' bytes", () => {
-  /** The ids of `text`, pushed in chunks of `chunk` bytes into the given tables (a reader's own if none). */
-  const collect = (text: Buffer, kind: LogKind = 'access', chunk = 7, tables?: IdTables) => {
-    const collector = new SubjectIdCollector(kind, tables);
+  /** The ids of `text`, pushed in chunks of `chunk` bytes, read by `reader` (a new one if none). */
+  const collect = (text: Buffer, kind: LogKind = 'access', chunk = 7, reader?: LogIdReader) => {
+    const collector = new SubjectIdCollector(kind, reader);
     for (let i = 0; i < text.length; i += chunk) collector.push(text.subarray(i, i + chunk));
     return collector.end();
   };
-  /** The object file `hasher` makes of `text`, read into its tables as the indexer reads an object. */
+  /** The object file `hasher` makes of `text`, read with a reader it lends, as the indexer reads an object. */
   const fileOf = (hasher: LogIndexHasher, text: Buffer, kind: LogKind = 'access', chunk = 7) => {
-    const tables = hasher.beginObject();
+    const reader = hasher.beginObject();
     try {
-      return hasher.objectFile(collect(text, kind, chunk, tables));
+      return hasher.objectFile(collect(text, kind, chunk, reader));
     } finally {
-      hasher.endObject();
+      hasher.endObject(reader);
     }
   };
   /** What hashing every id as a string (the connector's reading) gives, each once. */
@@ -131,14 +132,14 @@ describe("an object's hashes, from the ids' bytes", () => {
     expect(file).toEqual(encodeObjectFile(hashes));
     expect([...subjects.userIds].sort()).toEqual(['u-1', 'u-2', 'x-1', 'ユーザー', '\ufffd'].sort());
     expect([...subjects.deviceIds].sort()).toEqual(['d-2', 'x-1']);
-    // A second object with the same ids (hashed already) and new ones.
+    // A second object with some of the same ids and new ones (the reader lent again).
     const more = Buffer.from('{"userId":"u-1"}\n{"userId":"u-3"}\n{"deviceId":"d-2"}\n');
     expect(fileOf(hasher, more, 'access', 3)).toEqual(
       encodeObjectFile([hasher.user('u-1'), hasher.user('u-3'), hasher.device('d-2')]),
     );
   });
 
-  it('are the same for thousands of ids, hashed already or not (the cache grows past its first size)', () => {
+  it('are the same for thousands of ids, whatever the chunks (the reader grows past its first size)', () => {
     const key = randomBytes(32);
     const hasher = new LogIndexHasher(key);
     const text = Buffer.from(
@@ -154,7 +155,7 @@ describe("an object's hashes, from the ids' bytes", () => {
     expect(fileOf(hasher, text, 'access', 1_000).toString('hex')).toBe(hex);
   });
 
-  it('stay the same when the cache starts again between objects', () => {
+  it('stay the same from object to object, the reader lent again forgetting the last one', () => {
     const key = randomBytes(32);
     const hasher = new LogIndexHasher(key, 3);
     const text = Buffer.from(
@@ -163,16 +164,16 @@ describe("an object's hashes, from the ids' bytes", () => {
     const first = fileOf(hasher, text);
     expect(objectFileCount(first)).toBe(30);
     expect(first).toEqual(expectedFile(key, text));
-    // Past its size, the cache started again before this object: the same file.
+    // The same reader, lent again (a cache of strings of 3, over its size): the same file.
     expect(fileOf(hasher, text, 'access', 100)).toEqual(first);
     const other = Buffer.from('{"userId":"u-other"}\n{"deviceId":"d-3"}\n');
     expect(fileOf(hasher, other)).toEqual(expectedFile(key, other));
   });
 
-  it('of objects read at once into the same tables: each its own, and the cache kept until both are done', () => {
+  it('of objects read at once, interleaved: each its own', () => {
     const key = randomBytes(32);
     const hasher = new LogIndexHasher(key, 3);
-    fileOf(hasher, lines); // the cache is over its size of 3 from here on
+    fileOf(hasher, lines);
     const a = Buffer.from(
       Array.from({ length: 40 }, (_, i) => `{"userId":"u-${i % 13}"}\n{"deviceId":"d-${i % 7}"}`).join('\n'),
     );
@@ -181,31 +182,25 @@ describe("an object's hashes, from the ids' bytes", () => {
         '\n',
       ),
     );
-    const tablesA = hasher.beginObject();
-    const readerA = new SubjectIdCollector('access', tablesA);
-    const tablesB = hasher.beginObject();
-    const readerB = new SubjectIdCollector('access', tablesB);
-    // Interleaved, as the indexer's concurrent reads are: each marks the ids the other marked in turn.
+    const readerA = hasher.beginObject();
+    const collectorA = new SubjectIdCollector('access', readerA);
+    const readerB = hasher.beginObject();
+    const collectorB = new SubjectIdCollector('access', readerB);
+    expect(readerB).not.toBe(readerA);
+    // Interleaved, as the indexer's concurrent reads are.
     for (let i = 0; i < Math.max(a.length, b.length); i += 5) {
-      readerA.push(a.subarray(i, i + 5));
-      readerB.push(b.subarray(i, i + 5));
+      collectorA.push(a.subarray(i, i + 5));
+      collectorB.push(b.subarray(i, i + 5));
     }
-    const fileA = hasher.objectFile(readerA.end());
-    hasher.endObject();
-    // A third object begun now must not clear what B's ids refer to.
-    const tablesC = hasher.beginObject();
-    const fileC = hasher.objectFile(collect(lines, 'access', 7, tablesC));
-    hasher.endObject();
-    const fileB = hasher.objectFile(readerB.end());
-    hasher.endObject();
+    const fileA = hasher.objectFile(collectorA.end());
+    hasher.endObject(readerA);
+    // A third object begun now (with A's reader, lent again) must not touch B's ids.
+    const fileC = fileOf(hasher, lines);
+    const fileB = hasher.objectFile(collectorB.end());
+    hasher.endObject(readerB);
     expect(fileA).toEqual(expectedFile(key, a));
     expect(fileB).toEqual(expectedFile(key, b));
     expect(fileC).toEqual(expectedFile(key, lines));
-  });
-
-  it('are refused for ids read into tables of another hasher', () => {
-    const hasher = new LogIndexHasher(randomBytes(32));
-    expect(() => hasher.objectFile(collect(lines))).toThrow(/another hasher/);
   });
 
   it('hash voice-session participants as users', () => {

@@ -1,25 +1,21 @@
 /**
  * A set of short byte strings, looked up by their bytes where they lie (a range of a chunk), so that the
- * log indexer's hot path builds no JS string per id: open addressing over FNV-1a of the bytes. Entries
- * are numbered from 0 in the order they were added, so a caller keeps what it knows of each in arrays of
- * its own; each also carries a tag the caller may set as it looks the entry up (`internAllOnce`).
- *
- * The indexer looks an id up for every occurrence, in tables that outgrow the CPU's caches, so a lookup
- * reads one place in memory: a slot of 32 bytes (half a cache line) holds its entry's hash, number, tag
- * and length, and the first bytes of the string. Only a string longer than those is compared further, in
- * the arena that holds every string whole.
+ * logs connector's candidate search (line-candidates.ts) builds no JS string per lookup: open addressing
+ * over FNV-1a of the bytes. Entries are numbered from 0 in the order they were added. A slot of 32 bytes
+ * holds its entry's hash, number and length and the first bytes of the string; only a longer string is
+ * compared further, in the arena that holds every string whole.
  */
 
 const FNV_OFFSET = 0x811c9dc5;
 const FNV_PRIME = 0x01000193;
-/** A slot, in words: hash, entry + 1 (0: empty), tag, length, start in the arena, then the first bytes. */
+/** A slot, in words: hash, entry + 1 (0: empty), length, start in the arena, then the first bytes. */
 const SLOT_WORDS = 8;
-const INLINE_OFFSET = 5 * 4;
+const INLINE_OFFSET = 4 * 4;
 /** Bytes of a string a slot holds itself. */
-const INLINE_BYTES = (SLOT_WORDS - 5) * 4;
+const INLINE_BYTES = (SLOT_WORDS - 4) * 4;
 
 /** `old`'s values in a new array of `size` (larger) entries. */
-export const grown = (old: Int32Array, size: number) => {
+const grown = (old: Int32Array, size: number) => {
   const bigger = new Int32Array(size);
   bigger.set(old);
   return bigger;
@@ -42,9 +38,6 @@ export class ByteStrings {
   /** Every string whole, end to end, in the order of the entries. */
   private bytes = Buffer.alloc(16 * 1024);
   private used = 0;
-  /** internAllOnce's hashes, and what its reads ahead read (kept, so they are not optimized away). */
-  private scratch = new Int32Array(1024);
-  private readAhead = 0;
   /** Entries so far: the next one added gets this number. */
   count = 0;
 
@@ -63,52 +56,13 @@ export class ByteStrings {
 
   /**
    * The entry holding the bytes `buf[start..end)`, added first if there is none (then it is `count - 1`);
-   * `hash` is their `byteHash` when known.
+   * `hash` is their `byteHash` when known (a test forces one).
    */
   intern(buf: Uint8Array, start: number, end: number, hash = byteHash(buf, start, end)): number {
     const slot = this.locate(buf, start, end, hash);
     return slot >= 0
       ? (this.slots[SLOT_WORDS * slot + 1] ?? 0) - 1
-      : this.insert(buf, start, end, hash, -slot - 1, 0);
-  }
-
-  /**
-   * Interns many byte strings of `buf` at once, `ranges` holding the start and end of string `i` at `2i`
-   * and `2i + 1`, and tags each entry with `tag` (not 0): the entries that did not have this tag yet
-   * are written to `out` from `at`, in order, and their number returned (`out` must have room for
-   * `count`). (The log indexer tags each id with the object reading it, to list each once.) Faster than
-   * one at a time when the table outgrows the caches: each string's first slot is read ahead in a loop
-   * of its own, so the CPU fetches many from memory at once instead of one after another.
-   */
-  internAllOnce(
-    buf: Uint8Array,
-    ranges: Int32Array,
-    count: number,
-    tag: number,
-    out: Int32Array,
-    at: number,
-  ): number {
-    if (this.scratch.length < count) this.scratch = new Int32Array(Math.max(count, 2 * this.scratch.length));
-    const { scratch: hashes, slots } = this;
-    const mask = slots.length / SLOT_WORDS - 1;
-    let touched = 0;
-    for (let i = 0; i < count; i++) {
-      const hash = byteHash(buf, ranges[2 * i] ?? 0, ranges[2 * i + 1] ?? 0);
-      hashes[i] = hash;
-      touched ^= slots[SLOT_WORDS * (hash & mask)] ?? 0;
-    }
-    // The reads ahead must not be left out as unused.
-    this.readAhead = touched;
-    let listed = 0;
-    for (let i = 0; i < count; i++) {
-      const start = ranges[2 * i] ?? 0;
-      const end = ranges[2 * i + 1] ?? 0;
-      const hash = hashes[i] ?? 0;
-      const slot = this.locate(buf, start, end, hash);
-      const entry = slot >= 0 ? this.retag(slot, tag) : this.insert(buf, start, end, hash, -slot - 1, tag);
-      if (entry !== -1) out[at + listed++] = entry;
-    }
-    return listed;
+      : this.insert(buf, start, end, hash, -slot - 1);
   }
 
   /** The entry holding the bytes `buf[start..end)`, or -1 when there is none. */
@@ -117,24 +71,11 @@ export class ByteStrings {
     return slot >= 0 ? (this.slots[SLOT_WORDS * slot + 1] ?? 0) - 1 : -1;
   }
 
-  /** Sets every entry's tag back to 0. */
-  clearTags(): void {
-    for (let at = 0; at < this.slots.length; at += SLOT_WORDS) this.slots[at + 2] = 0;
-  }
-
   /** Forgets every entry (the memory it grew to stays). */
   clear(): void {
     this.slots.fill(0);
     this.used = 0;
     this.count = 0;
-  }
-
-  /** The entry of `slot` if its tag was not `tag` (it is now), else -1. */
-  private retag(slot: number, tag: number): number {
-    const at = SLOT_WORDS * slot;
-    if (this.slots[at + 2] === tag) return -1;
-    this.slots[at + 2] = tag;
-    return (this.slots[at + 1] ?? 0) - 1;
   }
 
   /** The slot holding `buf[start..end)`, or, when there is none, `-(slot + 1)` for the empty one where it would go. */
@@ -146,7 +87,7 @@ export class ByteStrings {
     for (let slot = hash & mask; ; slot = (slot + 1) & mask) {
       const at = SLOT_WORDS * slot;
       if (slots[at + 1] === 0) return -slot - 1;
-      if (slots[at] !== hash || slots[at + 3] !== length) continue;
+      if (slots[at] !== hash || slots[at + 2] !== length) continue;
       const first = 4 * at + INLINE_OFFSET;
       let same = true;
       for (let i = 0; i < inline; i++) {
@@ -156,20 +97,13 @@ export class ByteStrings {
         }
       }
       // Past the first bytes (a long string): the rest, in the arena.
-      const rest = (slots[at + 4] ?? 0) - start;
+      const rest = (slots[at + 3] ?? 0) - start;
       for (let i = inline; same && i < length; i++) same = bytes[rest + start + i] === buf[start + i];
       if (same) return slot;
     }
   }
 
-  private insert(
-    buf: Uint8Array,
-    start: number,
-    end: number,
-    hash: number,
-    slot: number,
-    tag: number,
-  ): number {
+  private insert(buf: Uint8Array, start: number, end: number, hash: number, slot: number): number {
     const length = end - start;
     if (this.count === this.ends.length) this.ends = grown(this.ends, this.ends.length * 2);
     if (this.used + length > this.bytes.length) {
@@ -185,9 +119,8 @@ export class ByteStrings {
     const at = SLOT_WORDS * slot;
     this.slots[at] = hash;
     this.slots[at + 1] = entry + 1;
-    this.slots[at + 2] = tag;
-    this.slots[at + 3] = length;
-    this.slots[at + 4] = from;
+    this.slots[at + 2] = length;
+    this.slots[at + 3] = from;
     const first = 4 * at + INLINE_OFFSET;
     for (let i = 0; i < Math.min(length, INLINE_BYTES); i++) this.slotBytes[first + i] = buf[start + i] ?? 0;
     this.ends[entry] = this.used;
