@@ -230,48 +230,64 @@ function newlineFrom(p: usize, end: usize): usize {
   return p;
 }
 
-/** The first capital I or backslash at or after `p`, or `end`. */
-function keyOrEscapeFrom(p: usize, end: usize): usize {
+/** The first capital I, backslash or newline at or after `p`, or `end`. */
+function hitFrom(p: usize, end: usize): usize {
   const capital = i8x16.splat(CAPITAL_I);
   const backslash = i8x16.splat(BACKSLASH);
+  const newline = i8x16.splat(NEWLINE);
   while (p + 16 <= end) {
     const v = v128.load(p);
-    const hits = i8x16.bitmask(v128.or(i8x16.eq(v, capital), i8x16.eq(v, backslash)));
+    const hits = i8x16.bitmask(
+      v128.or(v128.or(i8x16.eq(v, capital), i8x16.eq(v, backslash)), i8x16.eq(v, newline)),
+    );
     if (hits !== 0) return p + ctz(hits);
     p += 16;
   }
   while (p < end) {
     const byte = load<u8>(p);
-    if (byte === CAPITAL_I || byte === BACKSLASH) return p;
+    if (byte === CAPITAL_I || byte === BACKSLASH || byte === NEWLINE) return p;
     p++;
   }
   return end;
 }
 
-function isSpace(byte: u8): bool {
-  return byte === 0x20 || byte === 0x09 || byte === 0x0d || byte === 0x0a;
+/** Blanks JSON allows between tokens, but a newline: it ends the line. */
+function isBlank(byte: u8): bool {
+  return byte === 0x20 || byte === 0x09 || byte === 0x0d;
 }
 
-/** As subject-ids.ts's stringValueStart: after its opening quote, -1 not a string, -2 not a key. */
+/**
+ * Where the string value of the key ending just before `p` starts: the byte after its opening quote, or
+ * -1 when the key holds something else, -2 when it is not a key at all (no colon).
+ */
 function valueStart(p: usize, end: usize): isize {
-  while (p < end && isSpace(load<u8>(p))) p++;
+  while (p < end && isBlank(load<u8>(p))) p++;
   if (p >= end || load<u8>(p) !== COLON) return -2;
   p++;
-  while (p < end && isSpace(load<u8>(p))) p++;
+  while (p < end && isBlank(load<u8>(p))) p++;
   return p < end && load<u8>(p) === QUOTE ? <isize>(p + 1) : -1;
 }
 
+/** The closing quote of a string starting at `p`, or -1 when its line ends first. */
 function closingQuote(p: usize, end: usize): isize {
-  for (; p < end; p++) if (load<u8>(p) === QUOTE) return <isize>p;
+  for (; p < end; p++) {
+    const byte = load<u8>(p);
+    if (byte === QUOTE) return <isize>p;
+    if (byte === NEWLINE) return -1;
+  }
   return -1;
 }
 
-/** As subject-ids.ts's depthAt. */
+/**
+ * The nesting depth at `at` of a line starting at `start` (no backslashes): 1 is the top-level object, -1
+ * inside a string.
+ */
 function depthAt(start: usize, at: usize): i32 {
   let depth = 0;
   for (let i = start; i < at; i++) {
     const byte = load<u8>(i);
     if (byte === QUOTE) {
+      // A string (no escapes): only its closing quote matters.
       i++;
       while (i < at && load<u8>(i) !== QUOTE) i++;
       if (i === at) return -1;
@@ -289,23 +305,33 @@ function escape(start: usize, end: usize): void {
 }
 
 /**
- * One line, `start` to `end` (its newline or the input's end): its ids into the tables, or the line into
- * the escape list.
+ * The line starting at `start`: its ids into the tables, or, when it holds a backslash, the line into the
+ * escape list. Returns where it ends (its newline), or `end` when the input ends first: then it is left
+ * for the next input, unless it is the object's `last`.
  */
-function line(start: usize, end: usize, access: bool): void {
-  if (end > start) lineCount += 1;
+function line(start: usize, end: usize, access: bool, last: bool): usize {
   const users = lineIds.ptr;
   const devices = lineIds.ptr + <usize>(2 * LINE_IDS * 4);
   let userIds = 0;
   let deviceIds = 0;
   let signedIn = false;
+  let overflow = false;
   let p = start;
+  let stop = end;
   while (true) {
-    const at = keyOrEscapeFrom(p, end);
+    const at = hitFrom(p, end);
     if (at === end) break;
-    if (load<u8>(at) === BACKSLASH) {
-      escape(start, end);
-      return;
+    const byte = load<u8>(at);
+    if (byte === NEWLINE) {
+      stop = at;
+      break;
+    }
+    if (byte === BACKSLASH) {
+      stop = newlineFrom(at + 1, end);
+      if (stop === end && !last) return end;
+      if (stop > start) lineCount += 1;
+      escape(start, stop);
+      return stop;
     }
     p = at + 1;
     if (load<u8>(at + 1) !== 0x64 || at + 2 >= end || load<u8>(at + 2) !== QUOTE) continue;
@@ -315,13 +341,11 @@ function line(start: usize, end: usize, access: bool): void {
       const close: isize = value < 0 ? -1 : closingQuote(<usize>value, end);
       const nonEmpty = close > value;
       if (nonEmpty) {
-        if (userIds === LINE_IDS) {
-          escape(start, end);
-          return;
-        }
-        store<i32>(users + <usize>userIds * 8, <i32>(<usize>value - start));
-        store<i32>(users + <usize>userIds * 8, <i32>(close - value), 4);
-        userIds += 1;
+        if (userIds < LINE_IDS) {
+          store<i32>(users + <usize>userIds * 8, <i32>(<usize>value - start));
+          store<i32>(users + <usize>userIds * 8, <i32>(close - value), 4);
+          userIds += 1;
+        } else overflow = true;
       }
       if (access && depthAt(start, at - 5) === 1) signedIn = nonEmpty;
     } else if (
@@ -334,14 +358,19 @@ function line(start: usize, end: usize, access: bool): void {
       const value = valueStart(at + 3, end);
       const close: isize = value < 0 ? -1 : closingQuote(<usize>value, end);
       if (close === -1) continue;
-      if (deviceIds === LINE_IDS) {
-        escape(start, end);
-        return;
-      }
-      store<i32>(devices + <usize>deviceIds * 8, <i32>(<usize>value - start));
-      store<i32>(devices + <usize>deviceIds * 8, <i32>(close - value), 4);
-      deviceIds += 1;
+      if (deviceIds < LINE_IDS) {
+        store<i32>(devices + <usize>deviceIds * 8, <i32>(<usize>value - start));
+        store<i32>(devices + <usize>deviceIds * 8, <i32>(close - value), 4);
+        deviceIds += 1;
+      } else overflow = true;
     }
+  }
+  if (stop === end && !last) return end;
+  if (stop > start) lineCount += 1;
+  if (overflow) {
+    // More ids than a line's lists hold: parsed by the caller instead.
+    escape(start, stop);
+    return stop;
   }
   for (let i = 0; i < userIds; i++) {
     found(
@@ -350,7 +379,7 @@ function line(start: usize, end: usize, access: bool): void {
       load<i32>(users + <usize>i * 8, 4),
     );
   }
-  if (signedIn) return;
+  if (signedIn) return stop;
   for (let i = 0; i < deviceIds; i++) {
     found(
       unchecked(tables[1]),
@@ -358,6 +387,7 @@ function line(start: usize, end: usize, access: bool): void {
       load<i32>(devices + <usize>i * 8, 4),
     );
   }
+  return stop;
 }
 
 /** An id of a line read: interned with the others of the input (`internFound`). */
@@ -401,8 +431,8 @@ function internFound(table: Table): void {
  * Reads the lines of the input's first `size` bytes that end in a newline (all of them when `last`: the
  * rest is the object's last line) and returns how many bytes that took; the lines with a backslash are
  * listed (`escapeList`, start and end pairs in the input), `escapesFound` of them. The first `carried`
- * bytes are the start of an unfinished line, searched before: its newline is searched for after them
- * (a long line arriving in many chunks is searched once, not once per chunk).
+ * bytes are the start of an unfinished line, searched before: it is read again only once its newline
+ * has come (a long line arriving in many chunks is read once, not once per chunk).
  */
 export function scan(size: i32, carried: i32, access: bool, last: bool): i32 {
   escapeCount = 0;
@@ -410,12 +440,11 @@ export function scan(size: i32, carried: i32, access: bool, last: bool): i32 {
   // Past the input: zeros, so a look one or two bytes ahead never reads what an earlier chunk left.
   store<u16>(end, 0);
   let start = input.ptr;
-  const searchFrom = input.ptr + <usize>carried;
+  if (carried > 0 && !last && newlineFrom(start + <usize>carried, end) === end) return 0;
   while (start < end) {
-    const newline = newlineFrom(max(start, searchFrom), end);
-    if (newline === end && !last) break;
-    line(start, newline, access);
-    start = newline + 1;
+    const stop = line(start, end, access, last);
+    if (stop === end && !last) break;
+    start = stop + 1;
   }
   internFound(unchecked(tables[0]));
   internFound(unchecked(tables[1]));
@@ -530,4 +559,98 @@ export function macAbsorb(kind: i32, prefixLength: i32, round: i32, active: i32)
     const target = round === blocksOf(length) - 1 ? macOut.ptr : chain.ptr;
     v128.store(target + <usize>n * BLOCK, v128.load(blockList.ptr + <usize>k * BLOCK));
   }
+}
+
+// An object file's body (functions/lib/logs/index-files.ts): 16-byte hashes sorted in byte order, each
+// once. The caller writes them to `hashesFor(count)`; `sortHashes` places them by their first bits (a
+// counting sort: the hashes are uniform, about one a bucket), sorts each bucket's few in place, leaves
+// out repeats, and returns how many are left at `sortedHashes`.
+
+const HASH: usize = 16;
+const unsorted = new Region();
+const sorted = new Region();
+const bucketStarts = new Region();
+const bucketNext = new Region();
+
+export function hashesFor(count: i32): usize {
+  ensure(unsorted, <usize>count * HASH, 0);
+  return unsorted.ptr;
+}
+
+export function sortedHashes(): usize {
+  return sorted.ptr;
+}
+
+/** The hash at `p`'s first 32 bits, in byte order. */
+function leading(p: usize): u32 {
+  return bswap<u32>(load<u32>(p));
+}
+
+/** The byte order of the hashes at `a` and `b`: negative, 0 or positive. */
+function compareHashes(a: usize, b: usize): i32 {
+  const x = bswap<u64>(load<u64>(a));
+  const y = bswap<u64>(load<u64>(b));
+  if (x !== y) return x < y ? -1 : 1;
+  const u = bswap<u64>(load<u64>(a, 8));
+  const v = bswap<u64>(load<u64>(b, 8));
+  return u === v ? 0 : u < v ? -1 : 1;
+}
+
+export function sortHashes(count: i32): i32 {
+  let bits = 0;
+  while (bits < 24 && 1 << bits < count) bits++;
+  const buckets = 1 << bits;
+  ensure(bucketStarts, <usize>(buckets + 1) * 4, 0);
+  ensure(bucketNext, <usize>buckets * 4, 0);
+  memory.fill(bucketStarts.ptr, 0, <usize>(buckets + 1) * 4);
+  const starts = bucketStarts.ptr;
+  const next = bucketNext.ptr;
+  const from = unsorted.ptr;
+  for (let n = 0; n < count; n++) {
+    const bucket = bits === 0 ? 0 : leading(from + <usize>n * HASH) >>> (32 - bits);
+    const at = starts + (<usize>bucket + 1) * 4;
+    store<i32>(at, load<i32>(at) + 1);
+  }
+  for (let b = 1; b <= buckets; b++) {
+    store<i32>(
+      starts + <usize>b * 4,
+      load<i32>(starts + <usize>b * 4) + load<i32>(starts + <usize>(b - 1) * 4),
+    );
+  }
+  memory.copy(next, starts, <usize>buckets * 4);
+  ensure(sorted, <usize>count * HASH, 0);
+  const to = sorted.ptr;
+  for (let n = 0; n < count; n++) {
+    const hash = from + <usize>n * HASH;
+    const bucket = bits === 0 ? 0 : leading(hash) >>> (32 - bits);
+    const at = next + <usize>bucket * 4;
+    const place = load<i32>(at);
+    store<i32>(at, place + 1);
+    v128.store(to + <usize>place * HASH, v128.load(hash));
+  }
+  // Each bucket's few, by insertion.
+  for (let b = 0; b < buckets; b++) {
+    const first = load<i32>(starts + <usize>b * 4);
+    const end = load<i32>(starts + <usize>(b + 1) * 4);
+    for (let n = first + 1; n < end; n++) {
+      const hash = v128.load(to + <usize>n * HASH);
+      // The hash being placed, where compareHashes reads it: the unsorted ones are all copied by now.
+      v128.store(unsorted.ptr, hash);
+      let j = n - 1;
+      while (j >= first && compareHashes(to + <usize>j * HASH, unsorted.ptr) > 0) {
+        v128.store(to + <usize>(j + 1) * HASH, v128.load(to + <usize>j * HASH));
+        j--;
+      }
+      v128.store(to + <usize>(j + 1) * HASH, hash);
+    }
+  }
+  // Each once: a hash equal to the one before it is left out.
+  let length = 0;
+  for (let n = 0; n < count; n++) {
+    const hash = to + <usize>n * HASH;
+    if (length > 0 && compareHashes(hash, to + <usize>(length - 1) * HASH) === 0) continue;
+    if (n !== length) v128.store(to + <usize>length * HASH, v128.load(hash));
+    length++;
+  }
+  return length;
 }

@@ -20,7 +20,7 @@
  *   reads), however many the day holds. All integers are big-endian.
  */
 
-import { wordsOf } from '../runtime/words';
+import { sortedHashes } from './log-ids';
 
 /** Bytes of one subject hash in the files (LogIndexHasher's 22 base64url characters, 128 bits of them). */
 export const HASH_BYTES = 16;
@@ -50,90 +50,8 @@ export function encodeObjectFile(hashes: readonly string[]): Buffer {
   return objectFileOf(raw);
 }
 
-/** 32-bit words of a hash: four. */
-const HASH_WORDS = HASH_BYTES / 4;
-
-/** A word of a hash as the number its bytes make in order (big-endian), to compare words in byte order. */
-const inByteOrder = (word: number) =>
-  (((word & 0xff) << 24) | ((word & 0xff00) << 8) | ((word >>> 8) & 0xff00) | (word >>> 24)) >>> 0;
-
-/** Byte order of the hashes numbered `a` and `b` of `words`. */
-function compareHashWords(words: Int32Array, a: number, b: number): number {
-  for (let i = 0; i < HASH_WORDS; i++) {
-    const x = words[a * HASH_WORDS + i] ?? 0;
-    const y = words[b * HASH_WORDS + i] ?? 0;
-    if (x !== y) return inByteOrder(x) - inByteOrder(y);
-  }
-  return 0;
-}
-
-/** True when the hashes numbered `a` and `b` of `words` are the same. */
-function sameHashWords(words: Int32Array, a: number, b: number): boolean {
-  const x = a * HASH_WORDS;
-  const y = b * HASH_WORDS;
-  return (
-    words[x] === words[y] &&
-    words[x + 1] === words[y + 1] &&
-    words[x + 2] === words[y + 2] &&
-    words[x + 3] === words[y + 3]
-  );
-}
-
-/**
- * An object file's body from 16-byte hashes laid end to end in any order: sorted, each once. An object
- * names tens of thousands of subjects, so they are placed by their first bits (a counting sort: the
- * hashes are uniform, about one per bucket), then each bucket's few sorted in place; a comparison sort
- * of the whole took most of the object file's time. Hashes are moved as words, four at a time.
- */
-export function objectFileOf(raw: Buffer): Buffer {
-  const count = Math.floor(raw.length / HASH_BYTES);
-  const words = wordsOf(raw.subarray(0, count * HASH_BYTES));
-  let bits = 0;
-  while (bits < 24 && 2 ** bits < count) bits += 1;
-  // Each hash's bucket: its first `bits` bits.
-  const buckets = new Uint32Array(count);
-  if (bits > 0)
-    for (let n = 0; n < count; n++) buckets[n] = inByteOrder(words[n * HASH_WORDS] ?? 0) >>> (32 - bits);
-  const starts = new Uint32Array(2 ** bits + 1);
-  for (let n = 0; n < count; n++) starts[buckets[n]! + 1]! += 1;
-  for (let b = 1; b < starts.length; b++) starts[b]! += starts[b - 1]!;
-  const next = starts.slice(0, -1);
-  // One hash more: the spare the insertion sort holds a hash in.
-  const sorted = new Int32Array((count + 1) * HASH_WORDS);
-  for (let n = 0; n < count; n++) {
-    const to = next[buckets[n]!]!++ * HASH_WORDS;
-    for (let i = 0; i < HASH_WORDS; i++) sorted[to + i] = words[n * HASH_WORDS + i] ?? 0;
-  }
-  for (let b = 0; b + 1 < starts.length; b++) {
-    if (starts[b + 1]! - starts[b]! > 1) sortInPlace(sorted, starts[b]!, starts[b + 1]!, count);
-  }
-  // Each once: a hash equal to the one before it is left out.
-  let length = 0;
-  for (let n = 0; n < count; n++) {
-    if (length > 0 && sameHashWords(sorted, n, length - 1)) continue;
-    if (n !== length) moveHash(sorted, n, length);
-    length += 1;
-  }
-  return Buffer.from(sorted.buffer, 0, length * HASH_BYTES);
-}
-
-/** Copies hash `source` of `words` over hash `target`. */
-function moveHash(words: Int32Array, source: number, target: number): void {
-  for (let i = 0; i < HASH_WORDS; i++) words[target * HASH_WORDS + i] = words[source * HASH_WORDS + i] ?? 0;
-}
-
-/** Insertion sort of the hashes numbered `from` to `to` (a bucket holds a few); hash `spare` is free. */
-function sortInPlace(words: Int32Array, from: number, to: number, spare: number): void {
-  for (let n = from + 1; n < to; n++) {
-    moveHash(words, n, spare);
-    let j = n - 1;
-    while (j >= from && compareHashWords(words, j, spare) > 0) {
-      moveHash(words, j, j + 1);
-      j -= 1;
-    }
-    moveHash(words, spare, j + 1);
-  }
-}
+/** An object file's body from 16-byte hashes laid end to end in any order: sorted, each once. */
+export const objectFileOf = (raw: Buffer): Buffer => sortedHashes(raw);
 
 /**
  * Copies the 16-byte hash at `from` in `source` to `at` in `target` (a loop: for 16 bytes, a call of

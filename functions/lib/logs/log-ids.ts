@@ -32,6 +32,9 @@ interface LogIdsExports {
   macBegin(kind: number, prefixLength: number): number;
   macRound(kind: number, prefixLength: number, round: number): number;
   macAbsorb(kind: number, prefixLength: number, round: number, active: number): void;
+  hashesFor(count: number): number;
+  sortHashes(count: number): number;
+  sortedHashes(): number;
 }
 
 /** What the reader needs of a CMAC (lib/crypto/cmac.ts): its subkeys and its block cipher. */
@@ -143,6 +146,22 @@ export class LogIdReader {
     return Buffer.from(wasm.memory.buffer, wasm.macList(), wasm.count(number) * BLOCK);
   }
 }
+
+/**
+ * An object file's body (index-files.ts) from 16-byte hashes laid end to end in any order: sorted in byte
+ * order, each once. An object names tens of thousands of subjects, so they are placed by their first bits
+ * (a counting sort: the hashes are uniform, about one a bucket), then each bucket's few sorted in place,
+ * in the module (`sortHashes`), by an instance kept for it.
+ */
+export function sortedHashes(raw: Uint8Array): Buffer {
+  sorter ??= instantiate();
+  const count = Math.floor(raw.length / BLOCK);
+  const at = sorter.hashesFor(count);
+  new Uint8Array(sorter.memory.buffer, at, count * BLOCK).set(raw.subarray(0, count * BLOCK));
+  const kept = sorter.sortHashes(count);
+  return Buffer.from(new Uint8Array(sorter.memory.buffer, sorter.sortedHashes(), kept * BLOCK));
+}
+let sorter: LogIdsExports | undefined;
 
 /** Readers to lend, one per object being read at once; each returned when its object is done. */
 export class LogIdReaders {
