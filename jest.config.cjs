@@ -2,6 +2,11 @@
 // ESM-only dependencies are transformed to CommonJS too.
 const ESM_PACKAGES = ['@middy', 'jose'];
 
+// DynamoDB Local's JVMs (one per test stack, `npm start`'s included) compile with C1 only: a JVM that
+// lives for seconds spends more CPU in C2's compiler than C2's code saves, and the suite is CPU-bound on
+// two cores. The workers and every process they start inherit this; one set by the caller wins.
+process.env.JDK_JAVA_OPTIONS ??= '-XX:TieredStopAtLevel=1';
+
 module.exports = {
   testEnvironment: 'node',
   roots: ['<rootDir>/test'],

@@ -38,6 +38,8 @@ interface ShardDescription {
 }
 
 const CALL_TIMEOUT_MS = 5000;
+/** The longest a new shard of an open stream can go unlisted (DynamoDB Local opens one per stream). */
+const DESCRIBE_EVERY_MS = 1000;
 
 class StreamCallError extends Error {
   override name = 'StreamCallError';
@@ -89,9 +91,21 @@ export async function startStreamPoller(options: StreamPollerOptions): Promise<S
     }
   };
 
+  /*
+   * DescribeStream only when the shards may have changed: while no shard is open, after one closed (its
+   * children are listed then), after a failed poll, and at most a second apart otherwise. Described on
+   * every poll, it doubled the calls of an idle stack, which polls all the time (CPU on a loaded machine).
+   */
+  let describeAgain = true;
+  let describedAt = 0;
   /** Reads each readable shard once: `idle` when the stream had nothing new. */
   const pollOnce = async (): Promise<'idle' | 'applied' | 'failed'> => {
-    await refreshShards();
+    const anyOpen = [...shards.values()].some((shard) => !shard.closed);
+    if (describeAgain || !anyOpen || Date.now() - describedAt >= DESCRIBE_EVERY_MS) {
+      await refreshShards();
+      describeAgain = false;
+      describedAt = Date.now();
+    }
     let outcome: 'idle' | 'applied' | 'failed' = 'idle';
     for (const [shardId, shard] of shards) {
       const parent = shard.parentShardId ? shards.get(shard.parentShardId) : undefined;
@@ -120,7 +134,13 @@ export async function startStreamPoller(options: StreamPollerOptions): Promise<S
       }
       // Read on after the batch, or again from its first record not applied.
       shard.iterator = allApplied ? out.NextShardIterator : undefined;
-      if (allApplied && !out.NextShardIterator) shard.closed = true;
+      if (allApplied && !out.NextShardIterator) {
+        shard.closed = true;
+        // Its children are listed and read on the next poll, straight away: the stream is not read to
+        // its end yet.
+        describeAgain = true;
+        if (outcome === 'idle') outcome = 'applied';
+      }
     }
     return outcome;
   };
@@ -143,6 +163,7 @@ export async function startStreamPoller(options: StreamPollerOptions): Promise<S
       } catch (error) {
         // An iterator expired or a shard was trimmed: read again from what was applied.
         for (const shard of shards.values()) shard.iterator = undefined;
+        describeAgain = true;
         log.warn('stream poll failed', { table: options.tableName, ...errorFields(error) });
         outcome = 'failed';
       }
