@@ -9,7 +9,8 @@
  * signed-out lines with device ids, varied addresses, paths and agents) until `--gzip-mib` of gzip, kept
  * in memory. Then, on one core, in rounds of alternating order: (1) one gunzip pass over every object;
  * (2) the indexer's read of the same objects: gunzip, the subject ids of every line, their keyed hashes,
- * by a new container (every id new to it) and by a warm one (every id met before). Prints the
+ * the object file, by a new container (a new hasher: its readers start from nothing) and by a warm one
+ * (its readers reused, their memory grown). Prints the
  * throughputs (of the raw bytes), their ratios to gunzip, and the index the objects would take (object
  * files, and the day files they merge into) as a share of their gzip bytes. Last, `--store-objects` of
  * them are indexed end to end on the local stack (s3rver), for what the writes cost.
@@ -158,8 +159,7 @@ async function main(): Promise<void> {
   const warmCpu: number[] = [];
   let indexed: { key: string; file: Buffer }[] = [];
   const rounds = numberOption('rounds', 3);
-  // A container that has indexed these users before (most users appear in many objects): its ids are
-  // interned and hashed already.
+  // A container that has indexed objects before: its readers (lib/logs/log-ids.ts) are made and grown.
   const warm = new LogIndexHasher(Buffer.alloc(32, 1));
   await indexRead(objects, warm);
   for (let round = 0; round < rounds; round++) {
@@ -169,8 +169,8 @@ async function main(): Promise<void> {
         streamedCpu.push((await measure(() => gunzipOnly(objects, false))).cpuMs);
         wholeCpu.push((await measure(() => gunzipOnly(objects, true))).cpuMs);
       } else {
-        // A new hasher: its cache starts empty, as in a new container (the objects of a round then share
-        // it, as a batch's objects do). Then the warm one.
+        // A new hasher: its readers are made for the round's first object, as in a new container (the
+        // objects of a round then reuse them, as a batch's objects do). Then the warm one.
         const hasher = new LogIndexHasher(Buffer.alloc(32, 1));
         const run = await measure(() => indexRead(objects, hasher));
         indexCpu.push(run.cpuMs);
@@ -192,7 +192,7 @@ async function main(): Promise<void> {
     `one core, median of ${rounds} (CPU time): gunzip ${gunzipRate.toFixed(0)} MiB/s raw ` +
       `(${(gzipBytes / MiB / (median(gunzipCpu) / 1000)).toFixed(0)} MiB/s gzip); indexer read, new container ` +
       `${indexRate.toFixed(0)} MiB/s raw (${(gzipBytes / MiB / (median(indexCpu) / 1000)).toFixed(0)} MiB/s gzip): ` +
-      `${(indexRate / gunzipRate).toFixed(2)}x of gunzip; warm container (these users met before) ` +
+      `${(indexRate / gunzipRate).toFixed(2)}x of gunzip; warm container (its readers grown) ` +
       `${warmRate.toFixed(0)} MiB/s raw: ${(warmRate / gunzipRate).toFixed(2)}x of gunzip`,
   );
   // The index files these objects make: one object file each, and the day files their days merge into.

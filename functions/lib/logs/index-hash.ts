@@ -2,9 +2,10 @@
  * The keyed hash that names a subject in the log index: AES-256-CMAC of the kind and the identifier
  * under a key of the index's own, 128 bits (22 base64url characters). An index of 10 million lines a day
  * hashes every distinct id of every object it reads, so the hash is computed in the function itself,
- * never by a KMS call per id, all of an object's ids in one batch. The key is derived once per cold start from the subject-hash key (one GenerateMac in
- * AWS, the local key file on the local stack): the same trust boundary as every other subject hash, no
- * stored secret, and apart from the subject hashes themselves (docs/log-index.md, "Hashing").
+ * never by a KMS call per id, all of an object's ids in one batch. The key is derived once per cold
+ * start from the subject-hash key (one GenerateMac in AWS, the local key file on the local stack): the
+ * same trust boundary as every other subject hash, no stored secret, and apart from the subject hashes
+ * themselves (docs/log-index.md, "Hashing").
  */
 import type { SubjectHasher } from '../crypto/subject-hash';
 import { Cmac } from '../crypto/cmac';

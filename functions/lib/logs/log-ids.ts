@@ -1,7 +1,8 @@
 /**
  * The log indexer's reader of subject ids in WebAssembly (wasm/log-ids.ts): one instance reads one object
- * at a time, its ids kept as bytes in the instance's memory, each distinct one once per object (about 40%
- * less CPU than the same work in JavaScript, docs/log-index.md "Measured"). The module is compiled once
+ * at a time, its ids kept as bytes in the instance's memory, each distinct one once per object, and MACs
+ * them and sorts their hashes for the object file; in JavaScript the same work cost more CPU than the
+ * gunzip pass before it (docs/log-index.md, "The reader in WebAssembly"). The module is compiled once
  * per container; instances are reused from object to object (LogIdReaders), so their memory, grown to
  * the largest object, stays.
  */
@@ -125,7 +126,7 @@ export class LogIdReader {
    * The AES-CMAC of `prefix` and each id of `kind` (16 bytes each, in the ids' order), all at once: the
    * blocks are laid out and chained in the module, one cipher call per round of blocks (a call into
    * Node's crypto costs about 2 µs, the AES of a block about 11 ns). A view valid until the reader reads
-   * again.
+   * or MACs again.
    */
   macs(kind: IdKind, prefix: Buffer, mac: BlockMac): Buffer {
     const { wasm } = this;
@@ -153,6 +154,8 @@ export class LogIdReader {
  * (a counting sort: the hashes are uniform, about one a bucket), then each bucket's few sorted in place,
  * in the module (`sortHashes`), by an instance kept for it.
  */
+let sorter: LogIdsExports | undefined;
+
 export function sortedHashes(raw: Uint8Array): Buffer {
   sorter ??= instantiate();
   const count = Math.floor(raw.length / BLOCK);
@@ -161,16 +164,16 @@ export function sortedHashes(raw: Uint8Array): Buffer {
   const kept = sorter.sortHashes(count);
   return Buffer.from(new Uint8Array(sorter.memory.buffer, sorter.sortedHashes(), kept * BLOCK));
 }
-let sorter: LogIdsExports | undefined;
 
-/** Readers to lend, one per object being read at once; each returned when its object is done. */
+/**
+ * Readers to lend, one per object being read at once; each returned when its object is done (its next
+ * SubjectIdCollector forgets its ids).
+ */
 export class LogIdReaders {
   private readonly free: LogIdReader[] = [];
 
   take(): LogIdReader {
-    const reader = this.free.pop() ?? new LogIdReader();
-    reader.beginObject();
-    return reader;
+    return this.free.pop() ?? new LogIdReader();
   }
 
   give(reader: LogIdReader): void {
