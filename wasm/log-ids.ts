@@ -3,7 +3,7 @@
  * functions/lib/logs/log-ids-wasm.ts): the subject ids of an object's lines, each distinct one once, and
  * the blocks of their AES-CMAC. In JavaScript the same work cost more than the gunzip before it; here
  * lines are searched 16 bytes at a time (SIMD) and ids hashed and compared 8 bytes at a time, with no
- * bounds checks (docs/log-index.md, "Measured").
+ * bounds checks (docs/log-index.md, "The reader in WebAssembly", and "Measured": session 14).
  *
  * One instance reads one object at a time (functions/lib/logs/log-ids.ts drives it): the caller copies
  * decompressed bytes to `input`, `scan` reads the complete lines, and the ids of the object so far sit in
