@@ -7,7 +7,6 @@
  */
 import { createCipheriv, type Cipheriv } from 'node:crypto';
 
-export const CMAC_BYTES = 16;
 const BLOCK = 16;
 /** The constant of the subkeys' doubling in GF(2^128) (SP 800-38B, R_128). */
 const R = 0x87;
