@@ -355,11 +355,8 @@ function line(start: usize, end: usize, access: bool, last: bool): usize {
       const close: isize = value < 0 ? -1 : closingQuote(<usize>value, end);
       const nonEmpty = close > value;
       if (nonEmpty) {
-        if (userIds < LINE_IDS) {
-          store<i32>(users + <usize>userIds * 8, <i32>(<usize>value - start));
-          store<i32>(users + <usize>userIds * 8, <i32>(close - value), 4);
-          userIds += 1;
-        } else overflow = true;
+        if (userIds < LINE_IDS) userIds = keep(users, userIds, start, value, close);
+        else overflow = true;
       }
       if (access && depthAt(start, at - 5) === 1) signedIn = nonEmpty;
     } else if (
@@ -372,11 +369,8 @@ function line(start: usize, end: usize, access: bool, last: bool): usize {
       const value = valueStart(at + 3, end);
       const close: isize = value < 0 ? -1 : closingQuote(<usize>value, end);
       if (close === -1) continue;
-      if (deviceIds < LINE_IDS) {
-        store<i32>(devices + <usize>deviceIds * 8, <i32>(<usize>value - start));
-        store<i32>(devices + <usize>deviceIds * 8, <i32>(close - value), 4);
-        deviceIds += 1;
-      } else overflow = true;
+      if (deviceIds < LINE_IDS) deviceIds = keep(devices, deviceIds, start, value, close);
+      else overflow = true;
     }
   }
   if (stop === end && !last) return end;
@@ -386,22 +380,23 @@ function line(start: usize, end: usize, access: bool, last: bool): usize {
     escape(start, stop);
     return stop;
   }
-  for (let i = 0; i < userIds; i++) {
-    found(
-      unchecked(tables[0]),
-      start + <usize>load<i32>(users + <usize>i * 8),
-      load<i32>(users + <usize>i * 8, 4),
-    );
-  }
-  if (signedIn) return stop;
-  for (let i = 0; i < deviceIds; i++) {
-    found(
-      unchecked(tables[1]),
-      start + <usize>load<i32>(devices + <usize>i * 8),
-      load<i32>(devices + <usize>i * 8, 4),
-    );
-  }
+  foundAll(unchecked(tables[0]), users, userIds, start);
+  if (!signedIn) foundAll(unchecked(tables[1]), devices, deviceIds, start);
   return stop;
+}
+
+/** Adds the string from `value` to `close` to a line's `list` of `count` ids; returns the new count. */
+function keep(list: usize, count: i32, start: usize, value: isize, close: isize): i32 {
+  store<i32>(list + <usize>count * 8, <i32>(<usize>value - start));
+  store<i32>(list + <usize>count * 8, <i32>(close - value), 4);
+  return count + 1;
+}
+
+/** The `count` ids of a line's `list` (the line starting at `start`), for `table`. */
+function foundAll(table: Table, list: usize, count: i32, start: usize): void {
+  for (let i = 0; i < count; i++) {
+    found(table, start + <usize>load<i32>(list + <usize>i * 8), load<i32>(list + <usize>i * 8, 4));
+  }
 }
 
 /** An id of a line read: interned with the others of the input (`internFound`). */
@@ -500,6 +495,11 @@ function entryStart(table: Table, n: i32): i32 {
   return n === 0 ? 0 : load<i32>(table.ends.ptr + <usize>(n - 1) * 4);
 }
 
+/** The length of id `n`'s message: the prefix and the id. */
+function messageLength(table: Table, n: i32, prefixLength: i32): i32 {
+  return prefixLength + load<i32>(table.ends.ptr + <usize>n * 4) - entryStart(table, n);
+}
+
 function blocksOf(length: i32): i32 {
   return length === 0 ? 1 : (length + BLOCK - 1) / BLOCK;
 }
@@ -515,8 +515,7 @@ export function macBegin(kind: i32, prefixLength: i32): i32 {
   ensure(macOut, <usize>count * BLOCK, 0);
   let rounds = 0;
   for (let n = 0; n < count; n++) {
-    const length = prefixLength + load<i32>(table.ends.ptr + <usize>n * 4) - entryStart(table, n);
-    rounds = max(rounds, blocksOf(length));
+    rounds = max(rounds, blocksOf(messageLength(table, n, prefixLength)));
   }
   return rounds;
 }
@@ -529,7 +528,7 @@ export function macRound(kind: i32, prefixLength: i32, round: i32): i32 {
   let active = 0;
   for (let n = 0; n < table.count; n++) {
     const start = entryStart(table, n);
-    const length = prefixLength + load<i32>(table.ends.ptr + <usize>n * 4) - start;
+    const length = messageLength(table, n, prefixLength);
     const blocks = blocksOf(length);
     if (blocks <= round) continue;
     const block = blockList.ptr + <usize>active * BLOCK;
@@ -569,8 +568,8 @@ export function macAbsorb(kind: i32, prefixLength: i32, round: i32, active: i32)
   const table = unchecked(tables[kind]);
   for (let k = 0; k < active; k++) {
     const n = load<i32>(order.ptr + <usize>k * 4);
-    const length = prefixLength + load<i32>(table.ends.ptr + <usize>n * 4) - entryStart(table, n);
-    const target = round === blocksOf(length) - 1 ? macOut.ptr : chain.ptr;
+    const last = round === blocksOf(messageLength(table, n, prefixLength)) - 1;
+    const target = last ? macOut.ptr : chain.ptr;
     v128.store(target + <usize>n * BLOCK, v128.load(blockList.ptr + <usize>k * BLOCK));
   }
 }
@@ -595,9 +594,9 @@ export function sortedHashes(): usize {
   return sorted.ptr;
 }
 
-/** The hash at `p`'s first 32 bits, in byte order. */
-function leading(p: usize): u32 {
-  return bswap<u32>(load<u32>(p));
+/** The bucket of the hash at `p`: its first `bits` bits (all in bucket 0 when `bits` is 0). */
+function bucketOf(p: usize, bits: i32): u32 {
+  return bits === 0 ? 0 : bswap<u32>(load<u32>(p)) >>> (32 - bits);
 }
 
 /** The byte order of the hashes at `a` and `b`: negative, 0 or positive. */
@@ -621,8 +620,7 @@ export function sortHashes(count: i32): i32 {
   const next = bucketNext.ptr;
   const from = unsorted.ptr;
   for (let n = 0; n < count; n++) {
-    const bucket = bits === 0 ? 0 : leading(from + <usize>n * HASH) >>> (32 - bits);
-    const at = starts + (<usize>bucket + 1) * 4;
+    const at = starts + (<usize>bucketOf(from + <usize>n * HASH, bits) + 1) * 4;
     store<i32>(at, load<i32>(at) + 1);
   }
   for (let b = 1; b <= buckets; b++) {
@@ -636,8 +634,7 @@ export function sortHashes(count: i32): i32 {
   const to = sorted.ptr;
   for (let n = 0; n < count; n++) {
     const hash = from + <usize>n * HASH;
-    const bucket = bits === 0 ? 0 : leading(hash) >>> (32 - bits);
-    const at = next + <usize>bucket * 4;
+    const at = next + <usize>bucketOf(hash, bits) * 4;
     const place = load<i32>(at);
     store<i32>(at, place + 1);
     v128.store(to + <usize>place * HASH, v128.load(hash));
