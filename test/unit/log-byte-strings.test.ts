@@ -48,17 +48,13 @@ describe('ByteStrings', () => {
     expect(entryBytes(set, 4)).toBe('user-0000000000000002');
   });
 
-  it('grows past its first table and arena, and starts again when cleared', () => {
+  it('grows past its first table and arena', () => {
     const set = new ByteStrings();
     const ids = Array.from({ length: 20_000 }, (_, i) => Buffer.from(`device-${i}-${'x'.repeat(i % 9)}`));
     const numbers = () => ids.map((id) => set.intern(id, 0, id.length));
     expect(numbers()).toEqual(ids.map((_, i) => i));
     expect(numbers()).toEqual(ids.map((_, i) => i));
     expect(entryBytes(set, 12_345)).toBe(ids[12_345]?.toString('latin1'));
-    set.clear();
-    expect(set.count).toBe(0);
-    const late = ids[19_999] ?? Buffer.alloc(0);
-    expect(set.intern(late, 0, late.length)).toBe(0);
-    expect(set.intern(Buffer.from('é'), 0, 2)).toBe(1);
+    expect(set.intern(Buffer.from('é'), 0, 2)).toBe(20_000);
   });
 });

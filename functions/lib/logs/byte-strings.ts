@@ -71,13 +71,6 @@ export class ByteStrings {
     return slot >= 0 ? (this.slots[SLOT_WORDS * slot + 1] ?? 0) - 1 : -1;
   }
 
-  /** Forgets every entry (the memory it grew to stays). */
-  clear(): void {
-    this.slots.fill(0);
-    this.used = 0;
-    this.count = 0;
-  }
-
   /** The slot holding `buf[start..end)`, or, when there is none, `-(slot + 1)` for the empty one where it would go. */
   private locate(buf: Uint8Array, start: number, end: number, hash: number): number {
     const length = end - start;
